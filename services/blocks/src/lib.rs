@@ -1,0 +1,1 @@
+//! The flatgov blocks service.

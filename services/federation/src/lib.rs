@@ -1,0 +1,1 @@
+//! The flatgov federation service.

@@ -1,0 +1,330 @@
+//! Who is calling, and may they do this?
+//!
+//! Callers present a bearer JWT signed with Ed25519 (`EdDSA`). The
+//! [`AuthLayer`] verifies it (signature, issuer, audience, expiry) on every
+//! gRPC call except health and reflection, and puts the resulting [`Caller`]
+//! into the request's extensions; handlers then call [`caller`] and the
+//! `require_*` helpers. A missing or invalid token is `UNAUTHENTICATED`; a
+//! valid token without the needed role or jurisdiction is `PERMISSION_DENIED`.
+//!
+//! Jurisdictions are resource names of administrative divisions
+//! (`districts/430302`, `subdistricts/430302001`, `communities/430302001001`,
+//! `blocks/430302001001001`). Division codes are hierarchical (each level
+//! appends digits to its parent's code), so a jurisdiction covers a place
+//! exactly when its code is a prefix of the place's code.
+
+mod layer;
+mod token;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+pub use layer::{AuthLayer, AuthService};
+pub use token::{
+    AuthConfig, Claims, KeyPair, ServiceCredentials, Signer, TokenRequest, Verifier, generate_key_pair,
+    write_key_pair_if_missing,
+};
+
+/// A caller's role. Roles are coarse; jurisdiction and organisation narrow
+/// what a role may touch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// Manages boundaries, teams, duty lists and reference data district-wide.
+    DistrictAdmin,
+    /// Runs a subdistrict's comprehensive coordination platform.
+    SubdistrictDispatcher,
+    /// A block's governor (治理员), the front line.
+    Governor,
+    /// A block's assistant (协理员).
+    Assistant,
+    /// A block's supervisor (监督员), who verifies.
+    Supervisor,
+    /// An officer of a department or enforcement agency; `org` names it.
+    DepartmentOfficer,
+    /// Staff of a mass organisation in the federation; `org` names it.
+    FederationStaff,
+    /// A read-only outside system.
+    Integrator,
+    /// A resident using the app or WeChat channel.
+    Resident,
+    /// Another flatgov service acting on its own behalf.
+    Service,
+}
+
+impl Role {
+    pub const ALL: [Role; 10] = [
+        Role::DistrictAdmin,
+        Role::SubdistrictDispatcher,
+        Role::Governor,
+        Role::Assistant,
+        Role::Supervisor,
+        Role::DepartmentOfficer,
+        Role::FederationStaff,
+        Role::Integrator,
+        Role::Resident,
+        Role::Service,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::DistrictAdmin => "district_admin",
+            Role::SubdistrictDispatcher => "subdistrict_dispatcher",
+            Role::Governor => "governor",
+            Role::Assistant => "assistant",
+            Role::Supervisor => "supervisor",
+            Role::DepartmentOfficer => "department_officer",
+            Role::FederationStaff => "federation_staff",
+            Role::Integrator => "integrator",
+            Role::Resident => "resident",
+            Role::Service => "service",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|role| role.as_str() == value)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Role::ALL.iter().map(|role| role.as_str()).collect();
+                format!("unknown role {value:?}; known roles: {}", known.join(", "))
+            })
+    }
+}
+
+/// The level of an administrative division, from its code's length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DivisionLevel {
+    District,
+    Subdistrict,
+    Community,
+    Block,
+}
+
+impl DivisionLevel {
+    fn collection(self) -> &'static str {
+        match self {
+            DivisionLevel::District => "districts",
+            DivisionLevel::Subdistrict => "subdistricts",
+            DivisionLevel::Community => "communities",
+            DivisionLevel::Block => "blocks",
+        }
+    }
+
+    fn code_length(self) -> usize {
+        match self {
+            DivisionLevel::District => 6,
+            DivisionLevel::Subdistrict => 9,
+            DivisionLevel::Community => 12,
+            DivisionLevel::Block => 15,
+        }
+    }
+}
+
+/// A division a caller is responsible for, e.g. `subdistricts/430302001`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Jurisdiction {
+    level: DivisionLevel,
+    code: String,
+}
+
+impl Jurisdiction {
+    pub fn level(&self) -> DivisionLevel {
+        self.level
+    }
+
+    /// The division code, e.g. `430302001`.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// True when the division with `code` lies inside this jurisdiction
+    /// (including the jurisdiction itself).
+    pub fn covers(&self, code: &str) -> bool {
+        code.starts_with(&self.code)
+    }
+}
+
+impl FromStr for Jurisdiction {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let (collection, code) = value
+            .split_once('/')
+            .ok_or_else(|| format!("jurisdiction {value:?} must look like subdistricts/430302001"))?;
+        let level = [
+            DivisionLevel::District,
+            DivisionLevel::Subdistrict,
+            DivisionLevel::Community,
+            DivisionLevel::Block,
+        ]
+        .into_iter()
+        .find(|level| level.collection() == collection)
+        .ok_or_else(|| {
+            format!("jurisdiction {value:?}: {collection:?} is not districts, subdistricts, communities or blocks")
+        })?;
+        if code.len() != level.code_length() || !code.bytes().all(|byte| byte.is_ascii_digit()) {
+            return Err(format!(
+                "jurisdiction {value:?}: a {collection} code has {} digits",
+                level.code_length()
+            ));
+        }
+        Ok(Self {
+            level,
+            code: code.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for Jurisdiction {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}/{}", self.level.collection(), self.code)
+    }
+}
+
+/// The verified identity behind a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// Stable id of the person or system (`sub`), e.g. a staff id.
+    pub subject: String,
+    /// What the caller may do.
+    pub roles: BTreeSet<Role>,
+    /// The department, agency or mass organisation the caller acts for.
+    pub organisation: Option<String>,
+    /// The divisions the caller is responsible for.
+    pub jurisdictions: Vec<Jurisdiction>,
+}
+
+impl Caller {
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    pub fn has_any_role(&self, roles: &[Role]) -> bool {
+        roles.iter().any(|role| self.has_role(*role))
+    }
+
+    /// `PERMISSION_DENIED` unless the caller holds one of `roles`.
+    pub fn require_any_role(&self, roles: &[Role]) -> Result<(), tonic::Status> {
+        if self.has_any_role(roles) {
+            return Ok(());
+        }
+        let wanted: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
+        Err(tonic::Status::permission_denied(format!(
+            "this call needs one of the roles [{}]; the caller has [{}]",
+            wanted.join(", "),
+            self.roles.iter().map(|role| role.as_str()).collect::<Vec<_>>().join(", ")
+        )))
+    }
+
+    /// True when one of the caller's jurisdictions contains the division
+    /// with `code` (a district, subdistrict, community or block code).
+    pub fn covers(&self, code: &str) -> bool {
+        self.jurisdictions.iter().any(|jurisdiction| jurisdiction.covers(code))
+    }
+
+    /// `PERMISSION_DENIED` unless the division with `code` is inside the
+    /// caller's jurisdiction. Services are trusted district-wide.
+    pub fn require_jurisdiction(&self, code: &str) -> Result<(), tonic::Status> {
+        if self.has_role(Role::Service) || self.covers(code) {
+            return Ok(());
+        }
+        Err(tonic::Status::permission_denied(format!(
+            "division {code} is outside the caller's jurisdiction [{}]",
+            self.jurisdictions
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+    }
+
+    /// The organisation the caller acts for, or `PERMISSION_DENIED`.
+    pub fn require_organisation(&self) -> Result<&str, tonic::Status> {
+        self.organisation
+            .as_deref()
+            .ok_or_else(|| tonic::Status::permission_denied("the caller's token names no organisation"))
+    }
+}
+
+/// The verified caller of a request that passed through [`AuthLayer`].
+pub fn caller<T>(request: &tonic::Request<T>) -> Result<&Caller, tonic::Status> {
+    request
+        .extensions()
+        .get::<Caller>()
+        .ok_or_else(|| tonic::Status::unauthenticated("no verified caller on this request"))
+}
+
+/// Why a token was refused; shown to the caller as `UNAUTHENTICATED`.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("missing bearer token: send `authorization: Bearer <jwt>`")]
+    MissingToken,
+    #[error("malformed authorization header: expected `Bearer <jwt>`")]
+    MalformedHeader,
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
+    #[error("invalid token claims: {0}")]
+    InvalidClaims(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller_with(roles: &[Role], jurisdictions: &[&str]) -> Caller {
+        Caller {
+            subject: "staff-1".into(),
+            roles: roles.iter().copied().collect(),
+            organisation: None,
+            jurisdictions: jurisdictions.iter().map(|name| name.parse().unwrap()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_subdistrict_jurisdiction_covers_its_communities_and_blocks_only() {
+        let dispatcher = caller_with(&[Role::SubdistrictDispatcher], &["subdistricts/430302001"]);
+        assert!(dispatcher.covers("430302001"));
+        assert!(dispatcher.covers("430302001004"));
+        assert!(dispatcher.covers("430302001004017"));
+        assert!(!dispatcher.covers("430302002004017"));
+        assert!(!dispatcher.covers("430302"));
+        assert!(dispatcher.require_jurisdiction("430302002004017").is_err());
+    }
+
+    #[test]
+    fn a_jurisdiction_with_a_code_of_the_wrong_length_is_refused_with_the_rule() {
+        let error = "subdistricts/4303020".parse::<Jurisdiction>().unwrap_err();
+        assert!(error.contains("9 digits"), "{error}");
+        let error = "towns/430302001".parse::<Jurisdiction>().unwrap_err();
+        assert!(error.contains("\"towns\""), "{error}");
+        assert!("blocks/430302001004017".parse::<Jurisdiction>().is_ok());
+    }
+
+    #[test]
+    fn a_missing_role_is_permission_denied_naming_the_needed_roles() {
+        let governor = caller_with(&[Role::Governor], &[]);
+        let status = governor
+            .require_any_role(&[Role::DistrictAdmin, Role::SubdistrictDispatcher])
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::PermissionDenied);
+        assert!(status.message().contains("district_admin, subdistrict_dispatcher"));
+        assert!(governor.require_any_role(&[Role::Governor]).is_ok());
+    }
+
+    #[test]
+    fn roles_round_trip_through_their_names() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
+        }
+        assert!("mayor".parse::<Role>().unwrap_err().contains("known roles"));
+    }
+}

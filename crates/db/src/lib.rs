@@ -1,0 +1,183 @@
+//! Each service's own PostgreSQL database.
+//!
+//! [`connect`] creates the database named in `DATABASE_URL` when it does not
+//! exist yet (so a fresh PostgreSQL needs no manual setup), then opens a pool
+//! sized from configuration. [`migrate`] applies embedded migrations under
+//! sqlx's advisory lock, so several replicas starting together migrate once.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use flatgov_config::{ConfigError, Env, Secret};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions as _, Connection as _, PgPool};
+
+pub use sqlx;
+
+/// How long start-up keeps retrying an unreachable PostgreSQL before giving
+/// up; long enough for a database container starting beside the service.
+const CONNECT_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Database settings shared by every service.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// `postgres://user:password@host:port/database`; the database is created
+    /// if missing. A secret because it usually carries a password.
+    pub url: Secret<String>,
+    /// Upper bound of pooled connections per process.
+    pub max_connections: u32,
+    /// Apply migrations at start. Kubernetes turns this off and runs the
+    /// `migrate` subcommand once per rollout instead.
+    pub migrate_on_start: bool,
+}
+
+impl DatabaseConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let url: Secret<String> = env.required("DATABASE_URL", "a postgres:// URL naming the service's database")?;
+        if let Err(error) = PgConnectOptions::from_str(url.expose()) {
+            return Err(ConfigError::Malformed {
+                name: "DATABASE_URL",
+                value: "[redacted]".to_owned(),
+                reason: error.to_string(),
+                expected: "a postgres:// URL naming the service's database",
+            });
+        }
+        Ok(Self {
+            url,
+            max_connections: env.optional("DATABASE_MAX_CONNECTIONS", 10, "a positive integer")?,
+            migrate_on_start: env.optional("DATABASE_MIGRATE_ON_START", true, "true or false")?,
+        })
+    }
+}
+
+/// Why the database could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    #[error("DATABASE_URL is not a valid postgres URL: {0}")]
+    Url(#[source] sqlx::Error),
+    #[error("database name {0:?} must be lower-case letters, digits and underscores")]
+    Name(String),
+    #[error("cannot reach postgresql at {target} after {waited:?}: {source}")]
+    Unreachable {
+        target: String,
+        waited: Duration,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot create database {name}: {source}")]
+    Create {
+        name: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Creates the configured database if needed and returns a pool on it.
+pub async fn connect(config: &DatabaseConfig) -> Result<PgPool, DatabaseError> {
+    let options = PgConnectOptions::from_str(config.url.expose())
+        .map_err(DatabaseError::Url)?
+        .log_statements(tracing::log::LevelFilter::Debug)
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+    let name = options
+        .get_database()
+        .unwrap_or_else(|| options.get_username())
+        .to_owned();
+    ensure_database(&options, &name).await?;
+    PgPoolOptions::new()
+        .max_connections(config.max_connections.max(1))
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .map_err(|source| DatabaseError::Unreachable {
+            target: name,
+            waited: Duration::ZERO,
+            source,
+        })
+}
+
+/// Applies `migrators` in order. Each keeps its own history table, so the
+/// chassis' tables and the service's evolve independently.
+pub async fn migrate(pool: &PgPool, migrators: &[&Migrator]) -> Result<(), DatabaseError> {
+    for migrator in migrators {
+        migrator.run(pool).await?;
+    }
+    Ok(())
+}
+
+/// True when a trivial query answers within `timeout`.
+pub async fn ping(pool: &PgPool, timeout: Duration) -> bool {
+    matches!(
+        tokio::time::timeout(timeout, sqlx::query("select 1").execute(pool)).await,
+        Ok(Ok(_))
+    )
+}
+
+async fn ensure_database(options: &PgConnectOptions, name: &str) -> Result<(), DatabaseError> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(DatabaseError::Name(name.to_owned()));
+    }
+    let maintenance = options.clone().database("postgres");
+    let started = tokio::time::Instant::now();
+    let mut connection = loop {
+        match maintenance.connect().await {
+            Ok(connection) => break connection,
+            Err(source) if started.elapsed() < CONNECT_PATIENCE => {
+                tracing::warn!(error = %source, "postgresql not reachable yet, retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(source) => {
+                return Err(DatabaseError::Unreachable {
+                    target: format!("{}:{}", options.get_host(), options.get_port()),
+                    waited: started.elapsed(),
+                    source,
+                });
+            }
+        }
+    };
+    let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+        .bind(name)
+        .fetch_one(&mut connection)
+        .await
+        .map_err(|source| DatabaseError::Create {
+            name: name.to_owned(),
+            source,
+        })?;
+    if !exists {
+        // The name was checked above to contain only [a-z0-9_], so quoting
+        // it as an identifier is safe.
+        let statement = format!("create database \"{name}\"");
+        match sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut connection).await {
+            Ok(_) => tracing::info!(database = name, "created database"),
+            // Another replica created it first.
+            Err(sqlx::Error::Database(error))
+                if matches!(error.code().as_deref(), Some("42P04") | Some("23505")) => {}
+            Err(source) => {
+                return Err(DatabaseError::Create {
+                    name: name.to_owned(),
+                    source,
+                });
+            }
+        }
+    }
+    let _ = connection.close().await;
+    Ok(())
+}
+
+/// Drops a database, disconnecting its sessions; for test clean-up.
+pub async fn drop_database(url: &str) -> Result<(), sqlx::Error> {
+    let options = PgConnectOptions::from_str(url)?;
+    let name = options.get_database().unwrap_or_default().to_owned();
+    let mut connection = options.clone().database("postgres").connect().await?;
+    let statement = format!("drop database if exists \"{name}\" with (force)");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+        .execute(&mut connection)
+        .await?;
+    connection.close().await
+}

@@ -1,0 +1,391 @@
+//! The idempotent consumer: durable pull consumer + inbox + dead letters.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::AckKind;
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+use futures::StreamExt as _;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+use crate::envelope::header;
+use crate::metrics::ConsumerLabels;
+use crate::{Envelope, EventBus, MessagingMetrics};
+
+/// What a consumer reads and how hard it tries.
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    /// Durable consumer name, unique per stream, e.g. `enforcement-on-case-escalated`.
+    /// Replicas of a service share it, so each message goes to one of them.
+    pub durable_name: String,
+    /// The service whose stream is read, e.g. `cases`.
+    pub source_service: &'static str,
+    /// The canonical subject to read, e.g. `flatgov.cases.case.escalated`
+    /// (one per consumer, so NATS 2.9 servers work).
+    pub subject: &'static str,
+    /// The consuming service, whose dead-letter subject receives failures.
+    pub consuming_service: &'static str,
+    /// Tries (including the first) before a failing message is dead-lettered.
+    pub max_deliver: i64,
+    /// Delay before the first retry; doubles per try up to `max_backoff`.
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    /// How long the server waits for an ack before redelivering (covers a
+    /// consumer that died mid-message).
+    pub ack_wait: Duration,
+    /// Where a consumer created for the first time starts reading.
+    pub deliver_from_start: bool,
+    /// Fault injection for tests: stop after committing the first message's
+    /// effects and before acking it, as a consumer killed then would.
+    pub crash_after_commit: bool,
+}
+
+impl ConsumerSpec {
+    /// Defaults suited to production: 8 tries over about two minutes.
+    pub fn new(
+        durable_name: impl Into<String>,
+        source_service: &'static str,
+        subject: &'static str,
+        consuming_service: &'static str,
+    ) -> Self {
+        Self {
+            durable_name: durable_name.into(),
+            source_service,
+            subject,
+            consuming_service,
+            max_deliver: 8,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            ack_wait: Duration::from_secs(30),
+            deliver_from_start: true,
+            crash_after_commit: false,
+        }
+    }
+
+    fn backoff_after(&self, delivered: i64) -> Duration {
+        let exponent = u32::try_from(delivered.saturating_sub(1).clamp(0, 16)).unwrap_or(16);
+        self.initial_backoff
+            .saturating_mul(2u32.saturating_pow(exponent))
+            .min(self.max_backoff)
+    }
+}
+
+/// Why a handler did not apply an event.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Worth trying again later (a dependency is down, a conflict).
+    #[error("{0}")]
+    Retry(String),
+    /// Will never succeed (undecodable, violates an invariant): dead-letter now.
+    #[error("{0}")]
+    Reject(String),
+}
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(error: sqlx::Error) -> Self {
+        HandlerError::Retry(format!("database: {error}"))
+    }
+}
+
+impl From<crate::EnvelopeError> for HandlerError {
+    fn from(error: crate::EnvelopeError) -> Self {
+        HandlerError::Reject(error.to_string())
+    }
+}
+
+/// Applies events. Whatever it writes through `connection` commits together
+/// with the inbox row, or not at all; it must not have effects outside the
+/// database (publish follow-up events through the outbox instead).
+pub trait EventHandler: Send + Sync + 'static {
+    fn handle<'a>(
+        &'a self,
+        connection: &'a mut PgConnection,
+        event: &'a Envelope,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a;
+}
+
+enum Outcome {
+    Applied,
+    Duplicate,
+    Failed(HandlerError),
+}
+
+/// Consumes until `shutdown`, recreating the subscription after NATS
+/// outages. Returns early only under `crash_after_commit`.
+pub async fn run<H: EventHandler>(
+    pool: PgPool,
+    bus: EventBus,
+    spec: ConsumerSpec,
+    handler: Arc<H>,
+    metrics: MessagingMetrics,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(200);
+    while !shutdown.is_cancelled() {
+        match consume(&pool, &bus, &spec, handler.as_ref(), &metrics, &shutdown).await {
+            Ok(Stop::Shutdown) => break,
+            Ok(Stop::InjectedCrash) => return,
+            Err(error) => {
+                tracing::warn!(consumer = %spec.durable_name, %error, retry_in = ?backoff, "consumer interrupted");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+enum Stop {
+    Shutdown,
+    InjectedCrash,
+}
+
+async fn consume<H: EventHandler>(
+    pool: &PgPool,
+    bus: &EventBus,
+    spec: &ConsumerSpec,
+    handler: &H,
+    metrics: &MessagingMetrics,
+    shutdown: &CancellationToken,
+) -> Result<Stop, String> {
+    bus.ensure_stream(spec.source_service)
+        .await
+        .map_err(|error| error.to_string())?;
+    bus.ensure_deadletter_stream()
+        .await
+        .map_err(|error| error.to_string())?;
+    let stream = bus
+        .jetstream()
+        .get_stream(bus.stream_name(spec.source_service))
+        .await
+        .map_err(|error| error.to_string())?;
+    let consumer = stream
+        .get_or_create_consumer(
+            &spec.durable_name,
+            pull::Config {
+                durable_name: Some(spec.durable_name.clone()),
+                filter_subject: bus.subject(spec.subject),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: spec.ack_wait,
+                // The consumer dead-letters by itself after `max_deliver`
+                // tries; the server must not give up first.
+                max_deliver: -1,
+                deliver_policy: if spec.deliver_from_start {
+                    DeliverPolicy::All
+                } else {
+                    DeliverPolicy::New
+                },
+                max_ack_pending: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|error| error.to_string())?;
+    let mut messages = consumer.messages().await.map_err(|error| error.to_string())?;
+    let lag_labels = ConsumerLabels {
+        consumer: spec.durable_name.clone(),
+    };
+    loop {
+        let next = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(Stop::Shutdown),
+            next = messages.next() => next,
+        };
+        let message = match next {
+            Some(Ok(message)) => message,
+            Some(Err(error)) => return Err(error.to_string()),
+            None => return Err("message stream ended".into()),
+        };
+        let (delivered, pending) = message
+            .info()
+            .map(|info| (info.delivered, info.pending))
+            .unwrap_or((1, 0));
+        metrics
+            .consumer_lag
+            .get_or_create(&lag_labels)
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        let canonical = bus.canonical(message.subject.as_str()).unwrap_or(message.subject.as_str());
+        let envelope = match Envelope::parse(canonical, message.headers.as_ref(), message.payload.clone()) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                dead_letter(bus, spec, &message, &error.to_string()).await?;
+                metrics.count(&spec.durable_name, "dead_lettered");
+                continue;
+            }
+        };
+        let span = tracing::info_span!(
+            "consume",
+            otel.kind = "consumer",
+            messaging.system = "nats",
+            messaging.destination = %envelope.subject,
+            consumer = %spec.durable_name,
+            event_id = %envelope.id,
+            event_type = %envelope.event_type,
+            delivered,
+        );
+        flatgov_telemetry::continue_trace(&span, |name| envelope.header(name));
+        let outcome = apply(pool, spec, handler, &envelope).instrument(span.clone()).await;
+        let _entered = span.enter();
+        match outcome {
+            Outcome::Applied => {
+                if spec.crash_after_commit {
+                    tracing::warn!("consumer stopping after commit without ack (fault injection)");
+                    return Ok(Stop::InjectedCrash);
+                }
+                message.ack().await.map_err(|error| error.to_string())?;
+                metrics.count(&spec.durable_name, "applied");
+            }
+            Outcome::Duplicate => {
+                tracing::debug!("duplicate event skipped");
+                message.ack().await.map_err(|error| error.to_string())?;
+                metrics.count(&spec.durable_name, "duplicate");
+            }
+            Outcome::Failed(HandlerError::Retry(reason)) if delivered < spec.max_deliver => {
+                let delay = spec.backoff_after(delivered);
+                tracing::warn!(%reason, retry_in = ?delay, "event handling failed, will retry");
+                message
+                    .ack_with(AckKind::Nak(Some(delay)))
+                    .await
+                    .map_err(|error| error.to_string())?;
+                metrics.count(&spec.durable_name, "retried");
+            }
+            Outcome::Failed(error) => {
+                tracing::error!(%error, "event handling failed for good, dead-lettering");
+                dead_letter(bus, spec, &message, &error.to_string()).await?;
+                metrics.count(&spec.durable_name, "dead_lettered");
+            }
+        }
+    }
+}
+
+async fn apply<H: EventHandler>(pool: &PgPool, spec: &ConsumerSpec, handler: &H, envelope: &Envelope) -> Outcome {
+    let result: Result<bool, HandlerError> = async {
+        let mut transaction = pool.begin().await?;
+        let inserted = sqlx::query(
+            "insert into flatgov_inbox (consumer, event_id, event_type) values ($1, $2, $3)
+             on conflict do nothing",
+        )
+        .bind(&spec.durable_name)
+        .bind(&envelope.id)
+        .bind(&envelope.event_type)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(false);
+        }
+        handler.handle(&mut transaction, envelope).await?;
+        transaction.commit().await?;
+        Ok(true)
+    }
+    .await;
+    match result {
+        Ok(true) => Outcome::Applied,
+        Ok(false) => Outcome::Duplicate,
+        Err(error) => Outcome::Failed(error),
+    }
+}
+
+/// Publishes the message, with the reason, to the consuming service's
+/// dead-letter subject, then terminates it so the consumer moves on. The
+/// dead letter's message id derives from the original, so a crash between
+/// the two steps does not dead-letter it twice.
+async fn dead_letter(
+    bus: &EventBus,
+    spec: &ConsumerSpec,
+    message: &async_nats::jetstream::Message,
+    reason: &str,
+) -> Result<(), String> {
+    let mut headers = message.headers.clone().unwrap_or_default();
+    let original_id = headers
+        .get(header::ID)
+        .map(|value| value.as_str().to_owned())
+        .unwrap_or_else(|| {
+            message
+                .info()
+                .map(|info| format!("seq-{}", info.stream_sequence))
+                .unwrap_or_default()
+        });
+    headers.insert(header::DEADLETTER_REASON, truncate(reason, 1024).as_str());
+    headers.insert(header::DEADLETTER_CONSUMER, spec.durable_name.as_str());
+    headers.insert(header::DEADLETTER_SUBJECT, message.subject.as_str());
+    headers.insert(
+        header::NATS_MSG_ID,
+        format!("deadletter:{}:{original_id}", spec.durable_name).as_str(),
+    );
+    let publish = async_nats::jetstream::message::PublishMessage::build()
+        .payload(message.payload.clone())
+        .headers(headers);
+    bus.jetstream()
+        .send_publish(bus.deadletter_subject(spec.consuming_service), publish)
+        .await
+        .map_err(|error| error.to_string())?
+        .await
+        .map_err(|error| error.to_string())?;
+    message
+        .ack_with(AckKind::Term)
+        .await
+        .map_err(|error| error.to_string())
+}
+
+fn truncate(text: &str, max_bytes: usize) -> String {
+    if text.len() <= max_bytes {
+        return text.to_owned();
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+/// Refreshes the lag gauge of a consumer from the server (the per-message
+/// `pending` figure only updates while messages flow).
+pub async fn measure_lag(bus: &EventBus, spec: &ConsumerSpec, metrics: &MessagingMetrics) {
+    let Ok(stream) = bus.jetstream().get_stream(bus.stream_name(spec.source_service)).await else {
+        return;
+    };
+    let Ok(mut consumer) = stream
+        .get_consumer::<pull::Config>(&spec.durable_name)
+        .await
+    else {
+        return;
+    };
+    if let Ok(info) = consumer.info().await {
+        metrics
+            .consumer_lag
+            .get_or_create(&ConsumerLabels {
+                consumer: spec.durable_name.clone(),
+            })
+            .set(i64::try_from(info.num_pending).unwrap_or(i64::MAX));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_backoff_doubles_per_try_up_to_the_cap() {
+        let mut spec = ConsumerSpec::new("c", "cases", "flatgov.cases.case.escalated", "enforcement");
+        spec.initial_backoff = Duration::from_secs(1);
+        spec.max_backoff = Duration::from_secs(10);
+        assert_eq!(spec.backoff_after(1), Duration::from_secs(1));
+        assert_eq!(spec.backoff_after(2), Duration::from_secs(2));
+        assert_eq!(spec.backoff_after(4), Duration::from_secs(8));
+        assert_eq!(spec.backoff_after(5), Duration::from_secs(10));
+        assert_eq!(spec.backoff_after(500), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_long_reason_is_cut_on_a_character_boundary() {
+        let reason = "原因".repeat(400);
+        let cut = truncate(&reason, 1024);
+        assert!(cut.len() <= 1024);
+        assert!(reason.starts_with(&cut));
+    }
+}

@@ -1,0 +1,375 @@
+//! The outbox relay: publishes committed events to JetStream.
+//!
+//! A pass claims the oldest unpublished rows with `FOR UPDATE SKIP LOCKED`
+//! (so replicas share the work without publishing a row twice), keeps only
+//! rows with no older unpublished row of the same entity held elsewhere (so
+//! per-entity order survives several replicas), publishes each entity's rows
+//! in order while different entities go concurrently, and marks a row sent
+//! only after JetStream's PubAck, in the same transaction that claimed it.
+//! A relay killed after publishing but before committing leaves the rows
+//! unpublished; the next pass publishes them again with the same
+//! `Nats-Msg-Id`, which JetStream (within its duplicate window) and the
+//! consumers' inbox (beyond it) recognise.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
+use sqlx::postgres::PgListener;
+use sqlx::{PgPool, Row as _};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::envelope::{EventMetadata, headers_for};
+use crate::{EventBus, MessagingMetrics};
+
+/// Tuning of the relay.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Rows claimed per pass.
+    pub batch_size: i64,
+    /// Safety net when a notification is missed (e.g. while the listener
+    /// reconnects); normally the relay wakes on commit.
+    pub idle_poll: Duration,
+    /// How long to wait for a PubAck before treating the publish as failed.
+    pub publish_timeout: Duration,
+    /// Longest pause between passes while NATS or PostgreSQL is failing.
+    pub max_backoff: Duration,
+    /// How long published rows are kept for diagnosis before deletion.
+    pub retention: Duration,
+    /// How long shutdown may spend publishing what is still pending.
+    pub drain_timeout: Duration,
+    /// Fault injection for tests: abort each pass after publishing and
+    /// before marking rows sent, as a relay killed at that moment would.
+    pub crash_after_publish: bool,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 256,
+            idle_poll: Duration::from_secs(5),
+            publish_timeout: Duration::from_secs(5),
+            max_backoff: Duration::from_secs(5),
+            retention: Duration::from_secs(24 * 3600),
+            drain_timeout: Duration::from_secs(10),
+            crash_after_publish: false,
+        }
+    }
+}
+
+/// Why a relay pass failed; the relay logs it and retries with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("publishing {failed} of {claimed} events failed: {first_error}")]
+    Publish {
+        claimed: usize,
+        failed: usize,
+        first_error: String,
+    },
+    #[error("relay stopped after publishing (fault injection)")]
+    InjectedCrash,
+}
+
+/// One service's outbox relay.
+#[derive(Clone)]
+pub struct Relay {
+    pool: PgPool,
+    bus: EventBus,
+    /// The publishing service, e.g. `cases` (the CloudEvents source).
+    service: &'static str,
+    config: RelayConfig,
+    metrics: MessagingMetrics,
+}
+
+struct ClaimedRow {
+    id: i64,
+    event_id: Uuid,
+    subject: String,
+    event_type: String,
+    resource: String,
+    payload: Vec<u8>,
+    trace_headers: serde_json::Value,
+    occurred_at: DateTime<Utc>,
+}
+
+impl Relay {
+    pub fn new(
+        pool: PgPool,
+        bus: EventBus,
+        service: &'static str,
+        config: RelayConfig,
+        metrics: MessagingMetrics,
+    ) -> Self {
+        Self {
+            pool,
+            bus,
+            service,
+            config,
+            metrics,
+        }
+    }
+
+    /// Runs until `shutdown`, then drains what is pending (bounded by
+    /// `drain_timeout`) so a clean stop leaves nothing for the next start.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut listener = self.listen().await;
+        let mut backoff = Duration::from_millis(100);
+        let mut last_housekeeping = tokio::time::Instant::now() - Duration::from_secs(3600);
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            if last_housekeeping.elapsed() >= Duration::from_secs(5) {
+                self.housekeeping().await;
+                last_housekeeping = tokio::time::Instant::now();
+            }
+            match self.relay_once().await {
+                Ok(published) if published as i64 >= self.config.batch_size => {
+                    backoff = Duration::from_millis(100);
+                    continue;
+                }
+                Ok(_) => {
+                    backoff = Duration::from_millis(100);
+                    self.wait_for_work(&mut listener, &shutdown).await;
+                }
+                Err(error) => {
+                    tracing::warn!(service = self.service, %error, retry_in = ?backoff, "outbox relay pass failed");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(self.config.max_backoff);
+                }
+            }
+        }
+        self.drain().await;
+    }
+
+    async fn listen(&self) -> Option<PgListener> {
+        match PgListener::connect_with(&self.pool).await {
+            Ok(mut listener) => match listener.listen("flatgov_outbox").await {
+                Ok(()) => Some(listener),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for outbox commits, polling instead");
+                    None
+                }
+            },
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for outbox commits, polling instead");
+                None
+            }
+        }
+    }
+
+    async fn wait_for_work(&self, listener: &mut Option<PgListener>, shutdown: &CancellationToken) {
+        let poll = tokio::time::sleep(self.config.idle_poll);
+        match listener {
+            Some(active) => {
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    _ = poll => {}
+                    notification = active.try_recv() => {
+                        if let Err(error) = notification {
+                            tracing::warn!(%error, "outbox listener failed, reconnecting");
+                            *listener = None;
+                        }
+                    }
+                }
+            }
+            None => {
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    _ = poll => {}
+                }
+                *listener = self.listen().await;
+            }
+        }
+    }
+
+    async fn drain(&self) {
+        let deadline = tokio::time::Instant::now() + self.config.drain_timeout;
+        while tokio::time::Instant::now() < deadline {
+            match self.relay_once().await {
+                Ok(0) => return,
+                Ok(_) => continue,
+                Err(error) => {
+                    tracing::warn!(%error, "outbox relay could not drain before shutdown; the next start publishes the rest");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Updates the backlog gauge and deletes rows published longer ago than
+    /// the retention.
+    async fn housekeeping(&self) {
+        match crate::outbox::backlog(&self.pool).await {
+            Ok(backlog) => {
+                self.metrics.outbox_backlog.set(backlog);
+            }
+            Err(error) => tracing::debug!(%error, "cannot measure outbox backlog"),
+        }
+        let retention = chrono::Duration::from_std(self.config.retention).unwrap_or(chrono::Duration::days(1));
+        let deleted = sqlx::query(
+            "delete from flatgov_outbox where id in (
+                 select id from flatgov_outbox where published_at < $1 limit 10000)",
+        )
+        .bind(Utc::now() - retention)
+        .execute(&self.pool)
+        .await;
+        if let Err(error) = deleted {
+            tracing::debug!(%error, "cannot prune the outbox");
+        }
+    }
+
+    /// One pass: claim, publish, mark. Returns how many events were published.
+    pub async fn relay_once(&self) -> Result<usize, RelayError> {
+        let mut transaction = self.pool.begin().await?;
+        let claimed: Vec<ClaimedRow> = sqlx::query(
+            "select id, event_id, subject, event_type, resource, payload, trace_headers, occurred_at
+             from flatgov_outbox
+             where published_at is null
+             order by id
+             limit $1
+             for update skip locked",
+        )
+        .bind(self.config.batch_size)
+        .fetch_all(&mut *transaction)
+        .await?
+        .into_iter()
+        .map(|row| ClaimedRow {
+            id: row.get("id"),
+            event_id: row.get("event_id"),
+            subject: row.get("subject"),
+            event_type: row.get("event_type"),
+            resource: row.get("resource"),
+            payload: row.get("payload"),
+            trace_headers: row.get("trace_headers"),
+            occurred_at: row.get("occurred_at"),
+        })
+        .collect();
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+
+        // The oldest unpublished row of each entity that another relay holds:
+        // our rows of that entity from there on must wait for it.
+        let claimed_ids: Vec<i64> = claimed.iter().map(|row| row.id).collect();
+        let resources: Vec<&str> = claimed.iter().map(|row| row.resource.as_str()).collect();
+        let blockers: HashMap<String, i64> = sqlx::query(
+            "select resource, min(id) as blocker from flatgov_outbox
+             where published_at is null and resource = any($1) and id <> all($2)
+             group by resource",
+        )
+        .bind(&resources)
+        .bind(&claimed_ids)
+        .fetch_all(&mut *transaction)
+        .await?
+        .into_iter()
+        .map(|row| (row.get("resource"), row.get("blocker")))
+        .collect();
+
+        let mut by_entity: BTreeMap<&str, Vec<&ClaimedRow>> = BTreeMap::new();
+        for row in &claimed {
+            let blocked = blockers
+                .get(&row.resource)
+                .is_some_and(|blocker| *blocker < row.id);
+            if !blocked {
+                by_entity.entry(row.resource.as_str()).or_default().push(row);
+            }
+        }
+
+        let outcomes: Vec<(Vec<i64>, Option<(i64, String)>)> = futures::stream::iter(by_entity.into_values())
+            .map(|rows| self.publish_in_order(rows))
+            .buffer_unordered(64)
+            .collect()
+            .await;
+
+        let mut published_ids = Vec::new();
+        let mut failures = Vec::new();
+        for (published, failure) in outcomes {
+            published_ids.extend(published);
+            failures.extend(failure);
+        }
+        if self.config.crash_after_publish {
+            transaction.rollback().await?;
+            return Err(RelayError::InjectedCrash);
+        }
+        sqlx::query("update flatgov_outbox set published_at = now() where id = any($1)")
+            .bind(&published_ids)
+            .execute(&mut *transaction)
+            .await?;
+        for (id, error) in &failures {
+            sqlx::query("update flatgov_outbox set attempts = attempts + 1, last_error = $2 where id = $1")
+                .bind(id)
+                .bind(error)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        transaction.commit().await?;
+        self.metrics.outbox_published.inc_by(published_ids.len() as u64);
+        if let Some((_, first_error)) = failures.first() {
+            self.metrics.outbox_publish_failures.inc_by(failures.len() as u64);
+            return Err(RelayError::Publish {
+                claimed: claimed.len(),
+                failed: failures.len(),
+                first_error: first_error.clone(),
+            });
+        }
+        Ok(published_ids.len())
+    }
+
+    /// Publishes one entity's rows strictly in order, stopping at the first
+    /// failure so a later event never overtakes an earlier one.
+    async fn publish_in_order(&self, rows: Vec<&ClaimedRow>) -> (Vec<i64>, Option<(i64, String)>) {
+        let mut published = Vec::with_capacity(rows.len());
+        for row in rows {
+            match self.publish(row).await {
+                Ok(()) => published.push(row.id),
+                Err(error) => return (published, Some((row.id, error))),
+            }
+        }
+        (published, None)
+    }
+
+    async fn publish(&self, row: &ClaimedRow) -> Result<(), String> {
+        let trace_headers: Vec<(String, String)> = row
+            .trace_headers
+            .as_object()
+            .map(|object| {
+                object
+                    .iter()
+                    .filter_map(|(name, value)| value.as_str().map(|value| (name.clone(), value.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let event_id = row.event_id.to_string();
+        let headers = headers_for(&EventMetadata {
+            id: &event_id,
+            service: self.service,
+            event_type: &row.event_type,
+            time: row.occurred_at,
+            resource: &row.resource,
+            trace_headers: &trace_headers,
+        });
+        let publish = async_nats::jetstream::message::PublishMessage::build()
+            .payload(row.payload.clone().into())
+            .headers(headers);
+        let subject = self.bus.subject(&row.subject);
+        let acknowledgement = self
+            .bus
+            .jetstream()
+            .send_publish(subject, publish)
+            .await
+            .map_err(|error| error.to_string())?;
+        match tokio::time::timeout(self.config.publish_timeout, acknowledgement).await {
+            Ok(Ok(_ack)) => Ok(()),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(format!("no puback within {:?}", self.config.publish_timeout)),
+        }
+    }
+}

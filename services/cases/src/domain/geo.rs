@@ -146,8 +146,8 @@ mod tests {
 
     #[test]
     fn a_deserialised_point_is_range_checked() {
-        let error = serde_json::from_str::<GeoPoint>(r#"{"latitude":91,"longitude":0}"#)
-            .unwrap_err();
+        let error =
+            serde_json::from_str::<GeoPoint>(r#"{"latitude":91,"longitude":0}"#).unwrap_err();
         assert!(error.to_string().contains("latitude"), "{error}");
     }
 }

@@ -310,7 +310,7 @@ impl BlockName {
         })?;
         let segments: Vec<&str> = unit.segments().collect();
         let is_block = segments.len() >= 2
-            && segments.len() % 2 == 0
+            && segments.len().is_multiple_of(2)
             && segments[segments.len() - 2] == "blocks";
         if !is_block {
             return Err(InvalidValue::Malformed {
@@ -423,7 +423,13 @@ impl Description {
 
     /// Parses a description.
     pub fn parse(text: &str) -> Result<Self, InvalidValue> {
-        checked_text("description", text, Self::MAX_CHARS, is_allowed_in_free_text).map(Self)
+        checked_text(
+            "description",
+            text,
+            Self::MAX_CHARS,
+            is_allowed_in_free_text,
+        )
+        .map(Self)
     }
 }
 string_newtype_conversions!(Description);
@@ -463,7 +469,13 @@ mod tests {
         for name in [bare_uuid.as_str(), "cases/", "cases/not-a-uuid", "blocks/x"] {
             let error = CaseId::parse_resource_name(name).unwrap_err();
             assert!(
-                matches!(error, InvalidValue::Malformed { what: "case name", .. }),
+                matches!(
+                    error,
+                    InvalidValue::Malformed {
+                        what: "case name",
+                        ..
+                    }
+                ),
                 "{name}: {error:?}"
             );
         }
@@ -482,7 +494,10 @@ mod tests {
         ));
         assert!(matches!(
             StaffId::parse("张三").unwrap_err(),
-            InvalidValue::InvalidCharacter { character: '张', .. }
+            InvalidValue::InvalidCharacter {
+                character: '张',
+                ..
+            }
         ));
         let too_long = "x".repeat(StaffId::MAX_CHARS + 1);
         assert_eq!(
@@ -519,7 +534,11 @@ mod tests {
         let block = BlockName::parse("subdistricts/yuhu-lu/blocks/017").unwrap();
         assert_eq!(block.as_unit().as_str(), "subdistricts/yuhu-lu/blocks/017");
         assert!(BlockName::parse("subdistricts/yuhu-lu/communities/a/blocks/3").is_ok());
-        for bad in ["subdistricts/yuhu-lu", "blocks", "subdistricts/yuhu-lu/blocks"] {
+        for bad in [
+            "subdistricts/yuhu-lu",
+            "blocks",
+            "subdistricts/yuhu-lu/blocks",
+        ] {
             assert!(
                 matches!(
                     BlockName::parse(bad).unwrap_err(),
@@ -539,7 +558,10 @@ mod tests {
 
     #[test]
     fn a_matter_code_allows_catalogue_punctuation_only() {
-        assert_eq!(MatterCode::parse("ENV-03.2_a").unwrap().as_str(), "ENV-03.2_a");
+        assert_eq!(
+            MatterCode::parse("ENV-03.2_a").unwrap().as_str(),
+            "ENV-03.2_a"
+        );
         assert!(matches!(
             MatterCode::parse("ENV/03").unwrap_err(),
             InvalidValue::InvalidCharacter { character: '/', .. }
@@ -574,6 +596,9 @@ mod tests {
         let error = serde_json::from_str::<BlockName>("\"subdistricts/x\"").unwrap_err();
         assert!(error.to_string().contains("block name"), "{error}");
         let block: BlockName = serde_json::from_str("\"subdistricts/x/blocks/1\"").unwrap();
-        assert_eq!(serde_json::to_string(&block).unwrap(), "\"subdistricts/x/blocks/1\"");
+        assert_eq!(
+            serde_json::to_string(&block).unwrap(),
+            "\"subdistricts/x/blocks/1\""
+        );
     }
 }

@@ -197,7 +197,11 @@ impl YearCalendar {
 
         let line_count = text.lines().count();
         let Some((header_line, header)) = meaningful_lines.next() else {
-            return Err(error_at(line_count.max(1), 1, CalendarProblem::MissingHeader));
+            return Err(error_at(
+                line_count.max(1),
+                1,
+                CalendarProblem::MissingHeader,
+            ));
         };
         let header_fields: Vec<&str> = header.split(',').map(str::trim).collect();
         if header_fields != ["date", "kind", "name"] {
@@ -357,7 +361,8 @@ mod tests {
 
     #[test]
     fn comments_blank_lines_a_byte_order_mark_and_crlf_are_ignored() {
-        let text = "\u{feff}# 2025\r\n\r\ndate,kind,name\r\n# the first\r\n2025-01-01,holiday,元旦\r\n";
+        let text =
+            "\u{feff}# 2025\r\n\r\ndate,kind,name\r\n# the first\r\n2025-01-01,holiday,元旦\r\n";
         let calendar = YearCalendar::parse(2025, text).unwrap();
         assert_eq!(calendar.year(), 2025);
         let entry = calendar.entry(date("2025-01-01")).unwrap();
@@ -369,17 +374,32 @@ mod tests {
     fn a_listed_holiday_is_off_a_listed_workday_is_worked_and_other_days_follow_the_week() {
         let text = "date,kind,name\n2025-01-01,holiday,元旦\n2025-01-26,workday,春节调休上班\n";
         let calendar = YearCalendar::parse(2025, text).unwrap();
-        assert!(!calendar.is_working_day(date("2025-01-01")), "a wednesday holiday");
-        assert!(calendar.is_working_day(date("2025-01-26")), "a swapped sunday");
-        assert!(calendar.is_working_day(date("2025-01-02")), "an ordinary thursday");
-        assert!(!calendar.is_working_day(date("2025-01-04")), "an ordinary saturday");
+        assert!(
+            !calendar.is_working_day(date("2025-01-01")),
+            "a wednesday holiday"
+        );
+        assert!(
+            calendar.is_working_day(date("2025-01-26")),
+            "a swapped sunday"
+        );
+        assert!(
+            calendar.is_working_day(date("2025-01-02")),
+            "an ordinary thursday"
+        );
+        assert!(
+            !calendar.is_working_day(date("2025-01-04")),
+            "an ordinary saturday"
+        );
     }
 
     #[test]
     fn a_festival_name_may_contain_commas() {
         let text = "date,kind,name\n2025-10-01,holiday,国庆节, 中秋节\n";
         let calendar = YearCalendar::parse(2025, text).unwrap();
-        assert_eq!(calendar.entry(date("2025-10-01")).unwrap().name, "国庆节, 中秋节");
+        assert_eq!(
+            calendar.entry(date("2025-10-01")).unwrap().name,
+            "国庆节, 中秋节"
+        );
     }
 
     #[test]
@@ -412,8 +432,10 @@ mod tests {
 
     #[test]
     fn an_impossible_date_names_line_and_column() {
-        let (line, column, problem) =
-            problem_at(2025, "date,kind,name\n2025-01-01,holiday,元旦\n  2025-02-30,holiday,x\n");
+        let (line, column, problem) = problem_at(
+            2025,
+            "date,kind,name\n2025-01-01,holiday,元旦\n  2025-02-30,holiday,x\n",
+        );
         assert_eq!((line, column), (3, 3));
         assert_eq!(
             problem,
@@ -431,7 +453,8 @@ mod tests {
 
     #[test]
     fn a_date_of_another_year_is_refused() {
-        let (line, column, problem) = problem_at(2026, "date,kind,name\n2025-10-01,holiday,国庆节\n");
+        let (line, column, problem) =
+            problem_at(2026, "date,kind,name\n2025-10-01,holiday,国庆节\n");
         assert_eq!((line, column), (2, 1));
         assert_eq!(
             problem,
@@ -444,7 +467,8 @@ mod tests {
 
     #[test]
     fn an_unknown_kind_names_the_kind_column() {
-        let (line, column, problem) = problem_at(2025, "date,kind,name\n2025-10-01, vacation,国庆节\n");
+        let (line, column, problem) =
+            problem_at(2025, "date,kind,name\n2025-10-01, vacation,国庆节\n");
         assert_eq!((line, column), (2, 13));
         assert_eq!(
             problem,
@@ -456,7 +480,8 @@ mod tests {
 
     #[test]
     fn a_swapped_working_day_on_a_weekday_is_a_typo() {
-        let (line, column, problem) = problem_at(2025, "date,kind,name\n2025-09-29,workday,国庆节调休上班\n");
+        let (line, column, problem) =
+            problem_at(2025, "date,kind,name\n2025-09-29,workday,国庆节调休上班\n");
         assert_eq!((line, column), (2, 12));
         assert_eq!(
             problem,
@@ -476,7 +501,8 @@ mod tests {
 
     #[test]
     fn a_date_listed_twice_names_both_lines() {
-        let text = "date,kind,name\n2025-10-01,holiday,国庆节\n# again\n2025-10-01,holiday,国庆节\n";
+        let text =
+            "date,kind,name\n2025-10-01,holiday,国庆节\n# again\n2025-10-01,holiday,国庆节\n";
         let (line, column, problem) = problem_at(2025, text);
         assert_eq!((line, column), (4, 1));
         assert_eq!(
@@ -510,6 +536,9 @@ mod tests {
         let text = "date,kind,name\n2025-01-01,holiday,元旦\n2025-01-26,workday,春节调休上班\n";
         let calendar = YearCalendar::parse(2025, text).unwrap();
         assert_eq!(calendar.to_string(), text);
-        assert_eq!(YearCalendar::parse(2025, &calendar.to_string()).unwrap(), calendar);
+        assert_eq!(
+            YearCalendar::parse(2025, &calendar.to_string()).unwrap(),
+            calendar
+        );
     }
 }

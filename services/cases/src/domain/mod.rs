@@ -1,0 +1,9 @@
+//! The case dispatch domain: pure types and rules, free of any database, network or clock.
+//!
+//! - [`values`]: validated identifiers, names and bounded text.
+//! - [`geo`]: points and distances.
+//! - [`calendar`]: the working-day calendar (holidays, swapped working days, office hours).
+
+pub mod calendar;
+pub mod geo;
+pub mod values;

@@ -41,7 +41,9 @@ pub enum CodeError {
         actual: usize,
     },
     /// A character other than an ASCII digit appears.
-    #[error("{level} code {value:?} must contain only digits 0-9, found {found:?} at position {position}")]
+    #[error(
+        "{level} code {value:?} must contain only digits 0-9, found {found:?} at position {position}"
+    )]
     NotADigit {
         /// Which level was expected.
         level: &'static str,
@@ -170,7 +172,13 @@ impl SubdistrictCode {
     pub fn parse(value: &str) -> Result<Self, CodeError> {
         let number = parse_digits(value, "subdistrict", Self::DIGITS)?;
         check_district_prefix(value, "subdistrict", number / 1_000)?;
-        require_nonzero_segment(value, "subdistrict", "subdistrict number", number % 1_000, 6..9)?;
+        require_nonzero_segment(
+            value,
+            "subdistrict",
+            "subdistrict number",
+            number % 1_000,
+            6..9,
+        )?;
         Ok(Self(number))
     }
 
@@ -207,8 +215,20 @@ impl CommunityCode {
     pub fn parse(value: &str) -> Result<Self, CodeError> {
         let number = parse_digits(value, "community", Self::DIGITS)?;
         check_district_prefix(value, "community", number / 1_000_000)?;
-        require_nonzero_segment(value, "community", "subdistrict number", number / 1_000 % 1_000, 6..9)?;
-        require_nonzero_segment(value, "community", "community number", number % 1_000, 9..12)?;
+        require_nonzero_segment(
+            value,
+            "community",
+            "subdistrict number",
+            number / 1_000 % 1_000,
+            6..9,
+        )?;
+        require_nonzero_segment(
+            value,
+            "community",
+            "community number",
+            number % 1_000,
+            9..12,
+        )?;
         Ok(Self(number))
     }
 
@@ -249,8 +269,20 @@ impl BlockCode {
     pub fn parse(value: &str) -> Result<Self, CodeError> {
         let number = parse_digits(value, "block", Self::DIGITS)?;
         check_district_prefix(value, "block", number / 1_000_000_000)?;
-        require_nonzero_segment(value, "block", "subdistrict number", number / 1_000_000 % 1_000, 6..9)?;
-        require_nonzero_segment(value, "block", "community number", number / 1_000 % 1_000, 9..12)?;
+        require_nonzero_segment(
+            value,
+            "block",
+            "subdistrict number",
+            number / 1_000_000 % 1_000,
+            6..9,
+        )?;
+        require_nonzero_segment(
+            value,
+            "block",
+            "community number",
+            number / 1_000 % 1_000,
+            9..12,
+        )?;
         require_nonzero_segment(value, "block", "block number", number % 1_000, 12..15)?;
         Ok(Self(number))
     }
@@ -335,14 +367,25 @@ mod tests {
         let error = DistrictCode::parse("43030").expect_err("too short");
         assert_eq!(
             error,
-            CodeError::WrongLength { level: "district", value: "43030".into(), expected: 6, actual: 5 }
+            CodeError::WrongLength {
+                level: "district",
+                value: "43030".into(),
+                expected: 6,
+                actual: 5
+            }
         );
         assert_eq!(
             error.to_string(),
             "district code \"43030\" must have exactly 6 digits, has 5 characters"
         );
-        assert!(matches!(DistrictCode::parse("4303021"), Err(CodeError::WrongLength { actual: 7, .. })));
-        assert!(matches!(DistrictCode::parse(""), Err(CodeError::WrongLength { actual: 0, .. })));
+        assert!(matches!(
+            DistrictCode::parse("4303021"),
+            Err(CodeError::WrongLength { actual: 7, .. })
+        ));
+        assert!(matches!(
+            DistrictCode::parse(""),
+            Err(CodeError::WrongLength { actual: 0, .. })
+        ));
     }
 
     #[test]
@@ -350,17 +393,38 @@ mod tests {
         let error = DistrictCode::parse("43a302").expect_err("letter");
         assert_eq!(
             error,
-            CodeError::NotADigit { level: "district", value: "43a302".into(), found: 'a', position: 2 }
+            CodeError::NotADigit {
+                level: "district",
+                value: "43a302".into(),
+                found: 'a',
+                position: 2
+            }
         );
-        assert!(matches!(DistrictCode::parse(" 43030"), Err(CodeError::NotADigit { found: ' ', position: 0, .. })));
-        assert!(matches!(DistrictCode::parse("-43030"), Err(CodeError::NotADigit { found: '-', .. })));
+        assert!(matches!(
+            DistrictCode::parse(" 43030"),
+            Err(CodeError::NotADigit {
+                found: ' ',
+                position: 0,
+                ..
+            })
+        ));
+        assert!(matches!(
+            DistrictCode::parse("-43030"),
+            Err(CodeError::NotADigit { found: '-', .. })
+        ));
     }
 
     #[test]
     fn non_ascii_digits_are_rejected_even_though_unicode_calls_them_digits() {
         // Fullwidth and Arabic-Indic digits must not sneak into a code.
-        assert!(matches!(DistrictCode::parse("４３0302"), Err(CodeError::NotADigit { found: '４', .. })));
-        assert!(matches!(DistrictCode::parse("٤30302"), Err(CodeError::NotADigit { position: 0, .. })));
+        assert!(matches!(
+            DistrictCode::parse("４３0302"),
+            Err(CodeError::NotADigit { found: '４', .. })
+        ));
+        assert!(matches!(
+            DistrictCode::parse("٤30302"),
+            Err(CodeError::NotADigit { position: 0, .. })
+        ));
     }
 
     #[test]
@@ -370,13 +434,22 @@ mod tests {
             error.to_string(),
             "district code \"430300\" has county part \"00\", which must not be all zeros"
         );
-        assert!(matches!(DistrictCode::parse("000302"), Err(CodeError::ZeroSegment { segment: "province part", .. })));
+        assert!(matches!(
+            DistrictCode::parse("000302"),
+            Err(CodeError::ZeroSegment {
+                segment: "province part",
+                ..
+            })
+        ));
     }
 
     #[test]
     fn a_subdistrict_code_knows_its_district_and_number() {
         let code = SubdistrictCode::parse("430302001").expect("valid subdistrict");
-        assert_eq!(code.district(), DistrictCode::parse("430302").expect("valid"));
+        assert_eq!(
+            code.district(),
+            DistrictCode::parse("430302").expect("valid")
+        );
         assert_eq!(code.number(), 1);
         assert_eq!(code.to_string(), "430302001");
     }
@@ -384,9 +457,24 @@ mod tests {
     #[test]
     fn a_subdistrict_code_with_number_zero_is_rejected() {
         let error = SubdistrictCode::parse("430302000").expect_err("zero");
-        assert!(matches!(error, CodeError::ZeroSegment { segment: "subdistrict number", .. }));
-        assert!(matches!(SubdistrictCode::parse("430300001"), Err(CodeError::ZeroSegment { segment: "county part", .. })));
-        assert!(matches!(SubdistrictCode::parse("43030200"), Err(CodeError::WrongLength { expected: 9, .. })));
+        assert!(matches!(
+            error,
+            CodeError::ZeroSegment {
+                segment: "subdistrict number",
+                ..
+            }
+        ));
+        assert!(matches!(
+            SubdistrictCode::parse("430300001"),
+            Err(CodeError::ZeroSegment {
+                segment: "county part",
+                ..
+            })
+        ));
+        assert!(matches!(
+            SubdistrictCode::parse("43030200"),
+            Err(CodeError::WrongLength { expected: 9, .. })
+        ));
     }
 
     #[test]
@@ -399,10 +487,31 @@ mod tests {
 
     #[test]
     fn a_community_code_rejects_zero_segments_at_every_level() {
-        assert!(matches!(CommunityCode::parse("430302000002"), Err(CodeError::ZeroSegment { segment: "subdistrict number", .. })));
-        assert!(matches!(CommunityCode::parse("430302001000"), Err(CodeError::ZeroSegment { segment: "community number", .. })));
-        assert!(matches!(CommunityCode::parse("000302001002"), Err(CodeError::ZeroSegment { segment: "province part", .. })));
-        assert!(matches!(CommunityCode::parse("43030200100"), Err(CodeError::WrongLength { expected: 12, .. })));
+        assert!(matches!(
+            CommunityCode::parse("430302000002"),
+            Err(CodeError::ZeroSegment {
+                segment: "subdistrict number",
+                ..
+            })
+        ));
+        assert!(matches!(
+            CommunityCode::parse("430302001000"),
+            Err(CodeError::ZeroSegment {
+                segment: "community number",
+                ..
+            })
+        ));
+        assert!(matches!(
+            CommunityCode::parse("000302001002"),
+            Err(CodeError::ZeroSegment {
+                segment: "province part",
+                ..
+            })
+        ));
+        assert!(matches!(
+            CommunityCode::parse("43030200100"),
+            Err(CodeError::WrongLength { expected: 12, .. })
+        ));
     }
 
     #[test]
@@ -417,14 +526,50 @@ mod tests {
 
     #[test]
     fn a_block_code_rejects_every_malformed_shape() {
-        assert!(matches!(BlockCode::parse("430302001002000"), Err(CodeError::ZeroSegment { segment: "block number", digits, .. }) if digits == "000"));
-        assert!(matches!(BlockCode::parse("430302001000017"), Err(CodeError::ZeroSegment { segment: "community number", .. })));
-        assert!(matches!(BlockCode::parse("430302000002017"), Err(CodeError::ZeroSegment { segment: "subdistrict number", .. })));
-        assert!(matches!(BlockCode::parse("430300001002017"), Err(CodeError::ZeroSegment { segment: "county part", .. })));
-        assert!(matches!(BlockCode::parse("43030200100201"), Err(CodeError::WrongLength { expected: 15, actual: 14, .. })));
-        assert!(matches!(BlockCode::parse("4303020010020170"), Err(CodeError::WrongLength { actual: 16, .. })));
-        assert!(matches!(BlockCode::parse("43030200100201x"), Err(CodeError::NotADigit { position: 14, .. })));
-        assert!(matches!(BlockCode::parse("430302001002017 "), Err(CodeError::WrongLength { .. })));
+        assert!(
+            matches!(BlockCode::parse("430302001002000"), Err(CodeError::ZeroSegment { segment: "block number", digits, .. }) if digits == "000")
+        );
+        assert!(matches!(
+            BlockCode::parse("430302001000017"),
+            Err(CodeError::ZeroSegment {
+                segment: "community number",
+                ..
+            })
+        ));
+        assert!(matches!(
+            BlockCode::parse("430302000002017"),
+            Err(CodeError::ZeroSegment {
+                segment: "subdistrict number",
+                ..
+            })
+        ));
+        assert!(matches!(
+            BlockCode::parse("430300001002017"),
+            Err(CodeError::ZeroSegment {
+                segment: "county part",
+                ..
+            })
+        ));
+        assert!(matches!(
+            BlockCode::parse("43030200100201"),
+            Err(CodeError::WrongLength {
+                expected: 15,
+                actual: 14,
+                ..
+            })
+        ));
+        assert!(matches!(
+            BlockCode::parse("4303020010020170"),
+            Err(CodeError::WrongLength { actual: 16, .. })
+        ));
+        assert!(matches!(
+            BlockCode::parse("43030200100201x"),
+            Err(CodeError::NotADigit { position: 14, .. })
+        ));
+        assert!(matches!(
+            BlockCode::parse("430302001002017 "),
+            Err(CodeError::WrongLength { .. })
+        ));
     }
 
     #[test]
@@ -441,7 +586,13 @@ mod tests {
     #[test]
     fn child_numbers_outside_one_to_999_are_rejected() {
         let district = DistrictCode::parse("430302").expect("valid");
-        assert_eq!(district.subdistrict(0), Err(CodeError::NumberOutOfRange { level: "subdistrict", number: 0 }));
+        assert_eq!(
+            district.subdistrict(0),
+            Err(CodeError::NumberOutOfRange {
+                level: "subdistrict",
+                number: 0
+            })
+        );
         assert!(district.subdistrict(1000).is_err());
         let community = CommunityCode::parse("430302001002").expect("valid");
         assert!(community.block(999).is_ok());
@@ -453,10 +604,15 @@ mod tests {
 
     #[test]
     fn codes_order_like_their_text_so_children_sort_under_parents() {
-        let mut codes: Vec<BlockCode> = ["430302002001001", "430302001002017", "430302001002003", "430302001010001"]
-            .iter()
-            .map(|text| BlockCode::parse(text).expect("valid"))
-            .collect();
+        let mut codes: Vec<BlockCode> = [
+            "430302002001001",
+            "430302001002017",
+            "430302001002003",
+            "430302001010001",
+        ]
+        .iter()
+        .map(|text| BlockCode::parse(text).expect("valid"))
+        .collect();
         codes.sort();
         let texts: Vec<String> = codes.iter().map(ToString::to_string).collect();
         let mut sorted_texts = texts.clone();
@@ -468,12 +624,19 @@ mod tests {
     #[test]
     fn codes_serialize_as_strings_and_deserialize_through_parse() {
         let code = BlockCode::parse("430302001002017").expect("valid");
-        assert_eq!(serde_json::to_string(&code).expect("serializes"), "\"430302001002017\"");
+        assert_eq!(
+            serde_json::to_string(&code).expect("serializes"),
+            "\"430302001002017\""
+        );
         let back: BlockCode = serde_json::from_str("\"430302001002017\"").expect("deserializes");
         assert_eq!(back, code);
-        let error = serde_json::from_str::<BlockCode>("\"430302001002000\"").expect_err("zero block number");
+        let error = serde_json::from_str::<BlockCode>("\"430302001002000\"")
+            .expect_err("zero block number");
         assert!(error.to_string().contains("block number"));
-        assert!(serde_json::from_str::<BlockCode>("430302001002017").is_err(), "a JSON number is not a code");
+        assert!(
+            serde_json::from_str::<BlockCode>("430302001002017").is_err(),
+            "a JSON number is not a code"
+        );
     }
 
     #[test]

@@ -48,9 +48,16 @@ impl PlaceName {
         }
         let actual = trimmed.chars().count();
         if actual > Self::MAX_CHARS {
-            return Err(NameError::TooLong { max: Self::MAX_CHARS, actual });
+            return Err(NameError::TooLong {
+                max: Self::MAX_CHARS,
+                actual,
+            });
         }
-        if let Some((position, found)) = trimmed.chars().enumerate().find(|(_, character)| character.is_control()) {
+        if let Some((position, found)) = trimmed
+            .chars()
+            .enumerate()
+            .find(|(_, character)| character.is_control())
+        {
             return Err(NameError::ControlCharacter { found, position });
         }
         Ok(Self(trimmed.to_owned()))
@@ -99,28 +106,47 @@ mod tests {
 
     #[test]
     fn surrounding_whitespace_is_trimmed() {
-        assert_eq!(PlaceName::parse("  云塘街道 \t").expect("valid").as_str(), "云塘街道");
+        assert_eq!(
+            PlaceName::parse("  云塘街道 \t").expect("valid").as_str(),
+            "云塘街道"
+        );
     }
 
     #[test]
     fn an_empty_or_blank_name_is_rejected() {
         assert_eq!(PlaceName::parse(""), Err(NameError::Empty));
-        assert_eq!(PlaceName::parse(" \u{3000} "), Err(NameError::Empty), "ideographic space is whitespace too");
+        assert_eq!(
+            PlaceName::parse(" \u{3000} "),
+            Err(NameError::Empty),
+            "ideographic space is whitespace too"
+        );
     }
 
     #[test]
     fn the_length_limit_counts_characters_not_bytes() {
         let longest = "区".repeat(PlaceName::MAX_CHARS);
-        assert!(PlaceName::parse(&longest).is_ok(), "100 chinese characters are 300 bytes but allowed");
+        assert!(
+            PlaceName::parse(&longest).is_ok(),
+            "100 chinese characters are 300 bytes but allowed"
+        );
         let too_long = "区".repeat(PlaceName::MAX_CHARS + 1);
-        assert_eq!(PlaceName::parse(&too_long), Err(NameError::TooLong { max: 100, actual: 101 }));
+        assert_eq!(
+            PlaceName::parse(&too_long),
+            Err(NameError::TooLong {
+                max: 100,
+                actual: 101
+            })
+        );
     }
 
     #[test]
     fn a_control_character_inside_a_name_is_rejected_with_its_position() {
         assert_eq!(
             PlaceName::parse("雨湖\n路"),
-            Err(NameError::ControlCharacter { found: '\n', position: 2 })
+            Err(NameError::ControlCharacter {
+                found: '\n',
+                position: 2
+            })
         );
         assert!(PlaceName::parse("a\u{0}b").is_err());
     }

@@ -47,8 +47,7 @@ pub enum CodeError {
     },
 }
 
-const SNAKE_SHAPE: &str =
-    "lower-case letters, digits and single underscores, starting with a letter (e.g. urban_management)";
+const SNAKE_SHAPE: &str = "lower-case letters, digits and single underscores, starting with a letter (e.g. urban_management)";
 const SLUG_SHAPE: &str =
     "lower-case letters and digits in groups joined by single hyphens (e.g. yuhu-lu-017)";
 
@@ -279,10 +278,24 @@ mod tests {
 
     #[test]
     fn a_slug_with_empty_groups_underscores_or_capitals_is_refused() {
-        for bad in ["-yuhu", "yuhu-", "yuhu--lu", "yuhu_lu", "Yuhu-lu", "yuhu lu", "雨湖路"] {
+        for bad in [
+            "-yuhu",
+            "yuhu-",
+            "yuhu--lu",
+            "yuhu_lu",
+            "Yuhu-lu",
+            "yuhu lu",
+            "雨湖路",
+        ] {
             let error = SubdistrictCode::parse(bad).unwrap_err();
             assert!(
-                matches!(&error, CodeError::Malformed { what: "subdistrict code", .. }),
+                matches!(
+                    &error,
+                    CodeError::Malformed {
+                        what: "subdistrict code",
+                        ..
+                    }
+                ),
                 "{bad:?} gave {error:?}"
             );
         }

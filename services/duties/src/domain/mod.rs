@@ -1,0 +1,37 @@
+//! The duty lists domain: pure types and rules, no I/O.
+//!
+//! - [`codes`], [`ItemCode`], [`kinds`], [`duration`]: the vocabulary (parse, don't validate).
+//! - [`Department`]/[`Departments`], [`ListItem`], [`ListContent`]: what a list holds.
+//! - [`DraftList`], [`PublishedList`], [`ListHistory`], [`DutyLists`], [`diff`]: versions.
+//! - [`Matter`]/[`MatterCatalogue`]: what cases are classified against.
+//! - [`import`]: the CSV and JSON shapes of lists, departments and the catalogue.
+//! - [`resolution`]: who is responsible for a matter at a place, exceptions included.
+//! - [`gate`]: whether one unit may assign a matter to another.
+//! - [`reference`]: the synthetic reference district's data, embedded.
+
+pub mod codes;
+pub mod diff;
+pub mod duration;
+pub mod kinds;
+
+mod department;
+mod item;
+mod item_code;
+mod list;
+mod version;
+
+pub use codes::{
+    AreaId, BlockCode, CodeError, CommunityCode, DepartmentCode, ExceptionId, MatterCode,
+    SubdistrictCode,
+};
+pub use department::{Department, DepartmentError, Departments};
+pub use diff::{ItemChange, ListDiff, diff};
+pub use duration::{DurationError, WorkingDuration, WorkingUnit};
+pub use item::{ItemField, ItemFields, ItemInvalid, ItemViolation, ListItem, Responsible};
+pub use item_code::{ItemCode, ItemCodeError};
+pub use kinds::{HandlingLevel, ListKind, Tier, UnknownVariant};
+pub use list::{ListContent, ListInvalid, ListProblem, ListViolation};
+pub use version::{
+    DraftList, DutyLists, ItemRef, ItemStatus, ListHistory, ListsInEffect, NotInEffect,
+    PublishError, PublishedList, VersionNumber,
+};

@@ -1,0 +1,804 @@
+//! List versions: drafts that are edited, published versions with an effective instant,
+//! the published history of each list, and which items are in effect at an instant.
+//!
+//! Each of the five lists is versioned on its own, district-wide. A list's published
+//! versions take effect at strictly increasing instants, so at any instant at most one
+//! version of each list is in effect: the one with the latest effective instant not after
+//! it. Publishing never rewrites history; a correction is a new version.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use super::item::ListItem;
+use super::item_code::ItemCode;
+use super::kinds::ListKind;
+use super::list::ListContent;
+
+/// The number of a list version; `1` is the first. Numbers increase with every version of
+/// a list, drafts included, so a number may be skipped when a draft is abandoned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VersionNumber(u32);
+
+impl VersionNumber {
+    /// The first version of a list.
+    pub const FIRST: VersionNumber = VersionNumber(1);
+
+    /// A version number; `None` for `0`.
+    pub fn new(number: u32) -> Option<Self> {
+        (number >= 1).then_some(Self(number))
+    }
+
+    /// The number as an integer.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+
+    /// The number after this one (saturating at `u32::MAX`).
+    pub fn next(self) -> Self {
+        Self(self.0.saturating_add(1))
+    }
+}
+
+impl fmt::Display for VersionNumber {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "v{}", self.0)
+    }
+}
+
+/// A version being edited. Only drafts give mutable access to their content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DraftList {
+    /// The number the version will have when published.
+    number: VersionNumber,
+    /// The items being edited.
+    content: ListContent,
+}
+
+impl DraftList {
+    /// An empty draft.
+    pub fn new(list: ListKind, number: VersionNumber) -> Self {
+        Self {
+            number,
+            content: ListContent::empty(list),
+        }
+    }
+
+    /// A draft holding `content`.
+    pub fn with_content(number: VersionNumber, content: ListContent) -> Self {
+        Self { number, content }
+    }
+
+    /// A draft of the next version, starting from a published version's items.
+    pub fn based_on(published: &PublishedList) -> Self {
+        Self {
+            number: published.number.next(),
+            content: published.content.clone(),
+        }
+    }
+
+    /// The number the version will have.
+    pub fn number(&self) -> VersionNumber {
+        self.number
+    }
+
+    /// Which list.
+    pub fn list(&self) -> ListKind {
+        self.content.list()
+    }
+
+    /// The items.
+    pub fn content(&self) -> &ListContent {
+        &self.content
+    }
+
+    /// The items, for editing with [`ListContent::put`] and [`ListContent::remove`].
+    pub fn content_mut(&mut self) -> &mut ListContent {
+        &mut self.content
+    }
+}
+
+/// A published version: read-only, in effect from `effective_from` until the next
+/// version of the list takes effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedList {
+    /// The version number.
+    number: VersionNumber,
+    /// The items.
+    content: ListContent,
+    /// The instant the version takes effect.
+    effective_from: DateTime<Utc>,
+    /// The instant it was published (for the record; may precede `effective_from`).
+    published_at: DateTime<Utc>,
+}
+
+impl PublishedList {
+    /// The version number.
+    pub fn number(&self) -> VersionNumber {
+        self.number
+    }
+
+    /// Which list.
+    pub fn list(&self) -> ListKind {
+        self.content.list()
+    }
+
+    /// The items.
+    pub fn content(&self) -> &ListContent {
+        &self.content
+    }
+
+    /// The instant the version takes effect.
+    pub fn effective_from(&self) -> DateTime<Utc> {
+        self.effective_from
+    }
+
+    /// The instant it was published.
+    pub fn published_at(&self) -> DateTime<Utc> {
+        self.published_at
+    }
+}
+
+/// Why a draft cannot be published.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    /// The draft is of another list than the history.
+    #[error("a draft of the {draft} list cannot be published into the {history} list")]
+    WrongList {
+        /// The history's list.
+        history: ListKind,
+        /// The draft's list.
+        draft: ListKind,
+    },
+    /// The draft's effective instant is not after the latest published version's.
+    #[error(
+        "{list} {number} cannot take effect at {requested}: the current version {current_number} takes effect at {current_effective_from}, and a new version must take effect after it"
+    )]
+    EffectiveNotAfterCurrent {
+        /// Which list.
+        list: ListKind,
+        /// The draft's number.
+        number: VersionNumber,
+        /// The requested effective instant.
+        requested: DateTime<Utc>,
+        /// The latest published version.
+        current_number: VersionNumber,
+        /// When it takes effect.
+        current_effective_from: DateTime<Utc>,
+    },
+    /// The draft's number is not above the latest published version's.
+    #[error("{list} {number} cannot be published: {current_number} is already published")]
+    NumberNotAfterCurrent {
+        /// Which list.
+        list: ListKind,
+        /// The draft's number.
+        number: VersionNumber,
+        /// The latest published number.
+        current_number: VersionNumber,
+    },
+}
+
+/// The published versions of one list, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListHistory {
+    /// Which list.
+    list: ListKind,
+    /// Published versions by increasing number and effective instant.
+    published: Vec<PublishedList>,
+}
+
+impl ListHistory {
+    /// A list with nothing published.
+    pub fn new(list: ListKind) -> Self {
+        Self {
+            list,
+            published: Vec::new(),
+        }
+    }
+
+    /// Which list.
+    pub fn list(&self) -> ListKind {
+        self.list
+    }
+
+    /// The published versions, oldest first.
+    pub fn versions(&self) -> &[PublishedList] {
+        &self.published
+    }
+
+    /// The published version with this number.
+    pub fn version(&self, number: VersionNumber) -> Option<&PublishedList> {
+        self.published
+            .iter()
+            .find(|version| version.number == number)
+    }
+
+    /// The latest published version (the one taking effect last), in effect or not yet.
+    pub fn latest(&self) -> Option<&PublishedList> {
+        self.published.last()
+    }
+
+    /// The version in effect at `at`: the one with the latest effective instant not
+    /// after `at`. `None` before the first version takes effect.
+    pub fn in_effect_at(&self, at: DateTime<Utc>) -> Option<&PublishedList> {
+        self.published
+            .iter()
+            .rev()
+            .find(|version| version.effective_from <= at)
+    }
+
+    /// Checks that `draft` could be published to take effect at `effective_from`:
+    /// it is of this list, and both its number and its effective instant come strictly
+    /// after the latest published version's. Publishing a version that takes effect
+    /// before (or together with) the current one is refused, because it would rewrite
+    /// what was in effect in between.
+    pub fn check_publish(
+        &self,
+        draft: &DraftList,
+        effective_from: DateTime<Utc>,
+    ) -> Result<(), PublishError> {
+        if draft.list() != self.list {
+            return Err(PublishError::WrongList {
+                history: self.list,
+                draft: draft.list(),
+            });
+        }
+        let Some(current) = self.latest() else {
+            return Ok(());
+        };
+        if draft.number <= current.number {
+            return Err(PublishError::NumberNotAfterCurrent {
+                list: self.list,
+                number: draft.number,
+                current_number: current.number,
+            });
+        }
+        if effective_from <= current.effective_from {
+            return Err(PublishError::EffectiveNotAfterCurrent {
+                list: self.list,
+                number: draft.number,
+                requested: effective_from,
+                current_number: current.number,
+                current_effective_from: current.effective_from,
+            });
+        }
+        Ok(())
+    }
+
+    /// Publishes a copy of `draft` to take effect at `effective_from`; see
+    /// [`ListHistory::check_publish`] for when it is refused (nothing changes then).
+    /// A store reloading a history replays its versions through this, oldest first.
+    pub fn publish(
+        &mut self,
+        draft: &DraftList,
+        effective_from: DateTime<Utc>,
+        published_at: DateTime<Utc>,
+    ) -> Result<&PublishedList, PublishError> {
+        self.check_publish(draft, effective_from)?;
+        self.published.push(PublishedList {
+            number: draft.number,
+            content: draft.content.clone(),
+            effective_from,
+            published_at,
+        });
+        let just_published = self.published.len() - 1;
+        Ok(&self.published[just_published])
+    }
+}
+
+/// The published histories of all five lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DutyLists {
+    /// One history per list kind; every kind is present.
+    histories: BTreeMap<ListKind, ListHistory>,
+}
+
+impl Default for DutyLists {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DutyLists {
+    /// Five lists with nothing published.
+    pub fn new() -> Self {
+        Self {
+            histories: ListKind::ALL
+                .into_iter()
+                .map(|list| (list, ListHistory::new(list)))
+                .collect(),
+        }
+    }
+
+    /// The history of one list.
+    pub fn history(&self, list: ListKind) -> &ListHistory {
+        // Every kind is inserted by `new` and never removed.
+        &self.histories[&list]
+    }
+
+    /// Publishes a draft into its list's history; see [`ListHistory::publish`].
+    pub fn publish(
+        &mut self,
+        draft: &DraftList,
+        effective_from: DateTime<Utc>,
+        published_at: DateTime<Utc>,
+    ) -> Result<&PublishedList, PublishError> {
+        self.histories
+            .entry(draft.list())
+            .or_insert_with(|| ListHistory::new(draft.list()))
+            .publish(draft, effective_from, published_at)
+    }
+
+    /// The lists as they stand at `at`.
+    pub fn in_effect_at(&self, at: DateTime<Utc>) -> ListsInEffect<'_> {
+        ListsInEffect { lists: self, at }
+    }
+
+    /// Every item code in any published version of any list: what a matter may map to.
+    pub fn published_item_codes(&self) -> BTreeSet<ItemCode> {
+        self.histories
+            .values()
+            .flat_map(|history| history.published.iter())
+            .flat_map(|version| version.content.codes())
+            .collect()
+    }
+}
+
+/// A list item in a published version, identified for the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ItemRef {
+    /// The item's code (its prefix names the list).
+    pub code: ItemCode,
+    /// The published version it was read from.
+    pub version: VersionNumber,
+}
+
+impl fmt::Display for ItemRef {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            formatter,
+            "{} ({} {})",
+            self.code,
+            self.code.list(),
+            self.version
+        )
+    }
+}
+
+/// Why an item is not in effect at an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotInEffect {
+    /// A later version of its list puts it in effect from `effective_from`.
+    NotYet {
+        /// When the item takes effect.
+        effective_from: DateTime<Utc>,
+        /// The version that brings it.
+        version: VersionNumber,
+    },
+    /// An earlier version had it; the version in effect does not, and no later one
+    /// brings it back.
+    Withdrawn {
+        /// When the version without it took effect.
+        since: DateTime<Utc>,
+        /// The version without it.
+        version: VersionNumber,
+    },
+    /// No published version of its list ever had it.
+    NeverPublished,
+}
+
+impl fmt::Display for NotInEffect {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotInEffect::NotYet {
+                effective_from,
+                version,
+            } => write!(
+                formatter,
+                "not in effect until {effective_from} ({version})"
+            ),
+            NotInEffect::Withdrawn { since, version } => {
+                write!(formatter, "withdrawn since {since} ({version})")
+            }
+            NotInEffect::NeverPublished => formatter.write_str("never published"),
+        }
+    }
+}
+
+/// Whether an item is in effect at an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemStatus<'a> {
+    /// The version in effect has the item.
+    InEffect {
+        /// The item as that version has it.
+        item: &'a ListItem,
+        /// The version in effect.
+        version: &'a PublishedList,
+    },
+    /// The item is not in effect, and why.
+    NotInEffect(NotInEffect),
+}
+
+impl<'a> ItemStatus<'a> {
+    /// The item, when it is in effect.
+    pub fn in_effect(&self) -> Option<&'a ListItem> {
+        match self {
+            ItemStatus::InEffect { item, .. } => Some(item),
+            ItemStatus::NotInEffect(_) => None,
+        }
+    }
+}
+
+/// The published lists as they stand at one instant.
+#[derive(Debug, Clone, Copy)]
+pub struct ListsInEffect<'a> {
+    /// All histories.
+    lists: &'a DutyLists,
+    /// The instant.
+    at: DateTime<Utc>,
+}
+
+impl<'a> ListsInEffect<'a> {
+    /// The instant.
+    pub fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+
+    /// The version of `list` in effect.
+    pub fn version(&self, list: ListKind) -> Option<&'a PublishedList> {
+        self.lists.history(list).in_effect_at(self.at)
+    }
+
+    /// Whether the item with `code` is in effect, and if not, why: a later version
+    /// bringing it wins over an earlier version having had it.
+    pub fn item_status(&self, code: ItemCode) -> ItemStatus<'a> {
+        let history = self.lists.history(code.list());
+        let current = history.in_effect_at(self.at);
+        if let Some(version) = current
+            && let Some(item) = version.content.item(&code)
+        {
+            return ItemStatus::InEffect { item, version };
+        }
+        let later_with_item = history
+            .published
+            .iter()
+            .find(|version| version.effective_from > self.at && version.content.contains(&code));
+        if let Some(later) = later_with_item {
+            return ItemStatus::NotInEffect(NotInEffect::NotYet {
+                effective_from: later.effective_from,
+                version: later.number,
+            });
+        }
+        let had_it_before = history
+            .published
+            .iter()
+            .any(|version| version.effective_from <= self.at && version.content.contains(&code));
+        match current {
+            Some(version) if had_it_before => ItemStatus::NotInEffect(NotInEffect::Withdrawn {
+                since: version.effective_from,
+                version: version.number,
+            }),
+            _ => ItemStatus::NotInEffect(NotInEffect::NeverPublished),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::domain::item::tests::item;
+    use crate::domain::list::tests::departments;
+    use chrono::TimeZone;
+
+    pub(crate) fn day(day_of_2025: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap()
+            + chrono::Duration::days(i64::from(day_of_2025) - 1)
+    }
+
+    pub(crate) fn draft(list: ListKind, number: u32, codes: &[&str]) -> DraftList {
+        let items = codes.iter().map(|code| item(code)).collect();
+        DraftList::with_content(
+            VersionNumber::new(number).unwrap(),
+            ListContent::new(list, items, &departments()).unwrap(),
+        )
+    }
+
+    fn code(text: &str) -> ItemCode {
+        ItemCode::parse(text).unwrap()
+    }
+
+    #[test]
+    fn version_numbers_start_at_one() {
+        assert_eq!(VersionNumber::new(0), None);
+        assert_eq!(VersionNumber::FIRST.get(), 1);
+        assert_eq!(VersionNumber::FIRST.next().to_string(), "v2");
+    }
+
+    #[test]
+    fn a_published_version_is_in_effect_from_its_effective_instant() {
+        let mut history = ListHistory::new(ListKind::SubdistrictDuty);
+        history
+            .publish(
+                &draft(ListKind::SubdistrictDuty, 1, &["SD-01-01"]),
+                day(10),
+                day(1),
+            )
+            .unwrap();
+        assert!(history.in_effect_at(day(9)).is_none());
+        assert_eq!(history.in_effect_at(day(10)).unwrap().number().get(), 1);
+        assert_eq!(history.in_effect_at(day(300)).unwrap().number().get(), 1);
+    }
+
+    #[test]
+    fn a_new_version_takes_over_at_its_effective_instant_and_the_old_one_stays_in_history() {
+        let mut history = ListHistory::new(ListKind::SubdistrictDuty);
+        history
+            .publish(
+                &draft(ListKind::SubdistrictDuty, 1, &["SD-01-01"]),
+                day(10),
+                day(1),
+            )
+            .unwrap();
+        history
+            .publish(
+                &draft(ListKind::SubdistrictDuty, 2, &["SD-01-02"]),
+                day(20),
+                day(15),
+            )
+            .unwrap();
+        assert_eq!(history.in_effect_at(day(19)).unwrap().number().get(), 1);
+        assert_eq!(history.in_effect_at(day(20)).unwrap().number().get(), 2);
+        assert_eq!(history.versions().len(), 2);
+        assert!(history.version(VersionNumber::FIRST).is_some());
+    }
+
+    #[test]
+    fn publishing_a_version_effective_before_the_current_one_is_refused_and_changes_nothing() {
+        let mut history = ListHistory::new(ListKind::SubdistrictDuty);
+        history
+            .publish(
+                &draft(ListKind::SubdistrictDuty, 1, &["SD-01-01"]),
+                day(10),
+                day(1),
+            )
+            .unwrap();
+        let before = history.clone();
+        let error = history
+            .publish(
+                &draft(ListKind::SubdistrictDuty, 2, &["SD-01-02"]),
+                day(5),
+                day(2),
+            )
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            PublishError::EffectiveNotAfterCurrent { requested, current_effective_from, .. }
+                if requested == day(5) && current_effective_from == day(10)
+        ));
+        assert!(error.to_string().contains("must take effect after it"));
+        assert_eq!(history, before);
+    }
+
+    #[test]
+    fn publishing_a_version_effective_at_the_same_instant_as_the_current_one_is_refused() {
+        let mut history = ListHistory::new(ListKind::SubdistrictDuty);
+        history
+            .publish(&draft(ListKind::SubdistrictDuty, 1, &[]), day(10), day(1))
+            .unwrap();
+        assert!(matches!(
+            history.publish(&draft(ListKind::SubdistrictDuty, 2, &[]), day(10), day(2)),
+            Err(PublishError::EffectiveNotAfterCurrent { .. })
+        ));
+    }
+
+    #[test]
+    fn a_version_effective_before_a_future_version_already_published_is_refused() {
+        let mut history = ListHistory::new(ListKind::SubdistrictDuty);
+        history
+            .publish(&draft(ListKind::SubdistrictDuty, 1, &[]), day(10), day(1))
+            .unwrap();
+        history
+            .publish(&draft(ListKind::SubdistrictDuty, 2, &[]), day(100), day(2))
+            .unwrap();
+        assert!(
+            history
+                .check_publish(&draft(ListKind::SubdistrictDuty, 3, &[]), day(50))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn republishing_a_version_number_is_refused() {
+        let mut history = ListHistory::new(ListKind::SubdistrictDuty);
+        history
+            .publish(&draft(ListKind::SubdistrictDuty, 2, &[]), day(10), day(1))
+            .unwrap();
+        assert_eq!(
+            history.check_publish(&draft(ListKind::SubdistrictDuty, 2, &[]), day(20)),
+            Err(PublishError::NumberNotAfterCurrent {
+                list: ListKind::SubdistrictDuty,
+                number: VersionNumber::new(2).unwrap(),
+                current_number: VersionNumber::new(2).unwrap(),
+            })
+        );
+    }
+
+    #[test]
+    fn a_draft_of_another_list_cannot_be_published_into_a_history() {
+        let mut history = ListHistory::new(ListKind::SubdistrictDuty);
+        assert!(matches!(
+            history.publish(&draft(ListKind::ResidentsNegative, 1, &[]), day(1), day(1)),
+            Err(PublishError::WrongList { .. })
+        ));
+    }
+
+    #[test]
+    fn a_draft_based_on_a_published_version_has_its_items_and_the_next_number() {
+        let mut lists = DutyLists::new();
+        let published = lists
+            .publish(
+                &draft(ListKind::SubdistrictDuty, 1, &["SD-01-01"]),
+                day(1),
+                day(1),
+            )
+            .unwrap();
+        let mut next = DraftList::based_on(published);
+        assert_eq!(next.number().get(), 2);
+        next.content_mut()
+            .put(item("SD-01-02"), &departments())
+            .unwrap();
+        assert_eq!(next.content().len(), 2);
+        assert_eq!(
+            lists
+                .history(ListKind::SubdistrictDuty)
+                .latest()
+                .unwrap()
+                .content()
+                .len(),
+            1,
+            "editing the draft leaves the published version alone"
+        );
+    }
+
+    #[test]
+    fn an_item_in_the_version_in_effect_is_in_effect() {
+        let mut lists = DutyLists::new();
+        lists
+            .publish(
+                &draft(ListKind::SubdistrictDuty, 1, &["SD-01-01"]),
+                day(10),
+                day(1),
+            )
+            .unwrap();
+        let status = lists.in_effect_at(day(10)).item_status(code("SD-01-01"));
+        let ItemStatus::InEffect { item, version } = status else {
+            panic!("expected in effect, got {status:?}");
+        };
+        assert_eq!(item.code(), code("SD-01-01"));
+        assert_eq!(version.number(), VersionNumber::FIRST);
+    }
+
+    #[test]
+    fn an_item_only_in_a_later_version_is_not_yet_in_effect() {
+        let mut lists = DutyLists::new();
+        lists
+            .publish(
+                &draft(ListKind::SubdistrictCooperation, 1, &["SC-01-01"]),
+                day(10),
+                day(1),
+            )
+            .unwrap();
+        lists
+            .publish(
+                &draft(
+                    ListKind::SubdistrictCooperation,
+                    2,
+                    &["SC-01-01", "SC-01-02"],
+                ),
+                day(20),
+                day(1),
+            )
+            .unwrap();
+        assert_eq!(
+            lists.in_effect_at(day(15)).item_status(code("SC-01-02")),
+            ItemStatus::NotInEffect(NotInEffect::NotYet {
+                effective_from: day(20),
+                version: VersionNumber::new(2).unwrap()
+            })
+        );
+        assert_eq!(
+            lists.in_effect_at(day(5)).item_status(code("SC-01-01")),
+            ItemStatus::NotInEffect(NotInEffect::NotYet {
+                effective_from: day(10),
+                version: VersionNumber::FIRST
+            }),
+            "before any version takes effect"
+        );
+        assert!(
+            lists
+                .in_effect_at(day(20))
+                .item_status(code("SC-01-02"))
+                .in_effect()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn an_item_dropped_by_the_version_in_effect_is_withdrawn() {
+        let mut lists = DutyLists::new();
+        lists
+            .publish(
+                &draft(ListKind::SubdistrictDuty, 1, &["SD-01-01", "SD-01-02"]),
+                day(10),
+                day(1),
+            )
+            .unwrap();
+        lists
+            .publish(
+                &draft(ListKind::SubdistrictDuty, 2, &["SD-01-01"]),
+                day(20),
+                day(1),
+            )
+            .unwrap();
+        assert_eq!(
+            lists.in_effect_at(day(25)).item_status(code("SD-01-02")),
+            ItemStatus::NotInEffect(NotInEffect::Withdrawn {
+                since: day(20),
+                version: VersionNumber::new(2).unwrap()
+            })
+        );
+    }
+
+    #[test]
+    fn an_item_no_version_ever_had_was_never_published() {
+        let mut lists = DutyLists::new();
+        lists
+            .publish(
+                &draft(ListKind::SubdistrictDuty, 1, &["SD-01-01"]),
+                day(10),
+                day(1),
+            )
+            .unwrap();
+        assert_eq!(
+            lists.in_effect_at(day(25)).item_status(code("SD-09-09")),
+            ItemStatus::NotInEffect(NotInEffect::NeverPublished)
+        );
+        assert_eq!(
+            lists.in_effect_at(day(25)).item_status(code("RN-01-01")),
+            ItemStatus::NotInEffect(NotInEffect::NeverPublished)
+        );
+    }
+
+    #[test]
+    fn every_item_code_ever_published_is_known() {
+        let mut lists = DutyLists::new();
+        lists
+            .publish(
+                &draft(ListKind::SubdistrictDuty, 1, &["SD-01-01", "SD-01-02"]),
+                day(10),
+                day(1),
+            )
+            .unwrap();
+        lists
+            .publish(
+                &draft(ListKind::SubdistrictDuty, 2, &["SD-01-01"]),
+                day(20),
+                day(1),
+            )
+            .unwrap();
+        lists
+            .publish(
+                &draft(ListKind::ResidentsNegative, 1, &["RN-01-01"]),
+                day(20),
+                day(1),
+            )
+            .unwrap();
+        let known: Vec<String> = lists
+            .published_item_codes()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(known, ["SD-01-01", "SD-01-02", "RN-01-01"]);
+    }
+}

@@ -15,4 +15,5 @@
 
 pub mod codes;
 pub mod geometry;
+pub mod import;
 pub mod names;

@@ -5,7 +5,9 @@
 //! [`Event`], which is how the messaging crate knows a payload's subject and
 //! CloudEvents type without any service keeping its own copy.
 
-/// Generated code, one module per proto package.
+/// Generated code, one module per proto package. Clippy does not judge
+/// generated code.
+#[allow(clippy::all)]
 pub mod flatgov {
     pub mod r#type {
         pub mod v1 {

@@ -46,7 +46,10 @@ pub struct AuthService<S> {
 
 impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for AuthService<S>
 where
-    S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
+    S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
     ReqBody: Send + 'static,
     ResBody: Default + Send + 'static,
@@ -61,7 +64,10 @@ where
 
     fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
         let path = request.uri().path();
-        if OPEN_PATH_PREFIXES.iter().any(|prefix| path.starts_with(prefix)) {
+        if OPEN_PATH_PREFIXES
+            .iter()
+            .any(|prefix| path.starts_with(prefix))
+        {
             return Box::pin(self.inner.call(request));
         }
         let header = request

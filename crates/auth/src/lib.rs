@@ -22,8 +22,8 @@ use std::str::FromStr;
 
 pub use layer::{AuthLayer, AuthService};
 pub use token::{
-    AuthConfig, Claims, KeyPair, ServiceCredentials, Signer, TokenRequest, Verifier, generate_key_pair,
-    write_key_pair_if_missing,
+    AuthConfig, Claims, KeyPair, ServiceCredentials, Signer, TokenRequest, Verifier,
+    generate_key_pair, write_key_pair_if_missing,
 };
 
 /// A caller's role. Roles are coarse; jurisdiction and organisation narrow
@@ -157,9 +157,9 @@ impl Jurisdiction {
 impl FromStr for Jurisdiction {
     type Err = String;
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        let (collection, code) = value
-            .split_once('/')
-            .ok_or_else(|| format!("jurisdiction {value:?} must look like subdistricts/430302001"))?;
+        let (collection, code) = value.split_once('/').ok_or_else(|| {
+            format!("jurisdiction {value:?} must look like subdistricts/430302001")
+        })?;
         let level = [
             DivisionLevel::District,
             DivisionLevel::Subdistrict,
@@ -221,14 +221,20 @@ impl Caller {
         Err(tonic::Status::permission_denied(format!(
             "this call needs one of the roles [{}]; the caller has [{}]",
             wanted.join(", "),
-            self.roles.iter().map(|role| role.as_str()).collect::<Vec<_>>().join(", ")
+            self.roles
+                .iter()
+                .map(|role| role.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )))
     }
 
     /// True when one of the caller's jurisdictions contains the division
     /// with `code` (a district, subdistrict, community or block code).
     pub fn covers(&self, code: &str) -> bool {
-        self.jurisdictions.iter().any(|jurisdiction| jurisdiction.covers(code))
+        self.jurisdictions
+            .iter()
+            .any(|jurisdiction| jurisdiction.covers(code))
     }
 
     /// `PERMISSION_DENIED` unless the division with `code` is inside the
@@ -249,9 +255,9 @@ impl Caller {
 
     /// The organisation the caller acts for, or `PERMISSION_DENIED`.
     pub fn require_organisation(&self) -> Result<&str, tonic::Status> {
-        self.organisation
-            .as_deref()
-            .ok_or_else(|| tonic::Status::permission_denied("the caller's token names no organisation"))
+        self.organisation.as_deref().ok_or_else(|| {
+            tonic::Status::permission_denied("the caller's token names no organisation")
+        })
     }
 }
 
@@ -285,7 +291,10 @@ mod tests {
             subject: "staff-1".into(),
             roles: roles.iter().copied().collect(),
             organisation: None,
-            jurisdictions: jurisdictions.iter().map(|name| name.parse().unwrap()).collect(),
+            jurisdictions: jurisdictions
+                .iter()
+                .map(|name| name.parse().unwrap())
+                .collect(),
         }
     }
 
@@ -316,7 +325,11 @@ mod tests {
             .require_any_role(&[Role::DistrictAdmin, Role::SubdistrictDispatcher])
             .unwrap_err();
         assert_eq!(status.code(), tonic::Code::PermissionDenied);
-        assert!(status.message().contains("district_admin, subdistrict_dispatcher"));
+        assert!(
+            status
+                .message()
+                .contains("district_admin, subdistrict_dispatcher")
+        );
         assert!(governor.require_any_role(&[Role::Governor]).is_ok());
     }
 

@@ -32,7 +32,11 @@ impl AuthConfig {
                 "path to the Ed25519 public key (PEM) that verifies callers' tokens",
             )?,
             issuer: env.optional("AUTH_ISSUER", "flatgov".to_owned(), "the tokens' iss claim")?,
-            audience: env.optional("AUTH_AUDIENCE", "flatgov".to_owned(), "the tokens' aud claim")?,
+            audience: env.optional(
+                "AUTH_AUDIENCE",
+                "flatgov".to_owned(),
+                "the tokens' aud claim",
+            )?,
         })
     }
 }
@@ -66,7 +70,10 @@ impl Claims {
         let jurisdictions = self
             .jurisdiction
             .iter()
-            .map(|name| name.parse::<Jurisdiction>().map_err(AuthError::InvalidClaims))
+            .map(|name| {
+                name.parse::<Jurisdiction>()
+                    .map_err(AuthError::InvalidClaims)
+            })
             .collect::<Result<_, _>>()?;
         Ok(Caller {
             subject: self.sub,
@@ -221,9 +228,17 @@ impl Signer {
             sub: request.subject.clone(),
             iat: now,
             exp: now + request.ttl.as_secs(),
-            roles: request.roles.iter().map(|role| role.as_str().to_owned()).collect(),
+            roles: request
+                .roles
+                .iter()
+                .map(|role| role.as_str().to_owned())
+                .collect(),
             org: request.organisation.clone(),
-            jurisdiction: request.jurisdictions.iter().map(ToString::to_string).collect(),
+            jurisdiction: request
+                .jurisdictions
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
         };
         // Encoding an in-memory struct with a valid key cannot fail.
         jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &self.key)
@@ -232,7 +247,9 @@ impl Signer {
 }
 
 fn unix_seconds(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or(0)
+    time.duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or(0)
 }
 
 /// A service's own short-lived `service` token for calls to other services,
@@ -269,7 +286,11 @@ impl ServiceCredentials {
                 .optional("AUTH_ISSUER", "flatgov".to_owned(), "the tokens' iss claim")
                 .map_err(|error| error.to_string())?,
             audience: env
-                .optional("AUTH_AUDIENCE", "flatgov".to_owned(), "the tokens' aud claim")
+                .optional(
+                    "AUTH_AUDIENCE",
+                    "flatgov".to_owned(),
+                    "the tokens' aud claim",
+                )
                 .map_err(|error| error.to_string())?,
         };
         let signer = Signer::from_file(&path, &config.issuer, &config.audience)?;
@@ -279,15 +300,18 @@ impl ServiceCredentials {
     /// `Bearer <jwt>` for the `authorization` header.
     pub fn bearer(&self) -> String {
         let now = SystemTime::now();
-        let mut cached = self.cached.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cached = self
+            .cached
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some((token, expires)) = cached.as_ref()
             && expires.duration_since(now).unwrap_or_default() > Duration::from_secs(60)
         {
             return format!("Bearer {token}");
         }
-        let token = self.signer.mint(
-            &TokenRequest::new(self.service_name.clone(), &[Role::Service]).ttl(Self::TTL),
-        );
+        let token = self
+            .signer
+            .mint(&TokenRequest::new(self.service_name.clone(), &[Role::Service]).ttl(Self::TTL));
         *cached = Some((token.clone(), now + Self::TTL));
         format!("Bearer {token}")
     }
@@ -356,8 +380,10 @@ mod tests {
 
     fn signer_and_verifier() -> (Signer, Verifier) {
         let pair = generate_key_pair();
-        let signer = Signer::from_private_pem(pair.private_pem.as_bytes(), "flatgov", "flatgov").unwrap();
-        let verifier = Verifier::from_public_pem(pair.public_pem.as_bytes(), "flatgov", "flatgov").unwrap();
+        let signer =
+            Signer::from_private_pem(pair.private_pem.as_bytes(), "flatgov", "flatgov").unwrap();
+        let verifier =
+            Verifier::from_public_pem(pair.public_pem.as_bytes(), "flatgov", "flatgov").unwrap();
         (signer, verifier)
     }
 
@@ -369,7 +395,9 @@ mod tests {
                 .organisation("yuhu")
                 .jurisdiction("blocks/430302001004017".parse().unwrap()),
         );
-        let caller = verifier.verify_header(Some(&format!("Bearer {token}"))).unwrap();
+        let caller = verifier
+            .verify_header(Some(&format!("Bearer {token}")))
+            .unwrap();
         assert_eq!(caller.subject, "staff-7");
         assert!(caller.has_role(Role::Governor));
         assert_eq!(caller.organisation.as_deref(), Some("yuhu"));
@@ -402,7 +430,8 @@ mod tests {
             org: None,
             jurisdiction: vec![],
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &signer.key).unwrap();
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &signer.key).unwrap();
         assert_eq!(
             verifier.verify(&token).unwrap_err(),
             AuthError::InvalidToken("the token has expired".into())
@@ -412,19 +441,37 @@ mod tests {
     #[test]
     fn a_token_for_another_audience_or_issuer_is_refused() {
         let pair = generate_key_pair();
-        let verifier = Verifier::from_public_pem(pair.public_pem.as_bytes(), "flatgov", "flatgov").unwrap();
-        let foreign = Signer::from_private_pem(pair.private_pem.as_bytes(), "flatgov", "payroll").unwrap();
+        let verifier =
+            Verifier::from_public_pem(pair.public_pem.as_bytes(), "flatgov", "flatgov").unwrap();
+        let foreign =
+            Signer::from_private_pem(pair.private_pem.as_bytes(), "flatgov", "payroll").unwrap();
         let token = foreign.mint(&TokenRequest::new("x", &[Role::Integrator]));
-        assert!(verifier.verify(&token).unwrap_err().to_string().contains("not meant for flatgov"));
-        let foreign = Signer::from_private_pem(pair.private_pem.as_bytes(), "someone", "flatgov").unwrap();
+        assert!(
+            verifier
+                .verify(&token)
+                .unwrap_err()
+                .to_string()
+                .contains("not meant for flatgov")
+        );
+        let foreign =
+            Signer::from_private_pem(pair.private_pem.as_bytes(), "someone", "flatgov").unwrap();
         let token = foreign.mint(&TokenRequest::new("x", &[Role::Integrator]));
-        assert!(verifier.verify(&token).unwrap_err().to_string().contains("issuer"));
+        assert!(
+            verifier
+                .verify(&token)
+                .unwrap_err()
+                .to_string()
+                .contains("issuer")
+        );
     }
 
     #[test]
     fn a_header_without_bearer_or_without_a_token_is_named_as_such() {
         let (_, verifier) = signer_and_verifier();
-        assert_eq!(verifier.verify_header(None).unwrap_err(), AuthError::MissingToken);
+        assert_eq!(
+            verifier.verify_header(None).unwrap_err(),
+            AuthError::MissingToken
+        );
         assert_eq!(
             verifier.verify_header(Some("Basic abc")).unwrap_err(),
             AuthError::MalformedHeader
@@ -434,8 +481,10 @@ mod tests {
     #[test]
     fn a_token_with_an_unknown_role_is_refused_naming_it() {
         let pair = generate_key_pair();
-        let signer = Signer::from_private_pem(pair.private_pem.as_bytes(), "flatgov", "flatgov").unwrap();
-        let verifier = Verifier::from_public_pem(pair.public_pem.as_bytes(), "flatgov", "flatgov").unwrap();
+        let signer =
+            Signer::from_private_pem(pair.private_pem.as_bytes(), "flatgov", "flatgov").unwrap();
+        let verifier =
+            Verifier::from_public_pem(pair.public_pem.as_bytes(), "flatgov", "flatgov").unwrap();
         let now = unix_seconds(SystemTime::now());
         let claims = Claims {
             iss: "flatgov".into(),
@@ -447,8 +496,15 @@ mod tests {
             org: None,
             jurisdiction: vec![],
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &signer.key).unwrap();
-        assert!(verifier.verify(&token).unwrap_err().to_string().contains("\"mayor\""));
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &signer.key).unwrap();
+        assert!(
+            verifier
+                .verify(&token)
+                .unwrap_err()
+                .to_string()
+                .contains("\"mayor\"")
+        );
     }
 
     #[test]

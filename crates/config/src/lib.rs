@@ -79,7 +79,9 @@ impl Env {
         T: FromStr,
         T::Err: fmt::Display,
     {
-        let value = self.raw(name).ok_or(ConfigError::Missing { name, expected })?;
+        let value = self
+            .raw(name)
+            .ok_or(ConfigError::Missing { name, expected })?;
         parse(name, value, expected)
     }
 
@@ -101,7 +103,11 @@ impl Env {
     }
 
     /// A variable that may be absent altogether.
-    pub fn maybe<T>(&self, name: &'static str, expected: &'static str) -> Result<Option<T>, ConfigError>
+    pub fn maybe<T>(
+        &self,
+        name: &'static str,
+        expected: &'static str,
+    ) -> Result<Option<T>, ConfigError>
     where
         T: FromStr,
         T::Err: fmt::Display,
@@ -185,7 +191,10 @@ mod tests {
             .optional::<u32>("DATABASE_MAX_CONNECTIONS", 10, "a positive integer")
             .unwrap_err();
         let message = error.to_string();
-        assert!(message.contains("DATABASE_MAX_CONNECTIONS=\"ten\""), "{message}");
+        assert!(
+            message.contains("DATABASE_MAX_CONNECTIONS=\"ten\""),
+            "{message}"
+        );
         assert!(message.contains("invalid digit"), "{message}");
     }
 

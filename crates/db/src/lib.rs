@@ -34,7 +34,10 @@ pub struct DatabaseConfig {
 
 impl DatabaseConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let url: Secret<String> = env.required("DATABASE_URL", "a postgres:// URL naming the service's database")?;
+        let url: Secret<String> = env.required(
+            "DATABASE_URL",
+            "a postgres:// URL naming the service's database",
+        )?;
         if let Err(error) = PgConnectOptions::from_str(url.expose()) {
             return Err(ConfigError::Malformed {
                 name: "DATABASE_URL",
@@ -141,19 +144,23 @@ async fn ensure_database(options: &PgConnectOptions, name: &str) -> Result<(), D
             }
         }
     };
-    let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-        .bind(name)
-        .fetch_one(&mut connection)
-        .await
-        .map_err(|source| DatabaseError::Create {
-            name: name.to_owned(),
-            source,
-        })?;
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(name)
+            .fetch_one(&mut connection)
+            .await
+            .map_err(|source| DatabaseError::Create {
+                name: name.to_owned(),
+                source,
+            })?;
     if !exists {
         // The name was checked above to contain only [a-z0-9_], so quoting
         // it as an identifier is safe.
         let statement = format!("create database \"{name}\"");
-        match sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut connection).await {
+        match sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut connection)
+            .await
+        {
             Ok(_) => tracing::info!(database = name, "created database"),
             // Another replica created it first.
             Err(sqlx::Error::Database(error))

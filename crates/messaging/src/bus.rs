@@ -173,7 +173,12 @@ impl EventBus {
         .await
     }
 
-    async fn ensure(&self, name: String, subject: String, description: String) -> Result<(), BusError> {
+    async fn ensure(
+        &self,
+        name: String,
+        subject: String,
+        description: String,
+    ) -> Result<(), BusError> {
         let config = jetstream::stream::Config {
             name: name.clone(),
             description: Some(description),
@@ -213,7 +218,10 @@ mod tests {
 
     #[test]
     fn a_bad_prefix_is_refused_naming_the_variable() {
-        let env = Env::from_pairs([("NATS_URL", "nats://127.0.0.1:4222"), ("NATS_SUBJECT_PREFIX", "Test")]);
+        let env = Env::from_pairs([
+            ("NATS_URL", "nats://127.0.0.1:4222"),
+            ("NATS_SUBJECT_PREFIX", "Test"),
+        ]);
         let error = BusConfig::from_env(&env).unwrap_err().to_string();
         assert!(error.contains("NATS_SUBJECT_PREFIX"), "{error}");
     }

@@ -186,7 +186,10 @@ async fn consume<H: EventHandler>(
         )
         .await
         .map_err(|error| error.to_string())?;
-    let mut messages = consumer.messages().await.map_err(|error| error.to_string())?;
+    let mut messages = consumer
+        .messages()
+        .await
+        .map_err(|error| error.to_string())?;
     let lag_labels = ConsumerLabels {
         consumer: spec.durable_name.clone(),
     };
@@ -208,15 +211,18 @@ async fn consume<H: EventHandler>(
             .consumer_lag
             .get_or_create(&lag_labels)
             .set(i64::try_from(pending).unwrap_or(i64::MAX));
-        let canonical = bus.canonical(message.subject.as_str()).unwrap_or(message.subject.as_str());
-        let envelope = match Envelope::parse(canonical, message.headers.as_ref(), message.payload.clone()) {
-            Ok(envelope) => envelope,
-            Err(error) => {
-                dead_letter(bus, spec, &message, &error.to_string()).await?;
-                metrics.count(&spec.durable_name, "dead_lettered");
-                continue;
-            }
-        };
+        let canonical = bus
+            .canonical(message.subject.as_str())
+            .unwrap_or(message.subject.as_str());
+        let envelope =
+            match Envelope::parse(canonical, message.headers.as_ref(), message.payload.clone()) {
+                Ok(envelope) => envelope,
+                Err(error) => {
+                    dead_letter(bus, spec, &message, &error.to_string()).await?;
+                    metrics.count(&spec.durable_name, "dead_lettered");
+                    continue;
+                }
+            };
         let span = tracing::info_span!(
             "consume",
             otel.kind = "consumer",
@@ -228,7 +234,9 @@ async fn consume<H: EventHandler>(
             delivered,
         );
         flatgov_telemetry::continue_trace(&span, |name| envelope.header(name));
-        let outcome = apply(pool, spec, handler, &envelope).instrument(span.clone()).await;
+        let outcome = apply(pool, spec, handler, &envelope)
+            .instrument(span.clone())
+            .await;
         let _entered = span.enter();
         match outcome {
             Outcome::Applied => {
@@ -262,7 +270,12 @@ async fn consume<H: EventHandler>(
     }
 }
 
-async fn apply<H: EventHandler>(pool: &PgPool, spec: &ConsumerSpec, handler: &H, envelope: &Envelope) -> Outcome {
+async fn apply<H: EventHandler>(
+    pool: &PgPool,
+    spec: &ConsumerSpec,
+    handler: &H,
+    envelope: &Envelope,
+) -> Outcome {
     let result: Result<bool, HandlerError> = async {
         let mut transaction = pool.begin().await?;
         let inserted = sqlx::query(
@@ -346,7 +359,11 @@ fn truncate(text: &str, max_bytes: usize) -> String {
 /// Refreshes the lag gauge of a consumer from the server (the per-message
 /// `pending` figure only updates while messages flow).
 pub async fn measure_lag(bus: &EventBus, spec: &ConsumerSpec, metrics: &MessagingMetrics) {
-    let Ok(stream) = bus.jetstream().get_stream(bus.stream_name(spec.source_service)).await else {
+    let Ok(stream) = bus
+        .jetstream()
+        .get_stream(bus.stream_name(spec.source_service))
+        .await
+    else {
         return;
     };
     let Ok(mut consumer) = stream
@@ -371,7 +388,8 @@ mod tests {
 
     #[test]
     fn retry_backoff_doubles_per_try_up_to_the_cap() {
-        let mut spec = ConsumerSpec::new("c", "cases", "flatgov.cases.case.escalated", "enforcement");
+        let mut spec =
+            ConsumerSpec::new("c", "cases", "flatgov.cases.case.escalated", "enforcement");
         spec.initial_backoff = Duration::from_secs(1);
         spec.max_backoff = Duration::from_secs(10);
         assert_eq!(spec.backoff_after(1), Duration::from_secs(1));

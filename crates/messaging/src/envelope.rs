@@ -47,11 +47,17 @@ pub fn headers_for(metadata: &EventMetadata<'_>) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(header::SPEC_VERSION, SPEC_VERSION);
     headers.insert(header::ID, metadata.id);
-    headers.insert(header::SOURCE, format!("flatgov/{}", metadata.service).as_str());
+    headers.insert(
+        header::SOURCE,
+        format!("flatgov/{}", metadata.service).as_str(),
+    );
     headers.insert(header::TYPE, metadata.event_type);
     headers.insert(
         header::TIME,
-        metadata.time.to_rfc3339_opts(SecondsFormat::Micros, true).as_str(),
+        metadata
+            .time
+            .to_rfc3339_opts(SecondsFormat::Micros, true)
+            .as_str(),
     );
     headers.insert(header::SUBJECT, metadata.resource);
     headers.insert(header::CONTENT_TYPE, CONTENT_TYPE);
@@ -70,7 +76,10 @@ pub enum EnvelopeError {
     #[error("message on {subject} has no headers")]
     NoHeaders { subject: String },
     #[error("message on {subject} lacks header {header}")]
-    MissingHeader { subject: String, header: &'static str },
+    MissingHeader {
+        subject: String,
+        header: &'static str,
+    },
     #[error("message on {subject} has content-type {found:?}, expected application/protobuf")]
     ContentType { subject: String, found: String },
     #[error("event {id} is a {found}, not a {expected}")]
@@ -109,7 +118,11 @@ pub struct Envelope {
 
 impl Envelope {
     /// Reads the envelope of a message received on `canonical_subject`.
-    pub fn parse(canonical_subject: &str, headers: Option<&HeaderMap>, payload: Bytes) -> Result<Self, EnvelopeError> {
+    pub fn parse(
+        canonical_subject: &str,
+        headers: Option<&HeaderMap>,
+        payload: Bytes,
+    ) -> Result<Self, EnvelopeError> {
         let subject = canonical_subject.to_owned();
         let headers = headers.ok_or_else(|| EnvelopeError::NoHeaders {
             subject: subject.clone(),
@@ -171,7 +184,9 @@ impl Envelope {
 
     /// A header's value, for trace-context extraction.
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).map(|value| value.as_str().to_owned())
+        self.headers
+            .get(name)
+            .map(|value| value.as_str().to_owned())
     }
 }
 
@@ -186,7 +201,9 @@ mod tests {
             id: "0190a1b2-0000-7000-8000-000000000001",
             service: "testing",
             event_type: "flatgov.testing.v1.Echoed",
-            time: DateTime::parse_from_rfc3339("2026-11-28T01:02:03Z").unwrap().with_timezone(&Utc),
+            time: DateTime::parse_from_rfc3339("2026-11-28T01:02:03Z")
+                .unwrap()
+                .with_timezone(&Utc),
             resource: "echoes/1",
             trace_headers: trace,
         }
@@ -200,11 +217,23 @@ mod tests {
         )];
         let headers = headers_for(&metadata(&trace));
         assert_eq!(headers.get("ce-specversion").unwrap().as_str(), "1.0");
-        assert_eq!(headers.get("ce-source").unwrap().as_str(), "flatgov/testing");
-        assert_eq!(headers.get("ce-type").unwrap().as_str(), "flatgov.testing.v1.Echoed");
-        assert_eq!(headers.get("ce-time").unwrap().as_str(), "2026-11-28T01:02:03.000000Z");
+        assert_eq!(
+            headers.get("ce-source").unwrap().as_str(),
+            "flatgov/testing"
+        );
+        assert_eq!(
+            headers.get("ce-type").unwrap().as_str(),
+            "flatgov.testing.v1.Echoed"
+        );
+        assert_eq!(
+            headers.get("ce-time").unwrap().as_str(),
+            "2026-11-28T01:02:03.000000Z"
+        );
         assert_eq!(headers.get("ce-subject").unwrap().as_str(), "echoes/1");
-        assert_eq!(headers.get("content-type").unwrap().as_str(), "application/protobuf");
+        assert_eq!(
+            headers.get("content-type").unwrap().as_str(),
+            "application/protobuf"
+        );
         assert_eq!(
             headers.get("Nats-Msg-Id").unwrap().as_str(),
             headers.get("ce-id").unwrap().as_str()
@@ -220,7 +249,12 @@ mod tests {
             message: "hello".into(),
         }
         .encode_to_vec();
-        let envelope = Envelope::parse("flatgov.testing.echo.echoed", Some(&headers), payload.into()).unwrap();
+        let envelope = Envelope::parse(
+            "flatgov.testing.echo.echoed",
+            Some(&headers),
+            payload.into(),
+        )
+        .unwrap();
         assert_eq!(envelope.decode::<Echoed>().unwrap().message, "hello");
         assert_eq!(envelope.resource, "echoes/1");
         assert!(envelope.time.is_some());
@@ -238,7 +272,8 @@ mod tests {
                 }
             }
         }
-        let error = Envelope::parse("flatgov.testing.echo.echoed", Some(&stripped), Bytes::new()).unwrap_err();
+        let error = Envelope::parse("flatgov.testing.echo.echoed", Some(&stripped), Bytes::new())
+            .unwrap_err();
         assert_eq!(
             error,
             EnvelopeError::MissingHeader {

@@ -15,7 +15,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt as _;
 use sqlx::postgres::PgListener;
 use sqlx::{PgPool, Row as _};
 use tokio_util::sync::CancellationToken;
@@ -213,7 +212,8 @@ impl Relay {
             }
             Err(error) => tracing::debug!(%error, "cannot measure outbox backlog"),
         }
-        let retention = chrono::Duration::from_std(self.config.retention).unwrap_or(chrono::Duration::days(1));
+        let retention =
+            chrono::Duration::from_std(self.config.retention).unwrap_or(chrono::Duration::days(1));
         let deleted = sqlx::query(
             "delete from flatgov_outbox where id in (
                  select id from flatgov_outbox where published_at < $1 limit 10000)",
@@ -273,21 +273,23 @@ impl Relay {
         .map(|row| (row.get("resource"), row.get("blocker")))
         .collect();
 
-        let mut by_entity: BTreeMap<&str, Vec<&ClaimedRow>> = BTreeMap::new();
-        for row in &claimed {
+        let claimed_count = claimed.len();
+        let mut by_entity: BTreeMap<String, Vec<ClaimedRow>> = BTreeMap::new();
+        for row in claimed {
             let blocked = blockers
                 .get(&row.resource)
                 .is_some_and(|blocker| *blocker < row.id);
             if !blocked {
-                by_entity.entry(row.resource.as_str()).or_default().push(row);
+                by_entity.entry(row.resource.clone()).or_default().push(row);
             }
         }
 
-        let outcomes: Vec<(Vec<i64>, Option<(i64, String)>)> = futures::stream::iter(by_entity.into_values())
-            .map(|rows| self.publish_in_order(rows))
-            .buffer_unordered(64)
-            .collect()
-            .await;
+        // Entities in parallel, each entity's rows in order.
+        let mut publishing = Vec::with_capacity(by_entity.len());
+        for rows in by_entity.into_values() {
+            publishing.push(self.publish_in_order(rows));
+        }
+        let outcomes = futures::future::join_all(publishing).await;
 
         let mut published_ids = Vec::new();
         let mut failures = Vec::new();
@@ -304,18 +306,24 @@ impl Relay {
             .execute(&mut *transaction)
             .await?;
         for (id, error) in &failures {
-            sqlx::query("update flatgov_outbox set attempts = attempts + 1, last_error = $2 where id = $1")
-                .bind(id)
-                .bind(error)
-                .execute(&mut *transaction)
-                .await?;
+            sqlx::query(
+                "update flatgov_outbox set attempts = attempts + 1, last_error = $2 where id = $1",
+            )
+            .bind(id)
+            .bind(error)
+            .execute(&mut *transaction)
+            .await?;
         }
         transaction.commit().await?;
-        self.metrics.outbox_published.inc_by(published_ids.len() as u64);
+        self.metrics
+            .outbox_published
+            .inc_by(published_ids.len() as u64);
         if let Some((_, first_error)) = failures.first() {
-            self.metrics.outbox_publish_failures.inc_by(failures.len() as u64);
+            self.metrics
+                .outbox_publish_failures
+                .inc_by(failures.len() as u64);
             return Err(RelayError::Publish {
-                claimed: claimed.len(),
+                claimed: claimed_count,
                 failed: failures.len(),
                 first_error: first_error.clone(),
             });
@@ -325,10 +333,10 @@ impl Relay {
 
     /// Publishes one entity's rows strictly in order, stopping at the first
     /// failure so a later event never overtakes an earlier one.
-    async fn publish_in_order(&self, rows: Vec<&ClaimedRow>) -> (Vec<i64>, Option<(i64, String)>) {
+    async fn publish_in_order(&self, rows: Vec<ClaimedRow>) -> (Vec<i64>, Option<(i64, String)>) {
         let mut published = Vec::with_capacity(rows.len());
         for row in rows {
-            match self.publish(row).await {
+            match self.publish(&row).await {
                 Ok(()) => published.push(row.id),
                 Err(error) => return (published, Some((row.id, error))),
             }
@@ -343,7 +351,9 @@ impl Relay {
             .map(|object| {
                 object
                     .iter()
-                    .filter_map(|(name, value)| value.as_str().map(|value| (name.clone(), value.to_owned())))
+                    .filter_map(|(name, value)| {
+                        value.as_str().map(|value| (name.clone(), value.to_owned()))
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -369,7 +379,10 @@ impl Relay {
         match tokio::time::timeout(self.config.publish_timeout, acknowledgement).await {
             Ok(Ok(_ack)) => Ok(()),
             Ok(Err(error)) => Err(error.to_string()),
-            Err(_) => Err(format!("no puback within {:?}", self.config.publish_timeout)),
+            Err(_) => Err(format!(
+                "no puback within {:?}",
+                self.config.publish_timeout
+            )),
         }
     }
 }

@@ -97,11 +97,15 @@ impl Drop for TelemetryGuard {
 
 /// Installs the global subscriber and propagator for a process named
 /// `service_name` (e.g. `flatgov-cases`).
-pub fn init(service_name: &str, config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
-    let filter = EnvFilter::try_new(&config.log_filter).map_err(|error| TelemetryError::Filter {
-        filter: config.log_filter.clone(),
-        reason: error.to_string(),
-    })?;
+pub fn init(
+    service_name: &str,
+    config: &TelemetryConfig,
+) -> Result<TelemetryGuard, TelemetryError> {
+    let filter =
+        EnvFilter::try_new(&config.log_filter).map_err(|error| TelemetryError::Filter {
+            filter: config.log_filter.clone(),
+            reason: error.to_string(),
+        })?;
 
     let resource = opentelemetry_sdk::Resource::builder()
         .with_service_name(service_name.to_owned())
@@ -135,10 +139,20 @@ pub fn init(service_name: &str, config: &TelemetryConfig) -> Result<TelemetryGua
             .with_span_list(false)
             .boxed(),
     };
+    // Each layer filters for itself: RUST_LOG quietens the logs without
+    // switching off the spans that carry trace context between services.
+    let trace_filter = tracing_subscriber::filter::Targets::new()
+        .with_default(tracing::Level::INFO)
+        .with_target("h2", tracing::Level::WARN)
+        .with_target("hyper", tracing::Level::WARN)
+        .with_target("tower", tracing::Level::WARN);
     tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt_layer)
-        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .with(fmt_layer.with_filter(filter))
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(trace_filter),
+        )
         .try_init()
         .map_err(|_| TelemetryError::AlreadyInstalled)?;
     Ok(TelemetryGuard { tracer_provider })

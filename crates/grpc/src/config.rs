@@ -1,0 +1,98 @@
+//! What identifies a service and the configuration every service shares.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use flatgov_auth::AuthConfig;
+use flatgov_config::{ConfigError, Env};
+use flatgov_db::DatabaseConfig;
+use flatgov_messaging::BusConfig;
+use flatgov_telemetry::TelemetryConfig;
+
+/// Fixed facts about one service, declared once in its crate.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceIdentity {
+    /// Short name: `cases`. Names the stream, the event source, the logs.
+    pub name: &'static str,
+    /// Fully-qualified gRPC service, e.g. `flatgov.cases.v1.CaseDispatch`.
+    pub grpc_service: &'static str,
+    /// Default gRPC port (50051–50055).
+    pub grpc_port: u16,
+    /// Default Prometheus port (9451–9455).
+    pub metrics_port: u16,
+    /// Default upper bound of a request or response, in bytes.
+    pub default_max_message_bytes: usize,
+    /// The service's own migrations (embedded with `sqlx::migrate!`).
+    pub migrator: fn() -> sqlx::migrate::Migrator,
+}
+
+impl ServiceIdentity {
+    /// `flatgov-cases`: the binary and OpenTelemetry service name.
+    pub fn process_name(&self) -> String {
+        format!("flatgov-{}", self.name)
+    }
+}
+
+/// Listener and limit settings of the gRPC server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where gRPC is served; port 0 picks a free port (tests).
+    pub grpc_addr: SocketAddr,
+    /// Where `/metrics` is served; port 0 picks a free port (tests).
+    pub metrics_addr: SocketAddr,
+    /// Largest accepted request and largest sent response.
+    pub max_message_bytes: usize,
+    /// How long shutdown waits for in-flight calls, then for the relay.
+    pub shutdown_grace: Duration,
+}
+
+impl ServerConfig {
+    pub fn from_env(env: &Env, identity: &ServiceIdentity) -> Result<Self, ConfigError> {
+        Ok(Self {
+            grpc_addr: env.optional(
+                "GRPC_LISTEN_ADDR",
+                SocketAddr::from(([0, 0, 0, 0], identity.grpc_port)),
+                "host:port, e.g. 0.0.0.0:50053",
+            )?,
+            metrics_addr: env.optional(
+                "METRICS_LISTEN_ADDR",
+                SocketAddr::from(([0, 0, 0, 0], identity.metrics_port)),
+                "host:port, e.g. 0.0.0.0:9453",
+            )?,
+            max_message_bytes: env.optional(
+                "GRPC_MAX_MESSAGE_BYTES",
+                identity.default_max_message_bytes,
+                "a size in bytes",
+            )?,
+            shutdown_grace: Duration::from_secs(env.optional(
+                "SHUTDOWN_GRACE_SECONDS",
+                25,
+                "whole seconds",
+            )?),
+        })
+    }
+}
+
+/// Everything the chassis needs to run a service.
+#[derive(Debug, Clone)]
+pub struct ChassisConfig {
+    pub database: DatabaseConfig,
+    pub bus: BusConfig,
+    pub auth: AuthConfig,
+    pub server: ServerConfig,
+    pub telemetry: TelemetryConfig,
+}
+
+impl ChassisConfig {
+    /// Reads every shared variable, reporting the first one that is missing
+    /// or malformed by name.
+    pub fn from_env(env: &Env, identity: &ServiceIdentity) -> Result<Self, ConfigError> {
+        Ok(Self {
+            database: DatabaseConfig::from_env(env)?,
+            bus: BusConfig::from_env(env)?,
+            auth: AuthConfig::from_env(env)?,
+            server: ServerConfig::from_env(env, identity)?,
+            telemetry: TelemetryConfig::from_env(env)?,
+        })
+    }
+}

@@ -1,0 +1,179 @@
+//! The `main` of every service binary: `flatgov-<svc>` serves,
+//! `flatgov-<svc> migrate` applies migrations and exits,
+//! `flatgov-<svc> health-check` asks the local server whether it is SERVING.
+
+use std::future::Future;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use flatgov_config::Env;
+use flatgov_telemetry::TelemetryConfig;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::config::{ServerConfig, ServiceIdentity};
+use crate::runtime::{Application, StartError};
+
+/// Runs the binary of `identity`; `build` starts the service from the
+/// process environment.
+pub fn run_main<F, Fut>(identity: &'static ServiceIdentity, build: F) -> ExitCode
+where
+    F: FnOnce(Env) -> Fut,
+    Fut: Future<Output = Result<Application, StartError>>,
+{
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    let command = arguments.first().map(String::as_str);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the tokio runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match command {
+        None | Some("serve") => runtime.block_on(serve(identity, build)),
+        Some("migrate") => runtime.block_on(migrate_only(identity)),
+        Some("health-check") => runtime.block_on(health_check(identity)),
+        Some("-h" | "--help" | "help") => {
+            println!("{}", usage(identity));
+            ExitCode::SUCCESS
+        }
+        Some(other) => {
+            eprintln!("unknown command {other:?}\n\n{}", usage(identity));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn usage(identity: &ServiceIdentity) -> String {
+    let name = identity.process_name();
+    format!(
+        "{name}: the flatgov {service} service ({grpc}).\n\n\
+         usage:\n  {name}                serve gRPC on GRPC_LISTEN_ADDR (default 0.0.0.0:{port})\n  \
+         {name} migrate        apply database migrations and exit\n  \
+         {name} health-check   exit 0 when the local server reports SERVING\n\n\
+         Configuration comes from environment variables; see the README.",
+        service = identity.name,
+        grpc = identity.grpc_service,
+        port = identity.grpc_port,
+    )
+}
+
+async fn serve<F, Fut>(identity: &'static ServiceIdentity, build: F) -> ExitCode
+where
+    F: FnOnce(Env) -> Fut,
+    Fut: Future<Output = Result<Application, StartError>>,
+{
+    let env = Env::process();
+    let _telemetry = match init_telemetry(identity, &env) {
+        Ok(guard) => guard,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let application = match build(env).await {
+        Ok(application) => application,
+        Err(error) => {
+            tracing::error!(%error, "cannot start");
+            eprintln!("{}: cannot start: {error}", identity.process_name());
+            return ExitCode::FAILURE;
+        }
+    };
+    match application.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "unclean shutdown");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_telemetry(
+    identity: &ServiceIdentity,
+    env: &Env,
+) -> Result<flatgov_telemetry::TelemetryGuard, String> {
+    let config = TelemetryConfig::from_env(env)
+        .map_err(|error| format!("{}: {error}", identity.process_name()))?;
+    flatgov_telemetry::init(&identity.process_name(), &config)
+        .map_err(|error| format!("{}: {error}", identity.process_name()))
+}
+
+async fn migrate_only(identity: &'static ServiceIdentity) -> ExitCode {
+    let env = Env::process();
+    let _telemetry = match init_telemetry(identity, &env) {
+        Ok(guard) => guard,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = async {
+        let config = flatgov_db::DatabaseConfig::from_env(&env)?;
+        let pool = flatgov_db::connect(&config).await?;
+        crate::runtime::migrate(identity, &pool).await?;
+        pool.close().await;
+        Ok::<(), StartError>(())
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            tracing::info!(service = identity.name, "migrations applied");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{}: migration failed: {error}", identity.process_name());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn health_check(identity: &'static ServiceIdentity) -> ExitCode {
+    let env = Env::process();
+    let port = match ServerConfig::from_env(&env, identity) {
+        Ok(config) => config.grpc_addr.port(),
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match check_health(&format!("http://127.0.0.1:{port}"), "").await {
+        Ok(ServingStatus::Serving) => ExitCode::SUCCESS,
+        Ok(status) => {
+            eprintln!(
+                "{} reports {}",
+                identity.process_name(),
+                status.as_str_name()
+            );
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("{}: {error}", identity.process_name());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Asks a server's `grpc.health.v1.Health/Check` about `service` ("" for the
+/// whole server).
+pub async fn check_health(url: &str, service: &str) -> Result<ServingStatus, String> {
+    let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
+        .map_err(|error| format!("invalid url {url}: {error}"))?
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(2));
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|error| format!("cannot connect to {url}: {error}"))?;
+    let response = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await
+        .map_err(|status| format!("health check failed: {}", status.message()))?;
+    Ok(response.into_inner().status())
+}

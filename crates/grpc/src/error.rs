@@ -1,0 +1,116 @@
+//! The one place errors become gRPC statuses.
+//!
+//! Services map their own error enums onto these helpers (`impl From<Error>
+//! for Status`), so callers get consistent codes and never see SQL text.
+
+use std::fmt::Display;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt as _};
+
+/// One problem with one field of a request, e.g.
+/// `("features[3].geometry.coordinates[0]", "ring is not closed")`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+/// `INVALID_ARGUMENT` carrying a `google.rpc.BadRequest` with every
+/// violation; the message lists them too, for clients that ignore details.
+pub fn invalid_argument(violations: &[FieldViolation]) -> Status {
+    let mut details = ErrorDetails::new();
+    for violation in violations {
+        details.add_bad_request_violation(violation.field.clone(), violation.description.clone());
+    }
+    let summary: Vec<String> = violations
+        .iter()
+        .take(20)
+        .map(|violation| format!("{}: {}", violation.field, violation.description))
+        .collect();
+    let more = violations.len().saturating_sub(summary.len());
+    let mut message = summary.join("; ");
+    if more > 0 {
+        message.push_str(&format!("; and {more} more"));
+    }
+    Status::with_error_details(Code::InvalidArgument, message, details)
+}
+
+/// `INVALID_ARGUMENT` for a single field.
+pub fn invalid_field(field: impl Into<String>, description: impl Into<String>) -> Status {
+    invalid_argument(&[FieldViolation::new(field, description)])
+}
+
+/// Logs an unexpected failure with its detail and returns a generic
+/// `INTERNAL`: the detail stays in the logs, never reaches the caller.
+pub fn internal(context: &str, error: impl Display) -> Status {
+    tracing::error!(context, %error, "internal error");
+    Status::internal(format!("internal error while {context}"))
+}
+
+/// Maps a database failure: an unreachable database is `UNAVAILABLE`
+/// (retryable), anything else `INTERNAL`. SQL text is only logged.
+pub fn database(context: &str, error: sqlx::Error) -> Status {
+    match &error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::Io(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_) => {
+            tracing::warn!(context, %error, "database unavailable");
+            Status::unavailable(format!("database unavailable while {context}; retry later"))
+        }
+        _ => internal(context, error),
+    }
+}
+
+/// `UNAVAILABLE` naming the dependency that is down.
+pub fn dependency_unavailable(dependency: &str, error: impl Display) -> Status {
+    tracing::warn!(dependency, %error, "dependency unavailable");
+    Status::unavailable(format!("{dependency} is unavailable; retry later"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_argument_carries_every_violation_as_bad_request_details() {
+        let status = invalid_argument(&[
+            FieldViolation::new("features[0].properties.code", "must be 15 digits"),
+            FieldViolation::new("features[2].geometry", "ring is not closed"),
+        ]);
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(
+            status
+                .message()
+                .contains("features[2].geometry: ring is not closed")
+        );
+        let bad_request = status.get_details_bad_request().unwrap();
+        assert_eq!(bad_request.field_violations.len(), 2);
+        assert_eq!(
+            bad_request.field_violations[0].field,
+            "features[0].properties.code"
+        );
+    }
+
+    #[test]
+    fn a_database_error_never_shows_sql_to_the_caller() {
+        let status = database(
+            "saving the case",
+            sqlx::Error::Protocol("syntax error at or near select * from cases".into()),
+        );
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("select"));
+        let status = database("saving the case", sqlx::Error::PoolTimedOut);
+        assert_eq!(status.code(), Code::Unavailable);
+    }
+}

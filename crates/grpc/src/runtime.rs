@@ -1,0 +1,519 @@
+//! Starting, running and stopping a service.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use flatgov_auth::{AuthLayer, Verifier};
+use flatgov_config::ConfigError;
+use flatgov_messaging::{
+    ConsumerSpec, EventBus, EventHandler, MessagingMetrics, Relay, RelayConfig,
+};
+use prometheus_client::registry::Registry;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::config::{ChassisConfig, ServiceIdentity};
+use crate::layers::{ObservabilityLayer, RpcMetrics};
+
+/// How often health re-checks PostgreSQL and NATS.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Why a service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Database(#[from] flatgov_db::DatabaseError),
+    #[error(transparent)]
+    Bus(#[from] flatgov_messaging::BusError),
+    #[error("{0}")]
+    Auth(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Connected infrastructure and the background work of one service, before
+/// it serves. Services build their handlers from its parts, register
+/// their relay and consumers, then call [`Runtime::serve`].
+pub struct Runtime {
+    identity: &'static ServiceIdentity,
+    config: ChassisConfig,
+    /// The service's own database, migrated.
+    pub pool: PgPool,
+    /// NATS with the service's stream provisioned (or being provisioned, if
+    /// NATS is away at start).
+    pub bus: EventBus,
+    /// Checks callers' tokens.
+    pub verifier: Verifier,
+    /// Series the service may add its own metrics to before serving.
+    pub registry: Registry,
+    pub messaging_metrics: MessagingMetrics,
+    /// Cancelled after the server has drained: stops relay, consumers and
+    /// workers, which then finish their current unit of work.
+    background_shutdown: CancellationToken,
+    background: JoinSet<()>,
+    consumers: Vec<ConsumerSpec>,
+}
+
+impl Runtime {
+    /// Connects to PostgreSQL (creating and migrating the database) and NATS
+    /// (provisioning the service's stream in the background), and loads the
+    /// token verification key.
+    pub async fn start(
+        identity: &'static ServiceIdentity,
+        config: ChassisConfig,
+    ) -> Result<Self, StartError> {
+        let verifier = Verifier::from_config(&config.auth).map_err(StartError::Auth)?;
+        let pool = flatgov_db::connect(&config.database).await?;
+        if config.database.migrate_on_start {
+            migrate(identity, &pool).await?;
+        }
+        let bus = EventBus::connect(&config.bus, &identity.process_name()).await?;
+        let mut registry = Registry::default();
+        let messaging_metrics = MessagingMetrics::register(&mut registry);
+        let background_shutdown = CancellationToken::new();
+        let mut background = JoinSet::new();
+        {
+            let bus = bus.clone();
+            let shutdown = background_shutdown.clone();
+            let service = identity.name;
+            background.spawn(async move { provision_streams(bus, service, shutdown).await });
+        }
+        Ok(Self {
+            identity,
+            config,
+            pool,
+            bus,
+            verifier,
+            registry,
+            messaging_metrics,
+            background_shutdown,
+            background,
+            consumers: Vec::new(),
+        })
+    }
+
+    pub fn identity(&self) -> &'static ServiceIdentity {
+        self.identity
+    }
+
+    pub fn config(&self) -> &ChassisConfig {
+        &self.config
+    }
+
+    /// Largest request/response in bytes; apply to generated servers with
+    /// [`crate::bounded!`].
+    pub fn max_message_bytes(&self) -> usize {
+        self.config.server.max_message_bytes
+    }
+
+    /// Starts the outbox relay with default tuning.
+    pub fn spawn_relay(&mut self) {
+        self.spawn_relay_with(RelayConfig::default());
+    }
+
+    pub fn spawn_relay_with(&mut self, relay_config: RelayConfig) {
+        let relay = Relay::new(
+            self.pool.clone(),
+            self.bus.clone(),
+            self.identity.name,
+            relay_config,
+            self.messaging_metrics.clone(),
+        );
+        let shutdown = self.background_shutdown.clone();
+        self.background.spawn(relay.run(shutdown));
+    }
+
+    /// Starts a durable consumer feeding `handler`.
+    pub fn spawn_consumer<H: EventHandler>(&mut self, spec: ConsumerSpec, handler: Arc<H>) {
+        self.consumers.push(spec.clone());
+        let task = flatgov_messaging::consumer::run(
+            self.pool.clone(),
+            self.bus.clone(),
+            spec,
+            handler,
+            self.messaging_metrics.clone(),
+            self.background_shutdown.clone(),
+        );
+        self.background.spawn(task);
+    }
+
+    /// Starts a background worker (e.g. a deadline scanner). It must return
+    /// promptly once `shutdown` is cancelled.
+    pub fn spawn_worker<F, Fut>(&mut self, worker: F)
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let shutdown = self.background_shutdown.clone();
+        self.background.spawn(worker(shutdown));
+    }
+
+    /// Binds the gRPC and metrics listeners and starts serving `routes` with
+    /// health, reflection, auth, tracing and metrics around them.
+    pub async fn serve(self, routes: Routes) -> Result<Application, StartError> {
+        let Runtime {
+            identity,
+            config,
+            pool,
+            bus,
+            verifier,
+            mut registry,
+            messaging_metrics,
+            background_shutdown,
+            mut background,
+            consumers,
+        } = self;
+
+        let grpc_listener = TcpListener::bind(config.server.grpc_addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.server.grpc_addr,
+                source,
+            })?;
+        let metrics_listener = TcpListener::bind(config.server.metrics_addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.server.metrics_addr,
+                source,
+            })?;
+        let grpc_addr = grpc_listener
+            .local_addr()
+            .map_err(|source| StartError::Bind {
+                addr: config.server.grpc_addr,
+                source,
+            })?;
+        let metrics_addr = metrics_listener
+            .local_addr()
+            .map_err(|source| StartError::Bind {
+                addr: config.server.metrics_addr,
+                source,
+            })?;
+
+        let rpc_metrics = RpcMetrics::register(&mut registry);
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(flatgov_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name(identity.grpc_service)
+            .with_service_name("grpc.health.v1.Health")
+            .build_v1()
+            .map_err(|error| StartError::Other(format!("reflection: {error}")))?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(flatgov_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name(identity.grpc_service)
+            .with_service_name("grpc.health.v1.Health")
+            .build_v1alpha()
+            .map_err(|error| StartError::Other(format!("reflection: {error}")))?;
+        let routes = routes
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha);
+
+        // Stops accepting calls and lets in-flight ones finish.
+        let server_shutdown = CancellationToken::new();
+        let layers = tower::ServiceBuilder::new()
+            .layer(ObservabilityLayer::new(rpc_metrics))
+            .layer(AuthLayer::new(verifier));
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(grpc_listener);
+        let server = tonic::transport::Server::builder()
+            .timeout(Duration::from_secs(60))
+            .tcp_nodelay(true)
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .layer(layers)
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(incoming, server_shutdown.clone().cancelled_owned());
+        let server_task = tokio::spawn(server);
+
+        let registry = Arc::new(registry);
+        let metrics_task = tokio::spawn(serve_metrics(
+            metrics_listener,
+            registry.clone(),
+            background_shutdown.clone(),
+        ));
+
+        // Health starts NOT_SERVING and turns SERVING once both
+        // dependencies answer.
+        set_health(&health_reporter, identity, ServingStatus::NotServing).await;
+        {
+            let reporter = health_reporter.clone();
+            let pool = pool.clone();
+            let bus = bus.clone();
+            let shutdown = server_shutdown.clone();
+            let metrics = messaging_metrics.clone();
+            background.spawn(async move {
+                monitor_health(reporter, identity, pool, bus, consumers, metrics, shutdown).await
+            });
+        }
+
+        tracing::info!(
+            service = identity.name,
+            grpc = %grpc_addr,
+            metrics = %metrics_addr,
+            "flatgov-{} ready",
+            identity.name
+        );
+        Ok(Application {
+            identity,
+            grpc_addr,
+            metrics_addr,
+            shutdown_grace: config.server.shutdown_grace,
+            health_reporter,
+            server_shutdown,
+            background_shutdown,
+            server_task,
+            metrics_task,
+            background,
+            pool,
+        })
+    }
+}
+
+/// Applies the service's migrations (and the chassis' own) under sqlx's
+/// advisory lock; the `migrate` subcommand and start-up both come here.
+pub async fn migrate(
+    identity: &ServiceIdentity,
+    pool: &PgPool,
+) -> Result<(), flatgov_db::DatabaseError> {
+    let chassis = flatgov_messaging::migrator();
+    let service = (identity.migrator)();
+    flatgov_db::migrate(pool, &[&chassis, &service]).await
+}
+
+async fn provision_streams(bus: EventBus, service: &'static str, shutdown: CancellationToken) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let result = async {
+            bus.ensure_stream(service).await?;
+            bus.ensure_deadletter_stream().await
+        }
+        .await;
+        match result {
+            Ok(()) => return,
+            Err(error) => {
+                tracing::warn!(%error, retry_in = ?backoff, "cannot provision streams yet");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+async fn set_health(reporter: &HealthReporter, identity: &ServiceIdentity, status: ServingStatus) {
+    reporter.set_service_status("", status).await;
+    reporter
+        .set_service_status(identity.grpc_service, status)
+        .await;
+}
+
+/// Tells the truth about dependencies: NOT_SERVING while PostgreSQL or NATS
+/// is unreachable, SERVING again when both answer. Also refreshes the
+/// consumer-lag gauges.
+async fn monitor_health(
+    reporter: HealthReporter,
+    identity: &'static ServiceIdentity,
+    pool: PgPool,
+    bus: EventBus,
+    consumers: Vec<ConsumerSpec>,
+    metrics: MessagingMetrics,
+    shutdown: CancellationToken,
+) {
+    let mut current: Option<bool> = None;
+    let mut ticks: u64 = 0;
+    loop {
+        let database_ok = flatgov_db::ping(&pool, Duration::from_millis(900)).await;
+        let nats_ok = bus.is_connected();
+        let healthy = database_ok && nats_ok;
+        if current != Some(healthy) {
+            if healthy {
+                tracing::info!("dependencies reachable: serving");
+            } else {
+                tracing::warn!(
+                    database_ok,
+                    nats_ok,
+                    "a dependency is unreachable: not serving"
+                );
+            }
+            let status = if healthy {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            set_health(&reporter, identity, status).await;
+            current = Some(healthy);
+        }
+        if ticks.is_multiple_of(5) && nats_ok {
+            for spec in &consumers {
+                flatgov_messaging::consumer::measure_lag(&bus, spec, &metrics).await;
+            }
+        }
+        ticks += 1;
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(HEALTH_INTERVAL) => {}
+        }
+    }
+}
+
+async fn serve_metrics(
+    listener: TcpListener,
+    registry: Arc<Registry>,
+    shutdown: CancellationToken,
+) {
+    let router = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let registry = registry.clone();
+            async move {
+                let mut body = String::new();
+                match prometheus_client::encoding::text::encode(&mut body, &registry) {
+                    Ok(()) => (
+                        http::StatusCode::OK,
+                        [(
+                            http::header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        body,
+                    ),
+                    Err(error) => (
+                        http::StatusCode::INTERNAL_SERVER_ERROR,
+                        [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                        format!("cannot encode metrics: {error}"),
+                    ),
+                }
+            }
+        }),
+    );
+    if let Err(error) = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+    {
+        tracing::error!(%error, "metrics server failed");
+    }
+}
+
+/// A running service.
+pub struct Application {
+    identity: &'static ServiceIdentity,
+    grpc_addr: SocketAddr,
+    metrics_addr: SocketAddr,
+    shutdown_grace: Duration,
+    health_reporter: HealthReporter,
+    server_shutdown: CancellationToken,
+    background_shutdown: CancellationToken,
+    server_task: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+    metrics_task: tokio::task::JoinHandle<()>,
+    background: JoinSet<()>,
+    pool: PgPool,
+}
+
+impl Application {
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// `http://127.0.0.1:<port>` for clients on this host.
+    pub fn grpc_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.grpc_addr.port())
+    }
+
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_addr
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
+    pub async fn run_until_stopped(self) -> Result<(), String> {
+        wait_for_signal().await;
+        tracing::info!(
+            service = self.identity.name,
+            "stop signal received, shutting down"
+        );
+        self.shutdown().await
+    }
+
+    /// Graceful stop: report NOT_SERVING, stop accepting calls and drain the
+    /// in-flight ones (up to the grace period), then stop the background
+    /// work, letting the relay publish what those calls committed.
+    pub async fn shutdown(mut self) -> Result<(), String> {
+        set_health(
+            &self.health_reporter,
+            self.identity,
+            ServingStatus::NotServing,
+        )
+        .await;
+        self.server_shutdown.cancel();
+        let server_result =
+            match tokio::time::timeout(self.shutdown_grace, &mut self.server_task).await {
+                Ok(Ok(Ok(()))) => Ok(()),
+                Ok(Ok(Err(error))) => Err(format!("grpc server failed: {error}")),
+                Ok(Err(error)) => Err(format!("grpc server task failed: {error}")),
+                Err(_) => {
+                    self.server_task.abort();
+                    Err(format!(
+                        "in-flight calls did not finish within {:?}",
+                        self.shutdown_grace
+                    ))
+                }
+            };
+        self.background_shutdown.cancel();
+        let background_done = async { while self.background.join_next().await.is_some() {} };
+        if tokio::time::timeout(self.shutdown_grace, background_done)
+            .await
+            .is_err()
+        {
+            tracing::warn!("background work did not stop within the grace period");
+            self.background.abort_all();
+        }
+        let _ = self.metrics_task.await;
+        self.pool.close().await;
+        tracing::info!(service = self.identity.name, "stopped");
+        server_result
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut terminate), Ok(mut interrupt)) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = interrupt.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,66 @@
+//! Reading streams the way an integrator does, to assert on what services
+//! published.
+
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+use flatgov_messaging::{Envelope, EventBus};
+use futures::StreamExt as _;
+
+/// Every message on `service`'s stream so far plus those arriving within
+/// `timeout`, until `expected` have been read. Reads with an ephemeral
+/// consumer from the start of the stream, so it sees exactly what an
+/// integrator replaying the stream sees (duplicates included, if any).
+pub async fn read_stream(
+    bus: &EventBus,
+    service: &str,
+    expected: usize,
+    timeout: Duration,
+) -> Vec<Envelope> {
+    bus.ensure_stream(service).await.expect("stream");
+    let stream = bus
+        .jetstream()
+        .get_stream(bus.stream_name(service))
+        .await
+        .expect("stream exists");
+    let consumer = stream
+        .create_consumer(pull::Config {
+            deliver_policy: DeliverPolicy::All,
+            ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
+            inactive_threshold: Duration::from_secs(30),
+            ..Default::default()
+        })
+        .await
+        .expect("ephemeral consumer");
+    let mut messages = consumer.messages().await.expect("message stream");
+    let mut envelopes = Vec::new();
+    let deadline = tokio::time::Instant::now() + timeout;
+    while envelopes.len() < expected {
+        let next = tokio::time::timeout_at(deadline, messages.next()).await;
+        let Ok(Some(Ok(message))) = next else { break };
+        let canonical = bus
+            .canonical(message.subject.as_str())
+            .unwrap_or(message.subject.as_str())
+            .to_owned();
+        let envelope = Envelope::parse(
+            &canonical,
+            message.headers.as_ref(),
+            message.payload.clone(),
+        )
+        .expect("every published message is a valid envelope");
+        envelopes.push(envelope);
+    }
+    envelopes
+}
+
+/// How many messages `service`'s stream holds.
+pub async fn stream_message_count(bus: &EventBus, service: &str) -> u64 {
+    let Ok(mut stream) = bus.jetstream().get_stream(bus.stream_name(service)).await else {
+        return 0;
+    };
+    stream
+        .info()
+        .await
+        .map(|info| info.state.messages)
+        .unwrap_or(0)
+}

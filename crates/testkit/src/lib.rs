@@ -1,0 +1,277 @@
+//! Test support shared by every flatgov test suite.
+//!
+//! * [`TestDatabase`]: a fresh database per test on the shared PostgreSQL,
+//!   dropped when the test ends.
+//! * [`unique_prefix`]: a NATS subject/stream prefix per test, so tests
+//!   share one NATS server without seeing each other's events.
+//! * [`TestAuth`]: a key pair per test and tokens for any role.
+//! * [`TestEnv`]: the environment a service under test reads, listening on
+//!   port 0.
+//! * [`PrivateNats`] / [`PrivatePostgres`]: instances a test may kill and
+//!   restart, on their own ports, leaving the shared ones alone.
+//! * [`echo`]: a minimal service on the real chassis, for chassis tests and
+//!   as the baseline RPC in benchmarks.
+
+pub mod echo;
+pub mod events;
+mod infra;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use flatgov_auth::{Jurisdiction, Role, Signer, TokenRequest};
+use flatgov_config::Env;
+
+pub use infra::{PrivateNats, PrivatePostgres, free_port};
+
+/// The shared PostgreSQL of developer and CI machines (override with
+/// `FLATGOV_TEST_DATABASE_URL`, a URL whose database part is ignored).
+pub fn shared_postgres_url() -> String {
+    std::env::var("FLATGOV_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// The shared NATS server (override with `FLATGOV_TEST_NATS_URL`).
+pub fn shared_nats_url() -> String {
+    std::env::var("FLATGOV_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+/// A short random token, lower-case hex.
+pub fn unique_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
+
+/// A subject prefix such as `t1a2b3c4d5e6f.`: everything a test publishes
+/// lives under it, in streams named `T1A2B3C4D5E6F_FLATGOV_<SVC>`.
+pub fn unique_prefix() -> String {
+    format!("t{}.", unique_token())
+}
+
+/// A database created for one test and dropped (with its connections)
+/// when the value is dropped.
+pub struct TestDatabase {
+    url: String,
+}
+
+impl TestDatabase {
+    /// A new, empty database on the shared PostgreSQL; the service under
+    /// test creates and migrates it itself if `create` is false.
+    pub fn new() -> Self {
+        Self::on(&shared_postgres_url())
+    }
+
+    /// A new database name on the server of `server_url`.
+    pub fn on(server_url: &str) -> Self {
+        let base = server_url
+            .rsplit_once('/')
+            .map(|(base, _)| base.to_owned())
+            .unwrap_or_else(|| server_url.to_owned());
+        Self {
+            url: format!("{base}/flatgov_test_{}", unique_token()),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Default for TestDatabase {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let url = self.url.clone();
+        // Dropping needs async I/O; a test's runtime may be shutting down,
+        // so use a runtime of our own on a plain thread.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime
+                .block_on(async {
+                    tokio::time::timeout(Duration::from_secs(10), flatgov_db::drop_database(&url))
+                        .await
+                })
+                .ok()
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(Ok(())))) {
+            eprintln!("note: test database {} was not dropped", self.url);
+        }
+    }
+}
+
+/// A key pair for one test, written to a temporary directory the services
+/// read (`AUTH_PUBLIC_KEY_FILE`, `AUTH_SIGNING_KEY_FILE`).
+pub struct TestAuth {
+    directory: tempfile::TempDir,
+    signer: Signer,
+}
+
+impl TestAuth {
+    pub fn new() -> Self {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let (private_path, _) =
+            flatgov_auth::write_key_pair_if_missing(directory.path()).expect("writing test keys");
+        let signer =
+            Signer::from_file(&private_path, "flatgov", "flatgov").expect("reading test key");
+        Self { directory, signer }
+    }
+
+    pub fn public_key_file(&self) -> PathBuf {
+        self.directory.path().join("public-key.pem")
+    }
+
+    pub fn signing_key_file(&self) -> PathBuf {
+        self.directory.path().join("signing-key.pem")
+    }
+
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// A token for `subject` with `roles`, district-wide (`districts/430302`).
+    pub fn token(&self, subject: &str, roles: &[Role]) -> String {
+        self.token_for(
+            TokenRequest::new(subject, roles).jurisdiction(
+                "districts/430302"
+                    .parse::<Jurisdiction>()
+                    .expect("valid jurisdiction"),
+            ),
+        )
+    }
+
+    pub fn token_for(&self, request: TokenRequest) -> String {
+        self.signer.mint(&request)
+    }
+
+    /// A district administrator's token.
+    pub fn admin_token(&self) -> String {
+        self.token("admin", &[Role::DistrictAdmin])
+    }
+}
+
+impl Default for TestAuth {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The environment of one service under test.
+pub struct TestEnv {
+    pub database: TestDatabase,
+    pub auth: TestAuth,
+    pub nats_url: String,
+    pub prefix: String,
+}
+
+impl TestEnv {
+    /// Fresh database, fresh keys, unique subject prefix, shared NATS.
+    pub fn new() -> Self {
+        Self {
+            database: TestDatabase::new(),
+            auth: TestAuth::new(),
+            nats_url: shared_nats_url(),
+            prefix: unique_prefix(),
+        }
+    }
+
+    /// The variables a service reads, with both listeners on port 0.
+    pub fn env(&self) -> Env {
+        self.env_for_database(self.database.url())
+    }
+
+    /// The same environment pointed at another database.
+    pub fn env_for_database(&self, database_url: &str) -> Env {
+        Env::from_pairs([
+            ("DATABASE_URL", database_url.to_owned()),
+            ("DATABASE_MAX_CONNECTIONS", "5".to_owned()),
+            ("NATS_URL", self.nats_url.clone()),
+            ("NATS_SUBJECT_PREFIX", self.prefix.clone()),
+            ("GRPC_LISTEN_ADDR", "127.0.0.1:0".to_owned()),
+            ("METRICS_LISTEN_ADDR", "127.0.0.1:0".to_owned()),
+            ("SHUTDOWN_GRACE_SECONDS", "5".to_owned()),
+            (
+                "AUTH_PUBLIC_KEY_FILE",
+                self.auth.public_key_file().display().to_string(),
+            ),
+            (
+                "AUTH_SIGNING_KEY_FILE",
+                self.auth.signing_key_file().display().to_string(),
+            ),
+        ])
+    }
+
+    /// A bus on the same NATS and prefix, for publishing or inspecting.
+    pub async fn bus(&self) -> flatgov_messaging::EventBus {
+        flatgov_messaging::EventBus::connect(
+            &flatgov_messaging::BusConfig {
+                url: self.nats_url.clone(),
+                subject_prefix: self.prefix.clone(),
+                stream_replicas: 1,
+            },
+            "flatgov-test",
+        )
+        .await
+        .expect("nats connection")
+    }
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Installs tracing for a test process (once; later calls do nothing), so
+/// spans carry OpenTelemetry trace ids. Logs go to the test's output.
+pub fn init_tracing() {
+    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let config = flatgov_telemetry::TelemetryConfig {
+            log_format: flatgov_telemetry::LogFormat::Pretty,
+            log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            otlp_endpoint: None,
+        };
+        if let Ok(guard) = flatgov_telemetry::init("flatgov-test", &config) {
+            // Tests end by exiting; the guard must outlive them.
+            std::mem::forget(guard);
+        }
+    });
+}
+
+/// Adds `authorization: Bearer <token>` to a request.
+pub fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii token"),
+    );
+    request
+}
+
+/// Polls `check` until it returns `Some`, or panics after `timeout` naming
+/// `what` was awaited. For conditions reached asynchronously (events
+/// relayed, health changing) — not a fixed sleep.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

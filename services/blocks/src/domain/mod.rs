@@ -17,3 +17,5 @@ pub mod codes;
 pub mod geometry;
 pub mod import;
 pub mod names;
+pub mod team;
+pub mod validation;

@@ -12,14 +12,20 @@
 pub mod codes;
 pub mod diff;
 pub mod duration;
+pub mod import;
 pub mod kinds;
 
+mod catalogue;
 mod department;
 mod item;
 mod item_code;
 mod list;
 mod version;
 
+pub use catalogue::{
+    CatalogueInvalid, CatalogueProblem, CatalogueViolation, Matter, MatterCatalogue,
+    MatterNameEmpty,
+};
 pub use codes::{
     AreaId, BlockCode, CodeError, CommunityCode, DepartmentCode, ExceptionId, MatterCode,
     SubdistrictCode,
@@ -27,6 +33,7 @@ pub use codes::{
 pub use department::{Department, DepartmentError, Departments};
 pub use diff::{ItemChange, ListDiff, diff};
 pub use duration::{DurationError, WorkingDuration, WorkingUnit};
+pub use import::{ImportError, ImportProblem, Problem, SourceLocation};
 pub use item::{ItemField, ItemFields, ItemInvalid, ItemViolation, ListItem, Responsible};
 pub use item_code::{ItemCode, ItemCodeError};
 pub use kinds::{HandlingLevel, ListKind, Tier, UnknownVariant};

@@ -3,7 +3,9 @@
 //! - [`values`]: validated identifiers, names and bounded text.
 //! - [`geo`]: points and distances.
 //! - [`calendar`]: the working-day calendar (holidays, swapped working days, office hours).
+//! - [`lifecycle`]: the case aggregate, its states, guarded transitions and their records.
 
 pub mod calendar;
 pub mod geo;
+pub mod lifecycle;
 pub mod values;

@@ -14,6 +14,7 @@ pub mod diff;
 pub mod duration;
 pub mod import;
 pub mod kinds;
+pub mod resolution;
 
 mod catalogue;
 mod department;
@@ -38,6 +39,10 @@ pub use item::{ItemField, ItemFields, ItemInvalid, ItemViolation, ListItem, Resp
 pub use item_code::{ItemCode, ItemCodeError};
 pub use kinds::{HandlingLevel, ListKind, Tier, UnknownVariant};
 pub use list::{ListContent, ListInvalid, ListProblem, ListViolation};
+pub use resolution::{
+    DutyRules, ExceptionScope, Location, PlaceException, PlaceExceptions, PlaceRef,
+    PlaceSpecificity, ResolveError, Responsibility,
+};
 pub use version::{
     DraftList, DutyLists, ItemRef, ItemStatus, ListHistory, ListsInEffect, NotInEffect,
     PublishError, PublishedList, VersionNumber,

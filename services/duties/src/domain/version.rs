@@ -153,7 +153,9 @@ pub enum PublishError {
     },
     /// The draft's effective instant is not after the latest published version's.
     #[error(
-        "{list} {number} cannot take effect at {requested}: the current version {current_number} takes effect at {current_effective_from}, and a new version must take effect after it"
+        "{list} {number} cannot take effect at {}: the current version {current_number} takes effect at {}, and a new version must take effect after it",
+        instant(*.requested),
+        instant(*.current_effective_from)
     )]
     EffectiveNotAfterCurrent {
         /// Which list.
@@ -345,6 +347,12 @@ impl DutyLists {
     }
 }
 
+/// An instant as messages print it: RFC 3339 in UTC to the second, e.g.
+/// `2025-01-01T00:00:00Z`.
+pub(crate) fn instant(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// A list item in a published version, identified for the record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ItemRef {
@@ -396,10 +404,11 @@ impl fmt::Display for NotInEffect {
                 version,
             } => write!(
                 formatter,
-                "not in effect until {effective_from} ({version})"
+                "not in effect until {} ({version})",
+                instant(*effective_from)
             ),
             NotInEffect::Withdrawn { since, version } => {
-                write!(formatter, "withdrawn since {since} ({version})")
+                write!(formatter, "withdrawn since {} ({version})", instant(*since))
             }
             NotInEffect::NeverPublished => formatter.write_str("never published"),
         }

@@ -17,5 +17,6 @@ pub mod codes;
 pub mod geometry;
 pub mod import;
 pub mod names;
+pub mod synthetic;
 pub mod team;
 pub mod validation;

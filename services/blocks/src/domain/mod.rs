@@ -16,6 +16,7 @@
 pub mod codes;
 pub mod geometry;
 pub mod import;
+pub mod index;
 pub mod names;
 pub mod synthetic;
 pub mod team;

@@ -4,8 +4,10 @@
 //! - [`geo`]: points and distances.
 //! - [`calendar`]: the working-day calendar (holidays, swapped working days, office hours).
 //! - [`lifecycle`]: the case aggregate, its states, guarded transitions and their records.
+//! - [`sla`]: time limits per tier and matter, deadlines, and what a passed deadline implies.
 
 pub mod calendar;
 pub mod geo;
 pub mod lifecycle;
+pub mod sla;
 pub mod values;

@@ -12,6 +12,7 @@
 pub mod codes;
 pub mod diff;
 pub mod duration;
+pub mod gate;
 pub mod import;
 pub mod kinds;
 pub mod resolution;
@@ -34,6 +35,7 @@ pub use codes::{
 pub use department::{Department, DepartmentError, Departments};
 pub use diff::{ItemChange, ListDiff, diff};
 pub use duration::{DurationError, WorkingDuration, WorkingUnit};
+pub use gate::{Allowance, AssignmentDecision, GateError, Refusal, RefusalReason, Unit, UnitType};
 pub use import::{ImportError, ImportProblem, Problem, SourceLocation};
 pub use item::{ItemField, ItemFields, ItemInvalid, ItemViolation, ListItem, Responsible};
 pub use item_code::{ItemCode, ItemCodeError};

@@ -5,9 +5,11 @@
 //! - [`calendar`]: the working-day calendar (holidays, swapped working days, office hours).
 //! - [`lifecycle`]: the case aggregate, its states, guarded transitions and their records.
 //! - [`sla`]: time limits per tier and matter, deadlines, and what a passed deadline implies.
+//! - [`me_too`]: linking a report to a nearby open case of the same matter.
 
 pub mod calendar;
 pub mod geo;
 pub mod lifecycle;
+pub mod me_too;
 pub mod sla;
 pub mod values;

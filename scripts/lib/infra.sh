@@ -1,0 +1,117 @@
+# shellcheck shell=bash
+# Shared by scripts/up and scripts/test: make sure PostgreSQL and NATS (with
+# JetStream) are installed and running on this machine, installing them from
+# Debian/Ubuntu packages when missing, and export how to reach them.
+#
+# Exports:
+#   FLATGOV_PG_URL     postgres://… of a role that may create databases (no database part)
+#   FLATGOV_NATS_URL   nats://127.0.0.1:4222
+
+FLATGOV_PG_HOST=127.0.0.1
+FLATGOV_PG_PORT=${FLATGOV_PG_PORT:-5432}
+FLATGOV_NATS_PORT=${FLATGOV_NATS_PORT:-4222}
+
+log() { printf '\033[1m[flatgov]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31m[flatgov]\033[0m %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo -n "$@" || die "need root (or passwordless sudo) to run: $*"
+  else die "need root to run: $*"
+  fi
+}
+
+# Runs a command as the postgres system user.
+as_postgres() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"
+  else sudo -n -u postgres "$@"
+  fi
+}
+
+APT_UPDATED=
+install_packages() {
+  command -v apt-get >/dev/null 2>&1 || die "cannot install $* automatically: apt-get not found (install them by hand)"
+  log "installing $* (apt-get)"
+  if [ -z "$APT_UPDATED" ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    APT_UPDATED=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+wait_for_port() {
+  local host=$1 port=$2 what=$3 tries=0
+  until port_open "$host" "$port"; do
+    tries=$((tries + 1))
+    [ "$tries" -gt 150 ] && die "$what did not come up on $host:$port"
+    sleep 0.2
+  done
+}
+
+ensure_postgres() {
+  if ! port_open "$FLATGOV_PG_HOST" "$FLATGOV_PG_PORT"; then
+    if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+      install_packages postgresql postgresql-contrib
+    fi
+    local version
+    version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$version" ] || die "postgresql is installed but has no cluster under /etc/postgresql"
+    log "starting postgresql $version"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    wait_for_port "$FLATGOV_PG_HOST" "$FLATGOV_PG_PORT" postgresql
+  fi
+  command -v psql >/dev/null 2>&1 || install_packages postgresql-client
+
+  # Prefer the machine's trust-authenticated superuser (developer and CI
+  # machines); otherwise create a password-authenticated role for flatgov.
+  if psql -h "$FLATGOV_PG_HOST" -p "$FLATGOV_PG_PORT" -U postgres -d postgres -Atqc 'select 1' >/dev/null 2>&1; then
+    FLATGOV_PG_URL="postgres://postgres@$FLATGOV_PG_HOST:$FLATGOV_PG_PORT"
+  else
+    if ! PGPASSWORD=flatgov psql -h "$FLATGOV_PG_HOST" -p "$FLATGOV_PG_PORT" -U flatgov -d postgres -Atqc 'select 1' >/dev/null 2>&1; then
+      log "creating postgresql role flatgov (password flatgov, may create databases)"
+      as_postgres psql -d postgres -v ON_ERROR_STOP=1 -qc \
+        "do \$\$ begin if not exists (select from pg_roles where rolname = 'flatgov') then create role flatgov login createdb password 'flatgov'; else alter role flatgov login createdb password 'flatgov'; end if; end \$\$;" \
+        || die "cannot create the flatgov role; run as root or give this user sudo"
+    fi
+    FLATGOV_PG_URL="postgres://flatgov:flatgov@$FLATGOV_PG_HOST:$FLATGOV_PG_PORT"
+  fi
+  export FLATGOV_PG_URL
+}
+
+nats_binary() {
+  if [ -n "${NATS_SERVER_BIN:-}" ]; then echo "$NATS_SERVER_BIN"
+  elif command -v nats-server >/dev/null 2>&1; then command -v nats-server
+  elif [ -x /usr/sbin/nats-server ]; then echo /usr/sbin/nats-server
+  fi
+}
+
+ensure_nats() {
+  if ! port_open 127.0.0.1 "$FLATGOV_NATS_PORT"; then
+    [ -n "$(nats_binary)" ] || install_packages nats-server
+    local binary store log_file
+    binary=$(nats_binary)
+    [ -n "$binary" ] || die "nats-server not found after installing it"
+    if [ "$(id -u)" = 0 ]; then
+      store=/var/lib/nats-server; log_file=/var/log/nats-server.log
+    else
+      store="$PWD/.flatgov/nats"; log_file="$PWD/.flatgov/nats.log"
+    fi
+    mkdir -p "$store"
+    log "starting nats-server with JetStream on 127.0.0.1:$FLATGOV_NATS_PORT"
+    if command -v start-stop-daemon >/dev/null 2>&1; then
+      start-stop-daemon --start --oknodo --background --exec "$binary" -- \
+        -a 127.0.0.1 -p "$FLATGOV_NATS_PORT" -js -sd "$store" -l "$log_file"
+    else
+      nohup "$binary" -a 127.0.0.1 -p "$FLATGOV_NATS_PORT" -js -sd "$store" -l "$log_file" >/dev/null 2>&1 &
+    fi
+    wait_for_port 127.0.0.1 "$FLATGOV_NATS_PORT" nats-server
+  fi
+  export NATS_SERVER_BIN=${NATS_SERVER_BIN:-$(nats_binary)}
+  export FLATGOV_NATS_URL="nats://127.0.0.1:$FLATGOV_NATS_PORT"
+}
+
+ensure_node() {
+  command -v npx >/dev/null 2>&1 || install_packages nodejs npm
+}

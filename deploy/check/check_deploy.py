@@ -54,7 +54,7 @@ CALLER_ONLY_VARIABLES: dict[str, str] = {
 
 # Variables that must never appear in a deployment.
 MUST_NOT_BE_SET: dict[str, str] = {
-    "NATS_SUBJECT_PREFIX": "it would hide the service's events from every other service",
+    "NATS_SUBJECT_PREFIX": "is for test isolation only and would hide the service's events from every other service",
 }
 
 # Custom resources kubernetes-validate has no schema for, and the JSON schema

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 mod auth;
+mod events;
 
 /// Operate and integrate with a flatgov platform.
 ///
@@ -36,6 +37,15 @@ enum Command {
     Keygen(auth::KeygenArgs),
     /// Print a bearer token the platform accepts, alone on stdout.
     Token(auth::TokenArgs),
+    /// Read the platform's event streams as an integrator does.
+    Events(events::EventsArgs),
+}
+
+fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(future: F) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(future)
 }
 
 fn main() -> ExitCode {
@@ -43,6 +53,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keygen(arguments) => auth::keygen(&arguments, cli.output),
         Command::Token(arguments) => auth::token(&arguments, cli.output),
+        Command::Events(arguments) => block_on(events::run(&arguments, cli.output)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

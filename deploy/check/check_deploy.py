@@ -957,6 +957,16 @@ def check_kubernetes_overlay(
         # Replicas and scaling.
         replicas = deployment["spec"].get("replicas", 1)
         autoscaler = index.get(("HorizontalPodAutoscaler", service.binary))
+        # deploy/k8s/rollout applies these after the migration Jobs, by label.
+        phases = [
+            (document or {}).get("metadata", {}).get("labels", {}).get("flatgov.io/rollout")
+            for document in (deployment, autoscaler)
+        ]
+        report.check(
+            phases == ["after-migration", "after-migration"],
+            f"{where}: {service.name} Deployment and HPA roll out after the migration (flatgov.io/rollout)",
+            f"{where}: {service.name} Deployment/HPA flatgov.io/rollout labels are {phases}, expected after-migration",
+        )
         minimum = 2 if production else 1
         report.check(
             replicas >= minimum,
@@ -1009,6 +1019,11 @@ def check_kubernetes_overlay(
         ):
             job = jobs[0]
             job_name = job["metadata"]["name"]
+            report.check(
+                job["metadata"].get("labels", {}).get("flatgov.io/rollout") == "migration",
+                f"{where}: Job {job_name} is labelled flatgov.io/rollout=migration",
+                f"{where}: Job {job_name} lacks the label flatgov.io/rollout=migration deploy/k8s/rollout selects it by",
+            )
             job_container = job["spec"]["template"]["spec"]["containers"][0]
             report.check(
                 job_container.get("command") == [service.binary, "migrate"],

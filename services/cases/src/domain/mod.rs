@@ -6,9 +6,11 @@
 //! - [`lifecycle`]: the case aggregate, its states, guarded transitions and their records.
 //! - [`sla`]: time limits per tier and matter, deadlines, and what a passed deadline implies.
 //! - [`me_too`]: linking a report to a nearby open case of the same matter.
+//! - [`indicators`]: the rates and times of the evaluation, computed from the records.
 
 pub mod calendar;
 pub mod geo;
+pub mod indicators;
 pub mod lifecycle;
 pub mod me_too;
 pub mod sla;

@@ -15,6 +15,7 @@ pub mod duration;
 pub mod gate;
 pub mod import;
 pub mod kinds;
+pub mod reference;
 pub mod resolution;
 
 mod catalogue;

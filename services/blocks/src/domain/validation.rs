@@ -1085,6 +1085,56 @@ mod tests {
         );
     }
 
+    /// A 2,000-block tiling with one shared vertex of one block moved by a quarter of
+    /// its distance to the block's centroid, outward or inward.
+    fn tiling_with_one_vertex_moved(
+        factor: f64,
+    ) -> (SubdistrictBoundary, Vec<BlockDraft>, BlockCode) {
+        use crate::domain::synthetic::{Bounds, tiling};
+        use geo::Centroid;
+        let made = tiling(21, 2_000, Bounds::around_xiangtan(2_000)).expect("tiling");
+        let (boundary, mut drafts) = made
+            .to_single_subdistrict_generation()
+            .expect("one subdistrict");
+        let moved = &mut drafts[1_000];
+        let centroid = moved.geometry.centroid().expect("non-empty");
+        moved.geometry.0[0].exterior_mut(|ring| {
+            let vertex = &mut ring.0[2];
+            vertex.x += (vertex.x - centroid.x()) * factor;
+            vertex.y += (vertex.y - centroid.y()) * factor;
+        });
+        let code = moved.code;
+        (boundary, drafts, code)
+    }
+
+    #[test]
+    fn one_vertex_pushed_out_in_a_large_tiling_is_found_as_overlaps_with_that_block() {
+        let (boundary, drafts, moved) = tiling_with_one_vertex_moved(0.25);
+        let report = validate(&[boundary], &drafts);
+        let found = kinds(&report);
+        assert!(
+            !found.is_empty() && found.iter().all(|kind| *kind == "overlap"),
+            "{found:?}"
+        );
+        assert!(
+            report
+                .findings()
+                .all(|finding| finding.blocks().contains(&moved))
+        );
+        assert!(
+            report
+                .findings()
+                .all(|finding| finding.area_m2().is_some_and(|area| area > 100.0))
+        );
+    }
+
+    #[test]
+    fn one_vertex_pulled_in_in_a_large_tiling_is_found_as_one_gap() {
+        let (boundary, drafts, _) = tiling_with_one_vertex_moved(-0.25);
+        let report = validate(&[boundary], &drafts);
+        assert_eq!(kinds(&report), vec!["gap"]);
+    }
+
     #[test]
     fn validation_agrees_with_brute_force_on_a_messy_random_layout() {
         // Random axis-aligned blocks over one subdistrict: the reported overlap area

@@ -708,16 +708,26 @@ fn build_list(
         Ok(content) => problems.finish(content),
         Err(invalid) => {
             for problem in invalid.problems {
-                let origin = origins[problem.position - 1];
-                problems.add(
-                    origin.field(problem.violation.field().as_str()),
-                    problem.violation,
+                let location = located(
+                    &origins,
+                    problem.position,
+                    problem.violation.field().as_str(),
                 );
+                problems.add(location, problem.violation);
             }
             sort_by_input_order(&mut problems);
             problems.finish(ListContent::empty(list))
         }
     }
+}
+
+/// Where the record at a 1-based position among the records that parsed came from.
+/// Positions always come from those records; the document is a safe fallback.
+fn located(origins: &[Origin], position: usize, field: &str) -> SourceLocation {
+    position
+        .checked_sub(1)
+        .and_then(|index| origins.get(index))
+        .map_or(SourceLocation::Document, |origin| origin.field(field))
 }
 
 /// Orders problems as they appear in the input (rows, or record index), keeping the
@@ -867,7 +877,7 @@ fn build_catalogue(
                     CatalogueViolation::MissingItem { .. } => "item",
                 };
                 problems.add(
-                    origins[problem.position - 1].field(field),
+                    located(&origins, problem.position, field),
                     problem.violation,
                 );
             }

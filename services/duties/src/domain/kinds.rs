@@ -53,6 +53,17 @@ impl ListKind {
 
     const EXPECTED: &'static str = "subdistrict_duty, subdistrict_cooperation, residents_self_government, residents_assisting, residents_negative";
 
+    /// The list's position in [`ListKind::ALL`], `0`–`4`.
+    pub fn ordinal(self) -> usize {
+        match self {
+            ListKind::SubdistrictDuty => 0,
+            ListKind::SubdistrictCooperation => 1,
+            ListKind::ResidentsSelfGovernment => 2,
+            ListKind::ResidentsAssisting => 3,
+            ListKind::ResidentsNegative => 4,
+        }
+    }
+
     /// The canonical spelling, e.g. `subdistrict_duty`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -270,6 +281,13 @@ mod tests {
             assert_eq!(ListKind::parse(kind.as_str()), Ok(kind));
             assert_eq!(ListKind::from_code_prefix(kind.code_prefix()), Some(kind));
             assert_eq!(kind.to_string(), kind.as_str());
+        }
+    }
+
+    #[test]
+    fn every_list_kind_sits_at_its_ordinal_in_all() {
+        for kind in ListKind::ALL {
+            assert_eq!(ListKind::ALL[kind.ordinal()], kind);
         }
     }
 

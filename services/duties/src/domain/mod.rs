@@ -2,12 +2,12 @@
 //!
 //! - [`codes`], [`ItemCode`], [`kinds`], [`duration`]: the vocabulary (parse, don't validate).
 //! - [`Department`]/[`Departments`], [`ListItem`], [`ListContent`]: what a list holds.
-//! - [`DraftList`], [`PublishedList`], [`ListHistory`], [`DutyLists`], [`diff`]: versions.
+//! - [`DraftList`], [`PublishedList`], [`ListHistory`], [`DutyLists`], [`diff()`]: versions.
 //! - [`Matter`]/[`MatterCatalogue`]: what cases are classified against.
 //! - [`import`]: the CSV and JSON shapes of lists, departments and the catalogue.
 //! - [`resolution`]: who is responsible for a matter at a place, exceptions included.
 //! - [`gate`]: whether one unit may assign a matter to another.
-//! - [`reference`]: the synthetic reference district's data, embedded.
+//! - [`mod@reference`]: the synthetic reference district's data, embedded.
 
 pub mod codes;
 pub mod diff;

@@ -6,7 +6,7 @@
 //! version of each list is in effect: the one with the latest effective instant not after
 //! it. Publishing never rewrites history; a correction is a new version.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -292,8 +292,8 @@ impl ListHistory {
 /// The published histories of all five lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DutyLists {
-    /// One history per list kind; every kind is present.
-    histories: BTreeMap<ListKind, ListHistory>,
+    /// One history per list kind, in [`ListKind::ALL`] order.
+    histories: [ListHistory; 5],
 }
 
 impl Default for DutyLists {
@@ -306,17 +306,13 @@ impl DutyLists {
     /// Five lists with nothing published.
     pub fn new() -> Self {
         Self {
-            histories: ListKind::ALL
-                .into_iter()
-                .map(|list| (list, ListHistory::new(list)))
-                .collect(),
+            histories: ListKind::ALL.map(ListHistory::new),
         }
     }
 
     /// The history of one list.
     pub fn history(&self, list: ListKind) -> &ListHistory {
-        // Every kind is inserted by `new` and never removed.
-        &self.histories[&list]
+        &self.histories[list.ordinal()]
     }
 
     /// Publishes a draft into its list's history; see [`ListHistory::publish`].
@@ -326,10 +322,7 @@ impl DutyLists {
         effective_from: DateTime<Utc>,
         published_at: DateTime<Utc>,
     ) -> Result<&PublishedList, PublishError> {
-        self.histories
-            .entry(draft.list())
-            .or_insert_with(|| ListHistory::new(draft.list()))
-            .publish(draft, effective_from, published_at)
+        self.histories[draft.list().ordinal()].publish(draft, effective_from, published_at)
     }
 
     /// The lists as they stand at `at`.
@@ -340,7 +333,7 @@ impl DutyLists {
     /// Every item code in any published version of any list: what a matter may map to.
     pub fn published_item_codes(&self) -> BTreeSet<ItemCode> {
         self.histories
-            .values()
+            .iter()
             .flat_map(|history| history.published.iter())
             .flat_map(|version| version.content.codes())
             .collect()

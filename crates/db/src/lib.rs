@@ -126,57 +126,68 @@ async fn ensure_database(options: &PgConnectOptions, name: &str) -> Result<(), D
     {
         return Err(DatabaseError::Name(name.to_owned()));
     }
-    let maintenance = options.clone().database("postgres");
+    // Usually the database exists (always, under a managed PostgreSQL whose
+    // role may not create databases): connecting to it directly is enough.
     let started = tokio::time::Instant::now();
-    let mut connection = loop {
-        match maintenance.connect().await {
-            Ok(connection) => break connection,
-            Err(source) if started.elapsed() < CONNECT_PATIENCE => {
+    loop {
+        match options.connect().await {
+            Ok(connection) => {
+                let _ = connection.close().await;
+                return Ok(());
+            }
+            Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("3D000") => break,
+            Err(source) if started.elapsed() < CONNECT_PATIENCE && is_transient(&source) => {
                 tracing::warn!(error = %source, "postgresql not reachable yet, retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             Err(source) => {
                 return Err(DatabaseError::Unreachable {
-                    target: format!("{}:{}", options.get_host(), options.get_port()),
+                    target: format!("{}:{}/{name}", options.get_host(), options.get_port()),
                     waited: started.elapsed(),
                     source,
                 });
             }
         }
-    };
-    let exists: bool =
-        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-            .bind(name)
-            .fetch_one(&mut connection)
-            .await
-            .map_err(|source| DatabaseError::Create {
+    }
+    let maintenance = options.clone().database("postgres");
+    let mut connection = maintenance
+        .connect()
+        .await
+        .map_err(|source| DatabaseError::Create {
+            name: name.to_owned(),
+            source,
+        })?;
+    // The name was checked above to contain only [a-z0-9_], so quoting it as
+    // an identifier is safe.
+    let statement = format!("create database \"{name}\"");
+    match sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+        .execute(&mut connection)
+        .await
+    {
+        Ok(_) => tracing::info!(database = name, "created database"),
+        // Another replica created it first.
+        Err(sqlx::Error::Database(error))
+            if matches!(error.code().as_deref(), Some("42P04") | Some("23505")) => {}
+        Err(source) => {
+            return Err(DatabaseError::Create {
                 name: name.to_owned(),
                 source,
-            })?;
-    if !exists {
-        // The name was checked above to contain only [a-z0-9_], so quoting
-        // it as an identifier is safe.
-        let statement = format!("create database \"{name}\"");
-        match sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-            .execute(&mut connection)
-            .await
-        {
-            Ok(_) => tracing::info!(database = name, "created database"),
-            // Another replica created it first.
-            Err(sqlx::Error::Database(error))
-                if matches!(error.code().as_deref(), Some("42P04") | Some("23505")) => {}
-            Err(source) => {
-                return Err(DatabaseError::Create {
-                    name: name.to_owned(),
-                    source,
-                });
-            }
+            });
         }
     }
     let _ = connection.close().await;
     Ok(())
 }
 
+/// Errors worth waiting out at start: the server is not up yet.
+fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
+        // 57P03: the database system is starting up.
+        sqlx::Error::Database(error) => error.code().as_deref() == Some("57P03"),
+        _ => false,
+    }
+}
 /// Drops a database, disconnecting its sessions; for test clean-up.
 pub async fn drop_database(url: &str) -> Result<(), sqlx::Error> {
     let options = PgConnectOptions::from_str(url)?;

@@ -611,6 +611,25 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_refused_publication_names_both_versions_and_their_instants() {
+        let mut history = ListHistory::new(ListKind::SubdistrictCooperation);
+        history
+            .publish(
+                &draft(ListKind::SubdistrictCooperation, 1, &[]),
+                day(10),
+                day(1),
+            )
+            .unwrap();
+        let error = history
+            .check_publish(&draft(ListKind::SubdistrictCooperation, 2, &[]), day(3))
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "subdistrict_cooperation v2 cannot take effect at 2025-01-03T00:00:00Z: the current version v1 takes effect at 2025-01-10T00:00:00Z, and a new version must take effect after it"
+        );
+    }
+
+    #[test]
     fn republishing_a_version_number_is_refused() {
         let mut history = ListHistory::new(ListKind::SubdistrictDuty);
         history

@@ -221,6 +221,8 @@ struct PostGis {
     intersects: Percentiles,
     contains: Percentiles,
     contains_differs_on_boundary: usize,
+    /// A prepared `SELECT $1::float8` per point: the protocol round trip without any spatial work.
+    round_trip: Percentiles,
 }
 
 fn multipolygon_ewkt(geometry: &MultiPolygon<f64>, text: &mut String) {
@@ -364,8 +366,20 @@ async fn run_postgis(
             contains_differs_on_boundary += 1;
         }
     }
+    let mut round_trip_samples = Vec::with_capacity(sample);
+    for &(lon, _) in in_process.points.iter().take(sample) {
+        let start = Instant::now();
+        black_box(
+            sqlx::query_scalar::<_, f64>("SELECT $1::float8")
+                .bind(lon)
+                .fetch_one(&mut *connection)
+                .await?,
+        );
+        round_trip_samples.push(start.elapsed().as_nanos() as u64);
+    }
     connection.execute("DROP TABLE bench_blocks").await?;
     Ok(PostGis {
+        round_trip: percentiles(round_trip_samples),
         sample,
         load_s,
         gist_s,
@@ -541,13 +555,13 @@ async fn main() -> anyhow::Result<()> {
         );
         println!();
         println!(
-            "| blocks | points (all agree) | COPY load | GiST + ANALYZE | ST_Intersects p50 µs | p99 µs | ST_Contains p50 µs | p99 µs | ST_Contains ≠ rule | index p50 µs | PostGIS/index at p50 |"
+            "| blocks | points (all agree) | COPY load | GiST + ANALYZE | ST_Intersects p50 µs | p99 µs | ST_Contains p50 µs | p99 µs | ST_Contains ≠ rule | `SELECT $1` p50 µs | index p50 µs | PostGIS/index at p50 |"
         );
-        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (in_process, postgis) in &rows {
             let Some(postgis) = postgis else { continue };
             println!(
-                "| {} | {} | {:.1} s | {:.1} s | {} | {} | {} | {} | {} | {} | {:.0}× |",
+                "| {} | {} | {:.1} s | {:.1} s | {} | {} | {} | {} | {} | {} | {} | {:.0}× |",
                 in_process.blocks,
                 postgis.sample,
                 postgis.load_s,
@@ -557,6 +571,7 @@ async fn main() -> anyhow::Result<()> {
                 micros(postgis.contains.p50),
                 micros(postgis.contains.p99),
                 postgis.contains_differs_on_boundary,
+                micros(postgis.round_trip.p50),
                 micros(in_process.latency.p50),
                 postgis.intersects.p50 / in_process.latency.p50,
             );

@@ -30,7 +30,7 @@
 //!   subdistrict of the lower code.
 //! - Areas are geodesic ([`super::geometry::area_m2`]).
 //!
-//! The synthetic 10,000-block tiling validates in well under a second on the
+//! The synthetic 10,000-block tiling validates in about 50 ms on the
 //! 2-core reference machine (see `docs/benchmarks/blocks.md`).
 
 use std::collections::{BTreeMap, HashMap};

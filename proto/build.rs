@@ -5,8 +5,6 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use prost::Message as _;
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
@@ -24,9 +22,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     compiler.open_files(&proto_files)?;
     let descriptor_pool = compiler.descriptor_pool();
     let file_descriptor_set = compiler.file_descriptor_set();
+    // Encoded by protox itself so custom options (the event subjects) survive;
+    // prost_types would drop them as unknown fields.
     std::fs::write(
         out_dir.join("flatgov_descriptor.bin"),
-        file_descriptor_set.encode_to_vec(),
+        compiler.encode_file_descriptor_set(),
     )?;
 
     std::fs::write(out_dir.join("events.rs"), event_impls(&descriptor_pool)?)?;

@@ -24,6 +24,8 @@ pub struct EventsArgs {
 enum EventsCommand {
     /// Follow events as they are published (Ctrl-C to stop).
     Tail(TailArgs),
+    /// Print the AsyncAPI 3 document of every channel (generated from the protos).
+    Asyncapi,
 }
 
 #[derive(Debug, clap::Args)]
@@ -54,6 +56,14 @@ pub struct TailArgs {
 pub async fn run(arguments: &EventsArgs, output: Output) -> anyhow::Result<()> {
     match &arguments.command {
         EventsCommand::Tail(tail_arguments) => tail(tail_arguments, output).await,
+        EventsCommand::Asyncapi => {
+            let descriptors = DescriptorPool::decode(flatgov_proto::FILE_DESCRIPTOR_SET)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::asyncapi::document(&descriptors))?
+            );
+            Ok(())
+        }
     }
 }
 

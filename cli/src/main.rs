@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
+mod asyncapi;
 mod auth;
 mod events;
 

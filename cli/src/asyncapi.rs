@@ -21,7 +21,11 @@ pub fn document(pool: &DescriptorPool) -> Json {
     let subject_option = pool.get_extension_by_name("flatgov.events.v1.subject");
     let mut events: Vec<(String, MessageDescriptor)> = Vec::new();
     if let Some(option) = &subject_option {
-        for message in pool.all_messages() {
+        // The testing package is the chassis' test fixture, not a platform service.
+        for message in pool
+            .all_messages()
+            .filter(|message| !message.package_name().starts_with("flatgov.testing"))
+        {
             let options = message.options();
             if options.has_extension(option)
                 && let Value::String(subject) = options.get_extension(option).as_ref()

@@ -89,8 +89,15 @@ struct EchoService {
 impl Echo for EchoService {
     async fn echo(&self, request: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
         flatgov_auth::caller(&request)?;
+        let request = request.into_inner();
+        if request.delay_millis > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(u64::from(
+                request.delay_millis,
+            )))
+            .await;
+        }
         Ok(Response::new(EchoResponse {
-            message: request.into_inner().message,
+            message: request.message,
         }))
     }
 

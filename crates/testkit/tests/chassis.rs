@@ -457,6 +457,7 @@ async fn a_service_reports_serving_lists_itself_by_reflection_and_checks_tokens_
     let anonymous = client
         .echo(EchoRequest {
             message: "hello".into(),
+            delay_millis: 0,
         })
         .await
         .unwrap_err();
@@ -467,6 +468,7 @@ async fn a_service_reports_serving_lists_itself_by_reflection_and_checks_tokens_
         .echo(with_token(
             EchoRequest {
                 message: "hello".into(),
+                delay_millis: 0,
             },
             "not-a-jwt",
         ))
@@ -479,6 +481,7 @@ async fn a_service_reports_serving_lists_itself_by_reflection_and_checks_tokens_
         .echo(with_token(
             EchoRequest {
                 message: "hello".into(),
+                delay_millis: 0,
             },
             &governor,
         ))
@@ -565,4 +568,93 @@ async fn health_follows_nats_and_postgres_going_away_and_coming_back() {
     record(&mut client, &test.auth.admin_token(), "after both outages").await;
     application.shutdown().await.unwrap();
     drop(database);
+}
+
+#[tokio::test]
+async fn a_missing_or_malformed_variable_stops_the_service_at_start_naming_it() {
+    let test = TestEnv::new();
+    let missing = echo::build(
+        flatgov_config::Env::from_pairs::<&str, &str>([]),
+        EchoOptions::default(),
+    )
+    .await
+    .err()
+    .expect("start must fail");
+    assert!(missing.to_string().contains("DATABASE_URL"), "{missing}");
+
+    let malformed = echo::build(
+        test.env().with("DATABASE_MAX_CONNECTIONS", "lots"),
+        EchoOptions::default(),
+    )
+    .await
+    .err()
+    .expect("start must fail");
+    assert!(
+        malformed
+            .to_string()
+            .contains("DATABASE_MAX_CONNECTIONS=\"lots\""),
+        "{malformed}"
+    );
+}
+
+#[tokio::test]
+async fn a_request_above_the_message_size_bound_is_refused_and_a_deadline_is_honoured() {
+    let test = TestEnv::new();
+    let application = echo::build(
+        test.env().with("GRPC_MAX_MESSAGE_BYTES", "1024"),
+        EchoOptions::default(),
+    )
+    .await
+    .unwrap();
+    let mut client = client(&application).await;
+    let token = test.auth.admin_token();
+    let refused = client
+        .echo(with_token(
+            EchoRequest {
+                message: "x".repeat(4096),
+                delay_millis: 0,
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::OutOfRange, "{refused:?}");
+    let small = client
+        .echo(with_token(
+            EchoRequest {
+                message: "ok".into(),
+                delay_millis: 0,
+            },
+            &token,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(small.into_inner().message, "ok");
+
+    // The caller's deadline travels as grpc-timeout; the server stops a call
+    // that outlives it instead of working on for nobody.
+    let mut hurried = with_token(
+        EchoRequest {
+            message: "slow".into(),
+            delay_millis: 10_000,
+        },
+        &token,
+    );
+    hurried
+        .metadata_mut()
+        .insert("grpc-timeout", "200m".parse().unwrap());
+    let started = std::time::Instant::now();
+    let expired = client.echo(hurried).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the server honoured the deadline"
+    );
+    assert!(
+        matches!(
+            expired.code(),
+            tonic::Code::DeadlineExceeded | tonic::Code::Cancelled
+        ),
+        "{expired:?}"
+    );
+    application.shutdown().await.unwrap();
 }

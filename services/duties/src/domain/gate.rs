@@ -423,15 +423,15 @@ mod tests {
     }
 
     fn subdistrict() -> Unit {
-        Unit::Subdistrict(SubdistrictCode::parse("yuhu-lu").unwrap())
+        Unit::Subdistrict(SubdistrictCode::parse("430302001").unwrap())
     }
 
     fn community() -> Unit {
-        Unit::Community(CommunityCode::parse("yuhu-lu-jianshe").unwrap())
+        Unit::Community(CommunityCode::parse("430302001004").unwrap())
     }
 
     fn block_team() -> Unit {
-        Unit::BlockTeam(BlockCode::parse("yuhu-lu-017").unwrap())
+        Unit::BlockTeam(BlockCode::parse("430302001004017").unwrap())
     }
 
     fn item_ref(code: &str, version: u32) -> ItemRef {
@@ -461,7 +461,7 @@ mod tests {
         assert_eq!(refusal.item_version, None);
         assert_eq!(
             refusal.message,
-            "department public_security may not assign matter night_noise to subdistrict yuhu-lu: item SC-03-01 is not on the subdistrict duty or cooperation list in effect at 2025-01-20T00:00:00Z (it is not in effect until 2025-02-09T00:00:00Z (v2)); department public_security is responsible"
+            "department public_security may not assign matter night_noise to subdistrict 430302001: item SC-03-01 is not on the subdistrict duty or cooperation list in effect at 2025-01-20T00:00:00Z (it is not in effect until 2025-02-09T00:00:00Z (v2)); department public_security is responsible"
         );
     }
 

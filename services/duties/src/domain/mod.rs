@@ -43,8 +43,9 @@ pub use item_code::{ItemCode, ItemCodeError};
 pub use kinds::{HandlingLevel, ListKind, Tier, UnknownVariant};
 pub use list::{ListContent, ListInvalid, ListProblem, ListViolation};
 pub use resolution::{
-    DutyRules, ExceptionScope, Location, PlaceException, PlaceExceptions, PlaceRef,
-    PlaceSpecificity, ResolveError, Responsibility,
+    DutyRules, ExceptionProblem, ExceptionScope, ExceptionViolation, ExceptionsInvalid, Location,
+    LocationError, PlaceException, PlaceExceptions, PlaceRef, PlaceSpecificity, ResolveError,
+    Responsibility,
 };
 pub use version::{
     DraftList, DutyLists, ItemRef, ItemStatus, ListHistory, ListsInEffect, NotInEffect,

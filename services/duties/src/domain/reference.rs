@@ -209,11 +209,7 @@ mod tests {
         let lists = data.publish(at(), at()).unwrap();
         let exceptions = PlaceExceptions::none();
         let rules = DutyRules::new(&lists, &data.catalogue, &exceptions);
-        let location = Location {
-            subdistrict: Some(SubdistrictCode::parse("yuhu-lu").unwrap()),
-            block: Some(BlockCode::parse("yuhu-lu-017").unwrap()),
-            ..Location::default()
-        };
+        let location = Location::in_block(BlockCode::parse("430302001004017").unwrap());
         let responsibility = rules
             .resolve(&MatterCode::parse(matter).unwrap(), &location, at())
             .unwrap();
@@ -324,8 +320,8 @@ mod tests {
             .filter(|matter| matter.item().list() == ListKind::ResidentsNegative)
             .collect();
         assert!(negative_matters.len() >= 8);
-        let community = Unit::Community(CommunityCode::parse("yuhu-lu-jianshe").unwrap());
-        let subdistrict = Unit::Subdistrict(SubdistrictCode::parse("yuhu-lu").unwrap());
+        let community = Unit::Community(CommunityCode::parse("430302001004").unwrap());
+        let subdistrict = Unit::Subdistrict(SubdistrictCode::parse("430302001").unwrap());
         for matter in negative_matters {
             let decision = rules
                 .check_assignment(matter.code(), &subdistrict, &community, at())

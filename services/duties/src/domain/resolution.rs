@@ -44,21 +44,143 @@ use super::version::{DutyLists, ItemRef, ItemStatus, NotInEffect, instant};
 /// Where a matter is, as far as the caller has located it: the block, community and
 /// subdistrict containing it and the named areas it lies in. Any part may be unknown;
 /// exceptions for unknown parts simply do not apply. The caller gets these from the
-/// blocks service (point → block → community → subdistrict) and from whoever holds the
-/// named areas' geometry.
+/// blocks service (point → block) and from whoever holds the named areas' geometry.
+///
+/// Division codes nest, so a location known by its block also knows its community and
+/// subdistrict, and the parts always agree: built only through the constructors below.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Location {
     /// The subdistrict containing the place.
-    pub subdistrict: Option<SubdistrictCode>,
+    subdistrict: Option<SubdistrictCode>,
     /// The community containing the place.
-    pub community: Option<CommunityCode>,
+    community: Option<CommunityCode>,
     /// The block containing the place.
-    pub block: Option<BlockCode>,
+    block: Option<BlockCode>,
     /// The named areas containing the place.
-    pub areas: BTreeSet<AreaId>,
+    areas: BTreeSet<AreaId>,
+}
+
+/// Why the divisions given for a place do not fit together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LocationError {
+    /// The block's code does not start with the community's.
+    #[error("block {block} is not in community {community}")]
+    BlockOutsideCommunity {
+        /// The block given.
+        block: BlockCode,
+        /// The community given.
+        community: CommunityCode,
+    },
+    /// The community's (or block's) code does not start with the subdistrict's.
+    #[error("{division} is not in subdistrict {subdistrict}")]
+    OutsideSubdistrict {
+        /// The community or block given, e.g. `community 430302002004`.
+        division: String,
+        /// The subdistrict given.
+        subdistrict: SubdistrictCode,
+    },
 }
 
 impl Location {
+    /// Nothing known: only the general rule applies.
+    pub fn unknown() -> Self {
+        Self::default()
+    }
+
+    /// Somewhere in a subdistrict.
+    pub fn in_subdistrict(subdistrict: SubdistrictCode) -> Self {
+        Self {
+            subdistrict: Some(subdistrict),
+            ..Self::default()
+        }
+    }
+
+    /// Somewhere in a community, and so in its subdistrict.
+    pub fn in_community(community: CommunityCode) -> Self {
+        Self {
+            subdistrict: Some(community.subdistrict()),
+            community: Some(community),
+            ..Self::default()
+        }
+    }
+
+    /// In a block, and so in its community and subdistrict.
+    pub fn in_block(block: BlockCode) -> Self {
+        Self {
+            subdistrict: Some(block.subdistrict()),
+            community: Some(block.community()),
+            block: Some(block),
+            areas: BTreeSet::new(),
+        }
+    }
+
+    /// A location from the divisions a caller gives, any of which may be absent: the most
+    /// specific one given decides, and the others must contain it.
+    pub fn from_divisions(
+        subdistrict: Option<SubdistrictCode>,
+        community: Option<CommunityCode>,
+        block: Option<BlockCode>,
+    ) -> Result<Self, LocationError> {
+        if let (Some(block), Some(community)) = (&block, &community)
+            && block.community() != *community
+        {
+            return Err(LocationError::BlockOutsideCommunity {
+                block: block.clone(),
+                community: community.clone(),
+            });
+        }
+        if let Some(subdistrict) = &subdistrict {
+            let inner = block
+                .as_ref()
+                .map(|block| (format!("block {block}"), block.subdistrict()))
+                .or_else(|| {
+                    community.as_ref().map(|community| {
+                        (format!("community {community}"), community.subdistrict())
+                    })
+                });
+            if let Some((division, its_subdistrict)) = inner
+                && its_subdistrict != *subdistrict
+            {
+                return Err(LocationError::OutsideSubdistrict {
+                    division,
+                    subdistrict: subdistrict.clone(),
+                });
+            }
+        }
+        Ok(match (block, community, subdistrict) {
+            (Some(block), _, _) => Self::in_block(block),
+            (None, Some(community), _) => Self::in_community(community),
+            (None, None, Some(subdistrict)) => Self::in_subdistrict(subdistrict),
+            (None, None, None) => Self::unknown(),
+        })
+    }
+
+    /// The same location, also lying in the named `areas`.
+    pub fn with_areas(mut self, areas: impl IntoIterator<Item = AreaId>) -> Self {
+        self.areas.extend(areas);
+        self
+    }
+
+    /// The subdistrict containing the place, if known.
+    pub fn subdistrict(&self) -> Option<&SubdistrictCode> {
+        self.subdistrict.as_ref()
+    }
+
+    /// The community containing the place, if known.
+    pub fn community(&self) -> Option<&CommunityCode> {
+        self.community.as_ref()
+    }
+
+    /// The block containing the place, if known.
+    pub fn block(&self) -> Option<&BlockCode> {
+        self.block.as_ref()
+    }
+
+    /// The named areas containing the place.
+    pub fn areas(&self) -> &BTreeSet<AreaId> {
+        &self.areas
+    }
+
     /// Whether the place an exception names contains this location.
     pub fn is_within(&self, place: &PlaceRef) -> bool {
         match place {
@@ -616,12 +738,8 @@ pub(crate) mod tests {
     }
 
     fn block_location() -> Location {
-        Location {
-            subdistrict: Some(SubdistrictCode::parse("yuhu-lu").unwrap()),
-            community: Some(CommunityCode::parse("yuhu-lu-jianshe").unwrap()),
-            block: Some(BlockCode::parse("yuhu-lu-017").unwrap()),
-            areas: [AreaId::parse("shaoshan-road-north").unwrap()].into(),
-        }
+        Location::in_block(BlockCode::parse("430302001004017").unwrap())
+            .with_areas([AreaId::parse("shaoshan-road-north").unwrap()])
     }
 
     fn exception(id: &str, place: PlaceRef, scope: ExceptionScope, lead: &str) -> PlaceException {
@@ -778,7 +896,7 @@ pub(crate) mod tests {
     fn an_exception_for_another_place_does_not_apply() {
         let elsewhere = exception(
             "other-block",
-            PlaceRef::Block(BlockCode::parse("yuhu-lu-018").unwrap()),
+            PlaceRef::Block(BlockCode::parse("430302001004018").unwrap()),
             street_item(),
             "housing_construction",
         );
@@ -791,7 +909,7 @@ pub(crate) mod tests {
     fn an_exception_for_another_item_does_not_apply() {
         let other_item = exception(
             "construction-here",
-            PlaceRef::Block(BlockCode::parse("yuhu-lu-017").unwrap()),
+            PlaceRef::Block(BlockCode::parse("430302001004017").unwrap()),
             ExceptionScope::Item(ItemCode::parse("SC-01-01").unwrap()),
             "natural_resources",
         );
@@ -807,19 +925,19 @@ pub(crate) mod tests {
     fn the_most_specific_place_wins_among_exceptions() {
         let subdistrict = exception(
             "by-subdistrict",
-            PlaceRef::Subdistrict(SubdistrictCode::parse("yuhu-lu").unwrap()),
+            PlaceRef::Subdistrict(SubdistrictCode::parse("430302001").unwrap()),
             street_item(),
             "civil_affairs",
         );
         let community = exception(
             "by-community",
-            PlaceRef::Community(CommunityCode::parse("yuhu-lu-jianshe").unwrap()),
+            PlaceRef::Community(CommunityCode::parse("430302001004").unwrap()),
             street_item(),
             "market_supervision",
         );
         let block = exception(
             "by-block",
-            PlaceRef::Block(BlockCode::parse("yuhu-lu-017").unwrap()),
+            PlaceRef::Block(BlockCode::parse("430302001004017").unwrap()),
             street_item(),
             "public_security",
         );
@@ -850,7 +968,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_matter_exception_wins_over_an_item_exception_at_the_same_place() {
-        let place = PlaceRef::Block(BlockCode::parse("yuhu-lu-017").unwrap());
+        let place = PlaceRef::Block(BlockCode::parse("430302001004017").unwrap());
         let for_item = exception("item-wide", place.clone(), street_item(), "civil_affairs");
         let for_matter = exception(
             "lights-only",
@@ -873,13 +991,13 @@ pub(crate) mod tests {
     fn a_more_specific_place_wins_even_over_a_matter_scoped_exception() {
         let broad_but_precise = exception(
             "subdistrict-lights",
-            PlaceRef::Subdistrict(SubdistrictCode::parse("yuhu-lu").unwrap()),
+            PlaceRef::Subdistrict(SubdistrictCode::parse("430302001").unwrap()),
             ExceptionScope::Matter(code("broken_street_light")),
             "civil_affairs",
         );
         let narrow = exception(
             "block-facilities",
-            PlaceRef::Block(BlockCode::parse("yuhu-lu-017").unwrap()),
+            PlaceRef::Block(BlockCode::parse("430302001004017").unwrap()),
             street_item(),
             "housing_construction",
         );
@@ -892,7 +1010,7 @@ pub(crate) mod tests {
     fn an_exception_applies_only_within_its_effective_window() {
         let mut temporary = exception(
             "roadworks",
-            PlaceRef::Block(BlockCode::parse("yuhu-lu-017").unwrap()),
+            PlaceRef::Block(BlockCode::parse("430302001004017").unwrap()),
             street_item(),
             "housing_construction",
         );
@@ -914,7 +1032,7 @@ pub(crate) mod tests {
     fn an_exception_can_change_the_tier() {
         let mut escalated = exception(
             "market-street",
-            PlaceRef::Block(BlockCode::parse("yuhu-lu-017").unwrap()),
+            PlaceRef::Block(BlockCode::parse("430302001004017").unwrap()),
             street_item(),
             "urban_management",
         );
@@ -941,10 +1059,7 @@ pub(crate) mod tests {
         let catalogue = catalogue(&lists);
         let exceptions =
             PlaceExceptions::new(vec![road.clone(), park.clone()], &departments()).unwrap();
-        let mut in_both = block_location();
-        in_both
-            .areas
-            .insert(AreaId::parse("riverside-park").unwrap());
+        let in_both = block_location().with_areas([AreaId::parse("riverside-park").unwrap()]);
         let rules = DutyRules::new(&lists, &catalogue, &exceptions);
         assert_eq!(
             rules.resolve(&code("broken_street_light"), &in_both, day(20)),
@@ -967,17 +1082,14 @@ pub(crate) mod tests {
     fn a_location_known_only_by_subdistrict_gets_subdistrict_exceptions_only() {
         let block = exception(
             "by-block",
-            PlaceRef::Block(BlockCode::parse("yuhu-lu-017").unwrap()),
+            PlaceRef::Block(BlockCode::parse("430302001004017").unwrap()),
             street_item(),
             "public_security",
         );
         let lists = lists();
         let catalogue = catalogue(&lists);
         let exceptions = PlaceExceptions::new(vec![block], &departments()).unwrap();
-        let coarse = Location {
-            subdistrict: Some(SubdistrictCode::parse("yuhu-lu").unwrap()),
-            ..Location::default()
-        };
+        let coarse = Location::in_subdistrict(SubdistrictCode::parse("430302001").unwrap());
         let resolved = DutyRules::new(&lists, &catalogue, &exceptions)
             .resolve(&code("broken_street_light"), &coarse, day(20))
             .unwrap();
@@ -986,7 +1098,7 @@ pub(crate) mod tests {
 
     #[test]
     fn every_problem_in_a_set_of_exceptions_is_reported() {
-        let place = PlaceRef::Block(BlockCode::parse("yuhu-lu-017").unwrap());
+        let place = PlaceRef::Block(BlockCode::parse("430302001004017").unwrap());
         let first = exception(
             "first",
             place.clone(),
@@ -1028,7 +1140,7 @@ pub(crate) mod tests {
 
     #[test]
     fn exceptions_for_the_same_place_and_scope_may_follow_each_other_in_time() {
-        let place = PlaceRef::Block(BlockCode::parse("yuhu-lu-017").unwrap());
+        let place = PlaceRef::Block(BlockCode::parse("430302001004017").unwrap());
         let mut before = exception(
             "before",
             place.clone(),
@@ -1039,5 +1151,93 @@ pub(crate) mod tests {
         let mut after = exception("after", place, street_item(), "urban_management");
         after.effective_from = day(30);
         assert!(PlaceExceptions::new(vec![before, after], &departments()).is_ok());
+    }
+
+    #[test]
+    fn a_location_known_by_its_block_gets_its_community_and_subdistrict_exceptions() {
+        let community = exception(
+            "by-community",
+            PlaceRef::Community(CommunityCode::parse("430302001004").unwrap()),
+            street_item(),
+            "market_supervision",
+        );
+        let lists = lists();
+        let catalogue = catalogue(&lists);
+        let exceptions = PlaceExceptions::new(vec![community], &departments()).unwrap();
+        let by_block_only = Location::in_block(BlockCode::parse("430302001004017").unwrap());
+        let resolved = DutyRules::new(&lists, &catalogue, &exceptions)
+            .resolve(&code("broken_street_light"), &by_block_only, day(20))
+            .unwrap();
+        assert_eq!(resolved.exception.unwrap().as_str(), "by-community");
+        let neighbour = Location::in_block(BlockCode::parse("430302001005001").unwrap());
+        let resolved = DutyRules::new(&lists, &catalogue, &exceptions)
+            .resolve(&code("broken_street_light"), &neighbour, day(20))
+            .unwrap();
+        assert_eq!(resolved.exception, None, "a block of another community");
+    }
+
+    #[test]
+    fn a_location_from_divisions_is_decided_by_the_most_specific_one_given() {
+        let block = BlockCode::parse("430302001004017").unwrap();
+        let location = Location::from_divisions(
+            Some(SubdistrictCode::parse("430302001").unwrap()),
+            None,
+            Some(block.clone()),
+        )
+        .unwrap();
+        assert_eq!(location, Location::in_block(block));
+        assert_eq!(
+            location.community().map(CommunityCode::as_str),
+            Some("430302001004")
+        );
+        let community = Location::from_divisions(
+            None,
+            Some(CommunityCode::parse("430302001004").unwrap()),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            community.subdistrict().map(SubdistrictCode::as_str),
+            Some("430302001")
+        );
+        assert_eq!(community.block(), None);
+        assert_eq!(
+            Location::from_divisions(None, None, None).unwrap(),
+            Location::unknown()
+        );
+    }
+
+    #[test]
+    fn divisions_that_do_not_nest_are_refused_naming_both() {
+        let error = Location::from_divisions(
+            None,
+            Some(CommunityCode::parse("430302001005").unwrap()),
+            Some(BlockCode::parse("430302001004017").unwrap()),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "block 430302001004017 is not in community 430302001005"
+        );
+        let error = Location::from_divisions(
+            Some(SubdistrictCode::parse("430302002").unwrap()),
+            None,
+            Some(BlockCode::parse("430302001004017").unwrap()),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "block 430302001004017 is not in subdistrict 430302002"
+        );
+        let error = Location::from_divisions(
+            Some(SubdistrictCode::parse("430302002").unwrap()),
+            Some(CommunityCode::parse("430302001004").unwrap()),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "community 430302001004 is not in subdistrict 430302002"
+        );
     }
 }

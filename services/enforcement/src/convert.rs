@@ -1,0 +1,454 @@
+//! Stored rows → API messages, as the caller may see them; page tokens.
+
+use chrono::{DateTime, Utc};
+use flatgov_proto::enforcement::v1 as api;
+use flatgov_proto::flatgov::r#type::v1::GeoPoint;
+
+use crate::domain::action::RectificationStatus;
+use crate::domain::{
+    ActionDetails, ActionKind, AgencyCode, AgencySelection, OperationState, Outcome, Viewer,
+    WhistleSource,
+};
+use crate::error::Error;
+use crate::events::timestamp;
+use crate::store::{ActionRow, AgencyRow, OfficerRow, OperationRecord, UnitRow};
+
+fn ts(time: DateTime<Utc>) -> Option<prost_types::Timestamp> {
+    Some(timestamp(time))
+}
+
+fn opt_ts(time: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
+    time.map(timestamp)
+}
+
+pub fn agency(row: &AgencyRow) -> api::Agency {
+    api::Agency {
+        name: format!("agencies/{}", row.code),
+        code: row.code.clone(),
+        display_name: row.display_name.clone(),
+        display_name_en: row.display_name_en.clone(),
+        active: row.active,
+        create_time: ts(row.created_at),
+        update_time: ts(row.updated_at),
+    }
+}
+
+pub fn unit(row: &UnitRow) -> api::EnforcementUnit {
+    api::EnforcementUnit {
+        name: format!("agencies/{}/units/{}", row.agency_code, row.id),
+        agency: format!("agencies/{}", row.agency_code),
+        display_name: row.display_name.clone(),
+        stationed_subdistrict_code: row.stationed_subdistrict_code.clone().unwrap_or_default(),
+        on_duty: row.on_duty,
+        active: row.active,
+        create_time: ts(row.created_at),
+        update_time: ts(row.updated_at),
+    }
+}
+
+pub fn officer(row: &OfficerRow, viewer: &Viewer) -> api::Officer {
+    let officer_agency = AgencyCode::parse(&row.agency_code).ok();
+    let may_see_phone = officer_agency.is_some_and(|agency| viewer.may_see_officer_phone(&agency));
+    api::Officer {
+        name: format!("agencies/{}/officers/{}", row.agency_code, row.id),
+        agency: format!("agencies/{}", row.agency_code),
+        unit: row
+            .unit_id
+            .map(|unit| format!("agencies/{}/units/{unit}", row.agency_code))
+            .unwrap_or_default(),
+        display_name: row.display_name.clone(),
+        badge_number: row.badge_number.clone(),
+        phone: if may_see_phone {
+            row.phone.clone()
+        } else {
+            String::new()
+        },
+        active: row.active,
+        create_time: ts(row.created_at),
+        update_time: ts(row.updated_at),
+    }
+}
+
+fn state(code: &str) -> api::OperationState {
+    match OperationState::parse(code) {
+        Some(OperationState::ResolvingAgencies) => api::OperationState::ResolvingAgencies,
+        Some(OperationState::Open) => api::OperationState::Open,
+        Some(OperationState::Concluded) => api::OperationState::Concluded,
+        Some(OperationState::FollowUp) => api::OperationState::FollowUp,
+        Some(OperationState::Cancelled) => api::OperationState::Cancelled,
+        None => api::OperationState::Unspecified,
+    }
+}
+
+/// The stored state code of an API state, or `None` for UNSPECIFIED.
+pub fn state_code(state: api::OperationState) -> Option<&'static str> {
+    let domain = match state {
+        api::OperationState::Unspecified => return None,
+        api::OperationState::ResolvingAgencies => OperationState::ResolvingAgencies,
+        api::OperationState::Open => OperationState::Open,
+        api::OperationState::Concluded => OperationState::Concluded,
+        api::OperationState::FollowUp => OperationState::FollowUp,
+        api::OperationState::Cancelled => OperationState::Cancelled,
+    };
+    Some(domain.as_str())
+}
+
+pub fn outcome_to_api(outcome: Outcome) -> api::OperationOutcome {
+    match outcome {
+        Outcome::Resolved => api::OperationOutcome::Resolved,
+        Outcome::PartiallyResolved => api::OperationOutcome::PartiallyResolved,
+        Outcome::Referred => api::OperationOutcome::Referred,
+        Outcome::NoViolation => api::OperationOutcome::NoViolation,
+    }
+}
+
+pub fn outcome_from_api(outcome: api::OperationOutcome) -> Option<Outcome> {
+    match outcome {
+        api::OperationOutcome::Unspecified => None,
+        api::OperationOutcome::Resolved => Some(Outcome::Resolved),
+        api::OperationOutcome::PartiallyResolved => Some(Outcome::PartiallyResolved),
+        api::OperationOutcome::Referred => Some(Outcome::Referred),
+        api::OperationOutcome::NoViolation => Some(Outcome::NoViolation),
+    }
+}
+
+pub fn action_kind(kind: ActionKind) -> api::ActionKind {
+    match kind {
+        ActionKind::Inspection => api::ActionKind::Inspection,
+        ActionKind::RectificationOrder => api::ActionKind::RectificationOrder,
+        ActionKind::PenaltyDecision => api::ActionKind::PenaltyDecision,
+        ActionKind::Seizure => api::ActionKind::Seizure,
+        ActionKind::Referral => api::ActionKind::Referral,
+        ActionKind::RectificationCheck => api::ActionKind::RectificationCheck,
+    }
+}
+
+/// The action as `viewer` may see it.
+pub fn action(row: &ActionRow, viewer: &Viewer) -> api::Action {
+    use api::action::Details;
+    let operation = format!("operations/{}", row.operation_id);
+    let recorded_by_agency = AgencyCode::parse(&row.agency_code).ok();
+    let may_see_notes = recorded_by_agency
+        .as_ref()
+        .is_some_and(|agency| viewer.may_see_notes(agency, row.notes_sensitive));
+    let details = match &row.details.0 {
+        ActionDetails::Inspection {
+            findings,
+            violation_found,
+        } => Details::Inspection(api::Inspection {
+            findings: findings.clone(),
+            violation_found: *violation_found,
+        }),
+        ActionDetails::RectificationOrder {
+            requirement,
+            deadline,
+            document_number,
+        } => {
+            let status = match RectificationStatus::of(
+                row.rectification_complied,
+                row.rectification_overdue_at.is_some(),
+            ) {
+                RectificationStatus::Pending => api::RectificationStatus::Pending,
+                RectificationStatus::Overdue => api::RectificationStatus::Overdue,
+                RectificationStatus::Complied => api::RectificationStatus::Complied,
+                RectificationStatus::NotComplied => api::RectificationStatus::NotComplied,
+            };
+            Details::RectificationOrder(api::RectificationOrder {
+                requirement: requirement.clone(),
+                deadline: ts(*deadline),
+                document_number: document_number.clone(),
+                status: status as i32,
+                overdue_time: opt_ts(row.rectification_overdue_at),
+            })
+        }
+        ActionDetails::PenaltyDecision {
+            legal_basis,
+            penalty,
+            fine_fen,
+            decision_number,
+        } => Details::PenaltyDecision(api::PenaltyDecision {
+            legal_basis: legal_basis.clone(),
+            penalty: penalty.clone(),
+            fine_fen: *fine_fen,
+            decision_number: decision_number.clone(),
+        }),
+        ActionDetails::Seizure {
+            items,
+            legal_basis,
+            document_number,
+        } => Details::Seizure(api::Seizure {
+            items: items.clone(),
+            legal_basis: legal_basis.clone(),
+            document_number: document_number.clone(),
+        }),
+        ActionDetails::Referral {
+            referred_to,
+            reason,
+        } => Details::Referral(api::Referral {
+            referred_to: referred_to.clone(),
+            reason: reason.clone(),
+        }),
+        ActionDetails::RectificationCheck {
+            rectification_order,
+            complied,
+            findings,
+        } => Details::RectificationCheck(api::RectificationCheck {
+            rectification_order: format!("{operation}/actions/{rectification_order}"),
+            complied: *complied,
+            findings: findings.clone(),
+        }),
+    };
+    api::Action {
+        name: format!("{operation}/actions/{}", row.id),
+        agency: format!("agencies/{}", row.agency_code),
+        kind: ActionKind::parse(&row.kind)
+            .map(action_kind)
+            .unwrap_or(api::ActionKind::Unspecified) as i32,
+        recorded_by: row.recorded_by.clone(),
+        record_time: ts(row.recorded_at),
+        summary: row.summary.clone(),
+        notes: if may_see_notes {
+            row.notes.clone()
+        } else {
+            String::new()
+        },
+        notes_sensitive: row.notes_sensitive,
+        notes_redacted: !may_see_notes && !row.notes.is_empty(),
+        attachments: row
+            .attachments
+            .0
+            .iter()
+            .map(|attachment| api::Attachment {
+                uri: attachment.uri.clone(),
+                media_type: attachment.media_type.clone(),
+                description: attachment.description.clone(),
+                sha256: attachment.sha256.clone(),
+            })
+            .collect(),
+        details: Some(details),
+    }
+}
+
+/// Whether the operation is overdue at `now`: an agency past its report-in
+/// deadline without a report while it is open, or an overdue unchecked
+/// rectification order.
+pub fn is_overdue(record: &OperationRecord, now: DateTime<Utc>) -> bool {
+    let operation_state = OperationState::parse(&record.operation.state);
+    let late_agency = operation_state == Some(OperationState::Open)
+        && record
+            .summonses
+            .iter()
+            .any(|summons| summons.reported_at.is_none() && summons.report_in_due < now);
+    let overdue_order =
+        operation_state != Some(OperationState::Cancelled) && record.operation.overdue_orders > 0;
+    late_agency || overdue_order
+}
+
+/// The operation as `viewer` may see it.
+pub fn operation(record: &OperationRecord, viewer: &Viewer, now: DateTime<Utc>) -> api::Operation {
+    let row = &record.operation;
+    let show_names = viewer.may_see_officer_names();
+    let summons = record
+        .summonses
+        .iter()
+        .map(|summons| {
+            let summons_state = match (summons.reported_at, summons.marked_late_at) {
+                (Some(_), _) => api::SummonsState::ReportedIn,
+                (None, Some(_)) => api::SummonsState::Late,
+                (None, None) if summons.report_in_due < now && row.state == "open" => {
+                    api::SummonsState::Late
+                }
+                (None, None) => api::SummonsState::AwaitingReport,
+            };
+            api::Summons {
+                agency: format!("agencies/{}", summons.agency_code),
+                lead: row.lead_agency.as_deref() == Some(summons.agency_code.as_str()),
+                state: summons_state as i32,
+                summon_time: ts(summons.summoned_at),
+                report_in_deadline: ts(summons.report_in_due),
+                report_in_time: opt_ts(summons.reported_at),
+                reported_on_time: summons
+                    .reported_at
+                    .is_some_and(|at| at <= summons.report_in_due),
+                marked_late_time: opt_ts(summons.marked_late_at),
+                officers: record
+                    .officers
+                    .iter()
+                    .filter(|officer| officer.agency_code == summons.agency_code)
+                    .map(|officer| api::DispatchedOfficer {
+                        officer: format!(
+                            "agencies/{}/officers/{}",
+                            officer.agency_code, officer.officer_id
+                        ),
+                        display_name: if show_names {
+                            officer.display_name.clone()
+                        } else {
+                            String::new()
+                        },
+                        badge_number: if show_names {
+                            officer.badge_number.clone()
+                        } else {
+                            String::new()
+                        },
+                    })
+                    .collect(),
+                unit: summons
+                    .unit_id
+                    .map(|unit| format!("agencies/{}/units/{unit}", summons.agency_code))
+                    .unwrap_or_default(),
+                report_note: summons.report_note.clone(),
+                actions_recorded: u32::try_from(summons.actions_recorded).unwrap_or(u32::MAX),
+            }
+        })
+        .collect();
+    let conclusion = row.concluded_at.map(|concluded_at| api::Conclusion {
+        outcome: row
+            .outcome
+            .as_deref()
+            .and_then(Outcome::parse)
+            .map(outcome_to_api)
+            .unwrap_or(api::OperationOutcome::Unspecified) as i32,
+        summary: row.conclusion_summary.clone().unwrap_or_default(),
+        conclude_time: ts(concluded_at),
+        concluded_by: row.concluded_by.clone().unwrap_or_default(),
+    });
+    let cancellation = row.cancelled_at.map(|cancelled_at| api::Cancellation {
+        reason: row.cancel_reason.clone().unwrap_or_default(),
+        cancel_time: ts(cancelled_at),
+        cancelled_by: row.cancelled_by.clone().unwrap_or_default(),
+    });
+    api::Operation {
+        name: format!("operations/{}", row.id),
+        case: row.case_name.clone().unwrap_or_default(),
+        state: state(&row.state) as i32,
+        source: match WhistleSource::parse(&row.source) {
+            Some(WhistleSource::CaseEscalation) => api::WhistleSource::CaseEscalation,
+            Some(WhistleSource::Direct) => api::WhistleSource::Direct,
+            None => api::WhistleSource::Unspecified,
+        } as i32,
+        subdistrict_code: row.subdistrict_code.clone(),
+        block_code: row.block_code.clone().unwrap_or_default(),
+        location: row
+            .longitude
+            .zip(row.latitude)
+            .map(|(longitude, latitude)| GeoPoint {
+                longitude,
+                latitude,
+            }),
+        matter_code: row.matter_code.clone().unwrap_or_default(),
+        description: row.description.clone(),
+        urgent: row.urgent,
+        lead_agency: row
+            .lead_agency
+            .as_ref()
+            .map(|lead| format!("agencies/{lead}"))
+            .unwrap_or_default(),
+        summons,
+        agency_selection: match row
+            .agency_selection
+            .as_deref()
+            .and_then(AgencySelection::parse)
+        {
+            Some(AgencySelection::Requested) => api::AgencySelection::Requested,
+            Some(AgencySelection::DutyLists) => api::AgencySelection::DutyLists,
+            Some(AgencySelection::DefaultSet) => api::AgencySelection::DefaultSet,
+            None => api::AgencySelection::Unspecified,
+        } as i32,
+        agency_selection_note: row.agency_selection_note.clone(),
+        blown_by: row.blown_by.clone(),
+        blow_time: ts(row.blown_at),
+        actions: record
+            .actions
+            .iter()
+            .map(|action_row| action(action_row, viewer))
+            .collect(),
+        conclusion,
+        cancellation,
+        ratings: record
+            .ratings
+            .iter()
+            .map(|rating| api::AgencyRating {
+                agency: format!("agencies/{}", rating.agency_code),
+                score: u32::try_from(rating.score).unwrap_or(0),
+                comment: rating.comment.clone(),
+                rate_time: ts(rating.rated_at),
+                rated_by: rating.rated_by.clone(),
+            })
+            .collect(),
+        overdue: is_overdue(record, now),
+        follow_up_open_time: opt_ts(row.follow_up_opened_at),
+        update_time: ts(row.updated_at),
+    }
+}
+
+/// Opaque page tokens: a collection tag and the last key seen, hex-encoded
+/// so callers treat them as opaque.
+pub mod page {
+    use super::Error;
+
+    pub const DEFAULT_SIZE: i64 = 50;
+    pub const MAX_SIZE: i64 = 500;
+
+    /// The page size asked for: 0 means the default, above the maximum is
+    /// lowered to it, negative is refused.
+    pub fn size(page_size: i32) -> Result<i64, Error> {
+        match page_size {
+            0 => Ok(DEFAULT_SIZE),
+            size if size < 0 => Err(Error::invalid("page_size", "must not be negative")),
+            size => Ok(i64::from(size).min(MAX_SIZE)),
+        }
+    }
+
+    pub fn encode(collection: &str, key: &str) -> String {
+        format!("{collection}:{key}")
+            .bytes()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+
+    /// The key in a token of `collection`, `None` for an empty token.
+    pub fn decode(collection: &str, token: &str) -> Result<Option<String>, Error> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        let refuse = || Error::invalid("page_token", "is not a token this list returned");
+        if !token.len().is_multiple_of(2) || token.len() > 512 {
+            return Err(refuse());
+        }
+        let bytes: Vec<u8> = (0..token.len())
+            .step_by(2)
+            .map(|index| u8::from_str_radix(&token[index..index + 2], 16))
+            .collect::<Result<_, _>>()
+            .map_err(|_| refuse())?;
+        let text = String::from_utf8(bytes).map_err(|_| refuse())?;
+        text.strip_prefix(collection)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .map(|key| Some(key.to_owned()))
+            .ok_or_else(refuse)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_token_decodes_only_for_its_own_collection() {
+            let token = encode("operations", "0193a1b2-0000-7000-8000-000000000001");
+            assert_eq!(
+                decode("operations", &token).unwrap().as_deref(),
+                Some("0193a1b2-0000-7000-8000-000000000001")
+            );
+            assert!(decode("units", &token).is_err());
+            assert!(decode("units", "zz").is_err());
+            assert_eq!(decode("units", "").unwrap(), None);
+        }
+
+        #[test]
+        fn page_sizes_default_cap_and_refuse_negatives() {
+            assert_eq!(size(0).unwrap(), 50);
+            assert_eq!(size(7).unwrap(), 7);
+            assert_eq!(size(10_000).unwrap(), 500);
+            assert!(size(-1).is_err());
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The service's errors and the one place they become gRPC statuses.
+
+use std::fmt::Display;
+
+use flatgov_grpc::error::FieldViolation;
+use tonic::Status;
+
+use crate::domain::Refusal;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input: INVALID_ARGUMENT with every violation.
+    #[error("invalid request")]
+    Invalid(Vec<FieldViolation>),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// An illegal step for the operation's state: FAILED_PRECONDITION.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// An auth refusal from the chassis helpers, passed through.
+    #[error(transparent)]
+    Status(#[from] Status),
+    #[error("database failure while {context}")]
+    Database {
+        context: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, description: impl Display) -> Self {
+        Error::Invalid(vec![FieldViolation::new(field, description.to_string())])
+    }
+
+    /// A mapper for `map_err` on database calls.
+    pub fn database(context: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
+        move |source| Error::Database { context, source }
+    }
+}
+
+impl From<Error> for Status {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Invalid(violations) => flatgov_grpc::error::invalid_argument(&violations),
+            Error::NotFound(message) => Status::not_found(message),
+            Error::AlreadyExists(message) => Status::already_exists(message),
+            Error::Refused(refusal @ Refusal::NotLead { .. }) => {
+                Status::permission_denied(refusal.to_string())
+            }
+            Error::Refused(refusal) => Status::failed_precondition(refusal.to_string()),
+            Error::FailedPrecondition(message) => Status::failed_precondition(message),
+            Error::PermissionDenied(message) => Status::permission_denied(message),
+            Error::Status(status) => status,
+            Error::Database { context, source } => flatgov_grpc::error::database(context, source),
+        }
+    }
+}
+
+/// Collects field violations, so a request is judged whole and every
+/// problem reported at once.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    /// The value, or `None` after recording why `field` is wrong.
+    pub fn check<T, E: Display>(
+        &mut self,
+        field: impl Into<String>,
+        result: Result<T, E>,
+    ) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.0.push(FieldViolation::new(field, error.to_string()));
+                None
+            }
+        }
+    }
+
+    pub fn add(&mut self, field: impl Into<String>, description: impl Display) {
+        self.0
+            .push(FieldViolation::new(field, description.to_string()));
+    }
+
+    /// `Err(INVALID_ARGUMENT)` when anything was recorded.
+    pub fn finish(self) -> Result<(), Error> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Invalid(self.0))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AgencyCode, OperationState};
+    use tonic_types::StatusExt as _;
+
+    #[test]
+    fn every_violation_reaches_the_caller_as_bad_request_details() {
+        let mut violations = Violations::default();
+        assert_eq!(violations.check("a", Ok::<_, String>(1)), Some(1));
+        violations.check::<(), _>("subdistrict_code", Err("must be 9 digits"));
+        violations.add("agencies[1]", "agency x is not registered");
+        let status = Status::from(violations.finish().unwrap_err());
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        let details = status.get_details_bad_request().unwrap();
+        assert_eq!(details.field_violations.len(), 2);
+        assert_eq!(details.field_violations[1].field, "agencies[1]");
+    }
+
+    #[test]
+    fn refusals_are_failed_preconditions_except_a_non_lead_concluding() {
+        let state = Status::from(Error::Refused(Refusal::WrongState {
+            state: OperationState::Concluded,
+            step: "recording an action",
+            needed: "open",
+        }));
+        assert_eq!(state.code(), tonic::Code::FailedPrecondition);
+        assert!(state.message().contains("concluded"));
+        let agency = AgencyCode::parse("urban_management").unwrap();
+        let not_lead = Status::from(Error::Refused(Refusal::NotLead {
+            lead: agency.clone(),
+            caller: agency,
+        }));
+        assert_eq!(not_lead.code(), tonic::Code::PermissionDenied);
+    }
+}

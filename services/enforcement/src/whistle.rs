@@ -1,0 +1,407 @@
+//! Opening joint operations and summoning agencies: shared by the
+//! `BlowWhistle` call, the consumer of the cases service's escalations, the
+//! deadline worker that resolves agencies later, and `SummonAgency`.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use flatgov_proto::enforcement::v1::{AgencySummoned, WhistleBlown};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::Settings;
+use crate::domain::selection::{self, Selection};
+use crate::domain::{
+    AgencyCode, BlockCode, CaseName, MatterCode, RequestId, SubdistrictCode, WhistleSource,
+};
+use crate::duties::{Responsibility, Unavailable};
+use crate::events::timestamp;
+use crate::store::{self, NewOperation, Recorded};
+
+/// Everything a whistle says, validated.
+#[derive(Debug, Clone)]
+pub struct Whistle {
+    pub case: Option<CaseName>,
+    pub request_id: Option<RequestId>,
+    pub source: WhistleSource,
+    pub subdistrict: SubdistrictCode,
+    pub block: Option<BlockCode>,
+    /// Longitude, latitude.
+    pub location: Option<(f64, f64)>,
+    pub matter: Option<MatterCode>,
+    pub description: String,
+    pub urgent: bool,
+    pub requested_lead: Option<AgencyCode>,
+    pub blown_by: String,
+    pub blown_at: DateTime<Utc>,
+}
+
+/// Whom to summon, or that it must be resolved first.
+#[derive(Debug, Clone)]
+pub enum Agencies {
+    Chosen(Selection),
+    /// Record the whistle in `resolving_agencies`; the deadline worker
+    /// resolves from `retry_at` on.
+    Resolve {
+        retry_at: DateTime<Utc>,
+        note: String,
+    },
+}
+
+/// The facts of an operation the summoning step needs.
+#[derive(Debug, Clone)]
+pub struct OperationFacts {
+    pub id: Uuid,
+    pub case: Option<String>,
+    pub subdistrict: String,
+    pub block: Option<String>,
+    pub matter: Option<String>,
+    pub urgent: bool,
+    pub blown_at: DateTime<Utc>,
+}
+
+impl OperationFacts {
+    pub fn from_row(row: &store::OperationRow) -> Self {
+        Self {
+            id: row.id,
+            case: row.case_name.clone(),
+            subdistrict: row.subdistrict_code.clone(),
+            block: row.block_code.clone(),
+            matter: row.matter_code.clone(),
+            urgent: row.urgent,
+            blown_at: row.blown_at,
+        }
+    }
+
+    pub fn resource(&self) -> String {
+        format!("operations/{}", self.id)
+    }
+}
+
+/// Records a whistle (unless the case's live operation or the request's
+/// earlier result exists) and, when the agencies are chosen, summons them.
+/// Runs inside the caller's transaction.
+pub async fn record(
+    connection: &mut PgConnection,
+    whistle: &Whistle,
+    agencies: &Agencies,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<Recorded, sqlx::Error> {
+    let id = Uuid::now_v7();
+    let (resolving, note) = match agencies {
+        Agencies::Chosen(selection) => (None, selection.note.as_str()),
+        Agencies::Resolve { retry_at, note } => (
+            Some((
+                *retry_at,
+                whistle.blown_at + settings.resolution_patience.as_delta(),
+            )),
+            note.as_str(),
+        ),
+    };
+    let recorded = store::insert_operation(
+        &mut *connection,
+        &NewOperation {
+            id,
+            case_name: whistle.case.as_ref().map(CaseName::as_str),
+            request_id: whistle.request_id.as_ref().map(RequestId::as_str),
+            source: whistle.source.as_str(),
+            subdistrict_code: whistle.subdistrict.as_str(),
+            block_code: whistle.block.as_ref().map(BlockCode::as_str),
+            location: whistle.location,
+            matter_code: whistle.matter.as_ref().map(MatterCode::as_str),
+            description: &whistle.description,
+            urgent: whistle.urgent,
+            requested_lead: whistle.requested_lead.as_ref().map(AgencyCode::as_str),
+            selection_note: note,
+            blown_by: &whistle.blown_by,
+            blown_at: whistle.blown_at,
+            resolving,
+        },
+    )
+    .await?;
+    if let Recorded::Created(id) = recorded {
+        match agencies {
+            Agencies::Chosen(selection) => {
+                let facts = OperationFacts {
+                    id,
+                    case: whistle.case.as_ref().map(ToString::to_string),
+                    subdistrict: whistle.subdistrict.to_string(),
+                    block: whistle.block.as_ref().map(ToString::to_string),
+                    matter: whistle.matter.as_ref().map(ToString::to_string),
+                    urgent: whistle.urgent,
+                    blown_at: whistle.blown_at,
+                };
+                summon_all(&mut *connection, &facts, selection, settings, now).await?;
+            }
+            Agencies::Resolve { .. } => {
+                tracing::info!(operation = %id, "whistle recorded; agencies to be resolved");
+            }
+        }
+        store::notify_deadline_workers(connection).await?;
+    }
+    Ok(recorded)
+}
+
+/// Summons one agency: its report-in clock starts now.
+pub async fn summon_one(
+    connection: &mut PgConnection,
+    operation: &OperationFacts,
+    agency: &AgencyCode,
+    position: i32,
+    lead: bool,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let deadline = settings.report_in.deadline(operation.urgent, now);
+    store::insert_summons(
+        &mut *connection,
+        operation.id,
+        agency.as_str(),
+        position,
+        now,
+        deadline,
+    )
+    .await?;
+    flatgov_messaging::outbox::enqueue(
+        connection,
+        &operation.resource(),
+        &AgencySummoned {
+            operation: operation.resource(),
+            case: operation.case.clone().unwrap_or_default(),
+            agency: agency.to_string(),
+            subdistrict_code: operation.subdistrict.clone(),
+            urgent: operation.urgent,
+            lead,
+            summoned_at: Some(timestamp(now)),
+            report_in_deadline: Some(timestamp(deadline)),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Summons every selected agency, opens the operation and publishes the
+/// whistle.
+pub async fn summon_all(
+    connection: &mut PgConnection,
+    operation: &OperationFacts,
+    selection: &Selection,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    for (position, agency) in selection.agencies.iter().enumerate() {
+        let position = i32::try_from(position).unwrap_or(i32::MAX);
+        summon_one(
+            &mut *connection,
+            operation,
+            agency,
+            position,
+            position == 0,
+            settings,
+            now,
+        )
+        .await?;
+    }
+    store::open_operation(
+        &mut *connection,
+        operation.id,
+        selection.lead().as_str(),
+        selection.how.as_str(),
+        &selection.note,
+        now,
+    )
+    .await?;
+    flatgov_messaging::outbox::enqueue(
+        &mut *connection,
+        &operation.resource(),
+        &WhistleBlown {
+            operation: operation.resource(),
+            case: operation.case.clone().unwrap_or_default(),
+            subdistrict_code: operation.subdistrict.clone(),
+            block_code: operation.block.clone().unwrap_or_default(),
+            matter_code: operation.matter.clone().unwrap_or_default(),
+            agencies: selection.agencies.iter().map(ToString::to_string).collect(),
+            lead_agency: selection.lead().to_string(),
+            urgent: operation.urgent,
+            blown_at: Some(timestamp(operation.blown_at)),
+        },
+    )
+    .await?;
+    tracing::info!(
+        operation = %operation.id,
+        agencies = ?selection.agencies.iter().map(AgencyCode::as_str).collect::<Vec<_>>(),
+        selection = selection.how.as_str(),
+        "agencies summoned"
+    );
+    store::notify_deadline_workers(connection).await
+}
+
+/// What to do after asking (or not asking) the duty lists.
+#[derive(Debug, Clone)]
+pub enum Decision {
+    Summon(Selection),
+    /// Try again later; the reason is recorded.
+    Retry(String),
+}
+
+/// The duty lists' answer, if they were asked.
+pub enum Answer {
+    /// Not asked: no matter, or no duty lists service configured.
+    NotAsked(&'static str),
+    Asked(Result<Responsibility, Unavailable>),
+}
+
+/// Chooses the agencies from the duty lists' answer, falling back to the
+/// default set when the answer cannot help — or, when the duty lists are
+/// unreachable, once `give_up` says the patience ran out.
+pub fn decide(
+    answer: Answer,
+    matter: Option<&MatterCode>,
+    active: &[AgencyCode],
+    settings: &Settings,
+    requested_lead: Option<&AgencyCode>,
+    give_up: bool,
+) -> Decision {
+    let fallback = |reason: String| match selection::default_set(
+        &settings.default_agencies,
+        active,
+        requested_lead,
+        &reason,
+    ) {
+        Some(selection) => Decision::Summon(selection),
+        None => Decision::Retry("no agency is active to be summoned".into()),
+    };
+    match answer {
+        Answer::NotAsked(reason) => fallback(reason.to_owned()),
+        Answer::Asked(Ok(Responsibility::Unknown(reason))) => fallback(reason),
+        Answer::Asked(Ok(Responsibility::Departments { lead, cooperating })) => {
+            match selection::from_duty_lists(lead.as_deref(), &cooperating, active, requested_lead)
+            {
+                Some(selection) => Decision::Summon(selection),
+                None => fallback(format!(
+                    "the duty lists name no registered enforcement agency for matter {}",
+                    matter.map(MatterCode::as_str).unwrap_or("-")
+                )),
+            }
+        }
+        Answer::Asked(Err(unavailable)) if give_up => fallback(format!(
+            "the duty lists stayed unreachable for {} ({})",
+            settings.resolution_patience, unavailable.0
+        )),
+        Answer::Asked(Err(unavailable)) => Decision::Retry(unavailable.0),
+    }
+}
+
+/// Delay before the next attempt after `attempts` failed ones: 1 s doubling
+/// to at most 60 s.
+pub fn retry_delay(attempts: i32) -> TimeDelta {
+    let exponent = u32::try_from(attempts.clamp(0, 6)).unwrap_or(6);
+    TimeDelta::seconds(2_i64.pow(exponent).min(60))
+}
+
+/// Parses agency codes from strings, leaving malformed ones out.
+pub fn agency_codes(codes: &[String]) -> Vec<AgencyCode> {
+    codes
+        .iter()
+        .filter_map(|code| AgencyCode::parse(code).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AgencySelection, LimitDuration, ReportInLimits};
+
+    fn settings() -> Settings {
+        Settings {
+            report_in: ReportInLimits::default(),
+            default_agencies: agency_codes(&[
+                "urban_management".into(),
+                "market_supervision".into(),
+                "public_security".into(),
+            ]),
+            resolution_patience: LimitDuration::from_secs(120),
+        }
+    }
+
+    fn active() -> Vec<AgencyCode> {
+        settings().default_agencies
+    }
+
+    #[test]
+    fn unreachable_duty_lists_mean_retry_until_the_patience_runs_out() {
+        let matter = MatterCode::parse("illegal_construction").unwrap();
+        let down = || Answer::Asked(Err(Unavailable("connection refused".into())));
+        assert!(matches!(
+            decide(down(), Some(&matter), &active(), &settings(), None, false),
+            Decision::Retry(reason) if reason == "connection refused"
+        ));
+        let Decision::Summon(selection) =
+            decide(down(), Some(&matter), &active(), &settings(), None, true)
+        else {
+            panic!("the default set is summoned once the patience runs out");
+        };
+        assert_eq!(selection.how, AgencySelection::DefaultSet);
+        assert!(
+            selection.note.contains("unreachable for 2m"),
+            "{}",
+            selection.note
+        );
+    }
+
+    #[test]
+    fn the_duty_lists_answer_decides_when_it_names_agencies() {
+        let answer = Answer::Asked(Ok(Responsibility::Departments {
+            lead: Some("market_supervision".into()),
+            cooperating: vec!["urban_management".into()],
+        }));
+        let Decision::Summon(selection) = decide(answer, None, &active(), &settings(), None, false)
+        else {
+            panic!("summoned");
+        };
+        assert_eq!(selection.lead().as_str(), "market_supervision");
+        assert_eq!(selection.how, AgencySelection::DutyLists);
+    }
+
+    #[test]
+    fn an_unknown_matter_or_no_matter_summons_the_default_set_at_once() {
+        for answer in [
+            Answer::Asked(Ok(Responsibility::Unknown("unknown matter".into()))),
+            Answer::NotAsked("no matter was given"),
+            Answer::Asked(Ok(Responsibility::Departments {
+                lead: Some("civil_affairs".into()),
+                cooperating: Vec::new(),
+            })),
+        ] {
+            let Decision::Summon(selection) =
+                decide(answer, None, &active(), &settings(), None, false)
+            else {
+                panic!("summoned");
+            };
+            assert_eq!(selection.how, AgencySelection::DefaultSet);
+            assert_eq!(selection.agencies.len(), 3);
+        }
+    }
+
+    #[test]
+    fn with_no_active_agency_the_whistle_waits_rather_than_summoning_nobody() {
+        assert!(matches!(
+            decide(
+                Answer::NotAsked("no matter"),
+                None,
+                &[],
+                &settings(),
+                None,
+                true
+            ),
+            Decision::Retry(_)
+        ));
+    }
+
+    #[test]
+    fn retries_back_off_from_one_second_to_a_minute() {
+        assert_eq!(retry_delay(0), TimeDelta::seconds(1));
+        assert_eq!(retry_delay(3), TimeDelta::seconds(8));
+        assert_eq!(retry_delay(50), TimeDelta::seconds(60));
+        assert_eq!(retry_delay(-1), TimeDelta::seconds(1));
+    }
+}

@@ -60,6 +60,19 @@ coded_enum!(
     }
 );
 
+impl OperationState {
+    /// The state in words, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            OperationState::ResolvingAgencies => "still resolving its agencies",
+            OperationState::Open => "open",
+            OperationState::Concluded => "concluded",
+            OperationState::FollowUp => "in follow-up",
+            OperationState::Cancelled => "cancelled",
+        }
+    }
+}
+
 coded_enum!(
     /// How the lead agency concluded.
     Outcome {
@@ -98,7 +111,7 @@ pub struct SummonsFacts {
 /// Why a step is refused. Each is a FAILED_PRECONDITION for the caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    #[error("the operation is {state}; {step} needs it to be {needed}")]
+    #[error("the operation is {}; {step} needs it to be {needed}", .state.describe())]
     WrongState {
         state: OperationState,
         step: &'static str,
@@ -178,6 +191,14 @@ pub fn check_report_in(
     summons: &[SummonsFacts],
     agency: &AgencyCode,
 ) -> Result<bool, Refusal> {
+    // No agency is summoned yet while the agencies are being resolved.
+    if state == OperationState::ResolvingAgencies {
+        return Err(Refusal::WrongState {
+            state,
+            step: "reporting in",
+            needed: "open",
+        });
+    }
     let facts = find(summons, agency)?;
     if facts.reported_in {
         return Ok(true);
@@ -428,6 +449,16 @@ mod tests {
         assert_eq!(
             refusal.to_string(),
             "the operation is cancelled; reporting in needs it to be open"
+        );
+        let refusal = check_report_in(
+            OperationState::ResolvingAgencies,
+            &[],
+            &agency("urban_management"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            refusal.to_string(),
+            "the operation is still resolving its agencies; reporting in needs it to be open"
         );
     }
 

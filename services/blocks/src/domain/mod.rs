@@ -8,16 +8,24 @@
 //! - [`names`]: place names.
 //! - [`geometry`]: GeoJSON Polygon/MultiPolygon ⇄ validated `geo::MultiPolygon`, geodesic area.
 //! - [`import`]: a FeatureCollection of blocks (or of subdistrict boundaries) → drafts, with every problem collected.
-//! - [`team`]: the facts about a block's 1+N+1 team that validation needs.
+//! - [`team`]: the 1+N+1 team (strict [`team::Team`]) and the facts validation checks.
+//! - [`team_import`]: teams given as a `team` property of block features.
+//! - [`staff`]: the roster's personal data (names, phones, units).
+//! - [`changes`]: what a new generation creates, retires and reshapes, with successors.
+//! - [`codec`]: the exact binary storage encoding of geometry.
 //! - [`validation`]: gaps, overlaps, blocks outside their subdistrict, households band, team rule.
 //! - [`index`]: the in-memory point → block lookup.
 //! - [`synthetic`]: deterministic tilings and the synthetic demo district.
 
+pub mod changes;
+pub mod codec;
 pub mod codes;
 pub mod geometry;
 pub mod import;
 pub mod index;
 pub mod names;
+pub mod staff;
 pub mod synthetic;
 pub mod team;
+pub mod team_import;
 pub mod validation;

@@ -1,0 +1,442 @@
+//! Boundary generations and their blocks.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// A generation as stored.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct GenerationRow {
+    pub id: Uuid,
+    pub state: String,
+    pub description: String,
+    pub block_count: i32,
+    pub total_households: i64,
+    pub create_time: DateTime<Utc>,
+    pub created_by: String,
+    pub activate_time: Option<DateTime<Utc>>,
+    pub retire_time: Option<DateTime<Utc>>,
+    pub previous_generation: Option<Uuid>,
+    pub base_generation: Option<Uuid>,
+    pub scope_subdistricts: Vec<String>,
+    pub request_id: Option<String>,
+    pub request_digest: Option<String>,
+}
+
+/// A block as stored; `geometry` only when it was asked for.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct BlockRow {
+    pub generation_id: Uuid,
+    pub code: String,
+    pub display_name: String,
+    pub households: i64,
+    pub community_code: String,
+    pub subdistrict_code: String,
+    pub area_m2: f64,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_to: Option<DateTime<Utc>>,
+    pub geometry: Option<Vec<u8>>,
+}
+
+/// A block to insert into a draft.
+#[derive(Debug, Clone)]
+pub struct NewBlock {
+    pub code: String,
+    pub display_name: String,
+    pub households: i64,
+    pub community_code: String,
+    pub subdistrict_code: String,
+    pub geometry: Vec<u8>,
+    pub area_m2: f64,
+}
+
+/// A draft's header.
+#[derive(Debug, Clone)]
+pub struct NewGeneration {
+    pub id: Uuid,
+    pub description: String,
+    pub created_by: String,
+    pub base_generation: Option<Uuid>,
+    pub scope_subdistricts: Vec<String>,
+    pub request_id: Option<String>,
+    pub request_digest: String,
+}
+
+pub async fn get_generation(
+    connection: &mut PgConnection,
+    id: Uuid,
+    for_update: bool,
+) -> Result<Option<GenerationRow>, sqlx::Error> {
+    let query = if for_update {
+        "select id, state, description, block_count, total_households, create_time, created_by,
+                activate_time, retire_time, previous_generation, base_generation, scope_subdistricts,
+                request_id, request_digest
+         from generations where id = $1 for update"
+    } else {
+        "select id, state, description, block_count, total_households, create_time, created_by,
+                activate_time, retire_time, previous_generation, base_generation, scope_subdistricts,
+                request_id, request_digest
+         from generations where id = $1"
+    };
+    sqlx::query_as(query)
+        .bind(id)
+        .fetch_optional(connection)
+        .await
+}
+
+pub async fn generation_by_request_id(
+    connection: &mut PgConnection,
+    request_id: &str,
+) -> Result<Option<GenerationRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, state, description, block_count, total_households, create_time, created_by,
+                activate_time, retire_time, previous_generation, base_generation, scope_subdistricts,
+                request_id, request_digest
+         from generations where request_id = $1",
+    )
+    .bind(request_id)
+    .fetch_optional(connection)
+    .await
+}
+
+/// Generations newest first (ids are UUIDv7, so id order is creation order).
+pub async fn list_generations(
+    connection: &mut PgConnection,
+    state: Option<&str>,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<GenerationRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, state, description, block_count, total_households, create_time, created_by,
+                activate_time, retire_time, previous_generation, base_generation, scope_subdistricts,
+                request_id, request_digest
+         from generations
+         where ($1::text is null or state = $1) and ($2::uuid is null or id < $2)
+         order by id desc limit $3",
+    )
+    .bind(state)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(connection)
+    .await
+}
+
+/// The generation in force at `at` (activated at or before it, not retired by then).
+pub async fn generation_at(
+    connection: &mut PgConnection,
+    at: DateTime<Utc>,
+) -> Result<Option<GenerationRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, state, description, block_count, total_households, create_time, created_by,
+                activate_time, retire_time, previous_generation, base_generation, scope_subdistricts,
+                request_id, request_digest
+         from generations
+         where activate_time <= $1 and (retire_time is null or retire_time > $1)
+         order by activate_time desc limit 1",
+    )
+    .bind(at)
+    .fetch_optional(connection)
+    .await
+}
+
+/// Every generation that was ever in force: (id, activated, retired), oldest first.
+pub async fn timeline(
+    connection: &mut PgConnection,
+) -> Result<Vec<(Uuid, DateTime<Utc>, Option<DateTime<Utc>>)>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, activate_time, retire_time from generations
+         where activate_time is not null order by activate_time",
+    )
+    .fetch_all(connection)
+    .await
+}
+
+pub async fn insert_generation(
+    connection: &mut PgConnection,
+    generation: &NewGeneration,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into generations (id, state, description, block_count, total_households, created_by,
+                                  base_generation, scope_subdistricts, request_id, request_digest)
+         values ($1, 'draft', $2, 0, 0, $3, $4, $5, $6, $7)",
+    )
+    .bind(generation.id)
+    .bind(&generation.description)
+    .bind(&generation.created_by)
+    .bind(generation.base_generation)
+    .bind(&generation.scope_subdistricts)
+    .bind(&generation.request_id)
+    .bind(&generation.request_digest)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+pub async fn insert_blocks(
+    connection: &mut PgConnection,
+    generation_id: Uuid,
+    blocks: &[NewBlock],
+) -> Result<(), sqlx::Error> {
+    for chunk in blocks.chunks(super::INSERT_CHUNK) {
+        let codes: Vec<&str> = chunk.iter().map(|block| block.code.as_str()).collect();
+        let names: Vec<&str> = chunk
+            .iter()
+            .map(|block| block.display_name.as_str())
+            .collect();
+        let households: Vec<i64> = chunk.iter().map(|block| block.households).collect();
+        let communities: Vec<&str> = chunk
+            .iter()
+            .map(|block| block.community_code.as_str())
+            .collect();
+        let subdistricts: Vec<&str> = chunk
+            .iter()
+            .map(|block| block.subdistrict_code.as_str())
+            .collect();
+        let geometries: Vec<&[u8]> = chunk
+            .iter()
+            .map(|block| block.geometry.as_slice())
+            .collect();
+        let areas: Vec<f64> = chunk.iter().map(|block| block.area_m2).collect();
+        sqlx::query(
+            "insert into generation_blocks (generation_id, code, display_name, households, community_code,
+                                            subdistrict_code, geometry, area_m2)
+             select $1, * from unnest($2::text[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::bytea[], $8::float8[])",
+        )
+        .bind(generation_id)
+        .bind(&codes)
+        .bind(&names)
+        .bind(&households)
+        .bind(&communities)
+        .bind(&subdistricts)
+        .bind(&geometries)
+        .bind(&areas)
+        .execute(&mut *connection)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Copies the blocks of `from` that lie outside the `scope` subdistricts into `to`.
+pub async fn copy_blocks_outside(
+    connection: &mut PgConnection,
+    from: Uuid,
+    to: Uuid,
+    scope: &[String],
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "insert into generation_blocks (generation_id, code, display_name, households, community_code,
+                                        subdistrict_code, geometry, area_m2)
+         select $2, code, display_name, households, community_code, subdistrict_code, geometry, area_m2
+         from generation_blocks where generation_id = $1 and not (subdistrict_code = any($3))",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(scope)
+    .execute(connection)
+    .await?
+    .rows_affected())
+}
+
+/// Recounts a generation's blocks and households after its blocks were written.
+pub async fn update_counts(
+    connection: &mut PgConnection,
+    id: Uuid,
+) -> Result<GenerationRow, sqlx::Error> {
+    sqlx::query(
+        "update generations g set block_count = c.blocks, total_households = c.households
+         from (select count(*)::int4 as blocks, coalesce(sum(households), 0)::int8 as households
+               from generation_blocks where generation_id = $1) c
+         where g.id = $1",
+    )
+    .bind(id)
+    .execute(&mut *connection)
+    .await?;
+    get_generation(connection, id, false)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)
+}
+
+/// Blocks of a generation under `prefix`, in code order after `after`.
+pub async fn list_blocks(
+    connection: &mut PgConnection,
+    generation_id: Uuid,
+    prefix: &str,
+    after: Option<&str>,
+    limit: i64,
+    with_geometry: bool,
+) -> Result<Vec<BlockRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select generation_id, code, display_name, households, community_code, subdistrict_code, area_m2,
+                valid_from, valid_to, case when $5 then geometry end as geometry
+         from generation_blocks
+         where generation_id = $1 and code like $2 || '%' and ($3::text is null or code > $3)
+         order by code limit $4",
+    )
+    .bind(generation_id)
+    .bind(prefix)
+    .bind(after)
+    .bind(limit)
+    .bind(with_geometry)
+    .fetch_all(connection)
+    .await
+}
+
+pub async fn count_blocks(
+    connection: &mut PgConnection,
+    generation_id: Uuid,
+    prefix: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "select count(*) from generation_blocks where generation_id = $1 and code like $2 || '%'",
+    )
+    .bind(generation_id)
+    .bind(prefix)
+    .fetch_one(connection)
+    .await
+}
+
+/// Every block of a generation with its geometry, in code order.
+pub async fn all_blocks(
+    connection: &mut PgConnection,
+    generation_id: Uuid,
+) -> Result<Vec<BlockRow>, sqlx::Error> {
+    list_blocks(connection, generation_id, "", None, i64::MAX, true).await
+}
+
+pub async fn get_block(
+    connection: &mut PgConnection,
+    generation_id: Uuid,
+    code: &str,
+    with_geometry: bool,
+) -> Result<Option<BlockRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select generation_id, code, display_name, households, community_code, subdistrict_code, area_m2,
+                valid_from, valid_to, case when $3 then geometry end as geometry
+         from generation_blocks where generation_id = $1 and code = $2",
+    )
+    .bind(generation_id)
+    .bind(code)
+    .bind(with_geometry)
+    .fetch_optional(connection)
+    .await
+}
+
+/// The latest generation that was in force and held `code`: (generation, its block's valid_to).
+pub async fn last_generation_with_block(
+    connection: &mut PgConnection,
+    code: &str,
+) -> Result<Option<(Uuid, Option<DateTime<Utc>>)>, sqlx::Error> {
+    sqlx::query_as(
+        "select b.generation_id, b.valid_to from generation_blocks b join generations g on g.id = b.generation_id
+         where b.code = $1 and g.activate_time is not null
+         order by g.activate_time desc limit 1",
+    )
+    .bind(code)
+    .fetch_optional(connection)
+    .await
+}
+
+/// Puts a generation in force.
+pub async fn mark_active(
+    connection: &mut PgConnection,
+    id: Uuid,
+    at: DateTime<Utc>,
+    previous: Option<Uuid>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update generations set state = 'active', activate_time = $2, previous_generation = $3 where id = $1",
+    )
+    .bind(id)
+    .bind(at)
+    .bind(previous)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_retired(
+    connection: &mut PgConnection,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update generations set state = 'retired', retire_time = $2 where id = $1")
+        .bind(id)
+        .bind(at)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// Marks a draft discarded and drops its blocks and teams (the header stays,
+/// so a retried import with its request id still finds it).
+pub async fn discard(connection: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from generation_blocks where generation_id = $1")
+        .bind(id)
+        .execute(&mut *connection)
+        .await?;
+    sqlx::query("update generations set state = 'discarded' where id = $1")
+        .bind(id)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// Sets when each block of a newly active generation took its shape.
+pub async fn set_valid_from(
+    connection: &mut PgConnection,
+    generation_id: Uuid,
+    codes: &[String],
+    valid_from: &[DateTime<Utc>],
+) -> Result<(), sqlx::Error> {
+    for (code_chunk, time_chunk) in codes
+        .chunks(super::INSERT_CHUNK)
+        .zip(valid_from.chunks(super::INSERT_CHUNK))
+    {
+        sqlx::query(
+            "update generation_blocks b set valid_from = u.valid_from
+             from unnest($2::text[], $3::timestamptz[]) as u(code, valid_from)
+             where b.generation_id = $1 and b.code = u.code",
+        )
+        .bind(generation_id)
+        .bind(code_chunk)
+        .bind(time_chunk)
+        .execute(&mut *connection)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Ends the validity of `codes` in every earlier generation where it is still open.
+pub async fn close_validity(
+    connection: &mut PgConnection,
+    new_generation: Uuid,
+    codes: &[String],
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update generation_blocks set valid_to = $3
+         where code = any($2) and valid_to is null and valid_from is not null and generation_id <> $1",
+    )
+    .bind(new_generation)
+    .bind(codes)
+    .bind(at)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// The stored geometry of `codes` in a generation, keyed by code.
+pub async fn geometries(
+    connection: &mut PgConnection,
+    generation_id: Uuid,
+    codes: &[String],
+) -> Result<std::collections::HashMap<String, Vec<u8>>, sqlx::Error> {
+    let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
+        "select code, geometry from generation_blocks where generation_id = $1 and code = any($2)",
+    )
+    .bind(generation_id)
+    .bind(codes)
+    .fetch_all(connection)
+    .await?;
+    Ok(rows.into_iter().collect())
+}

@@ -1,0 +1,274 @@
+//! The staff roster.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// A staff member as stored.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct StaffRow {
+    pub id: String,
+    pub display_name: String,
+    pub phone: Option<String>,
+    pub unit: Option<String>,
+    pub division_code: Option<String>,
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
+}
+
+/// The values a write sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffValues {
+    pub id: String,
+    pub display_name: String,
+    pub phone: Option<String>,
+    pub unit: Option<String>,
+    pub division_code: Option<String>,
+}
+
+impl StaffRow {
+    /// The row's values, to compare with a requested change.
+    pub fn values(&self) -> StaffValues {
+        StaffValues {
+            id: self.id.clone(),
+            display_name: self.display_name.clone(),
+            phone: self.phone.clone(),
+            unit: self.unit.clone(),
+            division_code: self.division_code.clone(),
+        }
+    }
+}
+
+pub async fn get_staff(
+    connection: &mut PgConnection,
+    id: &str,
+    for_update: bool,
+) -> Result<Option<StaffRow>, sqlx::Error> {
+    let query = if for_update {
+        "select id, display_name, phone, unit, division_code, create_time, update_time from staff where id = $1 for update"
+    } else {
+        "select id, display_name, phone, unit, division_code, create_time, update_time from staff where id = $1"
+    };
+    sqlx::query_as(query)
+        .bind(id)
+        .fetch_optional(connection)
+        .await
+}
+
+pub async fn staff_by_request_id(
+    connection: &mut PgConnection,
+    request_id: &str,
+) -> Result<Option<StaffRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, display_name, phone, unit, division_code, create_time, update_time from staff where request_id = $1",
+    )
+    .bind(request_id)
+    .fetch_optional(connection)
+    .await
+}
+
+/// The staff among `ids`, keyed by id.
+pub async fn staff_by_ids(
+    connection: &mut PgConnection,
+    ids: &[String],
+) -> Result<HashMap<String, StaffRow>, sqlx::Error> {
+    let rows: Vec<StaffRow> = sqlx::query_as(
+        "select id, display_name, phone, unit, division_code, create_time, update_time from staff where id = any($1)",
+    )
+    .bind(ids)
+    .fetch_all(connection)
+    .await?;
+    Ok(rows.into_iter().map(|row| (row.id.clone(), row)).collect())
+}
+
+/// Which of `ids` are on the roster.
+pub async fn existing_staff(
+    connection: &mut PgConnection,
+    ids: &[String],
+) -> Result<HashSet<String>, sqlx::Error> {
+    let found: Vec<String> = sqlx::query_scalar("select id from staff where id = any($1)")
+        .bind(ids)
+        .fetch_all(connection)
+        .await?;
+    Ok(found.into_iter().collect())
+}
+
+/// Staff whose division lies under `division_prefix` (all when empty), in id order.
+pub async fn list_staff(
+    connection: &mut PgConnection,
+    division_prefix: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<StaffRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, display_name, phone, unit, division_code, create_time, update_time from staff
+         where ($1 = '' or division_code like $1 || '%') and ($2::text is null or id > $2)
+         order by id limit $3",
+    )
+    .bind(division_prefix)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(connection)
+    .await
+}
+
+/// Inserts a staff member; `None` when the id (or the request id) is taken.
+pub async fn insert_staff(
+    connection: &mut PgConnection,
+    values: &StaffValues,
+    request_id: Option<&str>,
+) -> Result<Option<StaffRow>, sqlx::Error> {
+    sqlx::query_as(
+        "insert into staff (id, display_name, phone, unit, division_code, request_id)
+         values ($1, $2, $3, $4, $5, $6)
+         on conflict do nothing
+         returning id, display_name, phone, unit, division_code, create_time, update_time",
+    )
+    .bind(&values.id)
+    .bind(&values.display_name)
+    .bind(&values.phone)
+    .bind(&values.unit)
+    .bind(&values.division_code)
+    .bind(request_id)
+    .fetch_optional(connection)
+    .await
+}
+
+pub async fn update_staff(
+    connection: &mut PgConnection,
+    values: &StaffValues,
+) -> Result<StaffRow, sqlx::Error> {
+    sqlx::query_as(
+        "update staff set display_name = $2, phone = $3, unit = $4, division_code = $5, update_time = now()
+         where id = $1
+         returning id, display_name, phone, unit, division_code, create_time, update_time",
+    )
+    .bind(&values.id)
+    .bind(&values.display_name)
+    .bind(&values.phone)
+    .bind(&values.unit)
+    .bind(&values.division_code)
+    .fetch_one(connection)
+    .await
+}
+
+/// Inserts and updates many staff members in two statements; rows equal to
+/// what is stored are left alone. Returns (created, updated, unchanged).
+pub async fn upsert_staff(
+    connection: &mut PgConnection,
+    staff: &[StaffValues],
+) -> Result<(usize, usize, usize), sqlx::Error> {
+    let ids: Vec<String> = staff.iter().map(|member| member.id.clone()).collect();
+    let existing: Vec<StaffRow> = sqlx::query_as(
+        "select id, display_name, phone, unit, division_code, create_time, update_time from staff
+         where id = any($1) order by id for update",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *connection)
+    .await?;
+    let existing: HashMap<String, StaffValues> = existing
+        .into_iter()
+        .map(|row| (row.id.clone(), row.values()))
+        .collect();
+    let mut created = Vec::new();
+    let mut updated = Vec::new();
+    let mut unchanged = 0;
+    for member in staff {
+        match existing.get(&member.id) {
+            None => created.push(member),
+            Some(stored) if stored == member => unchanged += 1,
+            Some(_) => updated.push(member),
+        }
+    }
+    for chunk in created.chunks(super::INSERT_CHUNK) {
+        let columns = Columns::of(chunk);
+        sqlx::query(
+            "insert into staff (id, display_name, phone, unit, division_code)
+             select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])",
+        )
+        .bind(&columns.ids)
+        .bind(&columns.names)
+        .bind(&columns.phones)
+        .bind(&columns.units)
+        .bind(&columns.divisions)
+        .execute(&mut *connection)
+        .await?;
+    }
+    for chunk in updated.chunks(super::INSERT_CHUNK) {
+        let columns = Columns::of(chunk);
+        sqlx::query(
+            "update staff set display_name = u.display_name, phone = u.phone, unit = u.unit,
+                    division_code = u.division_code, update_time = now()
+             from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+                  as u(id, display_name, phone, unit, division_code)
+             where staff.id = u.id",
+        )
+        .bind(&columns.ids)
+        .bind(&columns.names)
+        .bind(&columns.phones)
+        .bind(&columns.units)
+        .bind(&columns.divisions)
+        .execute(&mut *connection)
+        .await?;
+    }
+    Ok((created.len(), updated.len(), unchanged))
+}
+
+/// Staff values as parallel arrays for `unnest`.
+struct Columns {
+    ids: Vec<String>,
+    names: Vec<String>,
+    phones: Vec<Option<String>>,
+    units: Vec<Option<String>>,
+    divisions: Vec<Option<String>>,
+}
+
+impl Columns {
+    fn of(staff: &[&StaffValues]) -> Self {
+        Self {
+            ids: staff.iter().map(|member| member.id.clone()).collect(),
+            names: staff
+                .iter()
+                .map(|member| member.display_name.clone())
+                .collect(),
+            phones: staff.iter().map(|member| member.phone.clone()).collect(),
+            units: staff.iter().map(|member| member.unit.clone()).collect(),
+            divisions: staff
+                .iter()
+                .map(|member| member.division_code.clone())
+                .collect(),
+        }
+    }
+}
+
+pub async fn delete_staff(connection: &mut PgConnection, id: &str) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("delete from staff where id = $1")
+        .bind(id)
+        .execute(connection)
+        .await?
+        .rows_affected())
+}
+
+/// For each of `ids`, the blocks whose team in the active generation or a
+/// draft includes the person: (staff id, generation, block code).
+pub async fn serving_blocks(
+    connection: &mut PgConnection,
+    ids: &[String],
+) -> Result<Vec<(String, Uuid, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "select s.id, t.generation_id, t.block_code
+         from block_teams t join generations g on g.id = t.generation_id
+              join unnest($1::text[]) as s(id) on s.id in (t.governor, t.supervisor)
+         where g.state in ('active', 'draft')
+         union
+         select a.staff_id, a.generation_id, a.block_code
+         from block_team_assistants a join generations g on g.id = a.generation_id
+         where g.state in ('active', 'draft') and a.staff_id = any($1)
+         order by 1, 2, 3",
+    )
+    .bind(ids)
+    .fetch_all(connection)
+    .await
+}

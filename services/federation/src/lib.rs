@@ -1,1 +1,79 @@
-//! The flatgov federation service.
+//! `flatgov.federation.v1.Federation`: the mass-organisation federation.
+//!
+//! Ten district mass organisations merged into one command work through
+//! five joint mechanisms: joint theme activities, joint support for people
+//! in difficulty (with referrals from the cases service), joint
+//! rights-protection services, joint innovation and entrepreneurship
+//! promotion, and joint proposals. See `docs/federation.md`.
+
+pub mod access;
+pub mod domain;
+pub mod error;
+pub mod events;
+mod grpc;
+pub mod identity_key;
+mod store;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use flatgov_config::{ConfigError, Env};
+use flatgov_grpc::{Application, ChassisConfig, Runtime, ServiceIdentity, StartError};
+use flatgov_proto::federation::v1::federation_server::FederationServer;
+use tonic::service::Routes;
+
+pub use grpc::FederationService;
+
+pub static IDENTITY: ServiceIdentity = ServiceIdentity {
+    name: "federation",
+    grpc_service: "flatgov.federation.v1.Federation",
+    grpc_port: 50055,
+    metrics_port: 9455,
+    default_max_message_bytes: 4 * 1024 * 1024,
+    migrator,
+};
+
+fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("./migrations")
+}
+
+/// Everything the federation service reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub chassis: ChassisConfig,
+    /// A file holding the secret that turns ID numbers into identity keys
+    /// (at least 32 bytes). Unset: a key is generated on first start and
+    /// kept in the database, which protects ID numbers less against a
+    /// stolen database; production sets this from a secret store.
+    pub identity_key_file: Option<PathBuf>,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            chassis: ChassisConfig::from_env(env, &IDENTITY)?,
+            identity_key_file: env.maybe(
+                "FEDERATION_IDENTITY_KEY_FILE",
+                "path to a file holding at least 32 bytes of secret key for hashing ID numbers",
+            )?,
+        })
+    }
+}
+
+/// Starts the federation service from `env`.
+pub async fn build(env: Env) -> Result<Application, StartError> {
+    let config = Config::from_env(&env)?;
+    let mut runtime = Runtime::start(&IDENTITY, config.chassis).await?;
+    let identity = identity_key::load(&runtime.pool, config.identity_key_file.as_deref()).await?;
+    runtime.spawn_relay();
+    runtime.spawn_consumer(
+        events::case_referred_consumer(),
+        Arc::new(events::CaseReferredHandler),
+    );
+    let service = FederationService::new(runtime.pool.clone(), Arc::new(identity));
+    let routes = Routes::new(flatgov_grpc::bounded!(
+        FederationServer::new(service),
+        runtime
+    ));
+    runtime.serve(routes).await
+}

@@ -1,0 +1,92 @@
+//! The service's errors and the one place they become gRPC statuses.
+
+use flatgov_grpc::error::FieldViolation;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt as _};
+
+use crate::domain::kinds::UnknownWord;
+
+/// What went wrong with a call, in terms a caller can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input: every field that is wrong, with why.
+    #[error("invalid request")]
+    InvalidArgument(Vec<FieldViolation>),
+    #[error("{0}")]
+    NotFound(String),
+    /// The thing exists already; `resource` names it when the caller may
+    /// know it.
+    #[error("{message}")]
+    AlreadyExists {
+        message: String,
+        resource: Option<String>,
+    },
+    /// The resource is in a state that does not allow the call; the message
+    /// names the state.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// The database failed; the detail is logged, never shown.
+    #[error("database failure while {context}: {source}")]
+    Database {
+        context: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A status from the chassis (authentication, roles), passed on as is.
+    #[error("{0}")]
+    Status(#[from] Status),
+    /// Stored data this version cannot read (a word it does not know).
+    #[error("unreadable stored data: {0}")]
+    Corrupt(String),
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Error::InvalidArgument(vec![FieldViolation::new(field, description)])
+    }
+
+    /// Wraps a database error with what was being done.
+    pub fn database(context: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+        move |source| Error::Database { context, source }
+    }
+}
+
+impl From<UnknownWord> for Error {
+    fn from(error: UnknownWord) -> Self {
+        Error::Corrupt(error.to_string())
+    }
+}
+
+impl From<Error> for Status {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::InvalidArgument(violations) => {
+                flatgov_grpc::error::invalid_argument(&violations)
+            }
+            Error::NotFound(message) => Status::not_found(message),
+            Error::AlreadyExists { message, resource } => match resource {
+                Some(resource) => {
+                    let resource_type = resource.split('/').next().unwrap_or_default().to_owned();
+                    let details = ErrorDetails::with_resource_info(
+                        resource_type,
+                        resource,
+                        "",
+                        message.clone(),
+                    );
+                    Status::with_error_details(Code::AlreadyExists, message, details)
+                }
+                None => Status::already_exists(message),
+            },
+            Error::FailedPrecondition(message) => Status::failed_precondition(message),
+            Error::PermissionDenied(message) => Status::permission_denied(message),
+            Error::Database { context, source } => flatgov_grpc::error::database(context, source),
+            Error::Status(status) => status,
+            Error::Corrupt(detail) => flatgov_grpc::error::internal("reading stored data", detail),
+        }
+    }
+}
+
+/// The result of every handler.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,321 @@
+//! Referrals from the cases service: accepted (optionally with a support
+//! plan) or declined, and the answer published back.
+
+use chrono::Utc;
+use flatgov_auth::Role;
+use flatgov_proto::federation::v1 as proto;
+use sqlx::PgConnection;
+use tonic::Request;
+use uuid::Uuid;
+
+use super::support::{check_plan, create_plan};
+use super::{
+    Checks, FederationService, ProtoWord, next_page, optional_timestamp, optional_word, split,
+    timestamp, uuid_cursor,
+};
+use crate::access;
+use crate::domain::codes::{
+    CaseName, Code, Collection, DivisionCode, DivisionLevel, organisation_name,
+    parse_organisation_reference,
+};
+use crate::domain::kinds::{ReferralState, require_state};
+use crate::domain::{Invalid, paging, text};
+use crate::error::{Error, Result};
+use crate::events::publish;
+use crate::store::referrals::{self as store, ReferralFilter, ReferralRow};
+
+/// Referrals carry ids only, so every role that works with cases may read
+/// them.
+const READERS: &[Role] = &[
+    Role::FederationStaff,
+    Role::DistrictAdmin,
+    Role::Integrator,
+    Role::Service,
+];
+
+fn to_proto(row: ReferralRow) -> Result<proto::Referral> {
+    Ok(proto::Referral {
+        name: Collection::Referrals.name(row.id),
+        case: row.case_name,
+        case_kind: row.case_kind,
+        matter_code: row.matter_code,
+        block_code: row.block_code,
+        subdistrict_code: row.subdistrict_code,
+        state: ReferralState::from_stored(&row.state)?.to_proto(),
+        refer_time: Some(timestamp(row.referred_at)),
+        receive_time: Some(timestamp(row.received_at)),
+        organisation: row
+            .organisation
+            .as_deref()
+            .map(organisation_name)
+            .unwrap_or_default(),
+        decided_by: row.decided_by.unwrap_or_default(),
+        decide_time: optional_timestamp(row.decided_at),
+        decline_reason: row.decline_reason,
+        support_plan: row
+            .support_plan
+            .map(|id| Collection::SupportPlans.name(id))
+            .unwrap_or_default(),
+        note: row.note,
+    })
+}
+
+async fn load(connection: &mut PgConnection, id: Uuid) -> Result<ReferralRow> {
+    store::get(connection, id)
+        .await
+        .map_err(Error::database("reading a referral"))?
+        .ok_or_else(|| {
+            Error::NotFound(format!("{} does not exist", Collection::Referrals.name(id)))
+        })
+}
+
+/// Locks a pending referral.
+async fn pending(connection: &mut PgConnection, id: Uuid, action: &str) -> Result<ReferralRow> {
+    if !store::lock(connection, id)
+        .await
+        .map_err(Error::database("reading a referral"))?
+    {
+        return Err(Error::NotFound(format!(
+            "{} does not exist",
+            Collection::Referrals.name(id)
+        )));
+    }
+    let row = load(connection, id).await?;
+    let state = ReferralState::from_stored(&row.state)?;
+    require_state("referral", state, &[ReferralState::Pending], action).map_err(|message| {
+        match &row.organisation {
+            Some(organisation) => {
+                Error::FailedPrecondition(format!("{message} (decided by {organisation})"))
+            }
+            None => Error::FailedPrecondition(message),
+        }
+    })?;
+    Ok(row)
+}
+
+/// The referral a new support plan answers: accepted by the caller's
+/// organisation and without a plan yet. Returns its id and case.
+pub(super) async fn plan_referral(
+    connection: &mut PgConnection,
+    id: Uuid,
+    organisation: &Code,
+) -> Result<(Uuid, String)> {
+    if !store::lock(connection, id)
+        .await
+        .map_err(Error::database("reading a referral"))?
+    {
+        return Err(Error::NotFound(format!(
+            "{} does not exist",
+            Collection::Referrals.name(id)
+        )));
+    }
+    let row = load(connection, id).await?;
+    if row.state != ReferralState::Accepted.as_str()
+        || row.organisation.as_deref() != Some(organisation.as_str())
+    {
+        return Err(Error::FailedPrecondition(format!(
+            "{} is {} and not accepted by {organisation}; accept it first",
+            Collection::Referrals.name(id),
+            row.state
+        )));
+    }
+    if let Some(plan) = row.support_plan {
+        return Err(Error::AlreadyExists {
+            message: format!(
+                "{} already has a support plan ({})",
+                Collection::Referrals.name(id),
+                Collection::SupportPlans.name(plan)
+            ),
+            resource: Some(Collection::SupportPlans.name(plan)),
+        });
+    }
+    Ok((row.id, row.case_name))
+}
+
+pub async fn get_referral(
+    service: &FederationService,
+    request: Request<proto::GetReferralRequest>,
+) -> Result<proto::Referral> {
+    let (caller, request) = split(request)?;
+    caller.require_any_role(READERS)?;
+    let id = Collection::Referrals
+        .parse(&request.name)
+        .map_err(|invalid| Error::invalid("name", invalid.0))?;
+    let mut connection = service.connection("reading a referral").await?;
+    to_proto(load(&mut connection, id).await?)
+}
+
+fn subdistrict(value: &str) -> std::result::Result<Option<String>, Invalid> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    let division = DivisionCode::parse(value)?;
+    if division.level() != DivisionLevel::Subdistrict {
+        return Err(Invalid::new("must be a 9-digit subdistrict code"));
+    }
+    Ok(Some(division.as_str().to_owned()))
+}
+
+pub async fn list_referrals(
+    service: &FederationService,
+    request: Request<proto::ListReferralsRequest>,
+) -> Result<proto::ListReferralsResponse> {
+    let (caller, request) = split(request)?;
+    caller.require_any_role(READERS)?;
+    let mut checks = Checks::new();
+    let page_size = checks.check("page_size", paging::page_size(request.page_size));
+    let after = checks.check("page_token", uuid_cursor(&request.page_token));
+    let state: Option<ReferralState> = checks.check("state", optional_word(request.state));
+    let organisation = if request.organisation.trim().is_empty() {
+        None
+    } else {
+        checks.check(
+            "organisation",
+            parse_organisation_reference(&request.organisation).map(Some),
+        )
+    };
+    let subdistrict_code = checks.check("subdistrict_code", subdistrict(&request.subdistrict_code));
+    let case_name = if request.case.trim().is_empty() {
+        None
+    } else {
+        checks.check("case", CaseName::parse(&request.case).map(Some))
+    };
+    checks.finish()?;
+    let filter = ReferralFilter {
+        state: state.map(|state| state.as_str().to_owned()),
+        organisation: organisation.map(|code| code.as_str().to_owned()),
+        subdistrict_code,
+        case_name: case_name.map(|case| case.as_str().to_owned()),
+        after,
+    };
+    let mut connection = service.connection("listing referrals").await?;
+    let mut rows = store::list(&mut connection, &filter, page_size + 1)
+        .await
+        .map_err(Error::database("listing referrals"))?;
+    let next_page_token = next_page(&mut rows, page_size, |row| row.id.to_string());
+    Ok(proto::ListReferralsResponse {
+        referrals: rows.into_iter().map(to_proto).collect::<Result<_>>()?,
+        next_page_token,
+    })
+}
+
+pub async fn accept_referral(
+    service: &FederationService,
+    request: Request<proto::AcceptReferralRequest>,
+) -> Result<proto::Referral> {
+    let (caller, request) = split(request)?;
+    let mut checks = Checks::new();
+    let id = checks.check("name", Collection::Referrals.parse(&request.name).map(Some));
+    let note = checks.check("note", text::optional(&request.note, 2000));
+    let plan = request
+        .support_plan
+        .as_ref()
+        .map(|plan| check_plan(&mut checks, "support_plan", plan));
+    checks.stop_if_failed()?;
+    let Some(id) = id else {
+        return Err(Error::invalid("name", "must be set"));
+    };
+    let mut transaction = service.begin("accepting a referral").await?;
+    let actor = access::actor(&mut transaction, &caller).await?;
+    let referral = pending(&mut transaction, id, "accepted").await?;
+    let now = Utc::now();
+    store::accept(
+        &mut transaction,
+        id,
+        actor.organisation.as_str(),
+        &actor.subject,
+        now,
+        &note,
+    )
+    .await
+    .map_err(Error::database("accepting a referral"))?;
+    let support_plan = match plan {
+        None => None,
+        Some(None) => return Err(Error::invalid("support_plan", "is incomplete")),
+        Some(Some(plan)) => {
+            let register = access::register_access(&mut transaction, &caller).await?;
+            Some(
+                create_plan(
+                    &mut transaction,
+                    &register,
+                    &plan,
+                    None,
+                    Some((id, referral.case_name.clone())),
+                    checks,
+                    "support_plan",
+                )
+                .await?,
+            )
+        }
+    };
+    let name = Collection::Referrals.name(id);
+    publish(
+        &mut transaction,
+        &name,
+        &proto::ReferralAccepted {
+            referral: name.clone(),
+            case: referral.case_name.clone(),
+            organisation: actor.organisation.as_str().to_owned(),
+            support_plan: support_plan
+                .map(|plan| Collection::SupportPlans.name(plan))
+                .unwrap_or_default(),
+            accepted_at: Some(timestamp(now)),
+        },
+    )
+    .await?;
+    let row = load(&mut transaction, id).await?;
+    transaction
+        .commit()
+        .await
+        .map_err(Error::database("accepting a referral"))?;
+    tracing::info!(referral = %id, case = %referral.case_name, organisation = %actor.organisation, "referral accepted");
+    to_proto(row)
+}
+
+pub async fn decline_referral(
+    service: &FederationService,
+    request: Request<proto::DeclineReferralRequest>,
+) -> Result<proto::Referral> {
+    let (caller, request) = split(request)?;
+    let mut checks = Checks::new();
+    let id = checks.check("name", Collection::Referrals.parse(&request.name).map(Some));
+    let reason = checks.check("reason", text::required(&request.reason, 2000));
+    checks.finish()?;
+    let Some(id) = id else {
+        return Err(Error::invalid("name", "must be set"));
+    };
+    let mut transaction = service.begin("declining a referral").await?;
+    let actor = access::actor(&mut transaction, &caller).await?;
+    let referral = pending(&mut transaction, id, "declined").await?;
+    let now = Utc::now();
+    store::decline(
+        &mut transaction,
+        id,
+        actor.organisation.as_str(),
+        &actor.subject,
+        now,
+        &reason,
+    )
+    .await
+    .map_err(Error::database("declining a referral"))?;
+    let name = Collection::Referrals.name(id);
+    publish(
+        &mut transaction,
+        &name,
+        &proto::ReferralDeclined {
+            referral: name.clone(),
+            case: referral.case_name.clone(),
+            organisation: actor.organisation.as_str().to_owned(),
+            reason,
+            declined_at: Some(timestamp(now)),
+        },
+    )
+    .await?;
+    let row = load(&mut transaction, id).await?;
+    transaction
+        .commit()
+        .await
+        .map_err(Error::database("declining a referral"))?;
+    tracing::info!(referral = %id, case = %referral.case_name, organisation = %actor.organisation, "referral declined");
+    to_proto(row)
+}

@@ -3,6 +3,88 @@
 //! place, and the gate that refuses pushing off-list matters down onto subdistricts and
 //! residents' committees.
 //!
-//! [`domain`] holds the pure rules; transport, storage and events build on it.
+//! [`domain`] holds the pure rules; [`rules`] keeps them in memory, [`store`] writes
+//! them, [`grpc`] serves `flatgov.duties.v1.DutyLists`, [`events`] publishes and consumes.
 
 pub mod domain;
+pub mod error;
+pub mod events;
+pub mod grpc;
+pub mod rules;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use flatgov_config::Env;
+use flatgov_grpc::{Application, ChassisConfig, Runtime, ServiceIdentity, StartError};
+use flatgov_proto::duties::v1::duty_lists_server::DutyListsServer;
+use tokio::sync::Notify;
+use tonic::service::Routes;
+
+use crate::events::AnnouncerConfig;
+use crate::grpc::{DutyListsService, Metrics};
+use crate::rules::RulesCache;
+
+pub static IDENTITY: ServiceIdentity = ServiceIdentity {
+    name: "duties",
+    grpc_service: "flatgov.duties.v1.DutyLists",
+    grpc_port: 50052,
+    metrics_port: 9452,
+    default_max_message_bytes: 4 * 1024 * 1024,
+    migrator: || sqlx::migrate!("./migrations"),
+};
+
+/// Everything the service reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub chassis: ChassisConfig,
+    /// The longest the catalogue announcer sleeps between looks at its
+    /// schedule (`DUTIES_ANNOUNCER_MAX_SLEEP_SECONDS`): announcements
+    /// another replica scheduled fire at most this late.
+    pub announcer_max_sleep: Duration,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, StartError> {
+        Ok(Self {
+            chassis: ChassisConfig::from_env(env, &IDENTITY)?,
+            announcer_max_sleep: Duration::from_secs(env.optional(
+                "DUTIES_ANNOUNCER_MAX_SLEEP_SECONDS",
+                30u64,
+                "whole seconds, e.g. 30",
+            )?),
+        })
+    }
+}
+
+/// Starts the duty lists service from `env`.
+pub async fn build(env: Env) -> Result<Application, StartError> {
+    let config = Config::from_env(&env)?;
+    let mut runtime = Runtime::start(&IDENTITY, config.chassis).await?;
+    runtime.spawn_relay();
+    runtime.spawn_consumer(
+        events::agency_rated_consumer(),
+        Arc::new(events::AgencyRatedHandler),
+    );
+    let rules = Arc::new(RulesCache::default());
+    let announcer = Arc::new(Notify::new());
+    {
+        let pool = runtime.pool.clone();
+        let rules = rules.clone();
+        let wake = announcer.clone();
+        let announcer_config = AnnouncerConfig {
+            max_sleep: config.announcer_max_sleep,
+        };
+        runtime.spawn_worker(move |shutdown| {
+            events::run_announcer(pool, rules, wake, announcer_config, shutdown)
+        });
+    }
+    let metrics = Metrics::register(&mut runtime.registry);
+    let service = DutyListsService::new(runtime.pool.clone(), rules, metrics, announcer);
+    let routes = Routes::new(flatgov_grpc::bounded!(
+        DutyListsServer::new(service),
+        runtime
+    ));
+    runtime.serve(routes).await
+}

@@ -1,0 +1,135 @@
+//! The service's errors and the one place they become gRPC statuses.
+
+use flatgov_grpc::error::FieldViolation;
+use tonic::Status;
+
+/// Why a call failed. Bad input is found before anything is written, so every
+/// error leaves the database as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed: every field found wrong, each with the
+    /// reason (`INVALID_ARGUMENT` with `google.rpc.BadRequest`).
+    #[error("invalid argument: {}", describe(.0))]
+    InvalidArgument(Vec<FieldViolation>),
+    /// The named resource does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A resource with that name exists already.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The request is well formed but the current state does not allow it;
+    /// the message names that state.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The caller may not do this.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// The database failed (SQL is only logged, never shown).
+    #[error("database error while {context}: {source}")]
+    Database {
+        /// What the service was doing.
+        context: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Data read back from the database breaks a rule it was checked against
+    /// when written: a bug or a manual edit.
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+fn describe(violations: &[FieldViolation]) -> String {
+    violations
+        .iter()
+        .map(|violation| format!("{}: {}", violation.field, violation.description))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Error {
+    /// One invalid field.
+    pub fn invalid(field: impl Into<String>, description: impl ToString) -> Self {
+        Error::InvalidArgument(vec![FieldViolation::new(field, description.to_string())])
+    }
+}
+
+impl From<Error> for Status {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::InvalidArgument(violations) => {
+                flatgov_grpc::error::invalid_argument(&violations)
+            }
+            Error::NotFound(message) => Status::not_found(message),
+            Error::AlreadyExists(message) => Status::already_exists(message),
+            Error::FailedPrecondition(message) => Status::failed_precondition(message),
+            Error::PermissionDenied(message) => Status::permission_denied(message),
+            Error::Database { context, source } => flatgov_grpc::error::database(context, source),
+            Error::Corrupt(detail) => flatgov_grpc::error::internal("reading stored rules", detail),
+        }
+    }
+}
+
+/// Attaches what the service was doing to a database error.
+pub trait DatabaseContext<T> {
+    fn context(self, context: &'static str) -> Result<T, Error>;
+}
+
+impl<T> DatabaseContext<T> for Result<T, sqlx::Error> {
+    fn context(self, context: &'static str) -> Result<T, Error> {
+        self.map_err(|source| Error::Database { context, source })
+    }
+}
+
+/// Collects field violations while a request is parsed, so every problem is
+/// reported at once.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, field: impl Into<String>, description: impl ToString) {
+        self.0
+            .push(FieldViolation::new(field, description.to_string()));
+    }
+
+    /// The parsed value, or `None` after recording why there is none.
+    pub fn check<T, E: ToString>(
+        &mut self,
+        field: impl Into<String>,
+        result: Result<T, E>,
+    ) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.add(field, error);
+                None
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many problems were recorded.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// `Ok(value)` when nothing was recorded, the violations otherwise.
+    pub fn finish<T>(self, value: T) -> Result<T, Error> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(Error::InvalidArgument(self.0))
+        }
+    }
+
+    /// The violations so far as an error (use when a value could not be built).
+    pub fn into_error(self) -> Error {
+        Error::InvalidArgument(self.0)
+    }
+}

@@ -1,0 +1,590 @@
+//! Subdistricts' rights over departments: assessments (考核) of their
+//! cooperation, and opinions on their major decisions, plans and projects.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use flatgov_auth::{Caller, Role};
+use flatgov_proto::duties::v1 as proto;
+
+use super::convert::{self, instant, instant_or, timestamp};
+use super::{DutyListsService, bounded_text, case_reference, require, time_key, time_token};
+use crate::domain::{DepartmentCode, MatterCode, SubdistrictCode};
+use crate::error::{DatabaseContext as _, Error, Violations};
+use crate::store::{
+    self, AssessmentFilter, AssessmentRow, AssessmentSource, NewAssessment, OpinionRow,
+};
+
+const MAX_COMMENT_CHARS: usize = 2000;
+const MAX_TITLE_CHARS: usize = 200;
+const MAX_OPINION_CHARS: usize = 5000;
+
+/// Who may record for a subdistrict: its dispatchers, district admins and
+/// services.
+fn authorise_recorder(caller: &Caller, subdistrict: &SubdistrictCode) -> Result<(), Error> {
+    require(
+        caller,
+        &[
+            Role::SubdistrictDispatcher,
+            Role::DistrictAdmin,
+            Role::Service,
+        ],
+    )?;
+    if caller.has_any_role(&[Role::DistrictAdmin, Role::Service])
+        || caller.covers(subdistrict.as_str())
+    {
+        return Ok(());
+    }
+    Err(Error::PermissionDenied(format!(
+        "subdistrict {subdistrict} is outside the caller's jurisdiction"
+    )))
+}
+
+/// Who may read, narrowed to what they may see: departments what concerns
+/// them, dispatchers what their subdistricts recorded.
+fn scope_reader(caller: &Caller, filter: &mut AssessmentFilter) -> Result<(), Error> {
+    require(
+        caller,
+        &[
+            Role::DistrictAdmin,
+            Role::Service,
+            Role::Integrator,
+            Role::SubdistrictDispatcher,
+            Role::DepartmentOfficer,
+        ],
+    )?;
+    if caller.has_any_role(&[Role::DistrictAdmin, Role::Service, Role::Integrator]) {
+        return Ok(());
+    }
+    if caller.has_role(Role::SubdistrictDispatcher) {
+        match filter.subdistrict_code.as_deref() {
+            Some(code) if caller.covers(code) => return Ok(()),
+            Some(_) => {}
+            None => {
+                if let [only] = caller.jurisdictions.as_slice() {
+                    filter.subdistrict_code = Some(only.code().to_owned());
+                    return Ok(());
+                }
+            }
+        }
+    }
+    if caller.has_role(Role::DepartmentOfficer)
+        && let Some(organisation) = caller.organisation.as_deref()
+    {
+        match filter.department.as_deref() {
+            None => {
+                filter.department = Some(organisation.to_owned());
+                return Ok(());
+            }
+            Some(department) if department == organisation => return Ok(()),
+            Some(_) => {}
+        }
+    }
+    Err(Error::PermissionDenied(
+        "the caller may read only its own department's or its own subdistricts' records".into(),
+    ))
+}
+
+fn filter_from(
+    department: &str,
+    subdistrict_code: &str,
+    period_start: Option<&prost_types::Timestamp>,
+    period_end: Option<&prost_types::Timestamp>,
+) -> Result<AssessmentFilter, Error> {
+    let department = if department.is_empty() {
+        None
+    } else {
+        Some(
+            DepartmentCode::parse(department)
+                .map_err(|error| Error::invalid("department", error))?
+                .to_string(),
+        )
+    };
+    let subdistrict_code = super::division_filter("subdistrict_code", subdistrict_code)?;
+    let period_start = instant("period_start", period_start)?;
+    let period_end = instant("period_end", period_end)?;
+    if let (Some(start), Some(end)) = (period_start, period_end)
+        && end <= start
+    {
+        return Err(Error::invalid("period_end", "must be after period_start"));
+    }
+    Ok(AssessmentFilter {
+        department,
+        subdistrict_code,
+        period_start,
+        period_end,
+        matter_code: None,
+        case_name: None,
+    })
+}
+
+fn assessment_to_proto(row: &AssessmentRow) -> proto::Assessment {
+    let source = match row.source.as_str() {
+        "joint_enforcement" => proto::AssessmentSource::JointEnforcement,
+        _ => proto::AssessmentSource::Direct,
+    };
+    proto::Assessment {
+        name: format!("assessments/{}", row.id),
+        subdistrict_code: row.subdistrict_code.clone(),
+        department: row.department.clone(),
+        matter_code: row.matter_code.clone().unwrap_or_default(),
+        case: row.case_name.clone().unwrap_or_default(),
+        score: u32::try_from(row.score).unwrap_or(0),
+        comment: row.comment.clone(),
+        assess_time: Some(timestamp(row.assess_time)),
+        source: source as i32,
+        operation: row.operation.clone().unwrap_or_default(),
+        recorded_by: row.recorded_by.clone().unwrap_or_default(),
+        create_time: Some(timestamp(row.create_time)),
+    }
+}
+
+pub(super) async fn record_assessment(
+    service: &DutyListsService,
+    caller: &Caller,
+    request: proto::RecordAssessmentRequest,
+) -> Result<proto::Assessment, Error> {
+    let now = Utc::now();
+    let assessment = request
+        .assessment
+        .as_ref()
+        .ok_or_else(|| Error::invalid("assessment", "an assessment is required"))?;
+    let mut violations = Violations::new();
+    let subdistrict = violations.check(
+        "assessment.subdistrict_code",
+        SubdistrictCode::parse(&assessment.subdistrict_code),
+    );
+    let department = violations.check(
+        "assessment.department",
+        DepartmentCode::parse(&assessment.department),
+    );
+    let matter = if assessment.matter_code.is_empty() {
+        Some(None)
+    } else {
+        violations
+            .check(
+                "assessment.matter_code",
+                MatterCode::parse(&assessment.matter_code),
+            )
+            .map(Some)
+    };
+    let case = violations.check(
+        "assessment.case",
+        case_reference("assessment.case", &assessment.case).map_err(|error| error.to_string()),
+    );
+    if assessment.matter_code.is_empty() && assessment.case.is_empty() {
+        violations.add(
+            "assessment.matter_code",
+            "a matter, a case or both are required",
+        );
+    }
+    if !(1..=5).contains(&assessment.score) {
+        violations.add("assessment.score", "must be 1 (poor) to 5 (excellent)");
+    }
+    let comment = violations.check(
+        "assessment.comment",
+        bounded_text("assessment.comment", &assessment.comment, MAX_COMMENT_CHARS)
+            .map_err(|_| format!("is longer than {MAX_COMMENT_CHARS} characters")),
+    );
+    let assess_time = violations.check(
+        "assessment.assess_time",
+        instant_or(
+            "assessment.assess_time",
+            assessment.assess_time.as_ref(),
+            now,
+        )
+        .map_err(|_| "is not a valid instant".to_owned()),
+    );
+    if assess_time.is_some_and(|time| time > now + chrono::Duration::minutes(1)) {
+        violations.add("assessment.assess_time", "is in the future");
+    }
+    let request_id = violations.check(
+        "request_id",
+        bounded_text("request_id", &request.request_id, 200).map_err(|error| error.to_string()),
+    );
+    let (
+        Some(subdistrict),
+        Some(department),
+        Some(matter),
+        Some(case),
+        Some(comment),
+        Some(assess_time),
+        Some(request_id),
+    ) = (
+        subdistrict,
+        department,
+        matter,
+        case,
+        comment,
+        assess_time,
+        request_id,
+    )
+    else {
+        return Err(violations.into_error());
+    };
+    violations.finish(())?;
+    authorise_recorder(caller, &subdistrict)?;
+    let rules = service.rules.current(&service.pool).await?;
+    let mut violations = Violations::new();
+    if !rules.departments.contains(&department) {
+        violations.add(
+            "assessment.department",
+            format!("unknown department {department}"),
+        );
+    }
+    if let Some(matter) = &matter
+        && rules.catalogue.get(matter).is_none()
+    {
+        violations.add(
+            "assessment.matter_code",
+            format!("matter {matter} is not in the matter catalogue"),
+        );
+    }
+    violations.finish(())?;
+    let request_id = Some(request_id).filter(|id| !id.is_empty());
+    let mut transaction = service
+        .pool
+        .begin()
+        .await
+        .context("recording an assessment")?;
+    if let Some(request_id) = &request_id
+        && let Some(first) = store::assessment_by_request(&mut transaction, request_id).await?
+    {
+        return Ok(assessment_to_proto(&first));
+    }
+    let record = NewAssessment {
+        id: uuid::Uuid::now_v7(),
+        request_id: request_id.clone(),
+        source: AssessmentSource::Direct,
+        operation: None,
+        subdistrict_code: subdistrict.to_string(),
+        department: department.to_string(),
+        matter_code: matter.map(|code| code.to_string()),
+        case_name: case,
+        score: i16::try_from(assessment.score).unwrap_or(0),
+        comment,
+        assess_time,
+        recorded_by: Some(caller.subject.clone()),
+    };
+    if !store::insert_assessment(&mut transaction, &record).await? {
+        // A concurrent retry with the same request id won.
+        let first = match &request_id {
+            Some(request_id) => store::assessment_by_request(&mut transaction, request_id).await?,
+            None => None,
+        };
+        return first
+            .map(|first| assessment_to_proto(&first))
+            .ok_or_else(|| Error::Corrupt("an assessment vanished".into()));
+    }
+    flatgov_messaging::outbox::enqueue(
+        &mut transaction,
+        &format!("assessments/{}", record.id),
+        &record.recorded_event(),
+    )
+    .await
+    .context("recording an assessment")?;
+    let row = store::get_assessment(&mut transaction, record.id)
+        .await?
+        .ok_or_else(|| Error::Corrupt("an assessment vanished".into()))?;
+    transaction
+        .commit()
+        .await
+        .context("recording an assessment")?;
+    Ok(assessment_to_proto(&row))
+}
+
+pub(super) async fn list_assessments(
+    service: &DutyListsService,
+    caller: &Caller,
+    request: proto::ListAssessmentsRequest,
+) -> Result<proto::ListAssessmentsResponse, Error> {
+    let page_size = convert::page_size(request.page_size)?;
+    let after = time_key(&request.page_token)?;
+    let mut filter = filter_from(
+        &request.department,
+        &request.subdistrict_code,
+        request.period_start.as_ref(),
+        request.period_end.as_ref(),
+    )?;
+    if !request.matter_code.is_empty() {
+        filter.matter_code = Some(
+            MatterCode::parse(&request.matter_code)
+                .map_err(|error| Error::invalid("matter_code", error))?
+                .to_string(),
+        );
+    }
+    filter.case_name = case_reference("case", &request.case)?;
+    scope_reader(caller, &mut filter)?;
+    let mut connection = service
+        .pool
+        .acquire()
+        .await
+        .context("listing assessments")?;
+    let mut rows = store::list_assessments(&mut connection, &filter, after, page_size + 1).await?;
+    let next_page_token = if rows.len() > page_size {
+        rows.truncate(page_size);
+        rows.last()
+            .map(|row| time_token(row.assess_time, row.id))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    Ok(proto::ListAssessmentsResponse {
+        assessments: rows.iter().map(assessment_to_proto).collect(),
+        next_page_token,
+    })
+}
+
+pub(super) async fn summarise_assessments(
+    service: &DutyListsService,
+    caller: &Caller,
+    request: proto::SummariseAssessmentsRequest,
+) -> Result<proto::SummariseAssessmentsResponse, Error> {
+    let mut filter = filter_from(
+        &request.department,
+        &request.subdistrict_code,
+        request.period_start.as_ref(),
+        request.period_end.as_ref(),
+    )?;
+    scope_reader(caller, &mut filter)?;
+    let mut connection = service
+        .pool
+        .acquire()
+        .await
+        .context("summarising assessments")?;
+    let (assessments, opinions) = store::summarise_assessments(&mut connection, &filter).await?;
+    let mut rows: BTreeMap<(String, Option<String>), proto::DepartmentAssessmentSummary> =
+        BTreeMap::new();
+    let count = |value: i64| u32::try_from(value).unwrap_or(u32::MAX);
+    for row in assessments {
+        let summary = rows
+            .entry((row.department.clone(), row.subdistrict_code.clone()))
+            .or_default();
+        summary.department = row.department;
+        summary.subdistrict_code = row.subdistrict_code.unwrap_or_default();
+        summary.assessments = count(row.assessments);
+        summary.mean_score = row.mean_score;
+        summary.lowest_score = u32::try_from(row.lowest_score).unwrap_or(0);
+        summary.poor_assessments = count(row.poor_assessments);
+    }
+    for row in opinions {
+        let summary = rows
+            .entry((row.department.clone(), row.subdistrict_code.clone()))
+            .or_default();
+        summary.department = row.department;
+        summary.subdistrict_code = row.subdistrict_code.unwrap_or_default();
+        summary.opinions = count(row.opinions);
+        summary.opinions_opposed = count(row.opposed);
+    }
+    let mut response = proto::SummariseAssessmentsResponse::default();
+    for ((_, subdistrict), summary) in rows {
+        if subdistrict.is_none() {
+            response.departments.push(summary);
+        } else {
+            response.departments_by_subdistrict.push(summary);
+        }
+    }
+    Ok(response)
+}
+
+fn subject_text(value: i32) -> Result<&'static str, String> {
+    match proto::OpinionSubject::try_from(value) {
+        Ok(proto::OpinionSubject::Decision) => Ok("decision"),
+        Ok(proto::OpinionSubject::Plan) => Ok("plan"),
+        Ok(proto::OpinionSubject::Project) => Ok("project"),
+        _ => Err("must be OPINION_SUBJECT_DECISION, _PLAN or _PROJECT".into()),
+    }
+}
+
+fn stance_text(value: i32) -> Result<&'static str, String> {
+    match proto::OpinionStance::try_from(value) {
+        Ok(proto::OpinionStance::Support) => Ok("support"),
+        Ok(proto::OpinionStance::SupportWithConditions) => Ok("support_with_conditions"),
+        Ok(proto::OpinionStance::Oppose) => Ok("oppose"),
+        _ => Err("must be OPINION_STANCE_SUPPORT, _SUPPORT_WITH_CONDITIONS or _OPPOSE".into()),
+    }
+}
+
+fn opinion_to_proto(row: &OpinionRow) -> proto::Opinion {
+    let subject = match row.subject.as_str() {
+        "decision" => proto::OpinionSubject::Decision,
+        "plan" => proto::OpinionSubject::Plan,
+        "project" => proto::OpinionSubject::Project,
+        _ => proto::OpinionSubject::Unspecified,
+    };
+    let stance = match row.stance.as_str() {
+        "support" => proto::OpinionStance::Support,
+        "support_with_conditions" => proto::OpinionStance::SupportWithConditions,
+        "oppose" => proto::OpinionStance::Oppose,
+        _ => proto::OpinionStance::Unspecified,
+    };
+    proto::Opinion {
+        name: format!("opinions/{}", row.id),
+        subdistrict_code: row.subdistrict_code.clone(),
+        department: row.department.clone(),
+        subject: subject as i32,
+        title: row.title.clone(),
+        reference: row.reference.clone(),
+        stance: stance as i32,
+        text: row.body.clone(),
+        give_time: Some(timestamp(row.give_time)),
+        recorded_by: row.recorded_by.clone(),
+        create_time: Some(timestamp(row.create_time)),
+    }
+}
+
+pub(super) async fn record_opinion(
+    service: &DutyListsService,
+    caller: &Caller,
+    request: proto::RecordOpinionRequest,
+) -> Result<proto::Opinion, Error> {
+    let now = Utc::now();
+    let opinion = request
+        .opinion
+        .as_ref()
+        .ok_or_else(|| Error::invalid("opinion", "an opinion is required"))?;
+    let mut violations = Violations::new();
+    let subdistrict = violations.check(
+        "opinion.subdistrict_code",
+        SubdistrictCode::parse(&opinion.subdistrict_code),
+    );
+    let department = violations.check(
+        "opinion.department",
+        DepartmentCode::parse(&opinion.department),
+    );
+    let subject = violations.check("opinion.subject", subject_text(opinion.subject));
+    let stance = violations.check("opinion.stance", stance_text(opinion.stance));
+    let title = opinion.title.trim().to_owned();
+    if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
+        violations.add(
+            "opinion.title",
+            format!("must have 1-{MAX_TITLE_CHARS} characters"),
+        );
+    }
+    let text = opinion.text.trim().to_owned();
+    if text.is_empty() || text.chars().count() > MAX_OPINION_CHARS {
+        violations.add(
+            "opinion.text",
+            format!("must have 1-{MAX_OPINION_CHARS} characters"),
+        );
+    }
+    let reference = opinion.reference.trim().to_owned();
+    if reference.chars().count() > MAX_TITLE_CHARS {
+        violations.add(
+            "opinion.reference",
+            format!("is longer than {MAX_TITLE_CHARS} characters"),
+        );
+    }
+    let give_time = violations.check(
+        "opinion.give_time",
+        instant_or("opinion.give_time", opinion.give_time.as_ref(), now)
+            .map_err(|_| "is not a valid instant".to_owned()),
+    );
+    if give_time.is_some_and(|time| time > now + chrono::Duration::minutes(1)) {
+        violations.add("opinion.give_time", "is in the future");
+    }
+    let request_id = violations.check(
+        "request_id",
+        bounded_text("request_id", &request.request_id, 200).map_err(|error| error.to_string()),
+    );
+    let (
+        Some(subdistrict),
+        Some(department),
+        Some(subject),
+        Some(stance),
+        Some(give_time),
+        Some(request_id),
+    ) = (
+        subdistrict,
+        department,
+        subject,
+        stance,
+        give_time,
+        request_id,
+    )
+    else {
+        return Err(violations.into_error());
+    };
+    violations.finish(())?;
+    authorise_recorder(caller, &subdistrict)?;
+    let rules = service.rules.current(&service.pool).await?;
+    if !rules.departments.contains(&department) {
+        return Err(Error::invalid(
+            "opinion.department",
+            format!("unknown department {department}"),
+        ));
+    }
+    let request_id = Some(request_id).filter(|id| !id.is_empty());
+    let mut transaction = service.pool.begin().await.context("recording an opinion")?;
+    if let Some(request_id) = &request_id
+        && let Some(first) = store::opinion_by_request(&mut transaction, request_id).await?
+    {
+        return Ok(opinion_to_proto(&first));
+    }
+    let record = OpinionRow {
+        id: uuid::Uuid::now_v7(),
+        subdistrict_code: subdistrict.to_string(),
+        department: department.to_string(),
+        subject: subject.to_owned(),
+        title,
+        reference,
+        stance: stance.to_owned(),
+        body: text,
+        give_time,
+        recorded_by: caller.subject.clone(),
+        create_time: now,
+    };
+    let Some(row) = store::insert_opinion(&mut transaction, &record, request_id.as_deref()).await?
+    else {
+        let first = match &request_id {
+            Some(request_id) => store::opinion_by_request(&mut transaction, request_id).await?,
+            None => None,
+        };
+        return first
+            .map(|first| opinion_to_proto(&first))
+            .ok_or_else(|| Error::Corrupt("an opinion vanished".into()));
+    };
+    let event = proto::OpinionRecorded {
+        opinion: format!("opinions/{}", row.id),
+        subdistrict_code: row.subdistrict_code.clone(),
+        department: row.department.clone(),
+        subject: row.subject.clone(),
+        stance: row.stance.clone(),
+        given_at: Some(timestamp(row.give_time)),
+    };
+    flatgov_messaging::outbox::enqueue(&mut transaction, &format!("opinions/{}", row.id), &event)
+        .await
+        .context("recording an opinion")?;
+    transaction.commit().await.context("recording an opinion")?;
+    Ok(opinion_to_proto(&row))
+}
+
+pub(super) async fn list_opinions(
+    service: &DutyListsService,
+    caller: &Caller,
+    request: proto::ListOpinionsRequest,
+) -> Result<proto::ListOpinionsResponse, Error> {
+    let page_size = convert::page_size(request.page_size)?;
+    let after = time_key(&request.page_token)?;
+    let mut filter = filter_from(
+        &request.department,
+        &request.subdistrict_code,
+        request.period_start.as_ref(),
+        request.period_end.as_ref(),
+    )?;
+    scope_reader(caller, &mut filter)?;
+    let mut connection = service.pool.acquire().await.context("listing opinions")?;
+    let mut rows = store::list_opinions(&mut connection, &filter, after, page_size + 1).await?;
+    let next_page_token = if rows.len() > page_size {
+        rows.truncate(page_size);
+        rows.last()
+            .map(|row| time_token(row.give_time, row.id))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    Ok(proto::ListOpinionsResponse {
+        opinions: rows.iter().map(opinion_to_proto).collect(),
+        next_page_token,
+    })
+}

@@ -1,0 +1,537 @@
+//! ResolveResponsibility, CheckAssignment and the refusal records.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use flatgov_auth::{Caller, Role};
+use flatgov_proto::duties::v1 as proto;
+
+use super::convert::{
+    self, duration_to_proto, exception_name, instant, instant_or, place_location, responsible_unit,
+    tier_to_proto, timestamp, unit_from_proto, unit_from_text, unit_kind_text, unit_location,
+    unit_to_proto, version_name,
+};
+use super::{
+    DutyListsService, RefusalLabels, bounded_text, case_reference, division_filter, require,
+    time_key, time_token,
+};
+use crate::domain::{
+    AssignmentDecision, DepartmentCode, GateError, ItemStatus, MatterCode, ResolveError,
+    Responsible, Unit,
+};
+use crate::error::{DatabaseContext as _, Error, Violations};
+use crate::store::{self, NewRefusal, RefusalFilter, RefusalRow};
+
+/// Longest `request_id`, `attempted_by` accepted.
+const MAX_ID_CHARS: usize = 200;
+
+pub(super) async fn resolve_responsibility(
+    service: &DutyListsService,
+    _caller: &Caller,
+    request: proto::ResolveResponsibilityRequest,
+) -> Result<proto::ResolveResponsibilityResponse, Error> {
+    let mut violations = Violations::new();
+    let matter = violations.check("matter_code", MatterCode::parse(&request.matter_code));
+    let location = place_location("place", request.place.as_ref(), &mut violations);
+    let at = violations.check(
+        "at",
+        instant_or("at", request.at.as_ref(), Utc::now()).map_err(|error| error_text(&error)),
+    );
+    let (Some(matter), Some(location), Some(at)) = (matter, location, at) else {
+        return Err(violations.into_error());
+    };
+    let rules = service.rules.current(&service.pool).await?;
+    let responsibility = match rules.duty_rules().resolve(&matter, &location, at) {
+        Ok(responsibility) => responsibility,
+        Err(ResolveError::UnknownMatter { matter }) => {
+            return Err(Error::NotFound(format!(
+                "matter {matter} is not in the matter catalogue"
+            )));
+        }
+        Err(error) => return Err(Error::FailedPrecondition(error.to_string())),
+    };
+    let item_name = rules
+        .lists
+        .history(responsibility.item.code.list())
+        .version(responsibility.item.version)
+        .and_then(|version| version.content().item(&responsibility.item.code))
+        .map(|item| item.name().to_owned())
+        .unwrap_or_default();
+    let matter_name = rules
+        .catalogue
+        .get(&matter)
+        .map(|matter| matter.name().to_owned())
+        .unwrap_or_default();
+    let cooperating_departments = responsibility
+        .cooperating
+        .iter()
+        .filter_map(|cooperator| match cooperator {
+            Responsible::Department(code) => Some(code.to_string()),
+            _ => None,
+        })
+        .collect();
+    Ok(proto::ResolveResponsibilityResponse {
+        lead: Some(responsible_unit(&responsibility.lead, &location)),
+        cooperating_departments,
+        default_tier: tier_to_proto(responsibility.tier) as i32,
+        response_limit: Some(duration_to_proto(responsibility.response_limit)),
+        resolution_limit: Some(duration_to_proto(responsibility.resolution_limit)),
+        list_item_code: responsibility.item.code.to_string(),
+        list_version: version_name(responsibility.item.code.list(), responsibility.item.version),
+        exception: responsibility
+            .exception
+            .as_ref()
+            .map(|id| exception_name(id.as_str()))
+            .unwrap_or_default(),
+        cooperating: responsibility
+            .cooperating
+            .iter()
+            .map(|cooperator| responsible_unit(cooperator, &location))
+            .collect(),
+        list_item_name: item_name,
+        matter_name,
+        response_limit_text: responsibility.response_limit.to_string(),
+        resolution_limit_text: responsibility.resolution_limit.to_string(),
+    })
+}
+
+fn error_text(error: &Error) -> String {
+    match error {
+        Error::InvalidArgument(violations) => violations
+            .iter()
+            .map(|violation| violation.description.clone())
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
+
+/// Departments check assignments from or to themselves; subdistrict
+/// dispatchers those involving their jurisdiction; administrators and
+/// services any.
+fn authorise_check(caller: &Caller, from: &Unit, to: &Unit) -> Result<(), Error> {
+    require(
+        caller,
+        &[
+            Role::DepartmentOfficer,
+            Role::SubdistrictDispatcher,
+            Role::DistrictAdmin,
+            Role::Service,
+        ],
+    )?;
+    if caller.has_any_role(&[Role::Service, Role::DistrictAdmin]) {
+        return Ok(());
+    }
+    let units = [from, to];
+    let own_department = caller.organisation.as_deref().is_some_and(|organisation| {
+        units
+            .iter()
+            .any(|unit| matches!(unit, Unit::Department(code) if code.as_str() == organisation))
+    });
+    if caller.has_role(Role::DepartmentOfficer) && own_department {
+        return Ok(());
+    }
+    let in_jurisdiction = units.iter().any(|unit| match unit {
+        Unit::Department(_) => false,
+        Unit::Subdistrict(code) => caller.covers(code.as_str()),
+        Unit::Community(code) => caller.covers(code.as_str()),
+        Unit::BlockTeam(code) => caller.covers(code.as_str()),
+    });
+    if caller.has_role(Role::SubdistrictDispatcher) && in_jurisdiction {
+        return Ok(());
+    }
+    Err(Error::PermissionDenied(format!(
+        "{from} → {to} involves neither the caller's department nor a division in its jurisdiction"
+    )))
+}
+
+pub(super) async fn check_assignment(
+    service: &DutyListsService,
+    caller: &Caller,
+    request: proto::CheckAssignmentRequest,
+) -> Result<proto::CheckAssignmentResponse, Error> {
+    let now = Utc::now();
+    let mut violations = Violations::new();
+    let matter = violations.check("matter_code", MatterCode::parse(&request.matter_code));
+    let from = unit_from_proto("from", request.from.as_ref(), &mut violations);
+    let to = unit_from_proto("to", request.to.as_ref(), &mut violations);
+    let at = violations.check(
+        "at",
+        instant_or("at", request.at.as_ref(), now).map_err(|error| error_text(&error)),
+    );
+    let place = match request.place.as_ref() {
+        Some(place) => place_location("place", Some(place), &mut violations).map(Some),
+        None => Some(None),
+    };
+    let case = violations.check(
+        "case",
+        case_reference("case", &request.case).map_err(|error| error_text(&error)),
+    );
+    let request_id = violations.check(
+        "request_id",
+        bounded_text("request_id", &request.request_id, MAX_ID_CHARS)
+            .map_err(|error| error_text(&error)),
+    );
+    let attempted_by = violations.check(
+        "attempted_by",
+        bounded_text("attempted_by", &request.attempted_by, MAX_ID_CHARS)
+            .map_err(|error| error_text(&error)),
+    );
+    let (
+        Some(matter),
+        Some(from),
+        Some(to),
+        Some(at),
+        Some(place),
+        Some(case),
+        Some(request_id),
+        Some(attempted_by),
+    ) = (matter, from, to, at, place, case, request_id, attempted_by)
+    else {
+        return Err(violations.into_error());
+    };
+    authorise_check(caller, &from, &to)?;
+    let request_id = Some(request_id).filter(|id| !id.is_empty());
+    if let Some(request_id) = &request_id {
+        let mut connection = service
+            .pool
+            .acquire()
+            .await
+            .context("checking an assignment")?;
+        if let Some(first) = store::refusal_by_request(&mut connection, request_id).await? {
+            return Ok(refused_response(&first));
+        }
+    }
+    let rules = service.rules.current(&service.pool).await?;
+    let decision = match rules.duty_rules().check_assignment(&matter, &from, &to, at) {
+        Ok(decision) => decision,
+        Err(GateError::UnknownMatter { matter }) => {
+            return Err(Error::NotFound(format!(
+                "matter {matter} is not in the matter catalogue"
+            )));
+        }
+    };
+    let location = place.unwrap_or_else(|| match &to {
+        Unit::Department(_) => unit_location(&from),
+        division => unit_location(division),
+    });
+    let item_code = rules
+        .catalogue
+        .get(&matter)
+        .map(|matter| matter.item())
+        .ok_or_else(|| {
+            Error::NotFound(format!("matter {matter} is not in the matter catalogue"))
+        })?;
+    let version_in_effect = match rules.lists.in_effect_at(at).item_status(item_code) {
+        ItemStatus::InEffect { version, .. } => version_name(item_code.list(), version.number()),
+        ItemStatus::NotInEffect(_) => String::new(),
+    };
+    let refusal = match decision {
+        AssignmentDecision::Allowed(_) => {
+            return Ok(proto::CheckAssignmentResponse {
+                allowed: true,
+                list_item_code: item_code.to_string(),
+                list_version: version_in_effect,
+                ..Default::default()
+            });
+        }
+        AssignmentDecision::Refused(refusal) => refusal,
+    };
+    let from_proto = unit_to_proto(&from);
+    let to_proto = unit_to_proto(&to);
+    let responsible = responsible_unit(&refusal.responsible_instead, &location);
+    let record = NewRefusal {
+        id: uuid::Uuid::now_v7(),
+        request_id: request_id.clone(),
+        matter_code: matter.to_string(),
+        item_code: item_code.to_string(),
+        item_version: refusal
+            .item_version
+            .map(|item| i32::try_from(item.version.get()).unwrap_or(i32::MAX)),
+        from_kind: unit_kind_text(&from_proto),
+        from_code: from_proto.code.clone(),
+        to_kind: unit_kind_text(&to_proto),
+        to_code: to_proto.code.clone(),
+        reason_code: refusal.reason.code(),
+        reason: refusal.message.clone(),
+        responsible_kind: unit_kind_text(&responsible),
+        responsible_code: responsible.code.clone(),
+        case_name: case.clone(),
+        attempted_by: if attempted_by.is_empty() {
+            caller.subject.clone()
+        } else {
+            attempted_by
+        },
+        caller: caller.subject.clone(),
+        checked_at: at,
+    };
+    let mut transaction = service.pool.begin().await.context("recording a refusal")?;
+    let Some(row) = store::insert_refusal(&mut transaction, &record).await? else {
+        // A concurrent retry with the same request id recorded it first.
+        let first = match &request_id {
+            Some(request_id) => store::refusal_by_request(&mut transaction, request_id).await?,
+            None => None,
+        };
+        transaction
+            .rollback()
+            .await
+            .context("recording a refusal")?;
+        return first
+            .map(|first| refused_response(&first))
+            .ok_or_else(|| Error::Corrupt("a refusal vanished".into()));
+    };
+    let event = proto::AssignmentRefused {
+        refusal: refusal_name(&row),
+        matter_code: row.matter_code.clone(),
+        from: Some(from_proto),
+        to: Some(to_proto),
+        reason_code: row.reason_code.clone(),
+        responsible_instead: Some(responsible),
+        case: row.case_name.clone().unwrap_or_default(),
+        refused_at: Some(timestamp(row.refuse_time)),
+        list_item_code: row.item_code.clone(),
+    };
+    flatgov_messaging::outbox::enqueue(&mut transaction, &refusal_name(&row), &event)
+        .await
+        .context("recording a refusal")?;
+    transaction.commit().await.context("recording a refusal")?;
+    service
+        .metrics
+        .assignments_refused
+        .get_or_create(&RefusalLabels {
+            from_kind: row.from_kind.clone(),
+            from_code: row.from_code.clone(),
+            reason: row.reason_code.clone(),
+        })
+        .inc();
+    tracing::info!(
+        refusal = %refusal_name(&row),
+        matter = %row.matter_code,
+        from = %from,
+        to = %to,
+        reason = %row.reason_code,
+        attempted_by = %row.attempted_by,
+        "assignment refused"
+    );
+    Ok(refused_response(&row))
+}
+
+fn refusal_name(row: &RefusalRow) -> String {
+    format!("refusals/{}", row.id)
+}
+
+fn row_version(row: &RefusalRow) -> String {
+    let kind = crate::domain::ItemCode::parse(&row.item_code).map(|code| code.list());
+    match (kind, row.item_version) {
+        (Ok(kind), Some(number)) => format!("lists/{kind}/versions/{number}"),
+        _ => String::new(),
+    }
+}
+
+fn refused_response(row: &RefusalRow) -> proto::CheckAssignmentResponse {
+    proto::CheckAssignmentResponse {
+        allowed: false,
+        reason_code: row.reason_code.clone(),
+        reason: row.reason.clone(),
+        responsible_instead: Some(unit_from_text(&row.responsible_kind, &row.responsible_code)),
+        refusal: refusal_name(row),
+        list_item_code: row.item_code.clone(),
+        list_version: row_version(row),
+    }
+}
+
+fn refusal_to_proto(row: &RefusalRow) -> proto::Refusal {
+    proto::Refusal {
+        name: refusal_name(row),
+        matter_code: row.matter_code.clone(),
+        list_item_code: row.item_code.clone(),
+        list_version: row_version(row),
+        from: Some(unit_from_text(&row.from_kind, &row.from_code)),
+        to: Some(unit_from_text(&row.to_kind, &row.to_code)),
+        reason_code: row.reason_code.clone(),
+        reason: row.reason.clone(),
+        responsible_instead: Some(unit_from_text(&row.responsible_kind, &row.responsible_code)),
+        case: row.case_name.clone().unwrap_or_default(),
+        attempted_by: row.attempted_by.clone(),
+        caller: row.caller.clone(),
+        checked_at: Some(timestamp(row.checked_at)),
+        refuse_time: Some(timestamp(row.refuse_time)),
+    }
+}
+
+/// Who may read refusals, narrowed to what they may see: departments their
+/// own assignments, dispatchers assignments into their jurisdiction.
+fn scope_refusal_reader(caller: &Caller, filter: &mut RefusalFilter) -> Result<(), Error> {
+    require(
+        caller,
+        &[
+            Role::DistrictAdmin,
+            Role::Service,
+            Role::Integrator,
+            Role::DepartmentOfficer,
+            Role::SubdistrictDispatcher,
+        ],
+    )?;
+    if caller.has_any_role(&[Role::DistrictAdmin, Role::Service, Role::Integrator]) {
+        return Ok(());
+    }
+    if caller.has_role(Role::DepartmentOfficer)
+        && let Some(organisation) = caller.organisation.as_deref()
+    {
+        match filter.from_department.as_deref() {
+            None => {
+                filter.from_department = Some(organisation.to_owned());
+                return Ok(());
+            }
+            Some(department) if department == organisation => return Ok(()),
+            Some(_) if !caller.has_role(Role::SubdistrictDispatcher) => {
+                return Err(Error::PermissionDenied(format!(
+                    "a department officer of {organisation} reads only its own refusals"
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    if caller.has_role(Role::SubdistrictDispatcher) {
+        match filter.to_division.as_deref() {
+            Some(division) if caller.covers(division) => return Ok(()),
+            Some(division) => {
+                return Err(Error::PermissionDenied(format!(
+                    "division {division} is outside the caller's jurisdiction"
+                )));
+            }
+            None => match caller.jurisdictions.as_slice() {
+                [only] => {
+                    filter.to_division = Some(only.code().to_owned());
+                    return Ok(());
+                }
+                _ => {
+                    return Err(Error::PermissionDenied(
+                        "a subdistrict dispatcher must name to_division, inside its jurisdiction"
+                            .into(),
+                    ));
+                }
+            },
+        }
+    }
+    Err(Error::PermissionDenied(
+        "the caller's token names no organisation".into(),
+    ))
+}
+
+fn department_filter(field: &str, value: &str) -> Result<Option<String>, Error> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    DepartmentCode::parse(value)
+        .map(|code| Some(code.to_string()))
+        .map_err(|error| Error::invalid(field, error))
+}
+
+pub(super) async fn get_refusal(
+    service: &DutyListsService,
+    caller: &Caller,
+    request: proto::GetRefusalRequest,
+) -> Result<proto::Refusal, Error> {
+    let id = convert::uuid_from_name("name", &request.name, "refusals")?;
+    let mut connection = service.pool.acquire().await.context("reading a refusal")?;
+    let row = store::get_refusal(&mut connection, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("{} does not exist", request.name)))?;
+    let mut filter = RefusalFilter::default();
+    scope_refusal_reader(caller, &mut filter)?;
+    let department_matches = filter
+        .from_department
+        .as_deref()
+        .is_none_or(|department| row.from_kind == "department" && row.from_code == department);
+    let division_matches = filter
+        .to_division
+        .as_deref()
+        .is_none_or(|division| row.to_kind != "department" && row.to_code.starts_with(division));
+    if !(department_matches && division_matches) {
+        return Err(Error::PermissionDenied(format!(
+            "{} is outside what the caller may read",
+            request.name
+        )));
+    }
+    Ok(refusal_to_proto(&row))
+}
+
+pub(super) async fn list_refusals(
+    service: &DutyListsService,
+    caller: &Caller,
+    request: proto::ListRefusalsRequest,
+) -> Result<proto::ListRefusalsResponse, Error> {
+    let page_size = convert::page_size(request.page_size)?;
+    let after = time_key(&request.page_token)?;
+    let mut filter = RefusalFilter {
+        from_department: department_filter("from_department", &request.from_department)?,
+        to_division: division_filter("to_division", &request.to_division)?,
+        matter_code: Some(request.matter_code.clone()).filter(|code| !code.is_empty()),
+        reason_code: Some(request.reason_code.clone()).filter(|code| !code.is_empty()),
+        case_name: case_reference("case", &request.case)?,
+        period_start: instant("period_start", request.period_start.as_ref())?,
+        period_end: instant("period_end", request.period_end.as_ref())?,
+    };
+    scope_refusal_reader(caller, &mut filter)?;
+    let mut connection = service.pool.acquire().await.context("listing refusals")?;
+    let mut rows = store::list_refusals(&mut connection, &filter, after, page_size + 1).await?;
+    let next_page_token = if rows.len() > page_size {
+        rows.truncate(page_size);
+        rows.last()
+            .map(|row| time_token(row.refuse_time, row.id))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    Ok(proto::ListRefusalsResponse {
+        refusals: rows.iter().map(refusal_to_proto).collect(),
+        next_page_token,
+    })
+}
+
+pub(super) async fn count_refusals(
+    service: &DutyListsService,
+    caller: &Caller,
+    request: proto::CountRefusalsRequest,
+) -> Result<proto::CountRefusalsResponse, Error> {
+    let mut filter = RefusalFilter {
+        from_department: department_filter("from_department", &request.from_department)?,
+        to_division: division_filter("to_division", &request.to_division)?,
+        period_start: instant("period_start", request.period_start.as_ref())?,
+        period_end: instant("period_end", request.period_end.as_ref())?,
+        ..RefusalFilter::default()
+    };
+    if let (Some(start), Some(end)) = (filter.period_start, filter.period_end)
+        && end <= start
+    {
+        return Err(Error::invalid("period_end", "must be after period_start"));
+    }
+    scope_refusal_reader(caller, &mut filter)?;
+    let mut connection = service.pool.acquire().await.context("counting refusals")?;
+    let rows = store::count_refusals(&mut connection, &filter).await?;
+    let mut counts: BTreeMap<(String, String, String), proto::RefusalCount> = BTreeMap::new();
+    let mut total: u64 = 0;
+    for row in rows {
+        let refusals = u32::try_from(row.refusals).unwrap_or(u32::MAX);
+        total += u64::from(refusals);
+        let count = counts
+            .entry((
+                row.from_kind.clone(),
+                row.from_code.clone(),
+                row.month.clone(),
+            ))
+            .or_insert_with(|| proto::RefusalCount {
+                from: Some(unit_from_text(&row.from_kind, &row.from_code)),
+                month: row.month.clone(),
+                refusals: 0,
+                by_reason: Default::default(),
+            });
+        count.refusals = count.refusals.saturating_add(refusals);
+        *count.by_reason.entry(row.reason_code).or_insert(0) += refusals;
+    }
+    Ok(proto::CountRefusalsResponse {
+        counts: counts.into_values().collect(),
+        total: u32::try_from(total).unwrap_or(u32::MAX),
+    })
+}

@@ -1,0 +1,820 @@
+//! Lists, versions, items, diffs, drafts, imports and publishing.
+
+use chrono::{DateTime, Utc};
+use flatgov_auth::Caller;
+use flatgov_proto::duties::v1 as proto;
+use sqlx::PgConnection;
+
+use super::convert::{
+    self, VersionRef, draft_item, draft_name, instant, instant_or, item_fields_from_proto,
+    item_proto_field, item_to_proto, list_kind, list_kind_to_proto, version_name, version_ref,
+    version_to_proto,
+};
+use super::{DutyListsService, require_admin};
+use crate::domain::{
+    DraftList, ImportError, ItemCode, ListContent, ListItem, ListKind, MatterCode, VersionNumber,
+    diff, import,
+};
+use crate::error::{DatabaseContext as _, Error, Violations};
+use crate::events;
+use crate::rules::{Rules, VersionRecord, VersionState, bump_revision, lock_rules};
+use crate::store;
+
+/// How far in the past a new version of a list that already has one may
+/// take effect: enough for clock skew between a caller and the service,
+/// too little to rewrite what was in effect (what cases were dispatched
+/// and refused under).
+const BACKDATING_GRACE: chrono::Duration = chrono::Duration::minutes(1);
+
+/// An import's problems as field violations of `content`, each naming the
+/// row and column (or JSON path) it was found at.
+pub(super) fn import_violations(error: ImportError) -> Error {
+    let mut violations = Violations::new();
+    for problem in error.problems {
+        violations.add("content", problem);
+    }
+    violations.into_error()
+}
+
+// ---------------------------------------------------------------- reading
+
+/// A version's content and record: published, or the draft.
+struct VersionView<'a> {
+    kind: ListKind,
+    number: VersionNumber,
+    content: &'a ListContent,
+    record: Option<&'a VersionRecord>,
+    /// The version's resource name (the draft's is `lists/{kind}/draft`).
+    name: String,
+}
+
+fn version_view(
+    rules: &Rules,
+    reference: VersionRef,
+    at: DateTime<Utc>,
+) -> Result<VersionView<'_>, Error> {
+    let kind = reference.kind();
+    let history = rules.lists.history(kind);
+    let (number, content, name) = match reference {
+        VersionRef::InEffect(_) => {
+            let version = history.in_effect_at(at).ok_or_else(|| {
+                Error::NotFound(format!(
+                    "no version of lists/{kind} is in effect at {}",
+                    at.to_rfc3339()
+                ))
+            })?;
+            (
+                version.number(),
+                version.content(),
+                version_name(kind, version.number()),
+            )
+        }
+        VersionRef::Number(_, number) => match history.version(number) {
+            Some(version) => (number, version.content(), version_name(kind, number)),
+            None => match rules.drafts.get(&kind) {
+                Some(draft) if draft.number() == number => {
+                    (number, draft.content(), draft_name(kind))
+                }
+                _ => {
+                    return Err(Error::NotFound(format!(
+                        "{} does not exist",
+                        version_name(kind, number)
+                    )));
+                }
+            },
+        },
+        VersionRef::Draft(_) => {
+            let draft = rules
+                .drafts
+                .get(&kind)
+                .ok_or_else(|| Error::NotFound(format!("lists/{kind} has no draft")))?;
+            (draft.number(), draft.content(), draft_name(kind))
+        }
+    };
+    Ok(VersionView {
+        kind,
+        number,
+        content,
+        record: rules.versions.get(&(kind, number)),
+        name,
+    })
+}
+
+fn view_to_proto(rules: &Rules, view: &VersionView<'_>, now: DateTime<Utc>) -> proto::ListVersion {
+    let in_effect = rules
+        .lists
+        .history(view.kind)
+        .in_effect_at(now)
+        .is_some_and(|version| version.number() == view.number)
+        && view
+            .record
+            .is_some_and(|record| record.state == VersionState::Published);
+    let fallback = VersionRecord {
+        state: VersionState::Draft,
+        effective_from: None,
+        publish_time: None,
+        published_by: None,
+        create_time: now,
+        update_time: now,
+    };
+    version_to_proto(
+        view.kind,
+        view.number,
+        view.record.unwrap_or(&fallback),
+        view.content.len(),
+        view.content.categories().len(),
+        in_effect,
+    )
+}
+
+fn duty_list(
+    rules: &Rules,
+    kind: ListKind,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> proto::DutyList {
+    let history = rules.lists.history(kind);
+    let view = |reference| {
+        version_view(rules, reference, at)
+            .ok()
+            .map(|view| view_to_proto(rules, &view, now))
+    };
+    proto::DutyList {
+        name: convert::list_name(kind),
+        kind: list_kind_to_proto(kind) as i32,
+        title: kind.title_zh().to_owned(),
+        code_prefix: kind.code_prefix().to_owned(),
+        in_effect: view(VersionRef::InEffect(kind)),
+        latest: history
+            .latest()
+            .and_then(|latest| view(VersionRef::Number(kind, latest.number()))),
+        draft: rules
+            .drafts
+            .contains_key(&kind)
+            .then(|| view(VersionRef::Draft(kind)))
+            .flatten(),
+        published_versions: u32::try_from(history.versions().len()).unwrap_or(u32::MAX),
+    }
+}
+
+pub(super) async fn get_list(
+    service: &DutyListsService,
+    _caller: &Caller,
+    request: proto::GetListRequest,
+) -> Result<proto::DutyList, Error> {
+    let kind = list_kind("name", &request.name)?;
+    let now = Utc::now();
+    let at = instant_or("at", request.at.as_ref(), now)?;
+    let rules = service.rules.current(&service.pool).await?;
+    Ok(duty_list(&rules, kind, at, now))
+}
+
+pub(super) async fn list_duty_lists(
+    service: &DutyListsService,
+    _caller: &Caller,
+    request: proto::ListDutyListsRequest,
+) -> Result<proto::ListDutyListsResponse, Error> {
+    let now = Utc::now();
+    let at = instant_or("at", request.at.as_ref(), now)?;
+    let rules = service.rules.current(&service.pool).await?;
+    Ok(proto::ListDutyListsResponse {
+        lists: ListKind::ALL
+            .into_iter()
+            .map(|kind| duty_list(&rules, kind, at, now))
+            .collect(),
+    })
+}
+
+pub(super) async fn get_list_version(
+    service: &DutyListsService,
+    _caller: &Caller,
+    request: proto::GetListVersionRequest,
+) -> Result<proto::ListVersion, Error> {
+    let reference = version_ref("name", &request.name)?;
+    let now = Utc::now();
+    let rules = service.rules.current(&service.pool).await?;
+    let view = version_view(&rules, reference, now)?;
+    Ok(view_to_proto(&rules, &view, now))
+}
+
+pub(super) async fn list_list_versions(
+    service: &DutyListsService,
+    _caller: &Caller,
+    request: proto::ListListVersionsRequest,
+) -> Result<proto::ListListVersionsResponse, Error> {
+    let kind = list_kind("parent", &request.parent)?;
+    let page_size = convert::page_size(request.page_size)?;
+    let before: Option<u32> = convert::page_key(&request.page_token)?
+        .map(|key| key.parse())
+        .transpose()
+        .map_err(|_| Error::invalid("page_token", "is not a token this service issued"))?;
+    let now = Utc::now();
+    let rules = service.rules.current(&service.pool).await?;
+    let mut numbers: Vec<VersionNumber> = rules
+        .versions
+        .keys()
+        .filter(|(version_kind, _)| *version_kind == kind)
+        .map(|(_, number)| *number)
+        .collect();
+    numbers.sort_by(|a, b| b.cmp(a));
+    let remaining: Vec<VersionNumber> = numbers
+        .into_iter()
+        .filter(|number| before.is_none_or(|before| number.get() < before))
+        .collect();
+    let page: Vec<VersionNumber> = remaining.iter().take(page_size).copied().collect();
+    let next_page_token = if remaining.len() > page_size {
+        page.last()
+            .map(|number| convert::page_token(&number.get().to_string()))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let mut versions = Vec::with_capacity(page.len());
+    for number in page {
+        let view = version_view(&rules, VersionRef::Number(kind, number), now)?;
+        versions.push(view_to_proto(&rules, &view, now));
+    }
+    Ok(proto::ListListVersionsResponse {
+        versions,
+        next_page_token,
+    })
+}
+
+pub(super) async fn list_items(
+    service: &DutyListsService,
+    _caller: &Caller,
+    request: proto::ListItemsRequest,
+) -> Result<proto::ListItemsResponse, Error> {
+    let reference = version_ref("parent", &request.parent)?;
+    let at = instant_or("at", request.at.as_ref(), Utc::now())?;
+    let page_size = convert::page_size(request.page_size)?;
+    let after = convert::page_key(&request.page_token)?;
+    let category = u8::try_from(request.category)
+        .ok()
+        .filter(|category| *category <= 99)
+        .ok_or_else(|| {
+            Error::invalid("category", "must be a category number 1-99, or 0 for all")
+        })?;
+    let rules = service.rules.current(&service.pool).await?;
+    let view = version_view(&rules, reference, at)?;
+    let matching: Vec<&ListItem> = view
+        .content
+        .items()
+        .filter(|item| category == 0 || item.code().category() == category)
+        .filter(|item| {
+            after
+                .as_deref()
+                .is_none_or(|after| item.code().to_string().as_str() > after)
+        })
+        .collect();
+    let next_page_token = if matching.len() > page_size {
+        matching
+            .get(page_size - 1)
+            .map(|item| convert::page_token(&item.code().to_string()))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    Ok(proto::ListItemsResponse {
+        items: matching
+            .iter()
+            .take(page_size)
+            .map(|item| item_to_proto(item, &view.name))
+            .collect(),
+        next_page_token,
+        version: view.name.clone(),
+    })
+}
+
+pub(super) async fn diff_versions(
+    service: &DutyListsService,
+    _caller: &Caller,
+    request: proto::DiffVersionsRequest,
+) -> Result<proto::DiffVersionsResponse, Error> {
+    let from = version_ref("from_version", &request.from_version)?;
+    let to = version_ref("to_version", &request.to_version)?;
+    if from.kind() != to.kind() {
+        return Err(Error::invalid(
+            "to_version",
+            format!(
+                "is a version of lists/{}, but from_version is of lists/{}",
+                to.kind(),
+                from.kind()
+            ),
+        ));
+    }
+    let now = Utc::now();
+    let rules = service.rules.current(&service.pool).await?;
+    let older = version_view(&rules, from, now)?;
+    let newer = version_view(&rules, to, now)?;
+    let changes = diff(older.content, newer.content);
+    Ok(proto::DiffVersionsResponse {
+        added: changes.added.iter().map(ToString::to_string).collect(),
+        removed: changes.removed.iter().map(ToString::to_string).collect(),
+        changed: changes
+            .changed
+            .iter()
+            .map(|change| proto::ItemChange {
+                code: change.code.to_string(),
+                fields: change
+                    .fields
+                    .iter()
+                    .map(|field| item_proto_field(field.as_str()).to_owned())
+                    .collect(),
+                before: older
+                    .content
+                    .item(&change.code)
+                    .map(|item| item_to_proto(item, &older.name)),
+                after: newer
+                    .content
+                    .item(&change.code)
+                    .map(|item| item_to_proto(item, &newer.name)),
+            })
+            .collect(),
+    })
+}
+
+pub(super) async fn export_list(
+    service: &DutyListsService,
+    _caller: &Caller,
+    request: proto::ExportListRequest,
+) -> Result<proto::ExportListResponse, Error> {
+    let reference = version_ref("name", &request.name)?;
+    let at = instant_or("at", request.at.as_ref(), Utc::now())?;
+    let format = convert::data_format("format", request.format)?;
+    let rules = service.rules.current(&service.pool).await?;
+    let view = version_view(&rules, reference, at)?;
+    let content = match format {
+        proto::DataFormat::Json => import::list_to_json(view.content),
+        _ => import::list_to_csv(view.content),
+    };
+    Ok(proto::ExportListResponse {
+        content,
+        version: view.name.clone(),
+    })
+}
+
+// ---------------------------------------------------------------- writing
+
+/// Matters that map to one of `removed` when no published version has it:
+/// taking those items away would leave the matters pointing nowhere.
+fn stranded_matters(rules: &Rules, removed: &[ItemCode]) -> Vec<MatterCode> {
+    let published = rules.lists.published_item_codes();
+    rules
+        .catalogue
+        .iter()
+        .filter(|matter| removed.contains(&matter.item()) && !published.contains(&matter.item()))
+        .map(|matter| matter.code().clone())
+        .collect()
+}
+
+fn refuse_stranding(rules: &Rules, removed: &[ItemCode], action: &str) -> Result<(), Error> {
+    let stranded = stranded_matters(rules, removed);
+    if stranded.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = stranded.iter().map(ToString::to_string).collect();
+    Err(Error::FailedPrecondition(format!(
+        "{action} would leave matters {} mapped to items no version has; map them elsewhere first",
+        names.join(", ")
+    )))
+}
+
+/// The list's draft, opened (from the latest published version, or empty)
+/// when there is none; the flag says whether it was just opened.
+async fn draft_for_edit(
+    connection: &mut PgConnection,
+    rules: &Rules,
+    kind: ListKind,
+    empty: bool,
+) -> Result<(DraftList, bool), Error> {
+    if let Some(draft) = rules.drafts.get(&kind) {
+        return Ok((draft.clone(), false));
+    }
+    let number = store::allocate_version_number(&mut *connection, kind).await?;
+    store::insert_draft(&mut *connection, kind, number).await?;
+    let content = match rules.latest(kind) {
+        Some(latest) if !empty => latest.content().clone(),
+        _ => ListContent::empty(kind),
+    };
+    store::replace_items(connection, kind, number, &content).await?;
+    Ok((DraftList::with_content(number, content), true))
+}
+
+pub(super) async fn create_draft(
+    service: &DutyListsService,
+    caller: &Caller,
+    request: proto::CreateDraftRequest,
+) -> Result<proto::ListVersion, Error> {
+    require_admin(caller)?;
+    let kind = list_kind("parent", &request.parent)?;
+    let mut transaction = service.pool.begin().await.context("opening a draft")?;
+    lock_rules(&mut transaction).await?;
+    let rules = service.rules.locked(&mut transaction).await?;
+    if rules.drafts.contains_key(&kind) {
+        return Err(Error::AlreadyExists(format!(
+            "lists/{kind} has a draft already ({}); edit, publish or discard it",
+            draft_name(kind)
+        )));
+    }
+    draft_for_edit(&mut transaction, &rules, kind, request.empty).await?;
+    bump_revision(&mut transaction).await?;
+    transaction.commit().await.context("opening a draft")?;
+    let now = Utc::now();
+    let rules = service.rules.current(&service.pool).await?;
+    let view = version_view(&rules, VersionRef::Draft(kind), now)?;
+    Ok(view_to_proto(&rules, &view, now))
+}
+
+pub(super) async fn put_draft_item(
+    service: &DutyListsService,
+    caller: &Caller,
+    request: proto::PutDraftItemRequest,
+) -> Result<proto::ListItem, Error> {
+    require_admin(caller)?;
+    let kind = list_kind("parent", &request.parent)?;
+    let proto_item = request
+        .item
+        .as_ref()
+        .ok_or_else(|| Error::invalid("item", "an item is required"))?;
+    let mut violations = Violations::new();
+    let fields = item_fields_from_proto("item", proto_item, &mut violations);
+    let Some(fields) = fields else {
+        return Err(violations.into_error());
+    };
+    if fields.code.list() != kind {
+        violations.add(
+            "item.code",
+            format!(
+                "item {} belongs to the {} list, not lists/{kind}",
+                fields.code,
+                fields.code.list()
+            ),
+        );
+        return Err(violations.into_error());
+    }
+    let item = ListItem::new(fields).map_err(|invalid| {
+        let mut violations = Violations::new();
+        for violation in invalid.violations {
+            violations.add(
+                format!("item.{}", item_proto_field(violation.field().as_str())),
+                violation,
+            );
+        }
+        violations.into_error()
+    })?;
+    let mut transaction = service.pool.begin().await.context("editing a draft")?;
+    lock_rules(&mut transaction).await?;
+    let rules = service.rules.locked(&mut transaction).await?;
+    let (mut draft, _) = draft_for_edit(&mut transaction, &rules, kind, false).await?;
+    draft
+        .content_mut()
+        .put(item.clone(), &rules.departments)
+        .map_err(|invalid| {
+            let mut violations = Violations::new();
+            for problem in invalid.problems {
+                violations.add(
+                    format!(
+                        "item.{}",
+                        item_proto_field(problem.violation.field().as_str())
+                    ),
+                    problem.violation,
+                );
+            }
+            violations.into_error()
+        })?;
+    store::replace_items(&mut transaction, kind, draft.number(), draft.content()).await?;
+    bump_revision(&mut transaction).await?;
+    transaction.commit().await.context("editing a draft")?;
+    tracing::info!(list = %kind, item = %item.code(), draft = %draft.number(), "draft item put");
+    Ok(item_to_proto(&item, &draft_name(kind)))
+}
+
+pub(super) async fn delete_draft_item(
+    service: &DutyListsService,
+    caller: &Caller,
+    request: proto::DeleteDraftItemRequest,
+) -> Result<(), Error> {
+    require_admin(caller)?;
+    let (kind, code) = draft_item("name", &request.name)?;
+    let mut transaction = service.pool.begin().await.context("editing a draft")?;
+    lock_rules(&mut transaction).await?;
+    let rules = service.rules.locked(&mut transaction).await?;
+    let mut draft = rules
+        .drafts
+        .get(&kind)
+        .cloned()
+        .ok_or_else(|| Error::NotFound(format!("lists/{kind} has no draft")))?;
+    if draft.content_mut().remove(&code).is_none() {
+        return Err(Error::NotFound(format!(
+            "the draft of lists/{kind} has no item {code}"
+        )));
+    }
+    refuse_stranding(&rules, &[code], &format!("removing {code} from the draft"))?;
+    store::replace_items(&mut transaction, kind, draft.number(), draft.content()).await?;
+    bump_revision(&mut transaction).await?;
+    transaction.commit().await.context("editing a draft")?;
+    Ok(())
+}
+
+pub(super) async fn discard_draft(
+    service: &DutyListsService,
+    caller: &Caller,
+    request: proto::DiscardDraftRequest,
+) -> Result<(), Error> {
+    require_admin(caller)?;
+    let VersionRef::Draft(kind) = version_ref("name", &request.name)? else {
+        return Err(Error::invalid(
+            "name",
+            format!("{:?} is not of the form lists/{{kind}}/draft", request.name),
+        ));
+    };
+    let mut transaction = service.pool.begin().await.context("discarding a draft")?;
+    lock_rules(&mut transaction).await?;
+    let rules = service.rules.locked(&mut transaction).await?;
+    let draft = rules
+        .drafts
+        .get(&kind)
+        .ok_or_else(|| Error::NotFound(format!("lists/{kind} has no draft")))?;
+    let items: Vec<ItemCode> = draft.content().codes().collect();
+    refuse_stranding(
+        &rules,
+        &items,
+        &format!("discarding the draft of lists/{kind}"),
+    )?;
+    store::delete_draft(&mut transaction, kind).await?;
+    bump_revision(&mut transaction).await?;
+    transaction.commit().await.context("discarding a draft")?;
+    Ok(())
+}
+
+/// What a publication did.
+struct Published {
+    number: VersionNumber,
+    /// An announcement was scheduled for a future effective instant.
+    scheduled: bool,
+}
+
+/// Publishes `content` as version `number` of `kind` in the caller's
+/// transaction (which holds the rules lock): checks the effective instant,
+/// writes the version (opening it as a draft first unless it is one),
+/// records the event, and announces the catalogue now or when the version
+/// takes effect. Nothing is written when the instant is refused.
+#[allow(clippy::too_many_arguments)]
+async fn publish(
+    connection: &mut PgConnection,
+    rules: &Rules,
+    kind: ListKind,
+    number: VersionNumber,
+    content: &ListContent,
+    is_draft: bool,
+    effective_from: DateTime<Utc>,
+    now: DateTime<Utc>,
+    caller: &Caller,
+    request_id: Option<&str>,
+) -> Result<Published, Error> {
+    let history = rules.lists.history(kind);
+    let candidate = DraftList::with_content(number, content.clone());
+    history
+        .check_publish(&candidate, effective_from)
+        .map_err(|error| Error::FailedPrecondition(error.to_string()))?;
+    if let Some(current) = history.latest()
+        && effective_from < now - BACKDATING_GRACE
+    {
+        return Err(Error::FailedPrecondition(format!(
+            "lists/{kind} {number} cannot take effect at {}, in the past: {} has been in effect since {}, and publishing never rewrites what was in effect; choose an instant from now on",
+            effective_from.to_rfc3339(),
+            version_name(kind, current.number()),
+            current.effective_from().to_rfc3339(),
+        )));
+    }
+    if !is_draft {
+        store::insert_draft(&mut *connection, kind, number).await?;
+        store::replace_items(&mut *connection, kind, number, content).await?;
+    }
+    store::publish_version(
+        &mut *connection,
+        kind,
+        number,
+        effective_from,
+        now,
+        &caller.subject,
+        request_id,
+    )
+    .await?;
+    let empty = ListContent::empty(kind);
+    let previous = history.latest().map_or(&empty, |latest| latest.content());
+    let changes = diff(previous, content);
+    flatgov_messaging::outbox::enqueue(
+        &mut *connection,
+        &convert::list_name(kind),
+        &events::list_version_published(kind, number, effective_from, &changes),
+    )
+    .await
+    .context("publishing a list version")?;
+    bump_revision(&mut *connection).await?;
+    let scheduled = if effective_from <= now {
+        let after = Rules::read_uncommitted(&mut *connection).await?;
+        events::announce_catalogue(&mut *connection, &after, now).await?;
+        false
+    } else {
+        store::schedule_announcement(&mut *connection, effective_from).await?;
+        true
+    };
+    tracing::info!(
+        list = %kind,
+        version = %number,
+        effective_from = %effective_from,
+        added = changes.added.len(),
+        removed = changes.removed.len(),
+        changed = changes.changed.len(),
+        "list version published"
+    );
+    Ok(Published { number, scheduled })
+}
+
+async fn published_version(
+    service: &DutyListsService,
+    kind: ListKind,
+    number: VersionNumber,
+) -> Result<proto::ListVersion, Error> {
+    let now = Utc::now();
+    let rules = service.rules.current(&service.pool).await?;
+    let view = version_view(&rules, VersionRef::Number(kind, number), now)?;
+    Ok(view_to_proto(&rules, &view, now))
+}
+
+pub(super) async fn publish_list(
+    service: &DutyListsService,
+    caller: &Caller,
+    request: proto::PublishListRequest,
+) -> Result<proto::ListVersion, Error> {
+    require_admin(caller)?;
+    let kind = list_kind("name", &request.name)?;
+    let now = Utc::now();
+    let effective_from = instant_or("effective_from", request.effective_from.as_ref(), now)?;
+    let request_id = super::bounded_text("request_id", &request.request_id, 200)?;
+    let request_id = Some(request_id).filter(|id| !id.is_empty());
+    let mut transaction = service.pool.begin().await.context("publishing a list")?;
+    lock_rules(&mut transaction).await?;
+    if let Some(request_id) = &request_id
+        && let Some((published_kind, number)) =
+            store::version_by_publish_request(&mut transaction, request_id).await?
+    {
+        if published_kind != kind {
+            return Err(Error::invalid(
+                "request_id",
+                format!(
+                    "was used to publish {}",
+                    version_name(published_kind, number)
+                ),
+            ));
+        }
+        transaction.rollback().await.context("publishing a list")?;
+        return published_version(service, kind, number).await;
+    }
+    let rules = service.rules.locked(&mut transaction).await?;
+    let draft = rules.drafts.get(&kind).ok_or_else(|| {
+        Error::FailedPrecondition(format!(
+            "lists/{kind} has no draft to publish; open one with CreateDraft, PutDraftItem or ImportList"
+        ))
+    })?;
+    let published = publish(
+        &mut transaction,
+        &rules,
+        kind,
+        draft.number(),
+        draft.content(),
+        true,
+        effective_from,
+        now,
+        caller,
+        request_id.as_deref(),
+    )
+    .await?;
+    transaction.commit().await.context("publishing a list")?;
+    if published.scheduled {
+        service.announcer.notify_one();
+    }
+    published_version(service, kind, published.number).await
+}
+
+pub(super) async fn import_list(
+    service: &DutyListsService,
+    caller: &Caller,
+    request: proto::ImportListRequest,
+) -> Result<proto::ImportListResponse, Error> {
+    require_admin(caller)?;
+    let kind = list_kind("parent", &request.parent)?;
+    let format = convert::data_format("format", request.format)?;
+    let now = Utc::now();
+    let effective_from = instant("effective_from", request.effective_from.as_ref())?;
+    if effective_from.is_some() && !request.publish {
+        return Err(Error::invalid(
+            "effective_from",
+            "is only meaningful with publish; a draft takes effect when PublishList publishes it",
+        ));
+    }
+    let effective_from = effective_from.unwrap_or(now);
+    let mut transaction = service.pool.begin().await.context("importing a list")?;
+    lock_rules(&mut transaction).await?;
+    let rules = service.rules.locked(&mut transaction).await?;
+    let parsed = match format {
+        proto::DataFormat::Json => {
+            import::list_from_json(kind, &request.content, &rules.departments)
+        }
+        _ => import::list_from_csv(kind, &request.content, &rules.departments),
+    };
+    let content = parsed.map_err(import_violations)?;
+    let latest = rules.latest(kind);
+    let draft = rules.drafts.get(&kind);
+    let empty = ListContent::empty(kind);
+    let changes = diff(latest.map_or(&empty, |latest| latest.content()), &content);
+    let unchanged_version = match (request.publish, draft) {
+        (true, _) => latest
+            .filter(|latest| latest.content() == &content)
+            .map(|latest| (latest.number(), VersionRef::Number(kind, latest.number()))),
+        (false, Some(draft)) => {
+            (draft.content() == &content).then_some((draft.number(), VersionRef::Draft(kind)))
+        }
+        (false, None) => latest
+            .filter(|latest| latest.content() == &content)
+            .map(|latest| (latest.number(), VersionRef::Number(kind, latest.number()))),
+    };
+    if let Some((_, reference)) = unchanged_version {
+        transaction.rollback().await.context("importing a list")?;
+        let view = version_view(&rules, reference, now)?;
+        return Ok(proto::ImportListResponse {
+            version: Some(view_to_proto(&rules, &view, now)),
+            unchanged: true,
+            item_count: u32::try_from(content.len()).unwrap_or(u32::MAX),
+            ..Default::default()
+        });
+    }
+    if let Some(draft) = draft {
+        let removed: Vec<ItemCode> = draft
+            .content()
+            .codes()
+            .filter(|code| !content.contains(code))
+            .collect();
+        refuse_stranding(
+            &rules,
+            &removed,
+            &format!("replacing the draft of lists/{kind}"),
+        )?;
+    }
+    let (number, reference, scheduled) = if request.publish {
+        let (number, is_draft) = match draft {
+            Some(draft) => {
+                store::replace_items(&mut transaction, kind, draft.number(), &content).await?;
+                (draft.number(), true)
+            }
+            None => (
+                store::allocate_version_number(&mut transaction, kind).await?,
+                false,
+            ),
+        };
+        let published = publish(
+            &mut transaction,
+            &rules,
+            kind,
+            number,
+            &content,
+            is_draft,
+            effective_from,
+            now,
+            caller,
+            None,
+        )
+        .await?;
+        (
+            number,
+            VersionRef::Number(kind, number),
+            published.scheduled,
+        )
+    } else {
+        let (draft, _) = draft_for_edit(&mut transaction, &rules, kind, true).await?;
+        store::replace_items(&mut transaction, kind, draft.number(), &content).await?;
+        bump_revision(&mut transaction).await?;
+        (draft.number(), VersionRef::Draft(kind), false)
+    };
+    transaction.commit().await.context("importing a list")?;
+    if scheduled {
+        service.announcer.notify_one();
+    }
+    tracing::info!(list = %kind, version = %number, publish = request.publish, items = content.len(), "list imported");
+    let rules = service.rules.current(&service.pool).await?;
+    let view = version_view(&rules, reference, now)?;
+    Ok(proto::ImportListResponse {
+        version: Some(view_to_proto(&rules, &view, now)),
+        unchanged: false,
+        item_count: u32::try_from(content.len()).unwrap_or(u32::MAX),
+        items_added: changes.added.iter().map(ToString::to_string).collect(),
+        items_removed: changes.removed.iter().map(ToString::to_string).collect(),
+        items_changed: changes
+            .changed
+            .iter()
+            .map(|change| change.code.to_string())
+            .collect(),
+    })
+}

@@ -2,7 +2,109 @@
 //! time limits on a working-day calendar, escalation, verification, the resident's rating and
 //! the indicators computed from the recorded transitions.
 //!
-//! [`domain`] holds the pure rules; the transport, store, events and deadline worker build
-//! on it.
+//! - [`domain`]: the pure rules (lifecycle, calendar, time limits, "me too", indicators).
+//! - [`grpc`]: `flatgov.cases.v1.CaseDispatch`, with [`access`] (who sees and does what)
+//!   and [`intake`] (ReportCase).
+//! - [`triage`]: the saga that places and dispatches cases through the block registry and
+//!   the duty lists ([`directory`]), from a work queue in the database.
+//! - [`deadlines`]: the worker that fires passed time limits and escalates.
+//! - [`consumers`]: what other services' events do to cases; [`events`]: what this
+//!   service publishes.
+//! - SQL lives in [`store`].
 
+pub mod access;
+pub mod clock;
+pub mod config;
+pub mod consumers;
+pub mod convert;
+pub mod deadlines;
+pub mod directory;
 pub mod domain;
+pub mod error;
+pub mod events;
+pub mod grpc;
+pub mod intake;
+pub mod ops;
+pub mod render;
+pub mod store;
+pub mod triage;
+
+use std::sync::Arc;
+
+use flatgov_auth::ServiceCredentials;
+use flatgov_config::Env;
+use flatgov_grpc::{Application, Runtime, ServiceIdentity, StartError};
+use flatgov_messaging::ConsumerSpec;
+use flatgov_proto::cases::v1::case_dispatch_server::CaseDispatchServer;
+use tonic::service::Routes;
+
+pub use config::Config;
+
+pub static IDENTITY: ServiceIdentity = ServiceIdentity {
+    name: "cases",
+    grpc_service: "flatgov.cases.v1.CaseDispatch",
+    grpc_port: 50053,
+    metrics_port: 9453,
+    default_max_message_bytes: 4 * 1024 * 1024,
+    migrator,
+};
+
+fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("./migrations")
+}
+
+/// Starts the service from `env`: database, NATS, relay, consumers, the triage and
+/// deadline workers, and the gRPC server.
+pub async fn build(env: Env) -> Result<Application, StartError> {
+    let config = Config::from_env(&env, &IDENTITY)?;
+    let credentials =
+        ServiceCredentials::from_env(&env, IDENTITY.name).map_err(StartError::Auth)?;
+    let directory = directory::Directory::new(
+        &config.blocks_url,
+        &config.duties_url,
+        credentials,
+        config.triage.call_timeout,
+    )
+    .map_err(StartError::Other)?;
+    let mut runtime = Runtime::start(&IDENTITY, config.chassis.clone()).await?;
+    let shared = Arc::new(ops::Shared {
+        pool: runtime.pool.clone(),
+        clock: clock::Clock::new(config.test_controls),
+        calendar: config.calendar.clone(),
+        sla: config.sla.clone(),
+        me_too: config.me_too,
+    });
+    shared
+        .clock
+        .refresh(&shared.pool)
+        .await
+        .map_err(|error| StartError::Other(format!("reading the test clock: {error}")))?;
+
+    runtime.spawn_relay();
+    let handlers = Arc::new(consumers::Handlers {
+        shared: shared.clone(),
+    });
+    for (source, subject, durable) in events::CONSUMED {
+        let spec = ConsumerSpec::new(*durable, source, subject, IDENTITY.name);
+        runtime.spawn_consumer(spec, handlers.clone());
+    }
+    let worker = triage::TriageWorker {
+        shared: shared.clone(),
+        directory: directory.clone(),
+        settings: config.triage.clone(),
+        poll: config.worker_poll,
+    };
+    runtime.spawn_worker(|shutdown| worker.run(shutdown));
+    {
+        let shared = shared.clone();
+        let poll = config.worker_poll;
+        runtime.spawn_worker(move |shutdown| deadlines::run(shared, poll, shutdown));
+    }
+
+    let service = grpc::CaseService::new(shared, directory);
+    let routes = Routes::new(flatgov_grpc::bounded!(
+        CaseDispatchServer::new(service),
+        runtime
+    ));
+    runtime.serve(routes).await
+}

@@ -7,6 +7,7 @@
 //! - [`sla`]: time limits per tier and matter, deadlines, and what a passed deadline implies.
 //! - [`me_too`]: linking a report to a nearby open case of the same matter.
 //! - [`indicators`]: the rates and times of the evaluation, computed from the records.
+//! - [`units`]: division codes, the duty lists' units and the text form of assignees.
 
 pub mod calendar;
 pub mod geo;
@@ -14,4 +15,5 @@ pub mod indicators;
 pub mod lifecycle;
 pub mod me_too;
 pub mod sla;
+pub mod units;
 pub mod values;

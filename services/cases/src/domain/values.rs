@@ -259,9 +259,11 @@ impl StaffId {
 string_newtype_conversions!(StaffId);
 
 /// An AIP-style resource name of an organisational unit that can own or handle a case: a
-/// block team (`subdistricts/yuhu-lu/blocks/017`), a subdistrict's coordination platform
-/// (`subdistricts/yuhu-lu`), an agency (`agencies/urban-management`), a federation member.
-/// Segments are lower-case ASCII letters, digits and hyphens, separated by `/`.
+/// block team (`blocks/430302001004017`), a subdistrict's coordination platform
+/// (`subdistricts/430302001`), a department or agency (`departments/urban_management`), a
+/// federation member (`organisations/womens_federation`). Segments are lower-case ASCII
+/// letters, digits, hyphens and underscores (the duty lists' department codes are snake
+/// case), separated by `/`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct UnitName(String);
@@ -273,7 +275,9 @@ impl UnitName {
     /// Parses a unit's resource name.
     pub fn parse(text: &str) -> Result<Self, InvalidValue> {
         let name = checked_text("unit name", text, Self::MAX_CHARS, |character| {
-            character.is_ascii_lowercase() || character.is_ascii_digit() || "-/".contains(character)
+            character.is_ascii_lowercase()
+                || character.is_ascii_digit()
+                || "-_/".contains(character)
         })?;
         let has_empty_segment = name.split('/').any(|segment| {
             segment.is_empty() || segment.starts_with('-') || segment.ends_with('-')
@@ -514,6 +518,7 @@ mod tests {
     fn a_unit_name_is_lower_case_segments_separated_by_single_slashes() {
         assert!(UnitName::parse("subdistricts/yuhu-lu/blocks/017").is_ok());
         assert!(UnitName::parse("agencies/urban-management").is_ok());
+        assert!(UnitName::parse("departments/urban_management").is_ok());
         for bad in ["subdistricts//x", "/subdistricts", "subdistricts/", "a/-b"] {
             assert!(
                 matches!(

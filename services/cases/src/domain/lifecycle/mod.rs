@@ -44,8 +44,12 @@
 //! - Dispatching, escalating and reassigning check the new deadlines are after `at` and
 //!   that resolution is not due before acceptance. An overdue escalation or flag checks the
 //!   deadline really passed, and each deadline is flagged at most once.
-//! - Overrides (reassign, reclassify, manual escalation), parking, unparking, dismissal and
-//!   placing a case by hand need a staff member and a reason.
+//! - Overrides (reclassify, manual escalation), parking, unparking, dismissal and placing a
+//!   case by hand need a staff member and a reason. A reassignment needs a reason and a
+//!   staff member or the system (which hands a case over on another service's word: a
+//!   federation organisation accepted a referral, a joint operation was cancelled).
+//! - The duty-list gate's refusal is recorded while the case is triaged (a refused
+//!   dispatch) or with a handler (a refused reassignment); the case does not move.
 
 mod record;
 mod vocabulary;
@@ -144,7 +148,8 @@ pub enum Command {
         /// Handler and deadlines.
         assignment: Assignment,
     },
-    /// The duty-list gate refused the dispatch; the case stays triaged, showing why.
+    /// The duty-list gate refused a dispatch (the case stays triaged) or a reassignment
+    /// (the case stays with its handler); the case shows why.
     RefuseDispatch {
         /// The gate's reason.
         reason: Reason,
@@ -949,15 +954,9 @@ impl CaseSnapshot {
                 self.step(CaseState::Dispatched, action, &actor, None, at)
             }
             Command::RefuseDispatch { reason } => {
-                require_state(state == CaseState::Triaged)?;
+                require_state(state == CaseState::Triaged || state.is_with_handler())?;
                 self.dispatch_refusal = Some(reason.clone());
-                self.step(
-                    CaseState::Triaged,
-                    Action::DispatchRefused,
-                    &actor,
-                    Some(reason),
-                    at,
-                )
+                self.step(state, Action::DispatchRefused, &actor, Some(reason), at)
             }
             Command::Reclassify {
                 matter,
@@ -1148,7 +1147,9 @@ impl CaseSnapshot {
                 reason,
             } => {
                 require_state(state.is_with_handler())?;
-                require_staff(&actor)?;
+                if actor == Actor::Resident {
+                    return Err(Refusal::StaffOnly { actor });
+                }
                 let current_tier = self.tier.ok_or(Refusal::WrongState)?;
                 let new_tier = tier.unwrap_or(current_tier);
                 let same_assignee = self

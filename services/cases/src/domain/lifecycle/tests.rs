@@ -1332,3 +1332,53 @@ fn any_sequence_of_commands_keeps_the_case_consistent_and_its_records_numbered()
         "the walk exercised too few refusals: {refused}"
     );
 }
+
+#[test]
+fn the_system_hands_a_case_over_on_another_services_word_but_a_resident_cannot() {
+    let mut case = in_progress();
+    let federation = Assignee::Unit(unit("organisations/womens_federation"));
+    let hand_over = Command::Reassign {
+        assignment: assignment(federation.clone(), at(30)),
+        tier: None,
+        reason: reason("referrals/1 accepted by womens_federation"),
+    };
+    assert!(matches!(
+        refuse(&mut case, Actor::Resident, hand_over.clone(), 30).refusal,
+        Refusal::StaffOnly { .. }
+    ));
+    let records = apply(&mut case, Actor::System, hand_over, 30);
+    assert_eq!(case.state(), CaseState::Dispatched);
+    assert_eq!(case.assignment().unwrap().assignee, federation);
+    assert_eq!(records[0].actor, Actor::System);
+    apply(&mut case, Actor::System, Command::Accept, 31);
+    assert_eq!(case.state(), CaseState::Accepted);
+}
+
+#[test]
+fn a_refused_reassignment_is_shown_on_a_case_that_stays_with_its_handler() {
+    let mut case = in_progress();
+    let gate_said = reason("NOT_ON_SUBDISTRICT_LISTS: not a subdistrict duty");
+    let records = apply(
+        &mut case,
+        dispatcher(),
+        Command::RefuseDispatch {
+            reason: gate_said.clone(),
+        },
+        30,
+    );
+    assert_eq!(case.state(), CaseState::InProgress);
+    assert_eq!(records[0].from, Some(CaseState::InProgress));
+    assert_eq!(records[0].to, CaseState::InProgress);
+    assert_eq!(case.dispatch_refusal(), Some(&gate_said));
+    let mut resolved = resolved();
+    assert_eq!(
+        refuse(
+            &mut resolved,
+            dispatcher(),
+            Command::RefuseDispatch { reason: gate_said },
+            90
+        )
+        .refusal,
+        Refusal::WrongState
+    );
+}

@@ -171,7 +171,9 @@ async fn announce_due(pool: &PgPool, rules: &RulesCache) -> Result<Option<DateTi
     .context("claiming due announcements")?;
     if let Some(latest) = due.iter().map(|(_, due_at)| *due_at).max() {
         let current = rules.current(pool).await?;
-        announce_catalogue(&mut transaction, &current, latest).await?;
+        if !current.catalogue.is_empty() {
+            announce_catalogue(&mut transaction, &current, latest).await?;
+        }
         let ids: Vec<i64> = due.iter().map(|(id, _)| *id).collect();
         sqlx::query("update catalogue_announcements set announced_at = now() where id = any($1)")
             .bind(&ids)

@@ -613,9 +613,12 @@ async fn publish(
     .await
     .context("publishing a list version")?;
     bump_revision(&mut *connection).await?;
+    // An empty catalogue (lists loaded before it) has nothing to announce.
     let scheduled = if effective_from <= now {
         let after = Rules::read_uncommitted(&mut *connection).await?;
-        events::announce_catalogue(&mut *connection, &after, now).await?;
+        if !after.catalogue.is_empty() {
+            events::announce_catalogue(&mut *connection, &after, now).await?;
+        }
         false
     } else {
         store::schedule_announcement(&mut *connection, effective_from).await?;

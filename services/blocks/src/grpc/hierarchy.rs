@@ -32,8 +32,10 @@ pub(super) fn import_violations(problems: &[ImportProblem]) -> Vec<FieldViolatio
                 problem.field.clone()
             };
             let description = match &problem.code {
-                Some(code) => format!("(feature with code {code:?}) {}", problem.message),
-                None => problem.message.clone(),
+                Some(code) if !problem.message.contains(code.as_str()) => {
+                    format!("(feature with code {code:?}) {}", problem.message)
+                }
+                _ => problem.message.clone(),
             };
             FieldViolation::new(field, description)
         })

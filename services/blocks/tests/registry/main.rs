@@ -1,0 +1,10 @@
+//! The block registry against real PostgreSQL and NATS, over real gRPC.
+
+mod bad_input;
+mod common;
+mod demo;
+mod generations;
+mod hierarchy;
+mod permissions;
+mod replicas;
+mod teams;

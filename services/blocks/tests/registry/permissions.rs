@@ -1,0 +1,246 @@
+//! Who may see phone numbers, and who may change anything.
+
+use flatgov_auth::Role;
+use flatgov_proto::blocks::v1 as api;
+use flatgov_proto::flatgov::r#type::v1::GeoPoint;
+use flatgov_testkit::with_token;
+
+use crate::common::*;
+
+async fn staff_as(
+    registry: &mut Registry,
+    token: &str,
+    id: &str,
+) -> Result<api::Staff, tonic::Status> {
+    registry
+        .client
+        .get_staff(with_token(
+            api::GetStaffRequest {
+                name: format!("staff/{id}"),
+            },
+            token,
+        ))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn contacts_as(registry: &mut Registry, token: &str) -> Vec<api::TeamMember> {
+    registry
+        .client
+        .locate_point(with_token(
+            api::LocatePointRequest {
+                point: Some(GeoPoint {
+                    longitude: 112.905,
+                    latitude: 27.802,
+                }),
+                at: None,
+                view: api::BlockView::Contacts as i32,
+            },
+            token,
+        ))
+        .await
+        .expect("locate")
+        .into_inner()
+        .block
+        .expect("block")
+        .team
+        .expect("team")
+        .members
+}
+
+#[tokio::test]
+async fn phone_numbers_reach_only_admins_services_the_person_and_the_dispatcher_of_their_subdistrict()
+ {
+    let mut registry = Registry::start().await;
+    registry.seed_hierarchy_and_staff().await;
+    registry.activate_blocks(tiling()).await;
+    let governor = format!("governor-{A}");
+    let phone = "1380000001";
+
+    let admin = registry.admin.clone();
+    assert_eq!(
+        staff_as(&mut registry, &admin, &governor)
+            .await
+            .expect("admin")
+            .phone,
+        phone
+    );
+    let service = registry.token("flatgov-cases", &[Role::Service], "districts/430302");
+    assert_eq!(
+        staff_as(&mut registry, &service, &governor)
+            .await
+            .expect("service")
+            .phone,
+        phone
+    );
+    let own_dispatcher = registry.dispatcher("430302001");
+    let seen = staff_as(&mut registry, &own_dispatcher, &governor)
+        .await
+        .expect("dispatcher");
+    assert_eq!(seen.phone, phone);
+    assert!(!seen.phone_withheld);
+
+    let other_dispatcher = registry.dispatcher("430302002");
+    let withheld = staff_as(&mut registry, &other_dispatcher, &governor)
+        .await
+        .expect("other dispatcher");
+    assert_eq!(withheld.phone, "");
+    assert!(
+        withheld.phone_withheld,
+        "the caller is told a number exists"
+    );
+    assert_eq!(
+        withheld.display_name,
+        format!("governor of {A}"),
+        "staff see names"
+    );
+
+    let themself = registry.token(&governor, &[Role::Governor], &format!("blocks/{A}"));
+    assert_eq!(
+        staff_as(&mut registry, &themself, &governor)
+            .await
+            .expect("self")
+            .phone,
+        phone
+    );
+    let colleague = staff_as(&mut registry, &themself, &format!("supervisor-{A}"))
+        .await
+        .expect("colleague");
+    assert!(
+        colleague.phone_withheld,
+        "a governor does not see the supervisor's phone"
+    );
+
+    let resident = registry.token("resident-1", &[Role::Resident], "districts/430302");
+    let refused = staff_as(&mut registry, &resident, &governor)
+        .await
+        .expect_err("resident");
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+
+    // The same rule in a lookup's contacts view.
+    let members = contacts_as(&mut registry, &own_dispatcher).await;
+    assert_eq!(members.len(), 3, "governor, assistant, supervisor");
+    assert_eq!(members[0].post, api::TeamPost::Governor as i32);
+    assert_eq!(members[0].phone, phone);
+    let members = contacts_as(&mut registry, &other_dispatcher).await;
+    assert!(
+        members
+            .iter()
+            .all(|member| member.phone.is_empty() && member.phone_withheld)
+    );
+    let members = contacts_as(&mut registry, &resident).await;
+    assert!(
+        members
+            .iter()
+            .all(|member| member.display_name.is_empty() && member.phone.is_empty()),
+        "a resident sees posts and ids, not people"
+    );
+    let integrator = registry.token("gis-portal", &[Role::Integrator], "districts/430302");
+    let located = registry
+        .locate(&integrator, 112.905, 27.802, None)
+        .await
+        .expect("integrators locate");
+    assert_eq!(located.code, A);
+    registry.application.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn only_district_admins_within_their_jurisdiction_change_boundaries_and_teams() {
+    let mut registry = Registry::start().await;
+    registry.seed_hierarchy_and_staff().await;
+    let draft = registry
+        .import(import_request(tiling()))
+        .await
+        .expect("import");
+    let dispatcher = registry.dispatcher("430302001");
+    let governor = registry.token(
+        &format!("governor-{A}"),
+        &[Role::Governor],
+        &format!("blocks/{A}"),
+    );
+    let elsewhere = registry.token("admin-430303", &[Role::DistrictAdmin], "districts/430303");
+
+    for token in [&dispatcher, &governor, &elsewhere] {
+        let refused = registry
+            .client
+            .activate_generation(with_token(
+                api::ActivateGenerationRequest {
+                    name: draft.name.clone(),
+                },
+                token,
+            ))
+            .await
+            .expect_err("not theirs to activate");
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    }
+    let refused = registry
+        .client
+        .import_blocks(with_token(import_request(tiling()), &governor))
+        .await
+        .expect_err("governors do not import");
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    let refused = registry
+        .client
+        .import_blocks(with_token(import_request(tiling()), &elsewhere))
+        .await
+        .expect_err("another district's admin does not import here");
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    let refused = registry
+        .client
+        .create_community(with_token(
+            api::CreateCommunityRequest {
+                community: Some(api::Community {
+                    name: "communities/430302001003".into(),
+                    display_name: "新社区".into(),
+                    ..Default::default()
+                }),
+            },
+            &dispatcher,
+        ))
+        .await
+        .expect_err("dispatchers do not edit the hierarchy");
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+
+    registry.activate(&draft.name).await.expect("the admin may");
+    let refused = registry
+        .client
+        .set_block_team(with_token(
+            api::SetBlockTeamRequest {
+                block: format!("blocks/{A}"),
+                team: Some(api::Team {
+                    governor: format!("governor-{B}"),
+                    assistants: vec![],
+                    supervisor: format!("supervisor-{B}"),
+                    members: vec![],
+                }),
+                generation: String::new(),
+            },
+            &dispatcher,
+        ))
+        .await
+        .expect_err("dispatchers do not set teams");
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    let admin = registry.admin.clone();
+    let unchanged = registry
+        .locate(&admin, 112.905, 27.802, None)
+        .await
+        .expect("A");
+    assert_eq!(
+        unchanged.team.expect("team").governor,
+        format!("governor-{A}")
+    );
+
+    let anonymous = registry
+        .client
+        .locate_point(api::LocatePointRequest {
+            point: Some(GeoPoint {
+                longitude: 112.905,
+                latitude: 27.802,
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect_err("no token");
+    assert_eq!(anonymous.code(), tonic::Code::Unauthenticated);
+    registry.application.shutdown().await.expect("shutdown");
+}

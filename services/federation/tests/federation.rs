@@ -1612,3 +1612,211 @@ async fn an_entrepreneur_is_accepted_within_the_places_mentored_and_completes_th
     );
     federation.application.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_retried_create_with_the_same_request_id_returns_the_first_result() {
+    let federation = Federation::start().await;
+    let womens = federation
+        .staff_with(
+            "womens_federation",
+            "wf-1",
+            &[proto::StaffPermission::PeopleRegister],
+        )
+        .await;
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let draft = || {
+        let mut client = federation.client();
+        let request = with_token(
+            proto::CreateProposalRequest {
+                request_id: request_id.clone(),
+                title: "关于妇女就业的建议".into(),
+                body: "正文".into(),
+                addressee: proto::Addressee::PeoplesCongress as i32,
+                session: String::new(),
+            },
+            &womens,
+        );
+        async move { client.create_proposal(request).await.unwrap().into_inner() }
+    };
+    assert_eq!(draft().await.name, draft().await.name);
+    assert_eq!(federation.count("select count(*) from proposals").await, 1);
+
+    let mut registration = person_request("孙梅", &id_number("43030219850101002"));
+    registration.request_id = uuid::Uuid::new_v4().to_string();
+    let register = || {
+        let mut client = federation.client();
+        let request = with_token(registration.clone(), &womens);
+        async move { client.register_person(request).await }
+    };
+    let first = register().await.unwrap().into_inner();
+    let retried = register()
+        .await
+        .expect("a retry is not a duplicate")
+        .into_inner();
+    assert_eq!(first.name, retried.name);
+    assert_eq!(retried.registrations.len(), 1);
+    federation.application.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_identity_key_survives_restarts_and_a_different_key_is_refused_while_people_are_registered()
+ {
+    let test = TestEnv::new();
+    let keys = tempfile::tempdir().unwrap();
+    let original = keys.path().join("original.key");
+    let other = keys.path().join("other.key");
+    std::fs::write(&original, "a-secret-of-at-least-thirty-two-bytes-0001\n").unwrap();
+    std::fs::write(&other, "another-secret-of-at-least-thirty-two-bytes").unwrap();
+    let start = |key: &std::path::Path| {
+        flatgov_federation::build(
+            test.env()
+                .with("FEDERATION_IDENTITY_KEY_FILE", key.display().to_string()),
+        )
+    };
+    let admin = test.auth.admin_token();
+    let staff = |organisation: &str, subject: &str| {
+        test.auth.token_for(
+            TokenRequest::new(subject, &[Role::FederationStaff]).organisation(organisation),
+        )
+    };
+    let number = id_number("43030219620202002");
+
+    let first_run = start(&original).await.unwrap();
+    let mut client = FederationClient::connect(first_run.grpc_url())
+        .await
+        .unwrap();
+    for (organisation, subject) in [("womens_federation", "wf-1"), ("red_cross", "rc-1")] {
+        client
+            .create_staff(with_token(
+                proto::CreateStaffRequest {
+                    parent: format!("organisations/{organisation}"),
+                    staff_id: subject.into(),
+                    display_name: subject.into(),
+                    permissions: vec![proto::StaffPermission::PeopleRegister as i32],
+                    ..Default::default()
+                },
+                &admin,
+            ))
+            .await
+            .unwrap();
+    }
+    let person = client
+        .register_person(with_token(
+            person_request("钱芳", &number),
+            &staff("womens_federation", "wf-1"),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    first_run.shutdown().await.unwrap();
+
+    let refused = start(&other)
+        .await
+        .err()
+        .expect("a different key is refused");
+    assert!(
+        refused.to_string().contains("FEDERATION_IDENTITY_KEY_FILE"),
+        "{refused}"
+    );
+
+    let second_run = start(&original).await.unwrap();
+    let mut client = FederationClient::connect(second_run.grpc_url())
+        .await
+        .unwrap();
+    let again = client
+        .register_person(with_token(
+            person_request("钱芳", &number),
+            &staff("red_cross", "rc-1"),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        again.name, person.name,
+        "the same key recognises the same person after a restart"
+    );
+    second_run.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn residents_page_through_announced_activities_while_drafts_stay_with_their_organisers() {
+    let federation = Federation::start().await;
+    let league = federation.staff("communist_youth_league", "cyl-1");
+    let first = published_activity(&federation, &league, 5).await;
+    let second = published_activity(&federation, &league, 5).await;
+    let draft = published_activity_attempt(&federation, &league)
+        .await
+        .unwrap();
+
+    let list = |token: String, organisation: &str, page_token: String| {
+        let mut client = federation.client();
+        let request = with_token(
+            proto::ListActivitiesRequest {
+                page_size: 1,
+                page_token,
+                organisation: organisation.into(),
+                division_code: "430302001".into(),
+                ..Default::default()
+            },
+            &token,
+        );
+        async move { client.list_activities(request).await.unwrap().into_inner() }
+    };
+    let resident = federation.resident("ada");
+    let page_one = list(resident.clone(), "", String::new()).await;
+    assert_eq!(page_one.activities.len(), 1);
+    let page_two = list(resident.clone(), "", page_one.next_page_token.clone()).await;
+    assert_eq!(page_two.activities.len(), 1);
+    let seen = [
+        page_one.activities[0].name.clone(),
+        page_two.activities[0].name.clone(),
+    ];
+    assert!(
+        seen.contains(&first.name) && seen.contains(&second.name),
+        "each activity once: {seen:?}"
+    );
+    assert!(page_two.next_page_token.is_empty(), "the last page says so");
+
+    let hidden = federation
+        .client()
+        .get_activity(with_token(
+            proto::GetActivityRequest {
+                name: draft.name.clone(),
+            },
+            &resident,
+        ))
+        .await;
+    assert_code(hidden, Code::PermissionDenied, "draft");
+    let mut organisers_view = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = list(
+            league.clone(),
+            "organisations/communist_youth_league",
+            page_token,
+        )
+        .await;
+        organisers_view.extend(page.activities.into_iter().map(|activity| activity.name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(
+        organisers_view.len(),
+        2,
+        "the venue-only draft has no block, so the division filter leaves it out"
+    );
+    let bad_token = federation
+        .client()
+        .list_activities(with_token(
+            proto::ListActivitiesRequest {
+                page_token: "forged".into(),
+                ..Default::default()
+            },
+            &resident,
+        ))
+        .await;
+    assert_code(bad_token, Code::InvalidArgument, "page_token");
+    federation.application.shutdown().await.unwrap();
+}

@@ -383,10 +383,16 @@ pub async fn receive(shared: &Shared, caller: &Caller, report: Report) -> Result
                 now,
             )
             .await?;
-            if let Some(linked) = linked {
-                transaction.commit().await?;
-                return Ok(linked);
-            }
+            return match linked {
+                Some(linked) => {
+                    transaction.commit().await?;
+                    Ok(linked)
+                }
+                None => {
+                    transaction.rollback().await?;
+                    first_of_race(shared, &submitted_by, &report).await
+                }
+            };
         }
     }
 
@@ -457,10 +463,7 @@ pub async fn receive(shared: &Shared, caller: &Caller, report: Report) -> Result
     {
         // A concurrent retry committed first: return its result.
         transaction.rollback().await?;
-        let mut connection = shared.pool.acquire().await?;
-        return earlier(&mut connection, &submitted_by, request_id)
-            .await?
-            .ok_or_else(|| Error::Internal("a committed request id vanished".into()));
+        return first_of_race(shared, &submitted_by, &report).await;
     }
     transaction.commit().await?;
     Ok(Intake {
@@ -468,6 +471,22 @@ pub async fn receive(shared: &Shared, caller: &Caller, report: Report) -> Result
         contact: report.contact,
         report: None,
     })
+}
+
+/// The result of the request that won a race of retries with the same request id.
+async fn first_of_race(
+    shared: &Shared,
+    submitted_by: &str,
+    report: &Report,
+) -> Result<Intake, Error> {
+    let request_id = report
+        .request_id
+        .as_deref()
+        .ok_or_else(|| Error::Internal("a race of retries without a request id".into()))?;
+    let mut connection = shared.pool.acquire().await?;
+    earlier(&mut connection, submitted_by, request_id)
+        .await?
+        .ok_or_else(|| Error::Internal("a committed request id vanished".into()))
 }
 
 /// Links the report to an open case; `None` if the request id was taken concurrently
@@ -483,9 +502,9 @@ async fn link_me_too(
     reporter_subject: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<Option<Intake>, Error> {
-    let Some(mut stored) = store::load_case(&mut *connection, case_id, true).await? else {
-        return Ok(None);
-    };
+    let mut stored = store::load_case(&mut *connection, case_id, true)
+        .await?
+        .ok_or_else(|| Error::Internal(format!("the me-too candidate {case_id} vanished")))?;
     let before = stored.case.clone();
     let mut records = Vec::new();
     ops::apply(&mut stored, actor, Command::RecordMeToo, now, &mut records)?;
@@ -517,9 +536,7 @@ async fn link_me_too(
         )
         .await?
     {
-        return Err(Error::Precondition(
-            "a concurrent request with the same request id is in flight; retry".into(),
-        ));
+        return Ok(None);
     }
     let mut context = EventContext::from_before(&before);
     context.me_too_channel = Some(report.channel);

@@ -670,6 +670,25 @@ pub async fn enqueue_rehoming(
     Ok(queued)
 }
 
+/// Points the re-homing of point-less cases in `old_block` (retired) at `successor`, the
+/// new block covering most of its land.
+pub async fn direct_rehoming(
+    connection: &mut PgConnection,
+    old_block: &str,
+    successor: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update triage_jobs set block_code = $2
+         where purpose = 'rehome' and case_id in (
+             select id from cases where block_code = $1 and latitude is null and state <> 'closed')",
+    )
+    .bind(old_block)
+    .bind(successor)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
 /// A claimed triage job.
 #[derive(Debug, Clone)]
 pub struct ClaimedJob {

@@ -242,7 +242,7 @@ impl TriageWorker {
     async fn plan(&self, stored: &StoredCase, job: &ClaimedJob) -> Result<Plan, CallError> {
         match job.purpose {
             JobPurpose::Triage => self.plan_triage(stored, job).await,
-            JobPurpose::Rehome => self.plan_rehome(stored).await,
+            JobPurpose::Rehome => self.plan_rehome(stored, job).await,
         }
     }
 
@@ -378,16 +378,24 @@ impl TriageWorker {
         })))
     }
 
-    async fn plan_rehome(&self, stored: &StoredCase) -> Result<Plan, CallError> {
+    async fn plan_rehome(&self, stored: &StoredCase, job: &ClaimedJob) -> Result<Plan, CallError> {
         if !stored.case.state().is_open() {
             return Ok(Plan::Nothing);
         }
         let Some(current) = stored.block() else {
             return Ok(Plan::Nothing);
         };
-        let answer = match stored.case.location() {
-            Some(point) => self.directory.locate(point).await,
-            None => self.directory.block(&current).await,
+        // Without a point: the successor the block registry named for a retired block,
+        // else the block itself (reshaped, still there).
+        let successor = job
+            .instructions
+            .block_code
+            .as_deref()
+            .and_then(|code| BlockCode::parse(code).ok());
+        let answer = match (stored.case.location(), successor) {
+            (Some(point), _) => self.directory.locate(point).await,
+            (None, Some(successor)) => self.directory.block(&successor).await,
+            (None, None) => self.directory.block(&current).await,
         };
         match answer {
             Ok(block) if block.code == current => Ok(Plan::Rehome {

@@ -165,7 +165,15 @@ async fn a_retried_report_returns_the_first_case_even_when_the_retries_race() {
         .into_inner()
         .cases;
     assert_eq!(listed.len(), 2);
-    let events = world.events(10).await;
+    let events = world
+        .events_until("both cases' dispatches", |events| {
+            events
+                .iter()
+                .filter(|event| event.event_type == "flatgov.cases.v1.CaseDispatched")
+                .count()
+                == 2
+        })
+        .await;
     let reported = events
         .iter()
         .filter(|event| event.event_type == "flatgov.cases.v1.CaseReported")
@@ -1335,15 +1343,9 @@ async fn two_replicas_fire_each_deadline_once_and_publish_each_event_once() {
                 .all(|name| types_of(events, name).len() >= expected_per_case)
         })
         .await;
-    // Give a late duplicate the chance to show.
-    let events = {
-        let mut settled = events;
-        for _ in 0..5 {
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            settled = world.events(usize::MAX).await;
-        }
-        settled
-    };
+    // Give a late duplicate (a second firing by the other replica) the chance to show.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let events = world.events_now().await;
     let ids: HashSet<&str> = events.iter().map(|event| event.id.as_str()).collect();
     assert_eq!(ids.len(), events.len(), "no event id appears twice");
     for name in &names {

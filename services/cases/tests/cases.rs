@@ -1377,3 +1377,249 @@ async fn two_replicas_fire_each_deadline_once_and_publish_each_event_once() {
     first.stop().await;
     second.stop().await;
 }
+
+#[tokio::test]
+async fn the_platform_holds_a_meeting_grants_an_extension_and_parks_what_cannot_be_solved_now() {
+    let world = World::new();
+    let _directory = world.start_directory().await;
+    let service = world.start().await;
+    let case = dispatched_street_light(&world, &service, "meet-1").await;
+    let name = case.name.clone();
+    let mut client = service.client();
+
+    let too_early = client
+        .schedule_meeting(with_token(
+            proto::ScheduleMeetingRequest {
+                case: name.clone(),
+                scheduled_for: Some(prost_types::Timestamp {
+                    seconds: chrono::Utc::now().timestamp() + 86_400,
+                    nanos: 0,
+                }),
+                participants: vec![format!("subdistricts/{SUBDISTRICT}")],
+                ..Default::default()
+            },
+            &world.dispatcher(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        too_early.code(),
+        Code::FailedPrecondition,
+        "{}",
+        too_early.message()
+    );
+
+    client
+        .escalate_case(with_token(
+            proto::EscalateCaseRequest {
+                name: name.clone(),
+                reason: "the lamp belongs to three owners who disagree".into(),
+                agencies: vec![],
+            },
+            &world.dispatcher(),
+        ))
+        .await
+        .unwrap();
+    let schedule = proto::ScheduleMeetingRequest {
+        case: name.clone(),
+        request_id: "meeting-1".into(),
+        scheduled_for: Some(prost_types::Timestamp {
+            seconds: chrono::Utc::now().timestamp() + 86_400,
+            nanos: 0,
+        }),
+        location: "街道综合协调平台会议室".into(),
+        participants: vec![
+            format!("subdistricts/{SUBDISTRICT}"),
+            "departments/urban_management".into(),
+            format!("staff/{GOVERNOR}"),
+        ],
+        agenda: "路灯产权与维修".into(),
+    };
+    let meeting = client
+        .schedule_meeting(with_token(schedule.clone(), &world.dispatcher()))
+        .await
+        .unwrap()
+        .into_inner();
+    let retried = client
+        .schedule_meeting(with_token(schedule, &world.dispatcher()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        meeting.name, retried.name,
+        "a retried request id schedules one meeting"
+    );
+    let due = prost_types::Timestamp {
+        seconds: chrono::Utc::now().timestamp() + 5 * 86_400,
+        nanos: 0,
+    };
+    let decided = client
+        .record_meeting_decision(with_token(
+            proto::RecordMeetingDecisionRequest {
+                name: meeting.name.clone(),
+                decision: "城管牵头维修, 物业配合".into(),
+                actions: vec![
+                    proto::MeetingAction {
+                        description: "更换灯杆".into(),
+                        owner: "departments/urban_management".into(),
+                        due: Some(due),
+                    },
+                    proto::MeetingAction {
+                        description: "通知居民".into(),
+                        owner: format!("staff/{GOVERNOR}"),
+                        due: Some(due),
+                    },
+                ],
+                attendees: vec!["departments/urban_management".into()],
+            },
+            &world.dispatcher(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(decided.state, proto::MeetingState::Decided as i32);
+    assert_eq!(decided.actions.len(), 2);
+    let twice = client
+        .record_meeting_decision(with_token(
+            proto::RecordMeetingDecisionRequest {
+                name: meeting.name.clone(),
+                decision: "again".into(),
+                ..Default::default()
+            },
+            &world.dispatcher(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(twice.code(), Code::FailedPrecondition);
+    let meetings = client
+        .list_meetings(with_token(
+            proto::ListMeetingsRequest { case: name.clone() },
+            &world.dispatcher(),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .meetings;
+    assert_eq!(meetings.len(), 1);
+
+    // The platform holds the case: it accepts and asks for more time; whoever asked
+    // may not decide on it, an administrator does.
+    client
+        .accept_case(with_token(
+            proto::AcceptCaseRequest { name: name.clone() },
+            &world.dispatcher(),
+        ))
+        .await
+        .unwrap();
+    let current_due = service
+        .get(&world.dispatcher(), &name)
+        .await
+        .resolution_due
+        .unwrap();
+    let asked = client
+        .request_extension(with_token(
+            proto::RequestExtensionRequest {
+                name: name.clone(),
+                until: Some(prost_types::Timestamp {
+                    seconds: current_due.seconds + 7 * 86_400,
+                    nanos: 0,
+                }),
+                reason: "the new lamp post must be ordered".into(),
+            },
+            &world.dispatcher(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(asked.pending_extension.is_some());
+    let own = client
+        .decide_extension(with_token(
+            proto::DecideExtensionRequest {
+                name: name.clone(),
+                approve: true,
+                reason: String::new(),
+            },
+            &world.dispatcher(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        own.code(),
+        Code::FailedPrecondition,
+        "who asked may not decide"
+    );
+    let granted = client
+        .decide_extension(with_token(
+            proto::DecideExtensionRequest {
+                name: name.clone(),
+                approve: true,
+                reason: String::new(),
+            },
+            &world.admin(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(granted.extensions_granted, 1);
+    assert_eq!(
+        granted.resolution_due.unwrap().seconds,
+        current_due.seconds + 7 * 86_400
+    );
+
+    let parked = client
+        .park_case(with_token(
+            proto::ParkCaseRequest {
+                name: name.clone(),
+                reason: "waiting for the property rights decision".into(),
+                review_on: "2099-01-01".into(),
+            },
+            &world.dispatcher(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&parked), proto::CaseState::Parked);
+    assert!(parked.next_deadline.is_none(), "no clock runs while parked");
+    let unparked = client
+        .unpark_case(with_token(
+            proto::UnparkCaseRequest {
+                name: name.clone(),
+                reason: "the rights were settled".into(),
+                resolution_due: None,
+            },
+            &world.dispatcher(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&unparked), proto::CaseState::Accepted);
+    assert!(unparked.next_deadline.is_some());
+
+    let events = world
+        .events_until("the meeting's decision", |events| {
+            events
+                .iter()
+                .any(|event| event.event_type == "flatgov.cases.v1.MeetingDecided")
+        })
+        .await;
+    let decided_event = events
+        .iter()
+        .find(|event| event.event_type == "flatgov.cases.v1.MeetingDecided")
+        .unwrap();
+    let decided_event = proto::MeetingDecided::decode(decided_event.payload.clone()).unwrap();
+    assert_eq!(
+        decided_event.action_owners,
+        ["departments/urban_management", &format!("staff/{GOVERNOR}")]
+    );
+    assert!(
+        !String::from_utf8_lossy(
+            &events
+                .iter()
+                .map(|event| event.payload.to_vec())
+                .collect::<Vec<_>>()
+                .concat()
+        )
+        .contains("更换灯杆")
+    );
+    service.stop().await;
+}

@@ -1336,7 +1336,7 @@ async fn two_replicas_fire_each_deadline_once_and_publish_each_event_once() {
             .await;
     }
     let expected_per_case = 5; // reported, triaged, dispatched, overdue, escalated
-    let events = world
+    world
         .events_until("every case's escalation", |events| {
             names
                 .iter()

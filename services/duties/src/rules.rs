@@ -159,8 +159,12 @@ impl RulesCache {
 
     /// The rules as committed now.
     pub async fn current(&self, pool: &PgPool) -> Result<Arc<Rules>, Error> {
-        let mut connection = pool.acquire().await.context("reading the rules")?;
-        let revision = read_revision(&mut connection).await?;
+        // One pooled round trip decides; no connection is held while the
+        // reload below takes another.
+        let revision: i64 = sqlx::query_scalar("select revision from rules_revision")
+            .fetch_one(pool)
+            .await
+            .context("reading the rules revision")?;
         if let Some(rules) = self.cached(revision) {
             return Ok(rules);
         }

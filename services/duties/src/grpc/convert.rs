@@ -399,14 +399,25 @@ pub fn place_location(
     violations: &mut Violations,
 ) -> Option<Location> {
     let Some(place) = place else {
-        violations.add(field, "a place with at least subdistrict_code is required");
+        violations.add(
+            field,
+            "a place with a subdistrict, community or block code is required",
+        );
         return None;
     };
     let before = violations.len();
-    let subdistrict = violations.check(
-        format!("{field}.subdistrict_code"),
-        SubdistrictCode::parse(&place.subdistrict_code),
-    );
+    let named_below = !place.block_code.is_empty() || !place.community_code.is_empty();
+    let subdistrict = if place.subdistrict_code.is_empty() && named_below {
+        // Derived from the block or community below.
+        Some(None)
+    } else {
+        violations
+            .check(
+                format!("{field}.subdistrict_code"),
+                SubdistrictCode::parse(&place.subdistrict_code),
+            )
+            .map(Some)
+    };
     let community = optional_code(
         violations,
         format!("{field}.community_code"),
@@ -429,7 +440,7 @@ pub fn place_location(
     if violations.len() != before {
         return None;
     }
-    match Location::from_divisions(subdistrict, community.flatten(), block.flatten()) {
+    match Location::from_divisions(subdistrict.flatten(), community.flatten(), block.flatten()) {
         Ok(location) => Some(location.with_areas(areas)),
         Err(error) => {
             violations.add(field, error);
@@ -995,6 +1006,27 @@ mod tests {
         );
         assert_eq!(unknown_block.kind, types::UnitKind::BlockTeam as i32);
         assert_eq!(unknown_block.code, "");
+    }
+
+    #[test]
+    fn a_place_given_by_its_block_alone_knows_its_subdistrict() {
+        let mut violations = Violations::new();
+        let place = proto::Place {
+            block_code: "430302001004017".into(),
+            ..Default::default()
+        };
+        let location = place_location("place", Some(&place), &mut violations).unwrap();
+        assert_eq!(
+            location.subdistrict().map(SubdistrictCode::as_str),
+            Some("430302001")
+        );
+        let empty = proto::Place::default();
+        assert!(place_location("place", Some(&empty), &mut violations).is_none());
+        let error = violations.into_error().to_string();
+        assert!(
+            error.contains("place.subdistrict_code: subdistrict code is empty"),
+            "{error}"
+        );
     }
 
     #[test]

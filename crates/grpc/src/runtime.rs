@@ -230,7 +230,20 @@ impl Runtime {
         let layers = tower::ServiceBuilder::new()
             .layer(ObservabilityLayer::new(rpc_metrics))
             .layer(AuthLayer::new(verifier));
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(grpc_listener);
+        // With an incoming stream tonic does not touch the sockets, so
+        // Nagle's algorithm is switched off here: small unary replies would
+        // otherwise wait for the peer's delayed ACK (~40 ms).
+        let incoming = tokio_stream::StreamExt::map(
+            tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
+            |accepted| {
+                if let Ok(stream) = &accepted
+                    && let Err(error) = stream.set_nodelay(true)
+                {
+                    tracing::debug!(%error, "cannot disable nagle on an accepted connection");
+                }
+                accepted
+            },
+        );
         let server = tonic::transport::Server::builder()
             .timeout(Duration::from_secs(60))
             .tcp_nodelay(true)

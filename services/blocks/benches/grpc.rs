@@ -253,6 +253,7 @@ async fn measure(
                             point: Some(point),
                             at: None,
                             view: view as i32,
+                            generation: String::new(),
                         },
                         &token,
                     ))
@@ -309,6 +310,7 @@ async fn measure(
                             points: batch,
                             at: None,
                             view: api::BlockView::Basic as i32,
+                            generation: String::new(),
                         },
                         &token,
                     ))

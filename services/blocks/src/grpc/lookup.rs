@@ -78,50 +78,105 @@ fn asked_instant(at: Option<&prost_types::Timestamp>) -> Result<Option<DateTime<
     Ok((at < Utc::now()).then_some(at))
 }
 
+/// What a lookup resolves against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// The generation in force, from the snapshot.
+    Now,
+    /// The generation and teams in force at a past instant.
+    At(DateTime<Utc>),
+    /// Exactly this generation, whatever this replica's snapshot holds.
+    Generation(Uuid),
+}
+
+fn target(at: Option<&prost_types::Timestamp>, generation: &str) -> Result<Target, Error> {
+    if generation.is_empty() {
+        return Ok(asked_instant(at)?.map_or(Target::Now, Target::At));
+    }
+    if at.is_some() {
+        return Err(Error::invalid(
+            "generation",
+            "set at most one of `at` and `generation`",
+        ));
+    }
+    Ok(match resources::generation("generation", generation)? {
+        GenerationRef::Active => Target::Now,
+        GenerationRef::Id(id) => Target::Generation(id),
+    })
+}
+
 /// Where each point falls: the generation searched and, per point, the block.
 struct Located {
     generation: Uuid,
+    /// The instant asked about, for messages.
+    at: Option<DateTime<Utc>>,
     blocks: Vec<Option<BlockData>>,
 }
 
 async fn locate(
     service: &RegistryService,
     points: &[(f64, f64)],
-    at: Option<DateTime<Utc>>,
+    target: Target,
 ) -> Result<Located, Error> {
     let snapshot = service.registry.snapshot();
-    let Some(at) = at else {
-        let active = snapshot.active.clone().ok_or_else(|| {
-            Error::FailedPrecondition(
-                "no boundary generation is in force yet: import blocks and activate a generation first"
-                    .into(),
-            )
-        })?;
-        let blocks = points
-            .iter()
-            .map(|&(longitude, latitude)| {
-                let code = active.index.locate(longitude, latitude)?;
-                let record = active.blocks.get(code)?.clone();
-                Some(BlockData {
-                    generation: active.id,
-                    team: snapshot.teams.get(code).cloned(),
-                    record,
-                    geometry_geojson: None,
+    let in_force = snapshot.active.as_ref().map(|active| active.id);
+    let (generation, at) = match target {
+        Target::Generation(id) if Some(id) != in_force => (id, None),
+        Target::Now | Target::Generation(_) => {
+            let active = snapshot.active.clone().ok_or_else(|| {
+                Error::FailedPrecondition(
+                    "no boundary generation is in force yet: import blocks and activate a generation first"
+                        .into(),
+                )
+            })?;
+            let blocks = points
+                .iter()
+                .map(|&(longitude, latitude)| {
+                    let code = active.index.locate(longitude, latitude)?;
+                    let record = active.blocks.get(code)?.clone();
+                    Some(BlockData {
+                        generation: active.id,
+                        team: snapshot.teams.get(code).cloned(),
+                        record,
+                        geometry_geojson: None,
+                    })
                 })
-            })
-            .collect();
-        return Ok(Located {
-            generation: active.id,
-            blocks,
-        });
+                .collect();
+            return Ok(Located {
+                generation: active.id,
+                at: None,
+                blocks,
+            });
+        }
+        Target::At(at) => {
+            let span = snapshot.generation_at(at).ok_or_else(|| {
+                Error::FailedPrecondition(format!(
+                    "no boundary generation was in force at {}",
+                    at.to_rfc3339()
+                ))
+            })?;
+            (span.id, Some(at))
+        }
     };
-    let span = snapshot.generation_at(at).ok_or_else(|| {
-        Error::FailedPrecondition(format!(
-            "no boundary generation was in force at {}",
-            at.to_rfc3339()
-        ))
-    })?;
-    let index = service.registry.generation_index(span.id).await?;
+    let mut connection = service.connection("locating in a past generation").await?;
+    let row = if at.is_none() {
+        let row = store::generations::get_generation(&mut connection, generation, false)
+            .await
+            .map_err(Error::database("locating in a generation"))?
+            .ok_or_else(|| {
+                Error::NotFound(format!("{} does not exist", generation_name(generation)))
+            })?;
+        if row.state == "discarded" {
+            return Err(Error::FailedPrecondition(format!(
+                "{} was discarded; its blocks are gone",
+                generation_name(generation)
+            )));
+        }
+        Some(row)
+    } else {
+        None
+    };
+    let index = service.registry.generation_index(generation).await?;
     let mut records: Vec<Option<BlockRecord>> = points
         .iter()
         .map(|&(longitude, latitude)| {
@@ -136,16 +191,20 @@ async fn locate(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let mut connection = service.connection("reading past teams").await?;
-    let teams = history_teams(&mut connection, &codes, at).await?;
+    let teams = match (&row, at) {
+        (Some(row), _) => generation_teams(service, &mut connection, row, &codes).await?,
+        (None, Some(at)) => history_teams(&mut connection, &codes, at).await?,
+        (None, None) => HashMap::new(),
+    };
     Ok(Located {
-        generation: span.id,
+        generation,
+        at,
         blocks: records
             .iter_mut()
             .map(|record| {
                 let record = record.take()?;
                 Some(BlockData {
-                    generation: span.id,
+                    generation,
                     team: teams.get(&record.code).cloned(),
                     record,
                     geometry_geojson: None,
@@ -299,13 +358,15 @@ pub(super) async fn locate_point(
     if !violations.is_empty() {
         return Err(Error::InvalidArgument(violations));
     }
-    let at = asked_instant(request.at.as_ref())?;
-    let located = locate(service, &[(longitude, latitude)], at).await?;
+    let target = target(request.at.as_ref(), &request.generation)?;
+    let located = locate(service, &[(longitude, latitude)], target).await?;
     let Some(block) = located.blocks.into_iter().next().flatten() else {
         return Err(Error::NotFound(format!(
             "point ({longitude}, {latitude}) is outside every block of {}{}",
             generation_name(located.generation),
-            at.map(|at| format!(" (in force at {})", at.to_rfc3339()))
+            located
+                .at
+                .map(|at| format!(" (in force at {})", at.to_rfc3339()))
                 .unwrap_or_default()
         )));
     };
@@ -340,8 +401,8 @@ pub(super) async fn locate_points(
     if !violations.is_empty() {
         return Err(Error::InvalidArgument(violations));
     }
-    let at = asked_instant(request.at.as_ref())?;
-    let located = locate(service, &points, at).await?;
+    let target = target(request.at.as_ref(), &request.generation)?;
+    let located = locate(service, &points, target).await?;
     let found: Vec<usize> = located
         .blocks
         .iter()

@@ -188,6 +188,7 @@ impl Registry {
                     }),
                     at,
                     view: api::BlockView::Basic as i32,
+                    generation: String::new(),
                 },
                 token,
             ))

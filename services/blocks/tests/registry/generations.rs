@@ -184,6 +184,7 @@ async fn a_generation_with_a_gap_and_an_overlap_is_reported_refused_then_fixed_a
                 ],
                 at: None,
                 view: api::BlockView::Unspecified as i32,
+                generation: String::new(),
             },
             &admin,
         ))
@@ -282,6 +283,27 @@ async fn a_generation_with_a_gap_and_an_overlap_is_reported_refused_then_fixed_a
         format!("governor-{B}")
     );
     assert!(historical.valid_to.is_some(), "that shape of B has ended");
+    // A consumer of the activation event asks about exactly the generations it names.
+    for (generation, expected) in [(&active.name, B), (&second.name, E)] {
+        let answer = registry
+            .client
+            .locate_point(with_token(
+                api::LocatePointRequest {
+                    point: Some(point(112.918, 27.802)),
+                    generation: generation.clone(),
+                    ..Default::default()
+                },
+                &admin,
+            ))
+            .await
+            .expect("locate in a named generation")
+            .into_inner()
+            .block
+            .expect("block");
+        assert_eq!(answer.code, expected);
+        assert_eq!(&answer.generation, generation);
+        assert!(answer.team.is_some(), "with the team of that generation");
+    }
     let long_ago = prost_types::Timestamp {
         seconds: 1_577_836_800,
         nanos: 0,

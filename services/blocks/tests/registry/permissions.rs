@@ -35,6 +35,7 @@ async fn contacts_as(registry: &mut Registry, token: &str) -> Vec<api::TeamMembe
                 }),
                 at: None,
                 view: api::BlockView::Contacts as i32,
+                generation: String::new(),
             },
             token,
         ))

@@ -245,3 +245,73 @@ async fn only_district_admins_within_their_jurisdiction_change_boundaries_and_te
     assert_eq!(anonymous.code(), tonic::Code::Unauthenticated);
     registry.application.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn a_dispatcher_sees_the_phone_of_someone_serving_on_a_block_of_their_subdistrict_whatever_their_division()
+ {
+    let mut registry = Registry::start().await;
+    registry.seed_hierarchy_and_staff().await;
+    registry.activate_blocks(tiling()).await;
+    let admin = registry.admin.clone();
+    registry
+        .client
+        .import_staff(with_token(
+            api::ImportStaffRequest {
+                staff: vec![api::Staff {
+                    id: "roaming-1".into(),
+                    display_name: "赵强".into(),
+                    phone: "0731-5823 4567".into(),
+                    division: "districts/430302".into(),
+                    ..Default::default()
+                }],
+            },
+            &admin,
+        ))
+        .await
+        .expect("staff");
+    registry
+        .client
+        .set_block_team(with_token(
+            api::SetBlockTeamRequest {
+                block: format!("blocks/{A}"),
+                team: Some(api::Team {
+                    governor: "roaming-1".into(),
+                    assistants: vec![],
+                    supervisor: format!("supervisor-{A}"),
+                    members: vec![],
+                }),
+                generation: String::new(),
+            },
+            &admin,
+        ))
+        .await
+        .expect("team");
+    let list_as = |token: String| {
+        let mut client = registry.client.clone();
+        async move {
+            client
+                .list_staff(with_token(
+                    api::ListStaffRequest {
+                        division: "districts/430302".into(),
+                        ..Default::default()
+                    },
+                    &token,
+                ))
+                .await
+                .expect("list")
+                .into_inner()
+                .staff
+                .into_iter()
+                .find(|staff| staff.id == "roaming-1")
+                .expect("listed")
+        }
+    };
+    let seen = list_as(registry.dispatcher("430302001")).await;
+    assert_eq!(
+        seen.phone, "0731-5823 4567",
+        "serves on A, in the dispatcher's subdistrict"
+    );
+    let withheld = list_as(registry.dispatcher("430302002")).await;
+    assert!(withheld.phone.is_empty() && withheld.phone_withheld);
+    registry.application.shutdown().await.expect("shutdown");
+}

@@ -6,7 +6,14 @@ use clap::Parser as _;
 
 mod asyncapi;
 mod auth;
+mod cases;
+mod connect;
+mod demo;
+mod enforcement;
 mod events;
+mod import;
+mod indicators;
+mod render;
 
 /// Operate and integrate with a flatgov platform.
 ///
@@ -19,6 +26,8 @@ struct Cli {
     /// How results are printed.
     #[arg(long, global = true, value_enum, default_value_t = Output::Table, env = "FLATGOV_OUTPUT")]
     output: Output,
+    #[command(flatten)]
+    connection: connect::Connection,
     #[command(subcommand)]
     command: Command,
 }
@@ -40,6 +49,16 @@ enum Command {
     Token(auth::TokenArgs),
     /// Read the platform's event streams as an integrator does.
     Events(events::EventsArgs),
+    /// The synthetic demo district.
+    Demo(demo::DemoArgs),
+    /// Import boundaries or duty lists from files.
+    Import(import::ImportArgs),
+    /// Report, follow and move cases through the closed loop.
+    Case(cases::CaseArgs),
+    /// Blow the whistle and follow joint enforcement operations.
+    Whistle(enforcement::WhistleArgs),
+    /// Response, resolution and satisfaction rates and the rest, as tables.
+    Indicators(indicators::IndicatorsArgs),
 }
 
 fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(future: F) -> anyhow::Result<()> {
@@ -49,12 +68,34 @@ fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(future: F) -> a
         .block_on(future)
 }
 
+fn with_session<F, Fut>(connection: &connect::Connection, command: F) -> anyhow::Result<()>
+where
+    F: FnOnce(connect::Session) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let session = connect::Session::open(connection)?;
+    block_on(command(session))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Keygen(arguments) => auth::keygen(&arguments, cli.output),
         Command::Token(arguments) => auth::token(&arguments, cli.output),
         Command::Events(arguments) => block_on(events::run(&arguments, cli.output)),
+        Command::Demo(arguments) => block_on(demo::run(&arguments, &cli.connection, cli.output)),
+        Command::Import(arguments) => {
+            block_on(import::run(&arguments, &cli.connection, cli.output))
+        }
+        Command::Case(arguments) => with_session(&cli.connection, |session| async move {
+            cases::run(&arguments, &session, cli.output).await
+        }),
+        Command::Whistle(arguments) => with_session(&cli.connection, |session| async move {
+            enforcement::run(&arguments, &session, cli.output).await
+        }),
+        Command::Indicators(arguments) => with_session(&cli.connection, |session| async move {
+            indicators::run(&arguments, &session, cli.output).await
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

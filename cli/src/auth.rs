@@ -21,20 +21,50 @@ pub struct KeygenArgs {
 pub fn keygen(arguments: &KeygenArgs, output: Output) -> anyhow::Result<()> {
     let (private_path, public_path) = flatgov_auth::write_key_pair_if_missing(&arguments.out)
         .with_context(|| format!("cannot write keys into {}", arguments.out.display()))?;
+    let identity_path = write_identity_key_if_missing(&arguments.out)?;
     match output {
         Output::Json => println!(
             "{}",
             serde_json::json!({
                 "signing_key_file": private_path,
                 "public_key_file": public_path,
+                "federation_identity_key_file": identity_path,
             })
         ),
         Output::Table => {
             println!("signing key: {}", private_path.display());
             println!("public key:  {}", public_path.display());
+            println!("federation identity key: {}", identity_path.display());
         }
     }
     Ok(())
+}
+
+/// The federation's key for hashing ID numbers (FEDERATION_IDENTITY_KEY_FILE):
+/// 32 random bytes as hex, mode 0600, kept when it exists (changing it would
+/// orphan every registered person's identity key).
+fn write_identity_key_if_missing(directory: &std::path::Path) -> anyhow::Result<PathBuf> {
+    use rand::RngCore as _;
+    let path = directory.join("federation-identity-key");
+    if path.exists() {
+        return Ok(path);
+    }
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    use std::io::Write as _;
+    options
+        .open(&path)
+        .and_then(|mut file| file.write_all(hex.as_bytes()))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
 }
 
 #[derive(Debug, clap::Args)]

@@ -74,7 +74,7 @@ impl std::str::FromStr for AgencyList {
 }
 
 /// The agencies of the model, seeded by the first migration: the default
-/// set unless DEFAULT_SUMMONED_AGENCIES says otherwise.
+/// set unless ENFORCEMENT_DEFAULT_SUMMONED_AGENCIES says otherwise.
 fn founding_agencies() -> Vec<AgencyCode> {
     ["urban_management", "market_supervision", "public_security"]
         .into_iter()
@@ -98,25 +98,25 @@ impl Config {
         let settings = Settings {
             report_in: ReportInLimits {
                 urgent: env.optional(
-                    "REPORT_IN_LIMIT_URGENT",
+                    "ENFORCEMENT_REPORT_IN_LIMIT_URGENT",
                     defaults.urgent,
                     "a duration such as 30m: how long agencies have to report in to an urgent whistle",
                 )?,
                 normal: env.optional(
-                    "REPORT_IN_LIMIT_NORMAL",
+                    "ENFORCEMENT_REPORT_IN_LIMIT_NORMAL",
                     defaults.normal,
                     "a duration such as 2h: how long agencies have to report in to an ordinary whistle",
                 )?,
             },
             default_agencies: env
                 .optional(
-                    "DEFAULT_SUMMONED_AGENCIES",
+                    "ENFORCEMENT_DEFAULT_SUMMONED_AGENCIES",
                     AgencyList(founding_agencies()),
                     "comma-separated agency codes, e.g. urban_management,market_supervision,public_security",
                 )?
                 .0,
             resolution_patience: env.optional(
-                "AGENCY_RESOLUTION_PATIENCE",
+                "ENFORCEMENT_AGENCY_RESOLUTION_PATIENCE",
                 LimitDuration::from_secs(120),
                 "a duration such as 2m: how long a whistle waits for unreachable duty lists before summoning the default set",
             )?,

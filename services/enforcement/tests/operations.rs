@@ -310,7 +310,7 @@ async fn an_escalation_naming_no_agency_summons_the_default_set_when_no_duty_lis
     let application = start(
         &test,
         &[(
-            "DEFAULT_SUMMONED_AGENCIES",
+            "ENFORCEMENT_DEFAULT_SUMMONED_AGENCIES",
             "urban_management,public_security",
         )],
     )
@@ -347,7 +347,7 @@ async fn an_escalation_naming_no_agency_summons_the_default_set_when_no_duty_lis
 async fn an_agency_that_misses_its_deadline_is_marked_late_once_across_two_replicas_and_still_reports()
  {
     let test = TestEnv::new();
-    let limits = [("REPORT_IN_LIMIT_URGENT", "3s")];
+    let limits = [("ENFORCEMENT_REPORT_IN_LIMIT_URGENT", "3s")];
     let first = start(&test, &limits).await;
     let second = start(&test, &limits).await;
     let mut client = client(&first).await;

@@ -256,7 +256,7 @@ async fn when_the_duty_lists_stay_down_past_the_patience_the_default_set_is_summ
         &test,
         &[
             ("DUTIES_URL", &duties_url(port)),
-            ("AGENCY_RESOLUTION_PATIENCE", "1s"),
+            ("ENFORCEMENT_AGENCY_RESOLUTION_PATIENCE", "1s"),
         ],
     )
     .await;

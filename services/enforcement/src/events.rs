@@ -203,6 +203,7 @@ mod tests {
             agencies: vec!["urban_management".into()],
             urgent: true,
             escalated_at: None,
+            ..Default::default()
         }
     }
 

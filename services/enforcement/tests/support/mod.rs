@@ -261,6 +261,7 @@ pub fn escalation(case: &str, agencies: &[&str]) -> CaseEscalated {
         agencies: agencies.iter().map(|code| (*code).to_owned()).collect(),
         urgent: false,
         escalated_at: None,
+        ..Default::default()
     }
 }
 

@@ -1,0 +1,20 @@
+//! End-to-end journeys across all five services, each a separate process.
+
+use flatgov_journeys::{Platform, SERVICES};
+use tonic_health::pb::health_check_response::ServingStatus;
+
+#[tokio::test]
+async fn journey_every_service_runs_as_its_own_process_and_reports_serving() {
+    let platform = Platform::start().await;
+    for service in SERVICES {
+        let status = flatgov_grpc::check_health(&platform.url(service), "")
+            .await
+            .unwrap();
+        assert_eq!(status, ServingStatus::Serving, "{service}");
+    }
+    let started = std::time::Instant::now();
+    platform.load_demo();
+    eprintln!("demo loaded in {:?}", started.elapsed());
+    platform.load_demo();
+    eprintln!("demo loaded twice in {:?}", started.elapsed());
+}

@@ -74,8 +74,13 @@ async fn fire(shared: &Shared, id: CaseId, now: DateTime<Utc>) -> Result<bool, O
         return Ok(false);
     };
     let Some(finding) = sla::assess(&stored.case, now) else {
-        // Nothing passed after all (a deadline exactly now): save to refresh the schedule.
+        // Nothing passed after all (the schedule was stale): refresh it, and look again
+        // in a minute at the latest rather than at once.
         store::save_case(&mut transaction, &stored).await?;
+        let next = sla::next_deadline(&stored.case).map(|pending| pending.due);
+        if next.is_some_and(|due| due < now) {
+            store::postpone_deadline(&mut transaction, id, now + TimeDelta::minutes(1)).await?;
+        }
         transaction.commit().await?;
         return Ok(false);
     };

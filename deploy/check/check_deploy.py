@@ -40,9 +40,41 @@ except ModuleNotFoundError:  # pragma: no cover - older Pythons get tomli from t
 
 # Variables the code reads that a deployment may leave unset, each with the
 # reason. Only optional variables qualify: a required one must always be set.
+# Entries marked "set explicitly" are local policy: compose and the Kubernetes
+# ConfigMaps also carry them, at the code's default, so an operator sees where
+# to change them; the entry here only keeps the check from demanding them.
 MAY_BE_LEFT_TO_DEFAULT: dict[str, str] = {
+    # Chassis.
     "NATS_SUBJECT_PREFIX": "test isolation only; a deployment must never set it",
     "OTEL_EXPORTER_OTLP_ENDPOINT": "trace export is opt-in; unset means no export",
+    # blocks (services/blocks/src/config.rs, docs/blocks.md).
+    "BLOCKS_AREA_TOLERANCE_M2": "1 m²: slivers of gap or overlap at or below it are survey rounding, not findings",
+    "BLOCKS_HOUSEHOLDS_TARGET": "350 households, the model's block size (local policy: set explicitly)",
+    "BLOCKS_HOUSEHOLDS_BAND_FRACTION": "0.5, a warning outside 350 ± 50 % (local policy: set explicitly)",
+    "BLOCKS_REFRESH_INTERVAL_MS": "1000: only the fallback poll behind the change notifications",
+    "BLOCKS_HISTORY_CACHE_GENERATIONS": "4 retired generations' indexes in memory for historical lookups; memory tuning",
+    # duties (services/duties/src/lib.rs, docs/duties.md).
+    "DUTIES_ANNOUNCER_MAX_SLEEP_SECONDS": "30: the most an announcement scheduled by another replica fires late",
+    # cases (services/cases/src/config.rs, docs/cases.md).
+    "CASES_WORKING_HOURS": "08:30-12:00,14:30-17:30 China time (local policy: set explicitly)",
+    "CASES_CALENDAR_DIR": "the holiday calendars are bundled in the binary; a directory only adds or replaces years",
+    "CASES_SLA_FRONT_LINE": "2h,3d,2d accept/resolve/rework (local policy: set explicitly)",
+    "CASES_SLA_COORDINATION_MEETING": "1d,7d,3d accept/resolve/rework (local policy: set explicitly)",
+    "CASES_SLA_WHISTLE": "4h,10d,5d accept/resolve/rework (local policy: set explicitly)",
+    "CASES_ME_TOO_RADIUS_METRES": "50 m: reports this close (and within the window) join an open case",
+    "CASES_ME_TOO_WINDOW_HOURS": "72 h: the time window of the \"me too\" rule",
+    "CASES_TRIAGE_CONCURRENCY": "32 triage jobs at once per replica; throughput tuning",
+    "CASES_TRIAGE_RETRY_INITIAL_MS": "1000: first retry after blocks or duties failed, doubling",
+    "CASES_TRIAGE_RETRY_MAX_MS": "60000: the longest pause between triage retries",
+    "CASES_CALL_TIMEOUT_MS": "5000: one call to blocks or duties",
+    "CASES_WORKER_POLL_MS": "1000: only the fallback poll behind the workers' notifications",
+    "CASES_TEST_CONTROLS": "defaults to `disabled`, the only value a deployment may have (see MUST_NOT_BE_SET)",
+    # enforcement (services/enforcement/src/lib.rs, docs/enforcement.md).
+    "ENFORCEMENT_REPORT_IN_LIMIT_URGENT": "30m, the model's 30 minutes to report in (local policy: set explicitly)",
+    "ENFORCEMENT_REPORT_IN_LIMIT_NORMAL": "2h to report in to an ordinary whistle (local policy: set explicitly)",
+    "ENFORCEMENT_DEFAULT_SUMMONED_AGENCIES": "urban management, market supervision, public security, the model's "
+    "three (local policy: set explicitly)",
+    "ENFORCEMENT_AGENCY_RESOLUTION_PATIENCE": "2m wait for unreachable duty lists before the default set is summoned",
 }
 
 # Variables the chassis reads only in services that call other services (to
@@ -55,6 +87,8 @@ CALLER_ONLY_VARIABLES: dict[str, str] = {
 # Variables that must never appear in a deployment.
 MUST_NOT_BE_SET: dict[str, str] = {
     "NATS_SUBJECT_PREFIX": "is for test isolation only and would hide the service's events from every other service",
+    "CASES_TEST_CONTROLS": "is for test deployments only: `enabled` lets AdvanceTestClock move every deadline "
+    "forward (docs/cases.md); the default `disabled` is the production value",
 }
 
 # Custom resources kubernetes-validate has no schema for, and the JSON schema
@@ -63,7 +97,16 @@ CUSTOM_RESOURCE_SCHEMAS: dict[tuple[str, str], str] = {
     ("postgresql.cnpg.io/v1", "Cluster"): "cnpg-cluster.schema.json",
 }
 
+# Secrets only one service's server pods may mount (not its migration Job, not
+# another service), and the variable of that service that must point into
+# the mount.
+DEDICATED_SECRETS: dict[str, tuple[str, str]] = {
+    "flatgov-federation-identity-key": ("federation", "FEDERATION_IDENTITY_KEY_FILE"),
+}
+
 CALL_VARIABLE = re.compile(r"^([A-Z]+)_URL$")
+# Variables naming a file the service reads (keys): the file must be mounted.
+FILE_VARIABLE = re.compile(r"^[A-Z][A-Z0-9_]*_FILE$")
 
 
 # ---------------------------------------------------------------------------
@@ -241,16 +284,236 @@ def strip_test_modules(source: str) -> str:
         source = source[: match.start()] + source[index:]
 
 
-def env_vars_in_rust(source: str) -> dict[str, str]:
-    """Variable name -> how it is read (required, optional or maybe).
+# A read whose name is an identifier rather than a literal: `.maybe::<String>(name,`.
+# Resolved when the identifier is a parameter of the enclosing function (a
+# helper such as cases' `time_limits(env, "CASES_SLA_WHISTLE", …)`), whose
+# callers then name the variable.
+ENV_CALL_BY_IDENTIFIER = re.compile(
+    r"\.\s*(required|optional|maybe)\s*(?:::\s*<[^()]*?>\s*)?\(\s*([a-z_][A-Za-z0-9_]*)\s*[,)]"
+)
+# Calls on the configuration source itself (`env.…`, `self.env.…`): whatever
+# their first argument, the checker must be able to name the variable.
+ENV_RECEIVER_CALL = re.compile(r"\benv\s*\.\s*(required|optional|maybe)\s*(?:::\s*<[^()]*?>\s*)?\(")
+VARIABLE_LITERAL = re.compile(r'^"([A-Z][A-Z0-9_]*)"$')
+FUNCTION_START = re.compile(r"\bfn\s+([A-Za-z_][A-Za-z0-9_]*)\b")
+SELF_PARAMETER = re.compile(r"^&?\s*(?:'[A-Za-z_]\w*\s+)?(?:mut\s+)?self\b")
+PARAMETER_NAME = re.compile(r"^(?:mut\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*:")
+HOW_STRENGTH = {"maybe": 0, "optional": 1, "required": 2}
 
-    A variable read both ways counts as required."""
-    cleaned = strip_test_modules(strip_comments(source))
-    found: dict[str, str] = {}
-    for how, name in ENV_CALL.findall(cleaned):
-        if how == "required" or name not in found:
-            found[name] = how
-    return found
+
+def _skip_literal(source: str, index: int) -> int | None:
+    """Index past the string or char literal at `index`, or None if there is none."""
+    char = source[index]
+    if char == '"' or (char == "r" and RAW_STRING_START.match(source, index)
+                       and (index == 0 or not (source[index - 1].isalnum() or source[index - 1] == "_"))):
+        return _string_end(source, index)
+    if char == "'":
+        literal = CHAR_LITERAL.match(source, index)
+        if literal:
+            return index + len(literal.group(0))
+    return None
+
+
+def _matching(source: str, open_index: int) -> int:
+    """Index of the bracket closing the one at `open_index` ((, [ or {)."""
+    pairs = {"(": ")", "[": "]", "{": "}"}
+    stack = [pairs[source[open_index]]]
+    index = open_index + 1
+    while index < len(source) and stack:
+        skipped = _skip_literal(source, index)
+        if skipped is not None:
+            index = skipped
+            continue
+        char = source[index]
+        if char in pairs:
+            stack.append(pairs[char])
+        elif stack and char == stack[-1]:
+            stack.pop()
+        index += 1
+    return index - 1
+
+
+def _split_arguments(text: str, angle_brackets: bool) -> list[str]:
+    """Top-level comma-separated parts; `angle_brackets` for parameter lists,
+    where `HashMap<K, V>` holds a comma that separates nothing."""
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    index = 0
+    while index < len(text):
+        skipped = _skip_literal(text, index)
+        if skipped is not None:
+            index = skipped
+            continue
+        char = text[index]
+        if text.startswith("->", index):
+            index += 2
+            continue
+        if char in "([{" or (angle_brackets and char == "<"):
+            depth += 1
+        elif char in ")]}" or (angle_brackets and char == ">"):
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(text[start:index].strip())
+            start = index + 1
+        index += 1
+    last = text[start:].strip()
+    if last:
+        parts.append(last)
+    return parts
+
+
+@dataclass(frozen=True)
+class EnvHelper:
+    """A function that reads the variable named by one of its parameters."""
+
+    argument: int  # position among the arguments, `self` not counted
+    how: str
+    is_method: bool
+
+
+@dataclass
+class _Function:
+    name: str
+    parameters: list[str]
+    is_method: bool
+    body_start: int
+    body_end: int
+
+
+def _functions(cleaned: str) -> list[_Function]:
+    functions = []
+    for match in FUNCTION_START.finditer(cleaned):
+        index = match.end()
+        depth = 0
+        while index < len(cleaned):  # the parameter list's `(`, past any generics
+            if cleaned.startswith("->", index):
+                index += 2
+                continue
+            char = cleaned[index]
+            if char == "<":
+                depth += 1
+            elif char == ">":
+                depth -= 1
+            elif char == "(" and depth <= 0:
+                break
+            elif char in "{;" and depth <= 0:
+                index = -1
+                break
+            index += 1
+        if index < 0 or index >= len(cleaned):
+            continue
+        close = _matching(cleaned, index)
+        parameters = _split_arguments(cleaned[index + 1 : close], angle_brackets=True)
+        is_method = bool(parameters) and SELF_PARAMETER.match(parameters[0]) is not None
+        names = []
+        for parameter in parameters[1:] if is_method else parameters:
+            named = PARAMETER_NAME.match(parameter)
+            names.append(named.group(1) if named else "")
+        body = index = close + 1
+        while body < len(cleaned) and cleaned[body] not in "{;":
+            body += 1
+        if body >= len(cleaned) or cleaned[body] == ";":
+            continue  # a declaration without a body
+        functions.append(_Function(match.group(1), names, is_method, body, _matching(cleaned, body)))
+    return functions
+
+
+def _calls(cleaned: str, name: str) -> Iterable[tuple[bool, list[str], int]]:
+    """(called with a dot, arguments, position) of every call of `name`."""
+    pattern = re.compile(
+        r"(?<![A-Za-z0-9_])(\.\s*)?(?:[A-Za-z_][A-Za-z0-9_]*\s*::\s*)*"
+        + re.escape(name)
+        + r"\s*(?:::\s*<[^()]*?>\s*)?\("
+    )
+    for match in pattern.finditer(cleaned):
+        before = cleaned[max(0, match.start() - 8) : match.start()]
+        if re.search(r"\bfn\s*$", before):
+            continue  # the definition
+        open_index = match.end() - 1
+        close = _matching(cleaned, open_index)
+        yield bool(match.group(1)), _split_arguments(cleaned[open_index + 1 : close], angle_brackets=False), match.start()
+
+
+def env_reads(sources: dict[str, str]) -> tuple[dict[str, tuple[str, str]], list[str]]:
+    """The variables a set of Rust sources reads.
+
+    `sources` maps a label (a path) to source text. Returns variable name ->
+    (how, label of the first source reading it), and the reads whose variable
+    cannot be named (label and snippet). A variable read both ways counts as
+    required. Names passed through helper functions (a parameter handed on to
+    `.required`/`.optional`/`.maybe`, across files and helpers of helpers)
+    are resolved at the helpers' call sites."""
+    cleaned = {label: strip_test_modules(strip_comments(text)) for label, text in sources.items()}
+    found: dict[str, tuple[str, str]] = {}
+
+    def record(name: str, how: str, label: str) -> None:
+        previous = found.get(name)
+        if previous is None or HOW_STRENGTH[how] > HOW_STRENGTH[previous[0]]:
+            found[name] = (how, previous[1] if previous else label)
+
+    for label, text in cleaned.items():
+        for how, name in ENV_CALL.findall(text):
+            record(name, how, label)
+
+    functions = {label: _functions(text) for label, text in cleaned.items()}
+    helpers: dict[str, EnvHelper] = {}
+    resolved: set[tuple[str, int]] = set()  # (label, position) of reads a helper parameter names
+    changed = True
+    while changed:
+        changed = False
+        for label, text in cleaned.items():
+            for function in functions[label]:
+                body = text[function.body_start : function.body_end]
+                reads: list[tuple[str, str, int]] = [
+                    (match.group(2), match.group(1), match.start()) for match in ENV_CALL_BY_IDENTIFIER.finditer(body)
+                ]
+                for helper_name, helper in list(helpers.items()):
+                    for dotted, arguments, position in _calls(body, helper_name):
+                        index = helper.argument + (1 if helper.is_method and not dotted else 0)
+                        if index < len(arguments) and re.fullmatch(r"[a-z_][A-Za-z0-9_]*", arguments[index]):
+                            reads.append((arguments[index], helper.how, position))
+                for identifier, how, position in reads:
+                    # The Env API itself (and look-alikes) is not a helper.
+                    if identifier not in function.parameters or function.name in HOW_STRENGTH:
+                        continue
+                    resolved.add((label, function.body_start + position))
+                    helper = EnvHelper(function.parameters.index(identifier), how, function.is_method)
+                    known = helpers.get(function.name)
+                    if known is None or HOW_STRENGTH[how] > HOW_STRENGTH[known.how]:
+                        helpers[function.name] = helper
+                        changed = True
+
+    for helper_name, helper in helpers.items():
+        for label, text in cleaned.items():
+            for dotted, arguments, _position in _calls(text, helper_name):
+                index = helper.argument + (1 if helper.is_method and not dotted else 0)
+                literal = VARIABLE_LITERAL.match(arguments[index]) if index < len(arguments) else None
+                if literal:
+                    record(literal.group(1), helper.how, label)
+
+    unresolved: list[str] = []
+    for label, text in cleaned.items():
+        for match in ENV_RECEIVER_CALL.finditer(text):
+            close = _matching(text, match.end() - 1)
+            arguments = _split_arguments(text[match.end() : close], angle_brackets=False)
+            first = arguments[0] if arguments else ""
+            if VARIABLE_LITERAL.match(first):
+                continue
+            dot = text.index(".", match.start())
+            if any(
+                lab == label and dot <= position < close for lab, position in resolved
+            ):
+                continue
+            snippet = " ".join(text[match.start() : min(close + 1, match.start() + 80)].split())
+            unresolved.append(f"{label}: {snippet}")
+    return found, unresolved
+
+
+def env_vars_in_rust(source: str) -> dict[str, str]:
+    """Variable name -> how one Rust source reads it (required, optional or maybe)."""
+    found, _unresolved = env_reads({"source": source})
+    return {name: how for name, (how, _label) in found.items()}
 
 
 @dataclass
@@ -337,29 +600,32 @@ class CodeFacts:
     grpc_port: int | None
     metrics_port: int | None
     crates: list[str]
+    # Reads whose variable the checker cannot name (file and snippet).
+    unresolved: list[str] = field(default_factory=list)
 
 
 def code_facts(repo: Path, service: ServiceSpec, crates: dict[str, CrateInfo]) -> CodeFacts:
     package = f"flatgov-{service.name}"
     has_binary = (repo / "services" / service.name / "src" / "main.rs").exists()
-    variables: dict[str, str] = {}
-    sources: dict[str, str] = {}
     grpc_port = metrics_port = None
     closure = crate_closure(crates, package)
+    texts: dict[str, str] = {}
     for crate in closure:
         for path in production_sources(crate):
             text = path.read_text(errors="replace")
-            for name, how in env_vars_in_rust(text).items():
-                if variables.get(name) != "required":
-                    variables[name] = how
-                sources.setdefault(name, str(path.relative_to(repo)))
+            texts[str(path.relative_to(repo))] = text
             if crate.name == package:
                 cleaned = strip_comments(text)
                 grpc = re.search(r"\bgrpc_port\s*:\s*(\d+)", cleaned)
                 metrics = re.search(r"\bmetrics_port\s*:\s*(\d+)", cleaned)
                 grpc_port = int(grpc.group(1)) if grpc else grpc_port
                 metrics_port = int(metrics.group(1)) if metrics else metrics_port
-    return CodeFacts(has_binary, variables, sources, grpc_port, metrics_port, [c.name for c in closure])
+    found, unresolved = env_reads(texts)
+    variables = {name: how for name, (how, _label) in found.items()}
+    sources = {name: label for name, (_how, label) in found.items()}
+    return CodeFacts(
+        has_binary, variables, sources, grpc_port, metrics_port, [c.name for c in closure], unresolved
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -574,6 +840,7 @@ def check_compose(
         )
         calls = called_services(service, services, facts[service.name], configured)
         check_variables(report, where, service, facts[service.name], configured, calls)
+        _check_compose_files(report, service, definition, configured)
         for target in sorted(calls):
             variable = f"{target.upper()}_URL"
             expected = f"http://{target}:{services[target].grpc_port}"
@@ -614,6 +881,33 @@ def check_compose(
         "compose: deploy/compose/nats.conf lacks `sync_interval: always`",
     )
     check_otel_collector_config(report, repo / "deploy/compose/otel-collector.yaml")
+
+
+def _check_compose_files(
+    report: Report, service: ServiceSpec, definition: dict[str, Any], configured: dict[str, str]
+) -> None:
+    """Every *_FILE variable names a path inside one of the service's volumes."""
+    targets = []
+    for volume in definition.get("volumes") or []:
+        if isinstance(volume, str):
+            parts = volume.split(":")
+            targets.append(parts[1] if len(parts) > 1 else parts[0])
+        else:
+            targets.append(str(volume.get("target", "")))
+    for name, value in sorted(configured.items()):
+        if not FILE_VARIABLE.match(name) or not value:
+            continue
+        inside = [target for target in targets if target and _is_under(value, target)]
+        report.check(
+            bool(inside),
+            f"compose: {service.name} {name} {value} is in its volume {inside[0] if inside else ''}",
+            f"compose: {service.name} {name} {value} is in none of its volumes {targets}",
+        )
+
+
+def _is_under(path: str, directory: str) -> bool:
+    directory = directory.rstrip("/") + "/"
+    return path.startswith(directory) and len(path) > len(directory)
 
 
 def _depends_on(definition: dict[str, Any]) -> list[str]:
@@ -849,6 +1143,148 @@ def egress_targets(policies: list[dict[str, Any]]) -> list[tuple[dict[str, Any] 
     return targets
 
 
+POD_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
+
+
+def pod_spec_of(document: dict[str, Any]) -> dict[str, Any] | None:
+    """The pod spec a workload runs, or None for other kinds."""
+    spec = document.get("spec") or {}
+    if document.get("kind") == "CronJob":
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    elif document.get("kind") not in POD_TEMPLATE_KINDS:
+        return None
+    return (spec.get("template") or {}).get("spec")
+
+
+def secret_references(pod_spec: dict[str, Any]) -> set[tuple[str, str | None]]:
+    """(secret, key) for every key the pod mounts or reads; key None when the
+    whole secret is used (a volume without items, envFrom)."""
+    references: set[tuple[str, str | None]] = set()
+
+    def add(name: str, items: list[dict[str, Any]] | None) -> None:
+        if items:
+            references.update((name, item["key"]) for item in items)
+        else:
+            references.add((name, None))
+
+    for volume in pod_spec.get("volumes") or []:
+        if "secret" in volume:
+            add(volume["secret"].get("secretName", ""), volume["secret"].get("items"))
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            if "secret" in source:
+                add(source["secret"].get("name", ""), source["secret"].get("items"))
+    for container in (pod_spec.get("containers") or []) + (pod_spec.get("initContainers") or []):
+        for variable in container.get("env") or []:
+            reference = (variable.get("valueFrom") or {}).get("secretKeyRef")
+            if reference:
+                references.add((reference["name"], reference["key"]))
+        for source in container.get("envFrom") or []:
+            if "secretRef" in source:
+                references.add((source["secretRef"]["name"], None))
+    return references
+
+
+def mounted_file(
+    pod_spec: dict[str, Any], container: dict[str, Any], path: str
+) -> tuple[str | None, str | None]:
+    """(secret, key) behind a file path in the container, (None, problem) when
+    the path is not a file of a mounted secret."""
+    volumes = {volume.get("name"): volume for volume in pod_spec.get("volumes") or []}
+    for mount in container.get("volumeMounts") or []:
+        directory = mount.get("mountPath", "")
+        if not _is_under(path, directory):
+            continue
+        relative = path[len(directory.rstrip("/")) + 1 :]
+        if mount.get("subPath"):
+            return None, f"{directory} is a subPath mount, which never sees a rotated secret"
+        secret = (volumes.get(mount.get("name")) or {}).get("secret")
+        if secret is None:
+            return None, f"{directory} is not a Secret volume"
+        items = secret.get("items")
+        if items is None:
+            return secret.get("secretName"), relative
+        for item in items:
+            if item.get("path") == relative:
+                return secret.get("secretName"), item.get("key")
+        return None, f"secret {secret.get('secretName')} mounted at {directory} has no item at {relative}"
+    return None, "no volume is mounted there"
+
+
+def check_file_variables(
+    report: Report,
+    where: str,
+    pod_spec: dict[str, Any],
+    container: dict[str, Any],
+    values: dict[str, str],
+) -> dict[str, tuple[str, str]]:
+    """Every *_FILE variable names a file of a mounted Secret; returns
+    variable -> (secret, key) for those that do."""
+    resolved: dict[str, tuple[str, str]] = {}
+    for name, value in sorted(values.items()):
+        if not FILE_VARIABLE.match(name) or not value:
+            continue
+        secret, detail = mounted_file(pod_spec, container, value)
+        if report.check(
+            secret is not None,
+            f"{where}: {name} is key {detail} of the mounted secret {secret}",
+            f"{where}: {name}={value} is not a file of a mounted secret: {detail}",
+        ):
+            assert secret is not None and detail is not None
+            resolved[name] = (secret, detail)
+    return resolved
+
+
+def check_dedicated_secrets(
+    report: Report, overlay: str, documents: list[dict[str, Any]], file_variables: dict[str, dict[str, tuple[str, str]]]
+) -> None:
+    """A dedicated secret is used by its service's Deployment only, through its variable."""
+    where = f"k8s {overlay}"
+    for secret, (service, variable) in sorted(DEDICATED_SECRETS.items()):
+        owner = f"flatgov-{service}"
+        users = sorted(
+            f"{document['kind']} {document['metadata']['name']}"
+            for document in documents
+            if (pod := pod_spec_of(document)) is not None
+            and any(name == secret for name, _key in secret_references(pod))
+        )
+        report.check(
+            users == [f"Deployment {owner}"],
+            f"{where}: secret {secret} is used by Deployment {owner} only",
+            f"{where}: secret {secret} must be used by Deployment {owner} only, is used by {users or 'nothing'}",
+        )
+        pointed = file_variables.get(service, {}).get(variable)
+        report.check(
+            pointed is not None and pointed[0] == secret,
+            f"{where}: {service} {variable} is the mounted secret {secret}",
+            f"{where}: {service} {variable} points at {pointed or 'no mounted secret'}, expected a file of {secret}",
+        )
+
+
+def check_rollout_secrets(report: Report, overlay: str, documents: list[dict[str, Any]], listed: str) -> None:
+    """deploy/k8s/rollout checks, before starting pods, exactly the secrets and
+    keys the rendered pods use (its --list-secrets output against the YAML)."""
+    expected = set()
+    for document in documents:
+        pod = pod_spec_of(document)
+        if pod is not None:
+            expected |= secret_references(pod)
+    found: set[tuple[str, str | None]] = set()
+    for line in listed.splitlines():
+        parts = line.split()
+        if parts:
+            found.add((parts[0], parts[1] if len(parts) > 1 else None))
+
+    def show(pairs: set[tuple[str, str | None]]) -> str:
+        return ", ".join(f"{name}/{key}" if key else name for name, key in sorted(pairs, key=str))
+
+    report.check(
+        found == expected,
+        f"k8s {overlay}: deploy/k8s/rollout checks the {len(expected)} secret keys the pods use",
+        f"k8s {overlay}: deploy/k8s/rollout --list-secrets misses [{show(expected - found)}] "
+        f"and lists unused [{show(found - expected)}]",
+    )
+
+
 def check_pod_security(report: Report, where: str, pod_spec: dict[str, Any], container: dict[str, Any]) -> None:
     pod = pod_spec.get("securityContext") or {}
     own = container.get("securityContext") or {}
@@ -888,6 +1324,7 @@ def check_kubernetes_overlay(
 ) -> None:
     index = index_by_kind(documents)
     production = overlay == "production"
+    file_variables: dict[str, dict[str, tuple[str, str]]] = {}
 
     for service in services.values():
         where = f"k8s {overlay}"
@@ -953,6 +1390,9 @@ def check_kubernetes_overlay(
         )
         expected_calls = called_services(service, services, facts[service.name], values)
         check_variables(report, where, service, facts[service.name], configured, expected_calls)
+        file_variables[service.name] = check_file_variables(
+            report, f"{where}: {service.name}", pod_spec, container, values
+        )
 
         # Replicas and scaling.
         replicas = deployment["spec"].get("replicas", 1)
@@ -1053,6 +1493,7 @@ def check_kubernetes_overlay(
             )
             job_pod = job["spec"]["template"]["spec"]
             check_pod_security(report, f"{where}: Job {job_name}", job_pod, job_container)
+            check_file_variables(report, f"{where}: Job {job_name}", job_pod, job_container, job_values)
 
         # Network policy: in on gRPC and metrics; out to DNS, NATS, the called
         # services and the own database only.
@@ -1121,6 +1562,7 @@ def check_kubernetes_overlay(
                 f"{where}: {service.name} DATABASE_URL secret is {database_secret}, expected {cluster_name}-app/uri",
             )
 
+    check_dedicated_secrets(report, overlay, documents, file_variables)
     check_kubernetes_nats(report, overlay, index, production, nats_version, nats_server)
 
 
@@ -1214,6 +1656,11 @@ def check_code(report: Report, repo: Path, services: dict[str, ServiceSpec]) -> 
         facts[service.name] = found = code_facts(repo, service, crates)
         names = ", ".join(sorted(found.variables)) or "none"
         print(f"info  code: {service.binary} reads {len(found.variables)} variables ({names})")
+        for read in found.unresolved:
+            report.fail(
+                f"code: {service.binary}: cannot name the variable of `{read}`; pass the name as an "
+                "upper-case string literal, directly or through a helper's parameter"
+            )
         for label, declared, expected in (
             ("gRPC", found.grpc_port, service.grpc_port),
             ("metrics", found.metrics_port, service.metrics_port),
@@ -1241,6 +1688,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="OVERLAY=FILE",
         help="a rendered Kustomize overlay (kubectl kustomize output)",
     )
+    parser.add_argument(
+        "--rollout-secrets",
+        action="append",
+        default=[],
+        metavar="OVERLAY=FILE",
+        help="the output of `deploy/k8s/rollout --list-secrets` for an overlay",
+    )
     parser.add_argument("--kubernetes-validate", default="kubernetes-validate")
     parser.add_argument("--nats-server", default=None, help="nats-server binary for `-t` on rendered configs")
     parser.add_argument("--nats-version", default=None, help="the nats-server release the configs are validated with")
@@ -1252,6 +1706,7 @@ def main(argv: list[str] | None = None) -> int:
     services = load_service_table(repo / "deploy/services.tsv")
     facts = check_code(report, repo, services)
     check_compose(report, repo, repo / "docker-compose.yml", services, facts, arguments.nats_version)
+    rollout_secrets = dict(item.partition("=")[::2] for item in arguments.rollout_secrets)
     for item in arguments.rendered:
         overlay, _, file_name = item.partition("=")
         documents = load_documents(Path(file_name))
@@ -1260,6 +1715,10 @@ def main(argv: list[str] | None = None) -> int:
             check_kubernetes_overlay(
                 report, overlay, documents, services, facts, arguments.nats_version, arguments.nats_server
             )
+            if overlay in rollout_secrets:
+                check_rollout_secrets(report, overlay, documents, Path(rollout_secrets[overlay]).read_text())
+            elif arguments.rollout_secrets:
+                report.fail(f"k8s {overlay}: no `deploy/k8s/rollout --list-secrets` output to compare with")
 
     print(
         f"\ncheck_deploy: {report.passed} checks passed, {len(report.failures)} failed, "

@@ -5,14 +5,59 @@
 //! databases on the shared PostgreSQL, a unique NATS subject prefix, free
 //! ports and a fresh key pair, and waits until every one reports SERVING.
 //! A journey may kill a service with SIGKILL and restart it.
+//!
+//! Beside the processes the harness gives journeys what users and
+//! integrators have: gRPC clients and tokens for every role
+//! ([`Platform::cases`], [`Platform::governor`], …), the demo district's
+//! blocks with a point inside each ([`district`]), the event streams read
+//! the way an integrator reads them ([`events`]), W3C trace context for
+//! requests and an OTLP collector the services can export spans to
+//! ([`traces`]).
+
+pub mod district;
+pub mod events;
+pub mod traces;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use flatgov_auth::{Jurisdiction, Role, TokenRequest};
+use flatgov_proto::blocks::v1::block_registry_client::BlockRegistryClient;
+use flatgov_proto::cases::v1::case_dispatch_client::CaseDispatchClient;
+use flatgov_proto::duties::v1::duty_lists_client::DutyListsClient;
+use flatgov_proto::enforcement::v1::joint_enforcement_client::JointEnforcementClient;
+use flatgov_proto::federation::v1::federation_client::FederationClient;
 use flatgov_testkit::{TestAuth, TestDatabase, free_port, shared_nats_url, unique_prefix};
+use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::health_check_response::ServingStatus;
+
+pub use flatgov_testkit::{eventually, with_token};
+
+/// How long a journey waits for something asynchronous (an event relayed,
+/// a consumer applying it, a worker firing). Generous: the machine is
+/// shared, and polling returns as soon as the condition holds.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The demo district's code.
+pub const DISTRICT: &str = "430302";
+
+/// What a journey asks of the platform beyond the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct PlatformOptions {
+    /// Variables given to every service process (after the defaults, so
+    /// they override them).
+    env: Vec<(String, String)>,
+}
+
+impl PlatformOptions {
+    /// Sets `name=value` in every service's environment.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+}
 
 /// The services in start order (callees before callers).
 pub const SERVICES: [&str; 5] = ["blocks", "duties", "enforcement", "federation", "cases"];
@@ -34,11 +79,21 @@ pub struct Platform {
     binaries: PathBuf,
     logs: tempfile::TempDir,
     services: BTreeMap<&'static str, ServiceProcess>,
+    /// Extra environment for every service.
+    options: PlatformOptions,
+    /// The integrator's connection, opened on first use.
+    bus: tokio::sync::OnceCell<flatgov_messaging::EventBus>,
 }
 
 impl Platform {
     /// Starts all five services and waits until each reports SERVING.
     pub async fn start() -> Self {
+        Self::start_with(PlatformOptions::default()).await
+    }
+
+    /// Starts all five services with extra options and waits until each
+    /// reports SERVING.
+    pub async fn start_with(options: PlatformOptions) -> Self {
         let binaries = binary_directory();
         let logs = tempfile::Builder::new()
             .prefix("flatgov-journey-")
@@ -51,6 +106,8 @@ impl Platform {
             binaries,
             services: BTreeMap::new(),
             logs,
+            options,
+            bus: tokio::sync::OnceCell::new(),
         };
         for name in SERVICES {
             let process = ServiceProcess {
@@ -122,6 +179,11 @@ impl Platform {
         all[all.len().saturating_sub(lines)..].join("\n")
     }
 
+    /// The integrator's bus (one connection, opened on first use).
+    pub async fn integrator_bus(&self) -> &flatgov_messaging::EventBus {
+        self.bus.get_or_init(|| self.bus()).await
+    }
+
     /// A bus on the platform's NATS and prefix, as an integrator sees it.
     pub async fn bus(&self) -> flatgov_messaging::EventBus {
         flatgov_messaging::EventBus::connect(
@@ -187,6 +249,7 @@ impl Platform {
                 std::env::var("JOURNEY_LOG").unwrap_or_else(|_| "info".into()),
             )
             .envs(urls)
+            .envs(self.options.env.iter().cloned())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log);
@@ -221,6 +284,132 @@ impl Platform {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// Clients: lazily connecting channels, so a client made before a service
+/// is killed works again once it is restarted.
+impl Platform {
+    fn channel(&self, service: &str) -> Channel {
+        Endpoint::from_shared(self.url(service))
+            .expect("a valid service url")
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .connect_lazy()
+    }
+
+    pub fn blocks(&self) -> BlockRegistryClient<Channel> {
+        BlockRegistryClient::new(self.channel("blocks"))
+    }
+
+    pub fn duties(&self) -> DutyListsClient<Channel> {
+        DutyListsClient::new(self.channel("duties"))
+    }
+
+    pub fn cases(&self) -> CaseDispatchClient<Channel> {
+        CaseDispatchClient::new(self.channel("cases"))
+    }
+
+    pub fn enforcement(&self) -> JointEnforcementClient<Channel> {
+        JointEnforcementClient::new(self.channel("enforcement"))
+    }
+
+    pub fn federation(&self) -> FederationClient<Channel> {
+        FederationClient::new(self.channel("federation"))
+    }
+}
+
+/// Tokens for the people and systems of a journey, signed with the
+/// platform's key.
+impl Platform {
+    /// A token for `subject` with `roles` over `jurisdiction` (e.g.
+    /// `blocks/430302001001001`), acting for `organisation` when given.
+    pub fn token(
+        &self,
+        subject: &str,
+        roles: &[Role],
+        jurisdiction: &str,
+        organisation: Option<&str>,
+    ) -> String {
+        let jurisdiction: Jurisdiction = jurisdiction
+            .parse()
+            .unwrap_or_else(|error| panic!("jurisdiction {jurisdiction}: {error}"));
+        let mut request = TokenRequest::new(subject, roles).jurisdiction(jurisdiction);
+        if let Some(organisation) = organisation {
+            request = request.organisation(organisation);
+        }
+        self.auth.token_for(request)
+    }
+
+    /// A district administrator.
+    pub fn admin(&self) -> String {
+        self.token(
+            "journey-admin",
+            &[Role::DistrictAdmin],
+            &format!("districts/{DISTRICT}"),
+            None,
+        )
+    }
+
+    /// A resident using the app; `subject` is their account.
+    pub fn resident(&self, subject: &str) -> String {
+        self.token(
+            subject,
+            &[Role::Resident],
+            &format!("districts/{DISTRICT}"),
+            None,
+        )
+    }
+
+    /// The block's governor (治理员), as the demo staffed it.
+    pub fn governor(&self, block: &district::DemoBlock) -> String {
+        self.token(&block.governor, &[Role::Governor], &block.name, None)
+    }
+
+    /// The block's supervisor (监督员), as the demo staffed it.
+    pub fn supervisor(&self, block: &district::DemoBlock) -> String {
+        self.token(&block.supervisor, &[Role::Supervisor], &block.name, None)
+    }
+
+    /// A dispatcher of the subdistrict's coordination platform.
+    pub fn dispatcher(&self, subdistrict_code: &str) -> String {
+        self.token(
+            &format!("dispatcher-{subdistrict_code}"),
+            &[Role::SubdistrictDispatcher],
+            &format!("subdistricts/{subdistrict_code}"),
+            None,
+        )
+    }
+
+    /// An officer of a department or enforcement agency (`org` = its code).
+    pub fn officer(&self, department: &str) -> String {
+        self.token(
+            &format!("officer-{department}"),
+            &[Role::DepartmentOfficer],
+            &format!("districts/{DISTRICT}"),
+            Some(department),
+        )
+    }
+
+    /// A member of a federation organisation's staff, e.g. the demo's
+    /// `womens_federation-lead`.
+    pub fn federation_staff(&self, staff_id: &str, organisation: &str) -> String {
+        self.token(
+            staff_id,
+            &[Role::FederationStaff],
+            &format!("districts/{DISTRICT}"),
+            Some(organisation),
+        )
+    }
+
+    /// A system reading codes, states and times only.
+    pub fn integrator(&self) -> String {
+        self.token(
+            "journey-integrator",
+            &[Role::Integrator],
+            &format!("districts/{DISTRICT}"),
+            None,
+        )
     }
 }
 

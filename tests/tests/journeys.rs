@@ -1,4 +1,13 @@
-//! End-to-end journeys across all five services, each a separate process.
+//! End-to-end journeys across all five services, each a separate process,
+//! against real PostgreSQL and NATS, with a NATS reader acting as an
+//! integrator. Every journey starts its own platform and loads the demo
+//! district the way an operator does.
+
+#[path = "journeys/support.rs"]
+mod support;
+
+#[path = "journeys/street_light.rs"]
+mod street_light;
 
 use flatgov_journeys::{Platform, SERVICES};
 use tonic_health::pb::health_check_response::ServingStatus;

@@ -421,18 +421,15 @@ def _functions(cleaned: str) -> list[_Function]:
 
 def _calls(cleaned: str, name: str) -> Iterable[tuple[bool, list[str], int]]:
     """(called with a dot, arguments, position) of every call of `name`."""
-    pattern = re.compile(
-        r"(?<![A-Za-z0-9_])(\.\s*)?(?:[A-Za-z_][A-Za-z0-9_]*\s*::\s*)*"
-        + re.escape(name)
-        + r"\s*(?:::\s*<[^()]*?>\s*)?\("
-    )
+    pattern = re.compile(r"(?<![A-Za-z0-9_])" + re.escape(name) + r"\s*(?:::\s*<[^()]*?>\s*)?\(")
     for match in pattern.finditer(cleaned):
-        before = cleaned[max(0, match.start() - 8) : match.start()]
-        if re.search(r"\bfn\s*$", before):
+        before = cleaned[: match.start()].rstrip()
+        if re.search(r"\bfn$", before):
             continue  # the definition
         open_index = match.end() - 1
         close = _matching(cleaned, open_index)
-        yield bool(match.group(1)), _split_arguments(cleaned[open_index + 1 : close], angle_brackets=False), match.start()
+        arguments = _split_arguments(cleaned[open_index + 1 : close], angle_brackets=False)
+        yield before.endswith("."), arguments, match.start()
 
 
 def env_reads(sources: dict[str, str]) -> tuple[dict[str, tuple[str, str]], list[str]]:

@@ -96,6 +96,75 @@ class EnvironmentVariablesInRust(unittest.TestCase):
         source = 'let json = r#"{"a": "}"}"#; env.optional("AFTER_RAW", 1, "x");'
         self.assertEqual(checker.env_vars_in_rust(source), {"AFTER_RAW": "optional"})
 
+    def test_names_passed_through_a_helper_parameter_are_found_at_every_call(self):
+        # The shape of services/cases/src/config.rs: a helper reads the
+        # variable its caller names, and callers spread over lines and files.
+        helper = textwrap.dedent(
+            '''
+            fn time_limits(
+                env: &Env,
+                name: &'static str,
+                default: TimeLimits,
+            ) -> Result<TimeLimits, ConfigError> {
+                let Some(text) = env.maybe::<String>(name, EXPECTED)? else { return Ok(default); };
+                Ok(parse(name, &text)?)
+            }
+            impl Settings {
+                fn flag(&self, env: &Env, variable: &'static str) -> bool {
+                    env.required::<bool>(variable, "true or false").unwrap_or(false)
+                }
+            }
+            fn limits_of(env: &Env, tier: &'static str) -> TimeLimits {
+                time_limits(env, tier, DEFAULT)
+            }
+            '''
+        )
+        callers = textwrap.dedent(
+            '''
+            let front = time_limits(env, "CASES_SLA_FRONT_LINE", DEFAULT_FRONT_LINE)?;
+            let meeting = time_limits(
+                env,
+                "CASES_SLA_COORDINATION_MEETING",
+                DEFAULT_COORDINATION_MEETING,
+            )?;
+            let on = settings.flag(env, "SOME_FLAG");
+            let whistle = limits_of(env, "CASES_SLA_WHISTLE");
+            let not_a_variable = time_limits(env, "lower_case_text", DEFAULT);
+            '''
+        )
+        found, unresolved = checker.env_reads({"config.rs": helper, "lib.rs": callers})
+        self.assertEqual(
+            {name: how for name, (how, _label) in found.items()},
+            {
+                "CASES_SLA_FRONT_LINE": "maybe",
+                "CASES_SLA_COORDINATION_MEETING": "maybe",
+                "CASES_SLA_WHISTLE": "maybe",
+                "SOME_FLAG": "required",
+            },
+        )
+        self.assertEqual(found["CASES_SLA_FRONT_LINE"][1], "lib.rs")
+        self.assertEqual(unresolved, [])
+
+    def test_a_read_whose_variable_cannot_be_named_is_reported(self):
+        source = textwrap.dedent(
+            '''
+            const NAME: &str = "HIDDEN_BEHIND_A_CONST";
+            fn read(env: &Env) -> u8 { env.optional(NAME, 1, "x").unwrap_or(1) }
+            fn lower(env: &Env) -> u8 { env.optional("lower_case", 1, "x").unwrap_or(1) }
+            '''
+        )
+        found, unresolved = checker.env_reads({"src/lib.rs": source})
+        self.assertEqual(found, {})
+        self.assertEqual(len(unresolved), 2, unresolved)
+        self.assertTrue(unresolved[0].startswith("src/lib.rs: env.optional(NAME"), unresolved)
+
+    def test_the_real_cases_crate_reads_its_time_limit_variables(self):
+        crates = checker.workspace_crates(REPO)
+        facts = checker.code_facts(REPO, checker.ServiceSpec("cases", 50053, 9453, "flatgov_cases"), crates)
+        for name in ("CASES_SLA_FRONT_LINE", "CASES_SLA_COORDINATION_MEETING", "CASES_SLA_WHISTLE"):
+            self.assertEqual(facts.variables.get(name), "maybe", name)
+        self.assertEqual(facts.unresolved, [])
+
 
 class WorkspaceClosure(unittest.TestCase):
     def setUp(self):
@@ -184,6 +253,14 @@ class VariablesAgainstConfiguration(unittest.TestCase):
         failures = self.failures({"NATS_SUBJECT_PREFIX": "optional"}, {"NATS_SUBJECT_PREFIX": "t1"})
         self.assertTrue(any("NATS_SUBJECT_PREFIX" in failure for failure in failures))
 
+    def test_setting_the_test_only_case_controls_fails_whatever_the_value(self):
+        variables = {"CASES_TEST_CONTROLS": "optional"}
+        self.assertEqual(self.failures(variables, {}), [])
+        for value in ("enabled", "disabled"):
+            failures = self.failures(variables, {"CASES_TEST_CONTROLS": value})
+            self.assertEqual(len(failures), 1, failures)
+            self.assertIn("sets CASES_TEST_CONTROLS, which is for test deployments only", failures[0])
+
     def test_the_signing_key_is_expected_only_of_a_service_that_calls_another(self):
         variables = {"AUTH_SIGNING_KEY_FILE": "required"}
         self.assertEqual(self.failures(variables, {}), [])
@@ -262,6 +339,23 @@ class ComposeMistakesAreCaught(unittest.TestCase):
         failures = self.failures_with(document)
         self.assertTrue(any("differs from nats-server 2.15.1" in f for f in failures), failures)
 
+    def test_enabling_the_case_test_controls_fails(self):
+        document = copy.deepcopy(self.original)
+        document["services"]["cases"]["environment"]["CASES_TEST_CONTROLS"] = "enabled"
+        failures = self.failures_with(document)
+        self.assertTrue(any("cases sets CASES_TEST_CONTROLS" in f for f in failures), failures)
+
+    def test_a_key_file_outside_the_services_volumes_fails(self):
+        document = copy.deepcopy(self.original)
+        environment = document["services"]["federation"]["environment"]
+        environment["FEDERATION_IDENTITY_KEY_FILE"] = "/etc/flatgov/federation-identity-key"
+        failures = self.failures_with(document)
+        self.assertTrue(
+            any("federation FEDERATION_IDENTITY_KEY_FILE /etc/flatgov/federation-identity-key is in none" in f
+                for f in failures),
+            failures,
+        )
+
 
 def rendered_production() -> list[dict]:
     path = os.environ.get("FLATGOV_RENDERED_PRODUCTION")
@@ -296,7 +390,11 @@ class KubernetesMistakesAreCaught(unittest.TestCase):
             "OTEL_EXPORTER_OTLP_ENDPOINT": "maybe",
             "AUTH_SIGNING_KEY_FILE": "required",
         }
-        extra = {"cases": {"BLOCKS_URL": "required", "DUTIES_URL": "required"}, "enforcement": {"DUTIES_URL": "required"}}
+        extra = {
+            "cases": {"BLOCKS_URL": "required", "DUTIES_URL": "required", "CASES_TEST_CONTROLS": "optional"},
+            "enforcement": {"DUTIES_URL": "required"},
+            "federation": {"FEDERATION_IDENTITY_KEY_FILE": "maybe"},
+        }
         cls.facts = {
             name: checker.CodeFacts(True, {**common, **extra.get(name, {})}, {}, None, None, [])
             for name in cls.services
@@ -375,12 +473,176 @@ class KubernetesMistakesAreCaught(unittest.TestCase):
         failures = self.failures_with(documents)
         self.assertTrue(any("blocks: root filesystem is writable" in f for f in failures), failures)
 
+    def pod(self, documents, kind, name):
+        document = next(d for d in documents if d["kind"] == kind and d["metadata"]["name"].startswith(name))
+        return document["spec"]["template"]["spec"]
+
+    def test_federation_without_its_identity_key_fails(self):
+        documents = copy.deepcopy(self.original)
+        container = self.pod(documents, "Deployment", "flatgov-federation")["containers"][0]
+        container["env"] = [v for v in container["env"] if v["name"] != "FEDERATION_IDENTITY_KEY_FILE"]
+        failures = self.failures_with(documents)
+        self.assertTrue(any("federation does not set FEDERATION_IDENTITY_KEY_FILE" in f for f in failures), failures)
+
+    def test_the_identity_key_mounted_into_another_service_fails(self):
+        documents = copy.deepcopy(self.original)
+        federation = self.pod(documents, "Deployment", "flatgov-federation")
+        volume = next(v for v in federation["volumes"] if v.get("secret", {}).get("secretName") == "flatgov-federation-identity-key")
+        self.pod(documents, "Deployment", "flatgov-cases")["volumes"].append(copy.deepcopy(volume))
+        failures = self.failures_with(documents)
+        self.assertTrue(
+            any("flatgov-federation-identity-key must be used by Deployment flatgov-federation only" in f
+                and "Deployment flatgov-cases" in f for f in failures),
+            failures,
+        )
+
+    def test_the_identity_key_mounted_into_the_migration_job_fails(self):
+        documents = copy.deepcopy(self.original)
+        federation = self.pod(documents, "Deployment", "flatgov-federation")
+        volume = next(v for v in federation["volumes"] if v.get("secret", {}).get("secretName") == "flatgov-federation-identity-key")
+        self.pod(documents, "Job", "flatgov-federation-migrate")["volumes"].append(copy.deepcopy(volume))
+        failures = self.failures_with(documents)
+        self.assertTrue(any("Job flatgov-federation-migrate" in f for f in failures), failures)
+
+    def test_a_key_file_variable_pointing_beside_its_mount_fails(self):
+        documents = copy.deepcopy(self.original)
+        container = self.pod(documents, "Deployment", "flatgov-federation")["containers"][0]
+        variable = next(v for v in container["env"] if v["name"] == "FEDERATION_IDENTITY_KEY_FILE")
+        variable["value"] = "/etc/flatgov/federation-identity-key/identity-key"
+        failures = self.failures_with(documents)
+        self.assertTrue(
+            any("FEDERATION_IDENTITY_KEY_FILE=/etc/flatgov/federation-identity-key/identity-key is not a file" in f
+                and "has no item at identity-key" in f for f in failures),
+            failures,
+        )
+
+    def test_a_rollout_secret_list_out_of_step_with_the_pods_fails(self):
+        expected = set()
+        for document in self.original:
+            pod = checker.pod_spec_of(document)
+            if pod is not None:
+                expected |= checker.secret_references(pod)
+        self.assertIn(("flatgov-federation-identity-key", "federation-identity-key"), expected)
+        listing = "".join(f"{name} {key}\n" for name, key in sorted(expected) if name != "flatgov-federation-identity-key")
+        report = quiet_report()
+        run_silently(checker.check_rollout_secrets, report, "production", self.original, listing)
+        self.assertEqual(len(report.failures), 1)
+        self.assertIn("misses [flatgov-federation-identity-key/federation-identity-key]", report.failures[0])
+
     def test_nats_without_fsync_on_every_write_fails(self):
         documents = copy.deepcopy(self.original)
         config = next(d for d in documents if d["kind"] == "ConfigMap" and "nats.conf" in (d.get("data") or {}))
         config["data"]["nats.conf"] = config["data"]["nats.conf"].replace("sync_interval: always", "sync_interval: 2m")
         failures = self.failures_with(documents)
         self.assertTrue(any("nats.conf lacks `sync_interval: always`" in f for f in failures), failures)
+
+
+class RolloutListsTheSecretsThePodsUse(unittest.TestCase):
+    """deploy/k8s/rollout --list-secrets, run with a stand-in kubectl that
+    prints a fixed rendering, so its awk sees every shape it must handle."""
+
+    def list_secrets(self, rendered: str) -> list[str]:
+        directory = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, directory)
+        (directory / "kustomization.yaml").write_text("resources: []\n")
+        (directory / "rendered.yaml").write_text(textwrap.dedent(rendered))
+        stand_in = directory / "kubectl"
+        stand_in.write_text(f"#!/bin/sh\ncat '{directory / 'rendered.yaml'}'\n")
+        stand_in.chmod(0o755)
+        result = subprocess.run(
+            [str(REPO / "deploy/k8s/rollout"), "--list-secrets", str(directory)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "KUBECTL": str(stand_in)},
+        )
+        return result.stdout.splitlines()
+
+    def test_volumes_variables_and_env_from_are_listed_whatever_the_key_order(self):
+        listed = self.list_secrets(
+            """
+            kind: Deployment
+            spec:
+              template:
+                spec:
+                  containers:
+                  - env:
+                    - name: DATABASE_URL
+                      valueFrom:
+                        secretKeyRef:
+                          name: db-app
+                          key: uri
+                    envFrom:
+                    - secretRef:
+                        name: whole-secret
+                  volumes:
+                  - name: identity
+                    secret:
+                      secretName: identity-key
+                      items:
+                      - key: federation-identity-key
+                        path: federation-identity-key
+                  - name: without-items
+                    secret:
+                      secretName: all-keys
+                  - name: bundle
+                    projected:
+                      sources:
+                      - secret:
+                          items:
+                          - key: ca.crt
+                            path: ca.crt
+                          name: projected-secret
+                      - configMap:
+                          name: not-a-secret
+            ---
+            kind: Job
+            spec:
+              template:
+                spec:
+                  volumes:
+                  - secret:
+                      defaultMode: 288
+                      items:
+                      - key: public-key.pem
+                        path: public-key.pem
+                      secretName: public-key
+                    name: public
+            """
+        )
+        self.assertEqual(
+            listed,
+            sorted(
+                [
+                    "all-keys",
+                    "db-app uri",
+                    "identity-key federation-identity-key",
+                    "projected-secret ca.crt",
+                    "public-key public-key.pem",
+                    "whole-secret",
+                ]
+            ),
+        )
+
+    def test_the_real_overlays_list_what_their_pods_use(self):
+        kubectl = shutil.which("kubectl")
+        if kubectl is None:
+            raise unittest.SkipTest("no kubectl on PATH")
+        for overlay in ("dev", "production"):
+            directory = REPO / "deploy/k8s/overlays" / overlay
+            rendered = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, text=True, check=True)
+            documents = [document for document in yaml.safe_load_all(rendered.stdout) if document]
+            listed = subprocess.run(
+                [str(REPO / "deploy/k8s/rollout"), "--list-secrets", str(directory)],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**os.environ, "KUBECTL": kubectl},
+            ).stdout
+            report = quiet_report()
+            run_silently(checker.check_rollout_secrets, report, overlay, documents, listed)
+            self.assertEqual(report.failures, [], overlay)
+            self.assertIn("flatgov-federation-identity-key federation-identity-key", listed.splitlines())
 
 
 if __name__ == "__main__":

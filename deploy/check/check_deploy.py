@@ -10,10 +10,14 @@ checks what no generic validator knows:
   deploy/services.tsv (and of the crate's ServiceIdentity, once it exists);
 * every environment variable the code reads (the string literals passed to
   `.required("NAME"`, `.optional("NAME"` and `.maybe("NAME"` in the service's
-  crate and in the workspace crates it depends on) is set in compose and in
-  Kubernetes, or is one that may deliberately be left to its default;
+  crate and in the workspace crates it depends on, directly or through a
+  helper's parameter) is set in compose and in Kubernetes, or is one that may
+  deliberately be left to its default; none that must never be set is;
+* every *_FILE variable names a file of a mounted volume (Kubernetes: of a
+  Secret), and dedicated secrets reach only their service;
 * health checks, probes, migrations, NetworkPolicies, security settings and
-  replica counts say what docs/deploy.md promises.
+  replica counts say what docs/deploy.md promises, and deploy/k8s/rollout
+  checks exactly the secrets the pods use.
 
 It prints one line per check and exits 1 when any check failed.
 """

@@ -423,9 +423,18 @@ impl Drop for Platform {
         }
         if std::thread::panicking() {
             for name in SERVICES {
+                // Some lines (a migration's SQL) are pages long: cut them.
+                let tail: Vec<String> = self
+                    .log_tail(name, 30)
+                    .lines()
+                    .map(|line| match line.char_indices().nth(400) {
+                        Some((cut, _)) => format!("{} …", &line[..cut]),
+                        None => line.to_owned(),
+                    })
+                    .collect();
                 eprintln!(
                     "---- last log lines of flatgov-{name} ----\n{}",
-                    self.log_tail(name, 30)
+                    tail.join("\n")
                 );
             }
         }

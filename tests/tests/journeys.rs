@@ -9,6 +9,9 @@ mod support;
 #[path = "journeys/street_light.rs"]
 mod street_light;
 
+#[path = "journeys/whistle.rs"]
+mod whistle;
+
 use flatgov_journeys::{Platform, SERVICES};
 use tonic_health::pb::health_check_response::ServingStatus;
 

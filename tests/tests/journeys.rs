@@ -12,6 +12,9 @@ mod street_light;
 #[path = "journeys/whistle.rs"]
 mod whistle;
 
+#[path = "journeys/crash.rs"]
+mod crash;
+
 use flatgov_journeys::{Platform, SERVICES};
 use tonic_health::pb::health_check_response::ServingStatus;
 

@@ -15,6 +15,9 @@ mod whistle;
 #[path = "journeys/crash.rs"]
 mod crash;
 
+#[path = "journeys/off_list.rs"]
+mod off_list;
+
 use flatgov_journeys::{Platform, SERVICES};
 use tonic_health::pb::health_check_response::ServingStatus;
 

@@ -16,6 +16,7 @@
 
 pub mod district;
 pub mod events;
+pub mod identity;
 pub mod traces;
 
 use std::collections::BTreeMap;

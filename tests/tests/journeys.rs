@@ -18,6 +18,9 @@ mod crash;
 #[path = "journeys/off_list.rs"]
 mod off_list;
 
+#[path = "journeys/needy_person.rs"]
+mod needy_person;
+
 use flatgov_journeys::{Platform, SERVICES};
 use tonic_health::pb::health_check_response::ServingStatus;
 

@@ -21,6 +21,9 @@ mod off_list;
 #[path = "journeys/needy_person.rs"]
 mod needy_person;
 
+#[path = "journeys/redistricting.rs"]
+mod redistricting;
+
 use flatgov_journeys::{Platform, SERVICES};
 use tonic_health::pb::health_check_response::ServingStatus;
 

@@ -25,6 +25,20 @@ impl FieldViolation {
     }
 }
 
+/// Names the request field a parse failure is about, turning any error that
+/// describes itself into a [`FieldViolation`]:
+/// `time::instant(&at).for_field("at")?` (with `impl From<FieldViolation>`
+/// for the service's error).
+pub trait ForField<T> {
+    fn for_field(self, field: impl Into<String>) -> Result<T, FieldViolation>;
+}
+
+impl<T, E: Display> ForField<T> for Result<T, E> {
+    fn for_field(self, field: impl Into<String>) -> Result<T, FieldViolation> {
+        self.map_err(|error| FieldViolation::new(field, error.to_string()))
+    }
+}
+
 /// `INVALID_ARGUMENT` carrying a `google.rpc.BadRequest` with every
 /// violation; the message lists them too, for clients that ignore details.
 pub fn invalid_argument(violations: &[FieldViolation]) -> Status {
@@ -100,6 +114,18 @@ mod tests {
             bad_request.field_violations[0].field,
             "features[0].properties.code"
         );
+    }
+
+    #[test]
+    fn a_failed_parse_names_its_field_with_the_errors_own_words() {
+        let parsed: Result<u8, FieldViolation> = "300".parse::<u8>().for_field("households");
+        let violation = parsed.expect_err("out of range");
+        assert_eq!(violation.field, "households");
+        assert_eq!(
+            violation.description,
+            "number too large to fit in target type"
+        );
+        assert_eq!("17".parse::<u8>().for_field("households"), Ok(17));
     }
 
     #[test]

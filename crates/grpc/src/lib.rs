@@ -18,13 +18,19 @@
 //!   lets the relay publish what they committed.
 //!
 //! The binary's `main` is one call to [`run_main`].
+//!
+//! Plumbing every service's transport layer shares lives here too, once:
+//! [`error`] (statuses, field violations), [`time`] (protobuf timestamps ⇄
+//! chrono) and [`paging`] (page sizes and query-bound page tokens).
 
 pub mod client;
 pub mod config;
 mod entry;
 pub mod error;
 pub mod layers;
+pub mod paging;
 pub mod runtime;
+pub mod time;
 
 pub use config::{ChassisConfig, ServerConfig, ServiceIdentity};
 pub use entry::{check_health, run_main};

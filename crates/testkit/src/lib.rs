@@ -9,6 +9,8 @@
 //!   port 0.
 //! * [`PrivateNats`] / [`PrivatePostgres`]: instances a test may kill and
 //!   restart, on their own ports, leaving the shared ones alone.
+//! * [`with_token`], [`eventually`], [`field_violations`]: calling a
+//!   service, waiting for what happens asynchronously, reading its refusals.
 //! * [`echo`]: a minimal service on the real chassis, for chassis tests and
 //!   as the baseline RPC in benchmarks.
 
@@ -255,6 +257,23 @@ pub fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
     request
 }
 
+/// The `google.rpc.BadRequest` field violations a status carries, as
+/// `(field, description)` in the order the service reported them; empty
+/// when it carries none. For asserting that bad input names its field.
+pub fn field_violations(status: &tonic::Status) -> Vec<(String, String)> {
+    use tonic_types::StatusExt as _;
+    status
+        .get_details_bad_request()
+        .map(|bad_request| {
+            bad_request
+                .field_violations
+                .into_iter()
+                .map(|violation| (violation.field, violation.description))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Polls `check` until it returns `Some`, or panics after `timeout` naming
 /// `what` was awaited. For conditions reached asynchronously (events
 /// relayed, health changing) — not a fixed sleep.
@@ -273,5 +292,34 @@ where
             "timed out after {timeout:?} waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use flatgov_grpc::error::{FieldViolation, invalid_argument};
+
+    use super::*;
+
+    #[test]
+    fn field_violations_reads_every_violation_of_a_refusal_in_order() {
+        let status = invalid_argument(&[
+            FieldViolation::new("page_size", "must not be negative, found -1"),
+            FieldViolation::new("page_token", "is not a token returned by this list"),
+        ]);
+        assert_eq!(
+            field_violations(&status),
+            [
+                (
+                    "page_size".to_owned(),
+                    "must not be negative, found -1".to_owned()
+                ),
+                (
+                    "page_token".to_owned(),
+                    "is not a token returned by this list".to_owned()
+                ),
+            ]
+        );
+        assert!(field_violations(&tonic::Status::not_found("no such block")).is_empty());
     }
 }

@@ -24,6 +24,7 @@
 
 use std::collections::HashMap;
 
+use flatgov_grpc::paging::fnv1a;
 use flatgov_proto::blocks::v1 as api;
 use flatgov_proto::blocks::v1::block_registry_client::BlockRegistryClient;
 use tonic::transport::Channel;
@@ -32,7 +33,6 @@ use crate::domain::codes::BlockCode;
 use crate::domain::import::{blocks_to_geojson, subdistricts_to_geojson};
 use crate::domain::synthetic::{DemoDistrict, SplitMix64, SyntheticError, demo_district};
 use crate::domain::team::AssistantRole;
-use crate::paging::fnv1a;
 
 /// Governors, assistants and supervisors in the demo: the reference district's figures.
 pub const DEMO_GOVERNORS: usize = 326;

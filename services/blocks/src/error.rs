@@ -88,6 +88,19 @@ impl Error {
     }
 }
 
+/// A field the chassis' parsers (time, paging) found wrong.
+impl From<FieldViolation> for Error {
+    fn from(violation: FieldViolation) -> Self {
+        Error::InvalidArgument(vec![violation])
+    }
+}
+
+impl From<Vec<FieldViolation>> for Error {
+    fn from(violations: Vec<FieldViolation>) -> Self {
+        Error::InvalidArgument(violations)
+    }
+}
+
 /// True when the database refused a row because of a unique constraint.
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(database) if database.code().as_deref() == Some("23505"))

@@ -14,6 +14,7 @@
 //! of each other's changes through PostgreSQL (see [`crate::snapshot`]).
 
 use chrono::{DateTime, Utc};
+use flatgov_grpc::time::timestamp;
 use flatgov_proto::blocks::v1::{
     BlockChange, BlockChangeKind, BlockGenerationActivated, BlockSuccessor, BlockTeamChanged,
     HierarchyChangeKind, HierarchyChanged,
@@ -24,7 +25,7 @@ use uuid::Uuid;
 use crate::domain::changes::{self, ChangeKind};
 use crate::domain::codes::BlockCode;
 use crate::domain::team::Team;
-use crate::resources::{generation_name, timestamp};
+use crate::resources::generation_name;
 
 /// Records that a division was created, updated or deleted.
 pub async fn hierarchy_changed(

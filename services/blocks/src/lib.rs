@@ -18,7 +18,6 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod grpc;
-pub mod paging;
 pub mod privacy;
 pub mod resources;
 pub mod snapshot;

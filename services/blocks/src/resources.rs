@@ -1,9 +1,8 @@
-//! Resource names and times as the API writes them, parsed into domain values.
+//! Resource names as the API writes them, parsed into domain values.
 //!
 //! Every parser takes the request field it reads, so a bad value becomes an
 //! INVALID_ARGUMENT naming that field.
 
-use chrono::{DateTime, TimeZone as _, Utc};
 use uuid::Uuid;
 
 use crate::domain::codes::{BlockCode, CommunityCode, DistrictCode, SubdistrictCode};
@@ -191,39 +190,6 @@ pub fn division_name(code: &str) -> String {
     format!("{collection}/{code}")
 }
 
-/// A protobuf timestamp for an instant.
-pub fn timestamp(instant: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: instant.timestamp(),
-        // Always below 2 × 10⁹, the range of i32.
-        nanos: i32::try_from(instant.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
-
-/// An instant from a protobuf timestamp; an out-of-range value names the field.
-pub fn instant(field: &str, timestamp: &prost_types::Timestamp) -> Result<DateTime<Utc>, Error> {
-    let nanos = u32::try_from(timestamp.nanos)
-        .ok()
-        .filter(|nanos| *nanos < 1_000_000_000)
-        .ok_or_else(|| {
-            Error::invalid(
-                field,
-                format!("nanos {} is outside 0..1e9", timestamp.nanos),
-            )
-        })?;
-    Utc.timestamp_opt(timestamp.seconds, nanos)
-        .single()
-        .ok_or_else(|| {
-            Error::invalid(
-                field,
-                format!(
-                    "{} seconds is not a representable instant",
-                    timestamp.seconds
-                ),
-            )
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,22 +253,6 @@ mod tests {
             GenerationRef::Id(id)
         );
         assert!(generation("name", "generations/17").is_err());
-    }
-
-    #[test]
-    fn timestamps_round_trip_and_bad_nanos_are_refused() {
-        let now = Utc::now();
-        assert_eq!(instant("at", &timestamp(now)).expect("valid"), now);
-        assert!(
-            instant(
-                "at",
-                &prost_types::Timestamp {
-                    seconds: 0,
-                    nanos: -1
-                }
-            )
-            .is_err()
-        );
     }
 
     #[test]

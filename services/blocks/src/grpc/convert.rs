@@ -1,6 +1,7 @@
 //! Proto ⇄ domain: the messages the API returns and the teams it accepts.
 
 use flatgov_grpc::error::FieldViolation;
+use flatgov_grpc::time::timestamp;
 use flatgov_proto::blocks::v1 as api;
 use geo::MultiPolygon;
 use uuid::Uuid;
@@ -10,7 +11,7 @@ use crate::domain::codes::BlockCode;
 use crate::domain::geometry::to_geojson;
 use crate::domain::team::{Assistant, AssistantRole, StaffId, Team, TeamInput};
 use crate::error::Error;
-use crate::resources::{generation_name, timestamp};
+use crate::resources::generation_name;
 use crate::snapshot::BlockRecord;
 use crate::store::generations::GenerationRow;
 use crate::store::hierarchy::{CommunityRow, DistrictRow, SubdistrictRow};

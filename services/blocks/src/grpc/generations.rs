@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use flatgov_auth::Caller;
 use flatgov_grpc::error::FieldViolation;
+use flatgov_grpc::paging::{ListQuery, PageRequest, fnv1a};
+use flatgov_grpc::time::timestamp;
 use flatgov_proto::blocks::v1 as api;
 use geo::MultiPolygon;
 use serde_json::Value;
@@ -27,8 +29,7 @@ use crate::domain::validation::{
 };
 use crate::error::{Error, Refusal, is_unique_violation};
 use crate::events;
-use crate::paging::{finish_page, fnv1a, page_request};
-use crate::resources::{self, GenerationRef, generation_name, timestamp};
+use crate::resources::{self, GenerationRef, generation_name};
 use crate::store;
 use crate::store::generations::{BlockRow, GenerationRow, NewBlock, NewGeneration};
 
@@ -469,22 +470,21 @@ pub(super) async fn list_generations(
             ));
         }
     };
-    let query = format!("generations state={}", state.unwrap_or(""));
-    let page = page_request(request.page_size, &request.page_token, &query)?;
-    let before = page
-        .after
-        .as_deref()
-        .map(|key| {
-            Uuid::parse_str(key)
-                .map_err(|_| Error::invalid("page_token", "is not a token returned by this list"))
-        })
-        .transpose()?;
+    let query = ListQuery::new(&format!("generations state={}", state.unwrap_or("")));
+    let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
+    let before = page.after_as::<Uuid>().map_err(FieldViolation::from)?;
     let mut connection = service.connection("listing generations").await?;
-    let rows =
-        store::generations::list_generations(&mut connection, state, before, page.size as i64 + 1)
-            .await
-            .map_err(Error::database("listing generations"))?;
-    let (rows, next_page_token) = finish_page(&query, rows, page.size, |row| row.id.to_string());
+    let mut rows = store::generations::list_generations(
+        &mut connection,
+        state,
+        before,
+        page.size.fetch_limit(),
+    )
+    .await
+    .map_err(Error::database("listing generations"))?;
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| row.id.to_string());
     Ok(api::ListGenerationsResponse {
         generations: rows.into_iter().map(generation_message).collect(),
         next_page_token,

@@ -4,6 +4,7 @@
 use chrono::Utc;
 use flatgov_auth::Caller;
 use flatgov_grpc::error::FieldViolation;
+use flatgov_grpc::paging::{ListQuery, PageRequest};
 use flatgov_proto::blocks::v1 as api;
 use flatgov_proto::blocks::v1::HierarchyChangeKind;
 
@@ -16,7 +17,6 @@ use crate::domain::import::{ImportProblem, parse_subdistrict_collection};
 use crate::domain::names::PlaceName;
 use crate::error::Error;
 use crate::events;
-use crate::paging::{finish_page, page_request};
 use crate::resources::{self, ParentLevels};
 use crate::store::hierarchy as store;
 use crate::store::hierarchy::SubdistrictValues;
@@ -212,13 +212,19 @@ pub(super) async fn list_districts(
     _caller: &Caller,
     request: api::ListDistrictsRequest,
 ) -> Result<api::ListDistrictsResponse, Error> {
-    let query = "districts";
-    let page = page_request(request.page_size, &request.page_token, query)?;
+    let query = ListQuery::new("districts");
+    let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
     let mut connection = service.connection("listing districts").await?;
-    let rows = store::list_districts(&mut connection, page.after.as_deref(), page.size as i64 + 1)
-        .await
-        .map_err(Error::database("listing districts"))?;
-    let (rows, next_page_token) = finish_page(query, rows, page.size, |row| row.code.clone());
+    let mut rows = store::list_districts(
+        &mut connection,
+        page.after.as_deref(),
+        page.size.fetch_limit(),
+    )
+    .await
+    .map_err(Error::database("listing districts"))?;
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| row.code.clone());
     Ok(api::ListDistrictsResponse {
         districts: rows.into_iter().map(district_message).collect(),
         next_page_token,
@@ -559,19 +565,21 @@ pub(super) async fn list_subdistricts(
     request: api::ListSubdistrictsRequest,
 ) -> Result<api::ListSubdistrictsResponse, Error> {
     let parent = resources::parent("parent", &request.parent, ParentLevels::District)?;
-    let query = format!("subdistricts parent={}", parent.prefix());
-    let page = page_request(request.page_size, &request.page_token, &query)?;
+    let query = ListQuery::new(&format!("subdistricts parent={}", parent.prefix()));
+    let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
     let mut connection = service.connection("listing subdistricts").await?;
-    let rows = store::list_subdistricts(
+    let mut rows = store::list_subdistricts(
         &mut connection,
         &parent.prefix(),
         page.after.as_deref(),
-        page.size as i64 + 1,
+        page.size.fetch_limit(),
         request.include_boundary,
     )
     .await
     .map_err(Error::database("listing subdistricts"))?;
-    let (rows, next_page_token) = finish_page(&query, rows, page.size, |row| row.code.clone());
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| row.code.clone());
     Ok(api::ListSubdistrictsResponse {
         subdistricts: rows
             .into_iter()
@@ -910,18 +918,20 @@ pub(super) async fn list_communities(
     request: api::ListCommunitiesRequest,
 ) -> Result<api::ListCommunitiesResponse, Error> {
     let parent = resources::parent("parent", &request.parent, ParentLevels::UpToSubdistrict)?;
-    let query = format!("communities parent={}", parent.prefix());
-    let page = page_request(request.page_size, &request.page_token, &query)?;
+    let query = ListQuery::new(&format!("communities parent={}", parent.prefix()));
+    let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
     let mut connection = service.connection("listing communities").await?;
-    let rows = store::list_communities(
+    let mut rows = store::list_communities(
         &mut connection,
         &parent.prefix(),
         page.after.as_deref(),
-        page.size as i64 + 1,
+        page.size.fetch_limit(),
     )
     .await
     .map_err(Error::database("listing communities"))?;
-    let (rows, next_page_token) = finish_page(&query, rows, page.size, |row| row.code.clone());
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| row.code.clone());
     Ok(api::ListCommunitiesResponse {
         communities: rows.into_iter().map(community_message).collect(),
         next_page_token,

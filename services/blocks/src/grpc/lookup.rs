@@ -10,7 +10,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use flatgov_auth::Caller;
-use flatgov_grpc::error::FieldViolation;
+use flatgov_grpc::error::{FieldViolation, ForField as _};
+use flatgov_grpc::paging::{ListQuery, PageRequest};
+use flatgov_grpc::time;
 use flatgov_proto::blocks::v1 as api;
 use flatgov_proto::flatgov::r#type::v1::GeoPoint;
 use serde_json::{Map, Value};
@@ -26,9 +28,8 @@ use crate::domain::import::{
 use crate::domain::names::PlaceName;
 use crate::domain::team::Team;
 use crate::error::Error;
-use crate::paging::{finish_page, page_request};
 use crate::privacy::{may_see_names, may_see_phone};
-use crate::resources::{self, GenerationRef, ParentLevels, generation_name, instant};
+use crate::resources::{self, GenerationRef, ParentLevels, generation_name};
 use crate::snapshot::BlockRecord;
 use crate::store;
 use crate::store::generations::GenerationRow;
@@ -74,7 +75,7 @@ fn coordinates(field: &str, point: &GeoPoint, violations: &mut Vec<FieldViolatio
 /// The instant asked about; `None` means now (a future instant is now too).
 fn asked_instant(at: Option<&prost_types::Timestamp>) -> Result<Option<DateTime<Utc>>, Error> {
     let Some(at) = at else { return Ok(None) };
-    let at = instant("at", at)?;
+    let at = time::instant(at).for_field("at")?;
     Ok((at < Utc::now()).then_some(at))
 }
 
@@ -582,18 +583,18 @@ pub(super) async fn list_blocks(
     let mut connection = service.connection("listing blocks").await?;
     let generation =
         resolve_generation(service, &mut connection, "generation", &request.generation).await?;
-    let query = format!(
+    let query = ListQuery::new(&format!(
         "blocks generation={} parent={}",
         generation.id,
         parent.prefix()
-    );
-    let page = page_request(request.page_size, &request.page_token, &query)?;
-    let rows = store::generations::list_blocks(
+    ));
+    let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
+    let mut rows = store::generations::list_blocks(
         &mut connection,
         generation.id,
         &parent.prefix(),
         page.after.as_deref(),
-        page.size as i64 + 1,
+        page.size.fetch_limit(),
         false,
     )
     .await
@@ -601,7 +602,9 @@ pub(super) async fn list_blocks(
     let total = store::generations::count_blocks(&mut connection, generation.id, &parent.prefix())
         .await
         .map_err(Error::database("listing blocks"))?;
-    let (rows, next_page_token) = finish_page(&query, rows, page.size, |row| row.code.clone());
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| row.code.clone());
     let codes: Vec<String> = rows.iter().map(|row| row.code.clone()).collect();
     let mut teams = generation_teams(service, &mut connection, &generation, &codes).await?;
     drop(connection);

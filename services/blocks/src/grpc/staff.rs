@@ -4,15 +4,16 @@ use std::collections::{HashMap, HashSet};
 
 use flatgov_auth::{Caller, Role};
 use flatgov_grpc::error::FieldViolation;
+use flatgov_grpc::paging::{ListQuery, PageRequest};
+use flatgov_grpc::time::timestamp;
 use flatgov_proto::blocks::v1 as api;
 
 use super::{RegistryService, require_admin, require_admin_of, require_staff_role};
 use crate::domain::staff::{PersonName, PhoneNumber, UnitName};
 use crate::domain::team::StaffId;
 use crate::error::Error;
-use crate::paging::{finish_page, page_request};
 use crate::privacy::{may_see_names, may_see_phone};
-use crate::resources::{self, division_name, timestamp};
+use crate::resources::{self, division_name};
 use crate::store::staff as store;
 use crate::store::staff::{StaffRow, StaffValues};
 
@@ -289,18 +290,20 @@ pub(super) async fn list_staff(
     } else {
         resources::division("division", &request.division)?
     };
-    let query = format!("staff division={prefix}");
-    let page = page_request(request.page_size, &request.page_token, &query)?;
+    let query = ListQuery::new(&format!("staff division={prefix}"));
+    let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
     let mut connection = service.connection("listing staff").await?;
-    let rows = store::list_staff(
+    let mut rows = store::list_staff(
         &mut connection,
         &prefix,
         page.after.as_deref(),
-        page.size as i64 + 1,
+        page.size.fetch_limit(),
     )
     .await
     .map_err(Error::database("listing staff"))?;
-    let (rows, next_page_token) = finish_page(&query, rows, page.size, |row| row.id.clone());
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| row.id.clone());
     let places = places_of(&mut connection, caller, &rows.iter().collect::<Vec<_>>()).await?;
     Ok(api::ListStaffResponse {
         staff: rows

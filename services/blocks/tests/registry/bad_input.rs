@@ -3,7 +3,7 @@
 
 use flatgov_proto::blocks::v1 as api;
 use flatgov_proto::flatgov::r#type::v1::GeoPoint;
-use flatgov_testkit::with_token;
+use flatgov_testkit::{field_violations, with_token};
 use serde_json::json;
 
 use crate::common::*;
@@ -37,7 +37,7 @@ async fn refused_import(registry: &mut Registry, geojson: String) -> tonic::Stat
 
 fn assert_names(status: &tonic::Status, field: &str, words: &str) {
     assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
-    let violations = status_field_violations(status);
+    let violations = field_violations(status);
     assert!(
         violations
             .iter()

@@ -240,20 +240,6 @@ pub fn tiling() -> Vec<Value> {
     ]
 }
 
-pub fn status_field_violations(status: &tonic::Status) -> Vec<(String, String)> {
-    use tonic_types::StatusExt as _;
-    status
-        .get_details_bad_request()
-        .map(|bad_request| {
-            bad_request
-                .field_violations
-                .into_iter()
-                .map(|violation| (violation.field, violation.description))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The BlockTeamChanged events on the stream once at least `expected` arrived.
 pub async fn eventually_events(
     registry: &Registry,

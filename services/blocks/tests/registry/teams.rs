@@ -2,7 +2,7 @@
 
 use flatgov_proto::blocks::v1 as api;
 use flatgov_proto::blocks::v1::BlockTeamChanged;
-use flatgov_testkit::with_token;
+use flatgov_testkit::{field_violations, with_token};
 
 use crate::common::*;
 
@@ -196,7 +196,7 @@ async fn teams_breaking_the_rule_are_refused_naming_the_field_and_change_nothing
             .await
             .expect_err("refused");
         assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{field}");
-        let violations = status_field_violations(&refused);
+        let violations = field_violations(&refused);
         assert!(
             violations
                 .iter()

@@ -24,6 +24,9 @@ mod needy_person;
 #[path = "journeys/redistricting.rs"]
 mod redistricting;
 
+#[path = "journeys/one_trace.rs"]
+mod one_trace;
+
 use flatgov_journeys::{Platform, SERVICES};
 use tonic_health::pb::health_check_response::ServingStatus;
 

@@ -53,6 +53,19 @@ impl Error {
     }
 }
 
+/// A field the chassis' parsers (time, paging) found wrong.
+impl From<FieldViolation> for Error {
+    fn from(violation: FieldViolation) -> Self {
+        Error::InvalidArgument(vec![violation])
+    }
+}
+
+impl From<Vec<FieldViolation>> for Error {
+    fn from(violations: Vec<FieldViolation>) -> Self {
+        Error::InvalidArgument(violations)
+    }
+}
+
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
         match error {

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use flatgov_grpc::time::timestamp;
 use flatgov_messaging::{ConsumerSpec, Envelope, EventHandler, HandlerError};
 use flatgov_proto::duties::v1 as proto;
 use flatgov_proto::enforcement::v1::AgencyRated;
@@ -32,7 +33,7 @@ use crate::domain::{
     VersionNumber,
 };
 use crate::error::{DatabaseContext as _, Error};
-use crate::grpc::convert::{optional_tier_to_proto, timestamp, version_name};
+use crate::grpc::convert::{optional_tier_to_proto, version_name};
 use crate::rules::{Rules, RulesCache};
 
 /// The resource events about the catalogue are ordered under.
@@ -240,9 +241,7 @@ impl EventHandler for AgencyRatedHandler {
         let assessed_at = rated
             .rated_at
             .as_ref()
-            .and_then(|time| {
-                DateTime::from_timestamp(time.seconds, u32::try_from(time.nanos).unwrap_or(0))
-            })
+            .and_then(|time| flatgov_grpc::time::instant(time).ok())
             .or(event.time)
             .unwrap_or_else(Utc::now);
         let assessment = crate::store::NewAssessment {

@@ -43,14 +43,14 @@ pub async fn get_department(
 pub async fn list_departments(
     connection: &mut PgConnection,
     after: Option<&str>,
-    limit: usize,
+    limit: i64,
 ) -> Result<Vec<DepartmentRow>, Error> {
     sqlx::query_as(
         "select code, name, name_en, create_time, update_time from departments
          where $1::text is null or code > $1 order by code limit $2",
     )
     .bind(after)
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .bind(limit)
     .fetch_all(connection)
     .await
     .context("listing departments")
@@ -335,7 +335,7 @@ pub async fn list_matters(
     connection: &mut PgConnection,
     item_code: Option<&str>,
     after: Option<&str>,
-    limit: usize,
+    limit: i64,
 ) -> Result<Vec<MatterRow>, Error> {
     sqlx::query_as(
         "select code, name, name_en, item_code, tier, create_time, update_time from matters
@@ -344,7 +344,7 @@ pub async fn list_matters(
     )
     .bind(item_code)
     .bind(after)
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .bind(limit)
     .fetch_all(connection)
     .await
     .context("listing matters")
@@ -650,7 +650,7 @@ pub async fn list_refusals(
     connection: &mut PgConnection,
     filter: &RefusalFilter,
     after: Option<(DateTime<Utc>, uuid::Uuid)>,
-    limit: usize,
+    limit: i64,
 ) -> Result<Vec<RefusalRow>, Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {REFUSAL_COLUMNS} from refusals
@@ -667,7 +667,7 @@ pub async fn list_refusals(
     .bind(filter.period_end)
     .bind(after.map(|(time, _)| time))
     .bind(after.map(|(_, id)| id).unwrap_or_default())
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .bind(limit)
     .fetch_all(connection)
     .await
     .context("listing refusals")
@@ -750,7 +750,7 @@ impl NewAssessment {
             matter_code: self.matter_code.clone().unwrap_or_default(),
             case: self.case_name.clone().unwrap_or_default(),
             score: u32::try_from(self.score).unwrap_or(0),
-            assessed_at: Some(crate::grpc::convert::timestamp(self.assess_time)),
+            assessed_at: Some(flatgov_grpc::time::timestamp(self.assess_time)),
             operation: self.operation.clone().unwrap_or_default(),
         }
     }
@@ -848,7 +848,7 @@ pub async fn list_assessments(
     connection: &mut PgConnection,
     filter: &AssessmentFilter,
     after: Option<(DateTime<Utc>, uuid::Uuid)>,
-    limit: usize,
+    limit: i64,
 ) -> Result<Vec<AssessmentRow>, Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {ASSESSMENT_COLUMNS} from assessments
@@ -869,7 +869,7 @@ pub async fn list_assessments(
     .bind(&filter.case_name)
     .bind(after.map(|(time, _)| time))
     .bind(after.map(|(_, id)| id).unwrap_or_default())
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .bind(limit)
     .fetch_all(connection)
     .await
     .context("listing assessments")
@@ -1005,7 +1005,7 @@ pub async fn list_opinions(
     connection: &mut PgConnection,
     filter: &AssessmentFilter,
     after: Option<(DateTime<Utc>, uuid::Uuid)>,
-    limit: usize,
+    limit: i64,
 ) -> Result<Vec<OpinionRow>, Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {OPINION_COLUMNS} from opinions
@@ -1022,7 +1022,7 @@ pub async fn list_opinions(
     .bind(filter.period_end)
     .bind(after.map(|(time, _)| time))
     .bind(after.map(|(_, id)| id).unwrap_or_default())
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .bind(limit)
     .fetch_all(connection)
     .await
     .context("listing opinions")

@@ -4,17 +4,17 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use flatgov_auth::{Jurisdiction, Role, TokenRequest};
+use flatgov_grpc::time::timestamp;
 use flatgov_messaging::Event;
 use flatgov_proto::duties::v1 as proto;
 use flatgov_proto::duties::v1::duty_lists_client::DutyListsClient;
 use flatgov_proto::enforcement::v1::AgencyRated;
 use flatgov_proto::flatgov::r#type::v1::{HandlingTier, Unit, UnitKind};
 use flatgov_testkit::events::read_stream;
-use flatgov_testkit::{TestEnv, eventually, with_token};
+use flatgov_testkit::{TestEnv, eventually, field_violations, with_token};
 use prost::Message as _;
 use tonic::Code;
 use tonic::transport::Channel;
-use tonic_types::StatusExt as _;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -245,13 +245,6 @@ impl Service {
     }
 }
 
-fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: time.timestamp(),
-        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap(),
-    }
-}
-
 fn unit(kind: UnitKind, code: &str) -> Unit {
     Unit {
         kind: kind as i32,
@@ -269,16 +262,10 @@ fn at_block(block: &str) -> proto::Place {
 
 /// Every BadRequest field violation as "field: description".
 fn violations(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|details| {
-            details
-                .field_violations
-                .iter()
-                .map(|violation| format!("{}: {}", violation.field, violation.description))
-                .collect()
-        })
-        .unwrap_or_default()
+    field_violations(status)
+        .into_iter()
+        .map(|(field, description)| format!("{field}: {description}"))
+        .collect()
 }
 
 #[tokio::test]
@@ -1426,4 +1413,52 @@ async fn a_subdistricts_opinion_on_a_departments_project_is_recorded_and_queryab
     let recorded = service.events::<proto::OpinionRecorded>(1).await;
     assert_eq!(recorded[0].1.stance, "support_with_conditions");
     service.application.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn matters_page_by_their_filter_and_a_token_reused_with_another_filter_is_refused() {
+    let mut service = Service::start().await;
+    service.load_reference(None).await;
+    let admin = service.admin.clone();
+    let list = |page_size: i32, page_token: String, list_item_code: &str| {
+        let request = with_token(
+            proto::ListMattersRequest {
+                page_size,
+                page_token,
+                list_item_code: list_item_code.into(),
+            },
+            &admin,
+        );
+        let mut client = service.client.clone();
+        async move { client.list_matters(request).await }
+    };
+    let first = list(1, String::new(), "SD-05-03")
+        .await
+        .expect("first page")
+        .into_inner();
+    assert_eq!(first.matters.len(), 1);
+    assert!(!first.next_page_token.is_empty(), "another matter follows");
+    let second = list(1, first.next_page_token.clone(), "SD-05-03")
+        .await
+        .expect("second page")
+        .into_inner();
+    assert_eq!(second.matters.len(), 1);
+    assert_ne!(second.matters[0].code, first.matters[0].code);
+    assert_eq!(second.matters[0].list_item_code, "SD-05-03");
+
+    let other_filter = list(1, first.next_page_token, "")
+        .await
+        .expect_err("the token belongs to the SD-05-03 listing");
+    assert_eq!(other_filter.code(), Code::InvalidArgument);
+    assert!(
+        violations(&other_filter)[0].starts_with("page_token: is not a token"),
+        "{other_filter:?}"
+    );
+    let negative = list(-1, String::new(), "")
+        .await
+        .expect_err("a negative page size");
+    assert_eq!(
+        violations(&negative),
+        ["page_size: must not be negative, found -1"]
+    );
 }

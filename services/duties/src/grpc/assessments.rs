@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use flatgov_auth::{Caller, Role};
+use flatgov_grpc::error::ForField as _;
+use flatgov_grpc::paging::{ListQuery, PageRequest};
+use flatgov_grpc::time::{self, timestamp};
 use flatgov_proto::duties::v1 as proto;
 
-use super::convert::{self, instant, instant_or, timestamp};
-use super::{DutyListsService, bounded_text, case_reference, require, time_key, time_token};
+use super::{DutyListsService, TimeKey, bounded_text, case_reference, require};
 use crate::domain::{DepartmentCode, MatterCode, SubdistrictCode};
 use crate::error::{DatabaseContext as _, Error, Violations};
 use crate::store::{
@@ -101,8 +103,8 @@ fn filter_from(
         )
     };
     let subdistrict_code = super::division_filter("subdistrict_code", subdistrict_code)?;
-    let period_start = instant("period_start", period_start)?;
-    let period_end = instant("period_end", period_end)?;
+    let period_start = time::optional_instant(period_start).for_field("period_start")?;
+    let period_end = time::optional_instant(period_end).for_field("period_end")?;
     if let (Some(start), Some(end)) = (period_start, period_end)
         && end <= start
     {
@@ -186,15 +188,12 @@ pub(super) async fn record_assessment(
         bounded_text("assessment.comment", &assessment.comment, MAX_COMMENT_CHARS)
             .map_err(|_| format!("is longer than {MAX_COMMENT_CHARS} characters")),
     );
-    let assess_time = violations.check(
-        "assessment.assess_time",
-        instant_or(
+    let assess_time = violations
+        .check(
             "assessment.assess_time",
-            assessment.assess_time.as_ref(),
-            now,
+            time::optional_instant(assessment.assess_time.as_ref()),
         )
-        .map_err(|_| "is not a valid instant".to_owned()),
-    );
+        .map(|assess_time| assess_time.unwrap_or(now));
     if assess_time.is_some_and(|time| time > now + chrono::Duration::minutes(1)) {
         violations.add("assessment.assess_time", "is in the future");
     }
@@ -298,8 +297,6 @@ pub(super) async fn list_assessments(
     caller: &Caller,
     request: proto::ListAssessmentsRequest,
 ) -> Result<proto::ListAssessmentsResponse, Error> {
-    let page_size = convert::page_size(request.page_size)?;
-    let after = time_key(&request.page_token)?;
     let mut filter = filter_from(
         &request.department,
         &request.subdistrict_code,
@@ -315,20 +312,19 @@ pub(super) async fn list_assessments(
     }
     filter.case_name = case_reference("case", &request.case)?;
     scope_reader(caller, &mut filter)?;
+    let query = ListQuery::new(&format!("assessments {filter:?}"));
+    let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
+    let after = TimeKey::after(&page)?;
     let mut connection = service
         .pool
         .acquire()
         .await
         .context("listing assessments")?;
-    let mut rows = store::list_assessments(&mut connection, &filter, after, page_size + 1).await?;
-    let next_page_token = if rows.len() > page_size {
-        rows.truncate(page_size);
-        rows.last()
-            .map(|row| time_token(row.assess_time, row.id))
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
+    let mut rows =
+        store::list_assessments(&mut connection, &filter, after, page.size.fetch_limit()).await?;
+    let next_page_token = page.size.next_page_token(&mut rows, &query, |row| {
+        TimeKey::of(row.assess_time, row.id)
+    });
     Ok(proto::ListAssessmentsResponse {
         assessments: rows.iter().map(assessment_to_proto).collect(),
         next_page_token,
@@ -475,11 +471,12 @@ pub(super) async fn record_opinion(
             format!("is longer than {MAX_TITLE_CHARS} characters"),
         );
     }
-    let give_time = violations.check(
-        "opinion.give_time",
-        instant_or("opinion.give_time", opinion.give_time.as_ref(), now)
-            .map_err(|_| "is not a valid instant".to_owned()),
-    );
+    let give_time = violations
+        .check(
+            "opinion.give_time",
+            time::optional_instant(opinion.give_time.as_ref()),
+        )
+        .map(|give_time| give_time.unwrap_or(now));
     if give_time.is_some_and(|time| time > now + chrono::Duration::minutes(1)) {
         violations.add("opinion.give_time", "is in the future");
     }
@@ -564,8 +561,6 @@ pub(super) async fn list_opinions(
     caller: &Caller,
     request: proto::ListOpinionsRequest,
 ) -> Result<proto::ListOpinionsResponse, Error> {
-    let page_size = convert::page_size(request.page_size)?;
-    let after = time_key(&request.page_token)?;
     let mut filter = filter_from(
         &request.department,
         &request.subdistrict_code,
@@ -573,16 +568,15 @@ pub(super) async fn list_opinions(
         request.period_end.as_ref(),
     )?;
     scope_reader(caller, &mut filter)?;
+    let query = ListQuery::new(&format!("opinions {filter:?}"));
+    let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
+    let after = TimeKey::after(&page)?;
     let mut connection = service.pool.acquire().await.context("listing opinions")?;
-    let mut rows = store::list_opinions(&mut connection, &filter, after, page_size + 1).await?;
-    let next_page_token = if rows.len() > page_size {
-        rows.truncate(page_size);
-        rows.last()
-            .map(|row| time_token(row.give_time, row.id))
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
+    let mut rows =
+        store::list_opinions(&mut connection, &filter, after, page.size.fetch_limit()).await?;
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| TimeKey::of(row.give_time, row.id));
     Ok(proto::ListOpinionsResponse {
         opinions: rows.iter().map(opinion_to_proto).collect(),
         next_page_token,

@@ -5,9 +5,9 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
+use flatgov_grpc::time::{self, optional_timestamp, timestamp};
 use flatgov_proto::duties::v1 as proto;
 use flatgov_proto::flatgov::r#type::v1 as types;
-use prost_types::Timestamp;
 
 use crate::domain::{
     AreaId, BlockCode, CommunityCode, DepartmentCode, ExceptionId, ExceptionScope, HandlingLevel,
@@ -17,38 +17,6 @@ use crate::domain::{
 };
 use crate::error::{Error, Violations};
 use crate::rules::VersionRecord;
-
-// ------------------------------------------------------------------ time
-
-pub fn timestamp(time: DateTime<Utc>) -> Timestamp {
-    Timestamp {
-        seconds: time.timestamp(),
-        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
-
-pub fn optional_timestamp(time: Option<DateTime<Utc>>) -> Option<Timestamp> {
-    time.map(timestamp)
-}
-
-/// A request's instant, or `None` when unset.
-pub fn instant(field: &str, value: Option<&Timestamp>) -> Result<Option<DateTime<Utc>>, Error> {
-    let Some(value) = value else { return Ok(None) };
-    let nanos = u32::try_from(value.nanos).ok();
-    nanos
-        .and_then(|nanos| DateTime::from_timestamp(value.seconds, nanos))
-        .map(Some)
-        .ok_or_else(|| Error::invalid(field, "is not a valid instant"))
-}
-
-/// A request's instant, defaulting to `now`.
-pub fn instant_or(
-    field: &str,
-    value: Option<&Timestamp>,
-    now: DateTime<Utc>,
-) -> Result<DateTime<Utc>, Error> {
-    Ok(instant(field, value)?.unwrap_or(now))
-}
 
 // ---------------------------------------------------------------- names
 
@@ -796,32 +764,16 @@ pub fn exception_from_proto(
         }
     }
     let tier = violations.check(format!("{field}.tier"), tier_from_proto(exception.tier));
-    let effective_from = match instant(
-        &format!("{field}.effective_from"),
-        exception.effective_from.as_ref(),
-    ) {
-        Ok(value) => Some(value.unwrap_or(now)),
-        Err(Error::InvalidArgument(list)) => {
-            for violation in list {
-                violations.add(violation.field, violation.description);
-            }
-            None
-        }
-        Err(_) => None,
-    };
-    let effective_until = match instant(
-        &format!("{field}.effective_until"),
-        exception.effective_until.as_ref(),
-    ) {
-        Ok(value) => Some(value),
-        Err(Error::InvalidArgument(list)) => {
-            for violation in list {
-                violations.add(violation.field, violation.description);
-            }
-            None
-        }
-        Err(_) => None,
-    };
+    let effective_from = violations
+        .check(
+            format!("{field}.effective_from"),
+            time::optional_instant(exception.effective_from.as_ref()),
+        )
+        .map(|effective_from| effective_from.unwrap_or(now));
+    let effective_until = violations.check(
+        format!("{field}.effective_until"),
+        time::optional_instant(exception.effective_until.as_ref()),
+    );
     let (
         Some(id),
         Some(place),
@@ -887,48 +839,6 @@ pub fn exception_to_proto(
     }
 }
 
-// ---------------------------------------------------------- pagination
-
-/// Default and largest page sizes, as architecture.md fixes them.
-const DEFAULT_PAGE_SIZE: usize = 50;
-const MAX_PAGE_SIZE: usize = 500;
-
-pub fn page_size(value: i32) -> Result<usize, Error> {
-    match value {
-        0 => Ok(DEFAULT_PAGE_SIZE),
-        size if size < 0 => Err(Error::invalid("page_size", "must not be negative")),
-        size => Ok(usize::try_from(size)
-            .unwrap_or(MAX_PAGE_SIZE)
-            .min(MAX_PAGE_SIZE)),
-    }
-}
-
-/// A page token is the last key of the previous page, hex-encoded so
-/// callers treat it as opaque.
-pub fn page_token(key: &str) -> String {
-    key.bytes().map(|byte| format!("{byte:02x}")).collect()
-}
-
-pub fn page_key(token: &str) -> Result<Option<String>, Error> {
-    if token.is_empty() {
-        return Ok(None);
-    }
-    let invalid = || Error::invalid("page_token", "is not a token this service issued");
-    if !token.len().is_multiple_of(2) {
-        return Err(invalid());
-    }
-    let bytes = (0..token.len())
-        .step_by(2)
-        .map(|index| {
-            token
-                .get(index..index + 2)
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-        })
-        .collect::<Option<Vec<u8>>>()
-        .ok_or_else(invalid)?;
-    String::from_utf8(bytes).map(Some).map_err(|_| invalid())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -970,18 +880,6 @@ mod tests {
         );
         assert!(draft_item("name", "lists/subdistrict_duty/draft/items/SC-01-02").is_err());
         assert!(draft_item("name", "lists/subdistrict_duty/versions/2/items/SD-01-02").is_err());
-    }
-
-    #[test]
-    fn page_tokens_round_trip_and_foreign_tokens_are_refused() {
-        let token = page_token("broken_street_light");
-        assert_eq!(
-            page_key(&token).unwrap().as_deref(),
-            Some("broken_street_light")
-        );
-        assert_eq!(page_key("").unwrap(), None);
-        assert!(page_key("zz").is_err());
-        assert!(page_key("abc").is_err());
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Departments: the units lists, exceptions and assessments name.
 
 use flatgov_auth::Caller;
+use flatgov_grpc::paging::{ListQuery, PageRequest};
+use flatgov_grpc::time::timestamp;
 use flatgov_proto::duties::v1 as proto;
 
-use super::convert::{self, department_code, department_name, timestamp};
+use super::convert::{self, department_code, department_name};
 use super::{DutyListsService, require_admin};
 use crate::domain::{Department, DepartmentCode, import};
 use crate::error::{DatabaseContext as _, Error, Violations};
@@ -116,23 +118,22 @@ pub(super) async fn list_departments(
     _caller: &Caller,
     request: proto::ListDepartmentsRequest,
 ) -> Result<proto::ListDepartmentsResponse, Error> {
-    let page_size = convert::page_size(request.page_size)?;
-    let after = convert::page_key(&request.page_token)?;
+    let query = ListQuery::new("departments");
+    let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
     let mut connection = service
         .pool
         .acquire()
         .await
         .context("listing departments")?;
-    let mut rows =
-        store::list_departments(&mut connection, after.as_deref(), page_size + 1).await?;
-    let next_page_token = if rows.len() > page_size {
-        rows.truncate(page_size);
-        rows.last()
-            .map(|row| convert::page_token(&row.code))
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
+    let mut rows = store::list_departments(
+        &mut connection,
+        page.after.as_deref(),
+        page.size.fetch_limit(),
+    )
+    .await?;
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| row.code.clone());
     Ok(proto::ListDepartmentsResponse {
         departments: rows.iter().map(department_to_proto).collect(),
         next_page_token,

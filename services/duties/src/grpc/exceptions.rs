@@ -2,9 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use flatgov_auth::Caller;
+use flatgov_grpc::error::ForField as _;
+use flatgov_grpc::paging::{ListQuery, PageRequest};
+use flatgov_grpc::time;
 use flatgov_proto::duties::v1 as proto;
 
-use super::convert::{self, exception_from_proto, exception_id, exception_to_proto, instant};
+use super::convert::{exception_from_proto, exception_id, exception_to_proto};
 use super::{DutyListsService, bounded_text, require_admin};
 use crate::domain::{
     ExceptionScope, ExceptionViolation, MatterCode, PlaceException, PlaceExceptions, PlaceRef,
@@ -166,9 +169,8 @@ pub(super) async fn list_exceptions(
     _caller: &Caller,
     request: proto::ListExceptionsRequest,
 ) -> Result<proto::ListExceptionsResponse, Error> {
-    let page_size = convert::page_size(request.page_size)?;
-    let after = convert::page_key(&request.page_token)?;
-    let in_effect_at = instant("in_effect_at", request.in_effect_at.as_ref())?;
+    let in_effect_at =
+        time::optional_instant(request.in_effect_at.as_ref()).for_field("in_effect_at")?;
     let matter = if request.matter_code.is_empty() {
         None
     } else {
@@ -177,6 +179,13 @@ pub(super) async fn list_exceptions(
                 .map_err(|error| Error::invalid("matter_code", error))?,
         )
     };
+    let query = ListQuery::new(&format!(
+        "exceptions matter_code={} place={} in_effect_at={}",
+        matter.as_ref().map(ToString::to_string).unwrap_or_default(),
+        request.place,
+        in_effect_at.map(|at| at.to_rfc3339()).unwrap_or_default(),
+    ));
+    let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
     let rules = service.rules.current(&service.pool).await?;
     let matter_item = matter
         .as_ref()
@@ -194,7 +203,8 @@ pub(super) async fn list_exceptions(
     let rows = store::list_exceptions(&mut connection).await?;
     let mut matching = Vec::new();
     for row in rows {
-        if after
+        if page
+            .after
             .as_deref()
             .is_some_and(|after| row.id.as_str() <= after)
         {
@@ -215,15 +225,9 @@ pub(super) async fn list_exceptions(
             matching.push(row_to_proto(&row)?);
         }
     }
-    let next_page_token = if matching.len() > page_size {
-        matching.truncate(page_size);
-        matching
-            .last()
-            .map(|exception| convert::page_token(&exception.id))
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
+    let next_page_token = page
+        .size
+        .next_page_token(&mut matching, &query, |exception| exception.id.clone());
     Ok(proto::ListExceptionsResponse {
         exceptions: matching,
         next_page_token,
@@ -238,7 +242,9 @@ pub(super) async fn end_exception(
     require_admin(caller)?;
     let id = exception_id("name", &request.name)?;
     let now = Utc::now();
-    let until = instant("effective_until", request.effective_until.as_ref())?.unwrap_or(now);
+    let until = time::optional_instant(request.effective_until.as_ref())
+        .for_field("effective_until")?
+        .unwrap_or(now);
     let mut transaction = service.pool.begin().await.context("ending an exception")?;
     lock_rules(&mut transaction).await?;
     let row = store::get_exception(&mut transaction, id.as_str())

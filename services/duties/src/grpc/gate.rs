@@ -4,16 +4,18 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use flatgov_auth::{Caller, Role};
+use flatgov_grpc::error::ForField as _;
+use flatgov_grpc::paging::{ListQuery, PageRequest};
+use flatgov_grpc::time::{self, timestamp};
 use flatgov_proto::duties::v1 as proto;
 
 use super::convert::{
-    self, duration_to_proto, exception_name, instant, instant_or, place_location, responsible_unit,
-    tier_to_proto, timestamp, unit_from_proto, unit_from_text, unit_kind_text, unit_location,
-    unit_to_proto, version_name,
+    self, duration_to_proto, exception_name, place_location, responsible_unit, tier_to_proto,
+    unit_from_proto, unit_from_text, unit_kind_text, unit_location, unit_to_proto, version_name,
 };
 use super::{
-    DutyListsService, RefusalLabels, bounded_text, case_reference, division_filter, require,
-    time_key, time_token,
+    DutyListsService, RefusalLabels, TimeKey, bounded_text, case_reference, division_filter,
+    require,
 };
 use crate::domain::{
     AssignmentDecision, DepartmentCode, GateError, ItemStatus, MatterCode, ResolveError,
@@ -33,10 +35,9 @@ pub(super) async fn resolve_responsibility(
     let mut violations = Violations::new();
     let matter = violations.check("matter_code", MatterCode::parse(&request.matter_code));
     let location = place_location("place", request.place.as_ref(), &mut violations);
-    let at = violations.check(
-        "at",
-        instant_or("at", request.at.as_ref(), Utc::now()).map_err(|error| error_text(&error)),
-    );
+    let at = violations
+        .check("at", time::optional_instant(request.at.as_ref()))
+        .map(|at| at.unwrap_or_else(Utc::now));
     let (Some(matter), Some(location), Some(at)) = (matter, location, at) else {
         return Err(violations.into_error());
     };
@@ -155,10 +156,9 @@ pub(super) async fn check_assignment(
     let matter = violations.check("matter_code", MatterCode::parse(&request.matter_code));
     let from = unit_from_proto("from", request.from.as_ref(), &mut violations);
     let to = unit_from_proto("to", request.to.as_ref(), &mut violations);
-    let at = violations.check(
-        "at",
-        instant_or("at", request.at.as_ref(), now).map_err(|error| error_text(&error)),
-    );
+    let at = violations
+        .check("at", time::optional_instant(request.at.as_ref()))
+        .map(|at| at.unwrap_or(now));
     let place = match request.place.as_ref() {
         Some(place) => place_location("place", Some(place), &mut violations).map(Some),
         None => Some(None),
@@ -462,28 +462,26 @@ pub(super) async fn list_refusals(
     caller: &Caller,
     request: proto::ListRefusalsRequest,
 ) -> Result<proto::ListRefusalsResponse, Error> {
-    let page_size = convert::page_size(request.page_size)?;
-    let after = time_key(&request.page_token)?;
     let mut filter = RefusalFilter {
         from_department: department_filter("from_department", &request.from_department)?,
         to_division: division_filter("to_division", &request.to_division)?,
         matter_code: Some(request.matter_code.clone()).filter(|code| !code.is_empty()),
         reason_code: Some(request.reason_code.clone()).filter(|code| !code.is_empty()),
         case_name: case_reference("case", &request.case)?,
-        period_start: instant("period_start", request.period_start.as_ref())?,
-        period_end: instant("period_end", request.period_end.as_ref())?,
+        period_start: time::optional_instant(request.period_start.as_ref())
+            .for_field("period_start")?,
+        period_end: time::optional_instant(request.period_end.as_ref()).for_field("period_end")?,
     };
     scope_refusal_reader(caller, &mut filter)?;
+    let query = ListQuery::new(&format!("refusals {filter:?}"));
+    let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
+    let after = TimeKey::after(&page)?;
     let mut connection = service.pool.acquire().await.context("listing refusals")?;
-    let mut rows = store::list_refusals(&mut connection, &filter, after, page_size + 1).await?;
-    let next_page_token = if rows.len() > page_size {
-        rows.truncate(page_size);
-        rows.last()
-            .map(|row| time_token(row.refuse_time, row.id))
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
+    let mut rows =
+        store::list_refusals(&mut connection, &filter, after, page.size.fetch_limit()).await?;
+    let next_page_token = page.size.next_page_token(&mut rows, &query, |row| {
+        TimeKey::of(row.refuse_time, row.id)
+    });
     Ok(proto::ListRefusalsResponse {
         refusals: rows.iter().map(refusal_to_proto).collect(),
         next_page_token,
@@ -498,8 +496,9 @@ pub(super) async fn count_refusals(
     let mut filter = RefusalFilter {
         from_department: department_filter("from_department", &request.from_department)?,
         to_division: division_filter("to_division", &request.to_division)?,
-        period_start: instant("period_start", request.period_start.as_ref())?,
-        period_end: instant("period_end", request.period_end.as_ref())?,
+        period_start: time::optional_instant(request.period_start.as_ref())
+            .for_field("period_start")?,
+        period_end: time::optional_instant(request.period_end.as_ref()).for_field("period_end")?,
         ..RefusalFilter::default()
     };
     if let (Some(start), Some(end)) = (filter.period_start, filter.period_end)

@@ -2,13 +2,15 @@
 
 use chrono::{DateTime, Utc};
 use flatgov_auth::Caller;
+use flatgov_grpc::error::{FieldViolation, ForField as _};
+use flatgov_grpc::paging::{ListQuery, PageRequest};
+use flatgov_grpc::time;
 use flatgov_proto::duties::v1 as proto;
 use sqlx::PgConnection;
 
 use super::convert::{
-    self, VersionRef, draft_item, draft_name, instant, instant_or, item_fields_from_proto,
-    item_proto_field, item_to_proto, list_kind, list_kind_to_proto, version_name, version_ref,
-    version_to_proto,
+    self, VersionRef, draft_item, draft_name, item_fields_from_proto, item_proto_field,
+    item_to_proto, list_kind, list_kind_to_proto, version_name, version_ref, version_to_proto,
 };
 use super::{DutyListsService, require_admin};
 use crate::domain::{
@@ -164,7 +166,9 @@ pub(super) async fn get_list(
 ) -> Result<proto::DutyList, Error> {
     let kind = list_kind("name", &request.name)?;
     let now = Utc::now();
-    let at = instant_or("at", request.at.as_ref(), now)?;
+    let at = time::optional_instant(request.at.as_ref())
+        .for_field("at")?
+        .unwrap_or(now);
     let rules = service.rules.current(&service.pool).await?;
     Ok(duty_list(&rules, kind, at, now))
 }
@@ -175,7 +179,9 @@ pub(super) async fn list_duty_lists(
     request: proto::ListDutyListsRequest,
 ) -> Result<proto::ListDutyListsResponse, Error> {
     let now = Utc::now();
-    let at = instant_or("at", request.at.as_ref(), now)?;
+    let at = time::optional_instant(request.at.as_ref())
+        .for_field("at")?
+        .unwrap_or(now);
     let rules = service.rules.current(&service.pool).await?;
     Ok(proto::ListDutyListsResponse {
         lists: ListKind::ALL
@@ -203,11 +209,9 @@ pub(super) async fn list_list_versions(
     request: proto::ListListVersionsRequest,
 ) -> Result<proto::ListListVersionsResponse, Error> {
     let kind = list_kind("parent", &request.parent)?;
-    let page_size = convert::page_size(request.page_size)?;
-    let before: Option<u32> = convert::page_key(&request.page_token)?
-        .map(|key| key.parse())
-        .transpose()
-        .map_err(|_| Error::invalid("page_token", "is not a token this service issued"))?;
+    let query = ListQuery::new(&format!("versions parent={kind}"));
+    let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
+    let before = page.after_as::<u32>().map_err(FieldViolation::from)?;
     let now = Utc::now();
     let rules = service.rules.current(&service.pool).await?;
     let mut numbers: Vec<VersionNumber> = rules
@@ -217,20 +221,15 @@ pub(super) async fn list_list_versions(
         .map(|(_, number)| *number)
         .collect();
     numbers.sort_by(|a, b| b.cmp(a));
-    let remaining: Vec<VersionNumber> = numbers
+    let mut remaining: Vec<VersionNumber> = numbers
         .into_iter()
         .filter(|number| before.is_none_or(|before| number.get() < before))
         .collect();
-    let page: Vec<VersionNumber> = remaining.iter().take(page_size).copied().collect();
-    let next_page_token = if remaining.len() > page_size {
-        page.last()
-            .map(|number| convert::page_token(&number.get().to_string()))
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
-    let mut versions = Vec::with_capacity(page.len());
-    for number in page {
+    let next_page_token = page
+        .size
+        .next_page_token(&mut remaining, &query, |number| number.get().to_string());
+    let mut versions = Vec::with_capacity(remaining.len());
+    for number in remaining {
         let view = version_view(&rules, VersionRef::Number(kind, number), now)?;
         versions.push(view_to_proto(&rules, &view, now));
     }
@@ -246,39 +245,38 @@ pub(super) async fn list_items(
     request: proto::ListItemsRequest,
 ) -> Result<proto::ListItemsResponse, Error> {
     let reference = version_ref("parent", &request.parent)?;
-    let at = instant_or("at", request.at.as_ref(), Utc::now())?;
-    let page_size = convert::page_size(request.page_size)?;
-    let after = convert::page_key(&request.page_token)?;
+    let at = time::optional_instant(request.at.as_ref()).for_field("at")?;
     let category = u8::try_from(request.category)
         .ok()
         .filter(|category| *category <= 99)
         .ok_or_else(|| {
             Error::invalid("category", "must be a category number 1-99, or 0 for all")
         })?;
+    let query = ListQuery::new(&format!(
+        "items parent={} at={} category={category}",
+        request.parent,
+        at.map(|at| at.to_rfc3339()).unwrap_or_default(),
+    ));
+    let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
+    let at = at.unwrap_or_else(Utc::now);
     let rules = service.rules.current(&service.pool).await?;
     let view = version_view(&rules, reference, at)?;
-    let matching: Vec<&ListItem> = view
+    let mut matching: Vec<&ListItem> = view
         .content
         .items()
         .filter(|item| category == 0 || item.code().category() == category)
         .filter(|item| {
-            after
+            page.after
                 .as_deref()
                 .is_none_or(|after| item.code().to_string().as_str() > after)
         })
         .collect();
-    let next_page_token = if matching.len() > page_size {
-        matching
-            .get(page_size - 1)
-            .map(|item| convert::page_token(&item.code().to_string()))
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
+    let next_page_token = page
+        .size
+        .next_page_token(&mut matching, &query, |item| item.code().to_string());
     Ok(proto::ListItemsResponse {
         items: matching
             .iter()
-            .take(page_size)
             .map(|item| item_to_proto(item, &view.name))
             .collect(),
         next_page_token,
@@ -340,7 +338,9 @@ pub(super) async fn export_list(
     request: proto::ExportListRequest,
 ) -> Result<proto::ExportListResponse, Error> {
     let reference = version_ref("name", &request.name)?;
-    let at = instant_or("at", request.at.as_ref(), Utc::now())?;
+    let at = time::optional_instant(request.at.as_ref())
+        .for_field("at")?
+        .unwrap_or(Utc::now());
     let format = convert::data_format("format", request.format)?;
     let rules = service.rules.current(&service.pool).await?;
     let view = version_view(&rules, reference, at)?;
@@ -655,7 +655,9 @@ pub(super) async fn publish_list(
     require_admin(caller)?;
     let kind = list_kind("name", &request.name)?;
     let now = Utc::now();
-    let effective_from = instant_or("effective_from", request.effective_from.as_ref(), now)?;
+    let effective_from = time::optional_instant(request.effective_from.as_ref())
+        .for_field("effective_from")?
+        .unwrap_or(now);
     let request_id = super::bounded_text("request_id", &request.request_id, 200)?;
     let request_id = Some(request_id).filter(|id| !id.is_empty());
     let mut transaction = service.pool.begin().await.context("publishing a list")?;
@@ -711,7 +713,8 @@ pub(super) async fn import_list(
     let kind = list_kind("parent", &request.parent)?;
     let format = convert::data_format("format", request.format)?;
     let now = Utc::now();
-    let effective_from = instant("effective_from", request.effective_from.as_ref())?;
+    let effective_from =
+        time::optional_instant(request.effective_from.as_ref()).for_field("effective_from")?;
     if effective_from.is_some() && !request.publish {
         return Err(Error::invalid(
             "effective_from",

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use flatgov_auth::Caller;
+use flatgov_grpc::paging::{ListQuery, PageRequest};
 use flatgov_proto::duties::v1 as proto;
 use sqlx::PgConnection;
 
@@ -77,8 +78,6 @@ pub(super) async fn list_matters(
     _caller: &Caller,
     request: proto::ListMattersRequest,
 ) -> Result<proto::ListMattersResponse, Error> {
-    let page_size = convert::page_size(request.page_size)?;
-    let after = convert::page_key(&request.page_token)?;
     let item = if request.list_item_code.is_empty() {
         None
     } else {
@@ -88,22 +87,22 @@ pub(super) async fn list_matters(
                 .to_string(),
         )
     };
+    let query = ListQuery::new(&format!(
+        "matters list_item_code={}",
+        item.as_deref().unwrap_or_default()
+    ));
+    let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
     let mut connection = service.pool.acquire().await.context("listing matters")?;
     let mut rows = store::list_matters(
         &mut connection,
         item.as_deref(),
-        after.as_deref(),
-        page_size + 1,
+        page.after.as_deref(),
+        page.size.fetch_limit(),
     )
     .await?;
-    let next_page_token = if rows.len() > page_size {
-        rows.truncate(page_size);
-        rows.last()
-            .map(|row| convert::page_token(&row.code))
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| row.code.clone());
     Ok(proto::ListMattersResponse {
         matters: rows.iter().map(row_to_proto).collect::<Result<_, _>>()?,
         next_page_token,

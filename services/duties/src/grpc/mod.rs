@@ -212,25 +212,51 @@ pub(crate) fn case_reference(field: &str, value: &str) -> Result<Option<String>,
     Ok(Some(value.to_owned()))
 }
 
-/// A `(time, uuid)` key of newest-first pages.
-pub(crate) fn time_key(
-    token: &str,
-) -> Result<Option<(chrono::DateTime<chrono::Utc>, uuid::Uuid)>, Error> {
-    let Some(key) = convert::page_key(token)? else {
-        return Ok(None);
-    };
-    let invalid = || Error::invalid("page_token", "is not a token this service issued");
-    let (time, id) = key.split_once('|').ok_or_else(invalid)?;
-    let time = chrono::DateTime::parse_from_rfc3339(time)
-        .map_err(|_| invalid())?
-        .with_timezone(&chrono::Utc);
-    let id = id.parse().map_err(|_| invalid())?;
-    Ok(Some((time, id)))
+/// The sort key of newest-first pages (refusals, assessments, opinions):
+/// the row's time and id, written `{RFC 3339 to the nanosecond}|{uuid}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TimeKey {
+    pub time: chrono::DateTime<chrono::Utc>,
+    pub id: uuid::Uuid,
 }
 
-pub(crate) fn time_token(time: chrono::DateTime<chrono::Utc>, id: uuid::Uuid) -> String {
-    convert::page_token(&format!(
-        "{}|{id}",
-        time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
-    ))
+impl TimeKey {
+    /// Where a page request resumes, if it continues a list.
+    pub fn after(
+        page: &flatgov_grpc::paging::PageRequest,
+    ) -> Result<Option<(chrono::DateTime<chrono::Utc>, uuid::Uuid)>, Error> {
+        let key = page
+            .after_as::<TimeKey>()
+            .map_err(flatgov_grpc::error::FieldViolation::from)?;
+        Ok(key.map(|key| (key.time, key.id)))
+    }
+
+    /// The page key of a row.
+    pub fn of(time: chrono::DateTime<chrono::Utc>, id: uuid::Uuid) -> String {
+        Self { time, id }.to_string()
+    }
+}
+
+impl std::fmt::Display for TimeKey {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let time = self
+            .time
+            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        write!(formatter, "{time}|{}", self.id)
+    }
+}
+
+impl std::str::FromStr for TimeKey {
+    type Err = ();
+
+    fn from_str(key: &str) -> Result<Self, ()> {
+        let (time, id) = key.split_once('|').ok_or(())?;
+        let time = chrono::DateTime::parse_from_rfc3339(time)
+            .map_err(|_| ())?
+            .with_timezone(&chrono::Utc);
+        Ok(Self {
+            time,
+            id: id.parse().map_err(|_| ())?,
+        })
+    }
 }

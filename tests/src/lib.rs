@@ -78,7 +78,8 @@ pub struct Platform {
     pub prefix: String,
     pub nats_url: String,
     binaries: PathBuf,
-    logs: tempfile::TempDir,
+    /// The services' log files; kept (and named) when a journey fails.
+    logs: Option<tempfile::TempDir>,
     services: BTreeMap<&'static str, ServiceProcess>,
     /// Extra environment for every service.
     options: PlatformOptions,
@@ -106,7 +107,7 @@ impl Platform {
             nats_url: shared_nats_url(),
             binaries,
             services: BTreeMap::new(),
-            logs,
+            logs: Some(logs),
             options,
             bus: tokio::sync::OnceCell::new(),
         };
@@ -115,7 +116,12 @@ impl Platform {
                 grpc_port: free_port(),
                 metrics_port: free_port(),
                 database: TestDatabase::new(),
-                log_file: platform.logs.path().join(format!("{name}.log")),
+                log_file: platform
+                    .logs
+                    .as_ref()
+                    .expect("the log directory exists until the platform is dropped")
+                    .path()
+                    .join(format!("{name}.log")),
                 child: None,
             };
             platform.services.insert(name, process);
@@ -423,6 +429,12 @@ impl Drop for Platform {
             }
         }
         if std::thread::panicking() {
+            if let Some(logs) = self.logs.take() {
+                eprintln!(
+                    "---- the services' whole logs are kept in {} ----",
+                    logs.keep().display()
+                );
+            }
             for name in SERVICES {
                 // Some lines (a migration's SQL) are pages long: cut them.
                 let tail: Vec<String> = self

@@ -190,8 +190,8 @@ impl PageRequest {
 
     /// The key parsed as the list's key type (a UUID, a number); a key
     /// that does not parse was forged, and is refused as a foreign token.
-    pub fn after_as<K: FromStr>(&self) -> Result<Option<K>, PagingError> {
-        parse_key(self.after.as_deref())
+    pub fn after_as<K: FromStr>(&self) -> Result<Option<K>, FieldViolation> {
+        parse_key(self.after.as_deref()).map_err(FieldViolation::from)
     }
 }
 
@@ -336,7 +336,9 @@ mod tests {
         .after_as()
         .expect("a number");
         assert_eq!(parsed, Some(17));
-        assert_eq!(page.after_as::<u32>(), Err(PagingError::ForeignToken));
+        let forged = page.after_as::<u32>().expect_err("not a number");
+        assert_eq!(forged.field, "page_token");
+        assert_eq!(parse_key::<u32>(Some("x")), Err(PagingError::ForeignToken));
         let first = PageRequest::parse(0, "", &query()).expect("valid");
         assert_eq!(first.after_as::<u32>(), Ok(None));
     }

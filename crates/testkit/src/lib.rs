@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use flatgov_auth::{Jurisdiction, Role, Signer, TokenRequest};
 use flatgov_config::Env;
+use flatgov_grpc::error::FieldViolation;
 
 pub use infra::{PrivateNats, PrivatePostgres, free_port};
 
@@ -257,10 +258,10 @@ pub fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
     request
 }
 
-/// The `google.rpc.BadRequest` field violations a status carries, as
-/// `(field, description)` in the order the service reported them; empty
-/// when it carries none. For asserting that bad input names its field.
-pub fn field_violations(status: &tonic::Status) -> Vec<(String, String)> {
+/// The `google.rpc.BadRequest` field violations a status carries, in the
+/// order the service reported them; empty when it carries none. For
+/// asserting that bad input names its field.
+pub fn field_violations(status: &tonic::Status) -> Vec<FieldViolation> {
     use tonic_types::StatusExt as _;
     status
         .get_details_bad_request()
@@ -268,7 +269,7 @@ pub fn field_violations(status: &tonic::Status) -> Vec<(String, String)> {
             bad_request
                 .field_violations
                 .into_iter()
-                .map(|violation| (violation.field, violation.description))
+                .map(|violation| FieldViolation::new(violation.field, violation.description))
                 .collect()
         })
         .unwrap_or_default()
@@ -297,7 +298,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use flatgov_grpc::error::{FieldViolation, invalid_argument};
+    use flatgov_grpc::error::invalid_argument;
 
     use super::*;
 
@@ -310,14 +311,8 @@ mod tests {
         assert_eq!(
             field_violations(&status),
             [
-                (
-                    "page_size".to_owned(),
-                    "must not be negative, found -1".to_owned()
-                ),
-                (
-                    "page_token".to_owned(),
-                    "is not a token returned by this list".to_owned()
-                ),
+                FieldViolation::new("page_size", "must not be negative, found -1"),
+                FieldViolation::new("page_token", "is not a token returned by this list"),
             ]
         );
         assert!(field_violations(&tonic::Status::not_found("no such block")).is_empty());

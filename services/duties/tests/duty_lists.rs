@@ -264,7 +264,7 @@ fn at_block(block: &str) -> proto::Place {
 fn violations(status: &tonic::Status) -> Vec<String> {
     field_violations(status)
         .into_iter()
-        .map(|(field, description)| format!("{field}: {description}"))
+        .map(|violation| format!("{}: {}", violation.field, violation.description))
         .collect()
 }
 

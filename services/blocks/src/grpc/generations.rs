@@ -472,7 +472,7 @@ pub(super) async fn list_generations(
     };
     let query = ListQuery::new(&format!("generations state={}", state.unwrap_or("")));
     let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
-    let before = page.after_as::<Uuid>().map_err(FieldViolation::from)?;
+    let before = page.after_as::<Uuid>()?;
     let mut connection = service.connection("listing generations").await?;
     let mut rows = store::generations::list_generations(
         &mut connection,

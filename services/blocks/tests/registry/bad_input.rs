@@ -41,7 +41,7 @@ fn assert_names(status: &tonic::Status, field: &str, words: &str) {
     assert!(
         violations
             .iter()
-            .any(|(found, description)| found == field && description.contains(words)),
+            .any(|violation| violation.field == field && violation.description.contains(words)),
         "expected {field:?} with {words:?} in {violations:#?}"
     );
 }

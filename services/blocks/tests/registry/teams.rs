@@ -200,7 +200,7 @@ async fn teams_breaking_the_rule_are_refused_naming_the_field_and_change_nothing
         assert!(
             violations
                 .iter()
-                .any(|(found, description)| found == field && description.contains(words)),
+                .any(|violation| violation.field == field && violation.description.contains(words)),
             "{field} / {words}: {violations:?}"
         );
     }

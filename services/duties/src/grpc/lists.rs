@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use flatgov_auth::Caller;
-use flatgov_grpc::error::{FieldViolation, ForField as _};
+use flatgov_grpc::error::ForField as _;
 use flatgov_grpc::paging::{ListQuery, PageRequest};
 use flatgov_grpc::time;
 use flatgov_proto::duties::v1 as proto;
@@ -211,7 +211,7 @@ pub(super) async fn list_list_versions(
     let kind = list_kind("parent", &request.parent)?;
     let query = ListQuery::new(&format!("versions parent={kind}"));
     let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
-    let before = page.after_as::<u32>().map_err(FieldViolation::from)?;
+    let before = page.after_as::<u32>()?;
     let now = Utc::now();
     let rules = service.rules.current(&service.pool).await?;
     let mut numbers: Vec<VersionNumber> = rules

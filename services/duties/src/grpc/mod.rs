@@ -225,9 +225,7 @@ impl TimeKey {
     pub fn after(
         page: &flatgov_grpc::paging::PageRequest,
     ) -> Result<Option<(chrono::DateTime<chrono::Utc>, uuid::Uuid)>, Error> {
-        let key = page
-            .after_as::<TimeKey>()
-            .map_err(flatgov_grpc::error::FieldViolation::from)?;
+        let key = page.after_as::<TimeKey>()?;
         Ok(key.map(|key| (key.time, key.id)))
     }
 

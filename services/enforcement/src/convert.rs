@@ -1,6 +1,7 @@
-//! Stored rows → API messages, as the caller may see them; page tokens.
+//! Stored rows → API messages, as the caller may see them.
 
 use chrono::{DateTime, Utc};
+use flatgov_grpc::time::{optional_timestamp, timestamp};
 use flatgov_proto::enforcement::v1 as api;
 use flatgov_proto::flatgov::r#type::v1::GeoPoint;
 
@@ -9,17 +10,7 @@ use crate::domain::{
     ActionDetails, ActionKind, AgencyCode, AgencySelection, OperationState, Outcome, Viewer,
     WhistleSource,
 };
-use crate::error::Error;
-use crate::events::timestamp;
 use crate::store::{ActionRow, AgencyRow, OfficerRow, OperationRecord, UnitRow};
-
-fn ts(time: DateTime<Utc>) -> Option<prost_types::Timestamp> {
-    Some(timestamp(time))
-}
-
-fn opt_ts(time: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
-    time.map(timestamp)
-}
 
 pub fn agency(row: &AgencyRow) -> api::Agency {
     api::Agency {
@@ -28,8 +19,8 @@ pub fn agency(row: &AgencyRow) -> api::Agency {
         display_name: row.display_name.clone(),
         display_name_en: row.display_name_en.clone(),
         active: row.active,
-        create_time: ts(row.created_at),
-        update_time: ts(row.updated_at),
+        create_time: Some(timestamp(row.created_at)),
+        update_time: Some(timestamp(row.updated_at)),
     }
 }
 
@@ -41,8 +32,8 @@ pub fn unit(row: &UnitRow) -> api::EnforcementUnit {
         stationed_subdistrict_code: row.stationed_subdistrict_code.clone().unwrap_or_default(),
         on_duty: row.on_duty,
         active: row.active,
-        create_time: ts(row.created_at),
-        update_time: ts(row.updated_at),
+        create_time: Some(timestamp(row.created_at)),
+        update_time: Some(timestamp(row.updated_at)),
     }
 }
 
@@ -64,8 +55,8 @@ pub fn officer(row: &OfficerRow, viewer: &Viewer) -> api::Officer {
             String::new()
         },
         active: row.active,
-        create_time: ts(row.created_at),
-        update_time: ts(row.updated_at),
+        create_time: Some(timestamp(row.created_at)),
+        update_time: Some(timestamp(row.updated_at)),
     }
 }
 
@@ -155,10 +146,10 @@ pub fn action(row: &ActionRow, viewer: &Viewer) -> api::Action {
             };
             Details::RectificationOrder(api::RectificationOrder {
                 requirement: requirement.clone(),
-                deadline: ts(*deadline),
+                deadline: Some(timestamp(*deadline)),
                 document_number: document_number.clone(),
                 status: status as i32,
-                overdue_time: opt_ts(row.rectification_overdue_at),
+                overdue_time: optional_timestamp(row.rectification_overdue_at),
             })
         }
         ActionDetails::PenaltyDecision {
@@ -205,7 +196,7 @@ pub fn action(row: &ActionRow, viewer: &Viewer) -> api::Action {
             .map(action_kind)
             .unwrap_or(api::ActionKind::Unspecified) as i32,
         recorded_by: row.recorded_by.clone(),
-        record_time: ts(row.recorded_at),
+        record_time: Some(timestamp(row.recorded_at)),
         summary: row.summary.clone(),
         notes: if may_see_notes {
             row.notes.clone()
@@ -264,13 +255,13 @@ pub fn operation(record: &OperationRecord, viewer: &Viewer, now: DateTime<Utc>) 
                 agency: format!("agencies/{}", summons.agency_code),
                 lead: row.lead_agency.as_deref() == Some(summons.agency_code.as_str()),
                 state: summons_state as i32,
-                summon_time: ts(summons.summoned_at),
-                report_in_deadline: ts(summons.report_in_due),
-                report_in_time: opt_ts(summons.reported_at),
+                summon_time: Some(timestamp(summons.summoned_at)),
+                report_in_deadline: Some(timestamp(summons.report_in_due)),
+                report_in_time: optional_timestamp(summons.reported_at),
                 reported_on_time: summons
                     .reported_at
                     .is_some_and(|at| at <= summons.report_in_due),
-                marked_late_time: opt_ts(summons.marked_late_at),
+                marked_late_time: optional_timestamp(summons.marked_late_at),
                 officers: record
                     .officers
                     .iter()
@@ -309,12 +300,12 @@ pub fn operation(record: &OperationRecord, viewer: &Viewer, now: DateTime<Utc>) 
             .map(outcome_to_api)
             .unwrap_or(api::OperationOutcome::Unspecified) as i32,
         summary: row.conclusion_summary.clone().unwrap_or_default(),
-        conclude_time: ts(concluded_at),
+        conclude_time: Some(timestamp(concluded_at)),
         concluded_by: row.concluded_by.clone().unwrap_or_default(),
     });
     let cancellation = row.cancelled_at.map(|cancelled_at| api::Cancellation {
         reason: row.cancel_reason.clone().unwrap_or_default(),
-        cancel_time: ts(cancelled_at),
+        cancel_time: Some(timestamp(cancelled_at)),
         cancelled_by: row.cancelled_by.clone().unwrap_or_default(),
     });
     api::Operation {
@@ -356,7 +347,7 @@ pub fn operation(record: &OperationRecord, viewer: &Viewer, now: DateTime<Utc>) 
         } as i32,
         agency_selection_note: row.agency_selection_note.clone(),
         blown_by: row.blown_by.clone(),
-        blow_time: ts(row.blown_at),
+        blow_time: Some(timestamp(row.blown_at)),
         actions: record
             .actions
             .iter()
@@ -371,84 +362,12 @@ pub fn operation(record: &OperationRecord, viewer: &Viewer, now: DateTime<Utc>) 
                 agency: format!("agencies/{}", rating.agency_code),
                 score: u32::try_from(rating.score).unwrap_or(0),
                 comment: rating.comment.clone(),
-                rate_time: ts(rating.rated_at),
+                rate_time: Some(timestamp(rating.rated_at)),
                 rated_by: rating.rated_by.clone(),
             })
             .collect(),
         overdue: is_overdue(record, now),
-        follow_up_open_time: opt_ts(row.follow_up_opened_at),
-        update_time: ts(row.updated_at),
-    }
-}
-
-/// Opaque page tokens: a collection tag and the last key seen, hex-encoded
-/// so callers treat them as opaque.
-pub mod page {
-    use super::Error;
-
-    pub const DEFAULT_SIZE: i64 = 50;
-    pub const MAX_SIZE: i64 = 500;
-
-    /// The page size asked for: 0 means the default, above the maximum is
-    /// lowered to it, negative is refused.
-    pub fn size(page_size: i32) -> Result<i64, Error> {
-        match page_size {
-            0 => Ok(DEFAULT_SIZE),
-            size if size < 0 => Err(Error::invalid("page_size", "must not be negative")),
-            size => Ok(i64::from(size).min(MAX_SIZE)),
-        }
-    }
-
-    pub fn encode(collection: &str, key: &str) -> String {
-        format!("{collection}:{key}")
-            .bytes()
-            .map(|byte| format!("{byte:02x}"))
-            .collect()
-    }
-
-    /// The key in a token of `collection`, `None` for an empty token.
-    pub fn decode(collection: &str, token: &str) -> Result<Option<String>, Error> {
-        if token.is_empty() {
-            return Ok(None);
-        }
-        let refuse = || Error::invalid("page_token", "is not a token this list returned");
-        if !token.len().is_multiple_of(2) || token.len() > 512 {
-            return Err(refuse());
-        }
-        let bytes: Vec<u8> = (0..token.len())
-            .step_by(2)
-            .map(|index| u8::from_str_radix(&token[index..index + 2], 16))
-            .collect::<Result<_, _>>()
-            .map_err(|_| refuse())?;
-        let text = String::from_utf8(bytes).map_err(|_| refuse())?;
-        text.strip_prefix(collection)
-            .and_then(|rest| rest.strip_prefix(':'))
-            .map(|key| Some(key.to_owned()))
-            .ok_or_else(refuse)
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn a_token_decodes_only_for_its_own_collection() {
-            let token = encode("operations", "0193a1b2-0000-7000-8000-000000000001");
-            assert_eq!(
-                decode("operations", &token).unwrap().as_deref(),
-                Some("0193a1b2-0000-7000-8000-000000000001")
-            );
-            assert!(decode("units", &token).is_err());
-            assert!(decode("units", "zz").is_err());
-            assert_eq!(decode("units", "").unwrap(), None);
-        }
-
-        #[test]
-        fn page_sizes_default_cap_and_refuse_negatives() {
-            assert_eq!(size(0).unwrap(), 50);
-            assert_eq!(size(7).unwrap(), 7);
-            assert_eq!(size(10_000).unwrap(), 500);
-            assert!(size(-1).is_err());
-        }
+        follow_up_open_time: optional_timestamp(row.follow_up_opened_at),
+        update_time: Some(timestamp(row.updated_at)),
     }
 }

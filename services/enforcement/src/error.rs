@@ -45,6 +45,19 @@ impl Error {
     }
 }
 
+/// A field the chassis' parsers (time, paging) found wrong.
+impl From<FieldViolation> for Error {
+    fn from(violation: FieldViolation) -> Self {
+        Error::Invalid(vec![violation])
+    }
+}
+
+impl From<Vec<FieldViolation>> for Error {
+    fn from(violations: Vec<FieldViolation>) -> Self {
+        Error::Invalid(violations)
+    }
+}
+
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
         match error {

@@ -15,6 +15,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use flatgov_grpc::time;
 use flatgov_messaging::{ConsumerSpec, Envelope, EventHandler, HandlerError};
 use flatgov_proto::cases::v1::CaseEscalated;
 use flatgov_proto::flatgov::r#type::v1::HandlingTier;
@@ -25,21 +26,6 @@ use crate::domain::selection;
 use crate::domain::{AgencyCode, BlockCode, CaseName, MatterCode, SubdistrictCode, WhistleSource};
 use crate::store;
 use crate::whistle::{self, Agencies, Whistle};
-
-/// A protobuf timestamp.
-pub fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: time.timestamp(),
-        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
-
-/// A protobuf timestamp as a UTC time, if it is one.
-pub fn from_timestamp(timestamp: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
-    u32::try_from(timestamp.nanos)
-        .ok()
-        .and_then(|nanos| DateTime::from_timestamp(timestamp.seconds, nanos))
-}
 
 /// The consumer of case escalations.
 pub fn case_escalated_consumer() -> ConsumerSpec {
@@ -113,7 +99,7 @@ fn whistle_of(
     let blown_at = escalated
         .escalated_at
         .as_ref()
-        .and_then(from_timestamp)
+        .and_then(|escalated_at| time::instant(escalated_at).ok())
         .filter(|at| *at <= now)
         .unwrap_or(now);
     let whistle = Whistle {
@@ -250,18 +236,5 @@ mod tests {
         foreign.block_code = "430302002001001".into();
         let (whistle, _) = whistle_of(&foreign, Utc::now()).unwrap();
         assert!(whistle.block.is_none());
-    }
-
-    #[test]
-    fn timestamps_round_trip() {
-        let now = Utc::now();
-        assert_eq!(from_timestamp(&timestamp(now)), Some(now));
-        assert_eq!(
-            from_timestamp(&prost_types::Timestamp {
-                seconds: 0,
-                nanos: -1
-            }),
-            None
-        );
     }
 }

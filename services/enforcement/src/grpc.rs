@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
 use flatgov_auth::{Caller, Role};
+use flatgov_grpc::paging::{self, ListQuery, PageRequest, PageSize};
+use flatgov_grpc::time::{self, timestamp};
 use flatgov_proto::enforcement::v1 as api;
 use flatgov_proto::enforcement::v1::joint_enforcement_server::JointEnforcement;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
@@ -14,7 +16,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::Settings;
-use crate::convert::{self, page};
+use crate::convert;
 use crate::domain::action::{self, ActionDetails, Attachment};
 use crate::domain::indicators;
 use crate::domain::operation::{self as rules, ConclusionKind, OrderFacts};
@@ -26,7 +28,6 @@ use crate::domain::{
 };
 use crate::duties::DutiesClient;
 use crate::error::{Error, Violations};
-use crate::events::{from_timestamp, timestamp};
 use crate::store::{self, OperationRecord};
 use crate::whistle::{self, Agencies, Answer, Decision, OperationFacts, Whistle};
 
@@ -741,7 +742,10 @@ impl EnforcementService {
                 let deadline = violations.check(
                     "rectification_order.deadline",
                     action::rectification_deadline(
-                        order.deadline.as_ref().and_then(from_timestamp),
+                        order
+                            .deadline
+                            .as_ref()
+                            .and_then(|deadline| time::instant(deadline).ok()),
                         now,
                     ),
                 );
@@ -1221,24 +1225,25 @@ impl EnforcementService {
                 ),
             }
         }
-        let limit = violations.check(
-            "page_size",
-            page::size(request.page_size).map_err(|_| "must not be negative"),
-        );
+        let query = ListQuery::new(&format!(
+            "operations agency={} subdistrict_code={} states={:?} overdue_only={} case={}",
+            request.agency,
+            request.subdistrict_code,
+            request.states,
+            request.overdue_only,
+            request.case
+        ));
+        let size = violations.check("page_size", PageSize::parse(request.page_size));
         let before = violations
             .check(
                 "page_token",
-                page::decode("operations", &request.page_token)
-                    .map_err(|_| "is not a token this list returned"),
+                query
+                    .key_in(&request.page_token)
+                    .and_then(|key| paging::parse_key::<Uuid>(key.as_deref())),
             )
-            .flatten()
-            .map(|key| {
-                Uuid::parse_str(&key)
-                    .map_err(|_| Error::invalid("page_token", "is not a token this list returned"))
-            })
-            .transpose()?;
+            .flatten();
         violations.finish()?;
-        let limit = required(limit, "page_size")?;
+        let size = required(size, "page_size")?;
         let agency = match (&viewer, agency) {
             (Viewer::Agency(own), Some(asked)) if *own != asked => {
                 return Err(Error::PermissionDenied(format!(
@@ -1264,21 +1269,15 @@ impl EnforcementService {
                 overdue_only: request.overdue_only,
                 case_name: case.as_ref().map(CaseName::as_str),
                 before,
-                limit: limit + 1,
+                limit: size.fetch_limit(),
                 now,
             },
         )
         .await
         .map_err(Error::database("listing operations"))?;
-        let next_page_token = if records.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
-            records.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-            records
-                .last()
-                .map(|record| page::encode("operations", &record.operation.id.to_string()))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = size.next_page_token(&mut records, &query, |record| {
+            record.operation.id.to_string()
+        });
         Ok(api::ListOperationsResponse {
             operations: records
                 .iter()
@@ -1296,8 +1295,15 @@ impl EnforcementService {
     ) -> Result<api::GetIndicatorsResponse, Error> {
         let viewer = viewer(caller)?;
         let mut violations = Violations::default();
-        let start = request.period_start.as_ref().and_then(from_timestamp);
-        let end = request.period_end.as_ref().and_then(from_timestamp);
+        // An unset or invalid period bound is reported as required below.
+        let start = request
+            .period_start
+            .as_ref()
+            .and_then(|start| time::instant(start).ok());
+        let end = request
+            .period_end
+            .as_ref()
+            .and_then(|end| time::instant(end).ok());
         if start.is_none() {
             violations.add("period_start", "is required");
         }
@@ -1618,18 +1624,23 @@ impl EnforcementService {
         &self,
         request: api::ListAgenciesRequest,
     ) -> Result<api::ListAgenciesResponse, Error> {
-        let limit = page::size(request.page_size)?;
-        let after = page::decode("agencies", &request.page_token)?;
+        let query = ListQuery::new(&format!(
+            "agencies include_inactive={}",
+            request.include_inactive
+        ));
+        let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
         let mut connection = self.connection("listing agencies").await?;
         let mut rows = store::list_agencies(
             &mut connection,
             request.include_inactive,
-            after.as_deref(),
-            limit + 1,
+            page.after.as_deref(),
+            page.size.fetch_limit(),
         )
         .await
         .map_err(Error::database("listing agencies"))?;
-        let next_page_token = next_token(&mut rows, limit, "agencies", |row| row.code.clone());
+        let next_page_token = page
+            .size
+            .next_page_token(&mut rows, &query, |row| row.code.clone());
         Ok(api::ListAgenciesResponse {
             agencies: rows.iter().map(convert::agency).collect(),
             next_page_token,
@@ -1753,8 +1764,18 @@ impl EnforcementService {
             SubdistrictCode::parse,
         );
         violations.finish()?;
-        let limit = page::size(request.page_size)?;
-        let after = page_uuid("units", &request.page_token)?;
+        let query = ListQuery::new(&format!(
+            "units agency={} stationed_subdistrict_code={} on_duty_only={} include_inactive={}",
+            agency.as_ref().map(AgencyCode::as_str).unwrap_or_default(),
+            station
+                .as_ref()
+                .map(SubdistrictCode::as_str)
+                .unwrap_or_default(),
+            request.on_duty_only,
+            request.include_inactive
+        ));
+        let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
+        let after = page.after_as::<Uuid>()?;
         let mut connection = self.connection("listing units").await?;
         let mut rows = store::list_units(
             &mut connection,
@@ -1764,12 +1785,14 @@ impl EnforcementService {
                 on_duty_only: request.on_duty_only,
                 include_inactive: request.include_inactive,
                 after,
-                limit: limit + 1,
+                limit: page.size.fetch_limit(),
             },
         )
         .await
         .map_err(Error::database("listing units"))?;
-        let next_page_token = next_token(&mut rows, limit, "units", |row| row.id.to_string());
+        let next_page_token = page
+            .size
+            .next_page_token(&mut rows, &query, |row| row.id.to_string());
         Ok(api::ListUnitsResponse {
             units: rows.iter().map(convert::unit).collect(),
             next_page_token,
@@ -1930,8 +1953,14 @@ impl EnforcementService {
         let mut violations = Violations::default();
         let unit = optional(&mut violations, "unit", &request.unit, UnitName::parse);
         violations.finish()?;
-        let limit = page::size(request.page_size)?;
-        let after = page_uuid("officers", &request.page_token)?;
+        let query = ListQuery::new(&format!(
+            "officers parent={} unit={} include_inactive={}",
+            request.parent,
+            unit.as_ref().map(ToString::to_string).unwrap_or_default(),
+            request.include_inactive
+        ));
+        let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
+        let after = page.after_as::<Uuid>()?;
         let mut connection = self.connection("listing officers").await?;
         let agency = self.parent_agency(&mut connection, &request.parent).await?;
         let viewer = Self::require_officer_reader(caller, &agency)?;
@@ -1950,12 +1979,14 @@ impl EnforcementService {
                 unit_id: unit.as_ref().map(UnitName::id),
                 include_inactive: request.include_inactive,
                 after,
-                limit: limit + 1,
+                limit: page.size.fetch_limit(),
             },
         )
         .await
         .map_err(Error::database("listing officers"))?;
-        let next_page_token = next_token(&mut rows, limit, "officers", |row| row.id.to_string());
+        let next_page_token = page
+            .size
+            .next_page_token(&mut rows, &query, |row| row.id.to_string());
         Ok(api::ListOfficersResponse {
             officers: rows
                 .iter()
@@ -1964,33 +1995,6 @@ impl EnforcementService {
             next_page_token,
         })
     }
-}
-
-fn page_uuid(collection: &str, token: &str) -> Result<Option<Uuid>, Error> {
-    page::decode(collection, token)?
-        .map(|key| {
-            Uuid::parse_str(&key)
-                .map_err(|_| Error::invalid("page_token", "is not a token this list returned"))
-        })
-        .transpose()
-}
-
-/// Trims the extra row fetched to learn whether another page exists, and
-/// returns the token of the next page (empty on the last).
-fn next_token<T>(
-    rows: &mut Vec<T>,
-    limit: i64,
-    collection: &str,
-    key: impl Fn(&T) -> String,
-) -> String {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    if rows.len() <= limit {
-        return String::new();
-    }
-    rows.truncate(limit);
-    rows.last()
-        .map(|row| page::encode(collection, &key(row)))
-        .unwrap_or_default()
 }
 
 macro_rules! rpc {

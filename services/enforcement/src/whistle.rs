@@ -3,6 +3,7 @@
 //! deadline worker that resolves agencies later, and `SummonAgency`.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use flatgov_grpc::time::timestamp;
 use flatgov_proto::enforcement::v1::{AgencySummoned, WhistleBlown};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -13,7 +14,6 @@ use crate::domain::{
     AgencyCode, BlockCode, CaseName, MatterCode, RequestId, SubdistrictCode, WhistleSource,
 };
 use crate::duties::{Responsibility, Unavailable};
-use crate::events::timestamp;
 use crate::store::{self, NewOperation, Recorded};
 
 /// Everything a whistle says, validated.

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use flatgov_grpc::time::timestamp;
 use flatgov_proto::enforcement::v1::{AgencyLate, FollowUpOpened, RectificationOrderOverdue};
 use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
@@ -20,7 +21,6 @@ use tokio_util::sync::CancellationToken;
 use crate::Settings;
 use crate::domain::{AgencyCode, BlockCode, MatterCode, SubdistrictCode};
 use crate::duties::DutiesClient;
-use crate::events::timestamp;
 use crate::store;
 use crate::whistle::{self, Answer, Decision, OperationFacts};
 

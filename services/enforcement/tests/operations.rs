@@ -7,10 +7,9 @@ mod support;
 
 use chrono::Utc;
 use flatgov_proto::enforcement::v1 as api;
-use flatgov_testkit::{TestEnv, eventually, with_token};
+use flatgov_testkit::{TestEnv, eventually, field_violations, with_token};
 use support::*;
 use tonic::Code;
-use tonic_types::StatusExt as _;
 
 #[tokio::test]
 async fn a_whistle_runs_from_summons_through_report_in_and_actions_to_conclusion_and_ratings() {
@@ -661,7 +660,7 @@ async fn bad_input_gets_the_right_code_with_the_reason_and_changes_nothing() {
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), Code::InvalidArgument);
-    let violations = unknown.get_details_bad_request().unwrap().field_violations;
+    let violations = field_violations(&unknown);
     assert_eq!(violations[0].field, "agencies[1]");
     assert!(
         violations[0]
@@ -680,10 +679,7 @@ async fn bad_input_gets_the_right_code_with_the_reason_and_changes_nothing() {
         .await
         .unwrap_err();
     assert_eq!(malformed.code(), Code::InvalidArgument);
-    let fields: Vec<String> = malformed
-        .get_details_bad_request()
-        .unwrap()
-        .field_violations
+    let fields: Vec<String> = field_violations(&malformed)
         .into_iter()
         .map(|violation| violation.field)
         .collect();
@@ -790,10 +786,7 @@ async fn bad_input_gets_the_right_code_with_the_reason_and_changes_nothing() {
         .await
         .unwrap_err();
     assert_eq!(invalid.code(), Code::InvalidArgument);
-    let fields: Vec<String> = invalid
-        .get_details_bad_request()
-        .unwrap()
-        .field_violations
+    let fields: Vec<String> = field_violations(&invalid)
         .into_iter()
         .map(|violation| violation.field)
         .collect();

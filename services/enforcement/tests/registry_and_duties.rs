@@ -18,7 +18,7 @@ use flatgov_proto::duties::v1::{
 };
 use flatgov_proto::enforcement::v1 as api;
 use flatgov_proto::flatgov::r#type::v1::{HandlingTier, Unit, UnitKind};
-use flatgov_testkit::{TestEnv, eventually, free_port, with_token};
+use flatgov_testkit::{TestEnv, eventually, field_violations, free_port, with_token};
 use support::*;
 use tokio::net::TcpListener;
 use tonic::{Code, Request, Response, Status};
@@ -353,7 +353,7 @@ async fn agencies_units_and_officers_are_managed_as_data_by_those_responsible() 
         .list_agencies(with_token(
             api::ListAgenciesRequest {
                 page_size: 2,
-                page_token: first_page.next_page_token,
+                page_token: first_page.next_page_token.clone(),
                 include_inactive: false,
             },
             &tokens.admin,
@@ -363,6 +363,20 @@ async fn agencies_units_and_officers_are_managed_as_data_by_those_responsible() 
         .into_inner();
     assert_eq!(second_page.agencies.len(), 2);
     assert!(second_page.next_page_token.is_empty());
+    // A token resumes only the listing it came from, not one with other filters.
+    let other_filter = client
+        .list_agencies(with_token(
+            api::ListAgenciesRequest {
+                page_size: 2,
+                page_token: first_page.next_page_token,
+                include_inactive: true,
+            },
+            &tokens.admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(other_filter.code(), Code::InvalidArgument);
+    assert_eq!(field_violations(&other_filter)[0].field, "page_token");
 
     // Units stationed in a subdistrict, created idempotently by the agency.
     let unit_request = api::CreateUnitRequest {

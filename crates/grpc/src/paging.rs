@@ -136,6 +136,20 @@ impl ListQuery {
         }
     }
 
+    /// The query of a list request message, every filter included: `list`
+    /// names the collection, `filters` is the request after its
+    /// `page_size` and `page_token` were taken out (`std::mem::take`), so
+    /// only the filters remain. Protobuf encodes unset fields as nothing,
+    /// so a filter added to the message later leaves tokens valid.
+    pub fn of_request(list: &str, filters: &impl prost::Message) -> Self {
+        let mut description = list.as_bytes().to_vec();
+        description.push(0);
+        filters.encode_raw(&mut description);
+        Self {
+            fingerprint: fnv1a(&description),
+        }
+    }
+
     /// The token for the page after the row whose sort key is `last_key`.
     pub fn token_after(&self, last_key: &str) -> String {
         let hex: String = last_key.bytes().map(|byte| format!("{byte:02x}")).collect();
@@ -278,6 +292,25 @@ mod tests {
         assert_eq!(other_filters.key_in(&token), Err(PagingError::ForeignToken));
         let other_list = ListQuery::new("staff parent=430302001");
         assert_eq!(other_list.key_in(&token), Err(PagingError::ForeignToken));
+    }
+
+    #[test]
+    fn a_request_message_binds_its_tokens_to_every_filter_it_sets() {
+        // Any message will do; a timestamp has two fields to filter by.
+        let filters = |seconds: i64, nanos: i32| prost_types::Timestamp { seconds, nanos };
+        let query = ListQuery::of_request("activities", &filters(7, 0));
+        let token = query.token_after("k");
+        assert_eq!(
+            ListQuery::of_request("activities", &filters(7, 0)).key_in(&token),
+            Ok(Some("k".to_owned()))
+        );
+        for other in [
+            ListQuery::of_request("activities", &filters(8, 0)),
+            ListQuery::of_request("activities", &filters(7, 1)),
+            ListQuery::of_request("series", &filters(7, 0)),
+        ] {
+            assert_eq!(other.key_in(&token), Err(PagingError::ForeignToken));
+        }
     }
 
     #[test]

@@ -1818,5 +1818,19 @@ async fn residents_page_through_announced_activities_while_drafts_stay_with_thei
         ))
         .await;
     assert_code(bad_token, Code::InvalidArgument, "page_token");
+    let other_filter = federation
+        .client()
+        .list_activities(with_token(
+            proto::ListActivitiesRequest {
+                page_size: 1,
+                page_token: page_one.next_page_token,
+                organisation: "organisations/communist_youth_league".into(),
+                division_code: "430302001".into(),
+                ..Default::default()
+            },
+            &resident,
+        ))
+        .await;
+    assert_code(other_filter, Code::InvalidArgument, "page_token");
     federation.application.shutdown().await.unwrap();
 }

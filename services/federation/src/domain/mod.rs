@@ -5,7 +5,6 @@ pub mod activity;
 pub mod codes;
 pub mod identity;
 pub mod kinds;
-pub mod paging;
 pub mod text;
 
 /// Why a value from outside is not usable, in words a caller can act on.

@@ -3,13 +3,15 @@
 
 use chrono::{DateTime, Utc};
 use flatgov_auth::{Caller, Role};
+use flatgov_grpc::paging::{self, ListQuery, PageRequest, PagingError};
+use flatgov_grpc::time::{optional_timestamp, timestamp};
 use flatgov_proto::federation::v1 as proto;
 use tonic::Request;
 use uuid::Uuid;
 
 use super::{
-    Checks, FederationService, ProtoWord, next_page, optional_timestamp, optional_word,
-    required_time, split, stored_words, timestamp, uuid_cursor, word_list,
+    Checks, FederationService, ProtoWord, optional_word, required_time, split, stored_words,
+    word_list,
 };
 use crate::access::{self, Actor};
 use crate::domain::activity::{self, CheckIn, Placement};
@@ -18,7 +20,7 @@ use crate::domain::codes::{
     parse_request_id, parse_series_name, series_name,
 };
 use crate::domain::kinds::{ActivityState, Audience, RegistrationStatus, require_state};
-use crate::domain::{Invalid, paging, text};
+use crate::domain::text;
 use crate::error::{Error, Result};
 use crate::events::publish;
 use crate::store::activities::{
@@ -99,10 +101,12 @@ pub async fn list_series(
     service: &FederationService,
     request: Request<proto::ListSeriesRequest>,
 ) -> Result<proto::ListSeriesResponse> {
-    let (_caller, request) = split(request)?;
+    let (_caller, mut request) = split(request)?;
+    let page_size = std::mem::take(&mut request.page_size);
+    let page_token = std::mem::take(&mut request.page_token);
+    let query = ListQuery::of_request("series", &request);
     let mut checks = Checks::new();
-    let page_size = checks.check("page_size", paging::page_size(request.page_size));
-    let after = checks.check("page_token", paging::decode_token(&request.page_token));
+    let page = checks.page(&query, page_size, &page_token);
     let organisation = if request.organisation.trim().is_empty() {
         None
     } else {
@@ -116,12 +120,14 @@ pub async fn list_series(
     let mut rows = store::list_series(
         &mut connection,
         organisation.as_ref().map(Code::as_str),
-        after.as_deref(),
-        page_size + 1,
+        page.after.as_deref(),
+        page.size.fetch_limit(),
     )
     .await
     .map_err(Error::database("listing series"))?;
-    let next_page_token = next_page(&mut rows, page_size, |row| row.code.clone());
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| row.code.clone());
     Ok(proto::ListSeriesResponse {
         series: rows.into_iter().map(series_to_proto).collect(),
         next_page_token,
@@ -553,26 +559,42 @@ pub async fn get_activity(
     activity_to_proto(row)
 }
 
-fn activity_cursor(token: &str) -> std::result::Result<Option<(DateTime<Utc>, Uuid)>, Invalid> {
-    let Some(key) = paging::decode_token(token)? else {
-        return Ok(None);
-    };
-    let malformed = || Invalid::new("is not a token this list returned");
-    let (micros, id) = key.split_once('|').ok_or_else(malformed)?;
-    let micros: i64 = micros.parse().map_err(|_| malformed())?;
-    let start = DateTime::<Utc>::from_timestamp_micros(micros).ok_or_else(malformed)?;
-    let id = Uuid::parse_str(id).map_err(|_| malformed())?;
-    Ok(Some((start, id)))
+/// The sort key of activities: start (in microseconds since the epoch, as
+/// stored) and id, written `{micros}|{uuid}`.
+struct ActivityKey;
+
+impl ActivityKey {
+    fn of(starts_at: DateTime<Utc>, id: Uuid) -> String {
+        format!("{}|{id}", starts_at.timestamp_micros())
+    }
+
+    /// Where a page request resumes; a key of another shape was forged.
+    fn after(
+        page: &PageRequest,
+    ) -> std::result::Result<Option<(DateTime<Utc>, Uuid)>, PagingError> {
+        let Some(key) = page.after.as_deref() else {
+            return Ok(None);
+        };
+        let (micros, id) = key.split_once('|').ok_or(PagingError::ForeignToken)?;
+        let micros: i64 = micros.parse().map_err(|_| PagingError::ForeignToken)?;
+        let start =
+            DateTime::<Utc>::from_timestamp_micros(micros).ok_or(PagingError::ForeignToken)?;
+        let id = Uuid::parse_str(id).map_err(|_| PagingError::ForeignToken)?;
+        Ok(Some((start, id)))
+    }
 }
 
 pub async fn list_activities(
     service: &FederationService,
     request: Request<proto::ListActivitiesRequest>,
 ) -> Result<proto::ListActivitiesResponse> {
-    let (caller, request) = split(request)?;
+    let (caller, mut request) = split(request)?;
+    let page_size = std::mem::take(&mut request.page_size);
+    let page_token = std::mem::take(&mut request.page_token);
+    let query = ListQuery::of_request("activities", &request);
     let mut checks = Checks::new();
-    let page_size = checks.check("page_size", paging::page_size(request.page_size));
-    let after = checks.check("page_token", activity_cursor(&request.page_token));
+    let page = checks.page(&query, page_size, &page_token);
+    let after = checks.check("page_token", ActivityKey::after(&page));
     let organisation = if request.organisation.trim().is_empty() {
         None
     } else {
@@ -635,11 +657,11 @@ pub async fn list_activities(
         after,
     };
     let mut connection = service.connection("listing activities").await?;
-    let mut rows = store::list_activities(&mut connection, &filter, page_size + 1)
+    let mut rows = store::list_activities(&mut connection, &filter, page.size.fetch_limit())
         .await
         .map_err(Error::database("listing activities"))?;
-    let next_page_token = next_page(&mut rows, page_size, |row| {
-        format!("{}|{}", row.starts_at.timestamp_micros(), row.id)
+    let next_page_token = page.size.next_page_token(&mut rows, &query, |row| {
+        ActivityKey::of(row.starts_at, row.id)
     });
     Ok(proto::ListActivitiesResponse {
         activities: rows
@@ -1023,15 +1045,21 @@ pub async fn list_registrations(
     service: &FederationService,
     request: Request<proto::ListRegistrationsRequest>,
 ) -> Result<proto::ListRegistrationsResponse> {
-    let (caller, request) = split(request)?;
+    let (caller, mut request) = split(request)?;
+    let page_size = std::mem::take(&mut request.page_size);
+    let page_token = std::mem::take(&mut request.page_token);
+    let query = ListQuery::of_request("registrations", &request);
     caller.require_any_role(&[Role::Resident, Role::FederationStaff, Role::DistrictAdmin])?;
     let mut checks = Checks::new();
     let activity_id = checks.check(
         "parent",
         Collection::Activities.parse(&request.parent).map(Some),
     );
-    let page_size = checks.check("page_size", paging::page_size(request.page_size));
-    let after = checks.check("page_token", uuid_cursor(&request.page_token));
+    let page = checks.page(&query, page_size, &page_token);
+    let after = checks.check(
+        "page_token",
+        paging::parse_key::<Uuid>(page.after.as_deref()),
+    );
     let status: Option<RegistrationStatus> = checks.check("status", optional_word(request.status));
     checks.finish()?;
     let Some(activity_id) = activity_id else {
@@ -1055,11 +1083,13 @@ pub async fn list_registrations(
         status.map(RegistrationStatus::as_str),
         participant.as_deref(),
         after,
-        page_size + 1,
+        page.size.fetch_limit(),
     )
     .await
     .map_err(Error::database("listing registrations"))?;
-    let next_page_token = next_page(&mut rows, page_size, |row| row.id.to_string());
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| row.id.to_string());
     Ok(proto::ListRegistrationsResponse {
         registrations: rows
             .into_iter()

@@ -3,6 +3,8 @@
 
 use chrono::Utc;
 use flatgov_auth::{Caller, Role};
+use flatgov_grpc::paging::{self, ListQuery};
+use flatgov_grpc::time::{optional_timestamp, timestamp};
 use flatgov_proto::federation::v1 as proto;
 use sqlx::PgConnection;
 use tonic::Request;
@@ -10,8 +12,8 @@ use uuid::Uuid;
 
 use super::activities::count;
 use super::{
-    Checks, FederationService, ProtoWord, next_page, optional_timestamp, optional_word,
-    required_time, required_word, split, stored_words, timestamp, uuid_cursor, word_list,
+    Checks, FederationService, ProtoWord, optional_word, required_time, required_word, split,
+    stored_words, word_list,
 };
 use crate::access::{self, Actor};
 use crate::domain::codes::{
@@ -20,7 +22,7 @@ use crate::domain::codes::{
 use crate::domain::kinds::{
     ApplicationState, Audience, ProgrammeKind, ProgrammeState, require_state,
 };
-use crate::domain::{Invalid, paging, text};
+use crate::domain::{Invalid, text};
 use crate::error::{Error, Result};
 use crate::store::innovation::{
     self as store, ApplicationRow, MentorRow, NewApplication, NewMentor, NewProgramme,
@@ -258,10 +260,16 @@ pub async fn list_programmes(
     service: &FederationService,
     request: Request<proto::ListProgrammesRequest>,
 ) -> Result<proto::ListProgrammesResponse> {
-    let (_caller, request) = split(request)?;
+    let (_caller, mut request) = split(request)?;
+    let page_size = std::mem::take(&mut request.page_size);
+    let page_token = std::mem::take(&mut request.page_token);
+    let query = ListQuery::of_request("programmes", &request);
     let mut checks = Checks::new();
-    let page_size = checks.check("page_size", paging::page_size(request.page_size));
-    let after = checks.check("page_token", uuid_cursor(&request.page_token));
+    let page = checks.page(&query, page_size, &page_token);
+    let after = checks.check(
+        "page_token",
+        paging::parse_key::<Uuid>(page.after.as_deref()),
+    );
     let organisation = if request.organisation.trim().is_empty() {
         None
     } else {
@@ -280,10 +288,12 @@ pub async fn list_programmes(
         after,
     };
     let mut connection = service.connection("listing programmes").await?;
-    let mut rows = store::list_programmes(&mut connection, &filter, page_size + 1)
+    let mut rows = store::list_programmes(&mut connection, &filter, page.size.fetch_limit())
         .await
         .map_err(Error::database("listing programmes"))?;
-    let next_page_token = next_page(&mut rows, page_size, |row| row.id.to_string());
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| row.id.to_string());
     Ok(proto::ListProgrammesResponse {
         programmes: rows
             .into_iter()
@@ -394,11 +404,17 @@ pub async fn list_mentors(
     service: &FederationService,
     request: Request<proto::ListMentorsRequest>,
 ) -> Result<proto::ListMentorsResponse> {
-    let (caller, request) = split(request)?;
+    let (caller, mut request) = split(request)?;
+    let page_size = std::mem::take(&mut request.page_size);
+    let page_token = std::mem::take(&mut request.page_token);
+    let query = ListQuery::of_request("mentors", &request);
     caller.require_any_role(&[Role::FederationStaff])?;
     let mut checks = Checks::new();
-    let page_size = checks.check("page_size", paging::page_size(request.page_size));
-    let after = checks.check("page_token", uuid_cursor(&request.page_token));
+    let page = checks.page(&query, page_size, &page_token);
+    let after = checks.check(
+        "page_token",
+        paging::parse_key::<Uuid>(page.after.as_deref()),
+    );
     let organisation = if request.organisation.trim().is_empty() {
         None
     } else {
@@ -415,11 +431,13 @@ pub async fn list_mentors(
         organisation.as_ref().map(Code::as_str),
         (!expertise.is_empty()).then_some(expertise.as_str()),
         after,
-        page_size + 1,
+        page.size.fetch_limit(),
     )
     .await
     .map_err(Error::database("listing mentors"))?;
-    let next_page_token = next_page(&mut rows, page_size, |row| row.id.to_string());
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| row.id.to_string());
     Ok(proto::ListMentorsResponse {
         mentors: rows.into_iter().map(mentor_to_proto).collect(),
         next_page_token,
@@ -779,15 +797,21 @@ pub async fn list_applications(
     service: &FederationService,
     request: Request<proto::ListApplicationsRequest>,
 ) -> Result<proto::ListApplicationsResponse> {
-    let (caller, request) = split(request)?;
+    let (caller, mut request) = split(request)?;
+    let page_size = std::mem::take(&mut request.page_size);
+    let page_token = std::mem::take(&mut request.page_token);
+    let query = ListQuery::of_request("applications", &request);
     caller.require_any_role(&[Role::FederationStaff, Role::Resident])?;
     let mut checks = Checks::new();
     let programme_id = checks.check(
         "parent",
         Collection::Programmes.parse(&request.parent).map(Some),
     );
-    let page_size = checks.check("page_size", paging::page_size(request.page_size));
-    let after = checks.check("page_token", uuid_cursor(&request.page_token));
+    let page = checks.page(&query, page_size, &page_token);
+    let after = checks.check(
+        "page_token",
+        paging::parse_key::<Uuid>(page.after.as_deref()),
+    );
     let state: Option<ApplicationState> = checks.check("state", optional_word(request.state));
     let mentor = if request.mentor.trim().is_empty() {
         None
@@ -817,11 +841,13 @@ pub async fn list_applications(
         mentor,
         submitted_by.as_deref(),
         after,
-        page_size + 1,
+        page.size.fetch_limit(),
     )
     .await
     .map_err(Error::database("listing applications"))?;
-    let next_page_token = next_page(&mut rows, page_size, |row| row.id.to_string());
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| row.id.to_string());
     let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
     let progress = store::progress(&mut connection, &ids)
         .await

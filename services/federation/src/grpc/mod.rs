@@ -15,6 +15,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use flatgov_auth::Caller;
 use flatgov_grpc::error::FieldViolation;
+use flatgov_grpc::paging::{ListQuery, PageRequest, PageSize};
 use flatgov_proto::federation::v1 as proto;
 use flatgov_proto::federation::v1::federation_server::Federation;
 use prost_types::Timestamp;
@@ -165,13 +166,27 @@ impl Checks {
     }
 
     /// The value, or a placeholder and a violation of `field`.
-    pub fn check<T: Default>(&mut self, field: &str, result: std::result::Result<T, Invalid>) -> T {
+    pub fn check<T: Default, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        result: std::result::Result<T, E>,
+    ) -> T {
         match result {
             Ok(value) => value,
             Err(invalid) => {
-                self.violations.push(FieldViolation::new(field, invalid.0));
+                self.violations
+                    .push(FieldViolation::new(field, invalid.to_string()));
                 T::default()
             }
+        }
+    }
+
+    /// The paging fields of a list request, checked with its other fields;
+    /// the token must have come from `query`.
+    pub fn page(&mut self, query: &ListQuery, page_size: i32, page_token: &str) -> PageRequest {
+        PageRequest {
+            size: self.check("page_size", PageSize::parse(page_size)),
+            after: self.check("page_token", query.key_in(page_token)),
         }
     }
 
@@ -329,17 +344,6 @@ pub(crate) fn word_list<E: ProtoWord + PartialEq>(
     Ok(members)
 }
 
-pub(crate) fn timestamp(time: DateTime<Utc>) -> Timestamp {
-    Timestamp {
-        seconds: time.timestamp(),
-        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
-
-pub(crate) fn optional_timestamp(time: Option<DateTime<Utc>>) -> Option<Timestamp> {
-    time.map(timestamp)
-}
-
 /// A set timestamp within the years the platform can mean (1900–9999).
 pub(crate) fn required_time(
     value: Option<&Timestamp>,
@@ -357,9 +361,8 @@ pub(crate) fn optional_time(
 }
 
 fn parse_time(value: &Timestamp) -> std::result::Result<DateTime<Utc>, Invalid> {
-    let nanos = u32::try_from(value.nanos).map_err(|_| Invalid::new("has negative nanoseconds"))?;
-    let time = DateTime::<Utc>::from_timestamp(value.seconds, nanos)
-        .ok_or_else(|| Invalid::new("is not a representable instant"))?;
+    let time =
+        flatgov_grpc::time::instant(value).map_err(|error| Invalid::new(error.to_string()))?;
     let earliest = DateTime::<Utc>::from_timestamp(-2_208_988_800, 0).unwrap_or(time);
     if time < earliest {
         return Err(Invalid::new("lies before 1900"));
@@ -378,34 +381,6 @@ pub(crate) fn past_time(
         return Err(Invalid::new("lies in the future"));
     }
     Ok(time)
-}
-
-/// The next page token when a page came back full: fetch one row more than
-/// the page size, and if it is there, the last row kept carries the key.
-pub(crate) fn next_page<T>(
-    rows: &mut Vec<T>,
-    page_size: i64,
-    key: impl Fn(&T) -> String,
-) -> String {
-    let limit = usize::try_from(page_size).unwrap_or(usize::MAX);
-    if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last()
-            .map(|row| crate::domain::paging::encode_token(&key(row)))
-            .unwrap_or_default()
-    } else {
-        String::new()
-    }
-}
-
-/// Turns an optional sort key into a UUID cursor.
-pub(crate) fn uuid_cursor(token: &str) -> std::result::Result<Option<uuid::Uuid>, Invalid> {
-    match crate::domain::paging::decode_token(token)? {
-        None => Ok(None),
-        Some(key) => uuid::Uuid::parse_str(&key)
-            .map(Some)
-            .map_err(|_| Invalid::new("is not a token this list returned")),
-    }
 }
 
 /// Reads stored words back.

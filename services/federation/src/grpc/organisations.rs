@@ -1,14 +1,16 @@
 //! Member organisations and staff lists.
 
 use flatgov_auth::Role;
+use flatgov_grpc::paging::ListQuery;
+use flatgov_grpc::time::timestamp;
 use flatgov_proto::federation::v1 as proto;
 use tonic::Request;
 
-use super::{Checks, FederationService, ProtoWord, next_page, split, timestamp, word_list};
+use super::{Checks, FederationService, ProtoWord, split, word_list};
 use crate::access;
 use crate::domain::codes::{Code, organisation_name, parse_organisation_reference};
 use crate::domain::kinds::StaffPermission;
-use crate::domain::{Invalid, paging, text};
+use crate::domain::{Invalid, text};
 use crate::error::{Error, Result};
 use crate::store::organisations::{
     self as store, NewOrganisation, NewStaff, OrganisationChanges, OrganisationRow, StaffChanges,
@@ -126,21 +128,25 @@ pub async fn list_organisations(
     service: &FederationService,
     request: Request<proto::ListOrganisationsRequest>,
 ) -> Result<proto::ListOrganisationsResponse> {
-    let (_caller, request) = split(request)?;
+    let (_caller, mut request) = split(request)?;
+    let page_size = std::mem::take(&mut request.page_size);
+    let page_token = std::mem::take(&mut request.page_token);
+    let query = ListQuery::of_request("organisations", &request);
     let mut checks = Checks::new();
-    let page_size = checks.check("page_size", paging::page_size(request.page_size));
-    let after = checks.check("page_token", paging::decode_token(&request.page_token));
+    let page = checks.page(&query, page_size, &page_token);
     checks.finish()?;
     let mut connection = service.connection("listing organisations").await?;
     let mut rows = store::list(
         &mut connection,
-        after.as_deref(),
+        page.after.as_deref(),
         request.include_inactive,
-        page_size + 1,
+        page.size.fetch_limit(),
     )
     .await
     .map_err(Error::database("listing organisations"))?;
-    let next_page_token = next_page(&mut rows, page_size, |row| row.code.clone());
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| row.code.clone());
     Ok(proto::ListOrganisationsResponse {
         organisations: rows.into_iter().map(to_proto).collect(),
         next_page_token,
@@ -356,15 +362,17 @@ pub async fn list_staff(
     service: &FederationService,
     request: Request<proto::ListStaffRequest>,
 ) -> Result<proto::ListStaffResponse> {
-    let (caller, request) = split(request)?;
+    let (caller, mut request) = split(request)?;
+    let page_size = std::mem::take(&mut request.page_size);
+    let page_token = std::mem::take(&mut request.page_token);
+    let query = ListQuery::of_request("staff", &request);
     caller.require_any_role(STAFF_READERS)?;
     let mut checks = Checks::new();
     let organisation = checks.check(
         "parent",
         parse_organisation_reference(&request.parent).map(Some),
     );
-    let page_size = checks.check("page_size", paging::page_size(request.page_size));
-    let after = checks.check("page_token", paging::decode_token(&request.page_token));
+    let page = checks.page(&query, page_size, &page_token);
     checks.finish()?;
     let Some(organisation) = organisation else {
         return Err(Error::invalid("parent", "must be set"));
@@ -373,13 +381,15 @@ pub async fn list_staff(
     let mut rows = store::list_staff(
         &mut connection,
         organisation.as_str(),
-        after.as_deref(),
+        page.after.as_deref(),
         request.include_inactive,
-        page_size + 1,
+        page.size.fetch_limit(),
     )
     .await
     .map_err(Error::database("listing staff"))?;
-    let next_page_token = next_page(&mut rows, page_size, |row| row.staff_id.clone());
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| row.staff_id.clone());
     Ok(proto::ListStaffResponse {
         staff: rows
             .into_iter()

@@ -4,21 +4,20 @@
 
 use chrono::Utc;
 use flatgov_auth::{Caller, Role};
+use flatgov_grpc::paging::{self, ListQuery};
+use flatgov_grpc::time::{optional_timestamp, timestamp};
 use flatgov_proto::federation::v1 as proto;
 use sqlx::PgConnection;
 use tonic::Request;
 use uuid::Uuid;
 
-use super::{
-    Checks, FederationService, ProtoWord, next_page, optional_timestamp, optional_word, past_time,
-    required_word, split, timestamp, uuid_cursor,
-};
+use super::{Checks, FederationService, ProtoWord, optional_word, past_time, required_word, split};
 use crate::access::{self, Actor};
 use crate::domain::codes::{
     Collection, organisation_name, parse_organisation_reference, parse_request_id,
 };
 use crate::domain::kinds::{Addressee, ProposalState, ResponseKind, require_state};
-use crate::domain::{paging, text};
+use crate::domain::text;
 use crate::error::{Error, Result};
 use crate::events::publish;
 use crate::store::proposals::{
@@ -382,11 +381,17 @@ pub async fn list_proposals(
     service: &FederationService,
     request: Request<proto::ListProposalsRequest>,
 ) -> Result<proto::ListProposalsResponse> {
-    let (caller, request) = split(request)?;
+    let (caller, mut request) = split(request)?;
+    let page_size = std::mem::take(&mut request.page_size);
+    let page_token = std::mem::take(&mut request.page_token);
+    let query = ListQuery::of_request("proposals", &request);
     caller.require_any_role(READERS)?;
     let mut checks = Checks::new();
-    let page_size = checks.check("page_size", paging::page_size(request.page_size));
-    let after = checks.check("page_token", uuid_cursor(&request.page_token));
+    let page = checks.page(&query, page_size, &page_token);
+    let after = checks.check(
+        "page_token",
+        paging::parse_key::<Uuid>(page.after.as_deref()),
+    );
     let organisation = if request.organisation.trim().is_empty() {
         None
     } else {
@@ -411,10 +416,12 @@ pub async fn list_proposals(
         after,
     };
     let mut connection = service.connection("listing proposals").await?;
-    let mut rows = store::list(&mut connection, &filter, page_size + 1)
+    let mut rows = store::list(&mut connection, &filter, page.size.fetch_limit())
         .await
         .map_err(Error::database("listing proposals"))?;
-    let next_page_token = next_page(&mut rows, page_size, |row| row.id.to_string());
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| row.id.to_string());
     let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
     let signatures = store::signatures(&mut connection, &ids)
         .await

@@ -3,23 +3,22 @@
 
 use chrono::Utc;
 use flatgov_auth::Role;
+use flatgov_grpc::paging::{self, ListQuery};
+use flatgov_grpc::time::{optional_timestamp, timestamp};
 use flatgov_proto::federation::v1 as proto;
 use sqlx::PgConnection;
 use tonic::Request;
 use uuid::Uuid;
 
 use super::support::{check_plan, create_plan};
-use super::{
-    Checks, FederationService, ProtoWord, next_page, optional_timestamp, optional_word, split,
-    timestamp, uuid_cursor,
-};
+use super::{Checks, FederationService, ProtoWord, optional_word, split};
 use crate::access;
 use crate::domain::codes::{
     CaseName, Code, Collection, DivisionCode, DivisionLevel, organisation_name,
     parse_organisation_reference,
 };
 use crate::domain::kinds::{ReferralState, require_state};
-use crate::domain::{Invalid, paging, text};
+use crate::domain::{Invalid, text};
 use crate::error::{Error, Result};
 use crate::events::publish;
 use crate::store::referrals::{self as store, ReferralFilter, ReferralRow};
@@ -160,11 +159,17 @@ pub async fn list_referrals(
     service: &FederationService,
     request: Request<proto::ListReferralsRequest>,
 ) -> Result<proto::ListReferralsResponse> {
-    let (caller, request) = split(request)?;
+    let (caller, mut request) = split(request)?;
+    let page_size = std::mem::take(&mut request.page_size);
+    let page_token = std::mem::take(&mut request.page_token);
+    let query = ListQuery::of_request("referrals", &request);
     caller.require_any_role(READERS)?;
     let mut checks = Checks::new();
-    let page_size = checks.check("page_size", paging::page_size(request.page_size));
-    let after = checks.check("page_token", uuid_cursor(&request.page_token));
+    let page = checks.page(&query, page_size, &page_token);
+    let after = checks.check(
+        "page_token",
+        paging::parse_key::<Uuid>(page.after.as_deref()),
+    );
     let state: Option<ReferralState> = checks.check("state", optional_word(request.state));
     let organisation = if request.organisation.trim().is_empty() {
         None
@@ -189,10 +194,12 @@ pub async fn list_referrals(
         after,
     };
     let mut connection = service.connection("listing referrals").await?;
-    let mut rows = store::list(&mut connection, &filter, page_size + 1)
+    let mut rows = store::list(&mut connection, &filter, page.size.fetch_limit())
         .await
         .map_err(Error::database("listing referrals"))?;
-    let next_page_token = next_page(&mut rows, page_size, |row| row.id.to_string());
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| row.id.to_string());
     Ok(proto::ListReferralsResponse {
         referrals: rows.into_iter().map(to_proto).collect::<Result<_>>()?,
         next_page_token,

@@ -7,15 +7,14 @@
 //! recorded it, and events carry only ids, codes and times.
 
 use chrono::Utc;
+use flatgov_grpc::paging::{self, ListQuery};
+use flatgov_grpc::time::{optional_timestamp, timestamp};
 use flatgov_proto::federation::v1 as proto;
 use sqlx::PgConnection;
 use tonic::Request;
 use uuid::Uuid;
 
-use super::{
-    Checks, FederationService, ProtoWord, next_page, optional_timestamp, optional_word,
-    required_word, split, timestamp, uuid_cursor,
-};
+use super::{Checks, FederationService, ProtoWord, optional_word, required_word, split};
 use crate::access::{self, Actor};
 use crate::domain::codes::{
     BlockCode, CaseName, Code, Collection, organisation_name, parse_organisation_reference,
@@ -25,7 +24,7 @@ use crate::domain::kinds::{
     RightsActionKind, RightsCategory, RightsChannel, RightsOutcome, RightsRequestState,
     require_state,
 };
-use crate::domain::{paging, text};
+use crate::domain::text;
 use crate::error::{Error, Result};
 use crate::events::publish;
 use crate::store::rights::{
@@ -501,10 +500,16 @@ pub async fn list_rights_requests(
     service: &FederationService,
     request: Request<proto::ListRightsRequestsRequest>,
 ) -> Result<proto::ListRightsRequestsResponse> {
-    let (caller, request) = split(request)?;
+    let (caller, mut request) = split(request)?;
+    let page_size = std::mem::take(&mut request.page_size);
+    let page_token = std::mem::take(&mut request.page_token);
+    let query = ListQuery::of_request("rights_requests", &request);
     let mut checks = Checks::new();
-    let page_size = checks.check("page_size", paging::page_size(request.page_size));
-    let after = checks.check("page_token", uuid_cursor(&request.page_token));
+    let page = checks.page(&query, page_size, &page_token);
+    let after = checks.check(
+        "page_token",
+        paging::parse_key::<Uuid>(page.after.as_deref()),
+    );
     let organisation = if request.organisation.trim().is_empty() {
         None
     } else {
@@ -532,10 +537,12 @@ pub async fn list_rights_requests(
         case_name: case_name.map(|case| case.as_str().to_owned()),
         after,
     };
-    let mut rows = store::list(&mut connection, &filter, page_size + 1)
+    let mut rows = store::list(&mut connection, &filter, page.size.fetch_limit())
         .await
         .map_err(Error::database("listing rights requests"))?;
-    let next_page_token = next_page(&mut rows, page_size, |row| row.id.to_string());
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| row.id.to_string());
     let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
     let actions = store::actions(&mut connection, &ids)
         .await

@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
+use flatgov_grpc::paging::{self, ListQuery};
+use flatgov_grpc::time::{optional_timestamp, timestamp};
 use flatgov_proto::federation::v1 as proto;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -16,9 +18,8 @@ use tonic::Request;
 use uuid::Uuid;
 
 use super::{
-    Checks, FederationService, ProtoWord, next_page, optional_time, optional_timestamp,
-    optional_word, past_time, required_word, split, stored_words, timestamp, uuid_cursor,
-    word_list,
+    Checks, FederationService, ProtoWord, optional_time, optional_word, past_time, required_word,
+    split, stored_words, word_list,
 };
 use crate::access::{self, RegisterAccess};
 use crate::domain::codes::{
@@ -30,7 +31,7 @@ use crate::domain::kinds::{
     ConsentMethod, DifficultyCategory, Gender, MeasureKind, MeasureState, NeedArea, Severity,
     SupportPlanState, VisitKind, require_state,
 };
-use crate::domain::{Invalid, paging, text};
+use crate::domain::{Invalid, text};
 use crate::error::{Error, Result};
 use crate::events::publish;
 use crate::store::support::{
@@ -333,10 +334,16 @@ pub async fn list_people(
     service: &FederationService,
     request: Request<proto::ListPeopleRequest>,
 ) -> Result<proto::ListPeopleResponse> {
-    let (caller, request) = split(request)?;
+    let (caller, mut request) = split(request)?;
+    let page_size = std::mem::take(&mut request.page_size);
+    let page_token = std::mem::take(&mut request.page_token);
+    let query = ListQuery::of_request("people", &request);
     let mut checks = Checks::new();
-    let page_size = checks.check("page_size", paging::page_size(request.page_size));
-    let after = checks.check("page_token", uuid_cursor(&request.page_token));
+    let page = checks.page(&query, page_size, &page_token);
+    let after = checks.check(
+        "page_token",
+        paging::parse_key::<Uuid>(page.after.as_deref()),
+    );
     let registered_by = if request.registered_by.trim().is_empty() {
         None
     } else {
@@ -365,10 +372,12 @@ pub async fn list_people(
         division_prefix: division.map(|division| division.as_str().to_owned()),
         after,
     };
-    let mut rows = store::list_people(&mut connection, &filter, page_size + 1)
+    let mut rows = store::list_people(&mut connection, &filter, page.size.fetch_limit())
         .await
         .map_err(Error::database("listing people"))?;
-    let next_page_token = next_page(&mut rows, page_size, |row| row.id.to_string());
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| row.id.to_string());
     let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
     let registrations = store::person_registrations(&mut connection, &ids)
         .await
@@ -523,14 +532,20 @@ pub async fn list_assessments(
     service: &FederationService,
     request: Request<proto::ListAssessmentsRequest>,
 ) -> Result<proto::ListAssessmentsResponse> {
-    let (caller, request) = split(request)?;
+    let (caller, mut request) = split(request)?;
+    let page_size = std::mem::take(&mut request.page_size);
+    let page_token = std::mem::take(&mut request.page_token);
+    let query = ListQuery::of_request("assessments", &request);
     let mut checks = Checks::new();
     let person = checks.check(
         "parent",
         Collection::People.parse(&request.parent).map(Some),
     );
-    let page_size = checks.check("page_size", paging::page_size(request.page_size));
-    let after = checks.check("page_token", uuid_cursor(&request.page_token));
+    let page = checks.page(&query, page_size, &page_token);
+    let after = checks.check(
+        "page_token",
+        paging::parse_key::<Uuid>(page.after.as_deref()),
+    );
     checks.finish()?;
     let Some(person) = person else {
         return Err(Error::invalid("parent", "must be set"));
@@ -538,10 +553,12 @@ pub async fn list_assessments(
     let mut connection = service.connection("listing assessments").await?;
     let access = access::register_access(&mut connection, &caller).await?;
     access.require_person(&mut connection, person).await?;
-    let mut rows = store::list_assessments(&mut connection, person, after, page_size + 1)
+    let mut rows = store::list_assessments(&mut connection, person, after, page.size.fetch_limit())
         .await
         .map_err(Error::database("listing assessments"))?;
-    let next_page_token = next_page(&mut rows, page_size, |row| row.id.to_string());
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| row.id.to_string());
     Ok(proto::ListAssessmentsResponse {
         assessments: rows
             .into_iter()
@@ -1233,14 +1250,20 @@ pub async fn list_visits(
     service: &FederationService,
     request: Request<proto::ListVisitsRequest>,
 ) -> Result<proto::ListVisitsResponse> {
-    let (caller, request) = split(request)?;
+    let (caller, mut request) = split(request)?;
+    let page_size = std::mem::take(&mut request.page_size);
+    let page_token = std::mem::take(&mut request.page_token);
+    let query = ListQuery::of_request("visits", &request);
     let mut checks = Checks::new();
     let plan = checks.check(
         "parent",
         Collection::SupportPlans.parse(&request.parent).map(Some),
     );
-    let page_size = checks.check("page_size", paging::page_size(request.page_size));
-    let after = checks.check("page_token", uuid_cursor(&request.page_token));
+    let page = checks.page(&query, page_size, &page_token);
+    let after = checks.check(
+        "page_token",
+        paging::parse_key::<Uuid>(page.after.as_deref()),
+    );
     checks.finish()?;
     let Some(plan) = plan else {
         return Err(Error::invalid("parent", "must be set"));
@@ -1249,10 +1272,12 @@ pub async fn list_visits(
     let access = access::register_access(&mut connection, &caller).await?;
     let row = plan_row(&mut connection, plan).await?;
     access.require_person(&mut connection, row.person).await?;
-    let mut rows = store::list_visits(&mut connection, plan, after, page_size + 1)
+    let mut rows = store::list_visits(&mut connection, plan, after, page.size.fetch_limit())
         .await
         .map_err(Error::database("listing visits"))?;
-    let next_page_token = next_page(&mut rows, page_size, |row| row.id.to_string());
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| row.id.to_string());
     Ok(proto::ListVisitsResponse {
         visits: rows
             .into_iter()
@@ -1349,10 +1374,16 @@ pub async fn list_support_plans(
     service: &FederationService,
     request: Request<proto::ListSupportPlansRequest>,
 ) -> Result<proto::ListSupportPlansResponse> {
-    let (caller, request) = split(request)?;
+    let (caller, mut request) = split(request)?;
+    let page_size = std::mem::take(&mut request.page_size);
+    let page_token = std::mem::take(&mut request.page_token);
+    let query = ListQuery::of_request("support_plans", &request);
     let mut checks = Checks::new();
-    let page_size = checks.check("page_size", paging::page_size(request.page_size));
-    let after = checks.check("page_token", uuid_cursor(&request.page_token));
+    let page = checks.page(&query, page_size, &page_token);
+    let after = checks.check(
+        "page_token",
+        paging::parse_key::<Uuid>(page.after.as_deref()),
+    );
     let person = if request.person.trim().is_empty() {
         None
     } else {
@@ -1380,10 +1411,12 @@ pub async fn list_support_plans(
         state: state.map(|state| state.as_str().to_owned()),
         after,
     };
-    let mut rows = store::list_plans(&mut connection, &filter, page_size + 1)
+    let mut rows = store::list_plans(&mut connection, &filter, page.size.fetch_limit())
         .await
         .map_err(Error::database("listing support plans"))?;
-    let next_page_token = next_page(&mut rows, page_size, |row| row.id.to_string());
+    let next_page_token = page
+        .size
+        .next_page_token(&mut rows, &query, |row| row.id.to_string());
     Ok(proto::ListSupportPlansResponse {
         support_plans: plans_to_proto(&mut connection, rows).await?,
         next_page_token,

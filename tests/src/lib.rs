@@ -251,6 +251,8 @@ impl Platform {
             // Journeys move the cases service's clock instead of waiting hours.
             .env("CASES_TEST_CONTROLS", "enabled")
             .env("LOG_FORMAT", "pretty")
+            // The log files are read by people: no colour codes.
+            .env("NO_COLOR", "1")
             .env(
                 "RUST_LOG",
                 std::env::var("JOURNEY_LOG").unwrap_or_else(|_| "info".into()),
@@ -450,6 +452,52 @@ impl Drop for Platform {
                     tail.join("\n")
                 );
             }
+        } else {
+            self.delete_streams();
+        }
+    }
+}
+
+impl Platform {
+    /// Removes the platform's streams (and with them their consumers) from
+    /// the shared NATS server, so repeated runs do not pile them up. A failed
+    /// journey leaves them for inspection.
+    fn delete_streams(&self) {
+        let config = flatgov_messaging::BusConfig {
+            url: self.nats_url.clone(),
+            subject_prefix: self.prefix.clone(),
+            stream_replicas: 1,
+        };
+        // Drop may run while the test's runtime shuts down: use a runtime of
+        // our own on a plain thread, as TestDatabase does.
+        let deleted = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                tokio::time::timeout(Duration::from_secs(10), async {
+                    let bus =
+                        flatgov_messaging::EventBus::connect(&config, "flatgov-journey-cleanup")
+                            .await
+                            .ok()?;
+                    for stream in events::STREAMS {
+                        // A stream nobody created is fine.
+                        let _ = bus.jetstream().delete_stream(bus.stream_name(stream)).await;
+                    }
+                    Some(())
+                })
+                .await
+                .ok()
+                .flatten()
+            })
+        })
+        .join();
+        if !matches!(deleted, Ok(Some(()))) {
+            eprintln!(
+                "note: the streams of prefix {} were not deleted",
+                self.prefix
+            );
         }
     }
 }

@@ -25,6 +25,68 @@ impl FieldViolation {
     }
 }
 
+/// Collects every field violation of a request while it is parsed, so one
+/// reply names everything wrong and nothing is written before the request
+/// is known good. A service converts it into its error
+/// (`impl From<Violations> for Error`, `INVALID_ARGUMENT` with all of them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records that `field` is wrong, and why.
+    pub fn add(&mut self, field: impl Into<String>, description: impl Display) {
+        self.0
+            .push(FieldViolation::new(field, description.to_string()));
+    }
+
+    /// The parsed value, or `None` after recording why `field` has none.
+    pub fn check<T, E: Display>(
+        &mut self,
+        field: impl Into<String>,
+        result: Result<T, E>,
+    ) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.add(field, error);
+                None
+            }
+        }
+    }
+
+    /// Records violations found elsewhere (a chassis parser, a nested message).
+    pub fn extend(&mut self, violations: impl IntoIterator<Item = FieldViolation>) {
+        self.0.extend(violations);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many violations were recorded.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// `Ok` when nothing was recorded, every violation otherwise.
+    pub fn finish(self) -> Result<(), Vec<FieldViolation>> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self.0)
+        }
+    }
+
+    /// Every violation recorded, in order.
+    pub fn into_vec(self) -> Vec<FieldViolation> {
+        self.0
+    }
+}
+
 /// Names the request field a parse failure is about, turning any error that
 /// describes itself into a [`FieldViolation`]:
 /// `time::instant(&at).for_field("at")?` (with `impl From<FieldViolation>`
@@ -126,6 +188,23 @@ mod tests {
             "number too large to fit in target type"
         );
         assert_eq!("17".parse::<u8>().for_field("households"), Ok(17));
+    }
+
+    #[test]
+    fn violations_keep_every_problem_in_order_and_finish_only_when_there_is_none() {
+        let mut violations = Violations::new();
+        assert_eq!(violations.check("households", "350".parse::<u16>()), Some(350));
+        assert_eq!(violations.check("code", "x".parse::<u16>()), None);
+        violations.add("agencies[1]", "water_police is not registered");
+        violations.extend([FieldViolation::new("page_token", "is not a token")]);
+        assert_eq!(violations.len(), 3);
+        let recorded = violations.clone().finish().expect_err("three problems");
+        let fields: Vec<&str> = recorded.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["code", "agencies[1]", "page_token"]);
+        assert_eq!(recorded[0].description, "invalid digit found in string");
+        assert_eq!(violations.into_vec(), recorded);
+        assert_eq!(Violations::new().finish(), Ok(()));
+        assert!(Violations::default().is_empty());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The service's errors and the one place they become gRPC statuses.
 
-use flatgov_grpc::error::FieldViolation;
+use flatgov_grpc::error::{FieldViolation, Violations};
 use tonic::Status;
 
 /// Why a call failed. Bad input is found before anything is written, so every
@@ -66,6 +66,12 @@ impl From<Vec<FieldViolation>> for Error {
     }
 }
 
+impl From<Violations> for Error {
+    fn from(violations: Violations) -> Self {
+        Error::InvalidArgument(violations.into_vec())
+    }
+}
+
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
         match error {
@@ -90,59 +96,5 @@ pub trait DatabaseContext<T> {
 impl<T> DatabaseContext<T> for Result<T, sqlx::Error> {
     fn context(self, context: &'static str) -> Result<T, Error> {
         self.map_err(|source| Error::Database { context, source })
-    }
-}
-
-/// Collects field violations while a request is parsed, so every problem is
-/// reported at once.
-#[derive(Debug, Default)]
-pub struct Violations(Vec<FieldViolation>);
-
-impl Violations {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn add(&mut self, field: impl Into<String>, description: impl ToString) {
-        self.0
-            .push(FieldViolation::new(field, description.to_string()));
-    }
-
-    /// The parsed value, or `None` after recording why there is none.
-    pub fn check<T, E: ToString>(
-        &mut self,
-        field: impl Into<String>,
-        result: Result<T, E>,
-    ) -> Option<T> {
-        match result {
-            Ok(value) => Some(value),
-            Err(error) => {
-                self.add(field, error);
-                None
-            }
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// How many problems were recorded.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// `Ok(value)` when nothing was recorded, the violations otherwise.
-    pub fn finish<T>(self, value: T) -> Result<T, Error> {
-        if self.0.is_empty() {
-            Ok(value)
-        } else {
-            Err(Error::InvalidArgument(self.0))
-        }
-    }
-
-    /// The violations so far as an error (use when a value could not be built).
-    pub fn into_error(self) -> Error {
-        Error::InvalidArgument(self.0)
     }
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Display;
 
-use flatgov_grpc::error::FieldViolation;
+use flatgov_grpc::error::{FieldViolation, Violations};
 use tonic::Status;
 
 use crate::domain::Refusal;
@@ -58,6 +58,12 @@ impl From<Vec<FieldViolation>> for Error {
     }
 }
 
+impl From<Violations> for Error {
+    fn from(violations: Violations) -> Self {
+        Error::Invalid(violations.into_vec())
+    }
+}
+
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
         match error {
@@ -76,42 +82,6 @@ impl From<Error> for Status {
     }
 }
 
-/// Collects field violations, so a request is judged whole and every
-/// problem reported at once.
-#[derive(Debug, Default)]
-pub struct Violations(Vec<FieldViolation>);
-
-impl Violations {
-    /// The value, or `None` after recording why `field` is wrong.
-    pub fn check<T, E: Display>(
-        &mut self,
-        field: impl Into<String>,
-        result: Result<T, E>,
-    ) -> Option<T> {
-        match result {
-            Ok(value) => Some(value),
-            Err(error) => {
-                self.0.push(FieldViolation::new(field, error.to_string()));
-                None
-            }
-        }
-    }
-
-    pub fn add(&mut self, field: impl Into<String>, description: impl Display) {
-        self.0
-            .push(FieldViolation::new(field, description.to_string()));
-    }
-
-    /// `Err(INVALID_ARGUMENT)` when anything was recorded.
-    pub fn finish(self) -> Result<(), Error> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Invalid(self.0))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,7 +94,7 @@ mod tests {
         assert_eq!(violations.check("a", Ok::<_, String>(1)), Some(1));
         violations.check::<(), _>("subdistrict_code", Err("must be 9 digits"));
         violations.add("agencies[1]", "agency x is not registered");
-        let status = Status::from(violations.finish().unwrap_err());
+        let status = Status::from(Error::from(violations.finish().unwrap_err()));
         assert_eq!(status.code(), tonic::Code::InvalidArgument);
         let details = status.get_details_bad_request().unwrap();
         assert_eq!(details.field_violations.len(), 2);

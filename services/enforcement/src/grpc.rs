@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
 use flatgov_auth::{Caller, Role};
+use flatgov_grpc::error::Violations;
 use flatgov_grpc::paging::{self, ListQuery, PageRequest, PageSize};
 use flatgov_grpc::time::{self, timestamp};
 use flatgov_proto::enforcement::v1 as api;
@@ -27,7 +28,7 @@ use crate::domain::{
     Viewer, WhistleSource,
 };
 use crate::duties::DutiesClient;
-use crate::error::{Error, Violations};
+use crate::error::Error;
 use crate::store::{self, OperationRecord};
 use crate::whistle::{self, Agencies, Answer, Decision, OperationFacts, Whistle};
 

@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use flatgov_auth::{Caller, Role};
-use flatgov_grpc::error::ForField as _;
+use flatgov_grpc::error::{ForField as _, Violations};
 use flatgov_grpc::paging::{ListQuery, PageRequest};
 use flatgov_grpc::time::{self, timestamp};
 use flatgov_proto::duties::v1 as proto;
 
 use super::{DutyListsService, TimeKey, bounded_text, case_reference, require};
 use crate::domain::{DepartmentCode, MatterCode, SubdistrictCode};
-use crate::error::{DatabaseContext as _, Error, Violations};
+use crate::error::{DatabaseContext as _, Error};
 use crate::store::{
     self, AssessmentFilter, AssessmentRow, AssessmentSource, NewAssessment, OpinionRow,
 };
@@ -219,9 +219,9 @@ pub(super) async fn record_assessment(
         request_id,
     )
     else {
-        return Err(violations.into_error());
+        return Err(Error::from(violations));
     };
-    violations.finish(())?;
+    violations.finish()?;
     authorise_recorder(caller, &subdistrict)?;
     let rules = service.rules.current(&service.pool).await?;
     let mut violations = Violations::new();
@@ -239,7 +239,7 @@ pub(super) async fn record_assessment(
             format!("matter {matter} is not in the matter catalogue"),
         );
     }
-    violations.finish(())?;
+    violations.finish()?;
     let request_id = Some(request_id).filter(|id| !id.is_empty());
     let mut transaction = service
         .pool
@@ -500,9 +500,9 @@ pub(super) async fn record_opinion(
         request_id,
     )
     else {
-        return Err(violations.into_error());
+        return Err(Error::from(violations));
     };
-    violations.finish(())?;
+    violations.finish()?;
     authorise_recorder(caller, &subdistrict)?;
     let rules = service.rules.current(&service.pool).await?;
     if !rules.departments.contains(&department) {

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
+use flatgov_grpc::error::Violations;
 use flatgov_grpc::time::{self, optional_timestamp, timestamp};
 use flatgov_proto::duties::v1 as proto;
 use flatgov_proto::flatgov::r#type::v1 as types;
@@ -15,7 +16,7 @@ use crate::domain::{
     PlaceRef, Responsible, SubdistrictCode, Tier, Unit, VersionNumber, WorkingDuration,
     WorkingUnit,
 };
-use crate::error::{Error, Violations};
+use crate::error::Error;
 use crate::rules::VersionRecord;
 
 // ---------------------------------------------------------------- names
@@ -418,7 +419,7 @@ pub fn place_location(
 }
 
 /// An optional code: `Some(None)` when empty, `None` after a problem.
-fn optional_code<T, E: ToString>(
+fn optional_code<T, E: std::fmt::Display>(
     violations: &mut Violations,
     field: String,
     value: &str,
@@ -617,14 +618,17 @@ pub fn matter_from_proto(field: &str, matter: &proto::Matter) -> Result<Matter, 
     );
     let tier = violations.check(format!("{field}.tier"), tier_from_proto(matter.tier));
     let (Some(code), Some(item), Some(tier)) = (code, item, tier) else {
-        return Err(violations.into_error());
+        return Err(Error::from(violations));
     };
     let gloss = Some(matter.display_name_en.as_str()).filter(|text| !text.trim().is_empty());
     match Matter::new(code, &matter.display_name, gloss, item, tier) {
-        Ok(matter) => violations.finish(matter),
+        Ok(matter) => {
+            violations.finish()?;
+            Ok(matter)
+        }
         Err(error) => {
             violations.add(format!("{field}.display_name"), error);
-            Err(violations.into_error())
+            Err(Error::from(violations))
         }
     }
 }
@@ -792,9 +796,10 @@ pub fn exception_from_proto(
         effective_until,
     )
     else {
-        return Err(violations.into_error());
+        return Err(Error::from(violations));
     };
-    violations.finish(PlaceException {
+    violations.finish()?;
+    Ok(PlaceException {
         id,
         place,
         scope,
@@ -920,7 +925,7 @@ mod tests {
         );
         let empty = proto::Place::default();
         assert!(place_location("place", Some(&empty), &mut violations).is_none());
-        let error = violations.into_error().to_string();
+        let error = Error::from(violations).to_string();
         assert!(
             error.contains("place.subdistrict_code: subdistrict code is empty"),
             "{error}"
@@ -936,7 +941,7 @@ mod tests {
             ..Default::default()
         };
         assert!(place_location("place", Some(&place), &mut violations).is_none());
-        let error = violations.into_error().to_string();
+        let error = Error::from(violations).to_string();
         assert!(
             error.contains("place: block 430302001004017 is not in subdistrict 430302002"),
             "{error}"

@@ -1,6 +1,7 @@
 //! Departments: the units lists, exceptions and assessments name.
 
 use flatgov_auth::Caller;
+use flatgov_grpc::error::Violations;
 use flatgov_grpc::paging::{ListQuery, PageRequest};
 use flatgov_grpc::time::timestamp;
 use flatgov_proto::duties::v1 as proto;
@@ -8,7 +9,7 @@ use flatgov_proto::duties::v1 as proto;
 use super::convert::{self, department_code, department_name};
 use super::{DutyListsService, require_admin};
 use crate::domain::{Department, DepartmentCode, import};
-use crate::error::{DatabaseContext as _, Error, Violations};
+use crate::error::{DatabaseContext as _, Error};
 use crate::rules::{bump_revision, lock_rules};
 use crate::store::{self, DepartmentRow, Upserted};
 
@@ -50,14 +51,17 @@ fn department_from_proto(department: Option<&proto::Department>) -> Result<Depar
         );
     }
     let Some(code) = code else {
-        return Err(violations.into_error());
+        return Err(Error::from(violations));
     };
     let gloss = Some(department.display_name_en.as_str()).filter(|text| !text.trim().is_empty());
     match Department::new(code, &department.display_name, gloss) {
-        Ok(department) => violations.finish(department),
+        Ok(department) => {
+            violations.finish()?;
+            Ok(department)
+        }
         Err(error) => {
             violations.add("department.display_name", error);
-            Err(violations.into_error())
+            Err(Error::from(violations))
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use flatgov_auth::Caller;
-use flatgov_grpc::error::ForField as _;
+use flatgov_grpc::error::{ForField as _, Violations};
 use flatgov_grpc::paging::{ListQuery, PageRequest};
 use flatgov_grpc::time;
 use flatgov_proto::duties::v1 as proto;
@@ -12,7 +12,7 @@ use super::{DutyListsService, bounded_text, require_admin};
 use crate::domain::{
     ExceptionScope, ExceptionViolation, MatterCode, PlaceException, PlaceExceptions, PlaceRef,
 };
-use crate::error::{DatabaseContext as _, Error, Violations};
+use crate::error::{DatabaseContext as _, Error};
 use crate::rules::{ExceptionRow, bump_revision, lock_rules};
 use crate::store;
 
@@ -120,7 +120,7 @@ pub(super) async fn create_exception(
             violations.add(field, problem.violation);
         }
         if !violations.is_empty() {
-            return Err(violations.into_error());
+            return Err(Error::from(violations));
         }
     }
     store::insert_exception(&mut transaction, &exception, &caller.subject).await?;

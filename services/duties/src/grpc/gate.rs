@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use flatgov_auth::{Caller, Role};
-use flatgov_grpc::error::ForField as _;
+use flatgov_grpc::error::{ForField as _, Violations};
 use flatgov_grpc::paging::{ListQuery, PageRequest};
 use flatgov_grpc::time::{self, timestamp};
 use flatgov_proto::duties::v1 as proto;
@@ -21,7 +21,7 @@ use crate::domain::{
     AssignmentDecision, DepartmentCode, GateError, ItemStatus, MatterCode, ResolveError,
     Responsible, Unit,
 };
-use crate::error::{DatabaseContext as _, Error, Violations};
+use crate::error::{DatabaseContext as _, Error};
 use crate::store::{self, NewRefusal, RefusalFilter, RefusalRow};
 
 /// Longest `request_id`, `attempted_by` accepted.
@@ -39,7 +39,7 @@ pub(super) async fn resolve_responsibility(
         .check("at", time::optional_instant(request.at.as_ref()))
         .map(|at| at.unwrap_or_else(Utc::now));
     let (Some(matter), Some(location), Some(at)) = (matter, location, at) else {
-        return Err(violations.into_error());
+        return Err(Error::from(violations));
     };
     let rules = service.rules.current(&service.pool).await?;
     let responsibility = match rules.duty_rules().resolve(&matter, &location, at) {
@@ -188,7 +188,7 @@ pub(super) async fn check_assignment(
         Some(attempted_by),
     ) = (matter, from, to, at, place, case, request_id, attempted_by)
     else {
-        return Err(violations.into_error());
+        return Err(Error::from(violations));
     };
     authorise_check(caller, &from, &to)?;
     let request_id = Some(request_id).filter(|id| !id.is_empty());

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use flatgov_auth::Caller;
-use flatgov_grpc::error::ForField as _;
+use flatgov_grpc::error::{ForField as _, Violations};
 use flatgov_grpc::paging::{ListQuery, PageRequest};
 use flatgov_grpc::time;
 use flatgov_proto::duties::v1 as proto;
@@ -17,7 +17,7 @@ use crate::domain::{
     DraftList, ImportError, ItemCode, ListContent, ListItem, ListKind, MatterCode, VersionNumber,
     diff, import,
 };
-use crate::error::{DatabaseContext as _, Error, Violations};
+use crate::error::{DatabaseContext as _, Error};
 use crate::events;
 use crate::rules::{Rules, VersionRecord, VersionState, bump_revision, lock_rules};
 use crate::store;
@@ -35,7 +35,7 @@ pub(super) fn import_violations(error: ImportError) -> Error {
     for problem in error.problems {
         violations.add("content", problem);
     }
-    violations.into_error()
+    Error::from(violations)
 }
 
 // ---------------------------------------------------------------- reading
@@ -440,7 +440,7 @@ pub(super) async fn put_draft_item(
     let mut violations = Violations::new();
     let fields = item_fields_from_proto("item", proto_item, &mut violations);
     let Some(fields) = fields else {
-        return Err(violations.into_error());
+        return Err(Error::from(violations));
     };
     if fields.code.list() != kind {
         violations.add(
@@ -451,7 +451,7 @@ pub(super) async fn put_draft_item(
                 fields.code.list()
             ),
         );
-        return Err(violations.into_error());
+        return Err(Error::from(violations));
     }
     let item = ListItem::new(fields).map_err(|invalid| {
         let mut violations = Violations::new();
@@ -461,7 +461,7 @@ pub(super) async fn put_draft_item(
                 violation,
             );
         }
-        violations.into_error()
+        Error::from(violations)
     })?;
     let mut transaction = service.pool.begin().await.context("editing a draft")?;
     lock_rules(&mut transaction).await?;
@@ -481,7 +481,7 @@ pub(super) async fn put_draft_item(
                     problem.violation,
                 );
             }
-            violations.into_error()
+            Error::from(violations)
         })?;
     store::replace_items(&mut transaction, kind, draft.number(), draft.content()).await?;
     bump_revision(&mut transaction).await?;

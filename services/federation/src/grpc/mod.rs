@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use flatgov_auth::Caller;
-use flatgov_grpc::error::FieldViolation;
+use flatgov_grpc::error::Violations;
 use flatgov_grpc::paging::{ListQuery, PageRequest, PageSize};
 use flatgov_proto::federation::v1 as proto;
 use flatgov_proto::federation::v1::federation_server::Federation;
@@ -157,7 +157,7 @@ delegate! {
 /// placeholders that [`Checks::finish`] keeps from ever being used.
 #[derive(Debug, Default)]
 pub(crate) struct Checks {
-    violations: Vec<FieldViolation>,
+    violations: Violations,
 }
 
 impl Checks {
@@ -171,14 +171,7 @@ impl Checks {
         field: &str,
         result: std::result::Result<T, E>,
     ) -> T {
-        match result {
-            Ok(value) => value,
-            Err(invalid) => {
-                self.violations
-                    .push(FieldViolation::new(field, invalid.to_string()));
-                T::default()
-            }
-        }
+        self.violations.check(field, result).unwrap_or_default()
     }
 
     /// The paging fields of a list request, checked with its other fields;
@@ -190,28 +183,21 @@ impl Checks {
         }
     }
 
-    pub fn fail(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.violations
-            .push(FieldViolation::new(field, description));
+    pub fn fail(&mut self, field: impl Into<String>, description: impl std::fmt::Display) {
+        self.violations.add(field, description);
     }
 
     /// INVALID_ARGUMENT now if anything failed so far; otherwise the checks
     /// go on (e.g. against the database) and finish later.
     pub fn stop_if_failed(&mut self) -> Result<()> {
-        if self.violations.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::InvalidArgument(std::mem::take(&mut self.violations)))
-        }
+        std::mem::take(&mut self.violations)
+            .finish()
+            .map_err(Error::InvalidArgument)
     }
 
     /// INVALID_ARGUMENT naming every violation, if there is one.
     pub fn finish(self) -> Result<()> {
-        if self.violations.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::InvalidArgument(self.violations))
-        }
+        self.violations.finish().map_err(Error::InvalidArgument)
     }
 }
 

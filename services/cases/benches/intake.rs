@@ -402,11 +402,40 @@ async fn points_in_blocks(
     Ok(points)
 }
 
+/// When a report was sent, answered, and recorded (the case's report time).
+#[derive(Clone, Copy)]
+struct Sent {
+    at: Instant,
+    wall: std::time::SystemTime,
+    answered: Instant,
+    reported: std::time::SystemTime,
+}
+
+/// When a dispatch was committed (the event's time) and seen.
+#[derive(Clone, Copy)]
+struct Seen {
+    at: Instant,
+    wall: std::time::SystemTime,
+    committed: std::time::SystemTime,
+}
+
+fn wall_time(timestamp: Option<&prost_types::Timestamp>) -> std::time::SystemTime {
+    timestamp
+        .and_then(|timestamp| {
+            let since = Duration::new(
+                u64::try_from(timestamp.seconds).ok()?,
+                u32::try_from(timestamp.nanos).ok()?,
+            );
+            std::time::UNIX_EPOCH.checked_add(since)
+        })
+        .unwrap_or(std::time::UNIX_EPOCH)
+}
+
 /// Send times of reports and arrival times of their dispatch events.
 #[derive(Default)]
 struct Timings {
-    sent: HashMap<String, Instant>,
-    dispatched: HashMap<String, Instant>,
+    sent: HashMap<String, Sent>,
+    dispatched: HashMap<String, Seen>,
     me_too: usize,
     errors: usize,
 }
@@ -474,9 +503,11 @@ impl Load {
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let mut client = load.clients[number as usize % load.clients.len()].clone();
                 let began = Instant::now();
+                let began_wall = std::time::SystemTime::now();
                 let result = client
                     .report_case(with_token(load.request(number), &load.token))
                     .await;
+                let answered = Instant::now();
                 let mut timings = load
                     .timings
                     .lock()
@@ -487,7 +518,16 @@ impl Load {
                         if response.me_too {
                             timings.me_too += 1;
                         } else if let Some(case) = response.case {
-                            timings.sent.insert(case.name, began);
+                            let reported = wall_time(case.report_time.as_ref());
+                            timings.sent.insert(
+                                case.name,
+                                Sent {
+                                    at: began,
+                                    wall: began_wall,
+                                    answered,
+                                    reported,
+                                },
+                            );
                         }
                     }
                     Err(status) => {
@@ -529,6 +569,9 @@ struct PhaseResult {
     p90: Duration,
     p99: Duration,
     max: Duration,
+    /// p50 and p99 of: the ReportCase call; report time → dispatch commit (triage);
+    /// dispatch commit → seen on NATS (outbox relay and NATS).
+    stages: [(Duration, Duration); 3],
     backlog: Vec<(i64, i64)>,
     drain: Duration,
     cpu: HashMap<&'static str, f64>,
@@ -597,11 +640,31 @@ async fn phase(
                 timings
                     .dispatched
                     .get(name)?
-                    .saturating_duration_since(*sent),
+                    .at
+                    .saturating_duration_since(sent.at),
             )
         })
         .collect();
     latencies.sort();
+    let mut intake = Vec::new();
+    let mut triage = Vec::new();
+    let mut relay = Vec::new();
+    for (name, sent) in &timings.sent {
+        intake.push(sent.answered.saturating_duration_since(sent.at));
+        if let Some(seen) = timings.dispatched.get(name) {
+            triage.push(
+                seen.committed
+                    .duration_since(sent.reported.max(sent.wall))
+                    .unwrap_or_default(),
+            );
+            relay.push(seen.wall.duration_since(seen.committed).unwrap_or_default());
+        }
+    }
+    let mut stages = [(Duration::ZERO, Duration::ZERO); 3];
+    for (stage, mut values) in stages.iter_mut().zip([intake, triage, relay]) {
+        values.sort();
+        *stage = (percentile(&values, 0.5), percentile(&values, 0.99));
+    }
     let cpu = cpu_after
         .iter()
         .map(|(name, after)| (*name, after - cpu_before.get(name).copied().unwrap_or(0.0)))
@@ -617,10 +680,26 @@ async fn phase(
         p90: percentile(&latencies, 0.90),
         p99: percentile(&latencies, 0.99),
         max: latencies.last().copied().unwrap_or_default(),
+        stages,
         backlog: backlog_samples,
         drain,
         cpu,
     }
+}
+
+fn print_stages(result: &PhaseResult) {
+    let ms = |duration: Duration| duration.as_secs_f64() * 1000.0;
+    let [intake, triage, relay] = result.stages;
+    println!(
+        "| {} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} / {:.1} |",
+        result.rate,
+        ms(intake.0),
+        ms(intake.1),
+        ms(triage.0),
+        ms(triage.1),
+        ms(relay.0),
+        ms(relay.1)
+    );
 }
 
 fn print_phase(result: &PhaseResult) {
@@ -737,6 +816,7 @@ async fn run(
         tokio::spawn(async move {
             while let Some(message) = subscription.next().await {
                 let arrived = Instant::now();
+                let arrived_wall = std::time::SystemTime::now();
                 let Ok(event) = cases::CaseDispatched::decode(message.payload) else {
                     continue;
                 };
@@ -744,7 +824,12 @@ async fn run(
                     let mut timings = timings
                         .lock()
                         .unwrap_or_else(|poisoned| poisoned.into_inner());
-                    timings.dispatched.entry(transition.case).or_insert(arrived);
+                    let committed = wall_time(transition.occurred_at.as_ref());
+                    timings.dispatched.entry(transition.case).or_insert(Seen {
+                        at: arrived,
+                        wall: arrived_wall,
+                        committed,
+                    });
                 }
             }
         });
@@ -806,11 +891,27 @@ async fn run(
         "| offered /s | seconds | sent | dispatched seen | me too | errors | p50 ms | p90 ms | p99 ms | max ms | drain s | cases CPU-ms/case | blocks | duties | postgres | nats | machine | outbox backlog every 10 s | triage queue every 10 s |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    let latency = phase(&load, platform, &pool, latency_rate, latency_seconds).await;
-    print_phase(&latency);
+    let mut results = vec![phase(&load, platform, &pool, latency_rate, latency_seconds).await];
+    print_phase(&results[0]);
     for rate in rates {
         let result = phase(&load, platform, &pool, *rate, sustain_seconds).await;
         print_phase(&result);
+        results.push(result);
     }
+    println!();
+    println!(
+        "| offered /s | ReportCase call p50 / p99 ms | report → dispatch committed p50 / p99 ms | committed → seen on NATS p50 / p99 ms |"
+    );
+    println!("|---|---|---|---|");
+    for result in &results {
+        print_stages(result);
+    }
+    let outcomes: Vec<(String, String, i64)> = sqlx::query_as(
+        "select state, triage_status, count(*) from cases group by 1, 2 order by 3 desc",
+    )
+    .fetch_all(&pool)
+    .await?;
+    println!();
+    println!("cases by state and triage status: {outcomes:?}");
     Ok(())
 }

@@ -356,17 +356,30 @@ pub async fn insert_records(
     connection: &mut PgConnection,
     records: &[TransitionRecord],
 ) -> Result<(), sqlx::Error> {
-    for record in records {
-        sqlx::query(
-            "insert into case_records (case_id, sequence, record, at) values ($1, $2, $3, $4)",
-        )
-        .bind(record.case_id.as_uuid())
-        .bind(i32::try_from(record.sequence).unwrap_or(i32::MAX))
-        .bind(json(record)?)
-        .bind(record.at)
-        .execute(&mut *connection)
-        .await?;
+    if records.is_empty() {
+        return Ok(());
     }
+    let mut case_ids = Vec::with_capacity(records.len());
+    let mut sequences = Vec::with_capacity(records.len());
+    let mut bodies = Vec::with_capacity(records.len());
+    let mut instants = Vec::with_capacity(records.len());
+    for record in records {
+        case_ids.push(record.case_id.as_uuid());
+        sequences.push(i32::try_from(record.sequence).unwrap_or(i32::MAX));
+        bodies.push(json(record)?);
+        instants.push(record.at);
+    }
+    // One round trip for all of a transition's records.
+    sqlx::query(
+        "insert into case_records (case_id, sequence, record, at)
+         select * from unnest($1::uuid[], $2::integer[], $3::jsonb[], $4::timestamptz[])",
+    )
+    .bind(case_ids)
+    .bind(sequences)
+    .bind(bodies)
+    .bind(instants)
+    .execute(connection)
+    .await?;
     Ok(())
 }
 
@@ -432,12 +445,11 @@ pub async fn lock_intake_cells(
     connection: &mut PgConnection,
     keys: &[i64],
 ) -> Result<(), sqlx::Error> {
-    for key in keys {
-        sqlx::query("select pg_advisory_xact_lock($1)")
-            .bind(key)
-            .execute(&mut *connection)
-            .await?;
-    }
+    // One round trip; `order by` takes the locks in key order.
+    sqlx::query("select pg_advisory_xact_lock(key) from unnest($1::bigint[]) as key order by key")
+        .bind(keys)
+        .execute(connection)
+        .await?;
     Ok(())
 }
 

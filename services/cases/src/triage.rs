@@ -136,6 +136,9 @@ impl TriageWorker {
             store::claim_jobs(&mut connection, now, now + lease, self.settings.batch_size).await?;
         drop(connection);
         let claimed = jobs.len();
+        if claimed > 0 {
+            tracing::debug!(claimed, "triage jobs claimed");
+        }
         futures::stream::iter(jobs)
             .for_each_concurrent(self.settings.concurrency, |job| async move {
                 self.work(job).await;
@@ -146,6 +149,7 @@ impl TriageWorker {
 
     #[tracing::instrument(skip_all, fields(case = %job.case_id, attempt = job.attempts))]
     async fn work(&self, job: ClaimedJob) {
+        let started = std::time::Instant::now();
         let loaded = {
             let mut connection = match self.shared.pool.acquire().await {
                 Ok(connection) => connection,
@@ -161,6 +165,7 @@ impl TriageWorker {
             }
             Err(error) => return self.retry(&job, &error.to_string(), "").await,
         };
+        let loaded_after = started.elapsed();
         let plan = match self.plan(&stored, &job).await {
             Ok(plan) => plan,
             Err(error) => {
@@ -172,8 +177,14 @@ impl TriageWorker {
                 return self.retry(&job, &error.to_string(), waiting_for).await;
             }
         };
+        let planned_after = started.elapsed();
         match self.apply(&job, stored.case.version(), plan).await {
-            Ok(()) => {}
+            Ok(()) => tracing::debug!(
+                load_ms = loaded_after.as_secs_f64() * 1000.0,
+                calls_ms = (planned_after - loaded_after).as_secs_f64() * 1000.0,
+                apply_ms = (started.elapsed() - planned_after).as_secs_f64() * 1000.0,
+                "triage job done"
+            ),
             Err(OpError::Transition(error)) => {
                 tracing::error!(%error, "triage result refused by the lifecycle; job dropped");
                 self.give_up(&job, &format!("triage could not be applied: {error}"))
@@ -281,6 +292,7 @@ impl TriageWorker {
         if !applicable {
             return Ok(Plan::Nothing);
         }
+        let started = std::time::Instant::now();
         let Some(block) = self.find_block(stored, job).await? else {
             let note = match (&job.instructions.block_code, stored.case.location()) {
                 (Some(code), _) => format!("block {code} does not exist in the block registry"),
@@ -310,6 +322,7 @@ impl TriageWorker {
                 status: TriageStatus::AwaitingClassification,
             });
         };
+        let located_after = started.elapsed();
         let responsibility = match self.directory.responsibility(&matter, &block.code).await {
             Ok(responsibility) => responsibility,
             Err(CallError::NotFound(_) | CallError::Rejected(_)) => {
@@ -337,6 +350,7 @@ impl TriageWorker {
             &responsibility.responsibility.lead,
             &responsibility.responsibility.cooperating,
         );
+        let resolved_after = started.elapsed();
         let refusal = if responsibility.responsibility.lead == target.unit {
             None
         } else {
@@ -368,6 +382,12 @@ impl TriageWorker {
                     refusal
                 })
         };
+        tracing::debug!(
+            locate_ms = located_after.as_secs_f64() * 1000.0,
+            resolve_ms = (resolved_after - located_after).as_secs_f64() * 1000.0,
+            gate_ms = (started.elapsed() - resolved_after).as_secs_f64() * 1000.0,
+            "triage calls answered"
+        );
         Ok(Plan::Dispatch(Box::new(DispatchPlan {
             block,
             matter,

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
-use flatgov_messaging::{Envelope, EventBus};
+use flatgov_messaging::{Envelope, Event, EventBus};
 use futures::StreamExt as _;
 
 /// Every message on `service`'s stream so far plus those arriving within
@@ -51,6 +51,46 @@ pub async fn read_stream(
         envelopes.push(envelope);
     }
     envelopes
+}
+
+/// The events of type `E` among `envelopes`, decoded, in stream order.
+pub fn decoded<E: Event>(envelopes: &[Envelope]) -> Vec<E> {
+    envelopes
+        .iter()
+        .filter(|envelope| envelope.is::<E>())
+        .map(|envelope| {
+            envelope
+                .decode::<E>()
+                .expect("an event of its own type decodes")
+        })
+        .collect()
+}
+
+/// The events of type `E` on `service`'s stream, each with its envelope,
+/// as soon as `done` holds for them; panics after `patience`. For events a
+/// service publishes asynchronously (through its outbox relay).
+pub async fn events_once<E: Event>(
+    bus: &EventBus,
+    service: &str,
+    patience: Duration,
+    done: impl Fn(&[(Envelope, E)]) -> bool,
+) -> Vec<(Envelope, E)> {
+    crate::eventually(&format!("{} events", E::TYPE), patience, || async {
+        let events: Vec<(Envelope, E)> =
+            read_stream(bus, service, usize::MAX, Duration::from_millis(300))
+                .await
+                .into_iter()
+                .filter(|envelope| envelope.is::<E>())
+                .map(|envelope| {
+                    let event = envelope
+                        .decode::<E>()
+                        .expect("an event of its own type decodes");
+                    (envelope, event)
+                })
+                .collect();
+        done(&events).then_some(events)
+    })
+    .await
 }
 
 /// How many messages `service`'s stream holds.

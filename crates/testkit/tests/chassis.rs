@@ -9,7 +9,7 @@ use flatgov_messaging::{EventBus, Relay, RelayConfig};
 use flatgov_proto::testing::v1::echo_client::EchoClient;
 use flatgov_proto::testing::v1::{EchoRequest, Echoed, RecordRequest};
 use flatgov_testkit::echo::{self, EchoOptions};
-use flatgov_testkit::events::{read_stream, stream_message_count};
+use flatgov_testkit::events::{decoded, events_once, read_stream, stream_message_count};
 use flatgov_testkit::{
     PrivateNats, PrivatePostgres, TestDatabase, TestEnv, eventually, with_token,
 };
@@ -75,6 +75,33 @@ async fn an_event_whose_transaction_rolled_back_is_never_published() {
         .map(|event| event.decode::<Echoed>().unwrap().message)
         .collect();
     assert_eq!(messages, vec!["committed".to_owned()]);
+    application.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn events_of_one_type_are_awaited_until_enough_arrived_and_decoded_in_stream_order() {
+    let test = TestEnv::new();
+    let application = echo::build(test.env(), EchoOptions::default())
+        .await
+        .unwrap();
+    let mut client = client(&application).await;
+    let token = test.auth.admin_token();
+    record(&mut client, &token, "first").await;
+    record(&mut client, &token, "second").await;
+
+    let bus = test.bus().await;
+    let events = events_once::<Echoed>(&bus, "testing", PATIENCE, |events| events.len() >= 2).await;
+    let messages: Vec<&str> = events
+        .iter()
+        .map(|(_, event)| event.message.as_str())
+        .collect();
+    assert_eq!(messages, ["first", "second"]);
+    let envelopes: Vec<_> = events.into_iter().map(|(envelope, _)| envelope).collect();
+    let again: Vec<String> = decoded::<Echoed>(&envelopes)
+        .into_iter()
+        .map(|event| event.message)
+        .collect();
+    assert_eq!(again, ["first", "second"]);
     application.shutdown().await.unwrap();
 }
 

@@ -10,7 +10,7 @@ use flatgov_proto::duties::v1 as proto;
 use flatgov_proto::duties::v1::duty_lists_client::DutyListsClient;
 use flatgov_proto::enforcement::v1::AgencyRated;
 use flatgov_proto::flatgov::r#type::v1::{HandlingTier, Unit, UnitKind};
-use flatgov_testkit::events::read_stream;
+use flatgov_testkit::events::events_once;
 use flatgov_testkit::{TestEnv, eventually, field_violations, with_token};
 use prost::Message as _;
 use tonic::Code;
@@ -228,20 +228,7 @@ impl Service {
         done: impl Fn(&[(flatgov_messaging::Envelope, E)]) -> bool,
     ) -> Vec<(flatgov_messaging::Envelope, E)> {
         let bus = self.test.bus().await;
-        eventually("the events to be published", PATIENCE, || async {
-            let events: Vec<_> =
-                read_stream(&bus, "duties", usize::MAX, Duration::from_millis(300))
-                    .await
-                    .into_iter()
-                    .filter(|event| event.is::<E>())
-                    .map(|event| {
-                        let decoded = event.decode::<E>().unwrap();
-                        (event, decoded)
-                    })
-                    .collect();
-            done(&events).then_some(events)
-        })
-        .await
+        events_once(&bus, "duties", PATIENCE, done).await
     }
 }
 

@@ -9,7 +9,7 @@ use flatgov_messaging::{Envelope, Event};
 use flatgov_proto::cases::v1::{CaseKind, CaseReferred};
 use flatgov_proto::federation::v1 as proto;
 use flatgov_proto::federation::v1::federation_client::FederationClient;
-use flatgov_testkit::events::read_stream;
+use flatgov_testkit::events::{decoded, read_stream};
 use flatgov_testkit::{TestEnv, eventually, with_token};
 use prost::Message as _;
 use prost_types::Timestamp;
@@ -105,14 +105,6 @@ fn timestamp(time: chrono::DateTime<Utc>) -> Option<Timestamp> {
         seconds: time.timestamp(),
         nanos: 0,
     })
-}
-
-fn events_of<E: Event>(events: &[Envelope]) -> Vec<E> {
-    events
-        .iter()
-        .filter(|event| event.is::<E>())
-        .map(|event| event.decode::<E>().expect("decodes"))
-        .collect()
 }
 
 fn assert_code(result: Result<impl std::fmt::Debug, Status>, code: Code, mentions: &str) -> Status {
@@ -379,8 +371,8 @@ async fn registering_past_capacity_waitlists_and_a_cancellation_promotes_the_fir
 
     // published, three registrations, a cancellation and a promotion
     let events = federation.events(6).await;
-    assert_eq!(events_of::<proto::ActivityPublished>(&events).len(), 1);
-    let changes: Vec<(String, String)> = events_of::<proto::RegistrationChanged>(&events)
+    assert_eq!(decoded::<proto::ActivityPublished>(&events).len(), 1);
+    let changes: Vec<(String, String)> = decoded::<proto::RegistrationChanged>(&events)
         .into_iter()
         .map(|change| (change.status, change.previous_status))
         .collect();
@@ -483,7 +475,7 @@ async fn checking_in_someone_not_registered_is_refused_and_attendance_is_final_w
     );
     // published, two registrations, one check-in, held
     let events = federation.events(5).await;
-    let held_events = events_of::<proto::ActivityHeld>(&events);
+    let held_events = decoded::<proto::ActivityHeld>(&events);
     assert_eq!(held_events.len(), 1);
     assert_eq!((held_events[0].registered, held_events[0].attended), (1, 1));
 
@@ -1041,7 +1033,7 @@ async fn a_referred_case_is_accepted_with_a_joint_plan_and_the_acceptance_is_pub
     assert_code(again, Code::FailedPrecondition, "referral is accepted");
 
     let events = federation.events(2).await;
-    let acceptances = events_of::<proto::ReferralAccepted>(&events);
+    let acceptances = decoded::<proto::ReferralAccepted>(&events);
     assert_eq!(acceptances.len(), 1);
     assert_eq!(acceptances[0].case, case);
     assert_eq!(acceptances[0].organisation, "womens_federation");
@@ -1054,7 +1046,7 @@ async fn a_referred_case_is_accepted_with_a_joint_plan_and_the_acceptance_is_pub
     assert_eq!(acceptance.source, "flatgov/federation");
     assert_eq!(acceptance.resource, referral.name);
     assert_eq!(acceptance.header("ce-specversion").as_deref(), Some("1.0"));
-    let plans = events_of::<proto::SupportPlanCreated>(&events);
+    let plans = decoded::<proto::SupportPlanCreated>(&events);
     assert_eq!(
         plans[0].measure_organisations,
         vec!["womens_federation", "red_cross"]
@@ -1133,7 +1125,7 @@ async fn a_referred_case_is_accepted_with_a_joint_plan_and_the_acceptance_is_pub
     assert_eq!(delivered.state, proto::MeasureState::Delivered as i32);
     assert_eq!(delivered.deliveries.len(), 1);
     let events = federation.events(3).await;
-    let deliveries = events_of::<proto::MeasureDelivered>(&events);
+    let deliveries = decoded::<proto::MeasureDelivered>(&events);
     assert_eq!(deliveries.len(), 1);
     assert!(deliveries[0].measure_completed);
 
@@ -1194,7 +1186,7 @@ async fn a_declined_referral_publishes_the_reason_for_the_case_to_return_to_disp
         .into_inner();
     assert_eq!(declined.state, proto::ReferralState::Declined as i32);
     let events = federation.events(1).await;
-    let declines = events_of::<proto::ReferralDeclined>(&events);
+    let declines = decoded::<proto::ReferralDeclined>(&events);
     assert_eq!(declines.len(), 1);
     assert_eq!(declines[0].case, case);
     assert_eq!(declines[0].organisation, "federation_of_trade_unions");
@@ -1333,7 +1325,7 @@ async fn a_rights_request_is_routed_to_the_protecting_organisation_and_resolved_
     );
 
     let events = federation.events(2).await;
-    let resolutions = events_of::<proto::RightsRequestResolved>(&events);
+    let resolutions = decoded::<proto::RightsRequestResolved>(&events);
     assert_eq!(resolutions.len(), 1);
     assert_eq!(resolutions[0].outcome, "mediated");
     assert_eq!(
@@ -1468,11 +1460,11 @@ async fn only_member_organisations_co_sign_and_a_proposal_is_submitted_and_answe
         .into_inner();
     assert_eq!(answered.state, proto::ProposalState::Answered as i32);
     let events = federation.events(2).await;
-    let submissions = events_of::<proto::ProposalSubmitted>(&events);
+    let submissions = decoded::<proto::ProposalSubmitted>(&events);
     assert_eq!(submissions[0].co_signers, vec!["communist_youth_league"]);
     assert_eq!(submissions[0].addressee, "cppcc");
     assert_eq!(
-        events_of::<proto::ProposalAnswered>(&events)[0].response,
+        decoded::<proto::ProposalAnswered>(&events)[0].response,
         "adopted"
     );
     federation.application.shutdown().await.unwrap();

@@ -245,17 +245,12 @@ pub async fn eventually_events(
     registry: &Registry,
     expected: usize,
 ) -> Vec<flatgov_proto::blocks::v1::BlockTeamChanged> {
-    use flatgov_proto::blocks::v1::BlockTeamChanged;
     let bus = registry.test.bus().await;
-    flatgov_testkit::eventually("team events", PATIENCE, || async {
-        let events: Vec<BlockTeamChanged> =
-            flatgov_testkit::events::read_stream(&bus, "blocks", 1_000, Duration::from_millis(300))
-                .await
-                .iter()
-                .filter(|event| event.is::<BlockTeamChanged>())
-                .map(|event| event.decode().expect("decodes"))
-                .collect();
-        (events.len() >= expected).then_some(events)
+    flatgov_testkit::events::events_once(&bus, "blocks", PATIENCE, |events| {
+        events.len() >= expected
     })
     .await
+    .into_iter()
+    .map(|(_, event)| event)
+    .collect()
 }

@@ -4,7 +4,7 @@
 
 use flatgov_proto::blocks::v1 as api;
 use flatgov_proto::blocks::v1::{BlockChangeKind, BlockGenerationActivated, BlockTeamChanged};
-use flatgov_testkit::events::read_stream;
+use flatgov_testkit::events::{decoded, read_stream};
 use flatgov_testkit::with_token;
 use tonic_types::StatusExt as _;
 
@@ -101,11 +101,7 @@ async fn a_generation_with_a_gap_and_an_overlap_is_reported_refused_then_fixed_a
     // District, subdistrict, 2 communities, the activation, 4 first teams.
     let events = read_stream(&bus, "blocks", 9, PATIENCE).await;
     assert_eq!(events.len(), 9);
-    let activated: Vec<BlockGenerationActivated> = events
-        .iter()
-        .filter(|event| event.is::<BlockGenerationActivated>())
-        .map(|event| event.decode().expect("decodes"))
-        .collect();
+    let activated: Vec<BlockGenerationActivated> = decoded(&events);
     assert_eq!(activated.len(), 1, "one activation event");
     assert_eq!(activated[0].generation, active.name);
     assert_eq!(activated[0].previous_generation, "");
@@ -317,11 +313,7 @@ async fn a_generation_with_a_gap_and_an_overlap_is_reported_refused_then_fixed_a
     // Then the second activation and E's first team (B kept its team).
     let events = read_stream(&bus, "blocks", 11, PATIENCE).await;
     assert_eq!(events.len(), 11);
-    let activated: Vec<BlockGenerationActivated> = events
-        .iter()
-        .filter(|event| event.is::<BlockGenerationActivated>())
-        .map(|event| event.decode().expect("decodes"))
-        .collect();
+    let activated: Vec<BlockGenerationActivated> = decoded(&events);
     assert_eq!(activated.len(), 2);
     let changes: Vec<(&str, i32)> = activated[1]
         .changes

@@ -2,7 +2,7 @@
 
 use flatgov_proto::blocks::v1 as api;
 use flatgov_proto::blocks::v1::{HierarchyChangeKind, HierarchyChanged};
-use flatgov_testkit::events::read_stream;
+use flatgov_testkit::events::{decoded, read_stream};
 use flatgov_testkit::with_token;
 
 use crate::common::*;
@@ -154,12 +154,7 @@ async fn divisions_are_created_updated_listed_and_deleted_with_an_event_for_each
         .expect("an unused community can go");
 
     let bus = registry.test.bus().await;
-    let events: Vec<HierarchyChanged> = read_stream(&bus, "blocks", 7, PATIENCE)
-        .await
-        .iter()
-        .filter(|event| event.is::<HierarchyChanged>())
-        .map(|event| event.decode().expect("decodes"))
-        .collect();
+    let events: Vec<HierarchyChanged> = decoded(&read_stream(&bus, "blocks", 7, PATIENCE).await);
     let mut seen: Vec<(String, i32)> = events
         .iter()
         .map(|event| (event.division.clone(), event.kind))

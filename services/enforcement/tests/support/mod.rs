@@ -210,28 +210,9 @@ pub async fn get(client: &mut Client, token: &str, name: &str) -> api::Operation
 /// at least `expected` arrived).
 pub async fn events_of<E: Event>(test: &TestEnv, expected: usize) -> Vec<(Envelope, E)> {
     let bus = test.bus().await;
-    flatgov_testkit::eventually(
-        &format!("{expected} {} events", E::TYPE),
-        PATIENCE,
-        || async {
-            let all = flatgov_testkit::events::read_stream(
-                &bus,
-                "enforcement",
-                usize::MAX,
-                Duration::from_millis(300),
-            )
-            .await;
-            let matching: Vec<(Envelope, E)> = all
-                .into_iter()
-                .filter(|envelope| envelope.is::<E>())
-                .map(|envelope| {
-                    let event = envelope.decode::<E>().expect("decodes");
-                    (envelope, event)
-                })
-                .collect();
-            (matching.len() >= expected).then_some(matching)
-        },
-    )
+    flatgov_testkit::events::events_once(&bus, "enforcement", PATIENCE, |events| {
+        events.len() >= expected
+    })
     .await
 }
 

@@ -148,6 +148,16 @@ pub fn database(context: &str, error: sqlx::Error) -> Status {
     }
 }
 
+/// True when the database refused a row for breaking a unique constraint:
+/// the race an idempotent create (`request_id`) or a second resource of
+/// the same name loses, to be answered with the first result or
+/// ALREADY_EXISTS rather than INTERNAL.
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|database| database.is_unique_violation())
+}
+
 /// `UNAVAILABLE` naming the dependency that is down.
 pub fn dependency_unavailable(dependency: &str, error: impl Display) -> Status {
     tracing::warn!(dependency, %error, "dependency unavailable");
@@ -193,7 +203,10 @@ mod tests {
     #[test]
     fn violations_keep_every_problem_in_order_and_finish_only_when_there_is_none() {
         let mut violations = Violations::new();
-        assert_eq!(violations.check("households", "350".parse::<u16>()), Some(350));
+        assert_eq!(
+            violations.check("households", "350".parse::<u16>()),
+            Some(350)
+        );
         assert_eq!(violations.check("code", "x".parse::<u16>()), None);
         violations.add("agencies[1]", "water_police is not registered");
         violations.extend([FieldViolation::new("page_token", "is not a token")]);
@@ -205,6 +218,12 @@ mod tests {
         assert_eq!(violations.into_vec(), recorded);
         assert_eq!(Violations::new().finish(), Ok(()));
         assert!(Violations::default().is_empty());
+    }
+
+    #[test]
+    fn only_a_database_refusal_is_a_unique_violation() {
+        assert!(!is_unique_violation(&sqlx::Error::PoolTimedOut));
+        assert!(!is_unique_violation(&sqlx::Error::RowNotFound));
     }
 
     #[test]

@@ -101,11 +101,6 @@ impl From<Vec<FieldViolation>> for Error {
     }
 }
 
-/// True when the database refused a row because of a unique constraint.
-pub fn is_unique_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(database) if database.code().as_deref() == Some("23505"))
-}
-
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
         match error {

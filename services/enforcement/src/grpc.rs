@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
 use flatgov_auth::{Caller, Role};
-use flatgov_grpc::error::Violations;
+use flatgov_grpc::error::{Violations, is_unique_violation};
 use flatgov_grpc::paging::{self, ListQuery, PageRequest, PageSize};
 use flatgov_grpc::time::{self, timestamp};
 use flatgov_proto::enforcement::v1 as api;
@@ -1550,7 +1550,7 @@ impl EnforcementService {
                 tracing::info!(agency = %code, "agency registered");
                 Ok(convert::agency(&row))
             }
-            Err(error) if store::is_unique_violation(&error) => Err(Error::AlreadyExists(format!(
+            Err(error) if is_unique_violation(&error) => Err(Error::AlreadyExists(format!(
                 "agency {code} already exists"
             ))),
             Err(error) => Err(Error::database("creating an agency")(error)),
@@ -1865,7 +1865,7 @@ impl EnforcementService {
         .await;
         match inserted {
             Ok(row) => Ok(convert::officer(&row, &viewer(caller)?)),
-            Err(error) if store::is_unique_violation(&error) => Err(Error::AlreadyExists(format!(
+            Err(error) if is_unique_violation(&error) => Err(Error::AlreadyExists(format!(
                 "agency {agency} already has an officer with badge number {badge}"
             ))),
             Err(error) => Err(Error::database("creating an officer")(error)),

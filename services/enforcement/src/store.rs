@@ -13,14 +13,6 @@ use crate::domain::{ActionDetails, Attachment};
 /// deadline is written, so the worker re-plans its sleep.
 pub const DEADLINE_CHANNEL: &str = "flatgov_enforcement_deadlines";
 
-/// True when `error` is a unique-constraint violation.
-pub fn is_unique_violation(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .and_then(|database| database.code())
-        .is_some_and(|code| code == "23505")
-}
-
 /// Wakes the deadline workers of every replica when the transaction commits.
 pub async fn notify_deadline_workers(connection: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::query("select pg_notify($1, '')")

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use flatgov_auth::Caller;
-use flatgov_grpc::error::FieldViolation;
+use flatgov_grpc::error::{FieldViolation, is_unique_violation};
 use flatgov_grpc::paging::{ListQuery, PageRequest, fnv1a};
 use flatgov_grpc::time::timestamp;
 use flatgov_proto::blocks::v1 as api;
@@ -27,7 +27,7 @@ use crate::domain::team_import::parse_feature_teams;
 use crate::domain::validation::{
     self as validation, Finding, Severity, SubdistrictReport, ValidationReport, ValidationSettings,
 };
-use crate::error::{Error, Refusal, is_unique_violation};
+use crate::error::{Error, Refusal};
 use crate::events;
 use crate::resources::{self, GenerationRef, generation_name};
 use crate::store;

@@ -11,9 +11,12 @@
 //!   restart, on their own ports, leaving the shared ones alone.
 //! * [`with_token`], [`eventually`], [`field_violations`]: calling a
 //!   service, waiting for what happens asynchronously, reading its refusals.
+//! * [`contract`]: another service's gRPC contract answered by closures,
+//!   for testing a service that calls it.
 //! * [`echo`]: a minimal service on the real chassis, for chassis tests and
 //!   as the baseline RPC in benchmarks.
 
+pub mod contract;
 pub mod echo;
 pub mod events;
 mod infra;

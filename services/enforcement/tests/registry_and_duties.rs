@@ -8,22 +8,15 @@
 
 mod support;
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
 use flatgov_proto::duties::v1::{
     Department, GetDepartmentRequest, ResolveResponsibilityRequest, ResolveResponsibilityResponse,
 };
 use flatgov_proto::enforcement::v1 as api;
 use flatgov_proto::flatgov::r#type::v1::{HandlingTier, Unit, UnitKind};
+use flatgov_testkit::contract::{Contract, RunningContract};
 use flatgov_testkit::{TestEnv, eventually, field_violations, free_port, with_token};
 use support::*;
-use tokio::net::TcpListener;
-use tonic::{Code, Request, Response, Status};
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+use tonic::{Code, Request, Status};
 
 /// The two duty lists calls enforcement makes, answered as the reference
 /// district's lists would: illegal construction is urban management's, with
@@ -69,73 +62,29 @@ fn department(request: GetDepartmentRequest) -> Result<Department, Status> {
     }
 }
 
-/// One unary method of the duty lists, answered by a plain function.
-struct Unary<Q, A>(fn(Q) -> Result<A, Status>);
-
-impl<Q: Send + 'static, A: Send + 'static> tonic::server::UnaryService<Q> for Unary<Q, A> {
-    type Response = A;
-    type Future = BoxFuture<Result<Response<A>, Status>>;
-
-    fn call(&mut self, request: Request<Q>) -> Self::Future {
-        assert!(
-            request.metadata().get("authorization").is_some(),
-            "the enforcement service signs its calls"
-        );
-        let answer = (self.0)(request.into_inner()).map(Response::new);
-        Box::pin(async move { answer })
-    }
-}
-
-/// `flatgov.duties.v1.DutyLists`, serving only what enforcement calls.
-#[derive(Clone)]
-struct ReferenceDuties;
-
-impl tonic::server::NamedService for ReferenceDuties {
-    const NAME: &'static str = "flatgov.duties.v1.DutyLists";
-}
-
-impl<B> tower::Service<http::Request<B>> for ReferenceDuties
-where
-    B: http_body::Body + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        match request.uri().path() {
-            "/flatgov.duties.v1.DutyLists/ResolveResponsibility" => Box::pin(async move {
-                Ok(tonic::server::Grpc::new(tonic_prost::ProstCodec::default())
-                    .unary(Unary(resolve), request)
-                    .await)
-            }),
-            "/flatgov.duties.v1.DutyLists/GetDepartment" => Box::pin(async move {
-                Ok(tonic::server::Grpc::new(tonic_prost::ProstCodec::default())
-                    .unary(Unary(department), request)
-                    .await)
-            }),
-            _ => Box::pin(async {
-                Ok(Status::unimplemented("not needed by enforcement").into_http())
-            }),
+/// A duty lists answer that insists on the enforcement service's token, as
+/// the real service does.
+fn signed<Q, A>(
+    answer: fn(Q) -> Result<A, Status>,
+) -> impl Fn(Request<Q>) -> Result<A, Status> + Clone {
+    move |request| {
+        if request.metadata().get("authorization").is_none() {
+            return Err(Status::unauthenticated(
+                "the enforcement service signs its calls",
+            ));
         }
+        answer(request.into_inner())
     }
 }
 
-/// Serves the duty lists on `port` until the test ends.
-async fn serve_duties(port: u16) {
-    let listener = TcpListener::bind(("127.0.0.1", port))
+/// `flatgov.duties.v1.DutyLists` on `port`, answering only what enforcement
+/// calls, until the returned value is dropped.
+async fn serve_duties(port: u16) -> RunningContract {
+    Contract::new("flatgov.duties.v1.DutyLists")
+        .unary("ResolveResponsibility", signed(resolve))
+        .unary("GetDepartment", signed(department))
+        .serve(port)
         .await
-        .expect("duties port");
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(ReferenceDuties)
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-    );
 }
 
 fn duties_url(port: u16) -> String {
@@ -146,7 +95,7 @@ fn duties_url(port: u16) -> String {
 async fn a_whistle_naming_no_agency_summons_the_duty_lists_lead_and_cooperating_agencies() {
     let test = TestEnv::new();
     let port = free_port();
-    serve_duties(port).await;
+    let _duties = serve_duties(port).await;
     let application = start(&test, &[("DUTIES_URL", &duties_url(port))]).await;
     let mut client = client(&application).await;
     let tokens = tokens(&test);
@@ -228,7 +177,7 @@ async fn a_whistle_blown_while_the_duty_lists_are_down_is_kept_and_summoned_when
     assert_eq!(state(&waiting), api::OperationState::ResolvingAgencies);
     assert!(waiting.summons.is_empty());
 
-    serve_duties(port).await;
+    let _duties = serve_duties(port).await;
     let opened = eventually("the agencies to be summoned", PATIENCE, || async {
         let operation = get(&mut client.clone(), &tokens.dispatcher, &waiting.name).await;
         (state(&operation) == api::OperationState::Open).then_some(operation)

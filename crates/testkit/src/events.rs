@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+use flatgov_messaging::envelope::{EventMetadata, headers_for};
 use flatgov_messaging::{Envelope, Event, EventBus};
 use futures::StreamExt as _;
 
@@ -91,6 +92,38 @@ pub async fn events_once<E: Event>(
         done(&events).then_some(events)
     })
     .await
+}
+
+/// Publishes `event` on `service`'s stream as that service's relay would:
+/// CloudEvents headers naming `resource`, message id `event_id` (reuse one
+/// to replay a delivery), protobuf payload; returns once JetStream has it.
+/// For testing a consumer without running the service that publishes.
+pub async fn publish_as<E: Event>(
+    bus: &EventBus,
+    service: &str,
+    event_id: &str,
+    resource: &str,
+    event: &E,
+) {
+    bus.ensure_stream(service).await.expect("stream");
+    let headers = headers_for(&EventMetadata {
+        id: event_id,
+        service,
+        event_type: E::TYPE,
+        time: chrono::Utc::now(),
+        resource,
+        trace_headers: &[],
+    });
+    bus.jetstream()
+        .publish_with_headers(
+            bus.subject(E::SUBJECT),
+            headers,
+            event.encode_to_vec().into(),
+        )
+        .await
+        .expect("published")
+        .await
+        .expect("acknowledged");
 }
 
 /// How many messages `service`'s stream holds.

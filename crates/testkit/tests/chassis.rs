@@ -9,7 +9,9 @@ use flatgov_messaging::{EventBus, Relay, RelayConfig};
 use flatgov_proto::testing::v1::echo_client::EchoClient;
 use flatgov_proto::testing::v1::{EchoRequest, Echoed, RecordRequest};
 use flatgov_testkit::echo::{self, EchoOptions};
-use flatgov_testkit::events::{decoded, events_once, read_stream, stream_message_count};
+use flatgov_testkit::events::{
+    decoded, events_once, publish_as, read_stream, stream_message_count,
+};
 use flatgov_testkit::{
     PrivateNats, PrivatePostgres, TestDatabase, TestEnv, eventually, with_token,
 };
@@ -103,6 +105,26 @@ async fn events_of_one_type_are_awaited_until_enough_arrived_and_decoded_in_stre
         .collect();
     assert_eq!(again, ["first", "second"]);
     application.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_event_published_as_another_service_reads_back_as_that_services_event() {
+    let test = TestEnv::new();
+    let bus = test.bus().await;
+    let event = Echoed {
+        id: "echoes/1".into(),
+        message: "from elsewhere".into(),
+    };
+    publish_as(&bus, "testing", "event-1", "echoes/1", &event).await;
+    publish_as(&bus, "testing", "event-1", "echoes/1", &event).await;
+
+    let envelopes = read_stream(&bus, "testing", 2, Duration::from_secs(2)).await;
+    assert_eq!(envelopes.len(), 1, "a reused event id is one message");
+    assert_eq!(envelopes[0].id, "event-1");
+    assert_eq!(envelopes[0].source, "flatgov/testing");
+    assert_eq!(envelopes[0].resource, "echoes/1");
+    assert_eq!(envelopes[0].subject, "flatgov.testing.echo.echoed");
+    assert_eq!(decoded::<Echoed>(&envelopes), [event]);
 }
 
 #[tokio::test]

@@ -10,9 +10,8 @@ use flatgov_proto::duties::v1 as proto;
 use flatgov_proto::duties::v1::duty_lists_client::DutyListsClient;
 use flatgov_proto::enforcement::v1::AgencyRated;
 use flatgov_proto::flatgov::r#type::v1::{HandlingTier, Unit, UnitKind};
-use flatgov_testkit::events::events_once;
+use flatgov_testkit::events::{events_once, publish_as};
 use flatgov_testkit::{TestEnv, eventually, field_violations, with_token};
-use prost::Message as _;
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -1192,25 +1191,7 @@ async fn an_agency_rating_from_joint_enforcement_is_recorded_once_as_the_subdist
         rated_at: Some(timestamp(Utc::now())),
     };
     for event_id in ["rating-1", "rating-1-replayed-with-a-new-id"] {
-        let headers =
-            flatgov_messaging::envelope::headers_for(&flatgov_messaging::envelope::EventMetadata {
-                id: event_id,
-                service: "enforcement",
-                event_type: AgencyRated::TYPE,
-                time: Utc::now(),
-                resource: "operations/0193f0aa",
-                trace_headers: &[],
-            });
-        bus.jetstream()
-            .publish_with_headers(
-                bus.subject(AgencyRated::SUBJECT),
-                headers,
-                rated.encode_to_vec().into(),
-            )
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        publish_as(&bus, "enforcement", event_id, "operations/0193f0aa", &rated).await;
     }
     let dispatcher = service.dispatcher(SUBDISTRICT);
     let assessments = eventually("the rating to be recorded", PATIENCE, || {

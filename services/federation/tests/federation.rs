@@ -4,14 +4,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 use flatgov_auth::{Role, TokenRequest};
-use flatgov_messaging::envelope::{EventMetadata, headers_for};
-use flatgov_messaging::{Envelope, Event};
+use flatgov_messaging::Envelope;
 use flatgov_proto::cases::v1::{CaseKind, CaseReferred};
 use flatgov_proto::federation::v1 as proto;
 use flatgov_proto::federation::v1::federation_client::FederationClient;
-use flatgov_testkit::events::{decoded, read_stream};
+use flatgov_testkit::events::{decoded, publish_as, read_stream};
 use flatgov_testkit::{TestEnv, eventually, with_token};
-use prost::Message as _;
 use prost_types::Timestamp;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -908,7 +906,6 @@ async fn publish_case_referred(
     minutes_ago: i64,
 ) {
     let bus = federation.test.bus().await;
-    bus.ensure_stream("cases").await.unwrap();
     let event = CaseReferred {
         case: case.into(),
         kind: CaseKind::NeedySupport as i32,
@@ -918,24 +915,7 @@ async fn publish_case_referred(
         referred_at: timestamp(Utc::now() - chrono::Duration::minutes(minutes_ago)),
         ..Default::default()
     };
-    let headers = headers_for(&EventMetadata {
-        id: event_id,
-        service: "cases",
-        event_type: CaseReferred::TYPE,
-        time: Utc::now(),
-        resource: case,
-        trace_headers: &[],
-    });
-    bus.jetstream()
-        .publish_with_headers(
-            bus.subject(CaseReferred::SUBJECT),
-            headers,
-            event.encode_to_vec().into(),
-        )
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    publish_as(&bus, "cases", event_id, case, &event).await;
 }
 
 async fn referral_for(federation: &Federation, case: &str) -> proto::Referral {

@@ -6,17 +6,14 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use flatgov_auth::{Role, TokenRequest};
 use flatgov_grpc::Application;
-use flatgov_messaging::envelope::{EventMetadata, headers_for};
 use flatgov_messaging::{Envelope, Event};
 use flatgov_proto::cases::v1::CaseEscalated;
 use flatgov_proto::enforcement::v1 as api;
 use flatgov_proto::enforcement::v1::joint_enforcement_client::JointEnforcementClient;
 use flatgov_proto::flatgov::r#type::v1::HandlingTier;
 use flatgov_testkit::{TestEnv, with_token};
-use prost::Message as _;
 use tonic::transport::Channel;
 
 pub const PATIENCE: Duration = Duration::from_secs(20);
@@ -250,25 +247,7 @@ pub fn escalation(case: &str, agencies: &[&str]) -> CaseEscalated {
 /// cases service's relay would set, under the event id `event_id`.
 pub async fn publish_as_cases(test: &TestEnv, event_id: &str, event: &CaseEscalated) {
     let bus = test.bus().await;
-    bus.ensure_stream("cases").await.expect("cases stream");
-    let headers = headers_for(&EventMetadata {
-        id: event_id,
-        service: "cases",
-        event_type: CaseEscalated::TYPE,
-        time: Utc::now(),
-        resource: &event.case,
-        trace_headers: &[],
-    });
-    bus.jetstream()
-        .publish_with_headers(
-            bus.subject(CaseEscalated::SUBJECT),
-            headers,
-            event.encode_to_vec().into(),
-        )
-        .await
-        .expect("published")
-        .await
-        .expect("acknowledged");
+    flatgov_testkit::events::publish_as(&bus, "cases", event_id, &event.case, event).await;
 }
 
 /// How many messages the consumer has not yet acknowledged.

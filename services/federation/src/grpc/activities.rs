@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use flatgov_auth::{Caller, Role};
-use flatgov_grpc::paging::{self, ListQuery, PageRequest, PagingError};
+use flatgov_grpc::paging::{ListQuery, PageRequest, PagingError};
 use flatgov_grpc::time::{optional_timestamp, timestamp};
 use flatgov_proto::federation::v1 as proto;
 use tonic::Request;
@@ -1056,10 +1056,7 @@ pub async fn list_registrations(
         Collection::Activities.parse(&request.parent).map(Some),
     );
     let page = checks.page(&query, page_size, &page_token);
-    let after = checks.check(
-        "page_token",
-        paging::parse_key::<Uuid>(page.after.as_deref()),
-    );
+    let after = checks.page_after::<Uuid>(&page);
     let status: Option<RegistrationStatus> = checks.check("status", optional_word(request.status));
     checks.finish()?;
     let Some(activity_id) = activity_id else {

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use flatgov_auth::{Caller, Role};
-use flatgov_grpc::paging::{self, ListQuery};
+use flatgov_grpc::paging::ListQuery;
 use flatgov_grpc::time::{optional_timestamp, timestamp};
 use flatgov_proto::federation::v1 as proto;
 use sqlx::PgConnection;
@@ -266,10 +266,7 @@ pub async fn list_programmes(
     let query = ListQuery::of_request("programmes", &request);
     let mut checks = Checks::new();
     let page = checks.page(&query, page_size, &page_token);
-    let after = checks.check(
-        "page_token",
-        paging::parse_key::<Uuid>(page.after.as_deref()),
-    );
+    let after = checks.page_after::<Uuid>(&page);
     let organisation = if request.organisation.trim().is_empty() {
         None
     } else {
@@ -411,10 +408,7 @@ pub async fn list_mentors(
     caller.require_any_role(&[Role::FederationStaff])?;
     let mut checks = Checks::new();
     let page = checks.page(&query, page_size, &page_token);
-    let after = checks.check(
-        "page_token",
-        paging::parse_key::<Uuid>(page.after.as_deref()),
-    );
+    let after = checks.page_after::<Uuid>(&page);
     let organisation = if request.organisation.trim().is_empty() {
         None
     } else {
@@ -808,10 +802,7 @@ pub async fn list_applications(
         Collection::Programmes.parse(&request.parent).map(Some),
     );
     let page = checks.page(&query, page_size, &page_token);
-    let after = checks.check(
-        "page_token",
-        paging::parse_key::<Uuid>(page.after.as_deref()),
-    );
+    let after = checks.page_after::<Uuid>(&page);
     let state: Option<ApplicationState> = checks.check("state", optional_word(request.state));
     let mentor = if request.mentor.trim().is_empty() {
         None

@@ -183,6 +183,15 @@ impl Checks {
         }
     }
 
+    /// The key `page` resumes after, as the list's key type (a UUID); a
+    /// key of another type was forged.
+    pub fn page_after<K: std::str::FromStr>(&mut self, page: &PageRequest) -> Option<K> {
+        self.check(
+            "page_token",
+            flatgov_grpc::paging::parse_key(page.after.as_deref()),
+        )
+    }
+
     pub fn fail(&mut self, field: impl Into<String>, description: impl std::fmt::Display) {
         self.violations.add(field, description);
     }

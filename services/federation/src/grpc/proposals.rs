@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use flatgov_auth::{Caller, Role};
-use flatgov_grpc::paging::{self, ListQuery};
+use flatgov_grpc::paging::ListQuery;
 use flatgov_grpc::time::{optional_timestamp, timestamp};
 use flatgov_proto::federation::v1 as proto;
 use sqlx::PgConnection;
@@ -388,10 +388,7 @@ pub async fn list_proposals(
     caller.require_any_role(READERS)?;
     let mut checks = Checks::new();
     let page = checks.page(&query, page_size, &page_token);
-    let after = checks.check(
-        "page_token",
-        paging::parse_key::<Uuid>(page.after.as_deref()),
-    );
+    let after = checks.page_after::<Uuid>(&page);
     let organisation = if request.organisation.trim().is_empty() {
         None
     } else {

@@ -7,7 +7,7 @@
 //! recorded it, and events carry only ids, codes and times.
 
 use chrono::Utc;
-use flatgov_grpc::paging::{self, ListQuery};
+use flatgov_grpc::paging::ListQuery;
 use flatgov_grpc::time::{optional_timestamp, timestamp};
 use flatgov_proto::federation::v1 as proto;
 use sqlx::PgConnection;
@@ -506,10 +506,7 @@ pub async fn list_rights_requests(
     let query = ListQuery::of_request("rights_requests", &request);
     let mut checks = Checks::new();
     let page = checks.page(&query, page_size, &page_token);
-    let after = checks.check(
-        "page_token",
-        paging::parse_key::<Uuid>(page.after.as_deref()),
-    );
+    let after = checks.page_after::<Uuid>(&page);
     let organisation = if request.organisation.trim().is_empty() {
         None
     } else {

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use flatgov_grpc::paging::{self, ListQuery};
+use flatgov_grpc::paging::ListQuery;
 use flatgov_grpc::time::{optional_timestamp, timestamp};
 use flatgov_proto::federation::v1 as proto;
 use serde::{Deserialize, Serialize};
@@ -340,10 +340,7 @@ pub async fn list_people(
     let query = ListQuery::of_request("people", &request);
     let mut checks = Checks::new();
     let page = checks.page(&query, page_size, &page_token);
-    let after = checks.check(
-        "page_token",
-        paging::parse_key::<Uuid>(page.after.as_deref()),
-    );
+    let after = checks.page_after::<Uuid>(&page);
     let registered_by = if request.registered_by.trim().is_empty() {
         None
     } else {
@@ -542,10 +539,7 @@ pub async fn list_assessments(
         Collection::People.parse(&request.parent).map(Some),
     );
     let page = checks.page(&query, page_size, &page_token);
-    let after = checks.check(
-        "page_token",
-        paging::parse_key::<Uuid>(page.after.as_deref()),
-    );
+    let after = checks.page_after::<Uuid>(&page);
     checks.finish()?;
     let Some(person) = person else {
         return Err(Error::invalid("parent", "must be set"));
@@ -1260,10 +1254,7 @@ pub async fn list_visits(
         Collection::SupportPlans.parse(&request.parent).map(Some),
     );
     let page = checks.page(&query, page_size, &page_token);
-    let after = checks.check(
-        "page_token",
-        paging::parse_key::<Uuid>(page.after.as_deref()),
-    );
+    let after = checks.page_after::<Uuid>(&page);
     checks.finish()?;
     let Some(plan) = plan else {
         return Err(Error::invalid("parent", "must be set"));
@@ -1380,10 +1371,7 @@ pub async fn list_support_plans(
     let query = ListQuery::of_request("support_plans", &request);
     let mut checks = Checks::new();
     let page = checks.page(&query, page_size, &page_token);
-    let after = checks.check(
-        "page_token",
-        paging::parse_key::<Uuid>(page.after.as_deref()),
-    );
+    let after = checks.page_after::<Uuid>(&page);
     let person = if request.person.trim().is_empty() {
         None
     } else {

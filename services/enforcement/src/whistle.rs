@@ -179,8 +179,8 @@ pub async fn summon_one(
     Ok(())
 }
 
-/// Summons every selected agency, opens the operation and publishes the
-/// whistle.
+/// Opens the operation, publishes the whistle, then summons every selected
+/// agency: integrators see `WhistleBlown` before the summonses it caused.
 pub async fn summon_all(
     connection: &mut PgConnection,
     operation: &OperationFacts,
@@ -188,19 +188,6 @@ pub async fn summon_all(
     settings: &Settings,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    for (position, agency) in selection.agencies.iter().enumerate() {
-        let position = i32::try_from(position).unwrap_or(i32::MAX);
-        summon_one(
-            &mut *connection,
-            operation,
-            agency,
-            position,
-            position == 0,
-            settings,
-            now,
-        )
-        .await?;
-    }
     store::open_operation(
         &mut *connection,
         operation.id,
@@ -226,6 +213,19 @@ pub async fn summon_all(
         },
     )
     .await?;
+    for (position, agency) in selection.agencies.iter().enumerate() {
+        let position = i32::try_from(position).unwrap_or(i32::MAX);
+        summon_one(
+            &mut *connection,
+            operation,
+            agency,
+            position,
+            position == 0,
+            settings,
+            now,
+        )
+        .await?;
+    }
     tracing::info!(
         operation = %operation.id,
         agencies = ?selection.agencies.iter().map(AgencyCode::as_str).collect::<Vec<_>>(),

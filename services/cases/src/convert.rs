@@ -203,6 +203,9 @@ pub fn working_duration(value: &types::WorkingDuration) -> Option<WorkingDuratio
     match value.amount? {
         types::working_duration::Amount::WorkingHours(hours) => WorkingDuration::hours(hours).ok(),
         types::working_duration::Amount::WorkingDays(days) => WorkingDuration::days(days).ok(),
+        types::working_duration::Amount::WorkingMinutes(minutes) => {
+            WorkingDuration::minutes(minutes).ok()
+        }
     }
 }
 

@@ -230,7 +230,7 @@ pub fn tier_from_proto(value: i32) -> Result<Option<Tier>, String> {
 pub fn duration_to_proto(duration: WorkingDuration) -> types::WorkingDuration {
     use types::working_duration::Amount;
     let amount = match duration.unit() {
-        WorkingUnit::Minutes => Amount::WorkingHours(duration.amount().div_ceil(60)),
+        WorkingUnit::Minutes => Amount::WorkingMinutes(duration.amount()),
         WorkingUnit::Hours => Amount::WorkingHours(duration.amount()),
         WorkingUnit::Days => Amount::WorkingDays(duration.amount()),
     };
@@ -888,10 +888,10 @@ mod tests {
     }
 
     #[test]
-    fn a_minute_limit_rounds_up_to_whole_working_hours_in_the_contract_duration() {
+    fn a_minute_limit_stays_in_minutes_in_the_contract_duration() {
         use types::working_duration::Amount;
         let half_hour = duration_to_proto(WorkingDuration::parse("30m").unwrap());
-        assert_eq!(half_hour.amount, Some(Amount::WorkingHours(1)));
+        assert_eq!(half_hour.amount, Some(Amount::WorkingMinutes(30)));
         let days = duration_to_proto(WorkingDuration::parse("3d").unwrap());
         assert_eq!(days.amount, Some(Amount::WorkingDays(3)));
     }

@@ -117,13 +117,20 @@ impl Directory {
         request
     }
 
-    /// The block containing `point` now.
-    pub async fn locate(&self, point: &GeoPoint) -> Result<LocatedBlock, CallError> {
+    /// The block containing `point` now, or in `generation` when given (a
+    /// re-homing names the generation its event announced, so a registry
+    /// replica that has not refreshed yet still answers from it).
+    pub async fn locate(
+        &self,
+        point: &GeoPoint,
+        generation: Option<&str>,
+    ) -> Result<LocatedBlock, CallError> {
         let response = self
             .blocks
             .clone()
             .locate_point(self.request(blocks::LocatePointRequest {
                 point: Some(convert::geo_point(point)),
+                generation: generation.unwrap_or_default().to_owned(),
                 ..Default::default()
             }))
             .await
@@ -131,13 +138,18 @@ impl Directory {
         located(response.into_inner().block)
     }
 
-    /// One block and its team.
-    pub async fn block(&self, code: &BlockCode) -> Result<LocatedBlock, CallError> {
+    /// One block and its team, now or in `generation` when given.
+    pub async fn block(
+        &self,
+        code: &BlockCode,
+        generation: Option<&str>,
+    ) -> Result<LocatedBlock, CallError> {
         let response = self
             .blocks
             .clone()
             .get_block(self.request(blocks::GetBlockRequest {
                 name: code.name(),
+                generation: generation.unwrap_or_default().to_owned(),
                 ..Default::default()
             }))
             .await

@@ -639,11 +639,12 @@ pub async fn enqueue_triage(
     run_after: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "insert into triage_jobs (case_id, purpose, matter_code, block_code, tier, reason, requested_by, run_after)
-         values ($1, 'triage', $2, $3, $4, $5, $6, $7)
+        "insert into triage_jobs (case_id, purpose, matter_code, block_code, tier, reason, requested_by, run_after, trace_headers)
+         values ($1, 'triage', $2, $3, $4, $5, $6, $7, $8)
          on conflict (case_id) do update set purpose = 'triage', revision = triage_jobs.revision + 1,
              matter_code = $2, block_code = $3, tier = $4, reason = $5, requested_by = $6,
-             generation = null, attempts = 0, run_after = $7, lease_until = null, last_error = null",
+             generation = null, attempts = 0, run_after = $7, lease_until = null, last_error = null,
+             trace_headers = $8",
     )
     .bind(case_id.as_uuid())
     .bind(&instructions.matter_code)
@@ -652,9 +653,20 @@ pub async fn enqueue_triage(
     .bind(&instructions.reason)
     .bind(json(requested_by)?)
     .bind(run_after)
+    .bind(current_trace_headers())
     .execute(connection)
     .await?;
     Ok(())
+}
+
+/// The current span's W3C trace context, stored with queued work.
+fn current_trace_headers() -> serde_json::Value {
+    serde_json::Value::Object(
+        flatgov_telemetry::trace_headers(&tracing::Span::current())
+            .into_iter()
+            .map(|(name, value)| (name, serde_json::Value::String(value)))
+            .collect(),
+    )
 }
 
 /// Queues re-homing for the open cases in `block_codes`; a case already queued keeps its
@@ -667,8 +679,8 @@ pub async fn enqueue_rehoming(
 ) -> Result<u64, sqlx::Error> {
     let requested_by = json(&Actor::System)?;
     let queued = sqlx::query(
-        "insert into triage_jobs (case_id, purpose, requested_by, generation, run_after)
-         select id, 'rehome', $2, $3, $4 from cases
+        "insert into triage_jobs (case_id, purpose, requested_by, generation, run_after, trace_headers)
+         select id, 'rehome', $2, $3, $4, $5 from cases
          where state <> 'closed' and block_code = any($1)
          on conflict (case_id) do nothing",
     )
@@ -676,6 +688,7 @@ pub async fn enqueue_rehoming(
     .bind(requested_by)
     .bind(generation)
     .bind(run_after)
+    .bind(current_trace_headers())
     .execute(connection)
     .await?
     .rows_affected();
@@ -713,6 +726,8 @@ pub struct ClaimedJob {
     pub generation: Option<String>,
     /// Attempts so far, this one included.
     pub attempts: i32,
+    /// Trace context of the request that queued the job.
+    pub trace_headers: Vec<(String, String)>,
 }
 
 /// Claims up to `limit` due jobs for `lease`: other replicas skip them until the lease
@@ -732,7 +747,7 @@ pub async fn claim_jobs(
              limit $3
              for update skip locked)
          returning case_id, purpose, revision, matter_code, block_code, tier, reason, requested_by,
-             generation, attempts",
+             generation, attempts, trace_headers",
     )
     .bind(now)
     .bind(lease_until)
@@ -761,6 +776,18 @@ pub async fn claim_jobs(
                     .map_err(|error| decode_error("job requester", error))?,
                 generation: row.try_get("generation")?,
                 attempts: row.try_get("attempts")?,
+                trace_headers: row
+                    .try_get::<serde_json::Value, _>("trace_headers")?
+                    .as_object()
+                    .map(|headers| {
+                        headers
+                            .iter()
+                            .filter_map(|(name, value)| {
+                                Some((name.clone(), value.as_str()?.to_owned()))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             })
         })
         .collect()

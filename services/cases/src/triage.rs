@@ -147,8 +147,21 @@ impl TriageWorker {
         Ok(claimed)
     }
 
-    #[tracing::instrument(skip_all, fields(case = %job.case_id, attempt = job.attempts))]
+    /// Works one job inside a span that continues the trace of the request
+    /// that queued it.
     async fn work(&self, job: ClaimedJob) {
+        use tracing::Instrument as _;
+        let span = tracing::info_span!("triage", case = %job.case_id, attempt = job.attempts);
+        flatgov_telemetry::continue_trace(&span, |name| {
+            job.trace_headers
+                .iter()
+                .find(|(header, _)| header == name)
+                .map(|(_, value)| value.clone())
+        });
+        self.work_in_span(job).instrument(span).await;
+    }
+
+    async fn work_in_span(&self, job: ClaimedJob) {
         let started = std::time::Instant::now();
         let loaded = {
             let mut connection = match self.shared.pool.acquire().await {
@@ -269,8 +282,8 @@ impl TriageWorker {
             .and_then(|code| BlockCode::parse(code).ok())
             .or_else(|| stored.block());
         let answer = match (named, stored.case.location()) {
-            (Some(code), _) => self.directory.block(&code).await,
-            (None, Some(point)) => self.directory.locate(point).await,
+            (Some(code), _) => self.directory.block(&code, None).await,
+            (None, Some(point)) => self.directory.locate(point, None).await,
             (None, None) => return Ok(None),
         };
         match answer {
@@ -412,10 +425,11 @@ impl TriageWorker {
             .block_code
             .as_deref()
             .and_then(|code| BlockCode::parse(code).ok());
+        let generation = job.generation.as_deref();
         let answer = match (stored.case.location(), successor) {
-            (Some(point), _) => self.directory.locate(point).await,
-            (None, Some(successor)) => self.directory.block(&successor).await,
-            (None, None) => self.directory.block(&current).await,
+            (Some(point), _) => self.directory.locate(point, generation).await,
+            (None, Some(successor)) => self.directory.block(&successor, generation).await,
+            (None, None) => self.directory.block(&current, generation).await,
         };
         match answer {
             Ok(block) if block.code == current => Ok(Plan::Rehome {

@@ -320,10 +320,6 @@ async fn journey_one_trace_id_follows_a_whistled_case_from_cases_to_enforcement_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "KNOWN BUG in flatgov-cases: the triage saga drops the report's trace context \
-            (triage_jobs keep none; TriageWorker::work starts a new root trace), so \
-            CaseTriaged/CaseDispatched and the LocatePoint/ResolveResponsibility calls to \
-            blocks and duties run under another trace id. Remove this ignore once fixed."]
 async fn journey_one_trace_id_follows_a_street_light_report_through_triage_into_blocks_and_duties()
 {
     let collector = SpanCollector::start().await;

@@ -62,11 +62,6 @@ async fn create_staff(platform: &Platform, id: &str, display_name: &str, divisio
 }
 
 #[tokio::test]
-#[ignore = "KNOWN BUG in flatgov-cases (intermittent): re-homing asks LocatePoint without the \
-            activated generation (Directory::locate sends none), so when the \
-            BlockGenerationActivated event arrives before the blocks service has rebuilt its \
-            lookup index the old block is answered and the re-home job completes without moving \
-            the case. Remove this ignore once fixed."]
 async fn journey_a_block_split_by_a_new_boundary_generation_moves_its_open_cases_in_the_split_area_to_the_new_team()
  {
     let platform = Platform::start().await;

@@ -1298,7 +1298,7 @@ fn respond<T>(result: Result<T, Error>) -> Result<Response<T>, Status> {
 
 #[tonic::async_trait]
 impl CaseDispatch for CaseService {
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "info"))]
     async fn report_case(
         &self,
         request: Request<proto::ReportCaseRequest>,
@@ -1358,7 +1358,7 @@ impl CaseDispatch for CaseService {
         respond(result)
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "info"))]
     async fn classify_case(
         &self,
         request: Request<proto::ClassifyCaseRequest>,
@@ -1367,7 +1367,7 @@ impl CaseDispatch for CaseService {
         respond(self.classify_case(&caller, request.into_inner()).await)
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "info"))]
     async fn accept_case(
         &self,
         request: Request<proto::AcceptCaseRequest>,
@@ -1381,7 +1381,7 @@ impl CaseDispatch for CaseService {
         )
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "info"))]
     async fn start_work(
         &self,
         request: Request<proto::StartWorkRequest>,
@@ -1395,7 +1395,7 @@ impl CaseDispatch for CaseService {
         )
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "info"))]
     async fn resolve_case(
         &self,
         request: Request<proto::ResolveCaseRequest>,
@@ -1431,7 +1431,7 @@ impl CaseDispatch for CaseService {
         respond(result)
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "info"))]
     async fn verify_case(
         &self,
         request: Request<proto::VerifyCaseRequest>,
@@ -1440,7 +1440,7 @@ impl CaseDispatch for CaseService {
         respond(self.verify_case(&caller, request.into_inner()).await)
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "info"))]
     async fn rate_case(
         &self,
         request: Request<proto::RateCaseRequest>,
@@ -1449,7 +1449,7 @@ impl CaseDispatch for CaseService {
         respond(self.rate_case(&caller, request.into_inner()).await)
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "info"))]
     async fn close_case(
         &self,
         request: Request<proto::CloseCaseRequest>,
@@ -1458,7 +1458,7 @@ impl CaseDispatch for CaseService {
         respond(self.close_case(&caller, request.into_inner()).await)
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "info"))]
     async fn escalate_case(
         &self,
         request: Request<proto::EscalateCaseRequest>,
@@ -1467,7 +1467,7 @@ impl CaseDispatch for CaseService {
         respond(self.escalate_case(&caller, request.into_inner()).await)
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "info"))]
     async fn reassign_case(
         &self,
         request: Request<proto::ReassignCaseRequest>,
@@ -1476,7 +1476,7 @@ impl CaseDispatch for CaseService {
         respond(self.reassign_case(&caller, request.into_inner()).await)
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "info"))]
     async fn request_extension(
         &self,
         request: Request<proto::RequestExtensionRequest>,
@@ -1485,7 +1485,7 @@ impl CaseDispatch for CaseService {
         respond(self.request_extension(&caller, request.into_inner()).await)
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "info"))]
     async fn decide_extension(
         &self,
         request: Request<proto::DecideExtensionRequest>,
@@ -1494,7 +1494,7 @@ impl CaseDispatch for CaseService {
         respond(self.decide_extension(&caller, request.into_inner()).await)
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "info"))]
     async fn park_case(
         &self,
         request: Request<proto::ParkCaseRequest>,
@@ -1503,7 +1503,7 @@ impl CaseDispatch for CaseService {
         respond(self.park_case(&caller, request.into_inner()).await)
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "info"))]
     async fn unpark_case(
         &self,
         request: Request<proto::UnparkCaseRequest>,
@@ -1512,7 +1512,7 @@ impl CaseDispatch for CaseService {
         respond(self.unpark_case(&caller, request.into_inner()).await)
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "info"))]
     async fn schedule_meeting(
         &self,
         request: Request<proto::ScheduleMeetingRequest>,
@@ -1521,7 +1521,7 @@ impl CaseDispatch for CaseService {
         respond(self.schedule_meeting(&caller, request.into_inner()).await)
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "info"))]
     async fn record_meeting_decision(
         &self,
         request: Request<proto::RecordMeetingDecisionRequest>,
@@ -1559,7 +1559,7 @@ impl CaseDispatch for CaseService {
         respond(self.get_indicators(&caller, request.into_inner()).await)
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "info"))]
     async fn advance_test_clock(
         &self,
         request: Request<proto::AdvanceTestClockRequest>,

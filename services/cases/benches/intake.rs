@@ -31,6 +31,7 @@ use flatgov_proto::cases::v1::case_dispatch_client::CaseDispatchClient;
 use flatgov_proto::duties::v1 as duties;
 use flatgov_proto::duties::v1::duty_lists_client::DutyListsClient;
 use flatgov_proto::flatgov::r#type::v1::GeoPoint;
+use flatgov_testkit::{free_port, with_token};
 use futures::StreamExt as _;
 use prost::Message as _;
 use tonic::transport::{Channel, Endpoint};
@@ -55,21 +56,6 @@ where
             .map_err(|error| anyhow::anyhow!("{name}={text}: {error}")),
         _ => Ok(default),
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .unwrap_or(0)
-}
-
-fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    if let Ok(value) = format!("Bearer {token}").parse() {
-        request.metadata_mut().insert("authorization", value);
-    }
-    request
 }
 
 /// CPU time (user + system) of a process, in milliseconds.

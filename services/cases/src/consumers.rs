@@ -343,7 +343,10 @@ impl Handlers {
                 cooperating_departments: matter.cooperating_departments.clone(),
             })
             .collect();
-        let effective_from = event.effective_from.as_ref().and_then(convert::instant);
+        let effective_from = event
+            .effective_from
+            .as_ref()
+            .and_then(|at| convert::instant(at).ok());
         let replaced = store::replace_catalogue(
             connection,
             &matters,

@@ -10,17 +10,13 @@ use crate::domain::lifecycle::{
 };
 use crate::domain::units::{BlockCode, DutyUnit, OrgCode, SubdistrictCode};
 
-pub fn timestamp(instant: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: instant.timestamp(),
-        nanos: i32::try_from(instant.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
+pub use flatgov_grpc::time::timestamp;
 
 /// A proto timestamp as an instant, truncated to the microsecond like the database.
-pub fn instant(timestamp: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
-    let nanos = u32::try_from(timestamp.nanos).ok()?;
-    DateTime::from_timestamp(timestamp.seconds, nanos).map(crate::clock::truncate_to_micros)
+pub fn instant(
+    timestamp: &prost_types::Timestamp,
+) -> Result<DateTime<Utc>, flatgov_grpc::time::InvalidTimestamp> {
+    flatgov_grpc::time::instant(timestamp).map(crate::clock::truncate_to_micros)
 }
 
 pub fn duration(delta: TimeDelta) -> prost_types::Duration {
@@ -244,13 +240,13 @@ mod tests {
     #[test]
     fn an_instant_survives_a_proto_round_trip_to_the_microsecond() {
         let now = crate::clock::truncate_to_micros(Utc::now());
-        assert_eq!(instant(&timestamp(now)), Some(now));
-        assert_eq!(
+        assert_eq!(instant(&timestamp(now)), Ok(now));
+        assert!(
             instant(&prost_types::Timestamp {
                 seconds: 0,
                 nanos: -1
-            }),
-            None
+            })
+            .is_err()
         );
     }
 

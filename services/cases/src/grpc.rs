@@ -12,6 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use flatgov_auth::{Caller, Role};
 use flatgov_grpc::error::FieldViolation;
+use flatgov_grpc::paging::{ListQuery, PageRequest, PageSize, PagingError};
 use flatgov_messaging::outbox;
 use flatgov_proto::cases::v1 as proto;
 use flatgov_proto::cases::v1::case_dispatch_server::CaseDispatch;
@@ -160,8 +161,7 @@ fn required_instant(
     value
         .ok_or_else(|| Error::invalid(field, "is required"))
         .and_then(|timestamp| {
-            convert::instant(timestamp)
-                .ok_or_else(|| Error::invalid(field, "is not a valid timestamp"))
+            convert::instant(timestamp).map_err(|error| Error::invalid(field, error.to_string()))
         })
 }
 
@@ -820,7 +820,7 @@ impl CaseService {
             .as_ref()
             .map(|due| {
                 convert::instant(due)
-                    .ok_or_else(|| Error::invalid("resolution_due", "is not a valid timestamp"))
+                    .map_err(|error| Error::invalid("resolution_due", error.to_string()))
             })
             .transpose()?;
         let shared = self.shared.clone();
@@ -1005,7 +1005,10 @@ impl CaseService {
                     ))
                 })
                 .ok();
-            let due = action.due.as_ref().and_then(convert::instant);
+            let due = action
+                .due
+                .as_ref()
+                .and_then(|due| convert::instant(due).ok());
             match due {
                 Some(due) if due > now => {}
                 _ => violations.push(FieldViolation::new(
@@ -1078,21 +1081,25 @@ impl CaseService {
         caller: &Caller,
         request: proto::ListCasesRequest,
     ) -> Result<proto::ListCasesResponse, Error> {
-        let page_size = match request.page_size {
-            size if size < 0 => return Err(Error::invalid("page_size", "must not be negative")),
-            0 => 50,
-            size => i64::from(size.min(500)),
-        };
+        let mut request = request;
+        let page_size = std::mem::take(&mut request.page_size);
+        let page_token = std::mem::take(&mut request.page_token);
+        // A token is bound to the filters it was issued with.
+        let query = ListQuery::of_request("cases", &request);
         let mut violations = Vec::new();
         let mut filter = ListFilter::default();
-        if !request.page_token.is_empty() {
-            match Uuid::try_parse(&request.page_token) {
-                Ok(before) => filter.before = Some(before),
-                Err(_) => violations.push(FieldViolation::new(
-                    "page_token",
-                    "is not a token this service issued",
-                )),
+        let mut page_size_read = PageSize::default();
+        match PageRequest::parse(page_size, &page_token, &query) {
+            Ok(page) => {
+                page_size_read = page.size;
+                if let Some(after) = page.after {
+                    match Uuid::try_parse(&after) {
+                        Ok(before) => filter.before = Some(before),
+                        Err(_) => violations.push(PagingError::ForeignToken.into()),
+                    }
+                }
             }
+            Err(paging) => violations.extend(paging),
         }
         match proto::CaseState::try_from(request.state) {
             Ok(proto::CaseState::Unspecified) => {}
@@ -1150,17 +1157,16 @@ impl CaseService {
         }
         let scope = access::list_scope(caller);
         let mut connection = self.shared.pool.acquire().await?;
-        let mut cases = store::list_cases(&mut connection, &scope, &filter, page_size + 1).await?;
-        let more = cases.len() as i64 > page_size;
-        cases.truncate(usize::try_from(page_size).unwrap_or(50));
-        let next_page_token = if more {
-            cases
-                .last()
-                .map(|stored| stored.case.id().as_uuid().to_string())
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let mut cases = store::list_cases(
+            &mut connection,
+            &scope,
+            &filter,
+            page_size_read.fetch_limit(),
+        )
+        .await?;
+        let next_page_token = page_size_read.next_page_token(&mut cases, &query, |stored| {
+            stored.case.id().as_uuid().to_string()
+        });
         Ok(proto::ListCasesResponse {
             cases: cases
                 .iter()
@@ -1197,7 +1203,7 @@ impl CaseService {
         let now = self.shared.clock.now();
         let as_of = match &request.as_of {
             Some(timestamp) => convert::instant(timestamp)
-                .ok_or_else(|| Error::invalid("as_of", "is not a valid timestamp"))?,
+                .map_err(|error| Error::invalid("as_of", error.to_string()))?,
             None => now,
         };
         let grouping = proto::IndicatorGrouping::try_from(request.group_by)

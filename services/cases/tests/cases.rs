@@ -12,11 +12,10 @@ use flatgov_proto::duties::v1::{CatalogueMatter, MatterCataloguePublished};
 use flatgov_proto::enforcement::v1::{OperationConcluded, OperationOutcome};
 use flatgov_proto::federation::v1::ReferralAccepted;
 use flatgov_proto::flatgov::r#type::v1::HandlingTier;
-use flatgov_testkit::{eventually, with_token};
+use flatgov_testkit::{eventually, field_violations, with_token};
 use prost::Message as _;
 use support::*;
 use tonic::Code;
-use tonic_types::StatusExt as _;
 
 /// What every lifecycle event leads with (field 1), whatever follows.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -26,16 +25,10 @@ struct LeadingTransition {
 }
 
 fn violated_fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|bad_request| {
-            bad_request
-                .field_violations
-                .into_iter()
-                .map(|violation| violation.field)
-                .collect()
-        })
-        .unwrap_or_default()
+    field_violations(status)
+        .into_iter()
+        .map(|violation| violation.field)
+        .collect()
 }
 
 async fn dispatched_street_light(
@@ -1621,5 +1614,76 @@ async fn the_platform_holds_a_meeting_grants_an_extension_and_parks_what_cannot_
         )
         .contains("更换灯杆")
     );
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn cases_are_listed_page_by_page_newest_first_and_a_token_only_works_with_its_filters() {
+    let world = World::new();
+    let service = world.start().await;
+    let mut reported = Vec::new();
+    for index in 0..5 {
+        let mut request = street_light_report(&format!("page-{index}"));
+        request.location = Some(point_in_block(200.0 * f64::from(index)));
+        let response = report(&service, &world.resident(), request).await;
+        assert!(!response.me_too, "200 m apart, each report is its own case");
+        reported.push(response.case.unwrap().name);
+    }
+    reported.reverse();
+
+    let admin = world.admin();
+    let page_of = |kind: proto::CaseKind, page_token: String| {
+        let mut client = service.client();
+        let request = with_token(
+            proto::ListCasesRequest {
+                page_size: 2,
+                page_token,
+                kind: kind as i32,
+                ..Default::default()
+            },
+            &admin,
+        );
+        async move { client.list_cases(request).await }
+    };
+    let mut listed = Vec::new();
+    let mut page_token = String::new();
+    let mut pages = 0;
+    let mut second_page_token = String::new();
+    loop {
+        let page = page_of(proto::CaseKind::Problem, page_token)
+            .await
+            .unwrap()
+            .into_inner();
+        pages += 1;
+        assert!(page.cases.len() <= 2);
+        listed.extend(page.cases.into_iter().map(|case| case.name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        if pages == 1 {
+            second_page_token = page.next_page_token.clone();
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(listed, reported, "every case once, newest first");
+    assert_eq!(pages, 3);
+
+    let other_filters = page_of(proto::CaseKind::Dispute, second_page_token)
+        .await
+        .expect_err("a token from another filter is refused");
+    assert_eq!(other_filters.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&other_filters), ["page_token"]);
+    let negative = service
+        .client()
+        .list_cases(with_token(
+            proto::ListCasesRequest {
+                page_size: -1,
+                ..Default::default()
+            },
+            &world.admin(),
+        ))
+        .await
+        .expect_err("a negative page size is refused");
+    assert_eq!(violated_fields(&negative), ["page_size"]);
     service.stop().await;
 }

@@ -5,24 +5,15 @@
 //! do; every other RPC is UNIMPLEMENTED, so the real services may grow freely.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
 use flatgov_auth::{Role, Verifier};
 use flatgov_proto::blocks::v1 as blocks;
 use flatgov_proto::duties::v1 as duties;
 use flatgov_proto::flatgov::r#type::v1 as types;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
-use tonic::body::Body;
-use tonic::server::{Grpc, NamedService, UnaryService};
-use tonic::{Request, Response, Status};
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+use flatgov_testkit::contract::{Contract, RunningContract};
+use tonic::{Request, Status};
 
 /// A block of the fake registry: a latitude/longitude rectangle with a team.
 #[derive(Debug, Clone)]
@@ -111,78 +102,6 @@ impl Directory {
             }
         }
     }
-}
-
-/// Wraps a closure as tonic's unary service.
-struct Unary<F>(F);
-
-impl<F, R, S> UnaryService<R> for Unary<F>
-where
-    F: FnMut(Request<R>) -> Result<S, Status>,
-    S: Send + 'static,
-{
-    type Response = S;
-    type Future = BoxFuture<Result<Response<S>, Status>>;
-
-    fn call(&mut self, request: Request<R>) -> Self::Future {
-        let result = (self.0)(request).map(Response::new);
-        Box::pin(async move { result })
-    }
-}
-
-fn unimplemented() -> http::Response<Body> {
-    let mut response = http::Response::new(Body::default());
-    response.headers_mut().insert(
-        tonic::Status::GRPC_STATUS,
-        (tonic::Code::Unimplemented as i32).into(),
-    );
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        tonic::metadata::GRPC_CONTENT_TYPE,
-    );
-    response
-}
-
-macro_rules! contract_service {
-    ($name:ident, $service:literal, { $($path:literal => $handler:ident),+ $(,)? }) => {
-        #[derive(Clone)]
-        pub struct $name {
-            directory: Arc<Directory>,
-            verifier: Verifier,
-        }
-
-        impl NamedService for $name {
-            const NAME: &'static str = $service;
-        }
-
-        impl tower::Service<http::Request<Body>> for $name {
-            type Response = http::Response<Body>;
-            type Error = Infallible;
-            type Future = BoxFuture<Result<Self::Response, Infallible>>;
-
-            fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-                Poll::Ready(Ok(()))
-            }
-
-            fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-                let directory = self.directory.clone();
-                let verifier = self.verifier.clone();
-                match request.uri().path() {
-                    $(
-                        $path => Box::pin(async move {
-                            let mut grpc = Grpc::new(tonic_prost::ProstCodec::default());
-                            let method = Unary(move |call| {
-                                directory.authenticate(&verifier, &call)?;
-                                $handler(&directory, call.into_inner())
-                            });
-                            Ok(grpc.unary(method, request).await)
-                        }),
-                    )+
-                    _ => Box::pin(async { Ok(unimplemented()) }),
-                }
-            }
-        }
-    };
 }
 
 fn locate_point(
@@ -291,61 +210,38 @@ fn check_assignment(
     })
 }
 
-contract_service!(FakeBlockRegistry, "flatgov.blocks.v1.BlockRegistry", {
-    "/flatgov.blocks.v1.BlockRegistry/LocatePoint" => locate_point,
-    "/flatgov.blocks.v1.BlockRegistry/GetBlock" => get_block,
-});
-
-contract_service!(FakeDutyLists, "flatgov.duties.v1.DutyLists", {
-    "/flatgov.duties.v1.DutyLists/ResolveResponsibility" => resolve_responsibility,
-    "/flatgov.duties.v1.DutyLists/CheckAssignment" => check_assignment,
-});
-
-/// A running fake, stopped on drop or with [`Running::stop`].
-pub struct Running {
-    stop: CancellationToken,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Running {
-    pub async fn stop(mut self) {
-        self.stop.cancel();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+/// Serves both contracts on `port` (a port chosen in advance, so the cases service can
+/// be pointed at it before anything listens there). Every answer first checks the
+/// caller is the cases service itself.
+pub async fn serve(port: u16, directory: Arc<Directory>, verifier: Verifier) -> RunningContract {
+    fn answer<Q, A>(
+        directory: &Arc<Directory>,
+        verifier: &Verifier,
+        handler: fn(&Directory, Q) -> Result<A, Status>,
+    ) -> impl Fn(Request<Q>) -> Result<A, Status> + Clone + Send + Sync + 'static
+    where
+        Q: Send + 'static,
+        A: Send + 'static,
+    {
+        let directory = directory.clone();
+        let verifier = verifier.clone();
+        move |call: Request<Q>| {
+            directory.authenticate(&verifier, &call)?;
+            handler(&directory, call.into_inner())
         }
     }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
-/// Serves both contracts on `port` (a port chosen in advance, so the cases service can
-/// be pointed at it before anything listens there).
-pub async fn serve(port: u16, directory: Arc<Directory>, verifier: Verifier) -> Running {
-    let listener = TcpListener::bind(("127.0.0.1", port))
+    Contract::new("flatgov.blocks.v1.BlockRegistry")
+        .unary("LocatePoint", answer(&directory, &verifier, locate_point))
+        .unary("GetBlock", answer(&directory, &verifier, get_block))
+        .and("flatgov.duties.v1.DutyLists")
+        .unary(
+            "ResolveResponsibility",
+            answer(&directory, &verifier, resolve_responsibility),
+        )
+        .unary(
+            "CheckAssignment",
+            answer(&directory, &verifier, check_assignment),
+        )
+        .serve(port)
         .await
-        .expect("the fake's port is free");
-    let stop = CancellationToken::new();
-    let routes = tonic::service::Routes::new(FakeBlockRegistry {
-        directory: directory.clone(),
-        verifier: verifier.clone(),
-    })
-    .add_service(FakeDutyLists {
-        directory,
-        verifier,
-    });
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    let server = tonic::transport::Server::builder()
-        .add_routes(routes)
-        .serve_with_incoming_shutdown(incoming, stop.clone().cancelled_owned());
-    let task = tokio::spawn(async move {
-        let _ = server.await;
-    });
-    Running {
-        stop,
-        task: Some(task),
-    }
 }

@@ -10,12 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flatgov_auth::{Jurisdiction, Role, TokenRequest, Verifier};
-use flatgov_messaging::envelope::{EventMetadata, headers_for};
 use flatgov_messaging::{Envelope, Event};
 use flatgov_proto::cases::v1 as proto;
 use flatgov_proto::cases::v1::case_dispatch_client::CaseDispatchClient;
 use flatgov_proto::flatgov::r#type::v1 as types;
-use flatgov_testkit::events::read_stream;
+use flatgov_testkit::events::{publish_as, read_stream};
 use flatgov_testkit::{TestEnv, eventually, free_port, with_token};
 use tonic::transport::Channel;
 
@@ -195,7 +194,7 @@ impl World {
     }
 
     /// Starts the block registry and duty lists fakes.
-    pub async fn start_directory(&self) -> contracts::Running {
+    pub async fn start_directory(&self) -> flatgov_testkit::contract::RunningContract {
         let pem = std::fs::read(self.test.auth.public_key_file()).unwrap();
         let verifier = Verifier::from_public_pem(&pem, "flatgov", "flatgov").unwrap();
         contracts::serve(self.directory_port, self.directory.clone(), verifier).await
@@ -299,26 +298,8 @@ impl World {
     /// Publishes an event as another service would (through its stream).
     pub async fn publish<E: Event>(&self, service: &str, resource: &str, event: &E) {
         let bus = self.test.bus().await;
-        bus.ensure_stream(service).await.unwrap();
         let id = uuid::Uuid::now_v7().to_string();
-        let headers = headers_for(&EventMetadata {
-            id: &id,
-            service,
-            event_type: E::TYPE,
-            time: chrono::Utc::now(),
-            resource,
-            trace_headers: &[],
-        });
-        bus.jetstream()
-            .publish_with_headers(
-                bus.subject(E::SUBJECT),
-                headers,
-                event.encode_to_vec().into(),
-            )
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        publish_as(&bus, service, &id, resource, event).await;
     }
 
     /// Every event the cases service published so far.

@@ -6,12 +6,71 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A port that was free a moment ago on 127.0.0.1.
+/// Where ports come from: below Linux's default ephemeral range
+/// (32768–60999), so no socket the kernel numbers by itself — an outgoing
+/// connection, another test's `bind(0)` — can take one between the moment it
+/// is handed out and the moment the process it is meant for binds it.
+const HANDED_OUT_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// How long a port stays reserved for the process it was handed to. Longer
+/// than any test holds a platform; a port still bound after that is skipped
+/// by the bind check anyway.
+const PORT_RESERVATION: Duration = Duration::from_secs(15 * 60);
+
+/// A port on 127.0.0.1 that is free and that no other caller — in this
+/// process or in any test process running beside it — will be handed while
+/// this one is in use.
+///
+/// Binding port 0 and releasing it is not enough: the kernel may give the
+/// same number to the next `bind(0)` before the service that was meant to
+/// have it starts, and then two services of one platform race for one port.
+/// So each port is reserved by creating a file named after it in a shared
+/// directory (`create_new` is atomic across processes), and checked free by
+/// binding it once.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
+    use std::hash::{BuildHasher, Hasher};
+
+    let reservations = std::env::temp_dir().join("flatgov-test-ports");
+    std::fs::create_dir_all(&reservations)
+        .unwrap_or_else(|error| panic!("cannot create {}: {error}", reservations.display()));
+    // A per-process random seed, so processes started together do not walk
+    // the range in the same order.
+    let seed = std::collections::hash_map::RandomState::new();
+    let span = u64::from(HANDED_OUT_PORTS.end - HANDED_OUT_PORTS.start);
+    for attempt in 0..span {
+        let mut hasher = seed.build_hasher();
+        hasher.write_u64(attempt);
+        hasher.write_u32(std::process::id());
+        let port = HANDED_OUT_PORTS.start
+            + u16::try_from(hasher.finish() % span).expect("span fits in u16");
+        if reserve_port(&reservations, port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!(
+        "no free port left in {HANDED_OUT_PORTS:?}; remove {} if no tests are running",
+        reservations.display()
+    );
+}
+
+/// Takes the reservation of `port`, reclaiming one older than
+/// [`PORT_RESERVATION`] (left by a test process that has ended).
+fn reserve_port(reservations: &Path, port: u16) -> bool {
+    let path = reservations.join(port.to_string());
+    let create = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .is_ok()
+    };
+    if create() {
+        return true;
+    }
+    let stale = std::fs::metadata(&path)
+        .and_then(|metadata| metadata.modified())
+        .is_ok_and(|modified| modified.elapsed().unwrap_or_default() > PORT_RESERVATION);
+    stale && std::fs::remove_file(&path).is_ok() && create()
 }
 
 fn wait_for_port(port: u16, timeout: Duration, what: &str) {
@@ -281,4 +340,27 @@ fn pg_binary(name: &str) -> PathBuf {
         .pop()
         .map(|(_, path)| path)
         .unwrap_or_else(|| PathBuf::from(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The failure this guards against: two services of one platform were
+    /// handed the same port, one could not start, and the other answered
+    /// calls meant for it with `Unimplemented`.
+    #[test]
+    fn ports_handed_out_are_never_handed_out_twice_and_are_bindable() {
+        let ports: Vec<u16> = (0..100).map(|_| free_port()).collect();
+        let distinct: std::collections::HashSet<u16> = ports.iter().copied().collect();
+        assert_eq!(distinct.len(), ports.len(), "a port was handed out twice");
+        for port in ports {
+            assert!(
+                HANDED_OUT_PORTS.contains(&port),
+                "{port} is in the ephemeral range"
+            );
+            TcpListener::bind(("127.0.0.1", port))
+                .unwrap_or_else(|error| panic!("port {port} was handed out but is taken: {error}"));
+        }
+    }
 }

@@ -244,7 +244,7 @@ impl ItemRow {
             .cooperating_departments
             .iter()
             .map(|code| DepartmentCode::parse(code).map_err(corrupt))
-            .collect::<Result<BTreeSet<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
         let fields = ItemFields {
             code: ItemCode::parse(&self.code).map_err(corrupt)?,
             category: self.category,

@@ -332,6 +332,27 @@ async fn the_reference_district_loads_through_the_public_api_and_loading_it_agai
         .unwrap();
     assert_eq!(light.list_item_code, "SD-05-03");
     assert_eq!(light.default_tier, HandlingTier::FrontLine as i32);
+
+    // Cooperating departments keep the list's order (urban management is
+    // named first for street vending, so it leads a whistle), in the
+    // announcement and in every answer.
+    let vending = latest
+        .matters
+        .iter()
+        .find(|matter| matter.code == "illegal_street_vending")
+        .unwrap();
+    assert_eq!(
+        vending.cooperating_departments,
+        ["urban_management", "market_supervision"]
+    );
+    let resolved = service
+        .resolve("illegal_street_vending", at_block("430302001004017"))
+        .await
+        .unwrap();
+    assert_eq!(
+        resolved.cooperating_departments,
+        ["urban_management", "market_supervision"]
+    );
     service.application.shutdown().await.unwrap();
 }
 
@@ -860,6 +881,15 @@ async fn a_version_diff_lists_exactly_the_changed_items() {
     service.application.shutdown().await.unwrap();
 }
 
+/// Sends a list import that must be refused and returns the refusal.
+async fn refused_import(service: &mut Service, request: proto::ImportListRequest) -> tonic::Status {
+    service
+        .client
+        .import_list(with_token(request, &service.admin))
+        .await
+        .expect_err("the import is refused")
+}
+
 #[tokio::test]
 async fn bad_input_is_refused_naming_what_is_wrong_and_writes_nothing() {
     let mut service = Service::start().await;
@@ -875,14 +905,11 @@ async fn bad_input_is_refused_naming_what_is_wrong_and_writes_nothing() {
         effective_from: None,
     };
 
-    let duplicate = service
-        .client
-        .import_list(with_token(
-            import(format!("{header}\n{first_row}\n{first_row}\n")),
-            &service.admin,
-        ))
-        .await
-        .unwrap_err();
+    let duplicate = refused_import(
+        &mut service,
+        import(format!("{header}\n{first_row}\n{first_row}\n")),
+    )
+    .await;
     assert_eq!(duplicate.code(), Code::InvalidArgument);
     assert_eq!(
         violations(&duplicate),
@@ -890,29 +917,41 @@ async fn bad_input_is_refused_naming_what_is_wrong_and_writes_nothing() {
     );
 
     let unknown_department = first_row.replace(",urban_management,", ",urban_mgmt,");
-    let unknown = service
-        .client
-        .import_list(with_token(
-            import(format!("{header}\n{unknown_department}\n")),
-            &service.admin,
-        ))
-        .await
-        .unwrap_err();
+    let unknown = refused_import(
+        &mut service,
+        import(format!("{header}\n{unknown_department}\n")),
+    )
+    .await;
     assert_eq!(unknown.code(), Code::InvalidArgument);
     assert_eq!(
         violations(&unknown),
         ["content: row 2, column \"lead_department\": unknown department urban_mgmt"]
     );
 
+    let repeated_department = first_row.replace(
+        ",natural_resources;housing_construction,",
+        ",natural_resources;housing_construction;natural_resources,",
+    );
+    assert_ne!(repeated_department, first_row);
+    let repeated = refused_import(
+        &mut service,
+        import(format!("{header}\n{repeated_department}\n")),
+    )
+    .await;
+    assert_eq!(repeated.code(), Code::InvalidArgument);
+    assert_eq!(
+        violations(&repeated),
+        [
+            "content: row 2, column \"cooperating_departments\": cooperating department natural_resources is listed twice"
+        ]
+    );
+
     let bad_cell = first_row.replace(",department,", ",district,");
-    let malformed = service
-        .client
-        .import_list(with_token(
-            import(format!("{header}\n{first_row}\n\n{bad_cell}\n")),
-            &service.admin,
-        ))
-        .await
-        .unwrap_err();
+    let malformed = refused_import(
+        &mut service,
+        import(format!("{header}\n{first_row}\n\n{bad_cell}\n")),
+    )
+    .await;
     assert_eq!(malformed.code(), Code::InvalidArgument);
     let problems = violations(&malformed);
     assert_eq!(problems.len(), 1, "{problems:?}");
@@ -921,31 +960,25 @@ async fn bad_input_is_refused_naming_what_is_wrong_and_writes_nothing() {
             .starts_with("content: row 4, column \"handling_level\": handling level \"district\""),
         "{problems:?}"
     );
-    let short_row = service
-        .client
-        .import_list(with_token(
-            import(format!("{header}\nSC-01-01,城市管理执法\n")),
-            &service.admin,
-        ))
-        .await
-        .unwrap_err();
+    let short_row = refused_import(
+        &mut service,
+        import(format!("{header}\nSC-01-01,城市管理执法\n")),
+    )
+    .await;
     assert_eq!(
         violations(&short_row),
         ["content: row 2: expected 13 fields as in the header, found 2"]
     );
 
     let earlier = Utc::now() - chrono::Duration::days(30);
-    let backdated = service
-        .client
-        .import_list(with_token(
-            proto::ImportListRequest {
-                effective_from: Some(timestamp(earlier)),
-                ..import(format!("{header}\n{first_row}\n"))
-            },
-            &service.admin,
-        ))
-        .await
-        .unwrap_err();
+    let backdated = refused_import(
+        &mut service,
+        proto::ImportListRequest {
+            effective_from: Some(timestamp(earlier)),
+            ..import(format!("{header}\n{first_row}\n"))
+        },
+    )
+    .await;
     assert_eq!(backdated.code(), Code::FailedPrecondition);
     assert!(
         backdated

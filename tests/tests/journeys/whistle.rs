@@ -23,8 +23,9 @@ pub const SUBDISTRICT: &str = "430302001";
 /// The matter: the block team leads, urban management and market
 /// supervision cooperate (SD-05-02).
 pub const MATTER: &str = "illegal_street_vending";
-/// The agencies the duty lists name for the matter.
-pub const AGENCIES: [&str; 2] = ["market_supervision", "urban_management"];
+/// The agencies the duty lists name for the matter, in the list's order:
+/// urban management first, so it leads the operation.
+pub const AGENCIES: [&str; 2] = ["urban_management", "market_supervision"];
 
 /// The cases events of the whole journey, in order.
 pub const CASE_EVENTS: [&str; 13] = [
@@ -82,11 +83,9 @@ pub async fn report_vending(platform: &Platform) -> VendingCase {
         .await
         .expect("the duty lists know the matter")
         .into_inner();
-    let mut cooperating = responsibility.cooperating_departments.clone();
-    cooperating.sort_unstable();
     assert_eq!(
-        cooperating, AGENCIES,
-        "the block team leads, {AGENCIES:?} cooperate"
+        responsibility.cooperating_departments, AGENCIES,
+        "the block team leads, {AGENCIES:?} cooperate in this order"
     );
     let lead_agency = responsibility.cooperating_departments[0].clone();
     let other_agency = responsibility.cooperating_departments[1].clone();
@@ -163,13 +162,12 @@ pub async fn summoned_operation(platform: &Platform, case: &VendingCase) -> enfo
         operation.lead_agency,
         format!("agencies/{}", case.lead_agency)
     );
-    let mut summoned: Vec<&str> = operation
+    let summoned: Vec<&str> = operation
         .summons
         .iter()
         .map(|summons| summons.agency.trim_start_matches("agencies/"))
         .collect();
-    summoned.sort_unstable();
-    assert_eq!(summoned, AGENCIES);
+    assert_eq!(summoned, AGENCIES, "summoned in the duty list's order");
     operation
 }
 
@@ -400,9 +398,7 @@ pub async fn assert_everything_happened_once(
         .expect("the WhistleBlown event");
     assert_eq!(blown.case, case.name);
     assert_eq!(blown.lead_agency, case.lead_agency);
-    let mut blown_agencies = blown.agencies.clone();
-    blown_agencies.sort_unstable();
-    assert_eq!(blown_agencies, AGENCIES);
+    assert_eq!(blown.agencies, AGENCIES);
     let whistles_for_case = enforcement_stream
         .iter()
         .filter_map(|event| event.decode::<enforcement::WhistleBlown>().ok())

@@ -23,7 +23,7 @@
 //! | `legal_basis` | yes | the law, regulation or document that puts it on the list |
 //! | `handling_level` | yes | `block`, `community`, `subdistrict` or `department`, as the list allows ([`ListKind::allowed_levels`]) |
 //! | `lead_department` | if level is `department` | department code; below department level, the competent department |
-//! | `cooperating_departments` | no | department codes: in CSV separated by `;`, in JSON an array of strings |
+//! | `cooperating_departments` | no | department codes, principal cooperator first (the order is kept), each once: in CSV separated by `;`, in JSON an array of strings |
 //! | `default_tier` | yes | `front_line`, `coordination_meeting` or `whistle` |
 //! | `response_limit` | yes | working duration `1`–`999` + `m`/`h`/`d`, e.g. `2h` ([`WorkingDuration`]) |
 //! | `resolution_limit` | yes | working duration, not shorter than `response_limit` |
@@ -637,7 +637,7 @@ fn item_fields(record: &Record, problems: &mut Problems) -> Option<ItemFields> {
     let legal_basis = record.required("legal_basis", problems).map(str::to_owned);
     let handling_level = record.parse_required("handling_level", HandlingLevel::parse, problems);
     let lead_department = record.parse_optional("lead_department", DepartmentCode::parse, problems);
-    let mut cooperating = Some(BTreeSet::new());
+    let mut cooperating = Some(Vec::new());
     for value in record
         .lists
         .get("cooperating_departments")
@@ -646,8 +646,8 @@ fn item_fields(record: &Record, problems: &mut Problems) -> Option<ItemFields> {
     {
         match DepartmentCode::parse(value) {
             Ok(department) => {
-                if let Some(set) = cooperating.as_mut() {
-                    set.insert(department);
+                if let Some(named) = cooperating.as_mut() {
+                    named.push(department);
                 }
             }
             Err(error) => {

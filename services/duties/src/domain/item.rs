@@ -1,6 +1,5 @@
 //! A list item: one duty, cooperation matter, committee matter or negative-list entry.
 
-use std::collections::BTreeSet;
 use std::fmt;
 
 use super::codes::DepartmentCode;
@@ -135,8 +134,10 @@ pub struct ItemFields {
     /// The department that leads when the level is `department` (required then);
     /// otherwise the competent department (业务主管部门) that guides the work, if any.
     pub lead_department: Option<DepartmentCode>,
-    /// Departments that cooperate.
-    pub cooperating_departments: BTreeSet<DepartmentCode>,
+    /// Departments that cooperate, in the order the list names them (lists name
+    /// the principal cooperator first, and a whistle that needs a lead among
+    /// them takes the first), each once.
+    pub cooperating_departments: Vec<DepartmentCode>,
     /// The tier a case about the item starts at.
     pub default_tier: Tier,
     /// Time allowed to respond (accept and make contact).
@@ -173,6 +174,12 @@ pub enum ItemViolation {
         /// The department listed twice.
         department: DepartmentCode,
     },
+    /// A cooperating department is named more than once.
+    #[error("cooperating department {department} is listed twice")]
+    CooperatingListedTwice {
+        /// The department named again.
+        department: DepartmentCode,
+    },
     /// The response limit is longer than the resolution limit.
     #[error(
         "response limit {response} is longer than resolution limit {resolution} (a working day counts as 8h)"
@@ -192,7 +199,8 @@ impl ItemViolation {
             ItemViolation::EmptyText { field } => *field,
             ItemViolation::LevelNotAllowedOnList { .. } => ItemField::HandlingLevel,
             ItemViolation::LeadDepartmentMissing => ItemField::LeadDepartment,
-            ItemViolation::LeadAlsoCooperating { .. } => ItemField::CooperatingDepartments,
+            ItemViolation::LeadAlsoCooperating { .. }
+            | ItemViolation::CooperatingListedTwice { .. } => ItemField::CooperatingDepartments,
             ItemViolation::ResponseLongerThanResolution { .. } => ItemField::ResponseLimit,
         }
     }
@@ -299,6 +307,15 @@ impl ListItem {
                 department: department.clone(),
             });
         }
+        for (index, department) in fields.cooperating_departments.iter().enumerate() {
+            let earlier = &fields.cooperating_departments[..index];
+            // Reported once, at its second mention.
+            if earlier.iter().filter(|named| *named == department).count() == 1 {
+                violations.push(ItemViolation::CooperatingListedTwice {
+                    department: department.clone(),
+                });
+            }
+        }
         if fields.response_limit.working_minutes() > fields.resolution_limit.working_minutes() {
             violations.push(ItemViolation::ResponseLongerThanResolution {
                 response: fields.response_limit,
@@ -353,7 +370,7 @@ impl ListItem {
     }
 
     /// The cooperating departments.
-    pub fn cooperating_departments(&self) -> &BTreeSet<DepartmentCode> {
+    pub fn cooperating_departments(&self) -> &[DepartmentCode] {
         &self.fields.cooperating_departments
     }
 
@@ -489,7 +506,7 @@ pub(crate) mod tests {
             legal_basis: "《城市道路管理条例》".into(),
             handling_level,
             lead_department,
-            cooperating_departments: BTreeSet::new(),
+            cooperating_departments: Vec::new(),
             default_tier: Tier::FrontLine,
             response_limit: WorkingDuration::parse("2h").unwrap(),
             resolution_limit: WorkingDuration::parse("3d").unwrap(),
@@ -596,7 +613,8 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_cooperation_item_lists_the_subdistrict_platform_first_among_cooperators() {
+    fn a_cooperation_item_lists_the_subdistrict_platform_first_then_departments_in_the_lists_order()
+    {
         let mut cooperation = fields("SC-01-01");
         cooperation.cooperating_departments = [
             department("natural_resources"),
@@ -608,9 +626,34 @@ pub(crate) mod tests {
             item.cooperators(),
             vec![
                 Responsible::SubdistrictPlatform,
-                Responsible::Department(department("housing_construction")),
                 Responsible::Department(department("natural_resources")),
+                Responsible::Department(department("housing_construction")),
             ]
+        );
+    }
+
+    #[test]
+    fn a_cooperating_department_named_twice_is_refused_once_naming_it() {
+        let mut repeated = fields("SD-01-01");
+        repeated.cooperating_departments = [
+            department("urban_management"),
+            department("public_security"),
+            department("urban_management"),
+            department("urban_management"),
+        ]
+        .into();
+        let error = ListItem::new(repeated).unwrap_err();
+        assert_eq!(
+            error.violations,
+            [ItemViolation::CooperatingListedTwice {
+                department: department("urban_management")
+            }]
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("cooperating department urban_management is listed twice"),
+            "{error}"
         );
     }
 

@@ -342,6 +342,12 @@ pub enum ExceptionViolation {
         /// The lead.
         lead: Responsible,
     },
+    /// A cooperator is named more than once.
+    #[error("{cooperator} is listed twice as cooperating")]
+    CooperatorListedTwice {
+        /// The cooperator named again.
+        cooperator: Responsible,
+    },
     /// A department named is not in the department set.
     #[error("unknown department {department}")]
     UnknownDepartment {
@@ -424,6 +430,15 @@ impl PlaceExceptions {
                 violations.push(ExceptionViolation::LeadAlsoCooperating {
                     lead: exception.lead.clone(),
                 });
+            }
+            for (index, cooperator) in exception.cooperating.iter().enumerate() {
+                let earlier = &exception.cooperating[..index];
+                // Reported once, at its second mention.
+                if earlier.iter().filter(|named| *named == cooperator).count() == 1 {
+                    violations.push(ExceptionViolation::CooperatorListedTwice {
+                        cooperator: cooperator.clone(),
+                    });
+                }
             }
             for department in exception.departments() {
                 if !departments.contains(department) {
@@ -1114,6 +1129,8 @@ pub(crate) mod tests {
         later.cooperating = vec![
             Responsible::Department(department("nobody")),
             later.lead.clone(),
+            Responsible::SubdistrictPlatform,
+            Responsible::SubdistrictPlatform,
         ];
         let duplicate = exception(
             "first",
@@ -1132,6 +1149,7 @@ pub(crate) mod tests {
                 "exception third: the reason must not be empty",
                 "exception third: effective_until 2025-01-05T00:00:00Z is not after effective_from 2025-01-05T00:00:00Z",
                 "exception third: the lead department urban_management is also listed as cooperating",
+                "exception third: the subdistrict platform is listed twice as cooperating",
                 "exception third: unknown department nobody",
                 "exception first: duplicate exception id",
             ]

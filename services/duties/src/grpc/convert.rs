@@ -495,12 +495,12 @@ pub fn item_fields_from_proto(
         item.lead_department.trim(),
         DepartmentCode::parse,
     );
-    let mut cooperating = Some(BTreeSet::new());
+    let mut cooperating = Some(Vec::new());
     for (index, code) in item.cooperating_departments.iter().enumerate() {
         match DepartmentCode::parse(code.trim()) {
             Ok(code) => {
-                if let Some(set) = cooperating.as_mut() {
-                    set.insert(code);
+                if let Some(named) = cooperating.as_mut() {
+                    named.push(code);
                 }
             }
             Err(error) => {

@@ -113,7 +113,8 @@ pub(super) async fn create_exception(
                 }
                 ExceptionViolation::EmptyReason => "exception.reason",
                 ExceptionViolation::EndsBeforeItStarts { .. } => "exception.effective_until",
-                ExceptionViolation::LeadAlsoCooperating { .. } => "exception.cooperating",
+                ExceptionViolation::LeadAlsoCooperating { .. }
+                | ExceptionViolation::CooperatorListedTwice { .. } => "exception.cooperating",
                 ExceptionViolation::UnknownDepartment { .. } => "exception",
                 ExceptionViolation::DuplicateId => "exception.id",
             };

@@ -8,7 +8,7 @@
 //!   together or not at all.
 //! * [`relay::Relay`] publishes committed outbox rows (woken by
 //!   `LISTEN/NOTIFY` on commit), in per-entity order, with the event id as
-//!   `Nats-Msg-Id`, marking them sent only after JetStream's PubAck. Several
+//!   `Nats-Msg-Id`, deleting each only after JetStream's PubAck. Several
 //!   replicas may run it: rows are claimed with `FOR UPDATE SKIP LOCKED`.
 //! * [`consumer::run`] drives a durable pull consumer: the handler's writes
 //!   and an inbox row keyed by the CloudEvents id commit in one transaction,

@@ -4,8 +4,9 @@
 //! (so replicas share the work without publishing a row twice), keeps only
 //! rows with no older unpublished row of the same entity held elsewhere (so
 //! per-entity order survives several replicas), publishes each entity's rows
-//! in order while different entities go concurrently, and marks a row sent
-//! only after JetStream's PubAck, in the same transaction that claimed it.
+//! in order while different entities go concurrently, and deletes a row
+//! only after JetStream's PubAck, in the same transaction that claimed it
+//! (the stream, not the outbox, is the record of what was published).
 //! A relay killed after publishing but before committing leaves the rows
 //! unpublished; the next pass publishes them again with the same
 //! `Nats-Msg-Id`, which JetStream (within its duplicate window) and the
@@ -35,8 +36,6 @@ pub struct RelayConfig {
     pub publish_timeout: Duration,
     /// Longest pause between passes while NATS or PostgreSQL is failing.
     pub max_backoff: Duration,
-    /// How long published rows are kept for diagnosis before deletion.
-    pub retention: Duration,
     /// How long shutdown may spend publishing what is still pending.
     pub drain_timeout: Duration,
     /// Fault injection for tests: abort each pass after publishing and
@@ -51,7 +50,6 @@ impl Default for RelayConfig {
             idle_poll: Duration::from_secs(5),
             publish_timeout: Duration::from_secs(5),
             max_backoff: Duration::from_secs(5),
-            retention: Duration::from_secs(24 * 3600),
             drain_timeout: Duration::from_secs(10),
             crash_after_publish: false,
         }
@@ -203,8 +201,9 @@ impl Relay {
         }
     }
 
-    /// Updates the backlog gauge and deletes rows published longer ago than
-    /// the retention.
+    /// Updates the backlog gauge and deletes rows that a relay of an earlier
+    /// version marked published instead of deleting them (left over from a
+    /// rolling upgrade).
     async fn housekeeping(&self) {
         match crate::outbox::backlog(&self.pool).await {
             Ok(backlog) => {
@@ -212,13 +211,10 @@ impl Relay {
             }
             Err(error) => tracing::debug!(%error, "cannot measure outbox backlog"),
         }
-        let retention =
-            chrono::Duration::from_std(self.config.retention).unwrap_or(chrono::Duration::days(1));
         let deleted = sqlx::query(
             "delete from flatgov_outbox where id in (
-                 select id from flatgov_outbox where published_at < $1 limit 10000)",
+                 select id from flatgov_outbox where published_at is not null limit 10000)",
         )
-        .bind(Utc::now() - retention)
         .execute(&self.pool)
         .await;
         if let Err(error) = deleted {
@@ -301,7 +297,11 @@ impl Relay {
             transaction.rollback().await?;
             return Err(RelayError::InjectedCrash);
         }
-        sqlx::query("update flatgov_outbox set published_at = now() where id = any($1)")
+        // A published row is deleted rather than marked: the stream keeps
+        // the event, and a delete writes no index entries where an update of
+        // `published_at` (indexed, so never a HOT update) wrote three per row
+        // — it was the costliest statement of a case's intake-to-dispatch.
+        sqlx::query("delete from flatgov_outbox where id = any($1)")
             .bind(&published_ids)
             .execute(&mut *transaction)
             .await?;

@@ -137,3 +137,41 @@ pub async fn stream_message_count(bus: &EventBus, service: &str) -> u64 {
         .map(|info| info.state.messages)
         .unwrap_or(0)
 }
+
+/// How many events the service owning `pool` has committed so far, counted
+/// once its relay has published them all: waits (up to `patience`) until the
+/// outbox is empty, then counts `service`'s stream. The relay deletes a row
+/// when JetStream acknowledges it, so the stream — what integrators see — is
+/// the record of what was written. For "a refused call wrote no event": take
+/// it before and after; they must be equal.
+pub async fn events_committed(
+    pool: &sqlx::PgPool,
+    bus: &EventBus,
+    service: &str,
+    patience: Duration,
+) -> u64 {
+    crate::eventually("the outbox to drain", patience, || async {
+        let unpublished: i64 = sqlx::query_scalar("select count(*) from flatgov_outbox")
+            .fetch_one(pool)
+            .await
+            .expect("outbox count");
+        (unpublished == 0).then_some(())
+    })
+    .await;
+    stream_message_count(bus, service).await
+}
+
+/// The events of type `E` the service owning `pool` has committed so far,
+/// in order, once its relay has published them all (see [`events_committed`]).
+pub async fn committed<E: Event>(
+    pool: &sqlx::PgPool,
+    bus: &EventBus,
+    service: &str,
+    patience: Duration,
+) -> Vec<E> {
+    let count = events_committed(pool, bus, service, patience).await;
+    let all = usize::try_from(count).expect("a stream's length fits in usize");
+    let envelopes = read_stream(bus, service, all, patience).await;
+    assert_eq!(envelopes.len(), all, "the stream's messages could be read");
+    decoded(&envelopes)
+}

@@ -10,7 +10,7 @@ use flatgov_proto::duties::v1 as proto;
 use flatgov_proto::duties::v1::duty_lists_client::DutyListsClient;
 use flatgov_proto::enforcement::v1::AgencyRated;
 use flatgov_proto::flatgov::r#type::v1::{HandlingTier, Unit, UnitKind};
-use flatgov_testkit::events::{events_once, publish_as};
+use flatgov_testkit::events::{events_committed, events_once, publish_as};
 use flatgov_testkit::{TestEnv, eventually, field_violations, with_token};
 use tonic::Code;
 use tonic::transport::Channel;
@@ -188,7 +188,7 @@ impl Service {
     }
 
     /// Row counts of every table the rules and records live in, and the
-    /// outbox: what "nothing was written" is checked against.
+    /// events committed: what "nothing was written" is checked against.
     async fn written(&self) -> Vec<(String, i64)> {
         let mut counts = Vec::new();
         for table in [
@@ -199,7 +199,6 @@ impl Service {
             "place_exceptions",
             "refusals",
             "assessments",
-            "flatgov_outbox",
         ] {
             let count: i64 =
                 sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {table}")))
@@ -213,6 +212,9 @@ impl Service {
             .await
             .unwrap();
         counts.push(("revision".into(), revision));
+        let bus = self.test.bus().await;
+        let events = events_committed(self.application.pool(), &bus, "duties", PATIENCE).await;
+        counts.push(("events".into(), i64::try_from(events).unwrap()));
         counts
     }
 

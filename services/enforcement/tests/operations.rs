@@ -407,17 +407,19 @@ async fn an_agency_that_misses_its_deadline_is_marked_late_once_across_two_repli
         .unwrap();
     assert!(!police.1.on_time);
 
-    let late_rows: i64 = sqlx::query_scalar(
-        "select count(*) from flatgov_outbox where event_type = 'flatgov.enforcement.v1.AgencyLate'",
+    let bus = test.bus().await;
+    let late = flatgov_testkit::events::committed::<api::AgencyLate>(
+        first.pool(),
+        &bus,
+        "enforcement",
+        PATIENCE,
     )
-    .fetch_one(first.pool())
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
-        late_rows, 1,
+        late.len(),
+        1,
         "two replicas raced for the deadline; it fired once"
     );
-    assert_eq!(events_of::<api::AgencyLate>(&test, 1).await.len(), 1);
     second.shutdown().await.unwrap();
     first.shutdown().await.unwrap();
 }
@@ -717,13 +719,11 @@ async fn bad_input_gets_the_right_code_with_the_reason_and_changes_nothing() {
     .await;
     let name = opened.name.clone();
     let before = get(&mut client, &tokens.admin, &name).await;
-    let outbox = || async {
-        sqlx::query_scalar::<_, i64>("select count(*) from flatgov_outbox")
-            .fetch_one(application.pool())
-            .await
-            .unwrap()
+    let bus = test.bus().await;
+    let events = || {
+        flatgov_testkit::events::events_committed(application.pool(), &bus, "enforcement", PATIENCE)
     };
-    let events_before = outbox().await;
+    let events_before = events().await;
 
     // Reporting in for an agency that was not summoned.
     let police_officer = officer(&mut client, &tokens.police, "public_security", "PS-5").await;
@@ -858,12 +858,12 @@ async fn bad_input_gets_the_right_code_with_the_reason_and_changes_nothing() {
     assert_eq!(after.actions.len(), 1);
     assert_eq!(state(&after), state(&before));
     assert!(after.ratings.is_empty() && after.conclusion.is_none());
-    let events_after = outbox().await;
+    let events_after = events().await;
     let published_by_the_accepted_calls =
         ["AgencyReportedIn", "ActionRecorded", "AgencyReportedIn"];
     assert_eq!(
         events_after,
-        events_before + published_by_the_accepted_calls.len() as i64
+        events_before + published_by_the_accepted_calls.len() as u64
     );
     application.shutdown().await.unwrap();
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::common::*;
 
 /// Generations, blocks and events written so far: a refused call must leave all three alone.
-async fn footprint(registry: &Registry) -> (i64, i64, i64, i64) {
+async fn footprint(registry: &Registry) -> (i64, i64, i64, u64) {
     let pool = registry.application.pool();
     let count = |sql: &'static str| async move {
         sqlx::query_scalar::<_, i64>(sql)
@@ -17,11 +17,12 @@ async fn footprint(registry: &Registry) -> (i64, i64, i64, i64) {
             .await
             .expect("count")
     };
+    let bus = registry.test.bus().await;
     (
         count("select count(*) from generations").await,
         count("select count(*) from generation_blocks").await,
         count("select count(*) from communities").await,
-        count("select count(*) from flatgov_outbox").await,
+        flatgov_testkit::events::events_committed(pool, &bus, "blocks", PATIENCE).await,
     )
 }
 

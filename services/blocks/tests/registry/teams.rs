@@ -40,12 +40,18 @@ async fn set_team(
         .map(tonic::Response::into_inner)
 }
 
-/// BlockTeamChanged events written to the outbox (published or not): exact and immediate.
-async fn team_events_written(registry: &Registry) -> i64 {
-    sqlx::query_scalar("select count(*) from flatgov_outbox where event_type = 'flatgov.blocks.v1.BlockTeamChanged'")
-        .fetch_one(registry.application.pool())
-        .await
-        .expect("outbox count")
+/// BlockTeamChanged events committed so far, once the relay has published
+/// them all: exact, including events a call should not have written.
+async fn team_events_written(registry: &Registry) -> usize {
+    let bus = registry.test.bus().await;
+    flatgov_testkit::events::committed::<BlockTeamChanged>(
+        registry.application.pool(),
+        &bus,
+        "blocks",
+        crate::common::PATIENCE,
+    )
+    .await
+    .len()
 }
 
 #[tokio::test]

@@ -29,6 +29,7 @@ mod entry;
 pub mod error;
 pub mod layers;
 pub mod paging;
+pub mod request_id;
 pub mod runtime;
 pub mod time;
 

@@ -6,6 +6,7 @@
 //! checks the caller's role and jurisdiction, then applies it and saves the case, its
 //! records and their events in one transaction.
 
+use flatgov_grpc::request_id::RequestId;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -888,10 +889,13 @@ impl CaseService {
                 )),
             }
         }
-        let request_id = request.request_id.trim();
-        if request_id.chars().count() > intake::MAX_REQUEST_ID_CHARS {
-            violations.push(FieldViolation::new("request_id", "at most 128 characters"));
-        }
+        let request_id = match RequestId::parse_optional(&request.request_id) {
+            Ok(request_id) => request_id,
+            Err(error) => {
+                violations.push(FieldViolation::new("request_id", error.to_string()));
+                None
+            }
+        };
         let Some(scheduled_for) = scheduled_for.filter(|_| violations.is_empty()) else {
             return Err(Error::Invalid(violations));
         };
@@ -938,7 +942,7 @@ impl CaseService {
         let saved = store::insert_meeting(
             &mut transaction,
             &meeting,
-            (!request_id.is_empty()).then_some(request_id),
+            request_id.as_ref().map(RequestId::as_str),
         )
         .await?;
         if saved.id == meeting.id {

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use flatgov_auth::{Caller, Role};
 use flatgov_grpc::error::FieldViolation;
+use flatgov_grpc::request_id::RequestId;
 use flatgov_proto::cases::v1 as proto;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -25,8 +26,6 @@ use crate::store::{self, CaseExtras, Contact, Instructions, StoredCase, TriageSt
 pub const MAX_ATTACHMENTS: usize = 20;
 /// The longest attachment reference, in characters.
 pub const MAX_ATTACHMENT_CHARS: usize = 1024;
-/// The longest request id, in characters.
-pub const MAX_REQUEST_ID_CHARS: usize = 128;
 /// Grid cell size of the intake locks, in degrees (about 5.5 km of latitude).
 const LOCK_CELL_DEGREES: f64 = 0.05;
 
@@ -109,19 +108,12 @@ pub fn validate(request: &proto::ReportCaseRequest) -> Result<Report, Vec<FieldV
     let mut violation =
         |field: &str, description: String| violations.push(FieldViolation::new(field, description));
 
-    let request_id = request.request_id.trim();
-    let request_id = if request_id.is_empty() {
-        None
-    } else if request_id.chars().count() > MAX_REQUEST_ID_CHARS
-        || request_id.chars().any(char::is_control)
-    {
-        violation(
-            "request_id",
-            format!("must be at most {MAX_REQUEST_ID_CHARS} printable characters"),
-        );
-        None
-    } else {
-        Some(request_id.to_owned())
+    let request_id = match RequestId::parse_optional(&request.request_id) {
+        Ok(request_id) => request_id.map(RequestId::into_string),
+        Err(error) => {
+            violation("request_id", error.to_string());
+            None
+        }
     };
     let kind = proto::CaseKind::try_from(request.kind)
         .ok()

@@ -2,6 +2,7 @@
 //! validation (every problem reported at once, nothing written on bad
 //! input), transactions, and responses shaped by what the caller may see.
 
+use flatgov_grpc::request_id::RequestId;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -24,8 +25,8 @@ use crate::domain::operation::{self as rules, ConclusionKind, OrderFacts};
 use crate::domain::selection::{self, SelectionError};
 use crate::domain::{
     ActionKind, ActionName, AgencyCode, BlockCode, CaseName, InvalidValue, MatterCode, OfficerName,
-    OperationName, OperationState, RequestId, SubdistrictCode, SummonsFacts, Text, UnitName,
-    Viewer, WhistleSource,
+    OperationName, OperationState, SubdistrictCode, SummonsFacts, Text, UnitName, Viewer,
+    WhistleSource,
 };
 use crate::duties::DutiesClient;
 use crate::error::Error;

@@ -3,6 +3,7 @@
 //! deadline worker that resolves agencies later, and `SummonAgency`.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use flatgov_grpc::request_id::RequestId;
 use flatgov_grpc::time::timestamp;
 use flatgov_proto::enforcement::v1::{AgencySummoned, WhistleBlown};
 use sqlx::PgConnection;
@@ -10,9 +11,7 @@ use uuid::Uuid;
 
 use crate::Settings;
 use crate::domain::selection::{self, Selection};
-use crate::domain::{
-    AgencyCode, BlockCode, CaseName, MatterCode, RequestId, SubdistrictCode, WhistleSource,
-};
+use crate::domain::{AgencyCode, BlockCode, CaseName, MatterCode, SubdistrictCode, WhistleSource};
 use crate::duties::{Responsibility, Unavailable};
 use crate::store::{self, NewOperation, Recorded};
 

@@ -1629,20 +1629,39 @@ async fn a_retried_create_with_the_same_request_id_returns_the_first_result() {
     assert_eq!(draft().await.name, draft().await.name);
     assert_eq!(federation.count("select count(*) from proposals").await, 1);
 
+    // Any id by the platform-wide rule, not only a UUID: a hotline ticket.
     let mut registration = person_request("孙梅", &id_number("43030219850101002"));
-    registration.request_id = uuid::Uuid::new_v4().to_string();
-    let register = || {
+    registration.request_id = "12345-2026-000123".into();
+    let register = |registration: proto::RegisterPersonRequest| {
         let mut client = federation.client();
-        let request = with_token(registration.clone(), &womens);
+        let request = with_token(registration, &womens);
         async move { client.register_person(request).await }
     };
-    let first = register().await.unwrap().into_inner();
-    let retried = register()
+    let first = register(registration.clone()).await.unwrap().into_inner();
+    let retried = register(registration.clone())
         .await
         .expect("a retry is not a duplicate")
         .into_inner();
     assert_eq!(first.name, retried.name);
     assert_eq!(retried.registrations.len(), 1);
+
+    let people_before = federation.count("select count(*) from people").await;
+    let mut spaced = person_request("周兰", &id_number("43030219900101002"));
+    spaced.request_id = "retry 1".into();
+    let refused = register(spaced)
+        .await
+        .expect_err("a request id with a space");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(
+        refused.message().contains("request_id: ' ' is not allowed"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(
+        federation.count("select count(*) from people").await,
+        people_before,
+        "a refused registration writes nothing"
+    );
     federation.application.shutdown().await.unwrap();
 }
 

@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use flatgov_auth::Caller;
 use flatgov_grpc::error::{FieldViolation, is_unique_violation};
 use flatgov_grpc::paging::{ListQuery, PageRequest, fnv1a};
+use flatgov_grpc::request_id::RequestId;
 use flatgov_grpc::time::timestamp;
 use flatgov_proto::blocks::v1 as api;
 use geo::MultiPolygon;
@@ -165,6 +166,13 @@ pub(super) async fn import_blocks(
             }
         }
     }
+    let request_id = match RequestId::parse_optional(&request.request_id) {
+        Ok(request_id) => request_id.map(RequestId::into_string),
+        Err(error) => {
+            violations.push(FieldViolation::new("request_id", error.to_string()));
+            None
+        }
+    };
     if !violations.is_empty() {
         return Err(Error::InvalidArgument(violations));
     }
@@ -175,9 +183,6 @@ pub(super) async fn import_blocks(
         require_admin_of(caller, &code.to_string())?;
     }
     let digest = request_digest(&request, &teams);
-    let request_id = Some(request.request_id.trim())
-        .filter(|request_id| !request_id.is_empty())
-        .map(str::to_owned);
 
     let mut transaction = service.begin("importing blocks").await?;
     if let Some(request_id) = &request_id

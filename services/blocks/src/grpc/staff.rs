@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use flatgov_auth::{Caller, Role};
 use flatgov_grpc::error::FieldViolation;
 use flatgov_grpc::paging::{ListQuery, PageRequest};
+use flatgov_grpc::request_id::RequestId;
 use flatgov_grpc::time::timestamp;
 use flatgov_proto::blocks::v1 as api;
 
@@ -225,13 +226,17 @@ pub(super) async fn create_staff(
         empty_values(&id),
         &mut violations,
     );
+    let request_id = match RequestId::parse_optional(&request.request_id) {
+        Ok(request_id) => request_id.map(RequestId::into_string),
+        Err(error) => {
+            violations.push(FieldViolation::new("request_id", error.to_string()));
+            None
+        }
+    };
     if !violations.is_empty() {
         return Err(Error::InvalidArgument(violations));
     }
     require_admin_for(caller, &values)?;
-    let request_id = Some(request.request_id.trim())
-        .filter(|request_id| !request_id.is_empty())
-        .map(str::to_owned);
     let mut transaction = service.begin("creating a staff member").await?;
     if let Some(request_id) = &request_id
         && let Some(first) = store::staff_by_request_id(&mut transaction, request_id)

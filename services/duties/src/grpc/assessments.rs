@@ -1,6 +1,7 @@
 //! Subdistricts' rights over departments: assessments (考核) of their
 //! cooperation, and opinions on their major decisions, plans and projects.
 
+use flatgov_grpc::request_id::RequestId;
 use std::collections::BTreeMap;
 
 use chrono::Utc;
@@ -199,7 +200,8 @@ pub(super) async fn record_assessment(
     }
     let request_id = violations.check(
         "request_id",
-        bounded_text("request_id", &request.request_id, 200).map_err(|error| error.to_string()),
+        RequestId::parse_optional(&request.request_id)
+            .map(|request_id| request_id.map(RequestId::into_string)),
     );
     let (
         Some(subdistrict),
@@ -240,7 +242,6 @@ pub(super) async fn record_assessment(
         );
     }
     violations.finish()?;
-    let request_id = Some(request_id).filter(|id| !id.is_empty());
     let mut transaction = service
         .pool
         .begin()
@@ -482,7 +483,8 @@ pub(super) async fn record_opinion(
     }
     let request_id = violations.check(
         "request_id",
-        bounded_text("request_id", &request.request_id, 200).map_err(|error| error.to_string()),
+        RequestId::parse_optional(&request.request_id)
+            .map(|request_id| request_id.map(RequestId::into_string)),
     );
     let (
         Some(subdistrict),
@@ -511,7 +513,6 @@ pub(super) async fn record_opinion(
             format!("unknown department {department}"),
         ));
     }
-    let request_id = Some(request_id).filter(|id| !id.is_empty());
     let mut transaction = service.pool.begin().await.context("recording an opinion")?;
     if let Some(request_id) = &request_id
         && let Some(first) = store::opinion_by_request(&mut transaction, request_id).await?

@@ -1,5 +1,6 @@
 //! ResolveResponsibility, CheckAssignment and the refusal records.
 
+use flatgov_grpc::request_id::RequestId;
 use std::collections::BTreeMap;
 
 use chrono::Utc;
@@ -24,7 +25,7 @@ use crate::domain::{
 use crate::error::{DatabaseContext as _, Error};
 use crate::store::{self, NewRefusal, RefusalFilter, RefusalRow};
 
-/// Longest `request_id`, `attempted_by` accepted.
+/// Longest `attempted_by` accepted.
 const MAX_ID_CHARS: usize = 200;
 
 pub(super) async fn resolve_responsibility(
@@ -169,8 +170,8 @@ pub(super) async fn check_assignment(
     );
     let request_id = violations.check(
         "request_id",
-        bounded_text("request_id", &request.request_id, MAX_ID_CHARS)
-            .map_err(|error| error_text(&error)),
+        RequestId::parse_optional(&request.request_id)
+            .map(|request_id| request_id.map(RequestId::into_string)),
     );
     let attempted_by = violations.check(
         "attempted_by",
@@ -191,7 +192,6 @@ pub(super) async fn check_assignment(
         return Err(Error::from(violations));
     };
     authorise_check(caller, &from, &to)?;
-    let request_id = Some(request_id).filter(|id| !id.is_empty());
     if let Some(request_id) = &request_id {
         let mut connection = service
             .pool

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use flatgov_auth::Caller;
 use flatgov_grpc::error::{ForField as _, Violations};
 use flatgov_grpc::paging::{ListQuery, PageRequest};
+use flatgov_grpc::request_id::RequestId;
 use flatgov_grpc::time;
 use flatgov_proto::duties::v1 as proto;
 use sqlx::PgConnection;
@@ -658,8 +659,9 @@ pub(super) async fn publish_list(
     let effective_from = time::optional_instant(request.effective_from.as_ref())
         .for_field("effective_from")?
         .unwrap_or(now);
-    let request_id = super::bounded_text("request_id", &request.request_id, 200)?;
-    let request_id = Some(request_id).filter(|id| !id.is_empty());
+    let request_id = RequestId::parse_optional(&request.request_id)
+        .for_field("request_id")?
+        .map(RequestId::into_string);
     let mut transaction = service.pool.begin().await.context("publishing a list")?;
     lock_rules(&mut transaction).await?;
     if let Some(request_id) = &request_id

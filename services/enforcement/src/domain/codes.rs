@@ -216,34 +216,6 @@ impl CaseName {
     }
 }
 
-string_value!(
-    /// A caller-chosen idempotency key: 1–128 visible ASCII characters.
-    RequestId
-);
-
-impl RequestId {
-    pub fn parse(value: &str) -> Result<Self, InvalidValue> {
-        non_empty_within("request id", value, 128)?;
-        if !value.bytes().all(|byte| byte.is_ascii_graphic()) {
-            return Err(malformed(
-                "request id",
-                value,
-                "visible ASCII characters without spaces",
-            ));
-        }
-        Ok(Self(value.to_owned()))
-    }
-
-    /// An empty string means "no request id".
-    pub fn parse_optional(value: &str) -> Result<Option<Self>, InvalidValue> {
-        if value.is_empty() {
-            Ok(None)
-        } else {
-            Self::parse(value).map(Some)
-        }
-    }
-}
-
 fn parse_uuid(
     what: &'static str,
     whole: &str,
@@ -490,14 +462,6 @@ mod tests {
         for bad in ["0193", "cases/", "case/1", "cases/a b", "cases/1/2"] {
             assert!(CaseName::parse(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn a_request_id_is_visible_ascii_and_empty_means_none() {
-        assert_eq!(RequestId::parse_optional("").unwrap(), None);
-        assert!(RequestId::parse_optional("retry-1").unwrap().is_some());
-        assert!(RequestId::parse("has space").is_err());
-        assert!(RequestId::parse(&"x".repeat(129)).is_err());
     }
 
     #[test]

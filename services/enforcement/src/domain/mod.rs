@@ -12,7 +12,7 @@ pub mod visibility;
 pub use action::{ActionDetails, ActionKind, Attachment, RectificationStatus};
 pub use codes::{
     ActionName, AgencyCode, BlockCode, CaseName, InvalidValue, MatterCode, OfficerName,
-    OperationName, RequestId, SubdistrictCode, UnitName,
+    OperationName, SubdistrictCode, UnitName,
 };
 pub use limits::{LimitDuration, ReportInLimits};
 pub use operation::{

@@ -275,15 +275,12 @@ impl Collection {
     }
 }
 
-/// An optional `request_id`: empty means none; otherwise a UUID.
-pub fn parse_request_id(value: &str) -> Result<Option<Uuid>, Invalid> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Ok(None);
-    }
-    Uuid::parse_str(value)
-        .map(Some)
-        .map_err(|_| Invalid::new(format!("`{value}` is not a UUID")))
+/// An optional `request_id`, by the platform-wide rule
+/// ([`flatgov_grpc::request_id`]): empty means none.
+pub fn parse_request_id(value: &str) -> Result<Option<String>, Invalid> {
+    flatgov_grpc::request_id::RequestId::parse_optional(value)
+        .map(|request_id| request_id.map(flatgov_grpc::request_id::RequestId::into_string))
+        .map_err(|error| Invalid::new(error.to_string()))
 }
 
 #[cfg(test)]
@@ -454,10 +451,14 @@ mod tests {
     }
 
     #[test]
-    fn a_request_id_is_empty_or_a_uuid() {
+    fn a_request_id_follows_the_platform_rule() {
         assert_eq!(parse_request_id("").unwrap(), None);
-        let id = Uuid::new_v4();
-        assert_eq!(parse_request_id(&id.to_string()).unwrap(), Some(id));
-        assert!(parse_request_id("retry-1").is_err());
+        let id = Uuid::new_v4().to_string();
+        assert_eq!(parse_request_id(&id).unwrap(), Some(id));
+        assert_eq!(
+            parse_request_id(" retry-1 ").unwrap().as_deref(),
+            Some("retry-1")
+        );
+        assert!(parse_request_id("retry 1").is_err());
     }
 }

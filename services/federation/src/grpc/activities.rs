@@ -312,7 +312,7 @@ pub async fn create_activity(
         );
     }
     checks.finish()?;
-    if let Some(request_id) = request_id
+    if let Some(request_id) = &request_id
         && let Some(existing) = store::activity_by_request(&mut transaction, request_id)
             .await
             .map_err(Error::database("creating an activity"))?
@@ -329,7 +329,7 @@ pub async fn create_activity(
         &mut transaction,
         &NewActivity {
             id,
-            request_id,
+            request_id: request_id.clone(),
             title: &title,
             description: &description,
             series: series.as_ref().map(Code::as_str),
@@ -352,14 +352,15 @@ pub async fn create_activity(
             .await
             .map_err(Error::database("creating an activity"))?;
         let mut connection = service.connection("creating an activity").await?;
-        let existing = store::activity_by_request(&mut connection, request_id.unwrap_or_default())
-            .await
-            .map_err(Error::database("creating an activity"))?
-            .ok_or_else(|| {
-                Error::FailedPrecondition(
-                    "the activity with this request id vanished; retry".into(),
-                )
-            })?;
+        let existing =
+            store::activity_by_request(&mut connection, request_id.as_deref().unwrap_or_default())
+                .await
+                .map_err(Error::database("creating an activity"))?
+                .ok_or_else(|| {
+                    Error::FailedPrecondition(
+                        "the activity with this request id vanished; retry".into(),
+                    )
+                })?;
         return activity_to_proto(existing);
     }
     let codes: Vec<String> = co_organisers
@@ -797,7 +798,7 @@ pub async fn register_for_activity(
         )));
     }
     // After the lock, so a concurrent retry sees the first attempt's row.
-    if let Some(request_id) = request_id
+    if let Some(request_id) = &request_id
         && let Some(existing) = store::registration_by_request(&mut transaction, request_id)
             .await
             .map_err(Error::database("registering for an activity"))?

@@ -150,7 +150,7 @@ pub async fn create_programme(
         checks.fail(field, problem);
     }
     checks.finish()?;
-    if let Some(request_id) = request_id
+    if let Some(request_id) = &request_id
         && let Some(existing) = store::programme_by_request(&mut transaction, request_id)
             .await
             .map_err(Error::database("creating a programme"))?
@@ -347,7 +347,7 @@ pub async fn create_mentor(
     checks.finish()?;
     let mut transaction = service.begin("adding a mentor").await?;
     let actor = access::actor(&mut transaction, &caller).await?;
-    if let Some(request_id) = request_id
+    if let Some(request_id) = &request_id
         && let Some(existing) = store::mentor_by_request(&mut transaction, request_id)
             .await
             .map_err(Error::database("adding a mentor"))?
@@ -543,7 +543,7 @@ pub async fn submit_application(
     if caller.has_role(Role::FederationStaff) {
         access::actor(&mut transaction, &caller).await?;
     }
-    if let Some(request_id) = request_id
+    if let Some(request_id) = &request_id
         && let Some(existing) = store::application_by_request(&mut transaction, request_id)
             .await
             .map_err(Error::database("submitting an application"))?

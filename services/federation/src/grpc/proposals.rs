@@ -102,7 +102,7 @@ pub async fn create_proposal(
     };
     let mut transaction = service.begin("drafting a proposal").await?;
     let actor = access::actor(&mut transaction, &caller).await?;
-    if let Some(request_id) = request_id
+    if let Some(request_id) = &request_id
         && let Some(existing) = store::by_request(&mut transaction, request_id)
             .await
             .map_err(Error::database("drafting a proposal"))?

@@ -138,7 +138,7 @@ pub async fn submit_rights_request(
 
     let mut transaction = service.begin("recording a rights request").await?;
     let actor = access::actor(&mut transaction, &caller).await?;
-    if let Some(request_id) = request_id
+    if let Some(request_id) = &request_id
         && let Some(existing) = store::by_request(&mut transaction, request_id)
             .await
             .map_err(Error::database("recording a rights request"))?

@@ -184,7 +184,7 @@ pub async fn register_person(
     let mut transaction = service.begin("registering a person").await?;
     let access = access::register_access(&mut transaction, &caller).await?;
     let actor = access.actor().clone();
-    if let Some(request_id) = request_id
+    if let Some(request_id) = &request_id
         && let Some(person) = store::person_by_registration_request(&mut transaction, request_id)
             .await
             .map_err(Error::database("registering a person"))?
@@ -468,7 +468,7 @@ pub async fn create_assessment(
     let mut transaction = service.begin("recording an assessment").await?;
     let access = access::register_access(&mut transaction, &caller).await?;
     access.require_person(&mut transaction, person).await?;
-    if let Some(request_id) = request_id
+    if let Some(request_id) = &request_id
         && let Some(existing) = store::assessment_by_request(&mut transaction, request_id)
             .await
             .map_err(Error::database("recording an assessment"))?
@@ -481,7 +481,7 @@ pub async fn create_assessment(
         &NewAssessment {
             id,
             person,
-            request_id,
+            request_id: request_id.clone(),
             organisation: access.actor().organisation.as_str(),
             assessed_by: &access.actor().subject,
             assessed_at,
@@ -494,7 +494,8 @@ pub async fn create_assessment(
     let lookup = if inserted {
         store::get_assessment(&mut transaction, id).await
     } else {
-        store::assessment_by_request(&mut transaction, request_id.unwrap_or_default()).await
+        store::assessment_by_request(&mut transaction, request_id.as_deref().unwrap_or_default())
+            .await
     };
     let row = lookup
         .map_err(Error::database("recording an assessment"))?
@@ -788,7 +789,7 @@ pub(super) async fn create_plan(
     transaction: &mut PgConnection,
     access: &RegisterAccess,
     plan: &PlanInput,
-    request_id: Option<Uuid>,
+    request_id: Option<String>,
     referral: Option<(Uuid, String)>,
     mut checks: Checks,
     prefix: &str,
@@ -812,7 +813,7 @@ pub(super) async fn create_plan(
         checks.fail(field, problem);
     }
     checks.finish()?;
-    if let Some(request_id) = request_id
+    if let Some(request_id) = &request_id
         && let Some(existing) = store::plan_by_request(transaction, request_id)
             .await
             .map_err(Error::database("creating a support plan"))?
@@ -1025,7 +1026,7 @@ pub async fn add_support_measure(
     let mut transaction = service.begin("adding a measure").await?;
     let access = access::register_access(&mut transaction, &caller).await?;
     let actor = access.actor().clone();
-    if let Some(request_id) = request_id
+    if let Some(request_id) = &request_id
         && let Some(existing) = store::measure_by_request(&mut transaction, request_id)
             .await
             .map_err(Error::database("adding a measure"))?
@@ -1105,7 +1106,7 @@ pub async fn record_delivery(
     let mut transaction = service.begin("recording a delivery").await?;
     let access = access::register_access(&mut transaction, &caller).await?;
     let actor = access.actor().clone();
-    if let Some(request_id) = request_id
+    if let Some(request_id) = &request_id
         && let Some(measure) = store::delivery_by_request(&mut transaction, request_id)
             .await
             .map_err(Error::database("recording a delivery"))?
@@ -1207,7 +1208,7 @@ pub async fn log_visit(
     };
     let mut transaction = service.begin("logging a visit").await?;
     let access = access::register_access(&mut transaction, &caller).await?;
-    if let Some(request_id) = request_id
+    if let Some(request_id) = &request_id
         && let Some(existing) = store::visit_by_request(&mut transaction, request_id)
             .await
             .map_err(Error::database("logging a visit"))?

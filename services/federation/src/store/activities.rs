@@ -132,7 +132,7 @@ pub async fn get_activity(
 
 pub async fn activity_by_request(
     connection: &mut PgConnection,
-    request_id: Uuid,
+    request_id: &str,
 ) -> sqlx::Result<Option<ActivityRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{ACTIVITY_SELECT} where a.request_id = $1"
@@ -156,7 +156,7 @@ pub async fn lock_activity(connection: &mut PgConnection, id: Uuid) -> sqlx::Res
 
 pub struct NewActivity<'a> {
     pub id: Uuid,
-    pub request_id: Option<Uuid>,
+    pub request_id: Option<String>,
     pub title: &'a str,
     pub description: &'a str,
     pub series: Option<&'a str>,
@@ -182,7 +182,7 @@ pub async fn insert_activity(
          on conflict (request_id) do nothing",
     )
     .bind(activity.id)
-    .bind(activity.request_id)
+    .bind(activity.request_id.as_deref())
     .bind(activity.title)
     .bind(activity.description)
     .bind(activity.series)
@@ -362,7 +362,7 @@ pub async fn get_registration(
 
 pub async fn registration_by_request(
     connection: &mut PgConnection,
-    request_id: Uuid,
+    request_id: &str,
 ) -> sqlx::Result<Option<RegistrationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{REGISTRATION_SELECT} where r.request_id = $1"
@@ -400,7 +400,7 @@ pub async fn places_taken(connection: &mut PgConnection, activity: Uuid) -> sqlx
 pub struct NewRegistration<'a> {
     pub id: Uuid,
     pub activity: Uuid,
-    pub request_id: Option<Uuid>,
+    pub request_id: Option<String>,
     pub participant: &'a str,
     pub participant_display_name: &'a str,
     pub status: &'a str,
@@ -418,7 +418,7 @@ pub async fn insert_registration(
     )
     .bind(registration.id)
     .bind(registration.activity)
-    .bind(registration.request_id)
+    .bind(registration.request_id.as_deref())
     .bind(registration.participant)
     .bind(registration.participant_display_name)
     .bind(registration.status)

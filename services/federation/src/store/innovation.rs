@@ -55,7 +55,7 @@ pub async fn get_programme(
 
 pub async fn programme_by_request(
     connection: &mut PgConnection,
-    request_id: Uuid,
+    request_id: &str,
 ) -> sqlx::Result<Option<ProgrammeRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{PROGRAMME_SELECT} where p.request_id = $1"
@@ -76,7 +76,7 @@ pub async fn lock_programme(connection: &mut PgConnection, id: Uuid) -> sqlx::Re
 
 pub struct NewProgramme<'a> {
     pub id: Uuid,
-    pub request_id: Option<Uuid>,
+    pub request_id: Option<String>,
     pub title: &'a str,
     pub description: &'a str,
     pub kind: &'a str,
@@ -99,7 +99,7 @@ pub async fn insert_programme(
          on conflict (request_id) do nothing",
     )
     .bind(programme.id)
-    .bind(programme.request_id)
+    .bind(programme.request_id.as_deref())
     .bind(programme.title)
     .bind(programme.description)
     .bind(programme.kind)
@@ -196,7 +196,7 @@ pub async fn get_mentor(
 
 pub async fn mentor_by_request(
     connection: &mut PgConnection,
-    request_id: Uuid,
+    request_id: &str,
 ) -> sqlx::Result<Option<MentorRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {MENTOR_COLUMNS} from mentors where request_id = $1"
@@ -208,7 +208,7 @@ pub async fn mentor_by_request(
 
 pub struct NewMentor<'a> {
     pub id: Uuid,
-    pub request_id: Option<Uuid>,
+    pub request_id: Option<String>,
     pub display_name: &'a str,
     pub expertise: &'a [String],
     pub organisation: &'a str,
@@ -227,7 +227,7 @@ pub async fn insert_mentor(
          returning {MENTOR_COLUMNS}"
     )))
     .bind(mentor.id)
-    .bind(mentor.request_id)
+    .bind(mentor.request_id.as_deref())
     .bind(mentor.display_name)
     .bind(mentor.expertise)
     .bind(mentor.organisation)
@@ -309,7 +309,7 @@ pub async fn get_application(
 
 pub async fn application_by_request(
     connection: &mut PgConnection,
-    request_id: Uuid,
+    request_id: &str,
 ) -> sqlx::Result<Option<ApplicationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{APPLICATION_SELECT} where a.request_id = $1"
@@ -344,7 +344,7 @@ pub async fn progress(
 pub struct NewApplication<'a> {
     pub id: Uuid,
     pub programme: Uuid,
-    pub request_id: Option<Uuid>,
+    pub request_id: Option<String>,
     pub applicant_name: &'a str,
     pub applicant_phone: &'a str,
     pub project_title: &'a str,
@@ -366,7 +366,7 @@ pub async fn insert_application(
     )
     .bind(application.id)
     .bind(application.programme)
-    .bind(application.request_id)
+    .bind(application.request_id.as_deref())
     .bind(application.applicant_name)
     .bind(application.applicant_phone)
     .bind(application.project_title)

@@ -46,7 +46,7 @@ pub async fn get(connection: &mut PgConnection, id: Uuid) -> sqlx::Result<Option
 
 pub async fn by_request(
     connection: &mut PgConnection,
-    request_id: Uuid,
+    request_id: &str,
 ) -> sqlx::Result<Option<ProposalRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from proposals where request_id = $1"
@@ -80,7 +80,7 @@ pub async fn signatures(
 
 pub struct NewProposal<'a> {
     pub id: Uuid,
-    pub request_id: Option<Uuid>,
+    pub request_id: Option<String>,
     pub title: &'a str,
     pub body: &'a str,
     pub drafting_organisation: &'a str,
@@ -100,7 +100,7 @@ pub async fn insert(
          returning {COLUMNS}"
     )))
     .bind(proposal.id)
-    .bind(proposal.request_id)
+    .bind(proposal.request_id.as_deref())
     .bind(proposal.title)
     .bind(proposal.body)
     .bind(proposal.drafting_organisation)

@@ -61,7 +61,7 @@ pub async fn get(
 
 pub async fn by_request(
     connection: &mut PgConnection,
-    request_id: Uuid,
+    request_id: &str,
 ) -> sqlx::Result<Option<RightsRequestRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from rights_requests where request_id = $1"
@@ -98,7 +98,7 @@ pub async fn actions(
 
 pub struct NewRightsRequest<'a> {
     pub id: Uuid,
-    pub request_id: Option<Uuid>,
+    pub request_id: Option<String>,
     pub category: &'a str,
     pub channel: &'a str,
     pub organisation: &'a str,
@@ -124,7 +124,7 @@ pub async fn insert(
          returning {COLUMNS}"
     )))
     .bind(request.id)
-    .bind(request.request_id)
+    .bind(request.request_id.as_deref())
     .bind(request.category)
     .bind(request.channel)
     .bind(request.organisation)

@@ -69,7 +69,7 @@ pub async fn person_registrations(
 /// The person a registration request id created or joined.
 pub async fn person_by_registration_request(
     connection: &mut PgConnection,
-    request_id: Uuid,
+    request_id: &str,
 ) -> sqlx::Result<Option<Uuid>> {
     sqlx::query_scalar("select person from person_registrations where request_id = $1")
         .bind(request_id)
@@ -149,7 +149,7 @@ pub async fn add_categories(
 pub struct NewPersonRegistration<'a> {
     pub person: Uuid,
     pub organisation: &'a str,
-    pub request_id: Option<Uuid>,
+    pub request_id: Option<String>,
     pub registered_by: &'a str,
     pub consent_method: &'a str,
     pub consent_given_at: DateTime<Utc>,
@@ -171,7 +171,7 @@ pub async fn insert_person_registration(
     )
     .bind(registration.person)
     .bind(registration.organisation)
-    .bind(registration.request_id)
+    .bind(registration.request_id.as_deref())
     .bind(registration.registered_by)
     .bind(registration.consent_method)
     .bind(registration.consent_given_at)
@@ -304,7 +304,7 @@ pub async fn get_assessment(
 
 pub async fn assessment_by_request(
     connection: &mut PgConnection,
-    request_id: Uuid,
+    request_id: &str,
 ) -> sqlx::Result<Option<AssessmentRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {ASSESSMENT_COLUMNS} from assessments where request_id = $1"
@@ -317,7 +317,7 @@ pub async fn assessment_by_request(
 pub struct NewAssessment<'a> {
     pub id: Uuid,
     pub person: Uuid,
-    pub request_id: Option<Uuid>,
+    pub request_id: Option<String>,
     pub organisation: &'a str,
     pub assessed_by: &'a str,
     pub assessed_at: DateTime<Utc>,
@@ -336,7 +336,7 @@ pub async fn insert_assessment(
     )
     .bind(assessment.id)
     .bind(assessment.person)
-    .bind(assessment.request_id)
+    .bind(assessment.request_id.as_deref())
     .bind(assessment.organisation)
     .bind(assessment.assessed_by)
     .bind(assessment.assessed_at)
@@ -400,7 +400,7 @@ pub async fn get_plan(connection: &mut PgConnection, id: Uuid) -> sqlx::Result<O
 
 pub async fn plan_by_request(
     connection: &mut PgConnection,
-    request_id: Uuid,
+    request_id: &str,
 ) -> sqlx::Result<Option<PlanRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{PLAN_SELECT} where s.request_id = $1"
@@ -422,7 +422,7 @@ pub async fn lock_plan(connection: &mut PgConnection, id: Uuid) -> sqlx::Result<
 
 pub struct NewPlan<'a> {
     pub id: Uuid,
-    pub request_id: Option<Uuid>,
+    pub request_id: Option<String>,
     pub person: Uuid,
     pub lead_organisation: &'a str,
     pub referral: Option<Uuid>,
@@ -440,7 +440,7 @@ pub async fn insert_plan(connection: &mut PgConnection, plan: &NewPlan<'_>) -> s
          on conflict (request_id) do nothing",
     )
     .bind(plan.id)
-    .bind(plan.request_id)
+    .bind(plan.request_id.as_deref())
     .bind(plan.person)
     .bind(plan.lead_organisation)
     .bind(plan.referral)
@@ -559,7 +559,7 @@ pub async fn get_measure(
 
 pub async fn measure_by_request(
     connection: &mut PgConnection,
-    request_id: Uuid,
+    request_id: &str,
 ) -> sqlx::Result<Option<MeasureRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {MEASURE_COLUMNS} from support_measures where request_id = $1"
@@ -572,7 +572,7 @@ pub async fn measure_by_request(
 pub struct NewMeasure<'a> {
     pub id: Uuid,
     pub plan: Uuid,
-    pub request_id: Option<Uuid>,
+    pub request_id: Option<String>,
     pub organisation: &'a str,
     pub kind: &'a str,
     pub description: &'a str,
@@ -593,7 +593,7 @@ pub async fn insert_measure(
     )
     .bind(measure.id)
     .bind(measure.plan)
-    .bind(measure.request_id)
+    .bind(measure.request_id.as_deref())
     .bind(measure.organisation)
     .bind(measure.kind)
     .bind(measure.description)
@@ -643,7 +643,7 @@ pub async fn deliveries(
 /// The measure a delivery request id recorded, if any.
 pub async fn delivery_by_request(
     connection: &mut PgConnection,
-    request_id: Uuid,
+    request_id: &str,
 ) -> sqlx::Result<Option<Uuid>> {
     sqlx::query_scalar("select measure from deliveries where request_id = $1")
         .bind(request_id)
@@ -653,7 +653,7 @@ pub async fn delivery_by_request(
 
 pub struct NewDelivery<'a> {
     pub measure: Uuid,
-    pub request_id: Option<Uuid>,
+    pub request_id: Option<String>,
     pub organisation: &'a str,
     pub delivered_by: &'a str,
     pub delivered_at: DateTime<Utc>,
@@ -673,7 +673,7 @@ pub async fn insert_delivery(
     )
     .bind(Uuid::now_v7())
     .bind(delivery.measure)
-    .bind(delivery.request_id)
+    .bind(delivery.request_id.as_deref())
     .bind(delivery.organisation)
     .bind(delivery.delivered_by)
     .bind(delivery.delivered_at)
@@ -702,7 +702,7 @@ const VISIT_COLUMNS: &str = "id, plan, organisation, visited_by, kind, visited_a
 
 pub async fn visit_by_request(
     connection: &mut PgConnection,
-    request_id: Uuid,
+    request_id: &str,
 ) -> sqlx::Result<Option<VisitRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {VISIT_COLUMNS} from visits where request_id = $1"
@@ -715,7 +715,7 @@ pub async fn visit_by_request(
 pub struct NewVisit<'a> {
     pub id: Uuid,
     pub plan: Uuid,
-    pub request_id: Option<Uuid>,
+    pub request_id: Option<String>,
     pub organisation: &'a str,
     pub visited_by: &'a str,
     pub kind: &'a str,
@@ -735,7 +735,7 @@ pub async fn insert_visit(
     )))
     .bind(visit.id)
     .bind(visit.plan)
-    .bind(visit.request_id)
+    .bind(visit.request_id.as_deref())
     .bind(visit.organisation)
     .bind(visit.visited_by)
     .bind(visit.kind)

@@ -430,6 +430,7 @@ impl Drop for Platform {
                 let _ = child.wait();
             }
         }
+        flatgov_testkit::delete_streams(&self.nats_url, &self.prefix);
         if std::thread::panicking() {
             if let Some(logs) = self.logs.take() {
                 eprintln!(

@@ -142,8 +142,17 @@ impl EventBus {
 
     /// `FLATGOV_CASES` for `cases` (with the test prefix folded in).
     pub fn stream_name(&self, service: &str) -> String {
+        format!(
+            "{}{}",
+            self.stream_name_prefix(),
+            service.to_ascii_uppercase()
+        )
+    }
+
+    /// What the name of every stream of this bus's subject prefix starts with.
+    pub fn stream_name_prefix(&self) -> String {
         let prefix = self.prefix.to_ascii_uppercase().replace('.', "_");
-        format!("{prefix}FLATGOV_{}", service.to_ascii_uppercase())
+        format!("{prefix}FLATGOV_")
     }
 
     /// The dead-letter subject for messages a service's consumers gave up on.

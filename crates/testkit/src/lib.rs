@@ -91,24 +91,69 @@ impl Default for TestDatabase {
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let url = self.url.clone();
-        // Dropping needs async I/O; a test's runtime may be shutting down,
-        // so use a runtime of our own on a plain thread.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime
-                .block_on(async {
-                    tokio::time::timeout(Duration::from_secs(10), flatgov_db::drop_database(&url))
-                        .await
-                })
-                .ok()
-        })
-        .join();
-        if !matches!(dropped, Ok(Some(Ok(())))) {
+        let dropped = run_detached(Duration::from_secs(10), async move {
+            flatgov_db::drop_database(&url).await
+        });
+        if !matches!(dropped, Some(Ok(()))) {
             eprintln!("note: test database {} was not dropped", self.url);
         }
+    }
+}
+
+/// Runs `work` on a runtime of its own on a plain thread, giving up after
+/// `limit`: cleanup in `Drop` needs async I/O while the test's runtime may
+/// be shutting down. `None` when it did not finish.
+fn run_detached<T: Send + 'static>(
+    limit: Duration,
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> Option<T> {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        runtime
+            .block_on(async { tokio::time::timeout(limit, work).await })
+            .ok()
+    })
+    .join()
+    .ok()
+    .flatten()
+}
+
+/// Deletes every stream under the subject `prefix` (what one test's services
+/// and bus created), so a suite run does not leave hundreds of streams — and
+/// their consumers — loading the shared NATS server. Called when a
+/// [`TestEnv`] is dropped; a harness with its own prefix calls it itself.
+pub fn delete_streams(nats_url: &str, prefix: &str) {
+    let config = flatgov_messaging::BusConfig {
+        url: nats_url.to_owned(),
+        subject_prefix: prefix.to_owned(),
+        stream_replicas: 1,
+    };
+    let deleted = run_detached(Duration::from_secs(10), async move {
+        use futures::TryStreamExt as _;
+        let bus = flatgov_messaging::EventBus::connect(&config, "flatgov-test-cleanup")
+            .await
+            .map_err(|error| error.to_string())?;
+        let ours = bus.stream_name_prefix();
+        let names: Vec<String> = bus
+            .jetstream()
+            .stream_names()
+            .try_filter(|name| std::future::ready(name.starts_with(&ours)))
+            .try_collect()
+            .await
+            .map_err(|error| error.to_string())?;
+        for name in names {
+            bus.jetstream()
+                .delete_stream(&name)
+                .await
+                .map_err(|error| error.to_string())?;
+        }
+        Ok::<(), String>(())
+    });
+    if !matches!(deleted, Some(Ok(()))) {
+        eprintln!("note: the streams of test prefix {prefix} were not all deleted: {deleted:?}");
     }
 }
 
@@ -225,6 +270,12 @@ impl TestEnv {
         )
         .await
         .expect("nats connection")
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        delete_streams(&self.nats_url, &self.prefix);
     }
 }
 

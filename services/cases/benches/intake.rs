@@ -182,23 +182,9 @@ impl Platform {
                 eprintln!("note: cannot drop {url}: {error}");
             }
         }
-        if let Ok(bus) = EventBus::connect(
-            &BusConfig {
-                url: self.nats_url.clone(),
-                subject_prefix: self.prefix.clone(),
-                stream_replicas: 1,
-            },
-            "flatgov-bench-cleanup",
-        )
-        .await
-        {
-            for service in ["blocks", "duties", "cases", "deadletter"] {
-                let _ = bus
-                    .jetstream()
-                    .delete_stream(bus.stream_name(service))
-                    .await;
-            }
-        }
+        // Every stream under the prefix, including those the cases service
+        // provisions to consume from (enforcement, federation).
+        flatgov_testkit::delete_streams(&self.nats_url, &self.prefix);
         println!("logs of the services: {}", self.logs.display());
     }
 }

@@ -3,10 +3,15 @@
 //! * [`TestDatabase`]: a fresh database per test on the shared PostgreSQL,
 //!   dropped when the test ends.
 //! * [`unique_prefix`]: a NATS subject/stream prefix per test, so tests
-//!   share one NATS server without seeing each other's events.
+//!   share one NATS server without seeing each other's events;
+//!   [`delete_streams`] removes a prefix's streams afterwards.
 //! * [`TestAuth`]: a key pair per test and tokens for any role.
 //! * [`TestEnv`]: the environment a service under test reads, listening on
-//!   port 0.
+//!   port 0; dropping it deletes the test's streams.
+//! * [`free_port`]: a port reserved across test processes, for services run
+//!   as processes (which cannot report a port 0 back).
+//! * [`events`]: reading streams as an integrator does, and counting what a
+//!   service committed ([`events::events_committed`]) for "wrote nothing".
 //! * [`PrivateNats`] / [`PrivatePostgres`]: instances a test may kill and
 //!   restart, on their own ports, leaving the shared ones alone.
 //! * [`with_token`], [`eventually`], [`field_violations`]: calling a

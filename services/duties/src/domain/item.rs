@@ -192,6 +192,15 @@ pub enum ItemViolation {
     },
 }
 
+/// Each value `named` holds more than once, in the order of its second
+/// mention, once however often it repeats: what "listed twice" reports.
+pub(super) fn named_again<T: PartialEq>(named: &[T]) -> impl Iterator<Item = &T> {
+    named.iter().enumerate().filter_map(move |(index, value)| {
+        let earlier = named[..index].iter().filter(|earlier| *earlier == value);
+        (earlier.count() == 1).then_some(value)
+    })
+}
+
 impl ItemViolation {
     /// The field the violation is reported against.
     pub fn field(&self) -> ItemField {
@@ -307,14 +316,10 @@ impl ListItem {
                 department: department.clone(),
             });
         }
-        for (index, department) in fields.cooperating_departments.iter().enumerate() {
-            let earlier = &fields.cooperating_departments[..index];
-            // Reported once, at its second mention.
-            if earlier.iter().filter(|named| *named == department).count() == 1 {
-                violations.push(ItemViolation::CooperatingListedTwice {
-                    department: department.clone(),
-                });
-            }
+        for department in named_again(&fields.cooperating_departments) {
+            violations.push(ItemViolation::CooperatingListedTwice {
+                department: department.clone(),
+            });
         }
         if fields.response_limit.working_minutes() > fields.resolution_limit.working_minutes() {
             violations.push(ItemViolation::ResponseLongerThanResolution {

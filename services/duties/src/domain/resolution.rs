@@ -431,14 +431,10 @@ impl PlaceExceptions {
                     lead: exception.lead.clone(),
                 });
             }
-            for (index, cooperator) in exception.cooperating.iter().enumerate() {
-                let earlier = &exception.cooperating[..index];
-                // Reported once, at its second mention.
-                if earlier.iter().filter(|named| *named == cooperator).count() == 1 {
-                    violations.push(ExceptionViolation::CooperatorListedTwice {
-                        cooperator: cooperator.clone(),
-                    });
-                }
+            for cooperator in super::item::named_again(&exception.cooperating) {
+                violations.push(ExceptionViolation::CooperatorListedTwice {
+                    cooperator: cooperator.clone(),
+                });
             }
             for department in exception.departments() {
                 if !departments.contains(department) {

@@ -161,17 +161,27 @@ pub async fn events_committed(
     stream_message_count(bus, service).await
 }
 
-/// The events of type `E` the service owning `pool` has committed so far,
-/// in order, once its relay has published them all (see [`events_committed`]).
+/// Every event the service owning `pool` has committed so far, in order,
+/// once its relay has published them all (see [`events_committed`]).
+pub async fn committed_envelopes(
+    pool: &sqlx::PgPool,
+    bus: &EventBus,
+    service: &str,
+    patience: Duration,
+) -> Vec<Envelope> {
+    let count = events_committed(pool, bus, service, patience).await;
+    let all = usize::try_from(count).expect("a stream's length fits in usize");
+    let envelopes = read_stream(bus, service, all, patience).await;
+    assert_eq!(envelopes.len(), all, "the stream's messages could be read");
+    envelopes
+}
+
+/// The events of type `E` among [`committed_envelopes`], decoded.
 pub async fn committed<E: Event>(
     pool: &sqlx::PgPool,
     bus: &EventBus,
     service: &str,
     patience: Duration,
 ) -> Vec<E> {
-    let count = events_committed(pool, bus, service, patience).await;
-    let all = usize::try_from(count).expect("a stream's length fits in usize");
-    let envelopes = read_stream(bus, service, all, patience).await;
-    assert_eq!(envelopes.len(), all, "the stream's messages could be read");
-    decoded(&envelopes)
+    decoded(&committed_envelopes(pool, bus, service, patience).await)
 }

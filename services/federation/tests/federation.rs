@@ -8,7 +8,7 @@ use flatgov_messaging::Envelope;
 use flatgov_proto::cases::v1::{CaseKind, CaseReferred};
 use flatgov_proto::federation::v1 as proto;
 use flatgov_proto::federation::v1::federation_client::FederationClient;
-use flatgov_testkit::events::{decoded, events_committed, publish_as, read_stream};
+use flatgov_testkit::events::{committed_envelopes, decoded, publish_as, read_stream};
 use flatgov_testkit::{TestEnv, eventually, with_token};
 use prost_types::Timestamp;
 use tonic::transport::Channel;
@@ -93,10 +93,7 @@ impl Federation {
     /// Every event committed so far, once the relay has published them all.
     async fn committed_events(&self) -> Vec<Envelope> {
         let bus = self.test.bus().await;
-        let count = events_committed(self.application.pool(), &bus, "federation", PATIENCE).await;
-        let envelopes = self.events(usize::try_from(count).unwrap()).await;
-        assert_eq!(envelopes.len() as u64, count, "the stream could be read");
-        envelopes
+        committed_envelopes(self.application.pool(), &bus, "federation", PATIENCE).await
     }
 
     async fn count(&self, sql: &str) -> i64 {

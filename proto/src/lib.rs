@@ -19,6 +19,11 @@ pub mod flatgov {
             tonic::include_proto!("flatgov.testing.v1");
         }
     }
+    pub mod audit {
+        pub mod v1 {
+            tonic::include_proto!("flatgov.audit.v1");
+        }
+    }
     pub mod blocks {
         pub mod v1 {
             tonic::include_proto!("flatgov.blocks.v1");
@@ -46,7 +51,7 @@ pub mod flatgov {
     }
 }
 
-pub use flatgov::{blocks, cases, duties, enforcement, federation, testing};
+pub use flatgov::{audit, blocks, cases, duties, enforcement, federation, testing};
 
 /// Every flatgov descriptor (and the well-known types they import), for
 /// server reflection and for decoding events without generated code.

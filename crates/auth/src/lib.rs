@@ -1,11 +1,11 @@
 //! Who is calling, and may they do this?
 //!
 //! Callers present a bearer JWT signed with Ed25519 (`EdDSA`). The
-//! [`AuthLayer`] verifies it (signature, issuer, audience, expiry) on every
-//! gRPC call except health and reflection, and puts the resulting [`Caller`]
-//! into the request's extensions; handlers then call [`caller`] and the
-//! `require_*` helpers. A missing or invalid token is `UNAUTHENTICATED`; a
-//! valid token without the needed role or jurisdiction is `PERMISSION_DENIED`.
+//! [`Verifier`] checks it (signature, issuer, audience, expiry) and turns it
+//! into a [`Caller`]; the chassis' authorization layer does so on every
+//! gRPC call and enforces the service's [`policy`] table before any handler
+//! runs. A missing or invalid token is `UNAUTHENTICATED`; a valid token
+//! whose roles the table does not grant is `PERMISSION_DENIED`.
 //!
 //! Jurisdictions are resource names of administrative divisions
 //! (`districts/430302`, `subdistricts/430302001`, `communities/430302001001`,
@@ -13,14 +13,13 @@
 //! appends digits to its parent's code), so a jurisdiction covers a place
 //! exactly when its code is a prefix of the place's code.
 
-mod layer;
+pub mod policy;
 mod token;
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-pub use layer::{AuthLayer, AuthService};
 pub use token::{
     AuthConfig, Claims, KeyPair, ServiceCredentials, Signer, TokenRequest, Verifier,
     generate_key_pair, write_key_pair_if_missing,

@@ -4,6 +4,12 @@
 //! exist yet (so a fresh PostgreSQL needs no manual setup), then opens a pool
 //! sized from configuration. [`migrate`] applies embedded migrations under
 //! sqlx's advisory lock, so several replicas starting together migrate once.
+//!
+//! Two roles: migrations run as the owner (`DATABASE_OWNER_URL`), which
+//! then [`grant_application_privileges`] to the role the service runs as
+//! (`DATABASE_URL`): read and write its tables, but only append to the
+//! audit trail and the history tables it declares, never change or delete
+//! them.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -30,6 +36,11 @@ pub struct DatabaseConfig {
     /// Apply migrations at start. Kubernetes turns this off and runs the
     /// `migrate` subcommand once per rollout instead.
     pub migrate_on_start: bool,
+    /// The owner role's URL (same database), which migrates and grants the
+    /// application role its privileges. Without it the application role
+    /// migrates and owns the tables itself, so append-only tables are not
+    /// protected from it (fine for a laptop, refused nowhere, warned at start).
+    pub owner_url: Option<Secret<String>>,
 }
 
 impl DatabaseConfig {
@@ -46,10 +57,25 @@ impl DatabaseConfig {
                 expected: "a postgres:// URL naming the service's database",
             });
         }
+        let owner_url: Option<Secret<String>> = env.maybe(
+            "DATABASE_OWNER_URL",
+            "a postgres:// URL of the role that owns the service's database (migrations)",
+        )?;
+        if let Some(owner) = &owner_url
+            && let Err(error) = PgConnectOptions::from_str(owner.expose())
+        {
+            return Err(ConfigError::Malformed {
+                name: "DATABASE_OWNER_URL",
+                value: "[redacted]".to_owned(),
+                reason: error.to_string(),
+                expected: "a postgres:// URL of the role that owns the service's database",
+            });
+        }
         Ok(Self {
             url,
             max_connections: env.optional("DATABASE_MAX_CONNECTIONS", 10, "a positive integer")?,
             migrate_on_start: env.optional("DATABASE_MIGRATE_ON_START", true, "true or false")?,
+            owner_url,
         })
     }
 }
@@ -76,11 +102,29 @@ pub enum DatabaseError {
     },
     #[error("migrations failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot grant the application role {role} its privileges: {source}")]
+    Grant {
+        role: String,
+        #[source]
+        source: sqlx::Error,
+    },
 }
 
 /// Creates the configured database if needed and returns a pool on it.
 pub async fn connect(config: &DatabaseConfig) -> Result<PgPool, DatabaseError> {
-    let options = PgConnectOptions::from_str(config.url.expose())
+    connect_url(config.url.expose(), config.max_connections).await
+}
+
+/// Creates the database if needed and returns a small pool on it as the
+/// owner role (or as the application role when no owner is configured),
+/// for migrations and grants.
+pub async fn connect_owner(config: &DatabaseConfig) -> Result<PgPool, DatabaseError> {
+    let url = config.owner_url.as_ref().unwrap_or(&config.url);
+    connect_url(url.expose(), 2).await
+}
+
+async fn connect_url(url: &str, max_connections: u32) -> Result<PgPool, DatabaseError> {
+    let options = PgConnectOptions::from_str(url)
         .map_err(DatabaseError::Url)?
         .log_statements(tracing::log::LevelFilter::Debug)
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
@@ -90,7 +134,7 @@ pub async fn connect(config: &DatabaseConfig) -> Result<PgPool, DatabaseError> {
         .to_owned();
     ensure_database(&options, &name).await?;
     PgPoolOptions::new()
-        .max_connections(config.max_connections.max(1))
+        .max_connections(max_connections.max(1))
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(options)
         .await
@@ -108,6 +152,98 @@ pub async fn migrate(pool: &PgPool, migrators: &[&Migrator]) -> Result<(), Datab
         migrator.run(pool).await?;
     }
     Ok(())
+}
+
+/// What the application role may not do to some tables, and which
+/// functions it runs instead.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Privileges<'a> {
+    /// Tables the application may read and insert into, never update or
+    /// delete from (history: case records, enforcement actions).
+    pub append_only: &'a [&'a str],
+    /// Tables the application may only read (written through functions).
+    pub read_only: &'a [&'a str],
+    /// Functions (with their argument types) the application executes.
+    pub functions: &'a [&'a str],
+}
+
+/// Grants the application role (`application_url`'s user) what it needs
+/// on the tables the owner's migrations made, and no more: every table
+/// read and written, except `append_only` tables (no UPDATE, DELETE or
+/// TRUNCATE), `read_only` tables and the migration histories (SELECT
+/// only). Returns `false`, changing nothing, when the application is the
+/// owner itself: then nothing can be withheld from it.
+pub async fn grant_application_privileges(
+    owner: &PgPool,
+    application_url: &str,
+    privileges: &Privileges<'_>,
+) -> Result<bool, DatabaseError> {
+    let options = PgConnectOptions::from_str(application_url).map_err(DatabaseError::Url)?;
+    let role = options.get_username().to_owned();
+    let grant_failed = |source| DatabaseError::Grant {
+        role: role.clone(),
+        source,
+    };
+    let current: String = sqlx::query_scalar("select current_user::text")
+        .fetch_one(owner)
+        .await
+        .map_err(grant_failed)?;
+    if current == role {
+        return Ok(false);
+    }
+    let role_ident = quote_identifier(&role);
+    let mut statements = vec![
+        format!("grant usage on schema public to {role_ident}"),
+        format!(
+            "grant select, insert, update, delete on all tables in schema public to {role_ident}"
+        ),
+        format!("grant usage, select, update on all sequences in schema public to {role_ident}"),
+    ];
+    let migration_histories: Vec<String> = sqlx::query_scalar(
+        "select tablename::text from pg_tables
+          where schemaname = 'public' and tablename like '\\_%migrations'",
+    )
+    .fetch_all(owner)
+    .await
+    .map_err(grant_failed)?;
+    for table in privileges
+        .read_only
+        .iter()
+        .map(|table| (*table).to_owned())
+        .chain(migration_histories)
+    {
+        statements.push(format!(
+            "revoke insert, update, delete, truncate on {} from {role_ident}",
+            quote_identifier(&table)
+        ));
+    }
+    for table in privileges.append_only {
+        statements.push(format!(
+            "revoke update, delete, truncate on {} from {role_ident}",
+            quote_identifier(table)
+        ));
+    }
+    for function in privileges.functions {
+        // Function signatures come from the chassis' own constants.
+        statements.push(format!("revoke all on function {function} from public"));
+        statements.push(format!(
+            "grant execute on function {function} to {role_ident}"
+        ));
+    }
+    let mut transaction = owner.begin().await.map_err(grant_failed)?;
+    for statement in statements {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut *transaction)
+            .await
+            .map_err(grant_failed)?;
+    }
+    transaction.commit().await.map_err(grant_failed)?;
+    Ok(true)
+}
+
+/// `name` as a double-quoted SQL identifier.
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// True when a trivial query answers within `timeout`.

@@ -4,10 +4,14 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use flatgov_auth::AuthConfig;
+use flatgov_auth::policy::Policy;
 use flatgov_config::{ConfigError, Env};
 use flatgov_db::DatabaseConfig;
 use flatgov_messaging::BusConfig;
 use flatgov_telemetry::TelemetryConfig;
+
+use crate::audit_trail::AuditConfig;
+use crate::authz::LimitsConfig;
 
 /// Fixed facts about one service, declared once in its crate.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +28,11 @@ pub struct ServiceIdentity {
     pub default_max_message_bytes: usize,
     /// The service's own migrations (embedded with `sqlx::migrate!`).
     pub migrator: fn() -> sqlx::migrate::Migrator,
+    /// Who may call which RPC: the service's policy table.
+    pub policy: &'static Policy,
+    /// History tables the application may append to but never change or
+    /// delete from (case records, enforcement actions).
+    pub append_only_tables: &'static [&'static str],
 }
 
 impl ServiceIdentity {
@@ -81,6 +90,8 @@ pub struct ChassisConfig {
     pub auth: AuthConfig,
     pub server: ServerConfig,
     pub telemetry: TelemetryConfig,
+    pub limits: LimitsConfig,
+    pub audit: AuditConfig,
 }
 
 impl ChassisConfig {
@@ -93,6 +104,8 @@ impl ChassisConfig {
             auth: AuthConfig::from_env(env)?,
             server: ServerConfig::from_env(env, identity)?,
             telemetry: TelemetryConfig::from_env(env)?,
+            limits: LimitsConfig::from_env(env)?,
+            audit: AuditConfig::from_env(env)?,
         })
     }
 }

@@ -114,9 +114,7 @@ async fn migrate_only(identity: &'static ServiceIdentity) -> ExitCode {
     };
     let result = async {
         let config = flatgov_db::DatabaseConfig::from_env(&env)?;
-        let pool = flatgov_db::connect(&config).await?;
-        crate::runtime::migrate(identity, &pool).await?;
-        pool.close().await;
+        crate::runtime::migrate_as_owner(identity, &config).await?;
         Ok::<(), StartError>(())
     }
     .await;

@@ -1,7 +1,9 @@
 //! Per-call tracing and metrics, as one tower layer around every service.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -36,14 +38,22 @@ fn latency_histogram() -> Histogram {
 /// Requests, errors and latency per RPC.
 #[derive(Clone)]
 pub struct RpcMetrics {
+    /// `/package.Service/Method` of every method the server serves: only
+    /// these become label values, so a caller cannot mint series by calling
+    /// made-up paths (they all count under `unknown`).
+    known_paths: Arc<HashSet<String>>,
     requests: Family<RpcLabels, Counter>,
     errors: Family<RpcErrorLabels, Counter>,
     latency: Family<RpcLabels, Histogram, fn() -> Histogram>,
 }
 
 impl RpcMetrics {
-    pub fn register(registry: &mut Registry) -> Self {
+    pub fn register(
+        registry: &mut Registry,
+        known_paths: impl IntoIterator<Item = String>,
+    ) -> Self {
         let metrics = Self {
+            known_paths: Arc::new(known_paths.into_iter().collect()),
             requests: Family::default(),
             errors: Family::default(),
             latency: Family::new_with_constructor(latency_histogram),
@@ -115,7 +125,11 @@ where
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
         let path = request.uri().path().to_owned();
-        let (service, method) = split_path(&path);
+        let (service, method) = if self.metrics.known_paths.contains(&path) {
+            split_path(&path)
+        } else {
+            ("unknown".to_owned(), "unknown".to_owned())
+        };
         let span = tracing::info_span!(
             "grpc",
             otel.name = %path,

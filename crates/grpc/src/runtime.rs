@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use flatgov_auth::{AuthLayer, Verifier};
+use flatgov_auth::Verifier;
 use flatgov_config::ConfigError;
 use flatgov_messaging::{
     ConsumerSpec, EventBus, EventHandler, MessagingMetrics, Relay, RelayConfig,
@@ -19,6 +19,8 @@ use tonic::service::Routes;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::audit_trail::{AuditTrailService, prune_worker};
+use crate::authz::{AuditSink, AuthzLayer, CHASSIS_POLICIES};
 use crate::config::{ChassisConfig, ServiceIdentity};
 use crate::layers::{ObservabilityLayer, RpcMetrics};
 
@@ -77,16 +79,29 @@ impl Runtime {
         identity: &'static ServiceIdentity,
         config: ChassisConfig,
     ) -> Result<Self, StartError> {
-        let verifier = Verifier::from_config(&config.auth).map_err(StartError::Auth)?;
-        let pool = flatgov_db::connect(&config.database).await?;
-        if config.database.migrate_on_start {
-            migrate(identity, &pool).await?;
+        let defects = identity.policy.defects();
+        if !defects.is_empty() {
+            return Err(StartError::Other(format!(
+                "the policy table of {} has defects: {}",
+                identity.grpc_service,
+                defects.join("; ")
+            )));
         }
+        let verifier = Verifier::from_config(&config.auth).map_err(StartError::Auth)?;
+        if config.database.migrate_on_start {
+            migrate_as_owner(identity, &config.database).await?;
+        }
+        let pool = flatgov_db::connect(&config.database).await?;
         let bus = EventBus::connect(&config.bus, &identity.process_name()).await?;
         let mut registry = Registry::default();
         let messaging_metrics = MessagingMetrics::register(&mut registry);
         let background_shutdown = CancellationToken::new();
         let mut background = JoinSet::new();
+        background.spawn(prune_worker(
+            pool.clone(),
+            config.audit,
+            background_shutdown.clone(),
+        ));
         {
             let bus = bus.clone();
             let shutdown = background_shutdown.clone();
@@ -204,13 +219,26 @@ impl Runtime {
                 source,
             })?;
 
-        let rpc_metrics = RpcMetrics::register(&mut registry);
+        let authz = AuthzLayer::new(
+            verifier,
+            &[
+                identity.policy,
+                CHASSIS_POLICIES[0],
+                CHASSIS_POLICIES[1],
+                CHASSIS_POLICIES[2],
+                CHASSIS_POLICIES[3],
+            ],
+            config.limits,
+            Some(AuditSink::new(pool.clone(), &mut registry)),
+        );
+        let rpc_metrics = RpcMetrics::register(&mut registry, authz.known_paths());
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(flatgov_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .with_service_name(identity.grpc_service)
             .with_service_name("grpc.health.v1.Health")
+            .with_service_name("flatgov.audit.v1.AuditTrail")
             .build_v1()
             .map_err(|error| StartError::Other(format!("reflection: {error}")))?;
         let reflection_v1alpha = tonic_reflection::server::Builder::configure()
@@ -218,9 +246,14 @@ impl Runtime {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .with_service_name(identity.grpc_service)
             .with_service_name("grpc.health.v1.Health")
+            .with_service_name("flatgov.audit.v1.AuditTrail")
             .build_v1alpha()
             .map_err(|error| StartError::Other(format!("reflection: {error}")))?;
+        let audit_trail = flatgov_proto::audit::v1::audit_trail_server::AuditTrailServer::new(
+            AuditTrailService::new(pool.clone()),
+        );
         let routes = routes
+            .add_service(audit_trail)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha);
@@ -229,7 +262,7 @@ impl Runtime {
         let server_shutdown = CancellationToken::new();
         let layers = tower::ServiceBuilder::new()
             .layer(ObservabilityLayer::new(rpc_metrics))
-            .layer(AuthLayer::new(verifier));
+            .layer(authz);
         // With an incoming stream tonic does not touch the sockets, so
         // Nagle's algorithm is switched off here: small unary replies would
         // otherwise wait for the peer's delayed ACK (~40 ms).
@@ -298,14 +331,51 @@ impl Runtime {
 }
 
 /// Applies the service's migrations (and the chassis' own) under sqlx's
-/// advisory lock; the `migrate` subcommand and start-up both come here.
+/// advisory lock.
 pub async fn migrate(
     identity: &ServiceIdentity,
     pool: &PgPool,
 ) -> Result<(), flatgov_db::DatabaseError> {
-    let chassis = flatgov_messaging::migrator();
+    let messaging = flatgov_messaging::migrator();
+    let audit = flatgov_audit::migrator();
+    let idempotency = crate::idempotency::migrator();
     let service = (identity.migrator)();
-    flatgov_db::migrate(pool, &[&chassis, &service]).await
+    flatgov_db::migrate(pool, &[&messaging, &audit, &idempotency, &service]).await
+}
+
+/// Migrates as the owner role and grants the application role what it may
+/// do; the `migrate` subcommand and start-up both come here. Warns when
+/// the application role is the owner, which nothing can restrict.
+pub async fn migrate_as_owner(
+    identity: &ServiceIdentity,
+    database: &flatgov_db::DatabaseConfig,
+) -> Result<(), flatgov_db::DatabaseError> {
+    let owner = flatgov_db::connect_owner(database).await?;
+    let result = async {
+        migrate(identity, &owner).await?;
+        let mut read_only: Vec<&str> = Vec::new();
+        read_only.extend(flatgov_audit::APPEND_ONLY_TABLES);
+        flatgov_db::grant_application_privileges(
+            &owner,
+            database.url.expose(),
+            &flatgov_db::Privileges {
+                append_only: identity.append_only_tables,
+                read_only: &read_only,
+                functions: &flatgov_audit::FUNCTIONS,
+            },
+        )
+        .await
+    }
+    .await;
+    owner.close().await;
+    if !result? {
+        tracing::warn!(
+            service = identity.name,
+            "the application connects as the database owner: audit and history tables are not \
+             protected from it (set DATABASE_OWNER_URL and a separate DATABASE_URL role)"
+        );
+    }
+    Ok(())
 }
 
 async fn provision_streams(bus: EventBus, service: &'static str, shutdown: CancellationToken) {

@@ -7,7 +7,10 @@
 use std::sync::Arc;
 
 use flatgov_auth::Role;
+use flatgov_auth::policy::{Access, Policy, Scope, allow, rpc};
 use flatgov_config::Env;
+use flatgov_grpc::idempotency::{Fingerprint, IdempotencyError, recall, remember};
+use flatgov_grpc::request_id::RequestId;
 use flatgov_grpc::{Application, ChassisConfig, Runtime, ServiceIdentity, StartError};
 use flatgov_messaging::{ConsumerSpec, Envelope, EventHandler, HandlerError, RelayConfig};
 use flatgov_proto::testing::v1::echo_server::{Echo, EchoServer};
@@ -15,8 +18,8 @@ use flatgov_proto::testing::v1::{
     EchoRequest, EchoResponse, Echoed, RecordRequest, RecordResponse,
 };
 use sqlx::PgConnection;
+use tonic::Status;
 use tonic::service::Routes;
-use tonic::{Request, Response, Status};
 
 pub static IDENTITY: ServiceIdentity = ServiceIdentity {
     name: "testing",
@@ -25,6 +28,32 @@ pub static IDENTITY: ServiceIdentity = ServiceIdentity {
     metrics_port: 0,
     default_max_message_bytes: 4 * 1024 * 1024,
     migrator,
+    policy: &POLICY,
+    append_only_tables: &["echoes"],
+};
+
+/// Every staff role may echo; only district administrators record.
+pub static POLICY: Policy = Policy {
+    service: "flatgov.testing.v1.Echo",
+    rules: &[
+        rpc("Echo").grants(&[allow(
+            &[
+                Role::DistrictAdmin,
+                Role::SubdistrictDispatcher,
+                Role::Governor,
+                Role::Assistant,
+                Role::Supervisor,
+                Role::DepartmentOfficer,
+                Role::FederationStaff,
+                Role::Integrator,
+                Role::Resident,
+            ],
+            Scope::Everything,
+        )]),
+        rpc("Record")
+            .grants(&[allow(&[Role::DistrictAdmin], Scope::Everything)])
+            .writes(),
+    ],
 };
 
 fn migrator() -> sqlx::migrate::Migrator {
@@ -85,68 +114,113 @@ struct EchoService {
     pool: sqlx::PgPool,
 }
 
-#[tonic::async_trait]
-impl Echo for EchoService {
-    async fn echo(&self, request: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
-        flatgov_auth::caller(&request)?;
-        let request = request.into_inner();
-        if request.delay_millis > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(u64::from(
-                request.delay_millis,
-            )))
-            .await;
-        }
-        Ok(Response::new(EchoResponse {
-            message: request.message,
-        }))
+flatgov_grpc::dispatch! {
+    impl Echo for EchoService {
+        fn echo(EchoRequest) -> EchoResponse => echo;
+        fn record(RecordRequest) -> RecordResponse => record;
     }
+}
 
-    async fn record(
-        &self,
-        request: Request<RecordRequest>,
-    ) -> Result<Response<RecordResponse>, Status> {
-        flatgov_auth::caller(&request)?.require_any_role(&[Role::DistrictAdmin])?;
-        let request = request.into_inner();
-        if request.message.is_empty() {
-            return Err(flatgov_grpc::error::invalid_field(
-                "message",
-                "must not be empty",
-            ));
+async fn echo(
+    _service: &EchoService,
+    _access: &Access,
+    request: EchoRequest,
+) -> Result<EchoResponse, Status> {
+    if request.delay_millis > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(u64::from(
+            request.delay_millis,
+        )))
+        .await;
+    }
+    Ok(EchoResponse {
+        message: request.message,
+    })
+}
+
+async fn record(
+    service: &EchoService,
+    access: &Access,
+    request: RecordRequest,
+) -> Result<RecordResponse, Status> {
+    if request.message.is_empty() {
+        return Err(flatgov_grpc::error::invalid_field(
+            "message",
+            "must not be empty",
+        ));
+    }
+    let database = |error| flatgov_grpc::error::database("recording", error);
+    let request_id = RequestId::parse_optional(&request.request_id)
+        .map_err(|error| flatgov_grpc::error::invalid_field("request_id", error.to_string()))?;
+    let fingerprint = Fingerprint::of(&request);
+    if let Some(request_id) = &request_id {
+        let mut connection = service.pool.acquire().await.map_err(database)?;
+        if let Some(resource) = recall(&mut connection, access, request_id, fingerprint)
+            .await
+            .map_err(idempotency_status)?
+        {
+            return Ok(RecordResponse {
+                id: resource.trim_start_matches("echoes/").to_owned(),
+            });
         }
-        let id = uuid::Uuid::now_v7();
-        let mut transaction = self
-            .pool
-            .begin()
-            .await
-            .map_err(|error| flatgov_grpc::error::database("recording", error))?;
-        sqlx::query("insert into echoes (id, message) values ($1, $2)")
-            .bind(id)
-            .bind(&request.message)
-            .execute(&mut *transaction)
-            .await
-            .map_err(|error| flatgov_grpc::error::database("recording", error))?;
-        flatgov_messaging::outbox::enqueue(
-            &mut transaction,
-            &format!("echoes/{id}"),
-            &Echoed {
-                id: id.to_string(),
-                message: request.message,
-            },
-        )
+    }
+    let id = uuid::Uuid::now_v7();
+    let mut transaction = service
+        .pool
+        .begin()
         .await
         .map_err(|error| flatgov_grpc::error::database("recording", error))?;
-        if request.fail_after_write {
-            transaction
-                .rollback()
-                .await
-                .map_err(|error| flatgov_grpc::error::database("recording", error))?;
-            return Err(Status::aborted("rolled back as requested"));
-        }
+    if let Some(request_id) = &request_id {
+        remember(
+            &mut transaction,
+            access,
+            request_id,
+            fingerprint,
+            &format!("echoes/{id}"),
+        )
+        .await
+        .map_err(database)?;
+    }
+    sqlx::query("insert into echoes (id, message) values ($1, $2)")
+        .bind(id)
+        .bind(&request.message)
+        .execute(&mut *transaction)
+        .await
+        .map_err(|error| flatgov_grpc::error::database("recording", error))?;
+    flatgov_messaging::outbox::enqueue(
+        &mut transaction,
+        &format!("echoes/{id}"),
+        &Echoed {
+            id: id.to_string(),
+            message: request.message,
+        },
+    )
+    .await
+    .map_err(|error| flatgov_grpc::error::database("recording", error))?;
+    if request.fail_after_write {
         transaction
-            .commit()
+            .rollback()
             .await
             .map_err(|error| flatgov_grpc::error::database("recording", error))?;
-        Ok(Response::new(RecordResponse { id: id.to_string() }))
+        return Err(Status::aborted("rolled back as requested"));
+    }
+    access.audit().resource(format!("echoes/{id}"));
+    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
+        .await
+        .map_err(|error| flatgov_grpc::error::database("recording", error))?;
+    transaction
+        .commit()
+        .await
+        .map_err(|error| flatgov_grpc::error::database("recording", error))?;
+    Ok(RecordResponse { id: id.to_string() })
+}
+
+fn idempotency_status(error: IdempotencyError) -> Status {
+    match error.violation() {
+        Some(violation) => flatgov_grpc::error::invalid_argument(&[violation]),
+        None => match error {
+            IdempotencyError::Database(error) => flatgov_grpc::error::database("recording", error),
+            IdempotencyError::Reused(_) => Status::internal("unreachable"),
+        },
     }
 }
 

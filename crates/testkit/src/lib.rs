@@ -16,11 +16,14 @@
 //!   restart, on their own ports, leaving the shared ones alone.
 //! * [`with_token`], [`eventually`], [`field_violations`]: calling a
 //!   service, waiting for what happens asynchronously, reading its refusals.
+//! * [`authz`]: a service's policy table checked against its proto and
+//!   probed over gRPC as every role.
 //! * [`contract`]: another service's gRPC contract answered by closures,
 //!   for testing a service that calls it.
 //! * [`echo`]: a minimal service on the real chassis, for chassis tests and
 //!   as the baseline RPC in benchmarks.
 
+pub mod authz;
 pub mod contract;
 pub mod echo;
 pub mod events;
@@ -162,6 +165,71 @@ pub fn delete_streams(nats_url: &str, prefix: &str) {
     }
 }
 
+/// The role services under test run as, separate from the owner that
+/// migrates, so tests see what the application role may not do.
+pub const APPLICATION_ROLE: &str = "flatgov_app";
+
+/// `database_url` with the user replaced by [`APPLICATION_ROLE`], after
+/// making sure that role exists on the server (trust authentication, as on
+/// developer and CI machines).
+pub fn application_url(database_url: &str) -> String {
+    ensure_application_role(database_url);
+    url_with_user(database_url, APPLICATION_ROLE).unwrap_or_else(|| database_url.to_owned())
+}
+
+/// `postgres://user[:password]@rest` → `postgres://{user}@rest`.
+fn url_with_user(url: &str, user: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let (_, host_and_path) = rest.split_once('@')?;
+    Some(format!("{scheme}://{user}@{host_and_path}"))
+}
+
+/// Creates [`APPLICATION_ROLE`] on the server of `database_url` once per
+/// test process (other processes may race to create it: that is fine).
+fn ensure_application_role(database_url: &str) {
+    static ENSURED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let server = database_url
+        .rsplit_once('/')
+        .map(|(server, _)| server.to_owned())
+        .unwrap_or_else(|| database_url.to_owned());
+    let mut ensured = ENSURED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if ensured.contains(&server) {
+        return;
+    }
+    let maintenance = format!("{server}/postgres");
+    let created = run_detached(Duration::from_secs(20), async move {
+        use sqlx::Connection as _;
+        // A private server may still be starting up.
+        let mut attempts = 0;
+        let mut connection = loop {
+            match sqlx::PgConnection::connect(&maintenance).await {
+                Ok(connection) => break connection,
+                Err(error) if attempts < 60 => {
+                    attempts += 1;
+                    let _ = error;
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(error) => return Err(error),
+            }
+        };
+        let statement = format!(
+            "do $$ begin if not exists (select from pg_roles where rolname = '{APPLICATION_ROLE}') \
+             then create role {APPLICATION_ROLE} login; end if; \
+             exception when duplicate_object or unique_violation then null; end $$"
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut connection)
+            .await?;
+        connection.close().await
+    });
+    match created {
+        Some(Ok(())) => ensured.push(server),
+        other => eprintln!("note: cannot ensure the {APPLICATION_ROLE} role: {other:?}"),
+    }
+}
+
 /// A key pair for one test, written to a temporary directory the services
 /// read (`AUTH_PUBLIC_KEY_FILE`, `AUTH_SIGNING_KEY_FILE`).
 pub struct TestAuth {
@@ -242,16 +310,23 @@ impl TestEnv {
         self.env_for_database(self.database.url())
     }
 
-    /// The same environment pointed at another database.
+    /// The same environment pointed at another database: the service
+    /// migrates as the owner (`database_url`'s role) and runs as the
+    /// separate application role [`APPLICATION_ROLE`], as in production.
     pub fn env_for_database(&self, database_url: &str) -> Env {
         Env::from_pairs([
-            ("DATABASE_URL", database_url.to_owned()),
+            ("DATABASE_OWNER_URL", database_url.to_owned()),
+            ("DATABASE_URL", application_url(database_url)),
             ("DATABASE_MAX_CONNECTIONS", "5".to_owned()),
             ("NATS_URL", self.nats_url.clone()),
             ("NATS_SUBJECT_PREFIX", self.prefix.clone()),
             ("GRPC_LISTEN_ADDR", "127.0.0.1:0".to_owned()),
             ("METRICS_LISTEN_ADDR", "127.0.0.1:0".to_owned()),
             ("SHUTDOWN_GRACE_SECONDS", "5".to_owned()),
+            // Tests call fast and in bursts; the limits get their own test.
+            ("RATE_LIMIT_PER_SECOND", "100000".to_owned()),
+            ("RATE_LIMIT_BURST", "100000".to_owned()),
+            ("CONCURRENCY_LIMIT_PER_CALLER", "10000".to_owned()),
             (
                 "AUTH_PUBLIC_KEY_FILE",
                 self.auth.public_key_file().display().to_string(),

@@ -32,6 +32,7 @@ async fn record(client: &mut EchoClient<Channel>, token: &str, message: &str) ->
             RecordRequest {
                 message: message.into(),
                 fail_after_write: false,
+                request_id: String::new(),
             },
             token,
         ))
@@ -62,6 +63,7 @@ async fn an_event_whose_transaction_rolled_back_is_never_published() {
             RecordRequest {
                 message: "rolled back".into(),
                 fail_after_write: true,
+                request_id: String::new(),
             },
             &token,
         ))
@@ -215,6 +217,7 @@ async fn chassis_database(test: &TestEnv) -> sqlx::PgPool {
         url: flatgov_config::Secret::new(test.database.url().to_owned()),
         max_connections: 10,
         migrate_on_start: true,
+        owner_url: None,
     })
     .await
     .unwrap();
@@ -428,6 +431,7 @@ async fn a_trace_id_set_by_a_grpc_caller_appears_on_the_consumer_span_across_nat
         RecordRequest {
             message: "traced".into(),
             fail_after_write: false,
+            request_id: String::new(),
         },
         &test.auth.admin_token(),
     );
@@ -542,6 +546,7 @@ async fn a_service_reports_serving_lists_itself_by_reflection_and_checks_tokens_
             RecordRequest {
                 message: "x".into(),
                 fail_after_write: false,
+                request_id: String::new(),
             },
             &governor,
         ))

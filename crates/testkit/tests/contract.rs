@@ -53,6 +53,7 @@ async fn an_answered_method_replies_from_the_test_and_any_other_is_unimplemented
         .record(RecordRequest {
             message: "x".into(),
             fail_after_write: false,
+            request_id: String::new(),
         })
         .await
         .expect_err("Record is not answered");

@@ -267,6 +267,14 @@ fn holds_role(grant: &Grant, caller: &Caller) -> bool {
         .any(|role| *role != Role::Service && caller.has_role(*role))
 }
 
+/// The rule behind [`Access::internal`].
+static INTERNAL: Rule = Rule {
+    method: "internal",
+    grants: &[],
+    audit: Audit::No,
+    bulk: false,
+};
+
 /// The facts about a resource that scope rules test. Fields a resource
 /// does not have stay empty; a rule whose fact is missing does not reach.
 #[derive(Debug, Clone, Copy, Default)]
@@ -314,6 +322,8 @@ impl<'a> Resource<'a> {
 pub struct Access {
     caller: Option<Caller>,
     method: &'static str,
+    /// The rule's grants, for asking what one role of the caller reaches.
+    grants: &'static [Grant],
     scopes: Vec<Scope>,
     audit: AuditNote,
 }
@@ -366,11 +376,12 @@ impl AuditNote {
 }
 
 impl Access {
-    /// The access of a caller on `method` with the scopes earned.
-    pub fn new(caller: Option<Caller>, method: &'static str, scopes: Vec<Scope>) -> Self {
+    /// The access of a caller on `rule`'s method with the scopes earned.
+    pub fn new(caller: Option<Caller>, rule: &'static Rule, scopes: Vec<Scope>) -> Self {
         Self {
             caller,
-            method,
+            method: rule.method,
+            grants: rule.grants,
             scopes,
             audit: AuditNote::default(),
         }
@@ -386,7 +397,7 @@ impl Access {
                 organisation: None,
                 jurisdictions: Vec::new(),
             }),
-            "internal",
+            &INTERNAL,
             vec![Scope::Everything],
         )
     }
@@ -409,6 +420,31 @@ impl Access {
     /// The audit note of this call.
     pub fn audit(&self) -> &AuditNote {
         &self.audit
+    }
+
+    /// True when the caller holds `role` and a grant of this method to
+    /// `role` reaches `resource`: for answers shaped by which of a
+    /// caller's roles reaches a resource (a supervisor verifies front-line
+    /// work, a dispatcher the higher tiers).
+    pub fn role_reaches(&self, role: Role, resource: &Resource<'_>) -> bool {
+        let Some(caller) = &self.caller else {
+            return false;
+        };
+        caller.has_role(role)
+            && self
+                .grants
+                .iter()
+                .filter(|grant| grant.roles.contains(&role))
+                .filter(|grant| self.scopes.contains(&grant.scope))
+                .any(|grant| scope_reaches(grant.scope, Some(caller), resource))
+    }
+
+    /// True when the caller is a flatgov service the table names for this
+    /// method.
+    pub fn is_named_service(&self) -> bool {
+        self.scopes
+            .iter()
+            .any(|scope| matches!(scope, Scope::Services(_)))
     }
 
     /// True when one of the earned scopes reaches `resource`.
@@ -571,7 +607,7 @@ mod tests {
     fn a_resident_reaches_only_their_own_resources() {
         let resident = caller("wx-1", &[Role::Resident], None, &[]);
         let scopes = earned(&CASE_RULE, Some(&resident)).unwrap();
-        let access = Access::new(Some(resident), "GetCase", scopes);
+        let access = Access::new(Some(resident), &CASE_RULE, scopes);
         assert!(access.reaches(&Resource::in_division("430302001004017").owned_by(Some("wx-1"))));
         assert!(!access.reaches(&Resource::in_division("430302001004017").owned_by(Some("wx-2"))));
         assert!(!access.reaches(&Resource::in_division("430302001004017")));
@@ -587,7 +623,7 @@ mod tests {
         );
         let access = Access::new(
             Some(governor.clone()),
-            "GetCase",
+            &CASE_RULE,
             earned(&CASE_RULE, Some(&governor)).unwrap(),
         );
         assert!(access.reaches(&Resource::in_division("430302001004017")));
@@ -602,7 +638,7 @@ mod tests {
         );
         let access = Access::new(
             Some(dispatcher.clone()),
-            "GetCase",
+            &CASE_RULE,
             earned(&CASE_RULE, Some(&dispatcher)).unwrap(),
         );
         assert!(access.reaches(&Resource::in_division("430302001004018")));
@@ -620,12 +656,20 @@ mod tests {
         );
         let access = Access::new(
             Some(officer.clone()),
-            "GetCase",
+            &CASE_RULE,
             earned(&CASE_RULE, Some(&officer)).unwrap(),
         );
         assert!(access.reaches(&Resource::default().held_by(&["urban_management"])));
         assert!(!access.reaches(&Resource::default().held_by(&["police"])));
         assert!(!access.reaches(&Resource::default().involving(&["urban_management"])));
+        assert!(access.role_reaches(
+            Role::DepartmentOfficer,
+            &Resource::default().held_by(&["urban_management"])
+        ));
+        assert!(!access.role_reaches(
+            Role::Governor,
+            &Resource::default().held_by(&["urban_management"])
+        ));
     }
 
     #[test]

@@ -529,7 +529,7 @@ where
             None
         };
 
-        let access = Access::new(caller.clone(), rule.method, scopes);
+        let access = Access::new(caller.clone(), rule, scopes);
         request.extensions_mut().insert(access.clone());
         if let Some(caller) = &caller {
             // Handlers not yet on the policy tables read the caller directly.

@@ -195,26 +195,25 @@ impl Policy {
                 defects.push(format!("{name} grants nothing"));
             }
             for grant in rule.grants {
-                match grant.scope {
-                    Scope::Public => {
-                        if !grant.roles.is_empty() {
-                            defects.push(format!("{name}: a public grant names roles"));
-                        }
+                let problem = match grant.scope {
+                    Scope::Public if !grant.roles.is_empty() => Some("a public grant names roles"),
+                    Scope::Public => None,
+                    Scope::Services(names)
+                        if grant.roles != [Role::Service] || names.is_empty() =>
+                    {
+                        Some(
+                            "a services grant must be for the service role and name at least one service",
+                        )
                     }
-                    Scope::Services(names) => {
-                        if grant.roles != [Role::Service] || names.is_empty() {
-                            defects.push(format!(
-                                "{name}: a services grant must be for the service role and name at least one service"
-                            ));
-                        }
+                    Scope::Services(_) => None,
+                    _ if grant.roles.contains(&Role::Service) => {
+                        Some("the service role may be granted only to named services")
                     }
-                    _ if grant.roles.contains(&Role::Service) => defects.push(format!(
-                        "{name}: the service role may be granted only to named services"
-                    )),
-                    _ if grant.roles.is_empty() => {
-                        defects.push(format!("{name}: a grant without roles"))
-                    }
-                    _ => {}
+                    _ if grant.roles.is_empty() => Some("a grant without roles"),
+                    _ => None,
+                };
+                if let Some(problem) = problem {
+                    defects.push(format!("{name}: {problem}"));
                 }
             }
         }

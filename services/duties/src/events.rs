@@ -246,7 +246,6 @@ impl EventHandler for AgencyRatedHandler {
             .unwrap_or_else(Utc::now);
         let assessment = crate::store::NewAssessment {
             id: uuid::Uuid::now_v7(),
-            request_id: None,
             source: crate::store::AssessmentSource::JointEnforcement,
             operation: Some(rated.operation.clone()),
             subdistrict_code: subdistrict.to_string(),

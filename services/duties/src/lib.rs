@@ -4,12 +4,14 @@
 //! residents' committees.
 //!
 //! [`domain`] holds the pure rules; [`rules`] keeps them in memory, [`store`] writes
-//! them, [`grpc`] serves `flatgov.duties.v1.DutyLists`, [`events`] publishes and consumes.
+//! them, [`grpc`] serves `flatgov.duties.v1.DutyLists` under [`policy`], [`events`]
+//! publishes and consumes.
 
 pub mod domain;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod policy;
 pub mod rules;
 pub mod store;
 
@@ -33,6 +35,10 @@ pub static IDENTITY: ServiceIdentity = ServiceIdentity {
     metrics_port: 9452,
     default_max_message_bytes: 4 * 1024 * 1024,
     migrator: || sqlx::migrate!("./migrations"),
+    policy: &policy::POLICY,
+    // The records of what happened: the gate's refusals and the
+    // subdistricts' assessments and opinions are never changed or deleted.
+    append_only_tables: &["refusals", "assessments", "opinions"],
 };
 
 /// Everything the service reads from its environment.

@@ -9,6 +9,7 @@ use crate::domain::{
     PlaceException, PlaceRef, VersionNumber,
 };
 use crate::error::{DatabaseContext as _, Error};
+use crate::policy::Reach;
 use crate::rules::{EXCEPTION_COLUMNS, ExceptionRow, responsible_to_text};
 
 fn number_to_sql(number: VersionNumber) -> i32 {
@@ -261,11 +262,10 @@ pub async fn publish_version(
     effective_from: DateTime<Utc>,
     publish_time: DateTime<Utc>,
     published_by: &str,
-    request_id: Option<&str>,
 ) -> Result<(), Error> {
     sqlx::query(
         "update list_versions set state = 'published', effective_from = $3, publish_time = $4,
-             published_by = $5, publish_request_id = $6, update_time = now()
+             published_by = $5, update_time = now()
          where list_kind = $1 and number = $2 and state = 'draft'",
     )
     .bind(kind.as_str())
@@ -273,33 +273,10 @@ pub async fn publish_version(
     .bind(effective_from)
     .bind(publish_time)
     .bind(published_by)
-    .bind(request_id)
     .execute(connection)
     .await
     .context("publishing a list version")?;
     Ok(())
-}
-
-/// The version a publish request id published, if any.
-pub async fn version_by_publish_request(
-    connection: &mut PgConnection,
-    request_id: &str,
-) -> Result<Option<(ListKind, VersionNumber)>, Error> {
-    let row: Option<(String, i32)> =
-        sqlx::query_as("select list_kind, number from list_versions where publish_request_id = $1")
-            .bind(request_id)
-            .fetch_optional(connection)
-            .await
-            .context("looking up a publish request")?;
-    row.map(|(kind, number)| {
-        let kind = ListKind::parse(&kind).map_err(|error| Error::Corrupt(error.to_string()))?;
-        let number = u32::try_from(number)
-            .ok()
-            .and_then(VersionNumber::new)
-            .ok_or_else(|| Error::Corrupt(format!("version number {number}")))?;
-        Ok((kind, number))
-    })
-    .transpose()
 }
 
 // ---------------------------------------------------------------- matters
@@ -517,7 +494,6 @@ pub async fn schedule_announcement(
 #[derive(Debug, Clone)]
 pub struct NewRefusal {
     pub id: uuid::Uuid,
-    pub request_id: Option<String>,
     pub matter_code: String,
     pub item_code: String,
     pub item_version: Option<i32>,
@@ -562,22 +538,19 @@ const REFUSAL_COLUMNS: &str =
      to_code, reason_code, reason, responsible_kind, responsible_code, case_name, attempted_by,
      caller, checked_at, refuse_time";
 
-/// Records a refusal; `None` when its request id was recorded before (the
-/// first record is returned by [`refusal_by_request`]).
+/// Records a refusal.
 pub async fn insert_refusal(
     connection: &mut PgConnection,
     refusal: &NewRefusal,
-) -> Result<Option<RefusalRow>, Error> {
+) -> Result<RefusalRow, Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into refusals (id, request_id, matter_code, item_code, item_version, from_kind,
+        "insert into refusals (id, matter_code, item_code, item_version, from_kind,
              from_code, to_kind, to_code, reason_code, reason, responsible_kind, responsible_code,
              case_name, attempted_by, caller, checked_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-         on conflict (request_id) do nothing
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
          returning {REFUSAL_COLUMNS}"
     )))
     .bind(refusal.id)
-    .bind(&refusal.request_id)
     .bind(&refusal.matter_code)
     .bind(&refusal.item_code)
     .bind(refusal.item_version)
@@ -593,22 +566,9 @@ pub async fn insert_refusal(
     .bind(&refusal.attempted_by)
     .bind(&refusal.caller)
     .bind(refusal.checked_at)
-    .fetch_optional(connection)
+    .fetch_one(connection)
     .await
     .context("recording a refusal")
-}
-
-pub async fn refusal_by_request(
-    connection: &mut PgConnection,
-    request_id: &str,
-) -> Result<Option<RefusalRow>, Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {REFUSAL_COLUMNS} from refusals where request_id = $1"
-    )))
-    .bind(request_id)
-    .fetch_optional(connection)
-    .await
-    .context("reading a refusal")
 }
 
 pub async fn get_refusal(
@@ -637,26 +597,39 @@ pub struct RefusalFilter {
     pub period_end: Option<DateTime<Utc>>,
 }
 
+/// The filters, and what a limited caller reaches ($8, $9): the
+/// refusal's division (the unit assigned to, or else the assigning one)
+/// inside the caller's jurisdiction, or the caller's department on either
+/// side; as `grpc::gate` decides for one refusal.
 const REFUSAL_FILTER: &str = "($1::text is null or (from_kind = 'department' and from_code = $1))
      and ($2::text is null or (to_kind <> 'department' and starts_with(to_code, $2)))
      and ($3::text is null or matter_code = $3)
      and ($4::text is null or reason_code = $4)
      and ($5::text is null or case_name = $5)
      and ($6::timestamptz is null or refuse_time >= $6)
-     and ($7::timestamptz is null or refuse_time < $7)";
+     and ($7::timestamptz is null or refuse_time < $7)
+     and ($8::text[] is null
+          or exists (select from unnest($8::text[]) as prefix
+                     where starts_with(case when to_kind <> 'department' then to_code
+                                            when from_kind <> 'department' then from_code end,
+                                       prefix))
+          or (from_kind = 'department' and from_code = $9)
+          or (to_kind = 'department' and to_code = $9))";
 
-/// Refusals newest first, after the (time, id) key of the previous page.
+/// Refusals newest first, after the (time, id) key of the previous page,
+/// of those `reach` reaches (all when `None`).
 pub async fn list_refusals(
     connection: &mut PgConnection,
     filter: &RefusalFilter,
+    reach: Option<&Reach>,
     after: Option<(DateTime<Utc>, uuid::Uuid)>,
     limit: i64,
 ) -> Result<Vec<RefusalRow>, Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {REFUSAL_COLUMNS} from refusals
          where {REFUSAL_FILTER}
-           and ($8::timestamptz is null or (refuse_time, id) < ($8, $9))
-         order by refuse_time desc, id desc limit $10"
+           and ($10::timestamptz is null or (refuse_time, id) < ($10, $11))
+         order by refuse_time desc, id desc limit $12"
     )))
     .bind(&filter.from_department)
     .bind(&filter.to_division)
@@ -665,6 +638,8 @@ pub async fn list_refusals(
     .bind(&filter.case_name)
     .bind(filter.period_start)
     .bind(filter.period_end)
+    .bind(reach.map(|reach| reach.division_prefixes.clone()))
+    .bind(reach.and_then(|reach| reach.organisation.clone()))
     .bind(after.map(|(time, _)| time))
     .bind(after.map(|(_, id)| id).unwrap_or_default())
     .bind(limit)
@@ -686,6 +661,7 @@ pub struct RefusalCountRow {
 pub async fn count_refusals(
     connection: &mut PgConnection,
     filter: &RefusalFilter,
+    reach: Option<&Reach>,
 ) -> Result<Vec<RefusalCountRow>, Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select from_kind, from_code,
@@ -701,6 +677,8 @@ pub async fn count_refusals(
     .bind(&filter.case_name)
     .bind(filter.period_start)
     .bind(filter.period_end)
+    .bind(reach.map(|reach| reach.division_prefixes.clone()))
+    .bind(reach.and_then(|reach| reach.organisation.clone()))
     .fetch_all(connection)
     .await
     .context("counting refusals")
@@ -728,7 +706,6 @@ impl AssessmentSource {
 #[derive(Debug, Clone)]
 pub struct NewAssessment {
     pub id: uuid::Uuid,
-    pub request_id: Option<String>,
     pub source: AssessmentSource,
     pub operation: Option<String>,
     pub subdistrict_code: String,
@@ -775,20 +752,19 @@ pub struct AssessmentRow {
 const ASSESSMENT_COLUMNS: &str = "id, source, operation, subdistrict_code, department, matter_code,
      case_name, score, comment, assess_time, recorded_by, create_time";
 
-/// Records an assessment; false when its request id, or its operation and
-/// department, were recorded before.
+/// Records an assessment; false when its operation and department were
+/// recorded before.
 pub async fn insert_assessment(
     connection: &mut PgConnection,
     assessment: &NewAssessment,
 ) -> Result<bool, Error> {
     let inserted = sqlx::query(
-        "insert into assessments (id, request_id, source, operation, subdistrict_code, department,
+        "insert into assessments (id, source, operation, subdistrict_code, department,
              matter_code, case_name, score, comment, assess_time, recorded_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          on conflict do nothing",
     )
     .bind(assessment.id)
-    .bind(&assessment.request_id)
     .bind(assessment.source.as_str())
     .bind(&assessment.operation)
     .bind(&assessment.subdistrict_code)
@@ -804,19 +780,6 @@ pub async fn insert_assessment(
     .context("recording an assessment")?
     .rows_affected();
     Ok(inserted > 0)
-}
-
-pub async fn assessment_by_request(
-    connection: &mut PgConnection,
-    request_id: &str,
-) -> Result<Option<AssessmentRow>, Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {ASSESSMENT_COLUMNS} from assessments where request_id = $1"
-    )))
-    .bind(request_id)
-    .fetch_optional(connection)
-    .await
-    .context("reading an assessment")
 }
 
 pub async fn get_assessment(
@@ -844,23 +807,35 @@ pub struct AssessmentFilter {
     pub case_name: Option<String>,
 }
 
+/// What a limited caller reaches of assessments and opinions ($1, $2 of
+/// the statements using it): the assessing subdistrict inside the caller's
+/// jurisdiction, or the caller's own department assessed.
+const SUBDISTRICT_RECORD_REACH: &str = "($1::text[] is null
+     or exists (select from unnest($1::text[]) as prefix
+                where starts_with(subdistrict_code, prefix))
+     or department = $2)";
+
 pub async fn list_assessments(
     connection: &mut PgConnection,
     filter: &AssessmentFilter,
+    reach: Option<&Reach>,
     after: Option<(DateTime<Utc>, uuid::Uuid)>,
     limit: i64,
 ) -> Result<Vec<AssessmentRow>, Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {ASSESSMENT_COLUMNS} from assessments
-         where ($1::text is null or department = $1)
-           and ($2::text is null or starts_with(subdistrict_code, $2))
-           and ($3::timestamptz is null or assess_time >= $3)
-           and ($4::timestamptz is null or assess_time < $4)
-           and ($5::text is null or matter_code = $5)
-           and ($6::text is null or case_name = $6)
-           and ($7::timestamptz is null or (assess_time, id) < ($7, $8))
-         order by assess_time desc, id desc limit $9"
+         where {SUBDISTRICT_RECORD_REACH}
+           and ($3::text is null or department = $3)
+           and ($4::text is null or starts_with(subdistrict_code, $4))
+           and ($5::timestamptz is null or assess_time >= $5)
+           and ($6::timestamptz is null or assess_time < $6)
+           and ($7::text is null or matter_code = $7)
+           and ($8::text is null or case_name = $8)
+           and ($9::timestamptz is null or (assess_time, id) < ($9, $10))
+         order by assess_time desc, id desc limit $11"
     )))
+    .bind(reach.map(|reach| reach.division_prefixes.clone()))
+    .bind(reach.and_then(|reach| reach.organisation.clone()))
     .bind(&filter.department)
     .bind(&filter.subdistrict_code)
     .bind(filter.period_start)
@@ -899,19 +874,23 @@ pub struct OpinionSummaryRow {
 pub async fn summarise_assessments(
     connection: &mut PgConnection,
     filter: &AssessmentFilter,
+    reach: Option<&Reach>,
 ) -> Result<(Vec<AssessmentSummaryRow>, Vec<OpinionSummaryRow>), Error> {
-    let assessments = sqlx::query_as(
+    let assessments = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select department, subdistrict_code, count(*) as assessments,
                 avg(score)::float8 as mean_score, min(score) as lowest_score,
                 count(*) filter (where score <= 2) as poor_assessments
          from assessments
-         where ($1::text is null or department = $1)
-           and ($2::text is null or starts_with(subdistrict_code, $2))
-           and ($3::timestamptz is null or assess_time >= $3)
-           and ($4::timestamptz is null or assess_time < $4)
+         where {SUBDISTRICT_RECORD_REACH}
+           and ($3::text is null or department = $3)
+           and ($4::text is null or starts_with(subdistrict_code, $4))
+           and ($5::timestamptz is null or assess_time >= $5)
+           and ($6::timestamptz is null or assess_time < $6)
          group by grouping sets ((department), (department, subdistrict_code))
-         order by department, subdistrict_code nulls first",
-    )
+         order by department, subdistrict_code nulls first"
+    )))
+    .bind(reach.map(|reach| reach.division_prefixes.clone()))
+    .bind(reach.and_then(|reach| reach.organisation.clone()))
     .bind(&filter.department)
     .bind(&filter.subdistrict_code)
     .bind(filter.period_start)
@@ -919,17 +898,20 @@ pub async fn summarise_assessments(
     .fetch_all(&mut *connection)
     .await
     .context("summarising assessments")?;
-    let opinions = sqlx::query_as(
+    let opinions = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select department, subdistrict_code, count(*) as opinions,
                 count(*) filter (where stance = 'oppose') as opposed
          from opinions
-         where ($1::text is null or department = $1)
-           and ($2::text is null or starts_with(subdistrict_code, $2))
-           and ($3::timestamptz is null or give_time >= $3)
-           and ($4::timestamptz is null or give_time < $4)
+         where {SUBDISTRICT_RECORD_REACH}
+           and ($3::text is null or department = $3)
+           and ($4::text is null or starts_with(subdistrict_code, $4))
+           and ($5::timestamptz is null or give_time >= $5)
+           and ($6::timestamptz is null or give_time < $6)
          group by grouping sets ((department), (department, subdistrict_code))
-         order by department, subdistrict_code nulls first",
-    )
+         order by department, subdistrict_code nulls first"
+    )))
+    .bind(reach.map(|reach| reach.division_prefixes.clone()))
+    .bind(reach.and_then(|reach| reach.organisation.clone()))
     .bind(&filter.department)
     .bind(&filter.subdistrict_code)
     .bind(filter.period_start)
@@ -959,21 +941,18 @@ pub struct OpinionRow {
 const OPINION_COLUMNS: &str = "id, subdistrict_code, department, subject, title, reference, stance,
      body, give_time, recorded_by, create_time";
 
-/// Records an opinion; `None` when its request id was recorded before.
+/// Records an opinion.
 pub async fn insert_opinion(
     connection: &mut PgConnection,
     opinion: &OpinionRow,
-    request_id: Option<&str>,
-) -> Result<Option<OpinionRow>, Error> {
+) -> Result<OpinionRow, Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into opinions (id, request_id, subdistrict_code, department, subject, title,
+        "insert into opinions (id, subdistrict_code, department, subject, title,
              reference, stance, body, give_time, recorded_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-         on conflict (request_id) do nothing
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          returning {OPINION_COLUMNS}"
     )))
     .bind(opinion.id)
-    .bind(request_id)
     .bind(&opinion.subdistrict_code)
     .bind(&opinion.department)
     .bind(&opinion.subject)
@@ -983,19 +962,19 @@ pub async fn insert_opinion(
     .bind(&opinion.body)
     .bind(opinion.give_time)
     .bind(&opinion.recorded_by)
-    .fetch_optional(connection)
+    .fetch_one(connection)
     .await
     .context("recording an opinion")
 }
 
-pub async fn opinion_by_request(
+pub async fn get_opinion(
     connection: &mut PgConnection,
-    request_id: &str,
+    id: uuid::Uuid,
 ) -> Result<Option<OpinionRow>, Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {OPINION_COLUMNS} from opinions where request_id = $1"
+        "select {OPINION_COLUMNS} from opinions where id = $1"
     )))
-    .bind(request_id)
+    .bind(id)
     .fetch_optional(connection)
     .await
     .context("reading an opinion")
@@ -1004,18 +983,22 @@ pub async fn opinion_by_request(
 pub async fn list_opinions(
     connection: &mut PgConnection,
     filter: &AssessmentFilter,
+    reach: Option<&Reach>,
     after: Option<(DateTime<Utc>, uuid::Uuid)>,
     limit: i64,
 ) -> Result<Vec<OpinionRow>, Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {OPINION_COLUMNS} from opinions
-         where ($1::text is null or department = $1)
-           and ($2::text is null or starts_with(subdistrict_code, $2))
-           and ($3::timestamptz is null or give_time >= $3)
-           and ($4::timestamptz is null or give_time < $4)
-           and ($5::timestamptz is null or (give_time, id) < ($5, $6))
-         order by give_time desc, id desc limit $7"
+         where {SUBDISTRICT_RECORD_REACH}
+           and ($3::text is null or department = $3)
+           and ($4::text is null or starts_with(subdistrict_code, $4))
+           and ($5::timestamptz is null or give_time >= $5)
+           and ($6::timestamptz is null or give_time < $6)
+           and ($7::timestamptz is null or (give_time, id) < ($7, $8))
+         order by give_time desc, id desc limit $9"
     )))
+    .bind(reach.map(|reach| reach.division_prefixes.clone()))
+    .bind(reach.and_then(|reach| reach.organisation.clone()))
     .bind(&filter.department)
     .bind(&filter.subdistrict_code)
     .bind(filter.period_start)

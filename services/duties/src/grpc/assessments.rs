@@ -1,19 +1,21 @@
 //! Subdistricts' rights over departments: assessments (考核) of their
 //! cooperation, and opinions on their major decisions, plans and projects.
 
-use flatgov_grpc::request_id::RequestId;
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use flatgov_auth::{Caller, Role};
+use flatgov_auth::policy::{Access, Resource};
 use flatgov_grpc::error::{ForField as _, Violations};
 use flatgov_grpc::paging::{ListQuery, PageRequest};
+use flatgov_grpc::request_id::RequestId;
 use flatgov_grpc::time::{self, timestamp};
 use flatgov_proto::duties::v1 as proto;
 
-use super::{DutyListsService, TimeKey, bounded_text, case_reference, require};
+use super::retries::{self, Remembered, Retry};
+use super::{DutyListsService, TimeKey, bounded_text, case_reference};
 use crate::domain::{DepartmentCode, MatterCode, SubdistrictCode};
 use crate::error::{DatabaseContext as _, Error};
+use crate::policy::{POLICY, Reach, sees_staff};
 use crate::store::{
     self, AssessmentFilter, AssessmentRow, AssessmentSource, NewAssessment, OpinionRow,
 };
@@ -22,20 +24,21 @@ const MAX_COMMENT_CHARS: usize = 2000;
 const MAX_TITLE_CHARS: usize = 200;
 const MAX_OPINION_CHARS: usize = 5000;
 
-/// Who may record for a subdistrict: its dispatchers, district admins and
-/// services.
-fn authorise_recorder(caller: &Caller, subdistrict: &SubdistrictCode) -> Result<(), Error> {
-    require(
-        caller,
-        &[
-            Role::SubdistrictDispatcher,
-            Role::DistrictAdmin,
-            Role::Service,
-        ],
-    )?;
-    if caller.has_any_role(&[Role::DistrictAdmin, Role::Service])
-        || caller.covers(subdistrict.as_str())
-    {
+/// The facts scope rules test of an assessment or opinion: the assessing
+/// subdistrict, and the department it is about.
+fn reaches_record(access: &Access, subdistrict: &str, department: &str) -> bool {
+    access.reaches(&Resource {
+        division: Some(subdistrict),
+        organisations: &[department],
+        ..Resource::default()
+    })
+}
+
+/// Recording is for the subdistricts the caller's jurisdiction covers (the
+/// subdistrict is public; recording for another is what is refused).
+fn authorise_recorder(access: &Access, subdistrict: &SubdistrictCode) -> Result<(), Error> {
+    let reached = access.reaches(&Resource::in_division(subdistrict.as_str()));
+    if reached {
         return Ok(());
     }
     Err(Error::PermissionDenied(format!(
@@ -43,49 +46,13 @@ fn authorise_recorder(caller: &Caller, subdistrict: &SubdistrictCode) -> Result<
     )))
 }
 
-/// Who may read, narrowed to what they may see: departments what concerns
-/// them, dispatchers what their subdistricts recorded.
-fn scope_reader(caller: &Caller, filter: &mut AssessmentFilter) -> Result<(), Error> {
-    require(
-        caller,
-        &[
-            Role::DistrictAdmin,
-            Role::Service,
-            Role::Integrator,
-            Role::SubdistrictDispatcher,
-            Role::DepartmentOfficer,
-        ],
-    )?;
-    if caller.has_any_role(&[Role::DistrictAdmin, Role::Service, Role::Integrator]) {
-        return Ok(());
+/// Who recorded a record, for those who see people; empty otherwise.
+fn recorded_by(access: &Access, subject: Option<&str>) -> String {
+    if sees_staff(access) {
+        subject.unwrap_or_default().to_owned()
+    } else {
+        String::new()
     }
-    if caller.has_role(Role::SubdistrictDispatcher) {
-        match filter.subdistrict_code.as_deref() {
-            Some(code) if caller.covers(code) => return Ok(()),
-            Some(_) => {}
-            None => {
-                if let [only] = caller.jurisdictions.as_slice() {
-                    filter.subdistrict_code = Some(only.code().to_owned());
-                    return Ok(());
-                }
-            }
-        }
-    }
-    if caller.has_role(Role::DepartmentOfficer)
-        && let Some(organisation) = caller.organisation.as_deref()
-    {
-        match filter.department.as_deref() {
-            None => {
-                filter.department = Some(organisation.to_owned());
-                return Ok(());
-            }
-            Some(department) if department == organisation => return Ok(()),
-            Some(_) => {}
-        }
-    }
-    Err(Error::PermissionDenied(
-        "the caller may read only its own department's or its own subdistricts' records".into(),
-    ))
 }
 
 fn filter_from(
@@ -121,7 +88,7 @@ fn filter_from(
     })
 }
 
-fn assessment_to_proto(row: &AssessmentRow) -> proto::Assessment {
+fn assessment_to_proto(access: &Access, row: &AssessmentRow) -> proto::Assessment {
     let source = match row.source.as_str() {
         "joint_enforcement" => proto::AssessmentSource::JointEnforcement,
         _ => proto::AssessmentSource::Direct,
@@ -137,14 +104,14 @@ fn assessment_to_proto(row: &AssessmentRow) -> proto::Assessment {
         assess_time: Some(timestamp(row.assess_time)),
         source: source as i32,
         operation: row.operation.clone().unwrap_or_default(),
-        recorded_by: row.recorded_by.clone().unwrap_or_default(),
+        recorded_by: recorded_by(access, row.recorded_by.as_deref()),
         create_time: Some(timestamp(row.create_time)),
     }
 }
 
 pub(super) async fn record_assessment(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::RecordAssessmentRequest,
 ) -> Result<proto::Assessment, Error> {
     let now = Utc::now();
@@ -198,11 +165,7 @@ pub(super) async fn record_assessment(
     if assess_time.is_some_and(|time| time > now + chrono::Duration::minutes(1)) {
         violations.add("assessment.assess_time", "is in the future");
     }
-    let request_id = violations.check(
-        "request_id",
-        RequestId::parse_optional(&request.request_id)
-            .map(|request_id| request_id.map(RequestId::into_string)),
-    );
+    let request_id = violations.check("request_id", RequestId::parse_optional(&request.request_id));
     let (
         Some(subdistrict),
         Some(department),
@@ -224,7 +187,11 @@ pub(super) async fn record_assessment(
         return Err(Error::from(violations));
     };
     violations.finish()?;
-    authorise_recorder(caller, &subdistrict)?;
+    authorise_recorder(access, &subdistrict)?;
+    let retry = Retry::of(request_id, &request);
+    if let Some(first) = retries::recall(&service.pool, access, retry.as_ref()).await? {
+        return replayed_assessment(service, access, first).await;
+    }
     let rules = service.rules.current(&service.pool).await?;
     let mut violations = Violations::new();
     if !rules.departments.contains(&department) {
@@ -242,19 +209,8 @@ pub(super) async fn record_assessment(
         );
     }
     violations.finish()?;
-    let mut transaction = service
-        .pool
-        .begin()
-        .await
-        .context("recording an assessment")?;
-    if let Some(request_id) = &request_id
-        && let Some(first) = store::assessment_by_request(&mut transaction, request_id).await?
-    {
-        return Ok(assessment_to_proto(&first));
-    }
     let record = NewAssessment {
         id: uuid::Uuid::now_v7(),
-        request_id: request_id.clone(),
         source: AssessmentSource::Direct,
         operation: None,
         subdistrict_code: subdistrict.to_string(),
@@ -264,38 +220,75 @@ pub(super) async fn record_assessment(
         score: i16::try_from(assessment.score).unwrap_or(0),
         comment,
         assess_time,
-        recorded_by: Some(caller.subject.clone()),
+        recorded_by: access.caller().map(|caller| caller.subject.clone()),
     };
-    if !store::insert_assessment(&mut transaction, &record).await? {
-        // A concurrent retry with the same request id won.
-        let first = match &request_id {
-            Some(request_id) => store::assessment_by_request(&mut transaction, request_id).await?,
-            None => None,
-        };
-        return first
-            .map(|first| assessment_to_proto(&first))
-            .ok_or_else(|| Error::Corrupt("an assessment vanished".into()));
+    let name = format!("assessments/{}", record.id);
+    let mut transaction = service
+        .pool
+        .begin()
+        .await
+        .context("recording an assessment")?;
+    if retries::remember(&mut transaction, access, retry.as_ref(), &name).await?
+        == Remembered::LostRace
+    {
+        transaction
+            .rollback()
+            .await
+            .context("recording an assessment")?;
+        let first = retries::recall(&service.pool, access, retry.as_ref())
+            .await?
+            .ok_or_else(|| Error::Corrupt("a remembered request id vanished".into()))?;
+        return replayed_assessment(service, access, first).await;
     }
-    flatgov_messaging::outbox::enqueue(
-        &mut transaction,
-        &format!("assessments/{}", record.id),
-        &record.recorded_event(),
-    )
-    .await
-    .context("recording an assessment")?;
+    if !store::insert_assessment(&mut transaction, &record).await? {
+        return Err(Error::Corrupt(format!(
+            "{name} collided with a recorded assessment"
+        )));
+    }
+    flatgov_messaging::outbox::enqueue(&mut transaction, &name, &record.recorded_event())
+        .await
+        .context("recording an assessment")?;
     let row = store::get_assessment(&mut transaction, record.id)
         .await?
         .ok_or_else(|| Error::Corrupt("an assessment vanished".into()))?;
+    access.audit().resource(name);
+    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
+        .await
+        .context("recording an assessment")?;
     transaction
         .commit()
         .await
         .context("recording an assessment")?;
-    Ok(assessment_to_proto(&row))
+    Ok(assessment_to_proto(access, &row))
+}
+
+/// The first answer to a retried RecordAssessment, re-read with the
+/// caller's current access: NOT_FOUND once it no longer reaches it.
+async fn replayed_assessment(
+    service: &DutyListsService,
+    access: &Access,
+    first: String,
+) -> Result<proto::Assessment, Error> {
+    let id = first
+        .strip_prefix("assessments/")
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| Error::Corrupt(format!("remembered resource {first:?}")))?;
+    let mut connection = service
+        .pool
+        .acquire()
+        .await
+        .context("reading an assessment")?;
+    let row = store::get_assessment(&mut connection, id)
+        .await?
+        .filter(|row| reaches_record(access, &row.subdistrict_code, &row.department))
+        .ok_or_else(|| Error::NotFound(format!("{first} does not exist")))?;
+    access.audit().resource(first);
+    Ok(assessment_to_proto(access, &row))
 }
 
 pub(super) async fn list_assessments(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::ListAssessmentsRequest,
 ) -> Result<proto::ListAssessmentsResponse, Error> {
     let mut filter = filter_from(
@@ -312,7 +305,7 @@ pub(super) async fn list_assessments(
         );
     }
     filter.case_name = case_reference("case", &request.case)?;
-    scope_reader(caller, &mut filter)?;
+    let reach = Reach::of(access);
     let query = ListQuery::new(&format!("assessments {filter:?}"));
     let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
     let after = TimeKey::after(&page)?;
@@ -321,35 +314,45 @@ pub(super) async fn list_assessments(
         .acquire()
         .await
         .context("listing assessments")?;
-    let mut rows =
-        store::list_assessments(&mut connection, &filter, after, page.size.fetch_limit()).await?;
+    let mut rows = store::list_assessments(
+        &mut connection,
+        &filter,
+        reach.as_ref(),
+        after,
+        page.size.fetch_limit(),
+    )
+    .await?;
     let next_page_token = page.size.next_page_token(&mut rows, &query, |row| {
         TimeKey::of(row.assess_time, row.id)
     });
     Ok(proto::ListAssessmentsResponse {
-        assessments: rows.iter().map(assessment_to_proto).collect(),
+        assessments: rows
+            .iter()
+            .map(|row| assessment_to_proto(access, row))
+            .collect(),
         next_page_token,
     })
 }
 
 pub(super) async fn summarise_assessments(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::SummariseAssessmentsRequest,
 ) -> Result<proto::SummariseAssessmentsResponse, Error> {
-    let mut filter = filter_from(
+    let filter = filter_from(
         &request.department,
         &request.subdistrict_code,
         request.period_start.as_ref(),
         request.period_end.as_ref(),
     )?;
-    scope_reader(caller, &mut filter)?;
+    let reach = Reach::of(access);
     let mut connection = service
         .pool
         .acquire()
         .await
         .context("summarising assessments")?;
-    let (assessments, opinions) = store::summarise_assessments(&mut connection, &filter).await?;
+    let (assessments, opinions) =
+        store::summarise_assessments(&mut connection, &filter, reach.as_ref()).await?;
     let mut rows: BTreeMap<(String, Option<String>), proto::DepartmentAssessmentSummary> =
         BTreeMap::new();
     let count = |value: i64| u32::try_from(value).unwrap_or(u32::MAX);
@@ -402,7 +405,7 @@ fn stance_text(value: i32) -> Result<&'static str, String> {
     }
 }
 
-fn opinion_to_proto(row: &OpinionRow) -> proto::Opinion {
+fn opinion_to_proto(access: &Access, row: &OpinionRow) -> proto::Opinion {
     let subject = match row.subject.as_str() {
         "decision" => proto::OpinionSubject::Decision,
         "plan" => proto::OpinionSubject::Plan,
@@ -425,14 +428,14 @@ fn opinion_to_proto(row: &OpinionRow) -> proto::Opinion {
         stance: stance as i32,
         text: row.body.clone(),
         give_time: Some(timestamp(row.give_time)),
-        recorded_by: row.recorded_by.clone(),
+        recorded_by: recorded_by(access, Some(&row.recorded_by)),
         create_time: Some(timestamp(row.create_time)),
     }
 }
 
 pub(super) async fn record_opinion(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::RecordOpinionRequest,
 ) -> Result<proto::Opinion, Error> {
     let now = Utc::now();
@@ -481,11 +484,7 @@ pub(super) async fn record_opinion(
     if give_time.is_some_and(|time| time > now + chrono::Duration::minutes(1)) {
         violations.add("opinion.give_time", "is in the future");
     }
-    let request_id = violations.check(
-        "request_id",
-        RequestId::parse_optional(&request.request_id)
-            .map(|request_id| request_id.map(RequestId::into_string)),
-    );
+    let request_id = violations.check("request_id", RequestId::parse_optional(&request.request_id));
     let (
         Some(subdistrict),
         Some(department),
@@ -505,19 +504,17 @@ pub(super) async fn record_opinion(
         return Err(Error::from(violations));
     };
     violations.finish()?;
-    authorise_recorder(caller, &subdistrict)?;
+    authorise_recorder(access, &subdistrict)?;
+    let retry = Retry::of(request_id, &request);
+    if let Some(first) = retries::recall(&service.pool, access, retry.as_ref()).await? {
+        return replayed_opinion(service, access, first).await;
+    }
     let rules = service.rules.current(&service.pool).await?;
     if !rules.departments.contains(&department) {
         return Err(Error::invalid(
             "opinion.department",
             format!("unknown department {department}"),
         ));
-    }
-    let mut transaction = service.pool.begin().await.context("recording an opinion")?;
-    if let Some(request_id) = &request_id
-        && let Some(first) = store::opinion_by_request(&mut transaction, request_id).await?
-    {
-        return Ok(opinion_to_proto(&first));
     }
     let record = OpinionRow {
         id: uuid::Uuid::now_v7(),
@@ -529,57 +526,98 @@ pub(super) async fn record_opinion(
         stance: stance.to_owned(),
         body: text,
         give_time,
-        recorded_by: caller.subject.clone(),
+        recorded_by: access
+            .caller()
+            .map(|caller| caller.subject.clone())
+            .unwrap_or_default(),
         create_time: now,
     };
-    let Some(row) = store::insert_opinion(&mut transaction, &record, request_id.as_deref()).await?
-    else {
-        let first = match &request_id {
-            Some(request_id) => store::opinion_by_request(&mut transaction, request_id).await?,
-            None => None,
-        };
-        return first
-            .map(|first| opinion_to_proto(&first))
-            .ok_or_else(|| Error::Corrupt("an opinion vanished".into()));
-    };
+    let name = format!("opinions/{}", record.id);
+    let mut transaction = service.pool.begin().await.context("recording an opinion")?;
+    if retries::remember(&mut transaction, access, retry.as_ref(), &name).await?
+        == Remembered::LostRace
+    {
+        transaction
+            .rollback()
+            .await
+            .context("recording an opinion")?;
+        let first = retries::recall(&service.pool, access, retry.as_ref())
+            .await?
+            .ok_or_else(|| Error::Corrupt("a remembered request id vanished".into()))?;
+        return replayed_opinion(service, access, first).await;
+    }
+    let row = store::insert_opinion(&mut transaction, &record).await?;
     let event = proto::OpinionRecorded {
-        opinion: format!("opinions/{}", row.id),
+        opinion: name.clone(),
         subdistrict_code: row.subdistrict_code.clone(),
         department: row.department.clone(),
         subject: row.subject.clone(),
         stance: row.stance.clone(),
         given_at: Some(timestamp(row.give_time)),
     };
-    flatgov_messaging::outbox::enqueue(&mut transaction, &format!("opinions/{}", row.id), &event)
+    flatgov_messaging::outbox::enqueue(&mut transaction, &name, &event)
+        .await
+        .context("recording an opinion")?;
+    access.audit().resource(name);
+    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
         .await
         .context("recording an opinion")?;
     transaction.commit().await.context("recording an opinion")?;
-    Ok(opinion_to_proto(&row))
+    Ok(opinion_to_proto(access, &row))
+}
+
+/// The first answer to a retried RecordOpinion, re-read with the caller's
+/// current access.
+async fn replayed_opinion(
+    service: &DutyListsService,
+    access: &Access,
+    first: String,
+) -> Result<proto::Opinion, Error> {
+    let id = first
+        .strip_prefix("opinions/")
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| Error::Corrupt(format!("remembered resource {first:?}")))?;
+    let mut connection = service.pool.acquire().await.context("reading an opinion")?;
+    let row = store::get_opinion(&mut connection, id)
+        .await?
+        .filter(|row| reaches_record(access, &row.subdistrict_code, &row.department))
+        .ok_or_else(|| Error::NotFound(format!("{first} does not exist")))?;
+    access.audit().resource(first);
+    Ok(opinion_to_proto(access, &row))
 }
 
 pub(super) async fn list_opinions(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::ListOpinionsRequest,
 ) -> Result<proto::ListOpinionsResponse, Error> {
-    let mut filter = filter_from(
+    let filter = filter_from(
         &request.department,
         &request.subdistrict_code,
         request.period_start.as_ref(),
         request.period_end.as_ref(),
     )?;
-    scope_reader(caller, &mut filter)?;
+    let reach = Reach::of(access);
     let query = ListQuery::new(&format!("opinions {filter:?}"));
     let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
     let after = TimeKey::after(&page)?;
     let mut connection = service.pool.acquire().await.context("listing opinions")?;
-    let mut rows =
-        store::list_opinions(&mut connection, &filter, after, page.size.fetch_limit()).await?;
+    let mut rows = store::list_opinions(
+        &mut connection,
+        &filter,
+        reach.as_ref(),
+        after,
+        page.size.fetch_limit(),
+    )
+    .await?;
     let next_page_token = page
         .size
         .next_page_token(&mut rows, &query, |row| TimeKey::of(row.give_time, row.id));
     Ok(proto::ListOpinionsResponse {
-        opinions: rows.iter().map(opinion_to_proto).collect(),
+        opinions: rows
+            .iter()
+            .map(|row| opinion_to_proto(access, row))
+            .collect(),
         next_page_token,
     })
 }

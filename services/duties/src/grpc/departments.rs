@@ -1,15 +1,16 @@
 //! Departments: the units lists, exceptions and assessments name.
 
-use flatgov_auth::Caller;
+use flatgov_auth::policy::Access;
 use flatgov_grpc::error::Violations;
 use flatgov_grpc::paging::{ListQuery, PageRequest};
 use flatgov_grpc::time::timestamp;
 use flatgov_proto::duties::v1 as proto;
 
+use super::DutyListsService;
 use super::convert::{self, department_code, department_name};
-use super::{DutyListsService, require_admin};
 use crate::domain::{Department, DepartmentCode, import};
 use crate::error::{DatabaseContext as _, Error};
+use crate::policy::POLICY;
 use crate::rules::{bump_revision, lock_rules};
 use crate::store::{self, DepartmentRow, Upserted};
 
@@ -68,11 +69,13 @@ fn department_from_proto(department: Option<&proto::Department>) -> Result<Depar
 
 pub(super) async fn create_department(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::CreateDepartmentRequest,
 ) -> Result<proto::Department, Error> {
-    require_admin(caller)?;
     let department = department_from_proto(request.department.as_ref())?;
+    access
+        .audit()
+        .resource(department_name(department.code().as_str()));
     let mut transaction = service
         .pool
         .begin()
@@ -93,6 +96,9 @@ pub(super) async fn create_department(
     let row = store::get_department(&mut transaction, department.code())
         .await?
         .ok_or_else(|| Error::Corrupt("a department vanished".into()))?;
+    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
+        .await
+        .context("creating a department")?;
     transaction
         .commit()
         .await
@@ -102,7 +108,7 @@ pub(super) async fn create_department(
 
 pub(super) async fn get_department(
     service: &DutyListsService,
-    _caller: &Caller,
+    _access: &Access,
     request: proto::GetDepartmentRequest,
 ) -> Result<proto::Department, Error> {
     let code = department_code("name", &request.name)?;
@@ -119,7 +125,7 @@ pub(super) async fn get_department(
 
 pub(super) async fn list_departments(
     service: &DutyListsService,
-    _caller: &Caller,
+    _access: &Access,
     request: proto::ListDepartmentsRequest,
 ) -> Result<proto::ListDepartmentsResponse, Error> {
     let query = ListQuery::new("departments");
@@ -146,11 +152,13 @@ pub(super) async fn list_departments(
 
 pub(super) async fn update_department(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::UpdateDepartmentRequest,
 ) -> Result<proto::Department, Error> {
-    require_admin(caller)?;
     let department = department_from_proto(request.department.as_ref())?;
+    access
+        .audit()
+        .resource(department_name(department.code().as_str()));
     let mut transaction = service
         .pool
         .begin()
@@ -172,6 +180,9 @@ pub(super) async fn update_department(
     let row = store::get_department(&mut transaction, department.code())
         .await?
         .ok_or_else(|| Error::Corrupt("a department vanished".into()))?;
+    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
+        .await
+        .context("updating a department")?;
     transaction
         .commit()
         .await
@@ -181,11 +192,11 @@ pub(super) async fn update_department(
 
 pub(super) async fn delete_department(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::DeleteDepartmentRequest,
 ) -> Result<(), Error> {
-    require_admin(caller)?;
     let code = department_code("name", &request.name)?;
+    access.audit().resource(department_name(code.as_str()));
     let mut transaction = service
         .pool
         .begin()
@@ -204,6 +215,9 @@ pub(super) async fn delete_department(
         return Err(Error::NotFound(format!("{} does not exist", request.name)));
     }
     bump_revision(&mut transaction).await?;
+    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
+        .await
+        .context("deleting a department")?;
     transaction
         .commit()
         .await
@@ -213,10 +227,9 @@ pub(super) async fn delete_department(
 
 pub(super) async fn import_departments(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::ImportDepartmentsRequest,
 ) -> Result<proto::ImportDepartmentsResponse, Error> {
-    require_admin(caller)?;
     let format = convert::data_format("format", request.format)?;
     let parsed = match format {
         proto::DataFormat::Json => import::departments_from_json(&request.content),
@@ -231,15 +244,24 @@ pub(super) async fn import_departments(
     lock_rules(&mut transaction).await?;
     let mut response = proto::ImportDepartmentsResponse::default();
     for department in departments.iter() {
-        match store::upsert_department(&mut transaction, department).await? {
+        let upserted = store::upsert_department(&mut transaction, department).await?;
+        match upserted {
             Upserted::Created => response.created += 1,
             Upserted::Updated => response.updated += 1,
             Upserted::Unchanged => response.unchanged += 1,
+        }
+        if upserted != Upserted::Unchanged {
+            access
+                .audit()
+                .resource(department_name(department.code().as_str()));
         }
     }
     if response.created + response.updated > 0 {
         bump_revision(&mut transaction).await?;
     }
+    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
+        .await
+        .context("importing departments")?;
     transaction
         .commit()
         .await

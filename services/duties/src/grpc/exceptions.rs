@@ -1,18 +1,21 @@
 //! Per-place exceptions to the general rule.
 
 use chrono::{DateTime, Utc};
-use flatgov_auth::Caller;
+use flatgov_auth::policy::{Access, Resource};
 use flatgov_grpc::error::{ForField as _, Violations};
 use flatgov_grpc::paging::{ListQuery, PageRequest};
 use flatgov_grpc::time;
 use flatgov_proto::duties::v1 as proto;
 
-use super::convert::{exception_from_proto, exception_id, exception_to_proto};
-use super::{DutyListsService, bounded_text, require_admin};
+use super::DutyListsService;
+use super::bounded_text;
+use super::convert::{exception_from_proto, exception_id, exception_name, exception_to_proto};
 use crate::domain::{
     ExceptionScope, ExceptionViolation, MatterCode, PlaceException, PlaceExceptions, PlaceRef,
+    Responsible,
 };
 use crate::error::{DatabaseContext as _, Error};
+use crate::policy::{POLICY, sees_staff};
 use crate::rules::{ExceptionRow, bump_revision, lock_rules};
 use crate::store;
 
@@ -23,14 +26,67 @@ const BACKDATING_GRACE: chrono::Duration = chrono::Duration::minutes(1);
 
 const MAX_REASON_CHARS: usize = 500;
 
-fn row_to_proto(row: &ExceptionRow) -> Result<proto::PlaceException, Error> {
+/// An exception as the caller may see it: who created it only for those
+/// who see people.
+fn row_to_proto(access: &Access, row: &ExceptionRow) -> Result<proto::PlaceException, Error> {
     let exception = row.to_exception()?;
+    let created_by = if sees_staff(access) {
+        row.created_by.as_str()
+    } else {
+        ""
+    };
     Ok(exception_to_proto(
         &exception,
-        &row.created_by,
+        created_by,
         row.create_time,
         row.update_time,
     ))
+}
+
+/// The division an exception's place is (none for a named area, which
+/// may cross boundaries).
+fn place_division(place: &PlaceRef) -> Option<&str> {
+    match place {
+        PlaceRef::Subdistrict(code) => Some(code.as_str()),
+        PlaceRef::Community(code) => Some(code.as_str()),
+        PlaceRef::Block(code) => Some(code.as_str()),
+        PlaceRef::Area(_) => None,
+    }
+}
+
+/// The facts scope rules test of an exception: its place, and the
+/// departments it makes responsible there.
+fn reaches_exception(access: &Access, exception: &PlaceException) -> bool {
+    let departments: Vec<&str> = std::iter::once(&exception.lead)
+        .chain(&exception.cooperating)
+        .filter_map(|responsible| match responsible {
+            Responsible::Department(code) => Some(code.as_str()),
+            _ => None,
+        })
+        .collect();
+    access.reaches(&Resource {
+        division: place_division(&exception.place),
+        organisations: &departments,
+        ..Resource::default()
+    })
+}
+
+/// The exception named `name` as stored, if the caller reaches it;
+/// NOT_FOUND alike for one that does not exist and one it does not reach.
+async fn visible_exception(
+    connection: &mut sqlx::PgConnection,
+    access: &Access,
+    name: &str,
+    id: &str,
+) -> Result<ExceptionRow, Error> {
+    let not_found = || Error::NotFound(format!("{name} does not exist"));
+    let Some(row) = store::get_exception(connection, id).await? else {
+        return Err(not_found());
+    };
+    if !reaches_exception(access, &row.to_exception()?) {
+        return Err(not_found());
+    }
+    Ok(row)
 }
 
 fn refuse_backdating(field: &str, instant: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), Error> {
@@ -45,10 +101,9 @@ fn refuse_backdating(field: &str, instant: DateTime<Utc>, now: DateTime<Utc>) ->
 
 pub(super) async fn create_exception(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::CreateExceptionRequest,
 ) -> Result<proto::PlaceException, Error> {
-    require_admin(caller)?;
     let now = Utc::now();
     let proto_exception = request
         .exception
@@ -60,6 +115,21 @@ pub(super) async fn create_exception(
         MAX_REASON_CHARS,
     )?;
     let exception = exception_from_proto("exception", proto_exception, now)?;
+    let place_reached = access.reaches(&Resource {
+        division: place_division(&exception.place),
+        ..Resource::default()
+    });
+    if !place_reached {
+        // Places are public; changing who is responsible at this one is
+        // what the caller may not do.
+        return Err(Error::PermissionDenied(format!(
+            "the place {} is outside the caller's jurisdiction (a named area needs a district-wide administrator)",
+            exception.place
+        )));
+    }
+    access
+        .audit()
+        .resource(exception_name(exception.id.as_str()));
     let mut transaction = service
         .pool
         .begin()
@@ -67,8 +137,9 @@ pub(super) async fn create_exception(
         .context("creating an exception")?;
     lock_rules(&mut transaction).await?;
     if let Some(existing) = store::get_exception(&mut transaction, exception.id.as_str()).await? {
+        // Equal content has the caller's own place, so it reaches it.
         if existing.to_exception()? == exception {
-            return row_to_proto(&existing);
+            return row_to_proto(access, &existing);
         }
         return Err(Error::AlreadyExists(format!(
             "exceptions/{} exists already with other content",
@@ -124,22 +195,29 @@ pub(super) async fn create_exception(
             return Err(Error::from(violations));
         }
     }
-    store::insert_exception(&mut transaction, &exception, &caller.subject).await?;
+    let created_by = access
+        .caller()
+        .map(|caller| caller.subject.as_str())
+        .unwrap_or_default();
+    store::insert_exception(&mut transaction, &exception, created_by).await?;
     bump_revision(&mut transaction).await?;
     let row = store::get_exception(&mut transaction, exception.id.as_str())
         .await?
         .ok_or_else(|| Error::Corrupt("an exception vanished".into()))?;
+    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
+        .await
+        .context("creating an exception")?;
     transaction
         .commit()
         .await
         .context("creating an exception")?;
     tracing::info!(exception = %exception.id, place = %exception.place, lead = %exception.lead, "exception created");
-    row_to_proto(&row)
+    row_to_proto(access, &row)
 }
 
 pub(super) async fn get_exception(
     service: &DutyListsService,
-    _caller: &Caller,
+    access: &Access,
     request: proto::GetExceptionRequest,
 ) -> Result<proto::PlaceException, Error> {
     let id = exception_id("name", &request.name)?;
@@ -148,10 +226,8 @@ pub(super) async fn get_exception(
         .acquire()
         .await
         .context("reading an exception")?;
-    let row = store::get_exception(&mut connection, id.as_str())
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("{} does not exist", request.name)))?;
-    row_to_proto(&row)
+    let row = visible_exception(&mut connection, access, &request.name, id.as_str()).await?;
+    row_to_proto(access, &row)
 }
 
 /// Whether an exception's place is the filter's division (or inside it), or
@@ -167,7 +243,7 @@ fn place_matches(place: &PlaceRef, filter: &str) -> bool {
 
 pub(super) async fn list_exceptions(
     service: &DutyListsService,
-    _caller: &Caller,
+    access: &Access,
     request: proto::ListExceptionsRequest,
 ) -> Result<proto::ListExceptionsResponse, Error> {
     let in_effect_at =
@@ -222,8 +298,8 @@ pub(super) async fn list_exceptions(
             exception.effective_from <= at
                 && exception.effective_until.is_none_or(|until| at < until)
         });
-        if place_ok && scope_ok && time_ok {
-            matching.push(row_to_proto(&row)?);
+        if place_ok && scope_ok && time_ok && reaches_exception(access, &exception) {
+            matching.push(row_to_proto(access, &row)?);
         }
     }
     let next_page_token = page
@@ -237,10 +313,9 @@ pub(super) async fn list_exceptions(
 
 pub(super) async fn end_exception(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::EndExceptionRequest,
 ) -> Result<proto::PlaceException, Error> {
-    require_admin(caller)?;
     let id = exception_id("name", &request.name)?;
     let now = Utc::now();
     let until = time::optional_instant(request.effective_until.as_ref())
@@ -248,9 +323,8 @@ pub(super) async fn end_exception(
         .unwrap_or(now);
     let mut transaction = service.pool.begin().await.context("ending an exception")?;
     lock_rules(&mut transaction).await?;
-    let row = store::get_exception(&mut transaction, id.as_str())
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("{} does not exist", request.name)))?;
+    let row = visible_exception(&mut transaction, access, &request.name, id.as_str()).await?;
+    access.audit().resource(request.name.clone());
     if until <= row.effective_from {
         return Err(Error::invalid(
             "effective_until",
@@ -275,16 +349,18 @@ pub(super) async fn end_exception(
     let row = store::get_exception(&mut transaction, id.as_str())
         .await?
         .ok_or_else(|| Error::Corrupt("an exception vanished".into()))?;
+    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
+        .await
+        .context("ending an exception")?;
     transaction.commit().await.context("ending an exception")?;
-    row_to_proto(&row)
+    row_to_proto(access, &row)
 }
 
 pub(super) async fn delete_exception(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::DeleteExceptionRequest,
 ) -> Result<(), Error> {
-    require_admin(caller)?;
     let id = exception_id("name", &request.name)?;
     let mut transaction = service
         .pool
@@ -292,9 +368,8 @@ pub(super) async fn delete_exception(
         .await
         .context("deleting an exception")?;
     lock_rules(&mut transaction).await?;
-    let row = store::get_exception(&mut transaction, id.as_str())
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("{} does not exist", request.name)))?;
+    let row = visible_exception(&mut transaction, access, &request.name, id.as_str()).await?;
+    access.audit().resource(request.name.clone());
     if row.effective_from <= Utc::now() {
         return Err(Error::FailedPrecondition(format!(
             "{} has been in effect since {}; end it with EndException instead, so the record of who was responsible stays",
@@ -304,6 +379,9 @@ pub(super) async fn delete_exception(
     }
     store::delete_exception(&mut transaction, id.as_str()).await?;
     bump_revision(&mut transaction).await?;
+    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
+        .await
+        .context("deleting an exception")?;
     transaction
         .commit()
         .await

@@ -1,28 +1,30 @@
 //! ResolveResponsibility, CheckAssignment and the refusal records.
 
-use flatgov_grpc::request_id::RequestId;
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use flatgov_auth::{Caller, Role};
+use flatgov_auth::policy::{Access, Resource, Scope};
 use flatgov_grpc::error::{ForField as _, Violations};
 use flatgov_grpc::paging::{ListQuery, PageRequest};
+use flatgov_grpc::request_id::RequestId;
 use flatgov_grpc::time::{self, timestamp};
 use flatgov_proto::duties::v1 as proto;
 
 use super::convert::{
-    self, duration_to_proto, exception_name, place_location, responsible_unit, tier_to_proto,
-    unit_from_proto, unit_from_text, unit_kind_text, unit_location, unit_to_proto, version_name,
+    self, duration_to_proto, exception_name, matter_name, place_location, responsible_unit,
+    tier_to_proto, unit_from_proto, unit_from_text, unit_kind_text, unit_location, unit_to_proto,
+    version_name,
 };
+use super::retries::{self, Remembered, Retry};
 use super::{
     DutyListsService, RefusalLabels, TimeKey, bounded_text, case_reference, division_filter,
-    require,
 };
 use crate::domain::{
     AssignmentDecision, DepartmentCode, GateError, ItemStatus, MatterCode, ResolveError,
     Responsible, Unit,
 };
 use crate::error::{DatabaseContext as _, Error};
+use crate::policy::{POLICY, Reach, sees_staff};
 use crate::store::{self, NewRefusal, RefusalFilter, RefusalRow};
 
 /// Longest `attempted_by` accepted.
@@ -30,7 +32,7 @@ const MAX_ID_CHARS: usize = 200;
 
 pub(super) async fn resolve_responsibility(
     service: &DutyListsService,
-    _caller: &Caller,
+    _access: &Access,
     request: proto::ResolveResponsibilityRequest,
 ) -> Result<proto::ResolveResponsibilityResponse, Error> {
     let mut violations = Violations::new();
@@ -108,48 +110,92 @@ fn error_text(error: &Error) -> String {
     }
 }
 
-/// Departments check assignments from or to themselves; subdistrict
-/// dispatchers those involving their jurisdiction; administrators and
-/// services any.
-fn authorise_check(caller: &Caller, from: &Unit, to: &Unit) -> Result<(), Error> {
-    require(
-        caller,
-        &[
-            Role::DepartmentOfficer,
-            Role::SubdistrictDispatcher,
-            Role::DistrictAdmin,
-            Role::Service,
-        ],
-    )?;
-    if caller.has_any_role(&[Role::Service, Role::DistrictAdmin]) {
-        return Ok(());
+/// The division code of a unit that is a place (not a department).
+fn unit_division(unit: &Unit) -> Option<&str> {
+    match unit {
+        Unit::Department(_) => None,
+        Unit::Subdistrict(code) => Some(code.as_str()),
+        Unit::Community(code) => Some(code.as_str()),
+        Unit::BlockTeam(code) => Some(code.as_str()),
     }
-    let units = [from, to];
-    let own_department = caller.organisation.as_deref().is_some_and(|organisation| {
-        units
-            .iter()
-            .any(|unit| matches!(unit, Unit::Department(code) if code.as_str() == organisation))
-    });
-    if caller.has_role(Role::DepartmentOfficer) && own_department {
-        return Ok(());
+}
+
+/// Whether the caller may ask about assigning from `from` to `to`: one of
+/// the units is a division it reaches, or its own department.
+fn reaches_assignment(access: &Access, from: &Unit, to: &Unit) -> bool {
+    let departments: Vec<&str> = [from, to]
+        .into_iter()
+        .filter_map(|unit| match unit {
+            Unit::Department(code) => Some(code.as_str()),
+            _ => None,
+        })
+        .collect();
+    [from, to].into_iter().any(|unit| {
+        access.reaches(&Resource {
+            division: unit_division(unit),
+            organisations: &departments,
+            ..Resource::default()
+        })
+    })
+}
+
+/// The facts scope rules test of a recorded refusal: its division (the
+/// unit assigned to, or else the assigning one) and the departments on
+/// either side. `store::REFUSAL_FILTER` narrows lists the same way.
+fn reaches_refusal(access: &Access, row: &RefusalRow) -> bool {
+    let division = if row.to_kind != "department" {
+        Some(row.to_code.as_str())
+    } else if row.from_kind != "department" {
+        Some(row.from_code.as_str())
+    } else {
+        None
+    };
+    let departments: Vec<&str> = [
+        (&row.from_kind, &row.from_code),
+        (&row.to_kind, &row.to_code),
+    ]
+    .into_iter()
+    .filter(|(kind, _)| kind.as_str() == "department")
+    .map(|(_, code)| code.as_str())
+    .collect();
+    access.reaches(&Resource {
+        division,
+        organisations: &departments,
+        ..Resource::default()
+    })
+}
+
+/// Whether the caller sees who attempted a refused assignment: staff who
+/// see people, and the officers of the department that attempted it.
+fn sees_who_attempted(access: &Access, row: &RefusalRow) -> bool {
+    if sees_staff(access) {
+        return true;
     }
-    let in_jurisdiction = units.iter().any(|unit| match unit {
-        Unit::Department(_) => false,
-        Unit::Subdistrict(code) => caller.covers(code.as_str()),
-        Unit::Community(code) => caller.covers(code.as_str()),
-        Unit::BlockTeam(code) => caller.covers(code.as_str()),
-    });
-    if caller.has_role(Role::SubdistrictDispatcher) && in_jurisdiction {
-        return Ok(());
-    }
-    Err(Error::PermissionDenied(format!(
-        "{from} → {to} involves neither the caller's department nor a division in its jurisdiction"
-    )))
+    let own_department = access
+        .caller()
+        .and_then(|caller| caller.organisation.as_deref())
+        .is_some_and(|organisation| row.from_kind == "department" && row.from_code == organisation);
+    own_department && access.has_scope(Scope::Organisation)
+}
+
+/// The refusal as it was recorded, if this caller may see it; `NOT_FOUND`
+/// alike for one that does not exist and one it does not reach.
+async fn visible_refusal(
+    service: &DutyListsService,
+    access: &Access,
+    name: &str,
+    id: uuid::Uuid,
+) -> Result<RefusalRow, Error> {
+    let mut connection = service.pool.acquire().await.context("reading a refusal")?;
+    store::get_refusal(&mut connection, id)
+        .await?
+        .filter(|row| reaches_refusal(access, row))
+        .ok_or_else(|| Error::NotFound(format!("{name} does not exist")))
 }
 
 pub(super) async fn check_assignment(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::CheckAssignmentRequest,
 ) -> Result<proto::CheckAssignmentResponse, Error> {
     let now = Utc::now();
@@ -168,11 +214,7 @@ pub(super) async fn check_assignment(
         "case",
         case_reference("case", &request.case).map_err(|error| error_text(&error)),
     );
-    let request_id = violations.check(
-        "request_id",
-        RequestId::parse_optional(&request.request_id)
-            .map(|request_id| request_id.map(RequestId::into_string)),
-    );
+    let request_id = violations.check("request_id", RequestId::parse_optional(&request.request_id));
     let attempted_by = violations.check(
         "attempted_by",
         bounded_text("attempted_by", &request.attempted_by, MAX_ID_CHARS)
@@ -191,16 +233,17 @@ pub(super) async fn check_assignment(
     else {
         return Err(Error::from(violations));
     };
-    authorise_check(caller, &from, &to)?;
-    if let Some(request_id) = &request_id {
-        let mut connection = service
-            .pool
-            .acquire()
-            .await
-            .context("checking an assignment")?;
-        if let Some(first) = store::refusal_by_request(&mut connection, request_id).await? {
-            return Ok(refused_response(&first));
-        }
+    if !reaches_assignment(access, &from, &to) {
+        // The units are public; asking about them is what is refused.
+        return Err(Error::PermissionDenied(
+            "the assignment involves neither the caller's department nor a division in its jurisdiction"
+                .into(),
+        ));
+    }
+    access.audit().resource(matter_name(matter.as_str()));
+    let retry = Retry::of(request_id, &request);
+    if let Some(first) = retries::recall(&service.pool, access, retry.as_ref()).await? {
+        return replayed_refusal(service, access, first).await;
     }
     let rules = service.rules.current(&service.pool).await?;
     let decision = match rules.duty_rules().check_assignment(&matter, &from, &to, at) {
@@ -237,12 +280,15 @@ pub(super) async fn check_assignment(
         }
         AssignmentDecision::Refused(refusal) => refusal,
     };
+    let caller_subject = access
+        .caller()
+        .map(|caller| caller.subject.clone())
+        .unwrap_or_default();
     let from_proto = unit_to_proto(&from);
     let to_proto = unit_to_proto(&to);
     let responsible = responsible_unit(&refusal.responsible_instead, &location);
     let record = NewRefusal {
         id: uuid::Uuid::now_v7(),
-        request_id: request_id.clone(),
         matter_code: matter.to_string(),
         item_code: item_code.to_string(),
         item_version: refusal
@@ -258,28 +304,28 @@ pub(super) async fn check_assignment(
         responsible_code: responsible.code.clone(),
         case_name: case.clone(),
         attempted_by: if attempted_by.is_empty() {
-            caller.subject.clone()
+            caller_subject.clone()
         } else {
             attempted_by
         },
-        caller: caller.subject.clone(),
+        caller: caller_subject,
         checked_at: at,
     };
+    let name = format!("refusals/{}", record.id);
     let mut transaction = service.pool.begin().await.context("recording a refusal")?;
-    let Some(row) = store::insert_refusal(&mut transaction, &record).await? else {
-        // A concurrent retry with the same request id recorded it first.
-        let first = match &request_id {
-            Some(request_id) => store::refusal_by_request(&mut transaction, request_id).await?,
-            None => None,
-        };
+    if retries::remember(&mut transaction, access, retry.as_ref(), &name).await?
+        == Remembered::LostRace
+    {
         transaction
             .rollback()
             .await
             .context("recording a refusal")?;
-        return first
-            .map(|first| refused_response(&first))
-            .ok_or_else(|| Error::Corrupt("a refusal vanished".into()));
-    };
+        let first = retries::recall(&service.pool, access, retry.as_ref())
+            .await?
+            .ok_or_else(|| Error::Corrupt("a remembered request id vanished".into()))?;
+        return replayed_refusal(service, access, first).await;
+    }
+    let row = store::insert_refusal(&mut transaction, &record).await?;
     let event = proto::AssignmentRefused {
         refusal: refusal_name(&row),
         matter_code: row.matter_code.clone(),
@@ -292,6 +338,10 @@ pub(super) async fn check_assignment(
         list_item_code: row.item_code.clone(),
     };
     flatgov_messaging::outbox::enqueue(&mut transaction, &refusal_name(&row), &event)
+        .await
+        .context("recording a refusal")?;
+    access.audit().resource(refusal_name(&row));
+    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
         .await
         .context("recording a refusal")?;
     transaction.commit().await.context("recording a refusal")?;
@@ -310,9 +360,24 @@ pub(super) async fn check_assignment(
         from = %from,
         to = %to,
         reason = %row.reason_code,
-        attempted_by = %row.attempted_by,
         "assignment refused"
     );
+    Ok(refused_response(&row))
+}
+
+/// The first answer to a retried check: the refusal it recorded, re-read
+/// with the caller's current access.
+async fn replayed_refusal(
+    service: &DutyListsService,
+    access: &Access,
+    first: String,
+) -> Result<proto::CheckAssignmentResponse, Error> {
+    let id = first
+        .strip_prefix("refusals/")
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| Error::Corrupt(format!("remembered resource {first:?}")))?;
+    let row = visible_refusal(service, access, &first, id).await?;
+    access.audit().resource(first);
     Ok(refused_response(&row))
 }
 
@@ -340,7 +405,14 @@ fn refused_response(row: &RefusalRow) -> proto::CheckAssignmentResponse {
     }
 }
 
-fn refusal_to_proto(row: &RefusalRow) -> proto::Refusal {
+/// A refusal as the caller may see it: who attempted it and who asked
+/// only for those who see people ([`sees_who_attempted`]).
+fn refusal_to_proto(access: &Access, row: &RefusalRow) -> proto::Refusal {
+    let (attempted_by, caller) = if sees_who_attempted(access, row) {
+        (row.attempted_by.clone(), row.caller.clone())
+    } else {
+        (String::new(), String::new())
+    };
     proto::Refusal {
         name: refusal_name(row),
         matter_code: row.matter_code.clone(),
@@ -352,71 +424,11 @@ fn refusal_to_proto(row: &RefusalRow) -> proto::Refusal {
         reason: row.reason.clone(),
         responsible_instead: Some(unit_from_text(&row.responsible_kind, &row.responsible_code)),
         case: row.case_name.clone().unwrap_or_default(),
-        attempted_by: row.attempted_by.clone(),
-        caller: row.caller.clone(),
+        attempted_by,
+        caller,
         checked_at: Some(timestamp(row.checked_at)),
         refuse_time: Some(timestamp(row.refuse_time)),
     }
-}
-
-/// Who may read refusals, narrowed to what they may see: departments their
-/// own assignments, dispatchers assignments into their jurisdiction.
-fn scope_refusal_reader(caller: &Caller, filter: &mut RefusalFilter) -> Result<(), Error> {
-    require(
-        caller,
-        &[
-            Role::DistrictAdmin,
-            Role::Service,
-            Role::Integrator,
-            Role::DepartmentOfficer,
-            Role::SubdistrictDispatcher,
-        ],
-    )?;
-    if caller.has_any_role(&[Role::DistrictAdmin, Role::Service, Role::Integrator]) {
-        return Ok(());
-    }
-    if caller.has_role(Role::DepartmentOfficer)
-        && let Some(organisation) = caller.organisation.as_deref()
-    {
-        match filter.from_department.as_deref() {
-            None => {
-                filter.from_department = Some(organisation.to_owned());
-                return Ok(());
-            }
-            Some(department) if department == organisation => return Ok(()),
-            Some(_) if !caller.has_role(Role::SubdistrictDispatcher) => {
-                return Err(Error::PermissionDenied(format!(
-                    "a department officer of {organisation} reads only its own refusals"
-                )));
-            }
-            Some(_) => {}
-        }
-    }
-    if caller.has_role(Role::SubdistrictDispatcher) {
-        match filter.to_division.as_deref() {
-            Some(division) if caller.covers(division) => return Ok(()),
-            Some(division) => {
-                return Err(Error::PermissionDenied(format!(
-                    "division {division} is outside the caller's jurisdiction"
-                )));
-            }
-            None => match caller.jurisdictions.as_slice() {
-                [only] => {
-                    filter.to_division = Some(only.code().to_owned());
-                    return Ok(());
-                }
-                _ => {
-                    return Err(Error::PermissionDenied(
-                        "a subdistrict dispatcher must name to_division, inside its jurisdiction"
-                            .into(),
-                    ));
-                }
-            },
-        }
-    }
-    Err(Error::PermissionDenied(
-        "the caller's token names no organisation".into(),
-    ))
 }
 
 fn department_filter(field: &str, value: &str) -> Result<Option<String>, Error> {
@@ -430,39 +442,20 @@ fn department_filter(field: &str, value: &str) -> Result<Option<String>, Error> 
 
 pub(super) async fn get_refusal(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::GetRefusalRequest,
 ) -> Result<proto::Refusal, Error> {
     let id = convert::uuid_from_name("name", &request.name, "refusals")?;
-    let mut connection = service.pool.acquire().await.context("reading a refusal")?;
-    let row = store::get_refusal(&mut connection, id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("{} does not exist", request.name)))?;
-    let mut filter = RefusalFilter::default();
-    scope_refusal_reader(caller, &mut filter)?;
-    let department_matches = filter
-        .from_department
-        .as_deref()
-        .is_none_or(|department| row.from_kind == "department" && row.from_code == department);
-    let division_matches = filter
-        .to_division
-        .as_deref()
-        .is_none_or(|division| row.to_kind != "department" && row.to_code.starts_with(division));
-    if !(department_matches && division_matches) {
-        return Err(Error::PermissionDenied(format!(
-            "{} is outside what the caller may read",
-            request.name
-        )));
-    }
-    Ok(refusal_to_proto(&row))
+    let row = visible_refusal(service, access, &request.name, id).await?;
+    Ok(refusal_to_proto(access, &row))
 }
 
 pub(super) async fn list_refusals(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::ListRefusalsRequest,
 ) -> Result<proto::ListRefusalsResponse, Error> {
-    let mut filter = RefusalFilter {
+    let filter = RefusalFilter {
         from_department: department_filter("from_department", &request.from_department)?,
         to_division: division_filter("to_division", &request.to_division)?,
         matter_code: Some(request.matter_code.clone()).filter(|code| !code.is_empty()),
@@ -472,28 +465,37 @@ pub(super) async fn list_refusals(
             .for_field("period_start")?,
         period_end: time::optional_instant(request.period_end.as_ref()).for_field("period_end")?,
     };
-    scope_refusal_reader(caller, &mut filter)?;
+    let reach = Reach::of(access);
     let query = ListQuery::new(&format!("refusals {filter:?}"));
     let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
     let after = TimeKey::after(&page)?;
     let mut connection = service.pool.acquire().await.context("listing refusals")?;
-    let mut rows =
-        store::list_refusals(&mut connection, &filter, after, page.size.fetch_limit()).await?;
+    let mut rows = store::list_refusals(
+        &mut connection,
+        &filter,
+        reach.as_ref(),
+        after,
+        page.size.fetch_limit(),
+    )
+    .await?;
     let next_page_token = page.size.next_page_token(&mut rows, &query, |row| {
         TimeKey::of(row.refuse_time, row.id)
     });
     Ok(proto::ListRefusalsResponse {
-        refusals: rows.iter().map(refusal_to_proto).collect(),
+        refusals: rows
+            .iter()
+            .map(|row| refusal_to_proto(access, row))
+            .collect(),
         next_page_token,
     })
 }
 
 pub(super) async fn count_refusals(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::CountRefusalsRequest,
 ) -> Result<proto::CountRefusalsResponse, Error> {
-    let mut filter = RefusalFilter {
+    let filter = RefusalFilter {
         from_department: department_filter("from_department", &request.from_department)?,
         to_division: division_filter("to_division", &request.to_division)?,
         period_start: time::optional_instant(request.period_start.as_ref())
@@ -506,9 +508,9 @@ pub(super) async fn count_refusals(
     {
         return Err(Error::invalid("period_end", "must be after period_start"));
     }
-    scope_refusal_reader(caller, &mut filter)?;
+    let reach = Reach::of(access);
     let mut connection = service.pool.acquire().await.context("counting refusals")?;
-    let rows = store::count_refusals(&mut connection, &filter).await?;
+    let rows = store::count_refusals(&mut connection, &filter, reach.as_ref()).await?;
     let mut counts: BTreeMap<(String, String, String), proto::RefusalCount> = BTreeMap::new();
     let mut total: u64 = 0;
     for row in rows {

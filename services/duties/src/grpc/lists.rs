@@ -1,7 +1,7 @@
 //! Lists, versions, items, diffs, drafts, imports and publishing.
 
 use chrono::{DateTime, Utc};
-use flatgov_auth::Caller;
+use flatgov_auth::policy::Access;
 use flatgov_grpc::error::{ForField as _, Violations};
 use flatgov_grpc::paging::{ListQuery, PageRequest};
 use flatgov_grpc::request_id::RequestId;
@@ -9,17 +9,19 @@ use flatgov_grpc::time;
 use flatgov_proto::duties::v1 as proto;
 use sqlx::PgConnection;
 
+use super::DutyListsService;
 use super::convert::{
     self, VersionRef, draft_item, draft_name, item_fields_from_proto, item_proto_field,
     item_to_proto, list_kind, list_kind_to_proto, version_name, version_ref, version_to_proto,
 };
-use super::{DutyListsService, require_admin};
+use super::retries::{self, Remembered, Retry};
 use crate::domain::{
     DraftList, ImportError, ItemCode, ListContent, ListItem, ListKind, MatterCode, VersionNumber,
     diff, import,
 };
 use crate::error::{DatabaseContext as _, Error};
 use crate::events;
+use crate::policy::{POLICY, sees_drafts, sees_staff};
 use crate::rules::{Rules, VersionRecord, VersionState, bump_revision, lock_rules};
 use crate::store;
 
@@ -41,6 +43,24 @@ pub(super) fn import_violations(error: ImportError) -> Error {
 
 // ---------------------------------------------------------------- reading
 
+/// How much of the lists a caller sees: drafts are district-wide
+/// administrators' work, and who published a version is shown only to
+/// those who see people.
+#[derive(Debug, Clone, Copy)]
+struct Viewer {
+    sees_drafts: bool,
+    sees_staff: bool,
+}
+
+impl Viewer {
+    fn of(access: &Access) -> Self {
+        Self {
+            sees_drafts: sees_drafts(access),
+            sees_staff: sees_staff(access),
+        }
+    }
+}
+
 /// A version's content and record: published, or the draft.
 struct VersionView<'a> {
     kind: ListKind,
@@ -51,8 +71,12 @@ struct VersionView<'a> {
     name: String,
 }
 
+/// The version a reference names, as `viewer` may see it: a draft is
+/// answered exactly as a version that does not exist to those who do not
+/// see drafts.
 fn version_view(
     rules: &Rules,
+    viewer: Viewer,
     reference: VersionRef,
     at: DateTime<Utc>,
 ) -> Result<VersionView<'_>, Error> {
@@ -75,7 +99,7 @@ fn version_view(
         VersionRef::Number(_, number) => match history.version(number) {
             Some(version) => (number, version.content(), version_name(kind, number)),
             None => match rules.drafts.get(&kind) {
-                Some(draft) if draft.number() == number => {
+                Some(draft) if draft.number() == number && viewer.sees_drafts => {
                     (number, draft.content(), draft_name(kind))
                 }
                 _ => {
@@ -90,6 +114,7 @@ fn version_view(
             let draft = rules
                 .drafts
                 .get(&kind)
+                .filter(|_| viewer.sees_drafts)
                 .ok_or_else(|| Error::NotFound(format!("lists/{kind} has no draft")))?;
             (draft.number(), draft.content(), draft_name(kind))
         }
@@ -103,7 +128,12 @@ fn version_view(
     })
 }
 
-fn view_to_proto(rules: &Rules, view: &VersionView<'_>, now: DateTime<Utc>) -> proto::ListVersion {
+fn view_to_proto(
+    rules: &Rules,
+    viewer: Viewer,
+    view: &VersionView<'_>,
+    now: DateTime<Utc>,
+) -> proto::ListVersion {
     let in_effect = rules
         .lists
         .history(view.kind)
@@ -120,27 +150,32 @@ fn view_to_proto(rules: &Rules, view: &VersionView<'_>, now: DateTime<Utc>) -> p
         create_time: now,
         update_time: now,
     };
-    version_to_proto(
+    let mut version = version_to_proto(
         view.kind,
         view.number,
         view.record.unwrap_or(&fallback),
         view.content.len(),
         view.content.categories().len(),
         in_effect,
-    )
+    );
+    if !viewer.sees_staff {
+        version.published_by.clear();
+    }
+    version
 }
 
 fn duty_list(
     rules: &Rules,
+    viewer: Viewer,
     kind: ListKind,
     at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> proto::DutyList {
     let history = rules.lists.history(kind);
     let view = |reference| {
-        version_view(rules, reference, at)
+        version_view(rules, viewer, reference, at)
             .ok()
-            .map(|view| view_to_proto(rules, &view, now))
+            .map(|view| view_to_proto(rules, viewer, &view, now))
     };
     proto::DutyList {
         name: convert::list_name(kind),
@@ -162,7 +197,7 @@ fn duty_list(
 
 pub(super) async fn get_list(
     service: &DutyListsService,
-    _caller: &Caller,
+    access: &Access,
     request: proto::GetListRequest,
 ) -> Result<proto::DutyList, Error> {
     let kind = list_kind("name", &request.name)?;
@@ -171,12 +206,12 @@ pub(super) async fn get_list(
         .for_field("at")?
         .unwrap_or(now);
     let rules = service.rules.current(&service.pool).await?;
-    Ok(duty_list(&rules, kind, at, now))
+    Ok(duty_list(&rules, Viewer::of(access), kind, at, now))
 }
 
 pub(super) async fn list_duty_lists(
     service: &DutyListsService,
-    _caller: &Caller,
+    access: &Access,
     request: proto::ListDutyListsRequest,
 ) -> Result<proto::ListDutyListsResponse, Error> {
     let now = Utc::now();
@@ -187,26 +222,27 @@ pub(super) async fn list_duty_lists(
     Ok(proto::ListDutyListsResponse {
         lists: ListKind::ALL
             .into_iter()
-            .map(|kind| duty_list(&rules, kind, at, now))
+            .map(|kind| duty_list(&rules, Viewer::of(access), kind, at, now))
             .collect(),
     })
 }
 
 pub(super) async fn get_list_version(
     service: &DutyListsService,
-    _caller: &Caller,
+    access: &Access,
     request: proto::GetListVersionRequest,
 ) -> Result<proto::ListVersion, Error> {
     let reference = version_ref("name", &request.name)?;
     let now = Utc::now();
     let rules = service.rules.current(&service.pool).await?;
-    let view = version_view(&rules, reference, now)?;
-    Ok(view_to_proto(&rules, &view, now))
+    let viewer = Viewer::of(access);
+    let view = version_view(&rules, viewer, reference, now)?;
+    Ok(view_to_proto(&rules, viewer, &view, now))
 }
 
 pub(super) async fn list_list_versions(
     service: &DutyListsService,
-    _caller: &Caller,
+    access: &Access,
     request: proto::ListListVersionsRequest,
 ) -> Result<proto::ListListVersionsResponse, Error> {
     let kind = list_kind("parent", &request.parent)?;
@@ -215,11 +251,14 @@ pub(super) async fn list_list_versions(
     let before = page.after_as::<u32>()?;
     let now = Utc::now();
     let rules = service.rules.current(&service.pool).await?;
+    let viewer = Viewer::of(access);
     let mut numbers: Vec<VersionNumber> = rules
         .versions
-        .keys()
-        .filter(|(version_kind, _)| *version_kind == kind)
-        .map(|(_, number)| *number)
+        .iter()
+        .filter(|((version_kind, _), record)| {
+            *version_kind == kind && (viewer.sees_drafts || record.state == VersionState::Published)
+        })
+        .map(|((_, number), _)| *number)
         .collect();
     numbers.sort_by(|a, b| b.cmp(a));
     let mut remaining: Vec<VersionNumber> = numbers
@@ -231,8 +270,8 @@ pub(super) async fn list_list_versions(
         .next_page_token(&mut remaining, &query, |number| number.get().to_string());
     let mut versions = Vec::with_capacity(remaining.len());
     for number in remaining {
-        let view = version_view(&rules, VersionRef::Number(kind, number), now)?;
-        versions.push(view_to_proto(&rules, &view, now));
+        let view = version_view(&rules, viewer, VersionRef::Number(kind, number), now)?;
+        versions.push(view_to_proto(&rules, viewer, &view, now));
     }
     Ok(proto::ListListVersionsResponse {
         versions,
@@ -242,7 +281,7 @@ pub(super) async fn list_list_versions(
 
 pub(super) async fn list_items(
     service: &DutyListsService,
-    _caller: &Caller,
+    access: &Access,
     request: proto::ListItemsRequest,
 ) -> Result<proto::ListItemsResponse, Error> {
     let reference = version_ref("parent", &request.parent)?;
@@ -261,7 +300,7 @@ pub(super) async fn list_items(
     let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
     let at = at.unwrap_or_else(Utc::now);
     let rules = service.rules.current(&service.pool).await?;
-    let view = version_view(&rules, reference, at)?;
+    let view = version_view(&rules, Viewer::of(access), reference, at)?;
     let mut matching: Vec<&ListItem> = view
         .content
         .items()
@@ -287,7 +326,7 @@ pub(super) async fn list_items(
 
 pub(super) async fn diff_versions(
     service: &DutyListsService,
-    _caller: &Caller,
+    access: &Access,
     request: proto::DiffVersionsRequest,
 ) -> Result<proto::DiffVersionsResponse, Error> {
     let from = version_ref("from_version", &request.from_version)?;
@@ -304,8 +343,9 @@ pub(super) async fn diff_versions(
     }
     let now = Utc::now();
     let rules = service.rules.current(&service.pool).await?;
-    let older = version_view(&rules, from, now)?;
-    let newer = version_view(&rules, to, now)?;
+    let viewer = Viewer::of(access);
+    let older = version_view(&rules, viewer, from, now)?;
+    let newer = version_view(&rules, viewer, to, now)?;
     let changes = diff(older.content, newer.content);
     Ok(proto::DiffVersionsResponse {
         added: changes.added.iter().map(ToString::to_string).collect(),
@@ -335,7 +375,7 @@ pub(super) async fn diff_versions(
 
 pub(super) async fn export_list(
     service: &DutyListsService,
-    _caller: &Caller,
+    access: &Access,
     request: proto::ExportListRequest,
 ) -> Result<proto::ExportListResponse, Error> {
     let reference = version_ref("name", &request.name)?;
@@ -344,7 +384,7 @@ pub(super) async fn export_list(
         .unwrap_or(Utc::now());
     let format = convert::data_format("format", request.format)?;
     let rules = service.rules.current(&service.pool).await?;
-    let view = version_view(&rules, reference, at)?;
+    let view = version_view(&rules, Viewer::of(access), reference, at)?;
     let content = match format {
         proto::DataFormat::Json => import::list_to_json(view.content),
         _ => import::list_to_csv(view.content),
@@ -404,11 +444,11 @@ async fn draft_for_edit(
 
 pub(super) async fn create_draft(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::CreateDraftRequest,
 ) -> Result<proto::ListVersion, Error> {
-    require_admin(caller)?;
     let kind = list_kind("parent", &request.parent)?;
+    access.audit().resource(draft_name(kind));
     let mut transaction = service.pool.begin().await.context("opening a draft")?;
     lock_rules(&mut transaction).await?;
     let rules = service.rules.locked(&mut transaction).await?;
@@ -420,19 +460,22 @@ pub(super) async fn create_draft(
     }
     draft_for_edit(&mut transaction, &rules, kind, request.empty).await?;
     bump_revision(&mut transaction).await?;
+    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
+        .await
+        .context("opening a draft")?;
     transaction.commit().await.context("opening a draft")?;
     let now = Utc::now();
     let rules = service.rules.current(&service.pool).await?;
-    let view = version_view(&rules, VersionRef::Draft(kind), now)?;
-    Ok(view_to_proto(&rules, &view, now))
+    let viewer = Viewer::of(access);
+    let view = version_view(&rules, viewer, VersionRef::Draft(kind), now)?;
+    Ok(view_to_proto(&rules, viewer, &view, now))
 }
 
 pub(super) async fn put_draft_item(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::PutDraftItemRequest,
 ) -> Result<proto::ListItem, Error> {
-    require_admin(caller)?;
     let kind = list_kind("parent", &request.parent)?;
     let proto_item = request
         .item
@@ -464,6 +507,9 @@ pub(super) async fn put_draft_item(
         }
         Error::from(violations)
     })?;
+    access
+        .audit()
+        .resource(format!("{}/items/{}", draft_name(kind), item.code()));
     let mut transaction = service.pool.begin().await.context("editing a draft")?;
     lock_rules(&mut transaction).await?;
     let rules = service.rules.locked(&mut transaction).await?;
@@ -486,6 +532,9 @@ pub(super) async fn put_draft_item(
         })?;
     store::replace_items(&mut transaction, kind, draft.number(), draft.content()).await?;
     bump_revision(&mut transaction).await?;
+    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
+        .await
+        .context("editing a draft")?;
     transaction.commit().await.context("editing a draft")?;
     tracing::info!(list = %kind, item = %item.code(), draft = %draft.number(), "draft item put");
     Ok(item_to_proto(&item, &draft_name(kind)))
@@ -493,11 +542,11 @@ pub(super) async fn put_draft_item(
 
 pub(super) async fn delete_draft_item(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::DeleteDraftItemRequest,
 ) -> Result<(), Error> {
-    require_admin(caller)?;
     let (kind, code) = draft_item("name", &request.name)?;
+    access.audit().resource(request.name.clone());
     let mut transaction = service.pool.begin().await.context("editing a draft")?;
     lock_rules(&mut transaction).await?;
     let rules = service.rules.locked(&mut transaction).await?;
@@ -514,22 +563,25 @@ pub(super) async fn delete_draft_item(
     refuse_stranding(&rules, &[code], &format!("removing {code} from the draft"))?;
     store::replace_items(&mut transaction, kind, draft.number(), draft.content()).await?;
     bump_revision(&mut transaction).await?;
+    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
+        .await
+        .context("editing a draft")?;
     transaction.commit().await.context("editing a draft")?;
     Ok(())
 }
 
 pub(super) async fn discard_draft(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::DiscardDraftRequest,
 ) -> Result<(), Error> {
-    require_admin(caller)?;
     let VersionRef::Draft(kind) = version_ref("name", &request.name)? else {
         return Err(Error::invalid(
             "name",
             format!("{:?} is not of the form lists/{{kind}}/draft", request.name),
         ));
     };
+    access.audit().resource(draft_name(kind));
     let mut transaction = service.pool.begin().await.context("discarding a draft")?;
     lock_rules(&mut transaction).await?;
     let rules = service.rules.locked(&mut transaction).await?;
@@ -545,6 +597,9 @@ pub(super) async fn discard_draft(
     )?;
     store::delete_draft(&mut transaction, kind).await?;
     bump_revision(&mut transaction).await?;
+    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
+        .await
+        .context("discarding a draft")?;
     transaction.commit().await.context("discarding a draft")?;
     Ok(())
 }
@@ -571,8 +626,7 @@ async fn publish(
     is_draft: bool,
     effective_from: DateTime<Utc>,
     now: DateTime<Utc>,
-    caller: &Caller,
-    request_id: Option<&str>,
+    access: &Access,
 ) -> Result<Published, Error> {
     let history = rules.lists.history(kind);
     let candidate = DraftList::with_content(number, content.clone());
@@ -599,8 +653,10 @@ async fn publish(
         number,
         effective_from,
         now,
-        &caller.subject,
-        request_id,
+        access
+            .caller()
+            .map(|caller| caller.subject.as_str())
+            .unwrap_or_default(),
     )
     .await?;
     let empty = ListContent::empty(kind);
@@ -613,6 +669,7 @@ async fn publish(
     )
     .await
     .context("publishing a list version")?;
+    access.audit().resource(version_name(kind, number));
     bump_revision(&mut *connection).await?;
     // An empty catalogue (lists loaded before it) has nothing to announce.
     let scheduled = if effective_from <= now {
@@ -639,46 +696,51 @@ async fn publish(
 
 async fn published_version(
     service: &DutyListsService,
+    access: &Access,
     kind: ListKind,
     number: VersionNumber,
 ) -> Result<proto::ListVersion, Error> {
     let now = Utc::now();
     let rules = service.rules.current(&service.pool).await?;
-    let view = version_view(&rules, VersionRef::Number(kind, number), now)?;
-    Ok(view_to_proto(&rules, &view, now))
+    let viewer = Viewer::of(access);
+    let view = version_view(&rules, viewer, VersionRef::Number(kind, number), now)?;
+    Ok(view_to_proto(&rules, viewer, &view, now))
+}
+
+/// The version a retried PublishList published the first time.
+async fn replayed_publication(
+    service: &DutyListsService,
+    access: &Access,
+    first: String,
+) -> Result<proto::ListVersion, Error> {
+    let VersionRef::Number(kind, number) = version_ref("request_id", &first)
+        .map_err(|_| Error::Corrupt(format!("remembered resource {first:?}")))?
+    else {
+        return Err(Error::Corrupt(format!("remembered resource {first:?}")));
+    };
+    access.audit().resource(first);
+    published_version(service, access, kind, number).await
 }
 
 pub(super) async fn publish_list(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::PublishListRequest,
 ) -> Result<proto::ListVersion, Error> {
-    require_admin(caller)?;
     let kind = list_kind("name", &request.name)?;
     let now = Utc::now();
     let effective_from = time::optional_instant(request.effective_from.as_ref())
         .for_field("effective_from")?
         .unwrap_or(now);
-    let request_id = RequestId::parse_optional(&request.request_id)
-        .for_field("request_id")?
-        .map(RequestId::into_string);
+    let request_id = RequestId::parse_optional(&request.request_id).for_field("request_id")?;
+    let retry = Retry::of(request_id, &request);
     let mut transaction = service.pool.begin().await.context("publishing a list")?;
+    // Publications are serialised by the rules lock, so a retry racing the
+    // first call finds what it remembered here.
     lock_rules(&mut transaction).await?;
-    if let Some(request_id) = &request_id
-        && let Some((published_kind, number)) =
-            store::version_by_publish_request(&mut transaction, request_id).await?
-    {
-        if published_kind != kind {
-            return Err(Error::invalid(
-                "request_id",
-                format!(
-                    "was used to publish {}",
-                    version_name(published_kind, number)
-                ),
-            ));
-        }
+    if let Some(first) = retries::recall_in(&mut transaction, access, retry.as_ref()).await? {
         transaction.rollback().await.context("publishing a list")?;
-        return published_version(service, kind, number).await;
+        return replayed_publication(service, access, first).await;
     }
     let rules = service.rules.locked(&mut transaction).await?;
     let draft = rules.drafts.get(&kind).ok_or_else(|| {
@@ -686,6 +748,14 @@ pub(super) async fn publish_list(
             "lists/{kind} has no draft to publish; open one with CreateDraft, PutDraftItem or ImportList"
         ))
     })?;
+    let name = version_name(kind, draft.number());
+    if retries::remember(&mut transaction, access, retry.as_ref(), &name).await?
+        == Remembered::LostRace
+    {
+        return Err(Error::Corrupt(format!(
+            "a request id was remembered for {name} while the rules were locked"
+        )));
+    }
     let published = publish(
         &mut transaction,
         &rules,
@@ -695,23 +765,24 @@ pub(super) async fn publish_list(
         true,
         effective_from,
         now,
-        caller,
-        request_id.as_deref(),
+        access,
     )
     .await?;
+    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
+        .await
+        .context("publishing a list")?;
     transaction.commit().await.context("publishing a list")?;
     if published.scheduled {
         service.announcer.notify_one();
     }
-    published_version(service, kind, published.number).await
+    published_version(service, access, kind, published.number).await
 }
 
 pub(super) async fn import_list(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::ImportListRequest,
 ) -> Result<proto::ImportListResponse, Error> {
-    require_admin(caller)?;
     let kind = list_kind("parent", &request.parent)?;
     let format = convert::data_format("format", request.format)?;
     let now = Utc::now();
@@ -749,11 +820,12 @@ pub(super) async fn import_list(
             .filter(|latest| latest.content() == &content)
             .map(|latest| (latest.number(), VersionRef::Number(kind, latest.number()))),
     };
+    let viewer = Viewer::of(access);
     if let Some((_, reference)) = unchanged_version {
         transaction.rollback().await.context("importing a list")?;
-        let view = version_view(&rules, reference, now)?;
+        let view = version_view(&rules, viewer, reference, now)?;
         return Ok(proto::ImportListResponse {
-            version: Some(view_to_proto(&rules, &view, now)),
+            version: Some(view_to_proto(&rules, viewer, &view, now)),
             unchanged: true,
             item_count: u32::try_from(content.len()).unwrap_or(u32::MAX),
             ..Default::default()
@@ -791,8 +863,7 @@ pub(super) async fn import_list(
             is_draft,
             effective_from,
             now,
-            caller,
-            None,
+            access,
         )
         .await?;
         (
@@ -804,17 +875,21 @@ pub(super) async fn import_list(
         let (draft, _) = draft_for_edit(&mut transaction, &rules, kind, true).await?;
         store::replace_items(&mut transaction, kind, draft.number(), &content).await?;
         bump_revision(&mut transaction).await?;
+        access.audit().resource(draft_name(kind));
         (draft.number(), VersionRef::Draft(kind), false)
     };
+    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
+        .await
+        .context("importing a list")?;
     transaction.commit().await.context("importing a list")?;
     if scheduled {
         service.announcer.notify_one();
     }
     tracing::info!(list = %kind, version = %number, publish = request.publish, items = content.len(), "list imported");
     let rules = service.rules.current(&service.pool).await?;
-    let view = version_view(&rules, reference, now)?;
+    let view = version_view(&rules, viewer, reference, now)?;
     Ok(proto::ImportListResponse {
-        version: Some(view_to_proto(&rules, &view, now)),
+        version: Some(view_to_proto(&rules, viewer, &view, now)),
         unchanged: false,
         item_count: u32::try_from(content.len()).unwrap_or(u32::MAX),
         items_added: changes.added.iter().map(ToString::to_string).collect(),

@@ -4,16 +4,19 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use flatgov_auth::Caller;
+use flatgov_auth::policy::Access;
 use flatgov_grpc::paging::{ListQuery, PageRequest};
 use flatgov_proto::duties::v1 as proto;
 use sqlx::PgConnection;
 
-use super::convert::{self, matter_code_from_name, matter_from_proto, matter_to_proto};
-use super::{DutyListsService, require_admin};
+use super::DutyListsService;
+use super::convert::{
+    self, matter_code_from_name, matter_from_proto, matter_name, matter_to_proto,
+};
 use crate::domain::{ItemCode, Matter, MatterCode, Tier, import};
 use crate::error::{DatabaseContext as _, Error};
 use crate::events;
+use crate::policy::POLICY;
 use crate::rules::{Rules, bump_revision, lock_rules};
 use crate::store::{self, MatterRow};
 
@@ -62,7 +65,7 @@ async fn refuse_removing_matters_with_exceptions(
 
 pub(super) async fn get_matter(
     service: &DutyListsService,
-    _caller: &Caller,
+    _access: &Access,
     request: proto::GetMatterRequest,
 ) -> Result<proto::Matter, Error> {
     let code = matter_code_from_name("name", &request.name)?;
@@ -75,7 +78,7 @@ pub(super) async fn get_matter(
 
 pub(super) async fn list_matters(
     service: &DutyListsService,
-    _caller: &Caller,
+    _access: &Access,
     request: proto::ListMattersRequest,
 ) -> Result<proto::ListMattersResponse, Error> {
     let item = if request.list_item_code.is_empty() {
@@ -111,15 +114,15 @@ pub(super) async fn list_matters(
 
 pub(super) async fn put_matter(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::PutMatterRequest,
 ) -> Result<proto::Matter, Error> {
-    require_admin(caller)?;
     let matter = request
         .matter
         .as_ref()
         .ok_or_else(|| Error::invalid("matter", "a matter is required"))?;
     let matter = matter_from_proto("matter", matter)?;
+    access.audit().resource(matter_name(matter.code().as_str()));
     let mut transaction = service.pool.begin().await.context("writing a matter")?;
     lock_rules(&mut transaction).await?;
     let rules = service.rules.locked(&mut transaction).await?;
@@ -141,17 +144,20 @@ pub(super) async fn put_matter(
     let row = store::get_matter(&mut transaction, matter.code())
         .await?
         .ok_or_else(|| Error::Corrupt("a matter vanished".into()))?;
+    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
+        .await
+        .context("writing a matter")?;
     transaction.commit().await.context("writing a matter")?;
     row_to_proto(&row)
 }
 
 pub(super) async fn delete_matter(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::DeleteMatterRequest,
 ) -> Result<(), Error> {
-    require_admin(caller)?;
     let code = matter_code_from_name("name", &request.name)?;
+    access.audit().resource(matter_name(code.as_str()));
     let mut transaction = service.pool.begin().await.context("deleting a matter")?;
     lock_rules(&mut transaction).await?;
     refuse_removing_matters_with_exceptions(&mut transaction, &[code.to_string()]).await?;
@@ -159,16 +165,18 @@ pub(super) async fn delete_matter(
         return Err(Error::NotFound(format!("{} does not exist", request.name)));
     }
     commit_catalogue_change(&mut transaction).await?;
+    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
+        .await
+        .context("deleting a matter")?;
     transaction.commit().await.context("deleting a matter")?;
     Ok(())
 }
 
 pub(super) async fn import_catalogue(
     service: &DutyListsService,
-    caller: &Caller,
+    access: &Access,
     request: proto::ImportCatalogueRequest,
 ) -> Result<proto::ImportCatalogueResponse, Error> {
-    require_admin(caller)?;
     let format = convert::data_format("format", request.format)?;
     let mut transaction = service
         .pool
@@ -229,6 +237,17 @@ pub(super) async fn import_catalogue(
         }
     }
     commit_catalogue_change(&mut transaction).await?;
+    for code in response
+        .matters_added
+        .iter()
+        .chain(&response.matters_changed)
+        .chain(&response.matters_removed)
+    {
+        access.audit().resource(matter_name(code));
+    }
+    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
+        .await
+        .context("importing the catalogue")?;
     transaction
         .commit()
         .await

@@ -1,8 +1,9 @@
-//! Transport: the generated `DutyLists` trait, implemented by delegating
-//! each RPC to the module of its area. Every handler starts from the
-//! verified caller, checks role (and jurisdiction or organisation where a
-//! place or a department is involved), parses the request completely, and
-//! only then reads or writes.
+//! Transport: the generated `DutyLists` trait, implemented with
+//! `flatgov_grpc::dispatch!` by handing each RPC to the module of its area.
+//! The chassis' authorization layer has already checked the caller's role
+//! against [`crate::policy::POLICY`]; a handler parses the request
+//! completely, checks the scope of what it loads with `Access::reaches`
+//! (or narrows a list with [`crate::policy::Reach`]), and only then writes.
 
 mod assessments;
 pub mod convert;
@@ -11,10 +12,10 @@ mod exceptions;
 mod gate;
 mod lists;
 mod matters;
+mod retries;
 
 use std::sync::Arc;
 
-use flatgov_auth::{Caller, Role};
 use flatgov_proto::duties::v1 as proto;
 use flatgov_proto::duties::v1::duty_lists_server::DutyLists;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -23,7 +24,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 use sqlx::PgPool;
 use tokio::sync::Notify;
-use tonic::{Request, Response, Status};
 
 use crate::error::Error;
 use crate::rules::RulesCache;
@@ -86,42 +86,8 @@ impl DutyListsService {
     }
 }
 
-/// `PERMISSION_DENIED` unless the caller holds one of `roles`.
-pub(crate) fn require(caller: &Caller, roles: &[Role]) -> Result<(), Error> {
-    caller
-        .require_any_role(roles)
-        .map_err(|status| Error::PermissionDenied(status.message().to_owned()))
-}
-
-/// Only district administrators change the rules.
-pub(crate) fn require_admin(caller: &Caller) -> Result<(), Error> {
-    require(caller, &[Role::DistrictAdmin])
-}
-
-/// Implements the generated trait: each RPC runs its handler with the
-/// verified caller and the request's message. (The whole impl is generated
-/// so `async_trait` sees the expanded methods.)
-macro_rules! delegate {
-    ($(fn $method:ident($request:ty) -> $response:ty => $handler:path;)*) => {
-        #[tonic::async_trait]
-        impl DutyLists for DutyListsService {
-            $(
-                async fn $method(
-                    &self,
-                    request: Request<$request>,
-                ) -> Result<Response<$response>, Status> {
-                    let caller = flatgov_auth::caller(&request)?.clone();
-                    $handler(self, &caller, request.into_inner())
-                        .await
-                        .map(Response::new)
-                        .map_err(Status::from)
-                }
-            )*
-        }
-    };
-}
-
-delegate! {
+flatgov_grpc::dispatch! {
+    impl DutyLists for DutyListsService {
         fn resolve_responsibility(proto::ResolveResponsibilityRequest) -> proto::ResolveResponsibilityResponse => gate::resolve_responsibility;
         fn check_assignment(proto::CheckAssignmentRequest) -> proto::CheckAssignmentResponse => gate::check_assignment;
         fn get_refusal(proto::GetRefusalRequest) -> proto::Refusal => gate::get_refusal;
@@ -166,6 +132,7 @@ delegate! {
         fn summarise_assessments(proto::SummariseAssessmentsRequest) -> proto::SummariseAssessmentsResponse => assessments::summarise_assessments;
         fn record_opinion(proto::RecordOpinionRequest) -> proto::Opinion => assessments::record_opinion;
         fn list_opinions(proto::ListOpinionsRequest) -> proto::ListOpinionsResponse => assessments::list_opinions;
+    }
 }
 
 /// A division code prefix given as a filter: 6, 9, 12 or 15 digits.

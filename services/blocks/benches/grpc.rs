@@ -35,7 +35,7 @@
 //!    keep Nagle's algorithm; a response tonic writes in two pieces then waits
 //!    for the client's delayed ACK (~40 ms on Linux).
 //! 2. **nodelay**: the same handlers behind the same layers (the chassis'
-//!    `ObservabilityLayer` and `AuthLayer`) served from a `TcpIncoming` with
+//!    `ObservabilityLayer` and the policy layer `AuthzLayer`) served from a `TcpIncoming` with
 //!    `TCP_NODELAY` — what the chassis gives once it sets the option. The echo
 //!    here is a trivial `Echo` implementation with the same behaviour as
 //!    `flatgov_testkit::echo` (token check, message returned).
@@ -163,20 +163,33 @@ impl Echo for TrivialEcho {
     }
 }
 
-/// Serves `routes` behind the chassis' layers on a TCP_NODELAY listener; returns its URL.
+/// Per-caller limits high enough that the one benchmark caller is never held back.
+fn unlimited() -> flatgov_grpc::authz::LimitsConfig {
+    flatgov_grpc::authz::LimitsConfig {
+        calls_per_second: 1e9,
+        burst: 1e9,
+        concurrent_calls: 1_000_000,
+    }
+}
+
+/// Serves `routes` behind the chassis' layers (observability, then the
+/// policy layer enforcing `policy`, without audit sink) on a TCP_NODELAY
+/// listener; returns its URL.
 async fn serve_nodelay(
     routes: tonic::service::Routes,
     verifier: flatgov_auth::Verifier,
+    policy: &'static flatgov_auth::policy::Policy,
 ) -> anyhow::Result<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let mut registry = prometheus_client::registry::Registry::default();
+    let authz = flatgov_grpc::authz::AuthzLayer::new(verifier, &[policy], unlimited(), None);
     let layers = tower::ServiceBuilder::new()
         .layer(flatgov_grpc::layers::ObservabilityLayer::new(
-            flatgov_grpc::layers::RpcMetrics::register(&mut registry),
+            flatgov_grpc::layers::RpcMetrics::register(&mut registry, authz.known_paths()),
         ))
-        .layer(flatgov_auth::AuthLayer::new(verifier));
+        .layer(authz);
     let server = tonic::transport::Server::builder()
         .layer(layers)
         .add_routes(routes)
@@ -382,12 +395,21 @@ async fn main() -> anyhow::Result<()> {
     let duration = Duration::from_secs(seconds);
 
     let test = TestEnv::new();
-    let registry = flatgov_blocks::build(test.env().with("DATABASE_MAX_CONNECTIONS", "16"))
+    // One benchmark caller sends thousands of calls a second: lift its limits.
+    let env = test
+        .env()
+        .with("RATE_LIMIT_PER_SECOND", "1000000000")
+        .with("RATE_LIMIT_BURST", "1000000000")
+        .with("CONCURRENCY_LIMIT_PER_CALLER", "1000000");
+    let registry = flatgov_blocks::build(env.clone().with("DATABASE_MAX_CONNECTIONS", "16"))
         .await
         .context("starting the block registry (PostgreSQL on 127.0.0.1:5432 and NATS on 127.0.0.1:4222 must be up)")?;
     let echo_database = TestDatabase::new();
     let echo_server = echo::build(
-        test.env_for_database(echo_database.url()),
+        test.env_for_database(echo_database.url())
+            .with("RATE_LIMIT_PER_SECOND", "1000000000")
+            .with("RATE_LIMIT_BURST", "1000000000")
+            .with("CONCURRENCY_LIMIT_PER_CALLER", "1000000"),
         EchoOptions {
             relay: None,
             consumer: None,
@@ -467,11 +489,13 @@ async fn main() -> anyhow::Result<()> {
             flatgov_proto::blocks::v1::block_registry_server::BlockRegistryServer::new(service),
         ),
         verifier.clone(),
+        &flatgov_blocks::policy::POLICY,
     )
     .await?;
     let echo_nodelay = serve_nodelay(
         tonic::service::Routes::new(EchoServer::new(TrivialEcho)),
         verifier,
+        &echo::POLICY,
     )
     .await?;
     println!();

@@ -6,7 +6,10 @@
 //!   the spatial index, changes between generations, synthetic data); no I/O.
 //! - [`store`]: every SQL query.
 //! - [`snapshot`]: the in-memory lookup snapshot and how replicas keep it current.
-//! - [`grpc`]: the API (auth checks, proto ⇄ domain, error mapping).
+//! - [`policy`]: who may call which RPC (the table the chassis enforces).
+//! - [`reach`]: which places, people and generations a caller reaches.
+//! - [`privacy`]: how much of a staff member a caller sees.
+//! - [`grpc`]: the API (proto ⇄ domain, scope checks, error mapping).
 //! - [`events`]: what the registry publishes.
 //! - [`demo`]: loading the synthetic demo district through the public API.
 //!
@@ -18,7 +21,9 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod policy;
 pub mod privacy;
+pub mod reach;
 pub mod resources;
 pub mod snapshot;
 pub mod store;
@@ -40,6 +45,10 @@ pub static IDENTITY: ServiceIdentity = ServiceIdentity {
     // Imports carry a whole district's polygons in one call.
     default_max_message_bytes: 67_108_864,
     migrator,
+    policy: &policy::POLICY,
+    // The team history is only ever appended to: an entry stays in force
+    // until the next entry of its block (see store::teams).
+    append_only_tables: &["block_team_history"],
 };
 
 fn migrator() -> sqlx::migrate::Migrator {

@@ -3,9 +3,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
-use flatgov_auth::Caller;
+use flatgov_auth::Role;
+use flatgov_auth::policy::Access;
 use flatgov_grpc::error::{FieldViolation, is_unique_violation};
-use flatgov_grpc::paging::{ListQuery, PageRequest, fnv1a};
+use flatgov_grpc::idempotency::{self, Fingerprint};
+use flatgov_grpc::paging::{ListQuery, PageRequest};
 use flatgov_grpc::request_id::RequestId;
 use flatgov_grpc::time::timestamp;
 use flatgov_proto::blocks::v1 as api;
@@ -13,10 +15,9 @@ use geo::MultiPolygon;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::RegistryService;
 use super::convert::{generation_message, geometry_json, team_from_message};
 use super::hierarchy::{import_violations, insert_community};
-use super::lookup::team_json;
-use super::{RegistryService, require_admin, require_admin_of};
 use crate::domain::changes::{ChangeKind, diff_generations};
 use crate::domain::codec;
 use crate::domain::codes::{BlockCode, CommunityCode, SubdistrictCode};
@@ -30,9 +31,12 @@ use crate::domain::validation::{
 };
 use crate::error::{Error, Refusal};
 use crate::events;
+use crate::reach::{GenerationReach, StaffReach, require_division};
 use crate::resources::{self, GenerationRef, generation_name};
 use crate::store;
-use crate::store::generations::{BlockRow, GenerationRow, NewBlock, NewGeneration};
+use crate::store::generations::{
+    BlockFilter, BlockRow, GenerationFilter, GenerationRow, NewBlock, NewGeneration,
+};
 
 /// A team given with an import, with the request field it came from.
 struct GivenTeam {
@@ -41,31 +45,59 @@ struct GivenTeam {
     team: Team,
 }
 
-/// The request digest an idempotent retry must match: the file, the teams, the scope, the description.
-fn request_digest(
-    request: &api::ImportBlocksRequest,
-    teams: &BTreeMap<BlockCode, GivenTeam>,
-) -> String {
-    let mut text = String::with_capacity(request.geojson.len() + 64);
-    text.push_str(&request.geojson);
-    text.push('\u{1}');
-    for (code, given) in teams {
-        text.push_str(&code.to_string());
-        text.push_str(&team_json(&given.team).to_string());
+/// A generation as this caller sees it: who imported it only for
+/// administrators (it names a colleague).
+fn generation_for(access: &Access, row: GenerationRow) -> api::Generation {
+    let mut message = generation_message(row);
+    let administrator = access
+        .caller()
+        .is_some_and(|caller| caller.has_role(Role::DistrictAdmin));
+    if !administrator {
+        message.created_by = String::new();
     }
-    text.push('\u{1}');
-    text.push_str(&request.subdistricts.join(","));
-    text.push('\u{1}');
-    text.push_str(&request.description);
-    format!("{:016x}", fnv1a(text.as_bytes()))
+    message
+}
+
+/// NOT_FOUND for a generation: the same words whether it does not exist or
+/// the caller may not see it.
+fn no_such_generation(id: Uuid) -> Error {
+    Error::NotFound(format!("{} does not exist", generation_name(id)))
+}
+
+/// The generation a replayed import made, re-read through the same
+/// visibility checks as a first read.
+async fn replayed_generation(
+    connection: &mut sqlx::PgConnection,
+    access: &Access,
+    resource: &str,
+) -> Result<api::Generation, Error> {
+    let id = match resources::generation("request_id", resource) {
+        Ok(GenerationRef::Id(id)) => id,
+        _ => {
+            return Err(Error::internal(
+                "replaying an import",
+                format!("remembered resource {resource:?} is not a generation"),
+            ));
+        }
+    };
+    let row = store::generations::get_generation(connection, id, false)
+        .await
+        .map_err(Error::database("replaying an import"))?
+        .ok_or_else(|| no_such_generation(id))?;
+    if !StaffReach::of(access).generation(&row).is_visible() {
+        return Err(no_such_generation(id));
+    }
+    access.audit().resource(generation_name(id));
+    Ok(generation_for(access, row))
 }
 
 pub(super) async fn import_blocks(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::ImportBlocksRequest,
 ) -> Result<api::Generation, Error> {
-    require_admin(caller)?;
+    const CONTEXT: &str = "importing blocks";
+    let fingerprint = Fingerprint::of(&request);
     let document: Value = serde_json::from_str(&request.geojson)
         .map_err(|error| Error::invalid("geojson", format!("not valid JSON: {error}")))?;
     let mut violations = Vec::new();
@@ -167,7 +199,7 @@ pub(super) async fn import_blocks(
         }
     }
     let request_id = match RequestId::parse_optional(&request.request_id) {
-        Ok(request_id) => request_id.map(RequestId::into_string),
+        Ok(request_id) => request_id,
         Err(error) => {
             violations.push(FieldViolation::new("request_id", error.to_string()));
             None
@@ -176,30 +208,33 @@ pub(super) async fn import_blocks(
     if !violations.is_empty() {
         return Err(Error::InvalidArgument(violations));
     }
+    if let Some(request_id) = &request_id {
+        let mut connection = service.connection(CONTEXT).await?;
+        if let Some(resource) =
+            idempotency::recall(&mut connection, access, request_id, fingerprint)
+                .await
+                .map_err(super::idempotency_error(CONTEXT))?
+        {
+            return replayed_generation(&mut connection, access, &resource).await;
+        }
+    }
+    // The divisions are public: an administrator elsewhere may see them but
+    // not draft their blocks.
     for draft in &drafts {
-        require_admin_of(caller, &draft.code.to_string())?;
+        require_division(access, &draft.code.to_string())?;
     }
     for code in &scope {
-        require_admin_of(caller, &code.to_string())?;
+        require_division(access, &code.to_string())?;
     }
-    let digest = request_digest(&request, &teams);
 
-    let mut transaction = service.begin("importing blocks").await?;
-    if let Some(request_id) = &request_id
-        && let Some(first) =
-            store::generations::generation_by_request_id(&mut transaction, request_id)
-                .await
-                .map_err(Error::database("importing blocks"))?
-    {
-        return same_request(first, request_id, &digest);
-    }
+    let mut transaction = service.begin(CONTEXT).await?;
     check_hierarchy_and_staff(&mut transaction, &drafts, &teams, &scope).await?;
     let base_generation = if scope.is_empty() {
         None
     } else {
         let state = store::state::read(&mut transaction)
             .await
-            .map_err(Error::database("importing blocks"))?;
+            .map_err(Error::database(CONTEXT))?;
         Some(state.active_generation.ok_or_else(|| {
             Error::FailedPrecondition(
                 "a partial import copies the other subdistricts' blocks from the active generation, and none is in force; import the whole district".into(),
@@ -214,15 +249,41 @@ pub(super) async fn import_blocks(
         &NewGeneration {
             id,
             description: request.description.trim().to_owned(),
-            created_by: caller.subject.clone(),
+            created_by: access
+                .caller()
+                .map(|caller| caller.subject.clone())
+                .unwrap_or_default(),
             base_generation,
             scope_subdistricts: scope_codes.clone(),
-            request_id: request_id.clone(),
-            request_digest: digest.clone(),
         },
     )
     .await
-    .map_err(Error::database("importing blocks"))?;
+    .map_err(Error::database(CONTEXT))?;
+    if let Some(request_id) = &request_id {
+        let remembered = idempotency::remember(
+            &mut transaction,
+            access,
+            request_id,
+            fingerprint,
+            &generation_name(id),
+        )
+        .await;
+        match remembered {
+            Ok(()) => {}
+            Err(error) if is_unique_violation(&error) => {
+                // The same caller's retry won the race: answer as it did.
+                drop(transaction);
+                let mut connection = service.connection(CONTEXT).await?;
+                let resource =
+                    idempotency::recall(&mut connection, access, request_id, fingerprint)
+                        .await
+                        .map_err(super::idempotency_error(CONTEXT))?
+                        .ok_or_else(|| Error::database(CONTEXT)(error))?;
+                return replayed_generation(&mut connection, access, &resource).await;
+            }
+            Err(error) => return Err(Error::database(CONTEXT)(error)),
+        }
+    }
     let blocks: Vec<NewBlock> = drafts
         .iter()
         .map(|draft| NewBlock {
@@ -237,11 +298,11 @@ pub(super) async fn import_blocks(
         .collect();
     store::generations::insert_blocks(&mut transaction, id, &blocks)
         .await
-        .map_err(Error::database("importing blocks"))?;
+        .map_err(Error::database(CONTEXT))?;
     if let Some(base) = base_generation {
         store::generations::copy_blocks_outside(&mut transaction, base, id, &scope_codes)
             .await
-            .map_err(Error::database("importing blocks"))?;
+            .map_err(Error::database(CONTEXT))?;
     }
     let team_rows: Vec<(String, Team)> = teams
         .iter()
@@ -249,48 +310,23 @@ pub(super) async fn import_blocks(
         .collect();
     store::teams::write_teams(&mut transaction, id, &team_rows, 0)
         .await
-        .map_err(Error::database("importing blocks"))?;
+        .map_err(Error::database(CONTEXT))?;
     let row = store::generations::update_counts(&mut transaction, id)
         .await
-        .map_err(Error::database("importing blocks"))?;
-    match transaction.commit().await {
-        Ok(()) => {}
-        Err(error) if is_unique_violation(&error) => {
-            // A concurrent retry with the same request id won; answer like it.
-            let mut connection = service.connection("importing blocks").await?;
-            if let Some(request_id) = &request_id
-                && let Some(first) =
-                    store::generations::generation_by_request_id(&mut connection, request_id)
-                        .await
-                        .map_err(Error::database("importing blocks"))?
-            {
-                return same_request(first, request_id, &digest);
-            }
-            return Err(Error::database("importing blocks")(error));
-        }
-        Err(error) => return Err(Error::database("importing blocks")(error)),
-    }
+        .map_err(Error::database(CONTEXT))?;
+    access.audit().resource(generation_name(id));
+    service.record(&mut transaction, access, CONTEXT).await?;
+    transaction
+        .commit()
+        .await
+        .map_err(Error::database(CONTEXT))?;
     tracing::info!(
         generation = %id,
         blocks = row.block_count,
         teams = team_rows.len(),
         "boundary generation drafted"
     );
-    Ok(generation_message(row))
-}
-
-fn same_request(
-    first: GenerationRow,
-    request_id: &str,
-    digest: &str,
-) -> Result<api::Generation, Error> {
-    if first.request_digest.as_deref() == Some(digest) {
-        return Ok(generation_message(first));
-    }
-    Err(Error::AlreadyExists(format!(
-        "request_id {request_id:?} was already used for a different import ({}); use a new request_id",
-        generation_name(first.id)
-    )))
+    Ok(generation_for(access, row))
 }
 
 /// Every block's subdistrict must exist, and its community exist or be named;
@@ -446,20 +482,44 @@ async fn named_generation(
         .ok_or_else(|| Error::NotFound(format!("{} does not exist", generation_name(id))))
 }
 
+/// NOT_FOUND when the caller does not reach `generation` at all.
+fn require_visible(
+    reach: &StaffReach,
+    generation: &GenerationRow,
+) -> Result<GenerationReach, Error> {
+    let reached = reach.generation(generation);
+    if !reached.is_visible() {
+        return Err(no_such_generation(generation.id));
+    }
+    Ok(reached)
+}
+
+/// PERMISSION_DENIED unless the caller reaches every subdistrict a draft
+/// concerns: they see it, but changing it is for administrators of all of it.
+fn require_whole(reached: GenerationReach, generation: &GenerationRow) -> Result<(), Error> {
+    if reached == GenerationReach::Whole {
+        return Ok(());
+    }
+    Err(Error::PermissionDenied(format!(
+        "{} concerns subdistricts outside the caller's jurisdiction",
+        generation_name(generation.id)
+    )))
+}
+
 pub(super) async fn get_generation(
     service: &RegistryService,
-    _caller: &Caller,
+    access: &Access,
     request: api::GetGenerationRequest,
 ) -> Result<api::Generation, Error> {
     let mut connection = service.connection("reading a generation").await?;
-    Ok(generation_message(
-        named_generation(&mut connection, "name", &request.name, false).await?,
-    ))
+    let generation = named_generation(&mut connection, "name", &request.name, false).await?;
+    require_visible(&StaffReach::of(access), &generation)?;
+    Ok(generation_for(access, generation))
 }
 
 pub(super) async fn list_generations(
     service: &RegistryService,
-    _caller: &Caller,
+    access: &Access,
     request: api::ListGenerationsRequest,
 ) -> Result<api::ListGenerationsResponse, Error> {
     let state = match api::GenerationState::try_from(request.state) {
@@ -478,10 +538,16 @@ pub(super) async fn list_generations(
     let query = ListQuery::new(&format!("generations state={}", state.unwrap_or("")));
     let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
     let before = page.after_as::<Uuid>()?;
+    let reach = StaffReach::of(access);
+    let filter = GenerationFilter {
+        state,
+        reached: reach.places().like_patterns(),
+        drafts: reach.is_admin(),
+    };
     let mut connection = service.connection("listing generations").await?;
     let mut rows = store::generations::list_generations(
         &mut connection,
-        state,
+        &filter,
         before,
         page.size.fetch_limit(),
     )
@@ -491,7 +557,10 @@ pub(super) async fn list_generations(
         .size
         .next_page_token(&mut rows, &query, |row| row.id.to_string());
     Ok(api::ListGenerationsResponse {
-        generations: rows.into_iter().map(generation_message).collect(),
+        generations: rows
+            .into_iter()
+            .map(|row| generation_for(access, row))
+            .collect(),
         next_page_token,
     })
 }
@@ -585,10 +654,16 @@ async fn teams_for_validation(
             .retire_time
             .map(|retired| retired - Duration::microseconds(1))
             .unwrap_or_else(Utc::now);
-        let rows =
-            store::generations::list_blocks(connection, generation.id, "", None, i64::MAX, false)
-                .await
-                .map_err(Error::database("loading blocks"))?;
+        let rows = store::generations::list_blocks(
+            connection,
+            generation.id,
+            BlockFilter::under(""),
+            None,
+            i64::MAX,
+            false,
+        )
+        .await
+        .map_err(Error::database("loading blocks"))?;
         let codes: Vec<String> = rows.into_iter().map(|row| row.code).collect();
         return store::teams::teams_at(connection, &codes, at)
             .await
@@ -726,13 +801,18 @@ fn report_message(
 
 pub(super) async fn validate_generation(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::ValidateGenerationRequest,
 ) -> Result<api::ValidationReport, Error> {
-    require_admin(caller)?;
     let settings = settings_from(&service.validation, request.settings.as_ref())?;
     let mut connection = service.connection("validating a generation").await?;
     let generation = named_generation(&mut connection, "name", &request.name, false).await?;
+    let reached = require_visible(&StaffReach::of(access), &generation)?;
+    // The map that was in force is public; a draft's report is for the
+    // administrators of all it concerns.
+    if !matches!(generation.state.as_str(), "active" | "retired") {
+        require_whole(reached, &generation)?;
+    }
     if generation.state == "discarded" {
         return Err(Error::FailedPrecondition(format!(
             "{} was discarded; its blocks are gone",
@@ -779,19 +859,20 @@ fn refusals(report: &ValidationReport) -> Vec<Refusal> {
 
 pub(super) async fn activate_generation(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::ActivateGenerationRequest,
 ) -> Result<api::Generation, Error> {
-    require_admin(caller)?;
     let mut transaction = service.begin("activating a generation").await?;
     let state = store::state::lock(&mut transaction)
         .await
         .map_err(Error::database("activating a generation"))?;
     let generation = named_generation(&mut transaction, "name", &request.name, true).await?;
+    let reached = require_visible(&StaffReach::of(access), &generation)?;
     let name = generation_name(generation.id);
+    access.audit().resource(name.clone());
     match generation.state.as_str() {
-        "draft" => {}
-        "active" => return Ok(generation_message(generation)),
+        "draft" => require_whole(reached, &generation)?,
+        "active" => return Ok(generation_for(access, generation)),
         other => {
             return Err(Error::FailedPrecondition(format!(
                 "{name} is {other}; only a draft can be activated (import the blocks again to restore it)"
@@ -813,8 +894,10 @@ pub(super) async fn activate_generation(
         service.validation.clone(),
     )
     .await?;
+    // Activation replaces the whole map: every block of the new generation
+    // (copied ones included) must lie in the caller's jurisdiction.
     for block in &new_rows {
-        require_admin_of(caller, &block.code)?;
+        require_division(access, &block.code)?;
     }
     if report.has_errors() {
         return Err(Error::ActivationRefused {
@@ -928,9 +1011,9 @@ pub(super) async fn activate_generation(
         .filter(|change| change.kind == ChangeKind::Retired)
         .map(|change| change.code.to_string())
         .collect();
-    let mut closing: Vec<String> = team_changes.iter().map(|(code, _)| code.clone()).collect();
-    closing.extend(retired_codes);
-    store::teams::close_history(&mut transaction, &closing, now)
+    // The history is only appended to: retired blocks' teams end, changed
+    // teams begin (superseding the entries before them).
+    store::teams::end_history(&mut transaction, &retired_codes, now)
         .await
         .map_err(Error::database("activating a generation"))?;
     store::teams::open_history(&mut transaction, &team_changes, now)
@@ -977,6 +1060,9 @@ pub(super) async fn activate_generation(
             format!("revision moved from {revision} to {bumped} under the lock"),
         ));
     }
+    service
+        .record(&mut transaction, access, "activating a generation")
+        .await?;
     transaction
         .commit()
         .await
@@ -997,7 +1083,7 @@ pub(super) async fn activate_generation(
         .await
         .map_err(Error::database("activating a generation"))?
         .ok_or_else(|| Error::internal("activating a generation", "generation vanished"))?;
-    Ok(generation_message(row))
+    Ok(generation_for(access, row))
 }
 
 fn geometries_by_code(rows: &[BlockRow]) -> Result<BTreeMap<BlockCode, MultiPolygon<f64>>, Error> {
@@ -1015,15 +1101,16 @@ fn geometries_by_code(rows: &[BlockRow]) -> Result<BTreeMap<BlockCode, MultiPoly
 
 pub(super) async fn discard_generation(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::DiscardGenerationRequest,
 ) -> Result<api::Generation, Error> {
-    require_admin(caller)?;
     let mut transaction = service.begin("discarding a generation").await?;
     let generation = named_generation(&mut transaction, "name", &request.name, true).await?;
+    let reached = require_visible(&StaffReach::of(access), &generation)?;
+    access.audit().resource(generation_name(generation.id));
     match generation.state.as_str() {
-        "draft" => {}
-        "discarded" => return Ok(generation_message(generation)),
+        "draft" => require_whole(reached, &generation)?,
+        "discarded" => return Ok(generation_for(access, generation)),
         other => {
             return Err(Error::FailedPrecondition(format!(
                 "{} is {other}; only a draft can be discarded",
@@ -1038,9 +1125,12 @@ pub(super) async fn discard_generation(
         .await
         .map_err(Error::database("discarding a generation"))?
         .ok_or_else(|| Error::internal("discarding a generation", "generation vanished"))?;
+    service
+        .record(&mut transaction, access, "discarding a generation")
+        .await?;
     transaction
         .commit()
         .await
         .map_err(Error::database("discarding a generation"))?;
-    Ok(generation_message(row))
+    Ok(generation_for(access, row))
 }

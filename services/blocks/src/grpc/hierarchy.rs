@@ -2,14 +2,14 @@
 //! upsert with `allow_missing`), delete, and a bulk import of subdistricts.
 
 use chrono::Utc;
-use flatgov_auth::Caller;
+use flatgov_auth::policy::Access;
 use flatgov_grpc::error::FieldViolation;
 use flatgov_grpc::paging::{ListQuery, PageRequest};
 use flatgov_proto::blocks::v1 as api;
 use flatgov_proto::blocks::v1::HierarchyChangeKind;
 
+use super::RegistryService;
 use super::convert::{community_message, district_message, subdistrict_message};
-use super::{RegistryService, require_admin_of};
 use crate::domain::codec;
 use crate::domain::codes::{CodeError, CommunityCode, DistrictCode, SubdistrictCode};
 use crate::domain::geometry::{area_m2, parse_geometry};
@@ -17,6 +17,7 @@ use crate::domain::import::{ImportProblem, parse_subdistrict_collection};
 use crate::domain::names::PlaceName;
 use crate::error::Error;
 use crate::events;
+use crate::reach::require_division;
 use crate::resources::{self, ParentLevels};
 use crate::store::hierarchy as store;
 use crate::store::hierarchy::SubdistrictValues;
@@ -142,7 +143,7 @@ fn not_found(what: &str, code: impl std::fmt::Display) -> Error {
 
 pub(super) async fn create_district(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::CreateDistrictRequest,
 ) -> Result<api::District, Error> {
     let district = request
@@ -155,7 +156,8 @@ pub(super) async fn create_district(
         resources::district,
         DistrictCode::parse,
     )?;
-    require_admin_of(caller, &code.to_string())?;
+    require_division(access, &code.to_string())?;
+    access.audit().resource(format!("districts/{code}"));
     let (display_name, display_name_en) = district_names(&district)?;
     let mut transaction = service.begin("creating a district").await?;
     let row = store::insert_district(
@@ -175,6 +177,9 @@ pub(super) async fn create_district(
     )
     .await
     .map_err(Error::database("creating a district"))?;
+    service
+        .record(&mut transaction, access, "creating a district")
+        .await?;
     transaction
         .commit()
         .await
@@ -195,7 +200,7 @@ fn district_names(district: &api::District) -> Result<(PlaceName, Option<PlaceNa
 
 pub(super) async fn get_district(
     service: &RegistryService,
-    _caller: &Caller,
+    _access: &Access,
     request: api::GetDistrictRequest,
 ) -> Result<api::District, Error> {
     let code = resources::district("name", &request.name)?;
@@ -209,7 +214,7 @@ pub(super) async fn get_district(
 
 pub(super) async fn list_districts(
     service: &RegistryService,
-    _caller: &Caller,
+    _access: &Access,
     request: api::ListDistrictsRequest,
 ) -> Result<api::ListDistrictsResponse, Error> {
     let query = ListQuery::new("districts");
@@ -233,7 +238,7 @@ pub(super) async fn list_districts(
 
 pub(super) async fn update_district(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::UpdateDistrictRequest,
 ) -> Result<api::District, Error> {
     let district = request
@@ -246,7 +251,8 @@ pub(super) async fn update_district(
         resources::district,
         DistrictCode::parse,
     )?;
-    require_admin_of(caller, &code.to_string())?;
+    require_division(access, &code.to_string())?;
+    access.audit().resource(format!("districts/{code}"));
     let paths = mask_paths(
         request.update_mask.as_ref(),
         &["display_name", "display_name_en"],
@@ -260,7 +266,7 @@ pub(super) async fn update_district(
             return Err(not_found("district", code));
         }
         drop(transaction);
-        return create_or_read_district(service, caller, district, code).await;
+        return create_or_read_district(service, access, district, code).await;
     };
     let mut display_name = existing.display_name.clone();
     let mut display_name_en = existing.display_name_en.clone();
@@ -303,6 +309,9 @@ pub(super) async fn update_district(
     )
     .await
     .map_err(Error::database("updating a district"))?;
+    service
+        .record(&mut transaction, access, "updating a district")
+        .await?;
     transaction
         .commit()
         .await
@@ -313,13 +322,13 @@ pub(super) async fn update_district(
 /// Upsert's create path: a concurrent creator may win, in which case its row is returned.
 async fn create_or_read_district(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     district: api::District,
     code: DistrictCode,
 ) -> Result<api::District, Error> {
     match create_district(
         service,
-        caller,
+        access,
         api::CreateDistrictRequest {
             district: Some(district),
         },
@@ -329,7 +338,7 @@ async fn create_or_read_district(
         Err(Error::AlreadyExists(_)) => {
             get_district(
                 service,
-                caller,
+                access,
                 api::GetDistrictRequest {
                     name: format!("districts/{code}"),
                 },
@@ -342,11 +351,12 @@ async fn create_or_read_district(
 
 pub(super) async fn delete_district(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::DeleteDistrictRequest,
 ) -> Result<(), Error> {
     let code = resources::district("name", &request.name)?.to_string();
-    require_admin_of(caller, &code)?;
+    require_division(access, &code)?;
+    access.audit().resource(format!("districts/{code}"));
     let mut transaction = service.begin("deleting a district").await?;
     store::get_district(&mut transaction, &code, true)
         .await
@@ -371,6 +381,9 @@ pub(super) async fn delete_district(
     )
     .await
     .map_err(Error::database("deleting a district"))?;
+    service
+        .record(&mut transaction, access, "deleting a district")
+        .await?;
     transaction
         .commit()
         .await
@@ -448,7 +461,7 @@ async fn require_district_exists(
 
 pub(super) async fn create_subdistrict(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::CreateSubdistrictRequest,
 ) -> Result<api::Subdistrict, Error> {
     let subdistrict = request
@@ -461,13 +474,17 @@ pub(super) async fn create_subdistrict(
         resources::subdistrict,
         SubdistrictCode::parse,
     )?;
-    require_admin_of(caller, &code.to_string())?;
+    require_division(access, &code.to_string())?;
+    access.audit().resource(format!("subdistricts/{code}"));
     let input = subdistrict_input(&subdistrict, code)?;
     let mut transaction = service.begin("creating a subdistrict").await?;
     require_district_exists(&mut transaction, "subdistrict.name", code).await?;
     let row = insert_subdistrict(&mut transaction, &input)
         .await?
         .ok_or_else(|| Error::AlreadyExists(format!("subdistrict {code} already exists")))?;
+    service
+        .record(&mut transaction, access, "creating a subdistrict")
+        .await?;
     transaction
         .commit()
         .await
@@ -547,7 +564,7 @@ async fn update_subdistrict_row(
 
 pub(super) async fn get_subdistrict(
     service: &RegistryService,
-    _caller: &Caller,
+    _access: &Access,
     request: api::GetSubdistrictRequest,
 ) -> Result<api::Subdistrict, Error> {
     let code = resources::subdistrict("name", &request.name)?;
@@ -561,7 +578,7 @@ pub(super) async fn get_subdistrict(
 
 pub(super) async fn list_subdistricts(
     service: &RegistryService,
-    _caller: &Caller,
+    _access: &Access,
     request: api::ListSubdistrictsRequest,
 ) -> Result<api::ListSubdistrictsResponse, Error> {
     let parent = resources::parent("parent", &request.parent, ParentLevels::District)?;
@@ -591,7 +608,7 @@ pub(super) async fn list_subdistricts(
 
 pub(super) async fn update_subdistrict(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::UpdateSubdistrictRequest,
 ) -> Result<api::Subdistrict, Error> {
     let subdistrict = request
@@ -604,7 +621,8 @@ pub(super) async fn update_subdistrict(
         resources::subdistrict,
         SubdistrictCode::parse,
     )?;
-    require_admin_of(caller, &code.to_string())?;
+    require_division(access, &code.to_string())?;
+    access.audit().resource(format!("subdistricts/{code}"));
     let paths = mask_paths(
         request.update_mask.as_ref(),
         &["display_name", "display_name_en", "boundary_geojson"],
@@ -626,6 +644,9 @@ pub(super) async fn update_subdistrict(
                 .map_err(Error::database("updating a subdistrict"))?
                 .ok_or_else(|| not_found("subdistrict", code))?,
         };
+        service
+            .record(&mut transaction, access, "updating a subdistrict")
+            .await?;
         transaction
             .commit()
             .await
@@ -676,6 +697,9 @@ pub(super) async fn update_subdistrict(
     )
     .await?;
     if changed {
+        service
+            .record(&mut transaction, access, "updating a subdistrict")
+            .await?;
         transaction
             .commit()
             .await
@@ -686,11 +710,12 @@ pub(super) async fn update_subdistrict(
 
 pub(super) async fn delete_subdistrict(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::DeleteSubdistrictRequest,
 ) -> Result<(), Error> {
     let code = resources::subdistrict("name", &request.name)?.to_string();
-    require_admin_of(caller, &code)?;
+    require_division(access, &code)?;
+    access.audit().resource(format!("subdistricts/{code}"));
     let mut transaction = service.begin("deleting a subdistrict").await?;
     store::get_subdistrict(&mut transaction, &code, true)
         .await
@@ -715,6 +740,9 @@ pub(super) async fn delete_subdistrict(
     )
     .await
     .map_err(Error::database("deleting a subdistrict"))?;
+    service
+        .record(&mut transaction, access, "deleting a subdistrict")
+        .await?;
     transaction
         .commit()
         .await
@@ -724,10 +752,9 @@ pub(super) async fn delete_subdistrict(
 
 pub(super) async fn import_subdistricts(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::ImportSubdistrictsRequest,
 ) -> Result<api::ImportSubdistrictsResponse, Error> {
-    super::require_admin(caller)?;
     let document: serde_json::Value = serde_json::from_str(&request.geojson)
         .map_err(|error| Error::invalid("geojson", format!("not valid JSON: {error}")))?;
     let boundaries = parse_subdistrict_collection(&document)
@@ -739,7 +766,12 @@ pub(super) async fn import_subdistricts(
         ));
     }
     for boundary in &boundaries {
-        require_admin_of(caller, &boundary.code.to_string())?;
+        require_division(access, &boundary.code.to_string())?;
+    }
+    for boundary in &boundaries {
+        access
+            .audit()
+            .resource(format!("subdistricts/{}", boundary.code));
     }
     let mut transaction = service.begin("importing subdistricts").await?;
     let mut violations = Vec::new();
@@ -799,6 +831,9 @@ pub(super) async fn import_subdistricts(
         }
         response.subdistricts.push(format!("subdistricts/{code}"));
     }
+    service
+        .record(&mut transaction, access, "importing subdistricts")
+        .await?;
     transaction
         .commit()
         .await
@@ -810,7 +845,7 @@ pub(super) async fn import_subdistricts(
 
 pub(super) async fn create_community(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::CreateCommunityRequest,
 ) -> Result<api::Community, Error> {
     let community = request
@@ -823,7 +858,8 @@ pub(super) async fn create_community(
         resources::community,
         CommunityCode::parse,
     )?;
-    require_admin_of(caller, &code.to_string())?;
+    require_division(access, &code.to_string())?;
+    access.audit().resource(format!("communities/{code}"));
     let (display_name, display_name_en) = community_names(&community)?;
     let mut transaction = service.begin("creating a community").await?;
     let row = insert_community(
@@ -834,6 +870,9 @@ pub(super) async fn create_community(
     )
     .await?
     .ok_or_else(|| Error::AlreadyExists(format!("community {code} already exists")))?;
+    service
+        .record(&mut transaction, access, "creating a community")
+        .await?;
     transaction
         .commit()
         .await
@@ -900,7 +939,7 @@ pub(super) async fn insert_community(
 
 pub(super) async fn get_community(
     service: &RegistryService,
-    _caller: &Caller,
+    _access: &Access,
     request: api::GetCommunityRequest,
 ) -> Result<api::Community, Error> {
     let code = resources::community("name", &request.name)?;
@@ -914,7 +953,7 @@ pub(super) async fn get_community(
 
 pub(super) async fn list_communities(
     service: &RegistryService,
-    _caller: &Caller,
+    _access: &Access,
     request: api::ListCommunitiesRequest,
 ) -> Result<api::ListCommunitiesResponse, Error> {
     let parent = resources::parent("parent", &request.parent, ParentLevels::UpToSubdistrict)?;
@@ -940,7 +979,7 @@ pub(super) async fn list_communities(
 
 pub(super) async fn update_community(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::UpdateCommunityRequest,
 ) -> Result<api::Community, Error> {
     let community = request
@@ -953,7 +992,8 @@ pub(super) async fn update_community(
         resources::community,
         CommunityCode::parse,
     )?;
-    require_admin_of(caller, &code.to_string())?;
+    require_division(access, &code.to_string())?;
+    access.audit().resource(format!("communities/{code}"));
     let paths = mask_paths(
         request.update_mask.as_ref(),
         &["display_name", "display_name_en"],
@@ -981,6 +1021,9 @@ pub(super) async fn update_community(
                 .map_err(Error::database("updating a community"))?
                 .ok_or_else(|| not_found("community", code))?,
         };
+        service
+            .record(&mut transaction, access, "updating a community")
+            .await?;
         transaction
             .commit()
             .await
@@ -1029,6 +1072,9 @@ pub(super) async fn update_community(
     )
     .await
     .map_err(Error::database("updating a community"))?;
+    service
+        .record(&mut transaction, access, "updating a community")
+        .await?;
     transaction
         .commit()
         .await
@@ -1038,11 +1084,12 @@ pub(super) async fn update_community(
 
 pub(super) async fn delete_community(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::DeleteCommunityRequest,
 ) -> Result<(), Error> {
     let code = resources::community("name", &request.name)?.to_string();
-    require_admin_of(caller, &code)?;
+    require_division(access, &code)?;
+    access.audit().resource(format!("communities/{code}"));
     let mut transaction = service.begin("deleting a community").await?;
     store::get_community(&mut transaction, &code, true)
         .await
@@ -1067,6 +1114,9 @@ pub(super) async fn delete_community(
     )
     .await
     .map_err(Error::database("deleting a community"))?;
+    service
+        .record(&mut transaction, access, "deleting a community")
+        .await?;
     transaction
         .commit()
         .await

@@ -1,5 +1,8 @@
 //! Which block is this point in, and what is this block: LocatePoint(s),
-//! GetBlock, ListBlocks, ExportGeoJson. Any authenticated caller may call these.
+//! GetBlock, ListBlocks, ExportGeoJson. The map of the generations that were
+//! in force is public; a draft only to the administrators it concerns, and
+//! only its blocks within their jurisdiction. Team names and phones are
+//! shaped per `crate::privacy`.
 //!
 //! Current lookups are answered from the in-memory snapshot (index, attributes
 //! and teams); historical ones from a lazily built index of the generation in
@@ -9,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
-use flatgov_auth::Caller;
+use flatgov_auth::policy::Access;
 use flatgov_grpc::error::{FieldViolation, ForField as _};
 use flatgov_grpc::paging::{ListQuery, PageRequest};
 use flatgov_grpc::time;
@@ -28,11 +31,12 @@ use crate::domain::import::{
 use crate::domain::names::PlaceName;
 use crate::domain::team::Team;
 use crate::error::Error;
-use crate::privacy::{may_see_names, may_see_phone};
+use crate::privacy::Viewer;
+use crate::reach::{Places, StaffReach};
 use crate::resources::{self, GenerationRef, ParentLevels, generation_name};
 use crate::snapshot::BlockRecord;
 use crate::store;
-use crate::store::generations::GenerationRow;
+use crate::store::generations::{BlockFilter, GenerationRow};
 
 /// Most points one LocatePoints call may carry.
 pub const MAX_POINTS: usize = 10_000;
@@ -106,6 +110,27 @@ fn target(at: Option<&prost_types::Timestamp>, generation: &str) -> Result<Targe
     })
 }
 
+/// NOT_FOUND for a generation: the same words whether it does not exist or
+/// the caller may not see it.
+fn no_such_generation(id: Uuid) -> Error {
+    Error::NotFound(format!("{} does not exist", generation_name(id)))
+}
+
+/// Where the caller may read the blocks of `generation`: anywhere in the
+/// generations that were in force (the public map); in a draft, only where
+/// an administrator it concerns reaches. A draft the caller may not see at
+/// all is answered as one that does not exist.
+fn readable_places(access: &Access, generation: &GenerationRow) -> Result<Places, Error> {
+    if matches!(generation.state.as_str(), "active" | "retired") {
+        return Ok(Places::Everywhere);
+    }
+    let reach = StaffReach::of(access);
+    if !reach.generation(generation).is_visible() {
+        return Err(no_such_generation(generation.id));
+    }
+    Ok(reach.draft_places())
+}
+
 /// Where each point falls: the generation searched and, per point, the block.
 struct Located {
     generation: Uuid,
@@ -116,6 +141,7 @@ struct Located {
 
 async fn locate(
     service: &RegistryService,
+    access: &Access,
     points: &[(f64, f64)],
     target: Target,
 ) -> Result<Located, Error> {
@@ -160,13 +186,13 @@ async fn locate(
         }
     };
     let mut connection = service.connection("locating in a past generation").await?;
+    let mut places = Places::Everywhere;
     let row = if at.is_none() {
         let row = store::generations::get_generation(&mut connection, generation, false)
             .await
             .map_err(Error::database("locating in a generation"))?
-            .ok_or_else(|| {
-                Error::NotFound(format!("{} does not exist", generation_name(generation)))
-            })?;
+            .ok_or_else(|| no_such_generation(generation))?;
+        places = readable_places(access, &row)?;
         if row.state == "discarded" {
             return Err(Error::FailedPrecondition(format!(
                 "{} was discarded; its blocks are gone",
@@ -182,6 +208,10 @@ async fn locate(
         .iter()
         .map(|&(longitude, latitude)| {
             let code = index.index.locate(longitude, latitude)?;
+            // A draft block the caller may not see is land outside every block.
+            if !places.contains(&code.to_string()) {
+                return None;
+            }
             index.blocks.get(code).cloned()
         })
         .collect();
@@ -242,13 +272,20 @@ fn to_teams(
         .collect()
 }
 
-/// Adds what the view asks for beyond the basics: geometry and team contacts.
+/// Adds what the view asks for beyond the basics (geometry, team contacts
+/// as this caller may see them) and notes in the audit trail the blocks
+/// answered and the staff whose name or phone was shown.
 async fn complete(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     view: api::BlockView,
     blocks: &mut [BlockData],
 ) -> Result<Vec<api::Block>, Error> {
+    for block in blocks.iter() {
+        access
+            .audit()
+            .resource(format!("blocks/{}", block.record.code));
+    }
     if !wants_contacts(view) {
         return Ok(blocks.iter().map(block_message).collect());
     }
@@ -290,13 +327,14 @@ async fn complete(
     let roster = store::staff::staff_by_ids(&mut connection, &staff_ids)
         .await
         .map_err(Error::database("reading team contacts"))?;
-    let names_visible = may_see_names(caller);
+    let viewer = Viewer::of(access);
     Ok(blocks
         .iter()
         .map(|block| {
             let mut message = block_message(block);
             if let (Some(team), Some(team_message)) = (&block.team, message.team.as_mut()) {
                 let block_code = block.record.code.to_string();
+                let names_visible = viewer.sees_team_names(&block_code);
                 let member = |staff: &str, post: api::TeamPost, role: api::AssistantRole| {
                     let row = roster.get(staff);
                     let places: Vec<&str> = row
@@ -304,8 +342,12 @@ async fn complete(
                         .into_iter()
                         .chain(std::iter::once(block_code.as_str()))
                         .collect();
-                    let phone_visible = may_see_phone(caller, staff, places);
+                    let phone_visible = viewer.sees_phone(staff, places);
                     let phone = row.and_then(|row| row.phone.clone());
+                    let shown = row.is_some() && (names_visible || phone_visible);
+                    if shown {
+                        access.audit().resource(format!("staff/{staff}"));
+                    }
                     api::TeamMember {
                         staff: staff.to_owned(),
                         post: post as i32,
@@ -348,7 +390,7 @@ async fn complete(
 
 pub(super) async fn locate_point(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::LocatePointRequest,
 ) -> Result<api::LocatePointResponse, Error> {
     let point = request
@@ -360,7 +402,7 @@ pub(super) async fn locate_point(
         return Err(Error::InvalidArgument(violations));
     }
     let target = target(request.at.as_ref(), &request.generation)?;
-    let located = locate(service, &[(longitude, latitude)], target).await?;
+    let located = locate(service, access, &[(longitude, latitude)], target).await?;
     let Some(block) = located.blocks.into_iter().next().flatten() else {
         return Err(Error::NotFound(format!(
             "point ({longitude}, {latitude}) is outside every block of {}{}",
@@ -372,7 +414,7 @@ pub(super) async fn locate_point(
         )));
     };
     let mut blocks = [block];
-    let mut messages = complete(service, caller, view_of(request.view), &mut blocks).await?;
+    let mut messages = complete(service, access, view_of(request.view), &mut blocks).await?;
     Ok(api::LocatePointResponse {
         block: messages.pop(),
     })
@@ -380,7 +422,7 @@ pub(super) async fn locate_point(
 
 pub(super) async fn locate_points(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::LocatePointsRequest,
 ) -> Result<api::LocatePointsResponse, Error> {
     if request.points.len() > MAX_POINTS {
@@ -403,7 +445,7 @@ pub(super) async fn locate_points(
         return Err(Error::InvalidArgument(violations));
     }
     let target = target(request.at.as_ref(), &request.generation)?;
-    let located = locate(service, &points, target).await?;
+    let located = locate(service, access, &points, target).await?;
     let found: Vec<usize> = located
         .blocks
         .iter()
@@ -411,7 +453,7 @@ pub(super) async fn locate_points(
         .filter_map(|(index, block)| block.is_some().then_some(index))
         .collect();
     let mut blocks: Vec<BlockData> = located.blocks.iter().flatten().cloned().collect();
-    let messages = complete(service, caller, view_of(request.view), &mut blocks).await?;
+    let messages = complete(service, access, view_of(request.view), &mut blocks).await?;
     let mut locations = vec![api::PointLocation::default(); points.len()];
     for (index, message) in found.into_iter().zip(messages) {
         locations[index].block = Some(message);
@@ -449,7 +491,7 @@ async fn resolve_generation(
     store::generations::get_generation(connection, id, false)
         .await
         .map_err(Error::database("reading a generation"))?
-        .ok_or_else(|| Error::NotFound(format!("{} does not exist", generation_name(id))))
+        .ok_or_else(|| no_such_generation(id))
 }
 
 /// The teams of `codes` as that generation shows them: in force for the active
@@ -504,7 +546,7 @@ async fn generation_teams(
 
 pub(super) async fn get_block(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::GetBlockRequest,
 ) -> Result<api::Block, Error> {
     let code = resources::block("name", &request.name)?;
@@ -533,11 +575,15 @@ pub(super) async fn get_block(
             resolve_generation(service, &mut connection, "generation", &request.generation).await?
         }
     };
-    let Some(row) =
+    let places = readable_places(access, &generation)?;
+    let stored = if places.contains(&code.to_string()) {
         store::generations::get_block(&mut connection, generation.id, &code.to_string(), false)
             .await
             .map_err(Error::database("reading a block"))?
-    else {
+    } else {
+        None
+    };
+    let Some(row) = stored else {
         let mut message = format!("block {code} is not in {}", generation_name(generation.id));
         if generation.state == "active"
             && let Some((last, valid_to)) =
@@ -567,7 +613,7 @@ pub(super) async fn get_block(
         team: teams.remove(&code),
         geometry_geojson: None,
     }];
-    let mut messages = complete(service, caller, view, &mut blocks).await?;
+    let mut messages = complete(service, access, view, &mut blocks).await?;
     messages
         .pop()
         .ok_or_else(|| Error::internal("reading a block", "no message built"))
@@ -575,7 +621,7 @@ pub(super) async fn get_block(
 
 pub(super) async fn list_blocks(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::ListBlocksRequest,
 ) -> Result<api::ListBlocksResponse, Error> {
     let parent = resources::parent("parent", &request.parent, ParentLevels::UpToCommunity)?;
@@ -583,6 +629,12 @@ pub(super) async fn list_blocks(
     let mut connection = service.connection("listing blocks").await?;
     let generation =
         resolve_generation(service, &mut connection, "generation", &request.generation).await?;
+    let places = readable_places(access, &generation)?;
+    let reached = places.like_patterns();
+    let filter = BlockFilter {
+        prefix: &parent.prefix(),
+        reached: reached.as_deref(),
+    };
     let query = ListQuery::new(&format!(
         "blocks generation={} parent={}",
         generation.id,
@@ -592,14 +644,14 @@ pub(super) async fn list_blocks(
     let mut rows = store::generations::list_blocks(
         &mut connection,
         generation.id,
-        &parent.prefix(),
+        filter,
         page.after.as_deref(),
         page.size.fetch_limit(),
         false,
     )
     .await
     .map_err(Error::database("listing blocks"))?;
-    let total = store::generations::count_blocks(&mut connection, generation.id, &parent.prefix())
+    let total = store::generations::count_blocks(&mut connection, generation.id, filter)
         .await
         .map_err(Error::database("listing blocks"))?;
     let next_page_token = page
@@ -621,29 +673,77 @@ pub(super) async fn list_blocks(
         })
         .collect::<Result<Vec<_>, Error>>()?;
     Ok(api::ListBlocksResponse {
-        blocks: complete(service, caller, view, &mut blocks).await?,
+        blocks: complete(service, access, view, &mut blocks).await?,
         next_page_token,
         total_size: u32::try_from(total).unwrap_or(u32::MAX),
     })
 }
 
+/// Most GeoJSON text one export page carries, whatever a block's polygon
+/// costs: well inside the 4 MiB a gRPC message is by default, so an export
+/// never needs the import-sized limit.
+const EXPORT_PAGE_BYTES: usize = 2 * 1024 * 1024;
+
+/// How many of `features` one page carries: up to the byte budget, at least one.
+fn features_within_budget(features: &[geojson::Feature]) -> usize {
+    let mut bytes = 0;
+    for (index, feature) in features.iter().enumerate() {
+        bytes += feature.to_string().len();
+        if bytes > EXPORT_PAGE_BYTES && index > 0 {
+            return index;
+        }
+    }
+    features.len()
+}
+
+/// One page of `collection`, whose features are `keys` in order, fetched
+/// with one row more than the page when `more` is true: the page's
+/// GeoJSON, its feature count and the next page's token.
+fn export_page(
+    mut collection: geojson::FeatureCollection,
+    keys: &[String],
+    more: bool,
+    query: &ListQuery,
+) -> (String, u32, String) {
+    let kept = features_within_budget(&collection.features);
+    collection.features.truncate(kept);
+    let next_page_token = match kept.checked_sub(1).and_then(|last| keys.get(last)) {
+        Some(last) if more || kept < keys.len() => query.token_after(last),
+        _ => String::new(),
+    };
+    (
+        collection.to_string(),
+        u32::try_from(kept).unwrap_or(u32::MAX),
+        next_page_token,
+    )
+}
+
 pub(super) async fn export_geojson(
     service: &RegistryService,
-    _caller: &Caller,
+    access: &Access,
     request: api::ExportGeoJsonRequest,
 ) -> Result<api::ExportGeoJsonResponse, Error> {
     let parent = resources::parent("parent", &request.parent, ParentLevels::UpToCommunity)?;
     let mut connection = service.connection("exporting GeoJSON").await?;
     let layer = api::ExportLayer::try_from(request.layer).unwrap_or(api::ExportLayer::Blocks);
     if layer == api::ExportLayer::Subdistricts {
+        let query = ListQuery::new(&format!("export subdistricts parent={}", parent.prefix()));
+        let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
         let rows = store::hierarchy::subdistricts_with_boundary(&mut connection)
             .await
             .map_err(Error::database("exporting subdistricts"))?;
-        let boundaries = rows
-            .iter()
+        let mut rows: Vec<_> = rows
+            .into_iter()
             .filter(|row| {
                 row.code.starts_with(&parent.prefix()) || parent.prefix().starts_with(&row.code)
             })
+            .filter(|row| page.after.as_ref().is_none_or(|after| row.code > *after))
+            .take(page.size.get() + 1)
+            .collect();
+        let more = rows.len() > page.size.get();
+        rows.truncate(page.size.get());
+        let boundaries = rows
+            .iter()
             .map(|row| {
                 Ok(SubdistrictBoundary {
                     code: crate::domain::codes::SubdistrictCode::parse(&row.code)
@@ -659,25 +759,44 @@ pub(super) async fn export_geojson(
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        let collection = subdistricts_to_geojson(&boundaries);
+        let keys: Vec<String> = rows.iter().map(|row| row.code.clone()).collect();
+        let (geojson, feature_count, next_page_token) =
+            export_page(subdistricts_to_geojson(&boundaries), &keys, more, &query);
         return Ok(api::ExportGeoJsonResponse {
-            feature_count: u32::try_from(boundaries.len()).unwrap_or(u32::MAX),
-            geojson: collection.to_string(),
+            geojson,
+            feature_count,
             generation: String::new(),
+            next_page_token,
         });
     }
     let generation =
         resolve_generation(service, &mut connection, "generation", &request.generation).await?;
-    let rows = store::generations::list_blocks(
+    let places = readable_places(access, &generation)?;
+    let reached = places.like_patterns();
+    let filter = BlockFilter {
+        prefix: &parent.prefix(),
+        reached: reached.as_deref(),
+    };
+    // Bound to the generation's id: pages of one export never mix generations.
+    let query = ListQuery::new(&format!(
+        "export blocks generation={} parent={} teams={}",
+        generation.id,
+        parent.prefix(),
+        request.include_teams
+    ));
+    let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
+    let mut rows = store::generations::list_blocks(
         &mut connection,
         generation.id,
-        &parent.prefix(),
-        None,
-        i64::MAX,
+        filter,
+        page.after.as_deref(),
+        page.size.fetch_limit(),
         true,
     )
     .await
     .map_err(Error::database("exporting blocks"))?;
+    let more = rows.len() > page.size.get();
+    rows.truncate(page.size.get());
     let community_codes: Vec<String> = rows
         .iter()
         .map(|row| row.community_code.clone())
@@ -718,10 +837,12 @@ pub(super) async fn export_geojson(
             properties.insert("team".into(), team_json(team));
         }
     }
+    let (geojson, feature_count, next_page_token) = export_page(collection, &codes, more, &query);
     Ok(api::ExportGeoJsonResponse {
-        feature_count: u32::try_from(drafts.len()).unwrap_or(u32::MAX),
-        geojson: collection.to_string(),
+        geojson,
+        feature_count,
         generation: generation_name(generation.id),
+        next_page_token,
     })
 }
 

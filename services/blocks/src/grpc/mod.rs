@@ -1,6 +1,9 @@
 //! `flatgov.blocks.v1.BlockRegistry`: the generated trait, implemented by
-//! handlers grouped by what they serve. Each handler takes the verified caller
-//! and the request message and returns the response or an [`Error`].
+//! handlers grouped by what they serve. Each handler takes what the policy
+//! layer granted the caller (`Access`) and the request message, and returns
+//! the response or an [`Error`]. Roles are decided by the table
+//! ([`crate::policy`]) before a handler runs; handlers check places
+//! ([`crate::reach`]).
 
 mod convert;
 mod generations;
@@ -11,11 +14,9 @@ mod teams;
 
 use std::sync::Arc;
 
-use flatgov_auth::{Caller, Role};
 use flatgov_proto::blocks::v1 as api;
 use flatgov_proto::blocks::v1::block_registry_server::BlockRegistry;
 use sqlx::PgPool;
-use tonic::{Request, Response, Status};
 
 use crate::domain::validation::ValidationSettings;
 use crate::error::Error;
@@ -50,6 +51,23 @@ impl RegistryService {
         self.pool.begin().await.map_err(Error::database(context))
     }
 
+    /// Writes the call's audit record in `transaction`, so it commits with
+    /// the change it records.
+    async fn record(
+        &self,
+        transaction: &mut sqlx::PgConnection,
+        access: &flatgov_auth::policy::Access,
+        context: &'static str,
+    ) -> Result<(), Error> {
+        flatgov_grpc::authz::record_in_transaction(
+            transaction,
+            access,
+            crate::policy::POLICY.service,
+        )
+        .await
+        .map_err(Error::database(context))
+    }
+
     async fn connection(
         &self,
         context: &'static str,
@@ -58,278 +76,60 @@ impl RegistryService {
     }
 }
 
-/// The caller of a request; UNAUTHENTICATED when the auth layer verified none.
-fn caller<T>(request: &Request<T>) -> Result<Caller, Status> {
-    flatgov_auth::caller(request).cloned()
+flatgov_grpc::dispatch! {
+    impl BlockRegistry for RegistryService {
+        fn locate_point(api::LocatePointRequest) -> api::LocatePointResponse => lookup::locate_point;
+        fn get_block(api::GetBlockRequest) -> api::Block => lookup::get_block;
+        fn locate_points(api::LocatePointsRequest) -> api::LocatePointsResponse => lookup::locate_points;
+        fn list_blocks(api::ListBlocksRequest) -> api::ListBlocksResponse => lookup::list_blocks;
+        fn export_geo_json(api::ExportGeoJsonRequest) -> api::ExportGeoJsonResponse => lookup::export_geojson;
+        fn create_district(api::CreateDistrictRequest) -> api::District => hierarchy::create_district;
+        fn get_district(api::GetDistrictRequest) -> api::District => hierarchy::get_district;
+        fn list_districts(api::ListDistrictsRequest) -> api::ListDistrictsResponse => hierarchy::list_districts;
+        fn update_district(api::UpdateDistrictRequest) -> api::District => hierarchy::update_district;
+        fn delete_district(api::DeleteDistrictRequest) -> () => hierarchy::delete_district;
+        fn create_subdistrict(api::CreateSubdistrictRequest) -> api::Subdistrict => hierarchy::create_subdistrict;
+        fn get_subdistrict(api::GetSubdistrictRequest) -> api::Subdistrict => hierarchy::get_subdistrict;
+        fn list_subdistricts(api::ListSubdistrictsRequest) -> api::ListSubdistrictsResponse => hierarchy::list_subdistricts;
+        fn update_subdistrict(api::UpdateSubdistrictRequest) -> api::Subdistrict => hierarchy::update_subdistrict;
+        fn delete_subdistrict(api::DeleteSubdistrictRequest) -> () => hierarchy::delete_subdistrict;
+        fn import_subdistricts(api::ImportSubdistrictsRequest) -> api::ImportSubdistrictsResponse => hierarchy::import_subdistricts;
+        fn create_community(api::CreateCommunityRequest) -> api::Community => hierarchy::create_community;
+        fn get_community(api::GetCommunityRequest) -> api::Community => hierarchy::get_community;
+        fn list_communities(api::ListCommunitiesRequest) -> api::ListCommunitiesResponse => hierarchy::list_communities;
+        fn update_community(api::UpdateCommunityRequest) -> api::Community => hierarchy::update_community;
+        fn delete_community(api::DeleteCommunityRequest) -> () => hierarchy::delete_community;
+        fn create_staff(api::CreateStaffRequest) -> api::Staff => staff::create_staff;
+        fn get_staff(api::GetStaffRequest) -> api::Staff => staff::get_staff;
+        fn list_staff(api::ListStaffRequest) -> api::ListStaffResponse => staff::list_staff;
+        fn update_staff(api::UpdateStaffRequest) -> api::Staff => staff::update_staff;
+        fn delete_staff(api::DeleteStaffRequest) -> () => staff::delete_staff;
+        fn import_staff(api::ImportStaffRequest) -> api::ImportStaffResponse => staff::import_staff;
+        fn import_blocks(api::ImportBlocksRequest) -> api::Generation => generations::import_blocks;
+        fn get_generation(api::GetGenerationRequest) -> api::Generation => generations::get_generation;
+        fn list_generations(api::ListGenerationsRequest) -> api::ListGenerationsResponse => generations::list_generations;
+        fn validate_generation(api::ValidateGenerationRequest) -> api::ValidationReport => generations::validate_generation;
+        fn activate_generation(api::ActivateGenerationRequest) -> api::Generation => generations::activate_generation;
+        fn discard_generation(api::DiscardGenerationRequest) -> api::Generation => generations::discard_generation;
+        fn set_block_team(api::SetBlockTeamRequest) -> api::Block => teams::set_block_team;
+    }
 }
 
-/// District admins change boundaries, teams, the hierarchy and the roster.
-fn require_admin(caller: &Caller) -> Result<(), Error> {
-    caller
-        .require_any_role(&[Role::DistrictAdmin])
-        .map_err(|status| Error::PermissionDenied(status.message().to_owned()))
-}
-
-/// An admin whose jurisdiction covers the division with `code`.
-fn require_admin_of(caller: &Caller, code: &str) -> Result<(), Error> {
-    require_admin(caller)?;
-    caller
-        .require_jurisdiction(code)
-        .map_err(|status| Error::PermissionDenied(status.message().to_owned()))
-}
-
-/// Staff roles (not residents or integrators) read the roster.
-fn require_staff_role(caller: &Caller) -> Result<(), Error> {
-    caller
-        .require_any_role(&crate::privacy::STAFF_ROLES)
-        .map_err(|status| Error::PermissionDenied(status.message().to_owned()))
-}
-
-macro_rules! handle {
-    ($service:expr, $request:ident, $handler:path) => {{
-        let caller = caller(&$request)?;
-        let response = $handler($service, &caller, $request.into_inner()).await?;
-        Ok(Response::new(response))
-    }};
-}
-
-#[tonic::async_trait]
-impl BlockRegistry for RegistryService {
-    async fn locate_point(
-        &self,
-        request: Request<api::LocatePointRequest>,
-    ) -> Result<Response<api::LocatePointResponse>, Status> {
-        handle!(self, request, lookup::locate_point)
-    }
-
-    async fn get_block(
-        &self,
-        request: Request<api::GetBlockRequest>,
-    ) -> Result<Response<api::Block>, Status> {
-        handle!(self, request, lookup::get_block)
-    }
-
-    async fn locate_points(
-        &self,
-        request: Request<api::LocatePointsRequest>,
-    ) -> Result<Response<api::LocatePointsResponse>, Status> {
-        handle!(self, request, lookup::locate_points)
-    }
-
-    async fn list_blocks(
-        &self,
-        request: Request<api::ListBlocksRequest>,
-    ) -> Result<Response<api::ListBlocksResponse>, Status> {
-        handle!(self, request, lookup::list_blocks)
-    }
-
-    async fn export_geo_json(
-        &self,
-        request: Request<api::ExportGeoJsonRequest>,
-    ) -> Result<Response<api::ExportGeoJsonResponse>, Status> {
-        handle!(self, request, lookup::export_geojson)
-    }
-
-    async fn create_district(
-        &self,
-        request: Request<api::CreateDistrictRequest>,
-    ) -> Result<Response<api::District>, Status> {
-        handle!(self, request, hierarchy::create_district)
-    }
-
-    async fn get_district(
-        &self,
-        request: Request<api::GetDistrictRequest>,
-    ) -> Result<Response<api::District>, Status> {
-        handle!(self, request, hierarchy::get_district)
-    }
-
-    async fn list_districts(
-        &self,
-        request: Request<api::ListDistrictsRequest>,
-    ) -> Result<Response<api::ListDistrictsResponse>, Status> {
-        handle!(self, request, hierarchy::list_districts)
-    }
-
-    async fn update_district(
-        &self,
-        request: Request<api::UpdateDistrictRequest>,
-    ) -> Result<Response<api::District>, Status> {
-        handle!(self, request, hierarchy::update_district)
-    }
-
-    async fn delete_district(
-        &self,
-        request: Request<api::DeleteDistrictRequest>,
-    ) -> Result<Response<()>, Status> {
-        handle!(self, request, hierarchy::delete_district)
-    }
-
-    async fn create_subdistrict(
-        &self,
-        request: Request<api::CreateSubdistrictRequest>,
-    ) -> Result<Response<api::Subdistrict>, Status> {
-        handle!(self, request, hierarchy::create_subdistrict)
-    }
-
-    async fn get_subdistrict(
-        &self,
-        request: Request<api::GetSubdistrictRequest>,
-    ) -> Result<Response<api::Subdistrict>, Status> {
-        handle!(self, request, hierarchy::get_subdistrict)
-    }
-
-    async fn list_subdistricts(
-        &self,
-        request: Request<api::ListSubdistrictsRequest>,
-    ) -> Result<Response<api::ListSubdistrictsResponse>, Status> {
-        handle!(self, request, hierarchy::list_subdistricts)
-    }
-
-    async fn update_subdistrict(
-        &self,
-        request: Request<api::UpdateSubdistrictRequest>,
-    ) -> Result<Response<api::Subdistrict>, Status> {
-        handle!(self, request, hierarchy::update_subdistrict)
-    }
-
-    async fn delete_subdistrict(
-        &self,
-        request: Request<api::DeleteSubdistrictRequest>,
-    ) -> Result<Response<()>, Status> {
-        handle!(self, request, hierarchy::delete_subdistrict)
-    }
-
-    async fn import_subdistricts(
-        &self,
-        request: Request<api::ImportSubdistrictsRequest>,
-    ) -> Result<Response<api::ImportSubdistrictsResponse>, Status> {
-        handle!(self, request, hierarchy::import_subdistricts)
-    }
-
-    async fn create_community(
-        &self,
-        request: Request<api::CreateCommunityRequest>,
-    ) -> Result<Response<api::Community>, Status> {
-        handle!(self, request, hierarchy::create_community)
-    }
-
-    async fn get_community(
-        &self,
-        request: Request<api::GetCommunityRequest>,
-    ) -> Result<Response<api::Community>, Status> {
-        handle!(self, request, hierarchy::get_community)
-    }
-
-    async fn list_communities(
-        &self,
-        request: Request<api::ListCommunitiesRequest>,
-    ) -> Result<Response<api::ListCommunitiesResponse>, Status> {
-        handle!(self, request, hierarchy::list_communities)
-    }
-
-    async fn update_community(
-        &self,
-        request: Request<api::UpdateCommunityRequest>,
-    ) -> Result<Response<api::Community>, Status> {
-        handle!(self, request, hierarchy::update_community)
-    }
-
-    async fn delete_community(
-        &self,
-        request: Request<api::DeleteCommunityRequest>,
-    ) -> Result<Response<()>, Status> {
-        handle!(self, request, hierarchy::delete_community)
-    }
-
-    async fn create_staff(
-        &self,
-        request: Request<api::CreateStaffRequest>,
-    ) -> Result<Response<api::Staff>, Status> {
-        handle!(self, request, staff::create_staff)
-    }
-
-    async fn get_staff(
-        &self,
-        request: Request<api::GetStaffRequest>,
-    ) -> Result<Response<api::Staff>, Status> {
-        handle!(self, request, staff::get_staff)
-    }
-
-    async fn list_staff(
-        &self,
-        request: Request<api::ListStaffRequest>,
-    ) -> Result<Response<api::ListStaffResponse>, Status> {
-        handle!(self, request, staff::list_staff)
-    }
-
-    async fn update_staff(
-        &self,
-        request: Request<api::UpdateStaffRequest>,
-    ) -> Result<Response<api::Staff>, Status> {
-        handle!(self, request, staff::update_staff)
-    }
-
-    async fn delete_staff(
-        &self,
-        request: Request<api::DeleteStaffRequest>,
-    ) -> Result<Response<()>, Status> {
-        handle!(self, request, staff::delete_staff)
-    }
-
-    async fn import_staff(
-        &self,
-        request: Request<api::ImportStaffRequest>,
-    ) -> Result<Response<api::ImportStaffResponse>, Status> {
-        handle!(self, request, staff::import_staff)
-    }
-
-    async fn import_blocks(
-        &self,
-        request: Request<api::ImportBlocksRequest>,
-    ) -> Result<Response<api::Generation>, Status> {
-        handle!(self, request, generations::import_blocks)
-    }
-
-    async fn get_generation(
-        &self,
-        request: Request<api::GetGenerationRequest>,
-    ) -> Result<Response<api::Generation>, Status> {
-        handle!(self, request, generations::get_generation)
-    }
-
-    async fn list_generations(
-        &self,
-        request: Request<api::ListGenerationsRequest>,
-    ) -> Result<Response<api::ListGenerationsResponse>, Status> {
-        handle!(self, request, generations::list_generations)
-    }
-
-    async fn validate_generation(
-        &self,
-        request: Request<api::ValidateGenerationRequest>,
-    ) -> Result<Response<api::ValidationReport>, Status> {
-        handle!(self, request, generations::validate_generation)
-    }
-
-    async fn activate_generation(
-        &self,
-        request: Request<api::ActivateGenerationRequest>,
-    ) -> Result<Response<api::Generation>, Status> {
-        handle!(self, request, generations::activate_generation)
-    }
-
-    async fn discard_generation(
-        &self,
-        request: Request<api::DiscardGenerationRequest>,
-    ) -> Result<Response<api::Generation>, Status> {
-        handle!(self, request, generations::discard_generation)
-    }
-
-    async fn set_block_team(
-        &self,
-        request: Request<api::SetBlockTeamRequest>,
-    ) -> Result<Response<api::Block>, Status> {
-        handle!(self, request, teams::set_block_team)
+/// Maps a failure of the chassis' request-id store: a reused id is the
+/// caller's mistake (INVALID_ARGUMENT naming `request_id`), the rest a
+/// database failure while `context`.
+fn idempotency_error(
+    context: &'static str,
+) -> impl FnOnce(flatgov_grpc::idempotency::IdempotencyError) -> Error {
+    move |error| {
+        if let Some(violation) = error.violation() {
+            return Error::InvalidArgument(vec![violation]);
+        }
+        match error {
+            flatgov_grpc::idempotency::IdempotencyError::Database(source) => {
+                Error::Database { context, source }
+            }
+            other => Error::internal(context, other),
+        }
     }
 }

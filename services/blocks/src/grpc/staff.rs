@@ -1,74 +1,49 @@
 //! The staff roster. Personal data: no events, phones shown per `crate::privacy`.
+//!
+//! A caller reaches a person through the division they work for, the blocks
+//! they serve on, or as that person ([`crate::reach::StaffReach`]); anyone
+//! else is answered as if the person were not on the roster.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use flatgov_auth::{Caller, Role};
+use flatgov_auth::policy::Access;
 use flatgov_grpc::error::FieldViolation;
+use flatgov_grpc::idempotency::{self, Fingerprint};
 use flatgov_grpc::paging::{ListQuery, PageRequest};
 use flatgov_grpc::request_id::RequestId;
 use flatgov_grpc::time::timestamp;
 use flatgov_proto::blocks::v1 as api;
 
-use super::{RegistryService, require_admin, require_admin_of, require_staff_role};
+use super::RegistryService;
 use crate::domain::staff::{PersonName, PhoneNumber, UnitName};
 use crate::domain::team::StaffId;
 use crate::error::Error;
-use crate::privacy::{may_see_names, may_see_phone};
+use crate::privacy::Viewer;
+use crate::reach::StaffReach;
 use crate::resources::{self, division_name};
 use crate::store::staff as store;
-use crate::store::staff::{StaffRow, StaffValues};
+use crate::store::staff::{RosterReach, StaffRow, StaffValues};
 
 /// Largest ImportStaff batch.
 const MAX_IMPORT: usize = 100_000;
 
-/// Where each person works: their division and the blocks they serve on, for the phone rule.
-pub(super) async fn places_of(
-    connection: &mut sqlx::PgConnection,
-    caller: &Caller,
-    rows: &[&StaffRow],
-) -> Result<HashMap<String, Vec<String>>, Error> {
-    let mut places: HashMap<String, Vec<String>> = rows
-        .iter()
-        .map(|row| (row.id.clone(), row.division_code.iter().cloned().collect()))
-        .collect();
-    // Only a dispatcher's answer depends on the blocks served; skip the query otherwise.
-    let needs_blocks = caller.has_role(Role::SubdistrictDispatcher)
-        && !caller.has_any_role(&[Role::DistrictAdmin, Role::Service]);
-    if needs_blocks && !rows.is_empty() {
-        let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
-        for (id, _, block) in store::serving_blocks(connection, &ids)
-            .await
-            .map_err(Error::database("reading where staff serve"))?
-        {
-            places.entry(id).or_default().push(block);
-        }
-    }
-    Ok(places)
-}
-
-/// The roster entry as this caller may see it.
-pub(super) fn staff_message(row: StaffRow, caller: &Caller, places: &[String]) -> api::Staff {
-    let names_visible = may_see_names(caller);
-    let phone_visible = may_see_phone(caller, &row.id, places.iter().map(String::as_str));
+/// The roster entry as this caller may see it; `places` are the person's
+/// division and the blocks they serve on. Callers reach a roster entry only
+/// through a staff grant, so names and units are shown; the phone per
+/// [`Viewer::sees_phone`].
+pub(super) fn staff_message(row: StaffRow, viewer: &Viewer, places: &[String]) -> api::Staff {
+    let phone_visible = viewer.sees_phone(&row.id, places.iter().map(String::as_str));
     let has_phone = row.phone.is_some();
     api::Staff {
         name: format!("staff/{}", row.id),
-        display_name: if names_visible {
-            row.display_name
-        } else {
-            String::new()
-        },
+        display_name: row.display_name,
         phone: if phone_visible {
             row.phone.unwrap_or_default()
         } else {
             String::new()
         },
         phone_withheld: has_phone && !phone_visible,
-        unit: if names_visible {
-            row.unit.unwrap_or_default()
-        } else {
-            String::new()
-        },
+        unit: row.unit.unwrap_or_default(),
         division: row
             .division_code
             .as_deref()
@@ -78,6 +53,50 @@ pub(super) fn staff_message(row: StaffRow, caller: &Caller, places: &[String]) -
         create_time: Some(timestamp(row.create_time)),
         update_time: Some(timestamp(row.update_time)),
     }
+}
+
+/// NOT_FOUND for a person the caller does not reach or who is not on the
+/// roster: the same words either way.
+fn not_on_roster(id: &StaffId) -> Error {
+    Error::NotFound(format!("staff {id} does not exist"))
+}
+
+/// ALREADY_EXISTS for an id that is taken: staff ids are one namespace, so a
+/// create names the id it was given and nothing about its holder.
+fn id_taken(id: &StaffId) -> Error {
+    Error::AlreadyExists(format!("staff {id} already exists"))
+}
+
+/// The places of one stored person.
+async fn places_of_one(
+    connection: &mut sqlx::PgConnection,
+    row: &StaffRow,
+) -> Result<Vec<String>, Error> {
+    Ok(store::places_of(connection, &[row])
+        .await
+        .map_err(Error::database("reading where staff serve"))?
+        .remove(&row.id)
+        .unwrap_or_default())
+}
+
+/// True when the caller's grant reaches where the person works once
+/// `values` are stored: their division, or (without one) district-wide.
+fn reaches_values(reach: &StaffReach, values: &StaffValues) -> bool {
+    match &values.division_code {
+        Some(code) => reach.reaches(code),
+        None => reach.unlimited(),
+    }
+}
+
+/// PERMISSION_DENIED for values that would put a person outside the
+/// caller's reach; names only the division the caller asked for.
+fn outside_reach(values: &StaffValues) -> Error {
+    let division = values
+        .division_code
+        .as_deref()
+        .map(division_name)
+        .unwrap_or_else(|| "staff without a division".to_owned());
+    crate::reach::outside_jurisdiction(&division)
 }
 
 /// The id a staff message names: `id`, or the id in `name`; both must agree.
@@ -185,23 +204,43 @@ fn empty_values(id: &StaffId) -> StaffValues {
     }
 }
 
-fn require_admin_for(caller: &Caller, values: &StaffValues) -> Result<(), Error> {
-    match &values.division_code {
-        Some(code) => require_admin_of(caller, code),
-        None => require_admin(caller),
+/// The person a replayed create made, re-read through the same visibility
+/// checks as a first read.
+async fn replayed_staff(
+    connection: &mut sqlx::PgConnection,
+    access: &Access,
+    viewer: &Viewer,
+    resource: &str,
+) -> Result<api::Staff, Error> {
+    let id = resources::staff("request_id", resource)
+        .map_err(|error| Error::internal("replaying a staff creation", error))?;
+    let row = store::get_staff(connection, id.as_str(), false)
+        .await
+        .map_err(Error::database("replaying a staff creation"))?
+        .ok_or_else(|| not_on_roster(&id))?;
+    let places = places_of_one(connection, &row).await?;
+    if !viewer
+        .reach()
+        .reaches_staff(&row.id, places.iter().map(String::as_str))
+    {
+        return Err(not_on_roster(&id));
     }
+    access.audit().resource(format!("staff/{id}"));
+    Ok(staff_message(row, viewer, &places))
 }
 
 pub(super) async fn create_staff(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::CreateStaffRequest,
 ) -> Result<api::Staff, Error> {
-    require_admin(caller)?;
+    const CONTEXT: &str = "creating a staff member";
+    let fingerprint = Fingerprint::of(&request);
     let staff = request
         .staff
+        .as_ref()
         .ok_or_else(|| Error::invalid("staff", "required"))?;
-    let from_message = staff_id_of("staff", &staff)?;
+    let from_message = staff_id_of("staff", staff)?;
     let from_request = if request.staff_id.is_empty() {
         None
     } else {
@@ -221,13 +260,13 @@ pub(super) async fn create_staff(
     let mut violations = Vec::new();
     let values = apply_fields(
         "staff",
-        &staff,
+        staff,
         ALL_FIELDS,
         empty_values(&id),
         &mut violations,
     );
     let request_id = match RequestId::parse_optional(&request.request_id) {
-        Ok(request_id) => request_id.map(RequestId::into_string),
+        Ok(request_id) => request_id,
         Err(error) => {
             violations.push(FieldViolation::new("request_id", error.to_string()));
             None
@@ -236,60 +275,98 @@ pub(super) async fn create_staff(
     if !violations.is_empty() {
         return Err(Error::InvalidArgument(violations));
     }
-    require_admin_for(caller, &values)?;
-    let mut transaction = service.begin("creating a staff member").await?;
-    if let Some(request_id) = &request_id
-        && let Some(first) = store::staff_by_request_id(&mut transaction, request_id)
-            .await
-            .map_err(Error::database("creating a staff member"))?
-    {
-        return Ok(staff_message(first, caller, &[]));
-    }
-    let inserted = store::insert_staff(&mut transaction, &values, request_id.as_deref())
-        .await
-        .map_err(Error::database("creating a staff member"))?;
-    let Some(row) = inserted else {
-        drop(transaction);
-        let mut connection = service.connection("creating a staff member").await?;
-        if let Some(request_id) = &request_id
-            && let Some(first) = store::staff_by_request_id(&mut connection, request_id)
+    let viewer = Viewer::of(access);
+    if let Some(request_id) = &request_id {
+        let mut connection = service.connection(CONTEXT).await?;
+        if let Some(resource) =
+            idempotency::recall(&mut connection, access, request_id, fingerprint)
                 .await
-                .map_err(Error::database("creating a staff member"))?
+                .map_err(super::idempotency_error(CONTEXT))?
         {
-            return Ok(staff_message(first, caller, &[]));
+            return replayed_staff(&mut connection, access, &viewer, &resource).await;
         }
-        return Err(Error::AlreadyExists(format!("staff {id} already exists")));
+    }
+    if !reaches_values(viewer.reach(), &values) {
+        return Err(outside_reach(&values));
+    }
+    access.audit().resource(format!("staff/{id}"));
+    let mut transaction = service.begin(CONTEXT).await?;
+    let inserted = store::insert_staff(&mut transaction, &values)
+        .await
+        .map_err(Error::database(CONTEXT))?;
+    let remembered = match (&inserted, &request_id) {
+        (Some(_), Some(request_id)) => {
+            idempotency::remember(
+                &mut transaction,
+                access,
+                request_id,
+                fingerprint,
+                &format!("staff/{id}"),
+            )
+            .await
+        }
+        _ => Ok(()),
     };
+    let lost_race = match remembered {
+        Ok(()) => inserted.is_none(),
+        Err(error) if flatgov_grpc::error::is_unique_violation(&error) => true,
+        Err(error) => return Err(Error::database(CONTEXT)(error)),
+    };
+    if lost_race {
+        drop(transaction);
+        // The same caller's retry may have created it a moment ago: answer as it did.
+        if let Some(request_id) = &request_id {
+            let mut connection = service.connection(CONTEXT).await?;
+            if let Some(resource) =
+                idempotency::recall(&mut connection, access, request_id, fingerprint)
+                    .await
+                    .map_err(super::idempotency_error(CONTEXT))?
+            {
+                return replayed_staff(&mut connection, access, &viewer, &resource).await;
+            }
+        }
+        return Err(id_taken(&id));
+    }
+    let Some(row) = inserted else {
+        return Err(id_taken(&id));
+    };
+    let places = places_of_one(&mut transaction, &row).await?;
+    service.record(&mut transaction, access, CONTEXT).await?;
     transaction
         .commit()
         .await
-        .map_err(Error::database("creating a staff member"))?;
-    Ok(staff_message(row, caller, &[]))
+        .map_err(Error::database(CONTEXT))?;
+    Ok(staff_message(row, &viewer, &places))
 }
 
 pub(super) async fn get_staff(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::GetStaffRequest,
 ) -> Result<api::Staff, Error> {
-    require_staff_role(caller)?;
     let id = resources::staff("name", &request.name)?;
     let mut connection = service.connection("reading a staff member").await?;
     let row = store::get_staff(&mut connection, id.as_str(), false)
         .await
         .map_err(Error::database("reading a staff member"))?
-        .ok_or_else(|| Error::NotFound(format!("staff {id} does not exist")))?;
-    let places = places_of(&mut connection, caller, &[&row]).await?;
-    let row_places = places.get(&row.id).cloned().unwrap_or_default();
-    Ok(staff_message(row, caller, &row_places))
+        .ok_or_else(|| not_on_roster(&id))?;
+    let places = places_of_one(&mut connection, &row).await?;
+    let viewer = Viewer::of(access);
+    if !viewer
+        .reach()
+        .reaches_staff(&row.id, places.iter().map(String::as_str))
+    {
+        return Err(not_on_roster(&id));
+    }
+    access.audit().resource(format!("staff/{id}"));
+    Ok(staff_message(row, &viewer, &places))
 }
 
 pub(super) async fn list_staff(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::ListStaffRequest,
 ) -> Result<api::ListStaffResponse, Error> {
-    require_staff_role(caller)?;
     let prefix = if request.division.is_empty() {
         String::new()
     } else {
@@ -297,10 +374,16 @@ pub(super) async fn list_staff(
     };
     let query = ListQuery::new(&format!("staff division={prefix}"));
     let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
+    let viewer = Viewer::of(access);
+    let reach = RosterReach {
+        place_patterns: viewer.reach().places().like_patterns(),
+        own_id: viewer.reach().own_subject().map(str::to_owned),
+    };
     let mut connection = service.connection("listing staff").await?;
     let mut rows = store::list_staff(
         &mut connection,
         &prefix,
+        &reach,
         page.after.as_deref(),
         page.size.fetch_limit(),
     )
@@ -309,70 +392,76 @@ pub(super) async fn list_staff(
     let next_page_token = page
         .size
         .next_page_token(&mut rows, &query, |row| row.id.clone());
-    let places = places_of(&mut connection, caller, &rows.iter().collect::<Vec<_>>()).await?;
+    let mut places = store::places_of(&mut connection, &rows.iter().collect::<Vec<_>>())
+        .await
+        .map_err(Error::database("reading where staff serve"))?;
+    for row in &rows {
+        access.audit().resource(format!("staff/{}", row.id));
+    }
     Ok(api::ListStaffResponse {
         staff: rows
             .into_iter()
             .map(|row| {
-                let row_places = places.get(&row.id).cloned().unwrap_or_default();
-                staff_message(row, caller, &row_places)
+                let row_places = places.remove(&row.id).unwrap_or_default();
+                staff_message(row, &viewer, &row_places)
             })
             .collect(),
         next_page_token,
     })
 }
 
+/// Which fields an update touches: all four when the mask is empty.
+fn update_fields(mask: Option<&prost_types::FieldMask>) -> Result<Fields, Error> {
+    let Some(mask) = mask.filter(|mask| !mask.paths.is_empty()) else {
+        return Ok(ALL_FIELDS);
+    };
+    let mut fields = Fields {
+        display_name: false,
+        phone: false,
+        unit: false,
+        division: false,
+    };
+    for (index, path) in mask.paths.iter().enumerate() {
+        match path.as_str() {
+            "display_name" => fields.display_name = true,
+            "phone" => fields.phone = true,
+            "unit" => fields.unit = true,
+            "division" => fields.division = true,
+            other => {
+                return Err(Error::invalid(
+                    format!("update_mask.paths[{index}]"),
+                    format!(
+                        "{other:?} cannot be updated; updatable: display_name, phone, unit, division"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(fields)
+}
+
 pub(super) async fn update_staff(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::UpdateStaffRequest,
 ) -> Result<api::Staff, Error> {
-    require_admin(caller)?;
+    const CONTEXT: &str = "updating a staff member";
     let staff = request
         .staff
         .ok_or_else(|| Error::invalid("staff", "required"))?;
     let id = staff_id_of("staff", &staff)?
         .ok_or_else(|| Error::invalid("staff.name", "required: staff/{id}"))?;
-    let fields = match request
-        .update_mask
-        .as_ref()
-        .filter(|mask| !mask.paths.is_empty())
-    {
-        None => ALL_FIELDS,
-        Some(mask) => {
-            let mut fields = Fields {
-                display_name: false,
-                phone: false,
-                unit: false,
-                division: false,
-            };
-            for (index, path) in mask.paths.iter().enumerate() {
-                match path.as_str() {
-                    "display_name" => fields.display_name = true,
-                    "phone" => fields.phone = true,
-                    "unit" => fields.unit = true,
-                    "division" => fields.division = true,
-                    other => {
-                        return Err(Error::invalid(
-                            format!("update_mask.paths[{index}]"),
-                            format!(
-                                "{other:?} cannot be updated; updatable: display_name, phone, unit, division"
-                            ),
-                        ));
-                    }
-                }
-            }
-            fields
-        }
-    };
-    let mut transaction = service.begin("updating a staff member").await?;
+    let fields = update_fields(request.update_mask.as_ref())?;
+    let viewer = Viewer::of(access);
+    access.audit().resource(format!("staff/{id}"));
+    let mut transaction = service.begin(CONTEXT).await?;
     let existing = store::get_staff(&mut transaction, id.as_str(), true)
         .await
-        .map_err(Error::database("updating a staff member"))?;
+        .map_err(Error::database(CONTEXT))?;
     let mut violations = Vec::new();
     let Some(existing) = existing else {
         if !request.allow_missing {
-            return Err(Error::NotFound(format!("staff {id} does not exist")));
+            return Err(not_on_roster(&id));
         }
         let values = apply_fields(
             "staff",
@@ -384,84 +473,114 @@ pub(super) async fn update_staff(
         if !violations.is_empty() {
             return Err(Error::InvalidArgument(violations));
         }
-        require_admin_for(caller, &values)?;
-        let row = match store::insert_staff(&mut transaction, &values, None)
+        if !reaches_values(viewer.reach(), &values) {
+            return Err(outside_reach(&values));
+        }
+        let Some(row) = store::insert_staff(&mut transaction, &values)
             .await
-            .map_err(Error::database("updating a staff member"))?
-        {
-            Some(row) => row,
-            None => store::get_staff(&mut transaction, id.as_str(), false)
-                .await
-                .map_err(Error::database("updating a staff member"))?
-                .ok_or_else(|| Error::NotFound(format!("staff {id} does not exist")))?,
+            .map_err(Error::database(CONTEXT))?
+        else {
+            // Created by someone else a moment ago: the id is taken.
+            return Err(id_taken(&id));
         };
+        let places = places_of_one(&mut transaction, &row).await?;
+        service.record(&mut transaction, access, CONTEXT).await?;
         transaction
             .commit()
             .await
-            .map_err(Error::database("updating a staff member"))?;
-        return Ok(staff_message(row, caller, &[]));
+            .map_err(Error::database(CONTEXT))?;
+        return Ok(staff_message(row, &viewer, &places));
     };
+    let places = places_of_one(&mut transaction, &existing).await?;
+    if !viewer
+        .reach()
+        .reaches_staff(&existing.id, places.iter().map(String::as_str))
+    {
+        // An upsert of a person the caller cannot see is a create of a taken id.
+        return Err(if request.allow_missing {
+            id_taken(&id)
+        } else {
+            not_on_roster(&id)
+        });
+    }
     let values = apply_fields("staff", &staff, fields, existing.values(), &mut violations);
     if !violations.is_empty() {
         return Err(Error::InvalidArgument(violations));
     }
-    require_admin_for(caller, &values)?;
+    if !reaches_values(viewer.reach(), &values) {
+        return Err(outside_reach(&values));
+    }
     if values == existing.values() {
-        return Ok(staff_message(existing, caller, &[]));
+        return Ok(staff_message(existing, &viewer, &places));
     }
     let row = store::update_staff(&mut transaction, &values)
         .await
-        .map_err(Error::database("updating a staff member"))?;
+        .map_err(Error::database(CONTEXT))?;
+    let places = places_of_one(&mut transaction, &row).await?;
+    service.record(&mut transaction, access, CONTEXT).await?;
     transaction
         .commit()
         .await
-        .map_err(Error::database("updating a staff member"))?;
-    Ok(staff_message(row, caller, &[]))
+        .map_err(Error::database(CONTEXT))?;
+    Ok(staff_message(row, &viewer, &places))
 }
 
 pub(super) async fn delete_staff(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::DeleteStaffRequest,
 ) -> Result<(), Error> {
-    require_admin(caller)?;
+    const CONTEXT: &str = "deleting a staff member";
     let id = resources::staff("name", &request.name)?;
-    let mut transaction = service.begin("deleting a staff member").await?;
-    store::get_staff(&mut transaction, id.as_str(), true)
+    access.audit().resource(format!("staff/{id}"));
+    let reach = StaffReach::of(access);
+    let mut transaction = service.begin(CONTEXT).await?;
+    let row = store::get_staff(&mut transaction, id.as_str(), true)
         .await
-        .map_err(Error::database("deleting a staff member"))?
-        .ok_or_else(|| Error::NotFound(format!("staff {id} does not exist")))?;
+        .map_err(Error::database(CONTEXT))?
+        .ok_or_else(|| not_on_roster(&id))?;
+    let places = places_of_one(&mut transaction, &row).await?;
+    if !reach.reaches_staff(&row.id, places.iter().map(String::as_str)) {
+        return Err(not_on_roster(&id));
+    }
     let serving = store::serving_blocks(&mut transaction, &[id.to_string()])
         .await
-        .map_err(Error::database("deleting a staff member"))?;
+        .map_err(Error::database(CONTEXT))?;
     if !serving.is_empty() {
-        let blocks: Vec<String> = serving
+        // Name only the teams the caller reaches; count the others.
+        let reached: Vec<String> = serving
             .iter()
+            .filter(|(_, _, block)| reach.reaches(block))
             .take(5)
             .map(|(_, generation, block)| format!("blocks/{block} (generations/{generation})"))
             .collect();
+        let example = if reached.is_empty() {
+            String::new()
+        } else {
+            format!(", e.g. {}", reached.join(", "))
+        };
         return Err(Error::FailedPrecondition(format!(
-            "staff {id} serves on {} team(s), e.g. {}; take them off first",
+            "staff {id} serves on {} team(s){example}; take them off first",
             serving.len(),
-            blocks.join(", ")
         )));
     }
     store::delete_staff(&mut transaction, id.as_str())
         .await
-        .map_err(Error::database("deleting a staff member"))?;
+        .map_err(Error::database(CONTEXT))?;
+    service.record(&mut transaction, access, CONTEXT).await?;
     transaction
         .commit()
         .await
-        .map_err(Error::database("deleting a staff member"))?;
+        .map_err(Error::database(CONTEXT))?;
     Ok(())
 }
 
 pub(super) async fn import_staff(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::ImportStaffRequest,
 ) -> Result<api::ImportStaffResponse, Error> {
-    require_admin(caller)?;
+    const CONTEXT: &str = "importing staff";
     if request.staff.len() > MAX_IMPORT {
         return Err(Error::invalid(
             "staff",
@@ -510,25 +629,47 @@ pub(super) async fn import_staff(
     if !violations.is_empty() {
         return Err(Error::InvalidArgument(violations));
     }
-    let divisions: HashSet<&String> = values
-        .iter()
-        .filter_map(|value| value.division_code.as_ref())
-        .collect();
-    for division in divisions {
-        require_admin_of(caller, division)?;
+    let reach = StaffReach::of(access);
+    if let Some(outside) = values.iter().find(|value| !reaches_values(&reach, value)) {
+        return Err(outside_reach(outside));
     }
-    let mut transaction = service.begin("importing staff").await?;
-    let (created, updated, unchanged) = store::upsert_staff(&mut transaction, &values)
+    let mut transaction = service.begin(CONTEXT).await?;
+    let ids: Vec<String> = values.iter().map(|value| value.id.clone()).collect();
+    let existing = store::staff_by_ids(&mut transaction, &ids)
         .await
-        .map_err(Error::database("importing staff"))?;
+        .map_err(Error::database(CONTEXT))?;
+    let existing_rows: Vec<&StaffRow> = existing.values().collect();
+    let places = store::places_of(&mut transaction, &existing_rows)
+        .await
+        .map_err(Error::database(CONTEXT))?;
+    for value in &values {
+        let Some(row) = existing.get(&value.id) else {
+            continue;
+        };
+        let row_places = places.get(&row.id).map(Vec::as_slice).unwrap_or_default();
+        if !reach.reaches_staff(&row.id, row_places.iter().map(String::as_str)) {
+            // Someone the caller cannot see holds the id: as for a create.
+            return Err(Error::AlreadyExists(format!(
+                "staff {} already exists",
+                value.id
+            )));
+        }
+    }
+    let outcome = store::upsert_staff(&mut transaction, &values)
+        .await
+        .map_err(Error::database(CONTEXT))?;
+    for id in outcome.created.iter().chain(&outcome.updated) {
+        access.audit().resource(format!("staff/{id}"));
+    }
+    service.record(&mut transaction, access, CONTEXT).await?;
     transaction
         .commit()
         .await
-        .map_err(Error::database("importing staff"))?;
+        .map_err(Error::database(CONTEXT))?;
     let count = |value: usize| u32::try_from(value).unwrap_or(u32::MAX);
     Ok(api::ImportStaffResponse {
-        created: count(created),
-        updated: count(updated),
-        unchanged: count(unchanged),
+        created: count(outcome.created.len()),
+        updated: count(outcome.updated.len()),
+        unchanged: count(outcome.unchanged),
     })
 }

@@ -1,25 +1,25 @@
 //! SetBlockTeam: the 1+N+1 team of a block in force, or on a draft.
 
 use chrono::{Duration, Utc};
-use flatgov_auth::Caller;
+use flatgov_auth::policy::Access;
 use flatgov_grpc::error::FieldViolation;
 use flatgov_proto::blocks::v1 as api;
 
+use super::RegistryService;
 use super::convert::{BlockData, block_message, team_from_message};
-use super::{RegistryService, require_admin_of};
 use crate::error::Error;
 use crate::events;
+use crate::reach::{StaffReach, require_division};
 use crate::resources::{self, GenerationRef, generation_name};
 use crate::snapshot::BlockRecord;
 use crate::store;
 
 pub(super) async fn set_block_team(
     service: &RegistryService,
-    caller: &Caller,
+    access: &Access,
     request: api::SetBlockTeamRequest,
 ) -> Result<api::Block, Error> {
     let code = resources::block("block", &request.block)?;
-    require_admin_of(caller, &code.to_string())?;
     let team_message = request
         .team
         .as_ref()
@@ -50,9 +50,39 @@ pub(super) async fn set_block_team(
         .ok_or_else(|| {
             Error::NotFound(format!("{} does not exist", generation_name(generation_id)))
         })?;
+    // A block in force is on the public map: an administrator elsewhere may
+    // see it but not change it. A draft is seen only by the administrators
+    // it concerns, and its blocks only within their jurisdiction.
+    let reach = StaffReach::of(access);
+    let not_in_generation = || {
+        Error::NotFound(format!(
+            "block {code} is not in {}",
+            generation_name(generation_id)
+        ))
+    };
     let in_force = match generation.state.as_str() {
-        "active" => true,
-        "draft" => false,
+        "active" => {
+            require_division(access, &code.to_string())?;
+            true
+        }
+        "draft" => {
+            if !reach.generation(&generation).is_visible() {
+                return Err(Error::NotFound(format!(
+                    "{} does not exist",
+                    generation_name(generation_id)
+                )));
+            }
+            if !reach.sees_drafts_at(&code.to_string()) {
+                return Err(not_in_generation());
+            }
+            false
+        }
+        "discarded" if !reach.generation(&generation).is_visible() => {
+            return Err(Error::NotFound(format!(
+                "{} does not exist",
+                generation_name(generation_id)
+            )));
+        }
         other => {
             return Err(Error::FailedPrecondition(format!(
                 "{} is {other}; teams can be set only in force or on a draft",
@@ -60,16 +90,13 @@ pub(super) async fn set_block_team(
             )));
         }
     };
+    access.audit().resource(format!("blocks/{code}"));
+    access.audit().resource(generation_name(generation_id));
     let row =
         store::generations::get_block(&mut transaction, generation_id, &code.to_string(), false)
             .await
             .map_err(Error::database("setting a team"))?
-            .ok_or_else(|| {
-                Error::NotFound(format!(
-                    "block {code} is not in {}",
-                    generation_name(generation_id)
-                ))
-            })?;
+            .ok_or_else(not_in_generation)?;
     let member_ids: Vec<String> = team.members().map(ToString::to_string).collect();
     let on_roster = store::staff::existing_staff(&mut transaction, &member_ids)
         .await
@@ -120,9 +147,6 @@ pub(super) async fn set_block_team(
         .map_err(Error::database("setting a team"))?;
         if in_force {
             let now = team_change_time(&mut transaction, &code.to_string()).await?;
-            store::teams::close_history(&mut transaction, &codes, now)
-                .await
-                .map_err(Error::database("setting a team"))?;
             store::teams::open_history(&mut transaction, &[(code.to_string(), team.clone())], now)
                 .await
                 .map_err(Error::database("setting a team"))?;
@@ -133,6 +157,9 @@ pub(super) async fn set_block_team(
                 .await
                 .map_err(Error::database("setting a team"))?;
         }
+        service
+            .record(&mut transaction, access, "setting a team")
+            .await?;
         transaction
             .commit()
             .await
@@ -149,13 +176,13 @@ pub(super) async fn set_block_team(
     }))
 }
 
-/// Now, but never before the start of the team's current history entry, so
+/// Now, but never before the start of the block's latest history entry, so
 /// history entries never run backwards whatever this replica's clock says.
 async fn team_change_time(
     connection: &mut sqlx::PgConnection,
     code: &str,
 ) -> Result<chrono::DateTime<Utc>, Error> {
-    let started = store::teams::current_history_start(connection, code)
+    let started = store::teams::latest_history_start(connection, code)
         .await
         .map_err(Error::database("setting a team"))?;
     Ok(match started {

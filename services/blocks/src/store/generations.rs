@@ -19,8 +19,8 @@ pub struct GenerationRow {
     pub previous_generation: Option<Uuid>,
     pub base_generation: Option<Uuid>,
     pub scope_subdistricts: Vec<String>,
-    pub request_id: Option<String>,
-    pub request_digest: Option<String>,
+    /// The subdistricts its blocks lie in (kept when a draft is discarded).
+    pub subdistricts_covered: Vec<String>,
 }
 
 /// A block as stored; `geometry` only when it was asked for.
@@ -58,8 +58,6 @@ pub struct NewGeneration {
     pub created_by: String,
     pub base_generation: Option<Uuid>,
     pub scope_subdistricts: Vec<String>,
-    pub request_id: Option<String>,
-    pub request_digest: String,
 }
 
 pub async fn get_generation(
@@ -70,12 +68,12 @@ pub async fn get_generation(
     let query = if for_update {
         "select id, state, description, block_count, total_households, create_time, created_by,
                 activate_time, retire_time, previous_generation, base_generation, scope_subdistricts,
-                request_id, request_digest
+                subdistricts_covered
          from generations where id = $1 for update"
     } else {
         "select id, state, description, block_count, total_households, create_time, created_by,
                 activate_time, retire_time, previous_generation, base_generation, scope_subdistricts,
-                request_id, request_digest
+                subdistricts_covered
          from generations where id = $1"
     };
     sqlx::query_as(query)
@@ -84,39 +82,47 @@ pub async fn get_generation(
         .await
 }
 
-pub async fn generation_by_request_id(
-    connection: &mut PgConnection,
-    request_id: &str,
-) -> Result<Option<GenerationRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select id, state, description, block_count, total_households, create_time, created_by,
-                activate_time, retire_time, previous_generation, base_generation, scope_subdistricts,
-                request_id, request_digest
-         from generations where request_id = $1",
-    )
-    .bind(request_id)
-    .fetch_optional(connection)
-    .await
+/// Which generations a list shows a caller.
+#[derive(Debug, Clone, Default)]
+pub struct GenerationFilter {
+    /// Only this state.
+    pub state: Option<&'static str>,
+    /// `LIKE` patterns of the places the caller reaches (`None`: everywhere):
+    /// a generation shows when one of the subdistricts it concerns matches.
+    pub reached: Option<Vec<String>>,
+    /// Drafts (and discarded drafts) show too: the caller is an administrator.
+    pub drafts: bool,
 }
 
-/// Generations newest first (ids are UUIDv7, so id order is creation order).
+/// Generations newest first (ids are UUIDv7, so id order is creation
+/// order). A generation that was in force concerns every subdistrict it
+/// covers; a draft those its import supplied (its scope, or all it covers).
 pub async fn list_generations(
     connection: &mut PgConnection,
-    state: Option<&str>,
+    filter: &GenerationFilter,
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<GenerationRow>, sqlx::Error> {
     sqlx::query_as(
         "select id, state, description, block_count, total_households, create_time, created_by,
                 activate_time, retire_time, previous_generation, base_generation, scope_subdistricts,
-                request_id, request_digest
+                subdistricts_covered
          from generations
          where ($1::text is null or state = $1) and ($2::uuid is null or id < $2)
+           and (state in ('active', 'retired') or $5)
+           and ($4::text[] is null or exists (
+                 select 1 from unnest(case when state in ('draft', 'discarded')
+                                                and cardinality(scope_subdistricts) > 0
+                                           then scope_subdistricts
+                                           else subdistricts_covered end) as concerned(code)
+                 where concerned.code like any($4)))
          order by id desc limit $3",
     )
-    .bind(state)
+    .bind(filter.state)
     .bind(before)
     .bind(limit)
+    .bind(&filter.reached)
+    .bind(filter.drafts)
     .fetch_all(connection)
     .await
 }
@@ -129,7 +135,7 @@ pub async fn generation_at(
     sqlx::query_as(
         "select id, state, description, block_count, total_households, create_time, created_by,
                 activate_time, retire_time, previous_generation, base_generation, scope_subdistricts,
-                request_id, request_digest
+                subdistricts_covered
          from generations
          where activate_time <= $1 and (retire_time is null or retire_time > $1)
          order by activate_time desc limit 1",
@@ -157,16 +163,14 @@ pub async fn insert_generation(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "insert into generations (id, state, description, block_count, total_households, created_by,
-                                  base_generation, scope_subdistricts, request_id, request_digest)
-         values ($1, 'draft', $2, 0, 0, $3, $4, $5, $6, $7)",
+                                  base_generation, scope_subdistricts)
+         values ($1, 'draft', $2, 0, 0, $3, $4, $5)",
     )
     .bind(generation.id)
     .bind(&generation.description)
     .bind(&generation.created_by)
     .bind(generation.base_generation)
     .bind(&generation.scope_subdistricts)
-    .bind(&generation.request_id)
-    .bind(&generation.request_digest)
     .execute(connection)
     .await?;
     Ok(())
@@ -237,14 +241,18 @@ pub async fn copy_blocks_outside(
     .rows_affected())
 }
 
-/// Recounts a generation's blocks and households after its blocks were written.
+/// Recounts a generation's blocks, households and subdistricts after its
+/// blocks were written.
 pub async fn update_counts(
     connection: &mut PgConnection,
     id: Uuid,
 ) -> Result<GenerationRow, sqlx::Error> {
     sqlx::query(
-        "update generations g set block_count = c.blocks, total_households = c.households
-         from (select count(*)::int4 as blocks, coalesce(sum(households), 0)::int8 as households
+        "update generations g set block_count = c.blocks, total_households = c.households,
+                subdistricts_covered = c.subdistricts
+         from (select count(*)::int4 as blocks, coalesce(sum(households), 0)::int8 as households,
+                      coalesce(array_agg(distinct subdistrict_code order by subdistrict_code)
+                               filter (where subdistrict_code is not null), '{}') as subdistricts
                from generation_blocks where generation_id = $1) c
          where g.id = $1",
     )
@@ -256,11 +264,32 @@ pub async fn update_counts(
         .ok_or(sqlx::Error::RowNotFound)
 }
 
-/// Blocks of a generation under `prefix`, in code order after `after`.
+/// Which blocks of a generation a read wants.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockFilter<'a> {
+    /// Only codes starting with this (a district, subdistrict or community
+    /// code); empty for all.
+    pub prefix: &'a str,
+    /// Only codes matching one of these `LIKE` patterns (the places the
+    /// caller reaches); `None` for everywhere.
+    pub reached: Option<&'a [String]>,
+}
+
+impl<'a> BlockFilter<'a> {
+    /// Every block under `prefix`.
+    pub fn under(prefix: &'a str) -> Self {
+        Self {
+            prefix,
+            reached: None,
+        }
+    }
+}
+
+/// Blocks of a generation the filter keeps, in code order after `after`.
 pub async fn list_blocks(
     connection: &mut PgConnection,
     generation_id: Uuid,
-    prefix: &str,
+    filter: BlockFilter<'_>,
     after: Option<&str>,
     limit: i64,
     with_geometry: bool,
@@ -270,13 +299,15 @@ pub async fn list_blocks(
                 valid_from, valid_to, case when $5 then geometry end as geometry
          from generation_blocks
          where generation_id = $1 and code like $2 || '%' and ($3::text is null or code > $3)
+           and ($6::text[] is null or code like any($6))
          order by code limit $4",
     )
     .bind(generation_id)
-    .bind(prefix)
+    .bind(filter.prefix)
     .bind(after)
     .bind(limit)
     .bind(with_geometry)
+    .bind(filter.reached)
     .fetch_all(connection)
     .await
 }
@@ -284,13 +315,15 @@ pub async fn list_blocks(
 pub async fn count_blocks(
     connection: &mut PgConnection,
     generation_id: Uuid,
-    prefix: &str,
+    filter: BlockFilter<'_>,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "select count(*) from generation_blocks where generation_id = $1 and code like $2 || '%'",
+        "select count(*) from generation_blocks
+         where generation_id = $1 and code like $2 || '%' and ($3::text[] is null or code like any($3))",
     )
     .bind(generation_id)
-    .bind(prefix)
+    .bind(filter.prefix)
+    .bind(filter.reached)
     .fetch_one(connection)
     .await
 }
@@ -300,7 +333,15 @@ pub async fn all_blocks(
     connection: &mut PgConnection,
     generation_id: Uuid,
 ) -> Result<Vec<BlockRow>, sqlx::Error> {
-    list_blocks(connection, generation_id, "", None, i64::MAX, true).await
+    list_blocks(
+        connection,
+        generation_id,
+        BlockFilter::under(""),
+        None,
+        i64::MAX,
+        true,
+    )
+    .await
 }
 
 pub async fn get_block(
@@ -368,7 +409,8 @@ pub async fn mark_retired(
 }
 
 /// Marks a draft discarded and drops its blocks and teams (the header stays,
-/// so a retried import with its request id still finds it).
+/// so a retried import with its request id still finds it, and it stays
+/// visible to the administrators it concerned).
 pub async fn discard(connection: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query("delete from generation_blocks where generation_id = $1")
         .bind(id)

@@ -57,18 +57,6 @@ pub async fn get_staff(
         .await
 }
 
-pub async fn staff_by_request_id(
-    connection: &mut PgConnection,
-    request_id: &str,
-) -> Result<Option<StaffRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select id, display_name, phone, unit, division_code, create_time, update_time from staff where request_id = $1",
-    )
-    .bind(request_id)
-    .fetch_optional(connection)
-    .await
-}
-
 /// The staff among `ids`, keyed by id.
 pub async fn staff_by_ids(
     connection: &mut PgConnection,
@@ -95,34 +83,83 @@ pub async fn existing_staff(
     Ok(found.into_iter().collect())
 }
 
-/// Staff whose division lies under `division_prefix` (all when empty), in id order.
+/// Who a roster list is narrowed to: everyone, or the staff a place-limited
+/// caller reaches.
+#[derive(Debug, Clone, Default)]
+pub struct RosterReach {
+    /// `LIKE` patterns (`430302001%`) of the places reached; `None` when the
+    /// caller's reach is not limited by place.
+    pub place_patterns: Option<Vec<String>>,
+    /// The caller's own staff id, when their own record is reached.
+    pub own_id: Option<String>,
+}
+
+/// Staff whose division lies under `division_prefix` (all when empty) and
+/// whom `reach` reaches (by their division, a block they serve on in the
+/// active generation or a draft, or as the caller themself), in id order.
 pub async fn list_staff(
     connection: &mut PgConnection,
     division_prefix: &str,
+    reach: &RosterReach,
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<StaffRow>, sqlx::Error> {
     sqlx::query_as(
-        "select id, display_name, phone, unit, division_code, create_time, update_time from staff
-         where ($1 = '' or division_code like $1 || '%') and ($2::text is null or id > $2)
-         order by id limit $3",
+        "select s.id, s.display_name, s.phone, s.unit, s.division_code, s.create_time, s.update_time
+         from staff s
+         where ($1 = '' or s.division_code like $1 || '%') and ($2::text is null or s.id > $2)
+           and ($4::text[] is null
+                or s.id = $5
+                or s.division_code like any($4)
+                or exists (select 1 from block_teams t join generations g on g.id = t.generation_id
+                           where g.state in ('active', 'draft') and t.block_code like any($4)
+                             and s.id in (t.governor, t.supervisor))
+                or exists (select 1 from block_team_assistants a join generations g on g.id = a.generation_id
+                           where g.state in ('active', 'draft') and a.block_code like any($4)
+                             and a.staff_id = s.id))
+         order by s.id limit $3",
     )
     .bind(division_prefix)
     .bind(after)
     .bind(limit)
+    .bind(&reach.place_patterns)
+    .bind(&reach.own_id)
     .fetch_all(connection)
     .await
 }
 
-/// Inserts a staff member; `None` when the id (or the request id) is taken.
+/// Where each of `ids` works: the division they work for, then the blocks
+/// they serve on in the active generation or a draft (the places that decide
+/// who reaches them and who sees their phone).
+pub async fn places_of(
+    connection: &mut PgConnection,
+    rows: &[&StaffRow],
+) -> Result<HashMap<String, Vec<String>>, sqlx::Error> {
+    let mut places: HashMap<String, Vec<String>> = rows
+        .iter()
+        .map(|row| (row.id.clone(), row.division_code.iter().cloned().collect()))
+        .collect();
+    if rows.is_empty() {
+        return Ok(places);
+    }
+    let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+    for (id, _, block) in serving_blocks(connection, &ids).await? {
+        let entry = places.entry(id).or_default();
+        if !entry.contains(&block) {
+            entry.push(block);
+        }
+    }
+    Ok(places)
+}
+
+/// Inserts a staff member; `None` when the id is taken.
 pub async fn insert_staff(
     connection: &mut PgConnection,
     values: &StaffValues,
-    request_id: Option<&str>,
 ) -> Result<Option<StaffRow>, sqlx::Error> {
     sqlx::query_as(
-        "insert into staff (id, display_name, phone, unit, division_code, request_id)
-         values ($1, $2, $3, $4, $5, $6)
+        "insert into staff (id, display_name, phone, unit, division_code)
+         values ($1, $2, $3, $4, $5)
          on conflict do nothing
          returning id, display_name, phone, unit, division_code, create_time, update_time",
     )
@@ -131,7 +168,6 @@ pub async fn insert_staff(
     .bind(&values.phone)
     .bind(&values.unit)
     .bind(&values.division_code)
-    .bind(request_id)
     .fetch_optional(connection)
     .await
 }
@@ -154,12 +190,23 @@ pub async fn update_staff(
     .await
 }
 
+/// What an upsert did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpsertOutcome {
+    /// Ids of the staff created.
+    pub created: Vec<String>,
+    /// Ids of the staff whose values changed.
+    pub updated: Vec<String>,
+    /// How many were already as given.
+    pub unchanged: usize,
+}
+
 /// Inserts and updates many staff members in two statements; rows equal to
-/// what is stored are left alone. Returns (created, updated, unchanged).
+/// what is stored are left alone.
 pub async fn upsert_staff(
     connection: &mut PgConnection,
     staff: &[StaffValues],
-) -> Result<(usize, usize, usize), sqlx::Error> {
+) -> Result<UpsertOutcome, sqlx::Error> {
     let ids: Vec<String> = staff.iter().map(|member| member.id.clone()).collect();
     let existing: Vec<StaffRow> = sqlx::query_as(
         "select id, display_name, phone, unit, division_code, create_time, update_time from staff
@@ -213,7 +260,11 @@ pub async fn upsert_staff(
         .execute(&mut *connection)
         .await?;
     }
-    Ok((created.len(), updated.len(), unchanged))
+    Ok(UpsertOutcome {
+        created: created.iter().map(|member| member.id.clone()).collect(),
+        updated: updated.iter().map(|member| member.id.clone()).collect(),
+        unchanged,
+    })
 }
 
 /// Staff values as parallel arrays for `unnest`.

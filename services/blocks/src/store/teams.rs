@@ -238,20 +238,24 @@ pub async fn delete_teams(
 #[derive(sqlx::FromRow)]
 struct HistoryRow {
     block_code: String,
-    governor: String,
-    supervisor: String,
+    /// `None` in an entry that ends the block's team (the block was retired).
+    governor: Option<String>,
+    supervisor: Option<String>,
     assistants: serde_json::Value,
 }
 
-/// The teams of `codes` in force at `at`, from the history.
+/// The teams of `codes` in force at `at`, from the history: for each block
+/// the latest entry from before `at`, unless that entry ended its team.
 pub async fn teams_at(
     connection: &mut PgConnection,
     codes: &[String],
     at: DateTime<Utc>,
 ) -> Result<HashMap<String, StoredTeam>, sqlx::Error> {
     let rows: Vec<HistoryRow> = sqlx::query_as(
-        "select block_code, governor, supervisor, assistants from block_team_history
-         where block_code = any($1) and valid_from <= $2 and (valid_to is null or valid_to > $2)",
+        "select distinct on (block_code) block_code, governor, supervisor, assistants
+         from block_team_history
+         where block_code = any($1) and valid_from <= $2
+         order by block_code, valid_from desc, id desc",
     )
     .bind(codes)
     .bind(at)
@@ -259,7 +263,7 @@ pub async fn teams_at(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|row| {
+        .filter_map(|row| {
             let assistants = row
                 .assistants
                 .as_array()
@@ -275,27 +279,33 @@ pub async fn teams_at(
                         .collect()
                 })
                 .unwrap_or_default();
-            (
+            Some((
                 row.block_code.clone(),
                 StoredTeam {
                     block_code: row.block_code,
-                    governor: row.governor,
-                    supervisor: row.supervisor,
+                    governor: row.governor?,
+                    supervisor: row.supervisor?,
                     assistants,
                 },
-            )
+            ))
         })
         .collect())
 }
 
-/// Ends the history entries of `codes` still open at `at`.
-pub async fn close_history(
+/// Records that the teams of `codes` ended at `at` (their blocks were
+/// retired), for the blocks whose latest entry still has a team.
+pub async fn end_history(
     connection: &mut PgConnection,
     codes: &[String],
     at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "update block_team_history set valid_to = $2 where block_code = any($1) and valid_to is null",
+        "insert into block_team_history (block_code, governor, supervisor, assistants, valid_from)
+         select latest.block_code, null, null, '[]'::jsonb, $2
+         from (select distinct on (block_code) block_code, governor from block_team_history
+               where block_code = any($1)
+               order by block_code, valid_from desc, id desc) latest
+         where latest.governor is not null",
     )
     .bind(codes)
     .bind(at)
@@ -304,7 +314,8 @@ pub async fn close_history(
     Ok(())
 }
 
-/// Records teams coming into force at `at` (their previous entries must be closed first).
+/// Records teams coming into force at `at`; each entry supersedes the
+/// block's earlier ones.
 pub async fn open_history(
     connection: &mut PgConnection,
     teams: &[(String, Team)],
@@ -348,15 +359,14 @@ pub async fn open_history(
     Ok(())
 }
 
-/// When the team of `code` now in force came into force, if it has one.
-pub async fn current_history_start(
+/// When the latest history entry of `code` began, if it has one: a new
+/// entry must not start before it.
+pub async fn latest_history_start(
     connection: &mut PgConnection,
     code: &str,
 ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select valid_from from block_team_history where block_code = $1 and valid_to is null",
-    )
-    .bind(code)
-    .fetch_optional(connection)
-    .await
+    sqlx::query_scalar("select max(valid_from) from block_team_history where block_code = $1")
+        .bind(code)
+        .fetch_one(connection)
+        .await
 }

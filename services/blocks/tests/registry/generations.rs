@@ -397,7 +397,10 @@ async fn a_retried_import_returns_the_first_generation_and_a_reused_request_id_i
         .import(request)
         .await
         .expect_err("different content");
-    assert_eq!(reused.code(), tonic::Code::AlreadyExists);
+    assert_eq!(reused.code(), tonic::Code::InvalidArgument);
+    let violations = flatgov_testkit::field_violations(&reused);
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert_eq!(violations[0].field, "request_id");
     let listed = registry
         .client
         .list_generations(with_token(

@@ -50,7 +50,7 @@ async fn contacts_as(registry: &mut Registry, token: &str) -> Vec<api::TeamMembe
 }
 
 #[tokio::test]
-async fn phone_numbers_reach_only_admins_services_the_person_and_the_dispatcher_of_their_subdistrict()
+async fn phone_numbers_reach_only_admins_named_services_the_person_and_the_dispatcher_of_their_subdistrict()
  {
     let mut registry = Registry::start().await;
     registry.seed_hierarchy_and_staff().await;
@@ -66,14 +66,16 @@ async fn phone_numbers_reach_only_admins_services_the_person_and_the_dispatcher_
             .phone,
         phone
     );
-    let service = registry.token("flatgov-cases", &[Role::Service], "districts/430302");
-    assert_eq!(
-        staff_as(&mut registry, &service, &governor)
-            .await
-            .expect("service")
-            .phone,
-        phone
-    );
+    // The roster is not granted to services; `notices` reads teams with
+    // their contacts through the block, and sees phones there.
+    let cases = registry.token("cases", &[Role::Service], "districts/430302");
+    let refused = staff_as(&mut registry, &cases, &governor)
+        .await
+        .expect_err("no service reads the roster");
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    let notices = registry.token("notices", &[Role::Service], "districts/430302");
+    let members = contacts_of_a(&mut registry, &notices).await;
+    assert_eq!(members[0].phone, phone, "notices sees the governor's phone");
     let own_dispatcher = registry.dispatcher("430302001");
     let seen = staff_as(&mut registry, &own_dispatcher, &governor)
         .await
@@ -81,19 +83,21 @@ async fn phone_numbers_reach_only_admins_services_the_person_and_the_dispatcher_
     assert_eq!(seen.phone, phone);
     assert!(!seen.phone_withheld);
 
+    // Another subdistrict's dispatcher does not reach the person at all:
+    // the same answer as for someone not on the roster.
     let other_dispatcher = registry.dispatcher("430302002");
-    let withheld = staff_as(&mut registry, &other_dispatcher, &governor)
+    let hidden = staff_as(&mut registry, &other_dispatcher, &governor)
         .await
-        .expect("other dispatcher");
-    assert_eq!(withheld.phone, "");
-    assert!(
-        withheld.phone_withheld,
-        "the caller is told a number exists"
-    );
+        .expect_err("other dispatcher");
+    assert_eq!(hidden.code(), tonic::Code::NotFound);
+    let nobody = staff_as(&mut registry, &other_dispatcher, "nobody-17")
+        .await
+        .expect_err("not on the roster");
+    assert_eq!(nobody.code(), tonic::Code::NotFound);
     assert_eq!(
-        withheld.display_name,
-        format!("governor of {A}"),
-        "staff see names"
+        hidden.message().replace(&governor, "X"),
+        nobody.message().replace("nobody-17", "X"),
+        "a person out of reach reads exactly like no person"
     );
 
     let themself = registry.token(&governor, &[Role::Governor], &format!("blocks/{A}"));
@@ -111,6 +115,11 @@ async fn phone_numbers_reach_only_admins_services_the_person_and_the_dispatcher_
         colleague.phone_withheld,
         "a governor does not see the supervisor's phone"
     );
+    assert_eq!(
+        colleague.display_name,
+        format!("supervisor of {A}"),
+        "but sees the colleague's name"
+    );
 
     let resident = registry.token("resident-1", &[Role::Resident], "districts/430302");
     let refused = staff_as(&mut registry, &resident, &governor)
@@ -125,9 +134,10 @@ async fn phone_numbers_reach_only_admins_services_the_person_and_the_dispatcher_
     assert_eq!(members[0].phone, phone);
     let members = contacts_as(&mut registry, &other_dispatcher).await;
     assert!(
-        members
-            .iter()
-            .all(|member| member.phone.is_empty() && member.phone_withheld)
+        members.iter().all(|member| member.phone.is_empty()
+            && member.phone_withheld
+            && member.display_name.is_empty()),
+        "a dispatcher elsewhere sees the public map of this block: posts and ids"
     );
     let members = contacts_as(&mut registry, &resident).await;
     assert!(
@@ -143,6 +153,26 @@ async fn phone_numbers_reach_only_admins_services_the_person_and_the_dispatcher_
         .expect("integrators locate");
     assert_eq!(located.code, A);
     registry.application.shutdown().await.expect("shutdown");
+}
+
+/// The team of block A in the contacts view, as `token` sees it through GetBlock.
+async fn contacts_of_a(registry: &mut Registry, token: &str) -> Vec<api::TeamMember> {
+    registry
+        .client
+        .get_block(with_token(
+            api::GetBlockRequest {
+                name: format!("blocks/{A}"),
+                view: api::BlockView::Contacts as i32,
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .expect("get block")
+        .into_inner()
+        .team
+        .expect("team")
+        .members
 }
 
 #[tokio::test]
@@ -161,7 +191,7 @@ async fn only_district_admins_within_their_jurisdiction_change_boundaries_and_te
     );
     let elsewhere = registry.token("admin-430303", &[Role::DistrictAdmin], "districts/430303");
 
-    for token in [&dispatcher, &governor, &elsewhere] {
+    for token in [&dispatcher, &governor] {
         let refused = registry
             .client
             .activate_generation(with_token(
@@ -174,6 +204,18 @@ async fn only_district_admins_within_their_jurisdiction_change_boundaries_and_te
             .expect_err("not theirs to activate");
         assert_eq!(refused.code(), tonic::Code::PermissionDenied);
     }
+    // Another district's administrator does not see this district's draft.
+    let refused = registry
+        .client
+        .activate_generation(with_token(
+            api::ActivateGenerationRequest {
+                name: draft.name.clone(),
+            },
+            &elsewhere,
+        ))
+        .await
+        .expect_err("not theirs to activate");
+    assert_eq!(refused.code(), tonic::Code::NotFound);
     let refused = registry
         .client
         .import_blocks(with_token(import_request(tiling()), &governor))
@@ -231,6 +273,7 @@ async fn only_district_admins_within_their_jurisdiction_change_boundaries_and_te
         format!("governor-{A}")
     );
 
+    // The map is public: a lookup needs no token (and gets the basic view).
     let anonymous = registry
         .client
         .locate_point(api::LocatePointRequest {
@@ -241,13 +284,25 @@ async fn only_district_admins_within_their_jurisdiction_change_boundaries_and_te
             ..Default::default()
         })
         .await
+        .expect("no token needed")
+        .into_inner()
+        .block
+        .expect("a block");
+    assert_eq!(anonymous.code, A);
+    let refused = registry
+        .client
+        .set_block_team(api::SetBlockTeamRequest {
+            block: format!("blocks/{A}"),
+            ..Default::default()
+        })
+        .await
         .expect_err("no token");
-    assert_eq!(anonymous.code(), tonic::Code::Unauthenticated);
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
     registry.application.shutdown().await.expect("shutdown");
 }
 
 #[tokio::test]
-async fn a_dispatcher_sees_the_phone_of_someone_serving_on_a_block_of_their_subdistrict_whatever_their_division()
+async fn a_dispatcher_sees_the_phone_of_someone_serving_on_a_block_of_their_subdistrict_whatever_their_division_and_others_do_not_see_them()
  {
     let mut registry = Registry::start().await;
     registry.seed_hierarchy_and_staff().await;
@@ -303,15 +358,18 @@ async fn a_dispatcher_sees_the_phone_of_someone_serving_on_a_block_of_their_subd
                 .staff
                 .into_iter()
                 .find(|staff| staff.id == "roaming-1")
-                .expect("listed")
         }
     };
-    let seen = list_as(registry.dispatcher("430302001")).await;
+    let seen = list_as(registry.dispatcher("430302001"))
+        .await
+        .expect("listed for the dispatcher of the block they serve on");
     assert_eq!(
         seen.phone, "0731-5823 4567",
         "serves on A, in the dispatcher's subdistrict"
     );
-    let withheld = list_as(registry.dispatcher("430302002")).await;
-    assert!(withheld.phone.is_empty() && withheld.phone_withheld);
+    assert!(
+        list_as(registry.dispatcher("430302002")).await.is_none(),
+        "a dispatcher elsewhere does not reach them: not even listed"
+    );
     registry.application.shutdown().await.expect("shutdown");
 }

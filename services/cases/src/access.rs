@@ -1,19 +1,24 @@
-//! Who may see which case, how much of it, and who a caller is on a case.
+//! Which cases a caller reaches, how much of each they see, and who they are on a case.
 //!
-//! - Service callers and district administrators see everything in their jurisdiction
-//!   (administrators and district-wide callers also see cases not located yet).
-//! - Subdistrict dispatchers, governors, assistants, supervisors and integrators see the
-//!   cases their jurisdiction covers.
-//! - Department officers see only the cases assigned to their department.
-//! - Federation staff see the cases referred to the federation (pending ones, and those
-//!   their organisation accepted).
-//! - Residents see the cases they reported.
+//! The policy table (`crate::policy`) decides which roles may call an RPC and with which
+//! scope; this module supplies the facts of a case those scopes are tested against
+//! ([`CaseFacts`]) and shapes answers by role:
 //!
-//! Personal data (the reporter's contact, the rating comment) is shown to those who need
-//! it: administrators, dispatchers, the block's governor and supervisor, the case's
-//! handler (a department, a federation organisation) and the reporting resident.
-//! Integrators see neither personal data nor the description and attachments.
+//! - a resident reaches the cases they reported (`Own`), and sees all of them;
+//! - the block team reaches its block's cases (`OwnBlock`): the governor and supervisor
+//!   see everything, an assistant personal data only of cases assigned to the team;
+//! - dispatchers and administrators reach the cases their jurisdiction covers and see
+//!   everything; integrators reach the same but see only codes, states and times;
+//! - a department reaches the cases assigned to it (`Organisation`) and sees everything;
+//! - a mass organisation reaches the cases referred to the federation (`Organisation`):
+//!   a pending referral is offered to every member organisation without personal data,
+//!   an accepted one only to the organisation that took it, with everything;
+//! - a case not located yet lies somewhere in the district: callers with a
+//!   district-level jurisdiction reach it.
+//!
+//! A case a caller does not reach is answered exactly as a case that does not exist.
 
+use flatgov_auth::policy::{Access, Resource, Scope};
 use flatgov_auth::{Caller, DivisionLevel, Role};
 
 use crate::domain::lifecycle::{Actor, Assignee};
@@ -35,15 +40,62 @@ pub enum Visibility {
     Full,
 }
 
-/// Whether the caller's jurisdictions cover the case (or, for a case not located yet,
-/// whether the caller is district-wide).
-fn covers(caller: &Caller, stored: &StoredCase) -> bool {
-    match stored.block() {
-        Some(block) => caller.covers(block.as_str()),
-        None => caller
-            .jurisdictions
-            .iter()
-            .any(|jurisdiction| jurisdiction.level() == DivisionLevel::District),
+/// The facts of a case that scope rules test: where it lies, who reported it, which
+/// organisations hold it.
+pub struct CaseFacts {
+    division: Option<String>,
+    owner: Option<String>,
+    organisations: Vec<String>,
+}
+
+impl CaseFacts {
+    /// The facts of `stored` as `caller` meets them.
+    pub fn of(stored: &StoredCase, caller: Option<&Caller>) -> Self {
+        let division = match stored.block() {
+            Some(block) => Some(block.as_str().to_owned()),
+            // Not located yet: somewhere in the district of a district-wide caller.
+            None => caller.and_then(|caller| {
+                caller
+                    .jurisdictions
+                    .iter()
+                    .find(|claim| claim.level() == DivisionLevel::District)
+                    .map(|claim| claim.code().to_owned())
+            }),
+        };
+        let mut organisations = Vec::new();
+        if let Some(Assignee::Unit(unit)) = stored.case.assignment().map(|a| &a.assignee)
+            && let Some(DutyUnit::Department(code)) = DutyUnit::of_unit_name(unit)
+        {
+            organisations.push(code.to_string());
+        }
+        if let Some(referral) = &stored.extras.referral {
+            match referral.state {
+                ReferralState::Accepted => organisations.extend(referral.organisation.clone()),
+                // Offered to every member organisation until one accepts it.
+                ReferralState::Pending => organisations.extend(
+                    caller
+                        .filter(|caller| caller.has_role(Role::FederationStaff))
+                        .and_then(|caller| caller.organisation.clone()),
+                ),
+                _ => {}
+            }
+        }
+        Self {
+            division,
+            owner: stored.reporter_subject.clone(),
+            organisations,
+        }
+    }
+
+    /// The facts as the chassis' scope rules read them.
+    pub fn with<T>(&self, read: impl FnOnce(&Resource<'_>) -> T) -> T {
+        let organisations: Vec<&str> = self.organisations.iter().map(String::as_str).collect();
+        read(&Resource {
+            division: self.division.as_deref(),
+            owner: self.owner.as_deref(),
+            organisations: &organisations,
+            agencies: &[],
+        })
     }
 }
 
@@ -59,96 +111,64 @@ fn organisation_unit(collection: &str, caller: &Caller) -> Option<UnitName> {
     UnitName::parse(&format!("{collection}/{code}")).ok()
 }
 
-/// How much of `stored` the caller sees (the best any of their roles gives).
-pub fn visibility(caller: &Caller, stored: &StoredCase) -> Visibility {
+/// True when `role` of the caller reaches `stored` on this method.
+pub fn role_reaches(access: &Access, role: Role, stored: &StoredCase) -> bool {
+    CaseFacts::of(stored, access.caller()).with(|resource| access.role_reaches(role, resource))
+}
+
+/// How much of `stored` the caller sees on this method (the best any of their roles
+/// that reaches it gives).
+pub fn visibility(access: &Access, stored: &StoredCase) -> Visibility {
+    if access.is_named_service() {
+        return Visibility::Full;
+    }
+    let Some(caller) = access.caller() else {
+        return Visibility::None;
+    };
+    let facts = CaseFacts::of(stored, Some(caller));
     let mut best = Visibility::None;
-    let mut grant = |level: Visibility| best = best.max(level);
-    let in_reach = covers(caller, stored);
     for role in &caller.roles {
-        match role {
-            Role::Service => grant(Visibility::Full),
-            Role::DistrictAdmin
-            | Role::SubdistrictDispatcher
-            | Role::Governor
-            | Role::Supervisor
-                if in_reach =>
-            {
-                grant(Visibility::Full)
-            }
-            Role::Assistant if in_reach => {
+        if !facts.with(|resource| access.role_reaches(*role, resource)) {
+            continue;
+        }
+        let level = match role {
+            Role::Assistant => {
                 let assigned_to_team = stored.block().is_some_and(|block| {
                     assigned_unit(stored).is_some_and(|unit| unit.as_str() == block.name())
                 });
-                grant(if assigned_to_team {
+                if assigned_to_team {
                     Visibility::Full
                 } else {
                     Visibility::WithoutPersonalData
-                });
-            }
-            Role::Integrator if in_reach => grant(Visibility::Summary),
-            Role::DepartmentOfficer => {
-                let own = organisation_unit("departments", caller);
-                if own.is_some() && assigned_unit(stored) == own.as_ref() {
-                    grant(Visibility::Full);
                 }
             }
+            Role::Integrator => Visibility::Summary,
             Role::FederationStaff => {
-                let Some(referral) = &stored.extras.referral else {
-                    continue;
-                };
-                let accepted_by_own = referral.state == ReferralState::Accepted
-                    && referral.organisation.is_some()
-                    && referral.organisation == caller.organisation;
+                let accepted_by_own = stored.extras.referral.as_ref().is_some_and(|referral| {
+                    referral.state == ReferralState::Accepted
+                        && referral.organisation.is_some()
+                        && referral.organisation == caller.organisation
+                });
                 if accepted_by_own {
-                    grant(Visibility::Full);
-                } else if referral.state == ReferralState::Pending {
-                    grant(Visibility::WithoutPersonalData);
+                    Visibility::Full
+                } else {
+                    Visibility::WithoutPersonalData
                 }
             }
-            Role::Resident
-                if stored.reporter_subject.as_deref() == Some(caller.subject.as_str()) =>
-            {
-                grant(Visibility::Full)
-            }
-            _ => {}
-        }
+            _ => Visibility::Full,
+        };
+        best = best.max(level);
     }
     best
 }
 
-/// PERMISSION_DENIED unless the caller sees the case at all.
-pub fn require_visible(caller: &Caller, stored: &StoredCase) -> Result<Visibility, Error> {
-    match visibility(caller, stored) {
-        Visibility::None => Err(Error::PermissionDenied(format!(
-            "{} is outside what the caller may see",
-            stored.name()
-        ))),
+/// The visibility of a case the caller reaches; a case they do not reach is
+/// NOT_FOUND, exactly like a case that does not exist.
+pub fn require_visible(access: &Access, stored: &StoredCase) -> Result<Visibility, Error> {
+    match visibility(access, stored) {
+        Visibility::None => Err(Error::NotFound(stored.name())),
         level => Ok(level),
     }
-}
-
-/// PERMISSION_DENIED unless the caller holds one of `roles`.
-pub fn require_role(caller: &Caller, roles: &[Role]) -> Result<(), Error> {
-    caller
-        .require_any_role(roles)
-        .map_err(|status| Error::PermissionDenied(status.message().to_owned()))
-}
-
-/// PERMISSION_DENIED unless the caller holds one of `roles` and covers the case (service
-/// callers are trusted district-wide).
-pub fn require_role_over(
-    caller: &Caller,
-    roles: &[Role],
-    stored: &StoredCase,
-) -> Result<(), Error> {
-    require_role(caller, roles)?;
-    if caller.has_role(Role::Service) || covers(caller, stored) {
-        return Ok(());
-    }
-    Err(Error::PermissionDenied(format!(
-        "{} lies outside the caller's jurisdiction",
-        stored.name()
-    )))
 }
 
 /// The caller's most specific jurisdiction that covers `block` (or, without a block, the
@@ -165,7 +185,7 @@ fn jurisdiction_unit(caller: &Caller, block: Option<&BlockCode>) -> Option<UnitN
 /// Who the caller is when acting on `stored`: the resident, the system (another service),
 /// or a staff member acting for the unit that holds the case if they belong to it, else
 /// for their organisation or their most specific jurisdiction over the case.
-pub fn actor_on(caller: &Caller, stored: Option<&StoredCase>) -> Result<Actor, Error> {
+pub fn actor_on(access: &Access, stored: Option<&StoredCase>) -> Result<Actor, Error> {
     let staff_roles = [
         Role::DistrictAdmin,
         Role::SubdistrictDispatcher,
@@ -175,10 +195,13 @@ pub fn actor_on(caller: &Caller, stored: Option<&StoredCase>) -> Result<Actor, E
         Role::DepartmentOfficer,
         Role::FederationStaff,
     ];
+    let caller = access
+        .caller()
+        .ok_or_else(|| Error::PermissionDenied("this call needs a verified caller".into()))?;
+    if access.is_named_service() {
+        return Ok(Actor::System);
+    }
     if !caller.has_any_role(&staff_roles) {
-        if caller.has_role(Role::Service) {
-            return Ok(Actor::System);
-        }
         if caller.has_role(Role::Resident) {
             return Ok(Actor::Resident);
         }
@@ -186,10 +209,8 @@ pub fn actor_on(caller: &Caller, stored: Option<&StoredCase>) -> Result<Actor, E
             "the caller acts for no staff role, resident or service".into(),
         ));
     }
-    let id = StaffId::parse(&caller.subject).map_err(|error| {
-        Error::PermissionDenied(format!(
-            "the token's subject is not a usable staff id: {error}"
-        ))
+    let id = StaffId::parse(&caller.subject).map_err(|_| {
+        Error::PermissionDenied("the token's subject is not a usable staff id".into())
     })?;
     let block = stored.and_then(StoredCase::block);
     let mut units: Vec<UnitName> = Vec::new();
@@ -236,39 +257,31 @@ pub fn holder_unit(stored: &StoredCase) -> Option<DutyUnit> {
     }
 }
 
-/// Which cases the caller may list.
-pub fn list_scope(caller: &Caller) -> ListScope {
+/// Which cases the caller may list on this method: the SQL form of the scopes it earned.
+pub fn list_scope(access: &Access) -> ListScope {
     let mut scope = ListScope::default();
-    if caller.has_role(Role::Service) {
+    if access.unlimited() {
         scope.everything = true;
         return scope;
     }
-    let by_jurisdiction = caller.has_any_role(&[
-        Role::DistrictAdmin,
-        Role::SubdistrictDispatcher,
-        Role::Governor,
-        Role::Assistant,
-        Role::Supervisor,
-        Role::Integrator,
-    ]);
-    if by_jurisdiction {
-        scope.division_prefixes = caller
-            .jurisdictions
-            .iter()
-            .map(|jurisdiction| jurisdiction.code().to_owned())
-            .collect();
-        scope.unlocated = caller
+    let Some(caller) = access.caller() else {
+        return scope;
+    };
+    scope.division_prefixes = access.division_prefixes();
+    scope.unlocated = access.has_scope(Scope::Jurisdiction)
+        && caller
             .jurisdictions
             .iter()
             .any(|jurisdiction| jurisdiction.level() == DivisionLevel::District);
+    if access.has_scope(Scope::Organisation) {
+        if caller.has_role(Role::DepartmentOfficer) {
+            scope.assignee = organisation_unit("departments", caller).map(|unit| unit.to_string());
+        }
+        if caller.has_role(Role::FederationStaff) {
+            scope.referrals_for = caller.organisation.clone();
+        }
     }
-    if caller.has_role(Role::DepartmentOfficer) {
-        scope.assignee = organisation_unit("departments", caller).map(|unit| unit.to_string());
-    }
-    if caller.has_role(Role::FederationStaff) {
-        scope.referrals_for = caller.organisation.clone();
-    }
-    if caller.has_role(Role::Resident) {
+    if access.has_scope(Scope::Own) {
         scope.reporter_subject = Some(caller.subject.clone());
     }
     scope

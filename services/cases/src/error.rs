@@ -5,7 +5,7 @@ use tonic::Status;
 
 use crate::clock::ClockError;
 use crate::directory::CallError;
-use crate::domain::lifecycle::TransitionError;
+use crate::domain::lifecycle::{Refusal, TransitionError};
 use crate::ops::OpError;
 
 /// Why an RPC failed.
@@ -39,6 +39,36 @@ pub enum Error {
 impl Error {
     pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
         Error::Invalid(vec![FieldViolation::new(field, description)])
+    }
+}
+
+impl From<Vec<FieldViolation>> for Error {
+    fn from(violations: Vec<FieldViolation>) -> Self {
+        Error::Invalid(violations)
+    }
+}
+
+/// A lifecycle refusal about *who* acts (not the state) is PERMISSION_DENIED, said
+/// without naming the assignee or anyone else; one about the state is
+/// FAILED_PRECONDITION naming the state.
+fn transition_status(error: &TransitionError) -> Status {
+    let who = match &error.refusal {
+        Refusal::NotTheAssignee { .. } => Some("only the case's current assignee may do this"),
+        Refusal::StaffOnly { .. } => Some("only a staff member may do this"),
+        Refusal::OwnWork { .. } => {
+            Some("whoever resolved or handles a case cannot verify or judge their own work")
+        }
+        Refusal::OwnExtension { .. } => Some("whoever asked for an extension cannot decide on it"),
+        Refusal::NotARater { .. } => {
+            Some("only the resident, or staff recording the resident's rating, may rate")
+        }
+        _ => None,
+    };
+    match who {
+        Some(message) => {
+            Status::permission_denied(format!("cannot {} this case: {message}", error.attempted))
+        }
+        None => Status::failed_precondition(error.to_string()),
     }
 }
 
@@ -79,7 +109,7 @@ impl From<Error> for Status {
             Error::Invalid(violations) => grpc_error::invalid_argument(&violations),
             Error::NotFound(what) => Status::not_found(format!("{what} not found")),
             Error::PermissionDenied(message) => Status::permission_denied(message),
-            Error::Transition(error) => Status::failed_precondition(error.to_string()),
+            Error::Transition(error) => transition_status(&error),
             Error::Precondition(message) => Status::failed_precondition(message),
             Error::Dependency { service, detail } => {
                 grpc_error::dependency_unavailable(service, detail)

@@ -3,8 +3,10 @@
 //! Nothing here calls another service, so intake works whenever this database does.
 
 use chrono::{DateTime, Utc};
-use flatgov_auth::{Caller, Role};
+use flatgov_auth::Role;
+use flatgov_auth::policy::{Access, Resource, Scope};
 use flatgov_grpc::error::FieldViolation;
+use flatgov_grpc::idempotency::{self, Fingerprint, IdempotencyError};
 use flatgov_grpc::request_id::RequestId;
 use flatgov_proto::cases::v1 as proto;
 use sqlx::PgConnection;
@@ -32,7 +34,9 @@ const LOCK_CELL_DEGREES: f64 = 0.05;
 /// A report that passed validation.
 #[derive(Debug, Clone)]
 pub struct Report {
-    pub request_id: Option<String>,
+    pub request_id: Option<RequestId>,
+    /// The request's content, to tell a retry from another report under the same id.
+    pub fingerprint: Fingerprint,
     pub kind: CaseKind,
     pub channel: Channel,
     pub location: Option<GeoPoint>,
@@ -109,7 +113,7 @@ pub fn validate(request: &proto::ReportCaseRequest) -> Result<Report, Vec<FieldV
         |field: &str, description: String| violations.push(FieldViolation::new(field, description));
 
     let request_id = match RequestId::parse_optional(&request.request_id) {
-        Ok(request_id) => request_id.map(RequestId::into_string),
+        Ok(request_id) => request_id,
         Err(error) => {
             violation("request_id", error.to_string());
             None
@@ -216,6 +220,7 @@ pub fn validate(request: &proto::ReportCaseRequest) -> Result<Report, Vec<FieldV
     match (violations.is_empty(), kind, channel, description) {
         (true, Some(kind), Some(channel), Some(description)) => Ok(Report {
             request_id,
+            fingerprint: Fingerprint::of(request),
             kind,
             channel,
             location,
@@ -232,13 +237,18 @@ pub fn validate(request: &proto::ReportCaseRequest) -> Result<Report, Vec<FieldV
 }
 
 /// Which channels each role may report through.
-pub fn check_channel(caller: &Caller, channel: Channel) -> Result<(), Error> {
-    let any_channel = caller.has_any_role(&[
-        Role::Service,
-        Role::DistrictAdmin,
-        Role::SubdistrictDispatcher,
-        Role::DepartmentOfficer,
-    ]);
+pub fn check_channel(access: &Access, channel: Channel) -> Result<(), Error> {
+    let Some(caller) = access.caller() else {
+        return Err(Error::PermissionDenied(
+            "a report needs a verified caller".into(),
+        ));
+    };
+    let any_channel = access.is_named_service()
+        || caller.has_any_role(&[
+            Role::DistrictAdmin,
+            Role::SubdistrictDispatcher,
+            Role::DepartmentOfficer,
+        ]);
     if any_channel {
         return Ok(());
     }
@@ -253,6 +263,21 @@ pub fn check_channel(caller: &Caller, channel: Channel) -> Result<(), Error> {
     Err(Error::PermissionDenied(format!(
         "the caller's roles may not report through the {channel} channel"
     )))
+}
+
+/// A block named in a report must lie in the reach of a caller whose report is limited
+/// by place (the block team, the platforms); residents report anywhere, as themselves.
+pub fn check_block(access: &Access, report: &Report) -> Result<(), Error> {
+    let Some(block) = &report.block else {
+        return Ok(());
+    };
+    let as_self = access.unlimited() || access.has_scope(Scope::Own);
+    if as_self || access.reaches(&Resource::in_division(block.as_str())) {
+        return Ok(());
+    }
+    Err(Error::PermissionDenied(
+        "the named block lies outside the caller's jurisdiction".into(),
+    ))
 }
 
 /// The advisory-lock keys of the grid cells the "me too" box of a report touches.
@@ -284,18 +309,39 @@ pub struct Intake {
     pub report: Option<Uuid>,
 }
 
-/// What the caller did with a case reported earlier under the same request id.
+fn idempotency_error(error: IdempotencyError) -> Error {
+    match error.violation() {
+        Some(violation) => Error::Invalid(vec![violation]),
+        None => match error {
+            IdempotencyError::Database(error) => Error::Database(error),
+            IdempotencyError::Reused(id) => Error::Internal(format!("request id {id} reused")),
+        },
+    }
+}
+
+/// What the caller did with a case reported earlier under the same request id: the case
+/// (`cases/{id}`) or the "me too" report on it (`cases/{id}/reports/{report}`).
 async fn earlier(
     connection: &mut PgConnection,
-    submitted_by: &str,
-    request_id: &str,
+    access: &Access,
+    report: &Report,
 ) -> Result<Option<Intake>, Error> {
-    let Some((case_id, report)) =
-        store::find_intake(&mut *connection, submitted_by, request_id).await?
+    let Some(request_id) = &report.request_id else {
+        return Ok(None);
+    };
+    let Some(resource) =
+        idempotency::recall(&mut *connection, access, request_id, report.fingerprint)
+            .await
+            .map_err(idempotency_error)?
     else {
         return Ok(None);
     };
-    let id = CaseId::from_uuid(case_id);
+    let (case_name, report_id) = match resource.split_once("/reports/") {
+        Some((case_name, report_id)) => (case_name, Uuid::try_parse(report_id).ok()),
+        None => (resource.as_str(), None),
+    };
+    let id = CaseId::parse_resource_name(case_name)
+        .map_err(|_| Error::Internal(format!("a remembered case name {resource} is malformed")))?;
     let stored = store::load_case(&mut *connection, id, false)
         .await?
         .ok_or_else(|| Error::Internal(format!("request {request_id} names a missing case")))?;
@@ -303,17 +349,38 @@ async fn earlier(
     Ok(Some(Intake {
         stored,
         contact,
-        report,
+        report: report_id,
     }))
 }
 
-/// Receives a validated report for `caller` in one transaction.
-pub async fn receive(shared: &Shared, caller: &Caller, report: Report) -> Result<Intake, Error> {
-    let submitted_by = caller.subject.clone();
-    let mut transaction = shared.pool.begin().await?;
-    if let Some(request_id) = &report.request_id
-        && let Some(first) = earlier(&mut transaction, &submitted_by, request_id).await?
+/// Remembers the request id of this report in its transaction; false when a concurrent
+/// retry with the same id committed first (the caller then rolls back and returns that).
+async fn remember(
+    connection: &mut PgConnection,
+    access: &Access,
+    report: &Report,
+    resource: &str,
+) -> Result<bool, Error> {
+    let Some(request_id) = &report.request_id else {
+        return Ok(true);
+    };
+    match idempotency::remember(connection, access, request_id, report.fingerprint, resource).await
     {
+        Ok(()) => Ok(true),
+        Err(error) if flatgov_grpc::error::is_unique_violation(&error) => Ok(false),
+        Err(error) => Err(Error::Database(error)),
+    }
+}
+
+/// Receives a validated report for the caller in one transaction, with its audit record.
+pub async fn receive(shared: &Shared, access: &Access, report: Report) -> Result<Intake, Error> {
+    let caller = access
+        .caller()
+        .ok_or_else(|| Error::PermissionDenied("a report needs a verified caller".into()))?;
+    let submitted_by = caller.subject.clone();
+    let reports_as_resident = access.has_scope(Scope::Own) && caller.has_role(Role::Resident);
+    let mut transaction = shared.pool.begin().await?;
+    if let Some(first) = earlier(&mut transaction, access, &report).await? {
         return Ok(first);
     }
     if let Some(code) = report.matter.code()
@@ -325,13 +392,11 @@ pub async fn receive(shared: &Shared, caller: &Caller, report: Report) -> Result
         ));
     }
     let now = shared.clock.now();
-    let reporter_subject = caller
-        .has_role(Role::Resident)
-        .then(|| submitted_by.clone());
-    let actor = if caller.has_role(Role::Resident) && !caller.has_role(Role::Service) {
+    let reporter_subject = reports_as_resident.then(|| submitted_by.clone());
+    let actor = if reports_as_resident {
         Actor::Resident
     } else {
-        access::actor_on(caller, None)?
+        access::actor_on(access, None)?
     };
 
     if let (Matter::Classified(matter), Some(location)) = (&report.matter, report.location) {
@@ -366,7 +431,7 @@ pub async fn receive(shared: &Shared, caller: &Caller, report: Report) -> Result
         if let Some(found) = find_me_too(&shared.me_too, &incoming, &candidates) {
             let linked = link_me_too(
                 &mut transaction,
-                caller,
+                access,
                 &report,
                 found.case_id,
                 actor.clone(),
@@ -377,12 +442,13 @@ pub async fn receive(shared: &Shared, caller: &Caller, report: Report) -> Result
             .await?;
             return match linked {
                 Some(linked) => {
+                    record_audit(&mut transaction, access, &linked).await?;
                     transaction.commit().await?;
                     Ok(linked)
                 }
                 None => {
                     transaction.rollback().await?;
-                    first_of_race(shared, &submitted_by, &report).await
+                    first_of_race(shared, access, &report).await
                 }
             };
         }
@@ -443,40 +509,43 @@ pub async fn receive(shared: &Shared, caller: &Caller, report: Report) -> Result
         now,
     )
     .await?;
-    if let Some(request_id) = &report.request_id
-        && !store::insert_intake(
-            &mut transaction,
-            &submitted_by,
-            request_id,
-            id.as_uuid(),
-            None,
-        )
-        .await?
-    {
+    if !remember(&mut transaction, access, &report, &id.resource_name()).await? {
         // A concurrent retry committed first: return its result.
         transaction.rollback().await?;
-        return first_of_race(shared, &submitted_by, &report).await;
+        return first_of_race(shared, access, &report).await;
     }
-    transaction.commit().await?;
-    Ok(Intake {
+    let intake = Intake {
         stored,
         contact: report.contact,
         report: None,
-    })
+    };
+    record_audit(&mut transaction, access, &intake).await?;
+    transaction.commit().await?;
+    Ok(intake)
+}
+
+/// The audit record of an intake, in its transaction: the case, and the report when it
+/// was linked to an open case.
+async fn record_audit(
+    connection: &mut PgConnection,
+    access: &Access,
+    intake: &Intake,
+) -> Result<(), Error> {
+    access.audit().resource(intake.stored.name());
+    if let Some(report) = intake.report {
+        access
+            .audit()
+            .resource(format!("{}/reports/{report}", intake.stored.name()));
+    }
+    flatgov_grpc::authz::record_in_transaction(connection, access, crate::policy::POLICY.service)
+        .await?;
+    Ok(())
 }
 
 /// The result of the request that won a race of retries with the same request id.
-async fn first_of_race(
-    shared: &Shared,
-    submitted_by: &str,
-    report: &Report,
-) -> Result<Intake, Error> {
-    let request_id = report
-        .request_id
-        .as_deref()
-        .ok_or_else(|| Error::Internal("a race of retries without a request id".into()))?;
+async fn first_of_race(shared: &Shared, access: &Access, report: &Report) -> Result<Intake, Error> {
     let mut connection = shared.pool.acquire().await?;
-    earlier(&mut connection, submitted_by, request_id)
+    earlier(&mut connection, access, report)
         .await?
         .ok_or_else(|| Error::Internal("a committed request id vanished".into()))
 }
@@ -486,7 +555,7 @@ async fn first_of_race(
 #[allow(clippy::too_many_arguments)]
 async fn link_me_too(
     connection: &mut PgConnection,
-    caller: &Caller,
+    access: &Access,
     report: &Report,
     case_id: CaseId,
     actor: Actor,
@@ -501,6 +570,10 @@ async fn link_me_too(
     let mut records = Vec::new();
     ops::apply(&mut stored, actor, Command::RecordMeToo, now, &mut records)?;
     let report_id = Uuid::now_v7();
+    let submitted_by = access
+        .caller()
+        .map(|caller| caller.subject.clone())
+        .unwrap_or_default();
     store::insert_me_too_report(
         &mut *connection,
         &store::MeTooReport {
@@ -512,22 +585,14 @@ async fn link_me_too(
             attachments: &report.attachments,
             contact: report.contact.as_ref(),
             anonymous: report.anonymous,
-            submitted_by: &caller.subject,
+            submitted_by: &submitted_by,
             reporter_subject: reporter_subject.as_deref(),
             reported_at: now,
         },
     )
     .await?;
-    if let Some(request_id) = &report.request_id
-        && !store::insert_intake(
-            &mut *connection,
-            &caller.subject,
-            request_id,
-            case_id.as_uuid(),
-            Some(report_id),
-        )
-        .await?
-    {
+    let report_name = format!("{}/reports/{report_id}", case_id.resource_name());
+    if !remember(&mut *connection, access, report, &report_name).await? {
         return Ok(None);
     }
     let mut context = EventContext::from_before(&before);
@@ -541,11 +606,12 @@ async fn link_me_too(
     }))
 }
 
-/// The response to a report, as the caller may see it.
-pub fn response(caller: &Caller, intake: &Intake, now: DateTime<Utc>) -> proto::ReportCaseResponse {
-    let visibility = match access::visibility(caller, &intake.stored) {
-        // The reporter always sees the case they just reported, without others' data.
-        Visibility::None => Visibility::WithoutPersonalData,
+/// The response to a report, as the caller may see it. A report linked to someone
+/// else's open case ("me too") shows that case's codes, states and times only: never
+/// another resident's words, attachments or contact.
+pub fn response(access: &Access, intake: &Intake, now: DateTime<Utc>) -> proto::ReportCaseResponse {
+    let visibility = match access::visibility(access, &intake.stored) {
+        Visibility::None => Visibility::Summary,
         level => level,
     };
     let contact = if intake.report.is_none() {
@@ -606,7 +672,10 @@ mod tests {
         let report = validate(&request()).unwrap();
         assert_eq!(report.kind, CaseKind::Problem);
         assert_eq!(report.contact.unwrap().phone, "+86 138-0000-0000");
-        assert_eq!(report.request_id.as_deref(), Some("r-1"));
+        assert_eq!(
+            report.request_id.as_ref().map(|id| id.as_str()),
+            Some("r-1")
+        );
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! the indicators computed from the recorded transitions.
 //!
 //! - [`domain`]: the pure rules (lifecycle, calendar, time limits, "me too", indicators).
-//! - [`grpc`]: `flatgov.cases.v1.CaseDispatch`, with [`access`] (who sees and does what)
-//!   and [`intake`] (ReportCase).
+//! - [`grpc`]: `flatgov.cases.v1.CaseDispatch`, under the policy table [`policy`], with
+//!   [`access`] (which cases a caller reaches and how much of them they see) and
+//!   [`intake`] (ReportCase).
 //! - [`triage`]: the saga that places and dispatches cases through the block registry and
 //!   the duty lists ([`directory`]), from a work queue in the database.
 //! - [`deadlines`]: the worker that fires passed time limits and escalates.
@@ -25,6 +26,7 @@ pub mod events;
 pub mod grpc;
 pub mod intake;
 pub mod ops;
+pub mod policy;
 pub mod render;
 pub mod store;
 pub mod triage;
@@ -47,6 +49,9 @@ pub static IDENTITY: ServiceIdentity = ServiceIdentity {
     metrics_port: 9453,
     default_max_message_bytes: 4 * 1024 * 1024,
     migrator,
+    policy: &policy::POLICY,
+    // The case's recorded transitions are its history: appended, never changed.
+    append_only_tables: &["case_records", "me_too_reports"],
 };
 
 fn migrator() -> sqlx::migrate::Migrator {

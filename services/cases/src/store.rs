@@ -402,42 +402,6 @@ pub async fn load_records(
 
 // ------------------------------------------------------------------ intake
 
-/// The earlier result of a request id: the case, and the linked report for "me too".
-pub async fn find_intake(
-    connection: &mut PgConnection,
-    submitted_by: &str,
-    request_id: &str,
-) -> Result<Option<(Uuid, Option<Uuid>)>, sqlx::Error> {
-    sqlx::query_as("select case_id, report_id from intake_requests where submitted_by = $1 and request_id = $2")
-        .bind(submitted_by)
-        .bind(request_id)
-        .fetch_optional(connection)
-        .await
-}
-
-/// Records the result of a request id; false when a concurrent request with the same id
-/// committed first (the caller then rolls back and returns that one).
-pub async fn insert_intake(
-    connection: &mut PgConnection,
-    submitted_by: &str,
-    request_id: &str,
-    case_id: Uuid,
-    report_id: Option<Uuid>,
-) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
-        "insert into intake_requests (submitted_by, request_id, case_id, report_id) values ($1, $2, $3, $4)
-         on conflict do nothing",
-    )
-    .bind(submitted_by)
-    .bind(request_id)
-    .bind(case_id)
-    .bind(report_id)
-    .execute(connection)
-    .await?
-    .rows_affected();
-    Ok(inserted == 1)
-}
-
 /// Serialises intake around the same matter in the same area, so two simultaneous
 /// reports of one broken lamp do not both become new work. `keys` are the grid cells the
 /// "me too" search box touches; they are taken in order, so no two intakes deadlock.
@@ -1113,13 +1077,11 @@ async fn with_actions(
 pub async fn insert_meeting(
     connection: &mut PgConnection,
     meeting: &MeetingRow,
-    request_id: Option<&str>,
-) -> Result<MeetingRow, sqlx::Error> {
-    let inserted = sqlx::query(
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
         "insert into meetings (id, case_id, subdistrict_code, scheduled_for, location, participants, agenda,
-             state, attendees, scheduled_by, request_id, created_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, '{}', $9, $10, $11)
-         on conflict (case_id, request_id) do nothing",
+             state, attendees, scheduled_by, created_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, '{}', $9, $10)",
     )
     .bind(meeting.id)
     .bind(meeting.case_id.as_uuid())
@@ -1130,22 +1092,10 @@ pub async fn insert_meeting(
     .bind(&meeting.agenda)
     .bind(&meeting.state)
     .bind(&meeting.scheduled_by)
-    .bind(request_id)
     .bind(meeting.created_at)
     .execute(&mut *connection)
-    .await?
-    .rows_affected();
-    if inserted == 1 {
-        return Ok(meeting.clone());
-    }
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "select {MEETING_COLUMNS} from meetings where case_id = $1 and request_id = $2"
-    )))
-    .bind(meeting.case_id.as_uuid())
-    .bind(request_id)
-    .fetch_one(&mut *connection)
     .await?;
-    with_actions(connection, meeting_from_row(&row)?).await
+    Ok(())
 }
 
 /// One meeting, optionally locked.

@@ -459,7 +459,23 @@ async fn the_front_line_loop_runs_from_report_to_close_with_every_event_in_order
         ))
         .await
         .unwrap_err();
-    assert_eq!(neighbour.code(), Code::PermissionDenied);
+    // Another block's case is answered exactly like a case that does not exist.
+    assert_eq!(neighbour.code(), Code::NotFound);
+    let missing_name = format!("cases/{}", uuid::Uuid::now_v7());
+    let missing = client
+        .get_case(with_token(
+            proto::GetCaseRequest {
+                name: missing_name.clone(),
+            },
+            &world.neighbour_governor(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    assert_eq!(
+        neighbour.message().replace(&name, "X"),
+        missing.message().replace(&missing_name, "X")
+    );
 
     let history = service.history(&world.dispatcher(), &name).await;
     let actions: Vec<&str> = history
@@ -587,14 +603,16 @@ async fn illegal_transitions_and_bad_input_are_refused_by_name_and_change_nothin
         ))
         .await
         .unwrap_err();
-    assert_eq!(own_work.code(), Code::FailedPrecondition);
+    // A governor does not verify (the block's supervisor does), and the refusal names
+    // nobody.
+    assert_eq!(own_work.code(), Code::PermissionDenied);
     assert!(
-        own_work.message().contains("resolved"),
+        own_work.message().contains("VerifyCase"),
         "{}",
         own_work.message()
     );
     assert!(
-        own_work.message().contains(GOVERNOR),
+        !own_work.message().contains(GOVERNOR),
         "{}",
         own_work.message()
     );
@@ -1201,7 +1219,8 @@ async fn reports_outside_every_block_or_unclassified_wait_for_a_dispatcher_and_a
         ))
         .await
         .unwrap_err();
-    assert_eq!(other.code(), Code::PermissionDenied);
+    // A case of another subdistrict does not exist for this dispatcher.
+    assert_eq!(other.code(), Code::NotFound);
     service
         .client()
         .classify_case(with_token(
@@ -1536,11 +1555,13 @@ async fn the_platform_holds_a_meeting_grants_an_extension_and_parks_what_cannot_
         ))
         .await
         .unwrap_err();
+    // Who asked may not decide: a refusal about who acts, not about the state.
     assert_eq!(
         own.code(),
-        Code::FailedPrecondition,
+        Code::PermissionDenied,
         "who asked may not decide"
     );
+    assert!(!own.message().contains("disp-001"), "{}", own.message());
     let granted = client
         .decide_extension(with_token(
             proto::DecideExtensionRequest {

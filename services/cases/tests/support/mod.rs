@@ -264,6 +264,27 @@ impl World {
         self.token("resident-42", &[Role::Resident], "districts/430302", None)
     }
 
+    /// Another resident, who reported nothing of resident-42's.
+    pub fn other_resident(&self) -> String {
+        self.token("resident-77", &[Role::Resident], "districts/430302", None)
+    }
+
+    /// The owner's connection to the service's database (what an operator with the
+    /// owner role, not the service, could do).
+    pub fn owner_database_url(&self) -> String {
+        self.test.database.url().to_owned()
+    }
+
+    /// The service's own application-role connection.
+    pub fn application_database_url(&self) -> String {
+        flatgov_testkit::application_url(self.test.database.url())
+    }
+
+    /// The test's key pair, for probing every role.
+    pub fn auth(&self) -> &flatgov_testkit::TestAuth {
+        &self.test.auth
+    }
+
     pub fn integrator(&self) -> String {
         self.token(
             "integrator-1",

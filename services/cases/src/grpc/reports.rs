@@ -1,0 +1,366 @@
+//! Cases as reported and read: ReportCase, GetCase, ListCases, GetCaseHistory and
+//! ClassifyCase (a dispatcher placing or classifying a report).
+
+use flatgov_auth::policy::{Access, Resource};
+use flatgov_grpc::error::Violations;
+use flatgov_grpc::paging::{ListQuery, PageRequest, PagingError};
+use flatgov_proto::cases::v1 as proto;
+use uuid::Uuid;
+
+use super::CaseService;
+use super::parse;
+use crate::access::{self, Visibility};
+use crate::convert;
+use crate::domain::lifecycle::{CaseState, Tier};
+use crate::domain::units::{BlockCode, SubdistrictCode, assignee_name, parse_assignee};
+use crate::domain::values::{CaseId, MatterCode, Reason};
+use crate::error::Error;
+use crate::events::EventContext;
+use crate::intake;
+use crate::ops;
+use crate::policy::POLICY;
+use crate::render;
+use crate::store::{self, Instructions, ListFilter, TriageStatus};
+
+#[tracing::instrument(skip_all, err(level = "info"))]
+pub(super) async fn report_case(
+    service: &CaseService,
+    access: &Access,
+    request: proto::ReportCaseRequest,
+) -> Result<proto::ReportCaseResponse, Error> {
+    let report = intake::validate(&request).map_err(Error::Invalid)?;
+    intake::check_channel(access, report.channel)?;
+    intake::check_block(access, &report)?;
+    let received = intake::receive(&service.shared, access, report).await?;
+    Ok(intake::response(
+        access,
+        &received,
+        service.shared.clock.now(),
+    ))
+}
+
+pub(super) async fn get_case(
+    service: &CaseService,
+    access: &Access,
+    request: proto::GetCaseRequest,
+) -> Result<proto::Case, Error> {
+    let mut violations = Violations::new();
+    let id = violations.check("name", parse::case_id(&request.name));
+    violations.finish()?;
+    let id = id.ok_or_else(|| Error::Internal("a parsed case id went missing".into()))?;
+    let (stored, visibility) = service.read(access, id).await?;
+    let contact = if visibility == Visibility::Full {
+        let mut connection = service.shared.pool.acquire().await?;
+        store::load_contact(&mut connection, id).await?
+    } else {
+        None
+    };
+    Ok(render::case(
+        &stored,
+        visibility,
+        contact.as_ref(),
+        service.shared.clock.now(),
+    ))
+}
+
+pub(super) async fn get_case_history(
+    service: &CaseService,
+    access: &Access,
+    request: proto::GetCaseHistoryRequest,
+) -> Result<proto::GetCaseHistoryResponse, Error> {
+    let mut violations = Violations::new();
+    let id = violations.check("name", parse::case_id(&request.name));
+    violations.finish()?;
+    let id = id.ok_or_else(|| Error::Internal("a parsed case id went missing".into()))?;
+    service.read(access, id).await?;
+    let mut connection = service.shared.pool.acquire().await?;
+    let records = store::load_records(&mut connection, id).await?;
+    Ok(proto::GetCaseHistoryResponse {
+        records: records.iter().map(render::record).collect(),
+    })
+}
+
+/// A list request's filters and page, read.
+struct CaseListing {
+    filter: ListFilter,
+    page: PageRequest,
+    query: ListQuery,
+    overdue_only: bool,
+}
+
+impl TryFrom<proto::ListCasesRequest> for CaseListing {
+    type Error = Error;
+
+    fn try_from(mut request: proto::ListCasesRequest) -> Result<Self, Error> {
+        let page_size = std::mem::take(&mut request.page_size);
+        let page_token = std::mem::take(&mut request.page_token);
+        // A token is bound to the filters it was issued with.
+        let query = ListQuery::of_request("cases", &request);
+        let mut violations = Violations::new();
+        let mut filter = ListFilter::default();
+        let page = match PageRequest::parse(page_size, &page_token, &query) {
+            Ok(page) => {
+                if let Some(after) = &page.after {
+                    match Uuid::try_parse(after) {
+                        Ok(before) => filter.before = Some(before),
+                        Err(_) => violations.extend([PagingError::ForeignToken.into()]),
+                    }
+                }
+                Some(page)
+            }
+            Err(paging) => {
+                violations.extend(paging);
+                None
+            }
+        };
+        match proto::CaseState::try_from(request.state) {
+            Ok(proto::CaseState::Unspecified) => {}
+            Ok(state) => {
+                filter.state = convert::case_state_from_proto(state).map(|state| state.to_string())
+            }
+            Err(_) => violations.add("state", "is not a case state"),
+        }
+        filter.tier = violations
+            .check("tier", parse::optional_tier(request.tier))
+            .flatten()
+            .map(|tier| tier.to_string());
+        if !request.block.trim().is_empty() {
+            filter.block_code = violations
+                .check(
+                    "block",
+                    BlockCode::parse_name(&request.block).map_err(|error| error.to_string()),
+                )
+                .map(|block| block.to_string());
+        }
+        if !request.subdistrict_code.trim().is_empty() {
+            filter.subdistrict_code = violations
+                .check(
+                    "subdistrict_code",
+                    SubdistrictCode::parse(&request.subdistrict_code)
+                        .map_err(|error| error.to_string()),
+                )
+                .map(|code| code.to_string());
+        }
+        if !request.assignee.trim().is_empty() {
+            filter.assignee = violations
+                .check(
+                    "assignee",
+                    parse_assignee(&request.assignee).map_err(|error| error.to_string()),
+                )
+                .map(|assignee| assignee_name(&assignee));
+        }
+        match proto::CaseKind::try_from(request.kind) {
+            Ok(proto::CaseKind::Unspecified) => {}
+            Ok(kind) => filter.kind = convert::kind_from_proto(kind).map(|kind| kind.to_string()),
+            Err(_) => violations.add("kind", "is not a case kind"),
+        }
+        match proto::TriageStatus::try_from(request.triage_status) {
+            Ok(proto::TriageStatus::Unspecified) => {}
+            Ok(status) => {
+                filter.triage_status =
+                    render::triage_status_from_proto(status).map(|status| status.to_string())
+            }
+            Err(_) => violations.add("triage_status", "is not a triage status"),
+        }
+        violations.finish()?;
+        let page = page.ok_or_else(|| Error::Internal("a parsed page went missing".into()))?;
+        Ok(Self {
+            filter,
+            page,
+            query,
+            overdue_only: request.overdue_only,
+        })
+    }
+}
+
+pub(super) async fn list_cases(
+    service: &CaseService,
+    access: &Access,
+    request: proto::ListCasesRequest,
+) -> Result<proto::ListCasesResponse, Error> {
+    let CaseListing {
+        mut filter,
+        page,
+        query,
+        overdue_only,
+    } = CaseListing::try_from(request)?;
+    let now = service.shared.clock.now();
+    if overdue_only {
+        filter.overdue_at = Some(now);
+    }
+    let scope = access::list_scope(access);
+    let mut connection = service.shared.pool.acquire().await?;
+    let mut cases =
+        store::list_cases(&mut connection, &scope, &filter, page.size.fetch_limit()).await?;
+    let next_page_token = page.size.next_page_token(&mut cases, &query, |stored| {
+        stored.case.id().as_uuid().to_string()
+    });
+    for stored in &cases {
+        access.audit().resource(stored.name());
+    }
+    Ok(proto::ListCasesResponse {
+        cases: cases
+            .iter()
+            .map(|stored| {
+                // The query returned only what the caller reaches; how much of each they
+                // see still depends on the role that reaches it. A list never carries a
+                // contact.
+                let visibility = access::visibility(access, stored).max(Visibility::Summary);
+                render::case(stored, visibility, None, now)
+            })
+            .collect(),
+        next_page_token,
+    })
+}
+
+/// A classification: a matter, a block, or both, with a tier and the reason a
+/// recategorisation needs.
+struct Classification {
+    id: CaseId,
+    block: Option<BlockCode>,
+    matter: Option<MatterCode>,
+    tier: Option<Tier>,
+    reason: Option<Reason>,
+}
+
+impl TryFrom<proto::ClassifyCaseRequest> for Classification {
+    type Error = Error;
+
+    fn try_from(request: proto::ClassifyCaseRequest) -> Result<Self, Error> {
+        let mut violations = Violations::new();
+        let id = violations.check("name", parse::case_id(&request.name));
+        let block = if request.block.trim().is_empty() {
+            None
+        } else {
+            violations.check(
+                "block",
+                BlockCode::parse_name(&request.block).map_err(|error| error.to_string()),
+            )
+        };
+        let matter = if request.matter_code.trim().is_empty() {
+            None
+        } else {
+            violations.check(
+                "matter_code",
+                MatterCode::parse(&request.matter_code).map_err(|error| error.to_string()),
+            )
+        };
+        let tier = violations
+            .check("tier", parse::optional_tier(request.tier))
+            .flatten();
+        if request.matter_code.trim().is_empty() && request.block.trim().is_empty() {
+            violations.add("matter_code", "a matter code or a block is required");
+        }
+        let reason = if request.reason.trim().is_empty() {
+            None
+        } else {
+            violations.check("reason", parse::reason(request.reason.trim()))
+        };
+        violations.finish()?;
+        let id = id.ok_or_else(|| Error::Internal("a parsed case id went missing".into()))?;
+        Ok(Self {
+            id,
+            block,
+            matter,
+            tier,
+            reason,
+        })
+    }
+}
+
+#[tracing::instrument(skip_all, err(level = "info"))]
+pub(super) async fn classify_case(
+    service: &CaseService,
+    access: &Access,
+    request: proto::ClassifyCaseRequest,
+) -> Result<proto::Case, Error> {
+    let classification = Classification::try_from(request)?;
+    if let Some(matter) = &classification.matter {
+        let mut connection = service.shared.pool.acquire().await?;
+        if store::matter_in_catalogue(&mut connection, matter.as_str()).await? == Some(false) {
+            return Err(Error::invalid(
+                "matter_code",
+                format!("{matter} is not a matter in the duty lists' catalogue"),
+            ));
+        }
+    }
+    if let Some(block) = &classification.block
+        && !access.reaches(&Resource::in_division(block.as_str()))
+    {
+        return Err(Error::PermissionDenied(format!(
+            "block {block} lies outside the caller's jurisdiction"
+        )));
+    }
+    let id = classification.id;
+    let mut transaction = service.begin().await?;
+    let mut stored = store::load_case(&mut transaction, id, true)
+        .await?
+        .ok_or_else(|| Error::NotFound(id.resource_name()))?;
+    // A dispatcher may place a case no block holds yet into a block of theirs.
+    let placing_unlocated = stored.block().is_none() && classification.block.is_some();
+    if !placing_unlocated {
+        access::require_visible(access, &stored)?;
+    }
+    let state = stored.case.state();
+    let recategorising = state == CaseState::Triaged || state.is_with_handler();
+    let classifiable = matches!(
+        state,
+        CaseState::Reported | CaseState::AwaitingManualLocation
+    ) || recategorising;
+    if !classifiable {
+        return Err(Error::Precondition(format!(
+            "cannot classify a case that is {state}"
+        )));
+    }
+    if state == CaseState::AwaitingManualLocation && classification.block.is_none() {
+        return Err(Error::invalid(
+            "block",
+            "is required: the case's point lies outside every block",
+        ));
+    }
+    if recategorising && classification.reason.is_none() {
+        return Err(Error::invalid(
+            "reason",
+            "is required to recategorise a triaged or dispatched case",
+        ));
+    }
+    let actor = access::actor_on(access, Some(&stored))?;
+    let now = service.shared.clock.now();
+    let instructions = Instructions {
+        matter_code: classification.matter.map(|code| code.to_string()),
+        block_code: classification.block.map(|block| block.to_string()),
+        tier: classification.tier.map(|tier| tier.to_string()),
+        reason: classification.reason.map(|reason| reason.to_string()),
+    };
+    store::enqueue_triage(&mut transaction, id, &instructions, &actor, now).await?;
+    if matches!(
+        state,
+        CaseState::Reported | CaseState::AwaitingManualLocation
+    ) {
+        stored.triage_status = TriageStatus::Pending;
+    }
+    stored.triage_note = Some(format!(
+        "classification by {} queued for triage",
+        actor
+            .staff_id()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| "the system".into())
+    ));
+    ops::persist(
+        &mut transaction,
+        &mut stored,
+        &[],
+        &EventContext::default(),
+        now,
+    )
+    .await?;
+    access.audit().resource(stored.name());
+    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service).await?;
+    transaction.commit().await?;
+    Ok(render::case(
+        &stored,
+        access::visibility(access, &stored).max(Visibility::WithoutPersonalData),
+        None,
+        now,
+    ))
+}

@@ -1,260 +1,17 @@
 //! The duty lists service over real gRPC, against real PostgreSQL and NATS.
 
-use std::time::Duration;
+mod support;
 
 use chrono::{DateTime, Utc};
-use flatgov_auth::{Jurisdiction, Role, TokenRequest};
+use flatgov_auth::Role;
 use flatgov_grpc::time::timestamp;
-use flatgov_messaging::Event;
 use flatgov_proto::duties::v1 as proto;
-use flatgov_proto::duties::v1::duty_lists_client::DutyListsClient;
 use flatgov_proto::enforcement::v1::AgencyRated;
-use flatgov_proto::flatgov::r#type::v1::{HandlingTier, Unit, UnitKind};
-use flatgov_testkit::events::{events_committed, events_once, publish_as};
-use flatgov_testkit::{TestEnv, eventually, field_violations, with_token};
+use flatgov_proto::flatgov::r#type::v1::{HandlingTier, UnitKind};
+use flatgov_testkit::events::publish_as;
+use flatgov_testkit::{eventually, with_token};
+use support::*;
 use tonic::Code;
-use tonic::transport::Channel;
-
-const PATIENCE: Duration = Duration::from_secs(20);
-
-const DEPARTMENTS: &str = include_str!("../data/reference/departments.csv");
-const MATTERS: &str = include_str!("../data/reference/matters.csv");
-const LISTS: [(&str, &str); 5] = [
-    (
-        "lists/subdistrict_duty",
-        include_str!("../data/reference/subdistrict_duty.csv"),
-    ),
-    (
-        "lists/subdistrict_cooperation",
-        include_str!("../data/reference/subdistrict_cooperation.csv"),
-    ),
-    (
-        "lists/residents_self_government",
-        include_str!("../data/reference/residents_self_government.csv"),
-    ),
-    (
-        "lists/residents_assisting",
-        include_str!("../data/reference/residents_assisting.csv"),
-    ),
-    (
-        "lists/residents_negative",
-        include_str!("../data/reference/residents_negative.csv"),
-    ),
-];
-
-const SUBDISTRICT: &str = "430302001";
-const COMMUNITY: &str = "430302001004";
-const BLOCK: &str = "430302001004017";
-
-/// One service under test with an administrator's client.
-struct Service {
-    test: TestEnv,
-    application: flatgov_grpc::Application,
-    client: DutyListsClient<Channel>,
-    admin: String,
-}
-
-impl Service {
-    async fn start() -> Self {
-        let test = TestEnv::new();
-        let application = flatgov_duties::build(test.env())
-            .await
-            .expect("service starts");
-        let client = DutyListsClient::connect(application.grpc_url())
-            .await
-            .expect("connect");
-        let admin = test.auth.admin_token();
-        Self {
-            test,
-            application,
-            client,
-            admin,
-        }
-    }
-
-    fn token(&self, request: TokenRequest) -> String {
-        self.test.auth.token_for(request)
-    }
-
-    fn department_officer(&self, department: &str) -> String {
-        self.token(
-            TokenRequest::new("officer-1", &[Role::DepartmentOfficer]).organisation(department),
-        )
-    }
-
-    fn dispatcher(&self, subdistrict: &str) -> String {
-        self.token(
-            TokenRequest::new("dispatcher-1", &[Role::SubdistrictDispatcher]).jurisdiction(
-                format!("subdistricts/{subdistrict}")
-                    .parse::<Jurisdiction>()
-                    .unwrap(),
-            ),
-        )
-    }
-
-    /// Loads the reference district the way the demo loader does: the
-    /// departments, each list imported and published, then the catalogue.
-    async fn load_reference(&mut self, effective_from: Option<DateTime<Utc>>) -> Vec<bool> {
-        let mut unchanged = Vec::new();
-        let response = self
-            .client
-            .import_departments(with_token(
-                proto::ImportDepartmentsRequest {
-                    format: proto::DataFormat::Csv as i32,
-                    content: DEPARTMENTS.into(),
-                },
-                &self.admin,
-            ))
-            .await
-            .expect("departments import")
-            .into_inner();
-        unchanged.push(response.created == 0 && response.updated == 0);
-        for (list, csv) in LISTS {
-            let response = self
-                .client
-                .import_list(with_token(
-                    proto::ImportListRequest {
-                        parent: list.into(),
-                        format: proto::DataFormat::Csv as i32,
-                        content: csv.into(),
-                        publish: true,
-                        effective_from: effective_from.map(timestamp),
-                    },
-                    &self.admin,
-                ))
-                .await
-                .unwrap_or_else(|status| panic!("{list} imports: {status:?}"))
-                .into_inner();
-            unchanged.push(response.unchanged);
-        }
-        let response = self
-            .client
-            .import_catalogue(with_token(
-                proto::ImportCatalogueRequest {
-                    format: proto::DataFormat::Csv as i32,
-                    content: MATTERS.into(),
-                },
-                &self.admin,
-            ))
-            .await
-            .expect("catalogue import")
-            .into_inner();
-        unchanged.push(response.unchanged);
-        unchanged
-    }
-
-    async fn check(
-        &mut self,
-        token: &str,
-        matter: &str,
-        from: Unit,
-        to: Unit,
-        at: Option<DateTime<Utc>>,
-    ) -> Result<proto::CheckAssignmentResponse, tonic::Status> {
-        self.client
-            .check_assignment(with_token(
-                proto::CheckAssignmentRequest {
-                    matter_code: matter.into(),
-                    from: Some(from),
-                    to: Some(to),
-                    at: at.map(timestamp),
-                    attempted_by: "staff-42".into(),
-                    case: "cases/0193a1b2".into(),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(tonic::Response::into_inner)
-    }
-
-    async fn resolve(
-        &mut self,
-        matter: &str,
-        place: proto::Place,
-    ) -> Result<proto::ResolveResponsibilityResponse, tonic::Status> {
-        let token = self.test.auth.token("governor-1", &[Role::Governor]);
-        self.client
-            .resolve_responsibility(with_token(
-                proto::ResolveResponsibilityRequest {
-                    matter_code: matter.into(),
-                    place: Some(place),
-                    at: None,
-                },
-                &token,
-            ))
-            .await
-            .map(tonic::Response::into_inner)
-    }
-
-    /// Row counts of every table the rules and records live in, and the
-    /// events committed: what "nothing was written" is checked against.
-    async fn written(&self) -> Vec<(String, i64)> {
-        let mut counts = Vec::new();
-        for table in [
-            "departments",
-            "list_versions",
-            "list_items",
-            "matters",
-            "place_exceptions",
-            "refusals",
-            "assessments",
-        ] {
-            let count: i64 =
-                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {table}")))
-                    .fetch_one(self.application.pool())
-                    .await
-                    .unwrap();
-            counts.push((table.to_owned(), count));
-        }
-        let revision: i64 = sqlx::query_scalar("select revision from rules_revision")
-            .fetch_one(self.application.pool())
-            .await
-            .unwrap();
-        counts.push(("revision".into(), revision));
-        let bus = self.test.bus().await;
-        let events = events_committed(self.application.pool(), &bus, "duties", PATIENCE).await;
-        counts.push(("events".into(), i64::try_from(events).unwrap()));
-        counts
-    }
-
-    async fn events<E: Event>(&self, expected: usize) -> Vec<(flatgov_messaging::Envelope, E)> {
-        self.events_until(|events: &[(flatgov_messaging::Envelope, E)]| events.len() >= expected)
-            .await
-    }
-
-    /// The service's events of type `E` once `done` holds for them.
-    async fn events_until<E: Event>(
-        &self,
-        done: impl Fn(&[(flatgov_messaging::Envelope, E)]) -> bool,
-    ) -> Vec<(flatgov_messaging::Envelope, E)> {
-        let bus = self.test.bus().await;
-        events_once(&bus, "duties", PATIENCE, done).await
-    }
-}
-
-fn unit(kind: UnitKind, code: &str) -> Unit {
-    Unit {
-        kind: kind as i32,
-        code: code.into(),
-    }
-}
-
-fn at_block(block: &str) -> proto::Place {
-    proto::Place {
-        subdistrict_code: block[..9].into(),
-        block_code: block.into(),
-        ..Default::default()
-    }
-}
-
-/// Every BadRequest field violation as "field: description".
-fn violations(status: &tonic::Status) -> Vec<String> {
-    field_violations(status)
-        .into_iter()
-        .map(|violation| format!("{}: {}", violation.field, violation.description))
-        .collect()
-}
 
 #[tokio::test]
 async fn the_reference_district_loads_through_the_public_api_and_loading_it_again_changes_nothing()
@@ -356,50 +113,6 @@ async fn the_reference_district_loads_through_the_public_api_and_loading_it_agai
         ["urban_management", "market_supervision"]
     );
     service.application.shutdown().await.unwrap();
-}
-
-/// Adds SC-07-03 (shared bikes) to the cooperation list's draft and the
-/// matter `shared_bike_clutter` mapped to it.
-async fn draft_shared_bikes(service: &mut Service) {
-    service
-        .client
-        .put_draft_item(with_token(
-            proto::PutDraftItemRequest {
-                parent: "lists/subdistrict_cooperation".into(),
-                item: Some(proto::ListItem {
-                    code: "SC-07-03".into(),
-                    category: "交通与市政".into(),
-                    display_name: "共享单车乱停放治理".into(),
-                    display_name_en: "Clearing badly parked shared bicycles".into(),
-                    legal_basis: "《关于鼓励和规范互联网租赁自行车发展的指导意见》".into(),
-                    handling_level: proto::HandlingLevel::Department as i32,
-                    lead_department: "transport".into(),
-                    cooperating_departments: vec!["urban_management".into()],
-                    default_tier: HandlingTier::CoordinationMeeting as i32,
-                    response_limit: "4h".into(),
-                    resolution_limit: "3d".into(),
-                    ..Default::default()
-                }),
-            },
-            &service.admin,
-        ))
-        .await
-        .expect("draft item");
-    service
-        .client
-        .put_matter(with_token(
-            proto::PutMatterRequest {
-                matter: Some(proto::Matter {
-                    code: "shared_bike_clutter".into(),
-                    display_name: "共享单车乱停放".into(),
-                    list_item_code: "SC-07-03".into(),
-                    ..Default::default()
-                }),
-            },
-            &service.admin,
-        ))
-        .await
-        .expect("matter mapped to the drafted item");
 }
 
 #[tokio::test]
@@ -1502,4 +1215,390 @@ async fn matters_page_by_their_filter_and_a_token_reused_with_another_filter_is_
         violations(&negative),
         ["page_size: must not be negative, found -1"]
     );
+}
+
+#[tokio::test]
+async fn a_department_is_created_renamed_read_by_anyone_and_deleted_only_once_nothing_names_it() {
+    let mut service = Service::start().await;
+    service.load_reference(None).await;
+    let mut client = service.client.clone();
+    let created = client
+        .create_department(with_token(
+            proto::CreateDepartmentRequest {
+                department: Some(proto::Department {
+                    code: "neighbourhood_watch".into(),
+                    display_name: "区邻里守望办公室".into(),
+                    ..Default::default()
+                }),
+            },
+            &service.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(created.name, "departments/neighbourhood_watch");
+    let renamed = client
+        .update_department(with_token(
+            proto::UpdateDepartmentRequest {
+                department: Some(proto::Department {
+                    name: created.name.clone(),
+                    display_name: "区邻里守望服务中心".into(),
+                    display_name_en: "Neighbourhood Watch Centre".into(),
+                    ..Default::default()
+                }),
+                allow_missing: false,
+            },
+            &service.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(renamed.display_name, "区邻里守望服务中心");
+
+    // The directory is public: read without a token.
+    let read = client
+        .get_department(proto::GetDepartmentRequest {
+            name: created.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read.display_name_en, "Neighbourhood Watch Centre");
+    let mut codes = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_departments(proto::ListDepartmentsRequest {
+                page_size: 10,
+                page_token,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        codes.extend(
+            page.departments
+                .into_iter()
+                .map(|department| department.code),
+        );
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(
+        codes.len(),
+        32,
+        "the 31 reference departments and the new one"
+    );
+    assert!(codes.contains(&"neighbourhood_watch".to_owned()));
+    assert!(
+        codes.windows(2).all(|pair| pair[0] < pair[1]),
+        "in code order"
+    );
+
+    let named = client
+        .delete_department(with_token(
+            proto::DeleteDepartmentRequest {
+                name: "departments/transport".into(),
+            },
+            &service.admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(named.code(), Code::FailedPrecondition);
+    assert!(named.message().contains("lists/"), "{}", named.message());
+    client
+        .delete_department(with_token(
+            proto::DeleteDepartmentRequest {
+                name: created.name.clone(),
+            },
+            &service.admin,
+        ))
+        .await
+        .unwrap();
+    let gone = client
+        .get_department(proto::GetDepartmentRequest { name: created.name })
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Code::NotFound);
+    service.application.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_published_version_exported_and_imported_again_changes_nothing_and_a_discarded_draft_is_gone()
+ {
+    let mut service = Service::start().await;
+    service.load_reference(None).await;
+    let mut client = service.client.clone();
+    let version = client
+        .get_list_version(proto::GetListVersionRequest {
+            name: "lists/residents_negative/versions/1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(version.state, proto::VersionState::Published as i32);
+    assert_eq!(version.item_count, 8);
+    assert!(version.in_effect);
+    let exported = client
+        .export_list(proto::ExportListRequest {
+            name: "lists/residents_negative".into(),
+            at: None,
+            format: proto::DataFormat::Json as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(exported.version, "lists/residents_negative/versions/1");
+    assert!(
+        exported.content.contains("RN-01-02"),
+        "{}",
+        exported.content
+    );
+    let before = service.written().await;
+    let imported = client
+        .import_list(with_token(
+            proto::ImportListRequest {
+                parent: "lists/residents_negative".into(),
+                format: proto::DataFormat::Json as i32,
+                content: exported.content,
+                publish: true,
+                effective_from: None,
+            },
+            &service.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(imported.unchanged, "the export is what ImportList reads");
+    assert_eq!(service.written().await, before);
+
+    client
+        .create_draft(with_token(
+            proto::CreateDraftRequest {
+                parent: "lists/residents_negative".into(),
+                empty: false,
+            },
+            &service.admin,
+        ))
+        .await
+        .unwrap();
+    let with_draft = client
+        .list_list_versions(with_token(
+            proto::ListListVersionsRequest {
+                parent: "lists/residents_negative".into(),
+                ..Default::default()
+            },
+            &service.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .versions;
+    let names: Vec<&str> = with_draft
+        .iter()
+        .map(|version| version.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "lists/residents_negative/draft",
+            "lists/residents_negative/versions/1"
+        ],
+        "newest first, the draft first"
+    );
+    client
+        .discard_draft(with_token(
+            proto::DiscardDraftRequest {
+                name: "lists/residents_negative/draft".into(),
+            },
+            &service.admin,
+        ))
+        .await
+        .unwrap();
+    let list = client
+        .get_list(with_token(
+            proto::GetListRequest {
+                name: "lists/residents_negative".into(),
+                at: None,
+            },
+            &service.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(list.draft.is_none(), "{list:?}");
+    let reopened = client
+        .create_draft(with_token(
+            proto::CreateDraftRequest {
+                parent: "lists/residents_negative".into(),
+                empty: true,
+            },
+            &service.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        reopened.number, 3,
+        "a discarded draft's number is not reused"
+    );
+    assert_eq!(reopened.item_count, 0);
+    service.application.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_matter_is_read_by_anyone_and_a_deleted_one_leaves_the_announced_catalogue() {
+    let mut service = Service::start().await;
+    service.load_reference(None).await;
+    let mut client = service.client.clone();
+    let matter = client
+        .get_matter(proto::GetMatterRequest {
+            name: "matters/broken_street_light".into(),
+        })
+        .await
+        .expect("the catalogue is public")
+        .into_inner();
+    assert_eq!(matter.list_item_code, "SD-05-03");
+    assert_eq!(matter.display_name, "路灯损坏");
+    client
+        .delete_matter(with_token(
+            proto::DeleteMatterRequest {
+                name: "matters/broken_street_light".into(),
+            },
+            &service.admin,
+        ))
+        .await
+        .unwrap();
+    let gone = client
+        .get_matter(proto::GetMatterRequest {
+            name: "matters/broken_street_light".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Code::NotFound);
+    let announced = service
+        .events_until(|events: &[(_, proto::MatterCataloguePublished)]| {
+            events.iter().any(|(_, event)| event.matters.len() == 78)
+        })
+        .await;
+    let (_, latest) = announced.last().unwrap();
+    assert!(
+        latest
+            .matters
+            .iter()
+            .all(|matter| matter.code != "broken_street_light")
+    );
+    let unknown = service
+        .resolve("broken_street_light", at_block(BLOCK))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    service.application.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_exception_in_effect_is_ended_rather_than_deleted_and_stops_deciding_from_then_on() {
+    let mut service = Service::start().await;
+    service.load_reference(None).await;
+    let mut client = service.client.clone();
+    let exception = client
+        .create_exception(with_token(
+            proto::CreateExceptionRequest {
+                exception: Some(proto::PlaceException {
+                    id: "jianshe-road-lights".into(),
+                    place: Some(proto::ExceptionPlace {
+                        place: Some(proto::exception_place::Place::CommunityCode(
+                            COMMUNITY.into(),
+                        )),
+                    }),
+                    matter_code: "broken_street_light".into(),
+                    lead: Some(proto::Responsible {
+                        role: proto::ResponsibleRole::Department as i32,
+                        department: "housing_construction".into(),
+                    }),
+                    reason: "道路及路灯产权属区住房和城乡建设局".into(),
+                    ..Default::default()
+                }),
+            },
+            &service.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let deleted = client
+        .delete_exception(with_token(
+            proto::DeleteExceptionRequest {
+                name: exception.name.clone(),
+            },
+            &service.admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(deleted.code(), Code::FailedPrecondition);
+    // Whole seconds: PostgreSQL keeps microseconds.
+    let until = DateTime::from_timestamp(Utc::now().timestamp() + 1800, 0).unwrap();
+    let ended = client
+        .end_exception(with_token(
+            proto::EndExceptionRequest {
+                name: exception.name.clone(),
+                effective_until: Some(timestamp(until)),
+            },
+            &service.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ended.effective_until, Some(timestamp(until)));
+    let officer = service.department_officer("housing_construction");
+    let read = client
+        .get_exception(with_token(
+            proto::GetExceptionRequest {
+                name: exception.name.clone(),
+            },
+            &officer,
+        ))
+        .await
+        .expect("the department it names reads it")
+        .into_inner();
+    assert_eq!(read.effective_until, ended.effective_until);
+    let in_effect_later = client
+        .list_exceptions(with_token(
+            proto::ListExceptionsRequest {
+                in_effect_at: Some(timestamp(until + chrono::Duration::minutes(1))),
+                ..Default::default()
+            },
+            &service.dispatcher(SUBDISTRICT),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .exceptions;
+    assert!(in_effect_later.is_empty(), "{in_effect_later:?}");
+    let in_effect_now = client
+        .list_exceptions(with_token(
+            proto::ListExceptionsRequest {
+                place: SUBDISTRICT.into(),
+                ..Default::default()
+            },
+            &service.dispatcher(SUBDISTRICT),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .exceptions;
+    assert_eq!(in_effect_now.len(), 1);
+    assert_eq!(in_effect_now[0].name, exception.name);
+    let resolved_later = client
+        .resolve_responsibility(proto::ResolveResponsibilityRequest {
+            matter_code: "broken_street_light".into(),
+            place: Some(at_block(BLOCK)),
+            at: Some(timestamp(until + chrono::Duration::minutes(1))),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(resolved_later.exception, "");
+    assert_eq!(resolved_later.lead, Some(unit(UnitKind::BlockTeam, BLOCK)));
+    service.application.shutdown().await.unwrap();
 }

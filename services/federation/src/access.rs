@@ -1,15 +1,20 @@
-//! Who is acting, for which organisation, and with which permissions.
+//! Who is acting, for which organisation, and what they reach.
 //!
-//! Federation staff present a token with role `federation_staff` and the
-//! `org` claim naming their organisation's code; the organisation must be
+//! The policy table (`crate::policy`) has decided the caller's role before
+//! a handler runs; what is left here are the data scopes. Federation staff
+//! act for the organisation their token's `org` claim names, which must be
 //! an active member. The register of people in difficulty needs more than
 //! the role: the staff member must be on their organisation's staff list
 //! (table `staff`, keyed by organisation and token subject) with the
 //! `people_register` or `people_register_all` permission. Permissions live
 //! here rather than in the token so they can be granted and withdrawn at
 //! once, and the token issuer needs to know nothing about the federation.
+//!
+//! A resource the caller does not reach is answered exactly as one that
+//! does not exist: callers use the same NOT_FOUND message for both.
 
-use flatgov_auth::{Caller, Role};
+use flatgov_auth::Role;
+use flatgov_auth::policy::{Access, Resource, Scope};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -22,6 +27,7 @@ use crate::error::{Error, Result};
 pub struct Actor {
     /// The token subject, recorded as who did what.
     pub subject: String,
+    /// The caller's organisation (their `org` claim), an active member.
     pub organisation: OrganisationCode,
 }
 
@@ -36,9 +42,20 @@ pub async fn membership(connection: &mut PgConnection, code: &str) -> Result<Opt
 }
 
 /// The caller as a staff member of an active member organisation.
-pub async fn actor(connection: &mut PgConnection, caller: &Caller) -> Result<Actor> {
-    caller.require_any_role(&[Role::FederationStaff])?;
-    let claimed = caller.require_organisation()?;
+/// PERMISSION_DENIED (naming only the caller's own claim) when the token
+/// names no organisation or one that is not an active member.
+pub async fn actor(connection: &mut PgConnection, access: &Access) -> Result<Actor> {
+    let Some(caller) = access.caller() else {
+        return Err(Error::PermissionDenied(
+            "this call needs a federation staff member's token".into(),
+        ));
+    };
+    let Some(claimed) = caller.organisation.as_deref() else {
+        return Err(Error::PermissionDenied(
+            "the token names no organisation (`org` claim); staff act for their member organisation"
+                .into(),
+        ));
+    };
     let organisation = Code::parse(claimed).map_err(|_| {
         Error::PermissionDenied(format!(
             "the token's organisation `{claimed}` is not an organisation code"
@@ -79,65 +96,120 @@ pub async fn permissions(
         .collect()
 }
 
-/// How much of the register of people in difficulty a staff member sees.
+/// True when the caller reaches a resource held by `organisations`
+/// (their organisation is one of them, or their grant is not limited).
+pub fn reaches_organisations(access: &Access, organisations: &[&str]) -> bool {
+    access.reaches(&Resource::default().held_by(organisations))
+}
+
+/// True when a scope other than `Public` reaches `resource`. On RPCs that
+/// are public for what is announced (activities), this is whether the
+/// caller also reaches what is not announced (a draft): its organisers'
+/// staff and administrators do.
+pub fn reaches_beyond_public(access: &Access, resource: &Resource<'_>) -> bool {
+    // A public grant names no role, so only the role grants count here.
+    Role::ALL
+        .iter()
+        .any(|role| access.role_reaches(*role, resource))
+}
+
+/// Whether responses may name staff members (the token subjects recorded
+/// as creators, registrars, deciders): federation staff and district
+/// administrators see them; residents, integrators and anonymous callers
+/// get them blank.
+pub fn shows_staff_ids(access: &Access) -> bool {
+    access
+        .caller()
+        .is_some_and(|caller| caller.has_any_role(&[Role::FederationStaff, Role::DistrictAdmin]))
+}
+
+/// PERMISSION_DENIED unless the caller, a staff member of `organisation`,
+/// holds `manage_staff` there. Administrators (district-wide) need not.
+pub async fn require_staff_manager(
+    connection: &mut PgConnection,
+    access: &Access,
+    organisation: &OrganisationCode,
+) -> Result<()> {
+    if access.has_scope(Scope::DistrictWide) {
+        return Ok(());
+    }
+    let actor = actor(connection, access).await?;
+    if actor.organisation != *organisation {
+        return Err(Error::PermissionDenied(
+            "a staff list is managed by its own organisation's staff managers".into(),
+        ));
+    }
+    if !permissions(connection, &actor)
+        .await?
+        .contains(&StaffPermission::ManageStaff)
+    {
+        return Err(Error::PermissionDenied(format!(
+            "managing the staff list of {organisation} needs STAFF_PERMISSION_MANAGE_STAFF on it"
+        )));
+    }
+    Ok(())
+}
+
+/// A staff member's access to the register of people in difficulty: they
+/// reach the people their organisation registered, leads a plan for or
+/// commits a measure to. (`people_register_all` once opened the whole
+/// register to coordinators; a record is now shared with another
+/// organisation only through a sharing request the person consented to,
+/// so it reaches what `people_register` does.)
 #[derive(Debug, Clone)]
-pub enum RegisterAccess {
-    /// People their organisation registered, leads a plan for or commits a
-    /// measure to.
-    Involved(Actor),
-    /// The whole register.
-    All(Actor),
+pub struct RegisterAccess {
+    /// Who acts.
+    actor: Actor,
+    /// What the policy granted on this call.
+    access: Access,
 }
 
 impl RegisterAccess {
     pub fn actor(&self) -> &Actor {
-        match self {
-            RegisterAccess::Involved(actor) | RegisterAccess::All(actor) => actor,
-        }
+        &self.actor
     }
 
-    /// The organisation whose involvement limits what is seen; `None` for
-    /// the whole register. Bound to [`PERSON_VISIBLE`].
-    pub fn limited_to(&self) -> Option<&str> {
-        match self {
-            RegisterAccess::Involved(actor) => Some(actor.organisation.as_str()),
-            RegisterAccess::All(_) => None,
-        }
+    /// The organisation whose involvement limits what is seen. Bound to
+    /// [`person_visible`].
+    pub fn organisation(&self) -> &str {
+        self.actor.organisation.as_str()
     }
 
-    /// PERMISSION_DENIED unless the person exists and is visible; NOT_FOUND
-    /// only for those who see the whole register (AIP-211: others must not
-    /// learn whether a person they may not see exists).
+    /// True when the person exists and the caller reaches them.
+    pub async fn reaches_person(
+        &self,
+        connection: &mut PgConnection,
+        person: Uuid,
+    ) -> Result<bool> {
+        let organisations = crate::store::support::person_organisations(connection, person)
+            .await
+            .map_err(Error::database("checking access to a person"))?;
+        let codes: Vec<&str> = organisations.iter().map(String::as_str).collect();
+        Ok(!codes.is_empty() && reaches_organisations(&self.access, &codes))
+    }
+
+    /// NOT_FOUND, worded as for a person that does not exist, unless the
+    /// caller reaches the person (AIP-211: callers must not learn whether a
+    /// person they may not see is on the register).
     pub async fn require_person(&self, connection: &mut PgConnection, person: Uuid) -> Result<()> {
-        let visible: Option<bool> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "select {} from people p where p.id = $1",
-            person_visible("p.id", 2)
-        )))
-        .bind(person)
-        .bind(self.limited_to())
-        .fetch_optional(connection)
-        .await
-        .map_err(Error::database("checking access to a person"))?;
-        match (visible, self) {
-            (Some(true), _) => Ok(()),
-            (None, RegisterAccess::All(_)) => {
-                Err(Error::NotFound(format!("people/{person} does not exist")))
-            }
-            _ => Err(Error::PermissionDenied(format!(
-                "people/{person} is not visible to {}: it has not registered this person nor commits support to them",
-                self.actor().organisation
-            ))),
+        if self.reaches_person(connection, person).await? {
+            return Ok(());
         }
+        Err(person_not_found(person))
     }
 }
 
+/// The one answer for a person who does not exist or is out of reach.
+pub fn person_not_found(person: Uuid) -> Error {
+    Error::NotFound(format!("people/{person} does not exist"))
+}
+
 /// SQL that is true when the person whose id is `person_column` is visible
-/// to the organisation bound at `$parameter` (null: everyone is visible).
+/// to the organisation bound at `$parameter`.
 pub fn person_visible(person_column: &str, parameter: usize) -> String {
     format!(
-        "(${parameter}::text is null
-          or exists (select 1 from person_registrations pr
-                     where pr.person = {person_column} and pr.organisation = ${parameter})
+        "(exists (select 1 from person_registrations pr
+                  where pr.person = {person_column} and pr.organisation = ${parameter})
           or exists (select 1 from support_plans sp
                      where sp.person = {person_column}
                        and (sp.lead_organisation = ${parameter}
@@ -146,57 +218,28 @@ pub fn person_visible(person_column: &str, parameter: usize) -> String {
     )
 }
 
-/// The caller's access to the register, or PERMISSION_DENIED explaining
-/// which permission is missing.
+/// The caller's access to the register, or PERMISSION_DENIED naming the
+/// permission that is missing (the same answer whatever is asked for, so
+/// it reveals nothing about the register).
 pub async fn register_access(
     connection: &mut PgConnection,
-    caller: &Caller,
+    access: &Access,
 ) -> Result<RegisterAccess> {
-    let actor = actor(connection, caller).await?;
+    let actor = actor(connection, access).await?;
     let held = permissions(connection, &actor).await?;
-    if held.contains(&StaffPermission::PeopleRegisterAll) {
-        return Ok(RegisterAccess::All(actor));
-    }
-    if held.contains(&StaffPermission::PeopleRegister) {
-        return Ok(RegisterAccess::Involved(actor));
-    }
-    Err(Error::PermissionDenied(format!(
-        "staff member `{}` of {} may not use the register of people in difficulty: \
-         it needs STAFF_PERMISSION_PEOPLE_REGISTER on the organisation's staff list",
-        actor.subject, actor.organisation
-    )))
-}
-
-/// District administrators manage every organisation's staff list; a staff
-/// member with `manage_staff` manages their own organisation's.
-pub async fn require_staff_manager(
-    connection: &mut PgConnection,
-    caller: &Caller,
-    organisation: &OrganisationCode,
-) -> Result<()> {
-    if caller.has_role(Role::DistrictAdmin) {
-        return Ok(());
-    }
-    if !caller.has_role(Role::FederationStaff) {
-        caller.require_any_role(&[Role::DistrictAdmin, Role::FederationStaff])?;
-    }
-    let actor = actor(connection, caller).await?;
-    if actor.organisation != *organisation {
-        return Err(Error::PermissionDenied(format!(
-            "staff of {} cannot manage the staff of {organisation}",
-            actor.organisation
-        )));
-    }
-    if !permissions(connection, &actor)
-        .await?
-        .contains(&StaffPermission::ManageStaff)
+    if !held.contains(&StaffPermission::PeopleRegister)
+        && !held.contains(&StaffPermission::PeopleRegisterAll)
     {
-        return Err(Error::PermissionDenied(format!(
-            "staff member `{}` of {organisation} needs STAFF_PERMISSION_MANAGE_STAFF to manage its staff list",
-            actor.subject
-        )));
+        return Err(Error::PermissionDenied(
+            "the register of people in difficulty needs STAFF_PERMISSION_PEOPLE_REGISTER \
+             on your organisation's staff list"
+                .into(),
+        ));
     }
-    Ok(())
+    Ok(RegisterAccess {
+        actor,
+        access: access.clone(),
+    })
 }
 
 /// Checks that every code names an active member organisation; the

@@ -1,6 +1,7 @@
 //! The service's errors and the one place they become gRPC statuses.
 
 use flatgov_grpc::error::FieldViolation;
+use flatgov_grpc::idempotency::IdempotencyError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt as _};
 
@@ -25,6 +26,14 @@ pub enum Error {
     /// names the state.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// The state forbids the call for a reason a client can act on, named
+    /// by `kind` (a `google.rpc.PreconditionFailure` violation type).
+    #[error("{message}")]
+    Precondition {
+        kind: &'static str,
+        subject: &'static str,
+        message: String,
+    },
     #[error("{0}")]
     PermissionDenied(String),
     /// The database failed; the detail is logged, never shown.
@@ -40,6 +49,10 @@ pub enum Error {
     /// Stored data this version cannot read (a word it does not know).
     #[error("unreadable stored data: {0}")]
     Corrupt(String),
+    /// Another call of the same caller with the same request id committed
+    /// first; the handler answers with that call's result instead.
+    #[error("a request with this request_id is being handled; retry")]
+    ConcurrentRetry,
 }
 
 impl Error {
@@ -50,6 +63,23 @@ impl Error {
     /// Wraps a database error with what was being done.
     pub fn database(context: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
         move |source| Error::Database { context, source }
+    }
+}
+
+impl From<IdempotencyError> for Error {
+    fn from(error: IdempotencyError) -> Self {
+        match error.violation() {
+            Some(violation) => Error::InvalidArgument(vec![violation]),
+            None => match error {
+                IdempotencyError::Database(source) => Error::Database {
+                    context: "reading a retried request",
+                    source,
+                },
+                IdempotencyError::Reused(request_id) => {
+                    Error::invalid("request_id", format!("{request_id} was already used"))
+                }
+            },
+        }
     }
 }
 
@@ -80,10 +110,22 @@ impl From<Error> for Status {
                 None => Status::already_exists(message),
             },
             Error::FailedPrecondition(message) => Status::failed_precondition(message),
+            Error::Precondition {
+                kind,
+                subject,
+                message,
+            } => Status::with_error_details(
+                Code::FailedPrecondition,
+                message.clone(),
+                ErrorDetails::with_precondition_failure_violation(kind, subject, message),
+            ),
             Error::PermissionDenied(message) => Status::permission_denied(message),
             Error::Database { context, source } => flatgov_grpc::error::database(context, source),
             Error::Status(status) => status,
             Error::Corrupt(detail) => flatgov_grpc::error::internal("reading stored data", detail),
+            Error::ConcurrentRetry => Status::aborted(
+                "a request with this request_id is being handled; retry to get its result",
+            ),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 mod grpc;
 pub mod identity_key;
+pub mod policy;
 mod store;
 
 use std::path::PathBuf;
@@ -31,6 +32,20 @@ pub static IDENTITY: ServiceIdentity = ServiceIdentity {
     metrics_port: 9455,
     default_max_message_bytes: 4 * 1024 * 1024,
     migrator,
+    policy: &policy::POLICY,
+    // History: recorded once, never changed or removed by the application.
+    append_only_tables: &[
+        "person_registrations",
+        "assessments",
+        "deliveries",
+        "visits",
+        "rights_actions",
+        "application_progress",
+        "application_mentors",
+        "proposal_signatures",
+        "activity_co_organisers",
+        "programme_co_organisers",
+    ],
 };
 
 fn migrator() -> sqlx::migrate::Migrator {

@@ -1,229 +1,15 @@
 //! The federation service against real PostgreSQL and NATS, over real gRPC.
 
-use std::time::Duration;
+mod common;
 
 use chrono::Utc;
+use common::*;
 use flatgov_auth::{Role, TokenRequest};
-use flatgov_messaging::Envelope;
-use flatgov_proto::cases::v1::{CaseKind, CaseReferred};
 use flatgov_proto::federation::v1 as proto;
 use flatgov_proto::federation::v1::federation_client::FederationClient;
-use flatgov_testkit::events::{committed_envelopes, decoded, publish_as, read_stream};
+use flatgov_testkit::events::decoded;
 use flatgov_testkit::{TestEnv, eventually, with_token};
-use prost_types::Timestamp;
-use tonic::transport::Channel;
-use tonic::{Code, Status};
-
-const PATIENCE: Duration = Duration::from_secs(20);
-
-/// One federation service on a fresh database and NATS prefix.
-struct Federation {
-    test: TestEnv,
-    application: flatgov_grpc::Application,
-    client: FederationClient<Channel>,
-}
-
-impl Federation {
-    async fn start() -> Self {
-        let test = TestEnv::new();
-        let application = flatgov_federation::build(test.env())
-            .await
-            .expect("federation starts");
-        let client = FederationClient::connect(application.grpc_url())
-            .await
-            .expect("connect");
-        Self {
-            test,
-            application,
-            client,
-        }
-    }
-
-    fn client(&self) -> FederationClient<Channel> {
-        self.client.clone()
-    }
-
-    fn admin(&self) -> String {
-        self.test.auth.admin_token()
-    }
-
-    /// A token of federation staff member `subject` of `organisation`.
-    fn staff(&self, organisation: &str, subject: &str) -> String {
-        self.test.auth.token_for(
-            TokenRequest::new(subject, &[Role::FederationStaff]).organisation(organisation),
-        )
-    }
-
-    /// Puts `subject` on `organisation`'s staff list with `permissions` and
-    /// returns their token.
-    async fn staff_with(
-        &self,
-        organisation: &str,
-        subject: &str,
-        permissions: &[proto::StaffPermission],
-    ) -> String {
-        self.client()
-            .create_staff(with_token(
-                proto::CreateStaffRequest {
-                    parent: format!("organisations/{organisation}"),
-                    staff_id: subject.into(),
-                    display_name: format!("staff {subject}"),
-                    position: "干事".into(),
-                    permissions: permissions
-                        .iter()
-                        .map(|permission| *permission as i32)
-                        .collect(),
-                },
-                &self.admin(),
-            ))
-            .await
-            .expect("staff member added");
-        self.staff(organisation, subject)
-    }
-
-    fn resident(&self, subject: &str) -> String {
-        self.test.auth.token(subject, &[Role::Resident])
-    }
-
-    async fn events(&self, expected: usize) -> Vec<Envelope> {
-        let bus = self.test.bus().await;
-        read_stream(&bus, "federation", expected, PATIENCE).await
-    }
-
-    /// Every event committed so far, once the relay has published them all.
-    async fn committed_events(&self) -> Vec<Envelope> {
-        let bus = self.test.bus().await;
-        committed_envelopes(self.application.pool(), &bus, "federation", PATIENCE).await
-    }
-
-    async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-            .fetch_one(self.application.pool())
-            .await
-            .expect("count")
-    }
-}
-
-fn timestamp(time: chrono::DateTime<Utc>) -> Option<Timestamp> {
-    Some(Timestamp {
-        seconds: time.timestamp(),
-        nanos: 0,
-    })
-}
-
-fn assert_code(result: Result<impl std::fmt::Debug, Status>, code: Code, mentions: &str) -> Status {
-    let status = result.expect_err("the call is refused");
-    assert_eq!(status.code(), code, "{status:?}");
-    assert!(
-        status.message().contains(mentions),
-        "`{}` should mention `{mentions}`",
-        status.message()
-    );
-    status
-}
-
-/// A valid resident ID number: 17 digits completed with their check character.
-fn id_number(first_seventeen: &str) -> String {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
-    let sum: u32 = first_seventeen
-        .chars()
-        .zip(WEIGHTS)
-        .map(|(digit, weight)| digit.to_digit(10).unwrap() * weight)
-        .sum();
-    format!("{first_seventeen}{}", CHECK[(sum % 11) as usize])
-}
-
-fn person_request(full_name: &str, number: &str) -> proto::RegisterPersonRequest {
-    proto::RegisterPersonRequest {
-        request_id: String::new(),
-        full_name: full_name.into(),
-        id_number: number.into(),
-        phone: "13812345678".into(),
-        address: "雨湖路街道某小区3栋2单元".into(),
-        block_code: "430302001004017".into(),
-        categories: vec![proto::DifficultyCategory::SubsistenceAllowance as i32],
-        circumstances: "独居，行动不便".into(),
-        consent: Some(proto::Consent {
-            method: proto::ConsentMethod::Written as i32,
-            give_time: None,
-            document_reference: "WF-2026-0042".into(),
-            guardian_name: String::new(),
-        }),
-    }
-}
-
-fn measure(organisation: &str, kind: proto::MeasureKind, description: &str) -> proto::MeasureInput {
-    proto::MeasureInput {
-        organisation: organisation.into(),
-        kind: kind as i32,
-        description: description.into(),
-        due_time: None,
-    }
-}
-
-/// A published activity starting a minute ago, so check-in is open.
-async fn published_activity(
-    federation: &Federation,
-    token: &str,
-    capacity: u32,
-) -> proto::Activity {
-    let now = Utc::now();
-    let draft = federation
-        .client()
-        .create_activity(with_token(
-            proto::CreateActivityRequest {
-                request_id: uuid::Uuid::new_v4().to_string(),
-                title: "青年夜校·摄影入门".into(),
-                description: "零基础摄影课".into(),
-                series: "series/youth_night_school".into(),
-                co_organisers: vec!["literary_art_federation".into()],
-                place: Some(proto::Place {
-                    block_code: "430302001004017".into(),
-                    venue: "党群服务中心二楼".into(),
-                }),
-                start_time: timestamp(now - chrono::Duration::minutes(1)),
-                end_time: timestamp(now + chrono::Duration::hours(2)),
-                capacity,
-                audiences: vec![proto::Audience::Youth as i32],
-            },
-            token,
-        ))
-        .await
-        .expect("activity drafted")
-        .into_inner();
-    assert_eq!(draft.state, proto::ActivityState::Draft as i32);
-    federation
-        .client()
-        .publish_activity(with_token(
-            proto::PublishActivityRequest { name: draft.name },
-            token,
-        ))
-        .await
-        .expect("activity published")
-        .into_inner()
-}
-
-async fn register(
-    federation: &Federation,
-    token: &str,
-    activity: &str,
-    participant: &str,
-) -> Result<proto::Registration, Status> {
-    federation
-        .client()
-        .register_for_activity(with_token(
-            proto::RegisterForActivityRequest {
-                activity: activity.into(),
-                request_id: String::new(),
-                participant: participant.into(),
-                participant_display_name: String::new(),
-            },
-            token,
-        ))
-        .await
-        .map(tonic::Response::into_inner)
-}
+use tonic::Code;
 
 #[tokio::test]
 async fn the_ten_district_mass_organisations_are_members_with_chinese_and_english_names() {
@@ -439,10 +225,14 @@ async fn checking_in_someone_not_registered_is_refused_and_attendance_is_final_w
         Code::FailedPrecondition,
         "waitlist",
     );
-    assert_code(
+    let refused = assert_code(
         check_in("card-1", &outsider).await,
         Code::PermissionDenied,
-        "do not organise",
+        "only the organisers of",
+    );
+    assert!(
+        !refused.message().contains("communist_youth_league"),
+        "a refusal names no other organisation"
     );
     assert_eq!(
         federation
@@ -580,32 +370,6 @@ async fn an_activity_with_bad_input_names_every_problem_and_writes_nothing() {
     federation.application.shutdown().await.unwrap();
 }
 
-async fn published_activity_attempt(
-    federation: &Federation,
-    token: &str,
-) -> Result<proto::Activity, Status> {
-    let now = Utc::now();
-    federation
-        .client()
-        .create_activity(with_token(
-            proto::CreateActivityRequest {
-                title: "活动".into(),
-                place: Some(proto::Place {
-                    block_code: String::new(),
-                    venue: "礼堂".into(),
-                }),
-                start_time: timestamp(now),
-                end_time: timestamp(now + chrono::Duration::hours(1)),
-                capacity: 10,
-                audiences: vec![proto::Audience::AllResidents as i32],
-                ..Default::default()
-            },
-            token,
-        ))
-        .await
-        .map(tonic::Response::into_inner)
-}
-
 #[tokio::test]
 async fn a_person_registered_by_two_organisations_is_one_person_and_the_id_number_is_never_stored()
 {
@@ -639,14 +403,36 @@ async fn a_person_registered_by_two_organisations_is_one_person_and_the_id_numbe
     assert_eq!(first.gender, proto::Gender::Female as i32);
 
     // Typed differently by the second organisation: spaces, lower-case x.
-    let mut second_request = person_request(
-        "李秀英",
-        &format!("{} {}", &number[..6], &number[6..]).to_lowercase(),
-    );
+    let typed_differently = format!("{} {}", &number[..6], &number[6..]).to_lowercase();
+    let mut second_request = person_request("李秀英", &typed_differently);
     second_request.categories = vec![proto::DifficultyCategory::Disability as i32];
-    let second = federation
+    let held_elsewhere = federation
         .client()
         .register_person(with_token(second_request, &disabled))
+        .await;
+    assert_code(
+        held_elsewhere,
+        Code::FailedPrecondition,
+        "already on the register of another member organisation",
+    );
+    // With the person's consent the holder shares the record: still one
+    // person, now registered by both.
+    let asked = federation
+        .ask_to_share(&disabled, &typed_differently)
+        .await
+        .unwrap();
+    federation
+        .approve_sharing(&womens, &asked.name)
+        .await
+        .unwrap();
+    let second = federation
+        .client()
+        .get_person(with_token(
+            proto::GetPersonRequest {
+                name: first.name.clone(),
+            },
+            &disabled,
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -664,9 +450,13 @@ async fn a_person_registered_by_two_organisations_is_one_person_and_the_id_numbe
         ]
     );
     assert_eq!(
-        second.categories.len(),
-        2,
-        "the second organisation's category is added"
+        second.registrations[1]
+            .consent
+            .as_ref()
+            .unwrap()
+            .document_reference,
+        "DPF-2026-0007",
+        "the second organisation holds the record with the consent it recorded"
     );
 
     let duplicate = federation
@@ -777,21 +567,24 @@ async fn the_register_is_readable_only_by_staff_holding_the_permission_for_peopl
             &[proto::StaffPermission::PeopleRegister],
         )
         .await;
+    // Another organisation is answered as if the person did not exist.
     assert_code(
         get(other_organisation.clone()).await,
-        Code::PermissionDenied,
-        "not visible to red_cross",
+        Code::NotFound,
+        &format!("{} does not exist", person.name),
     );
     assert_code(
         get(federation.admin()).await,
         Code::PermissionDenied,
-        "federation_staff",
+        "GetPerson is not granted to the caller's roles [district_admin]",
     );
     assert_code(
         get(federation.test.auth.token("partner", &[Role::Integrator])).await,
         Code::PermissionDenied,
-        "federation_staff",
+        "GetPerson is not granted to the caller's roles [integrator]",
     );
+    // The whole-register permission no longer opens other organisations'
+    // records: sharing takes the person's consent.
     let coordinator = federation
         .staff_with(
             "red_cross",
@@ -799,7 +592,11 @@ async fn the_register_is_readable_only_by_staff_holding_the_permission_for_peopl
             &[proto::StaffPermission::PeopleRegisterAll],
         )
         .await;
-    assert_eq!(get(coordinator).await.unwrap().full_name, "张桂兰");
+    assert_code(
+        get(coordinator).await,
+        Code::NotFound,
+        &format!("{} does not exist", person.name),
+    );
     assert_eq!(get(registrar.clone()).await.unwrap().phone, "13812345678");
 
     let listed = federation
@@ -908,52 +705,6 @@ async fn a_support_plan_without_measures_or_with_an_outsiders_measure_is_refused
         "nothing was announced"
     );
     federation.application.shutdown().await.unwrap();
-}
-
-/// Publishes a `CaseReferred` as the cases service does: CloudEvents
-/// headers, protobuf payload, on the cases stream.
-async fn publish_case_referred(
-    federation: &Federation,
-    event_id: &str,
-    case: &str,
-    minutes_ago: i64,
-) {
-    let bus = federation.test.bus().await;
-    let event = CaseReferred {
-        case: case.into(),
-        kind: CaseKind::NeedySupport as i32,
-        matter_code: "M-NEEDY-SUPPORT".into(),
-        block_code: "430302001004017".into(),
-        subdistrict_code: "430302001".into(),
-        referred_at: timestamp(Utc::now() - chrono::Duration::minutes(minutes_ago)),
-        ..Default::default()
-    };
-    publish_as(&bus, "cases", event_id, case, &event).await;
-}
-
-async fn referral_for(federation: &Federation, case: &str) -> proto::Referral {
-    let token = federation.staff("womens_federation", "wf-reader");
-    eventually("the referral to arrive", PATIENCE, || {
-        let mut client = federation.client();
-        let request = with_token(
-            proto::ListReferralsRequest {
-                case: case.into(),
-                ..Default::default()
-            },
-            &token,
-        );
-        async move {
-            client
-                .list_referrals(request)
-                .await
-                .ok()?
-                .into_inner()
-                .referrals
-                .into_iter()
-                .next()
-        }
-    })
-    .await
 }
 
 #[tokio::test]
@@ -1094,10 +845,14 @@ async fn a_referred_case_is_accepted_with_a_joint_plan_and_the_acceptance_is_pub
             &womens,
         ))
         .await;
-    assert_code(
+    let refused = assert_code(
         wrong_deliverer,
         Code::PermissionDenied,
-        "committed by red_cross",
+        "only the organisation that committed a measure records its deliveries",
+    );
+    assert!(
+        !refused.message().contains("red_cross"),
+        "a refusal names no other organisation"
     );
     let delivered = federation
         .client()
@@ -1244,10 +999,12 @@ async fn a_rights_request_is_routed_to_the_protecting_organisation_and_resolved_
             &womens,
         ))
         .await;
+    // Neither handling nor recording it, the Women's Federation is told
+    // what it would be told of a request that does not exist.
     assert_code(
         not_handler,
-        Code::PermissionDenied,
-        "handled by federation_of_trade_unions",
+        Code::NotFound,
+        &format!("{name} does not exist"),
     );
     let unseen = federation
         .client()
@@ -1256,7 +1013,25 @@ async fn a_rights_request_is_routed_to_the_protecting_organisation_and_resolved_
             &womens,
         ))
         .await;
-    assert_code(unseen, Code::PermissionDenied, "do not see it");
+    assert_code(unseen, Code::NotFound, &format!("{name} does not exist"));
+    // The recording organisation sees the request but does not work on it.
+    let recorder_acts = federation
+        .client()
+        .record_rights_action(with_token(
+            proto::RecordRightsActionRequest {
+                name: name.clone(),
+                kind: proto::RightsActionKind::Note as i32,
+                note: "转交".into(),
+            },
+            &red_cross,
+        ))
+        .await;
+    let refused = assert_code(
+        recorder_acts,
+        Code::PermissionDenied,
+        "only the organisation handling",
+    );
+    assert!(!refused.message().contains("federation_of_trade_unions"));
 
     federation
         .client()
@@ -1592,8 +1367,8 @@ async fn an_entrepreneur_is_accepted_within_the_places_mentored_and_completes_th
         .await;
     assert_code(
         own,
-        Code::PermissionDenied,
-        "only the applications they submitted",
+        Code::NotFound,
+        &format!("{} does not exist", first.name),
     );
     federation.application.shutdown().await.unwrap();
 }
@@ -1727,18 +1502,26 @@ async fn the_identity_key_survives_restarts_and_a_different_key_is_refused_while
     let mut client = FederationClient::connect(second_run.grpc_url())
         .await
         .unwrap();
+    // Another organisation registering the number is told the person is
+    // already on the register: the same key recognised them.
     let again = client
         .register_person(with_token(
             person_request("钱芳", &number),
             &staff("red_cross", "rc-1"),
         ))
+        .await;
+    assert_code(again, Code::FailedPrecondition, "already on the register");
+    let same = client
+        .get_person(with_token(
+            proto::GetPersonRequest {
+                name: person.name.clone(),
+            },
+            &staff("womens_federation", "wf-1"),
+        ))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(
-        again.name, person.name,
-        "the same key recognises the same person after a restart"
-    );
+    assert_eq!(same.full_name, "钱芳", "the record is read after a restart");
     second_run.shutdown().await.unwrap();
 }
 
@@ -1790,7 +1573,11 @@ async fn residents_page_through_announced_activities_while_drafts_stay_with_thei
             &resident,
         ))
         .await;
-    assert_code(hidden, Code::PermissionDenied, "draft");
+    assert_code(
+        hidden,
+        Code::NotFound,
+        &format!("{} does not exist", draft.name),
+    );
     let mut organisers_view = Vec::new();
     let mut page_token = String::new();
     loop {

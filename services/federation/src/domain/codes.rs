@@ -198,6 +198,7 @@ pub enum Collection {
     Applications,
     Mentors,
     Proposals,
+    SharingRequests,
 }
 
 impl Collection {
@@ -216,6 +217,7 @@ impl Collection {
             Collection::Applications => "applications",
             Collection::Mentors => "mentors",
             Collection::Proposals => "proposals",
+            Collection::SharingRequests => "sharing-requests",
         }
     }
 
@@ -277,9 +279,10 @@ impl Collection {
 
 /// An optional `request_id`, by the platform-wide rule
 /// ([`flatgov_grpc::request_id`]): empty means none.
-pub fn parse_request_id(value: &str) -> Result<Option<String>, Invalid> {
+pub fn parse_request_id(
+    value: &str,
+) -> Result<Option<flatgov_grpc::request_id::RequestId>, Invalid> {
     flatgov_grpc::request_id::RequestId::parse_optional(value)
-        .map(|request_id| request_id.map(flatgov_grpc::request_id::RequestId::into_string))
         .map_err(|error| Invalid::new(error.to_string()))
 }
 
@@ -452,12 +455,12 @@ mod tests {
 
     #[test]
     fn a_request_id_follows_the_platform_rule() {
-        assert_eq!(parse_request_id("").unwrap(), None);
+        assert!(parse_request_id("").unwrap().is_none());
         let id = Uuid::new_v4().to_string();
-        assert_eq!(parse_request_id(&id).unwrap(), Some(id));
+        assert_eq!(parse_request_id(&id).unwrap().unwrap().as_str(), id);
         assert_eq!(
-            parse_request_id(" retry-1 ").unwrap().as_deref(),
-            Some("retry-1")
+            parse_request_id(" retry-1 ").unwrap().unwrap().as_str(),
+            "retry-1"
         );
         assert!(parse_request_id("retry 1").is_err());
     }

@@ -204,6 +204,15 @@ word_enum! {
 }
 
 word_enum! {
+    /// Where a request to share a person's record stands.
+    pub enum SharingRequestState ("sharing request state") {
+        Pending = "pending",
+        Approved = "approved",
+        Declined = "declined",
+    }
+}
+
+word_enum! {
     pub enum ReferralState ("referral state") {
         Pending = "pending",
         Accepted = "accepted",

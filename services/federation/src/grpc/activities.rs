@@ -2,16 +2,16 @@
 //! registrations with a waitlist, check-in.
 
 use chrono::{DateTime, Utc};
-use flatgov_auth::{Caller, Role};
+use flatgov_auth::policy::{Access, Resource, Scope};
+use flatgov_grpc::idempotency::Fingerprint;
 use flatgov_grpc::paging::{ListQuery, PageRequest, PagingError};
 use flatgov_grpc::time::{optional_timestamp, timestamp};
 use flatgov_proto::federation::v1 as proto;
-use tonic::Request;
 use uuid::Uuid;
 
 use super::{
-    Checks, FederationService, ProtoWord, optional_word, required_time, split, stored_words,
-    word_list,
+    Checks, FederationService, ProtoWord, Retry, claim, commit, optional_word, recall,
+    required_time, stored_words, word_list,
 };
 use crate::access::{self, Actor};
 use crate::domain::activity::{self, CheckIn, Placement};
@@ -44,9 +44,9 @@ fn series_to_proto(row: SeriesRow) -> proto::Series {
 
 pub async fn create_series(
     service: &FederationService,
-    request: Request<proto::CreateSeriesRequest>,
+    access: &Access,
+    request: proto::CreateSeriesRequest,
 ) -> Result<proto::Series> {
-    let (caller, request) = split(request)?;
     let mut checks = Checks::new();
     let code = checks.check("code", Code::parse(&request.code).map(Some));
     let display_name = checks.check("display_name", text::required(&request.display_name, 100));
@@ -60,7 +60,7 @@ pub async fn create_series(
         return Err(Error::invalid("code", "must be set"));
     };
     let mut transaction = service.begin("creating a series").await?;
-    let actor = access::actor(&mut transaction, &caller).await?;
+    let actor = access::actor(&mut transaction, access).await?;
     let row = store::insert_series(
         &mut transaction,
         code.as_str(),
@@ -75,18 +75,16 @@ pub async fn create_series(
         message: format!("series {code} exists already"),
         resource: Some(series_name(code.as_str())),
     })?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("creating a series"))?;
+    access.audit().resource(series_name(code.as_str()));
+    commit(transaction, access, "creating a series").await?;
     Ok(series_to_proto(row))
 }
 
 pub async fn get_series(
     service: &FederationService,
-    request: Request<proto::GetSeriesRequest>,
+    _access: &Access,
+    request: proto::GetSeriesRequest,
 ) -> Result<proto::Series> {
-    let (_caller, request) = split(request)?;
     let code =
         parse_series_name(&request.name).map_err(|invalid| Error::invalid("name", invalid.0))?;
     let mut connection = service.connection("reading a series").await?;
@@ -99,9 +97,10 @@ pub async fn get_series(
 
 pub async fn list_series(
     service: &FederationService,
-    request: Request<proto::ListSeriesRequest>,
+    _access: &Access,
+    request: proto::ListSeriesRequest,
 ) -> Result<proto::ListSeriesResponse> {
-    let (_caller, mut request) = split(request)?;
+    let mut request = request;
     let page_size = std::mem::take(&mut request.page_size);
     let page_token = std::mem::take(&mut request.page_token);
     let query = ListQuery::of_request("series", &request);
@@ -188,52 +187,96 @@ async fn load_activity(connection: &mut sqlx::PgConnection, id: Uuid) -> Result<
         })
 }
 
-/// The lead organisation's staff act on the activity itself.
+/// The activity as the caller may see it: who created it is named to
+/// staff and administrators only.
+fn render_activity(access: &Access, row: ActivityRow) -> Result<proto::Activity> {
+    let mut activity = activity_to_proto(row)?;
+    if !access::shows_staff_ids(access) {
+        activity.created_by.clear();
+    }
+    Ok(activity)
+}
+
+/// Announced activities are seen by everyone; drafts by their organisers'
+/// staff and administrators only.
+fn sees(access: &Access, activity: &ActivityRow) -> bool {
+    let organisers: Vec<&str> = activity.organisers().collect();
+    activity.state != ActivityState::Draft.as_str()
+        || access::reaches_beyond_public(access, &Resource::default().held_by(&organisers))
+}
+
+/// True when the caller's organisation organises the activity.
+fn organises(access: &Access, activity: &ActivityRow) -> bool {
+    let organisers: Vec<&str> = activity.organisers().collect();
+    access::reaches_organisations(access, &organisers)
+}
+
+/// The one answer for an activity that does not exist or is out of sight.
+fn activity_not_found(id: Uuid) -> Error {
+    Error::NotFound(format!(
+        "{} does not exist",
+        Collection::Activities.name(id)
+    ))
+}
+
+/// The activity, NOT_FOUND unless the caller sees it.
+async fn visible_activity(
+    connection: &mut sqlx::PgConnection,
+    access: &Access,
+    id: Uuid,
+) -> Result<ActivityRow> {
+    let row = load_activity(connection, id).await?;
+    if !sees(access, &row) {
+        return Err(activity_not_found(id));
+    }
+    Ok(row)
+}
+
+/// PERMISSION_DENIED unless the caller's organisation leads the activity
+/// (which the caller sees).
 fn require_lead(actor: &Actor, activity: &ActivityRow) -> Result<()> {
     if activity.lead_organisation == actor.organisation.as_str() {
         return Ok(());
     }
     Err(Error::PermissionDenied(format!(
-        "{} is led by {}; staff of {} cannot change it",
-        Collection::Activities.name(activity.id),
-        activity.lead_organisation,
-        actor.organisation
+        "only the organisation leading {} changes it",
+        Collection::Activities.name(activity.id)
     )))
 }
 
-/// The lead's and the co-organisers' staff handle registrations and check-in.
-fn require_organiser(actor: &Actor, activity: &ActivityRow) -> Result<()> {
-    if activity
-        .organisers()
-        .any(|code| code == actor.organisation.as_str())
-    {
+/// PERMISSION_DENIED unless the caller's organisation organises the
+/// activity (which the caller sees).
+fn require_organiser(access: &Access, activity: &ActivityRow) -> Result<()> {
+    if organises(access, activity) {
         return Ok(());
     }
     Err(Error::PermissionDenied(format!(
-        "{} is organised by {}; staff of {} do not organise it",
-        Collection::Activities.name(activity.id),
-        activity.organisers().collect::<Vec<_>>().join(", "),
-        actor.organisation
+        "only the organisers of {} handle its registrations",
+        Collection::Activities.name(activity.id)
     )))
 }
 
-/// Drafts are seen by the organisers' staff and district administrators;
-/// everything else by every authenticated caller.
-fn may_see(caller: &Caller, activity: &ActivityRow) -> bool {
-    activity.state != ActivityState::Draft.as_str()
-        || caller.has_any_role(&[Role::DistrictAdmin, Role::Service])
-        || (caller.has_role(Role::FederationStaff)
-            && caller
-                .organisation
-                .as_deref()
-                .is_some_and(|organisation| activity.organisers().any(|code| code == organisation)))
+/// A retried create answered again, through the caller's current access.
+async fn replay_activity(
+    service: &FederationService,
+    access: &Access,
+    name: &str,
+) -> Result<proto::Activity> {
+    let id = Collection::Activities
+        .parse(name)
+        .map_err(|invalid| Error::Corrupt(format!("remembered activity: {invalid}")))?;
+    let mut connection = service.connection("reading an activity").await?;
+    let row = visible_activity(&mut connection, access, id).await?;
+    access.audit().resource(name);
+    render_activity(access, row)
 }
 
 pub async fn create_activity(
     service: &FederationService,
-    request: Request<proto::CreateActivityRequest>,
+    access: &Access,
+    request: proto::CreateActivityRequest,
 ) -> Result<proto::Activity> {
-    let (caller, request) = split(request)?;
+    let fingerprint = Fingerprint::of(&request);
     let mut checks = Checks::new();
     let request_id = checks.check("request_id", parse_request_id(&request.request_id));
     let title = checks.check("title", text::required(&request.title, 200));
@@ -282,9 +325,17 @@ pub async fn create_activity(
         checks.finish()?;
         return Err(Error::invalid("start_time", "must be set"));
     };
+    // Only a request that passed its checks was remembered; a bad one goes
+    // on to the checks that need the database, so one reply names all.
+    let retry = Retry::of(request_id, fingerprint);
+    if checks.passed()
+        && let Some(name) = recall(service, access, retry.as_ref()).await?
+    {
+        return replay_activity(service, access, &name).await;
+    }
 
     let mut transaction = service.begin("creating an activity").await?;
-    let actor = access::actor(&mut transaction, &caller).await?;
+    let actor = access::actor(&mut transaction, access).await?;
     if let Some((field, _)) = co_organisers
         .iter()
         .find(|(_, code)| *code == actor.organisation)
@@ -312,24 +363,20 @@ pub async fn create_activity(
         );
     }
     checks.finish()?;
-    if let Some(request_id) = &request_id
-        && let Some(existing) = store::activity_by_request(&mut transaction, request_id)
-            .await
-            .map_err(Error::database("creating an activity"))?
-    {
-        return activity_to_proto(existing);
-    }
-
     let id = Uuid::now_v7();
+    let name = Collection::Activities.name(id);
+    if let Some(winner) = claim(service, &mut transaction, access, retry.as_ref(), &name).await? {
+        drop(transaction);
+        return replay_activity(service, access, &winner).await;
+    }
     let audience_words: Vec<String> = audiences
         .iter()
         .map(|audience| audience.as_str().to_owned())
         .collect();
-    let inserted = store::insert_activity(
+    store::insert_activity(
         &mut transaction,
         &NewActivity {
             id,
-            request_id: request_id.clone(),
             title: &title,
             description: &description,
             series: series.as_ref().map(Code::as_str),
@@ -345,24 +392,6 @@ pub async fn create_activity(
     )
     .await
     .map_err(Error::database("creating an activity"))?;
-    if !inserted {
-        // A concurrent retry with the same request id won the race.
-        transaction
-            .rollback()
-            .await
-            .map_err(Error::database("creating an activity"))?;
-        let mut connection = service.connection("creating an activity").await?;
-        let existing =
-            store::activity_by_request(&mut connection, request_id.as_deref().unwrap_or_default())
-                .await
-                .map_err(Error::database("creating an activity"))?
-                .ok_or_else(|| {
-                    Error::FailedPrecondition(
-                        "the activity with this request id vanished; retry".into(),
-                    )
-                })?;
-        return activity_to_proto(existing);
-    }
     let codes: Vec<String> = co_organisers
         .iter()
         .map(|(_, code)| code.as_str().to_owned())
@@ -371,18 +400,17 @@ pub async fn create_activity(
         .await
         .map_err(Error::database("creating an activity"))?;
     let row = load_activity(&mut transaction, id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("creating an activity"))?;
+    access.audit().resource(name);
+    commit(transaction, access, "creating an activity").await?;
     tracing::info!(activity = %id, organisation = %actor.organisation, "activity drafted");
-    activity_to_proto(row)
+    render_activity(access, row)
 }
 
-/// Locks the activity, loads it, and checks the caller leads it.
+/// Locks the activity, loads it, and checks the caller sees it (NOT_FOUND
+/// otherwise) and leads it (PERMISSION_DENIED otherwise).
 async fn lead_transaction(
     service: &FederationService,
-    caller: &Caller,
+    access: &Access,
     name: &str,
     context: &'static str,
 ) -> Result<(
@@ -394,28 +422,26 @@ async fn lead_transaction(
         .parse(name)
         .map_err(|invalid| Error::invalid("name", invalid.0))?;
     let mut transaction = service.begin(context).await?;
-    let actor = access::actor(&mut transaction, caller).await?;
+    let actor = access::actor(&mut transaction, access).await?;
     if !store::lock_activity(&mut transaction, id)
         .await
         .map_err(Error::database(context))?
     {
-        return Err(Error::NotFound(format!(
-            "{} does not exist",
-            Collection::Activities.name(id)
-        )));
+        return Err(activity_not_found(id));
     }
-    let row = load_activity(&mut transaction, id).await?;
+    let row = visible_activity(&mut transaction, access, id).await?;
     require_lead(&actor, &row)?;
+    access.audit().resource(Collection::Activities.name(id));
     Ok((transaction, actor, row))
 }
 
 pub async fn publish_activity(
     service: &FederationService,
-    request: Request<proto::PublishActivityRequest>,
+    access: &Access,
+    request: proto::PublishActivityRequest,
 ) -> Result<proto::Activity> {
-    let (caller, request) = split(request)?;
     let (mut transaction, actor, row) =
-        lead_transaction(service, &caller, &request.name, "publishing an activity").await?;
+        lead_transaction(service, access, &request.name, "publishing an activity").await?;
     let state = ActivityState::from_stored(&row.state)?;
     require_state("activity", state, &[ActivityState::Draft], "published")
         .map_err(Error::FailedPrecondition)?;
@@ -448,23 +474,20 @@ pub async fn publish_activity(
     )
     .await?;
     let row = load_activity(&mut transaction, row.id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("publishing an activity"))?;
+    commit(transaction, access, "publishing an activity").await?;
     tracing::info!(activity = %row.id, organisation = %actor.organisation, "activity published");
-    activity_to_proto(row)
+    render_activity(access, row)
 }
 
 pub async fn cancel_activity(
     service: &FederationService,
-    request: Request<proto::CancelActivityRequest>,
+    access: &Access,
+    request: proto::CancelActivityRequest,
 ) -> Result<proto::Activity> {
-    let (caller, request) = split(request)?;
     let reason = text::required(&request.reason, 1000)
         .map_err(|invalid| Error::invalid("reason", invalid.0))?;
     let (mut transaction, actor, row) =
-        lead_transaction(service, &caller, &request.name, "cancelling an activity").await?;
+        lead_transaction(service, access, &request.name, "cancelling an activity").await?;
     let state = ActivityState::from_stored(&row.state)?;
     require_state(
         "activity",
@@ -493,23 +516,20 @@ pub async fn cancel_activity(
         .await?;
     }
     let row = load_activity(&mut transaction, row.id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("cancelling an activity"))?;
+    commit(transaction, access, "cancelling an activity").await?;
     tracing::info!(activity = %row.id, organisation = %actor.organisation, registrations_cancelled, "activity cancelled");
-    activity_to_proto(row)
+    render_activity(access, row)
 }
 
 pub async fn complete_activity(
     service: &FederationService,
-    request: Request<proto::CompleteActivityRequest>,
+    access: &Access,
+    request: proto::CompleteActivityRequest,
 ) -> Result<proto::Activity> {
-    let (caller, request) = split(request)?;
     let summary = text::optional(&request.summary, 4000)
         .map_err(|invalid| Error::invalid("summary", invalid.0))?;
     let (mut transaction, actor, row) =
-        lead_transaction(service, &caller, &request.name, "marking an activity held").await?;
+        lead_transaction(service, access, &request.name, "marking an activity held").await?;
     let state = ActivityState::from_stored(&row.state)?;
     let now = Utc::now();
     activity::check_completion(state, row.starts_at, now).map_err(Error::FailedPrecondition)?;
@@ -533,31 +553,22 @@ pub async fn complete_activity(
     )
     .await?;
     let row = load_activity(&mut transaction, row.id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("marking an activity held"))?;
+    commit(transaction, access, "marking an activity held").await?;
     tracing::info!(activity = %row.id, organisation = %actor.organisation, attended = row.attended, "activity held");
-    activity_to_proto(row)
+    render_activity(access, row)
 }
 
 pub async fn get_activity(
     service: &FederationService,
-    request: Request<proto::GetActivityRequest>,
+    access: &Access,
+    request: proto::GetActivityRequest,
 ) -> Result<proto::Activity> {
-    let (caller, request) = split(request)?;
     let id = Collection::Activities
         .parse(&request.name)
         .map_err(|invalid| Error::invalid("name", invalid.0))?;
     let mut connection = service.connection("reading an activity").await?;
-    let row = load_activity(&mut connection, id).await?;
-    if !may_see(&caller, &row) {
-        return Err(Error::PermissionDenied(format!(
-            "{} is a draft; only its organisers see it",
-            Collection::Activities.name(id)
-        )));
-    }
-    activity_to_proto(row)
+    let row = visible_activity(&mut connection, access, id).await?;
+    render_activity(access, row)
 }
 
 /// The sort key of activities: start (in microseconds since the epoch, as
@@ -587,9 +598,10 @@ impl ActivityKey {
 
 pub async fn list_activities(
     service: &FederationService,
-    request: Request<proto::ListActivitiesRequest>,
+    access: &Access,
+    request: proto::ListActivitiesRequest,
 ) -> Result<proto::ListActivitiesResponse> {
-    let (caller, mut request) = split(request)?;
+    let mut request = request;
     let page_size = std::mem::take(&mut request.page_size);
     let page_token = std::mem::take(&mut request.page_token);
     let query = ListQuery::of_request("activities", &request);
@@ -629,14 +641,17 @@ pub async fn list_activities(
     let audience: Option<Audience> = checks.check("audience", optional_word(request.audience));
     checks.finish()?;
 
-    // Drafts only for organisers' staff and administrators: others get the
-    // announced ones, whatever filter they ask for.
-    let sees_drafts = caller.has_any_role(&[Role::DistrictAdmin, Role::Service])
-        || (caller.has_role(Role::FederationStaff)
-            && organisation
-                .as_ref()
-                .is_some_and(|code| caller.organisation.as_deref() == Some(code.as_str())));
-    let visible_states = (!sees_drafts).then(|| {
+    // Drafts only for their organisers' staff and administrators: others
+    // get the announced ones, whatever filter they ask for.
+    let sees_every_draft = access.has_scope(Scope::DistrictWide);
+    let drafts_of = (!sees_every_draft && access.has_scope(Scope::Organisation))
+        .then(|| {
+            access
+                .caller()
+                .and_then(|caller| caller.organisation.clone())
+        })
+        .flatten();
+    let visible_states = (!sees_every_draft).then(|| {
         [
             ActivityState::Published,
             ActivityState::Held,
@@ -651,6 +666,7 @@ pub async fn list_activities(
         series: series.map(|code| code.as_str().to_owned()),
         state: state.map(|state| state.as_str().to_owned()),
         visible_states,
+        drafts_of,
         division_prefix: division.map(|division| division.as_str().to_owned()),
         start_after,
         start_before,
@@ -667,7 +683,7 @@ pub async fn list_activities(
     Ok(proto::ListActivitiesResponse {
         activities: rows
             .into_iter()
-            .map(activity_to_proto)
+            .map(|row| render_activity(access, row))
             .collect::<Result<_>>()?,
         next_page_token,
     })
@@ -734,29 +750,98 @@ async fn registration_changed(
     .await
 }
 
-/// Who is registering: a resident for themselves, or an organiser's staff
-/// member for a participant.
-enum Registrant {
-    Resident(String),
-    Staff(Actor),
+fn registration_name(activity: Uuid, id: Uuid) -> String {
+    Collection::Activities.child_name(activity, Collection::Registrations, id)
 }
 
-impl Registrant {
-    fn subject(&self) -> &str {
-        match self {
-            Registrant::Resident(subject) => subject,
-            Registrant::Staff(actor) => &actor.subject,
-        }
+/// The one answer for a registration that does not exist or is out of
+/// reach.
+fn registration_not_found(activity: Uuid, id: Uuid) -> Error {
+    Error::NotFound(format!(
+        "{} does not exist",
+        registration_name(activity, id)
+    ))
+}
+
+/// A registration is the participant's (a resident registered as
+/// themselves) and its activity's organisers'.
+fn reaches_registration(
+    access: &Access,
+    activity: &ActivityRow,
+    registration: &RegistrationRow,
+) -> bool {
+    let organisers: Vec<&str> = activity.organisers().collect();
+    access.reaches(
+        &Resource::default()
+            .owned_by(Some(&registration.participant))
+            .held_by(&organisers),
+    )
+}
+
+/// The registration as the caller may see it: who registered it (a staff
+/// member at the desk) is named to staff and administrators only.
+fn render_registration(access: &Access, row: RegistrationRow) -> Result<proto::Registration> {
+    let mut registration = registration_to_proto(row)?;
+    if !access::shows_staff_ids(access) {
+        registration.registered_by.clear();
     }
+    Ok(registration)
+}
+
+/// The activity and the registration, NOT_FOUND (worded for the
+/// registration) unless both exist and the caller reaches the registration.
+async fn reachable_registration(
+    connection: &mut sqlx::PgConnection,
+    access: &Access,
+    activity_id: Uuid,
+    registration_id: Uuid,
+) -> Result<(ActivityRow, RegistrationRow)> {
+    let not_found = || registration_not_found(activity_id, registration_id);
+    let activity = store::get_activity(connection, activity_id)
+        .await
+        .map_err(Error::database("reading an activity"))?
+        .ok_or_else(not_found)?;
+    let registration = store::get_registration(connection, registration_id)
+        .await
+        .map_err(Error::database("reading a registration"))?
+        .filter(|row| row.activity == activity_id)
+        .ok_or_else(not_found)?;
+    if !reaches_registration(access, &activity, &registration) {
+        return Err(not_found());
+    }
+    Ok((activity, registration))
+}
+
+/// A retried registration answered again, through the caller's current
+/// access.
+async fn replay_registration(
+    service: &FederationService,
+    access: &Access,
+    name: &str,
+) -> Result<proto::Registration> {
+    let (activity_id, registration_id) = Collection::Activities
+        .parse_child(Collection::Registrations, name)
+        .map_err(|invalid| Error::Corrupt(format!("remembered registration: {invalid}")))?;
+    let mut connection = service.connection("reading a registration").await?;
+    let (_, registration) =
+        reachable_registration(&mut connection, access, activity_id, registration_id).await?;
+    access.audit().resource(name);
+    render_registration(access, registration)
 }
 
 pub async fn register_for_activity(
     service: &FederationService,
-    request: Request<proto::RegisterForActivityRequest>,
+    access: &Access,
+    request: proto::RegisterForActivityRequest,
 ) -> Result<proto::Registration> {
-    let (caller, request) = split(request)?;
-    caller.require_any_role(&[Role::Resident, Role::FederationStaff])?;
-    let acting_as_staff = caller.has_role(Role::FederationStaff);
+    let fingerprint = Fingerprint::of(&request);
+    // Staff register participants at the desk; a resident registers
+    // themselves.
+    let acting_as_staff = access.has_scope(Scope::Organisation);
+    let subject = access
+        .caller()
+        .map(|caller| caller.subject.clone())
+        .unwrap_or_default();
     let mut checks = Checks::new();
     let activity_id = checks.check(
         "activity",
@@ -764,7 +849,7 @@ pub async fn register_for_activity(
     );
     let request_id = checks.check("request_id", parse_request_id(&request.request_id));
     let participant = if !acting_as_staff && request.participant.trim().is_empty() {
-        caller.subject.clone()
+        subject.clone()
     } else {
         checks.check("participant", text::participant(&request.participant))
     };
@@ -776,38 +861,29 @@ pub async fn register_for_activity(
     let Some(activity_id) = activity_id else {
         return Err(Error::invalid("activity", "must be set"));
     };
-    if !acting_as_staff && participant != caller.subject {
+    if !acting_as_staff && participant != subject {
         return Err(Error::PermissionDenied(
             "a resident registers only themselves: leave participant empty or use your own account id".into(),
         ));
     }
+    let retry = Retry::of(request_id, fingerprint);
+    if let Some(name) = recall(service, access, retry.as_ref()).await? {
+        return replay_registration(service, access, &name).await;
+    }
 
     let mut transaction = service.begin("registering for an activity").await?;
-    let registrant = if acting_as_staff {
-        Registrant::Staff(access::actor(&mut transaction, &caller).await?)
-    } else {
-        Registrant::Resident(caller.subject.clone())
-    };
+    if acting_as_staff {
+        access::actor(&mut transaction, access).await?;
+    }
     if !store::lock_activity(&mut transaction, activity_id)
         .await
         .map_err(Error::database("registering for an activity"))?
     {
-        return Err(Error::NotFound(format!(
-            "{} does not exist",
-            Collection::Activities.name(activity_id)
-        )));
+        return Err(activity_not_found(activity_id));
     }
-    // After the lock, so a concurrent retry sees the first attempt's row.
-    if let Some(request_id) = &request_id
-        && let Some(existing) = store::registration_by_request(&mut transaction, request_id)
-            .await
-            .map_err(Error::database("registering for an activity"))?
-    {
-        return registration_to_proto(existing);
-    }
-    let activity = load_activity(&mut transaction, activity_id).await?;
-    if let Registrant::Staff(actor) = &registrant {
-        require_organiser(actor, &activity)?;
+    let activity = visible_activity(&mut transaction, access, activity_id).await?;
+    if acting_as_staff {
+        require_organiser(access, &activity)?;
     }
     let now = Utc::now();
     activity::check_registration_open(
@@ -820,8 +896,7 @@ pub async fn register_for_activity(
         .await
         .map_err(Error::database("registering for an activity"))?
     {
-        let name =
-            Collection::Activities.child_name(activity_id, Collection::Registrations, existing.id);
+        let name = registration_name(activity_id, existing.id);
         return Err(Error::AlreadyExists {
             message: format!(
                 "the participant is already registered ({}) as {name}",
@@ -830,71 +905,48 @@ pub async fn register_for_activity(
             resource: Some(name),
         });
     }
+    let id = Uuid::now_v7();
+    let name = registration_name(activity_id, id);
+    if let Some(winner) = claim(service, &mut transaction, access, retry.as_ref(), &name).await? {
+        drop(transaction);
+        return replay_registration(service, access, &winner).await;
+    }
     let taken = store::places_taken(&mut transaction, activity_id)
         .await
         .map_err(Error::database("registering for an activity"))?;
     let capacity = u32::try_from(activity.capacity).unwrap_or(0);
     let placement = activity::placement(capacity, count(taken));
-    let id = Uuid::now_v7();
     store::insert_registration(
         &mut transaction,
         &NewRegistration {
             id,
             activity: activity_id,
-            request_id,
             participant: &participant,
             participant_display_name: &display_name,
             status: placement.status().as_str(),
-            registered_by: registrant.subject(),
+            registered_by: &subject,
         },
     )
     .await
     .map_err(Error::database("registering for an activity"))?;
     let row = load_registration(&mut transaction, activity_id, id).await?;
     registration_changed(&mut transaction, &row, None, now).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("registering for an activity"))?;
+    access.audit().resource(name);
+    commit(transaction, access, "registering for an activity").await?;
     tracing::info!(
         activity = %activity_id,
         registration = %id,
         waitlisted = placement == Placement::Waitlisted,
         "registration recorded"
     );
-    registration_to_proto(row)
-}
-
-/// Residents act on their own registrations; organisers' staff on any.
-async fn require_registration_access(
-    connection: &mut sqlx::PgConnection,
-    caller: &Caller,
-    activity: &ActivityRow,
-    registration: &RegistrationRow,
-) -> Result<Option<Actor>> {
-    if caller.has_role(Role::FederationStaff) {
-        let actor = access::actor(connection, caller).await?;
-        require_organiser(&actor, activity)?;
-        return Ok(Some(actor));
-    }
-    if caller.has_role(Role::Resident) && registration.participant == caller.subject {
-        return Ok(None);
-    }
-    if caller.has_role(Role::DistrictAdmin) {
-        return Ok(None);
-    }
-    Err(Error::PermissionDenied(
-        "only the participant and the activity's organisers may see or change this registration"
-            .into(),
-    ))
+    render_registration(access, row)
 }
 
 pub async fn cancel_registration(
     service: &FederationService,
-    request: Request<proto::CancelRegistrationRequest>,
+    access: &Access,
+    request: proto::CancelRegistrationRequest,
 ) -> Result<proto::Registration> {
-    let (caller, request) = split(request)?;
-    caller.require_any_role(&[Role::Resident, Role::FederationStaff])?;
     let mut checks = Checks::new();
     let ids = checks.check(
         "name",
@@ -912,14 +964,16 @@ pub async fn cancel_registration(
         .await
         .map_err(Error::database("cancelling a registration"))?
     {
-        return Err(Error::NotFound(format!(
-            "{} does not exist",
-            Collection::Activities.name(activity_id)
-        )));
+        return Err(registration_not_found(activity_id, registration_id));
     }
-    let activity = load_activity(&mut transaction, activity_id).await?;
-    let registration = load_registration(&mut transaction, activity_id, registration_id).await?;
-    require_registration_access(&mut transaction, &caller, &activity, &registration).await?;
+    let (activity, registration) =
+        reachable_registration(&mut transaction, access, activity_id, registration_id).await?;
+    if access.has_scope(Scope::Organisation) {
+        access::actor(&mut transaction, access).await?;
+    }
+    access
+        .audit()
+        .resource(registration_name(activity_id, registration_id));
     let previous = RegistrationStatus::from_stored(&registration.status)?;
     activity::check_cancellation(ActivityState::from_stored(&activity.state)?, previous)
         .map_err(Error::FailedPrecondition)?;
@@ -948,21 +1002,21 @@ pub async fn cancel_registration(
                 now,
             )
             .await?;
+            access
+                .audit()
+                .resource(registration_name(activity_id, promoted.id));
             tracing::info!(activity = %activity_id, registration = %promoted.id, "promoted from the waitlist");
         }
     }
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("cancelling a registration"))?;
-    registration_to_proto(cancelled)
+    commit(transaction, access, "cancelling a registration").await?;
+    render_registration(access, cancelled)
 }
 
 pub async fn check_in(
     service: &FederationService,
-    request: Request<proto::CheckInRequest>,
+    access: &Access,
+    request: proto::CheckInRequest,
 ) -> Result<proto::Registration> {
-    let (caller, request) = split(request)?;
     let mut checks = Checks::new();
     let activity_id = checks.check(
         "activity",
@@ -974,18 +1028,15 @@ pub async fn check_in(
         return Err(Error::invalid("activity", "must be set"));
     };
     let mut transaction = service.begin("checking in").await?;
-    let actor = access::actor(&mut transaction, &caller).await?;
+    access::actor(&mut transaction, access).await?;
     if !store::lock_activity(&mut transaction, activity_id)
         .await
         .map_err(Error::database("checking in"))?
     {
-        return Err(Error::NotFound(format!(
-            "{} does not exist",
-            Collection::Activities.name(activity_id)
-        )));
+        return Err(activity_not_found(activity_id));
     }
-    let activity = load_activity(&mut transaction, activity_id).await?;
-    require_organiser(&actor, &activity)?;
+    let activity = visible_activity(&mut transaction, access, activity_id).await?;
+    require_organiser(access, &activity)?;
     let registration = store::live_registration(&mut transaction, activity_id, &participant)
         .await
         .map_err(Error::database("checking in"))?;
@@ -1006,8 +1057,11 @@ pub async fn check_in(
             "the participant is not registered for this activity".into(),
         ));
     };
+    access
+        .audit()
+        .resource(registration_name(activity_id, registration.id));
     if decision == CheckIn::AlreadyCheckedIn {
-        return registration_to_proto(registration);
+        return render_registration(access, registration);
     }
     store::mark_attended(&mut transaction, registration.id, now)
         .await
@@ -1020,37 +1074,36 @@ pub async fn check_in(
         now,
     )
     .await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("checking in"))?;
-    registration_to_proto(attended)
+    commit(transaction, access, "checking in").await?;
+    render_registration(access, attended)
 }
 
 pub async fn get_registration(
     service: &FederationService,
-    request: Request<proto::GetRegistrationRequest>,
+    access: &Access,
+    request: proto::GetRegistrationRequest,
 ) -> Result<proto::Registration> {
-    let (caller, request) = split(request)?;
     let (activity_id, registration_id) = Collection::Activities
         .parse_child(Collection::Registrations, &request.name)
         .map_err(|invalid| Error::invalid("name", invalid.0))?;
     let mut connection = service.connection("reading a registration").await?;
-    let activity = load_activity(&mut connection, activity_id).await?;
-    let registration = load_registration(&mut connection, activity_id, registration_id).await?;
-    require_registration_access(&mut connection, &caller, &activity, &registration).await?;
-    registration_to_proto(registration)
+    let (_, registration) =
+        reachable_registration(&mut connection, access, activity_id, registration_id).await?;
+    access
+        .audit()
+        .resource(registration_name(activity_id, registration_id));
+    render_registration(access, registration)
 }
 
 pub async fn list_registrations(
     service: &FederationService,
-    request: Request<proto::ListRegistrationsRequest>,
+    access: &Access,
+    request: proto::ListRegistrationsRequest,
 ) -> Result<proto::ListRegistrationsResponse> {
-    let (caller, mut request) = split(request)?;
+    let mut request = request;
     let page_size = std::mem::take(&mut request.page_size);
     let page_token = std::mem::take(&mut request.page_token);
     let query = ListQuery::of_request("registrations", &request);
-    caller.require_any_role(&[Role::Resident, Role::FederationStaff, Role::DistrictAdmin])?;
     let mut checks = Checks::new();
     let activity_id = checks.check(
         "parent",
@@ -1064,16 +1117,18 @@ pub async fn list_registrations(
         return Err(Error::invalid("parent", "must be set"));
     };
     let mut connection = service.connection("listing registrations").await?;
-    let activity = load_activity(&mut connection, activity_id).await?;
-    // Residents see only their own registrations.
-    let participant = if caller.has_role(Role::FederationStaff) {
-        let actor = access::actor(&mut connection, &caller).await?;
-        require_organiser(&actor, &activity)?;
+    let activity = visible_activity(&mut connection, access, activity_id).await?;
+    // Organisers (and administrators) see every registration; a resident
+    // only their own; another organisation's staff none.
+    let participant = if organises(access, &activity) || access.has_scope(Scope::DistrictWide) {
         None
-    } else if caller.has_role(Role::DistrictAdmin) {
-        None
+    } else if access.has_scope(Scope::Own) {
+        access.caller().map(|caller| caller.subject.clone())
     } else {
-        Some(caller.subject.clone())
+        return Err(Error::PermissionDenied(format!(
+            "only the organisers of {} see its registrations",
+            Collection::Activities.name(activity_id)
+        )));
     };
     let mut rows = store::list_registrations(
         &mut connection,
@@ -1088,10 +1143,15 @@ pub async fn list_registrations(
     let next_page_token = page
         .size
         .next_page_token(&mut rows, &query, |row| row.id.to_string());
+    for row in &rows {
+        access
+            .audit()
+            .resource(registration_name(row.activity, row.id));
+    }
     Ok(proto::ListRegistrationsResponse {
         registrations: rows
             .into_iter()
-            .map(registration_to_proto)
+            .map(|row| render_registration(access, row))
             .collect::<Result<_>>()?,
         next_page_token,
     })

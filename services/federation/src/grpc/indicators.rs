@@ -3,12 +3,11 @@
 use std::collections::HashMap;
 
 use chrono::Duration;
-use flatgov_auth::Role;
+use flatgov_auth::policy::Access;
 use flatgov_proto::federation::v1 as proto;
-use tonic::Request;
 
 use super::activities::count;
-use super::{Checks, FederationService, required_time, split};
+use super::{Checks, FederationService, required_time};
 use crate::domain::codes::{organisation_name, parse_organisation_reference};
 use crate::error::{Error, Result};
 use crate::store::indicators as store;
@@ -26,15 +25,9 @@ fn ratio(part: u32, whole: u32) -> f64 {
 
 pub async fn get_indicators(
     service: &FederationService,
-    request: Request<proto::GetIndicatorsRequest>,
+    _access: &Access,
+    request: proto::GetIndicatorsRequest,
 ) -> Result<proto::GetIndicatorsResponse> {
-    let (caller, request) = split(request)?;
-    caller.require_any_role(&[
-        Role::DistrictAdmin,
-        Role::FederationStaff,
-        Role::Integrator,
-        Role::Service,
-    ])?;
     let mut checks = Checks::new();
     let from = checks.check(
         "start_time",

@@ -2,18 +2,18 @@
 //! programmes, applications, mentors and progress.
 
 use chrono::Utc;
-use flatgov_auth::{Caller, Role};
+use flatgov_auth::policy::{Access, Resource, Scope};
+use flatgov_grpc::idempotency::Fingerprint;
 use flatgov_grpc::paging::ListQuery;
 use flatgov_grpc::time::{optional_timestamp, timestamp};
 use flatgov_proto::federation::v1 as proto;
 use sqlx::PgConnection;
-use tonic::Request;
 use uuid::Uuid;
 
 use super::activities::count;
 use super::{
-    Checks, FederationService, ProtoWord, optional_word, required_time, required_word, split,
-    stored_words, word_list,
+    Checks, FederationService, ProtoWord, Retry, claim, commit, optional_word, recall,
+    required_time, required_word, stored_words, word_list,
 };
 use crate::access::{self, Actor};
 use crate::domain::codes::{
@@ -70,26 +70,53 @@ async fn load_programme(connection: &mut PgConnection, id: Uuid) -> Result<Progr
         })
 }
 
-fn require_organiser(actor: &Actor, programme: &ProgrammeRow) -> Result<()> {
-    if programme
-        .organisers()
-        .any(|code| code == actor.organisation.as_str())
-    {
+/// The programme as the caller may see it: who created it is named to
+/// staff and administrators only.
+fn render_programme(access: &Access, row: ProgrammeRow) -> Result<proto::Programme> {
+    let mut programme = programme_to_proto(row)?;
+    if !access::shows_staff_ids(access) {
+        programme.created_by.clear();
+    }
+    Ok(programme)
+}
+
+/// True when the caller's organisation organises the programme.
+fn organises(access: &Access, programme: &ProgrammeRow) -> bool {
+    let organisers: Vec<&str> = programme.organisers().collect();
+    access::reaches_organisations(access, &organisers)
+}
+
+/// PERMISSION_DENIED unless the caller's organisation organises the
+/// (public) programme.
+fn require_organiser(access: &Access, programme: &ProgrammeRow) -> Result<()> {
+    if organises(access, programme) {
         return Ok(());
     }
     Err(Error::PermissionDenied(format!(
-        "{} is organised by {}; staff of {} do not organise it",
-        Collection::Programmes.name(programme.id),
-        programme.organisers().collect::<Vec<_>>().join(", "),
-        actor.organisation
+        "only the organisers of {} handle its applications",
+        Collection::Programmes.name(programme.id)
     )))
+}
+
+async fn replay_programme(
+    service: &FederationService,
+    access: &Access,
+    name: &str,
+) -> Result<proto::Programme> {
+    let id = Collection::Programmes
+        .parse(name)
+        .map_err(|invalid| Error::Corrupt(format!("remembered programme: {invalid}")))?;
+    let mut connection = service.connection("reading a programme").await?;
+    access.audit().resource(name);
+    render_programme(access, load_programme(&mut connection, id).await?)
 }
 
 pub async fn create_programme(
     service: &FederationService,
-    request: Request<proto::CreateProgrammeRequest>,
+    access: &Access,
+    request: proto::CreateProgrammeRequest,
 ) -> Result<proto::Programme> {
-    let (caller, request) = split(request)?;
+    let fingerprint = Fingerprint::of(&request);
     let mut checks = Checks::new();
     let request_id = checks.check("request_id", parse_request_id(&request.request_id));
     let title = checks.check("title", text::required(&request.title, 200));
@@ -132,8 +159,16 @@ pub async fn create_programme(
         checks.finish()?;
         return Err(Error::invalid("kind", "must be set"));
     };
+    // Only a request that passed its checks was remembered; a bad one goes
+    // on to the checks that need the database, so one reply names all.
+    let retry = Retry::of(request_id, fingerprint);
+    if checks.passed()
+        && let Some(name) = recall(service, access, retry.as_ref()).await?
+    {
+        return replay_programme(service, access, &name).await;
+    }
     let mut transaction = service.begin("creating a programme").await?;
-    let actor = access::actor(&mut transaction, &caller).await?;
+    let actor = access::actor(&mut transaction, access).await?;
     if let Some((field, _)) = co_organisers
         .iter()
         .find(|(_, code)| *code == actor.organisation)
@@ -150,23 +185,20 @@ pub async fn create_programme(
         checks.fail(field, problem);
     }
     checks.finish()?;
-    if let Some(request_id) = &request_id
-        && let Some(existing) = store::programme_by_request(&mut transaction, request_id)
-            .await
-            .map_err(Error::database("creating a programme"))?
-    {
-        return programme_to_proto(existing);
-    }
     let id = Uuid::now_v7();
+    let name = Collection::Programmes.name(id);
+    if let Some(winner) = claim(service, &mut transaction, access, retry.as_ref(), &name).await? {
+        drop(transaction);
+        return replay_programme(service, access, &winner).await;
+    }
     let audience_words: Vec<String> = audiences
         .iter()
         .map(|audience| audience.as_str().to_owned())
         .collect();
-    let inserted = store::insert_programme(
+    store::insert_programme(
         &mut transaction,
         &NewProgramme {
             id,
-            request_id,
             title: &title,
             description: &description,
             kind: kind.as_str(),
@@ -180,11 +212,6 @@ pub async fn create_programme(
     )
     .await
     .map_err(Error::database("creating a programme"))?;
-    if !inserted {
-        return Err(Error::FailedPrecondition(
-            "a programme with this request id is being created; retry".into(),
-        ));
-    }
     let codes: Vec<String> = co_organisers
         .iter()
         .map(|(_, code)| code.as_str().to_owned())
@@ -193,23 +220,21 @@ pub async fn create_programme(
         .await
         .map_err(Error::database("creating a programme"))?;
     let row = load_programme(&mut transaction, id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("creating a programme"))?;
-    programme_to_proto(row)
+    access.audit().resource(name);
+    commit(transaction, access, "creating a programme").await?;
+    render_programme(access, row)
 }
 
 pub async fn close_programme(
     service: &FederationService,
-    request: Request<proto::CloseProgrammeRequest>,
+    access: &Access,
+    request: proto::CloseProgrammeRequest,
 ) -> Result<proto::Programme> {
-    let (caller, request) = split(request)?;
     let id = Collection::Programmes
         .parse(&request.name)
         .map_err(|invalid| Error::invalid("name", invalid.0))?;
     let mut transaction = service.begin("closing a programme").await?;
-    let actor = access::actor(&mut transaction, &caller).await?;
+    let actor = access::actor(&mut transaction, access).await?;
     if !store::lock_programme(&mut transaction, id)
         .await
         .map_err(Error::database("closing a programme"))?
@@ -220,11 +245,11 @@ pub async fn close_programme(
         )));
     }
     let row = load_programme(&mut transaction, id).await?;
+    access.audit().resource(Collection::Programmes.name(id));
     if row.lead_organisation != actor.organisation.as_str() {
-        return Err(Error::PermissionDenied(format!(
-            "the programme is led by {}; only its lead closes it",
-            row.lead_organisation
-        )));
+        return Err(Error::PermissionDenied(
+            "only the organisation leading a programme closes it".into(),
+        ));
     }
     require_state(
         "programme",
@@ -237,30 +262,28 @@ pub async fn close_programme(
         .await
         .map_err(Error::database("closing a programme"))?;
     let row = load_programme(&mut transaction, id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("closing a programme"))?;
-    programme_to_proto(row)
+    commit(transaction, access, "closing a programme").await?;
+    render_programme(access, row)
 }
 
 pub async fn get_programme(
     service: &FederationService,
-    request: Request<proto::GetProgrammeRequest>,
+    access: &Access,
+    request: proto::GetProgrammeRequest,
 ) -> Result<proto::Programme> {
-    let (_caller, request) = split(request)?;
     let id = Collection::Programmes
         .parse(&request.name)
         .map_err(|invalid| Error::invalid("name", invalid.0))?;
     let mut connection = service.connection("reading a programme").await?;
-    programme_to_proto(load_programme(&mut connection, id).await?)
+    render_programme(access, load_programme(&mut connection, id).await?)
 }
 
 pub async fn list_programmes(
     service: &FederationService,
-    request: Request<proto::ListProgrammesRequest>,
+    access: &Access,
+    request: proto::ListProgrammesRequest,
 ) -> Result<proto::ListProgrammesResponse> {
-    let (_caller, mut request) = split(request)?;
+    let mut request = request;
     let page_size = std::mem::take(&mut request.page_size);
     let page_token = std::mem::take(&mut request.page_token);
     let query = ListQuery::of_request("programmes", &request);
@@ -294,7 +317,7 @@ pub async fn list_programmes(
     Ok(proto::ListProgrammesResponse {
         programmes: rows
             .into_iter()
-            .map(programme_to_proto)
+            .map(|row| render_programme(access, row))
             .collect::<Result<_>>()?,
         next_page_token,
     })
@@ -335,9 +358,10 @@ fn parse_expertise(values: &[String]) -> std::result::Result<Vec<String>, Invali
 
 pub async fn create_mentor(
     service: &FederationService,
-    request: Request<proto::CreateMentorRequest>,
+    access: &Access,
+    request: proto::CreateMentorRequest,
 ) -> Result<proto::Mentor> {
-    let (caller, request) = split(request)?;
+    let fingerprint = Fingerprint::of(&request);
     let mut checks = Checks::new();
     let request_id = checks.check("request_id", parse_request_id(&request.request_id));
     let display_name = checks.check("display_name", text::required(&request.display_name, 100));
@@ -345,20 +369,22 @@ pub async fn create_mentor(
     let phone = checks.check("phone", text::phone(&request.phone));
     let biography = checks.check("biography", text::optional(&request.biography, 2000));
     checks.finish()?;
+    let retry = Retry::of(request_id, fingerprint);
+    if let Some(name) = recall(service, access, retry.as_ref()).await? {
+        return replay_mentor(service, access, &name).await;
+    }
     let mut transaction = service.begin("adding a mentor").await?;
-    let actor = access::actor(&mut transaction, &caller).await?;
-    if let Some(request_id) = &request_id
-        && let Some(existing) = store::mentor_by_request(&mut transaction, request_id)
-            .await
-            .map_err(Error::database("adding a mentor"))?
-    {
-        return Ok(mentor_to_proto(existing));
+    let actor = access::actor(&mut transaction, access).await?;
+    let id = Uuid::now_v7();
+    let name = Collection::Mentors.name(id);
+    if let Some(winner) = claim(service, &mut transaction, access, retry.as_ref(), &name).await? {
+        drop(transaction);
+        return replay_mentor(service, access, &winner).await;
     }
     let row = store::insert_mentor(
         &mut transaction,
         &NewMentor {
-            id: Uuid::now_v7(),
-            request_id,
+            id,
             display_name: &display_name,
             expertise: &expertise,
             organisation: actor.organisation.as_str(),
@@ -367,45 +393,62 @@ pub async fn create_mentor(
         },
     )
     .await
-    .map_err(Error::database("adding a mentor"))?
-    .ok_or_else(|| {
-        Error::FailedPrecondition("a mentor with this request id is being added; retry".into())
-    })?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("adding a mentor"))?;
+    .map_err(Error::database("adding a mentor"))?;
+    access.audit().resource(name);
+    commit(transaction, access, "adding a mentor").await?;
     Ok(mentor_to_proto(row))
 }
 
-pub async fn get_mentor(
+async fn replay_mentor(
     service: &FederationService,
-    request: Request<proto::GetMentorRequest>,
+    access: &Access,
+    name: &str,
 ) -> Result<proto::Mentor> {
-    let (caller, request) = split(request)?;
-    caller.require_any_role(&[Role::FederationStaff])?;
     let id = Collection::Mentors
-        .parse(&request.name)
-        .map_err(|invalid| Error::invalid("name", invalid.0))?;
+        .parse(name)
+        .map_err(|invalid| Error::Corrupt(format!("remembered mentor: {invalid}")))?;
     let mut connection = service.connection("reading a mentor").await?;
-    let row = store::get_mentor(&mut connection, id)
+    load_mentor(&mut connection, access, id).await
+}
+
+/// A mentor of the federation's pool; noted in the audit trail (the
+/// phone is personal data).
+async fn load_mentor(
+    connection: &mut PgConnection,
+    access: &Access,
+    id: Uuid,
+) -> Result<proto::Mentor> {
+    let row = store::get_mentor(connection, id)
         .await
         .map_err(Error::database("reading a mentor"))?
         .ok_or_else(|| {
             Error::NotFound(format!("{} does not exist", Collection::Mentors.name(id)))
         })?;
+    access.audit().resource(Collection::Mentors.name(id));
     Ok(mentor_to_proto(row))
+}
+
+pub async fn get_mentor(
+    service: &FederationService,
+    access: &Access,
+    request: proto::GetMentorRequest,
+) -> Result<proto::Mentor> {
+    let id = Collection::Mentors
+        .parse(&request.name)
+        .map_err(|invalid| Error::invalid("name", invalid.0))?;
+    let mut connection = service.connection("reading a mentor").await?;
+    load_mentor(&mut connection, access, id).await
 }
 
 pub async fn list_mentors(
     service: &FederationService,
-    request: Request<proto::ListMentorsRequest>,
+    access: &Access,
+    request: proto::ListMentorsRequest,
 ) -> Result<proto::ListMentorsResponse> {
-    let (caller, mut request) = split(request)?;
+    let mut request = request;
     let page_size = std::mem::take(&mut request.page_size);
     let page_token = std::mem::take(&mut request.page_token);
     let query = ListQuery::of_request("mentors", &request);
-    caller.require_any_role(&[Role::FederationStaff])?;
     let mut checks = Checks::new();
     let page = checks.page(&query, page_size, &page_token);
     let after = checks.page_after::<Uuid>(&page);
@@ -432,6 +475,9 @@ pub async fn list_mentors(
     let next_page_token = page
         .size
         .next_page_token(&mut rows, &query, |row| row.id.to_string());
+    for row in &rows {
+        access.audit().resource(Collection::Mentors.name(row.id));
+    }
     Ok(proto::ListMentorsResponse {
         mentors: rows.into_iter().map(mentor_to_proto).collect(),
         next_page_token,
@@ -478,6 +524,36 @@ fn application_to_proto(
     })
 }
 
+fn application_name(programme: Uuid, id: Uuid) -> String {
+    Collection::Programmes.child_name(programme, Collection::Applications, id)
+}
+
+/// The one answer for an application that does not exist or is out of
+/// reach.
+fn application_not_found(programme: Uuid, id: Uuid) -> Error {
+    Error::NotFound(format!(
+        "{} does not exist",
+        application_name(programme, id)
+    ))
+}
+
+/// The application as the caller may see it: the applicant sees no staff
+/// ids (who decided, who recorded progress, who submitted for them).
+fn render_application(access: &Access, mut application: proto::Application) -> proto::Application {
+    if access::shows_staff_ids(access) {
+        return application;
+    }
+    let subject = access.caller().map(|caller| caller.subject.as_str());
+    if subject != Some(application.submitted_by.as_str()) {
+        application.submitted_by.clear();
+    }
+    application.decided_by.clear();
+    for entry in &mut application.progress {
+        entry.recorded_by.clear();
+    }
+    application
+}
+
 async fn load_application(
     connection: &mut PgConnection,
     programme: Uuid,
@@ -487,24 +563,69 @@ async fn load_application(
         .await
         .map_err(Error::database("reading an application"))?
         .filter(|row| row.programme == programme)
-        .ok_or_else(|| {
-            Error::NotFound(format!(
-                "{} does not exist",
-                Collection::Programmes.child_name(programme, Collection::Applications, id)
-            ))
-        })?;
+        .ok_or_else(|| application_not_found(programme, id))?;
     let progress = store::progress(connection, &[id])
         .await
         .map_err(Error::database("reading an application"))?;
     application_to_proto(row, &progress)
 }
 
+/// An application reaches its applicant (who submitted it) and its
+/// programme's organisers; NOT_FOUND otherwise. Noted in the audit trail.
+async fn reachable_application(
+    connection: &mut PgConnection,
+    access: &Access,
+    programme_id: Uuid,
+    id: Uuid,
+) -> Result<proto::Application> {
+    let not_found = || application_not_found(programme_id, id);
+    let programme = store::get_programme(connection, programme_id)
+        .await
+        .map_err(Error::database("reading a programme"))?
+        .ok_or_else(not_found)?;
+    let row = store::get_application(connection, id)
+        .await
+        .map_err(Error::database("reading an application"))?
+        .filter(|row| row.programme == programme_id)
+        .ok_or_else(not_found)?;
+    let organisers: Vec<&str> = programme.organisers().collect();
+    let resource = Resource::default()
+        .owned_by(Some(&row.submitted_by))
+        .held_by(&organisers);
+    if !access.reaches(&resource) {
+        return Err(not_found());
+    }
+    access.audit().resource(application_name(programme_id, id));
+    let progress = store::progress(connection, &[id])
+        .await
+        .map_err(Error::database("reading an application"))?;
+    Ok(render_application(
+        access,
+        application_to_proto(row, &progress)?,
+    ))
+}
+
+async fn replay_application(
+    service: &FederationService,
+    access: &Access,
+    name: &str,
+) -> Result<proto::Application> {
+    let (programme, id) = Collection::Programmes
+        .parse_child(Collection::Applications, name)
+        .map_err(|invalid| Error::Corrupt(format!("remembered application: {invalid}")))?;
+    let mut connection = service.connection("reading an application").await?;
+    reachable_application(&mut connection, access, programme, id).await
+}
+
 pub async fn submit_application(
     service: &FederationService,
-    request: Request<proto::SubmitApplicationRequest>,
+    access: &Access,
+    request: proto::SubmitApplicationRequest,
 ) -> Result<proto::Application> {
-    let (caller, request) = split(request)?;
-    caller.require_any_role(&[Role::FederationStaff, Role::Resident])?;
+    let fingerprint = Fingerprint::of(&request);
+    // Organisers' staff apply for a resident at the desk; a resident
+    // applies for themselves.
+    let acting_as_staff = access.has_scope(Scope::Organisation);
     let mut checks = Checks::new();
     let programme = checks.check(
         "parent",
@@ -539,18 +660,18 @@ pub async fn submit_application(
     let Some(programme) = programme else {
         return Err(Error::invalid("parent", "must be set"));
     };
-    let mut transaction = service.begin("submitting an application").await?;
-    if caller.has_role(Role::FederationStaff) {
-        access::actor(&mut transaction, &caller).await?;
+    let retry = Retry::of(request_id, fingerprint);
+    if let Some(name) = recall(service, access, retry.as_ref()).await? {
+        return replay_application(service, access, &name).await;
     }
-    if let Some(request_id) = &request_id
-        && let Some(existing) = store::application_by_request(&mut transaction, request_id)
-            .await
-            .map_err(Error::database("submitting an application"))?
-    {
-        return load_application(&mut transaction, existing.programme, existing.id).await;
+    let mut transaction = service.begin("submitting an application").await?;
+    if acting_as_staff {
+        access::actor(&mut transaction, access).await?;
     }
     let row = load_programme(&mut transaction, programme).await?;
+    if acting_as_staff {
+        require_organiser(access, &row)?;
+    }
     require_state(
         "programme",
         ProgrammeState::from_stored(&row.state)?,
@@ -567,57 +688,57 @@ pub async fn submit_application(
         )));
     }
     let id = Uuid::now_v7();
-    let inserted = store::insert_application(
+    let name = application_name(programme, id);
+    if let Some(winner) = claim(service, &mut transaction, access, retry.as_ref(), &name).await? {
+        drop(transaction);
+        return replay_application(service, access, &winner).await;
+    }
+    let subject = access
+        .caller()
+        .map(|caller| caller.subject.clone())
+        .unwrap_or_default();
+    store::insert_application(
         &mut transaction,
         &NewApplication {
             id,
             programme,
-            request_id,
             applicant_name: &applicant_name,
             applicant_phone: &applicant_phone,
             project_title: &project_title,
             project_summary: &project_summary,
             team_size: i32::try_from(request.team_size).unwrap_or(i32::MAX),
             block_code: block_code.as_ref().map(BlockCode::as_str),
-            submitted_by: &caller.subject,
+            submitted_by: &subject,
         },
     )
     .await
     .map_err(Error::database("submitting an application"))?;
-    if !inserted {
-        return Err(Error::FailedPrecondition(
-            "an application with this request id is being submitted; retry".into(),
-        ));
-    }
     let answer = load_application(&mut transaction, programme, id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("submitting an application"))?;
-    Ok(answer)
+    access.audit().resource(name);
+    commit(transaction, access, "submitting an application").await?;
+    Ok(render_application(access, answer))
 }
 
-/// Locks an application of a programme the caller's organisation organises.
+/// Locks an application of a programme the caller's organisation organises
+/// (the programme is public: PERMISSION_DENIED for others, before anything
+/// about the application is told).
 async fn organised_application(
     connection: &mut PgConnection,
-    caller: &Caller,
+    access: &Access,
     name: &str,
 ) -> Result<(Actor, ProgrammeRow, ApplicationRow)> {
     let (programme_id, id) = Collection::Programmes
         .parse_child(Collection::Applications, name)
         .map_err(|invalid| Error::invalid("name", invalid.0))?;
-    let actor = access::actor(connection, caller).await?;
+    let actor = access::actor(connection, access).await?;
     if !store::lock_programme(connection, programme_id)
         .await
         .map_err(Error::database("reading a programme"))?
     {
-        return Err(Error::NotFound(format!(
-            "{} does not exist",
-            Collection::Programmes.name(programme_id)
-        )));
+        return Err(application_not_found(programme_id, id));
     }
     let programme = load_programme(connection, programme_id).await?;
-    require_organiser(&actor, &programme)?;
+    require_organiser(access, &programme)?;
     store::lock_application(connection, id)
         .await
         .map_err(Error::database("reading an application"))?;
@@ -625,20 +746,20 @@ async fn organised_application(
         .await
         .map_err(Error::database("reading an application"))?
         .filter(|row| row.programme == programme_id)
-        .ok_or_else(|| Error::NotFound(format!("{} does not exist", name.trim())))?;
+        .ok_or_else(|| application_not_found(programme_id, id))?;
+    access.audit().resource(application_name(programme_id, id));
     Ok((actor, programme, application))
 }
-
 pub async fn decide_application(
     service: &FederationService,
-    request: Request<proto::DecideApplicationRequest>,
+    access: &Access,
+    request: proto::DecideApplicationRequest,
 ) -> Result<proto::Application> {
-    let (caller, request) = split(request)?;
     let note =
         text::optional(&request.note, 2000).map_err(|invalid| Error::invalid("note", invalid.0))?;
     let mut transaction = service.begin("deciding an application").await?;
     let (actor, programme, application) =
-        organised_application(&mut transaction, &caller, &request.name).await?;
+        organised_application(&mut transaction, access, &request.name).await?;
     require_state(
         "application",
         ApplicationState::from_stored(&application.state)?,
@@ -673,24 +794,21 @@ pub async fn decide_application(
     .await
     .map_err(Error::database("deciding an application"))?;
     let answer = load_application(&mut transaction, programme.id, application.id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("deciding an application"))?;
+    commit(transaction, access, "deciding an application").await?;
     Ok(answer)
 }
 
 pub async fn assign_mentor(
     service: &FederationService,
-    request: Request<proto::AssignMentorRequest>,
+    access: &Access,
+    request: proto::AssignMentorRequest,
 ) -> Result<proto::Application> {
-    let (caller, request) = split(request)?;
     let mentor = Collection::Mentors
         .parse(&request.mentor)
         .map_err(|invalid| Error::invalid("mentor", invalid.0))?;
     let mut transaction = service.begin("assigning a mentor").await?;
     let (actor, programme, application) =
-        organised_application(&mut transaction, &caller, &request.name).await?;
+        organised_application(&mut transaction, access, &request.name).await?;
     require_state(
         "application",
         ApplicationState::from_stored(&application.state)?,
@@ -720,25 +838,22 @@ pub async fn assign_mentor(
         .await
         .map_err(Error::database("assigning a mentor"))?;
     let answer = load_application(&mut transaction, programme.id, application.id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("assigning a mentor"))?;
+    commit(transaction, access, "assigning a mentor").await?;
     Ok(answer)
 }
 
 pub async fn record_progress(
     service: &FederationService,
-    request: Request<proto::RecordProgressRequest>,
+    access: &Access,
+    request: proto::RecordProgressRequest,
 ) -> Result<proto::Application> {
-    let (caller, request) = split(request)?;
     let mut checks = Checks::new();
     let milestone = checks.check("milestone", text::required(&request.milestone, 200));
     let note = checks.check("note", text::optional(&request.note, 2000));
     checks.finish()?;
     let mut transaction = service.begin("recording progress").await?;
     let (actor, programme, application) =
-        organised_application(&mut transaction, &caller, &request.name).await?;
+        organised_application(&mut transaction, access, &request.name).await?;
     require_state(
         "application",
         ApplicationState::from_stored(&application.state)?,
@@ -757,45 +872,31 @@ pub async fn record_progress(
     .await
     .map_err(Error::database("recording progress"))?;
     let answer = load_application(&mut transaction, programme.id, application.id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("recording progress"))?;
+    commit(transaction, access, "recording progress").await?;
     Ok(answer)
 }
 
 pub async fn get_application(
     service: &FederationService,
-    request: Request<proto::GetApplicationRequest>,
+    access: &Access,
+    request: proto::GetApplicationRequest,
 ) -> Result<proto::Application> {
-    let (caller, request) = split(request)?;
-    caller.require_any_role(&[Role::FederationStaff, Role::Resident])?;
     let (programme_id, id) = Collection::Programmes
         .parse_child(Collection::Applications, &request.name)
         .map_err(|invalid| Error::invalid("name", invalid.0))?;
     let mut connection = service.connection("reading an application").await?;
-    let programme = load_programme(&mut connection, programme_id).await?;
-    let answer = load_application(&mut connection, programme_id, id).await?;
-    if caller.has_role(Role::FederationStaff) {
-        let actor = access::actor(&mut connection, &caller).await?;
-        require_organiser(&actor, &programme)?;
-    } else if answer.submitted_by != caller.subject {
-        return Err(Error::PermissionDenied(
-            "a resident sees only the applications they submitted".into(),
-        ));
-    }
-    Ok(answer)
+    reachable_application(&mut connection, access, programme_id, id).await
 }
 
 pub async fn list_applications(
     service: &FederationService,
-    request: Request<proto::ListApplicationsRequest>,
+    access: &Access,
+    request: proto::ListApplicationsRequest,
 ) -> Result<proto::ListApplicationsResponse> {
-    let (caller, mut request) = split(request)?;
+    let mut request = request;
     let page_size = std::mem::take(&mut request.page_size);
     let page_token = std::mem::take(&mut request.page_token);
     let query = ListQuery::of_request("applications", &request);
-    caller.require_any_role(&[Role::FederationStaff, Role::Resident])?;
     let mut checks = Checks::new();
     let programme_id = checks.check(
         "parent",
@@ -818,12 +919,17 @@ pub async fn list_applications(
     };
     let mut connection = service.connection("listing applications").await?;
     let programme = load_programme(&mut connection, programme_id).await?;
-    let submitted_by = if caller.has_role(Role::FederationStaff) {
-        let actor = access::actor(&mut connection, &caller).await?;
-        require_organiser(&actor, &programme)?;
+    // Organisers see every application; an applicant their own; another
+    // organisation's staff none.
+    let submitted_by = if organises(access, &programme) {
         None
+    } else if access.has_scope(Scope::Own) {
+        access.caller().map(|caller| caller.subject.clone())
     } else {
-        Some(caller.subject.clone())
+        return Err(Error::PermissionDenied(format!(
+            "only the organisers of {} see its applications",
+            Collection::Programmes.name(programme_id)
+        )));
     };
     let mut rows = store::list_applications(
         &mut connection,
@@ -840,13 +946,19 @@ pub async fn list_applications(
         .size
         .next_page_token(&mut rows, &query, |row| row.id.to_string());
     let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+    for id in &ids {
+        access.audit().resource(application_name(programme_id, *id));
+    }
     let progress = store::progress(&mut connection, &ids)
         .await
         .map_err(Error::database("listing applications"))?;
     Ok(proto::ListApplicationsResponse {
         applications: rows
             .into_iter()
-            .map(|row| application_to_proto(row, &progress))
+            .map(|row| {
+                application_to_proto(row, &progress)
+                    .map(|application| render_application(access, application))
+            })
             .collect::<Result<_>>()?,
         next_page_token,
     })

@@ -8,24 +8,27 @@ mod organisations;
 mod proposals;
 mod referrals;
 mod rights;
+mod sharing;
 mod support;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use flatgov_auth::Caller;
+use flatgov_auth::policy::Access;
 use flatgov_grpc::error::Violations;
+use flatgov_grpc::idempotency::{self, Fingerprint};
 use flatgov_grpc::paging::{ListQuery, PageRequest, PageSize};
+use flatgov_grpc::request_id::RequestId;
 use flatgov_proto::federation::v1 as proto;
 use flatgov_proto::federation::v1::federation_server::Federation;
 use prost_types::Timestamp;
-use sqlx::PgPool;
-use tonic::{Request, Response, Status};
+use sqlx::{PgConnection, PgPool};
 
 use crate::domain::Invalid;
 use crate::domain::identity::IdentityHasher;
 use crate::domain::kinds;
 use crate::error::{Error, Result};
+use crate::policy::POLICY;
 
 /// The federation's gRPC service.
 #[derive(Clone)]
@@ -56,100 +59,189 @@ impl FederationService {
     }
 }
 
-/// The verified caller and the message of a request.
-fn split<T>(request: Request<T>) -> Result<(Caller, T)> {
-    let caller = flatgov_auth::caller(&request)?.clone();
-    Ok((caller, request.into_inner()))
+flatgov_grpc::dispatch! {
+    impl Federation for FederationService {
+        fn get_organisation(proto::GetOrganisationRequest) -> proto::Organisation => organisations::get_organisation;
+        fn list_organisations(proto::ListOrganisationsRequest) -> proto::ListOrganisationsResponse => organisations::list_organisations;
+        fn create_organisation(proto::CreateOrganisationRequest) -> proto::Organisation => organisations::create_organisation;
+        fn update_organisation(proto::UpdateOrganisationRequest) -> proto::Organisation => organisations::update_organisation;
+        fn create_staff(proto::CreateStaffRequest) -> proto::Staff => organisations::create_staff;
+        fn update_staff(proto::UpdateStaffRequest) -> proto::Staff => organisations::update_staff;
+        fn get_staff(proto::GetStaffRequest) -> proto::Staff => organisations::get_staff;
+        fn list_staff(proto::ListStaffRequest) -> proto::ListStaffResponse => organisations::list_staff;
+        fn create_series(proto::CreateSeriesRequest) -> proto::Series => activities::create_series;
+        fn get_series(proto::GetSeriesRequest) -> proto::Series => activities::get_series;
+        fn list_series(proto::ListSeriesRequest) -> proto::ListSeriesResponse => activities::list_series;
+        fn create_activity(proto::CreateActivityRequest) -> proto::Activity => activities::create_activity;
+        fn publish_activity(proto::PublishActivityRequest) -> proto::Activity => activities::publish_activity;
+        fn cancel_activity(proto::CancelActivityRequest) -> proto::Activity => activities::cancel_activity;
+        fn complete_activity(proto::CompleteActivityRequest) -> proto::Activity => activities::complete_activity;
+        fn get_activity(proto::GetActivityRequest) -> proto::Activity => activities::get_activity;
+        fn list_activities(proto::ListActivitiesRequest) -> proto::ListActivitiesResponse => activities::list_activities;
+        fn register_for_activity(proto::RegisterForActivityRequest) -> proto::Registration => activities::register_for_activity;
+        fn cancel_registration(proto::CancelRegistrationRequest) -> proto::Registration => activities::cancel_registration;
+        fn check_in(proto::CheckInRequest) -> proto::Registration => activities::check_in;
+        fn get_registration(proto::GetRegistrationRequest) -> proto::Registration => activities::get_registration;
+        fn list_registrations(proto::ListRegistrationsRequest) -> proto::ListRegistrationsResponse => activities::list_registrations;
+        fn register_person(proto::RegisterPersonRequest) -> proto::Person => support::register_person;
+        fn update_person(proto::UpdatePersonRequest) -> proto::Person => support::update_person;
+        fn get_person(proto::GetPersonRequest) -> proto::Person => support::get_person;
+        fn list_people(proto::ListPeopleRequest) -> proto::ListPeopleResponse => support::list_people;
+        fn create_sharing_request(proto::CreateSharingRequestRequest) -> proto::SharingRequest => sharing::create_sharing_request;
+        fn get_sharing_request(proto::GetSharingRequestRequest) -> proto::SharingRequest => sharing::get_sharing_request;
+        fn list_sharing_requests(proto::ListSharingRequestsRequest) -> proto::ListSharingRequestsResponse => sharing::list_sharing_requests;
+        fn approve_sharing_request(proto::ApproveSharingRequestRequest) -> proto::SharingRequest => sharing::approve_sharing_request;
+        fn decline_sharing_request(proto::DeclineSharingRequestRequest) -> proto::SharingRequest => sharing::decline_sharing_request;
+        fn create_assessment(proto::CreateAssessmentRequest) -> proto::Assessment => support::create_assessment;
+        fn get_assessment(proto::GetAssessmentRequest) -> proto::Assessment => support::get_assessment;
+        fn list_assessments(proto::ListAssessmentsRequest) -> proto::ListAssessmentsResponse => support::list_assessments;
+        fn create_support_plan(proto::CreateSupportPlanRequest) -> proto::SupportPlan => support::create_support_plan;
+        fn add_support_measure(proto::AddSupportMeasureRequest) -> proto::SupportMeasure => support::add_support_measure;
+        fn record_delivery(proto::RecordDeliveryRequest) -> proto::SupportMeasure => support::record_delivery;
+        fn log_visit(proto::LogVisitRequest) -> proto::Visit => support::log_visit;
+        fn list_visits(proto::ListVisitsRequest) -> proto::ListVisitsResponse => support::list_visits;
+        fn close_support_plan(proto::CloseSupportPlanRequest) -> proto::SupportPlan => support::close_support_plan;
+        fn get_support_plan(proto::GetSupportPlanRequest) -> proto::SupportPlan => support::get_support_plan;
+        fn list_support_plans(proto::ListSupportPlansRequest) -> proto::ListSupportPlansResponse => support::list_support_plans;
+        fn get_referral(proto::GetReferralRequest) -> proto::Referral => referrals::get_referral;
+        fn list_referrals(proto::ListReferralsRequest) -> proto::ListReferralsResponse => referrals::list_referrals;
+        fn accept_referral(proto::AcceptReferralRequest) -> proto::Referral => referrals::accept_referral;
+        fn decline_referral(proto::DeclineReferralRequest) -> proto::Referral => referrals::decline_referral;
+        fn submit_rights_request(proto::SubmitRightsRequestRequest) -> proto::RightsRequest => rights::submit_rights_request;
+        fn record_rights_action(proto::RecordRightsActionRequest) -> proto::RightsRequest => rights::record_rights_action;
+        fn transfer_rights_request(proto::TransferRightsRequestRequest) -> proto::RightsRequest => rights::transfer_rights_request;
+        fn link_rights_request_case(proto::LinkRightsRequestCaseRequest) -> proto::RightsRequest => rights::link_rights_request_case;
+        fn resolve_rights_request(proto::ResolveRightsRequestRequest) -> proto::RightsRequest => rights::resolve_rights_request;
+        fn get_rights_request(proto::GetRightsRequestRequest) -> proto::RightsRequest => rights::get_rights_request;
+        fn list_rights_requests(proto::ListRightsRequestsRequest) -> proto::ListRightsRequestsResponse => rights::list_rights_requests;
+        fn create_programme(proto::CreateProgrammeRequest) -> proto::Programme => innovation::create_programme;
+        fn close_programme(proto::CloseProgrammeRequest) -> proto::Programme => innovation::close_programme;
+        fn get_programme(proto::GetProgrammeRequest) -> proto::Programme => innovation::get_programme;
+        fn list_programmes(proto::ListProgrammesRequest) -> proto::ListProgrammesResponse => innovation::list_programmes;
+        fn create_mentor(proto::CreateMentorRequest) -> proto::Mentor => innovation::create_mentor;
+        fn get_mentor(proto::GetMentorRequest) -> proto::Mentor => innovation::get_mentor;
+        fn list_mentors(proto::ListMentorsRequest) -> proto::ListMentorsResponse => innovation::list_mentors;
+        fn submit_application(proto::SubmitApplicationRequest) -> proto::Application => innovation::submit_application;
+        fn decide_application(proto::DecideApplicationRequest) -> proto::Application => innovation::decide_application;
+        fn assign_mentor(proto::AssignMentorRequest) -> proto::Application => innovation::assign_mentor;
+        fn record_progress(proto::RecordProgressRequest) -> proto::Application => innovation::record_progress;
+        fn get_application(proto::GetApplicationRequest) -> proto::Application => innovation::get_application;
+        fn list_applications(proto::ListApplicationsRequest) -> proto::ListApplicationsResponse => innovation::list_applications;
+        fn create_proposal(proto::CreateProposalRequest) -> proto::Proposal => proposals::create_proposal;
+        fn co_sign_proposal(proto::CoSignProposalRequest) -> proto::Proposal => proposals::co_sign_proposal;
+        fn submit_proposal(proto::SubmitProposalRequest) -> proto::Proposal => proposals::submit_proposal;
+        fn record_proposal_response(proto::RecordProposalResponseRequest) -> proto::Proposal => proposals::record_proposal_response;
+        fn get_proposal(proto::GetProposalRequest) -> proto::Proposal => proposals::get_proposal;
+        fn list_proposals(proto::ListProposalsRequest) -> proto::ListProposalsResponse => proposals::list_proposals;
+        fn get_indicators(proto::GetIndicatorsRequest) -> proto::GetIndicatorsResponse => indicators::get_indicators;
+    }
 }
 
-macro_rules! delegate {
-    ($($module:ident :: $method:ident ($request:ident) -> $response:ident;)+) => {
-        #[tonic::async_trait]
-        impl Federation for FederationService {
-            $(
-                async fn $method(
-                    &self,
-                    request: Request<proto::$request>,
-                ) -> std::result::Result<Response<proto::$response>, Status> {
-                    $module::$method(self, request)
-                        .await
-                        .map(Response::new)
-                        .map_err(Status::from)
-                }
-            )+
-        }
+/// A create call's request id and what its request said: a retry by the
+/// same caller with the same content answers with the first result.
+pub(crate) struct Retry {
+    /// The caller's idempotency key.
+    request_id: RequestId,
+    /// The request as the caller sent it, reduced to a number.
+    fingerprint: Fingerprint,
+}
+
+impl Retry {
+    /// `None` when the request carries no request id.
+    pub fn of(request_id: Option<RequestId>, fingerprint: Fingerprint) -> Option<Self> {
+        request_id.map(|request_id| Self {
+            request_id,
+            fingerprint,
+        })
+    }
+}
+
+/// The resource an earlier call of this caller made under the same request
+/// id, which the handler reads again through the caller's current access.
+/// INVALID_ARGUMENT naming `request_id` when that call said something else.
+pub(crate) async fn recall(
+    service: &FederationService,
+    access: &Access,
+    retry: Option<&Retry>,
+) -> Result<Option<String>> {
+    let Some(retry) = retry else {
+        return Ok(None);
     };
+    let mut connection = service.connection("reading a retried request").await?;
+    Ok(idempotency::recall(
+        &mut connection,
+        access,
+        &retry.request_id,
+        retry.fingerprint,
+    )
+    .await?)
 }
 
-delegate! {
-    organisations::get_organisation(GetOrganisationRequest) -> Organisation;
-    organisations::list_organisations(ListOrganisationsRequest) -> ListOrganisationsResponse;
-    organisations::create_organisation(CreateOrganisationRequest) -> Organisation;
-    organisations::update_organisation(UpdateOrganisationRequest) -> Organisation;
-    organisations::create_staff(CreateStaffRequest) -> Staff;
-    organisations::update_staff(UpdateStaffRequest) -> Staff;
-    organisations::get_staff(GetStaffRequest) -> Staff;
-    organisations::list_staff(ListStaffRequest) -> ListStaffResponse;
-    activities::create_series(CreateSeriesRequest) -> Series;
-    activities::get_series(GetSeriesRequest) -> Series;
-    activities::list_series(ListSeriesRequest) -> ListSeriesResponse;
-    activities::create_activity(CreateActivityRequest) -> Activity;
-    activities::publish_activity(PublishActivityRequest) -> Activity;
-    activities::cancel_activity(CancelActivityRequest) -> Activity;
-    activities::complete_activity(CompleteActivityRequest) -> Activity;
-    activities::get_activity(GetActivityRequest) -> Activity;
-    activities::list_activities(ListActivitiesRequest) -> ListActivitiesResponse;
-    activities::register_for_activity(RegisterForActivityRequest) -> Registration;
-    activities::cancel_registration(CancelRegistrationRequest) -> Registration;
-    activities::check_in(CheckInRequest) -> Registration;
-    activities::get_registration(GetRegistrationRequest) -> Registration;
-    activities::list_registrations(ListRegistrationsRequest) -> ListRegistrationsResponse;
-    support::register_person(RegisterPersonRequest) -> Person;
-    support::update_person(UpdatePersonRequest) -> Person;
-    support::get_person(GetPersonRequest) -> Person;
-    support::list_people(ListPeopleRequest) -> ListPeopleResponse;
-    support::create_assessment(CreateAssessmentRequest) -> Assessment;
-    support::get_assessment(GetAssessmentRequest) -> Assessment;
-    support::list_assessments(ListAssessmentsRequest) -> ListAssessmentsResponse;
-    support::create_support_plan(CreateSupportPlanRequest) -> SupportPlan;
-    support::add_support_measure(AddSupportMeasureRequest) -> SupportMeasure;
-    support::record_delivery(RecordDeliveryRequest) -> SupportMeasure;
-    support::log_visit(LogVisitRequest) -> Visit;
-    support::list_visits(ListVisitsRequest) -> ListVisitsResponse;
-    support::close_support_plan(CloseSupportPlanRequest) -> SupportPlan;
-    support::get_support_plan(GetSupportPlanRequest) -> SupportPlan;
-    support::list_support_plans(ListSupportPlansRequest) -> ListSupportPlansResponse;
-    referrals::get_referral(GetReferralRequest) -> Referral;
-    referrals::list_referrals(ListReferralsRequest) -> ListReferralsResponse;
-    referrals::accept_referral(AcceptReferralRequest) -> Referral;
-    referrals::decline_referral(DeclineReferralRequest) -> Referral;
-    rights::submit_rights_request(SubmitRightsRequestRequest) -> RightsRequest;
-    rights::record_rights_action(RecordRightsActionRequest) -> RightsRequest;
-    rights::transfer_rights_request(TransferRightsRequestRequest) -> RightsRequest;
-    rights::link_rights_request_case(LinkRightsRequestCaseRequest) -> RightsRequest;
-    rights::resolve_rights_request(ResolveRightsRequestRequest) -> RightsRequest;
-    rights::get_rights_request(GetRightsRequestRequest) -> RightsRequest;
-    rights::list_rights_requests(ListRightsRequestsRequest) -> ListRightsRequestsResponse;
-    innovation::create_programme(CreateProgrammeRequest) -> Programme;
-    innovation::close_programme(CloseProgrammeRequest) -> Programme;
-    innovation::get_programme(GetProgrammeRequest) -> Programme;
-    innovation::list_programmes(ListProgrammesRequest) -> ListProgrammesResponse;
-    innovation::create_mentor(CreateMentorRequest) -> Mentor;
-    innovation::get_mentor(GetMentorRequest) -> Mentor;
-    innovation::list_mentors(ListMentorsRequest) -> ListMentorsResponse;
-    innovation::submit_application(SubmitApplicationRequest) -> Application;
-    innovation::decide_application(DecideApplicationRequest) -> Application;
-    innovation::assign_mentor(AssignMentorRequest) -> Application;
-    innovation::record_progress(RecordProgressRequest) -> Application;
-    innovation::get_application(GetApplicationRequest) -> Application;
-    innovation::list_applications(ListApplicationsRequest) -> ListApplicationsResponse;
-    proposals::create_proposal(CreateProposalRequest) -> Proposal;
-    proposals::co_sign_proposal(CoSignProposalRequest) -> Proposal;
-    proposals::submit_proposal(SubmitProposalRequest) -> Proposal;
-    proposals::record_proposal_response(RecordProposalResponseRequest) -> Proposal;
-    proposals::get_proposal(GetProposalRequest) -> Proposal;
-    proposals::list_proposals(ListProposalsRequest) -> ListProposalsResponse;
-    indicators::get_indicators(GetIndicatorsRequest) -> GetIndicatorsResponse;
+/// Remembers, in the transaction that creates `resource`, that this
+/// caller's request id made it. [`Error::ConcurrentRetry`] when a call with
+/// the same id committed first: the handler then answers with its result.
+async fn remember(
+    connection: &mut PgConnection,
+    access: &Access,
+    retry: Option<&Retry>,
+    resource: &str,
+) -> Result<()> {
+    let Some(retry) = retry else {
+        return Ok(());
+    };
+    idempotency::remember(
+        connection,
+        access,
+        &retry.request_id,
+        retry.fingerprint,
+        resource,
+    )
+    .await
+    .map_err(|error| {
+        if flatgov_grpc::error::is_unique_violation(&error) {
+            Error::ConcurrentRetry
+        } else {
+            Error::Database {
+                context: "remembering a request id",
+                source: error,
+            }
+        }
+    })
+}
+
+/// Claims the request id for `resource` in the transaction that creates
+/// it. When a call with the same id committed first, the transaction is
+/// spent and the answer is the name of what that call made, for the
+/// handler to read again and return.
+pub(crate) async fn claim(
+    service: &FederationService,
+    transaction: &mut PgConnection,
+    access: &Access,
+    retry: Option<&Retry>,
+    resource: &str,
+) -> Result<Option<String>> {
+    match remember(transaction, access, retry, resource).await {
+        Ok(()) => Ok(None),
+        Err(Error::ConcurrentRetry) => recall(service, access, retry)
+            .await?
+            .map(Some)
+            .ok_or(Error::ConcurrentRetry),
+        Err(other) => Err(other),
+    }
+}
+
+/// Writes the call's audit record inside `transaction` (with the resources
+/// the handler noted), then commits, so the record and the change stand or
+/// fall together.
+pub(crate) async fn commit(
+    mut transaction: sqlx::Transaction<'static, sqlx::Postgres>,
+    access: &Access,
+    context: &'static str,
+) -> Result<()> {
+    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
+        .await
+        .map_err(Error::database("recording the audit trail"))?;
+    transaction.commit().await.map_err(Error::database(context))
 }
 
 /// Collects every field violation of a request before anything is written,
@@ -190,6 +282,11 @@ impl Checks {
             "page_token",
             flatgov_grpc::paging::parse_key(page.after.as_deref()),
         )
+    }
+
+    /// True while nothing has failed.
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty()
     }
 
     pub fn fail(&mut self, field: impl Into<String>, description: impl std::fmt::Display) {
@@ -279,6 +376,7 @@ proto_word! {
     SupportPlanState => SupportPlanState, "SUPPORT_PLAN_STATE_";
     VisitKind => VisitKind, "VISIT_KIND_";
     ReferralState => ReferralState, "REFERRAL_STATE_";
+    SharingRequestState => SharingRequestState, "SHARING_REQUEST_STATE_";
     RightsCategory => RightsCategory, "RIGHTS_CATEGORY_";
     RightsChannel => RightsChannel, "RIGHTS_CHANNEL_";
     RightsRequestState => RightsRequestState, "RIGHTS_REQUEST_STATE_";

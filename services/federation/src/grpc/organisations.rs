@@ -1,12 +1,11 @@
 //! Member organisations and staff lists.
 
-use flatgov_auth::Role;
+use flatgov_auth::policy::{Access, Scope};
 use flatgov_grpc::paging::ListQuery;
 use flatgov_grpc::time::timestamp;
 use flatgov_proto::federation::v1 as proto;
-use tonic::Request;
 
-use super::{Checks, FederationService, ProtoWord, split, word_list};
+use super::{Checks, FederationService, ProtoWord, commit, word_list};
 use crate::access;
 use crate::domain::codes::{Code, organisation_name, parse_organisation_reference};
 use crate::domain::kinds::StaffPermission;
@@ -106,9 +105,9 @@ fn parse_permissions(values: &[i32]) -> std::result::Result<Vec<String>, Invalid
 
 pub async fn get_organisation(
     service: &FederationService,
-    request: Request<proto::GetOrganisationRequest>,
+    _access: &Access,
+    request: proto::GetOrganisationRequest,
 ) -> Result<proto::Organisation> {
-    let (_caller, request) = split(request)?;
     let code = parse_organisation_name(&request.name)
         .map_err(|invalid| Error::invalid("name", invalid.0))?;
     let mut connection = service.connection("reading an organisation").await?;
@@ -126,9 +125,10 @@ pub async fn get_organisation(
 
 pub async fn list_organisations(
     service: &FederationService,
-    request: Request<proto::ListOrganisationsRequest>,
+    _access: &Access,
+    request: proto::ListOrganisationsRequest,
 ) -> Result<proto::ListOrganisationsResponse> {
-    let (_caller, mut request) = split(request)?;
+    let mut request = request;
     let page_size = std::mem::take(&mut request.page_size);
     let page_token = std::mem::take(&mut request.page_token);
     let query = ListQuery::of_request("organisations", &request);
@@ -155,10 +155,9 @@ pub async fn list_organisations(
 
 pub async fn create_organisation(
     service: &FederationService,
-    request: Request<proto::CreateOrganisationRequest>,
+    access: &Access,
+    request: proto::CreateOrganisationRequest,
 ) -> Result<proto::Organisation> {
-    let (caller, request) = split(request)?;
-    caller.require_any_role(&[Role::DistrictAdmin])?;
     let mut checks = Checks::new();
     let code = checks.check("code", Code::parse(&request.code).map(Some));
     let display_name = checks.check("display_name", text::required(&request.display_name, 100));
@@ -189,20 +188,17 @@ pub async fn create_organisation(
         message: format!("organisation {code} is already a member"),
         resource: Some(organisation_name(code.as_str())),
     })?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("admitting an organisation"))?;
-    tracing::info!(organisation = %code, by = %caller.subject, "organisation admitted");
+    access.audit().resource(organisation_name(code.as_str()));
+    commit(transaction, access, "admitting an organisation").await?;
+    tracing::info!(organisation = %code, "organisation admitted");
     Ok(to_proto(row))
 }
 
 pub async fn update_organisation(
     service: &FederationService,
-    request: Request<proto::UpdateOrganisationRequest>,
+    access: &Access,
+    request: proto::UpdateOrganisationRequest,
 ) -> Result<proto::Organisation> {
-    let (caller, request) = split(request)?;
-    caller.require_any_role(&[Role::DistrictAdmin])?;
     let mut checks = Checks::new();
     let code = checks.check("name", parse_organisation_name(&request.name).map(Some));
     let mut changes = OrganisationChanges {
@@ -235,18 +231,16 @@ pub async fn update_organisation(
                 organisation_name(code.as_str())
             ))
         })?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("updating an organisation"))?;
+    access.audit().resource(organisation_name(code.as_str()));
+    commit(transaction, access, "updating an organisation").await?;
     Ok(to_proto(row))
 }
 
 pub async fn create_staff(
     service: &FederationService,
-    request: Request<proto::CreateStaffRequest>,
+    access: &Access,
+    request: proto::CreateStaffRequest,
 ) -> Result<proto::Staff> {
-    let (caller, request) = split(request)?;
     let mut checks = Checks::new();
     let organisation = checks.check("parent", parse_organisation_name(&request.parent).map(Some));
     let staff_id = checks.check("staff_id", parse_staff_id(&request.staff_id));
@@ -267,7 +261,7 @@ pub async fn create_staff(
             organisation_name(organisation.as_str())
         )));
     }
-    access::require_staff_manager(&mut transaction, &caller, &organisation).await?;
+    access::require_staff_manager(&mut transaction, access, &organisation).await?;
     let row = store::insert_staff(
         &mut transaction,
         &NewStaff {
@@ -284,19 +278,19 @@ pub async fn create_staff(
         message: format!("{staff_id} is already on the staff list of {organisation}"),
         resource: Some(staff_name(organisation.as_str(), &staff_id)),
     })?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("adding a staff member"))?;
-    tracing::info!(organisation = %organisation, staff = %staff_id, by = %caller.subject, "staff member added");
+    access
+        .audit()
+        .resource(staff_name(organisation.as_str(), &staff_id));
+    commit(transaction, access, "adding a staff member").await?;
+    tracing::info!(organisation = %organisation, staff = %staff_id, "staff member added");
     staff_to_proto(row)
 }
 
 pub async fn update_staff(
     service: &FederationService,
-    request: Request<proto::UpdateStaffRequest>,
+    access: &Access,
+    request: proto::UpdateStaffRequest,
 ) -> Result<proto::Staff> {
-    let (caller, request) = split(request)?;
     let mut checks = Checks::new();
     let name = checks.check("name", parse_staff_name(&request.name).map(Some));
     let mut changes = StaffChanges {
@@ -322,51 +316,65 @@ pub async fn update_staff(
     let Some((organisation, staff_id)) = name else {
         return Err(Error::invalid("name", "must be set"));
     };
+    let name = staff_name(organisation.as_str(), &staff_id);
+    // Another organisation's staff list is out of sight: its members are
+    // answered as if they did not exist.
+    if !sees_staff_list(access, &organisation) {
+        return Err(staff_not_found(&name));
+    }
     let mut transaction = service.begin("updating a staff member").await?;
-    access::require_staff_manager(&mut transaction, &caller, &organisation).await?;
+    access::require_staff_manager(&mut transaction, access, &organisation).await?;
     let row = store::update_staff(&mut transaction, organisation.as_str(), &staff_id, &changes)
         .await
         .map_err(Error::database("updating a staff member"))?
-        .ok_or_else(|| {
-            Error::NotFound(format!("{} is not on the staff list", request.name.trim()))
-        })?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("updating a staff member"))?;
-    tracing::info!(organisation = %organisation, staff = %staff_id, by = %caller.subject, "staff member updated");
+        .ok_or_else(|| staff_not_found(&name))?;
+    access.audit().resource(name);
+    commit(transaction, access, "updating a staff member").await?;
+    tracing::info!(organisation = %organisation, staff = %staff_id, "staff member updated");
     staff_to_proto(row)
 }
 
-const STAFF_READERS: &[Role] = &[Role::DistrictAdmin, Role::FederationStaff, Role::Service];
+/// A staff list is seen by its own organisation's staff and by
+/// administrators (district-wide).
+fn sees_staff_list(access: &Access, organisation: &Code) -> bool {
+    access.has_scope(Scope::DistrictWide)
+        || access::reaches_organisations(access, &[organisation.as_str()])
+}
+
+/// The one answer for a staff member who is not on a list the caller sees.
+fn staff_not_found(name: &str) -> Error {
+    Error::NotFound(format!("{name} is not on the staff list"))
+}
 
 pub async fn get_staff(
     service: &FederationService,
-    request: Request<proto::GetStaffRequest>,
+    access: &Access,
+    request: proto::GetStaffRequest,
 ) -> Result<proto::Staff> {
-    let (caller, request) = split(request)?;
-    caller.require_any_role(STAFF_READERS)?;
     let (organisation, staff_id) =
         parse_staff_name(&request.name).map_err(|invalid| Error::invalid("name", invalid.0))?;
+    let name = staff_name(organisation.as_str(), &staff_id);
+    if !sees_staff_list(access, &organisation) {
+        return Err(staff_not_found(&name));
+    }
     let mut connection = service.connection("reading a staff member").await?;
     let row = store::get_staff(&mut connection, organisation.as_str(), &staff_id)
         .await
         .map_err(Error::database("reading a staff member"))?
-        .ok_or_else(|| {
-            Error::NotFound(format!("{} is not on the staff list", request.name.trim()))
-        })?;
+        .ok_or_else(|| staff_not_found(&name))?;
+    access.audit().resource(name);
     staff_to_proto(row)
 }
 
 pub async fn list_staff(
     service: &FederationService,
-    request: Request<proto::ListStaffRequest>,
+    access: &Access,
+    request: proto::ListStaffRequest,
 ) -> Result<proto::ListStaffResponse> {
-    let (caller, mut request) = split(request)?;
+    let mut request = request;
     let page_size = std::mem::take(&mut request.page_size);
     let page_token = std::mem::take(&mut request.page_token);
     let query = ListQuery::of_request("staff", &request);
-    caller.require_any_role(STAFF_READERS)?;
     let mut checks = Checks::new();
     let organisation = checks.check(
         "parent",
@@ -377,6 +385,11 @@ pub async fn list_staff(
     let Some(organisation) = organisation else {
         return Err(Error::invalid("parent", "must be set"));
     };
+    if !sees_staff_list(access, &organisation) {
+        return Err(Error::PermissionDenied(
+            "a staff list is seen by its own organisation and district administrators".into(),
+        ));
+    }
     let mut connection = service.connection("listing staff").await?;
     let mut rows = store::list_staff(
         &mut connection,
@@ -390,6 +403,11 @@ pub async fn list_staff(
     let next_page_token = page
         .size
         .next_page_token(&mut rows, &query, |row| row.staff_id.clone());
+    for row in &rows {
+        access
+            .audit()
+            .resource(staff_name(&row.organisation, &row.staff_id));
+    }
     Ok(proto::ListStaffResponse {
         staff: rows
             .into_iter()

@@ -3,15 +3,19 @@
 //! answered.
 
 use chrono::Utc;
-use flatgov_auth::{Caller, Role};
+use flatgov_auth::Role;
+use flatgov_auth::policy::Access;
+use flatgov_grpc::idempotency::Fingerprint;
 use flatgov_grpc::paging::ListQuery;
 use flatgov_grpc::time::{optional_timestamp, timestamp};
 use flatgov_proto::federation::v1 as proto;
 use sqlx::PgConnection;
-use tonic::Request;
 use uuid::Uuid;
 
-use super::{Checks, FederationService, ProtoWord, optional_word, past_time, required_word, split};
+use super::{
+    Checks, FederationService, ProtoWord, Retry, claim, commit, optional_word, past_time, recall,
+    required_word,
+};
 use crate::access::{self, Actor};
 use crate::domain::codes::{
     Collection, organisation_name, parse_organisation_reference, parse_request_id,
@@ -23,13 +27,6 @@ use crate::events::publish;
 use crate::store::proposals::{
     self as store, Answer, NewProposal, ProposalFilter, ProposalRow, SignatureRow,
 };
-
-const READERS: &[Role] = &[
-    Role::FederationStaff,
-    Role::DistrictAdmin,
-    Role::Integrator,
-    Role::Service,
-];
 
 fn to_proto(row: ProposalRow, signatures: &[SignatureRow]) -> Result<proto::Proposal> {
     let response = match (&row.response_kind, row.answered_at) {
@@ -70,9 +67,7 @@ async fn load(connection: &mut PgConnection, id: Uuid) -> Result<proto::Proposal
     let row = store::get(connection, id)
         .await
         .map_err(Error::database("reading a proposal"))?
-        .ok_or_else(|| {
-            Error::NotFound(format!("{} does not exist", Collection::Proposals.name(id)))
-        })?;
+        .ok_or_else(|| not_found(id))?;
     let signatures = store::signatures(connection, &[id])
         .await
         .map_err(Error::database("reading a proposal"))?;
@@ -80,16 +75,66 @@ async fn load(connection: &mut PgConnection, id: Uuid) -> Result<proto::Proposal
 }
 
 /// Drafts are working documents of the federation: its staff and district
-/// administrators see them; integrators see what was submitted.
-fn sees_drafts(caller: &Caller) -> bool {
-    caller.has_any_role(&[Role::FederationStaff, Role::DistrictAdmin, Role::Service])
+/// administrators see them; integrators (granted district-wide reading
+/// like administrators) are narrowed to what was submitted.
+fn sees_drafts(access: &Access) -> bool {
+    access
+        .caller()
+        .is_some_and(|caller| caller.has_any_role(&[Role::FederationStaff, Role::DistrictAdmin]))
+}
+
+/// The proposal as the caller may see it: staff ids (who drafted, signed,
+/// recorded the answer) are named to staff and administrators only.
+fn render(access: &Access, mut proposal: proto::Proposal) -> proto::Proposal {
+    if access::shows_staff_ids(access) {
+        return proposal;
+    }
+    proposal.drafted_by.clear();
+    for signature in &mut proposal.co_signatures {
+        signature.signed_by.clear();
+    }
+    if let Some(response) = &mut proposal.response {
+        response.recorded_by.clear();
+    }
+    proposal
+}
+
+fn not_found(id: Uuid) -> Error {
+    Error::NotFound(format!("{} does not exist", Collection::Proposals.name(id)))
+}
+
+/// The proposal, NOT_FOUND unless the caller sees it (drafts: the
+/// federation's staff and administrators).
+async fn visible(
+    connection: &mut PgConnection,
+    access: &Access,
+    id: Uuid,
+) -> Result<proto::Proposal> {
+    let answer = load(connection, id).await?;
+    if answer.state == ProposalState::Draft.to_proto() && !sees_drafts(access) {
+        return Err(not_found(id));
+    }
+    Ok(render(access, answer))
+}
+
+async fn replay(
+    service: &FederationService,
+    access: &Access,
+    name: &str,
+) -> Result<proto::Proposal> {
+    let id = Collection::Proposals
+        .parse(name)
+        .map_err(|invalid| Error::Corrupt(format!("remembered proposal: {invalid}")))?;
+    let mut connection = service.connection("reading a proposal").await?;
+    visible(&mut connection, access, id).await
 }
 
 pub async fn create_proposal(
     service: &FederationService,
-    request: Request<proto::CreateProposalRequest>,
+    access: &Access,
+    request: proto::CreateProposalRequest,
 ) -> Result<proto::Proposal> {
-    let (caller, request) = split(request)?;
+    let fingerprint = Fingerprint::of(&request);
     let mut checks = Checks::new();
     let request_id = checks.check("request_id", parse_request_id(&request.request_id));
     let title = checks.check("title", text::required(&request.title, 200));
@@ -100,20 +145,22 @@ pub async fn create_proposal(
     let Some(addressee) = addressee else {
         return Err(Error::invalid("addressee", "must be set"));
     };
+    let retry = Retry::of(request_id, fingerprint);
+    if let Some(name) = recall(service, access, retry.as_ref()).await? {
+        return replay(service, access, &name).await;
+    }
     let mut transaction = service.begin("drafting a proposal").await?;
-    let actor = access::actor(&mut transaction, &caller).await?;
-    if let Some(request_id) = &request_id
-        && let Some(existing) = store::by_request(&mut transaction, request_id)
-            .await
-            .map_err(Error::database("drafting a proposal"))?
-    {
-        return load(&mut transaction, existing.id).await;
+    let actor = access::actor(&mut transaction, access).await?;
+    let id = Uuid::now_v7();
+    let name = Collection::Proposals.name(id);
+    if let Some(winner) = claim(service, &mut transaction, access, retry.as_ref(), &name).await? {
+        drop(transaction);
+        return replay(service, access, &winner).await;
     }
     let row = store::insert(
         &mut transaction,
         &NewProposal {
-            id: Uuid::now_v7(),
-            request_id,
+            id,
             title: &title,
             body: &body,
             drafting_organisation: actor.organisation.as_str(),
@@ -123,34 +170,33 @@ pub async fn create_proposal(
         },
     )
     .await
-    .map_err(Error::database("drafting a proposal"))?
-    .ok_or_else(|| {
-        Error::FailedPrecondition("a proposal with this request id is being drafted; retry".into())
-    })?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("drafting a proposal"))?;
-    to_proto(row, &[])
+    .map_err(Error::database("drafting a proposal"))?;
+    access.audit().resource(name);
+    commit(transaction, access, "drafting a proposal").await?;
+    Ok(render(access, to_proto(row, &[])?))
 }
 
-/// Locks a proposal the caller's organisation drafted.
-async fn drafted(connection: &mut PgConnection, actor: &Actor, name: &str) -> Result<ProposalRow> {
+/// Locks a proposal the caller's organisation drafted. Every proposal is
+/// seen by the federation's staff, so another organisation's is
+/// PERMISSION_DENIED.
+async fn drafted(
+    connection: &mut PgConnection,
+    access: &Access,
+    actor: &Actor,
+    name: &str,
+) -> Result<ProposalRow> {
     let id = Collection::Proposals
         .parse(name)
         .map_err(|invalid| Error::invalid("name", invalid.0))?;
     let row = store::lock(connection, id)
         .await
         .map_err(Error::database("reading a proposal"))?
-        .ok_or_else(|| {
-            Error::NotFound(format!("{} does not exist", Collection::Proposals.name(id)))
-        })?;
+        .ok_or_else(|| not_found(id))?;
+    access.audit().resource(Collection::Proposals.name(id));
     if row.drafting_organisation != actor.organisation.as_str() {
         return Err(Error::PermissionDenied(format!(
-            "{} was drafted by {}; staff of {} cannot change it",
-            Collection::Proposals.name(id),
-            row.drafting_organisation,
-            actor.organisation
+            "only the organisation that drafted {} changes it",
+            Collection::Proposals.name(id)
         )));
     }
     Ok(row)
@@ -158,9 +204,9 @@ async fn drafted(connection: &mut PgConnection, actor: &Actor, name: &str) -> Re
 
 pub async fn co_sign_proposal(
     service: &FederationService,
-    request: Request<proto::CoSignProposalRequest>,
+    access: &Access,
+    request: proto::CoSignProposalRequest,
 ) -> Result<proto::Proposal> {
-    let (caller, request) = split(request)?;
     let mut checks = Checks::new();
     let id = checks.check("name", Collection::Proposals.parse(&request.name).map(Some));
     let named = if request.organisation.trim().is_empty() {
@@ -193,7 +239,7 @@ pub async fn co_sign_proposal(
         }
         membership.finish()?;
     }
-    let actor = access::actor(&mut transaction, &caller).await?;
+    let actor = access::actor(&mut transaction, access).await?;
     let organisation = named.unwrap_or_else(|| actor.organisation.clone());
     if organisation != actor.organisation {
         return Err(Error::PermissionDenied(format!(
@@ -204,9 +250,8 @@ pub async fn co_sign_proposal(
     let row = store::lock(&mut transaction, id)
         .await
         .map_err(Error::database("co-signing a proposal"))?
-        .ok_or_else(|| {
-            Error::NotFound(format!("{} does not exist", Collection::Proposals.name(id)))
-        })?;
+        .ok_or_else(|| not_found(id))?;
+    access.audit().resource(Collection::Proposals.name(id));
     require_state(
         "proposal",
         ProposalState::from_stored(&row.state)?,
@@ -235,22 +280,19 @@ pub async fn co_sign_proposal(
         });
     }
     let answer = load(&mut transaction, id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("co-signing a proposal"))?;
+    commit(transaction, access, "co-signing a proposal").await?;
     tracing::info!(proposal = %id, organisation = %organisation, "proposal co-signed");
-    Ok(answer)
+    Ok(render(access, answer))
 }
 
 pub async fn submit_proposal(
     service: &FederationService,
-    request: Request<proto::SubmitProposalRequest>,
+    access: &Access,
+    request: proto::SubmitProposalRequest,
 ) -> Result<proto::Proposal> {
-    let (caller, request) = split(request)?;
     let mut transaction = service.begin("submitting a proposal").await?;
-    let actor = access::actor(&mut transaction, &caller).await?;
-    let row = drafted(&mut transaction, &actor, &request.name).await?;
+    let actor = access::actor(&mut transaction, access).await?;
+    let row = drafted(&mut transaction, access, &actor, &request.name).await?;
     require_state(
         "proposal",
         ProposalState::from_stored(&row.state)?,
@@ -282,19 +324,16 @@ pub async fn submit_proposal(
     )
     .await?;
     let answer = load(&mut transaction, row.id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("submitting a proposal"))?;
+    commit(transaction, access, "submitting a proposal").await?;
     tracing::info!(proposal = %row.id, organisation = %actor.organisation, co_signers = signatures.len(), "proposal submitted");
-    Ok(answer)
+    Ok(render(access, answer))
 }
 
 pub async fn record_proposal_response(
     service: &FederationService,
-    request: Request<proto::RecordProposalResponseRequest>,
+    access: &Access,
+    request: proto::RecordProposalResponseRequest,
 ) -> Result<proto::Proposal> {
-    let (caller, request) = split(request)?;
     let now = Utc::now();
     let mut checks = Checks::new();
     let kind: Option<ResponseKind> = checks.check("kind", required_word(request.kind));
@@ -306,8 +345,8 @@ pub async fn record_proposal_response(
         return Err(Error::invalid("kind", "must be set"));
     };
     let mut transaction = service.begin("recording a proposal's answer").await?;
-    let actor = access::actor(&mut transaction, &caller).await?;
-    let row = drafted(&mut transaction, &actor, &request.name).await?;
+    let actor = access::actor(&mut transaction, access).await?;
+    let row = drafted(&mut transaction, access, &actor, &request.name).await?;
     require_state(
         "proposal",
         ProposalState::from_stored(&row.state)?,
@@ -350,42 +389,31 @@ pub async fn record_proposal_response(
     )
     .await?;
     let answer = load(&mut transaction, row.id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("recording a proposal's answer"))?;
-    Ok(answer)
+    commit(transaction, access, "recording a proposal's answer").await?;
+    Ok(render(access, answer))
 }
 
 pub async fn get_proposal(
     service: &FederationService,
-    request: Request<proto::GetProposalRequest>,
+    access: &Access,
+    request: proto::GetProposalRequest,
 ) -> Result<proto::Proposal> {
-    let (caller, request) = split(request)?;
-    caller.require_any_role(READERS)?;
     let id = Collection::Proposals
         .parse(&request.name)
         .map_err(|invalid| Error::invalid("name", invalid.0))?;
     let mut connection = service.connection("reading a proposal").await?;
-    let answer = load(&mut connection, id).await?;
-    if answer.state == ProposalState::Draft.to_proto() && !sees_drafts(&caller) {
-        return Err(Error::PermissionDenied(format!(
-            "{} is a draft of the federation",
-            answer.name
-        )));
-    }
-    Ok(answer)
+    visible(&mut connection, access, id).await
 }
 
 pub async fn list_proposals(
     service: &FederationService,
-    request: Request<proto::ListProposalsRequest>,
+    access: &Access,
+    request: proto::ListProposalsRequest,
 ) -> Result<proto::ListProposalsResponse> {
-    let (caller, mut request) = split(request)?;
+    let mut request = request;
     let page_size = std::mem::take(&mut request.page_size);
     let page_token = std::mem::take(&mut request.page_token);
     let query = ListQuery::of_request("proposals", &request);
-    caller.require_any_role(READERS)?;
     let mut checks = Checks::new();
     let page = checks.page(&query, page_size, &page_token);
     let after = checks.page_after::<Uuid>(&page);
@@ -403,7 +431,7 @@ pub async fn list_proposals(
     let filter = ProposalFilter {
         organisation: organisation.map(|code| code.as_str().to_owned()),
         state: state.map(|state| state.as_str().to_owned()),
-        visible_states: (!sees_drafts(&caller)).then(|| {
+        visible_states: (!sees_drafts(access)).then(|| {
             [ProposalState::Submitted, ProposalState::Answered]
                 .iter()
                 .map(|state| state.as_str().to_owned())
@@ -426,7 +454,7 @@ pub async fn list_proposals(
     Ok(proto::ListProposalsResponse {
         proposals: rows
             .into_iter()
-            .map(|row| to_proto(row, &signatures))
+            .map(|row| to_proto(row, &signatures).map(|proposal| render(access, proposal)))
             .collect::<Result<_>>()?,
         next_page_token,
     })

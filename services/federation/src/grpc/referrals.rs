@@ -2,19 +2,18 @@
 //! plan) or declined, and the answer published back.
 
 use chrono::Utc;
-use flatgov_auth::Role;
+use flatgov_auth::policy::{Access, Resource};
 use flatgov_grpc::paging::ListQuery;
 use flatgov_grpc::time::{optional_timestamp, timestamp};
 use flatgov_proto::federation::v1 as proto;
 use sqlx::PgConnection;
-use tonic::Request;
 use uuid::Uuid;
 
 use super::support::{check_plan, create_plan};
-use super::{Checks, FederationService, ProtoWord, optional_word, split};
+use super::{Checks, FederationService, ProtoWord, commit, optional_word};
 use crate::access;
 use crate::domain::codes::{
-    CaseName, Code, Collection, DivisionCode, DivisionLevel, organisation_name,
+    CaseName, Collection, DivisionCode, DivisionLevel, organisation_name,
     parse_organisation_reference,
 };
 use crate::domain::kinds::{ReferralState, require_state};
@@ -22,15 +21,6 @@ use crate::domain::{Invalid, text};
 use crate::error::{Error, Result};
 use crate::events::publish;
 use crate::store::referrals::{self as store, ReferralFilter, ReferralRow};
-
-/// Referrals carry ids only, so every role that works with cases may read
-/// them.
-const READERS: &[Role] = &[
-    Role::FederationStaff,
-    Role::DistrictAdmin,
-    Role::Integrator,
-    Role::Service,
-];
 
 fn to_proto(row: ReferralRow) -> Result<proto::Referral> {
     Ok(proto::Referral {
@@ -59,13 +49,35 @@ fn to_proto(row: ReferralRow) -> Result<proto::Referral> {
     })
 }
 
+/// The referral as the caller may see it: who decided is named to staff
+/// and administrators only.
+fn render(access: &Access, row: ReferralRow) -> Result<proto::Referral> {
+    let mut referral = to_proto(row)?;
+    if !access::shows_staff_ids(access) {
+        referral.decided_by.clear();
+    }
+    Ok(referral)
+}
+
+fn not_found(id: Uuid) -> Error {
+    Error::NotFound(format!("{} does not exist", Collection::Referrals.name(id)))
+}
+
+/// Where a referral lies: its block, or its subdistrict when the block is
+/// not known.
+fn place(row: &ReferralRow) -> &str {
+    if row.block_code.is_empty() {
+        &row.subdistrict_code
+    } else {
+        &row.block_code
+    }
+}
+
 async fn load(connection: &mut PgConnection, id: Uuid) -> Result<ReferralRow> {
     store::get(connection, id)
         .await
         .map_err(Error::database("reading a referral"))?
-        .ok_or_else(|| {
-            Error::NotFound(format!("{} does not exist", Collection::Referrals.name(id)))
-        })
+        .ok_or_else(|| not_found(id))
 }
 
 /// Locks a pending referral.
@@ -74,21 +86,12 @@ async fn pending(connection: &mut PgConnection, id: Uuid, action: &str) -> Resul
         .await
         .map_err(Error::database("reading a referral"))?
     {
-        return Err(Error::NotFound(format!(
-            "{} does not exist",
-            Collection::Referrals.name(id)
-        )));
+        return Err(not_found(id));
     }
     let row = load(connection, id).await?;
     let state = ReferralState::from_stored(&row.state)?;
-    require_state("referral", state, &[ReferralState::Pending], action).map_err(|message| {
-        match &row.organisation {
-            Some(organisation) => {
-                Error::FailedPrecondition(format!("{message} (decided by {organisation})"))
-            }
-            None => Error::FailedPrecondition(message),
-        }
-    })?;
+    require_state("referral", state, &[ReferralState::Pending], action)
+        .map_err(Error::FailedPrecondition)?;
     Ok(row)
 }
 
@@ -97,20 +100,17 @@ async fn pending(connection: &mut PgConnection, id: Uuid, action: &str) -> Resul
 pub(super) async fn plan_referral(
     connection: &mut PgConnection,
     id: Uuid,
-    organisation: &Code,
+    organisation: &str,
 ) -> Result<(Uuid, String)> {
     if !store::lock(connection, id)
         .await
         .map_err(Error::database("reading a referral"))?
     {
-        return Err(Error::NotFound(format!(
-            "{} does not exist",
-            Collection::Referrals.name(id)
-        )));
+        return Err(not_found(id));
     }
     let row = load(connection, id).await?;
     if row.state != ReferralState::Accepted.as_str()
-        || row.organisation.as_deref() != Some(organisation.as_str())
+        || row.organisation.as_deref() != Some(organisation)
     {
         return Err(Error::FailedPrecondition(format!(
             "{} is {} and not accepted by {organisation}; accept it first",
@@ -133,15 +133,19 @@ pub(super) async fn plan_referral(
 
 pub async fn get_referral(
     service: &FederationService,
-    request: Request<proto::GetReferralRequest>,
+    access: &Access,
+    request: proto::GetReferralRequest,
 ) -> Result<proto::Referral> {
-    let (caller, request) = split(request)?;
-    caller.require_any_role(READERS)?;
     let id = Collection::Referrals
         .parse(&request.name)
         .map_err(|invalid| Error::invalid("name", invalid.0))?;
     let mut connection = service.connection("reading a referral").await?;
-    to_proto(load(&mut connection, id).await?)
+    let row = load(&mut connection, id).await?;
+    // Integrators read the referrals in their jurisdiction.
+    if !access.reaches(&Resource::in_division(place(&row))) {
+        return Err(not_found(id));
+    }
+    render(access, row)
 }
 
 fn subdistrict(value: &str) -> std::result::Result<Option<String>, Invalid> {
@@ -157,13 +161,13 @@ fn subdistrict(value: &str) -> std::result::Result<Option<String>, Invalid> {
 
 pub async fn list_referrals(
     service: &FederationService,
-    request: Request<proto::ListReferralsRequest>,
+    access: &Access,
+    request: proto::ListReferralsRequest,
 ) -> Result<proto::ListReferralsResponse> {
-    let (caller, mut request) = split(request)?;
+    let mut request = request;
     let page_size = std::mem::take(&mut request.page_size);
     let page_token = std::mem::take(&mut request.page_token);
     let query = ListQuery::of_request("referrals", &request);
-    caller.require_any_role(READERS)?;
     let mut checks = Checks::new();
     let page = checks.page(&query, page_size, &page_token);
     let after = checks.page_after::<Uuid>(&page);
@@ -188,6 +192,7 @@ pub async fn list_referrals(
         organisation: organisation.map(|code| code.as_str().to_owned()),
         subdistrict_code,
         case_name: case_name.map(|case| case.as_str().to_owned()),
+        division_prefixes: (!access.unlimited()).then(|| access.division_prefixes()),
         after,
     };
     let mut connection = service.connection("listing referrals").await?;
@@ -198,16 +203,19 @@ pub async fn list_referrals(
         .size
         .next_page_token(&mut rows, &query, |row| row.id.to_string());
     Ok(proto::ListReferralsResponse {
-        referrals: rows.into_iter().map(to_proto).collect::<Result<_>>()?,
+        referrals: rows
+            .into_iter()
+            .map(|row| render(access, row))
+            .collect::<Result<_>>()?,
         next_page_token,
     })
 }
 
 pub async fn accept_referral(
     service: &FederationService,
-    request: Request<proto::AcceptReferralRequest>,
+    access: &Access,
+    request: proto::AcceptReferralRequest,
 ) -> Result<proto::Referral> {
-    let (caller, request) = split(request)?;
     let mut checks = Checks::new();
     let id = checks.check("name", Collection::Referrals.parse(&request.name).map(Some));
     let note = checks.check("note", text::optional(&request.note, 2000));
@@ -220,7 +228,8 @@ pub async fn accept_referral(
         return Err(Error::invalid("name", "must be set"));
     };
     let mut transaction = service.begin("accepting a referral").await?;
-    let actor = access::actor(&mut transaction, &caller).await?;
+    let actor = access::actor(&mut transaction, access).await?;
+    access.audit().resource(Collection::Referrals.name(id));
     let referral = pending(&mut transaction, id, "accepted").await?;
     let now = Utc::now();
     store::accept(
@@ -237,19 +246,20 @@ pub async fn accept_referral(
         None => None,
         Some(None) => return Err(Error::invalid("support_plan", "is incomplete")),
         Some(Some(plan)) => {
-            let register = access::register_access(&mut transaction, &caller).await?;
-            Some(
-                create_plan(
-                    &mut transaction,
-                    &register,
-                    &plan,
-                    None,
-                    Some((id, referral.case_name.clone())),
-                    checks,
-                    "support_plan",
-                )
-                .await?,
+            let register = access::register_access(&mut transaction, access).await?;
+            let plan_id = Uuid::now_v7();
+            create_plan(
+                &mut transaction,
+                access,
+                &register,
+                plan_id,
+                &plan,
+                Some((id, referral.case_name.clone())),
+                checks,
+                "support_plan",
             )
+            .await?;
+            Some(plan_id)
         }
     };
     let name = Collection::Referrals.name(id);
@@ -268,19 +278,16 @@ pub async fn accept_referral(
     )
     .await?;
     let row = load(&mut transaction, id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("accepting a referral"))?;
+    commit(transaction, access, "accepting a referral").await?;
     tracing::info!(referral = %id, case = %referral.case_name, organisation = %actor.organisation, "referral accepted");
-    to_proto(row)
+    render(access, row)
 }
 
 pub async fn decline_referral(
     service: &FederationService,
-    request: Request<proto::DeclineReferralRequest>,
+    access: &Access,
+    request: proto::DeclineReferralRequest,
 ) -> Result<proto::Referral> {
-    let (caller, request) = split(request)?;
     let mut checks = Checks::new();
     let id = checks.check("name", Collection::Referrals.parse(&request.name).map(Some));
     let reason = checks.check("reason", text::required(&request.reason, 2000));
@@ -289,7 +296,8 @@ pub async fn decline_referral(
         return Err(Error::invalid("name", "must be set"));
     };
     let mut transaction = service.begin("declining a referral").await?;
-    let actor = access::actor(&mut transaction, &caller).await?;
+    let actor = access::actor(&mut transaction, access).await?;
+    access.audit().resource(Collection::Referrals.name(id));
     let referral = pending(&mut transaction, id, "declined").await?;
     let now = Utc::now();
     store::decline(
@@ -316,10 +324,7 @@ pub async fn decline_referral(
     )
     .await?;
     let row = load(&mut transaction, id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("declining a referral"))?;
+    commit(transaction, access, "declining a referral").await?;
     tracing::info!(referral = %id, case = %referral.case_name, organisation = %actor.organisation, "referral declined");
-    to_proto(row)
+    render(access, row)
 }

@@ -7,14 +7,18 @@
 //! recorded it, and events carry only ids, codes and times.
 
 use chrono::Utc;
+use flatgov_auth::policy::Access;
+use flatgov_grpc::idempotency::Fingerprint;
 use flatgov_grpc::paging::ListQuery;
 use flatgov_grpc::time::{optional_timestamp, timestamp};
 use flatgov_proto::federation::v1 as proto;
 use sqlx::PgConnection;
-use tonic::Request;
 use uuid::Uuid;
 
-use super::{Checks, FederationService, ProtoWord, optional_word, required_word, split};
+use super::{
+    Checks, FederationService, ProtoWord, Retry, claim, commit, optional_word, recall,
+    required_word,
+};
 use crate::access::{self, Actor};
 use crate::domain::codes::{
     BlockCode, CaseName, Code, Collection, organisation_name, parse_organisation_reference,
@@ -72,16 +76,67 @@ fn to_proto(row: RightsRequestRow, actions: &[RightsActionRow]) -> Result<proto:
     })
 }
 
+/// The one answer for a request that does not exist or is out of reach.
+fn not_found(id: Uuid) -> Error {
+    Error::NotFound(format!(
+        "{} does not exist",
+        Collection::RightsRequests.name(id)
+    ))
+}
+
+/// A request (with the requester's contact) reaches the organisation
+/// handling it and the one that recorded it.
+fn reaches(access: &Access, row: &RightsRequestRow) -> bool {
+    access::reaches_organisations(
+        access,
+        &[
+            row.organisation.as_str(),
+            row.recorded_by_organisation.as_str(),
+        ],
+    )
+}
+
+/// The request, NOT_FOUND unless the caller reaches it; noted in the
+/// audit trail.
+async fn reachable(
+    connection: &mut PgConnection,
+    access: &Access,
+    id: Uuid,
+) -> Result<proto::RightsRequest> {
+    let row = store::get(connection, id)
+        .await
+        .map_err(Error::database("reading a rights request"))?
+        .filter(|row| reaches(access, row))
+        .ok_or_else(|| not_found(id))?;
+    access.audit().resource(Collection::RightsRequests.name(id));
+    to_proto_with_actions(connection, row).await
+}
+
+async fn replay(
+    service: &FederationService,
+    access: &Access,
+    name: &str,
+) -> Result<proto::RightsRequest> {
+    let id = Collection::RightsRequests
+        .parse(name)
+        .map_err(|invalid| Error::Corrupt(format!("remembered rights request: {invalid}")))?;
+    let mut connection = service.connection("reading a rights request").await?;
+    reachable(&mut connection, access, id).await
+}
+
 async fn load(connection: &mut PgConnection, id: Uuid) -> Result<proto::RightsRequest> {
     let row = store::get(connection, id)
         .await
         .map_err(Error::database("reading a rights request"))?
-        .ok_or_else(|| {
-            Error::NotFound(format!(
-                "{} does not exist",
-                Collection::RightsRequests.name(id)
-            ))
-        })?;
+        .ok_or_else(|| not_found(id))?;
+    to_proto_with_actions(connection, row).await
+}
+
+async fn to_proto_with_actions(
+    connection: &mut PgConnection,
+    row: RightsRequestRow,
+) -> Result<proto::RightsRequest> {
+    let id = row.id;
     let actions = store::actions(connection, &[id])
         .await
         .map_err(Error::database("reading a rights request"))?;
@@ -90,9 +145,10 @@ async fn load(connection: &mut PgConnection, id: Uuid) -> Result<proto::RightsRe
 
 pub async fn submit_rights_request(
     service: &FederationService,
-    request: Request<proto::SubmitRightsRequestRequest>,
+    access: &Access,
+    request: proto::SubmitRightsRequestRequest,
 ) -> Result<proto::RightsRequest> {
-    let (caller, request) = split(request)?;
+    let fingerprint = Fingerprint::of(&request);
     let mut checks = Checks::new();
     let request_id = checks.check("request_id", parse_request_id(&request.request_id));
     let category: Option<RightsCategory> =
@@ -135,17 +191,17 @@ pub async fn submit_rights_request(
         checks.finish()?;
         return Err(Error::invalid("category", "must be set"));
     };
+    // Only a request that passed its checks was remembered; a bad one goes
+    // on to the checks that need the database, so one reply names all.
+    let retry = Retry::of(request_id, fingerprint);
+    if checks.passed()
+        && let Some(name) = recall(service, access, retry.as_ref()).await?
+    {
+        return replay(service, access, &name).await;
+    }
 
     let mut transaction = service.begin("recording a rights request").await?;
-    let actor = access::actor(&mut transaction, &caller).await?;
-    if let Some(request_id) = &request_id
-        && let Some(existing) = store::by_request(&mut transaction, request_id)
-            .await
-            .map_err(Error::database("recording a rights request"))?
-    {
-        checks.finish()?;
-        return load(&mut transaction, existing.id).await;
-    }
+    let actor = access::actor(&mut transaction, access).await?;
     let organisation = match named_organisation {
         Some(code) => Some(code),
         None => store::route(&mut transaction, category.as_str())
@@ -175,11 +231,15 @@ pub async fn submit_rights_request(
     }
     checks.finish()?;
     let id = Uuid::now_v7();
+    let name = Collection::RightsRequests.name(id);
+    if let Some(winner) = claim(service, &mut transaction, access, retry.as_ref(), &name).await? {
+        drop(transaction);
+        return replay(service, access, &winner).await;
+    }
     let row = store::insert(
         &mut transaction,
         &NewRightsRequest {
             id,
-            request_id,
             category: category.as_str(),
             channel: channel.as_str(),
             organisation: organisation.as_str(),
@@ -193,13 +253,7 @@ pub async fn submit_rights_request(
         },
     )
     .await
-    .map_err(Error::database("recording a rights request"))?
-    .ok_or_else(|| {
-        Error::FailedPrecondition(
-            "a rights request with this request id is being recorded; retry".into(),
-        )
-    })?;
-    let name = Collection::RightsRequests.name(id);
+    .map_err(Error::database("recording a rights request"))?;
     publish(
         &mut transaction,
         &name,
@@ -215,17 +269,17 @@ pub async fn submit_rights_request(
     )
     .await?;
     let answer = load(&mut transaction, id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("recording a rights request"))?;
+    access.audit().resource(name);
+    commit(transaction, access, "recording a rights request").await?;
     tracing::info!(rights_request = %id, category = %category, organisation = %organisation, "rights request received");
     Ok(answer)
 }
 
-/// Locks a request the caller's organisation handles.
+/// Locks a request the caller reaches (NOT_FOUND otherwise) and their
+/// organisation handles (PERMISSION_DENIED for the recording one).
 async fn handled(
     connection: &mut PgConnection,
+    access: &Access,
     actor: &Actor,
     name: &str,
 ) -> Result<RightsRequestRow> {
@@ -235,18 +289,13 @@ async fn handled(
     let row = store::lock(connection, id)
         .await
         .map_err(Error::database("reading a rights request"))?
-        .ok_or_else(|| {
-            Error::NotFound(format!(
-                "{} does not exist",
-                Collection::RightsRequests.name(id)
-            ))
-        })?;
+        .filter(|row| reaches(access, row))
+        .ok_or_else(|| not_found(id))?;
+    access.audit().resource(Collection::RightsRequests.name(id));
     if row.organisation != actor.organisation.as_str() {
         return Err(Error::PermissionDenied(format!(
-            "{} is handled by {}; staff of {} cannot act on it",
-            Collection::RightsRequests.name(id),
-            row.organisation,
-            actor.organisation
+            "only the organisation handling {} works on it",
+            Collection::RightsRequests.name(id)
         )));
     }
     Ok(row)
@@ -264,9 +313,9 @@ fn require_open(row: &RightsRequestRow, action: &str) -> Result<()> {
 
 pub async fn record_rights_action(
     service: &FederationService,
-    request: Request<proto::RecordRightsActionRequest>,
+    access: &Access,
+    request: proto::RecordRightsActionRequest,
 ) -> Result<proto::RightsRequest> {
-    let (caller, request) = split(request)?;
     let mut checks = Checks::new();
     let kind: Option<RightsActionKind> = checks.check("kind", required_word(request.kind));
     if kind.is_some_and(|kind| !kind.is_recordable()) {
@@ -281,8 +330,8 @@ pub async fn record_rights_action(
         return Err(Error::invalid("kind", "must be set"));
     };
     let mut transaction = service.begin("recording a rights action").await?;
-    let actor = access::actor(&mut transaction, &caller).await?;
-    let row = handled(&mut transaction, &actor, &request.name).await?;
+    let actor = access::actor(&mut transaction, access).await?;
+    let row = handled(&mut transaction, access, &actor, &request.name).await?;
     require_open(&row, "worked on")?;
     store::insert_action(
         &mut transaction,
@@ -298,18 +347,15 @@ pub async fn record_rights_action(
         .await
         .map_err(Error::database("recording a rights action"))?;
     let answer = load(&mut transaction, row.id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("recording a rights action"))?;
+    commit(transaction, access, "recording a rights action").await?;
     Ok(answer)
 }
 
 pub async fn transfer_rights_request(
     service: &FederationService,
-    request: Request<proto::TransferRightsRequestRequest>,
+    access: &Access,
+    request: proto::TransferRightsRequestRequest,
 ) -> Result<proto::RightsRequest> {
-    let (caller, request) = split(request)?;
     let mut checks = Checks::new();
     let target = checks.check(
         "organisation",
@@ -321,8 +367,8 @@ pub async fn transfer_rights_request(
         return Err(Error::invalid("organisation", "must be set"));
     };
     let mut transaction = service.begin("transferring a rights request").await?;
-    let actor = access::actor(&mut transaction, &caller).await?;
-    let row = handled(&mut transaction, &actor, &request.name).await?;
+    let actor = access::actor(&mut transaction, access).await?;
+    let row = handled(&mut transaction, access, &actor, &request.name).await?;
     require_open(&row, "transferred")?;
     if target == actor.organisation {
         return Err(Error::invalid(
@@ -363,24 +409,21 @@ pub async fn transfer_rights_request(
     .await
     .map_err(Error::database("transferring a rights request"))?;
     let answer = load(&mut transaction, row.id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("transferring a rights request"))?;
+    commit(transaction, access, "transferring a rights request").await?;
     tracing::info!(rights_request = %row.id, from = %actor.organisation, to = %target, "rights request transferred");
     Ok(answer)
 }
 
 pub async fn link_rights_request_case(
     service: &FederationService,
-    request: Request<proto::LinkRightsRequestCaseRequest>,
+    access: &Access,
+    request: proto::LinkRightsRequestCaseRequest,
 ) -> Result<proto::RightsRequest> {
-    let (caller, request) = split(request)?;
     let case_name =
         CaseName::parse(&request.case).map_err(|invalid| Error::invalid("case", invalid.0))?;
     let mut transaction = service.begin("linking a case").await?;
-    let actor = access::actor(&mut transaction, &caller).await?;
-    let row = handled(&mut transaction, &actor, &request.name).await?;
+    let actor = access::actor(&mut transaction, access).await?;
+    let row = handled(&mut transaction, access, &actor, &request.name).await?;
     if row.case_name.as_deref() == Some(case_name.as_str()) {
         return load(&mut transaction, row.id).await;
     }
@@ -404,18 +447,15 @@ pub async fn link_rights_request_case(
     .await
     .map_err(Error::database("linking a case"))?;
     let answer = load(&mut transaction, row.id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("linking a case"))?;
+    commit(transaction, access, "linking a case").await?;
     Ok(answer)
 }
 
 pub async fn resolve_rights_request(
     service: &FederationService,
-    request: Request<proto::ResolveRightsRequestRequest>,
+    access: &Access,
+    request: proto::ResolveRightsRequestRequest,
 ) -> Result<proto::RightsRequest> {
-    let (caller, request) = split(request)?;
     let mut checks = Checks::new();
     let outcome: Option<RightsOutcome> = checks.check("outcome", required_word(request.outcome));
     let note = checks.check("note", text::required(&request.note, 2000));
@@ -424,8 +464,8 @@ pub async fn resolve_rights_request(
         return Err(Error::invalid("outcome", "must be set"));
     };
     let mut transaction = service.begin("resolving a rights request").await?;
-    let actor = access::actor(&mut transaction, &caller).await?;
-    let row = handled(&mut transaction, &actor, &request.name).await?;
+    let actor = access::actor(&mut transaction, access).await?;
+    let row = handled(&mut transaction, access, &actor, &request.name).await?;
     require_open(&row, "resolved")?;
     let now = Utc::now();
     store::apply(
@@ -465,42 +505,29 @@ pub async fn resolve_rights_request(
     )
     .await?;
     let answer = load(&mut transaction, row.id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("resolving a rights request"))?;
+    commit(transaction, access, "resolving a rights request").await?;
     tracing::info!(rights_request = %row.id, outcome = %outcome, organisation = %actor.organisation, "rights request resolved");
     Ok(answer)
 }
 
 pub async fn get_rights_request(
     service: &FederationService,
-    request: Request<proto::GetRightsRequestRequest>,
+    access: &Access,
+    request: proto::GetRightsRequestRequest,
 ) -> Result<proto::RightsRequest> {
-    let (caller, request) = split(request)?;
     let id = Collection::RightsRequests
         .parse(&request.name)
         .map_err(|invalid| Error::invalid("name", invalid.0))?;
     let mut connection = service.connection("reading a rights request").await?;
-    let actor = access::actor(&mut connection, &caller).await?;
-    let answer = load(&mut connection, id).await?;
-    let involved = [&answer.organisation, &answer.recorded_by_organisation]
-        .iter()
-        .any(|name| **name == organisation_name(actor.organisation.as_str()));
-    if !involved {
-        return Err(Error::PermissionDenied(format!(
-            "{} is handled by {}; staff of {} do not see it",
-            answer.name, answer.organisation, actor.organisation
-        )));
-    }
-    Ok(answer)
+    reachable(&mut connection, access, id).await
 }
 
 pub async fn list_rights_requests(
     service: &FederationService,
-    request: Request<proto::ListRightsRequestsRequest>,
+    access: &Access,
+    request: proto::ListRightsRequestsRequest,
 ) -> Result<proto::ListRightsRequestsResponse> {
-    let (caller, mut request) = split(request)?;
+    let mut request = request;
     let page_size = std::mem::take(&mut request.page_size);
     let page_token = std::mem::take(&mut request.page_token);
     let query = ListQuery::of_request("rights_requests", &request);
@@ -525,7 +552,7 @@ pub async fn list_rights_requests(
     };
     checks.finish()?;
     let mut connection = service.connection("listing rights requests").await?;
-    let actor = access::actor(&mut connection, &caller).await?;
+    let actor = access::actor(&mut connection, access).await?;
     let filter = RightsFilter {
         involving: actor.organisation.as_str().to_owned(),
         organisation: organisation.map(|code| code.as_str().to_owned()),
@@ -541,6 +568,11 @@ pub async fn list_rights_requests(
         .size
         .next_page_token(&mut rows, &query, |row| row.id.to_string());
     let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+    for id in &ids {
+        access
+            .audit()
+            .resource(Collection::RightsRequests.name(*id));
+    }
     let actions = store::actions(&mut connection, &ids)
         .await
         .map_err(Error::database("listing rights requests"))?;

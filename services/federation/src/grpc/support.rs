@@ -3,25 +3,27 @@
 //! several organisations, deliveries and visits.
 //!
 //! Everything here is personal data or points at it: every call needs the
-//! register permission (see `access`), and nothing personal is logged or
-//! published.
+//! register permission (see `access`), a person (and everything about them)
+//! reaches only the organisations the record belongs to, and nothing
+//! personal is logged or published.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
+use flatgov_auth::policy::Access;
+use flatgov_grpc::idempotency::Fingerprint;
 use flatgov_grpc::paging::ListQuery;
 use flatgov_grpc::time::{optional_timestamp, timestamp};
 use flatgov_proto::federation::v1 as proto;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
-use tonic::Request;
 use uuid::Uuid;
 
 use super::{
-    Checks, FederationService, ProtoWord, optional_time, optional_word, past_time, required_word,
-    split, stored_words, word_list,
+    Checks, FederationService, ProtoWord, Retry, claim, commit, optional_time, optional_word,
+    past_time, recall, required_word, stored_words, word_list,
 };
-use crate::access::{self, RegisterAccess};
+use crate::access::{self, RegisterAccess, person_not_found};
 use crate::domain::codes::{
     BlockCode, Code, Collection, DivisionCode, organisation_name, parse_organisation_reference,
     parse_request_id,
@@ -88,13 +90,24 @@ async fn load_person(connection: &mut PgConnection, id: Uuid) -> Result<proto::P
     let row = store::get_person(connection, id)
         .await
         .map_err(Error::database("reading a person"))?
-        .ok_or_else(|| {
-            Error::NotFound(format!("{} does not exist", Collection::People.name(id)))
-        })?;
+        .ok_or_else(|| person_not_found(id))?;
     let registrations = store::person_registrations(connection, &[id])
         .await
         .map_err(Error::database("reading a person"))?;
     person_to_proto(row, &registrations)
+}
+
+/// The person, NOT_FOUND unless the caller reaches them; noted in the
+/// audit trail.
+async fn reachable_person(
+    connection: &mut PgConnection,
+    access: &Access,
+    register: &RegisterAccess,
+    id: Uuid,
+) -> Result<proto::Person> {
+    register.require_person(connection, id).await?;
+    access.audit().resource(Collection::People.name(id));
+    load_person(connection, id).await
 }
 
 fn parse_categories(values: &[i32]) -> std::result::Result<Vec<String>, Invalid> {
@@ -114,11 +127,84 @@ fn optional_block(checks: &mut Checks, field: &str, value: &str) -> Option<Strin
         .map(|block| block.as_str().to_owned())
 }
 
+/// A person's consent, checked: how and when it was given, and the form
+/// or guardian that show it.
+pub(super) struct ConsentInput {
+    pub method: ConsentMethod,
+    pub given_at: DateTime<Utc>,
+    pub document_reference: String,
+    pub guardian_name: String,
+}
+
+/// Checks the consent under `field` (required: the register holds people
+/// only with their consent).
+pub(super) fn check_consent(
+    checks: &mut Checks,
+    field: &str,
+    consent: Option<&proto::Consent>,
+    now: DateTime<Utc>,
+) -> Option<ConsentInput> {
+    let Some(consent) = consent else {
+        checks.fail(
+            field,
+            "must be recorded: a person's data is held only with their consent",
+        );
+        return None;
+    };
+    let method: Option<ConsentMethod> =
+        checks.check(&format!("{field}.method"), required_word(consent.method));
+    let given_at = checks.check(
+        &format!("{field}.give_time"),
+        past_time(consent.give_time.as_ref(), now),
+    );
+    let document_reference = checks.check(
+        &format!("{field}.document_reference"),
+        text::optional(&consent.document_reference, 200),
+    );
+    let guardian_name = checks.check(
+        &format!("{field}.guardian_name"),
+        text::optional(&consent.guardian_name, 100),
+    );
+    if method == Some(ConsentMethod::Written) && document_reference.is_empty() {
+        checks.fail(
+            format!("{field}.document_reference"),
+            "must name the signed consent form",
+        );
+    }
+    if method == Some(ConsentMethod::Guardian) && guardian_name.is_empty() {
+        checks.fail(
+            format!("{field}.guardian_name"),
+            "must name the guardian who consented",
+        );
+    }
+    Some(ConsentInput {
+        method: method?,
+        given_at,
+        document_reference,
+        guardian_name,
+    })
+}
+
+/// A retried registration answered again, through the caller's current
+/// access.
+async fn replay_person(
+    connection: &mut PgConnection,
+    access: &Access,
+    register: &RegisterAccess,
+    name: &str,
+) -> Result<proto::Person> {
+    let id = Collection::People
+        .parse(name)
+        .map_err(|invalid| Error::Corrupt(format!("remembered person: {invalid}")))?;
+    reachable_person(connection, access, register, id).await
+}
+
 pub async fn register_person(
     service: &FederationService,
-    request: Request<proto::RegisterPersonRequest>,
+    access: &Access,
+    request: proto::RegisterPersonRequest,
 ) -> Result<proto::Person> {
-    let (caller, request) = split(request)?;
+    let fingerprint = Fingerprint::of(&request);
     let now = Utc::now();
     let mut checks = Checks::new();
     let request_id = checks.check("request_id", parse_request_id(&request.request_id));
@@ -137,60 +223,21 @@ pub async fn register_person(
         "circumstances",
         text::optional(&request.circumstances, 4000),
     );
-    let consent = match &request.consent {
-        None => {
-            checks.fail(
-                "consent",
-                "must be recorded: a person is registered only with their consent",
-            );
-            proto::Consent::default()
-        }
-        Some(consent) => consent.clone(),
-    };
-    let consent_method: Option<ConsentMethod> = if request.consent.is_some() {
-        checks.check("consent.method", required_word(consent.method))
-    } else {
-        None
-    };
-    let consent_given_at = checks.check(
-        "consent.give_time",
-        past_time(consent.give_time.as_ref(), now),
-    );
-    let document_reference = checks.check(
-        "consent.document_reference",
-        text::optional(&consent.document_reference, 200),
-    );
-    let guardian_name = checks.check(
-        "consent.guardian_name",
-        text::optional(&consent.guardian_name, 100),
-    );
-    if consent_method == Some(ConsentMethod::Written) && document_reference.is_empty() {
-        checks.fail(
-            "consent.document_reference",
-            "must name the signed consent form",
-        );
-    }
-    if consent_method == Some(ConsentMethod::Guardian) && guardian_name.is_empty() {
-        checks.fail(
-            "consent.guardian_name",
-            "must name the guardian who consented",
-        );
-    }
+    let consent = check_consent(&mut checks, "consent", request.consent.as_ref(), now);
     checks.finish()?;
-    let (Some(id_number), Some(consent_method)) = (id_number, consent_method) else {
+    let (Some(id_number), Some(consent)) = (id_number, consent) else {
         return Err(Error::invalid("id_number", "must be set"));
     };
 
-    let mut transaction = service.begin("registering a person").await?;
-    let access = access::register_access(&mut transaction, &caller).await?;
-    let actor = access.actor().clone();
-    if let Some(request_id) = &request_id
-        && let Some(person) = store::person_by_registration_request(&mut transaction, request_id)
-            .await
-            .map_err(Error::database("registering a person"))?
-    {
-        return load_person(&mut transaction, person).await;
+    let mut connection = service.connection("registering a person").await?;
+    let register = access::register_access(&mut connection, access).await?;
+    let retry = Retry::of(request_id, fingerprint);
+    if let Some(name) = recall(service, access, retry.as_ref()).await? {
+        return replay_person(&mut connection, access, &register, &name).await;
     }
+    drop(connection);
+    let actor = register.actor().clone();
+    let mut transaction = service.begin("registering a person").await?;
     let identity_key = service.identity.identity_key(&id_number);
     let (person, is_new) = store::insert_or_find_person(
         &mut transaction,
@@ -210,32 +257,15 @@ pub async fn register_person(
     )
     .await
     .map_err(Error::database("registering a person"))?;
-    let registered = store::insert_person_registration(
-        &mut transaction,
-        &NewPersonRegistration {
-            person,
-            organisation: actor.organisation.as_str(),
-            request_id,
-            registered_by: &actor.subject,
-            consent_method: consent_method.as_str(),
-            consent_given_at,
-            consent_document_reference: &document_reference,
-            consent_guardian_name: &guardian_name,
-        },
-    )
-    .await
-    .map_err(Error::database("registering a person"))?;
-    if !registered {
-        let name = Collection::People.name(person);
-        let since = store::registered_at(&mut transaction, person, actor.organisation.as_str())
-            .await
-            .map_err(Error::database("registering a person"))?;
-        transaction
-            .rollback()
-            .await
-            .map_err(Error::database("registering a person"))?;
-        return match since {
-            Some(since) => Err(Error::AlreadyExists {
+    let name = Collection::People.name(person);
+    access.audit().resource(name.clone());
+    if !is_new {
+        if let Some(since) =
+            store::registered_at(&mut transaction, person, actor.organisation.as_str())
+                .await
+                .map_err(Error::database("registering a person"))?
+        {
+            return Err(Error::AlreadyExists {
                 message: format!(
                     "this person is already on the register for {} as {name} (registered {}); \
                      update that record instead",
@@ -243,13 +273,48 @@ pub async fn register_person(
                     since.format("%Y-%m-%d")
                 ),
                 resource: Some(name),
-            }),
-            // The request id was taken by a concurrent retry: answer as it did.
-            None => {
-                let mut connection = service.connection("registering a person").await?;
-                load_person(&mut connection, person).await
-            }
-        };
+            });
+        }
+        // The record belongs to other organisations: nothing of it (not
+        // even who holds it) is told; the person's consent opens it.
+        if !register.reaches_person(&mut transaction, person).await? {
+            return Err(Error::Precondition {
+                kind: "PERSON_HELD_BY_ANOTHER_ORGANISATION",
+                subject: "id_number",
+                message: "a person with this ID number is already on the register of another \
+                          member organisation; their record is shared with yours only with the \
+                          person's consent: ask for it with CreateSharingRequest"
+                    .into(),
+            });
+        }
+    }
+    if let Some(winner) = claim(service, &mut transaction, access, retry.as_ref(), &name).await? {
+        drop(transaction);
+        let mut connection = service.connection("registering a person").await?;
+        return replay_person(&mut connection, access, &register, &winner).await;
+    }
+    let registered = store::insert_person_registration(
+        &mut transaction,
+        &NewPersonRegistration {
+            person,
+            organisation: actor.organisation.as_str(),
+            registered_by: &actor.subject,
+            consent_method: consent.method.as_str(),
+            consent_given_at: consent.given_at,
+            consent_document_reference: &consent.document_reference,
+            consent_guardian_name: &consent.guardian_name,
+        },
+    )
+    .await
+    .map_err(Error::database("registering a person"))?;
+    if !registered {
+        return Err(Error::AlreadyExists {
+            message: format!(
+                "this person was just registered for {} as {name}",
+                actor.organisation
+            ),
+            resource: Some(name),
+        });
     }
     if !is_new {
         store::add_categories(&mut transaction, person, &categories)
@@ -257,10 +322,7 @@ pub async fn register_person(
             .map_err(Error::database("registering a person"))?;
     }
     let answer = load_person(&mut transaction, person).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("registering a person"))?;
+    commit(transaction, access, "registering a person").await?;
     tracing::info!(
         person = %person,
         organisation = %actor.organisation,
@@ -272,9 +334,9 @@ pub async fn register_person(
 
 pub async fn update_person(
     service: &FederationService,
-    request: Request<proto::UpdatePersonRequest>,
+    access: &Access,
+    request: proto::UpdatePersonRequest,
 ) -> Result<proto::Person> {
-    let (caller, request) = split(request)?;
     let mut checks = Checks::new();
     let person = checks.check("name", Collection::People.parse(&request.name).map(Some));
     let mut changes = PersonChanges::default();
@@ -302,39 +364,37 @@ pub async fn update_person(
         return Err(Error::invalid("name", "must be set"));
     };
     let mut transaction = service.begin("updating a person").await?;
-    let access = access::register_access(&mut transaction, &caller).await?;
-    access.require_person(&mut transaction, person).await?;
+    let register = access::register_access(&mut transaction, access).await?;
+    register.require_person(&mut transaction, person).await?;
+    access.audit().resource(Collection::People.name(person));
     store::update_person(&mut transaction, person, &changes)
         .await
         .map_err(Error::database("updating a person"))?;
     let answer = load_person(&mut transaction, person).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("updating a person"))?;
-    tracing::info!(person = %person, organisation = %access.actor().organisation, "person updated");
+    commit(transaction, access, "updating a person").await?;
+    tracing::info!(person = %person, organisation = %register.organisation(), "person updated");
     Ok(answer)
 }
 
 pub async fn get_person(
     service: &FederationService,
-    request: Request<proto::GetPersonRequest>,
+    access: &Access,
+    request: proto::GetPersonRequest,
 ) -> Result<proto::Person> {
-    let (caller, request) = split(request)?;
     let person = Collection::People
         .parse(&request.name)
         .map_err(|invalid| Error::invalid("name", invalid.0))?;
     let mut connection = service.connection("reading a person").await?;
-    let access = access::register_access(&mut connection, &caller).await?;
-    access.require_person(&mut connection, person).await?;
-    load_person(&mut connection, person).await
+    let register = access::register_access(&mut connection, access).await?;
+    reachable_person(&mut connection, access, &register, person).await
 }
 
 pub async fn list_people(
     service: &FederationService,
-    request: Request<proto::ListPeopleRequest>,
+    access: &Access,
+    request: proto::ListPeopleRequest,
 ) -> Result<proto::ListPeopleResponse> {
-    let (caller, mut request) = split(request)?;
+    let mut request = request;
     let page_size = std::mem::take(&mut request.page_size);
     let page_token = std::mem::take(&mut request.page_token);
     let query = ListQuery::of_request("people", &request);
@@ -361,9 +421,9 @@ pub async fn list_people(
     };
     checks.finish()?;
     let mut connection = service.connection("listing people").await?;
-    let access = access::register_access(&mut connection, &caller).await?;
+    let register = access::register_access(&mut connection, access).await?;
     let filter = PeopleFilter {
-        visible_to: access.limited_to().map(str::to_owned),
+        visible_to: register.organisation().to_owned(),
         registered_by: registered_by.map(|code| code.as_str().to_owned()),
         category: category.map(|category| category.as_str().to_owned()),
         division_prefix: division.map(|division| division.as_str().to_owned()),
@@ -376,6 +436,9 @@ pub async fn list_people(
         .size
         .next_page_token(&mut rows, &query, |row| row.id.to_string());
     let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+    for id in &ids {
+        access.audit().resource(Collection::People.name(*id));
+    }
     let registrations = store::person_registrations(&mut connection, &ids)
         .await
         .map_err(Error::database("listing people"))?;
@@ -422,11 +485,49 @@ fn assessment_to_proto(row: AssessmentRow) -> Result<proto::Assessment> {
     })
 }
 
+fn assessment_name(person: Uuid, id: Uuid) -> String {
+    Collection::People.child_name(person, Collection::Assessments, id)
+}
+
+/// The assessment, NOT_FOUND unless the caller reaches its person; noted
+/// in the audit trail.
+async fn reachable_assessment(
+    connection: &mut PgConnection,
+    access: &Access,
+    register: &RegisterAccess,
+    person: Uuid,
+    id: Uuid,
+) -> Result<proto::Assessment> {
+    register.require_person(connection, person).await?;
+    let name = assessment_name(person, id);
+    let row = store::get_assessment(connection, id)
+        .await
+        .map_err(Error::database("reading an assessment"))?
+        .filter(|row| row.person == person)
+        .ok_or_else(|| Error::NotFound(format!("{name} does not exist")))?;
+    access.audit().resource(name);
+    assessment_to_proto(row)
+}
+
+async fn replay_assessment(
+    service: &FederationService,
+    access: &Access,
+    register: &RegisterAccess,
+    name: &str,
+) -> Result<proto::Assessment> {
+    let (person, id) = Collection::People
+        .parse_child(Collection::Assessments, name)
+        .map_err(|invalid| Error::Corrupt(format!("remembered assessment: {invalid}")))?;
+    let mut connection = service.connection("reading an assessment").await?;
+    reachable_assessment(&mut connection, access, register, person, id).await
+}
+
 pub async fn create_assessment(
     service: &FederationService,
-    request: Request<proto::CreateAssessmentRequest>,
+    access: &Access,
+    request: proto::CreateAssessmentRequest,
 ) -> Result<proto::Assessment> {
-    let (caller, request) = split(request)?;
+    let fingerprint = Fingerprint::of(&request);
     let now = Utc::now();
     let mut checks = Checks::new();
     let person = checks.check(
@@ -466,24 +567,26 @@ pub async fn create_assessment(
     let needs = serde_json::to_value(&needs).map_err(|error| Error::Corrupt(error.to_string()))?;
 
     let mut transaction = service.begin("recording an assessment").await?;
-    let access = access::register_access(&mut transaction, &caller).await?;
-    access.require_person(&mut transaction, person).await?;
-    if let Some(request_id) = &request_id
-        && let Some(existing) = store::assessment_by_request(&mut transaction, request_id)
-            .await
-            .map_err(Error::database("recording an assessment"))?
-    {
-        return assessment_to_proto(existing);
+    let register = access::register_access(&mut transaction, access).await?;
+    let retry = Retry::of(request_id, fingerprint);
+    if let Some(name) = recall(service, access, retry.as_ref()).await? {
+        drop(transaction);
+        return replay_assessment(service, access, &register, &name).await;
     }
+    register.require_person(&mut transaction, person).await?;
     let id = Uuid::now_v7();
-    let inserted = store::insert_assessment(
+    let name = assessment_name(person, id);
+    if let Some(winner) = claim(service, &mut transaction, access, retry.as_ref(), &name).await? {
+        drop(transaction);
+        return replay_assessment(service, access, &register, &winner).await;
+    }
+    store::insert_assessment(
         &mut transaction,
         &NewAssessment {
             id,
             person,
-            request_id: request_id.clone(),
-            organisation: access.actor().organisation.as_str(),
-            assessed_by: &access.actor().subject,
+            organisation: register.organisation(),
+            assessed_by: &register.actor().subject,
             assessed_at,
             needs,
             summary: &summary,
@@ -491,46 +594,35 @@ pub async fn create_assessment(
     )
     .await
     .map_err(Error::database("recording an assessment"))?;
-    let lookup = if inserted {
-        store::get_assessment(&mut transaction, id).await
-    } else {
-        store::assessment_by_request(&mut transaction, request_id.as_deref().unwrap_or_default())
-            .await
-    };
-    let row = lookup
-        .map_err(Error::database("recording an assessment"))?
-        .ok_or_else(|| Error::FailedPrecondition("the assessment vanished; retry".into()))?;
-    transaction
-        .commit()
+    let row = store::get_assessment(&mut transaction, id)
         .await
-        .map_err(Error::database("recording an assessment"))?;
+        .map_err(Error::database("recording an assessment"))?
+        .ok_or_else(|| Error::NotFound(format!("{name} does not exist")))?;
+    access.audit().resource(Collection::People.name(person));
+    access.audit().resource(name);
+    commit(transaction, access, "recording an assessment").await?;
     assessment_to_proto(row)
 }
 
 pub async fn get_assessment(
     service: &FederationService,
-    request: Request<proto::GetAssessmentRequest>,
+    access: &Access,
+    request: proto::GetAssessmentRequest,
 ) -> Result<proto::Assessment> {
-    let (caller, request) = split(request)?;
     let (person, id) = Collection::People
         .parse_child(Collection::Assessments, &request.name)
         .map_err(|invalid| Error::invalid("name", invalid.0))?;
     let mut connection = service.connection("reading an assessment").await?;
-    let access = access::register_access(&mut connection, &caller).await?;
-    access.require_person(&mut connection, person).await?;
-    let row = store::get_assessment(&mut connection, id)
-        .await
-        .map_err(Error::database("reading an assessment"))?
-        .filter(|row| row.person == person)
-        .ok_or_else(|| Error::NotFound(format!("{} does not exist", request.name.trim())))?;
-    assessment_to_proto(row)
+    let register = access::register_access(&mut connection, access).await?;
+    reachable_assessment(&mut connection, access, &register, person, id).await
 }
 
 pub async fn list_assessments(
     service: &FederationService,
-    request: Request<proto::ListAssessmentsRequest>,
+    access: &Access,
+    request: proto::ListAssessmentsRequest,
 ) -> Result<proto::ListAssessmentsResponse> {
-    let (caller, mut request) = split(request)?;
+    let mut request = request;
     let page_size = std::mem::take(&mut request.page_size);
     let page_token = std::mem::take(&mut request.page_token);
     let query = ListQuery::of_request("assessments", &request);
@@ -546,14 +638,17 @@ pub async fn list_assessments(
         return Err(Error::invalid("parent", "must be set"));
     };
     let mut connection = service.connection("listing assessments").await?;
-    let access = access::register_access(&mut connection, &caller).await?;
-    access.require_person(&mut connection, person).await?;
+    let register = access::register_access(&mut connection, access).await?;
+    register.require_person(&mut connection, person).await?;
     let mut rows = store::list_assessments(&mut connection, person, after, page.size.fetch_limit())
         .await
         .map_err(Error::database("listing assessments"))?;
     let next_page_token = page
         .size
         .next_page_token(&mut rows, &query, |row| row.id.to_string());
+    for row in &rows {
+        access.audit().resource(assessment_name(row.person, row.id));
+    }
     Ok(proto::ListAssessmentsResponse {
         assessments: rows
             .into_iter()
@@ -640,32 +735,64 @@ async fn plans_to_proto(
         .collect()
 }
 
-async fn plan_row(connection: &mut PgConnection, id: Uuid) -> Result<PlanRow> {
-    store::get_plan(connection, id)
+fn plan_name(id: Uuid) -> String {
+    Collection::SupportPlans.name(id)
+}
+
+fn measure_name(plan: Uuid, id: Uuid) -> String {
+    Collection::SupportPlans.child_name(plan, Collection::Measures, id)
+}
+
+/// The one answer for a plan that does not exist or is out of reach.
+fn plan_not_found(id: Uuid) -> Error {
+    Error::NotFound(format!("{} does not exist", plan_name(id)))
+}
+
+/// The plan, NOT_FOUND unless the caller reaches its person (a plan is
+/// seen by whoever sees the person it supports); noted in the audit trail.
+async fn reachable_plan(
+    connection: &mut PgConnection,
+    access: &Access,
+    register: &RegisterAccess,
+    id: Uuid,
+) -> Result<PlanRow> {
+    let row = store::get_plan(connection, id)
         .await
         .map_err(Error::database("reading a support plan"))?
-        .ok_or_else(|| {
-            Error::NotFound(format!(
-                "{} does not exist",
-                Collection::SupportPlans.name(id)
-            ))
-        })
+        .ok_or_else(|| plan_not_found(id))?;
+    if !register.reaches_person(connection, row.person).await? {
+        return Err(plan_not_found(id));
+    }
+    access.audit().resource(plan_name(id));
+    Ok(row)
 }
 
 pub(super) async fn load_plan(
     connection: &mut PgConnection,
     id: Uuid,
 ) -> Result<proto::SupportPlan> {
-    let row = plan_row(connection, id).await?;
+    let row = store::get_plan(connection, id)
+        .await
+        .map_err(Error::database("reading a support plan"))?
+        .ok_or_else(|| plan_not_found(id))?;
     plans_to_proto(connection, vec![row])
         .await?
         .pop()
-        .ok_or_else(|| {
-            Error::NotFound(format!(
-                "{} does not exist",
-                Collection::SupportPlans.name(id)
-            ))
-        })
+        .ok_or_else(|| plan_not_found(id))
+}
+
+async fn replay_plan(
+    service: &FederationService,
+    access: &Access,
+    register: &RegisterAccess,
+    name: &str,
+) -> Result<proto::SupportPlan> {
+    let id = Collection::SupportPlans
+        .parse(name)
+        .map_err(|invalid| Error::Corrupt(format!("remembered support plan: {invalid}")))?;
+    let mut connection = service.connection("reading a support plan").await?;
+    reachable_plan(&mut connection, access, register, id).await?;
+    load_plan(&mut connection, id).await
 }
 
 /// A measure of a request, checked.
@@ -782,20 +909,23 @@ pub(super) fn check_plan(
     })
 }
 
-/// Creates a checked plan (with its measures and its SupportPlanCreated
-/// event) inside `transaction`; `None` when the request id belongs to a
-/// plan created before, which is returned instead.
+/// Creates a checked plan with the id `id` (with its measures and its
+/// SupportPlanCreated event) inside `transaction`, for the caller's
+/// organisation as lead. `checks` carries the request's earlier findings:
+/// the checks that need the database are added before anything is written.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn create_plan(
     transaction: &mut PgConnection,
-    access: &RegisterAccess,
+    access: &Access,
+    register: &RegisterAccess,
+    id: Uuid,
     plan: &PlanInput,
-    request_id: Option<String>,
     referral: Option<(Uuid, String)>,
     mut checks: Checks,
     prefix: &str,
-) -> Result<Uuid> {
-    let actor = access.actor();
-    access.require_person(transaction, plan.person).await?;
+) -> Result<()> {
+    let actor = register.actor();
+    register.require_person(transaction, plan.person).await?;
     if let Some(assessment) = plan.assessment
         && store::get_assessment(transaction, assessment)
             .await
@@ -813,19 +943,10 @@ pub(super) async fn create_plan(
         checks.fail(field, problem);
     }
     checks.finish()?;
-    if let Some(request_id) = &request_id
-        && let Some(existing) = store::plan_by_request(transaction, request_id)
-            .await
-            .map_err(Error::database("creating a support plan"))?
-    {
-        return Ok(existing.id);
-    }
-    let id = Uuid::now_v7();
-    let inserted = store::insert_plan(
+    store::insert_plan(
         transaction,
         &NewPlan {
             id,
-            request_id,
             person: plan.person,
             lead_organisation: actor.organisation.as_str(),
             referral: referral.as_ref().map(|(referral, _)| *referral),
@@ -837,18 +958,12 @@ pub(super) async fn create_plan(
     )
     .await
     .map_err(Error::database("creating a support plan"))?;
-    if !inserted {
-        return Err(Error::FailedPrecondition(
-            "a support plan with this request id is being created; retry".into(),
-        ));
-    }
     for measure in &plan.measures {
         store::insert_measure(
             transaction,
             &NewMeasure {
                 id: Uuid::now_v7(),
                 plan: id,
-                request_id: None,
                 organisation: measure.organisation.as_str(),
                 kind: measure.kind.as_str(),
                 description: &measure.description,
@@ -859,7 +974,7 @@ pub(super) async fn create_plan(
         .await
         .map_err(Error::database("creating a support plan"))?;
     }
-    let name = Collection::SupportPlans.name(id);
+    let name = plan_name(id);
     publish(
         transaction,
         &name,
@@ -886,20 +1001,25 @@ pub(super) async fn create_plan(
         },
     )
     .await?;
+    access
+        .audit()
+        .resource(Collection::People.name(plan.person));
+    access.audit().resource(name);
     tracing::info!(
         support_plan = %id,
         organisation = %actor.organisation,
         measures = plan.measures.len(),
         "support plan created"
     );
-    Ok(id)
+    Ok(())
 }
 
 pub async fn create_support_plan(
     service: &FederationService,
-    request: Request<proto::CreateSupportPlanRequest>,
+    access: &Access,
+    request: proto::CreateSupportPlanRequest,
 ) -> Result<proto::SupportPlan> {
-    let (caller, request) = split(request)?;
+    let fingerprint = Fingerprint::of(&request);
     let mut checks = Checks::new();
     let request_id = checks.check("request_id", parse_request_id(&request.request_id));
     let referral = if request.referral.trim().is_empty() {
@@ -922,40 +1042,54 @@ pub async fn create_support_plan(
         return Err(Error::invalid("plan", "must be set"));
     };
     let mut transaction = service.begin("creating a support plan").await?;
-    let access = access::register_access(&mut transaction, &caller).await?;
+    let register = access::register_access(&mut transaction, access).await?;
+    let retry = Retry::of(request_id, fingerprint);
+    if let Some(name) = recall(service, access, retry.as_ref()).await? {
+        drop(transaction);
+        return replay_plan(service, access, &register, &name).await;
+    }
     let referral = match referral {
         None => None,
         Some(referral) => Some(
-            super::referrals::plan_referral(
-                &mut transaction,
-                referral,
-                &access.actor().organisation,
-            )
-            .await?,
+            super::referrals::plan_referral(&mut transaction, referral, register.organisation())
+                .await?,
         ),
     };
-    let id = create_plan(
+    let id = Uuid::now_v7();
+    if let Some(winner) = claim(
+        service,
         &mut transaction,
-        &access,
+        access,
+        retry.as_ref(),
+        &plan_name(id),
+    )
+    .await?
+    {
+        drop(transaction);
+        return replay_plan(service, access, &register, &winner).await;
+    }
+    create_plan(
+        &mut transaction,
+        access,
+        &register,
+        id,
         &plan,
-        request_id,
         referral,
         checks,
         "plan",
     )
     .await?;
     let answer = load_plan(&mut transaction, id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("creating a support plan"))?;
+    commit(transaction, access, "creating a support plan").await?;
     Ok(answer)
 }
 
-/// Locks an active plan the caller may see.
+/// Locks an active plan the caller reaches (NOT_FOUND otherwise;
+/// FAILED_PRECONDITION when it is closed).
 async fn active_plan(
     connection: &mut PgConnection,
-    access: &RegisterAccess,
+    access: &Access,
+    register: &RegisterAccess,
     plan: Uuid,
     action: &str,
 ) -> Result<PlanRow> {
@@ -963,13 +1097,9 @@ async fn active_plan(
         .await
         .map_err(Error::database("reading a support plan"))?
     {
-        return Err(Error::NotFound(format!(
-            "{} does not exist",
-            Collection::SupportPlans.name(plan)
-        )));
+        return Err(plan_not_found(plan));
     }
-    let row = plan_row(connection, plan).await?;
-    access.require_person(connection, row.person).await?;
+    let row = reachable_plan(connection, access, register, plan).await?;
     require_state(
         "support plan",
         SupportPlanState::from_stored(&row.state)?,
@@ -990,10 +1120,7 @@ async fn load_measure(
         .map_err(Error::database("reading a measure"))?
         .filter(|row| row.plan == plan)
         .ok_or_else(|| {
-            Error::NotFound(format!(
-                "{} does not exist",
-                Collection::SupportPlans.child_name(plan, Collection::Measures, measure)
-            ))
+            Error::NotFound(format!("{} does not exist", measure_name(plan, measure)))
         })?;
     let deliveries = store::deliveries(connection, &[measure])
         .await
@@ -1001,11 +1128,29 @@ async fn load_measure(
     measure_to_proto(&row, &deliveries)
 }
 
+/// A retried measure or delivery answered again (the measure as it is
+/// now), through the caller's current access.
+async fn replay_measure(
+    service: &FederationService,
+    access: &Access,
+    register: &RegisterAccess,
+    name: &str,
+) -> Result<proto::SupportMeasure> {
+    let (plan, measure) = Collection::SupportPlans
+        .parse_child(Collection::Measures, name)
+        .map_err(|invalid| Error::Corrupt(format!("remembered measure: {invalid}")))?;
+    let mut connection = service.connection("reading a measure").await?;
+    reachable_plan(&mut connection, access, register, plan).await?;
+    access.audit().resource(name);
+    load_measure(&mut connection, plan, measure).await
+}
+
 pub async fn add_support_measure(
     service: &FederationService,
-    request: Request<proto::AddSupportMeasureRequest>,
+    access: &Access,
+    request: proto::AddSupportMeasureRequest,
 ) -> Result<proto::SupportMeasure> {
-    let (caller, request) = split(request)?;
+    let fingerprint = Fingerprint::of(&request);
     let mut checks = Checks::new();
     let plan = checks.check(
         "parent",
@@ -1024,23 +1169,29 @@ pub async fn add_support_measure(
         return Err(Error::invalid("measure", "must be set"));
     };
     let mut transaction = service.begin("adding a measure").await?;
-    let access = access::register_access(&mut transaction, &caller).await?;
-    let actor = access.actor().clone();
-    if let Some(request_id) = &request_id
-        && let Some(existing) = store::measure_by_request(&mut transaction, request_id)
-            .await
-            .map_err(Error::database("adding a measure"))?
-    {
-        return load_measure(&mut transaction, existing.plan, existing.id).await;
+    let register = access::register_access(&mut transaction, access).await?;
+    let retry = Retry::of(request_id, fingerprint);
+    if let Some(name) = recall(service, access, retry.as_ref()).await? {
+        drop(transaction);
+        return replay_measure(service, access, &register, &name).await;
     }
-    let row = active_plan(&mut transaction, &access, plan, "given more measures").await?;
+    let actor = register.actor().clone();
+    let row = active_plan(
+        &mut transaction,
+        access,
+        &register,
+        plan,
+        "given more measures",
+    )
+    .await?;
     if measure.organisation != actor.organisation
         && row.lead_organisation != actor.organisation.as_str()
     {
-        return Err(Error::PermissionDenied(format!(
-            "{} commits measures for itself; only the plan's lead {} commits on behalf of {}",
-            actor.organisation, row.lead_organisation, measure.organisation
-        )));
+        return Err(Error::PermissionDenied(
+            "an organisation commits measures for itself; only the plan's lead commits on \
+             behalf of another"
+                .into(),
+        ));
     }
     let mut membership_checks = Checks::new();
     for (field, problem) in access::inactive_or_unknown(
@@ -1053,12 +1204,16 @@ pub async fn add_support_measure(
     }
     membership_checks.finish()?;
     let id = Uuid::now_v7();
+    let name = measure_name(plan, id);
+    if let Some(winner) = claim(service, &mut transaction, access, retry.as_ref(), &name).await? {
+        drop(transaction);
+        return replay_measure(service, access, &register, &winner).await;
+    }
     store::insert_measure(
         &mut transaction,
         &NewMeasure {
             id,
             plan,
-            request_id,
             organisation: measure.organisation.as_str(),
             kind: measure.kind.as_str(),
             description: &measure.description,
@@ -1069,19 +1224,18 @@ pub async fn add_support_measure(
     .await
     .map_err(Error::database("adding a measure"))?;
     let answer = load_measure(&mut transaction, plan, id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("adding a measure"))?;
+    access.audit().resource(name);
+    commit(transaction, access, "adding a measure").await?;
     tracing::info!(support_plan = %plan, measure = %id, organisation = %measure.organisation, "measure committed");
     Ok(answer)
 }
 
 pub async fn record_delivery(
     service: &FederationService,
-    request: Request<proto::RecordDeliveryRequest>,
+    access: &Access,
+    request: proto::RecordDeliveryRequest,
 ) -> Result<proto::SupportMeasure> {
-    let (caller, request) = split(request)?;
+    let fingerprint = Fingerprint::of(&request);
     let now = Utc::now();
     let mut checks = Checks::new();
     let ids = checks.check(
@@ -1104,26 +1258,25 @@ pub async fn record_delivery(
         return Err(Error::invalid("measure", "must be set"));
     };
     let mut transaction = service.begin("recording a delivery").await?;
-    let access = access::register_access(&mut transaction, &caller).await?;
-    let actor = access.actor().clone();
-    if let Some(request_id) = &request_id
-        && let Some(measure) = store::delivery_by_request(&mut transaction, request_id)
-            .await
-            .map_err(Error::database("recording a delivery"))?
-    {
-        return load_measure(&mut transaction, plan, measure).await;
+    let register = access::register_access(&mut transaction, access).await?;
+    let retry = Retry::of(request_id, fingerprint);
+    if let Some(name) = recall(service, access, retry.as_ref()).await? {
+        drop(transaction);
+        return replay_measure(service, access, &register, &name).await;
     }
-    let plan_row = active_plan(&mut transaction, &access, plan, "delivered on").await?;
+    let actor = register.actor().clone();
+    let plan_row = active_plan(&mut transaction, access, &register, plan, "delivered on").await?;
+    let name = measure_name(plan, measure_id);
     let measure = store::get_measure(&mut transaction, measure_id)
         .await
         .map_err(Error::database("recording a delivery"))?
         .filter(|row| row.plan == plan)
-        .ok_or_else(|| Error::NotFound(format!("{} does not exist", request.measure.trim())))?;
+        .ok_or_else(|| Error::NotFound(format!("{name} does not exist")))?;
+    access.audit().resource(name.clone());
     if measure.organisation != actor.organisation.as_str() {
-        return Err(Error::PermissionDenied(format!(
-            "the measure is committed by {}; staff of {} do not deliver it",
-            measure.organisation, actor.organisation
-        )));
+        return Err(Error::PermissionDenied(
+            "only the organisation that committed a measure records its deliveries".into(),
+        ));
     }
     require_state(
         "measure",
@@ -1132,11 +1285,14 @@ pub async fn record_delivery(
         "delivered on",
     )
     .map_err(Error::FailedPrecondition)?;
+    if let Some(winner) = claim(service, &mut transaction, access, retry.as_ref(), &name).await? {
+        drop(transaction);
+        return replay_measure(service, access, &register, &winner).await;
+    }
     store::insert_delivery(
         &mut transaction,
         &NewDelivery {
             measure: measure_id,
-            request_id,
             organisation: actor.organisation.as_str(),
             delivered_by: &actor.subject,
             delivered_at,
@@ -1152,13 +1308,12 @@ pub async fn record_delivery(
             .await
             .map_err(Error::database("recording a delivery"))?;
     }
-    let name = Collection::SupportPlans.child_name(plan, Collection::Measures, measure_id);
     publish(
         &mut transaction,
         &name,
         &proto::MeasureDelivered {
             measure: name.clone(),
-            support_plan: Collection::SupportPlans.name(plan_row.id),
+            support_plan: plan_name(plan_row.id),
             organisation: measure.organisation.clone(),
             kind: measure.kind.clone(),
             measure_completed: request.completes_measure,
@@ -1167,10 +1322,7 @@ pub async fn record_delivery(
     )
     .await?;
     let answer = load_measure(&mut transaction, plan, measure_id).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("recording a delivery"))?;
+    commit(transaction, access, "recording a delivery").await?;
     tracing::info!(measure = %measure_id, organisation = %actor.organisation, completed = request.completes_measure, "delivery recorded");
     Ok(answer)
 }
@@ -1178,7 +1330,7 @@ pub async fn record_delivery(
 fn visit_to_proto(row: VisitRow) -> Result<proto::Visit> {
     Ok(proto::Visit {
         name: Collection::SupportPlans.child_name(row.plan, Collection::Visits, row.id),
-        support_plan: Collection::SupportPlans.name(row.plan),
+        support_plan: plan_name(row.plan),
         organisation: organisation_name(&row.organisation),
         visited_by: row.visited_by,
         kind: VisitKind::from_stored(&row.kind)?.to_proto(),
@@ -1187,11 +1339,32 @@ fn visit_to_proto(row: VisitRow) -> Result<proto::Visit> {
     })
 }
 
+async fn replay_visit(
+    service: &FederationService,
+    access: &Access,
+    register: &RegisterAccess,
+    name: &str,
+) -> Result<proto::Visit> {
+    let (plan, visit) = Collection::SupportPlans
+        .parse_child(Collection::Visits, name)
+        .map_err(|invalid| Error::Corrupt(format!("remembered visit: {invalid}")))?;
+    let mut connection = service.connection("reading a visit").await?;
+    reachable_plan(&mut connection, access, register, plan).await?;
+    let row = store::get_visit(&mut connection, visit)
+        .await
+        .map_err(Error::database("reading a visit"))?
+        .filter(|row| row.plan == plan)
+        .ok_or_else(|| Error::NotFound(format!("{name} does not exist")))?;
+    access.audit().resource(name);
+    visit_to_proto(row)
+}
+
 pub async fn log_visit(
     service: &FederationService,
-    request: Request<proto::LogVisitRequest>,
+    access: &Access,
+    request: proto::LogVisitRequest,
 ) -> Result<proto::Visit> {
-    let (caller, request) = split(request)?;
+    let fingerprint = Fingerprint::of(&request);
     let now = Utc::now();
     let mut checks = Checks::new();
     let plan = checks.check(
@@ -1207,45 +1380,44 @@ pub async fn log_visit(
         return Err(Error::invalid("parent", "must be set"));
     };
     let mut transaction = service.begin("logging a visit").await?;
-    let access = access::register_access(&mut transaction, &caller).await?;
-    if let Some(request_id) = &request_id
-        && let Some(existing) = store::visit_by_request(&mut transaction, request_id)
-            .await
-            .map_err(Error::database("logging a visit"))?
-    {
-        return visit_to_proto(existing);
+    let register = access::register_access(&mut transaction, access).await?;
+    let retry = Retry::of(request_id, fingerprint);
+    if let Some(name) = recall(service, access, retry.as_ref()).await? {
+        drop(transaction);
+        return replay_visit(service, access, &register, &name).await;
     }
-    active_plan(&mut transaction, &access, plan, "visited under").await?;
+    active_plan(&mut transaction, access, &register, plan, "visited under").await?;
+    let id = Uuid::now_v7();
+    let name = Collection::SupportPlans.child_name(plan, Collection::Visits, id);
+    if let Some(winner) = claim(service, &mut transaction, access, retry.as_ref(), &name).await? {
+        drop(transaction);
+        return replay_visit(service, access, &register, &winner).await;
+    }
     let row = store::insert_visit(
         &mut transaction,
         &NewVisit {
-            id: Uuid::now_v7(),
+            id,
             plan,
-            request_id,
-            organisation: access.actor().organisation.as_str(),
-            visited_by: &access.actor().subject,
+            organisation: register.organisation(),
+            visited_by: &register.actor().subject,
             kind: kind.as_str(),
             visited_at,
             notes: &notes,
         },
     )
     .await
-    .map_err(Error::database("logging a visit"))?
-    .ok_or_else(|| {
-        Error::FailedPrecondition("a visit with this request id is being logged; retry".into())
-    })?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("logging a visit"))?;
+    .map_err(Error::database("logging a visit"))?;
+    access.audit().resource(name);
+    commit(transaction, access, "logging a visit").await?;
     visit_to_proto(row)
 }
 
 pub async fn list_visits(
     service: &FederationService,
-    request: Request<proto::ListVisitsRequest>,
+    access: &Access,
+    request: proto::ListVisitsRequest,
 ) -> Result<proto::ListVisitsResponse> {
-    let (caller, mut request) = split(request)?;
+    let mut request = request;
     let page_size = std::mem::take(&mut request.page_size);
     let page_token = std::mem::take(&mut request.page_token);
     let query = ListQuery::of_request("visits", &request);
@@ -1261,9 +1433,8 @@ pub async fn list_visits(
         return Err(Error::invalid("parent", "must be set"));
     };
     let mut connection = service.connection("listing visits").await?;
-    let access = access::register_access(&mut connection, &caller).await?;
-    let row = plan_row(&mut connection, plan).await?;
-    access.require_person(&mut connection, row.person).await?;
+    let register = access::register_access(&mut connection, access).await?;
+    reachable_plan(&mut connection, access, &register, plan).await?;
     let mut rows = store::list_visits(&mut connection, plan, after, page.size.fetch_limit())
         .await
         .map_err(Error::database("listing visits"))?;
@@ -1281,9 +1452,9 @@ pub async fn list_visits(
 
 pub async fn close_support_plan(
     service: &FederationService,
-    request: Request<proto::CloseSupportPlanRequest>,
+    access: &Access,
+    request: proto::CloseSupportPlanRequest,
 ) -> Result<proto::SupportPlan> {
-    let (caller, request) = split(request)?;
     let mut checks = Checks::new();
     let plan = checks.check(
         "name",
@@ -1302,13 +1473,12 @@ pub async fn close_support_plan(
         return Err(Error::invalid("name", "must be set"));
     };
     let mut transaction = service.begin("closing a support plan").await?;
-    let access = access::register_access(&mut transaction, &caller).await?;
-    let row = active_plan(&mut transaction, &access, plan, "closed").await?;
-    if row.lead_organisation != access.actor().organisation.as_str() {
-        return Err(Error::PermissionDenied(format!(
-            "the plan is led by {}; only its lead closes it",
-            row.lead_organisation
-        )));
+    let register = access::register_access(&mut transaction, access).await?;
+    let row = active_plan(&mut transaction, access, &register, plan, "closed").await?;
+    if row.lead_organisation != register.organisation() {
+        return Err(Error::PermissionDenied(
+            "only the plan's lead organisation closes it".into(),
+        ));
     }
     let now = Utc::now();
     let withdrawn = store::close_plan(&mut transaction, plan, state.as_str(), &note, now)
@@ -1320,7 +1490,7 @@ pub async fn close_support_plan(
         .iter()
         .filter(|measure| measure.state == MeasureState::Delivered.as_str())
         .count();
-    let name = Collection::SupportPlans.name(plan);
+    let name = plan_name(plan);
     publish(
         &mut transaction,
         &name,
@@ -1336,37 +1506,34 @@ pub async fn close_support_plan(
     )
     .await?;
     let answer = load_plan(&mut transaction, plan).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(Error::database("closing a support plan"))?;
+    commit(transaction, access, "closing a support plan").await?;
     tracing::info!(support_plan = %plan, state = %state, "support plan closed");
     Ok(answer)
 }
 
 pub async fn get_support_plan(
     service: &FederationService,
-    request: Request<proto::GetSupportPlanRequest>,
+    access: &Access,
+    request: proto::GetSupportPlanRequest,
 ) -> Result<proto::SupportPlan> {
-    let (caller, request) = split(request)?;
     let plan = Collection::SupportPlans
         .parse(&request.name)
         .map_err(|invalid| Error::invalid("name", invalid.0))?;
     let mut connection = service.connection("reading a support plan").await?;
-    let access = access::register_access(&mut connection, &caller).await?;
-    let row = plan_row(&mut connection, plan).await?;
-    access.require_person(&mut connection, row.person).await?;
+    let register = access::register_access(&mut connection, access).await?;
+    let row = reachable_plan(&mut connection, access, &register, plan).await?;
     plans_to_proto(&mut connection, vec![row])
         .await?
         .pop()
-        .ok_or_else(|| Error::NotFound(format!("{} does not exist", request.name.trim())))
+        .ok_or_else(|| plan_not_found(plan))
 }
 
 pub async fn list_support_plans(
     service: &FederationService,
-    request: Request<proto::ListSupportPlansRequest>,
+    access: &Access,
+    request: proto::ListSupportPlansRequest,
 ) -> Result<proto::ListSupportPlansResponse> {
-    let (caller, mut request) = split(request)?;
+    let mut request = request;
     let page_size = std::mem::take(&mut request.page_size);
     let page_token = std::mem::take(&mut request.page_token);
     let query = ListQuery::of_request("support_plans", &request);
@@ -1392,9 +1559,9 @@ pub async fn list_support_plans(
     let state: Option<SupportPlanState> = checks.check("state", optional_word(request.state));
     checks.finish()?;
     let mut connection = service.connection("listing support plans").await?;
-    let access = access::register_access(&mut connection, &caller).await?;
+    let register = access::register_access(&mut connection, access).await?;
     let filter = PlanFilter {
-        visible_to: access.limited_to().map(str::to_owned),
+        visible_to: register.organisation().to_owned(),
         person,
         organisation: organisation.map(|code| code.as_str().to_owned()),
         state: state.map(|state| state.as_str().to_owned()),
@@ -1406,6 +1573,9 @@ pub async fn list_support_plans(
     let next_page_token = page
         .size
         .next_page_token(&mut rows, &query, |row| row.id.to_string());
+    for row in &rows {
+        access.audit().resource(plan_name(row.id));
+    }
     Ok(proto::ListSupportPlansResponse {
         support_plans: plans_to_proto(&mut connection, rows).await?,
         next_page_token,

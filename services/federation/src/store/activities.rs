@@ -130,18 +130,6 @@ pub async fn get_activity(
     .await
 }
 
-pub async fn activity_by_request(
-    connection: &mut PgConnection,
-    request_id: &str,
-) -> sqlx::Result<Option<ActivityRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{ACTIVITY_SELECT} where a.request_id = $1"
-    )))
-    .bind(request_id)
-    .fetch_optional(connection)
-    .await
-}
-
 /// Locks the activity row for the rest of the transaction: registrations,
 /// cancellations and check-ins of one activity happen one at a time, so
 /// capacity is never exceeded.
@@ -156,7 +144,6 @@ pub async fn lock_activity(connection: &mut PgConnection, id: Uuid) -> sqlx::Res
 
 pub struct NewActivity<'a> {
     pub id: Uuid,
-    pub request_id: Option<String>,
     pub title: &'a str,
     pub description: &'a str,
     pub series: Option<&'a str>,
@@ -170,19 +157,16 @@ pub struct NewActivity<'a> {
     pub created_by: &'a str,
 }
 
-/// `false` when an activity with the same request id exists.
 pub async fn insert_activity(
     connection: &mut PgConnection,
     activity: &NewActivity<'_>,
-) -> sqlx::Result<bool> {
-    let inserted = sqlx::query(
-        "insert into activities (id, request_id, title, description, series, lead_organisation, block_code,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into activities (id, title, description, series, lead_organisation, block_code,
                                  venue, starts_at, ends_at, capacity, audiences, created_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-         on conflict (request_id) do nothing",
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(activity.id)
-    .bind(activity.request_id.as_deref())
     .bind(activity.title)
     .bind(activity.description)
     .bind(activity.series)
@@ -195,9 +179,8 @@ pub async fn insert_activity(
     .bind(activity.audiences)
     .bind(activity.created_by)
     .execute(connection)
-    .await?
-    .rows_affected();
-    Ok(inserted == 1)
+    .await?;
+    Ok(())
 }
 
 pub async fn insert_co_organisers(
@@ -276,8 +259,10 @@ pub struct ActivityFilter {
     pub organisation: Option<String>,
     pub series: Option<String>,
     pub state: Option<String>,
-    /// Only these states (callers who may not see drafts).
+    /// Only these states (callers who may not see every draft)...
     pub visible_states: Option<Vec<String>>,
+    /// ... and the drafts of activities this organisation organises.
+    pub drafts_of: Option<String>,
     pub division_prefix: Option<String>,
     pub start_after: Option<DateTime<Utc>>,
     pub start_before: Option<DateTime<Utc>>,
@@ -298,7 +283,11 @@ pub async fn list_activities(
                 or exists (select 1 from activity_co_organisers c where c.activity = a.id and c.organisation = $1))
            and ($2::text is null or a.series = $2)
            and ($3::text is null or a.state = $3)
-           and ($4::text[] is null or a.state = any($4))
+           and ($4::text[] is null or a.state = any($4)
+                or ($12::text is not null and a.state = 'draft'
+                    and (a.lead_organisation = $12
+                         or exists (select 1 from activity_co_organisers c
+                                    where c.activity = a.id and c.organisation = $12))))
            and ($5::text is null or a.block_code like $5 || '%')
            and ($6::timestamptz is null or a.starts_at >= $6)
            and ($7::timestamptz is null or a.starts_at < $7)
@@ -318,6 +307,7 @@ pub async fn list_activities(
     .bind(filter.after.map(|(start, _)| start))
     .bind(filter.after.map(|(_, id)| id))
     .bind(limit)
+    .bind(&filter.drafts_of)
     .fetch_all(connection)
     .await
 }
@@ -360,18 +350,6 @@ pub async fn get_registration(
     .await
 }
 
-pub async fn registration_by_request(
-    connection: &mut PgConnection,
-    request_id: &str,
-) -> sqlx::Result<Option<RegistrationRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{REGISTRATION_SELECT} where r.request_id = $1"
-    )))
-    .bind(request_id)
-    .fetch_optional(connection)
-    .await
-}
-
 /// The participant's registration that is not cancelled, if any.
 pub async fn live_registration(
     connection: &mut PgConnection,
@@ -400,7 +378,6 @@ pub async fn places_taken(connection: &mut PgConnection, activity: Uuid) -> sqlx
 pub struct NewRegistration<'a> {
     pub id: Uuid,
     pub activity: Uuid,
-    pub request_id: Option<String>,
     pub participant: &'a str,
     pub participant_display_name: &'a str,
     pub status: &'a str,
@@ -412,13 +389,12 @@ pub async fn insert_registration(
     registration: &NewRegistration<'_>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "insert into registrations (id, activity, request_id, participant, participant_display_name, status,
+        "insert into registrations (id, activity, participant, participant_display_name, status,
                                     registered_by)
-         values ($1, $2, $3, $4, $5, $6, $7)",
+         values ($1, $2, $3, $4, $5, $6)",
     )
     .bind(registration.id)
     .bind(registration.activity)
-    .bind(registration.request_id.as_deref())
     .bind(registration.participant)
     .bind(registration.participant_display_name)
     .bind(registration.status)

@@ -53,18 +53,6 @@ pub async fn get_programme(
     .await
 }
 
-pub async fn programme_by_request(
-    connection: &mut PgConnection,
-    request_id: &str,
-) -> sqlx::Result<Option<ProgrammeRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{PROGRAMME_SELECT} where p.request_id = $1"
-    )))
-    .bind(request_id)
-    .fetch_optional(connection)
-    .await
-}
-
 pub async fn lock_programme(connection: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
     let locked: Option<Uuid> =
         sqlx::query_scalar("select id from programmes where id = $1 for update")
@@ -76,7 +64,6 @@ pub async fn lock_programme(connection: &mut PgConnection, id: Uuid) -> sqlx::Re
 
 pub struct NewProgramme<'a> {
     pub id: Uuid,
-    pub request_id: Option<String>,
     pub title: &'a str,
     pub description: &'a str,
     pub kind: &'a str,
@@ -91,15 +78,12 @@ pub struct NewProgramme<'a> {
 pub async fn insert_programme(
     connection: &mut PgConnection,
     programme: &NewProgramme<'_>,
-) -> sqlx::Result<bool> {
-    let inserted = sqlx::query(
-        "insert into programmes (id, request_id, title, description, kind, lead_organisation, audiences,
-                                 applications_open, applications_close, places, created_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-         on conflict (request_id) do nothing",
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into programmes (id, title, description, kind, lead_organisation, audiences, applications_open, applications_close, places, created_by)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(programme.id)
-    .bind(programme.request_id.as_deref())
     .bind(programme.title)
     .bind(programme.description)
     .bind(programme.kind)
@@ -110,9 +94,8 @@ pub async fn insert_programme(
     .bind(programme.places)
     .bind(programme.created_by)
     .execute(connection)
-    .await?
-    .rows_affected();
-    Ok(inserted == 1)
+    .await?;
+    Ok(())
 }
 
 pub async fn insert_programme_co_organisers(
@@ -194,21 +177,8 @@ pub async fn get_mentor(
     .await
 }
 
-pub async fn mentor_by_request(
-    connection: &mut PgConnection,
-    request_id: &str,
-) -> sqlx::Result<Option<MentorRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {MENTOR_COLUMNS} from mentors where request_id = $1"
-    )))
-    .bind(request_id)
-    .fetch_optional(connection)
-    .await
-}
-
 pub struct NewMentor<'a> {
     pub id: Uuid,
-    pub request_id: Option<String>,
     pub display_name: &'a str,
     pub expertise: &'a [String],
     pub organisation: &'a str,
@@ -219,21 +189,19 @@ pub struct NewMentor<'a> {
 pub async fn insert_mentor(
     connection: &mut PgConnection,
     mentor: &NewMentor<'_>,
-) -> sqlx::Result<Option<MentorRow>> {
+) -> sqlx::Result<MentorRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into mentors (id, request_id, display_name, expertise, organisation, phone, biography)
-         values ($1, $2, $3, $4, $5, $6, $7)
-         on conflict (request_id) do nothing
+        "insert into mentors (id, display_name, expertise, organisation, phone, biography)
+         values ($1, $2, $3, $4, $5, $6)
          returning {MENTOR_COLUMNS}"
     )))
     .bind(mentor.id)
-    .bind(mentor.request_id.as_deref())
     .bind(mentor.display_name)
     .bind(mentor.expertise)
     .bind(mentor.organisation)
     .bind(mentor.phone)
     .bind(mentor.biography)
-    .fetch_optional(connection)
+    .fetch_one(connection)
     .await
 }
 
@@ -307,18 +275,6 @@ pub async fn get_application(
     .await
 }
 
-pub async fn application_by_request(
-    connection: &mut PgConnection,
-    request_id: &str,
-) -> sqlx::Result<Option<ApplicationRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{APPLICATION_SELECT} where a.request_id = $1"
-    )))
-    .bind(request_id)
-    .fetch_optional(connection)
-    .await
-}
-
 pub async fn lock_application(connection: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
     let locked: Option<Uuid> =
         sqlx::query_scalar("select id from applications where id = $1 for update")
@@ -344,7 +300,6 @@ pub async fn progress(
 pub struct NewApplication<'a> {
     pub id: Uuid,
     pub programme: Uuid,
-    pub request_id: Option<String>,
     pub applicant_name: &'a str,
     pub applicant_phone: &'a str,
     pub project_title: &'a str,
@@ -357,16 +312,13 @@ pub struct NewApplication<'a> {
 pub async fn insert_application(
     connection: &mut PgConnection,
     application: &NewApplication<'_>,
-) -> sqlx::Result<bool> {
-    let inserted = sqlx::query(
-        "insert into applications (id, programme, request_id, applicant_name, applicant_phone, project_title,
-                                   project_summary, team_size, block_code, submitted_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         on conflict (request_id) do nothing",
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into applications (id, programme, applicant_name, applicant_phone, project_title, project_summary, team_size, block_code, submitted_by)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(application.id)
     .bind(application.programme)
-    .bind(application.request_id.as_deref())
     .bind(application.applicant_name)
     .bind(application.applicant_phone)
     .bind(application.project_title)
@@ -375,9 +327,8 @@ pub async fn insert_application(
     .bind(application.block_code)
     .bind(application.submitted_by)
     .execute(connection)
-    .await?
-    .rows_affected();
-    Ok(inserted == 1)
+    .await?;
+    Ok(())
 }
 
 pub async fn decide(

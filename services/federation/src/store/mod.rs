@@ -8,4 +8,5 @@ pub mod organisations;
 pub mod proposals;
 pub mod referrals;
 pub mod rights;
+pub mod sharing;
 pub mod support;

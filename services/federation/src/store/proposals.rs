@@ -44,18 +44,6 @@ pub async fn get(connection: &mut PgConnection, id: Uuid) -> sqlx::Result<Option
     .await
 }
 
-pub async fn by_request(
-    connection: &mut PgConnection,
-    request_id: &str,
-) -> sqlx::Result<Option<ProposalRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from proposals where request_id = $1"
-    )))
-    .bind(request_id)
-    .fetch_optional(connection)
-    .await
-}
-
 pub async fn lock(connection: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<ProposalRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from proposals where id = $1 for update"
@@ -80,7 +68,6 @@ pub async fn signatures(
 
 pub struct NewProposal<'a> {
     pub id: Uuid,
-    pub request_id: Option<String>,
     pub title: &'a str,
     pub body: &'a str,
     pub drafting_organisation: &'a str,
@@ -92,22 +79,20 @@ pub struct NewProposal<'a> {
 pub async fn insert(
     connection: &mut PgConnection,
     proposal: &NewProposal<'_>,
-) -> sqlx::Result<Option<ProposalRow>> {
+) -> sqlx::Result<ProposalRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into proposals (id, request_id, title, body, drafting_organisation, addressee, session, drafted_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)
-         on conflict (request_id) do nothing
+        "insert into proposals (id, title, body, drafting_organisation, addressee, session, drafted_by)
+         values ($1, $2, $3, $4, $5, $6, $7)
          returning {COLUMNS}"
     )))
     .bind(proposal.id)
-    .bind(proposal.request_id.as_deref())
     .bind(proposal.title)
     .bind(proposal.body)
     .bind(proposal.drafting_organisation)
     .bind(proposal.addressee)
     .bind(proposal.session)
     .bind(proposal.drafted_by)
-    .fetch_optional(connection)
+    .fetch_one(connection)
     .await
 }
 

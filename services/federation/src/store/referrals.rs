@@ -99,6 +99,9 @@ pub struct ReferralFilter {
     pub organisation: Option<String>,
     pub subdistrict_code: Option<String>,
     pub case_name: Option<String>,
+    /// Only referrals whose block or subdistrict lies under one of these
+    /// division codes (a caller limited by jurisdiction); `None` for all.
+    pub division_prefixes: Option<Vec<String>>,
     pub after: Option<Uuid>,
 }
 
@@ -115,6 +118,10 @@ pub async fn list(
            and ($3::text is null or f.subdistrict_code = $3)
            and ($4::text is null or f.case_name = $4)
            and ($5::uuid is null or f.id < $5)
+           and ($7::text[] is null
+                or exists (select 1 from unnest($7::text[]) as prefix
+                            where (f.block_code <> '' and f.block_code like prefix || '%')
+                               or (f.subdistrict_code <> '' and f.subdistrict_code like prefix || '%')))
          order by f.id desc limit $6"
     )))
     .bind(&filter.state)
@@ -123,6 +130,7 @@ pub async fn list(
     .bind(&filter.case_name)
     .bind(filter.after)
     .bind(limit)
+    .bind(&filter.division_prefixes)
     .fetch_all(connection)
     .await
 }

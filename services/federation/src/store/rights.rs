@@ -59,18 +59,6 @@ pub async fn get(
     .await
 }
 
-pub async fn by_request(
-    connection: &mut PgConnection,
-    request_id: &str,
-) -> sqlx::Result<Option<RightsRequestRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from rights_requests where request_id = $1"
-    )))
-    .bind(request_id)
-    .fetch_optional(connection)
-    .await
-}
-
 pub async fn lock(
     connection: &mut PgConnection,
     id: Uuid,
@@ -98,7 +86,6 @@ pub async fn actions(
 
 pub struct NewRightsRequest<'a> {
     pub id: Uuid,
-    pub request_id: Option<String>,
     pub category: &'a str,
     pub channel: &'a str,
     pub organisation: &'a str,
@@ -114,17 +101,13 @@ pub struct NewRightsRequest<'a> {
 pub async fn insert(
     connection: &mut PgConnection,
     request: &NewRightsRequest<'_>,
-) -> sqlx::Result<Option<RightsRequestRow>> {
+) -> sqlx::Result<RightsRequestRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into rights_requests (id, request_id, category, channel, organisation, recorded_by_organisation,
-                                      recorded_by, description, requester_name, requester_phone, block_code,
-                                      case_name)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-         on conflict (request_id) do nothing
+        "insert into rights_requests (id, category, channel, organisation, recorded_by_organisation, recorded_by, description, requester_name, requester_phone, block_code, case_name)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          returning {COLUMNS}"
     )))
     .bind(request.id)
-    .bind(request.request_id.as_deref())
     .bind(request.category)
     .bind(request.channel)
     .bind(request.organisation)
@@ -135,7 +118,7 @@ pub async fn insert(
     .bind(request.requester_phone)
     .bind(request.block_code)
     .bind(request.case_name)
-    .fetch_optional(connection)
+    .fetch_one(connection)
     .await
 }
 

@@ -66,14 +66,47 @@ pub async fn person_registrations(
     .await
 }
 
-/// The person a registration request id created or joined.
-pub async fn person_by_registration_request(
+/// The organisations a person's record belongs to: those that registered
+/// the person, lead a plan for them or commit a measure to one. Empty when
+/// the person does not exist.
+pub async fn person_organisations(
     connection: &mut PgConnection,
-    request_id: &str,
+    person: Uuid,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "select organisation from person_registrations where person = $1
+         union
+         select lead_organisation from support_plans where person = $1
+         union
+         select m.organisation from support_measures m join support_plans s on s.id = m.plan
+          where s.person = $1",
+    )
+    .bind(person)
+    .fetch_all(connection)
+    .await
+}
+
+/// The person with this identity key, locked for the rest of the
+/// transaction, if anyone registered them.
+pub async fn person_by_identity(
+    connection: &mut PgConnection,
+    identity_key: &[u8],
 ) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query_scalar("select person from person_registrations where request_id = $1")
-        .bind(request_id)
+    sqlx::query_scalar("select id from people where identity_key = $1 for update")
+        .bind(identity_key)
         .fetch_optional(connection)
+        .await
+}
+
+/// The organisations that registered the person (who decide on sharing
+/// their record).
+pub async fn registering_organisations(
+    connection: &mut PgConnection,
+    person: Uuid,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("select organisation from person_registrations where person = $1")
+        .bind(person)
+        .fetch_all(connection)
         .await
 }
 
@@ -149,7 +182,6 @@ pub async fn add_categories(
 pub struct NewPersonRegistration<'a> {
     pub person: Uuid,
     pub organisation: &'a str,
-    pub request_id: Option<String>,
     pub registered_by: &'a str,
     pub consent_method: &'a str,
     pub consent_given_at: DateTime<Utc>,
@@ -157,21 +189,18 @@ pub struct NewPersonRegistration<'a> {
     pub consent_guardian_name: &'a str,
 }
 
-/// `false` when the organisation registered the person already (or the
-/// request id was used).
+/// `false` when the organisation registered the person already.
 pub async fn insert_person_registration(
     connection: &mut PgConnection,
     registration: &NewPersonRegistration<'_>,
 ) -> sqlx::Result<bool> {
     let inserted = sqlx::query(
-        "insert into person_registrations (person, organisation, request_id, registered_by, consent_method,
-                                           consent_given_at, consent_document_reference, consent_guardian_name)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)
+        "insert into person_registrations (person, organisation, registered_by, consent_method, consent_given_at, consent_document_reference, consent_guardian_name)
+         values ($1, $2, $3, $4, $5, $6, $7)
          on conflict do nothing",
     )
     .bind(registration.person)
     .bind(registration.organisation)
-    .bind(registration.request_id.as_deref())
     .bind(registration.registered_by)
     .bind(registration.consent_method)
     .bind(registration.consent_given_at)
@@ -240,8 +269,8 @@ pub async fn update_person(
 
 #[derive(Debug, Default)]
 pub struct PeopleFilter {
-    /// Organisation whose involvement limits the result; `None` for all.
-    pub visible_to: Option<String>,
+    /// Organisation whose involvement limits the result.
+    pub visible_to: String,
     pub registered_by: Option<String>,
     pub category: Option<String>,
     pub division_prefix: Option<String>,
@@ -302,22 +331,9 @@ pub async fn get_assessment(
     .await
 }
 
-pub async fn assessment_by_request(
-    connection: &mut PgConnection,
-    request_id: &str,
-) -> sqlx::Result<Option<AssessmentRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {ASSESSMENT_COLUMNS} from assessments where request_id = $1"
-    )))
-    .bind(request_id)
-    .fetch_optional(connection)
-    .await
-}
-
 pub struct NewAssessment<'a> {
     pub id: Uuid,
     pub person: Uuid,
-    pub request_id: Option<String>,
     pub organisation: &'a str,
     pub assessed_by: &'a str,
     pub assessed_at: DateTime<Utc>,
@@ -328,24 +344,21 @@ pub struct NewAssessment<'a> {
 pub async fn insert_assessment(
     connection: &mut PgConnection,
     assessment: &NewAssessment<'_>,
-) -> sqlx::Result<bool> {
-    let inserted = sqlx::query(
-        "insert into assessments (id, person, request_id, organisation, assessed_by, assessed_at, needs, summary)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)
-         on conflict (request_id) do nothing",
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into assessments (id, person, organisation, assessed_by, assessed_at, needs, summary)
+         values ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(assessment.id)
     .bind(assessment.person)
-    .bind(assessment.request_id.as_deref())
     .bind(assessment.organisation)
     .bind(assessment.assessed_by)
     .bind(assessment.assessed_at)
     .bind(&assessment.needs)
     .bind(assessment.summary)
     .execute(connection)
-    .await?
-    .rows_affected();
-    Ok(inserted == 1)
+    .await?;
+    Ok(())
 }
 
 pub async fn list_assessments(
@@ -398,18 +411,6 @@ pub async fn get_plan(connection: &mut PgConnection, id: Uuid) -> sqlx::Result<O
     .await
 }
 
-pub async fn plan_by_request(
-    connection: &mut PgConnection,
-    request_id: &str,
-) -> sqlx::Result<Option<PlanRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{PLAN_SELECT} where s.request_id = $1"
-    )))
-    .bind(request_id)
-    .fetch_optional(connection)
-    .await
-}
-
 /// Locks the plan for the rest of the transaction.
 pub async fn lock_plan(connection: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
     let locked: Option<Uuid> =
@@ -422,7 +423,6 @@ pub async fn lock_plan(connection: &mut PgConnection, id: Uuid) -> sqlx::Result<
 
 pub struct NewPlan<'a> {
     pub id: Uuid,
-    pub request_id: Option<String>,
     pub person: Uuid,
     pub lead_organisation: &'a str,
     pub referral: Option<Uuid>,
@@ -432,15 +432,12 @@ pub struct NewPlan<'a> {
     pub created_by: &'a str,
 }
 
-pub async fn insert_plan(connection: &mut PgConnection, plan: &NewPlan<'_>) -> sqlx::Result<bool> {
-    let inserted = sqlx::query(
-        "insert into support_plans (id, request_id, person, lead_organisation, referral, assessment, goal,
-                                    review_at, created_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         on conflict (request_id) do nothing",
+pub async fn insert_plan(connection: &mut PgConnection, plan: &NewPlan<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into support_plans (id, person, lead_organisation, referral, assessment, goal, review_at, created_by)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(plan.id)
-    .bind(plan.request_id.as_deref())
     .bind(plan.person)
     .bind(plan.lead_organisation)
     .bind(plan.referral)
@@ -449,9 +446,8 @@ pub async fn insert_plan(connection: &mut PgConnection, plan: &NewPlan<'_>) -> s
     .bind(plan.review_at)
     .bind(plan.created_by)
     .execute(connection)
-    .await?
-    .rows_affected();
-    Ok(inserted == 1)
+    .await?;
+    Ok(())
 }
 
 pub async fn close_plan(
@@ -482,7 +478,8 @@ pub async fn close_plan(
 
 #[derive(Debug, Default)]
 pub struct PlanFilter {
-    pub visible_to: Option<String>,
+    /// Organisation whose involvement limits the result.
+    pub visible_to: String,
     pub person: Option<Uuid>,
     pub organisation: Option<String>,
     pub state: Option<String>,
@@ -557,22 +554,9 @@ pub async fn get_measure(
     .await
 }
 
-pub async fn measure_by_request(
-    connection: &mut PgConnection,
-    request_id: &str,
-) -> sqlx::Result<Option<MeasureRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {MEASURE_COLUMNS} from support_measures where request_id = $1"
-    )))
-    .bind(request_id)
-    .fetch_optional(connection)
-    .await
-}
-
 pub struct NewMeasure<'a> {
     pub id: Uuid,
     pub plan: Uuid,
-    pub request_id: Option<String>,
     pub organisation: &'a str,
     pub kind: &'a str,
     pub description: &'a str,
@@ -586,14 +570,12 @@ pub async fn insert_measure(
     measure: &NewMeasure<'_>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "insert into support_measures (id, plan, request_id, position, organisation, kind, description, due_at,
-                                       committed_by)
-         values ($1, $2, $3, (select coalesce(max(position), 0) + 1 from support_measures where plan = $2),
-                 $4, $5, $6, $7, $8)",
+        "insert into support_measures (id, plan, position, organisation, kind, description, due_at, committed_by)
+         values ($1, $2, (select coalesce(max(position), 0) + 1 from support_measures where plan = $2),
+                 $3, $4, $5, $6, $7)",
     )
     .bind(measure.id)
     .bind(measure.plan)
-    .bind(measure.request_id.as_deref())
     .bind(measure.organisation)
     .bind(measure.kind)
     .bind(measure.description)
@@ -640,20 +622,8 @@ pub async fn deliveries(
     .await
 }
 
-/// The measure a delivery request id recorded, if any.
-pub async fn delivery_by_request(
-    connection: &mut PgConnection,
-    request_id: &str,
-) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query_scalar("select measure from deliveries where request_id = $1")
-        .bind(request_id)
-        .fetch_optional(connection)
-        .await
-}
-
 pub struct NewDelivery<'a> {
     pub measure: Uuid,
-    pub request_id: Option<String>,
     pub organisation: &'a str,
     pub delivered_by: &'a str,
     pub delivered_at: DateTime<Utc>,
@@ -667,13 +637,11 @@ pub async fn insert_delivery(
     delivery: &NewDelivery<'_>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "insert into deliveries (id, measure, request_id, organisation, delivered_by, delivered_at, description,
-                                 amount_fen, completes_measure)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "insert into deliveries (id, measure, organisation, delivered_by, delivered_at, description, amount_fen, completes_measure)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(Uuid::now_v7())
     .bind(delivery.measure)
-    .bind(delivery.request_id.as_deref())
     .bind(delivery.organisation)
     .bind(delivery.delivered_by)
     .bind(delivery.delivered_at)
@@ -700,14 +668,11 @@ pub struct VisitRow {
 
 const VISIT_COLUMNS: &str = "id, plan, organisation, visited_by, kind, visited_at, notes";
 
-pub async fn visit_by_request(
-    connection: &mut PgConnection,
-    request_id: &str,
-) -> sqlx::Result<Option<VisitRow>> {
+pub async fn get_visit(connection: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<VisitRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {VISIT_COLUMNS} from visits where request_id = $1"
+        "select {VISIT_COLUMNS} from visits where id = $1"
     )))
-    .bind(request_id)
+    .bind(id)
     .fetch_optional(connection)
     .await
 }
@@ -715,7 +680,6 @@ pub async fn visit_by_request(
 pub struct NewVisit<'a> {
     pub id: Uuid,
     pub plan: Uuid,
-    pub request_id: Option<String>,
     pub organisation: &'a str,
     pub visited_by: &'a str,
     pub kind: &'a str,
@@ -726,22 +690,20 @@ pub struct NewVisit<'a> {
 pub async fn insert_visit(
     connection: &mut PgConnection,
     visit: &NewVisit<'_>,
-) -> sqlx::Result<Option<VisitRow>> {
+) -> sqlx::Result<VisitRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into visits (id, plan, request_id, organisation, visited_by, kind, visited_at, notes)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)
-         on conflict (request_id) do nothing
+        "insert into visits (id, plan, organisation, visited_by, kind, visited_at, notes)
+         values ($1, $2, $3, $4, $5, $6, $7)
          returning {VISIT_COLUMNS}"
     )))
     .bind(visit.id)
     .bind(visit.plan)
-    .bind(visit.request_id.as_deref())
     .bind(visit.organisation)
     .bind(visit.visited_by)
     .bind(visit.kind)
     .bind(visit.visited_at)
     .bind(visit.notes)
-    .fetch_optional(connection)
+    .fetch_one(connection)
     .await
 }
 

@@ -37,6 +37,7 @@ pub fn unit(row: &UnitRow) -> api::EnforcementUnit {
     }
 }
 
+/// The officer as `viewer` may see it (the caller reaches it already).
 pub fn officer(row: &OfficerRow, viewer: &Viewer) -> api::Officer {
     let officer_agency = AgencyCode::parse(&row.agency_code).ok();
     let may_see_phone = officer_agency.is_some_and(|agency| viewer.may_see_officer_phone(&agency));
@@ -111,6 +112,15 @@ pub fn action_kind(kind: ActionKind) -> api::ActionKind {
         ActionKind::Seizure => api::ActionKind::Seizure,
         ActionKind::Referral => api::ActionKind::Referral,
         ActionKind::RectificationCheck => api::ActionKind::RectificationCheck,
+    }
+}
+
+/// A staff id (token subject), shown only to viewers who may see people.
+fn staff_id(subject: &str, viewer: &Viewer) -> String {
+    if viewer.may_see_people() {
+        subject.to_owned()
+    } else {
+        String::new()
     }
 }
 
@@ -195,7 +205,7 @@ pub fn action(row: &ActionRow, viewer: &Viewer) -> api::Action {
         kind: ActionKind::parse(&row.kind)
             .map(action_kind)
             .unwrap_or(api::ActionKind::Unspecified) as i32,
-        recorded_by: row.recorded_by.clone(),
+        recorded_by: staff_id(&row.recorded_by, viewer),
         record_time: Some(timestamp(row.recorded_at)),
         summary: row.summary.clone(),
         notes: if may_see_notes {
@@ -238,7 +248,7 @@ pub fn is_overdue(record: &OperationRecord, now: DateTime<Utc>) -> bool {
 /// The operation as `viewer` may see it.
 pub fn operation(record: &OperationRecord, viewer: &Viewer, now: DateTime<Utc>) -> api::Operation {
     let row = &record.operation;
-    let show_names = viewer.may_see_officer_names();
+    let show_people = viewer.may_see_people();
     let summons = record
         .summonses
         .iter()
@@ -266,28 +276,32 @@ pub fn operation(record: &OperationRecord, viewer: &Viewer, now: DateTime<Utc>) 
                     .officers
                     .iter()
                     .filter(|officer| officer.agency_code == summons.agency_code)
-                    .map(|officer| api::DispatchedOfficer {
-                        officer: format!(
-                            "agencies/{}/officers/{}",
-                            officer.agency_code, officer.officer_id
-                        ),
-                        display_name: if show_names {
-                            officer.display_name.clone()
-                        } else {
-                            String::new()
-                        },
-                        badge_number: if show_names {
-                            officer.badge_number.clone()
-                        } else {
-                            String::new()
-                        },
+                    // Viewers who may not see people learn how many
+                    // officers came, never who.
+                    .map(|officer| {
+                        if !show_people {
+                            return api::DispatchedOfficer::default();
+                        }
+                        api::DispatchedOfficer {
+                            officer: format!(
+                                "agencies/{}/officers/{}",
+                                officer.agency_code, officer.officer_id
+                            ),
+                            display_name: officer.display_name.clone(),
+                            badge_number: officer.badge_number.clone(),
+                        }
                     })
                     .collect(),
                 unit: summons
                     .unit_id
                     .map(|unit| format!("agencies/{}/units/{unit}", summons.agency_code))
                     .unwrap_or_default(),
-                report_note: summons.report_note.clone(),
+                // A report note is a note: shown where ordinary notes are.
+                report_note: if show_people {
+                    summons.report_note.clone()
+                } else {
+                    String::new()
+                },
                 actions_recorded: u32::try_from(summons.actions_recorded).unwrap_or(u32::MAX),
             }
         })
@@ -301,12 +315,12 @@ pub fn operation(record: &OperationRecord, viewer: &Viewer, now: DateTime<Utc>) 
             .unwrap_or(api::OperationOutcome::Unspecified) as i32,
         summary: row.conclusion_summary.clone().unwrap_or_default(),
         conclude_time: Some(timestamp(concluded_at)),
-        concluded_by: row.concluded_by.clone().unwrap_or_default(),
+        concluded_by: staff_id(row.concluded_by.as_deref().unwrap_or_default(), viewer),
     });
     let cancellation = row.cancelled_at.map(|cancelled_at| api::Cancellation {
         reason: row.cancel_reason.clone().unwrap_or_default(),
         cancel_time: Some(timestamp(cancelled_at)),
-        cancelled_by: row.cancelled_by.clone().unwrap_or_default(),
+        cancelled_by: staff_id(row.cancelled_by.as_deref().unwrap_or_default(), viewer),
     });
     api::Operation {
         name: format!("operations/{}", row.id),
@@ -346,7 +360,7 @@ pub fn operation(record: &OperationRecord, viewer: &Viewer, now: DateTime<Utc>) 
             None => api::AgencySelection::Unspecified,
         } as i32,
         agency_selection_note: row.agency_selection_note.clone(),
-        blown_by: row.blown_by.clone(),
+        blown_by: staff_id(&row.blown_by, viewer),
         blow_time: Some(timestamp(row.blown_at)),
         actions: record
             .actions
@@ -363,7 +377,7 @@ pub fn operation(record: &OperationRecord, viewer: &Viewer, now: DateTime<Utc>) 
                 score: u32::try_from(rating.score).unwrap_or(0),
                 comment: rating.comment.clone(),
                 rate_time: Some(timestamp(rating.rated_at)),
-                rated_by: rating.rated_by.clone(),
+                rated_by: staff_id(&rating.rated_by, viewer),
             })
             .collect(),
         overdue: is_overdue(record, now),

@@ -3,6 +3,7 @@
 use std::fmt::Display;
 
 use flatgov_grpc::error::{FieldViolation, Violations};
+use flatgov_grpc::idempotency::IdempotencyError;
 use tonic::Status;
 
 use crate::domain::Refusal;
@@ -12,6 +13,8 @@ pub enum Error {
     /// Bad input: INVALID_ARGUMENT with every violation.
     #[error("invalid request")]
     Invalid(Vec<FieldViolation>),
+    /// A resource that does not exist, or that the caller does not reach:
+    /// the two are answered alike, so ids cannot be probed.
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -21,11 +24,14 @@ pub enum Error {
     Refused(#[from] Refusal),
     #[error("{0}")]
     FailedPrecondition(String),
+    /// The caller sees the resource (or the place) but may not do this to
+    /// it.
     #[error("{0}")]
     PermissionDenied(String),
-    /// An auth refusal from the chassis helpers, passed through.
-    #[error(transparent)]
-    Status(#[from] Status),
+    /// Another call with the same request id was being made at the same
+    /// time: ABORTED, retry.
+    #[error("{0}")]
+    Aborted(String),
     #[error("database failure while {context}")]
     Database {
         context: &'static str,
@@ -37,6 +43,12 @@ pub enum Error {
 impl Error {
     pub fn invalid(field: impl Into<String>, description: impl Display) -> Self {
         Error::Invalid(vec![FieldViolation::new(field, description.to_string())])
+    }
+
+    /// NOT_FOUND for `name`, said the same way whether it is missing or
+    /// out of the caller's reach.
+    pub fn not_found(name: impl Display) -> Self {
+        Error::NotFound(format!("{name} does not exist"))
     }
 
     /// A mapper for `map_err` on database calls.
@@ -64,6 +76,25 @@ impl From<Violations> for Error {
     }
 }
 
+/// A reused request id is bad input naming `request_id`.
+impl From<IdempotencyError> for Error {
+    fn from(error: IdempotencyError) -> Self {
+        if let Some(violation) = error.violation() {
+            return Error::Invalid(vec![violation]);
+        }
+        match error {
+            IdempotencyError::Database(source) => Error::Database {
+                context: "recalling a request id",
+                source,
+            },
+            IdempotencyError::Reused(request_id) => Error::invalid(
+                "request_id",
+                format!("{request_id} was already used for a different request"),
+            ),
+        }
+    }
+}
+
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
         match error {
@@ -76,7 +107,7 @@ impl From<Error> for Status {
             Error::Refused(refusal) => Status::failed_precondition(refusal.to_string()),
             Error::FailedPrecondition(message) => Status::failed_precondition(message),
             Error::PermissionDenied(message) => Status::permission_denied(message),
-            Error::Status(status) => status,
+            Error::Aborted(message) => Status::aborted(message),
             Error::Database { context, source } => flatgov_grpc::error::database(context, source),
         }
     }
@@ -110,11 +141,14 @@ mod tests {
         }));
         assert_eq!(state.code(), tonic::Code::FailedPrecondition);
         assert!(state.message().contains("concluded"));
-        let agency = AgencyCode::parse("urban_management").unwrap();
         let not_lead = Status::from(Error::Refused(Refusal::NotLead {
-            lead: agency.clone(),
-            caller: agency,
+            step: "conclude",
+            caller: AgencyCode::parse("market_supervision").unwrap(),
         }));
         assert_eq!(not_lead.code(), tonic::Code::PermissionDenied);
+        assert_eq!(
+            not_lead.message(),
+            "only the lead agency may conclude; agency market_supervision does not lead this operation"
+        );
     }
 }

@@ -104,7 +104,6 @@ fn whistle_of(
         .unwrap_or(now);
     let whistle = Whistle {
         case: Some(case),
-        request_id: None,
         source: WhistleSource::CaseEscalation,
         subdistrict,
         block,

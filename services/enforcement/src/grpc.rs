@@ -1,27 +1,34 @@
-//! `flatgov.enforcement.v1.JointEnforcement`: auth checks, request
-//! validation (every problem reported at once, nothing written on bad
-//! input), transactions, and responses shaped by what the caller may see.
+//! `flatgov.enforcement.v1.JointEnforcement`: request validation (every
+//! problem reported at once, nothing written on bad input), the scope
+//! checks that need data, transactions with their audit records, and
+//! responses shaped by what the caller may see.
+//!
+//! Roles are decided by the policy table (`crate::policy`) before a handler
+//! runs; a handler checks that the caller reaches the resource it loaded
+//! (`Access::reaches`) and answers a resource out of reach exactly as one
+//! that does not exist.
 
-use flatgov_grpc::request_id::RequestId;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
-use flatgov_auth::{Caller, Role};
+use flatgov_auth::Role;
+use flatgov_auth::policy::{Access, Resource, Scope};
 use flatgov_grpc::error::{Violations, is_unique_violation};
+use flatgov_grpc::idempotency::{self, Fingerprint};
 use flatgov_grpc::paging::{self, ListQuery, PageRequest, PageSize};
+use flatgov_grpc::request_id::RequestId;
 use flatgov_grpc::time::{self, timestamp};
 use flatgov_proto::enforcement::v1 as api;
 use flatgov_proto::enforcement::v1::joint_enforcement_server::JointEnforcement;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
-use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::Settings;
 use crate::convert;
 use crate::domain::action::{self, ActionDetails, Attachment};
 use crate::domain::indicators;
-use crate::domain::operation::{self as rules, ConclusionKind, OrderFacts};
+use crate::domain::operation::{self as rules, ConclusionKind, OrderFacts, Refusal};
 use crate::domain::selection::{self, SelectionError};
 use crate::domain::{
     ActionKind, ActionName, AgencyCode, BlockCode, CaseName, InvalidValue, MatterCode, OfficerName,
@@ -30,6 +37,7 @@ use crate::domain::{
 };
 use crate::duties::DutiesClient;
 use crate::error::Error;
+use crate::policy::POLICY;
 use crate::store::{self, OperationRecord};
 use crate::whistle::{self, Agencies, Answer, Decision, OperationFacts, Whistle};
 
@@ -40,56 +48,42 @@ pub struct EnforcementService {
     pub duties: DutiesClient,
 }
 
-/// Roles that open and cancel operations.
-const WHISTLERS: [Role; 3] = [
-    Role::SubdistrictDispatcher,
-    Role::DistrictAdmin,
-    Role::Service,
-];
-
-/// The viewpoint of a caller, from the strongest of its roles.
-fn viewer(caller: &Caller) -> Result<Viewer, Status> {
-    if caller.has_role(Role::DistrictAdmin) {
-        return Ok(Viewer::DistrictAdmin);
-    }
-    if caller.has_role(Role::Service) {
-        return Ok(Viewer::Service);
-    }
-    if caller.has_role(Role::SubdistrictDispatcher) {
-        return Ok(Viewer::Dispatcher {
-            jurisdictions: caller
-                .jurisdictions
-                .iter()
-                .map(|jurisdiction| jurisdiction.code().to_owned())
-                .collect(),
-        });
-    }
-    if caller.has_role(Role::DepartmentOfficer) {
-        return own_agency(caller).map(Viewer::Agency);
-    }
-    if caller.has_role(Role::Integrator) {
-        return Ok(Viewer::Integrator);
-    }
-    Err(Status::permission_denied(
-        "joint operations are visible to district administrators, subdistrict dispatchers, enforcement officers, flatgov services and integrators",
-    ))
+/// The roles the policy granted the caller on this call: those it holds
+/// among the grants whose scope it earned.
+fn granted_roles(access: &Access) -> BTreeSet<Role> {
+    let (Some(caller), Some(rule)) = (access.caller(), POLICY.rule(access.method())) else {
+        return BTreeSet::new();
+    };
+    rule.grants
+        .iter()
+        .filter(|grant| access.has_scope(grant.scope))
+        .flat_map(|grant| grant.roles.iter().copied())
+        .filter(|role| caller.has_role(*role))
+        .collect()
 }
 
-/// The agency an officer acts for: the token's organisation claim.
-fn own_agency(caller: &Caller) -> Result<AgencyCode, Status> {
-    let organisation = caller.require_organisation()?;
-    AgencyCode::parse(organisation).map_err(|error| {
-        Status::permission_denied(format!(
-            "the caller's organisation is not an agency code: {error}"
-        ))
-    })
+/// What the caller is shown of what it reaches.
+fn viewer(access: &Access) -> Viewer {
+    Viewer::of(
+        &granted_roles(access),
+        access
+            .caller()
+            .and_then(|caller| caller.organisation.as_deref()),
+    )
 }
 
-/// The agency an officer acts for in a request: its organisation; the
-/// request may name it (code or `agencies/{code}`) but not another one.
-fn acting_agency(caller: &Caller, named: &str) -> Result<AgencyCode, Error> {
-    caller.require_any_role(&[Role::DepartmentOfficer])?;
-    let own = own_agency(caller)?;
+/// The agency an officer acts for: the token's organisation claim. A
+/// request may name it (code or `agencies/{code}`) but no other.
+fn acting_agency(access: &Access, named: &str) -> Result<AgencyCode, Error> {
+    let own = access
+        .caller()
+        .and_then(|caller| caller.organisation.as_deref())
+        .and_then(|organisation| AgencyCode::parse(organisation).ok())
+        .ok_or_else(|| {
+            Error::PermissionDenied(
+                "the caller's token names no agency (its org claim) to act for".into(),
+            )
+        })?;
     if !named.is_empty() {
         let named = AgencyCode::parse_code_or_name(named)
             .map_err(|error| Error::invalid("agency", error))?;
@@ -102,18 +96,48 @@ fn acting_agency(caller: &Caller, named: &str) -> Result<AgencyCode, Error> {
     Ok(own)
 }
 
-/// District administrators manage every agency's units and officers; an
-/// agency's own officers manage their agency's.
-fn require_manager(caller: &Caller, agency: &AgencyCode) -> Result<(), Error> {
-    if caller.has_role(Role::DistrictAdmin) {
-        return Ok(());
+/// The division an operation is placed in: its block, or its subdistrict
+/// when the block is not known.
+fn place_of(operation: &store::OperationRow) -> &str {
+    operation
+        .block_code
+        .as_deref()
+        .unwrap_or(&operation.subdistrict_code)
+}
+
+/// Whether the caller reaches an operation: by its place, or through an
+/// agency it summoned.
+fn reaches_operation(
+    access: &Access,
+    operation: &store::OperationRow,
+    summonses: &[store::SummonsRow],
+) -> bool {
+    let summoned: Vec<&str> = summonses
+        .iter()
+        .map(|summons| summons.agency_code.as_str())
+        .collect();
+    access.reaches(&Resource::in_division(place_of(operation)).involving(&summoned))
+}
+
+/// Whether the caller reaches the units and officers of `agency`.
+fn reaches_agency_staff(access: &Access, agency: &AgencyCode) -> bool {
+    access.reaches(&Resource::default().held_by(&[agency.as_str()]))
+}
+
+/// The operations a list may show the caller, for the query to narrow to.
+fn reach(access: &Access) -> store::Reach {
+    store::Reach {
+        everything: access.unlimited(),
+        division_prefixes: access.division_prefixes(),
+        agency: access
+            .has_scope(Scope::Agency)
+            .then(|| {
+                access
+                    .caller()
+                    .and_then(|caller| caller.organisation.clone())
+            })
+            .flatten(),
     }
-    if caller.has_role(Role::DepartmentOfficer) && own_agency(caller)? == *agency {
-        return Ok(());
-    }
-    Err(Error::PermissionDenied(format!(
-        "managing agency {agency} needs the district_admin role or an officer of {agency}"
-    )))
 }
 
 fn optional<T>(
@@ -202,6 +226,19 @@ fn state_of(row: &store::OperationRow) -> Result<OperationState, Error> {
 
 type Tx = Transaction<'static, Postgres>;
 
+/// An operation locked for a change the caller reaches, with its summonses.
+struct Locked {
+    row: store::OperationRow,
+    summonses: Vec<store::SummonsRow>,
+}
+
+/// What a call that lost a race on its request id tells the caller.
+fn lost_race() -> Error {
+    Error::Aborted(
+        "another call with the same request_id was being made at the same time; retry".into(),
+    )
+}
+
 impl EnforcementService {
     async fn begin(&self, context: &'static str) -> Result<Tx, Error> {
         self.pool.begin().await.map_err(Error::database(context))
@@ -214,45 +251,92 @@ impl EnforcementService {
         self.pool.acquire().await.map_err(Error::database(context))
     }
 
-    /// The operation as `viewer` may see it, or PERMISSION_DENIED.
+    /// The resource this caller's earlier call created under `request_id`,
+    /// if any; INVALID_ARGUMENT naming `request_id` when that call's
+    /// content differed.
+    async fn recall(
+        &self,
+        access: &Access,
+        request_id: Option<&RequestId>,
+        fingerprint: Fingerprint,
+    ) -> Result<Option<String>, Error> {
+        let Some(request_id) = request_id else {
+            return Ok(None);
+        };
+        let mut connection = self.connection("recalling a request id").await?;
+        Ok(idempotency::recall(&mut connection, access, request_id, fingerprint).await?)
+    }
+
+    /// Appends the call's audit record and commits: the record and the
+    /// change commit together.
+    async fn commit(
+        &self,
+        mut transaction: Tx,
+        access: &Access,
+        context: &'static str,
+    ) -> Result<(), Error> {
+        flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
+            .await
+            .map_err(Error::database("recording the audit trail"))?;
+        transaction.commit().await.map_err(Error::database(context))
+    }
+
+    /// The operation as the caller may see it; NOT_FOUND when it does not
+    /// exist or the caller does not reach it.
     async fn view(
         &self,
         connection: &mut PgConnection,
         operation: Uuid,
-        viewer: &Viewer,
+        access: &Access,
     ) -> Result<api::Operation, Error> {
         let record = store::load_operation(connection, operation)
             .await
             .map_err(Error::database("reading the operation"))?
-            .ok_or_else(|| Error::NotFound(format!("operations/{operation} does not exist")))?;
-        check_visible(&record, viewer)?;
-        Ok(convert::operation(&record, viewer, Utc::now()))
+            .filter(|record| reaches_operation(access, &record.operation, &record.summonses))
+            .ok_or_else(|| Error::not_found(format!("operations/{operation}")))?;
+        Ok(convert::operation(&record, &viewer(access), Utc::now()))
     }
 
+    /// The operation a remembered resource name names, as the caller may
+    /// see it now.
+    async fn view_named(&self, resource: &str, access: &Access) -> Result<api::Operation, Error> {
+        let name = OperationName::parse(resource).map_err(|_| lost_race())?;
+        let mut connection = self.connection("reading the operation").await?;
+        self.view(&mut connection, name.0, access).await
+    }
+
+    /// Locks the operation for a change; NOT_FOUND when it does not exist
+    /// or the caller does not reach it.
     async fn locked_operation(
         &self,
         transaction: &mut Tx,
         name: &OperationName,
-    ) -> Result<store::OperationRow, Error> {
-        store::lock_operation(transaction, name.0)
+        access: &Access,
+    ) -> Result<Locked, Error> {
+        let not_found = || Error::not_found(name);
+        let row = store::lock_operation(transaction, name.0)
             .await
             .map_err(Error::database("reading the operation"))?
-            .ok_or_else(|| Error::NotFound(format!("{name} does not exist")))
+            .ok_or_else(not_found)?;
+        let summonses = store::summonses(transaction, row.id)
+            .await
+            .map_err(Error::database("reading summonses"))?;
+        if !reaches_operation(access, &row, &summonses) {
+            return Err(not_found());
+        }
+        Ok(Locked { row, summonses })
     }
 
     async fn commit_and_view(
         &self,
         transaction: Tx,
         operation: Uuid,
-        viewer: &Viewer,
+        access: &Access,
         context: &'static str,
     ) -> Result<api::Operation, Error> {
-        transaction
-            .commit()
-            .await
-            .map_err(Error::database(context))?;
+        self.commit(transaction, access, context).await?;
         let mut connection = self.connection(context).await?;
-        self.view(&mut connection, operation, viewer).await
+        self.view(&mut connection, operation, access).await
     }
 
     async fn registered_agency(
@@ -274,25 +358,24 @@ impl EnforcementService {
     }
 }
 
-fn check_visible(record: &OperationRecord, viewer: &Viewer) -> Result<(), Error> {
-    let summoned: Vec<AgencyCode> = record
-        .summonses
-        .iter()
-        .filter_map(|summons| AgencyCode::parse(&summons.agency_code).ok())
-        .collect();
-    if viewer.may_see_operation(&record.operation.subdistrict_code, &summoned) {
-        return Ok(());
+/// Remembers, in the transaction that created `resource`, that this
+/// caller's `request_id` made it; false when a concurrent call with the
+/// same id won (the transaction is then spoiled: drop it and recall).
+async fn remember(
+    transaction: &mut Tx,
+    access: &Access,
+    request_id: Option<&RequestId>,
+    fingerprint: Fingerprint,
+    resource: &str,
+) -> Result<bool, Error> {
+    let Some(request_id) = request_id else {
+        return Ok(true);
+    };
+    match idempotency::remember(transaction, access, request_id, fingerprint, resource).await {
+        Ok(()) => Ok(true),
+        Err(error) if is_unique_violation(&error) => Ok(false),
+        Err(error) => Err(Error::database("remembering the request id")(error)),
     }
-    Err(Error::PermissionDenied(match viewer {
-        Viewer::Agency(agency) => format!(
-            "operations/{} is not visible to agency {agency}: it is not summoned to it",
-            record.operation.id
-        ),
-        _ => format!(
-            "operations/{} in subdistrict {} is outside the caller's jurisdiction",
-            record.operation.id, record.operation.subdistrict_code
-        ),
-    }))
 }
 
 // ------------------------------------------------------------- operations
@@ -300,10 +383,11 @@ fn check_visible(record: &OperationRecord, viewer: &Viewer) -> Result<(), Error>
 impl EnforcementService {
     async fn blow(
         &self,
-        caller: &Caller,
+        access: &Access,
         request: api::BlowWhistleRequest,
     ) -> Result<api::Operation, Error> {
         let now = Utc::now();
+        let fingerprint = Fingerprint::of(&request);
         let mut violations = Violations::default();
         let request_id = violations
             .check("request_id", RequestId::parse_optional(&request.request_id))
@@ -358,19 +442,42 @@ impl EnforcementService {
         violations.finish()?;
         let subdistrict = required(subdistrict, "subdistrict_code")?;
         let description = required(description, "description")?;
-        caller.require_jurisdiction(subdistrict.as_str())?;
-        let viewer = viewer(caller)?;
+        let place = block
+            .as_ref()
+            .map(BlockCode::as_str)
+            .unwrap_or(subdistrict.as_str());
+        if !access.reaches(&Resource::in_division(place)) {
+            return Err(Error::PermissionDenied(format!(
+                "{} {place} is outside the caller's jurisdiction",
+                if block.is_some() {
+                    "block"
+                } else {
+                    "subdistrict"
+                }
+            )));
+        }
 
+        if let Some(earlier) = self
+            .recall(access, request_id.as_ref(), fingerprint)
+            .await?
+        {
+            return self.view_named(&earlier, access).await;
+        }
         let mut connection = self.connection("blowing the whistle").await?;
-        let existing = store::find_existing(
-            &mut connection,
-            request_id.as_ref().map(RequestId::as_str),
-            case.as_ref().map(CaseName::as_str),
-        )
-        .await
-        .map_err(Error::database("looking for an earlier whistle"))?;
-        if let Some(existing) = existing {
-            return self.view(&mut connection, existing, &viewer).await;
+        if let Some(case) = &case {
+            let live = store::live_operation_of_case(&mut connection, case.as_str())
+                .await
+                .map_err(Error::database("looking for the case's operation"))?;
+            if let Some(live) = live {
+                // One live operation per case: a repeated whistle gets it
+                // back, if the caller may see it.
+                return match self.view(&mut connection, live, access).await {
+                    Err(Error::NotFound(_)) => Err(Error::AlreadyExists(format!(
+                        "{case} already has a live joint operation"
+                    ))),
+                    seen => seen,
+                };
+            }
         }
 
         // Named agencies must be registered and active.
@@ -451,7 +558,6 @@ impl EnforcementService {
                 WhistleSource::Direct
             },
             case,
-            request_id,
             subdistrict,
             block,
             location,
@@ -459,7 +565,10 @@ impl EnforcementService {
             description: description.into_string(),
             urgent: request.urgent,
             requested_lead: lead,
-            blown_by: caller.subject.clone(),
+            blown_by: access
+                .caller()
+                .map(|caller| caller.subject.clone())
+                .unwrap_or_default(),
             blown_at: now,
         };
         let mut transaction = self.begin("blowing the whistle").await?;
@@ -469,13 +578,31 @@ impl EnforcementService {
         let id = match recorded {
             store::Recorded::Created(id) | store::Recorded::Existing(id) => id,
         };
-        self.commit_and_view(transaction, id, &viewer, "blowing the whistle")
+        let resource = format!("operations/{id}");
+        if !remember(
+            &mut transaction,
+            access,
+            request_id.as_ref(),
+            fingerprint,
+            &resource,
+        )
+        .await?
+        {
+            drop(transaction);
+            let earlier = self
+                .recall(access, request_id.as_ref(), fingerprint)
+                .await?
+                .ok_or_else(lost_race)?;
+            return self.view_named(&earlier, access).await;
+        }
+        access.audit().resource(&resource);
+        self.commit_and_view(transaction, id, access, "blowing the whistle")
             .await
     }
 
     async fn summon(
         &self,
-        caller: &Caller,
+        access: &Access,
         request: api::SummonAgencyRequest,
     ) -> Result<api::Operation, Error> {
         let mut violations = Violations::default();
@@ -483,25 +610,31 @@ impl EnforcementService {
         let agency = violations.check("agency", AgencyCode::parse_code_or_name(&request.agency));
         violations.finish()?;
         let (name, agency) = (required(name, "operation")?, required(agency, "agency")?);
-        let viewer = viewer(caller)?;
+        access.audit().resource(name.to_string());
         let mut transaction = self.begin("summoning an agency").await?;
-        let row = self.locked_operation(&mut transaction, &name).await?;
-        let may_summon = caller.has_any_role(&[Role::DistrictAdmin, Role::Service])
-            || (caller.has_role(Role::SubdistrictDispatcher)
-                && caller.covers(&row.subdistrict_code))
-            || (caller.has_role(Role::DepartmentOfficer)
-                && row
-                    .lead_agency
-                    .as_deref()
-                    .is_some_and(|lead| own_agency(caller).is_ok_and(|own| own.as_str() == lead)));
-        if !may_summon {
-            return Err(Error::PermissionDenied(
-                "summoning another agency needs the operation's lead agency, a dispatcher of its subdistrict, or a district administrator".into(),
-            ));
+        let Locked { row, summonses } = self
+            .locked_operation(&mut transaction, &name, access)
+            .await?;
+        // Coordinators of the operation's place summon; of the summoned
+        // agencies, only the lead.
+        let coordinates_the_place = access.reaches(&Resource::in_division(place_of(&row)));
+        let leads = row
+            .lead_agency
+            .as_deref()
+            .is_some_and(|lead| access.reaches(&Resource::default().involving(&[lead])));
+        if !coordinates_the_place && !leads {
+            return Err(match viewer(access).agency {
+                Some(caller) => Refusal::NotLead {
+                    step: "summon another agency",
+                    caller,
+                }
+                .into(),
+                None => Error::PermissionDenied(
+                    "only the operation's lead agency or its coordinators may summon another agency"
+                        .into(),
+                ),
+            });
         }
-        let summonses = store::summonses(&mut transaction, row.id)
-            .await
-            .map_err(Error::database("reading summonses"))?;
         rules::check_summon(state_of(&row)?, &summons_facts(&summonses), &agency)?;
         self.registered_agency(&mut transaction, &agency, "agency")
             .await?;
@@ -525,16 +658,16 @@ impl EnforcementService {
         store::notify_deadline_workers(&mut transaction)
             .await
             .map_err(Error::database("summoning an agency"))?;
-        self.commit_and_view(transaction, row.id, &viewer, "summoning an agency")
+        self.commit_and_view(transaction, row.id, access, "summoning an agency")
             .await
     }
 
-    async fn report_in_inner(
+    async fn report_in(
         &self,
-        caller: &Caller,
+        access: &Access,
         request: api::ReportInRequest,
     ) -> Result<api::Operation, Error> {
-        let agency = acting_agency(caller, &request.agency)?;
+        let agency = acting_agency(access, &request.agency)?;
         let mut violations = Violations::default();
         let name = violations.check("operation", OperationName::parse(&request.operation));
         if request.officers.is_empty() {
@@ -573,14 +706,15 @@ impl EnforcementService {
         violations.finish()?;
         let name = required(name, "operation")?;
         let note = required(note, "note")?;
-        let viewer = Viewer::Agency(agency.clone());
+        access.audit().resource(name.to_string());
         let now = Utc::now();
 
         let mut transaction = self.begin("reporting in").await?;
-        let row = self.locked_operation(&mut transaction, &name).await?;
-        let summonses = store::summonses(&mut transaction, row.id)
-            .await
-            .map_err(Error::database("reading summonses"))?;
+        // An operation that did not summon the caller's agency does not
+        // exist for its officers.
+        let Locked { row, summonses } = self
+            .locked_operation(&mut transaction, &name, access)
+            .await?;
         let already = rules::check_report_in(state_of(&row)?, &summons_facts(&summonses), &agency)?;
 
         let mut officer_ids: Vec<Uuid> = officers.iter().map(OfficerName::id).collect();
@@ -629,24 +763,28 @@ impl EnforcementService {
             if sent == officer_ids {
                 // A retried report: the first one stands, nothing changes.
                 return self
-                    .commit_and_view(transaction, row.id, &viewer, "reporting in")
+                    .commit_and_view(transaction, row.id, access, "reporting in")
                     .await;
             }
-            return Err(rules::Refusal::AlreadyReportedIn { agency }.into());
+            return Err(Refusal::AlreadyReportedIn { agency }.into());
         }
         let Some(summons) = summonses
             .iter()
             .find(|summons| summons.agency_code == agency.as_str())
         else {
-            return Err(Error::NotFound(format!("agency {agency} has no summons")));
+            return Err(Refusal::NotSummoned { agency }.into());
         };
+        let reported_by = access
+            .caller()
+            .map(|caller| caller.subject.as_str())
+            .unwrap_or_default();
         store::record_report_in(
             &mut transaction,
             &store::Report {
                 operation: row.id,
                 agency: agency.as_str(),
                 reported_at: now,
-                reported_by: &caller.subject,
+                reported_by,
                 unit: unit.as_ref().map(UnitName::id),
                 note: note.as_str(),
                 officers: &officer_ids,
@@ -672,17 +810,18 @@ impl EnforcementService {
         .await
         .map_err(Error::database("reporting in"))?;
         tracing::info!(operation = %resource, %agency, on_time = now <= summons.report_in_due, "agency reported in");
-        self.commit_and_view(transaction, row.id, &viewer, "reporting in")
+        self.commit_and_view(transaction, row.id, access, "reporting in")
             .await
     }
 
-    async fn record_action_inner(
+    async fn record_action(
         &self,
-        caller: &Caller,
+        access: &Access,
         request: api::RecordActionRequest,
     ) -> Result<api::Action, Error> {
         use api::record_action_request::Details;
-        let agency = acting_agency(caller, &request.agency)?;
+        let agency = acting_agency(access, &request.agency)?;
+        let fingerprint = Fingerprint::of(&request);
         let now = Utc::now();
         let mut violations = Violations::default();
         let name = violations.check("operation", OperationName::parse(&request.operation));
@@ -869,26 +1008,18 @@ impl EnforcementService {
         let summary = required(summary, "summary")?;
         let notes = required(notes, "notes")?;
         let details = required(details, "details")?;
-        let viewer = Viewer::Agency(agency.clone());
+        access.audit().resource(name.to_string());
+        if let Some(earlier) = self
+            .recall(access, request_id.as_ref(), fingerprint)
+            .await?
+        {
+            return self.action_named(&earlier, access).await;
+        }
 
         let mut transaction = self.begin("recording an action").await?;
-        let row = self.locked_operation(&mut transaction, &name).await?;
-        if let Some(request_id) = &request_id {
-            let earlier = store::action_by_request_id(
-                &mut transaction,
-                row.id,
-                agency.as_str(),
-                request_id.as_str(),
-            )
-            .await
-            .map_err(Error::database("recording an action"))?;
-            if let Some(earlier) = earlier {
-                return Ok(convert::action(&earlier, &viewer));
-            }
-        }
-        let summonses = store::summonses(&mut transaction, row.id)
-            .await
-            .map_err(Error::database("reading summonses"))?;
+        let Locked { row, summonses } = self
+            .locked_operation(&mut transaction, &name, access)
+            .await?;
         rules::check_action(state_of(&row)?, &summons_facts(&summonses), &agency)?;
         if let Some(order) = &checked_order {
             let found = store::get_action(&mut transaction, row.id, order.id)
@@ -902,14 +1033,35 @@ impl EnforcementService {
             });
             rules::check_rectification_check(facts.as_ref(), &order.to_string(), &agency)?;
         }
+        let id = Uuid::now_v7();
+        let action_name = format!("{name}/actions/{id}");
+        if !remember(
+            &mut transaction,
+            access,
+            request_id.as_ref(),
+            fingerprint,
+            &action_name,
+        )
+        .await?
+        {
+            drop(transaction);
+            let earlier = self
+                .recall(access, request_id.as_ref(), fingerprint)
+                .await?
+                .ok_or_else(lost_race)?;
+            return self.action_named(&earlier, access).await;
+        }
+        let recorded_by = access
+            .caller()
+            .map(|caller| caller.subject.as_str())
+            .unwrap_or_default();
         let inserted = store::insert_action(
             &mut transaction,
             &store::NewAction {
-                id: Uuid::now_v7(),
+                id,
                 operation: row.id,
                 agency: agency.as_str(),
-                request_id: request_id.as_ref().map(RequestId::as_str),
-                recorded_by: &caller.subject,
+                recorded_by,
                 recorded_at: now,
                 summary: summary.as_str(),
                 notes: notes.as_str(),
@@ -943,12 +1095,12 @@ impl EnforcementService {
                 .await
                 .map_err(Error::database("recording an action"))?;
         }
-        let resource = format!("operations/{}", row.id);
+        let resource = name.to_string();
         flatgov_messaging::outbox::enqueue(
             &mut transaction,
             &resource,
             &api::ActionRecorded {
-                action: format!("{resource}/actions/{}", inserted.id),
+                action: action_name.clone(),
                 operation: resource.clone(),
                 case: row.case_name.clone().unwrap_or_default(),
                 agency: agency.to_string(),
@@ -961,19 +1113,36 @@ impl EnforcementService {
         )
         .await
         .map_err(Error::database("recording an action"))?;
-        transaction
-            .commit()
+        access.audit().resource(&action_name);
+        self.commit(transaction, access, "recording an action")
+            .await?;
+        Ok(convert::action(&inserted, &viewer(access)))
+    }
+
+    /// The action a remembered resource name names, as the caller may see
+    /// it now; NOT_FOUND when the caller no longer reaches its operation.
+    async fn action_named(&self, resource: &str, access: &Access) -> Result<api::Action, Error> {
+        let name = ActionName::parse(resource).map_err(|_| lost_race())?;
+        let mut connection = self.connection("reading the action").await?;
+        let record = store::load_operation(&mut connection, name.operation.0)
             .await
-            .map_err(Error::database("recording an action"))?;
-        Ok(convert::action(&inserted, &viewer))
+            .map_err(Error::database("reading the operation"))?
+            .filter(|record| reaches_operation(access, &record.operation, &record.summonses))
+            .ok_or_else(|| Error::not_found(name))?;
+        let action = record
+            .actions
+            .iter()
+            .find(|action| action.id == name.id)
+            .ok_or_else(|| Error::not_found(name))?;
+        Ok(convert::action(action, &viewer(access)))
     }
 
     async fn conclude(
         &self,
-        caller: &Caller,
+        access: &Access,
         request: api::ConcludeOperationRequest,
     ) -> Result<api::Operation, Error> {
-        let agency = acting_agency(caller, "")?;
+        let agency = acting_agency(access, "")?;
         let mut violations = Violations::default();
         let name = violations.check("operation", OperationName::parse(&request.operation));
         let outcome = api::OperationOutcome::try_from(request.outcome)
@@ -993,19 +1162,14 @@ impl EnforcementService {
             required(outcome, "outcome")?,
             required(summary, "summary")?,
         );
+        access.audit().resource(name.to_string());
         let now = Utc::now();
 
         let mut transaction = self.begin("concluding").await?;
-        let row = self.locked_operation(&mut transaction, &name).await?;
-        let summonses = store::summonses(&mut transaction, row.id)
-            .await
-            .map_err(Error::database("reading summonses"))?;
+        let Locked { row, summonses } = self
+            .locked_operation(&mut transaction, &name, access)
+            .await?;
         let facts = summons_facts(&summonses);
-        if !facts.iter().any(|summons| summons.agency == agency) {
-            return Err(Error::PermissionDenied(format!(
-                "{name} is not visible to agency {agency}: it is not summoned to it"
-            )));
-        }
         let overdue: Vec<String> = store::overdue_unchecked_orders(&mut transaction, row.id, now)
             .await
             .map_err(Error::database("reading rectification orders"))?
@@ -1018,12 +1182,16 @@ impl EnforcementService {
             .and_then(|lead| AgencyCode::parse(lead).ok())
             .ok_or_else(|| Error::FailedPrecondition(format!("{name} has no lead agency yet")))?;
         let kind = rules::check_conclusion(state_of(&row)?, &lead, &agency, &facts, &overdue)?;
+        let concluded_by = access
+            .caller()
+            .map(|caller| caller.subject.as_str())
+            .unwrap_or_default();
         store::conclude_operation(
             &mut transaction,
             row.id,
             outcome.as_str(),
             summary.as_str(),
-            &caller.subject,
+            concluded_by,
             now,
         )
         .await
@@ -1061,13 +1229,13 @@ impl EnforcementService {
         };
         enqueued.map_err(Error::database("concluding"))?;
         tracing::info!(operation = %resource, outcome = outcome.as_str(), ?kind, "operation concluded");
-        self.commit_and_view(transaction, row.id, &Viewer::Agency(agency), "concluding")
+        self.commit_and_view(transaction, row.id, access, "concluding")
             .await
     }
 
     async fn cancel(
         &self,
-        caller: &Caller,
+        access: &Access,
         request: api::CancelOperationRequest,
     ) -> Result<api::Operation, Error> {
         let mut violations = Violations::default();
@@ -1075,21 +1243,20 @@ impl EnforcementService {
         let reason = violations.check("reason", Text::required("reason", &request.reason, 1000));
         violations.finish()?;
         let (name, reason) = (required(name, "operation")?, required(reason, "reason")?);
-        let viewer = viewer(caller)?;
+        access.audit().resource(name.to_string());
         let now = Utc::now();
         let mut transaction = self.begin("cancelling").await?;
-        let row = self.locked_operation(&mut transaction, &name).await?;
-        caller.require_jurisdiction(&row.subdistrict_code)?;
+        let Locked { row, .. } = self
+            .locked_operation(&mut transaction, &name, access)
+            .await?;
         rules::check_cancel(state_of(&row)?)?;
-        store::cancel_operation(
-            &mut transaction,
-            row.id,
-            reason.as_str(),
-            &caller.subject,
-            now,
-        )
-        .await
-        .map_err(Error::database("cancelling"))?;
+        let cancelled_by = access
+            .caller()
+            .map(|caller| caller.subject.as_str())
+            .unwrap_or_default();
+        store::cancel_operation(&mut transaction, row.id, reason.as_str(), cancelled_by, now)
+            .await
+            .map_err(Error::database("cancelling"))?;
         let resource = name.to_string();
         flatgov_messaging::outbox::enqueue(
             &mut transaction,
@@ -1103,13 +1270,13 @@ impl EnforcementService {
         )
         .await
         .map_err(Error::database("cancelling"))?;
-        self.commit_and_view(transaction, row.id, &viewer, "cancelling")
+        self.commit_and_view(transaction, row.id, access, "cancelling")
             .await
     }
 
     async fn rate(
         &self,
-        caller: &Caller,
+        access: &Access,
         request: api::RateAgencyRequest,
     ) -> Result<api::Operation, Error> {
         let mut violations = Violations::default();
@@ -1134,14 +1301,12 @@ impl EnforcementService {
         );
         let score =
             i16::try_from(request.score).map_err(|_| Error::invalid("score", "out of range"))?;
-        let viewer = viewer(caller)?;
+        access.audit().resource(name.to_string());
         let now = Utc::now();
         let mut transaction = self.begin("rating an agency").await?;
-        let row = self.locked_operation(&mut transaction, &name).await?;
-        caller.require_jurisdiction(&row.subdistrict_code)?;
-        let summonses = store::summonses(&mut transaction, row.id)
-            .await
-            .map_err(Error::database("reading summonses"))?;
+        let Locked { row, summonses } = self
+            .locked_operation(&mut transaction, &name, access)
+            .await?;
         let already = store::is_rated(&mut transaction, row.id, agency.as_str())
             .await
             .map_err(Error::database("reading ratings"))?;
@@ -1151,13 +1316,17 @@ impl EnforcementService {
             &agency,
             already,
         )?;
+        let rated_by = access
+            .caller()
+            .map(|caller| caller.subject.as_str())
+            .unwrap_or_default();
         store::insert_rating(
             &mut transaction,
             row.id,
             agency.as_str(),
             score,
             comment.as_str(),
-            &caller.subject,
+            rated_by,
             now,
         )
         .await
@@ -1178,28 +1347,27 @@ impl EnforcementService {
         )
         .await
         .map_err(Error::database("rating an agency"))?;
-        self.commit_and_view(transaction, row.id, &viewer, "rating an agency")
+        self.commit_and_view(transaction, row.id, access, "rating an agency")
             .await
     }
 
     async fn get(
         &self,
-        caller: &Caller,
+        access: &Access,
         request: api::GetOperationRequest,
     ) -> Result<api::Operation, Error> {
         let name =
             OperationName::parse(&request.name).map_err(|error| Error::invalid("name", error))?;
-        let viewer = viewer(caller)?;
+        access.audit().resource(name.to_string());
         let mut connection = self.connection("reading the operation").await?;
-        self.view(&mut connection, name.0, &viewer).await
+        self.view(&mut connection, name.0, access).await
     }
 
     async fn list(
         &self,
-        caller: &Caller,
+        access: &Access,
         request: api::ListOperationsRequest,
     ) -> Result<api::ListOperationsResponse, Error> {
-        let viewer = viewer(caller)?;
         let mut violations = Violations::default();
         let agency = optional(
             &mut violations,
@@ -1246,27 +1414,16 @@ impl EnforcementService {
             .flatten();
         violations.finish()?;
         let size = required(size, "page_size")?;
-        let agency = match (&viewer, agency) {
-            (Viewer::Agency(own), Some(asked)) if *own != asked => {
-                return Err(Error::PermissionDenied(format!(
-                    "officers of {own} see only operations {own} is summoned to"
-                )));
-            }
-            (Viewer::Agency(own), _) => Some(own.clone()),
-            (_, asked) => asked,
-        };
-        let jurisdictions = match &viewer {
-            Viewer::Dispatcher { jurisdictions } => Some(jurisdictions.clone()),
-            _ => None,
-        };
         let now = Utc::now();
+        // The filters narrow what the caller reaches; they never widen it.
+        let reach = reach(access);
         let mut connection = self.connection("listing operations").await?;
         let mut records = store::list_operations(
             &mut connection,
             &store::OperationFilter {
                 agency: agency.as_ref().map(AgencyCode::as_str),
                 subdistrict_code: subdistrict.as_ref().map(SubdistrictCode::as_str),
-                jurisdictions: jurisdictions.as_deref(),
+                reach: &reach,
                 states: &states,
                 overdue_only: request.overdue_only,
                 case_name: case.as_ref().map(CaseName::as_str),
@@ -1280,10 +1437,19 @@ impl EnforcementService {
         let next_page_token = size.next_page_token(&mut records, &query, |record| {
             record.operation.id.to_string()
         });
+        let shown: Vec<&OperationRecord> = records
+            .iter()
+            .filter(|record| reaches_operation(access, &record.operation, &record.summonses))
+            .collect();
+        for record in &shown {
+            access
+                .audit()
+                .resource(format!("operations/{}", record.operation.id));
+        }
+        let viewer = viewer(access);
         Ok(api::ListOperationsResponse {
-            operations: records
-                .iter()
-                .filter(|record| check_visible(record, &viewer).is_ok())
+            operations: shown
+                .into_iter()
                 .map(|record| convert::operation(record, &viewer, now))
                 .collect(),
             next_page_token,
@@ -1292,10 +1458,9 @@ impl EnforcementService {
 
     async fn indicators(
         &self,
-        caller: &Caller,
+        access: &Access,
         request: api::GetIndicatorsRequest,
     ) -> Result<api::GetIndicatorsResponse, Error> {
-        let viewer = viewer(caller)?;
         let mut violations = Violations::default();
         // An unset or invalid period bound is reported as required below.
         let start = request
@@ -1336,22 +1501,29 @@ impl EnforcementService {
             required(start, "period_start")?,
             required(end, "period_end")?,
         );
+        // A filter the caller's grant can never reach is refused rather
+        // than answered with figures that look like zeros.
+        let reach = reach(access);
+        let by_place = reach.everything || !reach.division_prefixes.is_empty();
         if let Some(subdistrict) = &subdistrict
-            && !viewer.covers_subdistrict(subdistrict.as_str())
+            && reach.agency.is_none()
+            && !reach.everything
+            && !reach.division_prefixes.iter().any(|prefix| {
+                prefix.starts_with(subdistrict.as_str()) || subdistrict.as_str().starts_with(prefix)
+            })
         {
             return Err(Error::PermissionDenied(format!(
                 "subdistrict {subdistrict} is outside the caller's jurisdiction"
             )));
         }
-        let agency = match (&viewer, agency) {
-            (Viewer::Agency(own), Some(asked)) if *own != asked => {
-                return Err(Error::PermissionDenied(format!(
-                    "officers of {own} see only {own}'s figures"
-                )));
-            }
-            (Viewer::Agency(own), _) => Some(own.clone()),
-            (_, asked) => asked,
-        };
+        if let Some(asked) = &agency
+            && !by_place
+            && reach.agency.as_deref() != Some(asked.as_str())
+        {
+            return Err(Error::PermissionDenied(format!(
+                "officers see only their own agency's figures, not {asked}'s"
+            )));
+        }
         let now = Utc::now();
         let mut connection = self.connection("computing indicators").await?;
         let (summonses, action_counts) = store::summons_facts(
@@ -1372,7 +1544,10 @@ impl EnforcementService {
 
         let records: Vec<indicators::SummonsRecord> = summonses
             .iter()
-            .filter(|row| viewer.covers_subdistrict(&row.subdistrict_code))
+            .filter(|row| {
+                let place = row.block_code.as_deref().unwrap_or(&row.subdistrict_code);
+                access.reaches(&Resource::in_division(place).involving(&[row.agency_code.as_str()]))
+            })
             .filter_map(|row| {
                 Some(indicators::SummonsRecord {
                     agency: AgencyCode::parse(&row.agency_code).ok()?,
@@ -1421,7 +1596,7 @@ impl EnforcementService {
             .collect();
         let subdistricts = indicators::subdistricts(&operation_records, &compared, start, end)
             .into_iter()
-            .filter(|figures| viewer.covers_subdistrict(figures.subdistrict.as_str()))
+            .filter(|figures| access.reaches(&Resource::in_division(figures.subdistrict.as_str())))
             .filter(|figures| {
                 subdistrict
                     .as_ref()
@@ -1500,8 +1675,9 @@ fn subdistrict_indicators(figures: &indicators::SubdistrictFigures) -> api::Subd
 // ------------------------------------------------- agencies, units, officers
 
 impl EnforcementService {
-    async fn create_agency_inner(
+    async fn create_agency(
         &self,
+        access: &Access,
         request: api::CreateAgencyRequest,
     ) -> Result<api::Agency, Error> {
         let mut violations = Violations::default();
@@ -1520,6 +1696,7 @@ impl EnforcementService {
             required(name, "display_name")?,
             required(name_en, "display_name_en")?,
         );
+        access.audit().resource(code.resource_name());
         // Agencies are named by the duty lists' department codes. When the
         // duty lists can be asked, a code they do not know is refused; when
         // they are down, registration (an administrator's act) goes ahead.
@@ -1537,29 +1714,33 @@ impl EnforcementService {
                 tracing::warn!(agency = %code, %unavailable, "agency registered without checking the duty lists");
             }
         }
-        let mut connection = self.connection("creating an agency").await?;
-        match store::insert_agency(
-            &mut connection,
+        let mut transaction = self.begin("creating an agency").await?;
+        let inserted = store::insert_agency(
+            &mut transaction,
             code.as_str(),
             name.as_str(),
             name_en.as_str(),
             Utc::now(),
         )
-        .await
-        {
-            Ok(row) => {
-                tracing::info!(agency = %code, "agency registered");
-                Ok(convert::agency(&row))
+        .await;
+        let row = match inserted {
+            Ok(row) => row,
+            Err(error) if is_unique_violation(&error) => {
+                return Err(Error::AlreadyExists(format!(
+                    "agency {code} already exists"
+                )));
             }
-            Err(error) if is_unique_violation(&error) => Err(Error::AlreadyExists(format!(
-                "agency {code} already exists"
-            ))),
-            Err(error) => Err(Error::database("creating an agency")(error)),
-        }
+            Err(error) => return Err(Error::database("creating an agency")(error)),
+        };
+        self.commit(transaction, access, "creating an agency")
+            .await?;
+        tracing::info!(agency = %code, "agency registered");
+        Ok(convert::agency(&row))
     }
 
-    async fn update_agency_inner(
+    async fn update_agency(
         &self,
+        access: &Access,
         request: api::UpdateAgencyRequest,
     ) -> Result<api::Agency, Error> {
         let mut violations = Violations::default();
@@ -1578,9 +1759,10 @@ impl EnforcementService {
         });
         violations.finish()?;
         let code = required(code, "name")?;
-        let mut connection = self.connection("updating an agency").await?;
-        store::update_agency(
-            &mut connection,
+        access.audit().resource(code.resource_name());
+        let mut transaction = self.begin("updating an agency").await?;
+        let row = store::update_agency(
+            &mut transaction,
             code.as_str(),
             name.as_ref().map(Text::as_str),
             name_en.as_ref().map(Text::as_str),
@@ -1589,23 +1771,31 @@ impl EnforcementService {
         )
         .await
         .map_err(Error::database("updating an agency"))?
-        .map(|row| convert::agency(&row))
-        .ok_or_else(|| Error::NotFound(format!("agencies/{code} does not exist")))
+        .ok_or_else(|| Error::not_found(code.resource_name()))?;
+        self.commit(transaction, access, "updating an agency")
+            .await?;
+        Ok(convert::agency(&row))
     }
 
-    async fn agency_named(&self, name: &str) -> Result<store::AgencyRow, Error> {
-        let code =
-            AgencyCode::parse(name.strip_prefix("agencies/").unwrap_or("")).map_err(|error| {
+    async fn get_agency(
+        &self,
+        _access: &Access,
+        request: api::GetAgencyRequest,
+    ) -> Result<api::Agency, Error> {
+        let code = AgencyCode::parse(request.name.strip_prefix("agencies/").unwrap_or(""))
+            .map_err(|error| {
                 Error::invalid("name", format!("{error}; expected agencies/{{code}}"))
             })?;
         let mut connection = self.connection("reading an agency").await?;
         store::get_agency(&mut connection, code.as_str())
             .await
             .map_err(Error::database("reading an agency"))?
-            .ok_or_else(|| Error::NotFound(format!("agencies/{code} does not exist")))
+            .map(|row| convert::agency(&row))
+            .ok_or_else(|| Error::not_found(code.resource_name()))
     }
 
-    /// The agency of a `parent` field, which must exist.
+    /// The agency of a `parent` field, which must exist (agencies are a
+    /// public directory: NOT_FOUND reveals nothing).
     async fn parent_agency(
         &self,
         connection: &mut PgConnection,
@@ -1618,12 +1808,13 @@ impl EnforcementService {
         store::get_agency(connection, code.as_str())
             .await
             .map_err(Error::database("reading an agency"))?
-            .ok_or_else(|| Error::NotFound(format!("agencies/{code} does not exist")))?;
+            .ok_or_else(|| Error::not_found(code.resource_name()))?;
         Ok(code)
     }
 
-    async fn list_agencies_inner(
+    async fn list_agencies(
         &self,
+        _access: &Access,
         request: api::ListAgenciesRequest,
     ) -> Result<api::ListAgenciesResponse, Error> {
         let query = ListQuery::new(&format!(
@@ -1649,11 +1840,24 @@ impl EnforcementService {
         })
     }
 
-    async fn create_unit_inner(
+    /// PERMISSION_DENIED unless the caller manages `agency`'s units and
+    /// officers (the agency itself is public, so naming it reveals nothing).
+    fn require_manager(access: &Access, agency: &AgencyCode) -> Result<(), Error> {
+        if reaches_agency_staff(access, agency) {
+            return Ok(());
+        }
+        Err(Error::PermissionDenied(format!(
+            "{} is managed by its own officers and district administrators",
+            agency.resource_name()
+        )))
+    }
+
+    async fn create_unit(
         &self,
-        caller: &Caller,
+        access: &Access,
         request: api::CreateUnitRequest,
     ) -> Result<api::EnforcementUnit, Error> {
+        let fingerprint = Fingerprint::of(&request);
         let mut violations = Violations::default();
         let request_id = violations
             .check("request_id", RequestId::parse_optional(&request.request_id))
@@ -1670,15 +1874,41 @@ impl EnforcementService {
         );
         violations.finish()?;
         let name = required(name, "display_name")?;
-        let mut connection = self.connection("creating a unit").await?;
-        let agency = self.parent_agency(&mut connection, &request.parent).await?;
-        require_manager(caller, &agency)?;
+        let mut transaction = self.begin("creating a unit").await?;
+        let agency = self
+            .parent_agency(&mut transaction, &request.parent)
+            .await?;
+        access.audit().resource(agency.resource_name());
+        Self::require_manager(access, &agency)?;
+        if let Some(earlier) = self
+            .recall(access, request_id.as_ref(), fingerprint)
+            .await?
+        {
+            return self.unit_named(&earlier).await;
+        }
+        let id = Uuid::now_v7();
+        let unit_name = UnitName::new(agency.clone(), id).to_string();
+        if !remember(
+            &mut transaction,
+            access,
+            request_id.as_ref(),
+            fingerprint,
+            &unit_name,
+        )
+        .await?
+        {
+            drop(transaction);
+            let earlier = self
+                .recall(access, request_id.as_ref(), fingerprint)
+                .await?
+                .ok_or_else(lost_race)?;
+            return self.unit_named(&earlier).await;
+        }
         let row = store::insert_unit(
-            &mut connection,
+            &mut transaction,
             &store::NewUnit {
-                id: Uuid::now_v7(),
+                id,
                 agency: agency.as_str(),
-                request_id: request_id.as_ref().map(RequestId::as_str),
                 display_name: name.as_str(),
                 stationed_subdistrict_code: station.as_ref().map(SubdistrictCode::as_str),
                 on_duty: request.on_duty,
@@ -1687,12 +1917,25 @@ impl EnforcementService {
         )
         .await
         .map_err(Error::database("creating a unit"))?;
+        access.audit().resource(&unit_name);
+        self.commit(transaction, access, "creating a unit").await?;
         Ok(convert::unit(&row))
     }
 
-    async fn update_unit_inner(
+    /// The unit a remembered resource name names (units are public).
+    async fn unit_named(&self, resource: &str) -> Result<api::EnforcementUnit, Error> {
+        let unit = UnitName::parse(resource).map_err(|_| lost_race())?;
+        let mut connection = self.connection("reading a unit").await?;
+        store::get_unit(&mut connection, unit.agency().as_str(), unit.id())
+            .await
+            .map_err(Error::database("reading a unit"))?
+            .map(|row| convert::unit(&row))
+            .ok_or_else(|| Error::not_found(&unit))
+    }
+
+    async fn update_unit(
         &self,
-        caller: &Caller,
+        access: &Access,
         request: api::UpdateUnitRequest,
     ) -> Result<api::EnforcementUnit, Error> {
         let mut violations = Violations::default();
@@ -1710,10 +1953,11 @@ impl EnforcementService {
             };
         violations.finish()?;
         let unit = required(unit, "name")?;
-        require_manager(caller, unit.agency())?;
-        let mut connection = self.connection("updating a unit").await?;
-        store::update_unit(
-            &mut connection,
+        access.audit().resource(unit.to_string());
+        Self::require_manager(access, unit.agency())?;
+        let mut transaction = self.begin("updating a unit").await?;
+        let row = store::update_unit(
+            &mut transaction,
             unit.agency().as_str(),
             unit.id(),
             &store::UnitChanges {
@@ -1728,12 +1972,14 @@ impl EnforcementService {
         )
         .await
         .map_err(Error::database("updating a unit"))?
-        .map(|row| convert::unit(&row))
-        .ok_or_else(|| Error::NotFound(format!("{unit} does not exist")))
+        .ok_or_else(|| Error::not_found(&unit))?;
+        self.commit(transaction, access, "updating a unit").await?;
+        Ok(convert::unit(&row))
     }
 
-    async fn get_unit_inner(
+    async fn get_unit(
         &self,
+        _access: &Access,
         request: api::GetUnitRequest,
     ) -> Result<api::EnforcementUnit, Error> {
         let unit = UnitName::parse(&request.name).map_err(|error| Error::invalid("name", error))?;
@@ -1742,11 +1988,12 @@ impl EnforcementService {
             .await
             .map_err(Error::database("reading a unit"))?
             .map(|row| convert::unit(&row))
-            .ok_or_else(|| Error::NotFound(format!("{unit} does not exist")))
+            .ok_or_else(|| Error::not_found(&unit))
     }
 
-    async fn list_units_inner(
+    async fn list_units(
         &self,
+        _access: &Access,
         request: api::ListUnitsRequest,
     ) -> Result<api::ListUnitsResponse, Error> {
         let mut violations = Violations::default();
@@ -1821,11 +2068,12 @@ impl EnforcementService {
         Ok(())
     }
 
-    async fn create_officer_inner(
+    async fn create_officer(
         &self,
-        caller: &Caller,
+        access: &Access,
         request: api::CreateOfficerRequest,
     ) -> Result<api::Officer, Error> {
+        let fingerprint = Fingerprint::of(&request);
         let mut violations = Violations::default();
         let request_id = violations
             .check("request_id", RequestId::parse_optional(&request.request_id))
@@ -1843,19 +2091,45 @@ impl EnforcementService {
             required(badge, "badge_number")?,
             required(phone, "phone")?,
         );
-        let mut connection = self.connection("creating an officer").await?;
-        let agency = self.parent_agency(&mut connection, &request.parent).await?;
-        require_manager(caller, &agency)?;
+        let mut transaction = self.begin("creating an officer").await?;
+        let agency = self
+            .parent_agency(&mut transaction, &request.parent)
+            .await?;
+        access.audit().resource(agency.resource_name());
+        Self::require_manager(access, &agency)?;
+        if let Some(earlier) = self
+            .recall(access, request_id.as_ref(), fingerprint)
+            .await?
+        {
+            return self.officer_named(&earlier, access).await;
+        }
         if let Some(unit) = &unit {
-            self.unit_of_agency(&mut connection, &agency, unit, "unit")
+            self.unit_of_agency(&mut transaction, &agency, unit, "unit")
                 .await?;
         }
+        let id = Uuid::now_v7();
+        let officer_name = OfficerName::new(agency.clone(), id).to_string();
+        if !remember(
+            &mut transaction,
+            access,
+            request_id.as_ref(),
+            fingerprint,
+            &officer_name,
+        )
+        .await?
+        {
+            drop(transaction);
+            let earlier = self
+                .recall(access, request_id.as_ref(), fingerprint)
+                .await?
+                .ok_or_else(lost_race)?;
+            return self.officer_named(&earlier, access).await;
+        }
         let inserted = store::insert_officer(
-            &mut connection,
+            &mut transaction,
             &store::NewOfficer {
-                id: Uuid::now_v7(),
+                id,
                 agency: agency.as_str(),
-                request_id: request_id.as_ref().map(RequestId::as_str),
                 unit_id: unit.as_ref().map(UnitName::id),
                 display_name: name.as_str(),
                 badge_number: &badge,
@@ -1864,18 +2138,45 @@ impl EnforcementService {
             },
         )
         .await;
-        match inserted {
-            Ok(row) => Ok(convert::officer(&row, &viewer(caller)?)),
-            Err(error) if is_unique_violation(&error) => Err(Error::AlreadyExists(format!(
-                "agency {agency} already has an officer with badge number {badge}"
-            ))),
-            Err(error) => Err(Error::database("creating an officer")(error)),
-        }
+        let row = match inserted {
+            Ok(row) => row,
+            Err(error) if is_unique_violation(&error) => {
+                return Err(Error::AlreadyExists(format!(
+                    "agency {agency} already has an officer with badge number {badge}"
+                )));
+            }
+            Err(error) => return Err(Error::database("creating an officer")(error)),
+        };
+        access.audit().resource(&officer_name);
+        self.commit(transaction, access, "creating an officer")
+            .await?;
+        Ok(convert::officer(&row, &viewer(access)))
     }
 
-    async fn update_officer_inner(
+    /// The officer a remembered resource name names, as the caller may see
+    /// it now.
+    async fn officer_named(&self, resource: &str, access: &Access) -> Result<api::Officer, Error> {
+        let officer = OfficerName::parse(resource).map_err(|_| lost_race())?;
+        self.officer(&officer, access).await
+    }
+
+    /// The officer as the caller may see it; NOT_FOUND when it does not
+    /// exist or the caller may not see its agency's officers.
+    async fn officer(&self, officer: &OfficerName, access: &Access) -> Result<api::Officer, Error> {
+        if !reaches_agency_staff(access, officer.agency()) {
+            return Err(Error::not_found(officer));
+        }
+        let mut connection = self.connection("reading an officer").await?;
+        store::get_officer(&mut connection, officer.agency().as_str(), officer.id())
+            .await
+            .map_err(Error::database("reading an officer"))?
+            .map(|row| convert::officer(&row, &viewer(access)))
+            .ok_or_else(|| Error::not_found(officer))
+    }
+
+    async fn update_officer(
         &self,
-        caller: &Caller,
+        access: &Access,
         request: api::UpdateOfficerRequest,
     ) -> Result<api::Officer, Error> {
         let mut violations = Violations::default();
@@ -1894,14 +2195,19 @@ impl EnforcementService {
             .and_then(|value| violations.check("phone", phone(value)));
         violations.finish()?;
         let officer = required(officer, "name")?;
-        require_manager(caller, officer.agency())?;
-        let mut connection = self.connection("updating an officer").await?;
+        access.audit().resource(officer.to_string());
+        // Another agency's officers are personal data the caller does not
+        // see: they do not exist for it.
+        if !reaches_agency_staff(access, officer.agency()) {
+            return Err(Error::not_found(&officer));
+        }
+        let mut transaction = self.begin("updating an officer").await?;
         if let Some(Some(unit)) = &unit {
-            self.unit_of_agency(&mut connection, officer.agency(), unit, "unit")
+            self.unit_of_agency(&mut transaction, officer.agency(), unit, "unit")
                 .await?;
         }
         let row = store::update_officer(
-            &mut connection,
+            &mut transaction,
             officer.agency().as_str(),
             officer.id(),
             &store::OfficerChanges {
@@ -1914,42 +2220,26 @@ impl EnforcementService {
         )
         .await
         .map_err(Error::database("updating an officer"))?
-        .ok_or_else(|| Error::NotFound(format!("{officer} does not exist")))?;
-        Ok(convert::officer(&row, &viewer(caller)?))
+        .ok_or_else(|| Error::not_found(&officer))?;
+        self.commit(transaction, access, "updating an officer")
+            .await?;
+        Ok(convert::officer(&row, &viewer(access)))
     }
 
-    /// Officers are seen by their own agency, district administrators and
-    /// subdistrict dispatchers (without phones).
-    fn require_officer_reader(caller: &Caller, agency: &AgencyCode) -> Result<Viewer, Error> {
-        let viewer = viewer(caller)?;
-        match &viewer {
-            Viewer::DistrictAdmin | Viewer::Dispatcher { .. } => Ok(viewer),
-            Viewer::Agency(own) if own == agency => Ok(viewer),
-            _ => Err(Error::PermissionDenied(format!(
-                "officers of {agency} are visible to {agency}, district administrators and subdistrict dispatchers"
-            ))),
-        }
-    }
-
-    async fn get_officer_inner(
+    async fn get_officer(
         &self,
-        caller: &Caller,
+        access: &Access,
         request: api::GetOfficerRequest,
     ) -> Result<api::Officer, Error> {
         let officer =
             OfficerName::parse(&request.name).map_err(|error| Error::invalid("name", error))?;
-        let viewer = Self::require_officer_reader(caller, officer.agency())?;
-        let mut connection = self.connection("reading an officer").await?;
-        store::get_officer(&mut connection, officer.agency().as_str(), officer.id())
-            .await
-            .map_err(Error::database("reading an officer"))?
-            .map(|row| convert::officer(&row, &viewer))
-            .ok_or_else(|| Error::NotFound(format!("{officer} does not exist")))
+        access.audit().resource(officer.to_string());
+        self.officer(&officer, access).await
     }
 
-    async fn list_officers_inner(
+    async fn list_officers(
         &self,
-        caller: &Caller,
+        access: &Access,
         request: api::ListOfficersRequest,
     ) -> Result<api::ListOfficersResponse, Error> {
         let mut violations = Violations::default();
@@ -1965,7 +2255,13 @@ impl EnforcementService {
         let after = page.after_as::<Uuid>()?;
         let mut connection = self.connection("listing officers").await?;
         let agency = self.parent_agency(&mut connection, &request.parent).await?;
-        let viewer = Self::require_officer_reader(caller, &agency)?;
+        access.audit().resource(agency.resource_name());
+        if !reaches_agency_staff(access, &agency) {
+            return Err(Error::PermissionDenied(format!(
+                "officers of {} are listed for its own officers, subdistrict dispatchers and district administrators",
+                agency.resource_name()
+            )));
+        }
         if let Some(unit) = &unit
             && unit.agency() != &agency
         {
@@ -1989,6 +2285,12 @@ impl EnforcementService {
         let next_page_token = page
             .size
             .next_page_token(&mut rows, &query, |row| row.id.to_string());
+        let viewer = viewer(access);
+        for row in &rows {
+            access
+                .audit()
+                .resource(OfficerName::new(agency.clone(), row.id).to_string());
+        }
         Ok(api::ListOfficersResponse {
             officers: rows
                 .iter()
@@ -1999,185 +2301,29 @@ impl EnforcementService {
     }
 }
 
-macro_rules! rpc {
-    ($request:ident, |$caller:ident, $body:ident| $call:expr) => {{
-        let $caller = flatgov_auth::caller(&$request)?.clone();
-        let $body = $request.into_inner();
-        let result: Result<_, Error> = $call.await;
-        result.map(Response::new).map_err(Status::from)
-    }};
-}
-
-#[tonic::async_trait]
-impl JointEnforcement for EnforcementService {
-    async fn create_agency(
-        &self,
-        request: Request<api::CreateAgencyRequest>,
-    ) -> Result<Response<api::Agency>, Status> {
-        flatgov_auth::caller(&request)?.require_any_role(&[Role::DistrictAdmin])?;
-        rpc!(request, |_caller, body| self.create_agency_inner(body))
-    }
-
-    async fn update_agency(
-        &self,
-        request: Request<api::UpdateAgencyRequest>,
-    ) -> Result<Response<api::Agency>, Status> {
-        flatgov_auth::caller(&request)?.require_any_role(&[Role::DistrictAdmin])?;
-        rpc!(request, |_caller, body| self.update_agency_inner(body))
-    }
-
-    async fn get_agency(
-        &self,
-        request: Request<api::GetAgencyRequest>,
-    ) -> Result<Response<api::Agency>, Status> {
-        rpc!(request, |_caller, body| async {
-            self.agency_named(&body.name)
-                .await
-                .map(|row| convert::agency(&row))
-        })
-    }
-
-    async fn list_agencies(
-        &self,
-        request: Request<api::ListAgenciesRequest>,
-    ) -> Result<Response<api::ListAgenciesResponse>, Status> {
-        rpc!(request, |_caller, body| self.list_agencies_inner(body))
-    }
-
-    async fn create_unit(
-        &self,
-        request: Request<api::CreateUnitRequest>,
-    ) -> Result<Response<api::EnforcementUnit>, Status> {
-        rpc!(request, |caller, body| self
-            .create_unit_inner(&caller, body))
-    }
-
-    async fn update_unit(
-        &self,
-        request: Request<api::UpdateUnitRequest>,
-    ) -> Result<Response<api::EnforcementUnit>, Status> {
-        rpc!(request, |caller, body| self
-            .update_unit_inner(&caller, body))
-    }
-
-    async fn get_unit(
-        &self,
-        request: Request<api::GetUnitRequest>,
-    ) -> Result<Response<api::EnforcementUnit>, Status> {
-        rpc!(request, |_caller, body| self.get_unit_inner(body))
-    }
-
-    async fn list_units(
-        &self,
-        request: Request<api::ListUnitsRequest>,
-    ) -> Result<Response<api::ListUnitsResponse>, Status> {
-        rpc!(request, |_caller, body| self.list_units_inner(body))
-    }
-
-    async fn create_officer(
-        &self,
-        request: Request<api::CreateOfficerRequest>,
-    ) -> Result<Response<api::Officer>, Status> {
-        rpc!(request, |caller, body| self
-            .create_officer_inner(&caller, body))
-    }
-
-    async fn update_officer(
-        &self,
-        request: Request<api::UpdateOfficerRequest>,
-    ) -> Result<Response<api::Officer>, Status> {
-        rpc!(request, |caller, body| self
-            .update_officer_inner(&caller, body))
-    }
-
-    async fn get_officer(
-        &self,
-        request: Request<api::GetOfficerRequest>,
-    ) -> Result<Response<api::Officer>, Status> {
-        rpc!(request, |caller, body| self
-            .get_officer_inner(&caller, body))
-    }
-
-    async fn list_officers(
-        &self,
-        request: Request<api::ListOfficersRequest>,
-    ) -> Result<Response<api::ListOfficersResponse>, Status> {
-        rpc!(request, |caller, body| self
-            .list_officers_inner(&caller, body))
-    }
-
-    async fn blow_whistle(
-        &self,
-        request: Request<api::BlowWhistleRequest>,
-    ) -> Result<Response<api::Operation>, Status> {
-        flatgov_auth::caller(&request)?.require_any_role(&WHISTLERS)?;
-        rpc!(request, |caller, body| self.blow(&caller, body))
-    }
-
-    async fn summon_agency(
-        &self,
-        request: Request<api::SummonAgencyRequest>,
-    ) -> Result<Response<api::Operation>, Status> {
-        rpc!(request, |caller, body| self.summon(&caller, body))
-    }
-
-    async fn report_in(
-        &self,
-        request: Request<api::ReportInRequest>,
-    ) -> Result<Response<api::Operation>, Status> {
-        rpc!(request, |caller, body| self.report_in_inner(&caller, body))
-    }
-
-    async fn record_action(
-        &self,
-        request: Request<api::RecordActionRequest>,
-    ) -> Result<Response<api::Action>, Status> {
-        rpc!(request, |caller, body| self
-            .record_action_inner(&caller, body))
-    }
-
-    async fn conclude_operation(
-        &self,
-        request: Request<api::ConcludeOperationRequest>,
-    ) -> Result<Response<api::Operation>, Status> {
-        rpc!(request, |caller, body| self.conclude(&caller, body))
-    }
-
-    async fn cancel_operation(
-        &self,
-        request: Request<api::CancelOperationRequest>,
-    ) -> Result<Response<api::Operation>, Status> {
-        flatgov_auth::caller(&request)?.require_any_role(&WHISTLERS)?;
-        rpc!(request, |caller, body| self.cancel(&caller, body))
-    }
-
-    async fn rate_agency(
-        &self,
-        request: Request<api::RateAgencyRequest>,
-    ) -> Result<Response<api::Operation>, Status> {
-        flatgov_auth::caller(&request)?
-            .require_any_role(&[Role::SubdistrictDispatcher, Role::DistrictAdmin])?;
-        rpc!(request, |caller, body| self.rate(&caller, body))
-    }
-
-    async fn get_operation(
-        &self,
-        request: Request<api::GetOperationRequest>,
-    ) -> Result<Response<api::Operation>, Status> {
-        rpc!(request, |caller, body| self.get(&caller, body))
-    }
-
-    async fn list_operations(
-        &self,
-        request: Request<api::ListOperationsRequest>,
-    ) -> Result<Response<api::ListOperationsResponse>, Status> {
-        rpc!(request, |caller, body| self.list(&caller, body))
-    }
-
-    async fn get_indicators(
-        &self,
-        request: Request<api::GetIndicatorsRequest>,
-    ) -> Result<Response<api::GetIndicatorsResponse>, Status> {
-        rpc!(request, |caller, body| self.indicators(&caller, body))
+flatgov_grpc::dispatch! {
+    impl JointEnforcement for EnforcementService {
+        fn create_agency(api::CreateAgencyRequest) -> api::Agency => EnforcementService::create_agency;
+        fn update_agency(api::UpdateAgencyRequest) -> api::Agency => EnforcementService::update_agency;
+        fn get_agency(api::GetAgencyRequest) -> api::Agency => EnforcementService::get_agency;
+        fn list_agencies(api::ListAgenciesRequest) -> api::ListAgenciesResponse => EnforcementService::list_agencies;
+        fn create_unit(api::CreateUnitRequest) -> api::EnforcementUnit => EnforcementService::create_unit;
+        fn update_unit(api::UpdateUnitRequest) -> api::EnforcementUnit => EnforcementService::update_unit;
+        fn get_unit(api::GetUnitRequest) -> api::EnforcementUnit => EnforcementService::get_unit;
+        fn list_units(api::ListUnitsRequest) -> api::ListUnitsResponse => EnforcementService::list_units;
+        fn create_officer(api::CreateOfficerRequest) -> api::Officer => EnforcementService::create_officer;
+        fn update_officer(api::UpdateOfficerRequest) -> api::Officer => EnforcementService::update_officer;
+        fn get_officer(api::GetOfficerRequest) -> api::Officer => EnforcementService::get_officer;
+        fn list_officers(api::ListOfficersRequest) -> api::ListOfficersResponse => EnforcementService::list_officers;
+        fn blow_whistle(api::BlowWhistleRequest) -> api::Operation => EnforcementService::blow;
+        fn summon_agency(api::SummonAgencyRequest) -> api::Operation => EnforcementService::summon;
+        fn report_in(api::ReportInRequest) -> api::Operation => EnforcementService::report_in;
+        fn record_action(api::RecordActionRequest) -> api::Action => EnforcementService::record_action;
+        fn conclude_operation(api::ConcludeOperationRequest) -> api::Operation => EnforcementService::conclude;
+        fn cancel_operation(api::CancelOperationRequest) -> api::Operation => EnforcementService::cancel;
+        fn rate_agency(api::RateAgencyRequest) -> api::Operation => EnforcementService::rate;
+        fn get_operation(api::GetOperationRequest) -> api::Operation => EnforcementService::get;
+        fn list_operations(api::ListOperationsRequest) -> api::ListOperationsResponse => EnforcementService::list;
+        fn get_indicators(api::GetIndicatorsRequest) -> api::GetIndicatorsResponse => EnforcementService::indicators;
     }
 }

@@ -12,6 +12,7 @@ mod duties;
 mod error;
 pub mod events;
 mod grpc;
+pub mod policy;
 mod store;
 mod whistle;
 pub mod worker;
@@ -34,6 +35,10 @@ pub static IDENTITY: ServiceIdentity = ServiceIdentity {
     metrics_port: 9454,
     default_max_message_bytes: 4 * 1024 * 1024,
     migrator,
+    policy: &policy::POLICY,
+    // The record of what agencies did and what officers they sent, and the
+    // subdistricts' ratings, are never changed once written.
+    append_only_tables: &["actions", "summons_officers", "ratings"],
 };
 
 fn migrator() -> sqlx::migrate::Migrator {

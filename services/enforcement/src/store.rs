@@ -153,23 +153,19 @@ const UNIT_COLUMNS: &str = "id, agency_code, display_name, stationed_subdistrict
 pub struct NewUnit<'a> {
     pub id: Uuid,
     pub agency: &'a str,
-    pub request_id: Option<&'a str>,
     pub display_name: &'a str,
     pub stationed_subdistrict_code: Option<&'a str>,
     pub on_duty: bool,
     pub now: DateTime<Utc>,
 }
 
-/// Inserts the unit, or returns the one created earlier with the same
-/// request id.
 pub async fn insert_unit(
     connection: &mut PgConnection,
     unit: &NewUnit<'_>,
 ) -> Result<UnitRow, sqlx::Error> {
-    let inserted: Option<UnitRow> = sqlx::query_as(
-        "insert into units (id, agency_code, display_name, stationed_subdistrict_code, on_duty, active, request_id, created_at, updated_at)
-         values ($1, $2, $3, $4, $5, true, $6, $7, $7)
-         on conflict (agency_code, request_id) do nothing
+    sqlx::query_as(
+        "insert into units (id, agency_code, display_name, stationed_subdistrict_code, on_duty, active, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, true, $6, $6)
          returning id, agency_code, display_name, stationed_subdistrict_code, on_duty, active, created_at, updated_at",
     )
     .bind(unit.id)
@@ -177,20 +173,9 @@ pub async fn insert_unit(
     .bind(unit.display_name)
     .bind(unit.stationed_subdistrict_code)
     .bind(unit.on_duty)
-    .bind(unit.request_id)
     .bind(unit.now)
-    .fetch_optional(&mut *connection)
-    .await?;
-    if let Some(row) = inserted {
-        return Ok(row);
-    }
-    let mut query = QueryBuilder::<Postgres>::new("select ");
-    query.push(UNIT_COLUMNS);
-    query.push(" from units where agency_code = ");
-    query.push_bind(unit.agency);
-    query.push(" and request_id = ");
-    query.push_bind(unit.request_id);
-    query.build_query_as().fetch_one(connection).await
+    .fetch_one(connection)
+    .await
 }
 
 pub struct UnitChanges<'a> {
@@ -317,7 +302,6 @@ const OFFICER_COLUMNS: &str =
 pub struct NewOfficer<'a> {
     pub id: Uuid,
     pub agency: &'a str,
-    pub request_id: Option<&'a str>,
     pub unit_id: Option<Uuid>,
     pub display_name: &'a str,
     pub badge_number: &'a str,
@@ -325,30 +309,14 @@ pub struct NewOfficer<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// Inserts the officer, or returns the one created earlier with the same
-/// request id. A taken badge number is a unique violation.
+/// Inserts the officer. A taken badge number is a unique violation.
 pub async fn insert_officer(
     connection: &mut PgConnection,
     officer: &NewOfficer<'_>,
 ) -> Result<OfficerRow, sqlx::Error> {
-    if let Some(request_id) = officer.request_id {
-        let mut query = QueryBuilder::<Postgres>::new("select ");
-        query.push(OFFICER_COLUMNS);
-        query.push(" from officers where agency_code = ");
-        query.push_bind(officer.agency);
-        query.push(" and request_id = ");
-        query.push_bind(request_id);
-        let earlier: Option<OfficerRow> = query
-            .build_query_as()
-            .fetch_optional(&mut *connection)
-            .await?;
-        if let Some(row) = earlier {
-            return Ok(row);
-        }
-    }
     sqlx::query_as(
-        "insert into officers (id, agency_code, unit_id, display_name, badge_number, phone, active, request_id, created_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, true, $7, $8, $8)
+        "insert into officers (id, agency_code, unit_id, display_name, badge_number, phone, active, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, true, $7, $7)
          returning id, agency_code, unit_id, display_name, badge_number, phone, active, created_at, updated_at",
     )
     .bind(officer.id)
@@ -357,7 +325,6 @@ pub async fn insert_officer(
     .bind(officer.display_name)
     .bind(officer.badge_number)
     .bind(officer.phone)
-    .bind(officer.request_id)
     .bind(officer.now)
     .fetch_one(connection)
     .await
@@ -499,14 +466,13 @@ const OPERATION_COLUMNS: &str = "o.id, o.case_name, o.source, o.state, o.subdist
      o.agency_selection_note, o.blown_by, o.blown_at, o.resolve_attempts, o.resolve_fallback_at, o.outcome,
      o.conclusion_summary, o.concluded_at, o.concluded_by, o.follow_up_opened_at,
      o.cancel_reason, o.cancelled_at, o.cancelled_by, o.updated_at,
-     (select count(*) from actions a where a.operation_id = o.id and a.rectification_overdue_at is not null
-         and a.rectification_checked_at is null) as overdue_orders";
+     (select count(*) from rectification_clocks c where c.operation_id = o.id and c.overdue_at is not null
+         and c.checked_at is null) as overdue_orders";
 
 /// A whistle to record.
 pub struct NewOperation<'a> {
     pub id: Uuid,
     pub case_name: Option<&'a str>,
-    pub request_id: Option<&'a str>,
     pub source: &'a str,
     pub subdistrict_code: &'a str,
     pub block_code: Option<&'a str>,
@@ -532,7 +498,7 @@ pub enum Recorded {
 
 /// Records a whistle in state `resolving_agencies` (or `open` once the
 /// caller adds the summonses), unless the case already has a live
-/// operation or the request id was used: then that operation's id.
+/// operation: then that operation's id.
 pub async fn insert_operation(
     connection: &mut PgConnection,
     operation: &NewOperation<'_>,
@@ -543,16 +509,15 @@ pub async fn insert_operation(
         "open"
     };
     let inserted: Option<Uuid> = sqlx::query_scalar(
-        "insert into operations (id, case_name, request_id, source, state, subdistrict_code, block_code,
+        "insert into operations (id, case_name, source, state, subdistrict_code, block_code,
              longitude, latitude, matter_code, description, urgent, requested_lead, agency_selection_note,
              blown_by, blown_at, resolve_next_at, resolve_fallback_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $16)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $15)
          on conflict do nothing
          returning id",
     )
     .bind(operation.id)
     .bind(operation.case_name)
-    .bind(operation.request_id)
     .bind(operation.source)
     .bind(state)
     .bind(operation.subdistrict_code)
@@ -573,17 +538,10 @@ pub async fn insert_operation(
     if let Some(id) = inserted {
         return Ok(Recorded::Created(id));
     }
-    let existing: Option<Uuid> = sqlx::query_scalar(
-        "select id from operations
-         where ($1::text is not null and request_id = $1)
-            or ($2::text is not null and case_name = $2 and state <> 'cancelled')
-         order by blown_at
-         limit 1",
-    )
-    .bind(operation.request_id)
-    .bind(operation.case_name)
-    .fetch_optional(connection)
-    .await?;
+    let existing = match operation.case_name {
+        Some(case_name) => live_operation_of_case(connection, case_name).await?,
+        None => None,
+    };
     // The conflicting row committed before our insert gave up, so it is
     // visible now; its absence would mean another constraint failed.
     existing
@@ -591,24 +549,16 @@ pub async fn insert_operation(
         .ok_or_else(|| sqlx::Error::Protocol("operation conflict without a conflicting row".into()))
 }
 
-/// The operation a retried request or a case's repeated whistle finds: the
-/// one recorded with `request_id`, or the case's live operation.
-pub async fn find_existing(
+/// The case's live (not cancelled) operation, which a repeated whistle
+/// for the case finds instead of opening a second one.
+pub async fn live_operation_of_case(
     connection: &mut PgConnection,
-    request_id: Option<&str>,
-    case_name: Option<&str>,
+    case_name: &str,
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    if request_id.is_none() && case_name.is_none() {
-        return Ok(None);
-    }
     sqlx::query_scalar(
-        "select id from operations
-         where ($1::text is not null and request_id = $1)
-            or ($2::text is not null and case_name = $2 and state <> 'cancelled')
-         order by blown_at
-         limit 1",
+        "select id from operations where case_name = $1 and state <> 'cancelled'
+         order by blown_at limit 1",
     )
-    .bind(request_id)
     .bind(case_name)
     .fetch_optional(connection)
     .await
@@ -715,8 +665,14 @@ pub struct ActionRow {
     pub rectification_complied: Option<bool>,
 }
 
-const ACTION_COLUMNS: &str = "id, operation_id, agency_code, kind, recorded_by, recorded_at, summary, notes, notes_sensitive,
-     details, attachments, rectification_overdue_at, rectification_checked_at, rectification_complied";
+/// An action with its rectification clock, if it is a rectification order.
+const ACTION_COLUMNS: &str =
+    "a.id, a.operation_id, a.agency_code, a.kind, a.recorded_by, a.recorded_at, a.summary, a.notes,
+     a.notes_sensitive, a.details, a.attachments, c.overdue_at as rectification_overdue_at,
+     c.checked_at as rectification_checked_at, c.complied as rectification_complied";
+
+const ACTIONS_WITH_CLOCKS: &str =
+    " from actions a left join rectification_clocks c on c.order_id = a.id";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RatingRow {
@@ -787,10 +743,9 @@ pub async fn overdue_unchecked_orders(
     now: DateTime<Utc>,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
     sqlx::query_scalar(
-        "select id from actions
-         where operation_id = $1 and kind = 'rectification_order' and rectification_checked_at is null
-           and (rectification_overdue_at is not null or rectification_due <= $2)
-         order by rectification_due",
+        "select order_id from rectification_clocks
+         where operation_id = $1 and checked_at is null and (overdue_at is not null or due <= $2)
+         order by due",
     )
     .bind(operation)
     .bind(now)
@@ -848,9 +803,10 @@ pub async fn actions_of(
 ) -> Result<Vec<ActionRow>, sqlx::Error> {
     let mut query = QueryBuilder::<Postgres>::new("select ");
     query.push(ACTION_COLUMNS);
-    query.push(" from actions where operation_id = ");
+    query.push(ACTIONS_WITH_CLOCKS);
+    query.push(" where a.operation_id = ");
     query.push_bind(operation);
-    query.push(" order by recorded_at, id");
+    query.push(" order by a.recorded_at, a.id");
     query.build_query_as().fetch_all(connection).await
 }
 
@@ -861,9 +817,10 @@ pub async fn get_action(
 ) -> Result<Option<ActionRow>, sqlx::Error> {
     let mut query = QueryBuilder::<Postgres>::new("select ");
     query.push(ACTION_COLUMNS);
-    query.push(" from actions where operation_id = ");
+    query.push(ACTIONS_WITH_CLOCKS);
+    query.push(" where a.operation_id = ");
     query.push_bind(operation);
-    query.push(" and id = ");
+    query.push(" and a.id = ");
     query.push_bind(id);
     query.build_query_as().fetch_optional(connection).await
 }
@@ -929,12 +886,25 @@ pub async fn load_operation(
     }
 }
 
+/// The operations a caller reaches, as a list query narrows to them: the
+/// same rule `Access::reaches` applies to one operation.
+#[derive(Debug, Clone, Default)]
+pub struct Reach {
+    /// Every operation (a grant not limited by place or agency).
+    pub everything: bool,
+    /// Operations whose block (or, without one, subdistrict) code starts
+    /// with one of these division codes.
+    pub division_prefixes: Vec<String>,
+    /// Operations that summoned this agency.
+    pub agency: Option<String>,
+}
+
 /// What a list of operations is narrowed to.
 pub struct OperationFilter<'a> {
     pub agency: Option<&'a str>,
     pub subdistrict_code: Option<&'a str>,
-    /// Subdistrict prefixes the caller may see (dispatchers); `None` = all.
-    pub jurisdictions: Option<&'a [String]>,
+    /// What the caller may see at all.
+    pub reach: &'a Reach,
     pub states: &'a [&'a str],
     pub overdue_only: bool,
     pub case_name: Option<&'a str>,
@@ -960,10 +930,13 @@ pub async fn list_operations(
         query.push(" and o.subdistrict_code = ");
         query.push_bind(subdistrict);
     }
-    if let Some(jurisdictions) = filter.jurisdictions {
-        query.push(" and exists (select 1 from unnest(");
-        query.push_bind(jurisdictions);
-        query.push("::text[]) j where starts_with(o.subdistrict_code, j))");
+    if !filter.reach.everything {
+        query.push(" and (exists (select 1 from unnest(");
+        query.push_bind(&filter.reach.division_prefixes);
+        query.push("::text[]) j where starts_with(coalesce(o.block_code, o.subdistrict_code), j))");
+        query.push(" or exists (select 1 from summonses s where s.operation_id = o.id and s.agency_code = ");
+        query.push_bind(filter.reach.agency.as_deref());
+        query.push("))");
     }
     if !filter.states.is_empty() {
         query.push(" and o.state = any(");
@@ -973,7 +946,7 @@ pub async fn list_operations(
     if filter.overdue_only {
         query.push(" and (exists (select 1 from summonses s where s.operation_id = o.id and s.reported_at is null and o.state = 'open' and s.report_in_due < ");
         query.push_bind(filter.now);
-        query.push(") or exists (select 1 from actions a where a.operation_id = o.id and a.rectification_overdue_at is not null and a.rectification_checked_at is null and o.state <> 'cancelled'))");
+        query.push(") or exists (select 1 from rectification_clocks c where c.operation_id = o.id and c.overdue_at is not null and c.checked_at is null and o.state <> 'cancelled'))");
     }
     if let Some(case_name) = filter.case_name {
         query.push(" and o.case_name = ");
@@ -1040,7 +1013,6 @@ pub struct NewAction<'a> {
     pub id: Uuid,
     pub operation: Uuid,
     pub agency: &'a str,
-    pub request_id: Option<&'a str>,
     pub recorded_by: &'a str,
     pub recorded_at: DateTime<Utc>,
     pub summary: &'a str,
@@ -1050,55 +1022,46 @@ pub struct NewAction<'a> {
     pub attachments: &'a [Attachment],
 }
 
-/// The action recorded earlier by the same agency with this request id.
-pub async fn action_by_request_id(
-    connection: &mut PgConnection,
-    operation: Uuid,
-    agency: &str,
-    request_id: &str,
-) -> Result<Option<ActionRow>, sqlx::Error> {
-    let mut query = QueryBuilder::<Postgres>::new("select ");
-    query.push(ACTION_COLUMNS);
-    query.push(" from actions where operation_id = ");
-    query.push_bind(operation);
-    query.push(" and agency_code = ");
-    query.push_bind(agency);
-    query.push(" and request_id = ");
-    query.push_bind(request_id);
-    query.build_query_as().fetch_optional(connection).await
-}
-
 pub async fn insert_action(
     connection: &mut PgConnection,
     action: &NewAction<'_>,
 ) -> Result<ActionRow, sqlx::Error> {
-    let mut query = QueryBuilder::<Postgres>::new(
-        "insert into actions (id, operation_id, agency_code, kind, request_id, recorded_by, recorded_at, summary,
-             notes, notes_sensitive, details, attachments, rectification_due) values (",
-    );
-    let mut values = query.separated(", ");
-    values.push_bind(action.id);
-    values.push_bind(action.operation);
-    values.push_bind(action.agency);
-    values.push_bind(action.details.kind().as_str());
-    values.push_bind(action.request_id);
-    values.push_bind(action.recorded_by);
-    values.push_bind(action.recorded_at);
-    values.push_bind(action.summary);
-    values.push_bind(action.notes);
-    values.push_bind(action.notes_sensitive);
-    values.push_bind(Json(action.details));
-    values.push_bind(Json(action.attachments));
-    values.push_bind(action.details.rectification_deadline());
-    query.push(") returning ");
-    query.push(ACTION_COLUMNS);
-    let row: ActionRow = query.build_query_as().fetch_one(&mut *connection).await?;
+    sqlx::query(
+        "insert into actions (id, operation_id, agency_code, kind, recorded_by, recorded_at, summary,
+             notes, notes_sensitive, details, attachments)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(action.id)
+    .bind(action.operation)
+    .bind(action.agency)
+    .bind(action.details.kind().as_str())
+    .bind(action.recorded_by)
+    .bind(action.recorded_at)
+    .bind(action.summary)
+    .bind(action.notes)
+    .bind(action.notes_sensitive)
+    .bind(Json(action.details))
+    .bind(Json(action.attachments))
+    .execute(&mut *connection)
+    .await?;
+    if let Some(due) = action.details.rectification_deadline() {
+        sqlx::query(
+            "insert into rectification_clocks (order_id, operation_id, due) values ($1, $2, $3)",
+        )
+        .bind(action.id)
+        .bind(action.operation)
+        .bind(due)
+        .execute(&mut *connection)
+        .await?;
+    }
     sqlx::query("update operations set updated_at = $2 where id = $1")
         .bind(action.operation)
         .bind(action.recorded_at)
-        .execute(connection)
+        .execute(&mut *connection)
         .await?;
-    Ok(row)
+    get_action(connection, action.operation, action.id)
+        .await?
+        .ok_or_else(|| sqlx::Error::Protocol("an inserted action is missing".into()))
 }
 
 /// Records the check of a rectification order.
@@ -1109,8 +1072,8 @@ pub async fn check_rectification_order(
     checked_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "update actions set rectification_checked_at = $2, rectification_complied = $3
-         where id = $1 and rectification_checked_at is null",
+        "update rectification_clocks set checked_at = $2, complied = $3
+         where order_id = $1 and checked_at is null",
     )
     .bind(order)
     .bind(checked_at)
@@ -1258,20 +1221,22 @@ pub async fn mark_overdue_orders(
     limit: i64,
 ) -> Result<Vec<OverdueOrder>, sqlx::Error> {
     let due: Vec<OverdueOrder> = sqlx::query_as(
-        "select a.id, a.operation_id, a.agency_code, a.rectification_due, o.case_name, o.subdistrict_code
-         from actions a join operations o on o.id = a.operation_id
-         where a.kind = 'rectification_order' and a.rectification_overdue_at is null
-           and a.rectification_checked_at is null and a.rectification_due <= $1 and o.state <> 'cancelled'
-         order by a.rectification_due
+        "select c.order_id as id, c.operation_id, a.agency_code, c.due as rectification_due, o.case_name,
+                o.subdistrict_code
+         from rectification_clocks c
+         join actions a on a.id = c.order_id
+         join operations o on o.id = c.operation_id
+         where c.overdue_at is null and c.checked_at is null and c.due <= $1 and o.state <> 'cancelled'
+         order by c.due
          limit $2
-         for update of a skip locked",
+         for update of c skip locked",
     )
     .bind(now)
     .bind(limit)
     .fetch_all(&mut *connection)
     .await?;
     for order in &due {
-        sqlx::query("update actions set rectification_overdue_at = $2 where id = $1")
+        sqlx::query("update rectification_clocks set overdue_at = $2 where order_id = $1")
             .bind(order.id)
             .bind(now)
             .execute(&mut *connection)
@@ -1340,9 +1305,8 @@ pub async fn next_deadline(
              select min(s.report_in_due) as due from summonses s join operations o on o.id = s.operation_id
               where s.reported_at is null and s.marked_late_at is null and o.state = 'open'
              union all
-             select min(a.rectification_due) from actions a join operations o on o.id = a.operation_id
-              where a.kind = 'rectification_order' and a.rectification_overdue_at is null
-                and a.rectification_checked_at is null and o.state <> 'cancelled'
+             select min(c.due) from rectification_clocks c join operations o on o.id = c.operation_id
+              where c.overdue_at is null and c.checked_at is null and o.state <> 'cancelled'
              union all
              select min(resolve_next_at) from operations where state = 'resolving_agencies'
          ) deadlines",
@@ -1358,6 +1322,7 @@ pub struct SummonsFactRow {
     pub operation_id: Uuid,
     pub agency_code: String,
     pub subdistrict_code: String,
+    pub block_code: Option<String>,
     pub blown_at: DateTime<Utc>,
     pub summoned_at: DateTime<Utc>,
     pub report_in_due: DateTime<Utc>,
@@ -1396,7 +1361,7 @@ pub async fn summons_facts(
     subdistrict: Option<&str>,
 ) -> Result<(Vec<SummonsFactRow>, Vec<ActionCountRow>), sqlx::Error> {
     let summonses: Vec<SummonsFactRow> = sqlx::query_as(
-        "select s.operation_id, s.agency_code, o.subdistrict_code, o.blown_at, s.summoned_at, s.report_in_due,
+        "select s.operation_id, s.agency_code, o.subdistrict_code, o.block_code, o.blown_at, s.summoned_at, s.report_in_due,
                 s.reported_at, o.state, o.first_concluded_at, o.cancelled_at, r.score as rating
          from summonses s
          join operations o on o.id = s.operation_id

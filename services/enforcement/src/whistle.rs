@@ -3,7 +3,6 @@
 //! deadline worker that resolves agencies later, and `SummonAgency`.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use flatgov_grpc::request_id::RequestId;
 use flatgov_grpc::time::timestamp;
 use flatgov_proto::enforcement::v1::{AgencySummoned, WhistleBlown};
 use sqlx::PgConnection;
@@ -19,7 +18,6 @@ use crate::store::{self, NewOperation, Recorded};
 #[derive(Debug, Clone)]
 pub struct Whistle {
     pub case: Option<CaseName>,
-    pub request_id: Option<RequestId>,
     pub source: WhistleSource,
     pub subdistrict: SubdistrictCode,
     pub block: Option<BlockCode>,
@@ -75,8 +73,8 @@ impl OperationFacts {
     }
 }
 
-/// Records a whistle (unless the case's live operation or the request's
-/// earlier result exists) and, when the agencies are chosen, summons them.
+/// Records a whistle (unless the case's live operation exists) and, when
+/// the agencies are chosen, summons them.
 /// Runs inside the caller's transaction.
 pub async fn record(
     connection: &mut PgConnection,
@@ -101,7 +99,6 @@ pub async fn record(
         &NewOperation {
             id,
             case_name: whistle.case.as_ref().map(CaseName::as_str),
-            request_id: whistle.request_id.as_ref().map(RequestId::as_str),
             source: whistle.source.as_str(),
             subdistrict_code: whistle.subdistrict.as_str(),
             block_code: whistle.block.as_ref().map(BlockCode::as_str),

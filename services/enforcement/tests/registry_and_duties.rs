@@ -424,10 +424,10 @@ async fn agencies_units_and_officers_are_managed_as_data_by_those_responsible() 
         seen(&tokens.integrator).await.unwrap_err().code(),
         Code::PermissionDenied
     );
-    assert_eq!(
-        seen(&tokens.police).await.unwrap_err().code(),
-        Code::PermissionDenied
-    );
+    // Another agency's officers do not exist for the police.
+    let police = seen(&tokens.police).await.unwrap_err();
+    assert_eq!(police.code(), Code::NotFound);
+    assert_eq!(police.message(), format!("{} does not exist", officer.name));
     let same_badge = client
         .create_officer(with_token(
             api::CreateOfficerRequest {
@@ -514,9 +514,10 @@ async fn the_lead_agency_may_summon_another_agency_with_its_own_deadline() {
                 .await
         }
     };
+    // Market supervision is not summoned: the operation does not exist for it.
     assert_eq!(
         summon(tokens.market.clone()).await.unwrap_err().code(),
-        Code::PermissionDenied
+        Code::NotFound
     );
     let widened = summon(tokens.urban.clone())
         .await
@@ -526,6 +527,23 @@ async fn the_lead_agency_may_summon_another_agency_with_its_own_deadline() {
     assert!(!summons(&widened, "public_security").lead);
     let again = summon(tokens.urban.clone()).await.unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition);
+    // The police, summoned but not leading, see the operation but may not
+    // summon others.
+    let not_lead = client
+        .summon_agency(with_token(
+            api::SummonAgencyRequest {
+                operation: opened.name.clone(),
+                agency: "market_supervision".into(),
+            },
+            &tokens.police,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(not_lead.code(), Code::PermissionDenied);
+    assert_eq!(
+        not_lead.message(),
+        "only the lead agency may summon another agency; agency public_security does not lead this operation"
+    );
     let summoned = events_of::<api::AgencySummoned>(&test, 2).await;
     assert_eq!(summoned[1].1.agency, "public_security");
     assert!(summoned[0].1.lead && !summoned[1].1.lead);

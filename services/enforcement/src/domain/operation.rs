@@ -108,7 +108,10 @@ pub struct SummonsFacts {
     pub actions_recorded: u32,
 }
 
-/// Why a step is refused. Each is a FAILED_PRECONDITION for the caller.
+/// Why a step is refused. Each is a FAILED_PRECONDITION for the caller,
+/// but [`Refusal::NotLead`], a PERMISSION_DENIED. A refusal only reaches a
+/// caller who sees the operation (whose summonses it may read), and names
+/// no agency but the caller's own or the one it asked about.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     #[error("the operation is {}; {step} needs it to be {needed}", .state.describe())]
@@ -117,20 +120,17 @@ pub enum Refusal {
         step: &'static str,
         needed: &'static str,
     },
-    #[error("agency {agency} is not summoned to this operation; summoned: {}", list(.summoned))]
-    NotSummoned {
-        agency: AgencyCode,
-        summoned: Vec<AgencyCode>,
-    },
+    #[error("agency {agency} is not summoned to this operation")]
+    NotSummoned { agency: AgencyCode },
     #[error("agency {agency} is already summoned to this operation")]
     AlreadySummoned { agency: AgencyCode },
     #[error("agency {agency} already reported in with other officers; its report stands")]
     AlreadyReportedIn { agency: AgencyCode },
     #[error("agency {agency} must report in before recording actions")]
     NotReportedIn { agency: AgencyCode },
-    #[error("only the lead agency {lead} may conclude; the caller acts for {caller}")]
+    #[error("only the lead agency may {step}; agency {caller} does not lead this operation")]
     NotLead {
-        lead: AgencyCode,
+        step: &'static str,
         caller: AgencyCode,
     },
     #[error("not every summoned agency has reported in: waiting for {}", list(.missing))]
@@ -179,7 +179,6 @@ fn find<'a>(summons: &'a [SummonsFacts], agency: &AgencyCode) -> Result<&'a Summ
         .find(|facts| &facts.agency == agency)
         .ok_or_else(|| Refusal::NotSummoned {
             agency: agency.clone(),
-            summoned: summons.iter().map(|facts| facts.agency.clone()).collect(),
         })
 }
 
@@ -278,7 +277,7 @@ pub fn check_conclusion(
     )?;
     if lead != caller {
         return Err(Refusal::NotLead {
-            lead: lead.clone(),
+            step: "conclude",
             caller: caller.clone(),
         });
     }
@@ -370,10 +369,9 @@ pub fn check_rectification_check(
         return Err(refuse("is not a rectification order".into()));
     }
     if &order.agency != agency {
-        return Err(refuse(format!(
-            "was issued by {}; only that agency checks it",
-            order.agency
-        )));
+        return Err(refuse(
+            "was issued by another agency; only that agency checks it".into(),
+        ));
     }
     if order.already_checked {
         return Err(refuse("has already been checked".into()));
@@ -409,7 +407,7 @@ mod tests {
     }
 
     #[test]
-    fn an_agency_that_was_not_summoned_cannot_report_in_and_hears_who_was() {
+    fn an_agency_that_was_not_summoned_cannot_report_in_and_hears_nothing_of_the_others() {
         let summons = [
             facts("urban_management", false, 0),
             facts("market_supervision", false, 0),
@@ -418,7 +416,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             refusal.to_string(),
-            "agency public_security is not summoned to this operation; summoned: urban_management, market_supervision"
+            "agency public_security is not summoned to this operation"
         );
     }
 
@@ -515,7 +513,7 @@ mod tests {
                 &[]
             ),
             Err(Refusal::NotLead {
-                lead: lead.clone(),
+                step: "conclude",
                 caller: agency("market_supervision")
             })
         );

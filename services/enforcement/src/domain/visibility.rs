@@ -1,80 +1,74 @@
-//! Who may see what of an operation.
+//! How much of what a caller may see is shown to them.
 //!
-//! - Officers of an agency see only operations their agency is summoned to.
+//! Whether a caller sees an operation, a unit or an officer at all is the
+//! policy table's scope (`crate::policy`), checked with `Access::reaches`.
+//! This module shapes what is shown of a resource the caller does see,
+//! from the roles the table granted the caller on the call — never more:
+//!
 //! - Notes an agency marks sensitive (police investigation details, …) are
-//!   visible only to that agency — not to dispatchers, not to administrators.
-//! - Subdistrict dispatchers see the operations of their jurisdiction, whole
-//!   but for those notes.
-//! - District administrators see everything but those notes; other flatgov
-//!   services and integrators see operations without officers' names.
+//!   shown only to officers of that agency — not to the other summoned
+//!   agencies, not to dispatchers, not to administrators.
+//! - Other notes (an agency's report-in note among them), officers' names
+//!   and badge numbers, and the staff ids of who blew, recorded, concluded,
+//!   cancelled or rated are shown to staff who work with the officers:
+//!   district administrators, subdistrict dispatchers and officers.
+//!   Integrators see operations without people or notes: how many officers
+//!   came, never who.
+//! - An officer's phone number is shown to district administrators and to
+//!   officers of the officer's own agency.
+
+use std::collections::BTreeSet;
+
+use flatgov_auth::Role;
 
 use super::codes::AgencyCode;
 
-/// The viewpoint of a caller, from the strongest of its roles.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Viewer {
-    DistrictAdmin,
-    /// Division codes of the dispatcher's jurisdictions (prefixes).
-    Dispatcher {
-        jurisdictions: Vec<String>,
-    },
-    /// An officer acting for this agency.
-    Agency(AgencyCode),
-    /// Another flatgov service.
-    Service,
-    /// A read-only outside system.
-    Integrator,
+/// What a caller is shown, from the roles granted to it on one call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Viewer {
+    /// The agency the caller acts for as one of its officers (its `org`
+    /// claim), when the call granted it the officer role.
+    pub agency: Option<AgencyCode>,
+    /// District administrators, subdistrict dispatchers and officers, who
+    /// work with officers and see who they are.
+    pub works_with_officers: bool,
+    /// District administrators, who see every officer's phone.
+    pub district_admin: bool,
 }
 
 impl Viewer {
-    /// Whether the operation in `subdistrict` with these summoned agencies is
-    /// visible at all.
-    pub fn may_see_operation(&self, subdistrict: &str, summoned: &[AgencyCode]) -> bool {
-        match self {
-            Viewer::DistrictAdmin | Viewer::Service | Viewer::Integrator => true,
-            Viewer::Dispatcher { jurisdictions } => covers(jurisdictions, subdistrict),
-            Viewer::Agency(agency) => summoned.contains(agency),
+    /// The viewer of a caller holding `granted` (the roles the policy
+    /// granted it on this call) and acting for `organisation`.
+    pub fn of(granted: &BTreeSet<Role>, organisation: Option<&str>) -> Self {
+        let officer = granted.contains(&Role::DepartmentOfficer);
+        Self {
+            agency: officer
+                .then(|| organisation.and_then(|code| AgencyCode::parse(code).ok()))
+                .flatten(),
+            works_with_officers: officer
+                || granted.contains(&Role::DistrictAdmin)
+                || granted.contains(&Role::SubdistrictDispatcher),
+            district_admin: granted.contains(&Role::DistrictAdmin),
         }
     }
 
     /// Whether an action's notes are shown.
     pub fn may_see_notes(&self, recorded_by_agency: &AgencyCode, sensitive: bool) -> bool {
-        if !sensitive {
-            return !matches!(self, Viewer::Integrator);
+        if sensitive {
+            return self.agency.as_ref() == Some(recorded_by_agency);
         }
-        matches!(self, Viewer::Agency(agency) if agency == recorded_by_agency)
+        self.works_with_officers
     }
 
-    /// Whether officers' names and badge numbers are shown.
-    pub fn may_see_officer_names(&self) -> bool {
-        matches!(
-            self,
-            Viewer::DistrictAdmin | Viewer::Dispatcher { .. } | Viewer::Agency(_)
-        )
+    /// Whether officers' names and badge numbers, and staff ids, are shown.
+    pub fn may_see_people(&self) -> bool {
+        self.works_with_officers
     }
 
     /// Whether an officer's phone number is shown.
     pub fn may_see_officer_phone(&self, officer_agency: &AgencyCode) -> bool {
-        match self {
-            Viewer::DistrictAdmin => true,
-            Viewer::Agency(agency) => agency == officer_agency,
-            _ => false,
-        }
+        self.district_admin || self.agency.as_ref() == Some(officer_agency)
     }
-
-    /// Whether the viewer may see figures of this subdistrict.
-    pub fn covers_subdistrict(&self, subdistrict: &str) -> bool {
-        match self {
-            Viewer::Dispatcher { jurisdictions } => covers(jurisdictions, subdistrict),
-            _ => true,
-        }
-    }
-}
-
-fn covers(jurisdictions: &[String], code: &str) -> bool {
-    jurisdictions
-        .iter()
-        .any(|jurisdiction| code.starts_with(jurisdiction.as_str()))
 }
 
 #[cfg(test)]
@@ -85,62 +79,61 @@ mod tests {
         AgencyCode::parse(code).unwrap()
     }
 
-    #[test]
-    fn officers_see_only_operations_their_agency_is_summoned_to() {
-        let summoned = [agency("urban_management"), agency("market_supervision")];
-        assert!(
-            Viewer::Agency(agency("urban_management")).may_see_operation("430302001", &summoned)
-        );
-        assert!(
-            !Viewer::Agency(agency("public_security")).may_see_operation("430302001", &summoned)
-        );
-    }
-
-    #[test]
-    fn dispatchers_see_operations_of_their_jurisdiction_only() {
-        let dispatcher = Viewer::Dispatcher {
-            jurisdictions: vec!["430302001".into()],
-        };
-        assert!(dispatcher.may_see_operation("430302001", &[]));
-        assert!(!dispatcher.may_see_operation("430302002", &[]));
-        let district = Viewer::Dispatcher {
-            jurisdictions: vec!["430302".into()],
-        };
-        assert!(district.may_see_operation("430302008", &[]));
-        assert!(!district.covers_subdistrict("430303001"));
+    fn viewer(roles: &[Role], organisation: Option<&str>) -> Viewer {
+        Viewer::of(&roles.iter().copied().collect(), organisation)
     }
 
     #[test]
     fn sensitive_notes_are_visible_only_to_the_agency_that_wrote_them() {
         let police = agency("public_security");
-        assert!(Viewer::Agency(police.clone()).may_see_notes(&police, true));
-        for viewer in [
-            Viewer::Agency(agency("urban_management")),
-            Viewer::DistrictAdmin,
-            Viewer::Dispatcher {
-                jurisdictions: vec!["430302".into()],
-            },
-            Viewer::Service,
-            Viewer::Integrator,
+        assert!(
+            viewer(&[Role::DepartmentOfficer], Some("public_security"))
+                .may_see_notes(&police, true)
+        );
+        for other in [
+            viewer(&[Role::DepartmentOfficer], Some("urban_management")),
+            viewer(&[Role::DistrictAdmin], None),
+            viewer(&[Role::SubdistrictDispatcher], None),
+            viewer(&[Role::Integrator], None),
         ] {
-            assert!(!viewer.may_see_notes(&police, true), "{viewer:?}");
+            assert!(!other.may_see_notes(&police, true), "{other:?}");
         }
-        assert!(Viewer::DistrictAdmin.may_see_notes(&police, false));
-        assert!(!Viewer::Integrator.may_see_notes(&police, false));
+        assert!(viewer(&[Role::DistrictAdmin], None).may_see_notes(&police, false));
+        assert!(!viewer(&[Role::Integrator], None).may_see_notes(&police, false));
+    }
+
+    #[test]
+    fn an_organisation_claim_counts_only_when_the_officer_role_was_granted() {
+        // An integrator whose token happens to name the police sees no
+        // police notes: the call granted it no officer role.
+        let integrator = viewer(&[Role::Integrator], Some("public_security"));
+        assert_eq!(integrator.agency, None);
+        assert!(!integrator.may_see_notes(&agency("public_security"), true));
     }
 
     #[test]
     fn officers_personal_data_is_shown_only_to_those_who_work_with_them() {
         let urban = agency("urban_management");
-        assert!(!Viewer::Integrator.may_see_officer_names());
-        assert!(!Viewer::Service.may_see_officer_names());
-        assert!(Viewer::Agency(urban.clone()).may_see_officer_phone(&urban));
-        assert!(!Viewer::Agency(agency("public_security")).may_see_officer_phone(&urban));
+        assert!(!viewer(&[Role::Integrator], None).may_see_people());
+        assert!(viewer(&[Role::SubdistrictDispatcher], None).may_see_people());
+        let urban_officer = viewer(&[Role::DepartmentOfficer], Some("urban_management"));
+        assert!(urban_officer.may_see_officer_phone(&urban));
         assert!(
-            !Viewer::Dispatcher {
-                jurisdictions: vec!["430302".into()]
-            }
-            .may_see_officer_phone(&urban)
+            !viewer(&[Role::DepartmentOfficer], Some("public_security"))
+                .may_see_officer_phone(&urban)
         );
+        assert!(!viewer(&[Role::SubdistrictDispatcher], None).may_see_officer_phone(&urban));
+        assert!(viewer(&[Role::DistrictAdmin], None).may_see_officer_phone(&urban));
+    }
+
+    #[test]
+    fn a_caller_granted_several_roles_sees_what_each_of_them_may() {
+        let both = viewer(
+            &[Role::DistrictAdmin, Role::DepartmentOfficer],
+            Some("public_security"),
+        );
+        assert!(both.may_see_notes(&agency("public_security"), true));
+        assert!(!both.may_see_notes(&agency("urban_management"), true));
+        assert!(both.may_see_officer_phone(&agency("urban_management")));
     }
 }

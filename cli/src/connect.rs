@@ -9,6 +9,7 @@ use flatgov_auth::{Role, Signer, TokenRequest};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
+use flatgov_proto::audit::v1::audit_trail_client::AuditTrailClient;
 use flatgov_proto::blocks::v1::block_registry_client::BlockRegistryClient;
 use flatgov_proto::cases::v1::case_dispatch_client::CaseDispatchClient;
 use flatgov_proto::duties::v1::duty_lists_client::DutyListsClient;
@@ -196,6 +197,24 @@ impl Session {
     pub fn enforcement(&self) -> anyhow::Result<JointEnforcementClient<Authed>> {
         Ok(JointEnforcementClient::with_interceptor(
             Self::channel(&self.connection.enforcement_url)?,
+            self.bearer.clone(),
+        ))
+    }
+
+    /// The audit trail of one service, on that service's own port.
+    pub fn audit(&self, service: &str) -> anyhow::Result<AuditTrailClient<Authed>> {
+        let url = match service {
+            "blocks" => &self.connection.blocks_url,
+            "duties" => &self.connection.duties_url,
+            "cases" => &self.connection.cases_url,
+            "enforcement" => &self.connection.enforcement_url,
+            "federation" => &self.connection.federation_url,
+            other => anyhow::bail!(
+                "unknown service {other:?}; use blocks, duties, cases, enforcement or federation"
+            ),
+        };
+        Ok(AuditTrailClient::with_interceptor(
+            Self::channel(url)?,
             self.bearer.clone(),
         ))
     }

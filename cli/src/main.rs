@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 mod asyncapi;
+mod audit;
 mod auth;
 mod cases;
 mod connect;
@@ -59,6 +60,8 @@ enum Command {
     Whistle(enforcement::WhistleArgs),
     /// Response, resolution and satisfaction rates and the rest, as tables.
     Indicators(indicators::IndicatorsArgs),
+    /// Read and verify a service's audit trail.
+    Audit(audit::AuditArgs),
 }
 
 fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(future: F) -> anyhow::Result<()> {
@@ -95,6 +98,9 @@ fn main() -> ExitCode {
         }),
         Command::Indicators(arguments) => with_session(&cli.connection, |session| async move {
             indicators::run(&arguments, &session, cli.output).await
+        }),
+        Command::Audit(arguments) => with_session(&cli.connection, |session| async move {
+            audit::run(&arguments, &session, cli.output).await
         }),
     };
     match result {

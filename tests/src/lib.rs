@@ -233,8 +233,18 @@ impl Platform {
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_URL", process.database.url())
+            // Migrations run as the owner; the service runs as the application role,
+            // which may not change history or audit tables (as in production).
+            .env("DATABASE_OWNER_URL", process.database.url())
+            .env(
+                "DATABASE_URL",
+                flatgov_testkit::application_url(process.database.url()),
+            )
             .env("DATABASE_MAX_CONNECTIONS", "8")
+            // Journeys and the demo loader call in bursts; the limits have their own tests.
+            .env("RATE_LIMIT_PER_SECOND", "100000")
+            .env("RATE_LIMIT_BURST", "100000")
+            .env("CONCURRENCY_LIMIT_PER_CALLER", "10000")
             .env("NATS_URL", &self.nats_url)
             .env("NATS_SUBJECT_PREFIX", &self.prefix)
             .env(

@@ -4,7 +4,10 @@
 # Debian/Ubuntu packages when missing, and export how to reach them.
 #
 # Exports:
-#   FLATGOV_PG_URL     postgres://… of a role that may create databases (no database part)
+#   FLATGOV_PG_URL     postgres://… of a role that may create databases (no database part):
+#                      the owner, which migrates
+#   FLATGOV_APP_PG_URL postgres://… of flatgov_app, the role the services run as (no
+#                      database part): it may not change audit or history tables
 #   FLATGOV_NATS_URL   nats://127.0.0.1:4222
 
 FLATGOV_PG_HOST=127.0.0.1
@@ -78,6 +81,26 @@ ensure_postgres() {
     FLATGOV_PG_URL="postgres://flatgov:flatgov@$FLATGOV_PG_HOST:$FLATGOV_PG_PORT"
   fi
   export FLATGOV_PG_URL
+
+  # The services run as their own role, which the owner's migrations grant only
+  # what it needs (audit and history tables append-only).
+  if psql -h "$FLATGOV_PG_HOST" -p "$FLATGOV_PG_PORT" -U flatgov_app -d postgres -Atqc 'select 1' >/dev/null 2>&1; then
+    FLATGOV_APP_PG_URL="postgres://flatgov_app@$FLATGOV_PG_HOST:$FLATGOV_PG_PORT"
+  elif PGPASSWORD=flatgov_app psql -h "$FLATGOV_PG_HOST" -p "$FLATGOV_PG_PORT" -U flatgov_app -d postgres -Atqc 'select 1' >/dev/null 2>&1; then
+    FLATGOV_APP_PG_URL="postgres://flatgov_app:flatgov_app@$FLATGOV_PG_HOST:$FLATGOV_PG_PORT"
+  else
+    log "creating postgresql role flatgov_app (the role the services run as)"
+    local create="do \$\$ begin if not exists (select from pg_roles where rolname = 'flatgov_app') then create role flatgov_app login password 'flatgov_app'; end if; end \$\$;"
+    psql "$FLATGOV_PG_URL/postgres" -v ON_ERROR_STOP=1 -qc "$create" >/dev/null 2>&1 \
+      || as_postgres psql -d postgres -v ON_ERROR_STOP=1 -qc "$create" >/dev/null \
+      || die "cannot create the flatgov_app role; run as root or give this user sudo"
+    if psql -h "$FLATGOV_PG_HOST" -p "$FLATGOV_PG_PORT" -U flatgov_app -d postgres -Atqc 'select 1' >/dev/null 2>&1; then
+      FLATGOV_APP_PG_URL="postgres://flatgov_app@$FLATGOV_PG_HOST:$FLATGOV_PG_PORT"
+    else
+      FLATGOV_APP_PG_URL="postgres://flatgov_app:flatgov_app@$FLATGOV_PG_HOST:$FLATGOV_PG_PORT"
+    fi
+  fi
+  export FLATGOV_APP_PG_URL
 }
 
 nats_binary() {

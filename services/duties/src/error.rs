@@ -88,6 +88,17 @@ impl From<Error> for Status {
     }
 }
 
+impl From<crate::store::StoreError> for Error {
+    fn from(error: crate::store::StoreError) -> Self {
+        match error {
+            crate::store::StoreError::Database { context, source } => {
+                Error::Database { context, source }
+            }
+            crate::store::StoreError::Corrupt(detail) => Error::Corrupt(detail),
+        }
+    }
+}
+
 /// Attaches what the service was doing to a database error.
 pub trait DatabaseContext<T> {
     fn context(self, context: &'static str) -> Result<T, Error>;

@@ -11,8 +11,7 @@ use super::convert::{self, department_code, department_name};
 use crate::domain::{Department, DepartmentCode, import};
 use crate::error::{DatabaseContext as _, Error};
 use crate::policy::POLICY;
-use crate::rules::{bump_revision, lock_rules};
-use crate::store::{self, DepartmentRow, Upserted};
+use crate::store::{self, DepartmentRow, Upserted, bump_revision, lock_rules};
 
 fn department_to_proto(row: &DepartmentRow) -> proto::Department {
     proto::Department {

@@ -16,8 +16,8 @@ use crate::domain::{
 };
 use crate::error::{DatabaseContext as _, Error};
 use crate::policy::{POLICY, sees_staff};
-use crate::rules::{ExceptionRow, bump_revision, lock_rules};
 use crate::store;
+use crate::store::{ExceptionRow, bump_revision, lock_rules};
 
 /// As for list versions: an exception may not start (or end) further in
 /// the past than clock skew explains, because that would rewrite who was
@@ -80,7 +80,7 @@ async fn visible_exception(
     id: &str,
 ) -> Result<ExceptionRow, Error> {
     let not_found = || Error::NotFound(format!("{name} does not exist"));
-    let Some(row) = store::get_exception(connection, id).await? else {
+    let Some(row) = store::exceptions::get_exception(connection, id).await? else {
         return Err(not_found());
     };
     if !reaches_exception(access, &row.to_exception()?) {
@@ -136,7 +136,9 @@ pub(super) async fn create_exception(
         .await
         .context("creating an exception")?;
     lock_rules(&mut transaction).await?;
-    if let Some(existing) = store::get_exception(&mut transaction, exception.id.as_str()).await? {
+    if let Some(existing) =
+        store::exceptions::get_exception(&mut transaction, exception.id.as_str()).await?
+    {
         // Equal content has the caller's own place, so it reaches it.
         if existing.to_exception()? == exception {
             return row_to_proto(access, &existing);
@@ -199,9 +201,9 @@ pub(super) async fn create_exception(
         .caller()
         .map(|caller| caller.subject.as_str())
         .unwrap_or_default();
-    store::insert_exception(&mut transaction, &exception, created_by).await?;
+    store::exceptions::insert_exception(&mut transaction, &exception, created_by).await?;
     bump_revision(&mut transaction).await?;
-    let row = store::get_exception(&mut transaction, exception.id.as_str())
+    let row = store::exceptions::get_exception(&mut transaction, exception.id.as_str())
         .await?
         .ok_or_else(|| Error::Corrupt("an exception vanished".into()))?;
     flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
@@ -277,7 +279,7 @@ pub(super) async fn list_exceptions(
         })
         .transpose()?;
     let mut connection = service.pool.acquire().await.context("listing exceptions")?;
-    let rows = store::list_exceptions(&mut connection).await?;
+    let rows = store::exceptions::list_exceptions(&mut connection).await?;
     let mut matching = Vec::new();
     for row in rows {
         if page
@@ -344,9 +346,9 @@ pub(super) async fn end_exception(
         )));
     }
     refuse_backdating("effective_until", until, now)?;
-    store::end_exception(&mut transaction, id.as_str(), until).await?;
+    store::exceptions::end_exception(&mut transaction, id.as_str(), until).await?;
     bump_revision(&mut transaction).await?;
-    let row = store::get_exception(&mut transaction, id.as_str())
+    let row = store::exceptions::get_exception(&mut transaction, id.as_str())
         .await?
         .ok_or_else(|| Error::Corrupt("an exception vanished".into()))?;
     flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
@@ -377,7 +379,7 @@ pub(super) async fn delete_exception(
             row.effective_from.to_rfc3339()
         )));
     }
-    store::delete_exception(&mut transaction, id.as_str()).await?;
+    store::exceptions::delete_exception(&mut transaction, id.as_str()).await?;
     bump_revision(&mut transaction).await?;
     flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
         .await

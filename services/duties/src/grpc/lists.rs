@@ -22,8 +22,9 @@ use crate::domain::{
 use crate::error::{DatabaseContext as _, Error};
 use crate::events;
 use crate::policy::{POLICY, sees_drafts, sees_staff};
-use crate::rules::{Rules, VersionRecord, VersionState, bump_revision, lock_rules};
+use crate::rules::{Rules, VersionRecord, VersionState};
 use crate::store;
+use crate::store::{bump_revision, lock_rules};
 
 /// How far in the past a new version of a list that already has one may
 /// take effect: enough for clock skew between a caller and the service,

@@ -17,8 +17,9 @@ use crate::domain::{ItemCode, Matter, MatterCode, Tier, import};
 use crate::error::{DatabaseContext as _, Error};
 use crate::events;
 use crate::policy::POLICY;
-use crate::rules::{Rules, bump_revision, lock_rules};
+use crate::rules::Rules;
 use crate::store::{self, MatterRow};
+use crate::store::{bump_revision, lock_rules};
 
 fn row_to_proto(row: &MatterRow) -> Result<proto::Matter, Error> {
     let corrupt = |error: String| Error::Corrupt(error);
@@ -52,7 +53,7 @@ async fn refuse_removing_matters_with_exceptions(
     if matters.is_empty() {
         return Ok(());
     }
-    let exceptions = store::exceptions_for_matters(connection, matters).await?;
+    let exceptions = store::exceptions::exceptions_for_matters(connection, matters).await?;
     if exceptions.is_empty() {
         return Ok(());
     }

@@ -1,16 +1,102 @@
 //! SQL. Functions take the caller's connection (usually a transaction), so
-//! a change, its rules revision and its events commit together.
+//! a change, its rules revision and its events commit together, and
+//! answer with [`StoreError`], which says what the store was doing.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, Postgres, QueryBuilder};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 
 use crate::domain::{
-    Department, DepartmentCode, ExceptionScope, ListContent, ListKind, Matter, MatterCode,
-    PlaceException, PlaceRef, VersionNumber,
+    Department, DepartmentCode, ListContent, ListKind, Matter, MatterCode, VersionNumber,
 };
-use crate::error::{DatabaseContext as _, Error};
 use crate::policy::Reach;
-use crate::rules::{EXCEPTION_COLUMNS, ExceptionRow, responsible_to_text};
+
+pub use exceptions::{EXCEPTION_COLUMNS, ExceptionRow};
+
+pub mod exceptions;
+pub mod snapshot;
+
+/// Why the store failed, with what it was doing. SQL is only logged by the
+/// service error it becomes, never shown to a caller.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("database error while {context}: {source}")]
+    Database {
+        /// What the store was doing, e.g. "reading a refusal".
+        context: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A stored row breaks a rule it was checked against when written: a
+    /// bug or a manual edit.
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(what: impl std::fmt::Display) -> Self {
+        StoreError::Corrupt(what.to_string())
+    }
+}
+
+/// Attaches what the store was doing to a database error.
+pub(crate) trait DatabaseContext<T> {
+    fn context(self, context: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> DatabaseContext<T> for Result<T, sqlx::Error> {
+    fn context(self, context: &'static str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Database { context, source })
+    }
+}
+
+/// A transaction on the service's database.
+pub type Transaction = sqlx::Transaction<'static, sqlx::Postgres>;
+
+/// Begins a transaction for `context` (what it will do).
+pub async fn begin(pool: &PgPool, context: &'static str) -> Result<Transaction, StoreError> {
+    pool.begin().await.context(context)
+}
+
+/// Commits what `transaction` did for `context`.
+pub async fn commit(transaction: Transaction, context: &'static str) -> Result<(), StoreError> {
+    transaction.commit().await.context(context)
+}
+
+/// Abandons what `transaction` did for `context`.
+pub async fn roll_back(transaction: Transaction, context: &'static str) -> Result<(), StoreError> {
+    transaction.rollback().await.context(context)
+}
+
+/// Serialises every write to the rules (they are rare), so each write
+/// validates against the state it replaces. Taken inside the writer's
+/// transaction and released at its end.
+pub async fn lock_rules(connection: &mut PgConnection) -> Result<(), StoreError> {
+    // "duties" in ASCII: the one advisory lock this service takes.
+    const RULES_LOCK: i64 = 0x0000_6475_7469_6573;
+    sqlx::query("select pg_advisory_xact_lock($1)")
+        .bind(RULES_LOCK)
+        .execute(connection)
+        .await
+        .context("locking the rules")?;
+    Ok(())
+}
+
+/// Marks the rules changed; call in the transaction that changes them.
+pub async fn bump_revision(connection: &mut PgConnection) -> Result<i64, StoreError> {
+    sqlx::query_scalar("update rules_revision set revision = revision + 1 returning revision")
+        .fetch_one(connection)
+        .await
+        .context("recording the rules revision")
+}
+
+/// The revision the rules are at, as `connection` sees them.
+pub async fn rules_revision(connection: impl sqlx::PgExecutor<'_>) -> Result<i64, StoreError> {
+    sqlx::query_scalar("select revision from rules_revision")
+        .fetch_one(connection)
+        .await
+        .context("reading the rules revision")
+}
 
 fn number_to_sql(number: VersionNumber) -> i32 {
     i32::try_from(number.get()).unwrap_or(i32::MAX)
@@ -31,7 +117,7 @@ pub struct DepartmentRow {
 pub async fn get_department(
     connection: &mut PgConnection,
     code: &DepartmentCode,
-) -> Result<Option<DepartmentRow>, Error> {
+) -> Result<Option<DepartmentRow>, StoreError> {
     sqlx::query_as(
         "select code, name, name_en, create_time, update_time from departments where code = $1",
     )
@@ -45,7 +131,7 @@ pub async fn list_departments(
     connection: &mut PgConnection,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<DepartmentRow>, Error> {
+) -> Result<Vec<DepartmentRow>, StoreError> {
     sqlx::query_as(
         "select code, name, name_en, create_time, update_time from departments
          where $1::text is null or code > $1 order by code limit $2",
@@ -69,7 +155,7 @@ pub enum Upserted {
 pub async fn upsert_department(
     connection: &mut PgConnection,
     department: &Department,
-) -> Result<Upserted, Error> {
+) -> Result<Upserted, StoreError> {
     let existing = get_department(&mut *connection, department.code()).await?;
     match existing {
         Some(row)
@@ -104,7 +190,7 @@ pub async fn upsert_department(
 pub async fn department_references(
     connection: &mut PgConnection,
     code: &DepartmentCode,
-) -> Result<Vec<String>, Error> {
+) -> Result<Vec<String>, StoreError> {
     let items: Vec<(String, i32, String)> = sqlx::query_as(
         "select list_kind, version_number, code from list_items
          where lead_department = $1 or $1 = any(cooperating_departments)
@@ -133,7 +219,7 @@ pub async fn department_references(
 pub async fn delete_department(
     connection: &mut PgConnection,
     code: &DepartmentCode,
-) -> Result<bool, Error> {
+) -> Result<bool, StoreError> {
     let deleted = sqlx::query("delete from departments where code = $1")
         .bind(code.as_str())
         .execute(connection)
@@ -149,7 +235,7 @@ pub async fn delete_department(
 pub async fn allocate_version_number(
     connection: &mut PgConnection,
     kind: ListKind,
-) -> Result<VersionNumber, Error> {
+) -> Result<VersionNumber, StoreError> {
     let number: i32 = sqlx::query_scalar(
         "update lists set next_number = next_number + 1 where kind = $1 returning next_number - 1",
     )
@@ -160,14 +246,14 @@ pub async fn allocate_version_number(
     u32::try_from(number)
         .ok()
         .and_then(VersionNumber::new)
-        .ok_or_else(|| Error::Corrupt(format!("next version number {number} of {kind}")))
+        .ok_or_else(|| StoreError::Corrupt(format!("next version number {number} of {kind}")))
 }
 
 pub async fn insert_draft(
     connection: &mut PgConnection,
     kind: ListKind,
     number: VersionNumber,
-) -> Result<(), Error> {
+) -> Result<(), StoreError> {
     sqlx::query("insert into list_versions (list_kind, number, state) values ($1, $2, 'draft')")
         .bind(kind.as_str())
         .bind(number_to_sql(number))
@@ -183,7 +269,7 @@ pub async fn replace_items(
     kind: ListKind,
     number: VersionNumber,
     content: &ListContent,
-) -> Result<(), Error> {
+) -> Result<(), StoreError> {
     sqlx::query("delete from list_items where list_kind = $1 and version_number = $2")
         .bind(kind.as_str())
         .bind(number_to_sql(number))
@@ -233,7 +319,7 @@ pub async fn touch_version(
     connection: &mut PgConnection,
     kind: ListKind,
     number: VersionNumber,
-) -> Result<(), Error> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "update list_versions set update_time = now() where list_kind = $1 and number = $2",
     )
@@ -245,7 +331,7 @@ pub async fn touch_version(
     Ok(())
 }
 
-pub async fn delete_draft(connection: &mut PgConnection, kind: ListKind) -> Result<(), Error> {
+pub async fn delete_draft(connection: &mut PgConnection, kind: ListKind) -> Result<(), StoreError> {
     sqlx::query("delete from list_versions where list_kind = $1 and state = 'draft'")
         .bind(kind.as_str())
         .execute(connection)
@@ -262,7 +348,7 @@ pub async fn publish_version(
     effective_from: DateTime<Utc>,
     publish_time: DateTime<Utc>,
     published_by: &str,
-) -> Result<(), Error> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "update list_versions set state = 'published', effective_from = $3, publish_time = $4,
              published_by = $5, update_time = now()
@@ -296,7 +382,7 @@ pub struct MatterRow {
 pub async fn get_matter(
     connection: &mut PgConnection,
     code: &MatterCode,
-) -> Result<Option<MatterRow>, Error> {
+) -> Result<Option<MatterRow>, StoreError> {
     sqlx::query_as(
         "select code, name, name_en, item_code, tier, create_time, update_time
          from matters where code = $1",
@@ -313,7 +399,7 @@ pub async fn list_matters(
     item_code: Option<&str>,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<MatterRow>, Error> {
+) -> Result<Vec<MatterRow>, StoreError> {
     sqlx::query_as(
         "select code, name, name_en, item_code, tier, create_time, update_time from matters
          where ($1::text is null or item_code = $1) and ($2::text is null or code > $2)
@@ -327,23 +413,11 @@ pub async fn list_matters(
     .context("listing matters")
 }
 
-/// Exceptions scoped to any of `matters`.
-pub async fn exceptions_for_matters(
-    connection: &mut PgConnection,
-    matters: &[String],
-) -> Result<Vec<String>, Error> {
-    sqlx::query_scalar(
-        "select id from place_exceptions where scope_kind = 'matter' and scope_code = any($1)
-         order by id",
-    )
-    .bind(matters)
-    .fetch_all(connection)
-    .await
-    .context("checking exceptions of matters")
-}
-
 /// Creates or replaces a matter.
-pub async fn upsert_matter(connection: &mut PgConnection, matter: &Matter) -> Result<(), Error> {
+pub async fn upsert_matter(
+    connection: &mut PgConnection,
+    matter: &Matter,
+) -> Result<(), StoreError> {
     sqlx::query(
         "insert into matters (code, name, name_en, item_code, tier) values ($1, $2, $3, $4, $5)
          on conflict (code) do update set name = excluded.name, name_en = excluded.name_en,
@@ -363,7 +437,7 @@ pub async fn upsert_matter(connection: &mut PgConnection, matter: &Matter) -> Re
 pub async fn delete_matter(
     connection: &mut PgConnection,
     code: &MatterCode,
-) -> Result<bool, Error> {
+) -> Result<bool, StoreError> {
     let deleted = sqlx::query("delete from matters where code = $1")
         .bind(code.as_str())
         .execute(connection)
@@ -373,113 +447,13 @@ pub async fn delete_matter(
     Ok(deleted > 0)
 }
 
-// ------------------------------------------------------------- exceptions
-
-fn place_columns(place: &PlaceRef) -> (&'static str, String) {
-    match place {
-        PlaceRef::Subdistrict(code) => ("subdistrict", code.to_string()),
-        PlaceRef::Community(code) => ("community", code.to_string()),
-        PlaceRef::Block(code) => ("block", code.to_string()),
-        PlaceRef::Area(id) => ("area", id.to_string()),
-    }
-}
-
-fn scope_columns(scope: &ExceptionScope) -> (&'static str, String) {
-    match scope {
-        ExceptionScope::Item(code) => ("item", code.to_string()),
-        ExceptionScope::Matter(code) => ("matter", code.to_string()),
-    }
-}
-
-pub async fn insert_exception(
-    connection: &mut PgConnection,
-    exception: &PlaceException,
-    created_by: &str,
-) -> Result<(), Error> {
-    let (place_kind, place_code) = place_columns(&exception.place);
-    let (scope_kind, scope_code) = scope_columns(&exception.scope);
-    let cooperating: Vec<String> = exception
-        .cooperating
-        .iter()
-        .map(responsible_to_text)
-        .collect();
-    sqlx::query(
-        "insert into place_exceptions (id, place_kind, place_code, scope_kind, scope_code, lead,
-             cooperating, tier, effective_from, effective_until, reason, created_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(exception.id.as_str())
-    .bind(place_kind)
-    .bind(place_code)
-    .bind(scope_kind)
-    .bind(scope_code)
-    .bind(responsible_to_text(&exception.lead))
-    .bind(cooperating)
-    .bind(exception.tier.map(|tier| tier.as_str()))
-    .bind(exception.effective_from)
-    .bind(exception.effective_until)
-    .bind(&exception.reason)
-    .bind(created_by)
-    .execute(connection)
-    .await
-    .context("creating an exception")?;
-    Ok(())
-}
-
-pub async fn get_exception(
-    connection: &mut PgConnection,
-    id: &str,
-) -> Result<Option<ExceptionRow>, Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {EXCEPTION_COLUMNS} from place_exceptions where id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(connection)
-    .await
-    .context("reading an exception")
-}
-
-pub async fn list_exceptions(connection: &mut PgConnection) -> Result<Vec<ExceptionRow>, Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {EXCEPTION_COLUMNS} from place_exceptions order by id"
-    )))
-    .fetch_all(connection)
-    .await
-    .context("listing exceptions")
-}
-
-pub async fn end_exception(
-    connection: &mut PgConnection,
-    id: &str,
-    until: DateTime<Utc>,
-) -> Result<(), Error> {
-    sqlx::query(
-        "update place_exceptions set effective_until = $2, update_time = now() where id = $1",
-    )
-    .bind(id)
-    .bind(until)
-    .execute(connection)
-    .await
-    .context("ending an exception")?;
-    Ok(())
-}
-
-pub async fn delete_exception(connection: &mut PgConnection, id: &str) -> Result<(), Error> {
-    sqlx::query("delete from place_exceptions where id = $1")
-        .bind(id)
-        .execute(connection)
-        .await
-        .context("deleting an exception")?;
-    Ok(())
-}
-
 // ------------------------------------------------------- announcements
 
 /// Schedules a MatterCataloguePublished for when a version takes effect.
 pub async fn schedule_announcement(
     connection: &mut PgConnection,
     due_at: DateTime<Utc>,
-) -> Result<(), Error> {
+) -> Result<(), StoreError> {
     sqlx::query("insert into catalogue_announcements (due_at) values ($1)")
         .bind(due_at)
         .execute(connection)
@@ -542,7 +516,7 @@ const REFUSAL_COLUMNS: &str =
 pub async fn insert_refusal(
     connection: &mut PgConnection,
     refusal: &NewRefusal,
-) -> Result<RefusalRow, Error> {
+) -> Result<RefusalRow, StoreError> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into refusals (id, matter_code, item_code, item_version, from_kind,
              from_code, to_kind, to_code, reason_code, reason, responsible_kind, responsible_code,
@@ -574,7 +548,7 @@ pub async fn insert_refusal(
 pub async fn get_refusal(
     connection: &mut PgConnection,
     id: uuid::Uuid,
-) -> Result<Option<RefusalRow>, Error> {
+) -> Result<Option<RefusalRow>, StoreError> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {REFUSAL_COLUMNS} from refusals where id = $1"
     )))
@@ -624,7 +598,7 @@ pub async fn list_refusals(
     reach: Option<&Reach>,
     after: Option<(DateTime<Utc>, uuid::Uuid)>,
     limit: i64,
-) -> Result<Vec<RefusalRow>, Error> {
+) -> Result<Vec<RefusalRow>, StoreError> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {REFUSAL_COLUMNS} from refusals
          where {REFUSAL_FILTER}
@@ -662,7 +636,7 @@ pub async fn count_refusals(
     connection: &mut PgConnection,
     filter: &RefusalFilter,
     reach: Option<&Reach>,
-) -> Result<Vec<RefusalCountRow>, Error> {
+) -> Result<Vec<RefusalCountRow>, StoreError> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select from_kind, from_code,
                 to_char(refuse_time at time zone 'Asia/Shanghai', 'YYYY-MM') as month,
@@ -757,7 +731,7 @@ const ASSESSMENT_COLUMNS: &str = "id, source, operation, subdistrict_code, depar
 pub async fn insert_assessment(
     connection: &mut PgConnection,
     assessment: &NewAssessment,
-) -> Result<bool, Error> {
+) -> Result<bool, StoreError> {
     let inserted = sqlx::query(
         "insert into assessments (id, source, operation, subdistrict_code, department,
              matter_code, case_name, score, comment, assess_time, recorded_by)
@@ -785,7 +759,7 @@ pub async fn insert_assessment(
 pub async fn get_assessment(
     connection: &mut PgConnection,
     id: uuid::Uuid,
-) -> Result<Option<AssessmentRow>, Error> {
+) -> Result<Option<AssessmentRow>, StoreError> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {ASSESSMENT_COLUMNS} from assessments where id = $1"
     )))
@@ -821,7 +795,7 @@ pub async fn list_assessments(
     reach: Option<&Reach>,
     after: Option<(DateTime<Utc>, uuid::Uuid)>,
     limit: i64,
-) -> Result<Vec<AssessmentRow>, Error> {
+) -> Result<Vec<AssessmentRow>, StoreError> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {ASSESSMENT_COLUMNS} from assessments
          where {SUBDISTRICT_RECORD_REACH}
@@ -875,7 +849,7 @@ pub async fn summarise_assessments(
     connection: &mut PgConnection,
     filter: &AssessmentFilter,
     reach: Option<&Reach>,
-) -> Result<(Vec<AssessmentSummaryRow>, Vec<OpinionSummaryRow>), Error> {
+) -> Result<(Vec<AssessmentSummaryRow>, Vec<OpinionSummaryRow>), StoreError> {
     let assessments = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select department, subdistrict_code, count(*) as assessments,
                 avg(score)::float8 as mean_score, min(score) as lowest_score,
@@ -945,7 +919,7 @@ const OPINION_COLUMNS: &str = "id, subdistrict_code, department, subject, title,
 pub async fn insert_opinion(
     connection: &mut PgConnection,
     opinion: &OpinionRow,
-) -> Result<OpinionRow, Error> {
+) -> Result<OpinionRow, StoreError> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into opinions (id, subdistrict_code, department, subject, title,
              reference, stance, body, give_time, recorded_by)
@@ -970,7 +944,7 @@ pub async fn insert_opinion(
 pub async fn get_opinion(
     connection: &mut PgConnection,
     id: uuid::Uuid,
-) -> Result<Option<OpinionRow>, Error> {
+) -> Result<Option<OpinionRow>, StoreError> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {OPINION_COLUMNS} from opinions where id = $1"
     )))
@@ -986,7 +960,7 @@ pub async fn list_opinions(
     reach: Option<&Reach>,
     after: Option<(DateTime<Utc>, uuid::Uuid)>,
     limit: i64,
-) -> Result<Vec<OpinionRow>, Error> {
+) -> Result<Vec<OpinionRow>, StoreError> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {OPINION_COLUMNS} from opinions
          where {SUBDISTRICT_RECORD_REACH}

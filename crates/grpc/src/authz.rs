@@ -336,6 +336,8 @@ struct Shared {
     rules: HashMap<String, (&'static str, &'static Rule)>,
     limiter: Arc<Limiter>,
     audit: Option<AuditSink>,
+    /// The largest request body of an RPC not marked bulk.
+    max_request_bytes: usize,
 }
 
 /// The authorization layer of one server.
@@ -350,6 +352,7 @@ impl AuthzLayer {
         verifier: Verifier,
         policies: &[&'static Policy],
         limits: LimitsConfig,
+        max_request_bytes: usize,
         audit: Option<AuditSink>,
     ) -> Self {
         let mut rules = HashMap::new();
@@ -367,6 +370,7 @@ impl AuthzLayer {
                 rules,
                 limiter: Arc::new(Limiter::new(limits)),
                 audit,
+                max_request_bytes,
             }),
         }
     }
@@ -416,15 +420,14 @@ fn resource_exhausted(exhausted: Exhausted) -> Status {
     )
 }
 
-impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for AuthzService<S>
+impl<S, ResBody> tower::Service<http::Request<tonic::body::Body>> for AuthzService<S>
 where
-    S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>
+    S: tower::Service<http::Request<tonic::body::Body>, Response = http::Response<ResBody>>
         + Clone
         + Send
         + 'static,
     S::Future: Send + 'static,
     S::Error: Send,
-    ReqBody: Send + 'static,
     ResBody: Default + Send + 'static,
 {
     type Response = S::Response;
@@ -435,7 +438,7 @@ where
         self.inner.poll_ready(context)
     }
 
-    fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
         let shared = self.shared.clone();
         let path = request.uri().path().to_owned();
         let trace_id = flatgov_telemetry::trace_id(&tracing::Span::current()).unwrap_or_default();
@@ -529,6 +532,12 @@ where
             None
         };
 
+        let mut request = if rule.bulk {
+            request
+        } else {
+            request
+                .map(|body| tonic::body::Body::new(CappedBody::new(body, shared.max_request_bytes)))
+        };
         let access = Access::new(caller.clone(), rule, scopes);
         request.extensions_mut().insert(access.clone());
         if let Some(caller) = &caller {
@@ -564,6 +573,58 @@ where
             }
             response
         })
+    }
+}
+
+/// A request body refused once it grows past a limit: only import RPCs (`.bulk()`)
+/// may send import-sized messages.
+struct CappedBody {
+    inner: tonic::body::Body,
+    remaining: usize,
+    limit: usize,
+}
+
+impl CappedBody {
+    /// The gRPC frame header (5 bytes) rides on the message.
+    fn new(inner: tonic::body::Body, limit: usize) -> Self {
+        Self {
+            inner,
+            remaining: limit.saturating_add(5),
+            limit,
+        }
+    }
+}
+
+impl http_body::Body for CappedBody {
+    type Data = bytes::Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(context);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            if data.len() > self.remaining {
+                let limit = self.limit;
+                self.remaining = 0;
+                return Poll::Ready(Some(Err(Status::out_of_range(format!(
+                    "the request is larger than the {limit} bytes this RPC accepts"
+                )))));
+            }
+            self.remaining -= data.len();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

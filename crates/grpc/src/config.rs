@@ -24,7 +24,7 @@ pub struct ServiceIdentity {
     pub grpc_port: u16,
     /// Default Prometheus port (9451–9455).
     pub metrics_port: u16,
-    /// Default upper bound of a request or response, in bytes.
+    /// Default upper bound of a bulk (import) request and of any response, in bytes.
     pub default_max_message_bytes: usize,
     /// The service's own migrations (embedded with `sqlx::migrate!`).
     pub migrator: fn() -> sqlx::migrate::Migrator,
@@ -49,8 +49,11 @@ pub struct ServerConfig {
     pub grpc_addr: SocketAddr,
     /// Where `/metrics` is served; port 0 picks a free port (tests).
     pub metrics_addr: SocketAddr,
-    /// Largest accepted request and largest sent response.
+    /// Largest accepted request of a bulk (import) RPC and largest sent response.
     pub max_message_bytes: usize,
+    /// Largest accepted request of every other RPC: a report or a lookup never needs
+    /// the import limit, and a caller cannot make the server buffer one.
+    pub max_request_bytes: usize,
     /// How long shutdown waits for in-flight calls, then for the relay.
     pub shutdown_grace: Duration,
 }
@@ -71,6 +74,11 @@ impl ServerConfig {
             max_message_bytes: env.optional(
                 "GRPC_MAX_MESSAGE_BYTES",
                 identity.default_max_message_bytes,
+                "a size in bytes",
+            )?,
+            max_request_bytes: env.optional(
+                "GRPC_MAX_REQUEST_BYTES",
+                1024 * 1024,
                 "a size in bytes",
             )?,
             shutdown_grace: Duration::from_secs(env.optional(

@@ -229,6 +229,7 @@ impl Runtime {
                 CHASSIS_POLICIES[3],
             ],
             config.limits,
+            config.server.max_request_bytes,
             Some(AuditSink::new(pool.clone(), &mut registry)),
         );
         let rpc_metrics = RpcMetrics::register(&mut registry, authz.known_paths());

@@ -50,9 +50,12 @@ pub static POLICY: Policy = Policy {
             ],
             Scope::Everything,
         )]),
+        // Marked bulk so the chassis' tests can show import-sized requests reach
+        // only such RPCs.
         rpc("Record")
             .grants(&[allow(&[Role::DistrictAdmin], Scope::Everything)])
-            .writes(),
+            .writes()
+            .bulk(),
     ],
 };
 

@@ -395,3 +395,43 @@ async fn a_retried_create_returns_the_first_result_only_to_its_own_caller_and_ne
     assert_eq!(rows, 2);
     application.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn only_an_rpc_marked_bulk_accepts_a_request_above_the_ordinary_limit() {
+    let test = TestEnv::new();
+    let env = test.env().with("GRPC_MAX_REQUEST_BYTES", "1024");
+    let application = echo::build(env, EchoOptions::default()).await.unwrap();
+    let mut client = echo_client(&application).await;
+    let admin = test.auth.admin_token();
+    let refused = client
+        .echo(with_token(
+            EchoRequest {
+                message: "x".repeat(4096),
+                delay_millis: 0,
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::OutOfRange, "{refused:?}");
+    assert!(
+        refused.message().contains("1024 bytes"),
+        "{}",
+        refused.message()
+    );
+    client
+        .echo(with_token(
+            EchoRequest {
+                message: "x".repeat(512),
+                delay_millis: 0,
+            },
+            &admin,
+        ))
+        .await
+        .expect("a small request passes");
+    client
+        .record(with_token(record_request(&"y".repeat(4096)), &admin))
+        .await
+        .expect("the bulk RPC takes it");
+    application.shutdown().await.unwrap();
+}

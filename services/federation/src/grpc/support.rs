@@ -105,8 +105,10 @@ async fn reachable_person(
     register: &RegisterAccess,
     id: Uuid,
 ) -> Result<proto::Person> {
-    register.require_person(connection, id).await?;
+    // Noted before the check: a refused read of the register is recorded
+    // with what was asked for.
     access.audit().resource(Collection::People.name(id));
+    register.require_person(connection, id).await?;
     load_person(connection, id).await
 }
 

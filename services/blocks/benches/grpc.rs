@@ -184,7 +184,10 @@ async fn serve_nodelay(
     let url = format!("http://{}", listener.local_addr()?);
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let mut registry = prometheus_client::registry::Registry::default();
-    let authz = flatgov_grpc::authz::AuthzLayer::new(verifier, &[policy], unlimited(), None);
+    // Requests as large as the registry accepts for imports: the benchmark
+    // sends only small ones, so the cap never applies.
+    let authz =
+        flatgov_grpc::authz::AuthzLayer::new(verifier, &[policy], unlimited(), 64 << 20, None);
     let layers = tower::ServiceBuilder::new()
         .layer(flatgov_grpc::layers::ObservabilityLayer::new(
             flatgov_grpc::layers::RpcMetrics::register(&mut registry, authz.known_paths()),

@@ -41,9 +41,15 @@ pub fn outside_jurisdiction(resource: &str) -> Error {
 }
 
 /// What the caller reaches through the non-public grants of this call.
+///
+/// Places are reached through place scopes (jurisdiction, own block) or
+/// scopes that reach everything (departments, named services). A
+/// district-wide grant reaches only what has no place: staff who work for no
+/// division and serve on no team; a district-level administrator's claim
+/// still limits them to their own district's places.
 #[derive(Debug, Clone)]
 pub struct StaffReach {
-    /// The call's access, asked per role so the public grant never counts.
+    /// The call's access.
     access: Access,
 }
 
@@ -54,26 +60,20 @@ impl StaffReach {
         }
     }
 
-    /// True when one of the caller's roles reaches `resource` through a
-    /// grant of this method (the public grant names no role).
-    fn roles_reach(&self, resource: &Resource<'_>) -> bool {
-        self.access.caller().is_some_and(|caller| {
-            caller
-                .roles
-                .iter()
-                .any(|role| self.access.role_reaches(*role, resource))
-        })
+    /// True when the caller's grant reaches every place (departments and
+    /// federation staff reading teams, named services).
+    pub fn unlimited(&self) -> bool {
+        self.access.has_scope(Scope::Everything) || self.access.is_named_service()
+    }
+
+    /// True when the caller's grant covers what has no place.
+    pub fn district_wide(&self) -> bool {
+        self.access.has_scope(Scope::DistrictWide)
     }
 
     /// True when a non-public grant reaches the division with `code`.
     pub fn reaches(&self, code: &str) -> bool {
-        self.roles_reach(&Resource::in_division(code))
-    }
-
-    /// True when a non-public grant reaches every place (district-wide
-    /// administrators, departments, named services).
-    pub fn unlimited(&self) -> bool {
-        self.roles_reach(&Resource::default())
+        self.places().contains(code)
     }
 
     /// Where the caller's non-public grants reach.
@@ -81,13 +81,7 @@ impl StaffReach {
         if self.unlimited() {
             return Places::Everywhere;
         }
-        Places::Under(
-            self.access
-                .division_prefixes()
-                .into_iter()
-                .filter(|prefix| self.reaches(prefix))
-                .collect(),
-        )
+        Places::Under(self.access.division_prefixes())
     }
 
     /// The caller's subject when the grant includes their own records.
@@ -100,10 +94,17 @@ impl StaffReach {
 
     /// True when the caller reaches the staff member `id` whose places (the
     /// division they work for, the blocks they serve on) are `places`: by
-    /// place, district-wide, or as that person themself.
+    /// place, as that person themself, or district-wide when they have no
+    /// place.
     pub fn reaches_staff<'a>(&self, id: &str, places: impl IntoIterator<Item = &'a str>) -> bool {
-        self.roles_reach(&Resource::default().owned_by(Some(id)))
-            || places.into_iter().any(|place| self.reaches(place))
+        if self.own_subject() == Some(id) {
+            return true;
+        }
+        let places: Vec<&str> = places.into_iter().collect();
+        if places.is_empty() {
+            return self.district_wide() || self.unlimited();
+        }
+        places.iter().any(|place| self.reaches(place))
     }
 
     /// True when the caller may see draft blocks at the division with `code`:
@@ -218,5 +219,85 @@ impl Places {
                 Some(prefixes.iter().map(|prefix| format!("{prefix}%")).collect())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use flatgov_auth::Caller;
+    use flatgov_auth::policy::earned;
+
+    use super::*;
+    use crate::policy::POLICY;
+
+    fn reach(method: &str, roles: &[Role], jurisdictions: &[&str]) -> StaffReach {
+        let caller = Caller {
+            subject: "someone".into(),
+            roles: roles.iter().copied().collect(),
+            organisation: None,
+            jurisdictions: jurisdictions
+                .iter()
+                .map(|name| name.parse().expect("jurisdiction"))
+                .collect(),
+        };
+        let rule = POLICY.rule(method).expect("a rule");
+        let scopes = earned(rule, Some(&caller)).expect("granted");
+        StaffReach::of(&Access::new(Some(caller), rule, scopes))
+    }
+
+    #[test]
+    fn places_contain_what_their_prefixes_cover() {
+        let places = Places::Under(vec!["430302001".into()]);
+        assert!(places.contains("430302001002017"));
+        assert!(!places.contains("430302002001001"));
+        assert_eq!(places.like_patterns(), Some(vec!["430302001%".to_owned()]));
+        assert!(Places::Everywhere.contains("anything"));
+        assert!(!Places::Under(Vec::new()).contains("430302"));
+    }
+
+    #[test]
+    fn only_administrators_see_drafts_and_only_in_their_jurisdiction() {
+        let admin = reach(
+            "GetBlock",
+            &[Role::DistrictAdmin],
+            &["subdistricts/430302001"],
+        );
+        assert!(admin.sees_drafts_at("430302001002017"));
+        assert!(!admin.sees_drafts_at("430302002001001"));
+        assert_eq!(
+            admin.draft_places(),
+            Places::Under(vec!["430302001".into()])
+        );
+        let dispatcher = reach(
+            "GetBlock",
+            &[Role::SubdistrictDispatcher],
+            &["subdistricts/430302001"],
+        );
+        assert!(dispatcher.reaches("430302001002017"));
+        assert!(!dispatcher.sees_drafts_at("430302001002017"));
+        assert!(!dispatcher.is_admin());
+    }
+
+    #[test]
+    fn a_district_wide_grant_reaches_only_staff_without_a_place() {
+        let other_district = reach("DeleteStaff", &[Role::DistrictAdmin], &["districts/430303"]);
+        assert!(other_district.district_wide());
+        assert!(!other_district.reaches_staff("gov-1", ["430302001001001"]));
+        assert!(other_district.reaches_staff("roaming", []));
+        let subdistrict = reach(
+            "DeleteStaff",
+            &[Role::DistrictAdmin],
+            &["subdistricts/430302001"],
+        );
+        assert!(!subdistrict.district_wide());
+        assert!(!subdistrict.reaches_staff("roaming", []));
+        assert!(subdistrict.reaches_staff("gov-1", ["430302001001001"]));
+    }
+
+    #[test]
+    fn staff_reach_their_own_record_wherever_it_is() {
+        let governor = reach("GetStaff", &[Role::Governor], &["blocks/430302001001001"]);
+        assert!(governor.reaches_staff("someone", ["430302009001001"]));
+        assert!(!governor.reaches_staff("other", ["430302009001001"]));
     }
 }

@@ -874,3 +874,56 @@ pub(super) fn team_json(team: &Team) -> Value {
     );
     Value::Object(object)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feature_of(bytes: usize) -> geojson::Feature {
+        let mut properties = geojson::JsonObject::new();
+        properties.insert("padding".into(), Value::String("x".repeat(bytes)));
+        geojson::Feature {
+            properties: Some(properties),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_page_stops_at_its_byte_budget_but_always_carries_one_feature() {
+        let small = vec![feature_of(10), feature_of(10), feature_of(10)];
+        assert_eq!(features_within_budget(&small), 3);
+        let large = vec![
+            feature_of(EXPORT_PAGE_BYTES / 2),
+            feature_of(EXPORT_PAGE_BYTES / 2),
+            feature_of(10),
+        ];
+        assert_eq!(features_within_budget(&large), 1);
+        let huge = vec![feature_of(EXPORT_PAGE_BYTES * 2)];
+        assert_eq!(features_within_budget(&huge), 1, "never an empty page");
+    }
+
+    #[test]
+    fn a_page_cut_by_its_budget_continues_after_its_last_feature() {
+        let query = ListQuery::new("export blocks test");
+        let keys: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let collection = geojson::FeatureCollection {
+            bbox: None,
+            features: vec![
+                feature_of(EXPORT_PAGE_BYTES / 2),
+                feature_of(EXPORT_PAGE_BYTES / 2),
+                feature_of(10),
+            ],
+            foreign_members: None,
+        };
+        let (_, count, token) = export_page(collection, &keys, false, &query);
+        assert_eq!(count, 1);
+        assert_eq!(query.key_in(&token).expect("ours"), Some("a".to_owned()));
+        let last = geojson::FeatureCollection {
+            bbox: None,
+            features: vec![feature_of(10)],
+            foreign_members: None,
+        };
+        let (_, count, token) = export_page(last, &keys[2..], false, &query);
+        assert_eq!((count, token.as_str()), (1, ""), "the last page");
+    }
+}

@@ -84,7 +84,7 @@ async fn places_of_one(
 fn reaches_values(reach: &StaffReach, values: &StaffValues) -> bool {
     match &values.division_code {
         Some(code) => reach.reaches(code),
-        None => reach.unlimited(),
+        None => reach.district_wide(),
     }
 }
 
@@ -378,6 +378,7 @@ pub(super) async fn list_staff(
     let reach = RosterReach {
         place_patterns: viewer.reach().places().like_patterns(),
         own_id: viewer.reach().own_subject().map(str::to_owned),
+        placeless: viewer.reach().district_wide(),
     };
     let mut connection = service.connection("listing staff").await?;
     let mut rows = store::list_staff(

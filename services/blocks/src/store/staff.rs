@@ -92,11 +92,14 @@ pub struct RosterReach {
     pub place_patterns: Option<Vec<String>>,
     /// The caller's own staff id, when their own record is reached.
     pub own_id: Option<String>,
+    /// Staff without a place (no division, on no team) are reached too.
+    pub placeless: bool,
 }
 
 /// Staff whose division lies under `division_prefix` (all when empty) and
 /// whom `reach` reaches (by their division, a block they serve on in the
-/// active generation or a draft, or as the caller themself), in id order.
+/// active generation or a draft, as the caller themself, or having no place
+/// at all), in id order.
 pub async fn list_staff(
     connection: &mut PgConnection,
     division_prefix: &str,
@@ -105,18 +108,25 @@ pub async fn list_staff(
     limit: i64,
 ) -> Result<Vec<StaffRow>, sqlx::Error> {
     sqlx::query_as(
-        "select s.id, s.display_name, s.phone, s.unit, s.division_code, s.create_time, s.update_time
+        "with served as (
+             select t.governor as staff_id, t.block_code from block_teams t
+             join generations g on g.id = t.generation_id where g.state in ('active', 'draft')
+             union all
+             select t.supervisor, t.block_code from block_teams t
+             join generations g on g.id = t.generation_id where g.state in ('active', 'draft')
+             union all
+             select a.staff_id, a.block_code from block_team_assistants a
+             join generations g on g.id = a.generation_id where g.state in ('active', 'draft'))
+         select s.id, s.display_name, s.phone, s.unit, s.division_code, s.create_time, s.update_time
          from staff s
          where ($1 = '' or s.division_code like $1 || '%') and ($2::text is null or s.id > $2)
            and ($4::text[] is null
                 or s.id = $5
                 or s.division_code like any($4)
-                or exists (select 1 from block_teams t join generations g on g.id = t.generation_id
-                           where g.state in ('active', 'draft') and t.block_code like any($4)
-                             and s.id in (t.governor, t.supervisor))
-                or exists (select 1 from block_team_assistants a join generations g on g.id = a.generation_id
-                           where g.state in ('active', 'draft') and a.block_code like any($4)
-                             and a.staff_id = s.id))
+                or exists (select 1 from served where served.staff_id = s.id
+                                                  and served.block_code like any($4))
+                or ($6 and s.division_code is null
+                       and not exists (select 1 from served where served.staff_id = s.id)))
          order by s.id limit $3",
     )
     .bind(division_prefix)
@@ -124,6 +134,7 @@ pub async fn list_staff(
     .bind(limit)
     .bind(&reach.place_patterns)
     .bind(&reach.own_id)
+    .bind(reach.placeless)
     .fetch_all(connection)
     .await
 }

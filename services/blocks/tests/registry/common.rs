@@ -29,6 +29,9 @@ pub const C: &str = "430302001002001";
 pub const D: &str = "430302001002002";
 /// The east half of B after a redistricting splits it.
 pub const E: &str = "430302001001003";
+/// The one block of the second subdistrict 430302002 (112.92–112.93 E, 27.80–27.81 N),
+/// when [`Registry::seed_second_subdistrict`] made it.
+pub const F: &str = "430302002001001";
 
 pub struct Registry {
     pub test: TestEnv,
@@ -61,6 +64,16 @@ impl Registry {
         self.test.auth.token_for(
             TokenRequest::new(subject, roles)
                 .jurisdiction(jurisdiction.parse().expect("jurisdiction")),
+        )
+    }
+
+    /// A district administrator whose jurisdiction is `jurisdiction`
+    /// (`districts/…` or `subdistricts/…`).
+    pub fn admin_of(&self, jurisdiction: &str) -> String {
+        self.token(
+            &format!("admin-{}", jurisdiction.replace('/', "-")),
+            &[Role::DistrictAdmin],
+            jurisdiction,
         )
     }
 
@@ -134,6 +147,52 @@ impl Registry {
             .import_staff(with_token(api::ImportStaffRequest { staff }, &self.admin))
             .await
             .expect("staff");
+    }
+
+    /// Subdistrict 430302002 east of the first, its community 430302002001,
+    /// and a governor, an assistant and a supervisor for block F there.
+    pub async fn seed_second_subdistrict(&mut self) {
+        self.client
+            .create_subdistrict(with_token(
+                api::CreateSubdistrictRequest {
+                    subdistrict: Some(api::Subdistrict {
+                        name: "subdistricts/430302002".into(),
+                        display_name: "城正街街道".into(),
+                        boundary_geojson: rectangle(112.92, 27.80, 112.93, 27.81).to_string(),
+                        ..Default::default()
+                    }),
+                },
+                &self.admin,
+            ))
+            .await
+            .expect("second subdistrict");
+        self.client
+            .create_community(with_token(
+                api::CreateCommunityRequest {
+                    community: Some(api::Community {
+                        name: "communities/430302002001".into(),
+                        display_name: "新华社区".into(),
+                        ..Default::default()
+                    }),
+                },
+                &self.admin,
+            ))
+            .await
+            .expect("community of the second subdistrict");
+        let staff = ["governor", "assistant", "supervisor"]
+            .into_iter()
+            .map(|post| api::Staff {
+                id: format!("{post}-{F}"),
+                display_name: format!("{post} of {F}"),
+                phone: "13900000001".into(),
+                division: format!("blocks/{F}"),
+                ..Default::default()
+            })
+            .collect();
+        self.client
+            .import_staff(with_token(api::ImportStaffRequest { staff }, &self.admin))
+            .await
+            .expect("staff of the second subdistrict");
     }
 
     pub async fn import(
@@ -228,6 +287,11 @@ pub fn import_request(features: Vec<Value>) -> api::ImportBlocksRequest {
         geojson: collection(features).to_string(),
         ..Default::default()
     }
+}
+
+/// Block F covering the whole second subdistrict.
+pub fn block_f() -> Value {
+    block(F, 350, rectangle(112.92, 27.80, 112.93, 27.81))
 }
 
 /// The clean 2 × 2 tiling.

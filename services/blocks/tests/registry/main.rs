@@ -8,3 +8,4 @@ mod hierarchy;
 mod permissions;
 mod replicas;
 mod teams;
+mod trust;

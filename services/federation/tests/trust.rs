@@ -610,7 +610,7 @@ async fn writes_and_register_reads_are_audited_with_who_what_and_outcome_and_ref
     assert_eq!(written.organisation, "womens_federation");
     assert_eq!(written.service, "flatgov.federation.v1.Federation");
     assert_eq!(written.method, "CreateProposal");
-    assert_eq!(written.resources, [draft.name.clone()]);
+    assert_eq!(written.resources, std::slice::from_ref(&draft.name));
     assert_eq!(written.outcome, "OK");
     let everything = audit_trail(&federation, "").await;
     assert!(

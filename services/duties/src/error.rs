@@ -98,14 +98,3 @@ impl From<crate::store::StoreError> for Error {
         }
     }
 }
-
-/// Attaches what the service was doing to a database error.
-pub trait DatabaseContext<T> {
-    fn context(self, context: &'static str) -> Result<T, Error>;
-}
-
-impl<T> DatabaseContext<T> for Result<T, sqlx::Error> {
-    fn context(self, context: &'static str) -> Result<T, Error> {
-        self.map_err(|source| Error::Database { context, source })
-    }
-}

@@ -28,24 +28,31 @@ use sqlx::{PgConnection, PgPool};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::contract::{optional_tier_to_proto, unit_from_text};
+use crate::domain::names::{assessment_name, list_name, opinion_name, refusal_name, version_name};
 use crate::domain::{
     DepartmentCode, ItemStatus, ListDiff, ListKind, MatterCode, Responsible, SubdistrictCode,
     VersionNumber,
 };
-use crate::error::{DatabaseContext as _, Error};
-use crate::grpc::convert::{optional_tier_to_proto, version_name};
 use crate::rules::{Rules, RulesCache};
+use crate::store::assessments::{AssessmentSource, NewAssessment};
+use crate::store::opinions::OpinionRow;
+use crate::store::refusals::RefusalRow;
+use crate::store::{self, DatabaseContext as _, StoreError};
 
 /// The resource events about the catalogue are ordered under.
 pub const CATALOGUE_RESOURCE: &str = "matters";
 
-pub fn list_version_published(
+/// Records, in the caller's transaction, that `number` of `kind` was
+/// published to take effect at `effective_from`, with what changed.
+pub async fn list_version_published(
+    connection: &mut PgConnection,
     kind: ListKind,
     number: VersionNumber,
     effective_from: DateTime<Utc>,
     diff: &ListDiff,
-) -> proto::ListVersionPublished {
-    proto::ListVersionPublished {
+) -> Result<(), StoreError> {
+    let event = proto::ListVersionPublished {
         list_version: version_name(kind, number),
         list_kind: kind.as_str().to_owned(),
         effective_from: Some(timestamp(effective_from)),
@@ -56,7 +63,76 @@ pub fn list_version_published(
             .iter()
             .map(|change| change.code.to_string())
             .collect(),
-    }
+    };
+    flatgov_messaging::outbox::enqueue(connection, &list_name(kind), &event)
+        .await
+        .context("publishing a list version")?;
+    Ok(())
+}
+
+/// Records a refused assignment in the caller's transaction.
+pub async fn assignment_refused(
+    connection: &mut PgConnection,
+    row: &RefusalRow,
+) -> Result<(), StoreError> {
+    let name = refusal_name(row.id);
+    let event = proto::AssignmentRefused {
+        refusal: name.clone(),
+        matter_code: row.matter_code.clone(),
+        from: Some(unit_from_text(&row.from_kind, &row.from_code)),
+        to: Some(unit_from_text(&row.to_kind, &row.to_code)),
+        reason_code: row.reason_code.clone(),
+        responsible_instead: Some(unit_from_text(&row.responsible_kind, &row.responsible_code)),
+        case: row.case_name.clone().unwrap_or_default(),
+        refused_at: Some(timestamp(row.refuse_time)),
+        list_item_code: row.item_code.clone(),
+    };
+    flatgov_messaging::outbox::enqueue(connection, &name, &event)
+        .await
+        .context("recording a refusal")?;
+    Ok(())
+}
+
+/// Records a new assessment in the caller's transaction.
+pub async fn assessment_recorded(
+    connection: &mut PgConnection,
+    assessment: &NewAssessment,
+) -> Result<(), StoreError> {
+    let name = assessment_name(assessment.id);
+    let event = proto::AssessmentRecorded {
+        assessment: name.clone(),
+        subdistrict_code: assessment.subdistrict_code.clone(),
+        department: assessment.department.clone(),
+        matter_code: assessment.matter_code.clone().unwrap_or_default(),
+        case: assessment.case_name.clone().unwrap_or_default(),
+        score: u32::try_from(assessment.score).unwrap_or(0),
+        assessed_at: Some(timestamp(assessment.assess_time)),
+        operation: assessment.operation.clone().unwrap_or_default(),
+    };
+    flatgov_messaging::outbox::enqueue(connection, &name, &event)
+        .await
+        .context("recording an assessment")?;
+    Ok(())
+}
+
+/// Records a new opinion in the caller's transaction.
+pub async fn opinion_recorded(
+    connection: &mut PgConnection,
+    opinion: &OpinionRow,
+) -> Result<(), StoreError> {
+    let name = opinion_name(opinion.id);
+    let event = proto::OpinionRecorded {
+        opinion: name.clone(),
+        subdistrict_code: opinion.subdistrict_code.clone(),
+        department: opinion.department.clone(),
+        subject: opinion.subject.clone(),
+        stance: opinion.stance.clone(),
+        given_at: Some(timestamp(opinion.give_time)),
+    };
+    flatgov_messaging::outbox::enqueue(connection, &name, &event)
+        .await
+        .context("recording an opinion")?;
+    Ok(())
 }
 
 /// The whole catalogue with each matter's tier and departments as the
@@ -106,7 +182,7 @@ pub async fn announce_catalogue(
     connection: &mut PgConnection,
     rules: &Rules,
     at: DateTime<Utc>,
-) -> Result<(), Error> {
+) -> Result<(), StoreError> {
     flatgov_messaging::outbox::enqueue(
         connection,
         CATALOGUE_RESOURCE,
@@ -160,39 +236,23 @@ pub async fn run_announcer(
 /// Announces once for every announcement due now (several due together
 /// collapse into one: the catalogue as of the latest of them), and returns
 /// when the next one is due.
-async fn announce_due(pool: &PgPool, rules: &RulesCache) -> Result<Option<DateTime<Utc>>, Error> {
-    let mut transaction = pool.begin().await.context("announcing the catalogue")?;
-    let due: Vec<(i64, DateTime<Utc>)> = sqlx::query_as(
-        "select id, due_at from catalogue_announcements
-         where announced_at is null and due_at <= now()
-         order by due_at for update skip locked",
-    )
-    .fetch_all(&mut *transaction)
-    .await
-    .context("claiming due announcements")?;
+async fn announce_due(
+    pool: &PgPool,
+    rules: &RulesCache,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let mut transaction = store::begin(pool, "announcing the catalogue").await?;
+    let due = store::announcements::claim_due(&mut transaction).await?;
     if let Some(latest) = due.iter().map(|(_, due_at)| *due_at).max() {
         let current = rules.current(pool).await?;
         if !current.catalogue.is_empty() {
             announce_catalogue(&mut transaction, &current, latest).await?;
         }
         let ids: Vec<i64> = due.iter().map(|(id, _)| *id).collect();
-        sqlx::query("update catalogue_announcements set announced_at = now() where id = any($1)")
-            .bind(&ids)
-            .execute(&mut *transaction)
-            .await
-            .context("marking announcements made")?;
+        store::announcements::mark_made(&mut transaction, &ids).await?;
         tracing::info!(effective_from = %latest, "matter catalogue announced as a list version took effect");
     }
-    let next: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "select min(due_at) from catalogue_announcements where announced_at is null and due_at > now()",
-    )
-    .fetch_one(&mut *transaction)
-    .await
-    .context("reading the announcement schedule")?;
-    transaction
-        .commit()
-        .await
-        .context("announcing the catalogue")?;
+    let next = store::announcements::next_due(&mut transaction).await?;
+    store::commit(transaction, "announcing the catalogue").await?;
     Ok(next)
 }
 
@@ -244,9 +304,9 @@ impl EventHandler for AgencyRatedHandler {
             .and_then(|time| flatgov_grpc::time::instant(time).ok())
             .or(event.time)
             .unwrap_or_else(Utc::now);
-        let assessment = crate::store::NewAssessment {
+        let assessment = NewAssessment {
             id: uuid::Uuid::now_v7(),
-            source: crate::store::AssessmentSource::JointEnforcement,
+            source: AssessmentSource::JointEnforcement,
             operation: Some(rated.operation.clone()),
             subdistrict_code: subdistrict.to_string(),
             department: department.to_string(),
@@ -257,16 +317,13 @@ impl EventHandler for AgencyRatedHandler {
             assess_time: assessed_at,
             recorded_by: None,
         };
-        let inserted = crate::store::insert_assessment(connection, &assessment)
+        let inserted = store::assessments::insert(&mut *connection, &assessment)
             .await
             .map_err(|error| HandlerError::Retry(error.to_string()))?;
         if inserted {
-            flatgov_messaging::outbox::enqueue(
-                connection,
-                &format!("assessments/{}", assessment.id),
-                &assessment.recorded_event(),
-            )
-            .await?;
+            assessment_recorded(connection, &assessment)
+                .await
+                .map_err(|error| HandlerError::Retry(error.to_string()))?;
             tracing::info!(
                 operation = %rated.operation,
                 department = %department,

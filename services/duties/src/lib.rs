@@ -3,14 +3,18 @@
 //! place, and the gate that refuses pushing off-list matters down onto subdistricts and
 //! residents' committees.
 //!
-//! [`domain`] holds the pure rules; [`rules`] keeps them in memory, [`store`] writes
-//! them, [`grpc`] serves `flatgov.duties.v1.DutyLists` under [`policy`], [`events`]
-//! publishes and consumes.
+//! [`domain`] holds the pure rules; [`rules`] keeps them in memory and [`store`]
+//! reads and writes them; [`application`] holds the use cases, which [`grpc`] serves
+//! as `flatgov.duties.v1.DutyLists` under [`policy`]; [`events`] publishes and
+//! consumes; [`contract`] writes domain values as the shared proto types.
 
+pub mod application;
+pub mod contract;
 pub mod domain;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod metrics;
 pub mod policy;
 pub mod rules;
 pub mod store;
@@ -24,8 +28,10 @@ use flatgov_proto::duties::v1::duty_lists_server::DutyListsServer;
 use tokio::sync::Notify;
 use tonic::service::Routes;
 
+use crate::application::Duties;
 use crate::events::AnnouncerConfig;
-use crate::grpc::{DutyListsService, Metrics};
+use crate::grpc::DutyListsService;
+use crate::metrics::Metrics;
 use crate::rules::RulesCache;
 
 pub static IDENTITY: ServiceIdentity = ServiceIdentity {
@@ -87,7 +93,12 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
         });
     }
     let metrics = Metrics::register(&mut runtime.registry);
-    let service = DutyListsService::new(runtime.pool.clone(), rules, metrics, announcer);
+    let service = DutyListsService::new(Duties {
+        pool: runtime.pool.clone(),
+        rules,
+        metrics,
+        announcer,
+    });
     let routes = Routes::new(flatgov_grpc::bounded!(
         DutyListsServer::new(service),
         runtime

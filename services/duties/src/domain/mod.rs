@@ -8,6 +8,7 @@
 //! - [`resolution`]: who is responsible for a matter at a place, exceptions included.
 //! - [`gate`]: whether one unit may assign a matter to another.
 //! - [`mod@reference`]: the synthetic reference district's data, embedded.
+//! - [`names`]: the resource names of what the service holds.
 
 pub mod codes;
 pub mod diff;
@@ -15,6 +16,7 @@ pub mod duration;
 pub mod gate;
 pub mod import;
 pub mod kinds;
+pub mod names;
 pub mod reference;
 pub mod resolution;
 

@@ -1,19 +1,22 @@
-//! Departments: the units lists, exceptions and assessments name.
+//! Departments: parse, call the use case, render.
 
 use flatgov_auth::policy::Access;
 use flatgov_grpc::error::Violations;
-use flatgov_grpc::paging::{ListQuery, PageRequest};
+use flatgov_grpc::paging::ListQuery;
 use flatgov_grpc::time::timestamp;
 use flatgov_proto::duties::v1 as proto;
 
 use super::DutyListsService;
-use super::convert::{self, department_code, department_name};
-use crate::domain::{Department, DepartmentCode, import};
-use crate::error::{DatabaseContext as _, Error};
-use crate::policy::POLICY;
-use crate::store::{self, DepartmentRow, Upserted, bump_revision, lock_rules};
+use super::fields::{data_format, next_page_token, page};
+use super::names::department_code;
+use crate::application::departments::{self, Imported, UpdateDepartment};
+use crate::application::{DataFormat, Page, import_violations};
+use crate::domain::names::department_name;
+use crate::domain::{Department, DepartmentCode, Departments, import};
+use crate::error::Error;
+use crate::store::departments::DepartmentRow;
 
-fn department_to_proto(row: &DepartmentRow) -> proto::Department {
+fn render(row: &DepartmentRow) -> proto::Department {
     proto::Department {
         name: department_name(&row.code),
         code: row.code.clone(),
@@ -31,10 +34,7 @@ fn department_from_proto(department: Option<&proto::Department>) -> Result<Depar
         department.ok_or_else(|| Error::invalid("department", "a department is required"))?;
     let mut violations = Violations::new();
     let code = if department.code.is_empty() {
-        violations.check(
-            "department.name",
-            department_code("department.name", &department.name).map_err(|error| error.to_string()),
-        )
+        violations.check("department.name", department_code(&department.name))
     } else {
         violations.check("department.code", DepartmentCode::parse(&department.code))
     };
@@ -66,43 +66,30 @@ fn department_from_proto(department: Option<&proto::Department>) -> Result<Depar
     }
 }
 
+impl TryFrom<proto::CreateDepartmentRequest> for Department {
+    type Error = Error;
+
+    fn try_from(request: proto::CreateDepartmentRequest) -> Result<Self, Error> {
+        department_from_proto(request.department.as_ref())
+    }
+}
+
 pub(super) async fn create_department(
     service: &DutyListsService,
     access: &Access,
     request: proto::CreateDepartmentRequest,
 ) -> Result<proto::Department, Error> {
-    let department = department_from_proto(request.department.as_ref())?;
-    access
-        .audit()
-        .resource(department_name(department.code().as_str()));
-    let mut transaction = service
-        .pool
-        .begin()
-        .await
-        .context("creating a department")?;
-    lock_rules(&mut transaction).await?;
-    if store::get_department(&mut transaction, department.code())
-        .await?
-        .is_some()
-    {
-        return Err(Error::AlreadyExists(format!(
-            "{} exists already",
-            department_name(department.code().as_str())
-        )));
+    let department = Department::try_from(request)?;
+    let row = departments::create(&service.duties, access, department).await?;
+    Ok(render(&row))
+}
+
+impl TryFrom<proto::GetDepartmentRequest> for DepartmentCode {
+    type Error = Error;
+
+    fn try_from(request: proto::GetDepartmentRequest) -> Result<Self, Error> {
+        department_code(&request.name).map_err(|error| Error::invalid("name", error))
     }
-    store::upsert_department(&mut transaction, &department).await?;
-    bump_revision(&mut transaction).await?;
-    let row = store::get_department(&mut transaction, department.code())
-        .await?
-        .ok_or_else(|| Error::Corrupt("a department vanished".into()))?;
-    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
-        .await
-        .context("creating a department")?;
-    transaction
-        .commit()
-        .await
-        .context("creating a department")?;
-    Ok(department_to_proto(&row))
 }
 
 pub(super) async fn get_department(
@@ -110,16 +97,24 @@ pub(super) async fn get_department(
     _access: &Access,
     request: proto::GetDepartmentRequest,
 ) -> Result<proto::Department, Error> {
-    let code = department_code("name", &request.name)?;
-    let mut connection = service
-        .pool
-        .acquire()
-        .await
-        .context("reading a department")?;
-    store::get_department(&mut connection, &code)
-        .await?
-        .map(|row| department_to_proto(&row))
-        .ok_or_else(|| Error::NotFound(format!("{} does not exist", request.name)))
+    let code = DepartmentCode::try_from(request)?;
+    let row = departments::get(&service.duties, &code).await?;
+    Ok(render(&row))
+}
+
+impl TryFrom<proto::ListDepartmentsRequest> for Page<String> {
+    type Error = Error;
+
+    fn try_from(request: proto::ListDepartmentsRequest) -> Result<Self, Error> {
+        let mut violations = Violations::new();
+        page(
+            request.page_size,
+            &request.page_token,
+            ListQuery::new("departments"),
+            &mut violations,
+        )
+        .ok_or_else(|| Error::from(violations))
+    }
 }
 
 pub(super) async fn list_departments(
@@ -127,26 +122,24 @@ pub(super) async fn list_departments(
     _access: &Access,
     request: proto::ListDepartmentsRequest,
 ) -> Result<proto::ListDepartmentsResponse, Error> {
-    let query = ListQuery::new("departments");
-    let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
-    let mut connection = service
-        .pool
-        .acquire()
-        .await
-        .context("listing departments")?;
-    let mut rows = store::list_departments(
-        &mut connection,
-        page.after.as_deref(),
-        page.size.fetch_limit(),
-    )
-    .await?;
-    let next_page_token = page
-        .size
-        .next_page_token(&mut rows, &query, |row| row.code.clone());
+    let page = Page::<String>::try_from(request)?;
+    let mut rows = departments::list(&service.duties, &page).await?;
+    let next_page_token = next_page_token(&page, &mut rows, |row| row.code.clone());
     Ok(proto::ListDepartmentsResponse {
-        departments: rows.iter().map(department_to_proto).collect(),
+        departments: rows.iter().map(render).collect(),
         next_page_token,
     })
+}
+
+impl TryFrom<proto::UpdateDepartmentRequest> for UpdateDepartment {
+    type Error = Error;
+
+    fn try_from(request: proto::UpdateDepartmentRequest) -> Result<Self, Error> {
+        Ok(Self {
+            department: department_from_proto(request.department.as_ref())?,
+            allow_missing: request.allow_missing,
+        })
+    }
 }
 
 pub(super) async fn update_department(
@@ -154,39 +147,17 @@ pub(super) async fn update_department(
     access: &Access,
     request: proto::UpdateDepartmentRequest,
 ) -> Result<proto::Department, Error> {
-    let department = department_from_proto(request.department.as_ref())?;
-    access
-        .audit()
-        .resource(department_name(department.code().as_str()));
-    let mut transaction = service
-        .pool
-        .begin()
-        .await
-        .context("updating a department")?;
-    lock_rules(&mut transaction).await?;
-    let exists = store::get_department(&mut transaction, department.code())
-        .await?
-        .is_some();
-    if !exists && !request.allow_missing {
-        return Err(Error::NotFound(format!(
-            "{} does not exist (set allow_missing to create it)",
-            department_name(department.code().as_str())
-        )));
+    let command = UpdateDepartment::try_from(request)?;
+    let row = departments::update(&service.duties, access, command).await?;
+    Ok(render(&row))
+}
+
+impl TryFrom<proto::DeleteDepartmentRequest> for DepartmentCode {
+    type Error = Error;
+
+    fn try_from(request: proto::DeleteDepartmentRequest) -> Result<Self, Error> {
+        department_code(&request.name).map_err(|error| Error::invalid("name", error))
     }
-    if store::upsert_department(&mut transaction, &department).await? != Upserted::Unchanged {
-        bump_revision(&mut transaction).await?;
-    }
-    let row = store::get_department(&mut transaction, department.code())
-        .await?
-        .ok_or_else(|| Error::Corrupt("a department vanished".into()))?;
-    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
-        .await
-        .context("updating a department")?;
-    transaction
-        .commit()
-        .await
-        .context("updating a department")?;
-    Ok(department_to_proto(&row))
 }
 
 pub(super) async fn delete_department(
@@ -194,34 +165,24 @@ pub(super) async fn delete_department(
     access: &Access,
     request: proto::DeleteDepartmentRequest,
 ) -> Result<(), Error> {
-    let code = department_code("name", &request.name)?;
-    access.audit().resource(department_name(code.as_str()));
-    let mut transaction = service
-        .pool
-        .begin()
-        .await
-        .context("deleting a department")?;
-    lock_rules(&mut transaction).await?;
-    let references = store::department_references(&mut transaction, &code).await?;
-    if !references.is_empty() {
-        return Err(Error::FailedPrecondition(format!(
-            "{} is still named by {}",
-            request.name,
-            references.join(", ")
-        )));
+    let code = DepartmentCode::try_from(request)?;
+    departments::delete(&service.duties, access, &code).await
+}
+
+impl TryFrom<proto::ImportDepartmentsRequest> for Departments {
+    type Error = Error;
+
+    /// The file is read whole here (departments depend on nothing else),
+    /// so every problem is named before anything is written.
+    fn try_from(request: proto::ImportDepartmentsRequest) -> Result<Self, Error> {
+        let format =
+            data_format(request.format).map_err(|error| Error::invalid("format", error))?;
+        let parsed = match format {
+            DataFormat::Json => import::departments_from_json(&request.content),
+            DataFormat::Csv => import::departments_from_csv(&request.content),
+        };
+        parsed.map_err(import_violations)
     }
-    if !store::delete_department(&mut transaction, &code).await? {
-        return Err(Error::NotFound(format!("{} does not exist", request.name)));
-    }
-    bump_revision(&mut transaction).await?;
-    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
-        .await
-        .context("deleting a department")?;
-    transaction
-        .commit()
-        .await
-        .context("deleting a department")?;
-    Ok(())
 }
 
 pub(super) async fn import_departments(
@@ -229,47 +190,15 @@ pub(super) async fn import_departments(
     access: &Access,
     request: proto::ImportDepartmentsRequest,
 ) -> Result<proto::ImportDepartmentsResponse, Error> {
-    let format = convert::data_format("format", request.format)?;
-    let parsed = match format {
-        proto::DataFormat::Json => import::departments_from_json(&request.content),
-        _ => import::departments_from_csv(&request.content),
-    };
-    let departments = parsed.map_err(super::lists::import_violations)?;
-    let mut transaction = service
-        .pool
-        .begin()
-        .await
-        .context("importing departments")?;
-    lock_rules(&mut transaction).await?;
-    let mut response = proto::ImportDepartmentsResponse::default();
-    for department in departments.iter() {
-        let upserted = store::upsert_department(&mut transaction, department).await?;
-        match upserted {
-            Upserted::Created => response.created += 1,
-            Upserted::Updated => response.updated += 1,
-            Upserted::Unchanged => response.unchanged += 1,
-        }
-        if upserted != Upserted::Unchanged {
-            access
-                .audit()
-                .resource(department_name(department.code().as_str()));
-        }
-    }
-    if response.created + response.updated > 0 {
-        bump_revision(&mut transaction).await?;
-    }
-    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
-        .await
-        .context("importing departments")?;
-    transaction
-        .commit()
-        .await
-        .context("importing departments")?;
-    tracing::info!(
-        created = response.created,
-        updated = response.updated,
-        unchanged = response.unchanged,
-        "departments imported"
-    );
-    Ok(proto::ImportDepartmentsResponse { ..response })
+    let departments = Departments::try_from(request)?;
+    let Imported {
+        created,
+        updated,
+        unchanged,
+    } = departments::import(&service.duties, access, departments).await?;
+    Ok(proto::ImportDepartmentsResponse {
+        created,
+        updated,
+        unchanged,
+    })
 }

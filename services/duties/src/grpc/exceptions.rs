@@ -1,102 +1,246 @@
-//! Per-place exceptions to the general rule.
+//! Per-place exceptions: parse, call the use case, render.
 
 use chrono::{DateTime, Utc};
-use flatgov_auth::policy::{Access, Resource};
-use flatgov_grpc::error::{ForField as _, Violations};
-use flatgov_grpc::paging::{ListQuery, PageRequest};
-use flatgov_grpc::time;
+use flatgov_auth::policy::Access;
+use flatgov_grpc::error::Violations;
+use flatgov_grpc::paging::ListQuery;
+use flatgov_grpc::time::{optional_timestamp, timestamp};
 use flatgov_proto::duties::v1 as proto;
 
 use super::DutyListsService;
-use super::bounded_text;
-use super::convert::{exception_from_proto, exception_id, exception_name, exception_to_proto};
+use super::fields::{bounded_text, instant, next_page_token, page, tier_from_proto};
+use super::names::exception_id;
+use crate::application::exceptions::{self, ExceptionRecord, ListExceptions};
+use crate::contract::optional_tier_to_proto;
+use crate::domain::names::exception_name;
 use crate::domain::{
-    ExceptionScope, ExceptionViolation, MatterCode, PlaceException, PlaceExceptions, PlaceRef,
-    Responsible,
+    AreaId, BlockCode, CommunityCode, DepartmentCode, ExceptionId, ExceptionScope, ItemCode,
+    MatterCode, PlaceException, PlaceRef, Responsible, SubdistrictCode,
 };
-use crate::error::{DatabaseContext as _, Error};
-use crate::policy::{POLICY, sees_staff};
-use crate::store;
-use crate::store::{ExceptionRow, bump_revision, lock_rules};
-
-/// As for list versions: an exception may not start (or end) further in
-/// the past than clock skew explains, because that would rewrite who was
-/// responsible for cases already handled.
-const BACKDATING_GRACE: chrono::Duration = chrono::Duration::minutes(1);
+use crate::error::Error;
 
 const MAX_REASON_CHARS: usize = 500;
 
-/// An exception as the caller may see it: who created it only for those
-/// who see people.
-fn row_to_proto(access: &Access, row: &ExceptionRow) -> Result<proto::PlaceException, Error> {
-    let exception = row.to_exception()?;
-    let created_by = if sees_staff(access) {
-        row.created_by.as_str()
-    } else {
-        ""
+fn responsible_to_proto(responsible: &Responsible) -> proto::Responsible {
+    let (role, department) = match responsible {
+        Responsible::BlockTeam => (proto::ResponsibleRole::BlockTeam, String::new()),
+        Responsible::Community => (proto::ResponsibleRole::Community, String::new()),
+        Responsible::SubdistrictPlatform => {
+            (proto::ResponsibleRole::SubdistrictPlatform, String::new())
+        }
+        Responsible::Department(code) => (proto::ResponsibleRole::Department, code.to_string()),
     };
-    Ok(exception_to_proto(
-        &exception,
-        created_by,
-        row.create_time,
-        row.update_time,
-    ))
-}
-
-/// The division an exception's place is (none for a named area, which
-/// may cross boundaries).
-fn place_division(place: &PlaceRef) -> Option<&str> {
-    match place {
-        PlaceRef::Subdistrict(code) => Some(code.as_str()),
-        PlaceRef::Community(code) => Some(code.as_str()),
-        PlaceRef::Block(code) => Some(code.as_str()),
-        PlaceRef::Area(_) => None,
+    proto::Responsible {
+        role: role as i32,
+        department,
     }
 }
 
-/// The facts scope rules test of an exception: its place, and the
-/// departments it makes responsible there.
-fn reaches_exception(access: &Access, exception: &PlaceException) -> bool {
-    let departments: Vec<&str> = std::iter::once(&exception.lead)
-        .chain(&exception.cooperating)
-        .filter_map(|responsible| match responsible {
-            Responsible::Department(code) => Some(code.as_str()),
-            _ => None,
+fn responsible_from_proto(
+    field: &str,
+    responsible: Option<&proto::Responsible>,
+    violations: &mut Violations,
+) -> Option<Responsible> {
+    let Some(responsible) = responsible else {
+        violations.add(field, "a responsible unit is required");
+        return None;
+    };
+    match proto::ResponsibleRole::try_from(responsible.role) {
+        Ok(proto::ResponsibleRole::BlockTeam) => Some(Responsible::BlockTeam),
+        Ok(proto::ResponsibleRole::Community) => Some(Responsible::Community),
+        Ok(proto::ResponsibleRole::SubdistrictPlatform) => Some(Responsible::SubdistrictPlatform),
+        Ok(proto::ResponsibleRole::Department) => violations
+            .check(
+                format!("{field}.department"),
+                DepartmentCode::parse(&responsible.department),
+            )
+            .map(Responsible::Department),
+        _ => {
+            violations.add(
+                format!("{field}.role"),
+                "must be RESPONSIBLE_ROLE_BLOCK_TEAM, _COMMUNITY, _SUBDISTRICT_PLATFORM or _DEPARTMENT",
+            );
+            None
+        }
+    }
+}
+
+fn place_ref_to_proto(place: &PlaceRef) -> proto::ExceptionPlace {
+    use proto::exception_place::Place;
+    let place = match place {
+        PlaceRef::Subdistrict(code) => Place::SubdistrictCode(code.to_string()),
+        PlaceRef::Community(code) => Place::CommunityCode(code.to_string()),
+        PlaceRef::Block(code) => Place::BlockCode(code.to_string()),
+        PlaceRef::Area(id) => Place::Area(id.to_string()),
+    };
+    proto::ExceptionPlace { place: Some(place) }
+}
+
+fn place_ref_from_proto(
+    field: &str,
+    place: Option<&proto::ExceptionPlace>,
+    violations: &mut Violations,
+) -> Option<PlaceRef> {
+    use proto::exception_place::Place;
+    match place.and_then(|place| place.place.as_ref()) {
+        None => {
+            violations.add(field, "a place is required");
+            None
+        }
+        Some(Place::SubdistrictCode(code)) => violations
+            .check(
+                format!("{field}.subdistrict_code"),
+                SubdistrictCode::parse(code),
+            )
+            .map(PlaceRef::Subdistrict),
+        Some(Place::CommunityCode(code)) => violations
+            .check(
+                format!("{field}.community_code"),
+                CommunityCode::parse(code),
+            )
+            .map(PlaceRef::Community),
+        Some(Place::BlockCode(code)) => violations
+            .check(format!("{field}.block_code"), BlockCode::parse(code))
+            .map(PlaceRef::Block),
+        Some(Place::Area(id)) => violations
+            .check(format!("{field}.area"), AreaId::parse(id))
+            .map(PlaceRef::Area),
+    }
+}
+
+/// The matters an exception covers: exactly one of a matter and an item.
+fn scope_from_proto(
+    exception: &proto::PlaceException,
+    violations: &mut Violations,
+) -> Option<ExceptionScope> {
+    match (
+        exception.matter_code.is_empty(),
+        exception.list_item_code.is_empty(),
+    ) {
+        (false, true) => violations
+            .check(
+                "exception.matter_code",
+                MatterCode::parse(&exception.matter_code),
+            )
+            .map(ExceptionScope::Matter),
+        (true, false) => violations
+            .check(
+                "exception.list_item_code",
+                ItemCode::parse(&exception.list_item_code),
+            )
+            .map(ExceptionScope::Item),
+        _ => {
+            violations.add(
+                "exception.matter_code",
+                "exactly one of matter_code and list_item_code is required",
+            );
+            None
+        }
+    }
+}
+
+fn render(record: &ExceptionRecord) -> proto::PlaceException {
+    let exception = &record.exception;
+    let (matter_code, list_item_code) = match &exception.scope {
+        ExceptionScope::Matter(code) => (code.to_string(), String::new()),
+        ExceptionScope::Item(code) => (String::new(), code.to_string()),
+    };
+    proto::PlaceException {
+        name: exception_name(exception.id.as_str()),
+        id: exception.id.to_string(),
+        place: Some(place_ref_to_proto(&exception.place)),
+        matter_code,
+        list_item_code,
+        lead: Some(responsible_to_proto(&exception.lead)),
+        cooperating: exception
+            .cooperating
+            .iter()
+            .map(responsible_to_proto)
+            .collect(),
+        tier: optional_tier_to_proto(exception.tier),
+        effective_from: Some(timestamp(exception.effective_from)),
+        effective_until: optional_timestamp(exception.effective_until),
+        reason: exception.reason.clone(),
+        created_by: record.created_by.clone(),
+        create_time: Some(timestamp(record.create_time)),
+        update_time: Some(timestamp(record.update_time)),
+    }
+}
+
+impl TryFrom<proto::CreateExceptionRequest> for PlaceException {
+    type Error = Error;
+
+    /// An exception in a request (its window from now when unset);
+    /// `name`, `created_by` and the times are output only.
+    fn try_from(request: proto::CreateExceptionRequest) -> Result<Self, Error> {
+        let exception = request
+            .exception
+            .ok_or_else(|| Error::invalid("exception", "an exception is required"))?;
+        let mut violations = Violations::new();
+        let id = violations.check("exception.id", ExceptionId::parse(&exception.id));
+        let place =
+            place_ref_from_proto("exception.place", exception.place.as_ref(), &mut violations);
+        let scope = scope_from_proto(&exception, &mut violations);
+        let lead =
+            responsible_from_proto("exception.lead", exception.lead.as_ref(), &mut violations);
+        let mut cooperating = Vec::new();
+        for (index, responsible) in exception.cooperating.iter().enumerate() {
+            if let Some(responsible) = responsible_from_proto(
+                &format!("exception.cooperating[{index}]"),
+                Some(responsible),
+                &mut violations,
+            ) {
+                cooperating.push(responsible);
+            }
+        }
+        let tier = violations.check("exception.tier", tier_from_proto(exception.tier));
+        let effective_from = violations.check(
+            "exception.effective_from",
+            instant(exception.effective_from.as_ref()),
+        );
+        let effective_until = violations.check(
+            "exception.effective_until",
+            instant(exception.effective_until.as_ref()),
+        );
+        let reason = violations.check(
+            "exception.reason",
+            bounded_text(&exception.reason, MAX_REASON_CHARS),
+        );
+        let (
+            Some(id),
+            Some(place),
+            Some(scope),
+            Some(lead),
+            Some(tier),
+            Some(effective_from),
+            Some(effective_until),
+            Some(reason),
+        ) = (
+            id,
+            place,
+            scope,
+            lead,
+            tier,
+            effective_from,
+            effective_until,
+            reason,
+        )
+        else {
+            return Err(Error::from(violations));
+        };
+        violations.finish()?;
+        Ok(PlaceException {
+            id,
+            place,
+            scope,
+            lead,
+            cooperating,
+            tier,
+            effective_from: effective_from.unwrap_or_else(Utc::now),
+            effective_until,
+            reason,
         })
-        .collect();
-    access.reaches(&Resource {
-        division: place_division(&exception.place),
-        organisations: &departments,
-        ..Resource::default()
-    })
-}
-
-/// The exception named `name` as stored, if the caller reaches it;
-/// NOT_FOUND alike for one that does not exist and one it does not reach.
-async fn visible_exception(
-    connection: &mut sqlx::PgConnection,
-    access: &Access,
-    name: &str,
-    id: &str,
-) -> Result<ExceptionRow, Error> {
-    let not_found = || Error::NotFound(format!("{name} does not exist"));
-    let Some(row) = store::exceptions::get_exception(connection, id).await? else {
-        return Err(not_found());
-    };
-    if !reaches_exception(access, &row.to_exception()?) {
-        return Err(not_found());
     }
-    Ok(row)
-}
-
-fn refuse_backdating(field: &str, instant: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), Error> {
-    if instant < now - BACKDATING_GRACE {
-        return Err(Error::FailedPrecondition(format!(
-            "{field} {} is in the past: exceptions change who is responsible from now on, never for what was already handled",
-            instant.to_rfc3339()
-        )));
-    }
-    Ok(())
 }
 
 pub(super) async fn create_exception(
@@ -104,117 +248,17 @@ pub(super) async fn create_exception(
     access: &Access,
     request: proto::CreateExceptionRequest,
 ) -> Result<proto::PlaceException, Error> {
-    let now = Utc::now();
-    let proto_exception = request
-        .exception
-        .as_ref()
-        .ok_or_else(|| Error::invalid("exception", "an exception is required"))?;
-    bounded_text(
-        "exception.reason",
-        &proto_exception.reason,
-        MAX_REASON_CHARS,
-    )?;
-    let exception = exception_from_proto("exception", proto_exception, now)?;
-    let place_reached = access.reaches(&Resource {
-        division: place_division(&exception.place),
-        ..Resource::default()
-    });
-    if !place_reached {
-        // Places are public; changing who is responsible at this one is
-        // what the caller may not do.
-        return Err(Error::PermissionDenied(format!(
-            "the place {} is outside the caller's jurisdiction (a named area needs a district-wide administrator)",
-            exception.place
-        )));
+    let exception = PlaceException::try_from(request)?;
+    let record = exceptions::create(&service.duties, access, exception).await?;
+    Ok(render(&record))
+}
+
+impl TryFrom<proto::GetExceptionRequest> for ExceptionId {
+    type Error = Error;
+
+    fn try_from(request: proto::GetExceptionRequest) -> Result<Self, Error> {
+        exception_id(&request.name).map_err(|error| Error::invalid("name", error))
     }
-    access
-        .audit()
-        .resource(exception_name(exception.id.as_str()));
-    let mut transaction = service
-        .pool
-        .begin()
-        .await
-        .context("creating an exception")?;
-    lock_rules(&mut transaction).await?;
-    if let Some(existing) =
-        store::exceptions::get_exception(&mut transaction, exception.id.as_str()).await?
-    {
-        // Equal content has the caller's own place, so it reaches it.
-        if existing.to_exception()? == exception {
-            return row_to_proto(access, &existing);
-        }
-        return Err(Error::AlreadyExists(format!(
-            "exceptions/{} exists already with other content",
-            exception.id
-        )));
-    }
-    refuse_backdating("exception.effective_from", exception.effective_from, now)?;
-    let rules = service.rules.locked(&mut transaction).await?;
-    match &exception.scope {
-        ExceptionScope::Matter(code) if rules.catalogue.get(code).is_none() => {
-            return Err(Error::invalid(
-                "exception.matter_code",
-                format!("matter {code} is not in the matter catalogue"),
-            ));
-        }
-        ExceptionScope::Item(code) if !rules.known_items().contains(code) => {
-            return Err(Error::invalid(
-                "exception.list_item_code",
-                format!(
-                    "item {code} is in no published version or draft of lists/{}",
-                    code.list()
-                ),
-            ));
-        }
-        _ => {}
-    }
-    let mut all: Vec<PlaceException> = rules.exceptions.iter().cloned().collect();
-    all.push(exception.clone());
-    if let Err(invalid) = PlaceExceptions::new(all, &rules.departments) {
-        let mut violations = Violations::new();
-        for problem in invalid
-            .problems
-            .into_iter()
-            .filter(|problem| problem.id == exception.id)
-        {
-            let field = match &problem.violation {
-                ExceptionViolation::Overlaps { .. } => {
-                    return Err(Error::FailedPrecondition(format!(
-                        "exceptions/{}: {}",
-                        exception.id, problem.violation
-                    )));
-                }
-                ExceptionViolation::EmptyReason => "exception.reason",
-                ExceptionViolation::EndsBeforeItStarts { .. } => "exception.effective_until",
-                ExceptionViolation::LeadAlsoCooperating { .. }
-                | ExceptionViolation::CooperatorListedTwice { .. } => "exception.cooperating",
-                ExceptionViolation::UnknownDepartment { .. } => "exception",
-                ExceptionViolation::DuplicateId => "exception.id",
-            };
-            violations.add(field, problem.violation);
-        }
-        if !violations.is_empty() {
-            return Err(Error::from(violations));
-        }
-    }
-    let created_by = access
-        .caller()
-        .map(|caller| caller.subject.as_str())
-        .unwrap_or_default();
-    store::exceptions::insert_exception(&mut transaction, &exception, created_by).await?;
-    bump_revision(&mut transaction).await?;
-    let row = store::exceptions::get_exception(&mut transaction, exception.id.as_str())
-        .await?
-        .ok_or_else(|| Error::Corrupt("an exception vanished".into()))?;
-    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
-        .await
-        .context("creating an exception")?;
-    transaction
-        .commit()
-        .await
-        .context("creating an exception")?;
-    tracing::info!(exception = %exception.id, place = %exception.place, lead = %exception.lead, "exception created");
-    row_to_proto(access, &row)
 }
 
 pub(super) async fn get_exception(
@@ -222,24 +266,52 @@ pub(super) async fn get_exception(
     access: &Access,
     request: proto::GetExceptionRequest,
 ) -> Result<proto::PlaceException, Error> {
-    let id = exception_id("name", &request.name)?;
-    let mut connection = service
-        .pool
-        .acquire()
-        .await
-        .context("reading an exception")?;
-    let row = visible_exception(&mut connection, access, &request.name, id.as_str()).await?;
-    row_to_proto(access, &row)
+    let id = ExceptionId::try_from(request)?;
+    let record = exceptions::get(&service.duties, access, &id).await?;
+    Ok(render(&record))
 }
 
-/// Whether an exception's place is the filter's division (or inside it), or
-/// the filter's named area.
-fn place_matches(place: &PlaceRef, filter: &str) -> bool {
-    match place {
-        PlaceRef::Subdistrict(code) => code.as_str().starts_with(filter),
-        PlaceRef::Community(code) => code.as_str().starts_with(filter),
-        PlaceRef::Block(code) => code.as_str().starts_with(filter),
-        PlaceRef::Area(id) => id.as_str() == filter,
+impl TryFrom<proto::ListExceptionsRequest> for ListExceptions {
+    type Error = Error;
+
+    fn try_from(request: proto::ListExceptionsRequest) -> Result<Self, Error> {
+        let mut violations = Violations::new();
+        let in_effect_at = violations.check("in_effect_at", instant(request.in_effect_at.as_ref()));
+        let matter = if request.matter_code.is_empty() {
+            Some(None)
+        } else {
+            violations
+                .check("matter_code", MatterCode::parse(&request.matter_code))
+                .map(Some)
+        };
+        let query = ListQuery::new(&format!(
+            "exceptions matter_code={} place={} in_effect_at={}",
+            matter
+                .clone()
+                .flatten()
+                .map(|code| code.to_string())
+                .unwrap_or_default(),
+            request.place,
+            in_effect_at
+                .flatten()
+                .map(|at| at.to_rfc3339())
+                .unwrap_or_default(),
+        ));
+        let page = page(
+            request.page_size,
+            &request.page_token,
+            query,
+            &mut violations,
+        );
+        let (Some(in_effect_at), Some(matter), Some(page)) = (in_effect_at, matter, page) else {
+            return Err(Error::from(violations));
+        };
+        Ok(Self {
+            place: Some(request.place).filter(|place| !place.is_empty()),
+            matter,
+            in_effect_at,
+            page,
+        })
     }
 }
 
@@ -248,69 +320,35 @@ pub(super) async fn list_exceptions(
     access: &Access,
     request: proto::ListExceptionsRequest,
 ) -> Result<proto::ListExceptionsResponse, Error> {
-    let in_effect_at =
-        time::optional_instant(request.in_effect_at.as_ref()).for_field("in_effect_at")?;
-    let matter = if request.matter_code.is_empty() {
-        None
-    } else {
-        Some(
-            MatterCode::parse(&request.matter_code)
-                .map_err(|error| Error::invalid("matter_code", error))?,
-        )
-    };
-    let query = ListQuery::new(&format!(
-        "exceptions matter_code={} place={} in_effect_at={}",
-        matter.as_ref().map(ToString::to_string).unwrap_or_default(),
-        request.place,
-        in_effect_at.map(|at| at.to_rfc3339()).unwrap_or_default(),
-    ));
-    let page = PageRequest::parse(request.page_size, &request.page_token, &query)?;
-    let rules = service.rules.current(&service.pool).await?;
-    let matter_item = matter
-        .as_ref()
-        .map(|code| {
-            rules
-                .catalogue
-                .get(code)
-                .map(|matter| matter.item())
-                .ok_or_else(|| {
-                    Error::NotFound(format!("matter {code} is not in the matter catalogue"))
-                })
-        })
-        .transpose()?;
-    let mut connection = service.pool.acquire().await.context("listing exceptions")?;
-    let rows = store::exceptions::list_exceptions(&mut connection).await?;
-    let mut matching = Vec::new();
-    for row in rows {
-        if page
-            .after
-            .as_deref()
-            .is_some_and(|after| row.id.as_str() <= after)
-        {
-            continue;
-        }
-        let exception = row.to_exception()?;
-        let place_ok = request.place.is_empty() || place_matches(&exception.place, &request.place);
-        let scope_ok = match (&matter, &exception.scope) {
-            (None, _) => true,
-            (Some(code), ExceptionScope::Matter(scoped)) => code == scoped,
-            (Some(_), ExceptionScope::Item(item)) => matter_item == Some(*item),
-        };
-        let time_ok = in_effect_at.is_none_or(|at| {
-            exception.effective_from <= at
-                && exception.effective_until.is_none_or(|until| at < until)
-        });
-        if place_ok && scope_ok && time_ok && reaches_exception(access, &exception) {
-            matching.push(row_to_proto(access, &row)?);
-        }
-    }
-    let next_page_token = page
-        .size
-        .next_page_token(&mut matching, &query, |exception| exception.id.clone());
+    let command = ListExceptions::try_from(request)?;
+    let mut records = exceptions::list(&service.duties, access, &command).await?;
+    let next_page_token = next_page_token(&command.page, &mut records, |record| {
+        record.exception.id.to_string()
+    });
     Ok(proto::ListExceptionsResponse {
-        exceptions: matching,
+        exceptions: records.iter().map(render).collect(),
         next_page_token,
     })
+}
+
+/// When an exception stops applying (`None`: now).
+pub(super) struct EndException {
+    id: ExceptionId,
+    until: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<proto::EndExceptionRequest> for EndException {
+    type Error = Error;
+
+    fn try_from(request: proto::EndExceptionRequest) -> Result<Self, Error> {
+        let mut violations = Violations::new();
+        let id = violations.check("name", exception_id(&request.name));
+        let until = violations.check("effective_until", instant(request.effective_until.as_ref()));
+        let (Some(id), Some(until)) = (id, until) else {
+            return Err(Error::from(violations));
+        };
+        Ok(Self { id, until })
+    }
 }
 
 pub(super) async fn end_exception(
@@ -318,44 +356,17 @@ pub(super) async fn end_exception(
     access: &Access,
     request: proto::EndExceptionRequest,
 ) -> Result<proto::PlaceException, Error> {
-    let id = exception_id("name", &request.name)?;
-    let now = Utc::now();
-    let until = time::optional_instant(request.effective_until.as_ref())
-        .for_field("effective_until")?
-        .unwrap_or(now);
-    let mut transaction = service.pool.begin().await.context("ending an exception")?;
-    lock_rules(&mut transaction).await?;
-    let row = visible_exception(&mut transaction, access, &request.name, id.as_str()).await?;
-    access.audit().resource(request.name.clone());
-    if until <= row.effective_from {
-        return Err(Error::invalid(
-            "effective_until",
-            format!(
-                "must be after the exception's effective_from {}",
-                row.effective_from.to_rfc3339()
-            ),
-        ));
+    let EndException { id, until } = EndException::try_from(request)?;
+    let record = exceptions::end(&service.duties, access, &id, until).await?;
+    Ok(render(&record))
+}
+
+impl TryFrom<proto::DeleteExceptionRequest> for ExceptionId {
+    type Error = Error;
+
+    fn try_from(request: proto::DeleteExceptionRequest) -> Result<Self, Error> {
+        exception_id(&request.name).map_err(|error| Error::invalid("name", error))
     }
-    if let Some(current) = row.effective_until
-        && until > current
-    {
-        return Err(Error::FailedPrecondition(format!(
-            "{} already ends at {}; an end can only be brought forward",
-            request.name,
-            current.to_rfc3339()
-        )));
-    }
-    refuse_backdating("effective_until", until, now)?;
-    store::exceptions::end_exception(&mut transaction, id.as_str(), until).await?;
-    bump_revision(&mut transaction).await?;
-    let row = store::exceptions::get_exception(&mut transaction, id.as_str())
-        .await?
-        .ok_or_else(|| Error::Corrupt("an exception vanished".into()))?;
-    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
-        .await
-        .context("ending an exception")?;
-    transaction.commit().await.context("ending an exception")?;
-    row_to_proto(access, &row)
 }
 
 pub(super) async fn delete_exception(
@@ -363,30 +374,6 @@ pub(super) async fn delete_exception(
     access: &Access,
     request: proto::DeleteExceptionRequest,
 ) -> Result<(), Error> {
-    let id = exception_id("name", &request.name)?;
-    let mut transaction = service
-        .pool
-        .begin()
-        .await
-        .context("deleting an exception")?;
-    lock_rules(&mut transaction).await?;
-    let row = visible_exception(&mut transaction, access, &request.name, id.as_str()).await?;
-    access.audit().resource(request.name.clone());
-    if row.effective_from <= Utc::now() {
-        return Err(Error::FailedPrecondition(format!(
-            "{} has been in effect since {}; end it with EndException instead, so the record of who was responsible stays",
-            request.name,
-            row.effective_from.to_rfc3339()
-        )));
-    }
-    store::exceptions::delete_exception(&mut transaction, id.as_str()).await?;
-    bump_revision(&mut transaction).await?;
-    flatgov_grpc::authz::record_in_transaction(&mut transaction, access, POLICY.service)
-        .await
-        .context("deleting an exception")?;
-    transaction
-        .commit()
-        .await
-        .context("deleting an exception")?;
-    Ok(())
+    let id = ExceptionId::try_from(request)?;
+    exceptions::delete(&service.duties, access, &id).await
 }

@@ -122,7 +122,7 @@ fn scope_columns(scope: &ExceptionScope) -> (&'static str, String) {
     }
 }
 
-pub async fn insert_exception(
+pub async fn insert(
     connection: &mut PgConnection,
     exception: &PlaceException,
     created_by: &str,
@@ -157,7 +157,7 @@ pub async fn insert_exception(
     Ok(())
 }
 
-pub async fn get_exception(
+pub async fn get(
     connection: &mut PgConnection,
     id: &str,
 ) -> Result<Option<ExceptionRow>, StoreError> {
@@ -170,9 +170,7 @@ pub async fn get_exception(
     .context("reading an exception")
 }
 
-pub async fn list_exceptions(
-    connection: &mut PgConnection,
-) -> Result<Vec<ExceptionRow>, StoreError> {
+pub async fn list(connection: &mut PgConnection) -> Result<Vec<ExceptionRow>, StoreError> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {EXCEPTION_COLUMNS} from place_exceptions order by id"
     )))
@@ -181,7 +179,7 @@ pub async fn list_exceptions(
     .context("listing exceptions")
 }
 
-pub async fn end_exception(
+pub async fn end(
     connection: &mut PgConnection,
     id: &str,
     until: DateTime<Utc>,
@@ -197,7 +195,7 @@ pub async fn end_exception(
     Ok(())
 }
 
-pub async fn delete_exception(connection: &mut PgConnection, id: &str) -> Result<(), StoreError> {
+pub async fn delete(connection: &mut PgConnection, id: &str) -> Result<(), StoreError> {
     sqlx::query("delete from place_exceptions where id = $1")
         .bind(id)
         .execute(connection)
@@ -207,7 +205,7 @@ pub async fn delete_exception(connection: &mut PgConnection, id: &str) -> Result
 }
 
 /// Exceptions scoped to any of `matters`.
-pub async fn exceptions_for_matters(
+pub async fn for_matters(
     connection: &mut PgConnection,
     matters: &[String],
 ) -> Result<Vec<String>, StoreError> {

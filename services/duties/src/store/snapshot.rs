@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use super::{DatabaseContext as _, EXCEPTION_COLUMNS, ExceptionRow, StoreError};
+use super::exceptions::{EXCEPTION_COLUMNS, ExceptionRow};
+use super::matters::MatterRow;
+use super::{DatabaseContext as _, StoreError};
 use crate::domain::{
     Department, DepartmentCode, Departments, DraftList, DutyLists, ItemCode, ItemFields,
     ListContent, ListItem, ListKind, Matter, MatterCatalogue, MatterCode, PlaceExceptions, Tier,
@@ -195,7 +197,7 @@ pub async fn load_catalogue(
     connection: &mut PgConnection,
     known_items: &BTreeSet<ItemCode>,
 ) -> Result<MatterCatalogue, StoreError> {
-    let rows: Vec<super::MatterRow> = sqlx::query_as(
+    let rows: Vec<MatterRow> = sqlx::query_as(
         "select code, name, name_en, item_code, tier, create_time, update_time
          from matters order by code",
     )

@@ -2,18 +2,19 @@
 //! idempotency: an id answers only the caller (token subject) and method
 //! that sent it, and the same id with other content is refused naming
 //! `request_id`. A replay names the resource the first call created; the
-//! handler re-reads it through the same visibility checks as any read.
+//! use case re-reads it through the same visibility checks as any read.
 
 use flatgov_auth::policy::Access;
 use flatgov_grpc::idempotency::{self, Fingerprint, IdempotencyError};
 use flatgov_grpc::request_id::RequestId;
 use sqlx::{PgConnection, PgPool};
 
-use crate::error::{DatabaseContext as _, Error};
+use crate::error::Error;
+use crate::store::DatabaseContext as _;
 
 /// A create's request id, with the fingerprint of the request it came in.
 #[derive(Debug, Clone)]
-pub(crate) struct Retry {
+pub struct Retry {
     request_id: RequestId,
     fingerprint: Fingerprint,
 }
@@ -46,7 +47,7 @@ fn idempotency_error(error: IdempotencyError) -> Error {
 /// The resource an earlier call of this caller created with `retry`'s
 /// request id; INVALID_ARGUMENT naming `request_id` when that call's
 /// content differed.
-pub(crate) async fn recall(
+pub async fn recall(
     pool: &PgPool,
     access: &Access,
     retry: Option<&Retry>,
@@ -60,7 +61,7 @@ pub(crate) async fn recall(
 
 /// [`recall`] through the caller's connection: inside a transaction that
 /// holds a lock serialising the creates, so no retry can race it.
-pub(crate) async fn recall_in(
+pub async fn recall_in(
     connection: &mut PgConnection,
     access: &Access,
     retry: Option<&Retry>,
@@ -75,7 +76,7 @@ pub(crate) async fn recall_in(
 
 /// Whether this call is the first with its request id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Remembered {
+pub enum Remembered {
     /// It is (or sent no id): go on creating.
     First,
     /// A concurrent call with the same id committed first: roll back and
@@ -86,7 +87,7 @@ pub(crate) enum Remembered {
 /// Remembers, in the transaction that creates `resource`, that this
 /// caller's request id made it. Done before the create's own writes, so a
 /// concurrent retry waits here for the first call and then loses.
-pub(crate) async fn remember(
+pub async fn remember(
     connection: &mut PgConnection,
     access: &Access,
     retry: Option<&Retry>,

@@ -7,6 +7,7 @@ use flatgov_grpc::idempotency::IdempotencyError;
 use tonic::Status;
 
 use crate::domain::Refusal;
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -32,12 +33,24 @@ pub enum Error {
     /// time: ABORTED, retry.
     #[error("{0}")]
     Aborted(String),
+    /// A bug: INTERNAL, the detail only logged.
+    #[error("{0}")]
+    Internal(String),
     #[error("database failure while {context}")]
     Database {
         context: &'static str,
         #[source]
         source: sqlx::Error,
     },
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        Error::Database {
+            context: error.context,
+            source: error.source,
+        }
+    }
 }
 
 impl Error {
@@ -49,11 +62,6 @@ impl Error {
     /// out of the caller's reach.
     pub fn not_found(name: impl Display) -> Self {
         Error::NotFound(format!("{name} does not exist"))
-    }
-
-    /// A mapper for `map_err` on database calls.
-    pub fn database(context: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
-        move |source| Error::Database { context, source }
     }
 }
 
@@ -108,6 +116,7 @@ impl From<Error> for Status {
             Error::FailedPrecondition(message) => Status::failed_precondition(message),
             Error::PermissionDenied(message) => Status::permission_denied(message),
             Error::Aborted(message) => Status::aborted(message),
+            Error::Internal(message) => flatgov_grpc::error::internal("answering", message),
             Error::Database { context, source } => flatgov_grpc::error::database(context, source),
         }
     }

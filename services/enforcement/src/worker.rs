@@ -12,17 +12,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use flatgov_grpc::time::timestamp;
-use flatgov_proto::enforcement::v1::{AgencyLate, FollowUpOpened, RectificationOrderOverdue};
 use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
-use crate::Settings;
-use crate::domain::{AgencyCode, BlockCode, MatterCode, SubdistrictCode};
+use crate::app::whistle::{self, Answer, Decision};
+use crate::config::Settings;
+use crate::domain::{AgencyCode, BlockCode, Command, MatterCode, SubdistrictCode};
 use crate::duties::DutiesClient;
-use crate::store;
-use crate::whistle::{self, Answer, Decision, OperationFacts};
+use crate::events;
+use crate::store::{self, StoreError};
 
 /// Longest sleep between passes (a safety net for missed notifications).
 pub const SCAN_INTERVAL: Duration = Duration::from_secs(10);
@@ -139,7 +138,7 @@ impl DeadlineWorker {
     }
 
     /// Fires everything due now; returns how many deadlines fired.
-    pub async fn pass(&self) -> Result<usize, sqlx::Error> {
+    pub async fn pass(&self) -> Result<usize, StoreError> {
         let mut fired = self.mark_late().await?;
         fired += self.mark_overdue_orders().await?;
         for _ in 0..RESOLUTIONS_PER_PASS {
@@ -151,83 +150,62 @@ impl DeadlineWorker {
         Ok(fired)
     }
 
-    async fn mark_late(&self) -> Result<usize, sqlx::Error> {
+    async fn mark_late(&self) -> Result<usize, StoreError> {
         let now = Utc::now();
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = store::begin(&self.pool).await?;
         let late = store::mark_late_summonses(&mut transaction, now, BATCH).await?;
         for summons in &late {
-            let operation = format!("operations/{}", summons.operation_id);
-            tracing::info!(%operation, agency = %summons.agency_code, "agency missed its report-in deadline");
-            flatgov_messaging::outbox::enqueue(
-                &mut transaction,
-                &operation,
-                &AgencyLate {
-                    operation: operation.clone(),
-                    case: summons.case_name.clone().unwrap_or_default(),
-                    agency: summons.agency_code.clone(),
-                    subdistrict_code: summons.subdistrict_code.clone(),
-                    block_code: summons.block_code.clone().unwrap_or_default(),
-                    urgent: summons.urgent,
-                    report_in_deadline: Some(timestamp(summons.report_in_due)),
-                    marked_at: Some(timestamp(now)),
-                },
-            )
-            .await?;
+            events::agency_late(&mut transaction, summons, now).await?;
         }
-        transaction.commit().await?;
+        store::commit(transaction).await?;
         Ok(late.len())
     }
 
-    async fn mark_overdue_orders(&self) -> Result<usize, sqlx::Error> {
+    /// Marks rectification orders past their deadline unchecked, one
+    /// operation at a time through the aggregate (which reopens a concluded
+    /// operation into follow-up). Each operation is locked before its
+    /// orders, the order every other change takes, so the worker and a
+    /// call recording the check cannot deadlock.
+    async fn mark_overdue_orders(&self) -> Result<usize, StoreError> {
         let now = Utc::now();
-        let mut transaction = self.pool.begin().await?;
-        let overdue = store::mark_overdue_orders(&mut transaction, now, BATCH).await?;
-        for order in &overdue {
-            let operation = format!("operations/{}", order.operation_id);
-            let action = format!("{operation}/actions/{}", order.id);
-            tracing::info!(%action, agency = %order.agency_code, "rectification order overdue");
-            flatgov_messaging::outbox::enqueue(
-                &mut transaction,
-                &operation,
-                &RectificationOrderOverdue {
-                    action: action.clone(),
-                    operation: operation.clone(),
-                    case: order.case_name.clone().unwrap_or_default(),
-                    agency: order.agency_code.clone(),
-                    subdistrict_code: order.subdistrict_code.clone(),
-                    deadline: Some(timestamp(order.rectification_due)),
-                    marked_at: Some(timestamp(now)),
-                },
-            )
-            .await?;
-            if store::reopen_for_follow_up(&mut transaction, order.operation_id, now).await? {
-                flatgov_messaging::outbox::enqueue(
-                    &mut transaction,
-                    &operation,
-                    &FollowUpOpened {
-                        operation: operation.clone(),
-                        case: order.case_name.clone().unwrap_or_default(),
-                        subdistrict_code: order.subdistrict_code.clone(),
-                        rectification_order: action,
-                        opened_at: Some(timestamp(now)),
-                    },
-                )
-                .await?;
+        let candidates = {
+            let mut connection = store::connection(&self.pool).await?;
+            store::operations_with_overdue_orders(&mut connection, now, BATCH).await?
+        };
+        let mut fired = 0;
+        for id in candidates {
+            let mut transaction = store::begin(&self.pool).await?;
+            // Held by a call or another replica: it comes round again.
+            let Some(mut operation) = store::try_lock_operation(&mut transaction, id).await? else {
+                continue;
+            };
+            let mut records = Vec::new();
+            for order in operation.orders_due(now) {
+                match operation.apply("enforcement", Command::MarkOrderOverdue { order }, now) {
+                    Ok(marked) => records.extend(marked),
+                    Err(refusal) => tracing::warn!(operation = %id, %refusal, "order not marked"),
+                }
             }
+            fired += records
+                .iter()
+                .filter(|record| matches!(record, crate::domain::Record::OrderOverdue { .. }))
+                .count();
+            store::save(&mut transaction, operation.facts(), now, &records).await?;
+            events::publish(&mut transaction, operation.facts(), now, &records).await?;
+            store::commit(transaction).await?;
         }
-        transaction.commit().await?;
-        Ok(overdue.len())
+        Ok(fired)
     }
 
     /// Resolves the agencies of one operation that is due; false when none is.
-    async fn resolve_one(&self) -> Result<bool, sqlx::Error> {
+    async fn resolve_one(&self) -> Result<bool, StoreError> {
         let now = Utc::now();
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = store::begin(&self.pool).await?;
         let Some(row) = store::claim_resolving_operation(&mut transaction, now).await? else {
             return Ok(false);
         };
         self.resolve(&mut transaction, &row).await?;
-        transaction.commit().await?;
+        store::commit(transaction).await?;
         Ok(true)
     }
 
@@ -235,7 +213,7 @@ impl DeadlineWorker {
         &self,
         connection: &mut PgConnection,
         row: &store::OperationRow,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), StoreError> {
         let now = Utc::now();
         let active = whistle::agency_codes(&store::active_agency_codes(&mut *connection).await?);
         let matter = row
@@ -280,14 +258,8 @@ impl DeadlineWorker {
                 if !row.agency_selection_note.is_empty() {
                     selection.note = format!("{}; {}", row.agency_selection_note, selection.note);
                 }
-                whistle::summon_all(
-                    connection,
-                    &OperationFacts::from_row(row),
-                    &selection,
-                    &self.settings,
-                    now,
-                )
-                .await
+                let operation = store::aggregate(&mut *connection, row).await?;
+                whistle::open(connection, operation, selection, &self.settings, now).await
             }
             Decision::Retry(reason) => {
                 // Try again after the backoff, but no later than the moment

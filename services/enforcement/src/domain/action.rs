@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::codes::InvalidValue;
+use super::codes::{AgencyCode, InvalidValue};
 
 /// The kinds of action, with the codes stored and published.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -138,6 +138,26 @@ pub fn fine_fen(value: i64) -> Result<i64, InvalidValue> {
         });
     }
     Ok(value)
+}
+
+/// An action an agency records, validated: what the operation aggregate
+/// and the store take.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAction {
+    /// The action's id (`operations/{operation}/actions/{id}`).
+    pub id: Uuid,
+    /// The agency recording it (the caller's).
+    pub agency: AgencyCode,
+    /// What was done, visible to everyone who sees the operation.
+    pub summary: String,
+    /// Free notes.
+    pub notes: String,
+    /// Notes visible only to the recording agency.
+    pub notes_sensitive: bool,
+    /// The kind-specific part, which decides the kind.
+    pub details: ActionDetails,
+    /// Files kept elsewhere, by reference.
+    pub attachments: Vec<Attachment>,
 }
 
 /// Where a rectification order stands.

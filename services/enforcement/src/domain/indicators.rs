@@ -20,7 +20,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::action::ActionKind;
 use super::codes::{AgencyCode, SubdistrictCode};
-use super::operation::{OperationState, WhistleSource};
+use super::vocabulary::{OperationState, WhistleSource};
 
 /// More than this many times the mean whistle count is judged high.
 pub const HIGH_WHISTLE_RATE_FACTOR: f64 = 2.0;

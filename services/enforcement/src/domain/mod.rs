@@ -1,4 +1,5 @@
-//! Pure types and rules of joint enforcement, with their unit tests.
+//! Pure types and rules of joint enforcement, with their unit tests. Nothing
+//! here knows of gRPC, SQL or NATS.
 
 pub mod action;
 pub mod codes;
@@ -8,15 +9,15 @@ pub mod operation;
 pub mod selection;
 pub mod text;
 pub mod visibility;
+pub mod vocabulary;
 
-pub use action::{ActionDetails, ActionKind, Attachment, RectificationStatus};
+pub use action::{ActionDetails, ActionKind, Attachment, NewAction, RectificationStatus};
 pub use codes::{
     ActionName, AgencyCode, BlockCode, CaseName, InvalidValue, MatterCode, OfficerName,
     OperationName, SubdistrictCode, UnitName,
 };
 pub use limits::{LimitDuration, ReportInLimits};
-pub use operation::{
-    AgencySelection, OperationState, Outcome, Refusal, SummonsFacts, WhistleSource,
-};
+pub use operation::{Command, ConclusionKind, Facts, Operation, Record, Refusal};
 pub use text::Text;
 pub use visibility::Viewer;
+pub use vocabulary::{AgencySelection, OperationState, Outcome, WhistleSource};

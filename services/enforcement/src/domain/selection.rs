@@ -7,7 +7,7 @@
 //! housing) is left out, and the selection note says so.
 
 use super::codes::AgencyCode;
-use super::operation::AgencySelection;
+use super::vocabulary::AgencySelection;
 
 /// At most this many agencies per operation.
 pub const MAX_AGENCIES: usize = 10;

@@ -1,4 +1,5 @@
-//! Stored rows → API messages, as the caller may see them.
+//! Stored rows → API messages, as the caller may see them (the viewer
+//! comes from `crate::access::viewer`).
 
 use chrono::{DateTime, Utc};
 use flatgov_grpc::time::{optional_timestamp, timestamp};
@@ -10,6 +11,7 @@ use crate::domain::{
     ActionDetails, ActionKind, AgencyCode, AgencySelection, OperationState, Outcome, Viewer,
     WhistleSource,
 };
+use crate::events::api_outcome;
 use crate::store::{ActionRow, AgencyRow, OfficerRow, OperationRecord, UnitRow};
 
 pub fn agency(row: &AgencyRow) -> api::Agency {
@@ -69,38 +71,6 @@ fn state(code: &str) -> api::OperationState {
         Some(OperationState::FollowUp) => api::OperationState::FollowUp,
         Some(OperationState::Cancelled) => api::OperationState::Cancelled,
         None => api::OperationState::Unspecified,
-    }
-}
-
-/// The stored state code of an API state, or `None` for UNSPECIFIED.
-pub fn state_code(state: api::OperationState) -> Option<&'static str> {
-    let domain = match state {
-        api::OperationState::Unspecified => return None,
-        api::OperationState::ResolvingAgencies => OperationState::ResolvingAgencies,
-        api::OperationState::Open => OperationState::Open,
-        api::OperationState::Concluded => OperationState::Concluded,
-        api::OperationState::FollowUp => OperationState::FollowUp,
-        api::OperationState::Cancelled => OperationState::Cancelled,
-    };
-    Some(domain.as_str())
-}
-
-pub fn outcome_to_api(outcome: Outcome) -> api::OperationOutcome {
-    match outcome {
-        Outcome::Resolved => api::OperationOutcome::Resolved,
-        Outcome::PartiallyResolved => api::OperationOutcome::PartiallyResolved,
-        Outcome::Referred => api::OperationOutcome::Referred,
-        Outcome::NoViolation => api::OperationOutcome::NoViolation,
-    }
-}
-
-pub fn outcome_from_api(outcome: api::OperationOutcome) -> Option<Outcome> {
-    match outcome {
-        api::OperationOutcome::Unspecified => None,
-        api::OperationOutcome::Resolved => Some(Outcome::Resolved),
-        api::OperationOutcome::PartiallyResolved => Some(Outcome::PartiallyResolved),
-        api::OperationOutcome::Referred => Some(Outcome::Referred),
-        api::OperationOutcome::NoViolation => Some(Outcome::NoViolation),
     }
 }
 
@@ -311,7 +281,7 @@ pub fn operation(record: &OperationRecord, viewer: &Viewer, now: DateTime<Utc>) 
             .outcome
             .as_deref()
             .and_then(Outcome::parse)
-            .map(outcome_to_api)
+            .map(api_outcome)
             .unwrap_or(api::OperationOutcome::Unspecified) as i32,
         summary: row.conclusion_summary.clone().unwrap_or_default(),
         conclude_time: Some(timestamp(concluded_at)),

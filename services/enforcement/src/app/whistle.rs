@@ -1,33 +1,45 @@
-//! Opening joint operations and summoning agencies: shared by the
-//! `BlowWhistle` call, the consumer of the cases service's escalations, the
-//! deadline worker that resolves agencies later, and `SummonAgency`.
+//! Recording whistles and choosing whom they summon: shared by the
+//! `BlowWhistle` call, the consumer of the cases service's escalations, and
+//! the deadline worker that resolves agencies later.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use flatgov_grpc::time::timestamp;
-use flatgov_proto::enforcement::v1::{AgencySummoned, WhistleBlown};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::Settings;
+use crate::config::Settings;
 use crate::domain::selection::{self, Selection};
-use crate::domain::{AgencyCode, BlockCode, CaseName, MatterCode, SubdistrictCode, WhistleSource};
+use crate::domain::{
+    AgencyCode, BlockCode, CaseName, Command, Facts, MatterCode, Operation, SubdistrictCode,
+    WhistleSource,
+};
 use crate::duties::{Responsibility, Unavailable};
-use crate::store::{self, NewOperation, Recorded};
+use crate::events;
+use crate::store::{self, NewOperation, Recorded, StoreError};
 
 /// Everything a whistle says, validated.
 #[derive(Debug, Clone)]
 pub struct Whistle {
+    /// `cases/{id}` the whistle comes from, if any.
     pub case: Option<CaseName>,
+    /// A case escalation or a direct whistle.
     pub source: WhistleSource,
+    /// Where.
     pub subdistrict: SubdistrictCode,
+    /// The block, when known.
     pub block: Option<BlockCode>,
     /// Longitude, latitude.
     pub location: Option<(f64, f64)>,
+    /// The matter, used to ask the duty lists whom to summon.
     pub matter: Option<MatterCode>,
+    /// What the problem is (no personal data).
     pub description: String,
+    /// Urgent whistles get the short report-in limit.
     pub urgent: bool,
+    /// A lead the caller named, kept while the agencies are resolved.
     pub requested_lead: Option<AgencyCode>,
+    /// Who blew it (token subject, or `cases` for an escalation).
     pub blown_by: String,
+    /// When.
     pub blown_at: DateTime<Utc>,
 }
 
@@ -43,47 +55,24 @@ pub enum Agencies {
     },
 }
 
-/// The facts of an operation the summoning step needs.
-#[derive(Debug, Clone)]
-pub struct OperationFacts {
-    pub id: Uuid,
-    pub case: Option<String>,
-    pub subdistrict: String,
-    pub block: Option<String>,
-    pub matter: Option<String>,
-    pub urgent: bool,
-    pub blown_at: DateTime<Utc>,
-}
-
-impl OperationFacts {
-    pub fn from_row(row: &store::OperationRow) -> Self {
-        Self {
-            id: row.id,
-            case: row.case_name.clone(),
-            subdistrict: row.subdistrict_code.clone(),
-            block: row.block_code.clone(),
-            matter: row.matter_code.clone(),
-            urgent: row.urgent,
-            blown_at: row.blown_at,
-        }
-    }
-
-    pub fn resource(&self) -> String {
-        format!("operations/{}", self.id)
-    }
-}
-
 /// Records a whistle (unless the case's live operation exists) and, when
-/// the agencies are chosen, summons them.
-/// Runs inside the caller's transaction.
+/// the agencies are chosen, opens it. Runs inside the caller's transaction.
 pub async fn record(
     connection: &mut PgConnection,
     whistle: &Whistle,
     agencies: &Agencies,
     settings: &Settings,
     now: DateTime<Utc>,
-) -> Result<Recorded, sqlx::Error> {
-    let id = Uuid::now_v7();
+) -> Result<Recorded, StoreError> {
+    let facts = Facts {
+        id: Uuid::now_v7(),
+        case: whistle.case.as_ref().map(ToString::to_string),
+        subdistrict: whistle.subdistrict.to_string(),
+        block: whistle.block.as_ref().map(ToString::to_string),
+        matter: whistle.matter.as_ref().map(ToString::to_string),
+        urgent: whistle.urgent,
+        blown_at: whistle.blown_at,
+    };
     let (resolving, note) = match agencies {
         Agencies::Chosen(selection) => (None, selection.note.as_str()),
         Agencies::Resolve { retry_at, note } => (
@@ -97,138 +86,71 @@ pub async fn record(
     let recorded = store::insert_operation(
         &mut *connection,
         &NewOperation {
-            id,
-            case_name: whistle.case.as_ref().map(CaseName::as_str),
+            facts: &facts,
             source: whistle.source.as_str(),
-            subdistrict_code: whistle.subdistrict.as_str(),
-            block_code: whistle.block.as_ref().map(BlockCode::as_str),
             location: whistle.location,
-            matter_code: whistle.matter.as_ref().map(MatterCode::as_str),
             description: &whistle.description,
-            urgent: whistle.urgent,
             requested_lead: whistle.requested_lead.as_ref().map(AgencyCode::as_str),
             selection_note: note,
             blown_by: &whistle.blown_by,
-            blown_at: whistle.blown_at,
             resolving,
         },
     )
     .await?;
-    if let Recorded::Created(id) = recorded {
+    if let Recorded::Created(_) = recorded {
         match agencies {
             Agencies::Chosen(selection) => {
-                let facts = OperationFacts {
-                    id,
-                    case: whistle.case.as_ref().map(ToString::to_string),
-                    subdistrict: whistle.subdistrict.to_string(),
-                    block: whistle.block.as_ref().map(ToString::to_string),
-                    matter: whistle.matter.as_ref().map(ToString::to_string),
-                    urgent: whistle.urgent,
-                    blown_at: whistle.blown_at,
-                };
-                summon_all(&mut *connection, &facts, selection, settings, now).await?;
+                open(
+                    &mut *connection,
+                    Operation::blow(facts),
+                    selection.clone(),
+                    settings,
+                    now,
+                )
+                .await?;
             }
             Agencies::Resolve { .. } => {
-                tracing::info!(operation = %id, "whistle recorded; agencies to be resolved");
+                tracing::info!(operation = %facts.id, "whistle recorded; agencies to be resolved");
+                store::notify_deadline_workers(connection).await?;
             }
         }
-        store::notify_deadline_workers(connection).await?;
     }
     Ok(recorded)
 }
 
-/// Summons one agency: its report-in clock starts now.
-pub async fn summon_one(
+/// Opens an operation whose agencies are chosen: the whistle and the
+/// summonses it causes are saved and published (`WhistleBlown` first).
+pub async fn open(
     connection: &mut PgConnection,
-    operation: &OperationFacts,
-    agency: &AgencyCode,
-    position: i32,
-    lead: bool,
+    mut operation: Operation,
+    selection: Selection,
     settings: &Settings,
     now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    let deadline = settings.report_in.deadline(operation.urgent, now);
-    store::insert_summons(
-        &mut *connection,
-        operation.id,
-        agency.as_str(),
-        position,
-        now,
-        deadline,
-    )
-    .await?;
-    flatgov_messaging::outbox::enqueue(
-        connection,
-        &operation.resource(),
-        &AgencySummoned {
-            operation: operation.resource(),
-            case: operation.case.clone().unwrap_or_default(),
-            agency: agency.to_string(),
-            subdistrict_code: operation.subdistrict.clone(),
-            urgent: operation.urgent,
-            lead,
-            summoned_at: Some(timestamp(now)),
-            report_in_deadline: Some(timestamp(deadline)),
-        },
-    )
-    .await?;
-    Ok(())
-}
-
-/// Opens the operation, publishes the whistle, then summons every selected
-/// agency: integrators see `WhistleBlown` before the summonses it caused.
-pub async fn summon_all(
-    connection: &mut PgConnection,
-    operation: &OperationFacts,
-    selection: &Selection,
-    settings: &Settings,
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    store::open_operation(
-        &mut *connection,
-        operation.id,
-        selection.lead().as_str(),
-        selection.how.as_str(),
-        &selection.note,
-        now,
-    )
-    .await?;
-    flatgov_messaging::outbox::enqueue(
-        &mut *connection,
-        &operation.resource(),
-        &WhistleBlown {
-            operation: operation.resource(),
-            case: operation.case.clone().unwrap_or_default(),
-            subdistrict_code: operation.subdistrict.clone(),
-            block_code: operation.block.clone().unwrap_or_default(),
-            matter_code: operation.matter.clone().unwrap_or_default(),
-            agencies: selection.agencies.iter().map(ToString::to_string).collect(),
-            lead_agency: selection.lead().to_string(),
-            urgent: operation.urgent,
-            blown_at: Some(timestamp(operation.blown_at)),
-        },
-    )
-    .await?;
-    for (position, agency) in selection.agencies.iter().enumerate() {
-        let position = i32::try_from(position).unwrap_or(i32::MAX);
-        summon_one(
-            &mut *connection,
-            operation,
-            agency,
-            position,
-            position == 0,
-            settings,
-            now,
-        )
-        .await?;
-    }
+) -> Result<(), StoreError> {
+    let agencies: Vec<String> = selection.agencies.iter().map(ToString::to_string).collect();
+    let how = selection.how;
+    let command = Command::Open {
+        selection,
+        limits: settings.report_in,
+    };
+    let records = match operation.apply("enforcement", command, now) {
+        Ok(records) => records,
+        Err(refusal) => {
+            // Only a whistle still resolving opens; another replica or a
+            // cancellation got there first.
+            tracing::info!(operation = %operation.facts().id, %refusal, "not opened");
+            return Ok(());
+        }
+    };
+    store::save(&mut *connection, operation.facts(), now, &records).await?;
+    events::publish(connection, operation.facts(), now, &records).await?;
     tracing::info!(
-        operation = %operation.id,
-        agencies = ?selection.agencies.iter().map(AgencyCode::as_str).collect::<Vec<_>>(),
-        selection = selection.how.as_str(),
+        operation = %operation.facts().id,
+        ?agencies,
+        selection = how.as_str(),
         "agencies summoned"
     );
-    store::notify_deadline_workers(connection).await
+    Ok(())
 }
 
 /// What to do after asking (or not asking) the duty lists.

@@ -1,9 +1,11 @@
-//! `flatgov keygen` and `flatgov token`.
+//! `flatgov keys` (the platform's key set: init, list, rotate, retire) and
+//! `flatgov token`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use flatgov_auth::keys::{Binding, KeyDirectory, KeySet, SIGNING_SERVICES, SigningKey};
 use flatgov_auth::{Jurisdiction, Role, Signer, TokenRequest};
 
 use crate::Output;
@@ -12,32 +14,184 @@ use crate::Output;
 pub const DEFAULT_KEY_DIR: &str = ".flatgov/keys";
 
 #[derive(Debug, clap::Args)]
-pub struct KeygenArgs {
-    /// Directory for signing-key.pem (private, mode 0600) and public-key.pem.
-    #[arg(long, default_value = DEFAULT_KEY_DIR)]
-    out: PathBuf,
+pub struct KeysArgs {
+    /// The key directory: jwks.json, people.pem, services/<svc>.pem.
+    #[arg(long, global = true, default_value = DEFAULT_KEY_DIR)]
+    dir: PathBuf,
+    #[command(subcommand)]
+    command: KeysCommand,
 }
 
-pub fn keygen(arguments: &KeygenArgs, output: Output) -> anyhow::Result<()> {
-    let (private_path, public_path) = flatgov_auth::write_key_pair_if_missing(&arguments.out)
-        .with_context(|| format!("cannot write keys into {}", arguments.out.display()))?;
-    let identity_path = write_identity_key_if_missing(&arguments.out)?;
+#[derive(Debug, clap::Subcommand)]
+enum KeysCommand {
+    /// Create what is missing: the people key, a key per service, the key set
+    /// trusting them, the federation identity key. Existing keys are kept.
+    Init,
+    /// The trusted keys: kid and what each may sign.
+    List,
+    /// Replace a key with no downtime: publish the new public key beside the old,
+    /// wait for verifiers to reload, switch the signer, and (with --retire-after)
+    /// retire the old key once its tokens have expired.
+    Rotate {
+        /// `people`, or a service: blocks, duties, cases, enforcement, federation,
+        /// notices, gateway.
+        #[arg(long)]
+        key: String,
+        /// How long verifiers need to pick up the new key set (they look every 2 s;
+        /// give Kubernetes' secret propagation a minute).
+        #[arg(long, default_value = "5s", value_parser = parse_ttl)]
+        propagation: Duration,
+        /// Wait this long, then retire the old key (at least the longest token
+        /// lifetime: 15m for services, 10h for people). Without it the command prints
+        /// the `retire` to run later.
+        #[arg(long, value_parser = parse_ttl)]
+        retire_after: Option<Duration>,
+    },
+    /// Stop trusting a key.
+    Retire {
+        #[arg(long)]
+        kid: String,
+    },
+}
+
+pub async fn keys(arguments: &KeysArgs, output: Output) -> anyhow::Result<()> {
+    let directory = KeyDirectory::new(&arguments.dir);
+    match &arguments.command {
+        KeysCommand::Init => {
+            let set = directory
+                .init(&SIGNING_SERVICES)
+                .with_context(|| format!("cannot write keys into {}", arguments.dir.display()))?;
+            let identity_path = write_identity_key_if_missing(&arguments.dir)?;
+            match output {
+                Output::Json => println!(
+                    "{}",
+                    serde_json::json!({
+                        "jwks_file": directory.jwks_file(),
+                        "people_key_file": directory.people_key_file(),
+                        "service_key_files": SIGNING_SERVICES.iter()
+                            .map(|service| (service.to_string(), directory.service_key_file(service)))
+                            .collect::<std::collections::BTreeMap<_, _>>(),
+                        "federation_identity_key_file": identity_path,
+                    })
+                ),
+                Output::Table => {
+                    println!(
+                        "key set:      {} ({} keys)",
+                        directory.jwks_file().display(),
+                        set.bindings().len()
+                    );
+                    println!("people key:   {}", directory.people_key_file().display());
+                    println!("service keys: {}", arguments.dir.join("services").display());
+                    println!("federation identity key: {}", identity_path.display());
+                }
+            }
+            Ok(())
+        }
+        KeysCommand::List => {
+            let set = KeySet::read(&directory.jwks_file())?;
+            let rows: Vec<serde_json::Value> = set
+                .bindings()
+                .into_iter()
+                .map(|(kid, binding)| {
+                    let signs = match binding {
+                        Binding::People => "people's tokens".to_owned(),
+                        Binding::Service(service) => format!("{service}'s service token"),
+                    };
+                    serde_json::json!({ "kid": kid, "signs": signs })
+                })
+                .collect();
+            crate::render::print_rows(&rows, &["kid", "signs"], output);
+            Ok(())
+        }
+        KeysCommand::Rotate {
+            key,
+            propagation,
+            retire_after,
+        } => rotate(&directory, key, *propagation, *retire_after, output).await,
+        KeysCommand::Retire { kid } => {
+            let jwks = directory.jwks_file();
+            let mut set = KeySet::read(&jwks)?;
+            if !set.retire(kid) {
+                anyhow::bail!("no key {kid} in {}", jwks.display());
+            }
+            set.write(&jwks)?;
+            println!("retired {kid}");
+            Ok(())
+        }
+    }
+}
+
+async fn rotate(
+    directory: &KeyDirectory,
+    owner: &str,
+    propagation: Duration,
+    retire_after: Option<Duration>,
+    output: Output,
+) -> anyhow::Result<()> {
+    let (key_file, binding) = if owner == "people" {
+        (directory.people_key_file(), Binding::People)
+    } else if SIGNING_SERVICES.contains(&owner) {
+        (
+            directory.service_key_file(owner),
+            Binding::Service(owner.to_owned()),
+        )
+    } else {
+        anyhow::bail!(
+            "unknown key {owner:?}; use people or one of {}",
+            SIGNING_SERVICES.join(", ")
+        );
+    };
+    let old = SigningKey::read(&key_file)?;
+    let new = SigningKey::generate();
+    let jwks = directory.jwks_file();
+    // 1. Verifiers trust both keys before anything is signed with the new one.
+    let mut set = KeySet::read(&jwks)?;
+    set.add(&new, &binding);
+    set.write(&jwks)?;
+    eprintln!(
+        "published {} beside {}; waiting {propagation:?} for verifiers",
+        new.kid(),
+        old.kid()
+    );
+    tokio::time::sleep(propagation).await;
+    // 2. The signer switches (services re-read their key file within seconds).
+    new.write(&key_file)?;
+    eprintln!("{} now signs with {}", key_file.display(), new.kid());
+    // 3. The old key goes once no token it signed can still be alive.
+    let retired = match retire_after {
+        Some(wait) => {
+            eprintln!("waiting {wait:?} before retiring {}", old.kid());
+            tokio::time::sleep(wait).await;
+            let mut set = KeySet::read(&jwks)?;
+            set.retire(&old.kid());
+            set.write(&jwks)?;
+            true
+        }
+        None => false,
+    };
     match output {
         Output::Json => println!(
             "{}",
-            serde_json::json!({
-                "signing_key_file": private_path,
-                "public_key_file": public_path,
-                "federation_identity_key_file": identity_path,
-            })
+            serde_json::json!({ "new_kid": new.kid(), "old_kid": old.kid(), "old_retired": retired })
         ),
-        Output::Table => {
-            println!("signing key: {}", private_path.display());
-            println!("public key:  {}", public_path.display());
-            println!("federation identity key: {}", identity_path.display());
-        }
+        Output::Table if retired => println!("rotated {owner}: {} → {}", old.kid(), new.kid()),
+        Output::Table => println!(
+            "rotated {owner}: {} → {}; once its tokens have expired run: flatgov keys retire --dir {} --kid {}",
+            old.kid(),
+            new.kid(),
+            directory_path(directory).display(),
+            old.kid()
+        ),
     }
     Ok(())
+}
+
+fn directory_path(directory: &KeyDirectory) -> PathBuf {
+    directory
+        .jwks_file()
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_default()
 }
 
 /// The federation's key for hashing ID numbers (FEDERATION_IDENTITY_KEY_FILE):
@@ -85,34 +239,39 @@ pub struct TokenArgs {
     /// The caller's id (`sub`), e.g. a staff id.
     #[arg(long, default_value = "operator")]
     subject: String,
-    /// Lifetime, e.g. 30m, 8h, 7d.
+    /// Lifetime, e.g. 30m, 8h (at most a working day: services refuse longer).
     #[arg(long, default_value = "8h", value_parser = parse_ttl)]
     ttl: Duration,
-    /// The private key that signs the token.
+    /// The people key that signs the token (service tokens are minted only by the
+    /// services themselves, with their own keys).
     #[arg(
         long,
         env = "FLATGOV_SIGNING_KEY_FILE",
-        default_value = ".flatgov/keys/signing-key.pem"
+        default_value = ".flatgov/keys/people.pem"
     )]
     signing_key: PathBuf,
     /// Must match the services' AUTH_ISSUER.
     #[arg(long, env = "AUTH_ISSUER", default_value = "flatgov")]
     issuer: String,
-    /// Must match the services' AUTH_AUDIENCE.
-    #[arg(long, env = "AUTH_AUDIENCE", default_value = "flatgov")]
-    audience: String,
+    /// Where the token is good (repeat); every service when omitted.
+    #[arg(long = "audience")]
+    audiences: Vec<String>,
 }
 
 pub fn token(arguments: &TokenArgs, output: Output) -> anyhow::Result<()> {
-    let signer = Signer::from_file(
-        &arguments.signing_key,
-        &arguments.issuer,
-        &arguments.audience,
-    )
-    .map_err(anyhow::Error::msg)
-    .context("run `flatgov keygen` (or scripts/up) first, or pass --signing-key")?;
+    if arguments.roles.contains(&Role::Service) {
+        anyhow::bail!(
+            "service tokens are minted only by the services themselves, each with its own key; the platform refuses a service role signed by any other key"
+        );
+    }
+    let signer = Signer::from_file(&arguments.signing_key, &arguments.issuer)
+        .context("run `flatgov keys init` (or scripts/up) first, or pass --signing-key")?;
     let mut request =
         TokenRequest::new(arguments.subject.clone(), &arguments.roles).ttl(arguments.ttl);
+    if !arguments.audiences.is_empty() {
+        let audiences: Vec<&str> = arguments.audiences.iter().map(String::as_str).collect();
+        request = request.audiences(&audiences);
+    }
     if let Some(organisation) = &arguments.org {
         request = request.organisation(organisation.clone());
     }

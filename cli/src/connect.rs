@@ -63,7 +63,7 @@ pub struct Connection {
         long,
         global = true,
         env = "FLATGOV_SIGNING_KEY_FILE",
-        default_value = ".flatgov/keys/signing-key.pem"
+        default_value = ".flatgov/keys/people.pem"
     )]
     pub signing_key: PathBuf,
     /// Role of the minted token (only without --token), e.g. governor.
@@ -118,8 +118,7 @@ impl Session {
         let token = match &connection.token {
             Some(token) => token.clone(),
             None => {
-                let signer = Signer::from_file(&connection.signing_key, "flatgov", "flatgov")
-                    .map_err(anyhow::Error::msg)
+                let signer = Signer::from_file(&connection.signing_key, "flatgov")
                     .context("no --token/FLATGOV_TOKEN given and no signing key to mint one (run scripts/up, or pass --token)")?;
                 let mut request =
                     TokenRequest::new(connection.as_subject.clone(), &[connection.as_role])

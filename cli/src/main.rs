@@ -44,8 +44,8 @@ pub enum Output {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Create the Ed25519 key pair that signs tokens (kept if it exists).
-    Keygen(auth::KeygenArgs),
+    /// The platform's signing keys and the key set the services trust.
+    Keys(auth::KeysArgs),
     /// Print a bearer token the platform accepts, alone on stdout.
     Token(auth::TokenArgs),
     /// Read the platform's event streams as an integrator does.
@@ -83,7 +83,7 @@ where
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Keygen(arguments) => auth::keygen(&arguments, cli.output),
+        Command::Keys(arguments) => block_on(auth::keys(&arguments, cli.output)),
         Command::Token(arguments) => auth::token(&arguments, cli.output),
         Command::Events(arguments) => block_on(events::run(&arguments, cli.output)),
         Command::Demo(arguments) => block_on(demo::run(&arguments, &cli.connection, cli.output)),

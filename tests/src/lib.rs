@@ -166,7 +166,7 @@ impl Platform {
                     .iter()
                     .map(|service| (format!("{}_URL", service.to_uppercase()), self.url(service))),
             )
-            .env("FLATGOV_SIGNING_KEY_FILE", self.auth.signing_key_file())
+            .env("FLATGOV_SIGNING_KEY_FILE", self.auth.people_key_file())
             .env_remove("FLATGOV_TOKEN")
             .stdin(Stdio::null())
             .output()
@@ -255,8 +255,9 @@ impl Platform {
                 "METRICS_LISTEN_ADDR",
                 format!("127.0.0.1:{}", process.metrics_port),
             )
-            .env("AUTH_PUBLIC_KEY_FILE", self.auth.public_key_file())
-            .env("AUTH_SIGNING_KEY_FILE", self.auth.signing_key_file())
+            .env("AUTH_JWKS_FILE", self.auth.jwks_file())
+            // Each service signs its calls with its own key, which nothing else holds.
+            .env("AUTH_SIGNING_KEY_FILE", self.auth.service_key_file(name))
             .env("SHUTDOWN_GRACE_SECONDS", "5")
             // Journeys move the cases service's clock instead of waiting hours.
             .env("CASES_TEST_CONTROLS", "enabled")

@@ -1,11 +1,14 @@
 //! Who is calling, and may they do this?
 //!
-//! Callers present a bearer JWT signed with Ed25519 (`EdDSA`). The
-//! [`Verifier`] checks it (signature, issuer, audience, expiry) and turns it
-//! into a [`Caller`]; the chassis' authorization layer does so on every
-//! gRPC call and enforces the service's [`policy`] table before any handler
-//! runs. A missing or invalid token is `UNAUTHENTICATED`; a valid token
-//! whose roles the table does not grant is `PERMISSION_DENIED`.
+//! Callers present a bearer JWT. The [`Verifier`] checks it — the platform's own
+//! tokens against the key set chosen by `kid` ([`keys`]), people's tokens from the
+//! government's OpenID Connect provider against its keys with their claims mapped
+//! ([`oidc`]) — and turns it into a [`Caller`]; the chassis' authorization layer does
+//! so on every gRPC call and enforces the service's [`policy`] table before any
+//! handler runs. A missing or invalid token is `UNAUTHENTICATED`; a valid token
+//! whose roles the table does not grant is `PERMISSION_DENIED`. Each service signs
+//! its calls to others with its own key ([`ServiceCredentials`]), which verifiers
+//! accept for that service's own `service` token and nothing else.
 //!
 //! Jurisdictions are resource names of administrative divisions
 //! (`districts/430302`, `subdistricts/430302001`, `communities/430302001001`,
@@ -13,17 +16,18 @@
 //! appends digits to its parent's code), so a jurisdiction covers a place
 //! exactly when its code is a prefix of the place's code.
 
+pub mod keys;
+pub mod oidc;
 pub mod policy;
-mod token;
+mod signer;
+mod verifier;
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-pub use token::{
-    AuthConfig, Claims, KeyPair, ServiceCredentials, Signer, TokenRequest, Verifier,
-    generate_key_pair, write_key_pair_if_missing,
-};
+pub use signer::{PLATFORM_AUDIENCES, ServiceCredentials, Signer, TokenRequest};
+pub use verifier::{AuthConfig, Verifier, audience_of};
 
 /// A caller's role. Roles are coarse; jurisdiction and organisation narrow
 /// what a role may touch.

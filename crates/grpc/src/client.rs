@@ -19,16 +19,21 @@ pub fn channel(url: &str) -> Result<Channel, String> {
     Ok(endpoint.connect_lazy())
 }
 
-/// Adds `authorization` (the service's own token) and W3C trace context to
-/// every outgoing call.
+/// Adds `authorization` (the service's own token, for the called service's
+/// audience) and W3C trace context to every outgoing call.
 #[derive(Clone)]
 pub struct ServiceInterceptor {
     credentials: ServiceCredentials,
+    /// The called service, e.g. `blocks`: its audience is on the token.
+    target: &'static str,
 }
 
 impl ServiceInterceptor {
-    pub fn new(credentials: ServiceCredentials) -> Self {
-        Self { credentials }
+    pub fn new(credentials: ServiceCredentials, target: &'static str) -> Self {
+        Self {
+            credentials,
+            target,
+        }
     }
 }
 
@@ -37,10 +42,11 @@ impl tonic::service::Interceptor for ServiceInterceptor {
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        let bearer =
-            self.credentials.bearer().parse().map_err(|_| {
-                tonic::Status::internal("service token is not a valid header value")
-            })?;
+        let bearer = self
+            .credentials
+            .bearer_for(self.target)
+            .parse()
+            .map_err(|_| tonic::Status::internal("service token is not a valid header value"))?;
         request.metadata_mut().insert("authorization", bearer);
         flatgov_telemetry::inject_into_request(&mut request);
         Ok(request)

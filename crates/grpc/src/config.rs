@@ -109,7 +109,7 @@ impl ChassisConfig {
         Ok(Self {
             database: DatabaseConfig::from_env(env)?,
             bus: BusConfig::from_env(env)?,
-            auth: AuthConfig::from_env(env)?,
+            auth: AuthConfig::from_env(env, identity.name)?,
             server: ServerConfig::from_env(env, identity)?,
             telemetry: TelemetryConfig::from_env(env)?,
             limits: LimitsConfig::from_env(env)?,

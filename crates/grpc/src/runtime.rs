@@ -87,7 +87,9 @@ impl Runtime {
                 defects.join("; ")
             )));
         }
-        let verifier = Verifier::from_config(&config.auth).map_err(StartError::Auth)?;
+        let verifier = Verifier::new(config.auth.clone())
+            .await
+            .map_err(StartError::Auth)?;
         if config.database.migrate_on_start {
             migrate_as_owner(identity, &config.database).await?;
         }

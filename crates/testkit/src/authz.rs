@@ -93,18 +93,29 @@ fn probe_callers(policy: &Policy, auth: &TestAuth) -> Vec<ProbeCaller> {
             vec!["probe"]
         };
         for subject in subjects {
-            let request = TokenRequest::new(subject, &[role])
-                .organisation("probe_org")
-                .jurisdiction(district.clone());
+            let token = if role == Role::Service {
+                auth.service_token(subject)
+            } else {
+                auth.token_for(
+                    TokenRequest::new(subject, &[role])
+                        .organisation("probe_org")
+                        .jurisdiction(district.clone()),
+                )
+            };
+            let is_service = role == Role::Service;
             callers.push(ProbeCaller {
                 label: format!("{role} {subject}"),
                 caller: Some(Caller {
                     subject: subject.to_owned(),
                     roles: [role].into_iter().collect(),
-                    organisation: Some("probe_org".into()),
-                    jurisdictions: vec![district.clone()],
+                    organisation: (!is_service).then(|| "probe_org".into()),
+                    jurisdictions: if is_service {
+                        Vec::new()
+                    } else {
+                        vec![district.clone()]
+                    },
                 }),
-                token: Some(auth.token_for(request)),
+                token: Some(token),
             });
         }
     }

@@ -32,6 +32,7 @@ mod infra;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use flatgov_auth::keys::KeyDirectory;
 use flatgov_auth::{Jurisdiction, Role, Signer, TokenRequest};
 use flatgov_config::Env;
 use flatgov_grpc::error::FieldViolation;
@@ -230,29 +231,55 @@ fn ensure_application_role(database_url: &str) {
     }
 }
 
-/// A key pair for one test, written to a temporary directory the services
-/// read (`AUTH_PUBLIC_KEY_FILE`, `AUTH_SIGNING_KEY_FILE`).
+/// A platform key set for one test, in a temporary directory the services read
+/// (`AUTH_JWKS_FILE`, and a service's own `AUTH_SIGNING_KEY_FILE`): a people key the
+/// tokens of `token*` are signed with, and a key per service.
 pub struct TestAuth {
     directory: tempfile::TempDir,
     signer: Signer,
 }
 
+/// The audiences of tokens tests mint: every service, and the echo service.
+pub const TEST_AUDIENCES: [&str; 8] = [
+    "flatgov.blocks",
+    "flatgov.duties",
+    "flatgov.cases",
+    "flatgov.enforcement",
+    "flatgov.federation",
+    "flatgov.notices",
+    "flatgov.gateway",
+    "flatgov.testing",
+];
+
 impl TestAuth {
     pub fn new() -> Self {
         let directory = tempfile::tempdir().expect("temporary directory");
-        let (private_path, _) =
-            flatgov_auth::write_key_pair_if_missing(directory.path()).expect("writing test keys");
+        let keys = KeyDirectory::new(directory.path());
+        let mut services: Vec<&str> = flatgov_auth::keys::SIGNING_SERVICES.to_vec();
+        services.push("testing");
+        keys.init(&services).expect("writing test keys");
         let signer =
-            Signer::from_file(&private_path, "flatgov", "flatgov").expect("reading test key");
+            Signer::from_file(&keys.people_key_file(), "flatgov").expect("reading test key");
         Self { directory, signer }
     }
 
-    pub fn public_key_file(&self) -> PathBuf {
-        self.directory.path().join("public-key.pem")
+    fn keys(&self) -> KeyDirectory {
+        KeyDirectory::new(self.directory.path())
     }
 
-    pub fn signing_key_file(&self) -> PathBuf {
-        self.directory.path().join("signing-key.pem")
+    /// The key set verifiers trust.
+    pub fn jwks_file(&self) -> PathBuf {
+        self.keys().jwks_file()
+    }
+
+    /// `service`'s own signing key.
+    pub fn service_key_file(&self, service: &str) -> PathBuf {
+        self.keys().service_key_file(service)
+    }
+
+    /// The people key's file (for a CLI under test to mint with).
+    pub fn people_key_file(&self) -> PathBuf {
+        self.keys().people_key_file()
     }
 
     pub fn signer(&self) -> &Signer {
@@ -270,8 +297,21 @@ impl TestAuth {
         )
     }
 
+    /// A person's token as `request` says, good at every service and the echo service.
     pub fn token_for(&self, request: TokenRequest) -> String {
-        self.signer.mint(&request)
+        self.signer.mint(&request.audiences(&TEST_AUDIENCES))
+    }
+
+    /// `service`'s own service token, signed with its own key, for every audience
+    /// (a service the key set does not know gets a token no service trusts).
+    pub fn service_token(&self, service: &str) -> String {
+        let key = flatgov_auth::keys::SigningKey::read(&self.service_key_file(service))
+            .unwrap_or_else(|_| flatgov_auth::keys::SigningKey::generate());
+        Signer::new(key, "flatgov").mint(
+            &TokenRequest::new(service, &[Role::Service])
+                .audiences(&TEST_AUDIENCES)
+                .ttl(Duration::from_secs(300)),
+        )
     }
 
     /// A district administrator's token.
@@ -328,14 +368,19 @@ impl TestEnv {
             ("RATE_LIMIT_BURST", "100000".to_owned()),
             ("CONCURRENCY_LIMIT_PER_CALLER", "10000".to_owned()),
             (
-                "AUTH_PUBLIC_KEY_FILE",
-                self.auth.public_key_file().display().to_string(),
-            ),
-            (
-                "AUTH_SIGNING_KEY_FILE",
-                self.auth.signing_key_file().display().to_string(),
+                "AUTH_JWKS_FILE",
+                self.auth.jwks_file().display().to_string(),
             ),
         ])
+    }
+
+    /// The environment of `service` under test, with its own signing key (for the
+    /// services that call others).
+    pub fn service_env(&self, service: &str) -> Env {
+        self.env().with(
+            "AUTH_SIGNING_KEY_FILE",
+            self.auth.service_key_file(service).display().to_string(),
+        )
     }
 
     /// A bus on the same NATS and prefix, for publishing or inspecting.

@@ -216,9 +216,9 @@ async fn wait_healthy(url: &str, name: &str) -> anyhow::Result<Channel> {
 
 fn start_platform(bin_dir: &Path) -> anyhow::Result<Platform> {
     let keys = tempfile::tempdir()?;
-    let (private_key, public_key) = flatgov_auth::write_key_pair_if_missing(keys.path())?;
-    let signer = Signer::from_file(&private_key, "flatgov", "flatgov")
-        .map_err(|error| anyhow::anyhow!(error))?;
+    let key_directory = flatgov_auth::keys::KeyDirectory::new(keys.path());
+    key_directory.init(&["blocks", "duties", "cases"])?;
+    let signer = Signer::from_file(&key_directory.people_key_file(), "flatgov")?;
     let postgres = std::env::var("FLATGOV_BENCH_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let nats_url =
@@ -247,8 +247,11 @@ fn start_platform(bin_dir: &Path) -> anyhow::Result<Platform> {
             .env("NATS_SUBJECT_PREFIX", &prefix)
             .env("GRPC_LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("METRICS_LISTEN_ADDR", "127.0.0.1:0")
-            .env("AUTH_PUBLIC_KEY_FILE", &public_key)
-            .env("AUTH_SIGNING_KEY_FILE", &private_key)
+            .env("AUTH_JWKS_FILE", key_directory.jwks_file())
+            .env(
+                "AUTH_SIGNING_KEY_FILE",
+                key_directory.service_key_file(name),
+            )
             .env("BLOCKS_URL", format!("http://127.0.0.1:{blocks_port}"))
             .env("DUTIES_URL", format!("http://127.0.0.1:{duties_port}"))
             // Distinct points per report: "me too" links only reports within 0.5 m.

@@ -101,12 +101,17 @@ impl Directory {
         credentials: ServiceCredentials,
         timeout: Duration,
     ) -> Result<Self, String> {
-        let interceptor = ServiceInterceptor::new(credentials);
         let blocks_channel = flatgov_grpc::client::channel(blocks_url)?;
         let duties_channel = flatgov_grpc::client::channel(duties_url)?;
         Ok(Self {
-            blocks: BlockRegistryClient::with_interceptor(blocks_channel, interceptor.clone()),
-            duties: DutyListsClient::with_interceptor(duties_channel, interceptor),
+            blocks: BlockRegistryClient::with_interceptor(
+                blocks_channel,
+                ServiceInterceptor::new(credentials.clone(), "blocks"),
+            ),
+            duties: DutyListsClient::with_interceptor(
+                duties_channel,
+                ServiceInterceptor::new(credentials, "duties"),
+            ),
             timeout,
         })
     }

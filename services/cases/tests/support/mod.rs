@@ -168,7 +168,7 @@ impl World {
     pub fn env(&self) -> flatgov_config::Env {
         let url = format!("http://127.0.0.1:{}", self.directory_port);
         self.test
-            .env()
+            .service_env("cases")
             .with("BLOCKS_URL", url.clone())
             .with("DUTIES_URL", url)
             .with("CASES_TEST_CONTROLS", "enabled")
@@ -195,8 +195,18 @@ impl World {
 
     /// Starts the block registry and duty lists fakes.
     pub async fn start_directory(&self) -> flatgov_testkit::contract::RunningContract {
-        let pem = std::fs::read(self.test.auth.public_key_file()).unwrap();
-        let verifier = Verifier::from_public_pem(&pem, "flatgov", "flatgov").unwrap();
+        // The fakes stand in for both services on one port: they accept tokens for
+        // either.
+        let verifier = Verifier::new(flatgov_auth::AuthConfig {
+            jwks_file: self.test.auth.jwks_file(),
+            issuer: "flatgov".into(),
+            audiences: vec!["flatgov.blocks".into(), "flatgov.duties".into()],
+            max_service_token: std::time::Duration::from_secs(900),
+            max_person_token: std::time::Duration::from_secs(36_000),
+            oidc: None,
+        })
+        .await
+        .unwrap();
         contracts::serve(self.directory_port, self.directory.clone(), verifier).await
     }
 

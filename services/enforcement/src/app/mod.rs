@@ -140,17 +140,7 @@ impl Enforcement {
         let mut connection = store::connection(&self.pool).await?;
         store::load_operation(&mut connection, id)
             .await?
-            .filter(|record| {
-                access::reaches_operation(
-                    access,
-                    record
-                        .operation
-                        .block_code
-                        .as_deref()
-                        .unwrap_or(&record.operation.subdistrict_code),
-                    &record.summoned(),
-                )
-            })
+            .filter(|record| access::reaches_operation(access, record.place(), &record.summoned()))
             .ok_or_else(|| Error::not_found(format!("operations/{id}")))
     }
 

@@ -460,17 +460,7 @@ impl Enforcement {
                 });
         let operations: Vec<OperationRecord> = records
             .into_iter()
-            .filter(|record| {
-                access::reaches_operation(
-                    access,
-                    record
-                        .operation
-                        .block_code
-                        .as_deref()
-                        .unwrap_or(&record.operation.subdistrict_code),
-                    &record.summoned(),
-                )
-            })
+            .filter(|record| access::reaches_operation(access, record.place(), &record.summoned()))
             .collect();
         for record in &operations {
             access

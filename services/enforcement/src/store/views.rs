@@ -78,6 +78,15 @@ pub struct OperationRecord {
 }
 
 impl OperationRecord {
+    /// The division the operation is placed in: its block, or its
+    /// subdistrict when the block is not known.
+    pub fn place(&self) -> &str {
+        self.operation
+            .block_code
+            .as_deref()
+            .unwrap_or(&self.operation.subdistrict_code)
+    }
+
     /// The agency codes summoned, in summoning order.
     pub fn summoned(&self) -> Vec<&str> {
         self.summonses

@@ -21,6 +21,7 @@ use uuid::Uuid;
 use crate::domain::codes::{Code, OrganisationCode};
 use crate::domain::kinds::StaffPermission;
 use crate::error::{Error, Result};
+use crate::store;
 
 /// A staff member acting for their member organisation.
 #[derive(Debug, Clone)]
@@ -34,11 +35,7 @@ pub struct Actor {
 /// Whether `code` is an active member organisation; `None` when it is not a
 /// member at all.
 pub async fn membership(connection: &mut PgConnection, code: &str) -> Result<Option<bool>> {
-    sqlx::query_scalar("select active from organisations where code = $1")
-        .bind(code)
-        .fetch_optional(connection)
-        .await
-        .map_err(Error::database("checking membership"))
+    Ok(store::organisations::membership(connection, code).await?)
 }
 
 /// The caller as a staff member of an active member organisation.
@@ -81,14 +78,9 @@ pub async fn permissions(
     connection: &mut PgConnection,
     actor: &Actor,
 ) -> Result<Vec<StaffPermission>> {
-    let stored: Option<Vec<String>> = sqlx::query_scalar(
-        "select permissions from staff where organisation = $1 and staff_id = $2 and active",
-    )
-    .bind(actor.organisation.as_str())
-    .bind(&actor.subject)
-    .fetch_optional(connection)
-    .await
-    .map_err(Error::database("reading staff permissions"))?;
+    let stored =
+        store::organisations::permissions(connection, actor.organisation.as_str(), &actor.subject)
+            .await?;
     stored
         .unwrap_or_default()
         .iter()
@@ -170,7 +162,7 @@ impl RegisterAccess {
     }
 
     /// The organisation whose involvement limits what is seen. Bound to
-    /// [`person_visible`].
+    /// [`crate::store::people::person_visible`].
     pub fn organisation(&self) -> &str {
         self.actor.organisation.as_str()
     }
@@ -181,9 +173,7 @@ impl RegisterAccess {
         connection: &mut PgConnection,
         person: Uuid,
     ) -> Result<bool> {
-        let organisations = crate::store::support::person_organisations(connection, person)
-            .await
-            .map_err(Error::database("checking access to a person"))?;
+        let organisations = store::people::person_organisations(connection, person).await?;
         let codes: Vec<&str> = organisations.iter().map(String::as_str).collect();
         Ok(!codes.is_empty() && reaches_organisations(&self.access, &codes))
     }
@@ -202,20 +192,6 @@ impl RegisterAccess {
 /// The one answer for a person who does not exist or is out of reach.
 pub fn person_not_found(person: Uuid) -> Error {
     Error::NotFound(format!("people/{person} does not exist"))
-}
-
-/// SQL that is true when the person whose id is `person_column` is visible
-/// to the organisation bound at `$parameter`.
-pub fn person_visible(person_column: &str, parameter: usize) -> String {
-    format!(
-        "(exists (select 1 from person_registrations pr
-                  where pr.person = {person_column} and pr.organisation = ${parameter})
-          or exists (select 1 from support_plans sp
-                     where sp.person = {person_column}
-                       and (sp.lead_organisation = ${parameter}
-                            or exists (select 1 from support_measures sm
-                                       where sm.plan = sp.id and sm.organisation = ${parameter}))))"
-    )
 }
 
 /// The caller's access to the register, or PERMISSION_DENIED naming the

@@ -1,11 +1,12 @@
 //! The service's errors and the one place they become gRPC statuses.
 
-use flatgov_grpc::error::FieldViolation;
+use flatgov_grpc::error::{FieldViolation, Violations};
 use flatgov_grpc::idempotency::IdempotencyError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt as _};
 
 use crate::domain::kinds::UnknownWord;
+use crate::store::StoreError;
 
 /// What went wrong with a call, in terms a caller can act on.
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +14,8 @@ pub enum Error {
     /// Bad input: every field that is wrong, with why.
     #[error("invalid request")]
     InvalidArgument(Vec<FieldViolation>),
+    /// The resource does not exist, or the caller does not reach it (the
+    /// same words for both).
     #[error("{0}")]
     NotFound(String),
     /// The thing exists already; `resource` names it when the caller may
@@ -34,18 +37,12 @@ pub enum Error {
         subject: &'static str,
         message: String,
     },
+    /// The caller sees the resource but may not do this to it.
     #[error("{0}")]
     PermissionDenied(String),
     /// The database failed; the detail is logged, never shown.
-    #[error("database failure while {context}: {source}")]
-    Database {
-        context: &'static str,
-        #[source]
-        source: sqlx::Error,
-    },
-    /// A status from the chassis (authentication, roles), passed on as is.
-    #[error("{0}")]
-    Status(#[from] Status),
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// Stored data this version cannot read (a word it does not know).
     #[error("unreadable stored data: {0}")]
     Corrupt(String),
@@ -60,9 +57,22 @@ impl Error {
         Error::InvalidArgument(vec![FieldViolation::new(field, description)])
     }
 
-    /// Wraps a database error with what was being done.
+    /// Wraps a database error (outside the store: opening a transaction,
+    /// committing it) with what was being done.
     pub fn database(context: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
-        move |source| Error::Database { context, source }
+        move |source| Error::Store(StoreError { context, source })
+    }
+}
+
+impl From<Vec<FieldViolation>> for Error {
+    fn from(violations: Vec<FieldViolation>) -> Self {
+        Error::InvalidArgument(violations)
+    }
+}
+
+impl From<Violations> for Error {
+    fn from(violations: Violations) -> Self {
+        Error::InvalidArgument(violations.into_vec())
     }
 }
 
@@ -71,10 +81,10 @@ impl From<IdempotencyError> for Error {
         match error.violation() {
             Some(violation) => Error::InvalidArgument(vec![violation]),
             None => match error {
-                IdempotencyError::Database(source) => Error::Database {
+                IdempotencyError::Database(source) => Error::Store(StoreError {
                     context: "reading a retried request",
                     source,
-                },
+                }),
                 IdempotencyError::Reused(request_id) => {
                     Error::invalid("request_id", format!("{request_id} was already used"))
                 }
@@ -120,8 +130,9 @@ impl From<Error> for Status {
                 ErrorDetails::with_precondition_failure_violation(kind, subject, message),
             ),
             Error::PermissionDenied(message) => Status::permission_denied(message),
-            Error::Database { context, source } => flatgov_grpc::error::database(context, source),
-            Error::Status(status) => status,
+            Error::Store(StoreError { context, source }) => {
+                flatgov_grpc::error::database(context, source)
+            }
             Error::Corrupt(detail) => flatgov_grpc::error::internal("reading stored data", detail),
             Error::ConcurrentRetry => Status::aborted(
                 "a request with this request_id is being handled; retry to get its result",
@@ -130,5 +141,5 @@ impl From<Error> for Status {
     }
 }
 
-/// The result of every handler.
+/// The result of every use case and handler.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -7,6 +7,7 @@
 //! promotion, and joint proposals. See `docs/federation.md`.
 
 pub mod access;
+pub mod app;
 pub mod domain;
 pub mod error;
 pub mod events;
@@ -85,7 +86,7 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
         events::case_referred_consumer(),
         Arc::new(events::CaseReferredHandler),
     );
-    let service = FederationService::new(runtime.pool.clone(), Arc::new(identity));
+    let service = FederationService::new(app::App::new(runtime.pool.clone(), Arc::new(identity)));
     let routes = Routes::new(flatgov_grpc::bounded!(
         FederationServer::new(service),
         runtime

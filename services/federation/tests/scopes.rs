@@ -1195,7 +1195,10 @@ async fn draft_proposals_stay_within_the_federation_and_only_the_drafter_submits
                 .collect::<Vec<_>>()
         }
     };
-    assert_eq!(listed(district_feed).await, std::slice::from_ref(&draft.name));
+    assert_eq!(
+        listed(district_feed).await,
+        std::slice::from_ref(&draft.name)
+    );
     assert_eq!(listed(womens).await.len(), 2);
     assert!(
         listed(federation.admin())

@@ -5,6 +5,7 @@ pub mod activity;
 pub mod codes;
 pub mod identity;
 pub mod kinds;
+pub mod support_plan;
 pub mod text;
 
 /// Why a value from outside is not usable, in words a caller can act on.

@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+
+use super::{Context as _, Result};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -17,16 +19,14 @@ pub struct SeriesRow {
 const SERIES_COLUMNS: &str =
     "code, display_name, display_name_en, organisation, description, created_at";
 
-pub async fn get_series(
-    connection: &mut PgConnection,
-    code: &str,
-) -> sqlx::Result<Option<SeriesRow>> {
+pub async fn get_series(connection: &mut PgConnection, code: &str) -> Result<Option<SeriesRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {SERIES_COLUMNS} from series where code = $1"
     )))
     .bind(code)
     .fetch_optional(connection)
     .await
+    .context("reading a series")
 }
 
 pub async fn list_series(
@@ -34,7 +34,7 @@ pub async fn list_series(
     organisation: Option<&str>,
     after: Option<&str>,
     limit: i64,
-) -> sqlx::Result<Vec<SeriesRow>> {
+) -> Result<Vec<SeriesRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {SERIES_COLUMNS} from series
          where ($1::text is null or organisation = $1) and ($2::text is null or code > $2)
@@ -45,6 +45,7 @@ pub async fn list_series(
     .bind(limit)
     .fetch_all(connection)
     .await
+    .context("listing series")
 }
 
 /// `None` when the code is taken.
@@ -55,7 +56,7 @@ pub async fn insert_series(
     display_name_en: &str,
     organisation: &str,
     description: &str,
-) -> sqlx::Result<Option<SeriesRow>> {
+) -> Result<Option<SeriesRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into series (code, display_name, display_name_en, organisation, description)
          values ($1, $2, $3, $4, $5) on conflict (code) do nothing returning {SERIES_COLUMNS}"
@@ -67,6 +68,7 @@ pub async fn insert_series(
     .bind(description)
     .fetch_optional(connection)
     .await
+    .context("creating a series")
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -118,27 +120,26 @@ const ACTIVITY_SELECT: &str = "
             where r.activity = a.id and r.status = 'attended') as attended
     from activities a";
 
-pub async fn get_activity(
-    connection: &mut PgConnection,
-    id: Uuid,
-) -> sqlx::Result<Option<ActivityRow>> {
+pub async fn get_activity(connection: &mut PgConnection, id: Uuid) -> Result<Option<ActivityRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{ACTIVITY_SELECT} where a.id = $1"
     )))
     .bind(id)
     .fetch_optional(connection)
     .await
+    .context("reading an activity")
 }
 
 /// Locks the activity row for the rest of the transaction: registrations,
 /// cancellations and check-ins of one activity happen one at a time, so
 /// capacity is never exceeded.
-pub async fn lock_activity(connection: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
+pub async fn lock_activity(connection: &mut PgConnection, id: Uuid) -> Result<bool> {
     let locked: Option<Uuid> =
         sqlx::query_scalar("select id from activities where id = $1 for update")
             .bind(id)
             .fetch_optional(connection)
-            .await?;
+            .await
+            .context("locking an activity")?;
     Ok(locked.is_some())
 }
 
@@ -160,7 +161,7 @@ pub struct NewActivity<'a> {
 pub async fn insert_activity(
     connection: &mut PgConnection,
     activity: &NewActivity<'_>,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query(
         "insert into activities (id, title, description, series, lead_organisation, block_code,
                                  venue, starts_at, ends_at, capacity, audiences, created_by)
@@ -179,7 +180,8 @@ pub async fn insert_activity(
     .bind(activity.audiences)
     .bind(activity.created_by)
     .execute(connection)
-    .await?;
+    .await
+    .context("creating an activity")?;
     Ok(())
 }
 
@@ -187,14 +189,15 @@ pub async fn insert_co_organisers(
     connection: &mut PgConnection,
     activity: Uuid,
     organisations: &[String],
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query(
         "insert into activity_co_organisers (activity, organisation) select $1, unnest($2::text[])",
     )
     .bind(activity)
     .bind(organisations)
     .execute(connection)
-    .await?;
+    .await
+    .context("recording co-organisers")?;
     Ok(())
 }
 
@@ -202,12 +205,13 @@ pub async fn mark_published(
     connection: &mut PgConnection,
     id: Uuid,
     at: DateTime<Utc>,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query("update activities set state = 'published', published_at = $2 where id = $1")
         .bind(id)
         .bind(at)
         .execute(connection)
-        .await?;
+        .await
+        .context("publishing an activity")?;
     Ok(())
 }
 
@@ -216,13 +220,14 @@ pub async fn mark_held(
     id: Uuid,
     at: DateTime<Utc>,
     summary: &str,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query("update activities set state = 'held', held_at = $2, summary = $3 where id = $1")
         .bind(id)
         .bind(at)
         .bind(summary)
         .execute(connection)
-        .await?;
+        .await
+        .context("marking an activity held")?;
     Ok(())
 }
 
@@ -233,13 +238,13 @@ pub async fn mark_cancelled(
     id: Uuid,
     at: DateTime<Utc>,
     reason: &str,
-) -> sqlx::Result<u64> {
+) -> Result<u64> {
     sqlx::query("update activities set state = 'cancelled', cancelled_at = $2, cancel_reason = $3 where id = $1")
         .bind(id)
         .bind(at)
         .bind(reason)
         .execute(&mut *connection)
-        .await?;
+        .await.context("cancelling an activity")?;
     let cancelled = sqlx::query(
         "update registrations set status = 'cancelled', cancelled_at = $2, cancel_reason = $3
          where activity = $1 and status in ('confirmed', 'waitlisted')",
@@ -248,7 +253,8 @@ pub async fn mark_cancelled(
     .bind(at)
     .bind(format!("activity cancelled: {reason}"))
     .execute(connection)
-    .await?
+    .await
+    .context("cancelling an activity")?
     .rows_affected();
     Ok(cancelled)
 }
@@ -276,7 +282,7 @@ pub async fn list_activities(
     connection: &mut PgConnection,
     filter: &ActivityFilter,
     limit: i64,
-) -> sqlx::Result<Vec<ActivityRow>> {
+) -> Result<Vec<ActivityRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{ACTIVITY_SELECT}
          where ($1::text is null or a.lead_organisation = $1
@@ -310,6 +316,7 @@ pub async fn list_activities(
     .bind(&filter.drafts_of)
     .fetch_all(connection)
     .await
+    .context("listing activities")
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -341,13 +348,14 @@ const REGISTRATION_SELECT: &str = "
 pub async fn get_registration(
     connection: &mut PgConnection,
     id: Uuid,
-) -> sqlx::Result<Option<RegistrationRow>> {
+) -> Result<Option<RegistrationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{REGISTRATION_SELECT} where r.id = $1"
     )))
     .bind(id)
     .fetch_optional(connection)
     .await
+    .context("reading a registration")
 }
 
 /// The participant's registration that is not cancelled, if any.
@@ -355,7 +363,7 @@ pub async fn live_registration(
     connection: &mut PgConnection,
     activity: Uuid,
     participant: &str,
-) -> sqlx::Result<Option<RegistrationRow>> {
+) -> Result<Option<RegistrationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{REGISTRATION_SELECT} where r.activity = $1 and r.participant = $2 and r.status <> 'cancelled'"
     )))
@@ -363,16 +371,18 @@ pub async fn live_registration(
     .bind(participant)
     .fetch_optional(connection)
     .await
+    .context("reading a participant's registration")
 }
 
 /// Confirmed and attended registrations: the places taken.
-pub async fn places_taken(connection: &mut PgConnection, activity: Uuid) -> sqlx::Result<i64> {
+pub async fn places_taken(connection: &mut PgConnection, activity: Uuid) -> Result<i64> {
     sqlx::query_scalar(
         "select count(*) from registrations where activity = $1 and status in ('confirmed', 'attended')",
     )
     .bind(activity)
     .fetch_one(connection)
     .await
+    .context("counting the places taken")
 }
 
 pub struct NewRegistration<'a> {
@@ -387,7 +397,7 @@ pub struct NewRegistration<'a> {
 pub async fn insert_registration(
     connection: &mut PgConnection,
     registration: &NewRegistration<'_>,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query(
         "insert into registrations (id, activity, participant, participant_display_name, status,
                                     registered_by)
@@ -400,7 +410,8 @@ pub async fn insert_registration(
     .bind(registration.status)
     .bind(registration.registered_by)
     .execute(connection)
-    .await?;
+    .await
+    .context("recording a registration")?;
     Ok(())
 }
 
@@ -409,13 +420,13 @@ pub async fn cancel_registration(
     id: Uuid,
     at: DateTime<Utc>,
     reason: &str,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query("update registrations set status = 'cancelled', cancelled_at = $2, cancel_reason = $3 where id = $1")
         .bind(id)
         .bind(at)
         .bind(reason)
         .execute(connection)
-        .await?;
+        .await.context("cancelling a registration")?;
     Ok(())
 }
 
@@ -425,7 +436,7 @@ pub async fn promote_first_waitlisted(
     connection: &mut PgConnection,
     activity: Uuid,
     at: DateTime<Utc>,
-) -> sqlx::Result<Option<Uuid>> {
+) -> Result<Option<Uuid>> {
     sqlx::query_scalar(
         "update registrations set status = 'confirmed', promoted_at = $2
          where id = (select id from registrations
@@ -437,18 +448,20 @@ pub async fn promote_first_waitlisted(
     .bind(at)
     .fetch_optional(connection)
     .await
+    .context("promoting from the waitlist")
 }
 
 pub async fn mark_attended(
     connection: &mut PgConnection,
     id: Uuid,
     at: DateTime<Utc>,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query("update registrations set status = 'attended', checked_in_at = $2 where id = $1")
         .bind(id)
         .bind(at)
         .execute(connection)
-        .await?;
+        .await
+        .context("checking in")?;
     Ok(())
 }
 
@@ -459,7 +472,7 @@ pub async fn list_registrations(
     participant: Option<&str>,
     after: Option<Uuid>,
     limit: i64,
-) -> sqlx::Result<Vec<RegistrationRow>> {
+) -> Result<Vec<RegistrationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{REGISTRATION_SELECT}
          where r.activity = $1 and ($2::text is null or r.status = $2) and ($3::text is null or r.participant = $3)
@@ -473,4 +486,5 @@ pub async fn list_registrations(
     .bind(limit)
     .fetch_all(connection)
     .await
+    .context("listing registrations")
 }

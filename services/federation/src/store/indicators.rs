@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
+use super::{Context as _, Result};
+
 /// Counts by organisation.
 pub type Counts = HashMap<String, i64>;
 
@@ -16,12 +18,13 @@ async fn counts(
     sql: &'static str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> sqlx::Result<Counts> {
+) -> Result<Counts> {
     let rows: Vec<(String, i64)> = sqlx::query_as(sql)
         .bind(from)
         .bind(to)
         .fetch_all(connection)
-        .await?;
+        .await
+        .context("computing indicators")?;
     Ok(rows.into_iter().collect())
 }
 
@@ -40,7 +43,7 @@ pub async fn activities(
     connection: &mut PgConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> sqlx::Result<Vec<ActivityCounts>> {
+) -> Result<Vec<ActivityCounts>> {
     sqlx::query_as(
         "with held as (
              select a.id, a.lead_organisation,
@@ -71,6 +74,7 @@ pub async fn activities(
     .bind(to)
     .fetch_all(connection)
     .await
+    .context("computing indicators")
 }
 
 /// Distinct people who received a delivery, per delivering organisation;
@@ -79,7 +83,7 @@ pub async fn people_supported(
     connection: &mut PgConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> sqlx::Result<HashMap<Option<String>, i64>> {
+) -> Result<HashMap<Option<String>, i64>> {
     let rows: Vec<(Option<String>, i64)> = sqlx::query_as(
         "select d.organisation, count(distinct s.person)
          from deliveries d
@@ -91,7 +95,8 @@ pub async fn people_supported(
     .bind(from)
     .bind(to)
     .fetch_all(connection)
-    .await?;
+    .await
+    .context("computing indicators")?;
     Ok(rows.into_iter().collect())
 }
 
@@ -99,7 +104,7 @@ pub async fn measures_committed(
     connection: &mut PgConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> sqlx::Result<Counts> {
+) -> Result<Counts> {
     counts(
         connection,
         "select organisation, count(*) from support_measures
@@ -114,7 +119,7 @@ pub async fn measures_delivered(
     connection: &mut PgConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> sqlx::Result<Counts> {
+) -> Result<Counts> {
     counts(
         connection,
         "select organisation, count(*) from support_measures
@@ -129,7 +134,7 @@ pub async fn plans_led(
     connection: &mut PgConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> sqlx::Result<Counts> {
+) -> Result<Counts> {
     counts(
         connection,
         "select lead_organisation, count(*) from support_plans
@@ -155,7 +160,7 @@ pub async fn referrals(
     connection: &mut PgConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> sqlx::Result<Vec<ReferralCounts>> {
+) -> Result<Vec<ReferralCounts>> {
     sqlx::query_as(
         "select organisation,
                 count(*) filter (where state = 'accepted') as accepted,
@@ -172,13 +177,14 @@ pub async fn referrals(
     .bind(to)
     .fetch_all(connection)
     .await
+    .context("computing indicators")
 }
 
 pub async fn rights_received(
     connection: &mut PgConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> sqlx::Result<Counts> {
+) -> Result<Counts> {
     counts(
         connection,
         "select organisation, count(*) from rights_requests
@@ -201,7 +207,7 @@ pub async fn rights_closed(
     connection: &mut PgConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> sqlx::Result<Vec<RightsCounts>> {
+) -> Result<Vec<RightsCounts>> {
     sqlx::query_as(
         "select organisation,
                 count(*) filter (where outcome not in ('withdrawn', 'unresolved')) as resolved,
@@ -215,13 +221,14 @@ pub async fn rights_closed(
     .bind(to)
     .fetch_all(connection)
     .await
+    .context("computing indicators")
 }
 
 pub async fn proposals_submitted(
     connection: &mut PgConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> sqlx::Result<Counts> {
+) -> Result<Counts> {
     counts(
         connection,
         "select drafting_organisation, count(*) from proposals
@@ -236,7 +243,7 @@ pub async fn proposals_co_signed(
     connection: &mut PgConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> sqlx::Result<Counts> {
+) -> Result<Counts> {
     counts(
         connection,
         "select s.organisation, count(*) from proposal_signatures s join proposals p on p.id = s.proposal
@@ -251,7 +258,7 @@ pub async fn proposals_answered(
     connection: &mut PgConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> sqlx::Result<Counts> {
+) -> Result<Counts> {
     counts(
         connection,
         "select drafting_organisation, count(*) from proposals
@@ -268,7 +275,7 @@ pub async fn applications_accepted(
     connection: &mut PgConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> sqlx::Result<Counts> {
+) -> Result<Counts> {
     counts(
         connection,
         "with accepted as (
@@ -286,8 +293,9 @@ pub async fn applications_accepted(
     .await
 }
 
-pub async fn organisation_codes(connection: &mut PgConnection) -> sqlx::Result<Vec<String>> {
+pub async fn organisation_codes(connection: &mut PgConnection) -> Result<Vec<String>> {
     sqlx::query_scalar("select code from organisations order by code")
         .fetch_all(connection)
         .await
+        .context("computing indicators")
 }

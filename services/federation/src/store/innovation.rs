@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+
+use super::{Context as _, Result};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -44,21 +46,23 @@ const PROGRAMME_SELECT: &str = "
 pub async fn get_programme(
     connection: &mut PgConnection,
     id: Uuid,
-) -> sqlx::Result<Option<ProgrammeRow>> {
+) -> Result<Option<ProgrammeRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{PROGRAMME_SELECT} where p.id = $1"
     )))
     .bind(id)
     .fetch_optional(connection)
     .await
+    .context("reading a programme")
 }
 
-pub async fn lock_programme(connection: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
+pub async fn lock_programme(connection: &mut PgConnection, id: Uuid) -> Result<bool> {
     let locked: Option<Uuid> =
         sqlx::query_scalar("select id from programmes where id = $1 for update")
             .bind(id)
             .fetch_optional(connection)
-            .await?;
+            .await
+            .context("locking a programme")?;
     Ok(locked.is_some())
 }
 
@@ -78,7 +82,7 @@ pub struct NewProgramme<'a> {
 pub async fn insert_programme(
     connection: &mut PgConnection,
     programme: &NewProgramme<'_>,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query(
         "insert into programmes (id, title, description, kind, lead_organisation, audiences, applications_open, applications_close, places, created_by)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -94,7 +98,7 @@ pub async fn insert_programme(
     .bind(programme.places)
     .bind(programme.created_by)
     .execute(connection)
-    .await?;
+    .await.context("creating a programme")?;
     Ok(())
 }
 
@@ -102,20 +106,21 @@ pub async fn insert_programme_co_organisers(
     connection: &mut PgConnection,
     programme: Uuid,
     organisations: &[String],
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query("insert into programme_co_organisers (programme, organisation) select $1, unnest($2::text[])")
         .bind(programme)
         .bind(organisations)
         .execute(connection)
-        .await?;
+        .await.context("recording co-organisers")?;
     Ok(())
 }
 
-pub async fn close_programme(connection: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+pub async fn close_programme(connection: &mut PgConnection, id: Uuid) -> Result<()> {
     sqlx::query("update programmes set state = 'closed' where id = $1")
         .bind(id)
         .execute(connection)
-        .await?;
+        .await
+        .context("closing a programme")?;
     Ok(())
 }
 
@@ -131,7 +136,7 @@ pub async fn list_programmes(
     connection: &mut PgConnection,
     filter: &ProgrammeFilter,
     limit: i64,
-) -> sqlx::Result<Vec<ProgrammeRow>> {
+) -> Result<Vec<ProgrammeRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{PROGRAMME_SELECT}
          where ($1::text is null or p.lead_organisation = $1
@@ -148,6 +153,7 @@ pub async fn list_programmes(
     .bind(limit)
     .fetch_all(connection)
     .await
+    .context("listing programmes")
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -165,16 +171,14 @@ pub struct MentorRow {
 const MENTOR_COLUMNS: &str =
     "id, display_name, expertise, organisation, phone, biography, active, created_at";
 
-pub async fn get_mentor(
-    connection: &mut PgConnection,
-    id: Uuid,
-) -> sqlx::Result<Option<MentorRow>> {
+pub async fn get_mentor(connection: &mut PgConnection, id: Uuid) -> Result<Option<MentorRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {MENTOR_COLUMNS} from mentors where id = $1"
     )))
     .bind(id)
     .fetch_optional(connection)
     .await
+    .context("reading a mentor")
 }
 
 pub struct NewMentor<'a> {
@@ -189,7 +193,7 @@ pub struct NewMentor<'a> {
 pub async fn insert_mentor(
     connection: &mut PgConnection,
     mentor: &NewMentor<'_>,
-) -> sqlx::Result<MentorRow> {
+) -> Result<MentorRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into mentors (id, display_name, expertise, organisation, phone, biography)
          values ($1, $2, $3, $4, $5, $6)
@@ -203,6 +207,7 @@ pub async fn insert_mentor(
     .bind(mentor.biography)
     .fetch_one(connection)
     .await
+    .context("adding a mentor")
 }
 
 pub async fn list_mentors(
@@ -211,7 +216,7 @@ pub async fn list_mentors(
     expertise: Option<&str>,
     after: Option<Uuid>,
     limit: i64,
-) -> sqlx::Result<Vec<MentorRow>> {
+) -> Result<Vec<MentorRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {MENTOR_COLUMNS} from mentors
          where ($1::text is null or organisation = $1) and ($2::text is null or $2 = any(expertise))
@@ -224,6 +229,7 @@ pub async fn list_mentors(
     .bind(limit)
     .fetch_all(connection)
     .await
+    .context("listing mentors")
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -266,28 +272,30 @@ pub struct ProgressRow {
 pub async fn get_application(
     connection: &mut PgConnection,
     id: Uuid,
-) -> sqlx::Result<Option<ApplicationRow>> {
+) -> Result<Option<ApplicationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{APPLICATION_SELECT} where a.id = $1"
     )))
     .bind(id)
     .fetch_optional(connection)
     .await
+    .context("reading an application")
 }
 
-pub async fn lock_application(connection: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
+pub async fn lock_application(connection: &mut PgConnection, id: Uuid) -> Result<bool> {
     let locked: Option<Uuid> =
         sqlx::query_scalar("select id from applications where id = $1 for update")
             .bind(id)
             .fetch_optional(connection)
-            .await?;
+            .await
+            .context("locking an application")?;
     Ok(locked.is_some())
 }
 
 pub async fn progress(
     connection: &mut PgConnection,
     applications: &[Uuid],
-) -> sqlx::Result<Vec<ProgressRow>> {
+) -> Result<Vec<ProgressRow>> {
     sqlx::query_as(
         "select application, milestone, note, final as final_entry, recorded_by, recorded_at
          from application_progress where application = any($1) order by recorded_at, id",
@@ -295,6 +303,7 @@ pub async fn progress(
     .bind(applications)
     .fetch_all(connection)
     .await
+    .context("reading progress")
 }
 
 pub struct NewApplication<'a> {
@@ -312,7 +321,7 @@ pub struct NewApplication<'a> {
 pub async fn insert_application(
     connection: &mut PgConnection,
     application: &NewApplication<'_>,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query(
         "insert into applications (id, programme, applicant_name, applicant_phone, project_title, project_summary, team_size, block_code, submitted_by)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -327,7 +336,7 @@ pub async fn insert_application(
     .bind(application.block_code)
     .bind(application.submitted_by)
     .execute(connection)
-    .await?;
+    .await.context("submitting an application")?;
     Ok(())
 }
 
@@ -338,7 +347,7 @@ pub async fn decide(
     note: &str,
     decided_by: &str,
     at: DateTime<Utc>,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query(
         "update applications set state = $2, decision_note = $3, decided_by = $4, decided_at = $5 where id = $1",
     )
@@ -348,17 +357,18 @@ pub async fn decide(
     .bind(decided_by)
     .bind(at)
     .execute(connection)
-    .await?;
+    .await.context("deciding an application")?;
     Ok(())
 }
 
-pub async fn places_taken(connection: &mut PgConnection, programme: Uuid) -> sqlx::Result<i64> {
+pub async fn places_taken(connection: &mut PgConnection, programme: Uuid) -> Result<i64> {
     sqlx::query_scalar(
         "select count(*) from applications where programme = $1 and state in ('accepted', 'completed')",
     )
     .bind(programme)
     .fetch_one(connection)
     .await
+    .context("counting accepted applications")
 }
 
 pub async fn assign_mentor(
@@ -366,7 +376,7 @@ pub async fn assign_mentor(
     application: Uuid,
     mentor: Uuid,
     assigned_by: &str,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query(
         "insert into application_mentors (application, mentor, assigned_by) values ($1, $2, $3)
          on conflict do nothing",
@@ -375,7 +385,8 @@ pub async fn assign_mentor(
     .bind(mentor)
     .bind(assigned_by)
     .execute(connection)
-    .await?;
+    .await
+    .context("assigning a mentor")?;
     Ok(())
 }
 
@@ -386,7 +397,7 @@ pub async fn insert_progress(
     note: &str,
     final_entry: bool,
     recorded_by: &str,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query(
         "insert into application_progress (id, application, milestone, note, final, recorded_by)
          values ($1, $2, $3, $4, $5, $6)",
@@ -398,12 +409,14 @@ pub async fn insert_progress(
     .bind(final_entry)
     .bind(recorded_by)
     .execute(&mut *connection)
-    .await?;
+    .await
+    .context("recording progress")?;
     if final_entry {
         sqlx::query("update applications set state = 'completed' where id = $1")
             .bind(application)
             .execute(connection)
-            .await?;
+            .await
+            .context("recording progress")?;
     }
     Ok(())
 }
@@ -416,7 +429,7 @@ pub async fn list_applications(
     submitted_by: Option<&str>,
     after: Option<Uuid>,
     limit: i64,
-) -> sqlx::Result<Vec<ApplicationRow>> {
+) -> Result<Vec<ApplicationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{APPLICATION_SELECT}
          where a.programme = $1 and ($2::text is null or a.state = $2)
@@ -434,4 +447,5 @@ pub async fn list_applications(
     .bind(limit)
     .fetch_all(connection)
     .await
+    .context("listing applications")
 }

@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
+use super::{Context as _, Result};
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OrganisationRow {
     pub code: String,
@@ -18,16 +20,14 @@ pub struct OrganisationRow {
 const ORGANISATION_COLUMNS: &str =
     "code, display_name, display_name_en, short_name, description, active, created_at, updated_at";
 
-pub async fn get(
-    connection: &mut PgConnection,
-    code: &str,
-) -> sqlx::Result<Option<OrganisationRow>> {
+pub async fn get(connection: &mut PgConnection, code: &str) -> Result<Option<OrganisationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {ORGANISATION_COLUMNS} from organisations where code = $1"
     )))
     .bind(code)
     .fetch_optional(connection)
     .await
+    .context("reading an organisation")
 }
 
 pub async fn list(
@@ -35,7 +35,7 @@ pub async fn list(
     after: Option<&str>,
     include_inactive: bool,
     limit: i64,
-) -> sqlx::Result<Vec<OrganisationRow>> {
+) -> Result<Vec<OrganisationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {ORGANISATION_COLUMNS} from organisations
          where ($1::text is null or code > $1) and ($2 or active)
@@ -46,6 +46,7 @@ pub async fn list(
     .bind(limit)
     .fetch_all(connection)
     .await
+    .context("listing organisations")
 }
 
 pub struct NewOrganisation<'a> {
@@ -60,7 +61,7 @@ pub struct NewOrganisation<'a> {
 pub async fn insert(
     connection: &mut PgConnection,
     organisation: &NewOrganisation<'_>,
-) -> sqlx::Result<Option<OrganisationRow>> {
+) -> Result<Option<OrganisationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into organisations (code, display_name, display_name_en, short_name, description)
          values ($1, $2, $3, $4, $5)
@@ -74,9 +75,10 @@ pub async fn insert(
     .bind(organisation.description)
     .fetch_optional(connection)
     .await
+    .context("admitting an organisation")
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct OrganisationChanges {
     pub display_name: Option<String>,
     pub display_name_en: Option<String>,
@@ -89,7 +91,7 @@ pub async fn update(
     connection: &mut PgConnection,
     code: &str,
     changes: &OrganisationChanges,
-) -> sqlx::Result<Option<OrganisationRow>> {
+) -> Result<Option<OrganisationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update organisations set
             display_name = coalesce($2, display_name),
@@ -109,6 +111,7 @@ pub async fn update(
     .bind(changes.active)
     .fetch_optional(connection)
     .await
+    .context("updating an organisation")
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -130,7 +133,7 @@ pub async fn get_staff(
     connection: &mut PgConnection,
     organisation: &str,
     staff_id: &str,
-) -> sqlx::Result<Option<StaffRow>> {
+) -> Result<Option<StaffRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {STAFF_COLUMNS} from staff where organisation = $1 and staff_id = $2"
     )))
@@ -138,6 +141,7 @@ pub async fn get_staff(
     .bind(staff_id)
     .fetch_optional(connection)
     .await
+    .context("reading a staff member")
 }
 
 pub async fn list_staff(
@@ -146,7 +150,7 @@ pub async fn list_staff(
     after: Option<&str>,
     include_inactive: bool,
     limit: i64,
-) -> sqlx::Result<Vec<StaffRow>> {
+) -> Result<Vec<StaffRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {STAFF_COLUMNS} from staff
          where organisation = $1 and ($2::text is null or staff_id > $2) and ($3 or active)
@@ -158,6 +162,7 @@ pub async fn list_staff(
     .bind(limit)
     .fetch_all(connection)
     .await
+    .context("listing staff")
 }
 
 pub struct NewStaff<'a> {
@@ -172,7 +177,7 @@ pub struct NewStaff<'a> {
 pub async fn insert_staff(
     connection: &mut PgConnection,
     staff: &NewStaff<'_>,
-) -> sqlx::Result<Option<StaffRow>> {
+) -> Result<Option<StaffRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into staff (organisation, staff_id, display_name, position, permissions)
          values ($1, $2, $3, $4, $5)
@@ -186,9 +191,10 @@ pub async fn insert_staff(
     .bind(staff.permissions)
     .fetch_optional(connection)
     .await
+    .context("adding a staff member")
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct StaffChanges {
     pub display_name: Option<String>,
     pub position: Option<String>,
@@ -201,7 +207,7 @@ pub async fn update_staff(
     organisation: &str,
     staff_id: &str,
     changes: &StaffChanges,
-) -> sqlx::Result<Option<StaffRow>> {
+) -> Result<Option<StaffRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update staff set
             display_name = coalesce($3, display_name),
@@ -220,4 +226,32 @@ pub async fn update_staff(
     .bind(changes.active)
     .fetch_optional(connection)
     .await
+    .context("updating a staff member")
+}
+
+/// Whether `code` is an active member organisation; `None` when it is not a
+/// member at all.
+pub async fn membership(connection: &mut PgConnection, code: &str) -> Result<Option<bool>> {
+    sqlx::query_scalar("select active from organisations where code = $1")
+        .bind(code)
+        .fetch_optional(connection)
+        .await
+        .context("checking membership")
+}
+
+/// The permission words of an active staff member; `None` when they are
+/// not on the list or inactive.
+pub async fn permissions(
+    connection: &mut PgConnection,
+    organisation: &str,
+    staff_id: &str,
+) -> Result<Option<Vec<String>>> {
+    sqlx::query_scalar(
+        "select permissions from staff where organisation = $1 and staff_id = $2 and active",
+    )
+    .bind(organisation)
+    .bind(staff_id)
+    .fetch_optional(connection)
+    .await
+    .context("reading staff permissions")
 }

@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+
+use super::{Context as _, Result};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -35,28 +37,30 @@ pub struct SignatureRow {
     pub signed_at: DateTime<Utc>,
 }
 
-pub async fn get(connection: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<ProposalRow>> {
+pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<ProposalRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from proposals where id = $1"
     )))
     .bind(id)
     .fetch_optional(connection)
     .await
+    .context("reading a proposal")
 }
 
-pub async fn lock(connection: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<ProposalRow>> {
+pub async fn lock(connection: &mut PgConnection, id: Uuid) -> Result<Option<ProposalRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from proposals where id = $1 for update"
     )))
     .bind(id)
     .fetch_optional(connection)
     .await
+    .context("locking a proposal")
 }
 
 pub async fn signatures(
     connection: &mut PgConnection,
     proposals: &[Uuid],
-) -> sqlx::Result<Vec<SignatureRow>> {
+) -> Result<Vec<SignatureRow>> {
     sqlx::query_as(
         "select proposal, organisation, signed_by, signed_at from proposal_signatures
          where proposal = any($1) order by signed_at, organisation",
@@ -64,6 +68,7 @@ pub async fn signatures(
     .bind(proposals)
     .fetch_all(connection)
     .await
+    .context("reading co-signatures")
 }
 
 pub struct NewProposal<'a> {
@@ -79,7 +84,7 @@ pub struct NewProposal<'a> {
 pub async fn insert(
     connection: &mut PgConnection,
     proposal: &NewProposal<'_>,
-) -> sqlx::Result<ProposalRow> {
+) -> Result<ProposalRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into proposals (id, title, body, drafting_organisation, addressee, session, drafted_by)
          values ($1, $2, $3, $4, $5, $6, $7)
@@ -94,6 +99,7 @@ pub async fn insert(
     .bind(proposal.drafted_by)
     .fetch_one(connection)
     .await
+    .context("drafting a proposal")
 }
 
 /// `false` when the organisation signed already.
@@ -102,7 +108,7 @@ pub async fn sign(
     proposal: Uuid,
     organisation: &str,
     signed_by: &str,
-) -> sqlx::Result<bool> {
+) -> Result<bool> {
     let inserted = sqlx::query(
         "insert into proposal_signatures (proposal, organisation, signed_by) values ($1, $2, $3)
          on conflict do nothing",
@@ -111,21 +117,19 @@ pub async fn sign(
     .bind(organisation)
     .bind(signed_by)
     .execute(connection)
-    .await?
+    .await
+    .context("co-signing a proposal")?
     .rows_affected();
     Ok(inserted == 1)
 }
 
-pub async fn submit(
-    connection: &mut PgConnection,
-    id: Uuid,
-    at: DateTime<Utc>,
-) -> sqlx::Result<()> {
+pub async fn submit(connection: &mut PgConnection, id: Uuid, at: DateTime<Utc>) -> Result<()> {
     sqlx::query("update proposals set state = 'submitted', submitted_at = $2 where id = $1")
         .bind(id)
         .bind(at)
         .execute(connection)
-        .await?;
+        .await
+        .context("submitting a proposal")?;
     Ok(())
 }
 
@@ -137,11 +141,7 @@ pub struct Answer<'a> {
     pub recorded_by: &'a str,
 }
 
-pub async fn answer(
-    connection: &mut PgConnection,
-    id: Uuid,
-    answer: &Answer<'_>,
-) -> sqlx::Result<()> {
+pub async fn answer(connection: &mut PgConnection, id: Uuid, answer: &Answer<'_>) -> Result<()> {
     sqlx::query(
         "update proposals set state = 'answered', response_kind = $2, responder = $3, response_text = $4,
                               answered_at = $5, response_recorded_by = $6
@@ -154,7 +154,7 @@ pub async fn answer(
     .bind(answer.answered_at)
     .bind(answer.recorded_by)
     .execute(connection)
-    .await?;
+    .await.context("recording a proposal's answer")?;
     Ok(())
 }
 
@@ -172,7 +172,7 @@ pub async fn list(
     connection: &mut PgConnection,
     filter: &ProposalFilter,
     limit: i64,
-) -> sqlx::Result<Vec<ProposalRow>> {
+) -> Result<Vec<ProposalRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from proposals p
          where ($1::text is null or p.drafting_organisation = $1
@@ -191,4 +191,5 @@ pub async fn list(
     .bind(limit)
     .fetch_all(connection)
     .await
+    .context("listing proposals")
 }

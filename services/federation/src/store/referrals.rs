@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+
+use super::{Context as _, Result};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -29,22 +31,24 @@ const REFERRAL_SELECT: &str = "
            (select s.id from support_plans s where s.referral = f.id) as support_plan
     from referrals f";
 
-pub async fn get(connection: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<ReferralRow>> {
+pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<ReferralRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{REFERRAL_SELECT} where f.id = $1"
     )))
     .bind(id)
     .fetch_optional(connection)
     .await
+    .context("reading a referral")
 }
 
 /// Locks the referral for the rest of the transaction; false when absent.
-pub async fn lock(connection: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
+pub async fn lock(connection: &mut PgConnection, id: Uuid) -> Result<bool> {
     let locked: Option<Uuid> =
         sqlx::query_scalar("select id from referrals where id = $1 for update")
             .bind(id)
             .fetch_optional(connection)
-            .await?;
+            .await
+            .context("locking a referral")?;
     Ok(locked.is_some())
 }
 
@@ -55,7 +59,7 @@ pub async fn accept(
     decided_by: &str,
     at: DateTime<Utc>,
     note: &str,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query(
         "update referrals set state = 'accepted', organisation = $2, decided_by = $3, decided_at = $4, note = $5
          where id = $1 and state = 'pending'",
@@ -66,7 +70,7 @@ pub async fn accept(
     .bind(at)
     .bind(note)
     .execute(connection)
-    .await?;
+    .await.context("accepting a referral")?;
     Ok(())
 }
 
@@ -77,7 +81,7 @@ pub async fn decline(
     decided_by: &str,
     at: DateTime<Utc>,
     reason: &str,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query(
         "update referrals set state = 'declined', organisation = $2, decided_by = $3, decided_at = $4,
                               decline_reason = $5
@@ -89,7 +93,7 @@ pub async fn decline(
     .bind(at)
     .bind(reason)
     .execute(connection)
-    .await?;
+    .await.context("declining a referral")?;
     Ok(())
 }
 
@@ -110,7 +114,7 @@ pub async fn list(
     connection: &mut PgConnection,
     filter: &ReferralFilter,
     limit: i64,
-) -> sqlx::Result<Vec<ReferralRow>> {
+) -> Result<Vec<ReferralRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{REFERRAL_SELECT}
          where ($1::text is null or f.state = $1)
@@ -133,4 +137,5 @@ pub async fn list(
     .bind(&filter.division_prefixes)
     .fetch_all(connection)
     .await
+    .context("listing referrals")
 }

@@ -2,14 +2,17 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+
+use super::{Context as _, Result};
 use uuid::Uuid;
 
 /// The organisation that protects `category`, from table `rights_routes`.
-pub async fn route(connection: &mut PgConnection, category: &str) -> sqlx::Result<Option<String>> {
+pub async fn route(connection: &mut PgConnection, category: &str) -> Result<Option<String>> {
     sqlx::query_scalar("select organisation from rights_routes where category = $1")
         .bind(category)
         .fetch_optional(connection)
         .await
+        .context("routing a rights request")
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -47,34 +50,30 @@ pub struct RightsActionRow {
     pub note: String,
 }
 
-pub async fn get(
-    connection: &mut PgConnection,
-    id: Uuid,
-) -> sqlx::Result<Option<RightsRequestRow>> {
+pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<RightsRequestRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from rights_requests where id = $1"
     )))
     .bind(id)
     .fetch_optional(connection)
     .await
+    .context("reading a rights request")
 }
 
-pub async fn lock(
-    connection: &mut PgConnection,
-    id: Uuid,
-) -> sqlx::Result<Option<RightsRequestRow>> {
+pub async fn lock(connection: &mut PgConnection, id: Uuid) -> Result<Option<RightsRequestRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from rights_requests where id = $1 for update"
     )))
     .bind(id)
     .fetch_optional(connection)
     .await
+    .context("locking a rights request")
 }
 
 pub async fn actions(
     connection: &mut PgConnection,
     requests: &[Uuid],
-) -> sqlx::Result<Vec<RightsActionRow>> {
+) -> Result<Vec<RightsActionRow>> {
     sqlx::query_as(
         "select rights_request, kind, organisation, recorded_by, recorded_at, note
          from rights_actions where rights_request = any($1) order by recorded_at, id",
@@ -82,6 +81,7 @@ pub async fn actions(
     .bind(requests)
     .fetch_all(connection)
     .await
+    .context("reading rights actions")
 }
 
 pub struct NewRightsRequest<'a> {
@@ -101,7 +101,7 @@ pub struct NewRightsRequest<'a> {
 pub async fn insert(
     connection: &mut PgConnection,
     request: &NewRightsRequest<'_>,
-) -> sqlx::Result<RightsRequestRow> {
+) -> Result<RightsRequestRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into rights_requests (id, category, channel, organisation, recorded_by_organisation, recorded_by, description, requester_name, requester_phone, block_code, case_name)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -120,6 +120,7 @@ pub async fn insert(
     .bind(request.case_name)
     .fetch_one(connection)
     .await
+    .context("recording a rights request")
 }
 
 pub async fn insert_action(
@@ -129,7 +130,7 @@ pub async fn insert_action(
     organisation: &str,
     recorded_by: &str,
     note: &str,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query(
         "insert into rights_actions (id, rights_request, kind, organisation, recorded_by, note)
          values ($1, $2, $3, $4, $5, $6)",
@@ -141,7 +142,8 @@ pub async fn insert_action(
     .bind(recorded_by)
     .bind(note)
     .execute(connection)
-    .await?;
+    .await
+    .context("recording a rights action")?;
     Ok(())
 }
 
@@ -162,11 +164,7 @@ pub enum Change<'a> {
     },
 }
 
-pub async fn apply(
-    connection: &mut PgConnection,
-    id: Uuid,
-    change: Change<'_>,
-) -> sqlx::Result<()> {
+pub async fn apply(connection: &mut PgConnection, id: Uuid, change: Change<'_>) -> Result<()> {
     let query = match change {
         Change::Progress => sqlx::query(
             "update rights_requests set state = 'in_progress', updated_at = now()
@@ -193,7 +191,10 @@ pub async fn apply(
         .bind(note)
         .bind(at),
     };
-    query.execute(connection).await?;
+    query
+        .execute(connection)
+        .await
+        .context("changing a rights request")?;
     Ok(())
 }
 
@@ -213,7 +214,7 @@ pub async fn list(
     connection: &mut PgConnection,
     filter: &RightsFilter,
     limit: i64,
-) -> sqlx::Result<Vec<RightsRequestRow>> {
+) -> Result<Vec<RightsRequestRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from rights_requests
          where (organisation = $1 or recorded_by_organisation = $1)
@@ -233,4 +234,5 @@ pub async fn list(
     .bind(limit)
     .fetch_all(connection)
     .await
+    .context("listing rights requests")
 }

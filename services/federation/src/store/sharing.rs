@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+
+use super::{Context as _, Result};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -27,29 +29,25 @@ const COLUMNS: &str = "id, person, requesting_organisation, requested_by, reason
     consent_given_at, consent_document_reference, consent_guardian_name, state,
     decided_by_organisation, decided_by, decided_at, decline_reason, created_at";
 
-pub async fn get(
-    connection: &mut PgConnection,
-    id: Uuid,
-) -> sqlx::Result<Option<SharingRequestRow>> {
+pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<SharingRequestRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from sharing_requests where id = $1"
     )))
     .bind(id)
     .fetch_optional(connection)
     .await
+    .context("reading a sharing request")
 }
 
 /// The request, locked for the rest of the transaction.
-pub async fn lock(
-    connection: &mut PgConnection,
-    id: Uuid,
-) -> sqlx::Result<Option<SharingRequestRow>> {
+pub async fn lock(connection: &mut PgConnection, id: Uuid) -> Result<Option<SharingRequestRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from sharing_requests where id = $1 for update"
     )))
     .bind(id)
     .fetch_optional(connection)
     .await
+    .context("locking a sharing request")
 }
 
 /// The pending request of `organisation` for `person`, if any.
@@ -57,7 +55,7 @@ pub async fn pending_for(
     connection: &mut PgConnection,
     person: Uuid,
     organisation: &str,
-) -> sqlx::Result<Option<Uuid>> {
+) -> Result<Option<Uuid>> {
     sqlx::query_scalar(
         "select id from sharing_requests
           where person = $1 and requesting_organisation = $2 and state = 'pending'",
@@ -66,6 +64,7 @@ pub async fn pending_for(
     .bind(organisation)
     .fetch_optional(connection)
     .await
+    .context("reading pending sharing requests")
 }
 
 pub struct NewSharingRequest<'a> {
@@ -83,7 +82,7 @@ pub struct NewSharingRequest<'a> {
 pub async fn insert(
     connection: &mut PgConnection,
     request: &NewSharingRequest<'_>,
-) -> sqlx::Result<SharingRequestRow> {
+) -> Result<SharingRequestRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into sharing_requests (id, person, requesting_organisation, requested_by, reason,
                                        consent_method, consent_given_at, consent_document_reference,
@@ -102,6 +101,7 @@ pub async fn insert(
     .bind(request.consent_guardian_name)
     .fetch_one(connection)
     .await
+    .context("recording a sharing request")
 }
 
 /// Who decided a pending request, and how.
@@ -117,7 +117,7 @@ pub async fn decide(
     connection: &mut PgConnection,
     id: Uuid,
     decision: &Decision<'_>,
-) -> sqlx::Result<SharingRequestRow> {
+) -> Result<SharingRequestRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update sharing_requests
             set state = $2, decided_by_organisation = $3, decided_by = $4, decided_at = $5,
@@ -133,6 +133,7 @@ pub async fn decide(
     .bind(decision.decline_reason)
     .fetch_one(connection)
     .await
+    .context("deciding a sharing request")
 }
 
 /// A request in a list, with whether the listing organisation holds the
@@ -151,7 +152,7 @@ pub async fn list(
     state: Option<&str>,
     after: Option<Uuid>,
     limit: i64,
-) -> sqlx::Result<Vec<ListedSharingRequest>> {
+) -> Result<Vec<ListedSharingRequest>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS},
                 exists (select 1 from person_registrations r
@@ -170,4 +171,5 @@ pub async fn list(
     .bind(limit)
     .fetch_all(connection)
     .await
+    .context("listing sharing requests")
 }

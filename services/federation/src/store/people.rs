@@ -1,12 +1,26 @@
 //! The register of people in difficulty: people, their registrations by
-//! organisations, needs assessments, support plans, measures, deliveries
-//! and visits.
+//! organisations, and needs assessments.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
+
 use uuid::Uuid;
 
-use crate::access::person_visible;
+use super::{Context as _, Result};
+
+/// SQL that is true when the person whose id is `person_column` is visible
+/// to the organisation bound at `$parameter`.
+pub fn person_visible(person_column: &str, parameter: usize) -> String {
+    format!(
+        "(exists (select 1 from person_registrations pr
+                  where pr.person = {person_column} and pr.organisation = ${parameter})
+          or exists (select 1 from support_plans sp
+                     where sp.person = {person_column}
+                       and (sp.lead_organisation = ${parameter}
+                            or exists (select 1 from support_measures sm
+                                       where sm.plan = sp.id and sm.organisation = ${parameter}))))"
+    )
+}
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PersonRow {
@@ -40,22 +54,20 @@ pub struct PersonRegistrationRow {
     pub consent_guardian_name: String,
 }
 
-pub async fn get_person(
-    connection: &mut PgConnection,
-    id: Uuid,
-) -> sqlx::Result<Option<PersonRow>> {
+pub async fn get_person(connection: &mut PgConnection, id: Uuid) -> Result<Option<PersonRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {PERSON_COLUMNS} from people p where p.id = $1"
     )))
     .bind(id)
     .fetch_optional(connection)
     .await
+    .context("reading a person")
 }
 
 pub async fn person_registrations(
     connection: &mut PgConnection,
     people: &[Uuid],
-) -> sqlx::Result<Vec<PersonRegistrationRow>> {
+) -> Result<Vec<PersonRegistrationRow>> {
     sqlx::query_as(
         "select person, organisation, registered_by, registered_at, consent_method, consent_given_at,
                 consent_document_reference, consent_guardian_name
@@ -64,6 +76,7 @@ pub async fn person_registrations(
     .bind(people)
     .fetch_all(connection)
     .await
+    .context("reading registrations of people")
 }
 
 /// The organisations a person's record belongs to: those that registered
@@ -72,7 +85,7 @@ pub async fn person_registrations(
 pub async fn person_organisations(
     connection: &mut PgConnection,
     person: Uuid,
-) -> sqlx::Result<Vec<String>> {
+) -> Result<Vec<String>> {
     sqlx::query_scalar(
         "select organisation from person_registrations where person = $1
          union
@@ -84,6 +97,7 @@ pub async fn person_organisations(
     .bind(person)
     .fetch_all(connection)
     .await
+    .context("reading whom a person's record belongs to")
 }
 
 /// The person with this identity key, locked for the rest of the
@@ -91,11 +105,12 @@ pub async fn person_organisations(
 pub async fn person_by_identity(
     connection: &mut PgConnection,
     identity_key: &[u8],
-) -> sqlx::Result<Option<Uuid>> {
+) -> Result<Option<Uuid>> {
     sqlx::query_scalar("select id from people where identity_key = $1 for update")
         .bind(identity_key)
         .fetch_optional(connection)
         .await
+        .context("recognising a person")
 }
 
 /// The organisations that registered the person (who decide on sharing
@@ -103,11 +118,12 @@ pub async fn person_by_identity(
 pub async fn registering_organisations(
     connection: &mut PgConnection,
     person: Uuid,
-) -> sqlx::Result<Vec<String>> {
+) -> Result<Vec<String>> {
     sqlx::query_scalar("select organisation from person_registrations where person = $1")
         .bind(person)
         .fetch_all(connection)
         .await
+        .context("reading who registered a person")
 }
 
 pub struct NewPerson<'a> {
@@ -129,7 +145,7 @@ pub struct NewPerson<'a> {
 pub async fn insert_or_find_person(
     connection: &mut PgConnection,
     person: &NewPerson<'_>,
-) -> sqlx::Result<(Uuid, bool)> {
+) -> Result<(Uuid, bool)> {
     let inserted: Option<Uuid> = sqlx::query_scalar(
         "insert into people (id, identity_key, full_name, id_number_masked, gender, birth_date, phone, address,
                              block_code, categories, circumstances)
@@ -149,7 +165,7 @@ pub async fn insert_or_find_person(
     .bind(person.categories)
     .bind(person.circumstances)
     .fetch_optional(&mut *connection)
-    .await?;
+    .await.context("registering a person")?;
     if let Some(id) = inserted {
         return Ok((id, true));
     }
@@ -157,7 +173,8 @@ pub async fn insert_or_find_person(
         sqlx::query_scalar("select id from people where identity_key = $1 for update")
             .bind(person.identity_key)
             .fetch_one(connection)
-            .await?;
+            .await
+            .context("registering a person")?;
     Ok((existing, false))
 }
 
@@ -166,7 +183,7 @@ pub async fn add_categories(
     connection: &mut PgConnection,
     person: Uuid,
     categories: &[String],
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query(
         "update people set categories = array(select distinct unnest(categories || $2::text[]) order by 1),
                            updated_at = now()
@@ -175,7 +192,7 @@ pub async fn add_categories(
     .bind(person)
     .bind(categories)
     .execute(connection)
-    .await?;
+    .await.context("adding categories")?;
     Ok(())
 }
 
@@ -193,7 +210,7 @@ pub struct NewPersonRegistration<'a> {
 pub async fn insert_person_registration(
     connection: &mut PgConnection,
     registration: &NewPersonRegistration<'_>,
-) -> sqlx::Result<bool> {
+) -> Result<bool> {
     let inserted = sqlx::query(
         "insert into person_registrations (person, organisation, registered_by, consent_method, consent_given_at, consent_document_reference, consent_guardian_name)
          values ($1, $2, $3, $4, $5, $6, $7)
@@ -207,7 +224,7 @@ pub async fn insert_person_registration(
     .bind(registration.consent_document_reference)
     .bind(registration.consent_guardian_name)
     .execute(connection)
-    .await?
+    .await.context("registering a person")?
     .rows_affected();
     Ok(inserted == 1)
 }
@@ -217,7 +234,7 @@ pub async fn registered_at(
     connection: &mut PgConnection,
     person: Uuid,
     organisation: &str,
-) -> sqlx::Result<Option<DateTime<Utc>>> {
+) -> Result<Option<DateTime<Utc>>> {
     sqlx::query_scalar(
         "select registered_at from person_registrations where person = $1 and organisation = $2",
     )
@@ -225,9 +242,10 @@ pub async fn registered_at(
     .bind(organisation)
     .fetch_optional(connection)
     .await
+    .context("reading a registration date")
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct PersonChanges {
     pub full_name: Option<String>,
     pub phone: Option<String>,
@@ -242,7 +260,7 @@ pub async fn update_person(
     connection: &mut PgConnection,
     id: Uuid,
     changes: &PersonChanges,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query(
         "update people set
             full_name = coalesce($2, full_name),
@@ -263,7 +281,8 @@ pub async fn update_person(
     .bind(&changes.categories)
     .bind(&changes.circumstances)
     .execute(connection)
-    .await?;
+    .await
+    .context("updating a person")?;
     Ok(())
 }
 
@@ -281,7 +300,7 @@ pub async fn list_people(
     connection: &mut PgConnection,
     filter: &PeopleFilter,
     limit: i64,
-) -> sqlx::Result<Vec<PersonRow>> {
+) -> Result<Vec<PersonRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {PERSON_COLUMNS} from people p
          where {visible}
@@ -301,6 +320,7 @@ pub async fn list_people(
     .bind(limit)
     .fetch_all(connection)
     .await
+    .context("listing people")
 }
 
 // ------------------------------------------------------------ assessments
@@ -322,13 +342,14 @@ const ASSESSMENT_COLUMNS: &str =
 pub async fn get_assessment(
     connection: &mut PgConnection,
     id: Uuid,
-) -> sqlx::Result<Option<AssessmentRow>> {
+) -> Result<Option<AssessmentRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {ASSESSMENT_COLUMNS} from assessments where id = $1"
     )))
     .bind(id)
     .fetch_optional(connection)
     .await
+    .context("reading an assessment")
 }
 
 pub struct NewAssessment<'a> {
@@ -344,7 +365,7 @@ pub struct NewAssessment<'a> {
 pub async fn insert_assessment(
     connection: &mut PgConnection,
     assessment: &NewAssessment<'_>,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query(
         "insert into assessments (id, person, organisation, assessed_by, assessed_at, needs, summary)
          values ($1, $2, $3, $4, $5, $6, $7)",
@@ -357,7 +378,7 @@ pub async fn insert_assessment(
     .bind(&assessment.needs)
     .bind(assessment.summary)
     .execute(connection)
-    .await?;
+    .await.context("recording an assessment")?;
     Ok(())
 }
 
@@ -366,7 +387,7 @@ pub async fn list_assessments(
     person: Uuid,
     after: Option<Uuid>,
     limit: i64,
-) -> sqlx::Result<Vec<AssessmentRow>> {
+) -> Result<Vec<AssessmentRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {ASSESSMENT_COLUMNS} from assessments
          where person = $1 and ($2::uuid is null or id > $2) order by id limit $3"
@@ -376,349 +397,5 @@ pub async fn list_assessments(
     .bind(limit)
     .fetch_all(connection)
     .await
-}
-
-// ---------------------------------------------------------- support plans
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct PlanRow {
-    pub id: Uuid,
-    pub person: Uuid,
-    pub lead_organisation: String,
-    pub referral: Option<Uuid>,
-    pub case_name: Option<String>,
-    pub assessment: Option<Uuid>,
-    pub goal: String,
-    pub state: String,
-    pub review_at: Option<DateTime<Utc>>,
-    pub created_by: String,
-    pub created_at: DateTime<Utc>,
-    pub closed_at: Option<DateTime<Utc>>,
-    pub close_note: String,
-}
-
-const PLAN_SELECT: &str = "
-    select s.id, s.person, s.lead_organisation, s.referral, f.case_name, s.assessment, s.goal, s.state,
-           s.review_at, s.created_by, s.created_at, s.closed_at, s.close_note
-    from support_plans s left join referrals f on f.id = s.referral";
-
-pub async fn get_plan(connection: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<PlanRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{PLAN_SELECT} where s.id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(connection)
-    .await
-}
-
-/// Locks the plan for the rest of the transaction.
-pub async fn lock_plan(connection: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
-    let locked: Option<Uuid> =
-        sqlx::query_scalar("select id from support_plans where id = $1 for update")
-            .bind(id)
-            .fetch_optional(connection)
-            .await?;
-    Ok(locked.is_some())
-}
-
-pub struct NewPlan<'a> {
-    pub id: Uuid,
-    pub person: Uuid,
-    pub lead_organisation: &'a str,
-    pub referral: Option<Uuid>,
-    pub assessment: Option<Uuid>,
-    pub goal: &'a str,
-    pub review_at: Option<DateTime<Utc>>,
-    pub created_by: &'a str,
-}
-
-pub async fn insert_plan(connection: &mut PgConnection, plan: &NewPlan<'_>) -> sqlx::Result<()> {
-    sqlx::query(
-        "insert into support_plans (id, person, lead_organisation, referral, assessment, goal, review_at, created_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(plan.id)
-    .bind(plan.person)
-    .bind(plan.lead_organisation)
-    .bind(plan.referral)
-    .bind(plan.assessment)
-    .bind(plan.goal)
-    .bind(plan.review_at)
-    .bind(plan.created_by)
-    .execute(connection)
-    .await?;
-    Ok(())
-}
-
-pub async fn close_plan(
-    connection: &mut PgConnection,
-    id: Uuid,
-    state: &str,
-    note: &str,
-    at: DateTime<Utc>,
-) -> sqlx::Result<u64> {
-    sqlx::query(
-        "update support_plans set state = $2, close_note = $3, closed_at = $4 where id = $1",
-    )
-    .bind(id)
-    .bind(state)
-    .bind(note)
-    .bind(at)
-    .execute(&mut *connection)
-    .await?;
-    let withdrawn = sqlx::query(
-        "update support_measures set state = 'withdrawn' where plan = $1 and state = 'committed'",
-    )
-    .bind(id)
-    .execute(connection)
-    .await?
-    .rows_affected();
-    Ok(withdrawn)
-}
-
-#[derive(Debug, Default)]
-pub struct PlanFilter {
-    /// Organisation whose involvement limits the result.
-    pub visible_to: String,
-    pub person: Option<Uuid>,
-    pub organisation: Option<String>,
-    pub state: Option<String>,
-    pub after: Option<Uuid>,
-}
-
-pub async fn list_plans(
-    connection: &mut PgConnection,
-    filter: &PlanFilter,
-    limit: i64,
-) -> sqlx::Result<Vec<PlanRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{PLAN_SELECT}
-         where {visible}
-           and ($2::uuid is null or s.person = $2)
-           and ($3::text is null or s.lead_organisation = $3
-                or exists (select 1 from support_measures m where m.plan = s.id and m.organisation = $3))
-           and ($4::text is null or s.state = $4)
-           and ($5::uuid is null or s.id > $5)
-         order by s.id limit $6",
-        visible = person_visible("s.person", 1)
-    )))
-    .bind(&filter.visible_to)
-    .bind(filter.person)
-    .bind(&filter.organisation)
-    .bind(&filter.state)
-    .bind(filter.after)
-    .bind(limit)
-    .fetch_all(connection)
-    .await
-}
-
-// --------------------------------------------------------------- measures
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct MeasureRow {
-    pub id: Uuid,
-    pub plan: Uuid,
-    pub organisation: String,
-    pub kind: String,
-    pub description: String,
-    pub due_at: Option<DateTime<Utc>>,
-    pub state: String,
-    pub committed_by: String,
-    pub committed_at: DateTime<Utc>,
-    pub completed_at: Option<DateTime<Utc>>,
-}
-
-const MEASURE_COLUMNS: &str = "id, plan, organisation, kind, description, due_at, state, committed_by, committed_at, completed_at";
-
-pub async fn measures(
-    connection: &mut PgConnection,
-    plans: &[Uuid],
-) -> sqlx::Result<Vec<MeasureRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {MEASURE_COLUMNS} from support_measures where plan = any($1) order by plan, position"
-    )))
-    .bind(plans)
-    .fetch_all(connection)
-    .await
-}
-
-pub async fn get_measure(
-    connection: &mut PgConnection,
-    id: Uuid,
-) -> sqlx::Result<Option<MeasureRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {MEASURE_COLUMNS} from support_measures where id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(connection)
-    .await
-}
-
-pub struct NewMeasure<'a> {
-    pub id: Uuid,
-    pub plan: Uuid,
-    pub organisation: &'a str,
-    pub kind: &'a str,
-    pub description: &'a str,
-    pub due_at: Option<DateTime<Utc>>,
-    pub committed_by: &'a str,
-}
-
-/// Appends a measure to the plan (its position follows the last one).
-pub async fn insert_measure(
-    connection: &mut PgConnection,
-    measure: &NewMeasure<'_>,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "insert into support_measures (id, plan, position, organisation, kind, description, due_at, committed_by)
-         values ($1, $2, (select coalesce(max(position), 0) + 1 from support_measures where plan = $2),
-                 $3, $4, $5, $6, $7)",
-    )
-    .bind(measure.id)
-    .bind(measure.plan)
-    .bind(measure.organisation)
-    .bind(measure.kind)
-    .bind(measure.description)
-    .bind(measure.due_at)
-    .bind(measure.committed_by)
-    .execute(connection)
-    .await?;
-    Ok(())
-}
-
-pub async fn complete_measure(
-    connection: &mut PgConnection,
-    id: Uuid,
-    at: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query("update support_measures set state = 'delivered', completed_at = $2 where id = $1")
-        .bind(id)
-        .bind(at)
-        .execute(connection)
-        .await?;
-    Ok(())
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct DeliveryRow {
-    pub measure: Uuid,
-    pub delivered_by: String,
-    pub delivered_at: DateTime<Utc>,
-    pub description: String,
-    pub amount_fen: i64,
-    pub completes_measure: bool,
-}
-
-pub async fn deliveries(
-    connection: &mut PgConnection,
-    measures: &[Uuid],
-) -> sqlx::Result<Vec<DeliveryRow>> {
-    sqlx::query_as(
-        "select measure, delivered_by, delivered_at, description, amount_fen, completes_measure
-         from deliveries where measure = any($1) order by delivered_at, id",
-    )
-    .bind(measures)
-    .fetch_all(connection)
-    .await
-}
-
-pub struct NewDelivery<'a> {
-    pub measure: Uuid,
-    pub organisation: &'a str,
-    pub delivered_by: &'a str,
-    pub delivered_at: DateTime<Utc>,
-    pub description: &'a str,
-    pub amount_fen: i64,
-    pub completes_measure: bool,
-}
-
-pub async fn insert_delivery(
-    connection: &mut PgConnection,
-    delivery: &NewDelivery<'_>,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "insert into deliveries (id, measure, organisation, delivered_by, delivered_at, description, amount_fen, completes_measure)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(Uuid::now_v7())
-    .bind(delivery.measure)
-    .bind(delivery.organisation)
-    .bind(delivery.delivered_by)
-    .bind(delivery.delivered_at)
-    .bind(delivery.description)
-    .bind(delivery.amount_fen)
-    .bind(delivery.completes_measure)
-    .execute(connection)
-    .await?;
-    Ok(())
-}
-
-// ----------------------------------------------------------------- visits
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct VisitRow {
-    pub id: Uuid,
-    pub plan: Uuid,
-    pub organisation: String,
-    pub visited_by: String,
-    pub kind: String,
-    pub visited_at: DateTime<Utc>,
-    pub notes: String,
-}
-
-const VISIT_COLUMNS: &str = "id, plan, organisation, visited_by, kind, visited_at, notes";
-
-pub async fn get_visit(connection: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<VisitRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {VISIT_COLUMNS} from visits where id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(connection)
-    .await
-}
-
-pub struct NewVisit<'a> {
-    pub id: Uuid,
-    pub plan: Uuid,
-    pub organisation: &'a str,
-    pub visited_by: &'a str,
-    pub kind: &'a str,
-    pub visited_at: DateTime<Utc>,
-    pub notes: &'a str,
-}
-
-pub async fn insert_visit(
-    connection: &mut PgConnection,
-    visit: &NewVisit<'_>,
-) -> sqlx::Result<VisitRow> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into visits (id, plan, organisation, visited_by, kind, visited_at, notes)
-         values ($1, $2, $3, $4, $5, $6, $7)
-         returning {VISIT_COLUMNS}"
-    )))
-    .bind(visit.id)
-    .bind(visit.plan)
-    .bind(visit.organisation)
-    .bind(visit.visited_by)
-    .bind(visit.kind)
-    .bind(visit.visited_at)
-    .bind(visit.notes)
-    .fetch_one(connection)
-    .await
-}
-
-pub async fn list_visits(
-    connection: &mut PgConnection,
-    plan: Uuid,
-    after: Option<Uuid>,
-    limit: i64,
-) -> sqlx::Result<Vec<VisitRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {VISIT_COLUMNS} from visits where plan = $1 and ($2::uuid is null or id > $2) order by id limit $3"
-    )))
-    .bind(plan)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(connection)
-    .await
+    .context("listing assessments")
 }

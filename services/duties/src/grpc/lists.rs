@@ -121,12 +121,26 @@ pub(super) async fn get_list(
     Ok(list_to_proto(&list))
 }
 
+/// Every list at an instant (`None`: now).
+pub(super) struct ListDutyLists {
+    at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<proto::ListDutyListsRequest> for ListDutyLists {
+    type Error = Error;
+
+    fn try_from(request: proto::ListDutyListsRequest) -> Result<Self, Error> {
+        let at = instant(request.at.as_ref()).map_err(|error| Error::invalid("at", error))?;
+        Ok(Self { at })
+    }
+}
+
 pub(super) async fn list_duty_lists(
     service: &DutyListsService,
     access: &Access,
     request: proto::ListDutyListsRequest,
 ) -> Result<proto::ListDutyListsResponse, Error> {
-    let at = instant(request.at.as_ref()).map_err(|error| Error::invalid("at", error))?;
+    let ListDutyLists { at } = ListDutyLists::try_from(request)?;
     let all = lists::list_duty_lists(&service.duties, access, at).await?;
     Ok(proto::ListDutyListsResponse {
         lists: all.iter().map(list_to_proto).collect(),

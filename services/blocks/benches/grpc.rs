@@ -471,9 +471,12 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
 
-    let verifier =
-        flatgov_auth::Verifier::from_config(&flatgov_auth::AuthConfig::from_env(&test.env())?)
-            .map_err(anyhow::Error::msg)?;
+    let verifier = flatgov_auth::Verifier::new(flatgov_auth::AuthConfig::from_env(
+        &test.env(),
+        flatgov_blocks::IDENTITY.name,
+    )?)
+    .await
+    .map_err(anyhow::Error::msg)?;
     let snapshot = Arc::new(
         flatgov_blocks::snapshot::Registry::load(
             registry.pool().clone(),

@@ -74,17 +74,41 @@ impl Error {
         Error::InvalidArgument(vec![FieldViolation::new(field, description)])
     }
 
-    /// A database failure while `context`.
-    pub fn database(context: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
-        move |source| Error::Database { context, source }
-    }
-
     /// An internal failure while `context`.
     pub fn internal(context: &'static str, detail: impl std::fmt::Display) -> Self {
         Error::Internal {
             context,
             detail: detail.to_string(),
         }
+    }
+}
+
+/// A database failure the store described.
+impl From<crate::store::StoreError> for Error {
+    fn from(error: crate::store::StoreError) -> Self {
+        Error::Database {
+            context: error.context,
+            source: error.source,
+        }
+    }
+}
+
+/// A request id that cannot answer: reused with other content, or unreadable.
+impl From<crate::store::calls::RecallError> for Error {
+    fn from(error: crate::store::calls::RecallError) -> Self {
+        match error {
+            crate::store::calls::RecallError::Reused(violation) => {
+                Error::InvalidArgument(vec![violation])
+            }
+            crate::store::calls::RecallError::Store(error) => error.into(),
+        }
+    }
+}
+
+/// Every violation a request's parse collected.
+impl From<flatgov_grpc::error::Violations> for Error {
+    fn from(violations: flatgov_grpc::error::Violations) -> Self {
+        Error::InvalidArgument(violations.into_vec())
     }
 }
 

@@ -26,20 +26,36 @@ use crate::domain::changes::{self, ChangeKind};
 use crate::domain::codes::BlockCode;
 use crate::domain::team::Team;
 use crate::resources::generation_name;
+use crate::store::{Context as _, StoreError};
+
+/// What happened to a division.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DivisionChange {
+    Created,
+    Updated,
+    Deleted,
+}
 
 /// Records that a division was created, updated or deleted.
 pub async fn hierarchy_changed(
     connection: &mut PgConnection,
     division: &str,
-    kind: HierarchyChangeKind,
+    change: DivisionChange,
     at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
+    let kind = match change {
+        DivisionChange::Created => HierarchyChangeKind::Created,
+        DivisionChange::Updated => HierarchyChangeKind::Updated,
+        DivisionChange::Deleted => HierarchyChangeKind::Deleted,
+    };
     let event = HierarchyChanged {
         division: division.to_owned(),
         kind: kind as i32,
         changed_at: Some(timestamp(at)),
     };
-    flatgov_messaging::outbox::enqueue(connection, division, &event).await?;
+    flatgov_messaging::outbox::enqueue(connection, division, &event)
+        .await
+        .context("recording a hierarchy change for publication")?;
     Ok(())
 }
 
@@ -49,7 +65,7 @@ pub async fn team_changed(
     code: BlockCode,
     team: &Team,
     at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     let event = BlockTeamChanged {
         block_code: code.to_string(),
         governor: team.governor().to_string(),
@@ -61,7 +77,9 @@ pub async fn team_changed(
         supervisor: team.supervisor().to_string(),
         changed_at: Some(timestamp(at)),
     };
-    flatgov_messaging::outbox::enqueue(connection, &format!("blocks/{code}"), &event).await?;
+    flatgov_messaging::outbox::enqueue(connection, &format!("blocks/{code}"), &event)
+        .await
+        .context("recording a team change for publication")?;
     Ok(())
 }
 
@@ -72,7 +90,7 @@ pub async fn generation_activated(
     previous: Option<Uuid>,
     at: DateTime<Utc>,
     block_changes: &[changes::BlockChange],
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     let event = BlockGenerationActivated {
         generation: generation_name(generation),
         previous_generation: previous.map(generation_name).unwrap_or_default(),
@@ -97,6 +115,8 @@ pub async fn generation_activated(
             })
             .collect(),
     };
-    flatgov_messaging::outbox::enqueue(connection, &generation_name(generation), &event).await?;
+    flatgov_messaging::outbox::enqueue(connection, &generation_name(generation), &event)
+        .await
+        .context("recording an activation for publication")?;
     Ok(())
 }

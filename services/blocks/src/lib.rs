@@ -9,12 +9,15 @@
 //! - [`policy`]: who may call which RPC (the table the chassis enforces).
 //! - [`reach`]: which places, people and generations a caller reaches.
 //! - [`privacy`]: how much of a staff member a caller sees.
-//! - [`grpc`]: the API (proto ⇄ domain, scope checks, error mapping).
+//! - [`application`]: the use cases, on domain values (no protobuf).
+//! - [`grpc`]: the API: each request parsed into a command, the use case
+//!   run, the answer rendered.
 //! - [`events`]: what the registry publishes.
 //! - [`demo`]: loading the synthetic demo district through the public API.
 //!
 //! See `docs/blocks.md` for the API walk-through and the design decisions.
 
+pub mod application;
 pub mod config;
 pub mod demo;
 pub mod domain;

@@ -1,63 +1,52 @@
-//! Resource names as the API writes them, parsed into domain values.
-//!
-//! Every parser takes the request field it reads, so a bad value becomes an
-//! INVALID_ARGUMENT naming that field.
+//! Resource names as the API writes them, parsed into domain values, and
+//! back. A parser answers the value or what is wrong with it, for the
+//! request's parse to file under the field it read
+//! (`violations.check("name", resources::block(&request.name))`).
 
 use uuid::Uuid;
 
 use crate::domain::codes::{BlockCode, CommunityCode, DistrictCode, SubdistrictCode};
 use crate::domain::team::StaffId;
-use crate::error::Error;
 
-fn strip<'a>(field: &str, name: &'a str, collection: &str) -> Result<&'a str, Error> {
+fn strip<'a>(name: &'a str, collection: &str) -> Result<&'a str, String> {
     name.strip_prefix(collection)
         .and_then(|rest| rest.strip_prefix('/'))
-        .ok_or_else(|| {
-            Error::invalid(
-                field,
-                format!("expected {collection}/{{code}}, found {name:?}"),
-            )
-        })
+        .ok_or_else(|| format!("expected {collection}/{{code}}, found {name:?}"))
 }
 
 /// `districts/{6 digits}`.
-pub fn district(field: &str, name: &str) -> Result<DistrictCode, Error> {
-    DistrictCode::parse(strip(field, name, "districts")?)
-        .map_err(|error| Error::invalid(field, error.to_string()))
+pub fn district(name: &str) -> Result<DistrictCode, String> {
+    DistrictCode::parse(strip(name, "districts")?).map_err(|error| error.to_string())
 }
 
 /// `subdistricts/{9 digits}`.
-pub fn subdistrict(field: &str, name: &str) -> Result<SubdistrictCode, Error> {
-    SubdistrictCode::parse(strip(field, name, "subdistricts")?)
-        .map_err(|error| Error::invalid(field, error.to_string()))
+pub fn subdistrict(name: &str) -> Result<SubdistrictCode, String> {
+    SubdistrictCode::parse(strip(name, "subdistricts")?).map_err(|error| error.to_string())
 }
 
 /// `communities/{12 digits}`.
-pub fn community(field: &str, name: &str) -> Result<CommunityCode, Error> {
-    CommunityCode::parse(strip(field, name, "communities")?)
-        .map_err(|error| Error::invalid(field, error.to_string()))
+pub fn community(name: &str) -> Result<CommunityCode, String> {
+    CommunityCode::parse(strip(name, "communities")?).map_err(|error| error.to_string())
 }
 
 /// `blocks/{15 digits}`.
-pub fn block(field: &str, name: &str) -> Result<BlockCode, Error> {
-    BlockCode::parse(strip(field, name, "blocks")?)
-        .map_err(|error| Error::invalid(field, error.to_string()))
+pub fn block(name: &str) -> Result<BlockCode, String> {
+    BlockCode::parse(strip(name, "blocks")?).map_err(|error| error.to_string())
 }
 
 /// `staff/{id}`.
-pub fn staff(field: &str, name: &str) -> Result<StaffId, Error> {
-    StaffId::parse(strip(field, name, "staff")?)
-        .map_err(|error| Error::invalid(field, error.to_string()))
+pub fn staff(name: &str) -> Result<StaffId, String> {
+    StaffId::parse(strip(name, "staff")?).map_err(|error| error.to_string())
 }
 
 /// A block code given bare (15 digits).
-pub fn block_code(field: &str, code: &str) -> Result<BlockCode, Error> {
-    BlockCode::parse(code).map_err(|error| Error::invalid(field, error.to_string()))
+pub fn block_code(code: &str) -> Result<BlockCode, String> {
+    BlockCode::parse(code).map_err(|error| error.to_string())
 }
 
 /// A staff id given bare.
-pub fn staff_id(field: &str, id: &str) -> Result<StaffId, Error> {
-    StaffId::parse(id).map_err(|error| Error::invalid(field, error.to_string()))
+pub fn staff_id(id: &str) -> Result<StaffId, String> {
+    StaffId::parse(id).map_err(|error| error.to_string())
 }
 
 /// Which generation a request names.
@@ -70,19 +59,16 @@ pub enum GenerationRef {
 }
 
 /// `generations/{uuid}` or `generations/active`.
-pub fn generation(field: &str, name: &str) -> Result<GenerationRef, Error> {
+pub fn generation(name: &str) -> Result<GenerationRef, String> {
     let rest = name.strip_prefix("generations/").ok_or_else(|| {
-        Error::invalid(
-            field,
-            format!("expected generations/{{id}} or generations/active, found {name:?}"),
-        )
+        format!("expected generations/{{id}} or generations/active, found {name:?}")
     })?;
     if rest == "active" {
         return Ok(GenerationRef::Active);
     }
     Uuid::parse_str(rest)
         .map(GenerationRef::Id)
-        .map_err(|_| Error::invalid(field, format!("{rest:?} is not a generation id (a UUID)")))
+        .map_err(|_| format!("{rest:?} is not a generation id (a UUID)"))
 }
 
 /// The resource name of a generation.
@@ -132,7 +118,7 @@ pub enum ParentLevels {
 }
 
 /// An optional parent name; empty means [`Parent::All`].
-pub fn parent(field: &str, name: &str, levels: ParentLevels) -> Result<Parent, Error> {
+pub fn parent(name: &str, levels: ParentLevels) -> Result<Parent, String> {
     if name.is_empty() {
         return Ok(Parent::All);
     }
@@ -145,34 +131,26 @@ pub fn parent(field: &str, name: &str, levels: ParentLevels) -> Result<Parent, E
         }
     };
     match (collection, levels) {
-        ("districts", _) => district(field, name).map(Parent::District),
+        ("districts", _) => district(name).map(Parent::District),
         ("subdistricts", ParentLevels::UpToSubdistrict | ParentLevels::UpToCommunity) => {
-            subdistrict(field, name).map(Parent::Subdistrict)
+            subdistrict(name).map(Parent::Subdistrict)
         }
-        ("communities", ParentLevels::UpToCommunity) => {
-            community(field, name).map(Parent::Community)
-        }
-        _ => Err(Error::invalid(
-            field,
-            format!("expected {accepted}, found {name:?}"),
-        )),
+        ("communities", ParentLevels::UpToCommunity) => community(name).map(Parent::Community),
+        _ => Err(format!("expected {accepted}, found {name:?}")),
     }
 }
 
 /// Any division's resource name (district to block); returns its code.
-pub fn division(field: &str, name: &str) -> Result<String, Error> {
+pub fn division(name: &str) -> Result<String, String> {
     let (collection, _) = name.split_once('/').unwrap_or((name, ""));
     let code = match collection {
-        "districts" => district(field, name)?.to_string(),
-        "subdistricts" => subdistrict(field, name)?.to_string(),
-        "communities" => community(field, name)?.to_string(),
-        "blocks" => block(field, name)?.to_string(),
+        "districts" => district(name)?.to_string(),
+        "subdistricts" => subdistrict(name)?.to_string(),
+        "communities" => community(name)?.to_string(),
+        "blocks" => block(name)?.to_string(),
         _ => {
-            return Err(Error::invalid(
-                field,
-                format!(
-                    "expected districts/…, subdistricts/…, communities/… or blocks/…, found {name:?}"
-                ),
+            return Err(format!(
+                "expected districts/…, subdistricts/…, communities/… or blocks/…, found {name:?}"
             ));
         }
     };
@@ -197,62 +175,45 @@ mod tests {
     #[test]
     fn resource_names_parse_to_codes_and_bad_ones_name_the_field() {
         assert_eq!(
-            block("name", "blocks/430302001001017")
-                .expect("valid")
-                .to_string(),
+            block("blocks/430302001001017").expect("valid").to_string(),
             "430302001001017"
         );
-        let error = block("name", "block/430302001001017").expect_err("wrong collection");
-        assert!(
-            matches!(&error, Error::InvalidArgument(violations) if violations[0].field == "name")
-        );
-        assert!(error.to_string().contains("expected blocks/{code}"));
-        assert!(subdistrict("parent", "subdistricts/43030200").is_err());
-        assert_eq!(
-            staff("name", "staff/gov-1").expect("valid").as_str(),
-            "gov-1"
-        );
+        let error = block("block/430302001001017").expect_err("wrong collection");
+        assert!(error.contains("expected blocks/{code}"), "{error}");
+        assert!(subdistrict("subdistricts/43030200").is_err());
+        assert_eq!(staff("staff/gov-1").expect("valid").as_str(), "gov-1");
     }
 
     #[test]
     fn a_parent_may_only_be_a_level_the_list_accepts() {
         assert_eq!(
-            parent("parent", "", ParentLevels::District).expect("empty"),
+            parent("", ParentLevels::District).expect("empty"),
             Parent::All
         );
         assert!(matches!(
-            parent(
-                "parent",
-                "communities/430302001001",
-                ParentLevels::UpToCommunity
-            ),
+            parent("communities/430302001001", ParentLevels::UpToCommunity),
             Ok(Parent::Community(_))
         ));
-        let error = parent(
-            "parent",
-            "communities/430302001001",
-            ParentLevels::UpToSubdistrict,
-        )
-        .expect_err("too deep");
+        let error = parent("communities/430302001001", ParentLevels::UpToSubdistrict)
+            .expect_err("too deep");
         assert!(
-            error
-                .to_string()
-                .contains("districts/{code} or subdistricts/{code}")
+            error.contains("districts/{code} or subdistricts/{code}"),
+            "{error}"
         );
     }
 
     #[test]
     fn generation_names_are_uuids_or_active() {
         assert_eq!(
-            generation("name", "generations/active").expect("alias"),
+            generation("generations/active").expect("alias"),
             GenerationRef::Active
         );
         let id = Uuid::now_v7();
         assert_eq!(
-            generation("name", &generation_name(id)).expect("id"),
+            generation(&generation_name(id)).expect("id"),
             GenerationRef::Id(id)
         );
-        assert!(generation("name", "generations/17").is_err());
+        assert!(generation("generations/17").is_err());
     }
 
     #[test]
@@ -262,7 +223,7 @@ mod tests {
         assert_eq!(division_name("430302001001"), "communities/430302001001");
         assert_eq!(division_name("430302001001001"), "blocks/430302001001001");
         assert_eq!(
-            division("division", "subdistricts/430302001").expect("valid"),
+            division("subdistricts/430302001").expect("valid"),
             "430302001"
         );
     }

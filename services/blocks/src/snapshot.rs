@@ -254,14 +254,9 @@ impl Registry {
     /// Brings the snapshot up to the database's revision. Returns true when it changed.
     pub async fn refresh(&self) -> Result<bool, Error> {
         let _one_at_a_time = self.refresh_lock.lock().await;
-        let mut connection = self
-            .pool
-            .acquire()
-            .await
-            .map_err(Error::database("refreshing the lookup snapshot"))?;
-        let state = store::state::read(&mut connection)
-            .await
-            .map_err(Error::database("reading the registry revision"))?;
+        let mut connection =
+            store::connection(&self.pool, "refreshing the lookup snapshot").await?;
+        let state = store::state::read(&mut connection).await?;
         let current = self.snapshot();
         if state.revision == current.revision {
             return Ok(false);
@@ -273,16 +268,13 @@ impl Registry {
                 None => None,
             };
             let teams = match state.active_generation {
-                Some(id) => teams_by_code(
-                    store::teams::load_teams(&mut connection, id, None, None)
-                        .await
-                        .map_err(Error::database("loading teams"))?,
-                )?,
+                Some(id) => {
+                    teams_by_code(store::teams::load_teams(&mut connection, id, None, None).await?)?
+                }
                 None => HashMap::new(),
             };
             let timeline = store::generations::timeline(&mut connection)
-                .await
-                .map_err(Error::database("loading the generation timeline"))?
+                .await?
                 .into_iter()
                 .map(|(id, from, to)| Span { id, from, to })
                 .collect();
@@ -315,8 +307,7 @@ impl Registry {
         };
         let changed = teams_by_code(
             store::teams::load_teams(&mut connection, active.id, Some(current.revision), None)
-                .await
-                .map_err(Error::database("loading changed teams"))?,
+                .await?,
         )?;
         let mut teams = (*current.teams).clone();
         teams.extend(changed);
@@ -347,11 +338,7 @@ impl Registry {
         if let Some(cached) = self.cached(id) {
             return Ok(cached);
         }
-        let mut connection = self
-            .pool
-            .acquire()
-            .await
-            .map_err(Error::database("loading a past generation"))?;
+        let mut connection = store::connection(&self.pool, "loading a past generation").await?;
         let index = Arc::new(load_index(&mut connection, id).await?);
         if let Ok(mut history) = self.history.lock() {
             history.push_back(index.clone());
@@ -456,9 +443,7 @@ async fn load_index(
     connection: &mut sqlx::PgConnection,
     id: Uuid,
 ) -> Result<GenerationIndex, Error> {
-    let rows = store::generations::all_blocks(connection, id)
-        .await
-        .map_err(Error::database("loading blocks for the lookup index"))?;
+    let rows = store::generations::all_blocks(connection, id).await?;
     tokio::task::spawn_blocking(move || build_index(id, rows))
         .await
         .map_err(|error| Error::internal("building the lookup index", error))?

@@ -30,6 +30,32 @@ pub struct FeatureTeam {
     pub team: Team,
 }
 
+/// A team as the `team` property [`parse_feature_teams`] reads (what an
+/// export writes, so an export imports as it is).
+pub fn team_property(team: &Team) -> Value {
+    let mut object = Map::new();
+    object.insert(
+        "governor".into(),
+        Value::String(team.governor().to_string()),
+    );
+    object.insert(
+        "assistants".into(),
+        Value::Array(
+            team.assistants()
+                .iter()
+                .map(|assistant| {
+                    serde_json::json!({"staff": assistant.staff.as_str(), "role": assistant.role.as_str()})
+                })
+                .collect(),
+        ),
+    );
+    object.insert(
+        "supervisor".into(),
+        Value::String(team.supervisor().to_string()),
+    );
+    Value::Object(object)
+}
+
 /// Reads the `team` property of every feature of a block FeatureCollection.
 ///
 /// Features whose envelope or `code` is unusable are skipped here (the block

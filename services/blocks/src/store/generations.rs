@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+
+use super::{Context as _, StoreError};
 use uuid::Uuid;
 
 /// A generation as stored.
@@ -64,7 +66,7 @@ pub async fn get_generation(
     connection: &mut PgConnection,
     id: Uuid,
     for_update: bool,
-) -> Result<Option<GenerationRow>, sqlx::Error> {
+) -> Result<Option<GenerationRow>, StoreError> {
     let query = if for_update {
         "select id, state, description, block_count, total_households, create_time, created_by,
                 activate_time, retire_time, previous_generation, base_generation, scope_subdistricts,
@@ -80,6 +82,7 @@ pub async fn get_generation(
         .bind(id)
         .fetch_optional(connection)
         .await
+        .context("reading a generation")
 }
 
 /// Which generations a list shows a caller.
@@ -102,7 +105,7 @@ pub async fn list_generations(
     filter: &GenerationFilter,
     before: Option<Uuid>,
     limit: i64,
-) -> Result<Vec<GenerationRow>, sqlx::Error> {
+) -> Result<Vec<GenerationRow>, StoreError> {
     sqlx::query_as(
         "select id, state, description, block_count, total_households, create_time, created_by,
                 activate_time, retire_time, previous_generation, base_generation, scope_subdistricts,
@@ -125,13 +128,14 @@ pub async fn list_generations(
     .bind(filter.drafts)
     .fetch_all(connection)
     .await
+        .context("listing generations")
 }
 
 /// The generation in force at `at` (activated at or before it, not retired by then).
 pub async fn generation_at(
     connection: &mut PgConnection,
     at: DateTime<Utc>,
-) -> Result<Option<GenerationRow>, sqlx::Error> {
+) -> Result<Option<GenerationRow>, StoreError> {
     sqlx::query_as(
         "select id, state, description, block_count, total_households, create_time, created_by,
                 activate_time, retire_time, previous_generation, base_generation, scope_subdistricts,
@@ -143,24 +147,26 @@ pub async fn generation_at(
     .bind(at)
     .fetch_optional(connection)
     .await
+        .context("finding the generation in force then")
 }
 
 /// Every generation that was ever in force: (id, activated, retired), oldest first.
 pub async fn timeline(
     connection: &mut PgConnection,
-) -> Result<Vec<(Uuid, DateTime<Utc>, Option<DateTime<Utc>>)>, sqlx::Error> {
+) -> Result<Vec<(Uuid, DateTime<Utc>, Option<DateTime<Utc>>)>, StoreError> {
     sqlx::query_as(
         "select id, activate_time, retire_time from generations
          where activate_time is not null order by activate_time",
     )
     .fetch_all(connection)
     .await
+    .context("reading the generation timeline")
 }
 
 pub async fn insert_generation(
     connection: &mut PgConnection,
     generation: &NewGeneration,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "insert into generations (id, state, description, block_count, total_households, created_by,
                                   base_generation, scope_subdistricts)
@@ -172,7 +178,7 @@ pub async fn insert_generation(
     .bind(generation.base_generation)
     .bind(&generation.scope_subdistricts)
     .execute(connection)
-    .await?;
+    .await.context("recording a new generation")?;
     Ok(())
 }
 
@@ -180,7 +186,7 @@ pub async fn insert_blocks(
     connection: &mut PgConnection,
     generation_id: Uuid,
     blocks: &[NewBlock],
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     for chunk in blocks.chunks(super::INSERT_CHUNK) {
         let codes: Vec<&str> = chunk.iter().map(|block| block.code.as_str()).collect();
         let names: Vec<&str> = chunk
@@ -215,7 +221,7 @@ pub async fn insert_blocks(
         .bind(&geometries)
         .bind(&areas)
         .execute(&mut *connection)
-        .await?;
+        .await.context("writing blocks")?;
     }
     Ok(())
 }
@@ -226,7 +232,7 @@ pub async fn copy_blocks_outside(
     from: Uuid,
     to: Uuid,
     scope: &[String],
-) -> Result<u64, sqlx::Error> {
+) -> Result<u64, StoreError> {
     Ok(sqlx::query(
         "insert into generation_blocks (generation_id, code, display_name, households, community_code,
                                         subdistrict_code, geometry, area_m2)
@@ -237,7 +243,7 @@ pub async fn copy_blocks_outside(
     .bind(to)
     .bind(scope)
     .execute(connection)
-    .await?
+    .await.context("copying blocks from the active generation")?
     .rows_affected())
 }
 
@@ -246,7 +252,7 @@ pub async fn copy_blocks_outside(
 pub async fn update_counts(
     connection: &mut PgConnection,
     id: Uuid,
-) -> Result<GenerationRow, sqlx::Error> {
+) -> Result<GenerationRow, StoreError> {
     sqlx::query(
         "update generations g set block_count = c.blocks, total_households = c.households,
                 subdistricts_covered = c.subdistricts
@@ -258,10 +264,15 @@ pub async fn update_counts(
     )
     .bind(id)
     .execute(&mut *connection)
-    .await?;
+    .await
+    .context("counting a generation's blocks")?;
     get_generation(connection, id, false)
-        .await?
-        .ok_or(sqlx::Error::RowNotFound)
+        .await
+        .context("counting a generation's blocks")?
+        .ok_or(StoreError {
+            context: "counting a generation's blocks",
+            source: sqlx::Error::RowNotFound,
+        })
 }
 
 /// Which blocks of a generation a read wants.
@@ -293,7 +304,7 @@ pub async fn list_blocks(
     after: Option<&str>,
     limit: i64,
     with_geometry: bool,
-) -> Result<Vec<BlockRow>, sqlx::Error> {
+) -> Result<Vec<BlockRow>, StoreError> {
     sqlx::query_as(
         "select generation_id, code, display_name, households, community_code, subdistrict_code, area_m2,
                 valid_from, valid_to, case when $5 then geometry end as geometry
@@ -310,13 +321,14 @@ pub async fn list_blocks(
     .bind(filter.reached)
     .fetch_all(connection)
     .await
+        .context("listing blocks")
 }
 
 pub async fn count_blocks(
     connection: &mut PgConnection,
     generation_id: Uuid,
     filter: BlockFilter<'_>,
-) -> Result<i64, sqlx::Error> {
+) -> Result<i64, StoreError> {
     sqlx::query_scalar(
         "select count(*) from generation_blocks
          where generation_id = $1 and code like $2 || '%' and ($3::text[] is null or code like any($3))",
@@ -326,13 +338,14 @@ pub async fn count_blocks(
     .bind(filter.reached)
     .fetch_one(connection)
     .await
+        .context("counting blocks")
 }
 
 /// Every block of a generation with its geometry, in code order.
 pub async fn all_blocks(
     connection: &mut PgConnection,
     generation_id: Uuid,
-) -> Result<Vec<BlockRow>, sqlx::Error> {
+) -> Result<Vec<BlockRow>, StoreError> {
     list_blocks(
         connection,
         generation_id,
@@ -342,6 +355,7 @@ pub async fn all_blocks(
         true,
     )
     .await
+    .context("reading a generation's blocks")
 }
 
 pub async fn get_block(
@@ -349,7 +363,7 @@ pub async fn get_block(
     generation_id: Uuid,
     code: &str,
     with_geometry: bool,
-) -> Result<Option<BlockRow>, sqlx::Error> {
+) -> Result<Option<BlockRow>, StoreError> {
     sqlx::query_as(
         "select generation_id, code, display_name, households, community_code, subdistrict_code, area_m2,
                 valid_from, valid_to, case when $3 then geometry end as geometry
@@ -360,13 +374,14 @@ pub async fn get_block(
     .bind(with_geometry)
     .fetch_optional(connection)
     .await
+        .context("reading a block")
 }
 
 /// The latest generation that was in force and held `code`: (generation, its block's valid_to).
 pub async fn last_generation_with_block(
     connection: &mut PgConnection,
     code: &str,
-) -> Result<Option<(Uuid, Option<DateTime<Utc>>)>, sqlx::Error> {
+) -> Result<Option<(Uuid, Option<DateTime<Utc>>)>, StoreError> {
     sqlx::query_as(
         "select b.generation_id, b.valid_to from generation_blocks b join generations g on g.id = b.generation_id
          where b.code = $1 and g.activate_time is not null
@@ -375,6 +390,7 @@ pub async fn last_generation_with_block(
     .bind(code)
     .fetch_optional(connection)
     .await
+        .context("finding where a block was last")
 }
 
 /// Puts a generation in force.
@@ -383,7 +399,7 @@ pub async fn mark_active(
     id: Uuid,
     at: DateTime<Utc>,
     previous: Option<Uuid>,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "update generations set state = 'active', activate_time = $2, previous_generation = $3 where id = $1",
     )
@@ -391,7 +407,7 @@ pub async fn mark_active(
     .bind(at)
     .bind(previous)
     .execute(connection)
-    .await?;
+    .await.context("putting a generation in force")?;
     Ok(())
 }
 
@@ -399,27 +415,30 @@ pub async fn mark_retired(
     connection: &mut PgConnection,
     id: Uuid,
     at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     sqlx::query("update generations set state = 'retired', retire_time = $2 where id = $1")
         .bind(id)
         .bind(at)
         .execute(connection)
-        .await?;
+        .await
+        .context("retiring a generation")?;
     Ok(())
 }
 
 /// Marks a draft discarded and drops its blocks and teams (the header stays,
 /// so a retried import with its request id still finds it, and it stays
 /// visible to the administrators it concerned).
-pub async fn discard(connection: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
+pub async fn discard(connection: &mut PgConnection, id: Uuid) -> Result<(), StoreError> {
     sqlx::query("delete from generation_blocks where generation_id = $1")
         .bind(id)
         .execute(&mut *connection)
-        .await?;
+        .await
+        .context("discarding a draft")?;
     sqlx::query("update generations set state = 'discarded' where id = $1")
         .bind(id)
         .execute(connection)
-        .await?;
+        .await
+        .context("discarding a draft")?;
     Ok(())
 }
 
@@ -429,7 +448,7 @@ pub async fn set_valid_from(
     generation_id: Uuid,
     codes: &[String],
     valid_from: &[DateTime<Utc>],
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     for (code_chunk, time_chunk) in codes
         .chunks(super::INSERT_CHUNK)
         .zip(valid_from.chunks(super::INSERT_CHUNK))
@@ -443,7 +462,8 @@ pub async fn set_valid_from(
         .bind(code_chunk)
         .bind(time_chunk)
         .execute(&mut *connection)
-        .await?;
+        .await
+        .context("dating blocks")?;
     }
     Ok(())
 }
@@ -454,7 +474,7 @@ pub async fn close_validity(
     new_generation: Uuid,
     codes: &[String],
     at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "update generation_blocks set valid_to = $3
          where code = any($2) and valid_to is null and valid_from is not null and generation_id <> $1",
@@ -463,7 +483,7 @@ pub async fn close_validity(
     .bind(codes)
     .bind(at)
     .execute(connection)
-    .await?;
+    .await.context("ending blocks' validity")?;
     Ok(())
 }
 
@@ -472,13 +492,14 @@ pub async fn geometries(
     connection: &mut PgConnection,
     generation_id: Uuid,
     codes: &[String],
-) -> Result<std::collections::HashMap<String, Vec<u8>>, sqlx::Error> {
+) -> Result<std::collections::HashMap<String, Vec<u8>>, StoreError> {
     let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
         "select code, geometry from generation_blocks where generation_id = $1 and code = any($2)",
     )
     .bind(generation_id)
     .bind(codes)
     .fetch_all(connection)
-    .await?;
+    .await
+    .context("reading block geometry")?;
     Ok(rows.into_iter().collect())
 }

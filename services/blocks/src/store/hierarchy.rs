@@ -5,6 +5,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
+use super::{Context as _, StoreError};
+
 /// A district as stored.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct DistrictRow {
@@ -43,7 +45,7 @@ pub async fn get_district(
     connection: &mut PgConnection,
     code: &str,
     for_update: bool,
-) -> Result<Option<DistrictRow>, sqlx::Error> {
+) -> Result<Option<DistrictRow>, StoreError> {
     let query = if for_update {
         "select code, display_name, display_name_en, create_time, update_time from districts where code = $1 for update"
     } else {
@@ -53,13 +55,14 @@ pub async fn get_district(
         .bind(code)
         .fetch_optional(connection)
         .await
+        .context("reading a district")
 }
 
 pub async fn list_districts(
     connection: &mut PgConnection,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<DistrictRow>, sqlx::Error> {
+) -> Result<Vec<DistrictRow>, StoreError> {
     sqlx::query_as(
         "select code, display_name, display_name_en, create_time, update_time from districts
          where ($1::text is null or code > $1) order by code limit $2",
@@ -68,6 +71,7 @@ pub async fn list_districts(
     .bind(limit)
     .fetch_all(connection)
     .await
+    .context("listing districts")
 }
 
 /// Inserts a district; `None` when the code is taken.
@@ -76,7 +80,7 @@ pub async fn insert_district(
     code: &str,
     display_name: &str,
     display_name_en: Option<&str>,
-) -> Result<Option<DistrictRow>, sqlx::Error> {
+) -> Result<Option<DistrictRow>, StoreError> {
     sqlx::query_as(
         "insert into districts (code, display_name, display_name_en) values ($1, $2, $3)
          on conflict (code) do nothing
@@ -87,6 +91,7 @@ pub async fn insert_district(
     .bind(display_name_en)
     .fetch_optional(connection)
     .await
+    .context("creating a district")
 }
 
 pub async fn update_district(
@@ -94,7 +99,7 @@ pub async fn update_district(
     code: &str,
     display_name: &str,
     display_name_en: Option<&str>,
-) -> Result<DistrictRow, sqlx::Error> {
+) -> Result<DistrictRow, StoreError> {
     sqlx::query_as(
         "update districts set display_name = $2, display_name_en = $3, update_time = now() where code = $1
          returning code, display_name, display_name_en, create_time, update_time",
@@ -104,34 +109,34 @@ pub async fn update_district(
     .bind(display_name_en)
     .fetch_one(connection)
     .await
+        .context("updating a district")
 }
 
-pub async fn delete_district(
-    connection: &mut PgConnection,
-    code: &str,
-) -> Result<u64, sqlx::Error> {
+pub async fn delete_district(connection: &mut PgConnection, code: &str) -> Result<u64, StoreError> {
     Ok(sqlx::query("delete from districts where code = $1")
         .bind(code)
         .execute(connection)
-        .await?
+        .await
+        .context("deleting a district")?
         .rows_affected())
 }
 
 pub async fn count_subdistricts_of(
     connection: &mut PgConnection,
     district_code: &str,
-) -> Result<i64, sqlx::Error> {
+) -> Result<i64, StoreError> {
     sqlx::query_scalar("select count(*) from subdistricts where district_code = $1")
         .bind(district_code)
         .fetch_one(connection)
         .await
+        .context("counting a district's subdistricts")
 }
 
 pub async fn get_subdistrict(
     connection: &mut PgConnection,
     code: &str,
     for_update: bool,
-) -> Result<Option<SubdistrictRow>, sqlx::Error> {
+) -> Result<Option<SubdistrictRow>, StoreError> {
     let query = if for_update {
         "select code, district_code, display_name, display_name_en, boundary, land_area_m2, create_time, update_time
          from subdistricts where code = $1 for update"
@@ -143,6 +148,7 @@ pub async fn get_subdistrict(
         .bind(code)
         .fetch_optional(connection)
         .await
+        .context("reading a subdistrict")
 }
 
 /// Subdistricts under `prefix` (a district code or empty) after `after`, with
@@ -153,7 +159,7 @@ pub async fn list_subdistricts(
     after: Option<&str>,
     limit: i64,
     with_boundary: bool,
-) -> Result<Vec<SubdistrictRow>, sqlx::Error> {
+) -> Result<Vec<SubdistrictRow>, StoreError> {
     sqlx::query_as(
         "select code, district_code, display_name, display_name_en,
                 case when $4 then boundary end as boundary, land_area_m2, create_time, update_time
@@ -167,18 +173,20 @@ pub async fn list_subdistricts(
     .bind(with_boundary)
     .fetch_all(connection)
     .await
+    .context("listing subdistricts")
 }
 
 /// Every subdistrict with a boundary (what validation measures blocks against).
 pub async fn subdistricts_with_boundary(
     connection: &mut PgConnection,
-) -> Result<Vec<SubdistrictRow>, sqlx::Error> {
+) -> Result<Vec<SubdistrictRow>, StoreError> {
     sqlx::query_as(
         "select code, district_code, display_name, display_name_en, boundary, land_area_m2, create_time, update_time
          from subdistricts where boundary is not null order by code",
     )
     .fetch_all(connection)
     .await
+        .context("reading subdistrict boundaries")
 }
 
 /// A subdistrict's new values.
@@ -196,7 +204,7 @@ pub struct SubdistrictValues<'a> {
 pub async fn insert_subdistrict(
     connection: &mut PgConnection,
     values: SubdistrictValues<'_>,
-) -> Result<Option<SubdistrictRow>, sqlx::Error> {
+) -> Result<Option<SubdistrictRow>, StoreError> {
     sqlx::query_as(
         "insert into subdistricts (code, district_code, display_name, display_name_en, boundary, land_area_m2)
          values ($1, $2, $3, $4, $5, $6)
@@ -211,12 +219,13 @@ pub async fn insert_subdistrict(
     .bind(values.land_area_m2)
     .fetch_optional(connection)
     .await
+        .context("creating a subdistrict")
 }
 
 pub async fn update_subdistrict(
     connection: &mut PgConnection,
     values: SubdistrictValues<'_>,
-) -> Result<SubdistrictRow, sqlx::Error> {
+) -> Result<SubdistrictRow, StoreError> {
     sqlx::query_as(
         "update subdistricts set display_name = $2, display_name_en = $3, boundary = $4, land_area_m2 = $5,
                 update_time = now()
@@ -230,39 +239,43 @@ pub async fn update_subdistrict(
     .bind(values.land_area_m2)
     .fetch_one(connection)
     .await
+        .context("updating a subdistrict")
 }
 
 pub async fn delete_subdistrict(
     connection: &mut PgConnection,
     code: &str,
-) -> Result<u64, sqlx::Error> {
+) -> Result<u64, StoreError> {
     Ok(sqlx::query("delete from subdistricts where code = $1")
         .bind(code)
         .execute(connection)
-        .await?
+        .await
+        .context("deleting a subdistrict")?
         .rows_affected())
 }
 
 pub async fn count_communities_of(
     connection: &mut PgConnection,
     subdistrict_code: &str,
-) -> Result<i64, sqlx::Error> {
+) -> Result<i64, StoreError> {
     sqlx::query_scalar("select count(*) from communities where subdistrict_code = $1")
         .bind(subdistrict_code)
         .fetch_one(connection)
         .await
+        .context("counting a subdistrict's communities")
 }
 
 /// Which of `codes` are existing subdistricts.
 pub async fn existing_subdistricts(
     connection: &mut PgConnection,
     codes: &[String],
-) -> Result<HashSet<String>, sqlx::Error> {
+) -> Result<HashSet<String>, StoreError> {
     let found: Vec<String> =
         sqlx::query_scalar("select code from subdistricts where code = any($1)")
             .bind(codes)
             .fetch_all(connection)
-            .await?;
+            .await
+            .context("checking subdistricts")?;
     Ok(found.into_iter().collect())
 }
 
@@ -270,7 +283,7 @@ pub async fn get_community(
     connection: &mut PgConnection,
     code: &str,
     for_update: bool,
-) -> Result<Option<CommunityRow>, sqlx::Error> {
+) -> Result<Option<CommunityRow>, StoreError> {
     let query = if for_update {
         "select code, subdistrict_code, display_name, display_name_en, create_time, update_time
          from communities where code = $1 for update"
@@ -282,6 +295,7 @@ pub async fn get_community(
         .bind(code)
         .fetch_optional(connection)
         .await
+        .context("reading a community")
 }
 
 pub async fn list_communities(
@@ -289,7 +303,7 @@ pub async fn list_communities(
     prefix: &str,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<CommunityRow>, sqlx::Error> {
+) -> Result<Vec<CommunityRow>, StoreError> {
     sqlx::query_as(
         "select code, subdistrict_code, display_name, display_name_en, create_time, update_time
          from communities
@@ -301,6 +315,7 @@ pub async fn list_communities(
     .bind(limit)
     .fetch_all(connection)
     .await
+    .context("listing communities")
 }
 
 /// Inserts a community; `None` when the code is taken.
@@ -310,7 +325,7 @@ pub async fn insert_community(
     subdistrict_code: &str,
     display_name: &str,
     display_name_en: Option<&str>,
-) -> Result<Option<CommunityRow>, sqlx::Error> {
+) -> Result<Option<CommunityRow>, StoreError> {
     sqlx::query_as(
         "insert into communities (code, subdistrict_code, display_name, display_name_en) values ($1, $2, $3, $4)
          on conflict (code) do nothing
@@ -322,6 +337,7 @@ pub async fn insert_community(
     .bind(display_name_en)
     .fetch_optional(connection)
     .await
+        .context("creating a community")
 }
 
 pub async fn update_community(
@@ -329,7 +345,7 @@ pub async fn update_community(
     code: &str,
     display_name: &str,
     display_name_en: Option<&str>,
-) -> Result<CommunityRow, sqlx::Error> {
+) -> Result<CommunityRow, StoreError> {
     sqlx::query_as(
         "update communities set display_name = $2, display_name_en = $3, update_time = now() where code = $1
          returning code, subdistrict_code, display_name, display_name_en, create_time, update_time",
@@ -339,16 +355,18 @@ pub async fn update_community(
     .bind(display_name_en)
     .fetch_one(connection)
     .await
+        .context("updating a community")
 }
 
 pub async fn delete_community(
     connection: &mut PgConnection,
     code: &str,
-) -> Result<u64, sqlx::Error> {
+) -> Result<u64, StoreError> {
     Ok(sqlx::query("delete from communities where code = $1")
         .bind(code)
         .execute(connection)
-        .await?
+        .await
+        .context("deleting a community")?
         .rows_affected())
 }
 
@@ -356,7 +374,7 @@ pub async fn delete_community(
 pub async fn community_in_use(
     connection: &mut PgConnection,
     code: &str,
-) -> Result<bool, sqlx::Error> {
+) -> Result<bool, StoreError> {
     sqlx::query_scalar(
         "select exists (select 1 from generation_blocks b join generations g on g.id = b.generation_id
                         where b.community_code = $1 and g.state in ('active', 'draft'))",
@@ -364,17 +382,19 @@ pub async fn community_in_use(
     .bind(code)
     .fetch_one(connection)
     .await
+        .context("checking a community's blocks")
 }
 
 /// Names of the communities among `codes`.
 pub async fn community_names(
     connection: &mut PgConnection,
     codes: &[String],
-) -> Result<HashMap<String, String>, sqlx::Error> {
+) -> Result<HashMap<String, String>, StoreError> {
     let rows: Vec<(String, String)> =
         sqlx::query_as("select code, display_name from communities where code = any($1)")
             .bind(codes)
             .fetch_all(connection)
-            .await?;
+            .await
+            .context("reading community names")?;
     Ok(rows.into_iter().collect())
 }

@@ -4,6 +4,8 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+
+use super::{Context as _, StoreError};
 use uuid::Uuid;
 
 /// A staff member as stored.
@@ -45,7 +47,7 @@ pub async fn get_staff(
     connection: &mut PgConnection,
     id: &str,
     for_update: bool,
-) -> Result<Option<StaffRow>, sqlx::Error> {
+) -> Result<Option<StaffRow>, StoreError> {
     let query = if for_update {
         "select id, display_name, phone, unit, division_code, create_time, update_time from staff where id = $1 for update"
     } else {
@@ -55,19 +57,20 @@ pub async fn get_staff(
         .bind(id)
         .fetch_optional(connection)
         .await
+        .context("reading a staff member")
 }
 
 /// The staff among `ids`, keyed by id.
 pub async fn staff_by_ids(
     connection: &mut PgConnection,
     ids: &[String],
-) -> Result<HashMap<String, StaffRow>, sqlx::Error> {
+) -> Result<HashMap<String, StaffRow>, StoreError> {
     let rows: Vec<StaffRow> = sqlx::query_as(
         "select id, display_name, phone, unit, division_code, create_time, update_time from staff where id = any($1)",
     )
     .bind(ids)
     .fetch_all(connection)
-    .await?;
+    .await.context("reading staff")?;
     Ok(rows.into_iter().map(|row| (row.id.clone(), row)).collect())
 }
 
@@ -75,11 +78,12 @@ pub async fn staff_by_ids(
 pub async fn existing_staff(
     connection: &mut PgConnection,
     ids: &[String],
-) -> Result<HashSet<String>, sqlx::Error> {
+) -> Result<HashSet<String>, StoreError> {
     let found: Vec<String> = sqlx::query_scalar("select id from staff where id = any($1)")
         .bind(ids)
         .fetch_all(connection)
-        .await?;
+        .await
+        .context("checking the roster")?;
     Ok(found.into_iter().collect())
 }
 
@@ -106,7 +110,7 @@ pub async fn list_staff(
     reach: &RosterReach,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<StaffRow>, sqlx::Error> {
+) -> Result<Vec<StaffRow>, StoreError> {
     sqlx::query_as(
         "with served as (
              select t.governor as staff_id, t.block_code from block_teams t
@@ -137,6 +141,7 @@ pub async fn list_staff(
     .bind(reach.placeless)
     .fetch_all(connection)
     .await
+    .context("listing staff")
 }
 
 /// Where each of `ids` works: the division they work for, then the blocks
@@ -145,7 +150,7 @@ pub async fn list_staff(
 pub async fn places_of(
     connection: &mut PgConnection,
     rows: &[&StaffRow],
-) -> Result<HashMap<String, Vec<String>>, sqlx::Error> {
+) -> Result<HashMap<String, Vec<String>>, StoreError> {
     let mut places: HashMap<String, Vec<String>> = rows
         .iter()
         .map(|row| (row.id.clone(), row.division_code.iter().cloned().collect()))
@@ -154,7 +159,10 @@ pub async fn places_of(
         return Ok(places);
     }
     let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
-    for (id, _, block) in serving_blocks(connection, &ids).await? {
+    for (id, _, block) in serving_blocks(connection, &ids)
+        .await
+        .context("reading where staff serve")?
+    {
         let entry = places.entry(id).or_default();
         if !entry.contains(&block) {
             entry.push(block);
@@ -167,7 +175,7 @@ pub async fn places_of(
 pub async fn insert_staff(
     connection: &mut PgConnection,
     values: &StaffValues,
-) -> Result<Option<StaffRow>, sqlx::Error> {
+) -> Result<Option<StaffRow>, StoreError> {
     sqlx::query_as(
         "insert into staff (id, display_name, phone, unit, division_code)
          values ($1, $2, $3, $4, $5)
@@ -181,12 +189,13 @@ pub async fn insert_staff(
     .bind(&values.division_code)
     .fetch_optional(connection)
     .await
+    .context("creating a staff member")
 }
 
 pub async fn update_staff(
     connection: &mut PgConnection,
     values: &StaffValues,
-) -> Result<StaffRow, sqlx::Error> {
+) -> Result<StaffRow, StoreError> {
     sqlx::query_as(
         "update staff set display_name = $2, phone = $3, unit = $4, division_code = $5, update_time = now()
          where id = $1
@@ -199,6 +208,7 @@ pub async fn update_staff(
     .bind(&values.division_code)
     .fetch_one(connection)
     .await
+        .context("updating a staff member")
 }
 
 /// What an upsert did.
@@ -217,7 +227,7 @@ pub struct UpsertOutcome {
 pub async fn upsert_staff(
     connection: &mut PgConnection,
     staff: &[StaffValues],
-) -> Result<UpsertOutcome, sqlx::Error> {
+) -> Result<UpsertOutcome, StoreError> {
     let ids: Vec<String> = staff.iter().map(|member| member.id.clone()).collect();
     let existing: Vec<StaffRow> = sqlx::query_as(
         "select id, display_name, phone, unit, division_code, create_time, update_time from staff
@@ -225,7 +235,8 @@ pub async fn upsert_staff(
     )
     .bind(&ids)
     .fetch_all(&mut *connection)
-    .await?;
+    .await
+    .context("importing staff")?;
     let existing: HashMap<String, StaffValues> = existing
         .into_iter()
         .map(|row| (row.id.clone(), row.values()))
@@ -252,7 +263,8 @@ pub async fn upsert_staff(
         .bind(&columns.units)
         .bind(&columns.divisions)
         .execute(&mut *connection)
-        .await?;
+        .await
+        .context("importing staff")?;
     }
     for chunk in updated.chunks(super::INSERT_CHUNK) {
         let columns = Columns::of(chunk);
@@ -269,7 +281,8 @@ pub async fn upsert_staff(
         .bind(&columns.units)
         .bind(&columns.divisions)
         .execute(&mut *connection)
-        .await?;
+        .await
+        .context("importing staff")?;
     }
     Ok(UpsertOutcome {
         created: created.iter().map(|member| member.id.clone()).collect(),
@@ -305,11 +318,12 @@ impl Columns {
     }
 }
 
-pub async fn delete_staff(connection: &mut PgConnection, id: &str) -> Result<u64, sqlx::Error> {
+pub async fn delete_staff(connection: &mut PgConnection, id: &str) -> Result<u64, StoreError> {
     Ok(sqlx::query("delete from staff where id = $1")
         .bind(id)
         .execute(connection)
-        .await?
+        .await
+        .context("deleting a staff member")?
         .rows_affected())
 }
 
@@ -318,7 +332,7 @@ pub async fn delete_staff(connection: &mut PgConnection, id: &str) -> Result<u64
 pub async fn serving_blocks(
     connection: &mut PgConnection,
     ids: &[String],
-) -> Result<Vec<(String, Uuid, String)>, sqlx::Error> {
+) -> Result<Vec<(String, Uuid, String)>, StoreError> {
     sqlx::query_as(
         "select s.id, t.generation_id, t.block_code
          from block_teams t join generations g on g.id = t.generation_id
@@ -333,4 +347,5 @@ pub async fn serving_blocks(
     .bind(ids)
     .fetch_all(connection)
     .await
+    .context("reading the teams staff serve on")
 }

@@ -1,6 +1,8 @@
 //! The registry revision: what every replica's in-memory snapshot compares with.
 
 use sqlx::PgConnection;
+
+use super::{Context as _, StoreError};
 use uuid::Uuid;
 
 /// The notification channel a revision bump is announced on (delivered at commit).
@@ -16,18 +18,20 @@ pub struct RegistryState {
 }
 
 /// Reads the state without locking (the snapshot refresher's cheap poll).
-pub async fn read(connection: &mut PgConnection) -> Result<RegistryState, sqlx::Error> {
+pub async fn read(connection: &mut PgConnection) -> Result<RegistryState, StoreError> {
     sqlx::query_as("select revision, active_generation from registry_state")
         .fetch_one(connection)
         .await
+        .context("reading the registry revision")
 }
 
 /// Reads the state and locks it until the transaction ends: activation and
 /// changes to teams in force go through here one at a time.
-pub async fn lock(connection: &mut PgConnection) -> Result<RegistryState, sqlx::Error> {
+pub async fn lock(connection: &mut PgConnection) -> Result<RegistryState, StoreError> {
     sqlx::query_as("select revision, active_generation from registry_state for update")
         .fetch_one(connection)
         .await
+        .context("locking the registry revision")
 }
 
 /// Bumps the revision (the state must be locked), records the generation in
@@ -35,17 +39,18 @@ pub async fn lock(connection: &mut PgConnection) -> Result<RegistryState, sqlx::
 pub async fn bump(
     connection: &mut PgConnection,
     active_generation: Option<Uuid>,
-) -> Result<i64, sqlx::Error> {
+) -> Result<i64, StoreError> {
     let revision: i64 = sqlx::query_scalar(
         "update registry_state set revision = revision + 1, active_generation = $1 returning revision",
     )
     .bind(active_generation)
     .fetch_one(&mut *connection)
-    .await?;
+    .await.context("bumping the registry revision")?;
     sqlx::query("select pg_notify($1, $2)")
         .bind(CHANNEL)
         .bind(revision.to_string())
         .execute(connection)
-        .await?;
+        .await
+        .context("bumping the registry revision")?;
     Ok(revision)
 }

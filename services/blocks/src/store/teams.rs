@@ -4,6 +4,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+
+use super::{Context as _, StoreError};
 use uuid::Uuid;
 
 use crate::domain::team::{Assistant, AssistantRole, StaffId, Team, TeamInput};
@@ -87,7 +89,7 @@ pub async fn load_teams(
     generation_id: Uuid,
     since_revision: Option<i64>,
     codes: Option<&[String]>,
-) -> Result<HashMap<String, StoredTeam>, sqlx::Error> {
+) -> Result<HashMap<String, StoredTeam>, StoreError> {
     let teams: Vec<TeamRow> = sqlx::query_as(
         "select block_code, governor, supervisor from block_teams
          where generation_id = $1 and ($2::int8 is null or revision > $2)
@@ -97,7 +99,8 @@ pub async fn load_teams(
     .bind(since_revision)
     .bind(codes)
     .fetch_all(&mut *connection)
-    .await?;
+    .await
+    .context("reading teams")?;
     let assistants: Vec<AssistantRow> = sqlx::query_as(
         "select a.block_code, a.staff_id, a.role from block_team_assistants a
          join block_teams t on t.generation_id = a.generation_id and t.block_code = a.block_code
@@ -109,7 +112,8 @@ pub async fn load_teams(
     .bind(since_revision)
     .bind(codes)
     .fetch_all(connection)
-    .await?;
+    .await
+    .context("reading teams")?;
     Ok(assemble(teams, assistants))
 }
 
@@ -119,7 +123,7 @@ pub async fn write_teams(
     generation_id: Uuid,
     teams: &[(String, Team)],
     revision: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     for chunk in teams.chunks(super::INSERT_CHUNK) {
         let codes: Vec<&str> = chunk.iter().map(|(code, _)| code.as_str()).collect();
         let governors: Vec<&str> = chunk
@@ -134,7 +138,8 @@ pub async fn write_teams(
             .bind(generation_id)
             .bind(&codes)
             .execute(&mut *connection)
-            .await?;
+            .await
+            .context("writing teams")?;
         sqlx::query(
             "insert into block_teams (generation_id, block_code, governor, supervisor, revision)
              select $1, * , $5 from unnest($2::text[], $3::text[], $4::text[])",
@@ -145,7 +150,8 @@ pub async fn write_teams(
         .bind(&supervisors)
         .bind(revision)
         .execute(&mut *connection)
-        .await?;
+        .await
+        .context("writing teams")?;
         let mut assistant_codes = Vec::new();
         let mut assistant_staff = Vec::new();
         let mut assistant_roles = Vec::new();
@@ -168,7 +174,7 @@ pub async fn write_teams(
         .bind(&assistant_roles)
         .bind(&positions)
         .execute(&mut *connection)
-        .await?;
+        .await.context("writing teams")?;
     }
     Ok(())
 }
@@ -181,7 +187,7 @@ pub async fn copy_teams(
     to: Uuid,
     codes: &[String],
     revision: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "insert into block_teams (generation_id, block_code, governor, supervisor, revision, update_time)
          select $2, block_code, governor, supervisor, $4, update_time from block_teams
@@ -193,7 +199,7 @@ pub async fn copy_teams(
     .bind(codes)
     .bind(revision)
     .execute(&mut *connection)
-    .await?;
+    .await.context("carrying teams over")?;
     sqlx::query(
         "insert into block_team_assistants (generation_id, block_code, staff_id, role, position)
          select $2, block_code, staff_id, role, position from block_team_assistants
@@ -204,7 +210,8 @@ pub async fn copy_teams(
     .bind(to)
     .bind(codes)
     .execute(connection)
-    .await?;
+    .await
+    .context("carrying teams over")?;
     Ok(())
 }
 
@@ -213,12 +220,13 @@ pub async fn set_revision(
     connection: &mut PgConnection,
     generation_id: Uuid,
     revision: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     sqlx::query("update block_teams set revision = $2 where generation_id = $1")
         .bind(generation_id)
         .bind(revision)
         .execute(connection)
-        .await?;
+        .await
+        .context("stamping teams")?;
     Ok(())
 }
 
@@ -227,11 +235,12 @@ pub async fn set_revision(
 pub async fn delete_teams(
     connection: &mut PgConnection,
     generation_id: Uuid,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     sqlx::query("delete from block_teams where generation_id = $1")
         .bind(generation_id)
         .execute(connection)
-        .await?;
+        .await
+        .context("dropping a retired generation's teams")?;
     Ok(())
 }
 
@@ -250,7 +259,7 @@ pub async fn teams_at(
     connection: &mut PgConnection,
     codes: &[String],
     at: DateTime<Utc>,
-) -> Result<HashMap<String, StoredTeam>, sqlx::Error> {
+) -> Result<HashMap<String, StoredTeam>, StoreError> {
     let rows: Vec<HistoryRow> = sqlx::query_as(
         "select distinct on (block_code) block_code, governor, supervisor, assistants
          from block_team_history
@@ -260,7 +269,8 @@ pub async fn teams_at(
     .bind(codes)
     .bind(at)
     .fetch_all(connection)
-    .await?;
+    .await
+    .context("reading past teams")?;
     Ok(rows
         .into_iter()
         .filter_map(|row| {
@@ -298,7 +308,7 @@ pub async fn end_history(
     connection: &mut PgConnection,
     codes: &[String],
     at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "insert into block_team_history (block_code, governor, supervisor, assistants, valid_from)
          select latest.block_code, null, null, '[]'::jsonb, $2
@@ -310,7 +320,8 @@ pub async fn end_history(
     .bind(codes)
     .bind(at)
     .execute(connection)
-    .await?;
+    .await
+    .context("ending teams in the history")?;
     Ok(())
 }
 
@@ -320,7 +331,7 @@ pub async fn open_history(
     connection: &mut PgConnection,
     teams: &[(String, Team)],
     at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     for chunk in teams.chunks(super::INSERT_CHUNK) {
         let codes: Vec<&str> = chunk.iter().map(|(code, _)| code.as_str()).collect();
         let governors: Vec<&str> = chunk
@@ -354,7 +365,7 @@ pub async fn open_history(
         .bind(&assistants)
         .bind(at)
         .execute(&mut *connection)
-        .await?;
+        .await.context("recording teams in the history")?;
     }
     Ok(())
 }
@@ -364,9 +375,10 @@ pub async fn open_history(
 pub async fn latest_history_start(
     connection: &mut PgConnection,
     code: &str,
-) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+) -> Result<Option<DateTime<Utc>>, StoreError> {
     sqlx::query_scalar("select max(valid_from) from block_team_history where block_code = $1")
         .bind(code)
         .fetch_one(connection)
         .await
+        .context("reading the team history")
 }

@@ -68,12 +68,12 @@ async fn phone_numbers_reach_only_admins_named_services_the_person_and_the_dispa
     );
     // The roster is not granted to services; `notices` reads teams with
     // their contacts through the block, and sees phones there.
-    let cases = registry.token("cases", &[Role::Service], "districts/430302");
+    let cases = registry.test.auth.service_token("cases");
     let refused = staff_as(&mut registry, &cases, &governor)
         .await
         .expect_err("no service reads the roster");
     assert_eq!(refused.code(), tonic::Code::PermissionDenied);
-    let notices = registry.token("notices", &[Role::Service], "districts/430302");
+    let notices = registry.test.auth.service_token("notices");
     let members = contacts_of_a(&mut registry, &notices).await;
     assert_eq!(members[0].phone, phone, "notices sees the governor's phone");
     let own_dispatcher = registry.dispatcher("430302001");

@@ -44,8 +44,10 @@ impl DutiesClient {
     /// channel connects lazily, so start-up never depends on duties.
     pub fn new(url: &str, credentials: ServiceCredentials) -> Result<Self, String> {
         let channel = flatgov_grpc::client::channel(url)?;
-        let client =
-            DutyListsClient::with_interceptor(channel, ServiceInterceptor::new(credentials));
+        let client = DutyListsClient::with_interceptor(
+            channel,
+            ServiceInterceptor::new(credentials, "duties"),
+        );
         Ok(Self {
             client: Some(client),
         })

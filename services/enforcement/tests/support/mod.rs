@@ -25,7 +25,7 @@ pub type Client = JointEnforcementClient<Channel>;
 
 /// Starts the service with the test's environment plus `extra` variables.
 pub async fn start(test: &TestEnv, extra: &[(&str, &str)]) -> Application {
-    let mut env = test.env();
+    let mut env = test.service_env("enforcement");
     for (name, value) in extra {
         env = env.with(name, *value);
     }
@@ -84,7 +84,7 @@ pub fn tokens(test: &TestEnv) -> Tokens {
         market: officer_token(test, "market_supervision"),
         police: officer_token(test, "public_security"),
         integrator: test.auth.token("integrator-1", &[Role::Integrator]),
-        cases_service: test.auth.token("cases", &[Role::Service]),
+        cases_service: test.auth.service_token("cases"),
     }
 }
 

@@ -208,7 +208,7 @@ pub async fn import(
             )
         })?)
     };
-    create_new_communities(&mut transaction, &import.drafts).await?;
+    create_new_communities(&mut transaction, access, &import.drafts).await?;
     let id = Uuid::now_v7();
     let scope_codes: Vec<String> = import.scope.iter().map(ToString::to_string).collect();
     store::generations::insert_generation(
@@ -395,6 +395,7 @@ async fn check_hierarchy_and_staff(
 /// Creates the communities an import names that the registry does not know yet.
 async fn create_new_communities(
     connection: &mut sqlx::PgConnection,
+    access: &Access,
     drafts: &[BlockDraft],
 ) -> Result<(), Error> {
     let mut done: HashSet<CommunityCode> = HashSet::new();
@@ -410,7 +411,9 @@ async fn create_new_communities(
                 display_name: name.clone(),
                 display_name_en: None,
             };
-            communities::insert(connection, &new).await?;
+            if communities::insert(connection, &new).await?.is_some() {
+                access.audit().resource(format!("communities/{community}"));
+            }
         }
     }
     Ok(())

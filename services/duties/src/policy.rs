@@ -21,8 +21,8 @@
 //!   gate (`CheckAssignment`); `cases` and `enforcement` also call the
 //!   public `ResolveResponsibility` and `GetDepartment`, which need no grant.
 //!
-//! A handler checks the scope of a resource it has loaded with
-//! [`Access::reaches`] and narrows lists with [`Reach`]; it never re-checks
+//! A use case checks the scope of a resource it has loaded with
+//! [`Access::reaches`] and narrows lists with [`Reach`]; nothing re-checks
 //! a role the table decides.
 
 use flatgov_auth::Role;
@@ -45,8 +45,8 @@ const JURISDICTION_READERS: Grant = allow(
 const OWN_DEPARTMENT: Grant = allow(&[Role::DepartmentOfficer], Scope::Organisation);
 
 /// The published lists and their versions are public; district-wide
-/// administrators also see the drafts (the handler shows them only to a
-/// caller who earned `DistrictWide`).
+/// administrators also see the drafts (shown only to a caller who earned
+/// `DistrictWide`: [`sees_drafts`]).
 const PUBLISHED_OR_DRAFTS: &[Grant] = &[PUBLIC, DISTRICT_ADMINS];
 
 /// Exceptions, refusals, assessments and opinions: read district-wide,

@@ -5,7 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use flatgov_auth::Role;
 use flatgov_proto::duties::v1 as proto;
 use flatgov_proto::duties::v1::duty_lists_client::DutyListsClient;
 use flatgov_proto::flatgov::r#type::v1::{Unit, UnitKind};
@@ -85,7 +84,7 @@ async fn resolve_and_check_throughput_with_the_reference_district() {
         ))
         .await
         .unwrap();
-    let service_token = test.auth.token("cases", &[Role::Service]);
+    let service_token = test.auth.service_token("cases");
 
     for rpc in [
         "ResolveResponsibility",

@@ -14,8 +14,8 @@ use crate::domain::{
 use crate::error::Error;
 use crate::events;
 use crate::metrics::RefusalLabels;
+use crate::store;
 use crate::store::refusals::{NewRefusal, StoredUnit};
-use crate::store::{self};
 
 /// Check whether `from` may assign `matter` to `to`.
 #[derive(Debug, Clone)]

@@ -119,7 +119,7 @@ impl Service {
 
     /// A flatgov service calling on its own behalf.
     pub fn service_token(&self, name: &str) -> String {
-        self.token(TokenRequest::new(name, &[Role::Service]))
+        self.test.auth.service_token(name)
     }
 
     /// Loads the reference district the way the demo loader does: the

@@ -230,6 +230,11 @@ pub enum Refusal {
     /// None of the caller's roles is granted the method.
     #[error("{method} is not granted to the caller's roles [{roles}]")]
     RoleNotGranted { method: String, roles: String },
+    /// The role is granted, but only to callers whose jurisdiction is a whole district.
+    #[error(
+        "{method} is granted to the caller's role only with a district-wide jurisdiction; the token's jurisdiction is narrower"
+    )]
+    NeedsDistrictWideJurisdiction { method: String },
 }
 
 /// The scopes a caller's roles earn on one rule; `None` when no role is
@@ -337,6 +342,8 @@ pub struct AuditNote(Arc<Mutex<AuditNoteInner>>);
 struct AuditNoteInner {
     resources: Vec<String>,
     recorded: bool,
+    /// A read of an RPC that *can* return personal data returned none this time.
+    nothing_personal: bool,
 }
 
 impl AuditNote {
@@ -371,6 +378,18 @@ impl AuditNote {
 
     pub fn is_recorded(&self) -> bool {
         self.with(|inner| inner.recorded)
+    }
+
+    /// Marks a successful read that returned no personal data (a lookup without
+    /// contacts): there is nothing to record.
+    pub fn nothing_personal(&self) {
+        self.with(|inner| inner.nothing_personal = true);
+    }
+
+    /// Whether a successful call needs no record: written in the handler's
+    /// transaction already, or a read that showed nothing personal.
+    pub fn needs_no_record(&self) -> bool {
+        self.with(|inner| inner.recorded || inner.nothing_personal)
     }
 }
 

@@ -485,9 +485,21 @@ where
                 .iter()
                 .flat_map(|caller| caller.roles.iter().map(|role| role.as_str()))
                 .collect();
-            let refusal = Refusal::RoleNotGranted {
-                method: rule.method.to_owned(),
-                roles: roles.join(", "),
+            let needs_district_claim = caller.as_ref().is_some_and(|caller| {
+                rule.grants.iter().any(|grant| {
+                    grant.scope == policy::Scope::DistrictWide
+                        && grant.roles.iter().any(|role| caller.has_role(*role))
+                })
+            });
+            let refusal = if needs_district_claim {
+                Refusal::NeedsDistrictWideJurisdiction {
+                    method: rule.method.to_owned(),
+                }
+            } else {
+                Refusal::RoleNotGranted {
+                    method: rule.method.to_owned(),
+                    roles: roles.join(", "),
+                }
             };
             tracing::debug!(path, "refused: role not granted");
             let entry = audited.then(|| {
@@ -559,7 +571,7 @@ where
                 _ => None,
             };
             if let (Some(code), Some(sink)) = (outcome, &shared.audit)
-                && !(code == Code::Ok && access.audit().is_recorded())
+                && !(code == Code::Ok && access.audit().needs_no_record())
             {
                 sink.append(audit_entry(
                     Some(&access),

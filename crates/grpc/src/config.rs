@@ -1,6 +1,7 @@
 //! What identifies a service and the configuration every service shares.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use flatgov_auth::AuthConfig;
@@ -42,6 +43,58 @@ impl ServiceIdentity {
     }
 }
 
+/// The server's certificate, and whether callers must present one (mTLS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerTls {
+    /// PEM certificate chain.
+    pub cert_file: PathBuf,
+    /// PEM private key.
+    pub key_file: PathBuf,
+    /// When set, every caller must present a certificate this authority issued.
+    pub client_ca_file: Option<PathBuf>,
+}
+
+/// How this process verifies the services it calls, and the certificate it
+/// presents to them when they require one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientTls {
+    /// The authority `https://` services' certificates must chain to; without it
+    /// the system's roots are used.
+    pub ca_file: Option<PathBuf>,
+    /// The client certificate and key for services that require mTLS.
+    pub identity: Option<(PathBuf, PathBuf)>,
+}
+
+impl ClientTls {
+    pub fn from_env(env: &Env, server: Option<&ServerTls>) -> Result<Self, ConfigError> {
+        let ca_file: Option<PathBuf> = env.maybe(
+            "GRPC_TLS_CA_FILE",
+            "the PEM certificate authority that https:// services' certificates chain to",
+        )?;
+        let cert: Option<PathBuf> = env.maybe(
+            "GRPC_TLS_CLIENT_CERT_FILE",
+            "the PEM client certificate presented to services that require mTLS",
+        )?;
+        let key: Option<PathBuf> = env.maybe(
+            "GRPC_TLS_CLIENT_KEY_FILE",
+            "the PEM key of GRPC_TLS_CLIENT_CERT_FILE",
+        )?;
+        let identity = match (cert, key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => server.map(|tls| (tls.cert_file.clone(), tls.key_file.clone())),
+            _ => {
+                return Err(ConfigError::Malformed {
+                    name: "GRPC_TLS_CLIENT_CERT_FILE",
+                    value: "[one of certificate and key]".into(),
+                    reason: "set both GRPC_TLS_CLIENT_CERT_FILE and GRPC_TLS_CLIENT_KEY_FILE, or neither".into(),
+                    expected: "a PEM client certificate and its key",
+                });
+            }
+        };
+        Ok(Self { ca_file, identity })
+    }
+}
+
 /// Listener and limit settings of the gRPC server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -56,6 +109,8 @@ pub struct ServerConfig {
     pub max_request_bytes: usize,
     /// How long shutdown waits for in-flight calls, then for the relay.
     pub shutdown_grace: Duration,
+    /// TLS for the gRPC listener; plaintext when `None`.
+    pub tls: Option<ServerTls>,
 }
 
 impl ServerConfig {
@@ -86,7 +141,36 @@ impl ServerConfig {
                 25,
                 "whole seconds",
             )?),
+            tls: server_tls(env)?,
         })
+    }
+}
+
+fn server_tls(env: &Env) -> Result<Option<ServerTls>, ConfigError> {
+    let cert: Option<PathBuf> = env.maybe(
+        "GRPC_TLS_CERT_FILE",
+        "the PEM certificate chain the gRPC listener presents (TLS on when set)",
+    )?;
+    let key: Option<PathBuf> =
+        env.maybe("GRPC_TLS_KEY_FILE", "the PEM key of GRPC_TLS_CERT_FILE")?;
+    let client_ca_file: Option<PathBuf> = env.maybe(
+        "GRPC_TLS_CLIENT_CA_FILE",
+        "the PEM authority callers' certificates must chain to (mTLS required when set)",
+    )?;
+    match (cert, key) {
+        (Some(cert_file), Some(key_file)) => Ok(Some(ServerTls {
+            cert_file,
+            key_file,
+            client_ca_file,
+        })),
+        (None, None) if client_ca_file.is_none() => Ok(None),
+        _ => Err(ConfigError::Malformed {
+            name: "GRPC_TLS_CERT_FILE",
+            value: "[incomplete]".into(),
+            reason: "TLS needs both GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE (and mTLS needs TLS)"
+                .into(),
+            expected: "a PEM certificate chain and its key",
+        }),
     }
 }
 
@@ -100,20 +184,24 @@ pub struct ChassisConfig {
     pub telemetry: TelemetryConfig,
     pub limits: LimitsConfig,
     pub audit: AuditConfig,
+    /// How calls to other services are secured.
+    pub client_tls: ClientTls,
 }
 
 impl ChassisConfig {
     /// Reads every shared variable, reporting the first one that is missing
     /// or malformed by name.
     pub fn from_env(env: &Env, identity: &ServiceIdentity) -> Result<Self, ConfigError> {
+        let server = ServerConfig::from_env(env, identity)?;
         Ok(Self {
             database: DatabaseConfig::from_env(env)?,
             bus: BusConfig::from_env(env)?,
             auth: AuthConfig::from_env(env, identity.name)?,
-            server: ServerConfig::from_env(env, identity)?,
+            server: server.clone(),
             telemetry: TelemetryConfig::from_env(env)?,
             limits: LimitsConfig::from_env(env)?,
             audit: AuditConfig::from_env(env)?,
+            client_tls: ClientTls::from_env(env, server.tls.as_ref())?,
         })
     }
 }

@@ -132,14 +132,24 @@ async fn migrate_only(identity: &'static ServiceIdentity) -> ExitCode {
 
 async fn health_check(identity: &'static ServiceIdentity) -> ExitCode {
     let env = Env::process();
-    let port = match ServerConfig::from_env(&env, identity) {
-        Ok(config) => config.grpc_addr.port(),
+    let (server, client_tls) = match ServerConfig::from_env(&env, identity).and_then(|server| {
+        let client_tls = crate::config::ClientTls::from_env(&env, server.tls.as_ref())?;
+        Ok((server, client_tls))
+    }) {
+        Ok(read) => read,
         Err(error) => {
             eprintln!("{error}");
             return ExitCode::FAILURE;
         }
     };
-    match check_health(&format!("http://127.0.0.1:{port}"), "").await {
+    let port = server.grpc_addr.port();
+    // Every certificate the platform issues names localhost.
+    let url = if server.tls.is_some() {
+        format!("https://localhost:{port}")
+    } else {
+        format!("http://127.0.0.1:{port}")
+    };
+    match check_health_with(&url, "", &client_tls).await {
         Ok(ServingStatus::Serving) => ExitCode::SUCCESS,
         Ok(status) => {
             eprintln!(
@@ -156,13 +166,28 @@ async fn health_check(identity: &'static ServiceIdentity) -> ExitCode {
     }
 }
 
-/// Asks a server's `grpc.health.v1.Health/Check` about `service` ("" for the
-/// whole server).
+/// Asks a plaintext server's `grpc.health.v1.Health/Check` about `service` ("" for
+/// the whole server).
 pub async fn check_health(url: &str, service: &str) -> Result<ServingStatus, String> {
-    let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
+    check_health_with(url, service, &crate::config::ClientTls::default()).await
+}
+
+/// Asks a server's `grpc.health.v1.Health/Check` about `service`, over TLS for an
+/// `https://` URL.
+pub async fn check_health_with(
+    url: &str,
+    service: &str,
+    tls: &crate::config::ClientTls,
+) -> Result<ServingStatus, String> {
+    let mut endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
         .map_err(|error| format!("invalid url {url}: {error}"))?
         .connect_timeout(Duration::from_secs(2))
         .timeout(Duration::from_secs(2));
+    if url.starts_with("https://") {
+        endpoint = endpoint
+            .tls_config(crate::client::client_tls_config(tls)?)
+            .map_err(|error| format!("TLS for {url}: {error}"))?;
+    }
     let channel = endpoint
         .connect()
         .await

@@ -40,8 +40,8 @@ pub mod runtime;
 pub mod time;
 
 pub use authz::access;
-pub use config::{ChassisConfig, ServerConfig, ServiceIdentity};
-pub use entry::{check_health, run_main};
+pub use config::{ChassisConfig, ClientTls, ServerConfig, ServerTls, ServiceIdentity};
+pub use entry::{check_health, check_health_with, run_main};
 pub use runtime::{Application, Runtime, StartError, migrate};
 /// Re-exported for [`dispatch!`], so services need not name it.
 pub use tonic::async_trait;

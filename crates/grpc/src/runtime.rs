@@ -280,7 +280,13 @@ impl Runtime {
                 accepted
             },
         );
-        let server = tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = &config.server.tls {
+            builder = builder
+                .tls_config(server_tls_config(tls)?)
+                .map_err(|error| StartError::Other(format!("gRPC TLS: {error}")))?;
+        }
+        let server = builder
             .timeout(Duration::from_secs(60))
             .tcp_nodelay(true)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
@@ -319,6 +325,7 @@ impl Runtime {
         );
         Ok(Application {
             identity,
+            tls: config.server.tls.is_some(),
             grpc_addr,
             metrics_addr,
             shutdown_grace: config.server.shutdown_grace,
@@ -331,6 +338,31 @@ impl Runtime {
             pool,
         })
     }
+}
+
+/// The listener's TLS from its files, read once at start (a renewed certificate
+/// is served after a restart, which a rollout does).
+fn server_tls_config(
+    tls: &crate::config::ServerTls,
+) -> Result<tonic::transport::ServerTlsConfig, StartError> {
+    let read = |name: &str, path: &std::path::Path| {
+        std::fs::read(path)
+            .map_err(|error| StartError::Other(format!("{name} {}: {error}", path.display())))
+    };
+    let mut config =
+        tonic::transport::ServerTlsConfig::new().identity(tonic::transport::Identity::from_pem(
+            read("GRPC_TLS_CERT_FILE", &tls.cert_file)?,
+            read("GRPC_TLS_KEY_FILE", &tls.key_file)?,
+        ));
+    if let Some(client_ca) = &tls.client_ca_file {
+        config = config
+            .client_ca_root(tonic::transport::Certificate::from_pem(read(
+                "GRPC_TLS_CLIENT_CA_FILE",
+                client_ca,
+            )?))
+            .client_auth_optional(false);
+    }
+    Ok(config)
 }
 
 /// Applies the service's migrations (and the chassis' own) under sqlx's
@@ -499,6 +531,8 @@ async fn serve_metrics(
 /// A running service.
 pub struct Application {
     identity: &'static ServiceIdentity,
+    /// Whether the gRPC listener speaks TLS.
+    tls: bool,
     grpc_addr: SocketAddr,
     metrics_addr: SocketAddr,
     shutdown_grace: Duration,
@@ -516,9 +550,15 @@ impl Application {
         self.grpc_addr
     }
 
-    /// `http://127.0.0.1:<port>` for clients on this host.
+    /// `http://127.0.0.1:<port>` for clients on this host, or
+    /// `https://localhost:<port>` when the listener speaks TLS (the name its
+    /// certificate carries).
     pub fn grpc_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.grpc_addr.port())
+        if self.tls {
+            format!("https://localhost:{}", self.grpc_addr.port())
+        } else {
+            format!("http://127.0.0.1:{}", self.grpc_addr.port())
+        }
     }
 
     pub fn metrics_addr(&self) -> SocketAddr {

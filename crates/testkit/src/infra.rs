@@ -155,10 +155,22 @@ pub struct PrivatePostgres {
     data: tempfile::TempDir,
     process: Option<Child>,
     run_as_postgres: bool,
+    /// Whether the server speaks TLS only (no plaintext TCP connections).
+    tls: bool,
 }
 
 impl PrivatePostgres {
     pub fn start() -> Self {
+        Self::initialise(None)
+    }
+
+    /// A server that accepts TCP connections over TLS only, presenting the
+    /// certificate and key given (issued for `localhost`).
+    pub fn start_with_tls(cert_file: &Path, key_file: &Path) -> Self {
+        Self::initialise(Some((cert_file, key_file)))
+    }
+
+    fn initialise(tls: Option<(&Path, &Path)>) -> Self {
         let run_as_postgres = is_root();
         let data = tempfile::Builder::new()
             .prefix("flatgov-pg-")
@@ -189,11 +201,34 @@ impl PrivatePostgres {
             "initdb failed in {}",
             data.path().display()
         );
+        if let Some((cert_file, key_file)) = tls {
+            let cluster = data.path().join("cluster");
+            std::fs::copy(cert_file, cluster.join("server.crt")).expect("server certificate");
+            std::fs::copy(key_file, cluster.join("server.key")).expect("server key");
+            std::fs::write(
+                cluster.join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+            )
+            .expect("pg_hba.conf");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                std::fs::set_permissions(
+                    cluster.join("server.key"),
+                    std::fs::Permissions::from_mode(0o600),
+                )
+                .expect("key permissions");
+            }
+            if run_as_postgres {
+                chown_to_postgres(&cluster);
+            }
+        }
         let mut postgres = Self {
             port: free_port(),
             data,
             process: None,
             run_as_postgres,
+            tls: tls.is_some(),
         };
         postgres.resume();
         postgres
@@ -202,6 +237,16 @@ impl PrivatePostgres {
     /// A URL naming `database` on this instance.
     pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// A URL naming `database` that verifies the server's certificate against
+    /// `ca_file` and its host name (`sslmode=verify-full`).
+    pub fn verified_url(&self, database: &str, ca_file: &Path) -> String {
+        format!(
+            "postgres://postgres@localhost:{}/{database}?sslmode=verify-full&sslrootcert={}",
+            self.port,
+            ca_file.display()
+        )
     }
 
     /// Kills the server (SIGKILL), like a crash.
@@ -252,7 +297,18 @@ impl PrivatePostgres {
     fn spawn_postmaster(&self) -> Child {
         let postgres = pg_binary("postgres");
         let cluster = self.data.path().join("cluster");
-        postgres_command(self.run_as_postgres, &postgres)
+        let mut command = postgres_command(self.run_as_postgres, &postgres);
+        if self.tls {
+            command.args([
+                "-c",
+                "ssl=on",
+                "-c",
+                "ssl_cert_file=server.crt",
+                "-c",
+                "ssl_key_file=server.key",
+            ]);
+        }
+        command
             .arg("-D")
             .arg(&cluster)
             .args([

@@ -189,17 +189,22 @@ fn url_with_user(url: &str, user: &str) -> Option<String> {
 /// test process (other processes may race to create it: that is fine).
 fn ensure_application_role(database_url: &str) {
     static ENSURED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-    let server = database_url
+    // Keep the query (sslmode, sslrootcert): a TLS-only server needs it.
+    let (location, query) = database_url
+        .split_once('?')
+        .map(|(location, query)| (location, format!("?{query}")))
+        .unwrap_or((database_url, String::new()));
+    let server = location
         .rsplit_once('/')
         .map(|(server, _)| server.to_owned())
-        .unwrap_or_else(|| database_url.to_owned());
+        .unwrap_or_else(|| location.to_owned());
     let mut ensured = ENSURED
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     if ensured.contains(&server) {
         return;
     }
-    let maintenance = format!("{server}/postgres");
+    let maintenance = format!("{server}/postgres{query}");
     let created = run_detached(Duration::from_secs(20), async move {
         use sqlx::Connection as _;
         // A private server may still be starting up.
@@ -227,7 +232,9 @@ fn ensure_application_role(database_url: &str) {
     });
     match created {
         Some(Ok(())) => ensured.push(server),
-        other => eprintln!("note: cannot ensure the {APPLICATION_ROLE} role: {other:?}"),
+        other => {
+            eprintln!("note: cannot ensure the {APPLICATION_ROLE} role on {server}: {other:?}")
+        }
     }
 }
 
@@ -321,6 +328,55 @@ impl TestAuth {
 }
 
 impl Default for TestAuth {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A local certificate authority and a certificate per service, NATS, PostgreSQL
+/// and clients, in a temporary directory.
+pub struct TestTls {
+    directory: tempfile::TempDir,
+    authority: flatgov_tls::Authority,
+}
+
+impl TestTls {
+    pub fn new() -> Self {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let authority = flatgov_tls::init(directory.path(), &[]).expect("test certificates");
+        Self {
+            directory,
+            authority,
+        }
+    }
+
+    /// The authority every certificate chains to.
+    pub fn ca_file(&self) -> PathBuf {
+        self.authority.ca_file()
+    }
+
+    /// `name`'s certificate and key (one of [`flatgov_tls::NAMES`]).
+    pub fn files(&self, name: &str) -> flatgov_tls::CertificateFiles {
+        self.authority.files(name)
+    }
+
+    /// The directory holding everything.
+    pub fn directory(&self) -> &std::path::Path {
+        self.directory.path()
+    }
+
+    /// A client of the platform trusting this authority, presenting `name`'s
+    /// certificate when a service requires one.
+    pub fn client(&self, name: &str) -> flatgov_grpc::ClientTls {
+        let files = self.files(name);
+        flatgov_grpc::ClientTls {
+            ca_file: Some(self.ca_file()),
+            identity: Some((files.cert, files.key)),
+        }
+    }
+}
+
+impl Default for TestTls {
     fn default() -> Self {
         Self::new()
     }

@@ -99,10 +99,11 @@ impl Directory {
         blocks_url: &str,
         duties_url: &str,
         credentials: ServiceCredentials,
+        tls: &flatgov_grpc::ClientTls,
         timeout: Duration,
     ) -> Result<Self, String> {
-        let blocks_channel = flatgov_grpc::client::channel(blocks_url)?;
-        let duties_channel = flatgov_grpc::client::channel(duties_url)?;
+        let blocks_channel = flatgov_grpc::client::channel(blocks_url, tls)?;
+        let duties_channel = flatgov_grpc::client::channel(duties_url, tls)?;
         Ok(Self {
             blocks: BlockRegistryClient::with_interceptor(
                 blocks_channel,

@@ -68,6 +68,7 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
         &config.blocks_url,
         &config.duties_url,
         credentials,
+        &config.chassis.client_tls,
         config.triage.call_timeout,
     )
     .map_err(StartError::Other)?;

@@ -24,39 +24,15 @@ async fn every_rpc_has_a_rule_and_a_probe_as_every_role_finds_the_table_enforced
     assert_eq!(uncovered(&POLICY), Vec::<String>::new());
     let service = Service::start().await;
     let report = probe(&service.application.grpc_url(), &POLICY, &service.test.auth).await;
-    // The chassis refuses a token signed by a key it does not trust even on
-    // a public method (UNAUTHENTICATED), where the probe reads the table's
-    // public grant as "granted": stricter than the table, not a leak. Those
-    // answers, and only those, are set aside until the probe knows it.
-    let (untrusted_key_on_public, contradictions): (Vec<&String>, Vec<&String>) =
-        report.contradictions.iter().partition(|contradiction| {
-            contradiction.contains(" as service intruder: table says granted")
-                && contradiction.contains("Unauthenticated")
-        });
-    for contradiction in &untrusted_key_on_public {
-        let method = contradiction
-            .trim_start_matches("flatgov.duties.v1.DutyLists/")
-            .split(' ')
-            .next()
-            .unwrap_or_default();
-        let rule = POLICY.rule(method).expect("a rule");
-        assert!(
-            rule.grants
-                .iter()
-                .any(|grant| grant.scope == flatgov_auth::policy::Scope::Public),
-            "only public methods admit a caller without a role: {contradiction}"
-        );
-    }
     println!(
-        "probe of {}: {} calls over {} RPCs, {} refused by the table as expected, \
-         {} contradictions ({} answers to an untrusted service key on public methods set aside)",
+        "probe of {}: {} calls over {} RPCs, {} refused by the table as expected, {} contradictions",
         POLICY.service,
         report.calls,
         POLICY.rules.len(),
         report.refusals_expected,
-        contradictions.len(),
-        untrusted_key_on_public.len()
+        report.contradictions.len(),
     );
+    let contradictions = &report.contradictions;
     assert!(contradictions.is_empty(), "{contradictions:#?}");
     assert_eq!(POLICY.rules.len(), 39);
     assert!(

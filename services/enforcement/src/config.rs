@@ -99,7 +99,7 @@ impl Config {
             Some(url) => {
                 let credentials =
                     ServiceCredentials::from_env(env, identity.name).map_err(StartError::Other)?;
-                DutiesClient::new(&url, credentials).map_err(|error| {
+                DutiesClient::new(&url, credentials, &chassis.client_tls).map_err(|error| {
                     StartError::Config(ConfigError::Malformed {
                         name: "DUTIES_URL",
                         value: url.clone(),

@@ -42,8 +42,12 @@ pub struct DutiesClient {
 impl DutiesClient {
     /// A client for `url` that signs its calls with `credentials`; the
     /// channel connects lazily, so start-up never depends on duties.
-    pub fn new(url: &str, credentials: ServiceCredentials) -> Result<Self, String> {
-        let channel = flatgov_grpc::client::channel(url)?;
+    pub fn new(
+        url: &str,
+        credentials: ServiceCredentials,
+        tls: &flatgov_grpc::ClientTls,
+    ) -> Result<Self, String> {
+        let channel = flatgov_grpc::client::channel(url, tls)?;
         let client = DutyListsClient::with_interceptor(
             channel,
             ServiceInterceptor::new(credentials, "duties"),

@@ -51,7 +51,7 @@ async fn organisations_are_admitted_by_district_administrators_and_staff_lists_k
             &subdistrict_admin,
         ))
         .await;
-    assert_code(narrow, Code::PermissionDenied, "is not granted");
+    assert_code(narrow, Code::PermissionDenied, "only with a district-wide jurisdiction");
     let deactivated = federation
         .client()
         .update_organisation(with_token(
@@ -1116,7 +1116,7 @@ async fn draft_proposals_stay_within_the_federation_and_only_the_drafter_submits
     assert_code(
         get(subdistrict_feed).await,
         Code::PermissionDenied,
-        "is not granted",
+        "only with a district-wide jurisdiction",
     );
     let submit_foreign = federation
         .client()

@@ -414,6 +414,8 @@ async fn seen_blocks(
             .resource(format!("blocks/{}", block.record.code));
     }
     if !view.wants_contacts() {
+        // Ids and posts only: nothing personal to record (intake's lookups).
+        access.audit().nothing_personal();
         return Ok(found
             .into_iter()
             .map(|data| SeenBlock {
@@ -450,7 +452,7 @@ async fn seen_blocks(
         .collect();
     let roster = store::staff::staff_by_ids(&mut connection, &staff_ids).await?;
     let viewer = Viewer::of(access);
-    found
+    let seen = found
         .into_iter()
         .map(|data| {
             let code = data.record.code.to_string();
@@ -468,7 +470,17 @@ async fn seen_blocks(
                 members,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, Error>>()?;
+    // No one's name or phone was shown to this caller: nothing personal to record.
+    let shown_someone = access
+        .audit()
+        .resources()
+        .iter()
+        .any(|resource| resource.starts_with("staff/"));
+    if !shown_someone {
+        access.audit().nothing_personal();
+    }
+    Ok(seen)
 }
 
 pub async fn locate_point(

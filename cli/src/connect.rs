@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use flatgov_auth::{Role, Signer, TokenRequest};
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 use flatgov_proto::audit::v1::audit_trail_client::AuditTrailClient;
 use flatgov_proto::blocks::v1::block_registry_client::BlockRegistryClient;
@@ -23,37 +23,46 @@ pub struct Connection {
         long,
         global = true,
         env = "BLOCKS_URL",
-        default_value = "http://127.0.0.1:50051"
+        default_value = "https://localhost:50051"
     )]
     pub blocks_url: String,
     #[arg(
         long,
         global = true,
         env = "DUTIES_URL",
-        default_value = "http://127.0.0.1:50052"
+        default_value = "https://localhost:50052"
     )]
     pub duties_url: String,
     #[arg(
         long,
         global = true,
         env = "CASES_URL",
-        default_value = "http://127.0.0.1:50053"
+        default_value = "https://localhost:50053"
     )]
     pub cases_url: String,
     #[arg(
         long,
         global = true,
         env = "ENFORCEMENT_URL",
-        default_value = "http://127.0.0.1:50054"
+        default_value = "https://localhost:50054"
     )]
     pub enforcement_url: String,
     #[arg(
         long,
         global = true,
         env = "FEDERATION_URL",
-        default_value = "http://127.0.0.1:50055"
+        default_value = "https://localhost:50055"
     )]
     pub federation_url: String,
+    /// The authority `https://` services' certificates chain to (scripts/up's local
+    /// one by default; the system's roots when the file does not exist).
+    #[arg(
+        long,
+        global = true,
+        env = "FLATGOV_CA_FILE",
+        default_value = ".flatgov/tls/ca.pem"
+    )]
+    pub ca_file: PathBuf,
     /// Bearer token to call with. Without one, a token is minted from
     /// --signing-key (the local platform's key) with the --as-* claims.
     #[arg(long, global = true, env = "FLATGOV_TOKEN", hide_env_values = true)]
@@ -156,23 +165,33 @@ impl Session {
     /// the token itself (the blocks crate's demo loader).
     pub fn blocks_plain(&self) -> anyhow::Result<BlockRegistryClient<Channel>> {
         Ok(
-            BlockRegistryClient::new(Self::channel(&self.connection.blocks_url)?)
+            BlockRegistryClient::new(self.channel(&self.connection.blocks_url)?)
                 .max_decoding_message_size(256 * 1024 * 1024)
                 .max_encoding_message_size(64 * 1024 * 1024),
         )
     }
 
-    fn channel(url: &str) -> anyhow::Result<Channel> {
-        Ok(Endpoint::from_shared(url.to_owned())
+    fn channel(&self, url: &str) -> anyhow::Result<Channel> {
+        let mut endpoint = Endpoint::from_shared(url.to_owned())
             .with_context(|| format!("invalid service url {url:?}"))?
             .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(120))
-            .connect_lazy())
+            .timeout(Duration::from_secs(120));
+        if url.starts_with("https://") {
+            let ca_file = &self.connection.ca_file;
+            let tls = match std::fs::read(ca_file) {
+                Ok(pem) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)),
+                Err(_) => ClientTlsConfig::new().with_enabled_roots(),
+            };
+            endpoint = endpoint
+                .tls_config(tls)
+                .with_context(|| format!("TLS for {url}"))?;
+        }
+        Ok(endpoint.connect_lazy())
     }
 
     pub fn blocks(&self) -> anyhow::Result<BlockRegistryClient<Authed>> {
         Ok(BlockRegistryClient::with_interceptor(
-            Self::channel(&self.connection.blocks_url)?,
+            self.channel(&self.connection.blocks_url)?,
             self.bearer.clone(),
         )
         .max_decoding_message_size(256 * 1024 * 1024)
@@ -181,21 +200,21 @@ impl Session {
 
     pub fn duties(&self) -> anyhow::Result<DutyListsClient<Authed>> {
         Ok(DutyListsClient::with_interceptor(
-            Self::channel(&self.connection.duties_url)?,
+            self.channel(&self.connection.duties_url)?,
             self.bearer.clone(),
         ))
     }
 
     pub fn cases(&self) -> anyhow::Result<CaseDispatchClient<Authed>> {
         Ok(CaseDispatchClient::with_interceptor(
-            Self::channel(&self.connection.cases_url)?,
+            self.channel(&self.connection.cases_url)?,
             self.bearer.clone(),
         ))
     }
 
     pub fn enforcement(&self) -> anyhow::Result<JointEnforcementClient<Authed>> {
         Ok(JointEnforcementClient::with_interceptor(
-            Self::channel(&self.connection.enforcement_url)?,
+            self.channel(&self.connection.enforcement_url)?,
             self.bearer.clone(),
         ))
     }
@@ -213,14 +232,14 @@ impl Session {
             ),
         };
         Ok(AuditTrailClient::with_interceptor(
-            Self::channel(url)?,
+            self.channel(url)?,
             self.bearer.clone(),
         ))
     }
 
     pub fn federation(&self) -> anyhow::Result<FederationClient<Authed>> {
         Ok(FederationClient::with_interceptor(
-            Self::channel(&self.connection.federation_url)?,
+            self.channel(&self.connection.federation_url)?,
             self.bearer.clone(),
         ))
     }

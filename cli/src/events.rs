@@ -48,6 +48,13 @@ pub struct TailArgs {
     idle_timeout: Option<u64>,
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     nats_url: String,
+    /// Your NATS credentials (an nkey seed or .creds file), e.g. from
+    /// `flatgov integrator credentials`.
+    #[arg(long, env = "NATS_CREDENTIALS_FILE")]
+    nats_credentials: Option<std::path::PathBuf>,
+    /// The authority the NATS server's certificate chains to (TLS when set).
+    #[arg(long, env = "NATS_TLS_CA_FILE")]
+    nats_ca: Option<std::path::PathBuf>,
     /// Test isolation prefix of the platform being read (normally empty).
     #[arg(long, env = "NATS_SUBJECT_PREFIX", default_value = "")]
     subject_prefix: String,
@@ -78,15 +85,10 @@ async fn tail(arguments: &TailArgs, output: Output) -> anyhow::Result<()> {
         ),
         None => SERVICES.iter().map(|service| service.to_string()).collect(),
     };
-    let bus = EventBus::connect(
-        &BusConfig {
-            url: arguments.nats_url.clone(),
-            subject_prefix: arguments.subject_prefix.clone(),
-            stream_replicas: 1,
-        },
-        "flatgov-cli",
-    )
-    .await?;
+    let mut config = BusConfig::plain(arguments.nats_url.clone(), arguments.subject_prefix.clone());
+    config.credentials_file = arguments.nats_credentials.clone();
+    config.tls_ca_file = arguments.nats_ca.clone();
+    let bus = EventBus::connect(&config, "flatgov-cli").await?;
     let descriptors = DescriptorPool::decode(flatgov_proto::FILE_DESCRIPTOR_SET)
         .context("decoding descriptors")?;
     let deliver_policy = match (&arguments.since, arguments.from_start) {
@@ -99,10 +101,17 @@ async fn tail(arguments: &TailArgs, output: Output) -> anyhow::Result<()> {
 
     let mut merged = futures::stream::SelectAll::new();
     for service in &services {
-        bus.ensure_stream(service).await.with_context(|| {
-            format!("cannot open the {service} stream at {}", arguments.nats_url)
-        })?;
-        let stream = bus.jetstream().get_stream(bus.stream_name(service)).await?;
+        // Read-only: an integrator may not create streams, only read them.
+        let stream = bus
+            .jetstream()
+            .get_stream(bus.stream_name(service))
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the {service} stream at {} (it appears once the service has started)",
+                    arguments.nats_url
+                )
+            })?;
         // An ordered consumer: ephemeral, flow-controlled, never acks, the
         // way an integrator replays a stream.
         let consumer = stream

@@ -8,12 +8,14 @@ mod asyncapi;
 mod audit;
 mod auth;
 mod cases;
+mod certs;
 mod connect;
 mod demo;
 mod enforcement;
 mod events;
 mod import;
 mod indicators;
+mod nats;
 mod render;
 
 /// Operate and integrate with a flatgov platform.
@@ -62,6 +64,12 @@ enum Command {
     Indicators(indicators::IndicatorsArgs),
     /// Read and verify a service's audit trail.
     Audit(audit::AuditArgs),
+    /// The local certificate authority and certificates (development).
+    Certs(certs::CertsArgs),
+    /// The NATS server configuration: users, permissions, TLS.
+    Nats(nats::NatsArgs),
+    /// Read-only NATS credentials for outside systems.
+    Integrator(nats::IntegratorArgs),
 }
 
 fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(future: F) -> anyhow::Result<()> {
@@ -102,6 +110,9 @@ fn main() -> ExitCode {
         Command::Audit(arguments) => with_session(&cli.connection, |session| async move {
             audit::run(&arguments, &session, cli.output).await
         }),
+        Command::Certs(arguments) => certs::certs(&arguments, cli.output),
+        Command::Nats(arguments) => nats::nats(&arguments, cli.output),
+        Command::Integrator(arguments) => nats::integrator(&arguments, cli.output),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -110,6 +110,14 @@ nats_binary() {
   fi
 }
 
+# nats-server installed (not started): for the platform's own server.
+ensure_nats_binary() {
+  [ -n "$(nats_binary)" ] || install_packages nats-server
+  NATS_SERVER_BIN=$(nats_binary)
+  [ -n "$NATS_SERVER_BIN" ] || die "nats-server not found after installing it"
+  export NATS_SERVER_BIN
+}
+
 ensure_nats() {
   if ! port_open 127.0.0.1 "$FLATGOV_NATS_PORT"; then
     [ -n "$(nats_binary)" ] || install_packages nats-server

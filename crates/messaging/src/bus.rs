@@ -1,5 +1,6 @@
 //! The NATS connection, subject naming and stream provisioning.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use async_nats::jetstream;
@@ -24,6 +25,28 @@ pub struct BusConfig {
     /// JetStream replicas for the streams this service provisions (3 in a
     /// production cluster).
     pub stream_replicas: usize,
+    /// The user's credentials: an nkey seed file (`SU…`) or a `.creds` file.
+    /// Each service has its own, whose permissions let it publish only its own
+    /// subjects; integrators' may only read.
+    pub credentials_file: Option<PathBuf>,
+    /// The authority the server's certificate must chain to (TLS required when set).
+    pub tls_ca_file: Option<PathBuf>,
+    /// A client certificate and key, for servers that require mTLS.
+    pub tls_client_identity: Option<(PathBuf, PathBuf)>,
+}
+
+impl BusConfig {
+    /// A plain connection to `url` (tests, tools): no credentials, no TLS.
+    pub fn plain(url: impl Into<String>, subject_prefix: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            subject_prefix: subject_prefix.into(),
+            stream_replicas: 1,
+            credentials_file: None,
+            tls_ca_file: None,
+            tls_client_identity: None,
+        }
+    }
 }
 
 impl BusConfig {
@@ -41,10 +64,42 @@ impl BusConfig {
                 expected: "subject tokens ending in a dot, e.g. t1a2b3.",
             });
         }
+        let client_cert: Option<PathBuf> = env.maybe(
+            "NATS_TLS_CLIENT_CERT_FILE",
+            "a PEM client certificate, for a NATS server that requires mTLS",
+        )?;
+        let client_key: Option<PathBuf> = env.maybe(
+            "NATS_TLS_CLIENT_KEY_FILE",
+            "the PEM key of NATS_TLS_CLIENT_CERT_FILE",
+        )?;
+        let tls_client_identity = match (client_cert, client_key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Malformed {
+                    name: "NATS_TLS_CLIENT_CERT_FILE",
+                    value: "[one of certificate and key]".into(),
+                    reason: "set both NATS_TLS_CLIENT_CERT_FILE and NATS_TLS_CLIENT_KEY_FILE, or neither".into(),
+                    expected: "a PEM client certificate and its key",
+                });
+            }
+        };
         Ok(Self {
-            url: env.required("NATS_URL", "a nats:// URL such as nats://127.0.0.1:4222")?,
+            url: env.required(
+                "NATS_URL",
+                "a nats:// or tls:// URL such as tls://nats:4222",
+            )?,
             subject_prefix,
             stream_replicas: env.optional("NATS_STREAM_REPLICAS", 1, "1, 3 or 5")?,
+            credentials_file: env.maybe(
+                "NATS_CREDENTIALS_FILE",
+                "this service's NATS credentials: an nkey seed file or a .creds file",
+            )?,
+            tls_ca_file: env.maybe(
+                "NATS_TLS_CA_FILE",
+                "the PEM authority the NATS server's certificate chains to (TLS required when set)",
+            )?,
+            tls_client_identity,
         })
     }
 }
@@ -82,7 +137,32 @@ impl EventBus {
     /// reconnecting in the background, so a service starts (and takes
     /// requests that need only its database) while NATS is away.
     pub async fn connect(config: &BusConfig, connection_name: &str) -> Result<Self, BusError> {
-        let client = async_nats::ConnectOptions::new()
+        let refused = |reason: String| BusError::Connect {
+            url: config.url.clone(),
+            reason,
+        };
+        let mut options = async_nats::ConnectOptions::new();
+        if let Some(path) = &config.credentials_file {
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                refused(format!("NATS_CREDENTIALS_FILE {}: {error}", path.display()))
+            })?;
+            options = if text.contains("BEGIN NATS USER JWT") {
+                async_nats::ConnectOptions::with_credentials(&text).map_err(|error| {
+                    refused(format!("NATS_CREDENTIALS_FILE {}: {error}", path.display()))
+                })?
+            } else {
+                async_nats::ConnectOptions::with_nkey(text.trim().to_owned())
+            };
+        }
+        if let Some(ca_file) = &config.tls_ca_file {
+            options = options
+                .require_tls(true)
+                .add_root_certificates(ca_file.clone());
+        }
+        if let Some((cert, key)) = &config.tls_client_identity {
+            options = options.add_client_certificate(cert.clone(), key.clone());
+        }
+        let client = options
             .name(connection_name)
             .retry_on_initial_connect()
             .max_reconnects(None)

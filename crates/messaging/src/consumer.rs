@@ -153,17 +153,21 @@ async fn consume<H: EventHandler>(
     metrics: &MessagingMetrics,
     shutdown: &CancellationToken,
 ) -> Result<Stop, String> {
-    bus.ensure_stream(spec.source_service)
-        .await
-        .map_err(|error| error.to_string())?;
     bus.ensure_deadletter_stream()
         .await
         .map_err(|error| error.to_string())?;
+    // Another service's stream is that service's to create (its NATS user alone may):
+    // until it has started once, this consumer waits and retries.
     let stream = bus
         .jetstream()
         .get_stream(bus.stream_name(spec.source_service))
         .await
-        .map_err(|error| error.to_string())?;
+        .map_err(|error| {
+            format!(
+                "the {} stream is not there yet ({error}); it appears when that service starts",
+                spec.source_service
+            )
+        })?;
     let consumer = stream
         .get_or_create_consumer(
             &spec.durable_name,

@@ -16,6 +16,7 @@
 //!   that keeps failing is retried with backoff and, after `max_deliver`
 //!   tries, published to `flatgov.deadletter.<svc>` so the consumer moves on.
 
+pub mod accounts;
 pub mod bus;
 pub mod consumer;
 pub mod envelope;

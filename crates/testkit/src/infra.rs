@@ -97,6 +97,10 @@ pub struct PrivateNats {
     port: u16,
     store: tempfile::TempDir,
     process: Option<Child>,
+    /// The users and their permissions, when the server runs with accounts.
+    accounts: Option<flatgov_messaging::accounts::AccountsDirectory>,
+    /// Whether the server speaks TLS only.
+    tls: Option<flatgov_messaging::accounts::ServerTlsFiles>,
 }
 
 impl PrivateNats {
@@ -105,13 +109,71 @@ impl PrivateNats {
             port: free_port(),
             store: tempfile::tempdir().expect("nats store directory"),
             process: None,
+            accounts: None,
+            tls: None,
         };
         nats.resume();
         nats
     }
 
+    /// A server with the users of `accounts` (each with its permissions) and, when
+    /// given, TLS required of every client.
+    pub fn start_with_accounts(
+        accounts: flatgov_messaging::accounts::AccountsDirectory,
+        tls: Option<flatgov_messaging::accounts::ServerTlsFiles>,
+    ) -> Self {
+        let mut nats = Self {
+            port: free_port(),
+            store: tempfile::tempdir().expect("nats store directory"),
+            process: None,
+            accounts: Some(accounts),
+            tls,
+        };
+        nats.write_config();
+        nats.resume();
+        nats
+    }
+
+    fn settings(&self) -> flatgov_messaging::accounts::ServerSettings {
+        flatgov_messaging::accounts::ServerSettings {
+            host: "127.0.0.1".into(),
+            port: self.port,
+            store_dir: self.store.path().join("jetstream"),
+            pid_file: self.store.path().join("nats.pid"),
+            tls: self.tls.clone(),
+            sync_always: false,
+        }
+    }
+
+    fn write_config(&self) {
+        if let Some(accounts) = &self.accounts {
+            accounts
+                .write_config(&self.settings())
+                .expect("writing the nats configuration");
+        }
+    }
+
+    /// Rewrites the configuration from the accounts directory (after a user was added
+    /// or revoked) and has the server reload it.
+    pub fn reload(&self) {
+        self.write_config();
+        if let Some(process) = &self.process {
+            let status = Command::new("kill")
+                .args(["-HUP", &process.id().to_string()])
+                .status()
+                .expect("kill -HUP");
+            assert!(status.success(), "cannot signal nats-server to reload");
+        }
+    }
+
+    /// `nats://127.0.0.1:<port>`, or `tls://localhost:<port>` for a TLS server (the
+    /// name its certificate carries).
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        if self.tls.is_some() {
+            format!("tls://localhost:{}", self.port)
+        } else {
+            format!("nats://127.0.0.1:{}", self.port)
+        }
     }
 
     /// Kills the server (SIGKILL).
@@ -122,16 +184,25 @@ impl PrivateNats {
     /// Starts the server again on the same port with the same store.
     pub fn resume(&mut self) {
         let binary = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
-        let process = Command::new(&binary)
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(self.store.path())
+        let mut command = Command::new(&binary);
+        match &self.accounts {
+            Some(accounts) => {
+                command.arg("-c").arg(accounts.config_file());
+            }
+            None => {
+                command
+                    .args([
+                        "-a",
+                        "127.0.0.1",
+                        "-p",
+                        &self.port.to_string(),
+                        "-js",
+                        "-sd",
+                    ])
+                    .arg(self.store.path());
+            }
+        }
+        let process = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

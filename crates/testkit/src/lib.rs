@@ -135,11 +135,7 @@ fn run_detached<T: Send + 'static>(
 /// their consumers — loading the shared NATS server. Called when a
 /// [`TestEnv`] is dropped; a harness with its own prefix calls it itself.
 pub fn delete_streams(nats_url: &str, prefix: &str) {
-    let config = flatgov_messaging::BusConfig {
-        url: nats_url.to_owned(),
-        subject_prefix: prefix.to_owned(),
-        stream_replicas: 1,
-    };
+    let config = flatgov_messaging::BusConfig::plain(nats_url.to_owned(), prefix.to_owned());
     let deleted = run_detached(Duration::from_secs(10), async move {
         use futures::TryStreamExt as _;
         let bus = flatgov_messaging::EventBus::connect(&config, "flatgov-test-cleanup")
@@ -442,11 +438,7 @@ impl TestEnv {
     /// A bus on the same NATS and prefix, for publishing or inspecting.
     pub async fn bus(&self) -> flatgov_messaging::EventBus {
         flatgov_messaging::EventBus::connect(
-            &flatgov_messaging::BusConfig {
-                url: self.nats_url.clone(),
-                subject_prefix: self.prefix.clone(),
-                stream_replicas: 1,
-            },
+            &flatgov_messaging::BusConfig::plain(self.nats_url.clone(), self.prefix.clone()),
             "flatgov-test",
         )
         .await

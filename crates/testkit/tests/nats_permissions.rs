@@ -1,0 +1,292 @@
+//! NATS with accounts and TLS, against a real nats-server: each service publishes only
+//! its own subjects, integrators only read, a forged event never reaches a consumer, a
+//! revoked user is locked out, and nothing connects in plaintext.
+
+use std::time::Duration;
+
+use flatgov_messaging::accounts::{AccountsDirectory, ServerTlsFiles};
+use flatgov_messaging::{BusConfig, EventBus};
+use flatgov_proto::testing::v1::echo_client::EchoClient;
+use flatgov_proto::testing::v1::{Echoed, RecordRequest};
+use flatgov_testkit::echo::{self, EchoOptions};
+use flatgov_testkit::{PrivateNats, TestEnv, TestTls, eventually, with_token};
+use prost::Message as _;
+
+/// A private server with a user per service (`testing` is the echo service), one
+/// integrator, and TLS.
+struct Secured {
+    accounts: AccountsDirectory,
+    tls: TestTls,
+    nats: PrivateNats,
+    _directory: tempfile::TempDir,
+}
+
+impl Secured {
+    fn start() -> Self {
+        let directory = tempfile::tempdir().unwrap();
+        let accounts = AccountsDirectory::new(directory.path());
+        accounts
+            .ensure_services(&["testing", "cases", "enforcement"])
+            .unwrap();
+        accounts.add_integrator("hotline-12345").unwrap();
+        let tls = TestTls::new();
+        let files = tls.files("nats");
+        let nats = PrivateNats::start_with_accounts(
+            accounts.clone(),
+            Some(ServerTlsFiles {
+                cert: files.cert,
+                key: files.key,
+                ca: tls.ca_file(),
+                verify_clients: false,
+            }),
+        );
+        Self {
+            accounts,
+            tls,
+            nats,
+            _directory: directory,
+        }
+    }
+
+    fn config(&self, credentials: Option<std::path::PathBuf>) -> BusConfig {
+        let mut config = BusConfig::plain(self.nats.url(), "");
+        config.credentials_file = credentials;
+        config.tls_ca_file = Some(self.tls.ca_file());
+        config
+    }
+
+    async fn bus_as(&self, credentials: std::path::PathBuf) -> EventBus {
+        let bus = EventBus::connect(&self.config(Some(credentials)), "test")
+            .await
+            .unwrap();
+        eventually("the connection", Duration::from_secs(10), || {
+            let connected = bus.is_connected();
+            async move { connected.then_some(()) }
+        })
+        .await;
+        bus
+    }
+
+    /// The echo service running as its own NATS user, consuming its own events.
+    async fn echo(&self, test: &TestEnv) -> flatgov_grpc::Application {
+        let env = test
+            .env()
+            .with("NATS_URL", self.nats.url())
+            .with("NATS_SUBJECT_PREFIX", "")
+            .with(
+                "NATS_CREDENTIALS_FILE",
+                self.accounts.service_seed("testing").display().to_string(),
+            )
+            .with("NATS_TLS_CA_FILE", self.tls.ca_file().display().to_string());
+        echo::build(
+            env,
+            EchoOptions {
+                consumer: Some(echo::consumer_spec("testing-on-echo-echoed")),
+                ..EchoOptions::default()
+            },
+        )
+        .await
+        .unwrap()
+    }
+}
+
+/// A JetStream publish, answered by a PubAck only when the server let it through.
+async fn jetstream_publish(bus: &EventBus, subject: &str, payload: Vec<u8>) -> Result<(), String> {
+    let ack = bus
+        .jetstream()
+        .publish(subject.to_owned(), payload.into())
+        .await
+        .map_err(|error| error.to_string())?;
+    tokio::time::timeout(Duration::from_secs(3), ack)
+        .await
+        .map_err(|_| "no acknowledgement".to_owned())?
+        .map(|_| ())
+        .map_err(|error| error.to_string())
+}
+
+async fn effects(pool: &sqlx::PgPool) -> Vec<String> {
+    sqlx::query_scalar("select message from echo_effects order by message")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn another_service_cannot_publish_a_forged_event_and_no_consumer_ever_sees_one() {
+    let secured = Secured::start();
+    let test = TestEnv::new();
+    let application = secured.echo(&test).await;
+    let pool = sqlx::PgPool::connect(test.database.url()).await.unwrap();
+
+    // `cases` forges the echo service's event and another service's.
+    let cases = secured.bus_as(secured.accounts.service_seed("cases")).await;
+    let forged = Echoed {
+        id: uuid::Uuid::now_v7().to_string(),
+        message: "forged".into(),
+    }
+    .encode_to_vec();
+    assert!(
+        jetstream_publish(&cases, "flatgov.testing.echo.echoed", forged.clone())
+            .await
+            .is_err()
+    );
+    assert!(
+        jetstream_publish(&cases, "flatgov.enforcement.operation.opened", forged)
+            .await
+            .is_err()
+    );
+    // Its own subjects it may publish (the stream provisioned as its relay would).
+    cases.ensure_stream("cases").await.unwrap();
+    jetstream_publish(&cases, "flatgov.cases.case.reported", vec![1])
+        .await
+        .expect("a service publishes its own events");
+
+    // The echo service's own, legitimate event is consumed; the forged one never was.
+    EchoClient::connect(application.grpc_url())
+        .await
+        .unwrap()
+        .record(with_token(
+            RecordRequest {
+                message: "genuine".into(),
+                fail_after_write: false,
+                request_id: String::new(),
+            },
+            &test.auth.admin_token(),
+        ))
+        .await
+        .unwrap();
+    eventually(
+        "the genuine event to be consumed",
+        Duration::from_secs(15),
+        || {
+            let pool = pool.clone();
+            async move {
+                let seen = effects(&pool).await;
+                (!seen.is_empty()).then_some(seen)
+            }
+        },
+    )
+    .await;
+    assert_eq!(effects(&pool).await, ["genuine"]);
+    application.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_integrator_reads_every_stream_but_publishes_nothing() {
+    let secured = Secured::start();
+    let cases = secured.bus_as(secured.accounts.service_seed("cases")).await;
+    cases.ensure_stream("cases").await.unwrap();
+    jetstream_publish(&cases, "flatgov.cases.case.reported", vec![7])
+        .await
+        .unwrap();
+
+    let integrator = secured
+        .bus_as(secured.accounts.integrator_seed("hotline-12345"))
+        .await;
+    let stream = integrator
+        .jetstream()
+        .get_stream("FLATGOV_CASES")
+        .await
+        .expect("an integrator reads stream information");
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::All,
+            ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
+            ..Default::default()
+        })
+        .await
+        .expect("an integrator creates a consumer of its own");
+    let mut messages = consumer.fetch().max_messages(1).messages().await.unwrap();
+    let first = futures::StreamExt::next(&mut messages)
+        .await
+        .expect("a message")
+        .expect("readable");
+    assert_eq!(first.payload.as_ref(), [7]);
+
+    for subject in [
+        "flatgov.cases.case.escalated",
+        "flatgov.deadletter.cases",
+        "flatgov.integrator.anything",
+    ] {
+        assert!(
+            jetstream_publish(&integrator, subject, vec![1])
+                .await
+                .is_err(),
+            "{subject}"
+        );
+    }
+    let deleted = integrator.jetstream().delete_stream("FLATGOV_CASES").await;
+    assert!(deleted.is_err(), "an integrator cannot delete a stream");
+    let info = cases
+        .jetstream()
+        .get_stream("FLATGOV_CASES")
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .clone();
+    assert_eq!(
+        info.state.messages, 1,
+        "nothing the integrator sent was stored"
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_service_is_locked_out_and_plaintext_never_connects() {
+    let secured = Secured::start();
+    let cases = secured.bus_as(secured.accounts.service_seed("cases")).await;
+    cases.ensure_stream("cases").await.unwrap();
+    jetstream_publish(&cases, "flatgov.cases.case.reported", vec![1])
+        .await
+        .unwrap();
+
+    let seed = std::fs::read_to_string(secured.accounts.service_seed("cases")).unwrap();
+    assert!(secured.accounts.revoke_service("cases").unwrap());
+    secured.nats.reload();
+    eventually(
+        "the revoked service to be refused",
+        Duration::from_secs(15),
+        || {
+            let cases = cases.clone();
+            async move {
+                jetstream_publish(&cases, "flatgov.cases.case.reported", vec![2])
+                    .await
+                    .err()
+            }
+        },
+    )
+    .await;
+    // Its old credentials no longer open a connection.
+    let stale = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(stale.path(), seed).unwrap();
+    let mut config = secured.config(Some(stale.path().to_owned()));
+    config.url = secured.nats.url();
+    let client = async_nats::ConnectOptions::with_nkey(
+        std::fs::read_to_string(stale.path())
+            .unwrap()
+            .trim()
+            .to_owned(),
+    )
+    .require_tls(true)
+    .add_root_certificates(secured.tls.ca_file())
+    .connect(secured.nats.url())
+    .await;
+    assert!(client.is_err(), "revoked credentials are refused");
+
+    // Without TLS nothing connects, credentials or not.
+    let plaintext = async_nats::ConnectOptions::with_nkey(
+        std::fs::read_to_string(secured.accounts.service_seed("enforcement"))
+            .unwrap()
+            .trim()
+            .to_owned(),
+    )
+    .connect(
+        secured
+            .nats
+            .url()
+            .replace("tls://localhost", "nats://127.0.0.1"),
+    )
+    .await;
+    assert!(plaintext.is_err(), "a plaintext client is refused");
+}

@@ -194,11 +194,7 @@ impl Platform {
     /// A bus on the platform's NATS and prefix, as an integrator sees it.
     pub async fn bus(&self) -> flatgov_messaging::EventBus {
         flatgov_messaging::EventBus::connect(
-            &flatgov_messaging::BusConfig {
-                url: self.nats_url.clone(),
-                subject_prefix: self.prefix.clone(),
-                stream_replicas: 1,
-            },
+            &flatgov_messaging::BusConfig::plain(self.nats_url.clone(), self.prefix.clone()),
             "flatgov-journey-integrator",
         )
         .await
@@ -256,6 +252,10 @@ impl Platform {
                 format!("127.0.0.1:{}", process.metrics_port),
             )
             .env("AUTH_JWKS_FILE", self.auth.jwks_file())
+            .env(
+                "FEDERATION_IDENTITY_KEY_FILE",
+                self.auth.federation_identity_key_file(),
+            )
             // Each service signs its calls with its own key, which nothing else holds.
             .env("AUTH_SIGNING_KEY_FILE", self.auth.service_key_file(name))
             .env("SHUTDOWN_GRACE_SECONDS", "5")
@@ -475,11 +475,8 @@ impl Platform {
     /// the shared NATS server, so repeated runs do not pile them up. A failed
     /// journey leaves them for inspection.
     fn delete_streams(&self) {
-        let config = flatgov_messaging::BusConfig {
-            url: self.nats_url.clone(),
-            subject_prefix: self.prefix.clone(),
-            stream_replicas: 1,
-        };
+        let config =
+            flatgov_messaging::BusConfig::plain(self.nats_url.clone(), self.prefix.clone());
         // Drop may run while the test's runtime shuts down: use a runtime of
         // our own on a plain thread, as TestDatabase does.
         let deleted = std::thread::spawn(move || {

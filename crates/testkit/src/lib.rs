@@ -261,6 +261,11 @@ impl TestAuth {
         let mut services: Vec<&str> = flatgov_auth::keys::SIGNING_SERVICES.to_vec();
         services.push("testing");
         keys.init(&services).expect("writing test keys");
+        std::fs::write(
+            directory.path().join("federation-identity-key"),
+            format!("test-identity-key-{}{}\n", unique_token(), unique_token()),
+        )
+        .expect("writing the federation identity key");
         let signer =
             Signer::from_file(&keys.people_key_file(), "flatgov").expect("reading test key");
         Self { directory, signer }
@@ -278,6 +283,11 @@ impl TestAuth {
     /// `service`'s own signing key.
     pub fn service_key_file(&self, service: &str) -> PathBuf {
         self.keys().service_key_file(service)
+    }
+
+    /// The federation's identity key (the secret ID numbers are hashed with).
+    pub fn federation_identity_key_file(&self) -> PathBuf {
+        self.directory.path().join("federation-identity-key")
     }
 
     /// The people key's file (for a CLI under test to mint with).
@@ -422,6 +432,13 @@ impl TestEnv {
             (
                 "AUTH_JWKS_FILE",
                 self.auth.jwks_file().display().to_string(),
+            ),
+            (
+                "FEDERATION_IDENTITY_KEY_FILE",
+                self.auth
+                    .federation_identity_key_file()
+                    .display()
+                    .to_string(),
             ),
         ])
     }

@@ -58,10 +58,12 @@ fn migrator() -> sqlx::migrate::Migrator {
 pub struct Config {
     pub chassis: ChassisConfig,
     /// A file holding the secret that turns ID numbers into identity keys
-    /// (at least 32 bytes). Unset: a key is generated on first start and
-    /// kept in the database, which protects ID numbers less against a
-    /// stolen database; production sets this from a secret store.
+    /// (at least 32 bytes), from a secret store. Required unless
+    /// `development_identity_key` is set.
     pub identity_key_file: Option<PathBuf>,
+    /// Development only: without a key file, generate a key and keep it in the
+    /// database (which protects ID numbers less against a stolen database).
+    pub development_identity_key: bool,
 }
 
 impl Config {
@@ -72,7 +74,25 @@ impl Config {
                 "FEDERATION_IDENTITY_KEY_FILE",
                 "path to a file holding at least 32 bytes of secret key for hashing ID numbers",
             )?,
+            development_identity_key: env.optional(
+                "FEDERATION_DEVELOPMENT_IDENTITY_KEY",
+                false,
+                "true only on a development machine: keep a generated identity key in the database",
+            )?,
         })
+        .and_then(Config::require_identity_key)
+    }
+
+    /// Outside development the identity key must come from a secret: a service
+    /// that would keep it beside the register it protects refuses to start.
+    fn require_identity_key(self) -> Result<Self, ConfigError> {
+        if self.identity_key_file.is_none() && !self.development_identity_key {
+            return Err(ConfigError::Missing {
+                name: "FEDERATION_IDENTITY_KEY_FILE",
+                expected: "a file holding at least 32 bytes of secret key for hashing ID numbers, from a secret store (`flatgov keys init` writes one); on a development machine FEDERATION_DEVELOPMENT_IDENTITY_KEY=true keeps a generated key in the database instead",
+            });
+        }
+        Ok(self)
     }
 }
 

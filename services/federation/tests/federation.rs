@@ -1625,3 +1625,24 @@ async fn residents_page_through_announced_activities_while_drafts_stay_with_thei
     assert_code(other_filter, Code::InvalidArgument, "page_token");
     federation.application.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn outside_development_the_service_refuses_to_start_without_its_identity_key() {
+    let test = TestEnv::new();
+    let without_key = test.env().with("FEDERATION_IDENTITY_KEY_FILE", "");
+    let refused = flatgov_federation::build(without_key.clone())
+        .await
+        .err()
+        .expect("no key, no start");
+    assert!(
+        refused
+            .to_string()
+            .contains("FEDERATION_IDENTITY_KEY_FILE is required"),
+        "{refused}"
+    );
+    let development =
+        flatgov_federation::build(without_key.with("FEDERATION_DEVELOPMENT_IDENTITY_KEY", "true"))
+            .await
+            .expect("a development machine may keep a generated key");
+    development.shutdown().await.unwrap();
+}

@@ -51,7 +51,11 @@ async fn organisations_are_admitted_by_district_administrators_and_staff_lists_k
             &subdistrict_admin,
         ))
         .await;
-    assert_code(narrow, Code::PermissionDenied, "only with a district-wide jurisdiction");
+    assert_code(
+        narrow,
+        Code::PermissionDenied,
+        "only with a district-wide jurisdiction",
+    );
     let deactivated = federation
         .client()
         .update_organisation(with_token(

@@ -215,23 +215,6 @@ impl Caller {
         roles.iter().any(|role| self.has_role(*role))
     }
 
-    /// `PERMISSION_DENIED` unless the caller holds one of `roles`.
-    pub fn require_any_role(&self, roles: &[Role]) -> Result<(), tonic::Status> {
-        if self.has_any_role(roles) {
-            return Ok(());
-        }
-        let wanted: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
-        Err(tonic::Status::permission_denied(format!(
-            "this call needs one of the roles [{}]; the caller has [{}]",
-            wanted.join(", "),
-            self.roles
-                .iter()
-                .map(|role| role.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )))
-    }
-
     /// True when one of the caller's jurisdictions contains the division
     /// with `code` (a district, subdistrict, community or block code).
     pub fn covers(&self, code: &str) -> bool {
@@ -239,37 +222,6 @@ impl Caller {
             .iter()
             .any(|jurisdiction| jurisdiction.covers(code))
     }
-
-    /// `PERMISSION_DENIED` unless the division with `code` is inside the
-    /// caller's jurisdiction. Services are trusted district-wide.
-    pub fn require_jurisdiction(&self, code: &str) -> Result<(), tonic::Status> {
-        if self.has_role(Role::Service) || self.covers(code) {
-            return Ok(());
-        }
-        Err(tonic::Status::permission_denied(format!(
-            "division {code} is outside the caller's jurisdiction [{}]",
-            self.jurisdictions
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )))
-    }
-
-    /// The organisation the caller acts for, or `PERMISSION_DENIED`.
-    pub fn require_organisation(&self) -> Result<&str, tonic::Status> {
-        self.organisation.as_deref().ok_or_else(|| {
-            tonic::Status::permission_denied("the caller's token names no organisation")
-        })
-    }
-}
-
-/// The verified caller of a request that passed through [`AuthLayer`].
-pub fn caller<T>(request: &tonic::Request<T>) -> Result<&Caller, tonic::Status> {
-    request
-        .extensions()
-        .get::<Caller>()
-        .ok_or_else(|| tonic::Status::unauthenticated("no verified caller on this request"))
 }
 
 /// Why a token was refused; shown to the caller as `UNAUTHENTICATED`.
@@ -309,7 +261,6 @@ mod tests {
         assert!(dispatcher.covers("430302001004017"));
         assert!(!dispatcher.covers("430302002004017"));
         assert!(!dispatcher.covers("430302"));
-        assert!(dispatcher.require_jurisdiction("430302002004017").is_err());
     }
 
     #[test]
@@ -319,21 +270,6 @@ mod tests {
         let error = "towns/430302001".parse::<Jurisdiction>().unwrap_err();
         assert!(error.contains("\"towns\""), "{error}");
         assert!("blocks/430302001004017".parse::<Jurisdiction>().is_ok());
-    }
-
-    #[test]
-    fn a_missing_role_is_permission_denied_naming_the_needed_roles() {
-        let governor = caller_with(&[Role::Governor], &[]);
-        let status = governor
-            .require_any_role(&[Role::DistrictAdmin, Role::SubdistrictDispatcher])
-            .unwrap_err();
-        assert_eq!(status.code(), tonic::Code::PermissionDenied);
-        assert!(
-            status
-                .message()
-                .contains("district_admin, subdistrict_dispatcher")
-        );
-        assert!(governor.require_any_role(&[Role::Governor]).is_ok());
     }
 
     #[test]

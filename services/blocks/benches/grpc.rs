@@ -147,7 +147,7 @@ impl Echo for TrivialEcho {
         &self,
         request: tonic::Request<EchoRequest>,
     ) -> Result<tonic::Response<EchoResponse>, tonic::Status> {
-        flatgov_auth::caller(&request)?;
+        flatgov_grpc::access(&request)?;
         Ok(tonic::Response::new(EchoResponse {
             message: request.into_inner().message,
         }))

@@ -35,7 +35,8 @@ pub mod error;
 pub mod idempotency;
 pub mod layers;
 pub mod paging;
-pub mod request_id;
+/// Request ids are part of the shared vocabulary.
+pub use flatgov_vocabulary::request_id;
 pub mod runtime;
 pub mod time;
 

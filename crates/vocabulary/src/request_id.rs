@@ -10,10 +10,9 @@
 //! agency, …) is the service's to document.
 //!
 //! ```
-//! use flatgov_grpc::error::ForField as _;
-//! use flatgov_grpc::request_id::RequestId;
+//! use flatgov_vocabulary::RequestId;
 //!
-//! let id = RequestId::parse_optional(" 12345-2026-000123 ").for_field("request_id").unwrap();
+//! let id = RequestId::parse_optional(" 12345-2026-000123 ").unwrap();
 //! assert_eq!(id.unwrap().as_str(), "12345-2026-000123");
 //! assert_eq!(RequestId::parse_optional("").unwrap(), None);
 //! assert!(RequestId::parse_optional("两个字").is_err());

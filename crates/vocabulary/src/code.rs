@@ -1,0 +1,163 @@
+//! Snake-case codes people read in logs and command lines: matter codes
+//! (`broken_street_light`), department and agency codes (`urban_management`),
+//! organisation codes (`womens_federation`). One rule for all: lower-case ASCII
+//! letters, digits and single underscores, starting with a letter, not ending with `_`.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Why a text is not a valid code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnakeCodeError {
+    #[error("{what} is empty")]
+    Empty { what: &'static str },
+    #[error("{what} {value:?} is longer than {max} characters")]
+    TooLong {
+        what: &'static str,
+        value: String,
+        max: usize,
+    },
+    #[error(
+        "{what} {value:?} is malformed: expected lower-case letters, digits and single underscores, starting with a letter (e.g. {example})"
+    )]
+    Malformed {
+        what: &'static str,
+        value: String,
+        example: &'static str,
+    },
+}
+
+fn check(
+    value: &str,
+    what: &'static str,
+    max: usize,
+    example: &'static str,
+) -> Result<(), SnakeCodeError> {
+    if value.is_empty() {
+        return Err(SnakeCodeError::Empty { what });
+    }
+    if value.chars().count() > max {
+        return Err(SnakeCodeError::TooLong {
+            what,
+            value: value.to_owned(),
+            max,
+        });
+    }
+    let well_formed = value.starts_with(|c: char| c.is_ascii_lowercase())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !value.ends_with('_')
+        && !value.contains("__");
+    if well_formed {
+        Ok(())
+    } else {
+        Err(SnakeCodeError::Malformed {
+            what,
+            value: value.to_owned(),
+            example,
+        })
+    }
+}
+
+macro_rules! snake_code {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $max:literal, $example:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The longest code, in characters.
+            pub const MAX_CHARS: usize = $max;
+
+            pub fn parse(value: &str) -> Result<Self, SnakeCodeError> {
+                check(value, $what, $max, $example).map(|()| Self(value.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(formatter, "{}({})", stringify!($name), self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = SnakeCodeError;
+            fn from_str(value: &str) -> Result<Self, SnakeCodeError> {
+                Self::parse(value)
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                Self::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+snake_code!(
+    /// A matter of the duty lists' catalogue, e.g. `broken_street_light`.
+    MatterCode, "matter code", 64, "broken_street_light"
+);
+snake_code!(
+    /// A department or enforcement agency, e.g. `urban_management` (the `org` claim
+    /// of its officers' tokens).
+    DepartmentCode, "department code", 64, "urban_management"
+);
+snake_code!(
+    /// A member organisation of the federation, e.g. `womens_federation` (the `org`
+    /// claim of its staff's tokens).
+    OrganisationCode, "organisation code", 48, "womens_federation"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_code_is_lower_snake_case_starting_with_a_letter() {
+        for good in ["broken_street_light", "m2", "urban_management", "a"] {
+            assert!(MatterCode::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "Broken",
+            "2fast",
+            "a__b",
+            "trailing_",
+            "ENV-03.2",
+            "has space",
+            "路灯",
+        ] {
+            assert!(MatterCode::parse(bad).is_err(), "{bad}");
+        }
+        assert!(matches!(
+            OrganisationCode::parse(&"a".repeat(49)),
+            Err(SnakeCodeError::TooLong { max: 48, .. })
+        ));
+        assert!(
+            DepartmentCode::parse("Urban")
+                .unwrap_err()
+                .to_string()
+                .contains("e.g. urban_management")
+        );
+    }
+}

@@ -1,0 +1,20 @@
+//! The words every flatgov service uses, parsed once: division codes
+//! ([`division`]), snake-case codes of matters, departments and organisations
+//! ([`code`]), phone numbers ([`phone`]), resource names ([`name`]) and request ids
+//! ([`request_id`]). Each is a newtype built only through `parse`, with its rule and
+//! exhaustive tests here, so a value of the type is valid wherever it travels and no
+//! service keeps its own copy of a rule.
+
+pub mod code;
+pub mod division;
+pub mod name;
+pub mod phone;
+pub mod request_id;
+
+pub use code::{DepartmentCode, MatterCode, OrganisationCode, SnakeCodeError};
+pub use division::{
+    BlockCode, CodeError, CommunityCode, DistrictCode, DivisionCode, DivisionLevel, SubdistrictCode,
+};
+pub use name::{NameError, id_in, name_of, parse_id};
+pub use phone::{PhoneError, PhoneNumber};
+pub use request_id::{InvalidRequestId, RequestId};

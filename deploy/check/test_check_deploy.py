@@ -357,6 +357,113 @@ class ComposeMistakesAreCaught(unittest.TestCase):
         )
 
 
+    def test_a_service_mounting_the_key_state_volume_fails(self):
+        # The `keys` state volume holds the people key and every service's key.
+        document = copy.deepcopy(self.original)
+        document["services"]["blocks"]["volumes"].append("keys:/var/lib/flatgov/keys:ro")
+        failures = self.failures_with(document)
+        self.assertTrue(any("blocks mounts volumes ['flatgov-blocks', 'flatgov-trust', 'keys']" in f
+                            for f in failures), failures)
+
+    def test_a_service_mounting_another_services_volume_fails(self):
+        document = copy.deepcopy(self.original)
+        document["services"]["duties"]["volumes"].append("flatgov-cases:/etc/flatgov/cases:ro")
+        failures = self.failures_with(document)
+        self.assertTrue(any("duties mounts volumes" in f and "flatgov-cases" in f for f in failures), failures)
+
+    def test_a_signing_key_outside_the_services_own_volume_fails(self):
+        document = copy.deepcopy(self.original)
+        document["services"]["cases"]["environment"]["AUTH_SIGNING_KEY_FILE"] = "/etc/flatgov/trust/signing-key.pem"
+        failures = self.failures_with(document)
+        self.assertTrue(any("cases AUTH_SIGNING_KEY_FILE /etc/flatgov/trust/signing-key.pem is not in its own volume" in f
+                            for f in failures), failures)
+
+    def test_a_writable_secret_volume_fails(self):
+        document = copy.deepcopy(self.original)
+        volumes = document["services"]["federation"]["volumes"]
+        volumes[:] = [v.replace(":/etc/flatgov/secrets:ro", ":/etc/flatgov/secrets") for v in volumes]
+        failures = self.failures_with(document)
+        self.assertTrue(any("federation mounts ['/etc/flatgov/secrets'] writable" in f for f in failures), failures)
+
+    def test_a_database_url_without_verify_full_fails(self):
+        document = copy.deepcopy(self.original)
+        environment = document["services"]["duties"]["environment"]
+        environment["DATABASE_URL"] = environment["DATABASE_URL"].replace("sslmode=verify-full", "sslmode=disable")
+        failures = self.failures_with(document)
+        self.assertTrue(any("duties DATABASE_URL must say sslmode=verify-full" in f for f in failures), failures)
+
+    def test_a_service_running_as_the_database_owner_fails(self):
+        document = copy.deepcopy(self.original)
+        environment = document["services"]["duties"]["environment"]
+        environment["DATABASE_URL"] = environment["DATABASE_URL"].replace("flatgov_duties_app:", "flatgov_duties:")
+        failures = self.failures_with(document)
+        self.assertTrue(any("duties DATABASE_URL names role flatgov_duties " in f for f in failures), failures)
+
+    def test_a_service_holding_the_owner_url_fails(self):
+        document = copy.deepcopy(self.original)
+        migrate = document["services"]["cases-migrate"]["environment"]
+        document["services"]["cases"]["environment"]["DATABASE_OWNER_URL"] = migrate["DATABASE_OWNER_URL"]
+        failures = self.failures_with(document)
+        self.assertTrue(any("cases sets DATABASE_OWNER_URL" in f for f in failures), failures)
+
+    def test_a_missing_migration_one_shot_fails(self):
+        document = copy.deepcopy(self.original)
+        del document["services"]["enforcement-migrate"]
+        del document["services"]["enforcement"]["depends_on"]["enforcement-migrate"]
+        failures = self.failures_with(document)
+        self.assertTrue(any("no one-shot enforcement-migrate" in f for f in failures), failures)
+        self.assertTrue(any("enforcement depends_on conditions" in f for f in failures), failures)
+
+    def test_an_owner_password_out_of_step_with_the_init_script_fails(self):
+        document = copy.deepcopy(self.original)
+        document["services"]["postgres"]["environment"]["FLATGOV_BLOCKS_DB_OWNER_PASSWORD"] = "other"
+        failures = self.failures_with(document)
+        self.assertTrue(any("blocks-migrate DATABASE_OWNER_URL: postgres FLATGOV_BLOCKS_DB_OWNER_PASSWORD differs" in f
+                            for f in failures), failures)
+
+    def test_plaintext_nats_and_grpc_fail(self):
+        document = copy.deepcopy(self.original)
+        document["services"]["enforcement"]["environment"]["NATS_URL"] = "nats://nats:4222"
+        document["services"]["enforcement"]["environment"]["DUTIES_URL"] = "http://duties:50052"
+        del document["services"]["blocks"]["environment"]["GRPC_TLS_CERT_FILE"]
+        failures = self.failures_with(document)
+        self.assertTrue(any("enforcement NATS_URL is 'nats://nats:4222'" in f for f in failures), failures)
+        self.assertTrue(any("enforcement DUTIES_URL is 'http://duties:50052'" in f for f in failures), failures)
+        self.assertTrue(any("blocks does not set GRPC_TLS_CERT_FILE" in f for f in failures), failures)
+
+    def test_signing_keys_handed_to_other_services_than_the_callers_fail(self):
+        document = copy.deepcopy(self.original)
+        document["services"]["init"]["environment"]["FLATGOV_CALLERS"] = "cases enforcement federation"
+        failures = self.failures_with(document)
+        self.assertTrue(any("init FLATGOV_CALLERS is ['cases', 'enforcement', 'federation']" in f for f in failures),
+                        failures)
+
+    def test_nats_config_without_tls_or_users_fails(self):
+        document = copy.deepcopy(self.original)
+        config = self.directory / "deploy/compose/nats.conf"
+        text = config.read_text().replace("\ntls {", "\nno_tls {").replace("include ./flatgov/accounts.conf", "")
+        config.write_text(text + "\nno_auth_user: anybody\n")
+        failures = self.failures_with(document)
+        self.assertTrue(any("compose: the NATS config has no top-level tls block" in f for f in failures), failures)
+        self.assertTrue(any("every client would be anonymous" in f for f in failures), failures)
+        self.assertTrue(any("sets no_auth_user" in f for f in failures), failures)
+
+    def test_postgres_admitting_plaintext_fails(self):
+        document = copy.deepcopy(self.original)
+        hba = self.directory / "deploy/compose/postgres/pg_hba.conf"
+        hba.write_text("local all postgres peer\nhost all all all scram-sha-256\n")
+        failures = self.failures_with(document)
+        self.assertTrue(any("line 2 admits TCP without requiring TLS" in f for f in failures), failures)
+        self.assertTrue(any("no `hostnossl all all all reject` line" in f for f in failures), failures)
+
+    def test_postgres_without_ssl_fails(self):
+        document = copy.deepcopy(self.original)
+        command = document["services"]["postgres"]["command"]
+        command[command.index("ssl=on")] = "ssl=off"
+        failures = self.failures_with(document)
+        self.assertTrue(any("compose: postgres settings" in f and "lack ssl=on" in f for f in failures), failures)
+
+
 def rendered_production() -> list[dict]:
     path = os.environ.get("FLATGOV_RENDERED_PRODUCTION")
     if path:
@@ -383,9 +490,18 @@ class KubernetesMistakesAreCaught(unittest.TestCase):
         # What the code will read once the services exist (the contract).
         common = {
             "DATABASE_URL": "required",
+            "DATABASE_OWNER_URL": "maybe",
             "NATS_URL": "required",
-            "AUTH_PUBLIC_KEY_FILE": "required",
+            "NATS_CREDENTIALS_FILE": "maybe",
+            "NATS_TLS_CA_FILE": "maybe",
+            "AUTH_JWKS_FILE": "required",
+            "AUTH_AUDIENCE": "optional",
+            "AUTH_OIDC_ISSUER": "maybe",
             "GRPC_LISTEN_ADDR": "optional",
+            "GRPC_TLS_CERT_FILE": "maybe",
+            "GRPC_TLS_KEY_FILE": "maybe",
+            "GRPC_TLS_CA_FILE": "maybe",
+            "GRPC_TLS_CLIENT_CA_FILE": "maybe",
             "NATS_SUBJECT_PREFIX": "optional",
             "OTEL_EXPORTER_OTLP_ENDPOINT": "maybe",
             "AUTH_SIGNING_KEY_FILE": "required",
@@ -420,12 +536,20 @@ class KubernetesMistakesAreCaught(unittest.TestCase):
     def test_the_rendered_overlay_passes(self):
         self.assertEqual(self.failures_with(self.original), [])
 
-    def test_a_probe_on_the_wrong_port_fails(self):
+    def test_a_native_grpc_probe_which_speaks_no_tls_fails(self):
         documents = copy.deepcopy(self.original)
         container = self.find(documents, "Deployment", "flatgov-duties")["spec"]["template"]["spec"]["containers"][0]
-        container["livenessProbe"]["grpc"]["port"] = 50051
+        container["livenessProbe"] = {"grpc": {"port": 50052}, "periodSeconds": 10}
         failures = self.failures_with(documents)
-        self.assertTrue(any("duties livenessProbe not a gRPC probe on port 50052" in f for f in failures), failures)
+        self.assertTrue(any("duties livenessProbe not an exec probe running `flatgov-duties health-check`" in f
+                            for f in failures), failures)
+
+    def test_a_health_check_of_another_binary_fails(self):
+        documents = copy.deepcopy(self.original)
+        container = self.find(documents, "Deployment", "flatgov-duties")["spec"]["template"]["spec"]["containers"][0]
+        container["readinessProbe"]["exec"]["command"] = ["flatgov-blocks", "health-check"]
+        failures = self.failures_with(documents)
+        self.assertTrue(any("duties readinessProbe not an exec probe" in f for f in failures), failures)
 
     def test_egress_to_a_service_the_code_does_not_call_fails(self):
         documents = copy.deepcopy(self.original)
@@ -452,7 +576,6 @@ class KubernetesMistakesAreCaught(unittest.TestCase):
         del config["data"]["NATS_URL"]
         failures = self.failures_with(documents)
         self.assertTrue(any("does not set NATS_URL" in f for f in failures), failures)
-        self.assertTrue(any("Job flatgov-blocks-migrate" in f and "NATS_URL" in f for f in failures), failures)
 
     def test_a_single_replica_in_production_fails(self):
         documents = copy.deepcopy(self.original)
@@ -528,6 +651,144 @@ class KubernetesMistakesAreCaught(unittest.TestCase):
         run_silently(checker.check_rollout_secrets, report, "production", self.original, listing)
         self.assertEqual(len(report.failures), 1)
         self.assertIn("misses [flatgov-federation-identity-key/federation-identity-key]", report.failures[0])
+
+    def env_of(self, documents, kind, name):
+        return self.pod(documents, kind, name)["containers"][0]["env"]
+
+    def test_a_deployment_holding_the_owner_url_fails(self):
+        documents = copy.deepcopy(self.original)
+        self.env_of(documents, "Deployment", "flatgov-duties").append(
+            {"name": "DATABASE_OWNER_URL", "valueFrom": {"secretKeyRef": {"name": "flatgov-duties-db-app", "key": "uri"}}}
+        )
+        failures = self.failures_with(documents)
+        self.assertTrue(any("duties sets DATABASE_OWNER_URL, which holds the database owner's credentials" in f
+                            for f in failures), failures)
+
+    def test_a_migration_job_without_the_owner_url_fails(self):
+        documents = copy.deepcopy(self.original)
+        env = self.env_of(documents, "Job", "flatgov-cases-migrate")
+        env[:] = [v for v in env if v["name"] not in ("DATABASE_OWNER_URL", "FLATGOV_DATABASE_OWNER_URI")]
+        failures = self.failures_with(documents)
+        self.assertTrue(any("Job flatgov-cases-migrate" in f and "DATABASE_OWNER_URL must be" in f for f in failures),
+                        failures)
+
+    def test_a_migration_job_as_the_application_role_fails(self):
+        documents = copy.deepcopy(self.original)
+        env = self.env_of(documents, "Job", "flatgov-cases-migrate")
+        owner = next(v for v in env if v["name"] == "FLATGOV_DATABASE_OWNER_URI")
+        owner["valueFrom"]["secretKeyRef"]["name"] = "flatgov-cases-db-runtime"
+        failures = self.failures_with(documents)
+        self.assertTrue(any("it must be the owner's secret" in f for f in failures), failures)
+
+    def test_a_database_url_without_verify_full_fails(self):
+        documents = copy.deepcopy(self.original)
+        variable = next(v for v in self.env_of(documents, "Deployment", "flatgov-blocks") if v["name"] == "DATABASE_URL")
+        variable["value"] = variable["value"].replace("sslmode=verify-full", "sslmode=require")
+        failures = self.failures_with(documents)
+        self.assertTrue(any("blocks: DATABASE_URL must say sslmode=verify-full" in f for f in failures), failures)
+
+    def test_a_database_url_straight_from_a_secret_fails_as_its_tls_cannot_be_seen(self):
+        documents = copy.deepcopy(self.original)
+        env = self.env_of(documents, "Deployment", "flatgov-blocks")
+        env[:] = [v for v in env if v["name"] not in ("DATABASE_URL", "FLATGOV_DATABASE_URI")]
+        env.append({"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": "flatgov-blocks-db-runtime", "key": "uri"}}})
+        failures = self.failures_with(documents)
+        self.assertTrue(any("whose TLS settings cannot be seen" in f for f in failures), failures)
+
+    def test_the_application_role_not_managed_by_the_cluster_fails(self):
+        documents = copy.deepcopy(self.original)
+        cluster = self.find(documents, "Cluster", "flatgov-enforcement-db")
+        del cluster["spec"]["managed"]
+        failures = self.failures_with(documents)
+        self.assertTrue(any("enforcement DATABASE_URL comes from" in f and "flatgov_enforcement_app" in f
+                            for f in failures), failures)
+
+    def test_the_people_key_in_a_pod_fails(self):
+        documents = copy.deepcopy(self.original)
+        self.pod(documents, "Deployment", "flatgov-blocks")["volumes"].append(
+            {"name": "people", "secret": {"secretName": "flatgov-blocks-people-key",
+                                          "items": [{"key": "people.pem", "path": "people.pem"}]}}
+        )
+        failures = self.failures_with(documents)
+        self.assertTrue(any("no pod may hold the people key" in f for f in failures), failures)
+
+    def test_another_services_signing_key_in_a_pod_fails(self):
+        documents = copy.deepcopy(self.original)
+        cases = self.pod(documents, "Deployment", "flatgov-cases")
+        volume = next(v for v in cases["volumes"] if v.get("secret", {}).get("secretName") == "flatgov-cases-signing-key")
+        stolen = copy.deepcopy(volume)
+        stolen["name"] = "borrowed"
+        stolen["secret"]["secretName"] = "flatgov-enforcement-signing-key"
+        cases["volumes"].append(stolen)
+        failures = self.failures_with(documents)
+        self.assertTrue(any("Deployment flatgov-cases uses secrets ['flatgov-enforcement-signing-key']" in f
+                            for f in failures), failures)
+
+    def test_another_services_nats_seed_fails(self):
+        documents = copy.deepcopy(self.original)
+        duties = self.pod(documents, "Deployment", "flatgov-duties")
+        volume = next(v for v in duties["volumes"] if v["name"] == "nats-user")
+        volume["secret"]["secretName"] = "flatgov-cases-nats-user"
+        failures = self.failures_with(documents)
+        self.assertTrue(any("flatgov-duties uses secrets ['flatgov-cases-nats-user']" in f for f in failures), failures)
+
+    def test_a_certificate_without_localhost_fails_the_probe(self):
+        documents = copy.deepcopy(self.original)
+        certificate = self.find(documents, "Certificate", "flatgov-federation-tls")
+        certificate["spec"]["dnsNames"].remove("localhost")
+        failures = self.failures_with(documents)
+        self.assertTrue(any("federation's certificate names" in f and "localhost (the health-check probe)" in f
+                            for f in failures), failures)
+
+    def test_plaintext_calls_between_services_fail(self):
+        documents = copy.deepcopy(self.original)
+        config = self.find(documents, "ConfigMap", "flatgov-cases")
+        config["data"]["BLOCKS_URL"] = "http://blocks:50051"
+        failures = self.failures_with(documents)
+        self.assertTrue(any("cases BLOCKS_URL is 'http://blocks:50051', expected https://blocks:50051" in f
+                            for f in failures), failures)
+
+    def test_plaintext_nats_fails(self):
+        documents = copy.deepcopy(self.original)
+        self.find(documents, "ConfigMap", "flatgov-common")["data"]["NATS_URL"] = "nats://nats:4222"
+        failures = self.failures_with(documents)
+        self.assertTrue(any("NATS_URL is 'nats://nats:4222', expected tls://nats:4222" in f for f in failures), failures)
+
+    def test_production_without_an_oidc_provider_fails(self):
+        documents = copy.deepcopy(self.original)
+        del self.find(documents, "ConfigMap", "flatgov-common")["data"]["AUTH_OIDC_ISSUER"]
+        failures = self.failures_with(documents)
+        self.assertTrue(any("blocks AUTH_OIDC_ISSUER is ''" in f for f in failures), failures)
+
+    def test_an_oidc_provider_out_of_network_reach_fails(self):
+        documents = [d for d in copy.deepcopy(self.original)
+                     if not (d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "flatgov-oidc-provider")]
+        failures = self.failures_with(documents)
+        self.assertTrue(any("sets AUTH_OIDC_ISSUER but no NetworkPolicy lets it reach TCP 443" in f for f in failures),
+                        failures)
+
+    def test_nats_without_tls_or_users_fails(self):
+        documents = copy.deepcopy(self.original)
+        config = next(d for d in documents if d["kind"] == "ConfigMap" and "nats.conf" in (d.get("data") or {}))
+        text = config["data"]["nats.conf"]
+        text = text.replace("\ntls {", "\nno_tls {").replace("include ../nats-accounts/accounts.conf", "")
+        config["data"]["nats.conf"] = text
+        failures = self.failures_with(documents)
+        self.assertTrue(any("no top-level tls block" in f for f in failures), failures)
+        self.assertTrue(any("every client would be anonymous" in f for f in failures), failures)
+
+    def test_nats_routes_without_verified_tls_fail(self):
+        documents = copy.deepcopy(self.original)
+        config = next(d for d in documents if d["kind"] == "ConfigMap" and "nats.conf" in (d.get("data") or {}))
+        config["data"]["nats.conf"] = config["data"]["nats.conf"].replace("verify: true", "verify: false")
+        failures = self.failures_with(documents)
+        self.assertTrue(any("cluster block has no tls block with `verify: true`" in f for f in failures), failures)
+
+    def test_a_certificate_without_its_issuer_fails(self):
+        documents = [d for d in copy.deepcopy(self.original)
+                     if not (d["kind"] == "Issuer" and d["metadata"]["name"] == "flatgov-ca")]
+        failures = self.failures_with(documents)
+        self.assertTrue(any("Certificate flatgov-cases-tls names issuer" in f for f in failures), failures)
 
     def test_nats_without_fsync_on_every_write_fails(self):
         documents = copy.deepcopy(self.original)

@@ -55,6 +55,11 @@ pub struct TailArgs {
     /// The authority the NATS server's certificate chains to (TLS when set).
     #[arg(long, env = "NATS_TLS_CA_FILE")]
     nats_ca: Option<std::path::PathBuf>,
+    /// Read through the consumer of this name (an integrator's own name: a platform
+    /// with NATS accounts lets an integrator use only the consumer named after it),
+    /// recreated for this reading. Without it, an ephemeral ordered consumer.
+    #[arg(long)]
+    consumer: Option<String>,
     /// Test isolation prefix of the platform being read (normally empty).
     #[arg(long, env = "NATS_SUBJECT_PREFIX", default_value = "")]
     subject_prefix: String,
@@ -112,15 +117,46 @@ async fn tail(arguments: &TailArgs, output: Output) -> anyhow::Result<()> {
                     arguments.nats_url
                 )
             })?;
-        // An ordered consumer: ephemeral, flow-controlled, never acks, the
-        // way an integrator replays a stream.
-        let consumer = stream
-            .create_consumer(pull::OrderedConfig {
-                deliver_policy,
-                ..Default::default()
-            })
-            .await?;
-        merged.push(consumer.messages().await?.boxed());
+        match &arguments.consumer {
+            // The integrator's own consumer, recreated so this reading starts where asked.
+            Some(name) => {
+                let _ = stream.delete_consumer(name).await;
+                let consumer = stream
+                    .create_consumer(pull::Config {
+                        durable_name: Some(name.clone()),
+                        deliver_policy,
+                        ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
+                        inactive_threshold: Duration::from_secs(3600),
+                        ..Default::default()
+                    })
+                    .await
+                    .with_context(|| format!("cannot create the consumer {name} on the {service} stream"))?;
+                merged.push(
+                    consumer
+                        .messages()
+                        .await?
+                        .map(|item| item.map_err(|error| error.to_string()))
+                        .boxed(),
+                );
+            }
+            // An ordered consumer: ephemeral, flow-controlled, never acks, the way an
+            // integrator on a platform without accounts replays a stream.
+            None => {
+                let consumer = stream
+                    .create_consumer(pull::OrderedConfig {
+                        deliver_policy,
+                        ..Default::default()
+                    })
+                    .await?;
+                merged.push(
+                    consumer
+                        .messages()
+                        .await?
+                        .map(|item| item.map_err(|error| error.to_string()))
+                        .boxed(),
+                );
+            }
+        }
     }
 
     let idle = arguments.idle_timeout.map(Duration::from_secs);

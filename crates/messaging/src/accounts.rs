@@ -50,21 +50,27 @@ pub fn service_permissions(service: &str) -> Permissions {
     }
 }
 
-/// An integrator: reads every stream through consumers of its own, publishes nothing
-/// (no event subject, no dead letter, no stream change, no deletion of anyone's
-/// consumer).
-pub fn integrator_permissions() -> Permissions {
+/// An integrator named `name`: reads every stream through consumers named exactly
+/// `name` (one per stream) and live subscriptions; publishes nothing — no event
+/// subject, no dead letter, no stream change — and cannot touch another's consumers
+/// (pulling from a service's durable consumer would take its messages).
+pub fn integrator_permissions(name: &str) -> Permissions {
     Permissions {
         publish: vec![
             "$JS.API.INFO".into(),
             "$JS.API.STREAM.INFO.>".into(),
             "$JS.API.STREAM.NAMES".into(),
             "$JS.API.STREAM.LIST".into(),
-            "$JS.API.STREAM.MSG.GET.>".into(),
-            "$JS.API.CONSUMER.CREATE.>".into(),
-            "$JS.API.CONSUMER.INFO.>".into(),
-            "$JS.API.CONSUMER.MSG.NEXT.>".into(),
-            "$JS.ACK.>".into(),
+            // Its own consumer on any stream, by the API of nats-server 2.9 and 2.10+.
+            format!("$JS.API.CONSUMER.CREATE.*.{name}"),
+            format!("$JS.API.CONSUMER.CREATE.*.{name}.>"),
+            format!("$JS.API.CONSUMER.DURABLE.CREATE.*.{name}"),
+            format!("$JS.API.CONSUMER.INFO.*.{name}"),
+            format!("$JS.API.CONSUMER.MSG.NEXT.*.{name}"),
+            format!("$JS.API.CONSUMER.DELETE.*.{name}"),
+            // Acks of its own consumer's messages (both ack subject formats).
+            format!("$JS.ACK.*.{name}.>"),
+            format!("$JS.ACK.*.*.*.{name}.>"),
         ],
         subscribe: vec!["_INBOX.>".into(), "flatgov.>".into()],
     }
@@ -217,8 +223,8 @@ impl AccountsDirectory {
             };
             let permissions = if let Some(service) = stem.strip_prefix("service-") {
                 service_permissions(service)
-            } else if stem.starts_with("integrator-") {
-                integrator_permissions()
+            } else if let Some(integrator) = stem.strip_prefix("integrator-") {
+                integrator_permissions(integrator)
             } else {
                 continue;
             };

@@ -188,20 +188,55 @@ async fn an_integrator_reads_every_stream_but_publishes_nothing() {
         .get_stream("FLATGOV_CASES")
         .await
         .expect("an integrator reads stream information");
+    let own = |name: &str| async_nats::jetstream::consumer::pull::Config {
+        durable_name: Some(name.to_owned()),
+        deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::All,
+        ack_policy: async_nats::jetstream::consumer::AckPolicy::Explicit,
+        ..Default::default()
+    };
+    assert!(
+        stream.create_consumer(own("cases-on-anything")).await.is_err(),
+        "an integrator may not create (or reconfigure) a consumer under another name"
+    );
     let consumer = stream
-        .create_consumer(async_nats::jetstream::consumer::pull::Config {
-            deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::All,
-            ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
-            ..Default::default()
-        })
+        .create_consumer(own("hotline-12345"))
         .await
-        .expect("an integrator creates a consumer of its own");
+        .expect("an integrator creates the consumer named after it");
     let mut messages = consumer.fetch().max_messages(1).messages().await.unwrap();
     let first = futures::StreamExt::next(&mut messages)
         .await
         .expect("a message")
         .expect("readable");
     assert_eq!(first.payload.as_ref(), [7]);
+    first.ack().await.expect("it acks its own consumer's messages");
+
+    // A service's durable consumer is not the integrator's to pull from.
+    let service_consumer = cases
+        .jetstream()
+        .get_stream("FLATGOV_CASES")
+        .await
+        .unwrap()
+        .create_consumer(own("enforcement-on-case-reported"))
+        .await
+        .unwrap();
+    drop(service_consumer);
+    let theirs: Result<async_nats::jetstream::consumer::PullConsumer, _> =
+        stream.get_consumer("enforcement-on-case-reported").await;
+    if let Ok(theirs) = theirs {
+        let stolen = tokio::time::timeout(
+            Duration::from_secs(3),
+            theirs.fetch().max_messages(1).messages(),
+        )
+        .await;
+        let got_one = match stolen {
+            Ok(Ok(mut messages)) => matches!(
+                tokio::time::timeout(Duration::from_secs(2), futures::StreamExt::next(&mut messages)).await,
+                Ok(Some(Ok(_)))
+            ),
+            _ => false,
+        };
+        assert!(!got_one, "an integrator cannot pull a service's messages");
+    }
 
     for subject in [
         "flatgov.cases.case.escalated",

@@ -130,7 +130,9 @@ async fn tail(arguments: &TailArgs, output: Output) -> anyhow::Result<()> {
                         ..Default::default()
                     })
                     .await
-                    .with_context(|| format!("cannot create the consumer {name} on the {service} stream"))?;
+                    .with_context(|| {
+                        format!("cannot create the consumer {name} on the {service} stream")
+                    })?;
                 merged.push(
                     consumer
                         .messages()

@@ -195,7 +195,10 @@ async fn an_integrator_reads_every_stream_but_publishes_nothing() {
         ..Default::default()
     };
     assert!(
-        stream.create_consumer(own("cases-on-anything")).await.is_err(),
+        stream
+            .create_consumer(own("cases-on-anything"))
+            .await
+            .is_err(),
         "an integrator may not create (or reconfigure) a consumer under another name"
     );
     let consumer = stream
@@ -208,7 +211,10 @@ async fn an_integrator_reads_every_stream_but_publishes_nothing() {
         .expect("a message")
         .expect("readable");
     assert_eq!(first.payload.as_ref(), [7]);
-    first.ack().await.expect("it acks its own consumer's messages");
+    first
+        .ack()
+        .await
+        .expect("it acks its own consumer's messages");
 
     // A service's durable consumer is not the integrator's to pull from.
     let service_consumer = cases
@@ -230,7 +236,11 @@ async fn an_integrator_reads_every_stream_but_publishes_nothing() {
         .await;
         let got_one = match stolen {
             Ok(Ok(mut messages)) => matches!(
-                tokio::time::timeout(Duration::from_secs(2), futures::StreamExt::next(&mut messages)).await,
+                tokio::time::timeout(
+                    Duration::from_secs(2),
+                    futures::StreamExt::next(&mut messages)
+                )
+                .await,
                 Ok(Some(Ok(_)))
             ),
             _ => false,

@@ -4,7 +4,7 @@
 # `flatgov` CLI. The command picks what runs, e.g.
 #   docker run flatgov:local flatgov-cases
 #   docker run flatgov:local flatgov-cases migrate
-#   docker run flatgov:local flatgov keygen --out /etc/flatgov/keys
+#   docker run flatgov:local flatgov keys init --dir /var/lib/flatgov/keys
 #
 # Dependency caching: cargo-chef. The `planner` stage reduces the workspace to
 # a recipe (every Cargo.toml and Cargo.lock, with the sources replaced by
@@ -62,13 +62,13 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 # A fixed uid/gid (10001) so Kubernetes' runAsUser, volume ownership and the
-# compose key volume all agree. /etc/flatgov/keys is created owned by that user:
-# Docker copies a directory's ownership into an empty named volume mounted
-# there, which is what lets the compose `keys` one-shot write into it.
+# compose volumes all agree: the compose `init` one-shot (root) hands each
+# service its files owned by 10001 (deploy/compose/init/flatgov-init.sh).
+# bash runs that script; it is in the base image.
 RUN groupadd --system --gid 10001 flatgov \
  && useradd --system --uid 10001 --gid 10001 --no-create-home \
         --home-dir /nonexistent --shell /usr/sbin/nologin flatgov \
- && install -d -o 10001 -g 10001 -m 0750 /etc/flatgov /etc/flatgov/keys
+ && install -d -o 10001 -g 10001 -m 0750 /etc/flatgov
 
 COPY --from=builder /out/ /usr/local/bin/
 

@@ -143,6 +143,23 @@ ensure_nats() {
   export FLATGOV_NATS_URL="nats://127.0.0.1:$FLATGOV_NATS_PORT"
 }
 
+# Keeps the platform's fixed ports out of the kernel's ephemeral range
+# (32768–60999 holds 50051–50057): otherwise an outgoing connection of one
+# service can take another's port while that one restarts, and it cannot bind.
+# Needs root; elsewhere says what to run.
+reserve_platform_ports() {
+  local file=/proc/sys/net/ipv4/ip_local_reserved_ports wanted="$1" current
+  [ -r "$file" ] || return 0
+  current=$(cat "$file")
+  case ",$current," in *",$wanted,"*) return 0 ;; esac
+  local merged=${current:+$current,}$wanted
+  if [ -w "$file" ]; then
+    echo "$merged" > "$file" 2>/dev/null || log "cannot reserve ports $wanted (read-only /proc/sys); restarts may collide with ephemeral ports"
+  else
+    log "to keep restarts from colliding with ephemeral ports, run as root: sysctl -w net.ipv4.ip_local_reserved_ports=$merged"
+  fi
+}
+
 ensure_node() {
   command -v npx >/dev/null 2>&1 || install_packages nodejs npm
 }

@@ -3,9 +3,6 @@
 //! organisation codes (`womens_federation`). One rule for all: lower-case ASCII
 //! letters, digits and single underscores, starting with a letter, not ending with `_`.
 
-use std::fmt;
-use std::str::FromStr;
-
 /// Why a text is not a valid code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SnakeCodeError {
@@ -27,7 +24,10 @@ pub enum SnakeCodeError {
     },
 }
 
-fn check(
+/// Checks `value` against the one snake-case rule, naming it `what` in refusals and
+/// offering `example` as a good one. For a service's own snake-case codes, declare a
+/// type with [`snake_code!`](crate::snake_code) rather than calling this.
+pub fn check_snake(
     value: &str,
     what: &'static str,
     max: usize,
@@ -60,6 +60,20 @@ fn check(
     }
 }
 
+/// Declares a snake-case code type: a `String` newtype built only through `parse`,
+/// which runs [`check_snake`], with `Display`, `Debug`, `FromStr`, `AsRef<str>` and serde
+/// going through `parse`. The vocabulary's own codes are declared with it, and a service
+/// declares its own snake-case words (a series code, say) the same way, so there is one rule:
+///
+/// ```
+/// flatgov_vocabulary::snake_code!(
+///     /// A series of activities, e.g. `youth_night_school`.
+///     SeriesCode, "series code", 48, "youth_night_school"
+/// );
+/// assert!(SeriesCode::parse("youth_night_school").is_ok());
+/// assert!(SeriesCode::parse("Youth").is_err());
+/// ```
+#[macro_export]
 macro_rules! snake_code {
     ($(#[$doc:meta])* $name:ident, $what:literal, $max:literal, $example:literal) => {
         $(#[$doc])*
@@ -70,8 +84,9 @@ macro_rules! snake_code {
             /// The longest code, in characters.
             pub const MAX_CHARS: usize = $max;
 
-            pub fn parse(value: &str) -> Result<Self, SnakeCodeError> {
-                check(value, $what, $max, $example).map(|()| Self(value.to_owned()))
+            pub fn parse(value: &str) -> ::std::result::Result<Self, $crate::SnakeCodeError> {
+                $crate::code::check_snake(value, $what, $max, $example)
+                    .map(|()| Self(value.to_owned()))
             }
 
             pub fn as_str(&self) -> &str {
@@ -79,35 +94,46 @@ macro_rules! snake_code {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, formatter: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 formatter.write_str(&self.0)
             }
         }
 
-        impl fmt::Debug for $name {
-            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, formatter: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 write!(formatter, "{}({})", stringify!($name), self.0)
             }
         }
 
-        impl FromStr for $name {
-            type Err = SnakeCodeError;
-            fn from_str(value: &str) -> Result<Self, SnakeCodeError> {
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::SnakeCodeError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, $crate::SnakeCodeError> {
                 Self::parse(value)
             }
         }
 
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        impl ::std::convert::AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl $crate::__serde::Serialize for $name {
+            fn serialize<S: $crate::__serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> ::std::result::Result<S::Ok, S::Error> {
                 serializer.serialize_str(&self.0)
             }
         }
 
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(deserializer)?;
-                Self::parse(&text).map_err(serde::de::Error::custom)
+        impl<'de> $crate::__serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::__serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> ::std::result::Result<Self, D::Error> {
+                let text = <String as $crate::__serde::Deserialize>::deserialize(deserializer)?;
+                Self::parse(&text).map_err(<D::Error as $crate::__serde::de::Error>::custom)
             }
         }
     };
@@ -120,7 +146,7 @@ snake_code!(
 snake_code!(
     /// A department or enforcement agency, e.g. `urban_management` (the `org` claim
     /// of its officers' tokens).
-    DepartmentCode, "department code", 64, "urban_management"
+    DepartmentCode, "department code", 48, "urban_management"
 );
 snake_code!(
     /// A member organisation of the federation, e.g. `womens_federation` (the `org`
@@ -149,6 +175,10 @@ mod tests {
         ] {
             assert!(MatterCode::parse(bad).is_err(), "{bad}");
         }
+        assert!(matches!(
+            DepartmentCode::parse(&"a".repeat(49)),
+            Err(SnakeCodeError::TooLong { max: 48, .. })
+        ));
         assert!(matches!(
             OrganisationCode::parse(&"a".repeat(49)),
             Err(SnakeCodeError::TooLong { max: 48, .. })

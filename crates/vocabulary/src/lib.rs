@@ -11,6 +11,9 @@ pub mod name;
 pub mod phone;
 pub mod request_id;
 
+#[doc(hidden)]
+pub use serde as __serde;
+
 pub use code::{DepartmentCode, MatterCode, OrganisationCode, SnakeCodeError};
 pub use division::{
     BlockCode, CodeError, CommunityCode, DistrictCode, DivisionCode, DivisionLevel, SubdistrictCode,

@@ -26,10 +26,10 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use flatgov_blocks::domain::codes::BlockCode;
 use flatgov_blocks::domain::index::BlockIndex;
 use flatgov_blocks::domain::synthetic::{Bounds, DEMO_SEED, SplitMix64, demo_district, tiling};
 use flatgov_blocks::domain::validation::{ValidationSettings, validate_generation};
+use flatgov_vocabulary::BlockCode;
 use geo::MultiPolygon;
 // The scratch database name is built from our own process id, never from input.
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};

@@ -29,10 +29,10 @@ use flatgov_proto::blocks::v1 as api;
 use flatgov_proto::blocks::v1::block_registry_client::BlockRegistryClient;
 use tonic::transport::Channel;
 
-use crate::domain::codes::BlockCode;
 use crate::domain::import::{blocks_to_geojson, subdistricts_to_geojson};
 use crate::domain::synthetic::{DemoDistrict, SplitMix64, SyntheticError, demo_district};
 use crate::domain::team::AssistantRole;
+use flatgov_vocabulary::BlockCode;
 
 /// Governors, assistants and supervisors in the demo: the reference district's figures.
 pub const DEMO_GOVERNORS: usize = 326;

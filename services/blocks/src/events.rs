@@ -23,10 +23,10 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::changes::{self, ChangeKind};
-use crate::domain::codes::BlockCode;
 use crate::domain::team::Team;
 use crate::resources::generation_name;
 use crate::store::{Context as _, StoreError};
+use flatgov_vocabulary::BlockCode;
 
 /// What happened to a division.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

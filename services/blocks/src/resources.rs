@@ -5,33 +5,35 @@
 
 use uuid::Uuid;
 
-use crate::domain::codes::{BlockCode, CommunityCode, DistrictCode, SubdistrictCode};
 use crate::domain::team::StaffId;
+use flatgov_vocabulary::{
+    BlockCode, CommunityCode, DistrictCode, DivisionCode, DivisionLevel, SubdistrictCode,
+};
 
 fn strip<'a>(name: &'a str, collection: &str) -> Result<&'a str, String> {
     name.strip_prefix(collection)
         .and_then(|rest| rest.strip_prefix('/'))
-        .ok_or_else(|| format!("expected {collection}/{{code}}, found {name:?}"))
+        .ok_or_else(|| format!("expected {collection}/{{id}}, found {name:?}"))
 }
 
 /// `districts/{6 digits}`.
 pub fn district(name: &str) -> Result<DistrictCode, String> {
-    DistrictCode::parse(strip(name, "districts")?).map_err(|error| error.to_string())
+    DistrictCode::parse_name(name).map_err(|error| error.to_string())
 }
 
 /// `subdistricts/{9 digits}`.
 pub fn subdistrict(name: &str) -> Result<SubdistrictCode, String> {
-    SubdistrictCode::parse(strip(name, "subdistricts")?).map_err(|error| error.to_string())
+    SubdistrictCode::parse_name(name).map_err(|error| error.to_string())
 }
 
 /// `communities/{12 digits}`.
 pub fn community(name: &str) -> Result<CommunityCode, String> {
-    CommunityCode::parse(strip(name, "communities")?).map_err(|error| error.to_string())
+    CommunityCode::parse_name(name).map_err(|error| error.to_string())
 }
 
 /// `blocks/{15 digits}`.
 pub fn block(name: &str) -> Result<BlockCode, String> {
-    BlockCode::parse(strip(name, "blocks")?).map_err(|error| error.to_string())
+    BlockCode::parse_name(name).map_err(|error| error.to_string())
 }
 
 /// `staff/{id}`.
@@ -140,32 +142,15 @@ pub fn parent(name: &str, levels: ParentLevels) -> Result<Parent, String> {
     }
 }
 
-/// Any division's resource name (district to block); returns its code.
-pub fn division(name: &str) -> Result<String, String> {
-    let (collection, _) = name.split_once('/').unwrap_or((name, ""));
-    let code = match collection {
-        "districts" => district(name)?.to_string(),
-        "subdistricts" => subdistrict(name)?.to_string(),
-        "communities" => community(name)?.to_string(),
-        "blocks" => block(name)?.to_string(),
-        _ => {
-            return Err(format!(
-                "expected districts/…, subdistricts/…, communities/… or blocks/…, found {name:?}"
-            ));
-        }
-    };
-    Ok(code)
+/// Any division's resource name (district to block).
+pub fn division(name: &str) -> Result<DivisionCode, String> {
+    DivisionCode::parse_name(name).map_err(|error| error.to_string())
 }
 
 /// The resource name of a division from its code (by length).
 pub fn division_name(code: &str) -> String {
-    let collection = match code.len() {
-        DistrictCode::DIGITS => "districts",
-        SubdistrictCode::DIGITS => "subdistricts",
-        CommunityCode::DIGITS => "communities",
-        _ => "blocks",
-    };
-    format!("{collection}/{code}")
+    let level = DivisionLevel::of_digits(code.len()).unwrap_or(DivisionLevel::Block);
+    format!("{}/{code}", level.collection())
 }
 
 #[cfg(test)]
@@ -223,7 +208,7 @@ mod tests {
         assert_eq!(division_name("430302001001"), "communities/430302001001");
         assert_eq!(division_name("430302001001001"), "blocks/430302001001001");
         assert_eq!(
-            division("subdistricts/430302001").expect("valid"),
+            division("subdistricts/430302001").expect("valid").as_str(),
             "430302001"
         );
     }

@@ -49,12 +49,12 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::domain::codec;
-use crate::domain::codes::BlockCode;
 use crate::domain::index::BlockIndex;
 use crate::domain::team::Team;
 use crate::error::Error;
 use crate::store;
 use crate::store::generations::BlockRow;
+use flatgov_vocabulary::BlockCode;
 
 /// A block's attributes as lookups return them (geometry stays in the index).
 #[derive(Debug, Clone, PartialEq)]

@@ -21,7 +21,6 @@ use super::generations::{
 use super::{Blocks, finish};
 use crate::domain::changes::{ChangeKind, diff_generations};
 use crate::domain::codec;
-use crate::domain::codes::BlockCode;
 use crate::domain::team::Team;
 use crate::domain::validation::{Severity, ValidationReport};
 use crate::error::{Error, Refusal};
@@ -30,6 +29,7 @@ use crate::reach::{StaffReach, require_division};
 use crate::resources::{GenerationRef, generation_name};
 use crate::store;
 use crate::store::generations::BlockRow;
+use flatgov_vocabulary::BlockCode;
 
 const CONTEXT: &str = "activating a generation";
 

@@ -16,7 +16,6 @@ use flatgov_auth::policy::Access;
 use uuid::Uuid;
 
 use super::{Blocks, Page, Paging, no_such_generation, nothing_in_force, stored_geometry_json};
-use crate::domain::codes::BlockCode;
 use crate::domain::team::{AssistantRole, StaffId, Team};
 use crate::error::Error;
 use crate::privacy::Viewer;
@@ -26,6 +25,7 @@ use crate::snapshot::BlockRecord;
 use crate::store;
 use crate::store::generations::{BlockFilter, GenerationRow};
 use crate::store::staff::StaffRow;
+use flatgov_vocabulary::BlockCode;
 
 /// Most points one LocatePoints call may carry.
 pub const MAX_POINTS: usize = 10_000;

@@ -6,13 +6,13 @@ use flatgov_auth::policy::Access;
 use flatgov_grpc::error::FieldViolation;
 
 use super::{Blocks, NameChanges, Page, Paging, finish};
-use crate::domain::codes::DistrictCode;
 use crate::domain::names::PlaceName;
 use crate::error::Error;
 use crate::events::{self, DivisionChange};
 use crate::reach::require_division;
 use crate::store;
 use crate::store::hierarchy::DistrictRow;
+use flatgov_vocabulary::DistrictCode;
 
 /// A district as a create gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,7 +15,6 @@ use uuid::Uuid;
 use super::Blocks;
 use super::blocks::{generation_teams, readable_places, resolve_generation};
 use crate::domain::codec;
-use crate::domain::codes::{BlockCode, SubdistrictCode};
 use crate::domain::import::{
     BlockDraft, SubdistrictBoundary, blocks_to_geojson, subdistricts_to_geojson,
 };
@@ -25,6 +24,7 @@ use crate::error::Error;
 use crate::resources::{GenerationRef, Parent};
 use crate::store;
 use crate::store::generations::BlockFilter;
+use flatgov_vocabulary::{BlockCode, SubdistrictCode};
 
 /// Most GeoJSON text one page carries, whatever a block's polygon costs:
 /// well inside the 4 MiB a gRPC message is by default.

@@ -13,7 +13,6 @@ use uuid::Uuid;
 use super::communities::{self, NewCommunity};
 use super::{Blocks, Page, Paging, finish, no_such_generation};
 use crate::domain::codec;
-use crate::domain::codes::{BlockCode, CommunityCode, SubdistrictCode};
 use crate::domain::geometry::area_m2;
 use crate::domain::import::{BlockDraft, SubdistrictBoundary};
 use crate::domain::names::PlaceName;
@@ -26,6 +25,7 @@ use crate::store;
 use crate::store::generations::{
     BlockFilter, BlockRow, GenerationFilter, GenerationRow, NewBlock, NewGeneration,
 };
+use flatgov_vocabulary::{BlockCode, CommunityCode, SubdistrictCode};
 
 /// A team given with an import, with the request field it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]

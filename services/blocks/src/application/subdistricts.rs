@@ -7,7 +7,6 @@ use flatgov_grpc::error::FieldViolation;
 
 use super::{Blocks, NameChanges, Page, Paging, finish};
 use crate::domain::codec;
-use crate::domain::codes::SubdistrictCode;
 use crate::domain::geometry::area_m2;
 use crate::domain::import::SubdistrictBoundary;
 use crate::domain::names::PlaceName;
@@ -16,6 +15,7 @@ use crate::events::{self, DivisionChange};
 use crate::reach::require_division;
 use crate::store;
 use crate::store::hierarchy::{SubdistrictRow, SubdistrictValues};
+use flatgov_vocabulary::SubdistrictCode;
 
 /// A subdistrict's land as stored: the registry's geometry encoding and its
 /// geodesic area.

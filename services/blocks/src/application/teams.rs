@@ -6,7 +6,6 @@ use flatgov_grpc::error::FieldViolation;
 
 use super::blocks::BlockData;
 use super::{Blocks, finish, no_such_generation};
-use crate::domain::codes::BlockCode;
 use crate::domain::team::Team;
 use crate::error::Error;
 use crate::events;
@@ -14,6 +13,7 @@ use crate::reach::{StaffReach, require_division};
 use crate::resources::{GenerationRef, generation_name};
 use crate::snapshot::BlockRecord;
 use crate::store;
+use flatgov_vocabulary::BlockCode;
 
 /// A team for a block: in force now (the active generation), or on a draft.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,8 +19,8 @@ use geo::{BooleanOps, BoundingRect, Coord, LineString, MultiPolygon};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
 
-use super::codes::BlockCode;
 use super::geometry::area_m2;
+use flatgov_vocabulary::BlockCode;
 
 /// How a block differs between the old generation and the new one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

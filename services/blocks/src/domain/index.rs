@@ -25,7 +25,7 @@ use geo::{BoundingRect, Coord, MultiPolygon};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RStarInsertionStrategy, RTree, RTreeParams};
 
-use super::codes::BlockCode;
+use flatgov_vocabulary::BlockCode;
 
 /// Why an index cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -4,7 +4,7 @@
 //! unit-tested beside its code and the service layers (gRPC, storage, events)
 //! can be built on top without re-checking what these types guarantee.
 //!
-//! - [`codes`]: district → subdistrict → community → block codes.
+//! - codes: district → subdistrict → community → block codes come from `flatgov_vocabulary`.
 //! - [`names`]: place names.
 //! - [`geometry`]: GeoJSON Polygon/MultiPolygon ⇄ validated `geo::MultiPolygon`, geodesic area.
 //! - [`import`]: a FeatureCollection of blocks (or of subdistrict boundaries) → drafts, with every problem collected.
@@ -19,7 +19,6 @@
 
 pub mod changes;
 pub mod codec;
-pub mod codes;
 pub mod geometry;
 pub mod import;
 pub mod index;

@@ -1,11 +1,12 @@
-//! The staff roster's personal data: names, phone numbers, work units.
+//! The staff roster's personal data: names and work units (phone numbers are
+//! `flatgov_vocabulary::PhoneNumber`).
 //!
 //! These values never leave the registry in events; the service decides per
 //! caller whether a phone number is shown (see `crate::privacy`).
 
 use std::fmt;
 
-/// Why a text is not a usable person name, unit or phone number.
+/// Why a text is not a usable person name or unit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StaffFieldError {
     /// Nothing but whitespace.
@@ -26,22 +27,6 @@ pub enum StaffFieldError {
         found: char,
         /// Zero-based character position.
         position: usize,
-    },
-    /// A character a phone number cannot contain.
-    #[error(
-        "a phone number may contain digits, one leading '+', spaces and '-', found {found:?} at position {position}"
-    )]
-    PhoneCharacter {
-        /// The offending character.
-        found: char,
-        /// Zero-based character position.
-        position: usize,
-    },
-    /// Too few or too many digits for a phone number.
-    #[error("a phone number needs 3 to 20 digits, has {digits}")]
-    PhoneDigits {
-        /// Digits found.
-        digits: usize,
     },
 }
 
@@ -115,49 +100,6 @@ impl fmt::Display for UnitName {
     }
 }
 
-/// A phone number as people write it: `13812345678`, `0731-5823 4567`,
-/// `+86 138 1234 5678`.
-///
-/// Kept as written (trimmed) so it reads back the way it was entered; only the
-/// characters and the digit count are checked, since numbers reach the roster
-/// from many systems and formats (mobile, landline with area code, extension-free).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PhoneNumber(String);
-
-impl PhoneNumber {
-    /// Trims and checks a phone number.
-    pub fn parse(value: &str) -> Result<Self, StaffFieldError> {
-        let trimmed = value.trim();
-        if trimmed.is_empty() {
-            return Err(StaffFieldError::Empty);
-        }
-        let mut digits = 0;
-        for (position, character) in trimmed.chars().enumerate() {
-            match character {
-                '0'..='9' => digits += 1,
-                '+' if position == 0 => {}
-                ' ' | '-' => {}
-                found => return Err(StaffFieldError::PhoneCharacter { found, position }),
-            }
-        }
-        if !(3..=20).contains(&digits) {
-            return Err(StaffFieldError::PhoneDigits { digits });
-        }
-        Ok(Self(trimmed.to_owned()))
-    }
-
-    /// The number as written.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for PhoneNumber {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&self.0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,39 +129,6 @@ mod tests {
                 found: '\n',
                 position: 2
             })
-        );
-    }
-
-    #[test]
-    fn mobile_landline_and_international_numbers_are_accepted() {
-        for number in ["13812345678", "0731-5823 4567", "+86 138 1234 5678", "110"] {
-            assert_eq!(PhoneNumber::parse(number).expect("valid").as_str(), number);
-        }
-    }
-
-    #[test]
-    fn a_phone_number_with_letters_a_misplaced_plus_or_too_few_digits_is_refused() {
-        assert_eq!(
-            PhoneNumber::parse("138-abc"),
-            Err(StaffFieldError::PhoneCharacter {
-                found: 'a',
-                position: 4
-            })
-        );
-        assert_eq!(
-            PhoneNumber::parse("86+138"),
-            Err(StaffFieldError::PhoneCharacter {
-                found: '+',
-                position: 2
-            })
-        );
-        assert_eq!(
-            PhoneNumber::parse("12"),
-            Err(StaffFieldError::PhoneDigits { digits: 2 })
-        );
-        assert_eq!(
-            PhoneNumber::parse(&"1".repeat(21)),
-            Err(StaffFieldError::PhoneDigits { digits: 21 })
         );
     }
 }

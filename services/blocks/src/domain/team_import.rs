@@ -14,10 +14,10 @@
 
 use serde_json::{Map, Value};
 
-use super::codes::BlockCode;
 use super::geometry::json_type_name;
 use super::import::ImportProblem;
 use super::team::{Assistant, AssistantRole, StaffId, Team, TeamInput};
+use flatgov_vocabulary::BlockCode;
 
 /// A team found in a feature.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,9 +10,9 @@ use super::parse::{self, checked};
 use super::render;
 use crate::application::NameChanges;
 use crate::application::communities::{self, ListCommunities, NewCommunity, UpdateCommunity};
-use crate::domain::codes::CommunityCode;
 use crate::error::Error;
 use crate::resources::{self, ParentLevels};
+use flatgov_vocabulary::CommunityCode;
 
 /// The code a community message names, under `community.name` / `community.code`.
 fn code_of(violations: &mut Violations, community: &api::Community) -> Option<CommunityCode> {

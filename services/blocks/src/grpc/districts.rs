@@ -10,9 +10,9 @@ use super::parse::{self, checked};
 use super::render;
 use crate::application::NameChanges;
 use crate::application::districts::{self, NewDistrict, UpdateDistrict};
-use crate::domain::codes::DistrictCode;
 use crate::error::Error;
 use crate::resources;
+use flatgov_vocabulary::DistrictCode;
 
 /// The code a district message names, under `district.name` / `district.code`.
 fn code_of(violations: &mut Violations, district: &api::District) -> Option<DistrictCode> {

@@ -20,12 +20,12 @@ use crate::application::generations::{
     self, GivenTeam, ImportBlocks, ListGenerations, ValidateGeneration, ValidationOverrides,
 };
 use crate::application::{activation, geometry_json};
-use crate::domain::codes::{BlockCode, SubdistrictCode};
 use crate::domain::import::parse_block_collection;
 use crate::domain::team_import::parse_feature_teams;
 use crate::domain::validation::{Finding, Severity, SubdistrictReport, ValidationReport};
 use crate::error::Error;
 use crate::resources::{self, GenerationRef, generation_name};
+use flatgov_vocabulary::{BlockCode, SubdistrictCode};
 
 /// The teams of an import: the features' `team` properties and the
 /// request's `teams`, each block at most once.

@@ -11,13 +11,13 @@ use flatgov_proto::blocks::v1 as api;
 use crate::application::Paging;
 use crate::application::blocks::View;
 use crate::application::subdistricts::Boundary;
-use crate::domain::codes::CodeError;
 use crate::domain::geometry::parse_geometry;
 use crate::domain::import::ImportProblem;
 use crate::domain::names::PlaceName;
 use crate::domain::team::{Assistant, AssistantRole, StaffId, Team, TeamInput};
 use crate::error::Error;
 use crate::resources::{self, GenerationRef};
+use flatgov_vocabulary::CodeError;
 
 /// The value of a request whose parse found nothing wrong.
 pub fn checked<T>(violations: Violations, value: Option<T>) -> Result<T, Error> {
@@ -343,7 +343,7 @@ mod tests {
             "districts/430302",
             "430303",
             resources::district,
-            crate::domain::codes::DistrictCode::parse,
+            flatgov_vocabulary::DistrictCode::parse,
         );
         assert_eq!(code, None);
         assert_eq!(violations.into_vec()[0].field, "district.code");

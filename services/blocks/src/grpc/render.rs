@@ -8,11 +8,11 @@ use crate::application::blocks::{BlockData, Post, SeenBlock, SeenMember};
 use crate::application::generations::SeenGeneration;
 use crate::application::staff::SeenStaff;
 use crate::application::stored_geometry_json;
-use crate::domain::codes::BlockCode;
 use crate::domain::team::Team;
 use crate::error::Error;
 use crate::resources::{division_name, generation_name};
 use crate::store::hierarchy::{CommunityRow, DistrictRow, SubdistrictRow};
+use flatgov_vocabulary::BlockCode;
 
 pub fn district(row: DistrictRow) -> api::District {
     api::District {

@@ -14,11 +14,12 @@ use super::RegistryService;
 use super::parse::{self, checked};
 use super::render;
 use crate::application::staff::{self, CreateStaff, ListStaff, StaffChanges, UpdateStaff};
-use crate::domain::staff::{PersonName, PhoneNumber, UnitName};
+use crate::domain::staff::{PersonName, UnitName};
 use crate::domain::team::StaffId;
 use crate::error::Error;
 use crate::resources;
 use crate::store::staff::StaffValues;
+use flatgov_vocabulary::PhoneNumber;
 
 /// Largest ImportStaff batch.
 const MAX_IMPORT: usize = 100_000;
@@ -79,7 +80,7 @@ fn division(value: &str) -> Result<Option<String>, String> {
     if value.is_empty() {
         return Ok(None);
     }
-    resources::division(value).map(Some)
+    resources::division(value).map(|code| Some(code.as_str().to_owned()))
 }
 
 /// Every field of a staff message under `field`, for person `id`.

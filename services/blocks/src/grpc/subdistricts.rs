@@ -11,10 +11,10 @@ use super::render;
 use crate::application::subdistricts::{
     self, ListSubdistricts, NewSubdistrict, SubdistrictChanges, UpdateSubdistrict,
 };
-use crate::domain::codes::SubdistrictCode;
 use crate::domain::import::{SubdistrictBoundary, parse_subdistrict_collection};
 use crate::error::Error;
 use crate::resources::{self, ParentLevels};
+use flatgov_vocabulary::SubdistrictCode;
 
 fn code_of(violations: &mut Violations, subdistrict: &api::Subdistrict) -> Option<SubdistrictCode> {
     parse::division_code(

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::domain::codes::BlockCode;
+use flatgov_vocabulary::BlockCode;
 
 /// One thing wrong with a geometry, with where it is.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,7 +1,7 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::domain::codes::BlockCode;
+use flatgov_vocabulary::BlockCode;
 
 fn square(x: f64, y: f64, size: f64) -> Value {
     json!([

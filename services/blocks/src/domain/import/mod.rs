@@ -42,9 +42,9 @@ use std::fmt;
 use geo::MultiPolygon;
 use serde_json::{Map, Value};
 
-use super::codes::{BlockCode, SubdistrictCode};
 use super::geometry::{json_type_name, parse_geometry, to_geojson};
 use super::names::PlaceName;
+use flatgov_vocabulary::{BlockCode, SubdistrictCode};
 
 /// A block as drafted for a new boundary generation: sound, but not yet validated against its neighbours.
 #[derive(Debug, Clone, PartialEq)]

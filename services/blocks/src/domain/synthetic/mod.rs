@@ -20,9 +20,9 @@
 
 use geo::{Coord, LineString, MultiPolygon, Polygon};
 
-use super::codes::{BlockCode, CodeError, CommunityCode, DistrictCode};
 use super::import::{BlockDraft, SubdistrictBoundary};
 use super::names::{NameError, PlaceName};
+use flatgov_vocabulary::{BlockCode, CodeError, CommunityCode, DistrictCode};
 
 /// A small, portable pseudo-random generator (SplitMix64, Steele, Lea & Flood 2014).
 ///

@@ -41,11 +41,11 @@ use geo::{BooleanOps, BoundingRect, MultiPolygon, Orient, Polygon, Rect, unary_u
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
 
-use super::codes::{BlockCode, SubdistrictCode};
 use super::geometry::{area_m2, polygon_area_m2};
 use super::import::{BlockDraft, SubdistrictBoundary};
 use super::names::PlaceName;
 use super::team::{TeamFacts, TeamViolation};
+use flatgov_vocabulary::{BlockCode, SubdistrictCode};
 
 /// The knobs of validation. `Default` gives the reform's values.
 #[derive(Debug, Clone, PartialEq)]

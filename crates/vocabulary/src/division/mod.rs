@@ -70,7 +70,8 @@ impl DivisionLevel {
         }
     }
 
-    fn of_digits(digits: usize) -> Option<Self> {
+    /// The level whose codes have `digits` digits.
+    pub fn of_digits(digits: usize) -> Option<Self> {
         Self::ALL.into_iter().find(|level| level.digits() == digits)
     }
 }
@@ -119,7 +120,7 @@ pub enum CodeError {
     #[error("{level} number {number} must be between 1 and 999")]
     NumberOutOfRange { level: &'static str, number: u32 },
     /// A resource name of another collection, or without one.
-    #[error("{value:?} is not a {collection}/{{code}} name")]
+    #[error("expected {collection}/{{code}}, found {value:?}")]
     NotAName {
         collection: &'static str,
         value: String,
@@ -204,6 +205,8 @@ macro_rules! division_code {
 
         impl $name {
             pub const LEVEL: DivisionLevel = $level;
+            /// The number of digits of this level's codes.
+            pub const DIGITS: usize = $digits;
 
             /// The code's digits, checked against the national scheme.
             pub fn parse(value: &str) -> Result<Self, CodeError> {
@@ -261,6 +264,12 @@ macro_rules! division_code {
             type Err = CodeError;
             fn from_str(value: &str) -> Result<Self, CodeError> {
                 Self::parse(value)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                self.as_str()
             }
         }
 
@@ -495,105 +504,4 @@ impl FromStr for DivisionCode {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_level_parses_its_digits_and_names_its_parents() {
-        let block = BlockCode::parse("430302001004017").unwrap();
-        assert_eq!(block.community().as_str(), "430302001004");
-        assert_eq!(block.subdistrict().as_str(), "430302001");
-        assert_eq!(block.district().as_str(), "430302");
-        assert_eq!(block.number(), 17);
-        assert_eq!(block.name(), "blocks/430302001004017");
-        assert_eq!(BlockCode::parse_name(&block.name()).unwrap(), block);
-        let district = DistrictCode::parse("430302").unwrap();
-        let built = district
-            .subdistrict(1)
-            .and_then(|subdistrict| subdistrict.community(4))
-            .and_then(|community| community.block(17))
-            .unwrap();
-        assert_eq!(built, block);
-    }
-
-    #[test]
-    fn wrong_lengths_letters_and_zero_segments_are_refused_saying_which() {
-        assert!(matches!(
-            BlockCode::parse("43030200100401"),
-            Err(CodeError::WrongLength {
-                expected: 15,
-                actual: 14,
-                ..
-            })
-        ));
-        assert!(matches!(
-            SubdistrictCode::parse("43030200a"),
-            Err(CodeError::NotADigit {
-                found: 'a',
-                position: 8,
-                ..
-            })
-        ));
-        assert!(matches!(
-            BlockCode::parse("430302001004000"),
-            Err(CodeError::ZeroSegment {
-                segment: "block number",
-                ..
-            })
-        ));
-        assert!(matches!(
-            DistrictCode::parse("430300"),
-            Err(CodeError::ZeroSegment {
-                segment: "county part",
-                ..
-            })
-        ));
-        assert!(matches!(
-            DistrictCode::parse("000302"),
-            Err(CodeError::ZeroSegment {
-                segment: "province part",
-                ..
-            })
-        ));
-        assert!(matches!(
-            CommunityCode::parse("430302000004"),
-            Err(CodeError::ZeroSegment {
-                segment: "subdistrict number",
-                ..
-            })
-        ));
-        assert!(
-            DistrictCode::parse("430302")
-                .unwrap()
-                .subdistrict(1000)
-                .is_err()
-        );
-        assert!(BlockCode::parse_name("communities/430302001004").is_err());
-    }
-
-    #[test]
-    fn a_division_of_any_level_covers_what_lies_inside_it() {
-        let subdistrict = DivisionCode::parse("430302001").unwrap();
-        let block = DivisionCode::parse_name("blocks/430302001004017").unwrap();
-        let elsewhere = DivisionCode::parse("430302002004017").unwrap();
-        assert_eq!(subdistrict.level(), DivisionLevel::Subdistrict);
-        assert!(subdistrict.covers(&block));
-        assert!(subdistrict.covers(&subdistrict));
-        assert!(!subdistrict.covers(&elsewhere));
-        assert!(!block.covers(&subdistrict));
-        assert!(DivisionCode::parse("4303020").is_err());
-        assert!(DivisionCode::parse_name("towns/430302001").is_err());
-        assert!(DivisionCode::parse_name("blocks/430302001").is_err());
-    }
-
-    #[test]
-    fn codes_order_numerically_and_round_trip_through_serde() {
-        let low = BlockCode::parse("430302001004009").unwrap();
-        let high = BlockCode::parse("430302001004017").unwrap();
-        assert!(low < high);
-        let json = serde_json::to_string(&high).unwrap();
-        assert_eq!(json, "\"430302001004017\"");
-        assert_eq!(serde_json::from_str::<BlockCode>(&json).unwrap(), high);
-        assert!(serde_json::from_str::<BlockCode>("\"43\"").is_err());
-    }
-}
+mod tests;

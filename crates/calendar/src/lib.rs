@@ -1,11 +1,12 @@
-//! The working-day calendar that time limits are counted on.
+//! The working-day calendar that time limits are counted on: the cases service's time
+//! limits and the notices service's return visits (回访) count on the same days.
 //!
 //! A deadline such as "resolve within 5 working days" or "accept within 2 working hours"
 //! only counts the time offices are open: Monday to Friday within [`WorkingHours`], minus
 //! the public holidays, plus the swapped working days (调休: a Saturday or Sunday worked so
 //! that a break can be longer). The State Council publishes those days every year, so they
 //! are data, not code: one [`YearCalendar`] per year, parsed from a CSV file
-//! (`services/cases/data/calendar/<year>.csv`; format in [`YearCalendar::parse`]). The
+//! (`crates/calendar/data/<year>.csv`; format in [`YearCalendar::parse`]). The
 //! files for 2025 and 2026 are compiled in ([`WorkingCalendar::bundled`]); a deployment can
 //! load corrected or newer files with [`WorkingCalendar::new`].
 //!
@@ -22,7 +23,7 @@
 //! notice usually appears in November). Refusing to compute would leave a case with no
 //! deadline at all, which is worse than a slightly wrong one; so a day in a year without
 //! data follows the ordinary week (Monday–Friday work), and every result says which years
-//! it had to assume this for ([`Reckoning::years_without_data`]). The store keeps that flag
+//! it had to assume this for ([`Reckoning::years_without_data`]). The cases store keeps that flag
 //! with the deadline and recomputes such deadlines when the year's file is loaded.
 //!
 //! # Counting rules
@@ -76,8 +77,8 @@ pub fn from_china_local(local: NaiveDateTime) -> DateTime<Utc> {
 /// The calendar files shipped with the service, by year. Check them against the official
 /// notice; see the header of each file.
 pub const BUNDLED_CALENDAR_FILES: &[(i32, &str)] = &[
-    (2025, include_str!("../../../data/calendar/2025.csv")),
-    (2026, include_str!("../../../data/calendar/2026.csv")),
+    (2025, include_str!("../data/2025.csv")),
+    (2026, include_str!("../data/2026.csv")),
 ];
 
 /// How far ahead a computation looks for working time before giving up: ten years. Only a
@@ -387,9 +388,10 @@ impl WorkingDuration {
         self.0
     }
 
-    /// A duration from literals known to be in range (the crate's defaults), usable in
-    /// constants. A unit test checks every such literal against the public constructors.
-    pub(crate) const fn from_trusted_span(span: WorkingSpan) -> Self {
+    /// A duration from literals known to be in range (a service's defaults), usable in
+    /// constants. The caller's unit tests check every such literal against the public
+    /// constructors.
+    pub const fn from_trusted_span(span: WorkingSpan) -> Self {
         Self(span)
     }
 }

@@ -1,22 +1,56 @@
 //! One year of the official holiday schedule, parsed from its CSV file.
 //!
 //! The file format is documented at the top of each bundled file
-//! (`services/cases/data/calendar/<year>.csv`) and in [`YearCalendar::parse`].
+//! (`crates/calendar/data/<year>.csv`) and in [`YearCalendar::parse`].
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{Datelike, NaiveDate, Weekday};
 
-use crate::domain::values::code_enum;
+/// What the official schedule says about a day that departs from the ordinary week.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub enum DayKind {
+    /// A day off, even if it falls Monday to Friday (放假).
+    #[serde(rename = "holiday")]
+    Holiday,
+    /// A swapped working day (调休上班): a Saturday or Sunday on which offices work.
+    #[serde(rename = "workday")]
+    Workday,
+}
 
-code_enum! {
-    /// What the official schedule says about a day that departs from the ordinary week.
-    pub enum DayKind ("calendar day kind") {
-        /// A day off, even if it falls Monday to Friday (放假).
-        Holiday = "holiday",
-        /// A swapped working day (调休上班): a Saturday or Sunday on which offices work.
-        Workday = "workday",
+impl DayKind {
+    /// Every member, in declaration order.
+    pub const ALL: &'static [DayKind] = &[DayKind::Holiday, DayKind::Workday];
+
+    /// The code of this kind, as the calendar files spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DayKind::Holiday => "holiday",
+            DayKind::Workday => "workday",
+        }
+    }
+}
+
+impl fmt::Display for DayKind {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for DayKind {
+    type Err = CalendarProblem;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        DayKind::ALL
+            .iter()
+            .copied()
+            .find(|kind| kind.as_str() == text)
+            .ok_or_else(|| CalendarProblem::UnknownKind {
+                value: text.to_owned(),
+            })
     }
 }
 

@@ -13,13 +13,14 @@ use crate::Output;
 pub const DEFAULT_NATS_DIR: &str = ".flatgov/nats";
 
 /// The services that publish and consume events.
-const SERVICES: [&str; 7] = [
+const SERVICES: [&str; 8] = [
     "blocks",
     "duties",
     "cases",
     "enforcement",
     "federation",
     "notices",
+    "mediation",
     "gateway",
 ];
 

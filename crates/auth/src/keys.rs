@@ -27,13 +27,14 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 
 /// The services that call others and so sign tokens, plus those a deployment adds.
-pub const SIGNING_SERVICES: [&str; 7] = [
+pub const SIGNING_SERVICES: [&str; 8] = [
     "blocks",
     "duties",
     "cases",
     "enforcement",
     "federation",
     "notices",
+    "mediation",
     "gateway",
 ];
 

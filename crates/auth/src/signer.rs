@@ -17,13 +17,14 @@ use crate::{Jurisdiction, Role};
 
 /// The audiences of every flatgov service: a person's token from the CLI is good at
 /// each of them.
-pub const PLATFORM_AUDIENCES: [&str; 7] = [
+pub const PLATFORM_AUDIENCES: [&str; 8] = [
     "flatgov.blocks",
     "flatgov.duties",
     "flatgov.cases",
     "flatgov.enforcement",
     "flatgov.federation",
     "flatgov.notices",
+    "flatgov.mediation",
     "flatgov.gateway",
 ];
 

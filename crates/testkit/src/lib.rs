@@ -243,13 +243,14 @@ pub struct TestAuth {
 }
 
 /// The audiences of tokens tests mint: every service, and the echo service.
-pub const TEST_AUDIENCES: [&str; 8] = [
+pub const TEST_AUDIENCES: [&str; 9] = [
     "flatgov.blocks",
     "flatgov.duties",
     "flatgov.cases",
     "flatgov.enforcement",
     "flatgov.federation",
     "flatgov.notices",
+    "flatgov.mediation",
     "flatgov.gateway",
     "flatgov.testing",
 ];

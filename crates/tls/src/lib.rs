@@ -21,13 +21,14 @@ use rcgen::{
 };
 
 /// Everything the local platform needs a certificate for.
-pub const NAMES: [&str; 11] = [
+pub const NAMES: [&str; 12] = [
     "blocks",
     "duties",
     "cases",
     "enforcement",
     "federation",
     "notices",
+    "mediation",
     "gateway",
     "nats",
     "postgres",

@@ -39,13 +39,22 @@ enum KeysCommand {
         key: String,
         /// How long verifiers need to pick up the new key set (they look every 2 s;
         /// give Kubernetes' secret propagation a minute).
-        #[arg(long, default_value = "5s", value_parser = parse_ttl)]
+        #[arg(long, default_value = "5s", value_parser = parse_wait)]
         propagation: Duration,
         /// Wait this long, then retire the old key (at least the longest token
         /// lifetime: 15m for services, 10h for people). Without it the command prints
         /// the `retire` to run later.
-        #[arg(long, value_parser = parse_ttl)]
+        #[arg(long, value_parser = parse_wait)]
         retire_after: Option<Duration>,
+        /// Only publish the new public key and leave the new private key beside
+        /// the current one (`<key file>.next`): for deployments where the key set
+        /// and the signing key travel separately (Kubernetes secrets); finish with
+        /// `--switch` once verifiers have the new key set.
+        #[arg(long, conflicts_with_all = ["switch", "retire_after"])]
+        publish_only: bool,
+        /// Put the key left by `--publish-only` in place of the current one.
+        #[arg(long, conflicts_with = "retire_after")]
+        switch: bool,
     },
     /// Stop trusting a key.
     Retire {
@@ -107,7 +116,21 @@ pub async fn keys(arguments: &KeysArgs, output: Output) -> anyhow::Result<()> {
             key,
             propagation,
             retire_after,
-        } => rotate(&directory, key, *propagation, *retire_after, output).await,
+            publish_only,
+            switch,
+        } => {
+            let stage = if *publish_only {
+                RotationStage::PublishOnly
+            } else if *switch {
+                RotationStage::Switch
+            } else {
+                RotationStage::Whole {
+                    propagation: *propagation,
+                    retire_after: *retire_after,
+                }
+            };
+            rotate(&directory, key, stage, output).await
+        }
         KeysCommand::Retire { kid } => {
             let jwks = directory.jwks_file();
             let mut set = KeySet::read(&jwks)?;
@@ -121,11 +144,23 @@ pub async fn keys(arguments: &KeysArgs, output: Output) -> anyhow::Result<()> {
     }
 }
 
+/// How much of a rotation to do now.
+enum RotationStage {
+    /// Publish, wait, switch, and retire after a wait if asked.
+    Whole {
+        propagation: Duration,
+        retire_after: Option<Duration>,
+    },
+    /// Publish the new public key; keep the private key as `<file>.next`.
+    PublishOnly,
+    /// Put `<file>.next` in place.
+    Switch,
+}
+
 async fn rotate(
     directory: &KeyDirectory,
     owner: &str,
-    propagation: Duration,
-    retire_after: Option<Duration>,
+    stage: RotationStage,
     output: Output,
 ) -> anyhow::Result<()> {
     let (key_file, binding) = if owner == "people" {
@@ -141,9 +176,55 @@ async fn rotate(
             SIGNING_SERVICES.join(", ")
         );
     };
+    let next_file = key_file.with_extension("pem.next");
     let old = SigningKey::read(&key_file)?;
-    let new = SigningKey::generate();
     let jwks = directory.jwks_file();
+    let (propagation, retire_after) = match stage {
+        RotationStage::PublishOnly => {
+            let new = SigningKey::generate();
+            let mut set = KeySet::read(&jwks)?;
+            set.add(&new, &binding);
+            set.write(&jwks)?;
+            new.write(&next_file)?;
+            println!(
+                "published {}; the new private key waits in {}: run again with --switch once verifiers have the new key set",
+                new.kid(),
+                next_file.display()
+            );
+            return Ok(());
+        }
+        RotationStage::Switch => {
+            let new = SigningKey::read(&next_file).with_context(|| {
+                format!(
+                    "no key waiting in {}: run with --publish-only first",
+                    next_file.display()
+                )
+            })?;
+            let trusted = KeySet::read(&jwks)?.bindings().contains_key(&new.kid());
+            if !trusted {
+                anyhow::bail!(
+                    "{} is not in {} yet: verifiers would refuse its tokens",
+                    new.kid(),
+                    jwks.display()
+                );
+            }
+            new.write(&key_file)?;
+            std::fs::remove_file(&next_file)?;
+            println!(
+                "{} now signs with {}; once its tokens have expired run: flatgov keys retire --dir {} --kid {}",
+                key_file.display(),
+                new.kid(),
+                directory_path(directory).display(),
+                old.kid()
+            );
+            return Ok(());
+        }
+        RotationStage::Whole {
+            propagation,
+            retire_after,
+        } => (propagation, retire_after),
+    };
+    let new = SigningKey::generate();
     // 1. Verifiers trust both keys before anything is signed with the new one.
     let mut set = KeySet::read(&jwks)?;
     set.add(&new, &binding);
@@ -301,8 +382,17 @@ fn parse_jurisdiction(value: &str) -> Result<Jurisdiction, String> {
     value.parse()
 }
 
-/// `30s`, `30m`, `8h`, `7d`.
+/// A token's lifetime: `30s`, `30m`, `8h`, `7d`, never zero.
 pub fn parse_ttl(value: &str) -> Result<Duration, String> {
+    let ttl = parse_wait(value)?;
+    if ttl.is_zero() {
+        return Err("a token must live longer than zero seconds".to_owned());
+    }
+    Ok(ttl)
+}
+
+/// A wait: `0s`, `5s`, `15m`, `10h`.
+pub fn parse_wait(value: &str) -> Result<Duration, String> {
     let value = value.trim();
     let split = value
         .find(|c: char| !c.is_ascii_digit())
@@ -322,9 +412,6 @@ pub fn parse_ttl(value: &str) -> Result<Duration, String> {
             ));
         }
     };
-    if seconds == 0 {
-        return Err("a token must live longer than zero seconds".to_owned());
-    }
     Ok(Duration::from_secs(seconds))
 }
 

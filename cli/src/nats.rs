@@ -51,6 +51,10 @@ pub struct ConfigArgs {
     /// Write `sync_interval: always` (nats-server 2.10 and later).
     #[arg(long)]
     sync_always: bool,
+    /// Also write the `accounts { … }` block alone to this file, for a server
+    /// configuration of your own that includes it.
+    #[arg(long)]
+    accounts_file: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -138,6 +142,13 @@ pub fn nats(arguments: &NatsArgs, output: Output) -> anyhow::Result<()> {
         sync_always: config.sync_always,
     };
     let path = accounts.write_config(&settings(&config.dir, &written)?)?;
+    if let Some(accounts_file) = &config.accounts_file {
+        std::fs::write(
+            accounts_file,
+            flatgov_messaging::accounts::accounts_block(&accounts.users()?),
+        )
+        .with_context(|| format!("writing {}", accounts_file.display()))?;
+    }
     std::fs::write(
         config.dir.join("settings.json"),
         serde_json::to_string_pretty(&written)?,

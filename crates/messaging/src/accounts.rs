@@ -321,7 +321,14 @@ pub fn server_config(settings: &ServerSettings, users: &[User]) -> String {
             tls.verify_clients,
         ));
     }
-    text.push_str("accounts {\n  FLATGOV {\n    jetstream: enabled\n    users: [\n");
+    text.push_str(&accounts_block(users));
+    text
+}
+
+/// The `accounts { … }` block alone: the one account with its users and their
+/// permissions, for deployments whose server configuration includes it.
+pub fn accounts_block(users: &[User]) -> String {
+    let mut text = String::from("accounts {\n  FLATGOV {\n    jetstream: enabled\n    users: [\n");
     for user in users {
         text.push_str(&format!(
             "      # {name}\n      {{ nkey: \"{nkey}\", permissions: {{ publish: {{ allow: {publish} }}, subscribe: {{ allow: {subscribe} }} }} }}\n",
@@ -359,18 +366,27 @@ mod tests {
                 .publish
                 .contains(&"$JS.API.STREAM.CREATE.FLATGOV_ENFORCEMENT".to_owned())
         );
-        let integrator = integrator_permissions();
+        let integrator = integrator_permissions("hotline");
         assert!(
             !integrator
                 .publish
                 .iter()
                 .any(|subject| subject.starts_with("flatgov."))
         );
+        // It deletes and pulls from its own consumer only: never a service's.
+        assert!(
+            integrator
+                .publish
+                .iter()
+                .filter(|subject| subject.contains("DELETE") || subject.contains("MSG.NEXT"))
+                .all(|subject| subject.ends_with(".hotline"))
+        );
         assert!(
             !integrator
                 .publish
                 .iter()
-                .any(|subject| subject.contains("DELETE"))
+                .any(|subject| subject.contains("STREAM.DELETE")
+                    || subject.contains("STREAM.CREATE"))
         );
     }
 

@@ -87,13 +87,12 @@ mkdir -p "${state}/keys" "${state}/tls" "${state}/nats"
 chmod 0700 "${state}/keys" "${state}/tls" "${state}/nats"
 "${flatgov}" keys init --dir "${state}/keys" >/dev/null
 "${flatgov}" certs init --dir "${state}/tls" >/dev/null
-"${flatgov}" nats config --dir "${state}/nats" --listen "${nats_listen}" \
-    --tls-dir "${nats_tls_dir}" --sync-always >/dev/null
 # The server config in the repository (deploy/compose/nats.conf) holds the
 # listener, TLS and JetStream settings; it includes only the users.
 accounts="$(mktemp)"
 trap 'rm -f "${accounts}"' EXIT
-sed -n '/^accounts {/,$p' "${state}/nats/nats-server.conf" > "${accounts}"
+"${flatgov}" nats config --dir "${state}/nats" --listen "${nats_listen}" \
+    --tls-dir "${nats_tls_dir}" --sync-always --accounts-file "${accounts}" >/dev/null
 grep -q 'nkey:' "${accounts}" || { log "no NATS users in ${state}/nats/nats-server.conf"; exit 1; }
 
 # 2. Which signing keys change (a rotation): they wait for the key set.

@@ -773,11 +773,7 @@ async fn run(
     );
 
     let bus = EventBus::connect(
-        &BusConfig {
-            url: platform.nats_url.clone(),
-            subject_prefix: platform.prefix.clone(),
-            stream_replicas: 1,
-        },
+        &BusConfig::plain(platform.nats_url.clone(), platform.prefix.clone()),
         "flatgov-bench-subscriber",
     )
     .await?;

@@ -93,8 +93,7 @@ fn calendar(
     hours: WorkingHours,
     directory: Option<PathBuf>,
 ) -> Result<WorkingCalendar, ConfigError> {
-    const EXPECTED: &str =
-        "a directory of <year>.csv holiday files (see crates/calendar/data)";
+    const EXPECTED: &str = "a directory of <year>.csv holiday files (see crates/calendar/data)";
     let bundled = WorkingCalendar::bundled(hours.clone())
         .map_err(|error| malformed("CASES_CALENDAR_DIR", "(bundled)", error, EXPECTED))?;
     let Some(directory) = directory else {

@@ -190,4 +190,58 @@ mod tests {
                 .contains("e.g. urban_management")
         );
     }
+
+    #[test]
+    fn an_empty_code_is_refused_naming_the_kind_of_code() {
+        let error = DepartmentCode::parse("").unwrap_err();
+        assert_eq!(
+            error,
+            SnakeCodeError::Empty {
+                what: "department code"
+            }
+        );
+        assert_eq!(error.to_string(), "department code is empty");
+    }
+
+    #[test]
+    fn upper_case_spaces_hyphens_and_leading_digits_are_refused_in_snake_codes() {
+        for bad in [
+            "Urban_management",
+            "urban management",
+            "urban-management",
+            "1st_department",
+            "_urban",
+            "urban_",
+            "urban__management",
+            "城管",
+            " urban",
+            "M-STREETLIGHT",
+        ] {
+            let error = DepartmentCode::parse(bad).unwrap_err();
+            assert!(
+                matches!(&error, SnakeCodeError::Malformed { value, .. } if value == bad),
+                "{bad:?} gave {error:?}"
+            );
+        }
+        assert!(MatterCode::parse("noise_2200_to_0600").is_ok());
+        assert_eq!(
+            "human_resources_social_security"
+                .parse::<DepartmentCode>()
+                .unwrap()
+                .to_string(),
+            "human_resources_social_security"
+        );
+    }
+
+    #[test]
+    fn a_code_longer_than_its_maximum_is_refused_and_one_at_it_accepted() {
+        let long = "a".repeat(DepartmentCode::MAX_CHARS + 1);
+        assert!(matches!(
+            DepartmentCode::parse(&long),
+            Err(SnakeCodeError::TooLong { max: 48, .. })
+        ));
+        assert!(DepartmentCode::parse(&"a".repeat(DepartmentCode::MAX_CHARS)).is_ok());
+        assert!(MatterCode::parse(&"m".repeat(64)).is_ok());
+        assert!(MatterCode::parse(&"m".repeat(65)).is_err());
+    }
 }

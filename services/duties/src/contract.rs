@@ -75,7 +75,7 @@ pub fn unit_from_text(kind: &str, code: &str) -> types::Unit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{BlockCode, SubdistrictCode};
+    use flatgov_vocabulary::{BlockCode, SubdistrictCode};
 
     #[test]
     fn a_minute_limit_stays_in_minutes_in_the_contract_duration() {

@@ -16,6 +16,7 @@
 //! in `catalogue_announcements`, claimed with `FOR UPDATE SKIP LOCKED`, so
 //! it fires once across replicas and survives restarts.
 
+use flatgov_vocabulary::{DepartmentCode, MatterCode, SubdistrictCode};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,10 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::contract::{optional_tier_to_proto, unit_from_text};
 use crate::domain::names::{assessment_name, list_name, opinion_name, refusal_name, version_name};
-use crate::domain::{
-    DepartmentCode, ItemStatus, ListDiff, ListKind, MatterCode, Responsible, SubdistrictCode,
-    VersionNumber,
-};
+use crate::domain::{ItemStatus, ListDiff, ListKind, Responsible, VersionNumber};
 use crate::rules::{Rules, RulesCache};
 use crate::store::assessments::{AssessmentSource, NewAssessment};
 use crate::store::opinions::OpinionRow;

@@ -137,6 +137,20 @@ const SEGMENTS: [(&str, std::ops::Range<usize>); 3] = [
 /// Checks `value` is a code of `level` and returns its digits.
 fn check<const N: usize>(value: &str, level: DivisionLevel) -> Result<[u8; N], CodeError> {
     let word = level.word();
+    // A stray character is named first: "found 'y' at position 0" says more
+    // about `yuhu-lu` than its length does.
+    if let Some((position, found)) = value
+        .chars()
+        .enumerate()
+        .find(|(_, character)| !character.is_ascii_digit())
+    {
+        return Err(CodeError::NotADigit {
+            level: word,
+            value: value.to_owned(),
+            found,
+            position,
+        });
+    }
     let actual = value.chars().count();
     if actual != N {
         return Err(CodeError::WrongLength {
@@ -147,17 +161,7 @@ fn check<const N: usize>(value: &str, level: DivisionLevel) -> Result<[u8; N], C
         });
     }
     let mut digits = [0u8; N];
-    for (position, character) in value.chars().enumerate() {
-        if !character.is_ascii_digit() {
-            return Err(CodeError::NotADigit {
-                level: word,
-                value: value.to_owned(),
-                found: character,
-                position,
-            });
-        }
-        digits[position] = character as u8;
-    }
+    digits.copy_from_slice(value.as_bytes());
     let zero = |segment: &'static str, range: std::ops::Range<usize>| {
         if value[range.clone()].bytes().all(|byte| byte == b'0') {
             Err(CodeError::ZeroSegment {

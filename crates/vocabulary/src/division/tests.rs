@@ -313,7 +313,11 @@ fn a_block_code_rejects_every_malformed_shape() {
     ));
     assert!(matches!(
         BlockCode::parse("430302001002017 "),
-        Err(CodeError::WrongLength { .. })
+        Err(CodeError::NotADigit {
+            found: ' ',
+            position: 15,
+            ..
+        })
     ));
 }
 
@@ -389,4 +393,109 @@ fn from_str_is_the_same_as_parse() {
     let parsed: SubdistrictCode = "430302008".parse().expect("valid");
     assert_eq!(parsed.number(), 8);
     assert!("43030200x".parse::<SubdistrictCode>().is_err());
+}
+
+#[test]
+fn a_division_code_of_another_levels_length_is_refused_naming_both_lengths() {
+    let cases: [(&str, Result<(), CodeError>); 6] = [
+        ("430302", SubdistrictCode::parse("430302").map(drop)),
+        ("4303020010", SubdistrictCode::parse("4303020010").map(drop)),
+        ("430302001", CommunityCode::parse("430302001").map(drop)),
+        (
+            "4303020010041",
+            CommunityCode::parse("4303020010041").map(drop),
+        ),
+        ("430302001004", BlockCode::parse("430302001004").map(drop)),
+        (
+            "4303020010040170",
+            BlockCode::parse("4303020010040170").map(drop),
+        ),
+    ];
+    for (value, result) in cases {
+        let error = result.unwrap_err();
+        assert!(
+            matches!(&error, CodeError::WrongLength { value: found, actual, .. }
+                if found == value && *actual == value.len()),
+            "{value:?} gave {error:?}"
+        );
+    }
+    let message = BlockCode::parse("430302001004").unwrap_err().to_string();
+    assert_eq!(
+        message,
+        "block code \"430302001004\" must have exactly 15 digits, has 12 characters"
+    );
+}
+
+#[test]
+fn a_division_code_with_anything_but_digits_is_refused_naming_the_character() {
+    for (bad, found, position) in [
+        ("43030200a", 'a', 8),
+        (" 43030200", ' ', 0),
+        ("430302-01", '-', 6),
+        ("yuhu-lu", 'y', 0),
+        ("４30302001", '４', 0),
+        ("43030200１", '１', 8),
+    ] {
+        let error = SubdistrictCode::parse(bad).unwrap_err();
+        assert_eq!(
+            error,
+            CodeError::NotADigit {
+                level: "subdistrict",
+                value: bad.to_owned(),
+                found,
+                position,
+            },
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        SubdistrictCode::parse("yuhu-lu").unwrap_err().to_string(),
+        "subdistrict code \"yuhu-lu\" must contain only digits 0-9, found 'y' at position 0"
+    );
+}
+
+#[test]
+fn a_division_code_with_an_all_zero_part_is_refused_naming_the_part() {
+    for (bad, segment, digits) in [
+        ("003020010", "province part", "00"),
+        ("430300001", "county part", "00"),
+        ("430302000", "subdistrict number", "000"),
+    ] {
+        assert_eq!(
+            SubdistrictCode::parse(bad).unwrap_err(),
+            CodeError::ZeroSegment {
+                level: "subdistrict",
+                value: bad.to_owned(),
+                segment,
+                digits: digits.to_owned(),
+            },
+            "{bad:?}"
+        );
+    }
+    assert!(matches!(
+        BlockCode::parse("430302000004017"),
+        Err(CodeError::ZeroSegment {
+            segment: "subdistrict number",
+            ..
+        })
+    ));
+    assert!(
+        SubdistrictCode::parse("430302100").is_ok(),
+        "zeros inside a part are fine"
+    );
+}
+
+#[test]
+fn a_division_contains_exactly_the_divisions_whose_codes_start_with_its_own() {
+    let subdistrict = SubdistrictCode::parse("430302001").unwrap();
+    assert!(subdistrict.contains("430302001"));
+    assert!(subdistrict.contains("430302001004"));
+    assert!(subdistrict.contains("430302001004017"));
+    assert!(!subdistrict.contains("430302002004017"));
+    assert!(!subdistrict.contains("430302"));
+    let community = CommunityCode::parse("430302001004").unwrap();
+    assert!(!community.contains("430302001005017"));
+    let block = BlockCode::parse("430302001004017").unwrap();
+    assert_eq!(block.community().subdistrict(), block.subdistrict());
+    assert_eq!(block.subdistrict().district().as_str(), "430302");
 }

@@ -319,7 +319,7 @@ async fn locate(
         .map(|&(longitude, latitude)| {
             let code = index.index.locate(longitude, latitude)?;
             // A draft block the caller may not see is land outside every block.
-            if !places.contains(&code.to_string()) {
+            if !places.contains(code.as_ref()) {
                 return None;
             }
             index.blocks.get(code).cloned()
@@ -560,9 +560,8 @@ pub async fn get(blocks: &Blocks, access: &Access, get: GetBlock) -> Result<Seen
         ),
     };
     let places = readable_places(access, &generation)?;
-    let stored = if places.contains(&code.to_string()) {
-        store::generations::get_block(&mut connection, generation.id, &code.to_string(), false)
-            .await?
+    let stored = if places.contains(code.as_ref()) {
+        store::generations::get_block(&mut connection, generation.id, code.as_ref(), false).await?
     } else {
         None
     };
@@ -570,7 +569,7 @@ pub async fn get(blocks: &Blocks, access: &Access, get: GetBlock) -> Result<Seen
         let mut message = block_not_in(code, generation.id).to_string();
         if generation.state == "active"
             && let Some((last, valid_to)) =
-                store::generations::last_generation_with_block(&mut connection, &code.to_string())
+                store::generations::last_generation_with_block(&mut connection, code.as_ref())
                     .await?
         {
             message.push_str(&format!(

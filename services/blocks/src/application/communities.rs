@@ -75,7 +75,7 @@ pub(crate) async fn insert(
     }
     let row = store::hierarchy::insert_community(
         connection,
-        &code.to_string(),
+        code.as_ref(),
         &subdistrict,
         community.display_name.as_str(),
         community.display_name_en.as_ref().map(PlaceName::as_str),
@@ -100,7 +100,7 @@ pub async fn create(
 ) -> Result<CommunityRow, Error> {
     const CONTEXT: &str = "creating a community";
     let code = community.code;
-    require_division(access, &code.to_string())?;
+    require_division(access, code.as_ref())?;
     access.audit().resource(name_of(code));
     let mut transaction = store::begin(&blocks.pool, CONTEXT).await?;
     let row = insert(&mut transaction, &community)
@@ -112,7 +112,7 @@ pub async fn create(
 
 pub async fn get(blocks: &Blocks, code: CommunityCode) -> Result<CommunityRow, Error> {
     let mut connection = store::connection(&blocks.pool, "reading a community").await?;
-    store::hierarchy::get_community(&mut connection, &code.to_string(), false)
+    store::hierarchy::get_community(&mut connection, code.as_ref(), false)
         .await?
         .ok_or_else(|| not_found(code))
 }
@@ -136,11 +136,11 @@ pub async fn update(
 ) -> Result<CommunityRow, Error> {
     const CONTEXT: &str = "updating a community";
     let code = update.code;
-    require_division(access, &code.to_string())?;
+    require_division(access, code.as_ref())?;
     access.audit().resource(name_of(code));
     let mut transaction = store::begin(&blocks.pool, CONTEXT).await?;
     let Some(existing) =
-        store::hierarchy::get_community(&mut transaction, &code.to_string(), true).await?
+        store::hierarchy::get_community(&mut transaction, code.as_ref(), true).await?
     else {
         let Some(create_with) = update.create else {
             return Err(not_found(code));
@@ -148,7 +148,7 @@ pub async fn update(
         let community = create_with?;
         let row = match insert(&mut transaction, &community).await? {
             Some(row) => row,
-            None => store::hierarchy::get_community(&mut transaction, &code.to_string(), false)
+            None => store::hierarchy::get_community(&mut transaction, code.as_ref(), false)
                 .await?
                 .ok_or_else(|| not_found(code))?,
         };
@@ -163,7 +163,7 @@ pub async fn update(
     }
     let row = store::hierarchy::update_community(
         &mut transaction,
-        &code.to_string(),
+        code.as_ref(),
         &display_name,
         display_name_en.as_deref(),
     )

@@ -53,12 +53,12 @@ pub async fn create(
 ) -> Result<DistrictRow, Error> {
     const CONTEXT: &str = "creating a district";
     let code = district.code;
-    require_division(access, &code.to_string())?;
+    require_division(access, code.as_ref())?;
     access.audit().resource(name_of(code));
     let mut transaction = store::begin(&blocks.pool, CONTEXT).await?;
     let row = store::hierarchy::insert_district(
         &mut transaction,
-        &code.to_string(),
+        code.as_ref(),
         district.display_name.as_str(),
         district.display_name_en.as_ref().map(PlaceName::as_str),
     )
@@ -77,7 +77,7 @@ pub async fn create(
 
 pub async fn get(blocks: &Blocks, code: DistrictCode) -> Result<DistrictRow, Error> {
     let mut connection = store::connection(&blocks.pool, "reading a district").await?;
-    store::hierarchy::get_district(&mut connection, &code.to_string(), false)
+    store::hierarchy::get_district(&mut connection, code.as_ref(), false)
         .await?
         .ok_or_else(|| not_found(code))
 }
@@ -100,11 +100,11 @@ pub async fn update(
 ) -> Result<DistrictRow, Error> {
     const CONTEXT: &str = "updating a district";
     let code = update.code;
-    require_division(access, &code.to_string())?;
+    require_division(access, code.as_ref())?;
     access.audit().resource(name_of(code));
     let mut transaction = store::begin(&blocks.pool, CONTEXT).await?;
     let Some(existing) =
-        store::hierarchy::get_district(&mut transaction, &code.to_string(), true).await?
+        store::hierarchy::get_district(&mut transaction, code.as_ref(), true).await?
     else {
         drop(transaction);
         let Some(create_with) = update.create else {
@@ -120,7 +120,7 @@ pub async fn update(
     }
     let row = store::hierarchy::update_district(
         &mut transaction,
-        &code.to_string(),
+        code.as_ref(),
         &display_name,
         display_name_en.as_deref(),
     )

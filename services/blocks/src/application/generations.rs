@@ -184,10 +184,10 @@ pub async fn import(
     // The divisions are public: an administrator elsewhere may see them but
     // not draft their blocks.
     for draft in &import.drafts {
-        require_division(access, &draft.code.to_string())?;
+        require_division(access, draft.code.as_ref())?;
     }
     for code in &import.scope {
-        require_division(access, &code.to_string())?;
+        require_division(access, code.as_ref())?;
     }
 
     let mut transaction = store::begin(&blocks.pool, CONTEXT).await?;

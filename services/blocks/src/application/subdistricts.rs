@@ -200,7 +200,7 @@ pub async fn create(
 ) -> Result<SubdistrictRow, Error> {
     const CONTEXT: &str = "creating a subdistrict";
     let code = subdistrict.code;
-    require_division(access, &code.to_string())?;
+    require_division(access, code.as_ref())?;
     access.audit().resource(name_of(code));
     let mut transaction = store::begin(&blocks.pool, CONTEXT).await?;
     require_district_exists(&mut transaction, "subdistrict.name", code).await?;
@@ -213,7 +213,7 @@ pub async fn create(
 
 pub async fn get(blocks: &Blocks, code: SubdistrictCode) -> Result<SubdistrictRow, Error> {
     let mut connection = store::connection(&blocks.pool, "reading a subdistrict").await?;
-    store::hierarchy::get_subdistrict(&mut connection, &code.to_string(), false)
+    store::hierarchy::get_subdistrict(&mut connection, code.as_ref(), false)
         .await?
         .ok_or_else(|| not_found(code))
 }
@@ -238,11 +238,11 @@ pub async fn update(
 ) -> Result<SubdistrictRow, Error> {
     const CONTEXT: &str = "updating a subdistrict";
     let code = update.code;
-    require_division(access, &code.to_string())?;
+    require_division(access, code.as_ref())?;
     access.audit().resource(name_of(code));
     let mut transaction = store::begin(&blocks.pool, CONTEXT).await?;
     let Some(existing) =
-        store::hierarchy::get_subdistrict(&mut transaction, &code.to_string(), true).await?
+        store::hierarchy::get_subdistrict(&mut transaction, code.as_ref(), true).await?
     else {
         let Some(create_with) = update.create else {
             return Err(not_found(code));
@@ -251,7 +251,7 @@ pub async fn update(
         require_district_exists(&mut transaction, "subdistrict.name", code).await?;
         let row = match insert(&mut transaction, &subdistrict).await? {
             Some(row) => row,
-            None => store::hierarchy::get_subdistrict(&mut transaction, &code.to_string(), false)
+            None => store::hierarchy::get_subdistrict(&mut transaction, code.as_ref(), false)
                 .await?
                 .ok_or_else(|| not_found(code))?,
         };
@@ -320,7 +320,7 @@ pub async fn import(
 ) -> Result<Imported, Error> {
     const CONTEXT: &str = "importing subdistricts";
     for boundary in &boundaries {
-        require_division(access, &boundary.code.to_string())?;
+        require_division(access, boundary.code.as_ref())?;
     }
     for boundary in &boundaries {
         access.audit().resource(name_of(boundary.code));
@@ -349,7 +349,7 @@ pub async fn import(
     for boundary in boundaries {
         let land = Boundary::of(&boundary.geometry);
         let existing =
-            store::hierarchy::get_subdistrict(&mut transaction, &boundary.code.to_string(), true)
+            store::hierarchy::get_subdistrict(&mut transaction, boundary.code.as_ref(), true)
                 .await?;
         match existing {
             None => {

@@ -99,14 +99,14 @@ pub async fn set(blocks: &Blocks, access: &Access, set: SetBlockTeam) -> Result<
     };
     let in_force = match generation.state.as_str() {
         "active" => {
-            require_division(access, &code.to_string())?;
+            require_division(access, code.as_ref())?;
             true
         }
         "draft" => {
             if !reach.generation(&generation).is_visible() {
                 return Err(no_such_generation(generation_id));
             }
-            if !reach.sees_drafts_at(&code.to_string()) {
+            if !reach.sees_drafts_at(code.as_ref()) {
                 return Err(not_in_generation());
             }
             false
@@ -123,10 +123,9 @@ pub async fn set(blocks: &Blocks, access: &Access, set: SetBlockTeam) -> Result<
     };
     access.audit().resource(format!("blocks/{code}"));
     access.audit().resource(generation_name(generation_id));
-    let row =
-        store::generations::get_block(&mut transaction, generation_id, &code.to_string(), false)
-            .await?
-            .ok_or_else(not_in_generation)?;
+    let row = store::generations::get_block(&mut transaction, generation_id, code.as_ref(), false)
+        .await?
+        .ok_or_else(not_in_generation)?;
     require_on_roster(&mut transaction, &team).await?;
 
     let codes = vec![code.to_string()];
@@ -146,7 +145,7 @@ pub async fn set(blocks: &Blocks, access: &Access, set: SetBlockTeam) -> Result<
         let change = [(code.to_string(), team.clone())];
         store::teams::write_teams(&mut transaction, generation_id, &change, revision).await?;
         if in_force {
-            let now = team_change_time(&mut transaction, &code.to_string()).await?;
+            let now = team_change_time(&mut transaction, code.as_ref()).await?;
             store::teams::open_history(&mut transaction, &change, now).await?;
             events::team_changed(&mut transaction, code, &team, now).await?;
             store::state::bump(&mut transaction, Some(generation_id)).await?;

@@ -6,11 +6,11 @@
 use chrono::{DateTime, Utc};
 use flatgov_auth::policy::{Access, Resource};
 use flatgov_grpc::error::Violations;
+use flatgov_vocabulary::{DepartmentCode, MatterCode, SubdistrictCode};
 
 use super::retries::{self, Remembered, Retry};
 use super::{Duties, Page, TimeKey, record_audit, subject};
 use crate::domain::names::{assessment_name, uuid_in};
-use crate::domain::{DepartmentCode, MatterCode, SubdistrictCode};
 use crate::error::Error;
 use crate::events;
 use crate::policy::{Reach, sees_staff};

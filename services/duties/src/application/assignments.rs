@@ -3,14 +3,13 @@
 
 use chrono::{DateTime, Utc};
 use flatgov_auth::policy::{Access, Resource};
+use flatgov_vocabulary::MatterCode;
 
 use super::refusals::{Refusal, visible_refusal};
 use super::retries::{self, Remembered, Retry};
 use super::{Duties, record_audit, subject};
 use crate::domain::names::{matter_name, refusal_name, uuid_in, version_name};
-use crate::domain::{
-    AssignmentDecision, GateError, ItemCode, ItemStatus, Location, MatterCode, Unit,
-};
+use crate::domain::{AssignmentDecision, GateError, ItemCode, ItemStatus, Location, Unit};
 use crate::error::Error;
 use crate::events;
 use crate::metrics::RefusalLabels;
@@ -81,9 +80,9 @@ fn reaches_assignment(access: &Access, from: &Unit, to: &Unit) -> bool {
 fn unit_location(unit: &Unit) -> Location {
     match unit {
         Unit::Department(_) => Location::unknown(),
-        Unit::Subdistrict(code) => Location::in_subdistrict(code.clone()),
-        Unit::Community(code) => Location::in_community(code.clone()),
-        Unit::BlockTeam(code) => Location::in_block(code.clone()),
+        Unit::Subdistrict(code) => Location::in_subdistrict(*code),
+        Unit::Community(code) => Location::in_community(*code),
+        Unit::BlockTeam(code) => Location::in_block(*code),
     }
 }
 

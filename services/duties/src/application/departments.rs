@@ -3,10 +3,11 @@
 //! district-wide administrators (the table decides that).
 
 use flatgov_auth::policy::Access;
+use flatgov_vocabulary::DepartmentCode;
 
 use super::{Duties, Page, record_audit};
 use crate::domain::names::department_name;
-use crate::domain::{Department, DepartmentCode, Departments};
+use crate::domain::{Department, Departments};
 use crate::error::Error;
 use crate::store::departments::{DepartmentRow, Upserted};
 use crate::store::{self, DatabaseContext as _, bump_revision, lock_rules};

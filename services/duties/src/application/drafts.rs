@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use flatgov_auth::policy::Access;
 use flatgov_grpc::error::Violations;
+use flatgov_vocabulary::MatterCode;
 use sqlx::PgConnection;
 
 use super::lists::{VersionRef, VersionSummary, Viewer, summary_of};
@@ -13,8 +14,7 @@ use super::retries::{self, Remembered, Retry};
 use super::{DataFormat, Duties, import_violations, record_audit, subject};
 use crate::domain::names::{draft_name, item_name, list_name, version_name};
 use crate::domain::{
-    DraftList, ItemCode, ListContent, ListDiff, ListItem, ListKind, MatterCode, VersionNumber,
-    diff, import,
+    DraftList, ItemCode, ListContent, ListDiff, ListItem, ListKind, VersionNumber, diff, import,
 };
 use crate::error::Error;
 use crate::events;

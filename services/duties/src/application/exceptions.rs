@@ -6,13 +6,14 @@
 use chrono::{DateTime, Utc};
 use flatgov_auth::policy::{Access, Resource};
 use flatgov_grpc::error::Violations;
+use flatgov_vocabulary::MatterCode;
 use sqlx::PgConnection;
 
 use super::{Duties, Page, record_audit, subject};
 use crate::domain::names::exception_name;
 use crate::domain::{
-    ExceptionId, ExceptionScope, ExceptionViolation, MatterCode, PlaceException, PlaceExceptions,
-    PlaceRef, Responsible,
+    ExceptionId, ExceptionScope, ExceptionViolation, PlaceException, PlaceExceptions, PlaceRef,
+    Responsible,
 };
 use crate::error::Error;
 use crate::policy::sees_staff;

@@ -2,6 +2,7 @@
 //! administrators, every change announced with the whole catalogue
 //! (MatterCataloguePublished) in the transaction that makes it.
 
+use flatgov_vocabulary::MatterCode;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -10,7 +11,7 @@ use sqlx::PgConnection;
 
 use super::{DataFormat, Duties, Page, import_violations, record_audit};
 use crate::domain::names::matter_name;
-use crate::domain::{ItemCode, Matter, MatterCode, Tier, import};
+use crate::domain::{ItemCode, Matter, Tier, import};
 use crate::error::Error;
 use crate::events;
 use crate::rules::Rules;

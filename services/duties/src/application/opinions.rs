@@ -3,12 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use flatgov_auth::policy::Access;
+use flatgov_vocabulary::{DepartmentCode, SubdistrictCode};
 
 use super::assessments::{authorise_recorder, reaches_record, recorded_by};
 use super::retries::{self, Remembered, Retry};
 use super::{Duties, Page, TimeKey, record_audit, subject};
 use crate::domain::names::{opinion_name, uuid_in};
-use crate::domain::{DepartmentCode, SubdistrictCode};
 use crate::error::Error;
 use crate::events;
 use crate::policy::Reach;

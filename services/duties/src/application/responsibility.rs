@@ -2,9 +2,10 @@
 //! published lists and the place exceptions).
 
 use chrono::{DateTime, Utc};
+use flatgov_vocabulary::MatterCode;
 
 use super::Duties;
-use crate::domain::{Location, MatterCode, ResolveError, Responsibility};
+use crate::domain::{Location, ResolveError, Responsibility};
 use crate::error::Error;
 
 /// Resolve `matter` at `location` under the lists in force `at`.

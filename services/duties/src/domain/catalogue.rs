@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::codes::MatterCode;
 use super::item_code::ItemCode;
 use super::kinds::Tier;
+use flatgov_vocabulary::MatterCode;
 
 /// A matter cases are classified against, e.g. `broken_street_light` (路灯损坏).
 #[derive(Debug, Clone, PartialEq, Eq)]

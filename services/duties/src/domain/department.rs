@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::codes::DepartmentCode;
+use flatgov_vocabulary::DepartmentCode;
 
 /// A district department (区直部门) or public utility named on the lists.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -49,12 +49,12 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use super::codes::{BlockCode, CommunityCode, DepartmentCode, MatterCode, SubdistrictCode};
 use super::item::{ListItem, Responsible};
 use super::item_code::ItemCode;
 use super::kinds::ListKind;
 use super::resolution::DutyRules;
 use super::version::{ItemRef, ItemStatus, PublishedList, instant};
+use flatgov_vocabulary::{BlockCode, CommunityCode, DepartmentCode, MatterCode, SubdistrictCode};
 
 /// A concrete unit that can be handed a matter.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

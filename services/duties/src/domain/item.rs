@@ -2,10 +2,10 @@
 
 use std::fmt;
 
-use super::codes::DepartmentCode;
 use super::duration::WorkingDuration;
 use super::item_code::ItemCode;
 use super::kinds::{HandlingLevel, ListKind, Tier};
+use flatgov_vocabulary::DepartmentCode;
 
 /// Who takes a matter on, or cooperates on it.
 ///

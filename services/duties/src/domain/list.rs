@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use super::codes::DepartmentCode;
 use super::department::Departments;
 use super::item::{ItemField, ListItem};
 use super::item_code::ItemCode;
 use super::kinds::ListKind;
+use flatgov_vocabulary::DepartmentCode;
 
 /// A rule an item breaks in the context of its list.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

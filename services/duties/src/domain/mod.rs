@@ -1,6 +1,8 @@
 //! The duty lists domain: pure types and rules, no I/O.
 //!
-//! - [`codes`], [`ItemCode`], [`kinds`], [`duration`]: the vocabulary (parse, don't validate).
+//! - [`slugs`] (area and exception ids), [`ItemCode`], [`kinds`], [`duration`]: the service's own
+//!   words (parse, don't validate); department, matter and division codes are
+//!   `flatgov_vocabulary`'s.
 //! - [`Department`]/[`Departments`], [`ListItem`], [`ListContent`]: what a list holds.
 //! - [`DraftList`], [`PublishedList`], [`ListHistory`], [`DutyLists`], [`diff()`]: versions.
 //! - [`Matter`]/[`MatterCatalogue`]: what cases are classified against.
@@ -10,7 +12,6 @@
 //! - [`mod@reference`]: the synthetic reference district's data, embedded.
 //! - [`names`]: the resource names of what the service holds.
 
-pub mod codes;
 pub mod diff;
 pub mod duration;
 pub mod gate;
@@ -19,6 +20,7 @@ pub mod kinds;
 pub mod names;
 pub mod reference;
 pub mod resolution;
+pub mod slugs;
 
 mod catalogue;
 mod department;
@@ -30,10 +32,6 @@ mod version;
 pub use catalogue::{
     CatalogueInvalid, CatalogueProblem, CatalogueViolation, Matter, MatterCatalogue,
     MatterNameEmpty,
-};
-pub use codes::{
-    AreaId, BlockCode, CodeError, CommunityCode, DepartmentCode, ExceptionId, MatterCode,
-    SubdistrictCode,
 };
 pub use department::{Department, DepartmentError, Departments};
 pub use diff::{ItemChange, ListDiff, diff};
@@ -49,6 +47,7 @@ pub use resolution::{
     LocationError, PlaceException, PlaceExceptions, PlaceRef, PlaceSpecificity, ResolveError,
     Responsibility,
 };
+pub use slugs::{AreaId, ExceptionId, SlugError};
 pub use version::{
     DraftList, DutyLists, ItemRef, ItemStatus, ListHistory, ListsInEffect, NotInEffect,
     PublishError, PublishedList, VersionNumber,

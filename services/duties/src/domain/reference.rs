@@ -122,13 +122,13 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::domain::codes::{
-        BlockCode, CommunityCode, DepartmentCode, MatterCode, SubdistrictCode,
-    };
     use crate::domain::gate::{RefusalReason, Unit};
     use crate::domain::item::Responsible;
     use crate::domain::kinds::{HandlingLevel, Tier};
     use crate::domain::resolution::{DutyRules, Location, PlaceExceptions};
+    use flatgov_vocabulary::{
+        BlockCode, CommunityCode, DepartmentCode, MatterCode, SubdistrictCode,
+    };
 
     fn reference() -> ReferenceData {
         load().unwrap_or_else(|error| panic!("{error}"))

@@ -1,5 +1,6 @@
 //! Assessments: parse, call the use case, render.
 
+use flatgov_vocabulary::{DepartmentCode, MatterCode, SubdistrictCode};
 use std::collections::BTreeMap;
 
 use chrono::Utc;
@@ -19,7 +20,6 @@ use crate::application::TimeKey;
 use crate::application::assessments::{self, Assessment, ListAssessments, RecordAssessment};
 use crate::application::retries::Retry;
 use crate::domain::names::assessment_name;
-use crate::domain::{DepartmentCode, MatterCode, SubdistrictCode};
 use crate::error::Error;
 use crate::store::assessments::AssessmentFilter;
 

@@ -5,6 +5,7 @@ use flatgov_auth::policy::Access;
 use flatgov_grpc::error::Violations;
 use flatgov_grpc::request_id::RequestId;
 use flatgov_proto::duties::v1 as proto;
+use flatgov_vocabulary::MatterCode;
 
 use super::DutyListsService;
 use super::fields::{bounded_text, case_reference, instant, place_location, unit_from_proto};
@@ -12,7 +13,6 @@ use crate::application::assignments::{self, Answer, CheckAssignment};
 use crate::application::refusals::Refusal;
 use crate::application::retries::Retry;
 use crate::contract::unit_from_text;
-use crate::domain::MatterCode;
 use crate::domain::names::refusal_name;
 use crate::error::Error;
 

@@ -5,6 +5,7 @@ use flatgov_grpc::error::Violations;
 use flatgov_grpc::paging::ListQuery;
 use flatgov_grpc::time::timestamp;
 use flatgov_proto::duties::v1 as proto;
+use flatgov_vocabulary::DepartmentCode;
 
 use super::DutyListsService;
 use super::fields::{data_format, next_page_token, page};
@@ -12,7 +13,7 @@ use super::names::department_code;
 use crate::application::departments::{self, Imported, UpdateDepartment};
 use crate::application::{DataFormat, Page, import_violations};
 use crate::domain::names::department_name;
-use crate::domain::{Department, DepartmentCode, Departments, import};
+use crate::domain::{Department, Departments, import};
 use crate::error::Error;
 use crate::store::departments::DepartmentRow;
 
@@ -84,11 +85,16 @@ pub(super) async fn create_department(
     Ok(render(&row))
 }
 
-impl TryFrom<proto::GetDepartmentRequest> for DepartmentCode {
+/// The department a get or delete names.
+struct NamedDepartment(DepartmentCode);
+
+impl TryFrom<proto::GetDepartmentRequest> for NamedDepartment {
     type Error = Error;
 
     fn try_from(request: proto::GetDepartmentRequest) -> Result<Self, Error> {
-        department_code(&request.name).map_err(|error| Error::invalid("name", error))
+        department_code(&request.name)
+            .map(NamedDepartment)
+            .map_err(|error| Error::invalid("name", error))
     }
 }
 
@@ -97,7 +103,7 @@ pub(super) async fn get_department(
     _access: &Access,
     request: proto::GetDepartmentRequest,
 ) -> Result<proto::Department, Error> {
-    let code = DepartmentCode::try_from(request)?;
+    let NamedDepartment(code) = NamedDepartment::try_from(request)?;
     let row = departments::get(&service.duties, &code).await?;
     Ok(render(&row))
 }
@@ -152,11 +158,13 @@ pub(super) async fn update_department(
     Ok(render(&row))
 }
 
-impl TryFrom<proto::DeleteDepartmentRequest> for DepartmentCode {
+impl TryFrom<proto::DeleteDepartmentRequest> for NamedDepartment {
     type Error = Error;
 
     fn try_from(request: proto::DeleteDepartmentRequest) -> Result<Self, Error> {
-        department_code(&request.name).map_err(|error| Error::invalid("name", error))
+        department_code(&request.name)
+            .map(NamedDepartment)
+            .map_err(|error| Error::invalid("name", error))
     }
 }
 
@@ -165,7 +173,7 @@ pub(super) async fn delete_department(
     access: &Access,
     request: proto::DeleteDepartmentRequest,
 ) -> Result<(), Error> {
-    let code = DepartmentCode::try_from(request)?;
+    let NamedDepartment(code) = NamedDepartment::try_from(request)?;
     departments::delete(&service.duties, access, &code).await
 }
 

@@ -5,6 +5,7 @@ use flatgov_auth::policy::Access;
 use flatgov_grpc::error::Violations;
 use flatgov_grpc::request_id::RequestId;
 use flatgov_proto::duties::v1 as proto;
+use flatgov_vocabulary::DepartmentCode;
 
 use super::DutyListsService;
 use super::fields::{data_format, instant, level_from_proto, optional_code, tier_from_proto};
@@ -12,7 +13,7 @@ use super::lists::{item_to_proto, version_to_proto};
 use super::names::{draft_item, draft_of, list_kind};
 use crate::application::drafts::{self, ImportList, PublishList, PutDraftItem, item_request_field};
 use crate::application::retries::Retry;
-use crate::domain::{DepartmentCode, ItemCode, ItemFields, ListItem, ListKind, WorkingDuration};
+use crate::domain::{ItemCode, ItemFields, ListItem, ListKind, WorkingDuration};
 use crate::error::Error;
 
 /// Open a draft of a list, from its latest version or empty.

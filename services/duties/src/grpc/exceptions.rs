@@ -6,6 +6,7 @@ use flatgov_grpc::error::Violations;
 use flatgov_grpc::paging::ListQuery;
 use flatgov_grpc::time::{optional_timestamp, timestamp};
 use flatgov_proto::duties::v1 as proto;
+use flatgov_vocabulary::{BlockCode, CommunityCode, DepartmentCode, MatterCode, SubdistrictCode};
 
 use super::DutyListsService;
 use super::fields::{bounded_text, instant, next_page_token, page, tier_from_proto};
@@ -14,8 +15,7 @@ use crate::application::exceptions::{self, ExceptionRecord, ListExceptions};
 use crate::contract::optional_tier_to_proto;
 use crate::domain::names::exception_name;
 use crate::domain::{
-    AreaId, BlockCode, CommunityCode, DepartmentCode, ExceptionId, ExceptionScope, ItemCode,
-    MatterCode, PlaceException, PlaceRef, Responsible, SubdistrictCode,
+    AreaId, ExceptionId, ExceptionScope, ItemCode, PlaceException, PlaceRef, Responsible,
 };
 use crate::error::Error;
 

@@ -4,6 +4,7 @@
 //! of what is wrong, for `Violations::check` under the field's name, so a
 //! command collects every problem of a request before any I/O.
 
+use flatgov_vocabulary::{BlockCode, CommunityCode, DepartmentCode, SubdistrictCode};
 use std::collections::BTreeSet;
 use std::str::FromStr;
 
@@ -15,10 +16,7 @@ use flatgov_proto::duties::v1 as proto;
 use flatgov_proto::flatgov::r#type::v1 as types;
 
 use crate::application::{DataFormat, Page};
-use crate::domain::{
-    AreaId, BlockCode, CommunityCode, DepartmentCode, HandlingLevel, ListKind, Location,
-    SubdistrictCode, Tier, Unit,
-};
+use crate::domain::{AreaId, HandlingLevel, ListKind, Location, Tier, Unit};
 
 /// A division code prefix given as a filter: 6, 9, 12 or 15 digits.
 pub fn division_filter(value: &str) -> Result<Option<String>, String> {

@@ -5,6 +5,7 @@ use flatgov_grpc::error::Violations;
 use flatgov_grpc::paging::ListQuery;
 use flatgov_grpc::time::timestamp;
 use flatgov_proto::duties::v1 as proto;
+use flatgov_vocabulary::MatterCode;
 
 use super::DutyListsService;
 use super::fields::{data_format, next_page_token, page, tier_from_proto};
@@ -12,7 +13,7 @@ use super::names::matter_code;
 use crate::application::matters::{self, ImportCatalogue, ListMatters, MatterRecord};
 use crate::contract::optional_tier_to_proto;
 use crate::domain::names::matter_name;
-use crate::domain::{ItemCode, Matter, MatterCode};
+use crate::domain::{ItemCode, Matter};
 use crate::error::Error;
 
 fn render(record: &MatterRecord) -> proto::Matter {
@@ -29,11 +30,16 @@ fn render(record: &MatterRecord) -> proto::Matter {
     }
 }
 
-impl TryFrom<proto::GetMatterRequest> for MatterCode {
+/// The matter a get or delete names.
+struct NamedMatter(MatterCode);
+
+impl TryFrom<proto::GetMatterRequest> for NamedMatter {
     type Error = Error;
 
     fn try_from(request: proto::GetMatterRequest) -> Result<Self, Error> {
-        matter_code(&request.name).map_err(|error| Error::invalid("name", error))
+        matter_code(&request.name)
+            .map(NamedMatter)
+            .map_err(|error| Error::invalid("name", error))
     }
 }
 
@@ -42,7 +48,7 @@ pub(super) async fn get_matter(
     _access: &Access,
     request: proto::GetMatterRequest,
 ) -> Result<proto::Matter, Error> {
-    let code = MatterCode::try_from(request)?;
+    let NamedMatter(code) = NamedMatter::try_from(request)?;
     let record = matters::get(&service.duties, &code).await?;
     Ok(render(&record))
 }
@@ -142,11 +148,13 @@ pub(super) async fn put_matter(
     Ok(render(&record))
 }
 
-impl TryFrom<proto::DeleteMatterRequest> for MatterCode {
+impl TryFrom<proto::DeleteMatterRequest> for NamedMatter {
     type Error = Error;
 
     fn try_from(request: proto::DeleteMatterRequest) -> Result<Self, Error> {
-        matter_code(&request.name).map_err(|error| Error::invalid("name", error))
+        matter_code(&request.name)
+            .map(NamedMatter)
+            .map_err(|error| Error::invalid("name", error))
     }
 }
 
@@ -155,7 +163,7 @@ pub(super) async fn delete_matter(
     access: &Access,
     request: proto::DeleteMatterRequest,
 ) -> Result<(), Error> {
-    let code = MatterCode::try_from(request)?;
+    let NamedMatter(code) = NamedMatter::try_from(request)?;
     matters::delete(&service.duties, access, &code).await
 }
 

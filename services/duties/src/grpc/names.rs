@@ -3,35 +3,27 @@
 //! checked under (`violations.check("name", version_ref(&request.name))`).
 
 use crate::application::lists::VersionRef;
-use crate::domain::{DepartmentCode, ExceptionId, ItemCode, ListKind, MatterCode, VersionNumber};
-
-/// The code in `{collection}/{code}`.
-fn name_code<'a>(name: &'a str, collection: &str) -> Result<&'a str, String> {
-    name.strip_prefix(collection)
-        .and_then(|rest| rest.strip_prefix('/'))
-        .filter(|code| !code.is_empty() && !code.contains('/'))
-        .ok_or_else(|| format!("{name:?} is not of the form {collection}/{{id}}"))
-}
+use crate::domain::{ExceptionId, ItemCode, ListKind, VersionNumber};
+use flatgov_vocabulary::{DepartmentCode, MatterCode, parse_id};
 
 /// `departments/{code}`.
 pub fn department_code(name: &str) -> Result<DepartmentCode, String> {
-    DepartmentCode::parse(name_code(name, "departments")?).map_err(|error| error.to_string())
+    parse_id(name, "departments").map_err(|error| error.to_string())
 }
 
 /// `matters/{code}`.
 pub fn matter_code(name: &str) -> Result<MatterCode, String> {
-    MatterCode::parse(name_code(name, "matters")?).map_err(|error| error.to_string())
+    parse_id(name, "matters").map_err(|error| error.to_string())
 }
 
 /// `exceptions/{id}`.
 pub fn exception_id(name: &str) -> Result<ExceptionId, String> {
-    ExceptionId::parse(name_code(name, "exceptions")?).map_err(|error| error.to_string())
+    parse_id(name, "exceptions").map_err(|error| error.to_string())
 }
 
 /// `{collection}/{uuid}`.
-pub fn uuid_id(name: &str, collection: &str) -> Result<uuid::Uuid, String> {
-    let id = name_code(name, collection)?;
-    id.parse().map_err(|_| format!("{id:?} is not a UUID"))
+pub fn uuid_id(name: &str, collection: &'static str) -> Result<uuid::Uuid, String> {
+    parse_id(name, collection).map_err(|error| error.to_string())
 }
 
 fn shape_error(name: &str) -> String {

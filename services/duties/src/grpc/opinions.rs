@@ -7,6 +7,7 @@ use flatgov_grpc::paging::ListQuery;
 use flatgov_grpc::request_id::RequestId;
 use flatgov_grpc::time::timestamp;
 use flatgov_proto::duties::v1 as proto;
+use flatgov_vocabulary::{DepartmentCode, SubdistrictCode};
 
 use super::DutyListsService;
 use super::assessments::{CLOCK_SKEW, filter};
@@ -15,7 +16,6 @@ use crate::application::TimeKey;
 use crate::application::opinions::{self, ListOpinions, Opinion, RecordOpinion};
 use crate::application::retries::Retry;
 use crate::domain::names::opinion_name;
-use crate::domain::{DepartmentCode, SubdistrictCode};
 use crate::error::Error;
 
 const MAX_TITLE_CHARS: usize = 200;

@@ -4,13 +4,14 @@ use chrono::Utc;
 use flatgov_auth::policy::Access;
 use flatgov_grpc::error::Violations;
 use flatgov_proto::duties::v1 as proto;
+use flatgov_vocabulary::MatterCode;
 
 use super::DutyListsService;
 use super::fields::{instant, place_location};
 use crate::application::responsibility::{self, ResolveResponsibility, Resolved};
 use crate::contract::{duration_to_proto, responsible_unit, tier_to_proto};
+use crate::domain::Responsible;
 use crate::domain::names::{exception_name, version_name};
-use crate::domain::{MatterCode, Responsible};
 use crate::error::Error;
 
 impl TryFrom<proto::ResolveResponsibilityRequest> for ResolveResponsibility {

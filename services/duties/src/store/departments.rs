@@ -1,10 +1,11 @@
 //! Departments: the units lists, exceptions and assessments name.
 
 use chrono::{DateTime, Utc};
+use flatgov_vocabulary::DepartmentCode;
 use sqlx::PgConnection;
 
 use super::{DatabaseContext as _, StoreError};
-use crate::domain::{Department, DepartmentCode};
+use crate::domain::Department;
 
 /// A department row with its times.
 #[derive(sqlx::FromRow, Debug, Clone)]

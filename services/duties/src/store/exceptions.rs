@@ -2,12 +2,12 @@
 //! `block_team`, `community`, `subdistrict_platform` or `department:<code>`.
 
 use chrono::{DateTime, Utc};
+use flatgov_vocabulary::{DepartmentCode, MatterCode};
 use sqlx::PgConnection;
 
 use super::{DatabaseContext as _, StoreError};
 use crate::domain::{
-    DepartmentCode, ExceptionId, ExceptionScope, ItemCode, MatterCode, PlaceException, PlaceRef,
-    Responsible, Tier,
+    ExceptionId, ExceptionScope, ItemCode, PlaceException, PlaceRef, Responsible, Tier,
 };
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
@@ -60,7 +60,8 @@ pub struct ExceptionRow {
 
 impl ExceptionRow {
     pub fn to_exception(&self) -> Result<PlaceException, StoreError> {
-        use crate::domain::{AreaId, BlockCode, CommunityCode, SubdistrictCode};
+        use crate::domain::AreaId;
+        use flatgov_vocabulary::{BlockCode, CommunityCode, SubdistrictCode};
         let place = match self.place_kind.as_str() {
             "subdistrict" => {
                 PlaceRef::Subdistrict(SubdistrictCode::parse(&self.place_code).map_err(corrupt)?)

@@ -1,10 +1,11 @@
 //! The matter catalogue (its current state).
 
 use chrono::{DateTime, Utc};
+use flatgov_vocabulary::MatterCode;
 use sqlx::PgConnection;
 
 use super::{DatabaseContext as _, StoreError};
-use crate::domain::{Matter, MatterCode};
+use crate::domain::Matter;
 
 /// A `matters` row.
 #[derive(sqlx::FromRow, Debug, Clone)]

@@ -2,6 +2,7 @@
 //! ([`crate::rules::Rules`]): departments, list versions with their items,
 //! the matter catalogue and the place exceptions, as the domain's types.
 
+use flatgov_vocabulary::{DepartmentCode, MatterCode};
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
@@ -11,9 +12,8 @@ use super::exceptions::{EXCEPTION_COLUMNS, ExceptionRow};
 use super::matters::MatterRow;
 use super::{DatabaseContext as _, StoreError};
 use crate::domain::{
-    Department, DepartmentCode, Departments, DraftList, DutyLists, ItemCode, ItemFields,
-    ListContent, ListItem, ListKind, Matter, MatterCatalogue, MatterCode, PlaceExceptions, Tier,
-    VersionNumber, WorkingDuration,
+    Department, Departments, DraftList, DutyLists, ItemCode, ItemFields, ListContent, ListItem,
+    ListKind, Matter, MatterCatalogue, PlaceExceptions, Tier, VersionNumber, WorkingDuration,
 };
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {

@@ -154,7 +154,7 @@ pub fn parse_block_collection(document: &Value) -> Result<Vec<BlockDraft>, Impor
         if let Some(first_index) = first_use.get(&code) {
             problems.push(duplicate_code_problem(
                 feature_index,
-                &code.to_string(),
+                code.as_ref(),
                 *first_index,
             ));
             continue;
@@ -206,7 +206,7 @@ pub fn parse_subdistrict_collection(
         if let Some(first_index) = first_use.get(&code) {
             problems.push(duplicate_code_problem(
                 feature_index,
-                &code.to_string(),
+                code.as_ref(),
                 *first_index,
             ));
             continue;

@@ -2,9 +2,9 @@
 
 use serde_json::Value as Json;
 
-use crate::domain::codes::DepartmentCode;
 use crate::domain::item::{ItemField, ListItem};
 use crate::domain::list::ListContent;
+use flatgov_vocabulary::DepartmentCode;
 
 fn csv_field(value: &str) -> String {
     let needs_quotes = value.contains([',', '"', '\n', '\r']) || value.trim() != value;

@@ -73,13 +73,13 @@ use std::fmt;
 use serde_json::Value as Json;
 
 use super::catalogue::{CatalogueViolation, Matter, MatterCatalogue, MatterNameEmpty};
-use super::codes::{CodeError, DepartmentCode, MatterCode};
 use super::department::{Department, DepartmentError, Departments};
 use super::duration::{DurationError, WorkingDuration};
 use super::item::{ItemFields, ItemViolation, ListItem};
 use super::item_code::{ItemCode, ItemCodeError};
 use super::kinds::{HandlingLevel, ListKind, Tier, UnknownVariant};
 use super::list::{ListContent, ListViolation};
+use flatgov_vocabulary::{DepartmentCode, MatterCode, SnakeCodeError};
 
 /// Where in the input a problem was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,9 +164,9 @@ pub enum Problem {
         /// The list the document names.
         found: ListKind,
     },
-    /// A department, matter or place code is malformed.
+    /// A department or matter code is malformed.
     #[error(transparent)]
-    Code(#[from] CodeError),
+    Code(#[from] SnakeCodeError),
     /// An item code is malformed.
     #[error(transparent)]
     ItemCode(#[from] ItemCodeError),

@@ -31,15 +31,14 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 
 use super::catalogue::{Matter, MatterCatalogue};
-use super::codes::{
-    AreaId, BlockCode, CommunityCode, DepartmentCode, ExceptionId, MatterCode, SubdistrictCode,
-};
 use super::department::Departments;
 use super::duration::WorkingDuration;
 use super::item::Responsible;
 use super::item_code::ItemCode;
 use super::kinds::Tier;
+use super::slugs::{AreaId, ExceptionId};
 use super::version::{DutyLists, ItemRef, ItemStatus, NotInEffect, instant};
+use flatgov_vocabulary::{BlockCode, CommunityCode, DepartmentCode, MatterCode, SubdistrictCode};
 
 /// Where a matter is, as far as the caller has located it: the block, community and
 /// subdistrict containing it and the named areas it lies in. Any part may be unknown;
@@ -125,8 +124,8 @@ impl Location {
             && block.community() != *community
         {
             return Err(LocationError::BlockOutsideCommunity {
-                block: block.clone(),
-                community: community.clone(),
+                block: *block,
+                community: *community,
             });
         }
         if let Some(subdistrict) = &subdistrict {
@@ -143,7 +142,7 @@ impl Location {
             {
                 return Err(LocationError::OutsideSubdistrict {
                     division,
-                    subdistrict: subdistrict.clone(),
+                    subdistrict: *subdistrict,
                 });
             }
         }

@@ -542,7 +542,7 @@ fn a_location_from_divisions_is_decided_by_the_most_specific_one_given() {
     let location = Location::from_divisions(
         Some(SubdistrictCode::parse("430302001").unwrap()),
         None,
-        Some(block.clone()),
+        Some(block),
     )
     .unwrap();
     assert_eq!(location, Location::in_block(block));

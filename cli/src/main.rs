@@ -16,6 +16,7 @@ mod events;
 mod import;
 mod indicators;
 mod nats;
+mod open311;
 mod render;
 
 /// Operate and integrate with a flatgov platform.
@@ -70,6 +71,8 @@ enum Command {
     Nats(nats::NatsArgs),
     /// Read-only NATS credentials for outside systems.
     Integrator(nats::IntegratorArgs),
+    /// The gateway's Open311 API clients (civic apps, 311 systems).
+    Open311(open311::Open311Args),
 }
 
 fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(future: F) -> anyhow::Result<()> {
@@ -113,6 +116,7 @@ fn main() -> ExitCode {
         Command::Certs(arguments) => certs::certs(&arguments, cli.output),
         Command::Nats(arguments) => nats::nats(&arguments, cli.output),
         Command::Integrator(arguments) => nats::integrator(&arguments, cli.output),
+        Command::Open311(arguments) => block_on(open311::run(&arguments, cli.output)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -120,6 +120,14 @@ pub fn role_reaches(access: &Access, role: Role, stored: &StoredCase) -> bool {
 /// that reaches it gives).
 pub fn visibility(access: &Access, stored: &StoredCase) -> Visibility {
     if access.is_named_service() {
+        // The Open311 gateway publishes what it reads to civic apps: it is never
+        // shown personal data.
+        if access
+            .caller()
+            .is_some_and(|caller| caller.subject == "gateway")
+        {
+            return Visibility::WithoutPersonalData;
+        }
         return Visibility::Full;
     }
     let Some(caller) = access.caller() else {

@@ -17,8 +17,9 @@ const PLATFORM: &[Role] = &[Role::SubdistrictDispatcher, Role::DistrictAdmin];
 const HANDLING_ORGANISATIONS: &[Role] = &[Role::DepartmentOfficer, Role::FederationStaff];
 
 /// Who may read a case: its reporter, its block's team, the platforms and
-/// integrators over it, the organisations that hold it.
-const READ_A_CASE: &[flatgov_auth::policy::Grant] = &[
+/// integrators over it, the organisations that hold it; and the Open311
+/// gateway, which is shown no personal data.
+const READ_A_CASE_OR_GATEWAY: &[flatgov_auth::policy::Grant] = &[
     allow(RESIDENT, Scope::Own),
     allow(BLOCK_TEAM, Scope::OwnBlock),
     allow(
@@ -30,6 +31,7 @@ const READ_A_CASE: &[flatgov_auth::policy::Grant] = &[
         Scope::Jurisdiction,
     ),
     allow(HANDLING_ORGANISATIONS, Scope::Organisation),
+    services(&["gateway"]),
 ];
 
 /// Who handles a case assigned to them: the block team's governor and
@@ -67,10 +69,19 @@ const RULES: [Rule; 22] = [
             services(&["gateway"]),
         ])
         .writes(),
-    // The reporter's contact is shown to those who need it.
-    rpc("GetCase").grants(READ_A_CASE).reads_personal_data(),
-    rpc("ListCases").grants(READ_A_CASE).reads_personal_data(),
-    rpc("GetCaseHistory").grants(READ_A_CASE),
+    // The reporter's contact is shown to those who need it. The Open311
+    // gateway reads cases to answer civic apps' GET requests (a public 311
+    // feed); it is shown no personal data (`access::visibility`) and
+    // publishes only the matter, block, point, state, times and recorded
+    // reasons of problems and hazards.
+    rpc("GetCase")
+        .grants(READ_A_CASE_OR_GATEWAY)
+        .reads_personal_data(),
+    rpc("ListCases")
+        .grants(READ_A_CASE_OR_GATEWAY)
+        .reads_personal_data(),
+    // The gateway's status_notes come from the recorded reasons.
+    rpc("GetCaseHistory").grants(READ_A_CASE_OR_GATEWAY),
     rpc("ClassifyCase").grants(PLATFORM_DECIDES).writes(),
     rpc("AcceptCase").grants(HANDLE_A_CASE).writes(),
     rpc("StartWork").grants(HANDLE_A_CASE).writes(),

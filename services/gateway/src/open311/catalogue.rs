@@ -47,7 +47,7 @@ impl Matter {
     pub fn description(&self) -> String {
         let mut text = bilingual(&self.item_name, &self.item_name_en);
         if !self.item_description.is_empty() {
-            text.push_str("：");
+            text.push('：');
             text.push_str(&self.item_description);
         }
         if text.is_empty() {
@@ -89,11 +89,14 @@ impl Catalogue {
 #[error("the matter catalogue is unavailable: {0}")]
 pub struct Unavailable(pub String);
 
+/// A catalogue and when it was read.
+type ReadCatalogue = (Instant, Arc<Catalogue>);
+
 /// The catalogue as last read.
 #[derive(Clone)]
 pub struct CatalogueCache {
     upstreams: Upstreams,
-    last: Arc<Mutex<Option<(Instant, Arc<Catalogue>)>>>,
+    last: Arc<Mutex<Option<ReadCatalogue>>>,
 }
 
 impl CatalogueCache {

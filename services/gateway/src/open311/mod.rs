@@ -43,10 +43,12 @@ fn respond(format: Format, answer: Answer) -> Response {
 }
 
 /// `services.json` → its stem and format; anything else is answered in JSON.
-fn split(file: &str) -> Result<(&str, Format), Response> {
+fn split(file: &str) -> Result<(&str, Format), Box<Response>> {
     Format::split(file).ok_or_else(|| {
-        Open311Error::not_found(format!("{file:?}: documents end in .json or .xml"))
-            .into_response_as(Format::Json)
+        Box::new(
+            Open311Error::not_found(format!("{file:?}: documents end in .json or .xml"))
+                .into_response_as(Format::Json),
+        )
     })
 }
 
@@ -128,7 +130,7 @@ pub async fn get_document(
 ) -> Response {
     let (stem, format) = match split(&file) {
         Ok(split) => split,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let answer = async {
         let asker = gateway.admit(&parameters, address, false).await?;
@@ -154,7 +156,7 @@ pub async fn get_item(
 ) -> Response {
     let (id, format) = match split(&file) {
         Ok(split) => split,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let answer = async {
         let asker = gateway.admit(&parameters, address, false).await?;
@@ -182,7 +184,7 @@ pub async fn post_document(
 ) -> Response {
     let (stem, format) = match split(&file) {
         Ok(split) => split,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     if stem != "requests" {
         return Open311Error::new(

@@ -138,7 +138,7 @@ pub fn status_notes(case: &cases::Case, history: Option<&cases::GetCaseHistoryRe
         .or_else(|| case.parking.as_ref().map(|parking| parking.reason.clone()))
         .filter(|reason| !reason.is_empty());
     if let Some(reason) = reason {
-        notes.push_str("；");
+        notes.push('；');
         notes.push_str(&mask_numbers(&reason));
     }
     notes
@@ -343,7 +343,7 @@ impl Query {
             .report_time
             .as_ref()
             .and_then(|time| Utc.timestamp_opt(time.seconds, 0).single());
-        let in_period = self.ids.len() > 0
+        let in_period = !self.ids.is_empty()
             || reported.is_some_and(|time| time >= self.start && time <= self.end);
         in_period
             && is_public(case)

@@ -85,6 +85,9 @@ impl fmt::Display for DivisionLevel {
 /// Why a text is not a valid division code or name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodeError {
+    /// Nothing was given.
+    #[error("{level} code is empty")]
+    Empty { level: &'static str },
     /// The text has the wrong number of characters for its level.
     #[error("{level} code {value:?} must have exactly {expected} digits, has {actual} characters")]
     WrongLength {
@@ -137,6 +140,9 @@ const SEGMENTS: [(&str, std::ops::Range<usize>); 3] = [
 /// Checks `value` is a code of `level` and returns its digits.
 fn check<const N: usize>(value: &str, level: DivisionLevel) -> Result<[u8; N], CodeError> {
     let word = level.word();
+    if value.is_empty() {
+        return Err(CodeError::Empty { level: word });
+    }
     // A stray character is named first: "found 'y' at position 0" says more
     // about `yuhu-lu` than its length does.
     if let Some((position, found)) = value
@@ -396,6 +402,9 @@ pub enum DivisionCode {
 impl DivisionCode {
     /// A code of any level, told by its length.
     pub fn parse(value: &str) -> Result<Self, CodeError> {
+        if value.is_empty() {
+            return Err(CodeError::Empty { level: "division" });
+        }
         match DivisionLevel::of_digits(value.chars().count()) {
             Some(DivisionLevel::District) => DistrictCode::parse(value).map(Self::District),
             Some(DivisionLevel::Subdistrict) => {

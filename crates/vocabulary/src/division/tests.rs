@@ -127,10 +127,14 @@ fn a_district_code_of_the_wrong_length_names_the_value_and_the_rule() {
         DistrictCode::parse("4303021"),
         Err(CodeError::WrongLength { actual: 7, .. })
     ));
-    assert!(matches!(
-        DistrictCode::parse(""),
-        Err(CodeError::WrongLength { actual: 0, .. })
-    ));
+    assert_eq!(
+        DistrictCode::parse("").unwrap_err().to_string(),
+        "district code is empty"
+    );
+    assert_eq!(
+        DivisionCode::parse("").unwrap_err().to_string(),
+        "division code is empty"
+    );
 }
 
 #[test]

@@ -129,7 +129,7 @@ mod tests {
     fn a_name_of_another_collection_says_which_shape_was_expected() {
         assert_eq!(
             department_code("matters/transport").unwrap_err(),
-            "\"matters/transport\" is not of the form departments/{id}"
+            "\"matters/transport\" is not a departments/{id} name"
         );
         assert!(uuid_id("refusals/not-a-uuid", "refusals").is_err());
     }

@@ -316,14 +316,20 @@ impl Query {
         let start =
             get("start_date").and_then(|text| parse_time("start_date", &text, &mut problems));
         let end = get("end_date").and_then(|text| parse_time("end_date", &text, &mut problems));
+        let period = chrono::TimeDelta::days(DEFAULT_DAYS);
         let (start, end) = match (start, end) {
             (Some(start), Some(end)) => (start, end),
-            (Some(start), None) => (start, now),
-            (None, Some(end)) => (end - chrono::TimeDelta::days(DEFAULT_DAYS), end),
-            (None, None) => (now - chrono::TimeDelta::days(DEFAULT_DAYS), now),
+            // The spec's period is at most 90 days: from the start, up to now.
+            (Some(start), None) => (start, (start + period).min(now)),
+            (None, Some(end)) => (end - period, end),
+            (None, None) => (now - period, now),
         };
         if start > end {
             problems.push("start_date: after end_date".to_owned());
+        } else if end - start > period {
+            problems.push(format!(
+                "start_date and end_date: may not span more than {DEFAULT_DAYS} days"
+            ));
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -466,6 +472,20 @@ mod tests {
         let query = Query::read(|_| None, now).expect("no filters");
         assert_eq!(query.end, now);
         assert_eq!((query.end - query.start).num_days(), 90);
+    }
+
+    #[test]
+    fn a_period_longer_than_ninety_days_is_refused() {
+        let problems = Query::read(
+            |name| match name {
+                "start_date" => Some("2026-01-01".to_owned()),
+                "end_date" => Some("2026-06-01".to_owned()),
+                _ => None,
+            },
+            Utc::now(),
+        )
+        .expect_err("too long");
+        assert!(problems[0].contains("90 days"), "{problems:?}");
     }
 
     #[test]

@@ -189,6 +189,7 @@ impl Gateway {
 
 impl Drop for Gateway {
     fn drop(&mut self) {
+        let exited = self.child.try_wait().ok().flatten();
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
@@ -197,6 +198,11 @@ impl Drop for Gateway {
             eprintln!(
                 "---- last log lines of flatgov-gateway ----\n{}",
                 lines[lines.len().saturating_sub(40)..].join("\n")
+            );
+        } else if let Some(status) = exited {
+            panic!(
+                "flatgov-gateway exited on its own ({status}) before the test ended:\n{}",
+                self.log()
             );
         }
     }

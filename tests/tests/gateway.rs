@@ -533,7 +533,8 @@ async fn the_gateway_guards_keys_places_and_rates_and_relays_http_json_and_grpc_
     let gateway = platform
         .start_gateway(
             GatewayOptions::default()
-                .env("GATEWAY_CORS_ALLOWED_ORIGINS", "https://map.example.gov.cn"),
+                .env("GATEWAY_CORS_ALLOWED_ORIGINS", "https://map.example.gov.cn")
+                .env("GATEWAY_API_PER_MINUTE", "40"),
         )
         .await;
     let base = gateway.open311_url();
@@ -810,7 +811,7 @@ async fn the_gateway_guards_keys_places_and_rates_and_relays_http_json_and_grpc_
     assert!(!other.headers().contains_key("access-control-allow-origin"));
 
     // Bodies beyond the limit are refused before anything is read into a case.
-    let (status, _, _) = post_form(
+    let (status, body, _) = post_form(
         &format!("{base}/requests.json"),
         &[
             ("api_key", slow_key.as_str()),
@@ -819,6 +820,10 @@ async fn the_gateway_guards_keys_places_and_rates_and_relays_http_json_and_grpc_
     )
     .await;
     assert_eq!(status, 413);
+    assert!(
+        assert_open311_error(&body, 413)[0].contains("larger than"),
+        "{body}"
+    );
 
     // The OpenAPI document names exactly what is served.
     let (status, body, _) = get(&format!("{}/openapi.json", gateway.url)).await;
@@ -896,6 +901,18 @@ async fn the_gateway_guards_keys_places_and_rates_and_relays_http_json_and_grpc_
             }
         }
     }
+
+    // HTTP/JSON and gRPC-Web share a budget per address (40 a minute here):
+    // past it, gRPC-Web answers RESOURCE_EXHAUSTED.
+    let mut exhausted = false;
+    for _ in 0..45 {
+        let (_, _, trailers) = grpc_web_get_case(&gateway, &qian_case, &qian).await;
+        if trailers.contains("grpc-status:8") {
+            exhausted = true;
+            break;
+        }
+    }
+    assert!(exhausted, "the per-address budget holds for gRPC-Web");
 }
 
 /// Panics unless every object in `answer` has exactly the properties the

@@ -343,15 +343,17 @@ impl Query {
         })
     }
 
-    /// Whether a case passes the filters the case service cannot apply.
+    /// Whether a case passes the filters the case service cannot apply. Ids
+    /// override every other filter, as the specification says.
     pub fn admits(&self, case: &cases::Case) -> bool {
+        if !self.ids.is_empty() {
+            return is_public(case);
+        }
         let reported = case
             .report_time
             .as_ref()
             .and_then(|time| Utc.timestamp_opt(time.seconds, 0).single());
-        let in_period = !self.ids.is_empty()
-            || reported.is_some_and(|time| time >= self.start && time <= self.end);
-        in_period
+        reported.is_some_and(|time| time >= self.start && time <= self.end)
             && is_public(case)
             && (self.service_codes.is_empty() || self.service_codes.contains(&case.matter_code))
             && (self.statuses.is_empty()
@@ -472,6 +474,28 @@ mod tests {
         let query = Query::read(|_| None, now).expect("no filters");
         assert_eq!(query.end, now);
         assert_eq!((query.end - query.start).num_days(), 90);
+    }
+
+    #[test]
+    fn ids_override_the_other_filters() {
+        let query = Query::read(
+            |name| match name {
+                "service_request_id" => Some("0193a3b0-0000-7000-8000-000000000001".to_owned()),
+                "status" => Some("closed".to_owned()),
+                "service_code" => Some("pothole".to_owned()),
+                _ => None,
+            },
+            Utc::now(),
+        )
+        .expect("good filters");
+        assert!(query.admits(&case(
+            cases::CaseState::InProgress,
+            cases::CaseKind::Problem
+        )));
+        assert!(!query.admits(&case(
+            cases::CaseState::InProgress,
+            cases::CaseKind::Dispute
+        )));
     }
 
     #[test]

@@ -59,13 +59,16 @@ enum ClientsCommand {
     },
 }
 
+/// The registry as the gateway's application role sees it: the gateway (or
+/// `flatgov-gateway migrate`) prepared it, so the CLI needs no owner's password.
 async fn registry(database_url: &str) -> anyhow::Result<Registry> {
     let env = flatgov_config::Env::from_pairs([("DATABASE_URL", database_url)]);
     let database = flatgov_db::DatabaseConfig::from_env(&env)?;
-    flatgov_gateway::migrate(&database)
-        .await
-        .map_err(|error| anyhow::anyhow!("preparing the client registry: {error}"))?;
-    let pool = flatgov_db::connect(&database).await?;
+    let pool = flatgov_db::connect(&database).await.map_err(|error| {
+        anyhow::anyhow!(
+            "the client registry at GATEWAY_DATABASE_URL: {error} (start the gateway, or run `flatgov-gateway migrate`, first)"
+        )
+    })?;
     Ok(Registry::new(pool))
 }
 

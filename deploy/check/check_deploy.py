@@ -946,6 +946,7 @@ def check_compose(
         )
 
     _check_compose_init(report, compose_services, services, signers)
+    check_gateway_compose(report, compose_services, services, facts.get(GATEWAY.name), postgres_environment, environment)
     demo = compose_services.get("demo", {})
     demo_waits = set((demo.get("depends_on") or {}).keys()) if isinstance(demo.get("depends_on"), dict) else set()
     report.check(
@@ -2253,6 +2254,7 @@ def check_kubernetes_overlay(
                 f"{where}: {service.name} sslrootcert is {database_ca}, expected {cluster_name}-ca/ca.crt",
             )
 
+    check_gateway_kubernetes(report, overlay, documents, index, services, facts.get(GATEWAY.name))
     check_dedicated_secrets(report, overlay, documents, file_variables)
     check_cert_manager(report, overlay, documents, index)
     check_kubernetes_nats(report, overlay, index, production, nats_version, nats_server, tls_fixtures)
@@ -2352,6 +2354,377 @@ def index_common_config(index: dict[tuple[str, str], dict[str, Any]]) -> dict[st
 
 
 # ---------------------------------------------------------------------------
+# The HTTP gateway
+# ---------------------------------------------------------------------------
+# Not a gRPC service (no gRPC or metrics port, no NATS, no events), so
+# deploy/services.tsv does not list it; it has its own checks, in the spirit
+# of the services': its own database as the application role over
+# verify-full, a migration one-shot or Job that alone holds the owner's
+# password, its own certificate and signing key, HTTPS on GATEWAY_PORT, the
+# services at their https:// URLs, nothing it does not need.
+
+GATEWAY = ServiceSpec("gateway", 0, 0, "flatgov_gateway")
+GATEWAY_PORT = 8080
+# Set in the gateway's container for the `flatgov open311 clients` CLI run
+# there (a clap `env`), not read by the gateway itself.
+GATEWAY_CLI_VARIABLES = {"GATEWAY_DATABASE_URL"}
+# What the gateway must never be given: it keeps no events.
+GATEWAY_FORBIDDEN_PREFIXES = ("NATS_",)
+# What it cannot start without. (The crates it shares with the services read
+# more, NATS_URL for one, on paths the gateway never takes, so the code's
+# `required` reads alone do not say.)
+GATEWAY_REQUIRED = ("DATABASE_URL", "AUTH_SIGNING_KEY_FILE", "OPEN311_JURISDICTION_ID")
+
+
+def _check_gateway_variables(
+    report: Report, where: str, facts: CodeFacts | None, configured: dict[str, str]
+) -> None:
+    if facts is not None and facts.variables:
+        unknown = sorted(set(configured) - set(facts.variables) - GATEWAY_CLI_VARIABLES)
+        report.check(
+            not unknown,
+            f"{where} sets only variables its code reads",
+            f"{where} sets {unknown}, which flatgov-gateway never reads",
+        )
+    required = sorted(name for name in GATEWAY_REQUIRED if not configured.get(name))
+    report.check(
+        not required,
+        f"{where} sets every variable its code requires",
+        f"{where} does not set {required}, which flatgov-gateway requires",
+    )
+    nats = sorted(name for name in configured if name.startswith(GATEWAY_FORBIDDEN_PREFIXES))
+    report.check(
+        not nats,
+        f"{where} has no NATS settings (it keeps no events)",
+        f"{where} sets {nats}: the gateway never connects to NATS",
+    )
+
+
+def check_gateway_compose(
+    report: Report,
+    compose_services: dict[str, Any],
+    services: dict[str, ServiceSpec],
+    facts: CodeFacts | None,
+    postgres_environment: dict[str, str],
+    environment: dict[str, str],
+) -> None:
+    where = "compose: gateway"
+    definition = compose_services.get(GATEWAY.name)
+    if not report.check(
+        definition is not None,
+        "compose: the gateway is defined",
+        "compose: no service named gateway (services/gateway must run)",
+    ):
+        return
+    assert definition is not None
+    configured = compose_environment(definition, environment)
+    report.check(
+        definition.get("command") == [GATEWAY.binary],
+        f"{where} runs {GATEWAY.binary}",
+        f"{where} command is {definition.get('command')!r}",
+    )
+    published = [_container_port(port) for port in definition.get("ports") or []]
+    report.check(
+        published == [GATEWAY_PORT] and port_of(configured.get("GATEWAY_LISTEN_ADDR", "")) == GATEWAY_PORT,
+        f"{where} listens on and publishes {GATEWAY_PORT} only",
+        f"{where} publishes {published} and listens on {configured.get('GATEWAY_LISTEN_ADDR')!r}, expected {GATEWAY_PORT}",
+    )
+    healthcheck = (definition.get("healthcheck") or {}).get("test")
+    report.check(
+        healthcheck == ["CMD", GATEWAY.binary, "health-check"],
+        f"{where} health check runs `{GATEWAY.binary} health-check`",
+        f"{where} health check is {healthcheck!r}",
+    )
+    depends = definition.get("depends_on") or {}
+    conditions = {key: (value or {}).get("condition") for key, value in depends.items()} if isinstance(depends, dict) else {}
+    report.check(
+        conditions.get("postgres") == "service_healthy"
+        and conditions.get(COMPOSE_INIT) == "service_completed_successfully"
+        and conditions.get("gateway-migrate") == "service_completed_successfully",
+        f"{where} waits for healthy postgres, the {COMPOSE_INIT} one-shot and gateway-migrate",
+        f"{where} depends_on conditions are {conditions}",
+    )
+    report.check(
+        definition.get("restart") in ("always", "unless-stopped", "on-failure"),
+        f"{where} restarts ({definition.get('restart')})",
+        f"{where} has no restart policy",
+    )
+    report.check(
+        configured.get("LOG_FORMAT") == "json" and configured.get("DATABASE_MIGRATE_ON_START") == "false",
+        f"{where} logs JSON and does not migrate at start",
+        f"{where} LOG_FORMAT {configured.get('LOG_FORMAT')!r}, DATABASE_MIGRATE_ON_START "
+        f"{configured.get('DATABASE_MIGRATE_ON_START')!r}: expected json and false",
+    )
+    mounts = _compose_mounts(definition)
+    database_url = configured.get("DATABASE_URL", "")
+    _check_compose_database(
+        report, where, GATEWAY, database_url, f"{GATEWAY.database}_app", "FLATGOV_GATEWAY_DB_PASSWORD",
+        postgres_environment, mounts,
+    )
+    own_volume = f"flatgov-{GATEWAY.name}"
+    named = sorted(source for source, _target, _ro in mounts if source and not source.startswith((".", "/")))
+    report.check(
+        named == sorted([COMPOSE_TRUST_VOLUME, own_volume]) and all(read_only for _s, _t, read_only in mounts),
+        f"{where} mounts {COMPOSE_TRUST_VOLUME} and its own {own_volume}, read-only",
+        f"{where} mounts {named} (read-only: {[ro for _s, _t, ro in mounts]}), expected {COMPOSE_TRUST_VOLUME} "
+        f"and {own_volume}, read-only",
+    )
+    own_target = next((target for source, target, _ro in mounts if source == own_volume), None)
+    trust_target = next((target for source, target, _ro in mounts if source == COMPOSE_TRUST_VOLUME), None)
+    for variable, target in (
+        ("GATEWAY_TLS_CERT_FILE", own_target),
+        ("GATEWAY_TLS_KEY_FILE", own_target),
+        ("AUTH_SIGNING_KEY_FILE", own_target),
+        ("GRPC_TLS_CA_FILE", trust_target),
+    ):
+        value = configured.get(variable, "")
+        report.check(
+            bool(target) and _is_under(value, target or ""),
+            f"{where} {variable} is a file of its volume at {target}",
+            f"{where} {variable} is {value!r}, not a file under {target}",
+        )
+    for service in services.values():
+        variable = f"{service.name.upper()}_URL"
+        expected = f"https://{service.name}:{service.grpc_port}"
+        report.check(
+            configured.get(variable) == expected,
+            f"{where} relays to {service.name} at {expected}",
+            f"{where} {variable} is {configured.get(variable)!r}, expected {expected}",
+        )
+    _check_gateway_variables(report, where, facts, configured)
+    _check_compose_migrate(
+        report, GATEWAY, compose_services.get(f"{GATEWAY.name}-migrate"), database_url, postgres_environment, environment
+    )
+    init = compose_services.get(COMPOSE_INIT) or {}
+    init_environment = compose_environment(init, {})
+    init_volumes = {source for source, _target, _ro in _compose_mounts(init)}
+    report.check(
+        init_environment.get("FLATGOV_GATEWAY") == GATEWAY.name and own_volume in init_volumes,
+        f"compose: {COMPOSE_INIT} gives the gateway its certificate and signing key in {own_volume}",
+        f"compose: {COMPOSE_INIT} FLATGOV_GATEWAY is {init_environment.get('FLATGOV_GATEWAY')!r} and mounts "
+        f"{sorted(init_volumes)}: expected gateway and {own_volume}",
+    )
+
+
+def check_gateway_kubernetes(
+    report: Report,
+    overlay: str,
+    documents: list[dict[str, Any]],
+    index: dict[tuple[str, str], dict[str, Any]],
+    services: dict[str, ServiceSpec],
+    facts: CodeFacts | None,
+) -> None:
+    where = f"k8s {overlay}: gateway"
+    production = overlay == "production"
+    deployment = index.get(("Deployment", GATEWAY.binary))
+    if not report.check(
+        deployment is not None,
+        f"k8s {overlay}: Deployment {GATEWAY.binary} exists",
+        f"k8s {overlay}: no Deployment {GATEWAY.binary} (services/gateway must run)",
+    ):
+        return
+    assert deployment is not None
+    pod_spec = deployment["spec"]["template"]["spec"]
+    pod_labels = deployment["spec"]["template"]["metadata"].get("labels") or {}
+    container = (pod_spec.get("containers") or [{}])[0]
+    report.check(
+        container.get("command") == [GATEWAY.binary],
+        f"{where} runs {GATEWAY.binary}",
+        f"{where} command is {container.get('command')!r}",
+    )
+    ports = {port.get("name"): port.get("containerPort") for port in container.get("ports") or []}
+    report.check(
+        ports == {"https": GATEWAY_PORT},
+        f"{where} container port https {GATEWAY_PORT}",
+        f"{where} container ports are {ports}, expected https {GATEWAY_PORT}",
+    )
+    probes = {kind: container.get(kind) or {} for kind in ("startupProbe", "readinessProbe", "livenessProbe")}
+    bad_probes = [
+        kind for kind, probe in probes.items() if (probe.get("exec") or {}).get("command") != [GATEWAY.binary, "health-check"]
+    ]
+    report.check(
+        not bad_probes,
+        f"{where} startup, readiness and liveness run `{GATEWAY.binary} health-check` (over HTTPS)",
+        f"{where} {', '.join(bad_probes)} not an exec probe running `{GATEWAY.binary} health-check`",
+    )
+    check_pod_security(report, where, pod_spec, container)
+    values, secrets, problems = effective_env(container, index)
+    for problem in problems:
+        report.fail(f"{where}: {problem}")
+    parts = composition_parts(values)
+    configured = {
+        name: value for name, value in {**values, **{name: "(secret)" for name in secrets}}.items() if name not in parts
+    }
+    report.check(
+        values.get("DATABASE_MIGRATE_ON_START") == "false" and values.get("LOG_FORMAT") == "json",
+        f"{where} replicas do not migrate at start and log JSON",
+        f"{where} DATABASE_MIGRATE_ON_START {values.get('DATABASE_MIGRATE_ON_START')!r}, LOG_FORMAT "
+        f"{values.get('LOG_FORMAT')!r}",
+    )
+    report.check(
+        port_of(values.get("GATEWAY_LISTEN_ADDR", "")) == GATEWAY_PORT,
+        f"{where} listens on {GATEWAY_PORT}",
+        f"{where} GATEWAY_LISTEN_ADDR is {values.get('GATEWAY_LISTEN_ADDR')!r}",
+    )
+    database_secret, database_ca = check_database_url(
+        report, where, "DATABASE_URL", values, secrets, pod_spec, container
+    )
+    resolved = check_file_variables(report, where, pod_spec, container, values)
+    tls_secret = f"{GATEWAY.binary}-tls"
+    for variable in ("GATEWAY_TLS_CERT_FILE", "GATEWAY_TLS_KEY_FILE", "GRPC_TLS_CA_FILE"):
+        report.check(
+            (resolved.get(variable) or ("", ""))[0] == tls_secret,
+            f"{where} {variable} comes from its cert-manager secret {tls_secret}",
+            f"{where} {variable} comes from {resolved.get(variable)}, expected {tls_secret}",
+        )
+    signing = f"{GATEWAY.binary}-signing-key"
+    report.check(
+        (resolved.get("AUTH_SIGNING_KEY_FILE") or ("", ""))[0] == signing,
+        f"{where} signs with its own key ({signing})",
+        f"{where} AUTH_SIGNING_KEY_FILE comes from {resolved.get('AUTH_SIGNING_KEY_FILE')}, expected {signing}",
+    )
+    report.check(
+        certificate_for_secret(index, tls_secret) is not None,
+        f"{where} a cert-manager Certificate issues {tls_secret}",
+        f"{where} no Certificate issues {tls_secret}",
+    )
+    check_pod_secrets(report, f"k8s {overlay}: Deployment {GATEWAY.binary}", GATEWAY, pod_spec, {})
+    for service in services.values():
+        variable = f"{service.name.upper()}_URL"
+        expected = f"https://{service.name}:{service.grpc_port}"
+        report.check(
+            values.get(variable) == expected,
+            f"{where} relays to {service.name} at {expected}",
+            f"{where} {variable} is {values.get(variable)!r}, expected {expected}",
+        )
+    _check_gateway_variables(report, where, facts, configured)
+    autoscaler = index.get(("HorizontalPodAutoscaler", GATEWAY.binary))
+    minimum = 2 if production else 1
+    report.check(
+        deployment["spec"].get("replicas", 1) >= minimum
+        and autoscaler is not None
+        and autoscaler["spec"]["scaleTargetRef"]["name"] == GATEWAY.binary
+        and autoscaler["spec"].get("minReplicas", 1) >= minimum,
+        f"{where} runs at least {minimum} replicas, with an HPA",
+        f"{where} replicas or HPA below {minimum}",
+    )
+    phases = [
+        (document or {}).get("metadata", {}).get("labels", {}).get("flatgov.io/rollout")
+        for document in (deployment, autoscaler)
+    ]
+    report.check(
+        phases == ["after-migration", "after-migration"],
+        f"{where} Deployment and HPA roll out after the migration",
+        f"{where} flatgov.io/rollout labels are {phases}",
+    )
+    budget = index.get(("PodDisruptionBudget", GATEWAY.binary))
+    account = index.get(("ServiceAccount", pod_spec.get("serviceAccountName", "")))
+    report.check(
+        budget is not None
+        and _labels_match(budget["spec"]["selector"], pod_labels)
+        and account is not None
+        and account.get("automountServiceAccountToken") is False,
+        f"{where} has a PodDisruptionBudget and its own ServiceAccount without token",
+        f"{where} PodDisruptionBudget or ServiceAccount missing or wrong",
+    )
+    kube_service = index.get(("Service", GATEWAY.name))
+    service_ports = {port.get("name"): port.get("port") for port in (kube_service or {}).get("spec", {}).get("ports") or []}
+    report.check(
+        kube_service is not None
+        and service_ports == {"https": GATEWAY_PORT}
+        and _labels_match({"matchLabels": kube_service["spec"]["selector"]}, pod_labels),
+        f"{where} Service gateway exposes https {GATEWAY_PORT} and selects the pods",
+        f"{where} Service gateway missing, ports {service_ports}, or not selecting the pods",
+    )
+    jobs = [
+        document for (kind, name), document in index.items() if kind == "Job" and name.startswith(f"{GATEWAY.binary}-migrate-")
+    ]
+    if report.check(
+        len(jobs) == 1,
+        f"{where} has one migration Job",
+        f"{where} has {len(jobs)} migration Jobs named {GATEWAY.binary}-migrate-<tag>, expected 1",
+    ):
+        job = jobs[0]
+        job_name = job["metadata"]["name"]
+        job_pod = job["spec"]["template"]["spec"]
+        job_container = job_pod["containers"][0]
+        report.check(
+            job_container.get("command") == [GATEWAY.binary, "migrate"]
+            and job["metadata"].get("labels", {}).get("flatgov.io/rollout") == "migration"
+            and not job_name.endswith("-unversioned"),
+            f"{where} Job {job_name} runs `{GATEWAY.binary} migrate`, named after the release",
+            f"{where} Job {job_name} command {job_container.get('command')!r} or labels wrong",
+        )
+        job_values, job_secrets, _ = effective_env(job_container, index)
+        owner_secret, _ = check_database_url(
+            report, f"{where} Job {job_name}", "DATABASE_OWNER_URL", job_values, job_secrets, job_pod, job_container
+        )
+        job_database_secret, _ = check_database_url(
+            report, f"{where} Job {job_name}", "DATABASE_URL", job_values, job_secrets, job_pod, job_container
+        )
+        report.check(
+            job_database_secret == database_secret and owner_secret is not None and owner_secret != database_secret,
+            f"{where} Job {job_name} migrates as the owner and grants to the role the Deployment runs as",
+            f"{where} Job {job_name} owner {owner_secret}, grantee {job_database_secret}, Deployment {database_secret}",
+        )
+        job_uses = sorted({name for name, _key in secret_references(job_pod)})
+        report.check(
+            all(name.startswith(f"{GATEWAY.binary}-db-") for name in job_uses),
+            f"{where} Job {job_name} uses only its database's secrets",
+            f"{where} Job {job_name} uses {job_uses}",
+        )
+    policies = policies_selecting(documents, pod_labels)
+    ingress_ports: set[int] = set()
+    for policy in policies:
+        for rule in policy["spec"].get("ingress") or []:
+            ingress_ports |= _rule_ports(rule)
+    report.check(
+        bool(policies) and ingress_ports == {GATEWAY_PORT},
+        f"{where} NetworkPolicy admits HTTPS {GATEWAY_PORT} only",
+        f"{where} NetworkPolicy ingress ports {sorted(ingress_ports)}",
+    )
+    reached: set[str] = set()
+    reaches_dns = reaches_database = False
+    unexpected = []
+    for peer, rule_ports in egress_targets(policies):
+        peer_labels = ((peer or {}).get("podSelector") or {}).get("matchLabels") or {}
+        name = peer_labels.get("app.kubernetes.io/name", "")
+        if rule_ports == {53}:
+            reaches_dns = True
+        elif rule_ports == {5432} and (peer is None or peer_labels.get("cnpg.io/cluster") == f"{GATEWAY.binary}-db"):
+            reaches_database = True
+        elif name.startswith("flatgov-") and name[len("flatgov-"):] in services and rule_ports == {
+            services[name[len("flatgov-"):]].grpc_port
+        }:
+            reached.add(name[len("flatgov-"):])
+        else:
+            unexpected.append(f"{peer or 'anywhere'} on {sorted(rule_ports) or 'every port'}")
+    report.check(
+        reaches_dns and reaches_database and reached == set(services) and not unexpected,
+        f"{where} may reach DNS, its database and the services' gRPC ports only",
+        f"{where} egress: DNS {reaches_dns}, database {reaches_database}, services {sorted(reached)}, "
+        f"unexpected {unexpected}",
+    )
+    if production:
+        cluster_name = f"{GATEWAY.binary}-db"
+        cluster = index.get(("Cluster", cluster_name))
+        initdb = ((cluster or {}).get("spec", {}).get("bootstrap") or {}).get("initdb") or {}
+        roles = {
+            role.get("name"): role for role in (((cluster or {}).get("spec", {}).get("managed") or {}).get("roles") or [])
+        }
+        runtime_secret = ((roles.get(f"{GATEWAY.database}_app") or {}).get("passwordSecret") or {}).get("name")
+        report.check(
+            cluster is not None
+            and initdb.get("database") == GATEWAY.database
+            and (cluster["spec"].get("instances") or 0) >= 2
+            and database_secret == (runtime_secret, "uri")
+            and database_ca == (f"{cluster_name}-ca", "ca.crt"),
+            f"{where} runs as {GATEWAY.database}_app on CloudNativePG Cluster {cluster_name}, verified against its authority",
+            f"{where} Cluster {cluster_name} missing, or DATABASE_URL {database_secret} / authority {database_ca} not its own",
+        )
+
+
+# ---------------------------------------------------------------------------
 # Entry point
 # ---------------------------------------------------------------------------
 
@@ -2361,12 +2734,12 @@ def check_code(report: Report, repo: Path, services: dict[str, ServiceSpec]) -> 
         path.name for path in (repo / "services").iterdir() if (path / "Cargo.toml").exists()
     )
     report.check(
-        set(service_directories) == set(services),
-        f"services/ holds exactly the services of deploy/services.tsv: {', '.join(service_directories)}",
-        f"services/ holds {service_directories}, deploy/services.tsv lists {sorted(services)}",
+        set(service_directories) == set(services) | {GATEWAY.name},
+        f"services/ holds exactly the services of deploy/services.tsv and the gateway: {', '.join(service_directories)}",
+        f"services/ holds {service_directories}, deploy/services.tsv lists {sorted(services)} (and the gateway)",
     )
     crates = workspace_crates(repo)
-    facts: dict[str, CodeFacts] = {}
+    facts: dict[str, CodeFacts] = {GATEWAY.name: code_facts(repo, GATEWAY, crates)}
     for service in services.values():
         facts[service.name] = found = code_facts(repo, service, crates)
         names = ", ".join(sorted(found.variables)) or "none"

@@ -90,6 +90,8 @@ class Live:
         self.report = report
         self.processes: list[subprocess.Popen] = []
         self.pgdata: Path | None = None
+        # The compose init one-shot's FLATGOV_GATEWAY (read in init()).
+        self.gateway = ""
         compose = yaml.safe_load((self.repo / "docker-compose.yml").read_text())
         self.compose: dict[str, Any] = compose["services"]
         self.out = self.work / OUT
@@ -120,6 +122,7 @@ class Live:
         environment = self.environment_of(checker.COMPOSE_INIT)
         self.services = environment.get("FLATGOV_SERVICES", "").split()
         self.callers = set(environment.get("FLATGOV_CALLERS", "").split())
+        self.gateway = environment.get("FLATGOV_GATEWAY", "")
         postgres_gid = grp.getgrnam("postgres").gr_gid if self.pg_bin else 0
         self.init_environment = {
             **os.environ,
@@ -160,6 +163,18 @@ class Live:
             for name, source in pairs:
                 if (directory / name).read_bytes() != source.read_bytes():
                     problems.append(f"{service}/{name} is not {service}'s own ({source.name})")
+        if self.gateway:
+            gateway_files = {
+                "tls.pem": self.state / f"tls/{self.gateway}.pem",
+                "tls-key.pem": self.state / f"tls/{self.gateway}-key.pem",
+                "signing-key.pem": self.state / f"keys/services/{self.gateway}.pem",
+            }
+            found = {path.name for path in (self.out / self.gateway).iterdir()}
+            if found != set(gateway_files):
+                problems.append(f"{self.gateway} received {sorted(found)}, expected {sorted(gateway_files)}")
+            for name, source in gateway_files.items():
+                if (self.out / self.gateway / name).exists() and (self.out / self.gateway / name).read_bytes() != source.read_bytes():
+                    problems.append(f"{self.gateway}/{name} is not the gateway's own ({source.name})")
         for name, expected in (
             ("trust", {"jwks.json", "ca.pem"}),
             ("nats", {"accounts.conf", "nats.pem", "nats-key.pem", "ca.pem"}),
@@ -281,7 +296,7 @@ class Live:
             )
 
         problems = []
-        for service in self.services:
+        for service in [*self.services, *([self.gateway] if self.gateway else [])]:
             app_password = tricky if service == "enforcement" else self.passwords[f"FLATGOV_{service.upper()}_DB_PASSWORD"]
             owner_password = self.passwords[f"FLATGOV_{service.upper()}_DB_OWNER_PASSWORD"]
             database = f"flatgov_{service}"

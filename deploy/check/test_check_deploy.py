@@ -333,6 +333,30 @@ class ComposeMistakesAreCaught(unittest.TestCase):
         failures = self.failures_with(document)
         self.assertTrue(any("duties health check" in f for f in failures), failures)
 
+    def test_a_missing_gateway_fails(self):
+        document = copy.deepcopy(self.original)
+        del document["services"]["gateway"]
+        failures = self.failures_with(document)
+        self.assertTrue(any("no service named gateway" in f for f in failures), failures)
+
+    def test_a_gateway_given_a_nats_user_fails(self):
+        document = copy.deepcopy(self.original)
+        document["services"]["gateway"]["environment"]["NATS_URL"] = "tls://nats:4222"
+        failures = self.failures_with(document)
+        self.assertTrue(any("gateway never connects to NATS" in f for f in failures), failures)
+
+    def test_a_gateway_signing_with_a_file_outside_its_volume_fails(self):
+        document = copy.deepcopy(self.original)
+        document["services"]["gateway"]["environment"]["AUTH_SIGNING_KEY_FILE"] = "/etc/flatgov/trust/jwks.json"
+        failures = self.failures_with(document)
+        self.assertTrue(any("gateway AUTH_SIGNING_KEY_FILE" in f for f in failures), failures)
+
+    def test_a_gateway_missing_a_service_url_fails(self):
+        document = copy.deepcopy(self.original)
+        del document["services"]["gateway"]["environment"]["FEDERATION_URL"]
+        failures = self.failures_with(document)
+        self.assertTrue(any("gateway FEDERATION_URL is None" in f for f in failures), failures)
+
     def test_a_nats_image_other_than_the_validated_release_fails(self):
         document = copy.deepcopy(self.original)
         document["services"]["nats"]["image"] = "nats:2.10.0-alpine"

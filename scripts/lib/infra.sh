@@ -163,3 +163,11 @@ reserve_platform_ports() {
 ensure_node() {
   command -v npx >/dev/null 2>&1 || install_packages nodejs npm
 }
+
+# Python with venv and pip: the gateway's journeys install third-party Open311
+# client libraries from PyPI into a virtual environment under target/.
+ensure_python_venv() {
+  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    install_packages python3 python3-venv
+  fi
+}

@@ -16,6 +16,7 @@
 
 pub mod district;
 pub mod events;
+pub mod gateway;
 pub mod identity;
 pub mod traces;
 
@@ -513,7 +514,7 @@ impl Platform {
 
 /// `target/<profile>/` beside the running test binary (which lives in
 /// `target/<profile>/deps/`), or `FLATGOV_BIN_DIR`.
-fn binary_directory() -> PathBuf {
+pub(crate) fn binary_directory() -> PathBuf {
     if let Ok(directory) = std::env::var("FLATGOV_BIN_DIR") {
         return PathBuf::from(directory);
     }

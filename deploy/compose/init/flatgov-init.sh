@@ -7,6 +7,8 @@
 #   <svc> volume (that service)    tls.pem, tls-key.pem, nats.nk,
 #                                  signing-key.pem (callers only),
 #                                  federation-identity-key (federation)
+#   gateway volume (the gateway)   tls.pem, tls-key.pem, signing-key.pem
+#                                  (no NATS seed: it keeps no events)
 #   nats volume (nats)             accounts.conf, nats.pem, nats-key.pem, ca.pem
 #   postgres volume (postgres)     postgres.pem, postgres-key.pem
 #
@@ -35,6 +37,9 @@ flatgov="${FLATGOV_BIN:-flatgov}"
 # Every flatgov service, and those that call another (they sign their calls).
 read -r -a services <<< "${FLATGOV_SERVICES:-blocks duties cases enforcement federation}"
 read -r -a callers <<< "${FLATGOV_CALLERS:-cases enforcement}"
+# The HTTP gateway in front of them (empty: none). It signs the Open311
+# requests it reports to cases, and serves HTTPS with its certificate.
+gateway="${FLATGOV_GATEWAY-gateway}"
 # Owners: the services run as 10001 (Dockerfile); PostgreSQL's group in the
 # postgres image is 999 and it accepts a root-owned key readable by its group.
 service_uid="${FLATGOV_SERVICE_UID:-10001}"
@@ -97,7 +102,7 @@ grep -q 'nkey:' "${accounts}" || { log "no NATS users in ${state}/nats/nats-serv
 
 # 2. Which signing keys change (a rotation): they wait for the key set.
 pending=()
-for service in "${callers[@]}"; do
+for service in "${callers[@]}" ${gateway:+"${gateway}"}; do
     destination="${out}/${service}/signing-key.pem"
     if [[ -f "${destination}" ]] && ! cmp -s "${state}/keys/services/${service}.pem" "${destination}"; then
         pending+=("${service}")
@@ -132,6 +137,16 @@ for service in "${services[@]}"; do
     fi
 done
 
+# 4b. The gateway: its certificate (HTTPS, and the client certificate it
+#     shows services requiring mTLS) and its own signing key.
+if [[ -n "${gateway}" ]]; then
+    target="${out}/${gateway}"
+    directory "${target}" 0500 "${service_uid}" "${service_uid}"
+    publish "${state}/tls/${gateway}.pem" "${target}/tls.pem" 0444 "${service_uid}" "${service_uid}" || true
+    publish "${state}/tls/${gateway}-key.pem" "${target}/tls-key.pem" 0400 "${service_uid}" "${service_uid}" || true
+    publish "${state}/keys/services/${gateway}.pem" "${target}/signing-key.pem" 0400 "${service_uid}" "${service_uid}" || true
+fi
+
 # 5. NATS: the users (public nkeys only) and its certificate.
 directory "${out}/nats" 0755 0 0
 publish "${accounts}" "${out}/nats/accounts.conf" 0644 0 0 || true
@@ -145,4 +160,4 @@ directory "${out}/postgres" 0755 0 0
 publish "${state}/tls/postgres.pem" "${out}/postgres/postgres.pem" 0644 0 0 || true
 publish "${state}/tls/postgres-key.pem" "${out}/postgres/postgres-key.pem" 0640 0 "${postgres_gid}" || true
 
-log "ready: ${#services[@]} services, signing keys for ${callers[*]}"
+log "ready: ${#services[@]} services, signing keys for ${callers[*]}${gateway:+ and ${gateway}}"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates one database and two login roles per flatgov service. The official
+# Creates one database and two login roles per flatgov service and for the
+# gateway (its Open311 client registry). The official
 # postgres image runs this once, on the first start of an empty data volume
 # (/docker-entrypoint-initdb.d), as the superuser over the Unix socket.
 #
@@ -15,7 +16,7 @@
 # FLATGOV_<SVC>_DB_PASSWORD, which docker-compose.yml also puts in the URLs.
 set -euo pipefail
 
-for service in blocks duties cases enforcement federation; do
+for service in blocks duties cases enforcement federation gateway; do
     owner_variable="FLATGOV_${service^^}_DB_OWNER_PASSWORD"
     app_variable="FLATGOV_${service^^}_DB_PASSWORD"
     owner_password="${!owner_variable:-}"

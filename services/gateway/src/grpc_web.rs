@@ -10,9 +10,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use axum::extract::ConnectInfo;
 use tonic::body::Body;
 
-use crate::Gateway;
+use crate::{Gateway, PeerAddress};
 
 /// Relays gRPC (already translated from gRPC-Web) to the service its path names.
 #[derive(Clone)]
@@ -43,6 +44,19 @@ impl tower::Service<http::Request<Body>> for Relay {
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         let gateway = self.gateway.clone();
         Box::pin(async move {
+            // The same per-address budget as HTTP/JSON.
+            if let Some(ConnectInfo(PeerAddress(address))) =
+                request.extensions().get::<ConnectInfo<PeerAddress>>()
+                && let Err(retry) = gateway.limiter.check(
+                    &format!("api:{}", address.ip()),
+                    gateway.config.api_per_minute,
+                )
+            {
+                return Ok(status_response(tonic::Status::resource_exhausted(format!(
+                    "too many requests; try again in {} s",
+                    retry.seconds()
+                ))));
+            }
             let path = request.uri().path().to_owned();
             let mut parts = path.trim_start_matches('/').splitn(2, '/');
             let service = parts.next().unwrap_or_default().to_owned();

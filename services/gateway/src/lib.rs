@@ -120,7 +120,8 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
             get(open311::get_document).post(open311::post_document),
         )
         .route("/open311/v2/{collection}/{file}", get(open311::get_item))
-        .layer(RequestBodyLimitLayer::new(
+        // Enforced by the body extractor, so the refusal is in the Open311 format.
+        .layer(axum::extract::DefaultBodyLimit::max(
             gateway.config.open311.max_request_bytes,
         ));
     let relay = tower::ServiceBuilder::new()

@@ -276,3 +276,54 @@ fn write_yaml(value: &Value, indent: usize, out: &mut String) {
         other => out.push_str(&format!("{pad}{}\n", scalar(other).unwrap_or_default())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `docs/openapi.yaml`, the document integrators read without a running gateway.
+    const CHECKED_IN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.yaml");
+
+    #[test]
+    fn the_checked_in_document_is_the_one_the_gateway_serves() {
+        let served = yaml(&document());
+        if std::env::var_os("FLATGOV_UPDATE_DOCS").is_some() {
+            std::fs::write(CHECKED_IN, &served).expect("writing docs/openapi.yaml");
+            return;
+        }
+        let checked_in = std::fs::read_to_string(CHECKED_IN).unwrap_or_default();
+        assert!(
+            checked_in == served,
+            "docs/openapi.yaml differs from what the gateway serves; regenerate it with \
+             FLATGOV_UPDATE_DOCS=1 cargo test -p flatgov-gateway openapi"
+        );
+    }
+
+    #[test]
+    fn every_route_has_one_operation_and_every_answer_schema_exists() {
+        let document = document();
+        let schemas = document["components"]["schemas"]
+            .as_object()
+            .expect("schemas");
+        let mut operations = 0;
+        for route in ROUTES {
+            assert!(
+                document["paths"][route.path][route.method].is_object(),
+                "{} {}",
+                route.method,
+                route.path
+            );
+            operations += 1;
+            if let Some(schema) = route.answer {
+                assert!(schemas.contains_key(schema), "{schema}");
+            }
+        }
+        let documented: usize = document["paths"]
+            .as_object()
+            .expect("paths")
+            .values()
+            .map(|operations| operations.as_object().map_or(0, serde_json::Map::len))
+            .sum();
+        assert_eq!(documented, operations);
+    }
+}

@@ -214,8 +214,18 @@ impl Application {
         self.finish().await
     }
 
+    /// Serves until the stop signal, then gives requests under way 25 s to finish.
     async fn finish(self) -> Result<(), String> {
-        let result = match tokio::time::timeout(Duration::from_secs(25), self.server).await {
+        let mut server = self.server;
+        let finished = tokio::select! {
+            finished = &mut server => Some(finished),
+            () = self.stop.cancelled() => None,
+        };
+        let finished = match finished {
+            Some(finished) => Ok(finished),
+            None => tokio::time::timeout(Duration::from_secs(25), server).await,
+        };
+        let result = match finished {
             Ok(Ok(Ok(()))) => Ok(()),
             Ok(Ok(Err(error))) => Err(error.to_string()),
             Ok(Err(error)) => Err(error.to_string()),

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -180,11 +181,28 @@ pub async fn post_document(
     Path(file): Path<String>,
     Query(query): Query<Vec<(String, String)>>,
     headers: http::HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let (stem, format) = match split(&file) {
         Ok(split) => split,
         Err(response) => return *response,
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            return Open311Error::new(
+                rejection.status(),
+                if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+                    format!(
+                        "the request body is larger than {} bytes",
+                        gateway.config.open311.max_request_bytes
+                    )
+                } else {
+                    "the request body could not be read".to_owned()
+                },
+            )
+            .into_response_as(format);
+        }
     };
     if stem != "requests" {
         return Open311Error::new(

@@ -3,8 +3,10 @@
 //!
 //! - the location is `lat`/`long` (WGS84 degrees, as the spec says), a block in
 //!   `address_id` (`blocks/430302001004017` or the 15-digit code), or both;
-//!   `address_string` alone cannot be placed on the map here and is refused, naming
-//!   what to send instead;
+//!   `address_string` alone cannot be placed on the map here (the case service
+//!   needs a point or a block, and there is no geocoder) and is refused, naming
+//!   what to send instead; beside a point or block it joins the description, for
+//!   the staff who go there;
 //! - `phone` with `first_name`/`last_name` becomes the reporter's contact (the
 //!   district calls reporters back by phone); `email` is not kept: an `email`
 //!   without a `phone` is refused, and a request with no contact at all is
@@ -214,6 +216,16 @@ pub fn read(form: &Form, matter: &Matter, client: &Client) -> Result<Report, Vec
         // The case service needs words; the matter says what the report is about.
         None => format!("{}（经 Open311 上报，未附描述）", matter.service_name()),
     };
+    // The address the reporter typed helps staff find the spot; the point or
+    // block places the case.
+    let description = match form.get("address_string") {
+        Some(address) if address.chars().count() > 200 => {
+            problems.push("address_string: at most 200 characters".to_owned());
+            description
+        }
+        Some(address) => format!("{description}（地址：{address}）"),
+        None => description,
+    };
 
     if !problems.is_empty() {
         return Err(problems);
@@ -375,6 +387,23 @@ mod tests {
         .expect_err("no coordinates");
         assert!(problems[0].starts_with("address_string:"));
         assert!(problems[0].contains("address_id"));
+    }
+
+    #[test]
+    fn an_address_beside_a_point_joins_the_words_for_the_staff() {
+        let report = read(
+            &form(&[
+                ("lat", "27.85"),
+                ("long", "112.91"),
+                ("description", "灯不亮"),
+                ("address_string", "雨湖路 1 号"),
+                ("attribute[anonymous]", "true"),
+            ]),
+            &matter(),
+            &client(),
+        )
+        .expect("a good report");
+        assert_eq!(report.request.description, "灯不亮（地址：雨湖路 1 号）");
     }
 
     #[test]

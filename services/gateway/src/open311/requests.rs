@@ -316,14 +316,20 @@ impl Query {
         let start =
             get("start_date").and_then(|text| parse_time("start_date", &text, &mut problems));
         let end = get("end_date").and_then(|text| parse_time("end_date", &text, &mut problems));
+        let period = chrono::TimeDelta::days(DEFAULT_DAYS);
         let (start, end) = match (start, end) {
             (Some(start), Some(end)) => (start, end),
-            (Some(start), None) => (start, now),
-            (None, Some(end)) => (end - chrono::TimeDelta::days(DEFAULT_DAYS), end),
-            (None, None) => (now - chrono::TimeDelta::days(DEFAULT_DAYS), now),
+            // The spec's period is at most 90 days: from the start, up to now.
+            (Some(start), None) => (start, (start + period).min(now)),
+            (None, Some(end)) => (end - period, end),
+            (None, None) => (now - period, now),
         };
         if start > end {
             problems.push("start_date: after end_date".to_owned());
+        } else if end - start > period {
+            problems.push(format!(
+                "start_date and end_date: may not span more than {DEFAULT_DAYS} days"
+            ));
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -337,15 +343,17 @@ impl Query {
         })
     }
 
-    /// Whether a case passes the filters the case service cannot apply.
+    /// Whether a case passes the filters the case service cannot apply. Ids
+    /// override every other filter, as the specification says.
     pub fn admits(&self, case: &cases::Case) -> bool {
+        if !self.ids.is_empty() {
+            return is_public(case);
+        }
         let reported = case
             .report_time
             .as_ref()
             .and_then(|time| Utc.timestamp_opt(time.seconds, 0).single());
-        let in_period = !self.ids.is_empty()
-            || reported.is_some_and(|time| time >= self.start && time <= self.end);
-        in_period
+        reported.is_some_and(|time| time >= self.start && time <= self.end)
             && is_public(case)
             && (self.service_codes.is_empty() || self.service_codes.contains(&case.matter_code))
             && (self.statuses.is_empty()
@@ -466,6 +474,42 @@ mod tests {
         let query = Query::read(|_| None, now).expect("no filters");
         assert_eq!(query.end, now);
         assert_eq!((query.end - query.start).num_days(), 90);
+    }
+
+    #[test]
+    fn ids_override_the_other_filters() {
+        let query = Query::read(
+            |name| match name {
+                "service_request_id" => Some("0193a3b0-0000-7000-8000-000000000001".to_owned()),
+                "status" => Some("closed".to_owned()),
+                "service_code" => Some("pothole".to_owned()),
+                _ => None,
+            },
+            Utc::now(),
+        )
+        .expect("good filters");
+        assert!(query.admits(&case(
+            cases::CaseState::InProgress,
+            cases::CaseKind::Problem
+        )));
+        assert!(!query.admits(&case(
+            cases::CaseState::InProgress,
+            cases::CaseKind::Dispute
+        )));
+    }
+
+    #[test]
+    fn a_period_longer_than_ninety_days_is_refused() {
+        let problems = Query::read(
+            |name| match name {
+                "start_date" => Some("2026-01-01".to_owned()),
+                "end_date" => Some("2026-06-01".to_owned()),
+                _ => None,
+            },
+            Utc::now(),
+        )
+        .expect_err("too long");
+        assert!(problems[0].contains("90 days"), "{problems:?}");
     }
 
     #[test]

@@ -1,0 +1,10 @@
+//! Pure types and rules: the milestones a reporter is told about, the zh-CN
+//! messages, the gateways and their addresses.
+
+pub mod gateway;
+pub mod message;
+pub mod milestone;
+
+pub use gateway::{GatewayCode, GatewayKind, GatewayUrl, WebhookSecret};
+pub use message::{Closure, FeedbackMessage};
+pub use milestone::Milestone;

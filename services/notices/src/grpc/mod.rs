@@ -1,0 +1,34 @@
+//! Transport: `flatgov.notices.v1.Notices` on the chassis. The
+//! authorization layer has already checked the caller's role against
+//! [`crate::policy::POLICY`]; each handler, in the module of its resource,
+//! parses the request into a command (every field violation collected
+//! before any I/O), calls the use case in [`crate::application`] and
+//! renders the answer.
+
+mod feedback;
+mod gateways;
+
+use flatgov_proto::notices::v1 as proto;
+use flatgov_proto::notices::v1::notices_server::Notices as NoticesApi;
+
+use crate::application::Notices;
+
+/// The `flatgov.notices.v1.Notices` server.
+pub struct NoticesService {
+    /// What the use cases work with.
+    pub(crate) notices: Notices,
+}
+
+impl NoticesService {
+    pub fn new(notices: Notices) -> Self {
+        Self { notices }
+    }
+}
+
+flatgov_grpc::dispatch! {
+    impl NoticesApi for NoticesService {
+        fn set_gateway(proto::SetGatewayRequest) -> proto::Gateway => gateways::set_gateway;
+        fn list_gateways(proto::ListGatewaysRequest) -> proto::ListGatewaysResponse => gateways::list_gateways;
+        fn list_feedback(proto::ListFeedbackRequest) -> proto::ListFeedbackResponse => feedback::list_feedback;
+    }
+}

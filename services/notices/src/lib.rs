@@ -1,0 +1,175 @@
+//! The flatgov notices service: timely feedback (及时反馈) to the people who
+//! report. Consuming the cases service's events, it tells a reporter who is
+//! not anonymous about each milestone of their case — received (with the
+//! case number and who handles it), accepted, resolved (with a request to
+//! rate), closed, reopened — in zh-CN, through the gateway serving the
+//! case's channel: a signed webhook (SMS providers, 12345 systems) or a
+//! WeCom group robot. The contact is fetched from the cases service at the
+//! moment of sending ([`cases`], the claim check) and never kept.
+//!
+//! [`domain`] holds the pure rules; [`events`] records the messages due;
+//! [`delivery`] sends them with retries and records every attempt;
+//! [`application`] holds the use cases, which [`grpc`] serves as
+//! `flatgov.notices.v1.Notices` under [`policy`]; SQL lives in [`store`].
+
+pub mod application;
+pub mod cases;
+pub mod delivery;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod grpc;
+pub mod policy;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use flatgov_auth::ServiceCredentials;
+use flatgov_config::{ConfigError, Env};
+use flatgov_grpc::{Application, ChassisConfig, Runtime, ServiceIdentity, StartError};
+use flatgov_proto::notices::v1::notices_server::NoticesServer;
+use tokio::sync::Notify;
+use tonic::service::Routes;
+
+use crate::application::Notices;
+use crate::cases::CasesClient;
+use crate::delivery::{Deliverer, DeliveryConfig};
+use crate::events::MilestoneHandler;
+use crate::grpc::NoticesService;
+
+pub static IDENTITY: ServiceIdentity = ServiceIdentity {
+    name: "notices",
+    grpc_service: "flatgov.notices.v1.Notices",
+    grpc_port: 50056,
+    metrics_port: 9456,
+    default_max_message_bytes: 4 * 1024 * 1024,
+    migrator: || sqlx::migrate!("./migrations"),
+    policy: &policy::POLICY,
+    // Every delivery attempt, as it ended, is kept as it was.
+    append_only_tables: &["delivery_attempts"],
+};
+
+/// Everything the service reads from its environment.
+pub struct Config {
+    pub chassis: ChassisConfig,
+    /// The cases service, asked for reporters' contacts (`CASES_URL`).
+    pub cases: CasesClient,
+    pub delivery: DeliveryConfig,
+}
+
+fn seconds(
+    env: &Env,
+    name: &'static str,
+    default: u64,
+    expected: &'static str,
+) -> Result<Duration, ConfigError> {
+    Ok(Duration::from_secs(env.optional(name, default, expected)?))
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, StartError> {
+        let chassis = ChassisConfig::from_env(env, &IDENTITY)?;
+        let cases_url: String = env.required(
+            "CASES_URL",
+            "the cases service, e.g. http://cases:50053 (reporters' contacts are fetched from it)",
+        )?;
+        let credentials =
+            ServiceCredentials::from_env(env, IDENTITY.name).map_err(StartError::Other)?;
+        let cases =
+            CasesClient::new(&cases_url, credentials, &chassis.client_tls).map_err(|error| {
+                StartError::Config(ConfigError::Malformed {
+                    name: "CASES_URL",
+                    value: cases_url.clone(),
+                    reason: error,
+                    expected: "an http:// or https:// URL such as http://cases:50053",
+                })
+            })?;
+        let delivery = DeliveryConfig {
+            max_attempts: env.optional(
+                "NOTICES_DELIVERY_MAX_ATTEMPTS",
+                8,
+                "a whole number of attempts, e.g. 8, before a message is given up",
+            )?,
+            initial_backoff: Duration::from_millis(env.optional(
+                "NOTICES_DELIVERY_RETRY_INITIAL_MS",
+                5_000u64,
+                "milliseconds before the first retry, e.g. 5000",
+            )?),
+            max_backoff: seconds(
+                env,
+                "NOTICES_DELIVERY_RETRY_MAX_SECONDS",
+                300,
+                "the longest wait between retries in whole seconds, e.g. 300",
+            )?,
+            rate_limit_pause: Duration::from_millis(env.optional(
+                "NOTICES_RATE_LIMIT_PAUSE_MS",
+                60_000u64,
+                "milliseconds a rate-limited gateway is left alone, e.g. 60000 (WeCom allows 20 messages a minute)",
+            )?),
+            poll: Duration::from_millis(env.optional(
+                "NOTICES_DELIVERY_POLL_MS",
+                500u64,
+                "milliseconds between the delivery worker's looks at what is due, e.g. 500",
+            )?),
+            concurrency: env.optional(
+                "NOTICES_DELIVERY_CONCURRENCY",
+                4usize,
+                "messages sent at once, e.g. 4",
+            )?,
+            request_timeout: seconds(
+                env,
+                "NOTICES_GATEWAY_TIMEOUT_SECONDS",
+                10,
+                "whole seconds a gateway may take to answer, e.g. 10",
+            )?,
+        };
+        if delivery.max_attempts < 1 || delivery.concurrency < 1 {
+            return Err(StartError::Other(
+                "NOTICES_DELIVERY_MAX_ATTEMPTS and NOTICES_DELIVERY_CONCURRENCY must be at least 1"
+                    .into(),
+            ));
+        }
+        Ok(Self {
+            chassis,
+            cases,
+            delivery,
+        })
+    }
+}
+
+/// Starts the notices service from `env`.
+pub async fn build(env: Env) -> Result<Application, StartError> {
+    let config = Config::from_env(&env)?;
+    let mut runtime = Runtime::start(&IDENTITY, config.chassis).await?;
+    runtime.spawn_relay();
+    let wake = Arc::new(Notify::new());
+    let handler = Arc::new(MilestoneHandler { wake: wake.clone() });
+    for spec in events::consumers() {
+        runtime.spawn_consumer(spec, handler.clone());
+    }
+    let http = reqwest::Client::builder()
+        .timeout(config.delivery.request_timeout)
+        .connect_timeout(Duration::from_secs(3))
+        // A gateway's redirect could carry a message (and its contact)
+        // somewhere nobody registered.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|error| StartError::Other(format!("HTTP client: {error}")))?;
+    let deliverer = Deliverer {
+        pool: runtime.pool.clone(),
+        cases: config.cases,
+        http,
+        config: Arc::new(config.delivery),
+    };
+    for _ in 0..deliverer.config.concurrency {
+        let deliverer = deliverer.clone();
+        let wake = wake.clone();
+        runtime.spawn_worker(move |shutdown| deliverer.run(wake, shutdown));
+    }
+    let service = NoticesService::new(Notices {
+        pool: runtime.pool.clone(),
+    });
+    let routes = Routes::new(flatgov_grpc::bounded!(NoticesServer::new(service), runtime));
+    runtime.serve(routes).await
+}

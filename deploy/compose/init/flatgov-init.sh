@@ -33,8 +33,8 @@ state="${FLATGOV_STATE_DIR:-/var/lib/flatgov}"
 out="${FLATGOV_OUT_DIR:-/srv/flatgov}"
 flatgov="${FLATGOV_BIN:-flatgov}"
 # Every flatgov service, and those that call another (they sign their calls).
-read -r -a services <<< "${FLATGOV_SERVICES:-blocks duties cases enforcement federation}"
-read -r -a callers <<< "${FLATGOV_CALLERS:-cases enforcement}"
+read -r -a services <<< "${FLATGOV_SERVICES:-blocks duties cases enforcement federation notices}"
+read -r -a callers <<< "${FLATGOV_CALLERS:-cases enforcement notices}"
 # Owners: the services run as 10001 (Dockerfile); PostgreSQL's group in the
 # postgres image is 999 and it accepts a root-owned key readable by its group.
 service_uid="${FLATGOV_SERVICE_UID:-10001}"

@@ -7,30 +7,35 @@
 //! each milestone's case event records one message due to the case's
 //! reporter ([`MilestoneHandler`]). The row's key (case, milestone) and the
 //! inbox make a redelivered or replayed event, or a later event of the same
-//! milestone (a second dispatch), change nothing.
+//! milestone (a second dispatch), change nothing. A verification also starts
+//! the wait for a rating that ends in a return visit ([`crate::return_visits`]);
+//! a rating, a reopening or a closure settles it.
 
 use std::sync::Arc;
 
 use chrono::Utc;
 use flatgov_messaging::{ConsumerSpec, Envelope, EventHandler, HandlerError};
 use flatgov_proto::cases::v1::{
-    CaseAccepted, CaseClosed, CaseDispatched, CaseReworked, CaseTransition, CaseVerified, Closure,
-    ReworkTrigger,
+    CaseAccepted, CaseClosed, CaseDispatched, CaseRated, CaseReworked, CaseTransition,
+    CaseVerified, Closure, ReworkTrigger,
 };
 use sqlx::PgConnection;
 use tokio::sync::Notify;
 
 use crate::domain::{Closure as ClosureKind, Milestone};
+use crate::return_visits::ReturnVisitRules;
 use crate::store::feedback::{self, NewFeedback};
+use crate::store::return_visits::{self, Verified};
 
 /// The cases events that mark milestones, with their consumers' names.
-pub const CONSUMED: [(&str, &str); 5] = [
+pub const CONSUMED: [(&str, &str); 6] = [
     (
         "flatgov.cases.case.dispatched",
         "notices-on-case-dispatched",
     ),
     ("flatgov.cases.case.accepted", "notices-on-case-accepted"),
     ("flatgov.cases.case.verified", "notices-on-case-verified"),
+    ("flatgov.cases.case.rated", "notices-on-case-rated"),
     ("flatgov.cases.case.closed", "notices-on-case-closed"),
     ("flatgov.cases.case.reworked", "notices-on-case-reworked"),
 ];
@@ -50,6 +55,8 @@ pub struct MilestoneHandler {
     /// the worker looks at once, and again within its poll interval if it
     /// looked too early.
     pub wake: Arc<Notify>,
+    /// When a verified case's return visit falls due.
+    pub return_visits: Arc<ReturnVisitRules>,
 }
 
 /// A milestone read from a case event.
@@ -128,20 +135,51 @@ impl EventHandler for MilestoneHandler {
         connection: &mut PgConnection,
         event: &Envelope,
     ) -> Result<(), HandlerError> {
+        if event.is::<CaseRated>() {
+            let rated: CaseRated = event.decode()?;
+            let transition = rated
+                .transition
+                .ok_or_else(|| HandlerError::Reject("the event carries no transition".into()))?;
+            let case_id = case_id(&transition)?;
+            return_visits::settle(connection, case_id, sequence(&transition))
+                .await
+                .map_err(|error| HandlerError::Retry(error.to_string()))?;
+            return Ok(());
+        }
         let Some(marked) = read(event)? else {
             return Ok(());
         };
         let transition = marked
             .transition
             .ok_or_else(|| HandlerError::Reject("the event carries no transition".into()))?;
-        let case_id = flatgov_vocabulary::parse_id::<uuid::Uuid>(&transition.case, "cases")
-            .map_err(|error| HandlerError::Reject(format!("case: {error}")))?;
+        let case_id = case_id(&transition)?;
+        let sequence = sequence(&transition);
         let occurred_time = transition
             .occurred_at
             .as_ref()
             .and_then(|time| flatgov_grpc::time::instant(time).ok())
             .or(event.time)
             .unwrap_or_else(Utc::now);
+        let follow_up = match marked.milestone {
+            Milestone::Resolved => {
+                let verified = Verified {
+                    case_id,
+                    sequence,
+                    block_code: transition.block_code.clone(),
+                    subdistrict_code: transition.subdistrict_code.clone(),
+                    verified_time: occurred_time,
+                    visit_due_time: self
+                        .return_visits
+                        .deadline(occurred_time, self.return_visits.after),
+                };
+                return_visits::record_verified(connection, &verified).await
+            }
+            Milestone::Closed | Milestone::Reopened => {
+                return_visits::settle(connection, case_id, sequence).await
+            }
+            Milestone::Received | Milestone::Accepted | Milestone::ReturnVisit => Ok(()),
+        };
+        follow_up.map_err(|error| HandlerError::Retry(error.to_string()))?;
         let due = NewFeedback {
             case_id,
             milestone: marked.milestone,
@@ -162,4 +200,14 @@ impl EventHandler for MilestoneHandler {
         }
         Ok(())
     }
+}
+
+fn case_id(transition: &CaseTransition) -> Result<uuid::Uuid, HandlerError> {
+    flatgov_vocabulary::parse_id::<uuid::Uuid>(&transition.case, "cases")
+        .map_err(|error| HandlerError::Reject(format!("case: {error}")))
+}
+
+/// The case's record number, as the store keeps it.
+fn sequence(transition: &CaseTransition) -> i32 {
+    i32::try_from(transition.sequence).unwrap_or(i32::MAX)
 }

@@ -7,6 +7,10 @@
 //! WeCom group robot. The contact is fetched from the cases service at the
 //! moment of sending ([`cases`], the claim check) and never kept.
 //!
+//! A verified case its reporter does not rate gets a return visit (回访)
+//! after N working days and, still unrated M working days later, is closed
+//! as unrated by the cases service ([`return_visits`]).
+//!
 //! [`domain`] holds the pure rules; [`events`] records the messages due;
 //! [`delivery`] sends them with retries and records every attempt;
 //! [`application`] holds the use cases, which [`grpc`] serves as
@@ -20,12 +24,14 @@ pub mod error;
 pub mod events;
 pub mod grpc;
 pub mod policy;
+pub mod return_visits;
 pub mod store;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use flatgov_auth::ServiceCredentials;
+use flatgov_calendar::{WorkingCalendar, WorkingDuration, WorkingHours};
 use flatgov_config::{ConfigError, Env};
 use flatgov_grpc::{Application, ChassisConfig, Runtime, ServiceIdentity, StartError};
 use flatgov_proto::notices::v1::notices_server::NoticesServer;
@@ -37,6 +43,7 @@ use crate::cases::CasesClient;
 use crate::delivery::{Deliverer, DeliveryConfig};
 use crate::events::MilestoneHandler;
 use crate::grpc::NoticesService;
+use crate::return_visits::ReturnVisitRules;
 
 pub static IDENTITY: ServiceIdentity = ServiceIdentity {
     name: "notices",
@@ -56,6 +63,7 @@ pub struct Config {
     /// The cases service, asked for reporters' contacts (`CASES_URL`).
     pub cases: CasesClient,
     pub delivery: DeliveryConfig,
+    pub return_visits: ReturnVisitRules,
 }
 
 fn seconds(
@@ -65,6 +73,22 @@ fn seconds(
     expected: &'static str,
 ) -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs(env.optional(name, default, expected)?))
+}
+
+/// A working duration (`3d`, `4h`, `30m`), three working days by default.
+fn working_duration(
+    env: &Env,
+    name: &'static str,
+    expected: &'static str,
+) -> Result<WorkingDuration, ConfigError> {
+    const DEFAULT: &str = "3d";
+    let text: String = env.optional(name, DEFAULT.to_owned(), expected)?;
+    WorkingDuration::parse(&text).map_err(|error| ConfigError::Malformed {
+        name,
+        value: text.clone(),
+        reason: error.to_string(),
+        expected,
+    })
 }
 
 impl Config {
@@ -130,10 +154,39 @@ impl Config {
                     .into(),
             ));
         }
+        let hours_text = env.optional(
+            "NOTICES_WORKING_HOURS",
+            WorkingHours::default().to_string(),
+            "working periods in China time, e.g. `08:30-12:00,14:30-17:30`",
+        )?;
+        let hours = WorkingHours::parse(&hours_text).map_err(|error| {
+            StartError::Config(ConfigError::Malformed {
+                name: "NOTICES_WORKING_HOURS",
+                value: hours_text.clone(),
+                reason: error.to_string(),
+                expected: "working periods in China time, e.g. `08:30-12:00,14:30-17:30`",
+            })
+        })?;
+        let calendar = WorkingCalendar::bundled(hours)
+            .map_err(|error| StartError::Other(format!("the bundled working calendar: {error}")))?;
+        let return_visits = ReturnVisitRules {
+            calendar,
+            after: working_duration(
+                env,
+                "NOTICES_RETURN_VISIT_AFTER",
+                "working time from verification to the return visit, e.g. 3d (or 4h, 30m)",
+            )?,
+            expiry: working_duration(
+                env,
+                "NOTICES_RETURN_VISIT_EXPIRY",
+                "working time from the return visit to the unrated closure, e.g. 3d",
+            )?,
+        };
         Ok(Self {
             chassis,
             cases,
             delivery,
+            return_visits,
         })
     }
 }
@@ -144,7 +197,11 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
     let mut runtime = Runtime::start(&IDENTITY, config.chassis).await?;
     runtime.spawn_relay();
     let wake = Arc::new(Notify::new());
-    let handler = Arc::new(MilestoneHandler { wake: wake.clone() });
+    let return_visit_rules = Arc::new(config.return_visits);
+    let handler = Arc::new(MilestoneHandler {
+        wake: wake.clone(),
+        return_visits: return_visit_rules.clone(),
+    });
     for spec in events::consumers() {
         runtime.spawn_consumer(spec, handler.clone());
     }
@@ -166,6 +223,14 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
         let deliverer = deliverer.clone();
         let wake = wake.clone();
         runtime.spawn_worker(move |shutdown| deliverer.run(wake, shutdown));
+    }
+    {
+        let pool = runtime.pool.clone();
+        let wake = wake.clone();
+        let poll = deliverer.config.poll;
+        runtime.spawn_worker(move |shutdown| {
+            return_visits::run(pool, return_visit_rules, wake, poll, shutdown)
+        });
     }
     let service = NoticesService::new(Notices {
         pool: runtime.pool.clone(),

@@ -81,6 +81,9 @@ impl FeedbackMessage {
             Milestone::Reopened => format!(
                 "您对案件编号 {number} 的办理结果不满意，该案件已重新交办，办理进展将再次告知您。"
             ),
+            Milestone::ReturnVisit => format!(
+                "回访：您反映的问题（案件编号：{number}）已办结，尚未收到您的评价。请对办理结果作出评价：满意、基本满意或不满意；逾期未评价的，将按“未评价”结案。"
+            ),
         }
     }
 }
@@ -136,6 +139,16 @@ mod tests {
             message(Milestone::Resolved)
                 .text()
                 .contains("请对办理结果作出评价")
+        );
+    }
+
+    #[test]
+    fn the_return_visit_asks_again_and_says_what_happens_without_a_rating() {
+        let text = message(Milestone::ReturnVisit).text();
+        assert!(text.starts_with("回访"), "{text}");
+        assert!(
+            text.contains("请对办理结果作出评价") && text.contains("未评价"),
+            "{text}"
         );
     }
 

@@ -17,15 +17,18 @@ pub enum Milestone {
     Closed,
     /// Reopened for rework after an unsatisfied rating.
     Reopened,
+    /// The return visit (回访): verified and still unrated after N working days.
+    ReturnVisit,
 }
 
 impl Milestone {
-    pub const ALL: [Milestone; 5] = [
+    pub const ALL: [Milestone; 6] = [
         Milestone::Received,
         Milestone::Accepted,
         Milestone::Resolved,
         Milestone::Closed,
         Milestone::Reopened,
+        Milestone::ReturnVisit,
     ];
 
     /// As stored and as the gateways' JSON names it.
@@ -36,6 +39,7 @@ impl Milestone {
             Milestone::Resolved => "resolved",
             Milestone::Closed => "closed",
             Milestone::Reopened => "reopened",
+            Milestone::ReturnVisit => "return_visit",
         }
     }
 
@@ -52,6 +56,7 @@ impl Milestone {
             Milestone::Resolved => proto::Milestone::Resolved,
             Milestone::Closed => proto::Milestone::Closed,
             Milestone::Reopened => proto::Milestone::Reopened,
+            Milestone::ReturnVisit => proto::Milestone::ReturnVisit,
         }
     }
 }
@@ -71,6 +76,6 @@ mod tests {
         for milestone in Milestone::ALL {
             assert_eq!(Milestone::parse(milestone.as_str()), Some(milestone));
         }
-        assert_eq!(Milestone::parse("return_visit"), None);
+        assert_eq!(Milestone::parse("rated"), None);
     }
 }

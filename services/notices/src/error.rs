@@ -14,6 +14,10 @@ pub enum Error {
     /// The named resource does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The request is well formed but the current state does not allow it;
+    /// the message names that state.
+    #[error("{0}")]
+    FailedPrecondition(String),
     /// The database failed (SQL is only logged, never shown).
     #[error("database error while {context}: {source}")]
     Database {
@@ -55,6 +59,7 @@ impl From<Error> for Status {
                 flatgov_grpc::error::invalid_argument(&violations)
             }
             Error::NotFound(message) => Status::not_found(message),
+            Error::FailedPrecondition(message) => Status::failed_precondition(message),
             Error::Database { context, source } => flatgov_grpc::error::database(context, source),
             Error::Corrupt(detail) => {
                 flatgov_grpc::error::internal("reading stored feedback", detail)

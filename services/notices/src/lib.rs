@@ -11,6 +11,10 @@
 //! after N working days and, still unrated M working days later, is closed
 //! as unrated by the cases service ([`return_visits`]).
 //!
+//! Block notices (防汛, 防溺水, …) go to the WeCom group robots of every
+//! block under a block, community or subdistrict, part by part, with the
+//! delivery to each block recorded ([`delivery::notices`]).
+//!
 //! [`domain`] holds the pure rules; [`events`] records the messages due;
 //! [`delivery`] sends them with retries and records every attempt;
 //! [`application`] holds the use cases, which [`grpc`] serves as
@@ -40,6 +44,7 @@ use tonic::service::Routes;
 
 use crate::application::Notices;
 use crate::cases::CasesClient;
+use crate::delivery::notices::NoticeDeliverer;
 use crate::delivery::{Deliverer, DeliveryConfig};
 use crate::events::MilestoneHandler;
 use crate::grpc::NoticesService;
@@ -54,7 +59,7 @@ pub static IDENTITY: ServiceIdentity = ServiceIdentity {
     migrator: || sqlx::migrate!("./migrations"),
     policy: &policy::POLICY,
     // Every delivery attempt, as it ended, is kept as it was.
-    append_only_tables: &["delivery_attempts"],
+    append_only_tables: &["delivery_attempts", "notice_attempts"],
 };
 
 /// Everything the service reads from its environment.
@@ -232,8 +237,20 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
             return_visits::run(pool, return_visit_rules, wake, poll, shutdown)
         });
     }
+    let notice_wake = Arc::new(Notify::new());
+    let notice_deliverer = NoticeDeliverer {
+        pool: runtime.pool.clone(),
+        http: deliverer.http.clone(),
+        config: deliverer.config.clone(),
+    };
+    for _ in 0..deliverer.config.concurrency {
+        let notice_deliverer = notice_deliverer.clone();
+        let wake = notice_wake.clone();
+        runtime.spawn_worker(move |shutdown| notice_deliverer.run(wake, shutdown));
+    }
     let service = NoticesService::new(Notices {
         pool: runtime.pool.clone(),
+        notice_wake,
     });
     let routes = Routes::new(flatgov_grpc::bounded!(NoticesServer::new(service), runtime));
     runtime.serve(routes).await

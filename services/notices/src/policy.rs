@@ -10,6 +10,12 @@
 //!   administrators, dispatchers and integrators over its place; the use
 //!   case checks the place of the rows it loaded with [`Access::reaches`].
 //!
+//! - Block robots and notices follow the reform's reach: a governor for
+//!   their own block, subdistrict dispatchers and district administrators
+//!   within their jurisdiction (so a subdistrict sends to its blocks); the
+//!   use cases check the block or audience with [`Access::reaches`] and
+//!   answer NOT_FOUND for one out of reach.
+//!
 //! The reporter's contact is not this service's: it is fetched from the
 //! cases service (`GetReporterContact`, granted there to this service alone)
 //! when a message is sent, and never kept.
@@ -19,6 +25,32 @@ use flatgov_auth::policy::{Access, Grant, Policy, Resource, Scope, allow, rpc};
 
 /// District administrators whose jurisdiction is the whole district.
 const DISTRICT_ADMINS: Grant = allow(&[Role::DistrictAdmin], Scope::DistrictWide);
+
+/// Who works with a block's group: its governor, and the platforms over it.
+const BLOCK_GROUPS: &[Grant] = &[
+    allow(&[Role::Governor], Scope::OwnBlock),
+    allow(
+        &[Role::SubdistrictDispatcher, Role::DistrictAdmin],
+        Scope::Jurisdiction,
+    ),
+];
+
+/// Who reads notices and their delivery: the block's team and the
+/// platforms and integrators over it.
+const NOTICE_READERS: &[Grant] = &[
+    allow(
+        &[Role::Governor, Role::Assistant, Role::Supervisor],
+        Scope::OwnBlock,
+    ),
+    allow(
+        &[
+            Role::SubdistrictDispatcher,
+            Role::DistrictAdmin,
+            Role::Integrator,
+        ],
+        Scope::Jurisdiction,
+    ),
+];
 
 pub static POLICY: Policy = Policy {
     service: "flatgov.notices.v1.Notices",
@@ -36,6 +68,11 @@ pub static POLICY: Policy = Policy {
                 Scope::Jurisdiction,
             ),
         ]),
+        rpc("SetBlockRobot").grants(BLOCK_GROUPS).writes(),
+        rpc("ListBlockRobots").grants(BLOCK_GROUPS),
+        rpc("CreateNotice").grants(BLOCK_GROUPS).writes(),
+        rpc("GetNotice").grants(NOTICE_READERS),
+        rpc("ListNotices").grants(NOTICE_READERS),
     ],
 };
 

@@ -6,9 +6,13 @@
 
 pub mod feedback;
 pub mod gateways;
+pub mod notices;
+
+use std::sync::Arc;
 
 use flatgov_auth::policy::Access;
 use sqlx::{PgConnection, PgPool};
+use tokio::sync::Notify;
 
 use crate::policy::POLICY;
 use crate::store::{DatabaseContext as _, StoreError};
@@ -18,6 +22,8 @@ use crate::store::{DatabaseContext as _, StoreError};
 pub struct Notices {
     /// The service's own database.
     pub pool: PgPool,
+    /// Wakes the notice delivery workers after a notice was created.
+    pub notice_wake: Arc<Notify>,
 }
 
 /// Appends the call's audit record inside the transaction that makes its

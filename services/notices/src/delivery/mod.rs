@@ -9,6 +9,7 @@
 //! message again on restart: signed webhooks carry the same `webhook-id`
 //! every time, so the gateway recognises the retry.
 
+pub mod notices;
 pub mod webhook;
 pub mod wecom;
 
@@ -63,7 +64,7 @@ pub struct DeliveryConfig {
 }
 
 impl DeliveryConfig {
-    fn backoff_after(&self, attempts: i32) -> Duration {
+    pub(crate) fn backoff_after(&self, attempts: i32) -> Duration {
         let exponent = u32::try_from(attempts.saturating_sub(1).clamp(0, 16)).unwrap_or(16);
         self.initial_backoff
             .saturating_mul(2u32.saturating_pow(exponent))

@@ -18,6 +18,9 @@ const ERRCODE_RATE_LIMITED: i64 = 45009;
 /// The webhook's key is not (or no longer) valid.
 const ERRCODE_INVALID_WEBHOOK: i64 = 93000;
 
+/// How a refusal for an invalid key starts, so a block's robot is marked broken.
+pub const INVALID_WEBHOOK_NOTE: &str = "errcode 93000";
+
 #[derive(serde::Deserialize)]
 struct Answer {
     errcode: i64,
@@ -92,9 +95,9 @@ pub async fn send_text(
             note: format!("errcode {ERRCODE_RATE_LIMITED} (rate limited)"),
             after: Some(rate_limit_pause),
         },
-        ERRCODE_INVALID_WEBHOOK => SendOutcome::Refused(format!(
-            "errcode {ERRCODE_INVALID_WEBHOOK} (invalid webhook key)"
-        )),
+        ERRCODE_INVALID_WEBHOOK => {
+            SendOutcome::Refused(format!("{INVALID_WEBHOOK_NOTE} (invalid webhook key)"))
+        }
         other => SendOutcome::Retry {
             note: format!("errcode {other} ({})", short(&answer.errmsg)),
             after: None,

@@ -7,6 +7,7 @@
 
 mod feedback;
 mod gateways;
+mod notices;
 
 use flatgov_proto::notices::v1 as proto;
 use flatgov_proto::notices::v1::notices_server::Notices as NoticesApi;
@@ -30,5 +31,10 @@ flatgov_grpc::dispatch! {
         fn set_gateway(proto::SetGatewayRequest) -> proto::Gateway => gateways::set_gateway;
         fn list_gateways(proto::ListGatewaysRequest) -> proto::ListGatewaysResponse => gateways::list_gateways;
         fn list_feedback(proto::ListFeedbackRequest) -> proto::ListFeedbackResponse => feedback::list_feedback;
+        fn set_block_robot(proto::SetBlockRobotRequest) -> proto::BlockRobot => notices::set_block_robot;
+        fn list_block_robots(proto::ListBlockRobotsRequest) -> proto::ListBlockRobotsResponse => notices::list_block_robots;
+        fn create_notice(proto::CreateNoticeRequest) -> proto::Notice => notices::create_notice;
+        fn get_notice(proto::GetNoticeRequest) -> proto::Notice => notices::get_notice;
+        fn list_notices(proto::ListNoticesRequest) -> proto::ListNoticesResponse => notices::list_notices;
     }
 }

@@ -6,6 +6,7 @@ use sqlx::PgPool;
 
 pub mod feedback;
 pub mod gateways;
+pub mod notices;
 pub mod return_visits;
 
 /// Why the store failed, with what it was doing. SQL is only logged by the

@@ -16,7 +16,8 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// The robot key the stand-in knows.
+/// The robot key the stand-in knows; it also knows every key starting
+/// `valid-` (one robot per block group).
 pub const ROBOT_KEY: &str = "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa";
 /// The SMS provider's signing secret (32 bytes of 0x2a).
 pub const SMS_SECRET: &str = "whsec_KioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
@@ -26,6 +27,8 @@ pub const SMS_SECRET: &str = "whsec_KioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
 pub struct Received {
     /// `wecom` or `sms`.
     pub gateway: &'static str,
+    /// The robot's key (WeCom only).
+    pub key: String,
     pub body: serde_json::Value,
     /// The `webhook-id` of an SMS message.
     pub webhook_id: String,
@@ -65,7 +68,12 @@ async fn wecom(
 ) -> (StatusCode, [(&'static str, &'static str); 1], String) {
     let json = [("content-type", "application/json")];
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-    let (errcode, errmsg) = if query.as_deref() != Some(&format!("key={ROBOT_KEY}")) {
+    let key = query
+        .as_deref()
+        .and_then(|query| query.strip_prefix("key="))
+        .unwrap_or_default()
+        .to_owned();
+    let (errcode, errmsg) = if key != ROBOT_KEY && !key.starts_with("valid-") {
         (93000, "invalid webhook url")
     } else if body["msgtype"] != "text" && body["msgtype"] != "markdown" {
         (40008, "invalid message type")
@@ -76,6 +84,7 @@ async fn wecom(
     };
     shared.received.lock().unwrap().push(Received {
         gateway: "wecom",
+        key,
         body,
         webhook_id: String::new(),
         signature_valid: false,
@@ -114,6 +123,7 @@ async fn sms(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
     let fail = take_one(&shared.fail_next);
     shared.received.lock().unwrap().push(Received {
         gateway: "sms",
+        key: String::new(),
         body: serde_json::from_slice(&body).unwrap_or_default(),
         webhook_id: id,
         signature_valid,

@@ -6,6 +6,8 @@ mod support;
 use std::time::Duration;
 
 use flatgov_messaging::Event as _;
+use flatgov_proto::audit::v1 as audit;
+use flatgov_proto::audit::v1::audit_trail_client::AuditTrailClient;
 use flatgov_proto::cases::v1 as cases;
 use flatgov_proto::notices::v1 as api;
 use flatgov_testkit::{eventually, with_token};
@@ -304,6 +306,37 @@ async fn hotline_reports_go_through_the_signed_sms_webhook_and_anonymous_reporte
     assert!(
         world.gateways.taken_about(&anonymous).is_empty(),
         "nobody is told about an anonymous report"
+    );
+
+    // Every fetch of the contact is in the cases service's audit trail,
+    // made by the notices service and naming the case.
+    let mut trail = AuditTrailClient::new(
+        tonic::transport::Channel::from_shared(running.cases.grpc_url())
+            .unwrap()
+            .connect_lazy(),
+    );
+    let records = trail
+        .list_audit_records(with_token(
+            audit::ListAuditRecordsRequest {
+                resource: hotline.clone(),
+                page_size: 500,
+                page_token: String::new(),
+            },
+            &world.admin(),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .records;
+    let fetches: Vec<_> = records
+        .iter()
+        .filter(|record| record.method == "GetReporterContact")
+        .collect();
+    assert!(!fetches.is_empty(), "{records:#?}");
+    assert!(
+        fetches
+            .iter()
+            .all(|record| record.subject == "notices" && record.outcome == "OK")
     );
     running.stop().await;
 }

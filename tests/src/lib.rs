@@ -187,6 +187,31 @@ impl Platform {
         );
     }
 
+    /// Runs the `flatgov` CLI against the platform with `token`, as an
+    /// operator would; answers its stdout, failing the journey on a
+    /// non-zero exit.
+    pub fn cli(&self, token: &str, arguments: &[&str]) -> String {
+        let output = Command::new(self.binaries.join("flatgov"))
+            .args(arguments)
+            .envs(
+                SERVICES
+                    .iter()
+                    .map(|service| (format!("{}_URL", service.to_uppercase()), self.url(service))),
+            )
+            .env("FLATGOV_TOKEN", token)
+            .env("FLATGOV_OUTPUT", "table")
+            .stdin(Stdio::null())
+            .output()
+            .expect("running flatgov");
+        assert!(
+            output.status.success(),
+            "flatgov {arguments:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     /// The last lines a service logged, for failure messages.
     pub fn log_tail(&self, service: &str, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.process(service).log_file).unwrap_or_default();

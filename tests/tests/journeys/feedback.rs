@@ -3,8 +3,11 @@
 //! street light in the demo district, and once the case is dispatched the
 //! notices service — told by the cases service's events, fetching the
 //! contact through the cases claim check — posts the received message to
-//! the robot, mentioning the resident by phone. The stand-in robot is a
-//! local HTTP server answering like WeCom. No stream carries the phone.
+//! the robot, mentioning the resident by phone. Then the governor registers
+//! the block group's robot and sends a flood notice with the `flatgov` CLI,
+//! which prints the notice's name alone; the group gets it. The stand-in
+//! robot is a local HTTP server answering like WeCom. No stream carries the
+//! phone.
 
 use std::sync::{Arc, Mutex};
 
@@ -149,4 +152,50 @@ async fn journey_a_reporter_is_told_on_wecom_that_the_case_was_received_and_who_
         let events = platform.events(stream).await;
         assert_nowhere(stream, &events, &resident.phone);
     }
+
+    // The governor registers the block group's robot and sends a notice.
+    let governor = platform.governor(&block);
+    let (block_robot_url, block_group) = wecom_robot().await;
+    platform.cli(
+        &governor,
+        &[
+            "notice",
+            "robots",
+            "set",
+            "--block",
+            &block.name,
+            "--url",
+            &block_robot_url,
+        ],
+    );
+    let printed = platform.cli(
+        &governor,
+        &[
+            "notice",
+            "send",
+            "--block",
+            &block.name,
+            "--category",
+            "flood",
+            "--title",
+            "暴雨预警",
+            "--body",
+            "今晚有暴雨，请远离河道。",
+        ],
+    );
+    let notice = printed.trim_end();
+    assert!(
+        notice.starts_with("notices/") && !notice.contains('\n'),
+        "the name alone: {printed:?}"
+    );
+    let posted = eventually("the notice in the block's group", PATIENCE, || async {
+        block_group.lock().unwrap().first().cloned()
+    })
+    .await;
+    assert_eq!(
+        posted["text"]["content"],
+        "【防汛】暴雨预警\n今晚有暴雨，请远离河道。"
+    );
+    let shown = platform.cli(&governor, &["notice", "show", notice]);
+    assert!(shown.contains(&block.name), "{shown}");
 }

@@ -97,7 +97,7 @@ pub fn document(pool: &DescriptorPool) -> Json {
         "info": {
             "title": "flatgov events",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Every event the five flatgov services publish on NATS JetStream. \
+            "description": "Every event the six flatgov services publish on NATS JetStream. \
                 Each service has one stream, FLATGOV_<SVC>, capturing flatgov.<svc>.>; dead letters go to \
                 flatgov.deadletter.<consuming svc> in FLATGOV_DEADLETTER. Messages use the CloudEvents NATS \
                 binding in binary mode: the payload is the protobuf message named by ce-type, the attributes \

@@ -15,6 +15,7 @@ use flatgov_proto::cases::v1::case_dispatch_client::CaseDispatchClient;
 use flatgov_proto::duties::v1::duty_lists_client::DutyListsClient;
 use flatgov_proto::enforcement::v1::joint_enforcement_client::JointEnforcementClient;
 use flatgov_proto::federation::v1::federation_client::FederationClient;
+use flatgov_proto::notices::v1::notices_client::NoticesClient;
 
 /// Where the services are and who the caller is.
 #[derive(Debug, Clone, clap::Args)]
@@ -54,6 +55,13 @@ pub struct Connection {
         default_value = "https://localhost:50055"
     )]
     pub federation_url: String,
+    #[arg(
+        long,
+        global = true,
+        env = "NOTICES_URL",
+        default_value = "https://localhost:50056"
+    )]
+    pub notices_url: String,
     /// The authority `https://` services' certificates chain to (scripts/up's local
     /// one by default; the system's roots when the file does not exist).
     #[arg(
@@ -115,7 +123,7 @@ impl tonic::service::Interceptor for Bearer {
 
 pub type Authed = InterceptedService<Channel, Bearer>;
 
-/// Connected clients of the five services.
+/// Connected clients of the six services.
 pub struct Session {
     connection: Connection,
     token: String,
@@ -227,8 +235,9 @@ impl Session {
             "cases" => &self.connection.cases_url,
             "enforcement" => &self.connection.enforcement_url,
             "federation" => &self.connection.federation_url,
+            "notices" => &self.connection.notices_url,
             other => anyhow::bail!(
-                "unknown service {other:?}; use blocks, duties, cases, enforcement or federation"
+                "unknown service {other:?}; use blocks, duties, cases, enforcement, federation or notices"
             ),
         };
         Ok(AuditTrailClient::with_interceptor(
@@ -240,6 +249,13 @@ impl Session {
     pub fn federation(&self) -> anyhow::Result<FederationClient<Authed>> {
         Ok(FederationClient::with_interceptor(
             self.channel(&self.connection.federation_url)?,
+            self.bearer.clone(),
+        ))
+    }
+
+    pub fn notices(&self) -> anyhow::Result<NoticesClient<Authed>> {
+        Ok(NoticesClient::with_interceptor(
+            self.channel(&self.connection.notices_url)?,
             self.bearer.clone(),
         ))
     }

@@ -16,6 +16,7 @@ mod events;
 mod import;
 mod indicators;
 mod nats;
+mod notices;
 mod open311;
 mod render;
 
@@ -61,6 +62,8 @@ enum Command {
     Case(cases::CaseArgs),
     /// Blow the whistle and follow joint enforcement operations.
     Whistle(enforcement::WhistleArgs),
+    /// Block notices to the blocks' WeCom groups, block robots, feedback gateways.
+    Notice(notices::NoticeArgs),
     /// Response, resolution and satisfaction rates and the rest, as tables.
     Indicators(indicators::IndicatorsArgs),
     /// Read and verify a service's audit trail.
@@ -106,6 +109,9 @@ fn main() -> ExitCode {
         }),
         Command::Whistle(arguments) => with_session(&cli.connection, |session| async move {
             enforcement::run(&arguments, &session, cli.output).await
+        }),
+        Command::Notice(arguments) => with_session(&cli.connection, |session| async move {
+            notices::run(&arguments, &session, cli.output).await
         }),
         Command::Indicators(arguments) => with_session(&cli.connection, |session| async move {
             indicators::run(&arguments, &session, cli.output).await

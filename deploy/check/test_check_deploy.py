@@ -534,6 +534,7 @@ class KubernetesMistakesAreCaught(unittest.TestCase):
             "cases": {"BLOCKS_URL": "required", "DUTIES_URL": "required", "CASES_TEST_CONTROLS": "optional"},
             "enforcement": {"DUTIES_URL": "required"},
             "federation": {"FEDERATION_IDENTITY_KEY_FILE": "maybe"},
+            "notices": {"CASES_URL": "required"},
         }
         cls.facts = {
             name: checker.CodeFacts(True, {**common, **extra.get(name, {})}, {}, None, None, [])

@@ -1,6 +1,6 @@
 //! The whole platform as processes, for end-to-end journeys.
 //!
-//! [`Platform::start`] launches the five service binaries (built by `cargo
+//! [`Platform::start`] launches the six service binaries (built by `cargo
 //! build --bins`, which `scripts/test` runs first) with their own fresh
 //! databases on the shared PostgreSQL, a unique NATS subject prefix, free
 //! ports and a fresh key pair, and waits until every one reports SERVING.
@@ -31,6 +31,7 @@ use flatgov_proto::cases::v1::case_dispatch_client::CaseDispatchClient;
 use flatgov_proto::duties::v1::duty_lists_client::DutyListsClient;
 use flatgov_proto::enforcement::v1::joint_enforcement_client::JointEnforcementClient;
 use flatgov_proto::federation::v1::federation_client::FederationClient;
+use flatgov_proto::notices::v1::notices_client::NoticesClient;
 use flatgov_testkit::{TestAuth, TestDatabase, free_port, shared_nats_url, unique_prefix};
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -62,7 +63,14 @@ impl PlatformOptions {
 }
 
 /// The services in start order (callees before callers).
-pub const SERVICES: [&str; 5] = ["blocks", "duties", "enforcement", "federation", "cases"];
+pub const SERVICES: [&str; 6] = [
+    "blocks",
+    "duties",
+    "enforcement",
+    "federation",
+    "cases",
+    "notices",
+];
 
 /// One service process and what it needs to be restarted.
 struct ServiceProcess {
@@ -73,7 +81,7 @@ struct ServiceProcess {
     child: Option<Child>,
 }
 
-/// Five services running as processes.
+/// Six services running as processes.
 pub struct Platform {
     pub auth: TestAuth,
     pub prefix: String,
@@ -89,12 +97,12 @@ pub struct Platform {
 }
 
 impl Platform {
-    /// Starts all five services and waits until each reports SERVING.
+    /// Starts all six services and waits until each reports SERVING.
     pub async fn start() -> Self {
         Self::start_with(PlatformOptions::default()).await
     }
 
-    /// Starts all five services with extra options and waits until each
+    /// Starts all six services with extra options and waits until each
     /// reports SERVING.
     pub async fn start_with(options: PlatformOptions) -> Self {
         let binaries = binary_directory();
@@ -178,6 +186,31 @@ impl Platform {
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
+    }
+
+    /// Runs the `flatgov` CLI against the platform with `token`, as an
+    /// operator would; answers its stdout, failing the journey on a
+    /// non-zero exit.
+    pub fn cli(&self, token: &str, arguments: &[&str]) -> String {
+        let output = Command::new(self.binaries.join("flatgov"))
+            .args(arguments)
+            .envs(
+                SERVICES
+                    .iter()
+                    .map(|service| (format!("{}_URL", service.to_uppercase()), self.url(service))),
+            )
+            .env("FLATGOV_TOKEN", token)
+            .env("FLATGOV_OUTPUT", "table")
+            .stdin(Stdio::null())
+            .output()
+            .expect("running flatgov");
+        assert!(
+            output.status.success(),
+            "flatgov {arguments:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
     /// The last lines a service logged, for failure messages.
@@ -337,6 +370,10 @@ impl Platform {
 
     pub fn federation(&self) -> FederationClient<Channel> {
         FederationClient::new(self.channel("federation"))
+    }
+
+    pub fn notices(&self) -> NoticesClient<Channel> {
+        NoticesClient::new(self.channel("notices"))
     }
 }
 

@@ -9,6 +9,7 @@ use flatgov_proto::blocks::v1::{BlockChangeKind, BlockGenerationActivated};
 use flatgov_proto::duties::v1::MatterCataloguePublished;
 use flatgov_proto::enforcement::v1::{OperationCancelled, OperationConcluded, OperationOutcome};
 use flatgov_proto::federation::v1::{ReferralAccepted, ReferralDeclined};
+use flatgov_proto::notices::v1::ReturnVisitExpired;
 use sqlx::PgConnection;
 
 use crate::convert;
@@ -381,6 +382,8 @@ impl EventHandler for Handlers {
             self.generation_activated(connection, event.decode()?).await
         } else if event.is::<MatterCataloguePublished>() {
             self.catalogue_published(connection, event.decode()?).await
+        } else if event.is::<ReturnVisitExpired>() {
+            self.return_visit_expired(connection, event.decode()?).await
         } else {
             Err(reject(format!(
                 "the cases service does not consume {}",

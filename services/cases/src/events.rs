@@ -52,6 +52,12 @@ pub const CONSUMED: &[(&str, &str, &str)] = &[
         "flatgov.duties.matter_catalogue.published",
         "cases-on-matter-catalogue-published",
     ),
+    // The unrated closure after a return visit (crate::return_visits).
+    (
+        "notices",
+        "flatgov.notices.return_visit.expired",
+        "cases-on-return-visit-expired",
+    ),
 ];
 
 /// Facts a record does not hold that some events carry.

@@ -9,7 +9,8 @@
 //! - [`triage`]: the saga that places and dispatches cases through the block registry and
 //!   the duty lists ([`directory`]), from a work queue in the database.
 //! - [`deadlines`]: the worker that fires passed time limits and escalates.
-//! - [`consumers`]: what other services' events do to cases; [`events`]: what this
+//! - [`consumers`]: what other services' events do to cases ([`return_visits`]: the
+//!   unrated closure after the notices service's return visit); [`events`]: what this
 //!   service publishes.
 //! - SQL lives in [`store`].
 
@@ -28,6 +29,7 @@ pub mod intake;
 pub mod ops;
 pub mod policy;
 pub mod render;
+pub mod return_visits;
 pub mod store;
 pub mod triage;
 

@@ -50,7 +50,7 @@ pub static POLICY: Policy = Policy {
     rules: &RULES,
 };
 
-const RULES: [Rule; 22] = [
+const RULES: [Rule; 23] = [
     // Residents report through their app, block teams from patrols and
     // walk-ins in their block, the platforms and departments from any
     // channel; the Open311 gateway relays civic apps' reports.
@@ -156,6 +156,12 @@ const RULES: [Rule; 22] = [
     rpc("AdvanceTestClock")
         .grants(&[allow(&[Role::DistrictAdmin], Scope::DistrictWide)])
         .writes(),
+    // The claim check of the notices service: the reporter's contact, fetched
+    // when a milestone message is sent, so events never carry it. No person
+    // and no other service may call it; every call is recorded.
+    rpc("GetReporterContact")
+        .grants(&[services(&["notices"])])
+        .reads_personal_data(),
 ];
 
 #[cfg(test)]
@@ -165,5 +171,12 @@ mod tests {
     #[test]
     fn the_table_has_no_defects() {
         assert_eq!(POLICY.defects(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn only_the_notices_service_may_fetch_a_reporters_contact_and_every_fetch_is_recorded() {
+        let rule = POLICY.rule("GetReporterContact").expect("a rule");
+        assert_eq!(rule.grants, &[services(&["notices"])]);
+        assert_eq!(rule.audit, flatgov_auth::policy::Audit::PersonalRead);
     }
 }

@@ -3,6 +3,7 @@
 //! parses its request completely, runs its use case on the case the caller reaches
 //! (`crate::access`), and renders the answer the caller may see.
 
+mod contacts;
 mod indicators;
 mod lifecycle;
 mod meetings;
@@ -57,5 +58,6 @@ flatgov_grpc::dispatch! {
         fn list_meetings(proto::ListMeetingsRequest) -> proto::ListMeetingsResponse => meetings::list_meetings;
         fn get_indicators(proto::GetIndicatorsRequest) -> proto::GetIndicatorsResponse => indicators::get_indicators;
         fn advance_test_clock(proto::AdvanceTestClockRequest) -> proto::AdvanceTestClockResponse => test_clock::advance_test_clock;
+        fn get_reporter_contact(proto::GetReporterContactRequest) -> proto::ReporterContact => contacts::get_reporter_contact;
     }
 }

@@ -1,0 +1,125 @@
+//! WeCom group robots (企业微信群机器人): `POST {webhook}` with
+//! `{"msgtype":"text","text":{"content":…,"mentioned_mobile_list":[…]}}`.
+//! WeCom answers HTTP 200 with `{"errcode":…,"errmsg":…}`: 0 is delivered,
+//! 45009 is its rate limit (20 messages a minute per robot: retry later),
+//! 93000 an invalid webhook key (given up: the robot must be set anew);
+//! anything else is retried.
+
+use std::time::Duration;
+
+use super::SendOutcome;
+use crate::domain::GatewayUrl;
+
+/// The most WeCom takes in one text message's content, in UTF-8 bytes.
+pub const MAX_CONTENT_BYTES: usize = 2048;
+
+/// WeCom's rate limit.
+const ERRCODE_RATE_LIMITED: i64 = 45009;
+/// The webhook's key is not (or no longer) valid.
+const ERRCODE_INVALID_WEBHOOK: i64 = 93000;
+
+/// How a refusal for an invalid key starts, so a block's robot is marked broken.
+pub const INVALID_WEBHOOK_NOTE: &str = "errcode 93000";
+
+#[derive(serde::Deserialize)]
+struct Answer {
+    errcode: i64,
+    #[serde(default)]
+    errmsg: String,
+}
+
+/// `content` cut at a character boundary to WeCom's limit.
+pub fn fit_content(content: &str) -> &str {
+    if content.len() <= MAX_CONTENT_BYTES {
+        return content;
+    }
+    let mut end = MAX_CONTENT_BYTES;
+    while !content.is_char_boundary(end) {
+        end -= 1;
+    }
+    &content[..end]
+}
+
+/// Posts a text message mentioning `mobiles` (members of the group).
+pub async fn send_text(
+    http: &reqwest::Client,
+    url: &GatewayUrl,
+    content: &str,
+    mobiles: &[&str],
+    rate_limit_pause: Duration,
+) -> SendOutcome {
+    let body = serde_json::json!({
+        "msgtype": "text",
+        "text": {
+            "content": fit_content(content),
+            "mentioned_mobile_list": mobiles,
+        }
+    });
+    let request = http
+        .post(url.expose())
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(error) => {
+            return SendOutcome::Retry {
+                note: super::webhook::transport_note(&error),
+                after: None,
+            };
+        }
+    };
+    let status = response.status();
+    if !status.is_success() {
+        return SendOutcome::Retry {
+            note: format!("HTTP {}", status.as_u16()),
+            after: None,
+        };
+    }
+    let answer = response
+        .bytes()
+        .await
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Answer>(&bytes).ok());
+    let answer = match answer {
+        Some(answer) => answer,
+        None => {
+            return SendOutcome::Retry {
+                note: "WeCom answered without an errcode".into(),
+                after: None,
+            };
+        }
+    };
+    match answer.errcode {
+        0 => SendOutcome::Delivered,
+        ERRCODE_RATE_LIMITED => SendOutcome::Retry {
+            note: format!("errcode {ERRCODE_RATE_LIMITED} (rate limited)"),
+            after: Some(rate_limit_pause),
+        },
+        ERRCODE_INVALID_WEBHOOK => {
+            SendOutcome::Refused(format!("{INVALID_WEBHOOK_NOTE} (invalid webhook key)"))
+        }
+        other => SendOutcome::Retry {
+            note: format!("errcode {other} ({})", short(&answer.errmsg)),
+            after: None,
+        },
+    }
+}
+
+/// WeCom's message, cut short: it may name a hint URL but never the key.
+fn short(message: &str) -> String {
+    message.chars().take(80).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_content_is_cut_at_a_character_boundary_within_the_limit() {
+        let long = "防汛".repeat(500);
+        let cut = fit_content(&long);
+        assert!(cut.len() <= MAX_CONTENT_BYTES);
+        assert!(long.starts_with(cut));
+        assert_eq!(fit_content("短消息"), "短消息");
+    }
+}

@@ -1,0 +1,106 @@
+//! Who may call which RPC of `flatgov.notices.v1.Notices`: the service's
+//! policy table, in proto order, enforced by the chassis' authorization
+//! layer before any handler runs (`docs/authz.md` is generated from it).
+//!
+//! - Gateways are the district's: only district administrators whose
+//!   jurisdiction is the whole district register or list them. Their URLs
+//!   and secrets are never returned to anyone.
+//! - A case's feedback record (milestones, gateway, state, attempts — no
+//!   contact, no text) is read by the case's block team and by the
+//!   administrators, dispatchers and integrators over its place; the use
+//!   case checks the place of the rows it loaded with [`Access::reaches`].
+//!
+//! - Block robots and notices follow the reform's reach: a governor for
+//!   their own block, subdistrict dispatchers and district administrators
+//!   within their jurisdiction (so a subdistrict sends to its blocks); the
+//!   use cases check the block or audience with [`Access::reaches`] and
+//!   answer NOT_FOUND for one out of reach.
+//!
+//! The reporter's contact is not this service's: it is fetched from the
+//! cases service (`GetReporterContact`, granted there to this service alone)
+//! when a message is sent, and never kept.
+
+use flatgov_auth::Role;
+use flatgov_auth::policy::{Access, Grant, Policy, Resource, Scope, allow, rpc};
+
+/// District administrators whose jurisdiction is the whole district.
+const DISTRICT_ADMINS: Grant = allow(&[Role::DistrictAdmin], Scope::DistrictWide);
+
+/// Who works with a block's group: its governor, and the platforms over it.
+const BLOCK_GROUPS: &[Grant] = &[
+    allow(&[Role::Governor], Scope::OwnBlock),
+    allow(
+        &[Role::SubdistrictDispatcher, Role::DistrictAdmin],
+        Scope::Jurisdiction,
+    ),
+];
+
+/// Who reads notices and their delivery: the block's team and the
+/// platforms and integrators over it.
+const NOTICE_READERS: &[Grant] = &[
+    allow(
+        &[Role::Governor, Role::Assistant, Role::Supervisor],
+        Scope::OwnBlock,
+    ),
+    allow(
+        &[
+            Role::SubdistrictDispatcher,
+            Role::DistrictAdmin,
+            Role::Integrator,
+        ],
+        Scope::Jurisdiction,
+    ),
+];
+
+pub static POLICY: Policy = Policy {
+    service: "flatgov.notices.v1.Notices",
+    rules: &[
+        rpc("SetGateway").grants(&[DISTRICT_ADMINS]).writes(),
+        rpc("ListGateways").grants(&[DISTRICT_ADMINS]),
+        rpc("ListFeedback").grants(&[
+            allow(&[Role::Governor, Role::Supervisor], Scope::OwnBlock),
+            allow(
+                &[
+                    Role::DistrictAdmin,
+                    Role::SubdistrictDispatcher,
+                    Role::Integrator,
+                ],
+                Scope::Jurisdiction,
+            ),
+        ]),
+        rpc("SetBlockRobot").grants(BLOCK_GROUPS).writes(),
+        rpc("ListBlockRobots").grants(BLOCK_GROUPS),
+        rpc("CreateNotice").grants(BLOCK_GROUPS).writes(),
+        rpc("GetNotice").grants(NOTICE_READERS),
+        rpc("ListNotices").grants(NOTICE_READERS),
+    ],
+};
+
+/// Whether the caller reaches a case placed in `block_code` (or, before
+/// triage placed it, `subdistrict_code`).
+pub fn reaches_place(access: &Access, block_code: &str, subdistrict_code: &str) -> bool {
+    let division = if block_code.is_empty() {
+        subdistrict_code
+    } else {
+        block_code
+    };
+    !division.is_empty() && access.reaches(&Resource::in_division(division))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_has_no_defects() {
+        assert_eq!(POLICY.defects(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn no_one_but_district_wide_administrators_touches_gateways() {
+        for method in ["SetGateway", "ListGateways"] {
+            let rule = POLICY.rule(method).expect("a rule");
+            assert_eq!(rule.grants, &[DISTRICT_ADMINS], "{method}");
+        }
+    }
+}

@@ -10,8 +10,8 @@ use uuid::Uuid;
 use crate::domain::geo::GeoPoint;
 use crate::domain::lifecycle::{Actor, Case, CaseSnapshot, CaseState, TransitionRecord};
 use crate::domain::sla;
-use crate::domain::units::{BlockCode, DutyUnit, OrgCode, assignee_name};
-use crate::domain::values::{CaseId, code_enum};
+use crate::domain::units::{BlockCode, DepartmentCode, DutyUnit, assignee_name};
+use crate::domain::values::{BlockName, CaseId, code_enum};
 
 code_enum! {
     /// Where triage stands, beside the lifecycle state (a reported case may wait for the
@@ -50,7 +50,7 @@ pub struct Responsibility {
     /// The unit that leads.
     pub lead: DutyUnit,
     /// Departments that cooperate.
-    pub cooperating: Vec<OrgCode>,
+    pub cooperating: Vec<DepartmentCode>,
     /// The list item that says so.
     pub list_item_code: String,
 }
@@ -95,7 +95,7 @@ pub struct CaseExtras {
     pub referral: Option<Referral>,
     /// Departments named for the whistle (manual escalation's, or the responsibility's).
     #[serde(default)]
-    pub escalation_agencies: Vec<OrgCode>,
+    pub escalation_agencies: Vec<DepartmentCode>,
     /// The last dispatch went to the subdistrict because nothing else fitted (兜底).
     #[serde(default)]
     pub dispatch_fallback: bool,
@@ -127,8 +127,8 @@ impl StoredCase {
     pub fn block(&self) -> Option<BlockCode> {
         self.case
             .block()
-            .and_then(BlockCode::of_block_name)
-            .or_else(|| self.located_block.clone())
+            .and_then(BlockName::code)
+            .or(self.located_block)
     }
 
     /// The resource name `cases/{id}`.
@@ -239,8 +239,8 @@ pub async fn insert_case(
     .bind(location.map(GeoPoint::latitude))
     .bind(location.map(GeoPoint::longitude))
     .bind(stored.block().map(|block| block.as_str().to_owned()))
-    .bind(stored.block().map(|block| block.community_code().to_owned()))
-    .bind(stored.block().map(|block| block.subdistrict_code().to_owned()))
+    .bind(stored.block().map(|block| block.community().to_string()))
+    .bind(stored.block().map(|block| block.subdistrict().to_string()))
     .bind(stored.division_code())
     .bind(json(case.snapshot())?)
     .bind(json(&stored.extras)?)
@@ -290,16 +290,8 @@ pub async fn save_case(
     .bind(case.matter().code().map(|code| code.as_str().to_owned()))
     .bind(case.tier().map(|tier| tier.as_str()))
     .bind(block.as_ref().map(|block| block.as_str().to_owned()))
-    .bind(
-        block
-            .as_ref()
-            .map(|block| block.community_code().to_owned()),
-    )
-    .bind(
-        block
-            .as_ref()
-            .map(|block| block.subdistrict_code().to_owned()),
-    )
+    .bind(block.as_ref().map(|block| block.community().to_string()))
+    .bind(block.as_ref().map(|block| block.subdistrict().to_string()))
     .bind(stored.division_code())
     .bind(
         case.assignment()

@@ -23,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::TriageSettings;
 use crate::directory::{CallError, Directory, LocatedBlock, ResolvedResponsibility};
 use crate::domain::lifecycle::{Actor, Assignee, CaseKind, CaseState, Command, Tier};
-use crate::domain::units::{BlockCode, DutyUnit, OrgCode, SubdistrictCode, assignee_name};
-use crate::domain::values::{MatterCode, Reason, StaffId};
+use crate::domain::units::{BlockCode, DepartmentCode, DutyUnit, assignee_name};
+use crate::domain::values::{BlockName, MatterCode, Reason, StaffId, UnitName};
 use crate::events::{self, EventContext};
 use crate::ops::{self, OpError, Shared};
 use crate::store::{
@@ -329,7 +329,7 @@ impl TriageWorker {
                 note: format!(
                     "located in block {}; the matter is unclassified: the subdistrict {} classifies it",
                     block.code,
-                    block.code.subdistrict_code()
+                    block.code.subdistrict()
                 ),
                 block,
                 status: TriageStatus::AwaitingClassification,
@@ -342,7 +342,7 @@ impl TriageWorker {
                 return Ok(Plan::NeedsClassification {
                     note: format!(
                         "the duty lists do not know matter {matter}: the subdistrict {} classifies the case",
-                        block.code.subdistrict_code()
+                        block.code.subdistrict()
                     ),
                     block,
                     status: TriageStatus::UnknownMatter,
@@ -513,7 +513,7 @@ impl TriageWorker {
                 note,
             } => {
                 if stored.case.state() == CaseState::Reported {
-                    stored.located_block = Some(block.code.clone());
+                    stored.located_block = Some(block.code);
                     stored.extras.team = Some(block.team);
                     stored.triage_status = status;
                 }
@@ -564,8 +564,8 @@ impl TriageWorker {
             .as_deref()
             .and_then(|text| Reason::parse(text).ok())
             .unwrap_or_else(|| reason_text("recategorised by a dispatcher"));
-        let block_name = block.code.block_name();
-        stored.located_block = Some(block.code.clone());
+        let block_name = BlockName::of_code(block.code);
+        stored.located_block = Some(block.code);
         stored.extras.team = Some(block.team);
         stored.extras.responsibility = Some(responsibility.responsibility.clone());
         let mut records = Vec::new();
@@ -709,7 +709,7 @@ impl TriageWorker {
                 block.code
             ));
             let old_team = stored.extras.team.clone().unwrap_or_default();
-            stored.located_block = Some(block.code.clone());
+            stored.located_block = Some(block.code);
             stored.extras.team = Some(block.team.clone());
             if stored.case.block().is_some() {
                 let assignment =
@@ -718,7 +718,7 @@ impl TriageWorker {
                     stored,
                     Actor::System,
                     Command::Rehome {
-                        block: block.code.block_name(),
+                        block: BlockName::of_code(block.code),
                         assignment,
                         reason,
                     },
@@ -750,12 +750,8 @@ impl TriageWorker {
         if !case.state().is_with_handler() {
             return Ok(None);
         }
-        let old_platform = old_block
-            .and_then(|code| SubdistrictCode::parse(code.subdistrict_code()).ok())
-            .map(|code| code.platform());
-        let new_platform = SubdistrictCode::parse(block.code.subdistrict_code())
-            .ok()
-            .map(|code| code.platform());
+        let old_platform = old_block.map(|code| UnitName::platform(code.subdistrict()));
+        let new_platform = Some(UnitName::platform(block.code.subdistrict()));
         let with_old_team = match &assignment.assignee {
             Assignee::Staff(id) => old_team.governor.as_deref() == Some(id.as_str()),
             Assignee::Unit(unit) => old_block.is_some_and(|code| unit.as_str() == code.name()),
@@ -809,7 +805,7 @@ pub fn reason_text(text: &str) -> Reason {
     })
 }
 
-fn whistle_agencies(responsibility: &ResolvedResponsibility) -> Vec<OrgCode> {
+fn whistle_agencies(responsibility: &ResolvedResponsibility) -> Vec<DepartmentCode> {
     let mut agencies = Vec::new();
     if let DutyUnit::Department(lead) = &responsibility.responsibility.lead {
         agencies.push(lead.clone());
@@ -829,21 +825,13 @@ fn target_for(
     block: &LocatedBlock,
     tier: Tier,
     lead: &DutyUnit,
-    cooperating: &[OrgCode],
+    cooperating: &[DepartmentCode],
 ) -> Target {
-    let subdistrict = SubdistrictCode::parse(block.code.subdistrict_code());
-    let platform = || match &subdistrict {
-        Ok(code) => Target {
-            assignee: Assignee::Unit(code.platform()),
-            unit: DutyUnit::Subdistrict(code.clone()),
-            fallback: tier == Tier::FrontLine || tier == Tier::Whistle,
-        },
-        // A 15-digit block code always starts with a 9-digit subdistrict code.
-        Err(_) => Target {
-            assignee: Assignee::Unit(DutyUnit::BlockTeam(block.code.clone()).unit_name()),
-            unit: DutyUnit::BlockTeam(block.code.clone()),
-            fallback: true,
-        },
+    let subdistrict = block.code.subdistrict();
+    let platform = || Target {
+        assignee: Assignee::Unit(UnitName::platform(subdistrict)),
+        unit: DutyUnit::Subdistrict(subdistrict),
+        fallback: tier == Tier::FrontLine || tier == Tier::Whistle,
     };
     match tier {
         Tier::FrontLine => match block
@@ -854,7 +842,7 @@ fn target_for(
         {
             Some(governor) => Target {
                 assignee: Assignee::Staff(governor),
-                unit: DutyUnit::BlockTeam(block.code.clone()),
+                unit: DutyUnit::BlockTeam(block.code),
                 fallback: false,
             },
             None => platform(),
@@ -897,6 +885,7 @@ async fn wait_for_notification(listener: &mut Option<PgListener>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::units::SubdistrictCode;
     use crate::store::Team;
 
     fn block(governor: Option<&str>) -> LocatedBlock {
@@ -950,8 +939,8 @@ mod tests {
 
     #[test]
     fn a_whistle_goes_to_the_lead_department_or_else_the_first_cooperating_one() {
-        let urban = OrgCode::parse("urban_management").unwrap();
-        let market = OrgCode::parse("market_supervision").unwrap();
+        let urban = DepartmentCode::parse("urban_management").unwrap();
+        let market = DepartmentCode::parse("market_supervision").unwrap();
         let lead = DutyUnit::Department(urban.clone());
         let target = target_for(
             &block(None),

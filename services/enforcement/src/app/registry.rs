@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{Enforcement, Retry, lost_race, remember};
 use crate::access;
-use crate::domain::{AgencyCode, OfficerName, SubdistrictCode, Text, UnitName};
+use crate::domain::{AgencyCode, OfficerName, SubdistrictCode, Text, UnitName, name_of_agency};
 use crate::error::Error;
 use crate::store::{self, AgencyRow, OfficerRow, UnitRow};
 
@@ -121,7 +121,7 @@ fn require_manager(access: &Access, agency: &AgencyCode) -> Result<(), Error> {
     }
     Err(Error::PermissionDenied(format!(
         "{} is managed by its own officers and district administrators",
-        agency.resource_name()
+        name_of_agency(agency)
     )))
 }
 
@@ -156,7 +156,7 @@ impl Enforcement {
         command: CreateAgency,
     ) -> Result<AgencyRow, Error> {
         let code = command.code;
-        access.audit().resource(code.resource_name());
+        access.audit().resource(name_of_agency(&code));
         // Agencies are named by the duty lists' department codes. When the
         // duty lists can be asked, a code they do not know is refused; when
         // they are down, registration (an administrator's act) goes ahead.
@@ -195,7 +195,7 @@ impl Enforcement {
         command: UpdateAgency,
     ) -> Result<AgencyRow, Error> {
         let code = command.code;
-        access.audit().resource(code.resource_name());
+        access.audit().resource(name_of_agency(&code));
         let mut transaction = store::begin(&self.pool).await?;
         let row = store::update_agency(
             &mut transaction,
@@ -208,7 +208,7 @@ impl Enforcement {
             Utc::now(),
         )
         .await?
-        .ok_or_else(|| Error::not_found(code.resource_name()))?;
+        .ok_or_else(|| Error::not_found(name_of_agency(&code)))?;
         self.commit(transaction, access).await?;
         Ok(row)
     }
@@ -217,7 +217,7 @@ impl Enforcement {
         let mut connection = store::connection(&self.pool).await?;
         store::get_agency(&mut connection, code.as_str())
             .await?
-            .ok_or_else(|| Error::not_found(code.resource_name()))
+            .ok_or_else(|| Error::not_found(name_of_agency(code)))
     }
 
     pub async fn list_agencies(
@@ -245,12 +245,12 @@ impl Enforcement {
         command: CreateUnit,
     ) -> Result<UnitRow, Error> {
         let agency = command.agency;
-        access.audit().resource(agency.resource_name());
+        access.audit().resource(name_of_agency(&agency));
         let mut transaction = store::begin(&self.pool).await?;
         // Agencies are public: a missing one is NOT_FOUND whoever asks.
         store::get_agency(&mut transaction, agency.as_str())
             .await?
-            .ok_or_else(|| Error::not_found(agency.resource_name()))?;
+            .ok_or_else(|| Error::not_found(name_of_agency(&agency)))?;
         require_manager(access, &agency)?;
         let retry = command.retry.as_ref();
         if let Some(earlier) = self.recall(access, retry).await? {
@@ -356,11 +356,11 @@ impl Enforcement {
         command: CreateOfficer,
     ) -> Result<OfficerRow, Error> {
         let agency = command.agency;
-        access.audit().resource(agency.resource_name());
+        access.audit().resource(name_of_agency(&agency));
         let mut transaction = store::begin(&self.pool).await?;
         store::get_agency(&mut transaction, agency.as_str())
             .await?
-            .ok_or_else(|| Error::not_found(agency.resource_name()))?;
+            .ok_or_else(|| Error::not_found(name_of_agency(&agency)))?;
         require_manager(access, &agency)?;
         let retry = command.retry.as_ref();
         if let Some(earlier) = self.recall(access, retry).await? {
@@ -466,15 +466,15 @@ impl Enforcement {
         listing: OfficerListing,
     ) -> Result<(Vec<OfficerRow>, String), Error> {
         let agency = listing.agency;
-        access.audit().resource(agency.resource_name());
+        access.audit().resource(name_of_agency(&agency));
         let mut connection = store::connection(&self.pool).await?;
         store::get_agency(&mut connection, agency.as_str())
             .await?
-            .ok_or_else(|| Error::not_found(agency.resource_name()))?;
+            .ok_or_else(|| Error::not_found(name_of_agency(&agency)))?;
         if !access::reaches_agency_staff(access, &agency) {
             return Err(Error::PermissionDenied(format!(
                 "officers of {} are listed for its own officers, subdistrict dispatchers and district administrators",
-                agency.resource_name()
+                name_of_agency(&agency)
             )));
         }
         if let Some(unit) = &listing.unit

@@ -17,7 +17,7 @@ use crate::app::operations::{
 };
 use crate::domain::{
     AgencyCode, BlockCode, CaseName, MatterCode, OfficerName, OperationName, OperationState,
-    Outcome, SubdistrictCode, Text, UnitName,
+    Outcome, SubdistrictCode, Text, UnitName, parse_agency,
 };
 use crate::error::Error;
 use crate::store::OperationRecord;
@@ -66,18 +66,13 @@ impl TryFrom<api::BlowWhistleRequest> for BlowWhistle {
             .agencies
             .iter()
             .enumerate()
-            .map(|(index, code)| {
-                violations.check(
-                    format!("agencies[{index}]"),
-                    AgencyCode::parse_code_or_name(code),
-                )
-            })
+            .map(|(index, code)| violations.check(format!("agencies[{index}]"), parse_agency(code)))
             .collect();
         let lead = optional(
             &mut violations,
             "lead_agency",
             &request.lead_agency,
-            AgencyCode::parse_code_or_name,
+            parse_agency,
         );
         finish(violations, || {
             Some(BlowWhistle {
@@ -102,7 +97,7 @@ impl TryFrom<api::SummonAgencyRequest> for SummonAgency {
     fn try_from(request: api::SummonAgencyRequest) -> Result<Self, Error> {
         let mut violations = Violations::new();
         let operation = violations.check("operation", OperationName::parse(&request.operation));
-        let agency = violations.check("agency", AgencyCode::parse_code_or_name(&request.agency));
+        let agency = violations.check("agency", parse_agency(&request.agency));
         finish(violations, || {
             Some(SummonAgency {
                 operation: operation?,
@@ -118,12 +113,7 @@ impl TryFrom<api::ReportInRequest> for ReportIn {
     fn try_from(request: api::ReportInRequest) -> Result<Self, Error> {
         let mut violations = Violations::new();
         let operation = violations.check("operation", OperationName::parse(&request.operation));
-        let agency = optional(
-            &mut violations,
-            "agency",
-            &request.agency,
-            AgencyCode::parse_code_or_name,
-        );
+        let agency = optional(&mut violations, "agency", &request.agency, parse_agency);
         if request.officers.is_empty() {
             violations.add("officers", "name at least one officer the agency sends");
         }
@@ -206,7 +196,7 @@ impl TryFrom<api::RateAgencyRequest> for Rate {
     fn try_from(request: api::RateAgencyRequest) -> Result<Self, Error> {
         let mut violations = Violations::new();
         let operation = violations.check("operation", OperationName::parse(&request.operation));
-        let agency = violations.check("agency", AgencyCode::parse_code_or_name(&request.agency));
+        let agency = violations.check("agency", parse_agency(&request.agency));
         let score = violations.check(
             "score",
             i16::try_from(request.score)
@@ -237,12 +227,7 @@ impl TryFrom<api::ListOperationsRequest> for OperationListing {
 
     fn try_from(request: api::ListOperationsRequest) -> Result<Self, Error> {
         let mut violations = Violations::new();
-        let agency = optional(
-            &mut violations,
-            "agency",
-            &request.agency,
-            AgencyCode::parse_code_or_name,
-        );
+        let agency = optional(&mut violations, "agency", &request.agency, parse_agency);
         let subdistrict = optional(
             &mut violations,
             "subdistrict_code",

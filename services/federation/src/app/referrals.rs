@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::support_plans::{PlanInput, create_plan};
 use super::{App, Page, commit};
 use crate::access;
-use crate::domain::codes::{CaseName, Code, Collection};
+use crate::domain::codes::{CaseName, Collection, OrganisationCode};
 use crate::domain::kinds::{ReferralState, require_state};
 use crate::error::{Error, Result};
 use crate::events;
@@ -21,7 +21,7 @@ use crate::store::referrals::{self as store, ReferralFilter, ReferralRow};
 #[derive(Debug)]
 pub struct ListReferrals {
     pub state: Option<ReferralState>,
-    pub organisation: Option<Code>,
+    pub organisation: Option<OrganisationCode>,
     pub subdistrict_code: Option<String>,
     pub case: Option<CaseName>,
     pub page: Page<Uuid>,

@@ -1,8 +1,8 @@
-use chrono::{NaiveDateTime, TimeDelta};
+use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 
 use super::*;
 use crate::domain::calendar::from_china_local;
-use crate::domain::values::{StaffId, UnitName};
+use crate::domain::values::{MatterCode, StaffId, UnitName};
 
 const BLOCK: &str = "subdistricts/yuhu-lu/blocks/017";
 const OTHER_BLOCK: &str = "subdistricts/yuhu-lu/blocks/018";

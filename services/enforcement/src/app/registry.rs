@@ -3,7 +3,6 @@
 //! officers and district administrators. Agencies and units form a public
 //! directory; officers are personal data.
 
-use chrono::Utc;
 use flatgov_auth::policy::Access;
 use flatgov_grpc::paging::{ListQuery, PageSize};
 use uuid::Uuid;
@@ -180,7 +179,7 @@ impl Enforcement {
             code.as_str(),
             command.display_name.as_str(),
             command.display_name_en.as_str(),
-            Utc::now(),
+            self.clock.now(),
         )
         .await?
         .ok_or_else(|| Error::AlreadyExists(format!("agency {code} already exists")))?;
@@ -205,7 +204,7 @@ impl Enforcement {
                 display_name_en: command.display_name_en.as_ref().map(Text::as_str),
                 active: command.active,
             },
-            Utc::now(),
+            self.clock.now(),
         )
         .await?
         .ok_or_else(|| Error::not_found(name_of_agency(&code)))?;
@@ -274,7 +273,7 @@ impl Enforcement {
                     .as_ref()
                     .map(SubdistrictCode::as_str),
                 on_duty: command.on_duty,
-                now: Utc::now(),
+                now: self.clock.now(),
             },
         )
         .await?;
@@ -311,7 +310,7 @@ impl Enforcement {
                 on_duty: command.on_duty,
                 active: command.active,
             },
-            Utc::now(),
+            self.clock.now(),
         )
         .await?
         .ok_or_else(|| Error::not_found(&unit))?;
@@ -385,7 +384,7 @@ impl Enforcement {
                 display_name: command.display_name.as_str(),
                 badge_number: &command.badge_number,
                 phone: &command.phone,
-                now: Utc::now(),
+                now: self.clock.now(),
             },
         )
         .await?
@@ -452,7 +451,7 @@ impl Enforcement {
                 phone: command.phone.as_deref(),
                 active: command.active,
             },
-            Utc::now(),
+            self.clock.now(),
         )
         .await?
         .ok_or_else(|| Error::not_found(&officer))?;

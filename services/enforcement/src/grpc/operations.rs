@@ -1,7 +1,6 @@
 //! Joint operations: the whistle, summonses, report-in, conclusion,
 //! cancellation, ratings, and reading them as the caller may see them.
 
-use chrono::Utc;
 use flatgov_auth::policy::Access;
 use flatgov_grpc::error::Violations;
 use flatgov_grpc::idempotency::Fingerprint;
@@ -311,8 +310,12 @@ fn outcome(outcome: api::OperationOutcome) -> Option<Outcome> {
 }
 
 /// The operation as the caller may see it.
-fn render(access: &Access, operation: &OperationRecord) -> api::Operation {
-    render::operation(operation, &access::viewer(access), Utc::now())
+fn render(
+    service: &EnforcementService,
+    access: &Access,
+    operation: &OperationRecord,
+) -> api::Operation {
+    render::operation(operation, &access::viewer(access), service.app.clock.now())
 }
 
 pub(super) async fn blow_whistle(
@@ -322,7 +325,7 @@ pub(super) async fn blow_whistle(
 ) -> Result<api::Operation, Error> {
     let command = BlowWhistle::try_from(request)?;
     let operation = service.app.blow_whistle(access, command).await?;
-    Ok(render(access, &operation))
+    Ok(render(service, access, &operation))
 }
 
 pub(super) async fn summon_agency(
@@ -332,7 +335,7 @@ pub(super) async fn summon_agency(
 ) -> Result<api::Operation, Error> {
     let command = SummonAgency::try_from(request)?;
     let operation = service.app.summon(access, command).await?;
-    Ok(render(access, &operation))
+    Ok(render(service, access, &operation))
 }
 
 pub(super) async fn report_in(
@@ -342,7 +345,7 @@ pub(super) async fn report_in(
 ) -> Result<api::Operation, Error> {
     let command = ReportIn::try_from(request)?;
     let operation = service.app.report_in(access, command).await?;
-    Ok(render(access, &operation))
+    Ok(render(service, access, &operation))
 }
 
 pub(super) async fn conclude_operation(
@@ -352,7 +355,7 @@ pub(super) async fn conclude_operation(
 ) -> Result<api::Operation, Error> {
     let command = Conclude::try_from(request)?;
     let operation = service.app.conclude(access, command).await?;
-    Ok(render(access, &operation))
+    Ok(render(service, access, &operation))
 }
 
 pub(super) async fn cancel_operation(
@@ -362,7 +365,7 @@ pub(super) async fn cancel_operation(
 ) -> Result<api::Operation, Error> {
     let command = Cancel::try_from(request)?;
     let operation = service.app.cancel(access, command).await?;
-    Ok(render(access, &operation))
+    Ok(render(service, access, &operation))
 }
 
 pub(super) async fn rate_agency(
@@ -372,7 +375,7 @@ pub(super) async fn rate_agency(
 ) -> Result<api::Operation, Error> {
     let command = Rate::try_from(request)?;
     let operation = service.app.rate(access, command).await?;
-    Ok(render(access, &operation))
+    Ok(render(service, access, &operation))
 }
 
 pub(super) async fn get_operation(
@@ -382,7 +385,7 @@ pub(super) async fn get_operation(
 ) -> Result<api::Operation, Error> {
     let name = operation_name(&request.name)?;
     let operation = service.app.get_operation(access, &name).await?;
-    Ok(render(access, &operation))
+    Ok(render(service, access, &operation))
 }
 
 pub(super) async fn list_operations(
@@ -393,7 +396,7 @@ pub(super) async fn list_operations(
     let listing = OperationListing::try_from(request)?;
     let page = service.app.list_operations(access, listing).await?;
     let viewer = access::viewer(access);
-    let now = Utc::now();
+    let now = service.app.clock.now();
     Ok(api::ListOperationsResponse {
         operations: page
             .operations

@@ -300,7 +300,7 @@ pub async fn change(app: &App, access: &Access, id: Uuid, change: Change) -> Res
     require_lead(&actor, &row)?;
     access.audit().resource(Collection::Activities.name(id));
     let state = ActivityState::from_stored(&row.state)?;
-    let now = Utc::now();
+    let now = app.clock.now();
     match &change {
         Change::Publish => {
             require_state("activity", state, &[ActivityState::Draft], "published")

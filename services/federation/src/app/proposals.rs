@@ -244,7 +244,7 @@ pub async fn submit(app: &App, access: &Access, id: Uuid) -> Result<Proposals> {
         "submitted",
     )
     .map_err(Error::FailedPrecondition)?;
-    let now = Utc::now();
+    let now = app.clock.now();
     store::submit(&mut transaction, id, now).await?;
     let co_signers: Vec<String> = store::signatures(&mut transaction, &[id])
         .await?

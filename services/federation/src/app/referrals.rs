@@ -3,7 +3,6 @@
 //! accepted (optionally with a support plan) or declined, and the answer
 //! published back.
 
-use chrono::Utc;
 use flatgov_auth::policy::{Access, Resource};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -115,7 +114,7 @@ pub async fn decide(
         action,
     )
     .map_err(Error::FailedPrecondition)?;
-    let now = Utc::now();
+    let now = app.clock.now();
     match decision {
         Decision::Accept { note, plan } => {
             store::accept(
@@ -139,6 +138,7 @@ pub async fn decide(
                         plan_id,
                         &plan,
                         Some((id, referral.case_name.as_str())),
+                        now,
                     )
                     .await?;
                     Some(plan_id)

@@ -7,7 +7,6 @@
 //! answered as if it did not exist); only the handler works on it. Events
 //! carry only ids, codes and times.
 
-use chrono::Utc;
 use flatgov_auth::policy::Access;
 use flatgov_grpc::error::Violations;
 use sqlx::PgConnection;
@@ -317,7 +316,7 @@ pub async fn work(app: &App, access: &Access, id: Uuid, step: Step) -> Result<Ri
         }
         Step::Resolve { outcome, note } => {
             require_open(&row, "resolved")?;
-            let now = Utc::now();
+            let now = app.clock.now();
             store::apply(
                 &mut transaction,
                 id,

@@ -329,6 +329,7 @@ pub(super) async fn create_plan(
     id: Uuid,
     plan: &PlanInput,
     referral: Option<(Uuid, &str)>,
+    now: DateTime<Utc>,
 ) -> Result<()> {
     let actor = register.actor();
     let prefix = &plan.prefix;
@@ -385,6 +386,7 @@ pub(super) async fn create_plan(
     events::support_plan_created(
         transaction,
         PlanCreated {
+            at: now,
             plan: id,
             person: plan.person,
             lead_organisation: actor.organisation.as_str(),
@@ -450,6 +452,7 @@ pub async fn create(app: &App, access: &Access, new: NewPlan) -> Result<Plans> {
         referral
             .as_ref()
             .map(|(referral, case)| (*referral, case.as_str())),
+        app.clock.now(),
     )
     .await?;
     let answer = load(&mut transaction, id).await?;
@@ -643,7 +646,7 @@ pub async fn close(app: &App, access: &Access, close: ClosePlan) -> Result<Plans
         organisation: actor.organisation.as_str(),
         subject: &actor.subject,
     };
-    let now = Utc::now();
+    let now = app.clock.now();
     let records = plan
         .apply(
             acting,

@@ -104,56 +104,39 @@ impl FromStr for Role {
     }
 }
 
-/// The level of an administrative division, from its code's length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum DivisionLevel {
-    District,
-    Subdistrict,
-    Community,
-    Block,
-}
-
-impl DivisionLevel {
-    fn collection(self) -> &'static str {
-        match self {
-            DivisionLevel::District => "districts",
-            DivisionLevel::Subdistrict => "subdistricts",
-            DivisionLevel::Community => "communities",
-            DivisionLevel::Block => "blocks",
-        }
-    }
-
-    fn code_length(self) -> usize {
-        match self {
-            DivisionLevel::District => 6,
-            DivisionLevel::Subdistrict => 9,
-            DivisionLevel::Community => 12,
-            DivisionLevel::Block => 15,
-        }
-    }
-}
+pub use flatgov_vocabulary::{DivisionCode, DivisionLevel};
 
 /// A division a caller is responsible for, e.g. `subdistricts/430302001`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Jurisdiction {
-    level: DivisionLevel,
-    code: String,
+    division: DivisionCode,
 }
 
 impl Jurisdiction {
     pub fn level(&self) -> DivisionLevel {
-        self.level
+        self.division.level()
+    }
+
+    /// The division, e.g. `subdistricts/430302001`.
+    pub fn division(&self) -> DivisionCode {
+        self.division
     }
 
     /// The division code, e.g. `430302001`.
     pub fn code(&self) -> &str {
-        &self.code
+        self.division.as_str()
     }
 
-    /// True when the division with `code` lies inside this jurisdiction
-    /// (including the jurisdiction itself).
-    pub fn covers(&self, code: &str) -> bool {
-        code.starts_with(&self.code)
+    /// True when `division` lies inside this jurisdiction (including the
+    /// jurisdiction itself).
+    pub fn covers(&self, division: &DivisionCode) -> bool {
+        self.division.covers(division)
+    }
+}
+
+impl From<DivisionCode> for Jurisdiction {
+    fn from(division: DivisionCode) -> Self {
+        Self { division }
     }
 }
 
@@ -163,33 +146,34 @@ impl FromStr for Jurisdiction {
         let (collection, code) = value.split_once('/').ok_or_else(|| {
             format!("jurisdiction {value:?} must look like subdistricts/430302001")
         })?;
-        let level = [
-            DivisionLevel::District,
-            DivisionLevel::Subdistrict,
-            DivisionLevel::Community,
-            DivisionLevel::Block,
-        ]
-        .into_iter()
-        .find(|level| level.collection() == collection)
-        .ok_or_else(|| {
-            format!("jurisdiction {value:?}: {collection:?} is not districts, subdistricts, communities or blocks")
-        })?;
-        if code.len() != level.code_length() || !code.bytes().all(|byte| byte.is_ascii_digit()) {
-            return Err(format!(
-                "jurisdiction {value:?}: a {collection} code has {} digits",
-                level.code_length()
-            ));
+        let level = DivisionLevel::ALL
+            .into_iter()
+            .find(|level| level.collection() == collection)
+            .ok_or_else(|| {
+                format!("jurisdiction {value:?}: {collection:?} is not districts, subdistricts, communities or blocks")
+            })?;
+        let division = match level {
+            DivisionLevel::District => {
+                flatgov_vocabulary::DistrictCode::parse(code).map(DivisionCode::from)
+            }
+            DivisionLevel::Subdistrict => {
+                flatgov_vocabulary::SubdistrictCode::parse(code).map(DivisionCode::from)
+            }
+            DivisionLevel::Community => {
+                flatgov_vocabulary::CommunityCode::parse(code).map(DivisionCode::from)
+            }
+            DivisionLevel::Block => {
+                flatgov_vocabulary::BlockCode::parse(code).map(DivisionCode::from)
+            }
         }
-        Ok(Self {
-            level,
-            code: code.to_owned(),
-        })
+        .map_err(|error| format!("jurisdiction {value:?}: {error}"))?;
+        Ok(Self { division })
     }
 }
 
 impl fmt::Display for Jurisdiction {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "{}/{}", self.level.collection(), self.code)
+        formatter.write_str(&self.division.name())
     }
 }
 
@@ -215,12 +199,12 @@ impl Caller {
         roles.iter().any(|role| self.has_role(*role))
     }
 
-    /// True when one of the caller's jurisdictions contains the division
-    /// with `code` (a district, subdistrict, community or block code).
-    pub fn covers(&self, code: &str) -> bool {
+    /// True when one of the caller's jurisdictions contains `division` (a
+    /// district, subdistrict, community or block).
+    pub fn covers(&self, division: &DivisionCode) -> bool {
         self.jurisdictions
             .iter()
-            .any(|jurisdiction| jurisdiction.covers(code))
+            .any(|jurisdiction| jurisdiction.covers(division))
     }
 }
 
@@ -256,17 +240,22 @@ mod tests {
     #[test]
     fn a_subdistrict_jurisdiction_covers_its_communities_and_blocks_only() {
         let dispatcher = caller_with(&[Role::SubdistrictDispatcher], &["subdistricts/430302001"]);
-        assert!(dispatcher.covers("430302001"));
-        assert!(dispatcher.covers("430302001004"));
-        assert!(dispatcher.covers("430302001004017"));
-        assert!(!dispatcher.covers("430302002004017"));
-        assert!(!dispatcher.covers("430302"));
+        let covers = |code: &str| dispatcher.covers(&DivisionCode::parse(code).unwrap());
+        assert!(covers("430302001"));
+        assert!(covers("430302001004"));
+        assert!(covers("430302001004017"));
+        assert!(!covers("430302002004017"));
+        assert!(!covers("430302"));
     }
 
     #[test]
     fn a_jurisdiction_with_a_code_of_the_wrong_length_is_refused_with_the_rule() {
         let error = "subdistricts/4303020".parse::<Jurisdiction>().unwrap_err();
         assert!(error.contains("9 digits"), "{error}");
+        let error = "subdistricts/430302000"
+            .parse::<Jurisdiction>()
+            .unwrap_err();
+        assert!(error.contains("must not be all zeros"), "{error}");
         let error = "towns/430302001".parse::<Jurisdiction>().unwrap_err();
         assert!(error.contains("\"towns\""), "{error}");
         assert!("blocks/430302001004017".parse::<Jurisdiction>().is_ok());

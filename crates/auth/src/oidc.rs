@@ -402,7 +402,7 @@ mod tests {
         assert_eq!(caller.subject, "disp-001");
         assert!(caller.has_role(Role::SubdistrictDispatcher));
         assert_eq!(caller.roles.len(), 1);
-        assert!(caller.covers("430302001004017"));
+        assert!(caller.covers(&crate::DivisionCode::parse("430302001004017").unwrap()));
     }
 
     #[test]

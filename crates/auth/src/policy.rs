@@ -20,7 +20,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use crate::{Caller, DivisionLevel, Role};
+use crate::{Caller, DivisionCode, DivisionLevel, Role};
 
 /// Which resources a granted role reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,6 +304,13 @@ impl<'a> Resource<'a> {
         }
     }
 
+    /// The division the resource lies in, if it has one and its code is
+    /// one: a malformed stored code places the resource nowhere.
+    fn division(&self) -> Option<DivisionCode> {
+        self.division
+            .and_then(|code| DivisionCode::parse(code).ok())
+    }
+
     pub fn owned_by(mut self, subject: Option<&'a str>) -> Self {
         self.owner = subject;
         self
@@ -516,12 +523,12 @@ fn scope_reaches(scope: Scope, caller: Option<&Caller>, resource: &Resource<'_>)
             };
             match scope {
                 Scope::Own => resource.owner == Some(caller.subject.as_str()),
-                Scope::Jurisdiction => resource.division.is_some_and(|code| caller.covers(code)),
-                Scope::OwnBlock => resource.division.is_some_and(|code| {
+                Scope::Jurisdiction => resource.division().is_some_and(|code| caller.covers(&code)),
+                Scope::OwnBlock => resource.division().is_some_and(|code| {
                     caller
                         .jurisdictions
                         .iter()
-                        .any(|claim| claim.level() == DivisionLevel::Block && claim.covers(code))
+                        .any(|claim| claim.level() == DivisionLevel::Block && claim.covers(&code))
                 }),
                 Scope::Organisation => caller
                     .organisation

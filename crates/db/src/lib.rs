@@ -10,6 +10,10 @@
 //! (`DATABASE_URL`): read and write its tables, but only append to the
 //! audit trail and the history tables it declares, never change or delete
 //! them.
+//!
+//! [`clock::Clock`] is where every service takes the time from.
+
+pub mod clock;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -36,6 +36,7 @@ pub mod idempotency;
 pub mod layers;
 pub mod paging;
 /// Request ids are part of the shared vocabulary.
+pub use flatgov_db::clock;
 pub use flatgov_vocabulary::request_id;
 pub mod runtime;
 pub mod time;

@@ -103,7 +103,7 @@ fn probe_callers(policy: &Policy, auth: &TestAuth) -> Vec<ProbeCaller> {
                 auth.token_for(
                     TokenRequest::new(subject, &[role])
                         .organisation("probe_org")
-                        .jurisdiction(district.clone()),
+                        .jurisdiction(district),
                 )
             };
             let is_service = role == Role::Service;
@@ -116,7 +116,7 @@ fn probe_callers(policy: &Policy, auth: &TestAuth) -> Vec<ProbeCaller> {
                     jurisdictions: if is_service {
                         Vec::new()
                     } else {
-                        vec![district.clone()]
+                        vec![district]
                     },
                 }),
                 token: Some(token),

@@ -489,6 +489,7 @@ async fn main() -> anyhow::Result<()> {
         registry.pool().clone(),
         snapshot,
         flatgov_blocks::domain::validation::ValidationSettings::default(),
+        flatgov_grpc::clock::Clock::system(),
     );
     let registry_nodelay = serve_nodelay(
         tonic::service::Routes::new(

@@ -81,7 +81,12 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
         runtime
             .spawn_worker(move |shutdown| registry.run_refresher(database_url, interval, shutdown));
     }
-    let service = grpc::RegistryService::new(runtime.pool.clone(), registry, config.validation);
+    let service = grpc::RegistryService::new(
+        runtime.pool.clone(),
+        registry,
+        config.validation,
+        flatgov_grpc::clock::Clock::system(),
+    );
     let routes = Routes::new(flatgov_grpc::bounded!(
         BlockRegistryServer::new(service),
         runtime

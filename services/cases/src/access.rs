@@ -22,7 +22,7 @@ use flatgov_auth::policy::{Access, Resource, Scope};
 use flatgov_auth::{Caller, DivisionLevel, Role};
 
 use crate::domain::lifecycle::{Actor, Assignee};
-use crate::domain::units::{BlockCode, DutyUnit, OrgCode};
+use crate::domain::units::{BlockCode, DepartmentCode, DutyUnit};
 use crate::domain::values::{StaffId, UnitName};
 use crate::error::Error;
 use crate::store::{ListScope, ReferralState, StoredCase};
@@ -107,7 +107,7 @@ fn assigned_unit(stored: &StoredCase) -> Option<&UnitName> {
 }
 
 fn organisation_unit(collection: &str, caller: &Caller) -> Option<UnitName> {
-    let code = OrgCode::parse(caller.organisation.as_deref()?).ok()?;
+    let code = DepartmentCode::parse(caller.organisation.as_deref()?).ok()?;
     UnitName::parse(&format!("{collection}/{code}")).ok()
 }
 
@@ -185,7 +185,7 @@ fn jurisdiction_unit(caller: &Caller, block: Option<&BlockCode>) -> Option<UnitN
     caller
         .jurisdictions
         .iter()
-        .filter(|jurisdiction| block.is_none_or(|block| jurisdiction.covers(block.as_str())))
+        .filter(|jurisdiction| block.is_none_or(|block| jurisdiction.covers(&block.division())))
         .max_by_key(|jurisdiction| jurisdiction.level())
         .and_then(|jurisdiction| UnitName::parse(&jurisdiction.to_string()).ok())
 }

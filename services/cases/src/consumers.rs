@@ -14,8 +14,9 @@ use sqlx::PgConnection;
 
 use crate::convert;
 use crate::domain::lifecycle::{Actor, Assignee, CaseKind, CaseState, Command, Tier};
-use crate::domain::units::{OrgCode, SubdistrictCode};
+use crate::domain::units::OrganisationCode;
 use crate::domain::values::CaseId;
+use crate::domain::values::UnitName;
 use crate::events::EventContext;
 use crate::ops::{self, OpError, Shared};
 use crate::store::{self, CatalogueMatter, Referral, ReferralState, StoredCase};
@@ -136,9 +137,7 @@ impl Handlers {
         let Some(block) = stored.block() else {
             return Ok(());
         };
-        let platform = SubdistrictCode::parse(block.subdistrict_code())
-            .map_err(|error| reject(error.to_string()))?
-            .platform();
+        let platform = UnitName::platform(block.subdistrict());
         let assignment = self
             .shared
             .assignment(
@@ -188,8 +187,8 @@ impl Handlers {
         let Some(id) = case_named(&event.case)? else {
             return Ok(());
         };
-        let organisation =
-            OrgCode::parse(&event.organisation).map_err(|error| reject(error.to_string()))?;
+        let organisation = OrganisationCode::parse(&event.organisation)
+            .map_err(|error| reject(error.to_string()))?;
         let Some(mut stored) = self.load(connection, id).await? else {
             return Ok(());
         };

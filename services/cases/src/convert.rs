@@ -8,7 +8,7 @@ use crate::domain::calendar::WorkingDuration;
 use crate::domain::lifecycle::{
     Actor, CaseKind, CaseState, Channel, Closure, DeadlineKind, Rating, ReworkTrigger, Tier,
 };
-use crate::domain::units::{BlockCode, DutyUnit, OrgCode, SubdistrictCode};
+use crate::domain::units::{BlockCode, CommunityCode, DepartmentCode, DutyUnit, SubdistrictCode};
 
 pub use flatgov_grpc::time::timestamp;
 
@@ -168,7 +168,7 @@ pub fn unit(unit: &DutyUnit) -> types::Unit {
     let (kind, code) = match unit {
         DutyUnit::Department(code) => (types::UnitKind::Department, code.to_string()),
         DutyUnit::Subdistrict(code) => (types::UnitKind::Subdistrict, code.to_string()),
-        DutyUnit::Community(code) => (types::UnitKind::Community, code.clone()),
+        DutyUnit::Community(code) => (types::UnitKind::Community, code.to_string()),
         DutyUnit::BlockTeam(code) => (types::UnitKind::BlockTeam, code.to_string()),
     };
     types::Unit {
@@ -180,15 +180,15 @@ pub fn unit(unit: &DutyUnit) -> types::Unit {
 /// A unit from another service, if it is well formed.
 pub fn unit_from_proto(unit: &types::Unit) -> Option<DutyUnit> {
     match types::UnitKind::try_from(unit.kind).ok()? {
-        types::UnitKind::Department => OrgCode::parse(&unit.code).ok().map(DutyUnit::Department),
+        types::UnitKind::Department => DepartmentCode::parse(&unit.code)
+            .ok()
+            .map(DutyUnit::Department),
         types::UnitKind::Subdistrict => SubdistrictCode::parse(&unit.code)
             .ok()
             .map(DutyUnit::Subdistrict),
-        types::UnitKind::Community => {
-            let well_formed =
-                unit.code.len() == 12 && unit.code.bytes().all(|byte| byte.is_ascii_digit());
-            well_formed.then(|| DutyUnit::Community(unit.code.clone()))
-        }
+        types::UnitKind::Community => CommunityCode::parse(&unit.code)
+            .ok()
+            .map(DutyUnit::Community),
         types::UnitKind::BlockTeam => BlockCode::parse(&unit.code).ok().map(DutyUnit::BlockTeam),
         types::UnitKind::Unspecified => None,
     }

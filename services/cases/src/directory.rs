@@ -17,7 +17,7 @@ use tonic::Code;
 use crate::convert;
 use crate::domain::geo::GeoPoint;
 use crate::domain::lifecycle::Tier;
-use crate::domain::units::{BlockCode, DutyUnit, OrgCode};
+use crate::domain::units::{BlockCode, DepartmentCode, DutyUnit};
 use crate::domain::values::MatterCode;
 use crate::ops::MatterLimits;
 use crate::store::{RefusalDetails, Responsibility, Team};
@@ -176,8 +176,8 @@ impl Directory {
                 matter_code: matter.to_string(),
                 place: Some(duties::Place {
                     block_code: block.to_string(),
-                    community_code: block.community_code().to_owned(),
-                    subdistrict_code: block.subdistrict_code().to_owned(),
+                    community_code: block.community().to_string(),
+                    subdistrict_code: block.subdistrict().to_string(),
                     ..Default::default()
                 }),
                 at: None,
@@ -217,7 +217,7 @@ impl Directory {
                 cooperating: response
                     .cooperating_departments
                     .iter()
-                    .filter_map(|code| OrgCode::parse(code).ok())
+                    .filter_map(|code| DepartmentCode::parse(code).ok())
                     .collect(),
                 list_item_code: response.list_item_code,
             },
@@ -253,8 +253,8 @@ impl Directory {
                 request_id: request_id.to_owned(),
                 place: place.map(|block| duties::Place {
                     block_code: block.to_string(),
-                    community_code: block.community_code().to_owned(),
-                    subdistrict_code: block.subdistrict_code().to_owned(),
+                    community_code: block.community().to_string(),
+                    subdistrict_code: block.subdistrict().to_string(),
                     ..Default::default()
                 }),
             }))

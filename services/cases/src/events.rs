@@ -122,11 +122,11 @@ fn transition(stored: &StoredCase, record: &TransitionRecord) -> proto::CaseTran
             .unwrap_or_default(),
         community_code: block
             .as_ref()
-            .map(|block| block.community_code().to_owned())
+            .map(|block| block.community().to_string())
             .unwrap_or_default(),
         subdistrict_code: block
             .as_ref()
-            .map(|block| block.subdistrict_code().to_owned())
+            .map(|block| block.subdistrict().to_string())
             .unwrap_or_default(),
         tier: convert::optional_tier(case.tier()),
         actor: Some(convert::actor(&record.actor)),
@@ -168,7 +168,7 @@ pub fn escalated(
         block_code: block.as_ref().map(BlockCode::to_string).unwrap_or_default(),
         subdistrict_code: block
             .as_ref()
-            .map(|block| block.subdistrict_code().to_owned())
+            .map(|block| block.subdistrict().to_string())
             .unwrap_or_default(),
         location: publishable_location(stored),
         agencies: stored
@@ -201,7 +201,7 @@ pub fn referred(stored: &StoredCase, at: DateTime<Utc>) -> proto::CaseReferred {
         block_code: block.as_ref().map(BlockCode::to_string).unwrap_or_default(),
         subdistrict_code: block
             .as_ref()
-            .map(|block| block.subdistrict_code().to_owned())
+            .map(|block| block.subdistrict().to_string())
             .unwrap_or_default(),
         referred_at: Some(convert::timestamp(at)),
         assignee: stored
@@ -451,7 +451,7 @@ pub async fn publish_records(
                 assignment,
             } => {
                 let code = |name: &crate::domain::values::BlockName| {
-                    BlockCode::of_block_name(name)
+                    name.code()
                         .map(|code| code.to_string())
                         .unwrap_or_else(|| name.to_string())
                 };

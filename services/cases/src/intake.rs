@@ -18,11 +18,12 @@ use crate::domain::geo::GeoPoint;
 use crate::domain::lifecycle::{Actor, Case, CaseKind, Channel, Command, NewCase, Place};
 use crate::domain::me_too::{Candidate, IncomingReport, find_me_too};
 use crate::domain::units::BlockCode;
-use crate::domain::values::{CaseId, Description, Matter, MatterCode};
+use crate::domain::values::{BlockName, CaseId, Description, Matter, MatterCode};
 use crate::error::Error;
 use crate::events::{self, EventContext};
 use crate::ops::{self, Shared};
 use crate::store::{self, CaseExtras, Contact, Instructions, StoredCase, TriageStatus};
+use flatgov_vocabulary::PhoneNumber;
 
 /// The most attachments a report may reference.
 pub const MAX_ATTACHMENTS: usize = 20;
@@ -65,23 +66,6 @@ fn contact_name(text: &str) -> Result<String, String> {
         return Err("must not contain control characters".into());
     }
     Ok(trimmed.to_owned())
-}
-
-/// A phone number: an optional leading `+`, digits, spaces and hyphens; 5–32 characters
-/// with at least 5 digits.
-fn phone(text: &str) -> Result<String, String> {
-    let trimmed = text.trim();
-    let body = trimmed.strip_prefix('+').unwrap_or(trimmed);
-    let well_formed = (5..=32).contains(&trimmed.len())
-        && body
-            .chars()
-            .all(|character| character.is_ascii_digit() || character == ' ' || character == '-')
-        && body.chars().filter(char::is_ascii_digit).count() >= 5;
-    if well_formed {
-        Ok(trimmed.to_owned())
-    } else {
-        Err("must be 5-32 characters: an optional leading +, digits, spaces and hyphens".into())
-    }
 }
 
 /// An attachment reference: an https:// URL or an object-store URI.
@@ -148,7 +132,7 @@ pub fn validate(request: &proto::ReportCaseRequest) -> Result<Report, Vec<FieldV
     let block = if request.block.trim().is_empty() {
         None
     } else {
-        match BlockCode::parse_name(&request.block) {
+        match BlockCode::parse_name(request.block.trim()) {
             Ok(block) => Some(block),
             Err(error) => {
                 violation("block", error.to_string());
@@ -162,7 +146,7 @@ pub fn validate(request: &proto::ReportCaseRequest) -> Result<Report, Vec<FieldV
     let matter = if request.matter_code.trim().is_empty() {
         Matter::Unclassified
     } else {
-        match MatterCode::parse(&request.matter_code) {
+        match MatterCode::parse(request.matter_code.trim()) {
             Ok(code) => Matter::Classified(code),
             Err(error) => {
                 violation("matter_code", error.to_string());
@@ -201,10 +185,13 @@ pub fn validate(request: &proto::ReportCaseRequest) -> Result<Report, Vec<FieldV
         (Some(reporter), false) => {
             let name =
                 contact_name(&reporter.name).map_err(|problem| violation("reporter.name", problem));
-            let number =
-                phone(&reporter.phone).map_err(|problem| violation("reporter.phone", problem));
+            let number = PhoneNumber::parse(&reporter.phone)
+                .map_err(|problem| violation("reporter.phone", problem.to_string()));
             match (name, number) {
-                (Ok(name), Ok(phone)) => Some(Contact { name, phone }),
+                (Ok(name), Ok(phone)) => Some(Contact {
+                    name,
+                    phone: phone.as_str().to_owned(),
+                }),
                 _ => None,
             }
         }
@@ -457,10 +444,10 @@ pub async fn receive(shared: &Shared, access: &Access, report: Report) -> Result
     let place = match (report.location, &report.block) {
         (Some(point), Some(block)) => Place::PointInBlock {
             point,
-            block: block.block_name(),
+            block: BlockName::of_code(*block),
         },
         (Some(point), None) => Place::Point(point),
-        (None, Some(block)) => Place::Block(block.block_name()),
+        (None, Some(block)) => Place::Block(BlockName::of_code(*block)),
         (None, None) => return Err(Error::invalid("location", "a point or a block is required")),
     };
     let id = CaseId::new_v7();
@@ -477,7 +464,7 @@ pub async fn receive(shared: &Shared, access: &Access, report: Report) -> Result
     );
     let stored = StoredCase {
         case,
-        located_block: report.block.clone(),
+        located_block: report.block,
         extras: CaseExtras::default(),
         description: report.description.to_string(),
         attachments: report.attachments.clone(),
@@ -648,7 +635,7 @@ mod tests {
                 latitude: 27.83,
             }),
             block: String::new(),
-            matter_code: "M-STREETLIGHT".into(),
+            matter_code: "street_light".into(),
             description: "路灯不亮".into(),
             attachments: vec!["https://files.example/1.jpg".into()],
             reporter: Some(proto::Contact {
@@ -735,14 +722,14 @@ mod tests {
 
     #[test]
     fn intake_locks_every_cell_the_search_box_touches_in_a_stable_order() {
-        let matter = MatterCode::parse("M-1").unwrap();
+        let matter = MatterCode::parse("m_1").unwrap();
         let across_a_corner = lock_keys(&matter, (27.049, 112.049, 27.051, 112.051));
         assert_eq!(across_a_corner.len(), 4);
         assert!(across_a_corner.windows(2).all(|pair| pair[0] < pair[1]));
         let inside_one = lock_keys(&matter, (27.01, 112.01, 27.02, 112.02));
         assert_eq!(inside_one.len(), 1);
         let other_matter = lock_keys(
-            &MatterCode::parse("M-2").unwrap(),
+            &MatterCode::parse("m_2").unwrap(),
             (27.01, 112.01, 27.02, 112.02),
         );
         assert_ne!(inside_one, other_matter);

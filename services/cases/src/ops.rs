@@ -12,7 +12,8 @@ use crate::domain::lifecycle::{
 };
 use crate::domain::me_too::MeTooRule;
 use crate::domain::sla::{Deadlines, SlaPolicy};
-use crate::domain::units::{DutyUnit, OrgCode, SubdistrictCode};
+use crate::domain::units::{DepartmentCode, DutyUnit};
+use crate::domain::values::UnitName;
 use crate::events::{self, EventContext};
 use crate::store::{self, StoredCase};
 
@@ -99,14 +100,12 @@ impl Shared {
         connection: &mut PgConnection,
         stored: &StoredCase,
         tier: Tier,
-        agencies: Option<Vec<OrgCode>>,
-    ) -> Result<(Assignee, Vec<OrgCode>), OpError> {
+        agencies: Option<Vec<DepartmentCode>>,
+    ) -> Result<(Assignee, Vec<DepartmentCode>), OpError> {
         let block = stored.block().ok_or_else(|| {
             OpError::Precondition("the case has no block, so no subdistrict to take it".into())
         })?;
-        let platform = SubdistrictCode::parse(block.subdistrict_code())
-            .map_err(|error| OpError::Precondition(error.to_string()))?
-            .platform();
+        let platform = UnitName::platform(block.subdistrict());
         match tier {
             Tier::FrontLine => {
                 let governor = stored
@@ -143,7 +142,7 @@ impl Shared {
         &self,
         connection: &mut PgConnection,
         stored: &StoredCase,
-    ) -> Result<Vec<OrgCode>, OpError> {
+    ) -> Result<Vec<DepartmentCode>, OpError> {
         let mut agencies = Vec::new();
         if let Some(responsibility) = &stored.extras.responsibility {
             if let DutyUnit::Department(lead) = &responsibility.lead {
@@ -155,10 +154,10 @@ impl Shared {
                 store::catalogue_departments(connection, code.as_str())
                     .await?
                     .iter()
-                    .filter_map(|code| OrgCode::parse(code).ok()),
+                    .filter_map(|code| DepartmentCode::parse(code).ok()),
             );
         }
-        let mut distinct: Vec<OrgCode> = Vec::new();
+        let mut distinct: Vec<DepartmentCode> = Vec::new();
         for agency in agencies {
             if !distinct.contains(&agency) {
                 distinct.push(agency);

@@ -77,11 +77,11 @@ pub fn case(
         block: block.as_ref().map(BlockCode::name).unwrap_or_default(),
         community_code: block
             .as_ref()
-            .map(|block| block.community_code().to_owned())
+            .map(|block| block.community().to_string())
             .unwrap_or_default(),
         subdistrict_code: block
             .as_ref()
-            .map(|block| block.subdistrict_code().to_owned())
+            .map(|block| block.subdistrict().to_string())
             .unwrap_or_default(),
         description: if summary_only {
             String::new()

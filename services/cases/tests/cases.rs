@@ -649,7 +649,7 @@ async fn illegal_transitions_and_bad_input_are_refused_by_name_and_change_nothin
     // Before any catalogue arrived, a well-formed unknown matter is accepted and the
     // duty lists' verdict sends it to the subdistrict to classify.
     let mut unknown = street_light_report("bad-4");
-    unknown.matter_code = "M-NOBODY-KNOWS".into();
+    unknown.matter_code = "nobody_knows".into();
     unknown.location = Some(point_in_block(900.0));
     let accepted_before = report(&service, &world.resident(), unknown.clone())
         .await
@@ -704,7 +704,7 @@ async fn illegal_transitions_and_bad_input_are_refused_by_name_and_change_nothin
         .unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
     assert_eq!(violated_fields(&refused), ["matter_code"]);
-    assert!(refused.message().contains("M-NOBODY-KNOWS"));
+    assert!(refused.message().contains("nobody_knows"));
 
     let listed = client
         .list_cases(with_token(

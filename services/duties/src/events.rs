@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use flatgov_grpc::clock::Clock;
 use flatgov_grpc::time::timestamp;
 use flatgov_messaging::{ConsumerSpec, Envelope, EventHandler, HandlerError};
 use flatgov_proto::duties::v1 as proto;
@@ -206,13 +207,14 @@ pub async fn run_announcer(
     rules: Arc<RulesCache>,
     wake: Arc<Notify>,
     config: AnnouncerConfig,
+    clock: Clock,
     shutdown: CancellationToken,
 ) {
     loop {
         let sleep_for = match announce_due(&pool, &rules).await {
             Ok(next_due) => next_due
                 .map(|due| {
-                    (due - Utc::now())
+                    (due - clock.now())
                         .to_std()
                         .unwrap_or(Duration::ZERO)
                         .min(config.max_sleep)

@@ -81,15 +81,17 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
     );
     let rules = Arc::new(RulesCache::default());
     let announcer = Arc::new(Notify::new());
+    let clock = flatgov_grpc::clock::Clock::system();
     {
         let pool = runtime.pool.clone();
         let rules = rules.clone();
         let wake = announcer.clone();
+        let clock = clock.clone();
         let announcer_config = AnnouncerConfig {
             max_sleep: config.announcer_max_sleep,
         };
         runtime.spawn_worker(move |shutdown| {
-            events::run_announcer(pool, rules, wake, announcer_config, shutdown)
+            events::run_announcer(pool, rules, wake, announcer_config, clock, shutdown)
         });
     }
     let metrics = Metrics::register(&mut runtime.registry);
@@ -98,6 +100,7 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
         rules,
         metrics,
         announcer,
+        clock,
     });
     let routes = Routes::new(flatgov_grpc::bounded!(
         DutyListsServer::new(service),

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use flatgov_grpc::clock::Clock;
 use flatgov_grpc::time;
 use flatgov_messaging::{ConsumerSpec, Envelope, EventHandler, HandlerError};
 use flatgov_proto::cases::v1::CaseEscalated;
@@ -42,6 +43,8 @@ pub fn case_escalated_consumer() -> ConsumerSpec {
 /// Opens a joint operation when a case escalates to the whistle tier.
 pub struct CaseEscalatedHandler {
     pub settings: Arc<Settings>,
+    /// When the whistle is blown.
+    pub clock: Clock,
 }
 
 impl EventHandler for CaseEscalatedHandler {
@@ -54,7 +57,7 @@ impl EventHandler for CaseEscalatedHandler {
         if escalated.to_tier != HandlingTier::Whistle as i32 {
             return Ok(());
         }
-        let now = Utc::now();
+        let now = self.clock.now();
         let (whistle, requested) = whistle_of(&escalated, now)?;
         let agencies = choose(&mut *connection, &whistle, requested, now).await?;
         let recorded =

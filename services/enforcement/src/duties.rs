@@ -81,7 +81,7 @@ impl DutiesClient {
             place: Some(Place {
                 block_code: block.map(ToString::to_string).unwrap_or_default(),
                 community_code: block
-                    .map(|block| block.community_code().to_owned())
+                    .map(|block| block.community().to_string())
                     .unwrap_or_default(),
                 subdistrict_code: subdistrict.to_string(),
                 ..Default::default()

@@ -57,17 +57,20 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
         "report-in limits"
     );
     let mut runtime = Runtime::start(&IDENTITY, config.chassis).await?;
+    let clock = flatgov_grpc::clock::Clock::system();
     runtime.spawn_relay();
     runtime.spawn_consumer(
         consumers::case_escalated_consumer(),
         Arc::new(consumers::CaseEscalatedHandler {
             settings: settings.clone(),
+            clock: clock.clone(),
         }),
     );
     let worker = worker::DeadlineWorker::new(
         runtime.pool.clone(),
         settings.clone(),
         config.duties.clone(),
+        clock.clone(),
     );
     runtime.spawn_worker(|shutdown| worker.run(shutdown));
     let service = grpc::EnforcementService {
@@ -75,6 +78,7 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
             pool: runtime.pool.clone(),
             settings,
             duties: config.duties,
+            clock,
         },
     };
     let routes = Routes::new(flatgov_grpc::bounded!(

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use flatgov_grpc::clock::Clock;
 use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
@@ -37,14 +37,17 @@ pub struct DeadlineWorker {
     pool: PgPool,
     settings: Arc<Settings>,
     duties: DutiesClient,
+    /// When deadlines are due.
+    clock: Clock,
 }
 
 impl DeadlineWorker {
-    pub fn new(pool: PgPool, settings: Arc<Settings>, duties: DutiesClient) -> Self {
+    pub fn new(pool: PgPool, settings: Arc<Settings>, duties: DutiesClient, clock: Clock) -> Self {
         Self {
             pool,
             settings,
             duties,
+            clock,
         }
     }
 
@@ -99,7 +102,7 @@ impl DeadlineWorker {
         let floor = Duration::from_millis(200);
         match next {
             None => SCAN_INTERVAL,
-            Some(next) => (next - Utc::now())
+            Some(next) => (next - self.clock.now())
                 .to_std()
                 .map(|until| until.clamp(floor, SCAN_INTERVAL))
                 // Already due but held by another replica: look again soon.
@@ -151,7 +154,7 @@ impl DeadlineWorker {
     }
 
     async fn mark_late(&self) -> Result<usize, StoreError> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let mut transaction = store::begin(&self.pool).await?;
         let late = store::mark_late_summonses(&mut transaction, now, BATCH).await?;
         for summons in &late {
@@ -167,7 +170,7 @@ impl DeadlineWorker {
     /// orders, the order every other change takes, so the worker and a
     /// call recording the check cannot deadlock.
     async fn mark_overdue_orders(&self) -> Result<usize, StoreError> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let candidates = {
             let mut connection = store::connection(&self.pool).await?;
             store::operations_with_overdue_orders(&mut connection, now, BATCH).await?
@@ -199,7 +202,7 @@ impl DeadlineWorker {
 
     /// Resolves the agencies of one operation that is due; false when none is.
     async fn resolve_one(&self) -> Result<bool, StoreError> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let mut transaction = store::begin(&self.pool).await?;
         let Some(row) = store::claim_resolving_operation(&mut transaction, now).await? else {
             return Ok(false);
@@ -214,7 +217,7 @@ impl DeadlineWorker {
         connection: &mut PgConnection,
         row: &store::OperationRow,
     ) -> Result<(), StoreError> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let active = whistle::agency_codes(&store::active_agency_codes(&mut *connection).await?);
         let matter = row
             .matter_code

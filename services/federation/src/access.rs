@@ -18,7 +18,7 @@ use flatgov_auth::policy::{Access, Resource, Scope};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::domain::codes::{Code, OrganisationCode};
+use crate::domain::codes::OrganisationCode;
 use crate::domain::kinds::StaffPermission;
 use crate::error::{Error, Result};
 use crate::store;
@@ -53,7 +53,7 @@ pub async fn actor(connection: &mut PgConnection, access: &Access) -> Result<Act
                 .into(),
         ));
     };
-    let organisation = Code::parse(claimed).map_err(|_| {
+    let organisation = OrganisationCode::parse(claimed).map_err(|_| {
         Error::PermissionDenied(format!(
             "the token's organisation `{claimed}` is not an organisation code"
         ))

@@ -157,6 +157,8 @@ pub async fn registration_changed(
 
 /// A support plan created: who leads, which organisations commit what.
 pub struct PlanCreated<'a> {
+    /// When the plan was made.
+    pub at: DateTime<Utc>,
     pub plan: Uuid,
     pub person: Uuid,
     pub lead_organisation: &'a str,
@@ -189,7 +191,7 @@ pub async fn support_plan_created(
                 .unwrap_or_default(),
             measure_organisations: created.measure_organisations,
             measure_kinds: created.measure_kinds,
-            created_at: Some(timestamp(Utc::now())),
+            created_at: Some(timestamp(created.at)),
         },
     )
     .await

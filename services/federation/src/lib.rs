@@ -106,7 +106,11 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
         events::case_referred_consumer(),
         Arc::new(events::CaseReferredHandler),
     );
-    let service = FederationService::new(app::App::new(runtime.pool.clone(), Arc::new(identity)));
+    let service = FederationService::new(app::App::new(
+        runtime.pool.clone(),
+        Arc::new(identity),
+        flatgov_grpc::clock::Clock::system(),
+    ));
     let routes = Routes::new(flatgov_grpc::bounded!(
         FederationServer::new(service),
         runtime

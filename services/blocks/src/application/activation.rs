@@ -136,8 +136,8 @@ pub async fn activate(
         .as_ref()
         .and_then(|previous| previous.activate_time)
     {
-        Some(last) => Utc::now().max(last + Duration::microseconds(1)),
-        None => Utc::now(),
+        Some(last) => blocks.clock.now().max(last + Duration::microseconds(1)),
+        None => blocks.clock.now(),
     };
     let revision = state.revision + 1;
     let changed: HashSet<String> = changes

@@ -245,9 +245,9 @@ struct Located {
     blocks: Vec<Option<BlockData>>,
 }
 
-/// The instant asked about, `None` when it is now or later.
-fn past(at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    (at < Utc::now()).then_some(at)
+/// The instant asked about, `None` when it is `now` or later.
+fn past(at: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    (at < now).then_some(at)
 }
 
 async fn locate(
@@ -259,7 +259,7 @@ async fn locate(
     let snapshot = blocks.snapshot.snapshot();
     let in_force = snapshot.active.as_ref().map(|active| active.id);
     let asked = match target {
-        Target::At(at) => past(at).map_or(Target::Now, Target::At),
+        Target::At(at) => past(at, blocks.clock.now()).map_or(Target::Now, Target::At),
         Target::Generation(GenerationRef::Active) => Target::Now,
         Target::Generation(GenerationRef::Id(id)) if Some(id) == in_force => Target::Now,
         other => other,
@@ -535,7 +535,7 @@ pub async fn get(blocks: &Blocks, access: &Access, get: GetBlock) -> Result<Seen
     let code = get.code;
     let mut connection = store::connection(&blocks.pool, "reading a block").await?;
     let (generation, at) = match get.target {
-        Target::At(at) if past(at).is_some() => {
+        Target::At(at) if past(at, blocks.clock.now()).is_some() => {
             let span = blocks
                 .snapshot
                 .snapshot()

@@ -1,7 +1,6 @@
 //! Communities (社区): read by anyone, changed by the district administrators
 //! whose jurisdiction covers them (and created by an import that names them).
 
-use chrono::Utc;
 use flatgov_auth::policy::Access;
 use flatgov_grpc::error::FieldViolation;
 
@@ -198,7 +197,7 @@ pub async fn delete(blocks: &Blocks, access: &Access, code: CommunityCode) -> Re
         &mut transaction,
         &name_of(code),
         DivisionChange::Deleted,
-        Utc::now(),
+        blocks.clock.now(),
     )
     .await?;
     finish(transaction, access, CONTEXT).await

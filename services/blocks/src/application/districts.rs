@@ -1,7 +1,6 @@
 //! Districts (county level): read by anyone, changed by the district
 //! administrators whose jurisdiction covers them.
 
-use chrono::Utc;
 use flatgov_auth::policy::Access;
 use flatgov_grpc::error::FieldViolation;
 
@@ -169,7 +168,7 @@ pub async fn delete(blocks: &Blocks, access: &Access, code: DistrictCode) -> Res
         &mut transaction,
         &name_of(code),
         DivisionChange::Deleted,
-        Utc::now(),
+        blocks.clock.now(),
     )
     .await?;
     finish(transaction, access, CONTEXT).await

@@ -504,7 +504,7 @@ pub async fn validate(
     Ok(Validated {
         generation: generation.id,
         report,
-        at: Utc::now(),
+        at: blocks.clock.now(),
     })
 }
 

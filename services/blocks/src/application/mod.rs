@@ -21,6 +21,7 @@ pub mod teams;
 use std::sync::Arc;
 
 use flatgov_auth::policy::Access;
+use flatgov_grpc::clock::Clock;
 use flatgov_grpc::paging::{ListQuery, PageRequest};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -41,6 +42,8 @@ pub struct Blocks {
     pub snapshot: Arc<Registry>,
     /// The validation policy activation enforces.
     pub validation: ValidationSettings,
+    /// Where the time of every change comes from.
+    pub clock: Clock,
 }
 
 /// Records the call on the audit trail in `transaction` and commits both:

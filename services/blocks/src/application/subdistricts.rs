@@ -1,7 +1,6 @@
 //! Subdistricts (街道) with their land: read by anyone, changed by the
 //! district administrators whose jurisdiction covers them.
 
-use chrono::Utc;
 use flatgov_auth::policy::Access;
 use flatgov_grpc::error::FieldViolation;
 
@@ -305,7 +304,7 @@ pub async fn delete(blocks: &Blocks, access: &Access, code: SubdistrictCode) -> 
         &mut transaction,
         &name_of(code),
         DivisionChange::Deleted,
-        Utc::now(),
+        blocks.clock.now(),
     )
     .await?;
     finish(transaction, access, CONTEXT).await

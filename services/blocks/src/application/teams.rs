@@ -58,11 +58,12 @@ async fn require_on_roster(connection: &mut sqlx::PgConnection, team: &Team) -> 
 async fn team_change_time(
     connection: &mut sqlx::PgConnection,
     code: &str,
+    now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, Error> {
     let started = store::teams::latest_history_start(connection, code).await?;
     Ok(match started {
-        Some(started) => Utc::now().max(started + Duration::microseconds(1)),
-        None => Utc::now(),
+        Some(started) => now.max(started + Duration::microseconds(1)),
+        None => now,
     })
 }
 
@@ -145,7 +146,7 @@ pub async fn set(blocks: &Blocks, access: &Access, set: SetBlockTeam) -> Result<
         let change = [(code.to_string(), team.clone())];
         store::teams::write_teams(&mut transaction, generation_id, &change, revision).await?;
         if in_force {
-            let now = team_change_time(&mut transaction, code.as_ref()).await?;
+            let now = team_change_time(&mut transaction, code.as_ref(), blocks.clock.now()).await?;
             store::teams::open_history(&mut transaction, &change, now).await?;
             events::team_changed(&mut transaction, code, &team, now).await?;
             store::state::bump(&mut transaction, Some(generation_id)).await?;

@@ -16,6 +16,7 @@ mod subdistricts;
 
 use std::sync::Arc;
 
+use flatgov_grpc::clock::Clock;
 use flatgov_proto::blocks::v1 as api;
 use flatgov_proto::blocks::v1::block_registry_server::BlockRegistry;
 use sqlx::PgPool;
@@ -34,12 +35,18 @@ pub struct RegistryService {
 }
 
 impl RegistryService {
-    pub fn new(pool: PgPool, snapshot: Arc<Registry>, validation: ValidationSettings) -> Self {
+    pub fn new(
+        pool: PgPool,
+        snapshot: Arc<Registry>,
+        validation: ValidationSettings,
+        clock: Clock,
+    ) -> Self {
         Self {
             blocks: Blocks {
                 pool,
                 snapshot,
                 validation,
+                clock,
             },
         }
     }

@@ -213,7 +213,7 @@ mod tests {
     }
 
     fn drain() -> Matter {
-        Matter::Classified(MatterCode::parse("ENV-DRAIN").unwrap())
+        Matter::Classified(MatterCode::parse("env_drain").unwrap())
     }
 
     fn report() -> IncomingReport {
@@ -312,7 +312,7 @@ mod tests {
     #[test]
     fn a_different_or_unclassified_matter_never_matches() {
         let mut lamp = candidate(1, here(), 1);
-        lamp.matter = Matter::Classified(MatterCode::parse("ENV-LAMP").unwrap());
+        lamp.matter = Matter::Classified(MatterCode::parse("env_lamp").unwrap());
         let mut unclassified = candidate(2, here(), 1);
         unclassified.matter = Matter::Unclassified;
         assert_eq!(matched(&[lamp, unclassified]), None);

@@ -1,5 +1,5 @@
-//! Small validated values shared by the case domain: identifiers, resource names, matter
-//! codes and free text with a bounded length.
+//! Small validated values shared by the case domain: identifiers, resource names and free
+//! text with a bounded length (matter codes are `flatgov_vocabulary`'s, re-exported here).
 //!
 //! Each type has a `parse` constructor that is the only way to build it, so a value of the
 //! type is valid everywhere it travels (parse, don't validate). Serde goes through the same
@@ -9,6 +9,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+pub use flatgov_vocabulary::MatterCode;
 
 /// Why a piece of input is not a valid value. Every variant names the kind of value
 /// (`what`) so an API can turn it into a field violation without guessing.
@@ -357,26 +359,6 @@ impl From<BlockName> for String {
     }
 }
 
-/// A matter's code in the duty catalogue (owned by the duties service), e.g. `ENV-03.2`:
-/// 1–64 ASCII letters, digits, `.`, `_` or `-`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct MatterCode(String);
-
-impl MatterCode {
-    /// The longest accepted code, in characters.
-    pub const MAX_CHARS: usize = 64;
-
-    /// Parses a matter code.
-    pub fn parse(text: &str) -> Result<Self, InvalidValue> {
-        checked_text("matter code", text, Self::MAX_CHARS, |character| {
-            character.is_ascii_alphanumeric() || "._-".contains(character)
-        })
-        .map(Self)
-    }
-}
-string_newtype_conversions!(MatterCode);
-
 /// What a case is about, from the duty catalogue — or not yet known, for triage to classify.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -559,18 +541,6 @@ mod tests {
             BlockName::parse("").unwrap_err(),
             InvalidValue::Empty { what: "block name" }
         );
-    }
-
-    #[test]
-    fn a_matter_code_allows_catalogue_punctuation_only() {
-        assert_eq!(
-            MatterCode::parse("ENV-03.2_a").unwrap().as_str(),
-            "ENV-03.2_a"
-        );
-        assert!(matches!(
-            MatterCode::parse("ENV/03").unwrap_err(),
-            InvalidValue::InvalidCharacter { character: '/', .. }
-        ));
     }
 
     #[test]

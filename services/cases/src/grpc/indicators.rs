@@ -13,7 +13,7 @@ use crate::access;
 use crate::convert;
 use crate::domain::indicators::{IndicatorQuery, Period, compute_indicators};
 use crate::domain::lifecycle::{Action, Assignee, TransitionRecord};
-use crate::domain::units::{BlockCode, DutyUnit, SubdistrictCode};
+use crate::domain::units::{DutyUnit, SubdistrictCode};
 use crate::domain::values::CaseId;
 use crate::error::Error;
 use crate::render;
@@ -63,7 +63,7 @@ impl TryFrom<proto::GetIndicatorsRequest> for IndicatorRequest {
         } else {
             violations.check(
                 "subdistrict_code",
-                SubdistrictCode::parse(&request.subdistrict_code)
+                SubdistrictCode::parse(request.subdistrict_code.trim())
                     .map_err(|error| error.to_string()),
             )
         };
@@ -123,7 +123,7 @@ fn group_keys(
     let mut ordered: Vec<&TransitionRecord> = records.iter().collect();
     ordered.sort_by_key(|record| (record.case_id, record.sequence));
     let mut keys: HashMap<CaseId, String> = HashMap::new();
-    let block_code = |name: &crate::domain::values::BlockName| BlockCode::of_block_name(name);
+    let block_code = crate::domain::values::BlockName::code;
     for record in ordered {
         let key = match (&record.action, grouping) {
             (_, proto::IndicatorGrouping::Unspecified | proto::IndicatorGrouping::Total) => {
@@ -141,8 +141,8 @@ fn group_keys(
                 | proto::IndicatorGrouping::Community
                 | proto::IndicatorGrouping::Subdistrict,
             ) => block_code(block).map(|code| match grouping {
-                proto::IndicatorGrouping::Community => code.community_code().to_owned(),
-                proto::IndicatorGrouping::Subdistrict => code.subdistrict_code().to_owned(),
+                proto::IndicatorGrouping::Community => code.community().to_string(),
+                proto::IndicatorGrouping::Subdistrict => code.subdistrict().to_string(),
                 _ => code.to_string(),
             }),
             (
@@ -180,7 +180,8 @@ mod tests {
     use crate::domain::lifecycle::{
         Actor, Assignment, Case, CaseKind, Channel, Command, NewCase, Place, Tier,
     };
-    use crate::domain::values::{Matter, MatterCode, Reason, UnitName};
+    use crate::domain::units::BlockCode;
+    use crate::domain::values::{BlockName, Matter, MatterCode, Reason, UnitName};
     use chrono::{DateTime, TimeDelta, Utc};
 
     fn at(minutes: i64) -> DateTime<Utc> {
@@ -193,21 +194,21 @@ mod tests {
                 id: CaseId::new_v7(),
                 kind: CaseKind::Problem,
                 channel: Channel::Patrol,
-                matter: Matter::Classified(MatterCode::parse("M-1").unwrap()),
+                matter: Matter::Classified(MatterCode::parse("m_1").unwrap()),
                 place: Place::Point(GeoPoint::new(27.8, 112.9).unwrap()),
             },
             Actor::System,
             at(0),
         );
         let mut records = vec![first];
-        let old_block = BlockCode::parse("430302001004017").unwrap().block_name();
-        let new_block = BlockCode::parse("430302002001003").unwrap().block_name();
+        let old_block = BlockName::of_code(BlockCode::parse("430302001004017").unwrap());
+        let new_block = BlockName::of_code(BlockCode::parse("430302002001003").unwrap());
         records.extend(
             case.apply(
                 Actor::System,
                 Command::Triage {
                     block: old_block,
-                    matter: MatterCode::parse("M-1").unwrap(),
+                    matter: MatterCode::parse("m_1").unwrap(),
                     tier: Tier::FrontLine,
                 },
                 at(1),

@@ -16,7 +16,7 @@ use super::parse;
 use crate::access;
 use crate::convert;
 use crate::domain::lifecycle::{Actor, Assignee, CaseState, Command, EscalationTrigger, Tier};
-use crate::domain::units::{DutyUnit, OrgCode, assignee_name, parse_assignee};
+use crate::domain::units::{DepartmentCode, DutyUnit, assignee_name, parse_assignee};
 use crate::domain::values::{CaseId, Comment, Reason};
 use crate::error::Error;
 use crate::events;
@@ -293,7 +293,7 @@ pub(super) async fn close_case(
 struct Escalation {
     id: CaseId,
     reason: Reason,
-    agencies: Vec<OrgCode>,
+    agencies: Vec<DepartmentCode>,
 }
 
 impl TryFrom<proto::EscalateCaseRequest> for Escalation {
@@ -303,14 +303,14 @@ impl TryFrom<proto::EscalateCaseRequest> for Escalation {
         let mut violations = Violations::new();
         let id = violations.check("name", parse::case_id(&request.name));
         let reason = violations.check("reason", parse::reason(&request.reason));
-        let agencies: Vec<OrgCode> = request
+        let agencies: Vec<DepartmentCode> = request
             .agencies
             .iter()
             .enumerate()
             .filter_map(|(index, code)| {
                 violations.check(
                     format!("agencies[{index}]"),
-                    OrgCode::parse(code).map_err(|error| error.to_string()),
+                    DepartmentCode::parse(code).map_err(|error| error.to_string()),
                 )
             })
             .collect();

@@ -163,7 +163,7 @@ pub(super) async fn schedule_meeting(
     }
     let subdistrict = stored
         .block()
-        .map(|block| block.subdistrict_code().to_owned())
+        .map(|block| block.subdistrict().to_string())
         .ok_or_else(|| Error::Precondition("the case has no block".into()))?;
     let now = service.shared.clock.now();
     let meeting = MeetingRow {

@@ -128,7 +128,7 @@ impl TryFrom<proto::ListCasesRequest> for CaseListing {
             filter.block_code = violations
                 .check(
                     "block",
-                    BlockCode::parse_name(&request.block).map_err(|error| error.to_string()),
+                    BlockCode::parse_name(request.block.trim()).map_err(|error| error.to_string()),
                 )
                 .map(|block| block.to_string());
         }
@@ -136,7 +136,7 @@ impl TryFrom<proto::ListCasesRequest> for CaseListing {
             filter.subdistrict_code = violations
                 .check(
                     "subdistrict_code",
-                    SubdistrictCode::parse(&request.subdistrict_code)
+                    SubdistrictCode::parse(request.subdistrict_code.trim())
                         .map_err(|error| error.to_string()),
                 )
                 .map(|code| code.to_string());
@@ -234,7 +234,7 @@ impl TryFrom<proto::ClassifyCaseRequest> for Classification {
         } else {
             violations.check(
                 "block",
-                BlockCode::parse_name(&request.block).map_err(|error| error.to_string()),
+                BlockCode::parse_name(request.block.trim()).map_err(|error| error.to_string()),
             )
         };
         let matter = if request.matter_code.trim().is_empty() {
@@ -242,7 +242,7 @@ impl TryFrom<proto::ClassifyCaseRequest> for Classification {
         } else {
             violations.check(
                 "matter_code",
-                MatterCode::parse(&request.matter_code).map_err(|error| error.to_string()),
+                MatterCode::parse(request.matter_code.trim()).map_err(|error| error.to_string()),
             )
         };
         let tier = violations

@@ -31,14 +31,14 @@ pub const SUPERVISOR: &str = "sup-017";
 pub const NEIGHBOUR_GOVERNOR: &str = "gov-018";
 
 /// A street light matter led by the subdistrict, handled at the front line.
-pub const STREET_LIGHT: &str = "M-STREETLIGHT";
+pub const STREET_LIGHT: &str = "street_light";
 /// A stall encroaching on the road (占道经营): front line first; urban management leads,
 /// market supervision cooperates.
-pub const STALL_ENCROACHMENT: &str = "M-STALL-ENCROACHMENT";
+pub const STALL_ENCROACHMENT: &str = "stall_encroachment";
 /// A pension review errand the gate refuses to push to a block team.
-pub const PENSION_REVIEW: &str = "M-PENSION-REVIEW";
+pub const PENSION_REVIEW: &str = "pension_review";
 /// Support for a person in difficulty.
-pub const NEEDY_SUPPORT: &str = "M-NEEDY-SUPPORT";
+pub const NEEDY_SUPPORT: &str = "needy_support";
 
 /// A point inside block 017, `metres` north of its reference point.
 pub fn point_in_block(metres: f64) -> types::GeoPoint {

@@ -83,7 +83,7 @@ async fn draft_summary(
         &rules,
         Viewer::of(access),
         VersionRef::Draft(kind),
-        Utc::now(),
+        duties.clock.now(),
     )
 }
 
@@ -316,7 +316,7 @@ async fn published_version(
         &rules,
         Viewer::of(access),
         VersionRef::Number(kind, number),
-        Utc::now(),
+        duties.clock.now(),
     )
 }
 
@@ -334,7 +334,7 @@ pub async fn publish_list(
     command: PublishList,
 ) -> Result<VersionSummary, Error> {
     let kind = command.kind;
-    let now = Utc::now();
+    let now = duties.clock.now();
     let retry = command.retry.as_ref();
     let mut transaction = store::begin(&duties.pool, "publishing a list").await?;
     // Publications are serialised by the rules lock, so a retry racing the
@@ -424,7 +424,7 @@ pub async fn import_list(
     command: ImportList,
 ) -> Result<ImportedList, Error> {
     let kind = command.kind;
-    let now = Utc::now();
+    let now = duties.clock.now();
     let effective_from = command.effective_from.unwrap_or(now);
     access.audit().resource(list_name(kind));
     let mut transaction = store::begin(&duties.pool, "importing a list").await?;

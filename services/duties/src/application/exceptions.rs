@@ -112,7 +112,7 @@ pub async fn create(
     access: &Access,
     exception: PlaceException,
 ) -> Result<ExceptionRecord, Error> {
-    let now = Utc::now();
+    let now = duties.clock.now();
     let place_reached = access.reaches(&Resource {
         division: place_division(&exception.place),
         ..Resource::default()
@@ -302,7 +302,7 @@ pub async fn end(
     until: Option<DateTime<Utc>>,
 ) -> Result<ExceptionRecord, Error> {
     let name = exception_name(id.as_str());
-    let now = Utc::now();
+    let now = duties.clock.now();
     let until = until.unwrap_or(now);
     let mut transaction = store::begin(&duties.pool, "ending an exception").await?;
     lock_rules(&mut transaction).await?;
@@ -344,7 +344,7 @@ pub async fn delete(duties: &Duties, access: &Access, id: &ExceptionId) -> Resul
     lock_rules(&mut transaction).await?;
     let row = visible_exception(&mut transaction, access, id).await?;
     access.audit().resource(name.clone());
-    if row.effective_from <= Utc::now() {
+    if row.effective_from <= duties.clock.now() {
         return Err(Error::FailedPrecondition(format!(
             "{name} has been in effect since {}; end it with EndException instead, so the record of who was responsible stays",
             row.effective_from.to_rfc3339()

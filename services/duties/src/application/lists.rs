@@ -190,7 +190,7 @@ pub(super) fn summary_of(
     at: DateTime<Utc>,
 ) -> Result<VersionSummary, Error> {
     let view = version_view(rules, viewer, reference, at)?;
-    Ok(summarise(rules, viewer, &view, Utc::now()))
+    Ok(summarise(rules, viewer, &view, at))
 }
 
 fn list_summary(
@@ -228,7 +228,7 @@ pub async fn get_list(
     kind: ListKind,
     at: Option<DateTime<Utc>>,
 ) -> Result<ListSummary, Error> {
-    let now = Utc::now();
+    let now = duties.clock.now();
     let rules = duties.rules.current(&duties.pool).await?;
     Ok(list_summary(
         &rules,
@@ -245,7 +245,7 @@ pub async fn list_duty_lists(
     access: &Access,
     at: Option<DateTime<Utc>>,
 ) -> Result<Vec<ListSummary>, Error> {
-    let now = Utc::now();
+    let now = duties.clock.now();
     let at = at.unwrap_or(now);
     let rules = duties.rules.current(&duties.pool).await?;
     let viewer = Viewer::of(access);
@@ -261,7 +261,7 @@ pub async fn get_version(
     reference: VersionRef,
 ) -> Result<VersionSummary, Error> {
     let rules = duties.rules.current(&duties.pool).await?;
-    summary_of(&rules, Viewer::of(access), reference, Utc::now())
+    summary_of(&rules, Viewer::of(access), reference, duties.clock.now())
 }
 
 /// A list's versions, newest first (the draft first, for those who see
@@ -272,7 +272,7 @@ pub async fn list_versions(
     kind: ListKind,
     page: &Page<u32>,
 ) -> Result<Vec<VersionSummary>, Error> {
-    let now = Utc::now();
+    let now = duties.clock.now();
     let rules = duties.rules.current(&duties.pool).await?;
     let viewer = Viewer::of(access);
     let mut numbers: Vec<VersionNumber> = rules
@@ -373,7 +373,7 @@ pub async fn diff_versions(
     from: VersionRef,
     to: VersionRef,
 ) -> Result<VersionDiff, Error> {
-    let now = Utc::now();
+    let now = duties.clock.now();
     let rules = duties.rules.current(&duties.pool).await?;
     let viewer = Viewer::of(access);
     let older = version_view(&rules, viewer, from, now)?;

@@ -51,10 +51,13 @@ impl TryFrom<MatterRow> for MatterRecord {
 }
 
 /// Records the change and announces the catalogue as it now stands.
-async fn commit_catalogue_change(connection: &mut PgConnection) -> Result<(), StoreError> {
+async fn commit_catalogue_change(
+    connection: &mut PgConnection,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     bump_revision(&mut *connection).await?;
     let after = Rules::read_uncommitted(&mut *connection).await?;
-    events::announce_catalogue(connection, &after, Utc::now()).await
+    events::announce_catalogue(connection, &after, now).await
 }
 
 /// Exceptions scoped to matters about to disappear would never apply again.
@@ -126,7 +129,7 @@ pub async fn put(duties: &Duties, access: &Access, matter: Matter) -> Result<Mat
     }
     if rules.catalogue.get(matter.code()) != Some(&matter) {
         store::matters::upsert(&mut transaction, &matter).await?;
-        commit_catalogue_change(&mut transaction).await?;
+        commit_catalogue_change(&mut transaction, duties.clock.now()).await?;
     }
     let row = store::matters::get(&mut transaction, matter.code())
         .await?
@@ -145,7 +148,7 @@ pub async fn delete(duties: &Duties, access: &Access, code: &MatterCode) -> Resu
     if !store::matters::delete(&mut transaction, code).await? {
         return Err(Error::NotFound(format!("{name} does not exist")));
     }
-    commit_catalogue_change(&mut transaction).await?;
+    commit_catalogue_change(&mut transaction, duties.clock.now()).await?;
     record_audit(&mut transaction, access, "deleting a matter").await?;
     store::commit(transaction, "deleting a matter").await?;
     Ok(())
@@ -221,7 +224,7 @@ pub async fn import(
             store::matters::upsert(&mut transaction, matter).await?;
         }
     }
-    commit_catalogue_change(&mut transaction).await?;
+    commit_catalogue_change(&mut transaction, duties.clock.now()).await?;
     for code in imported
         .added
         .iter()

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use flatgov_auth::policy::Access;
+use flatgov_grpc::clock::Clock;
 use flatgov_grpc::paging::{ListQuery, PageSize};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::Notify;
@@ -43,6 +44,8 @@ pub struct Duties {
     pub metrics: Metrics,
     /// Wakes the catalogue announcer after a commit scheduled an announcement.
     pub announcer: Arc<Notify>,
+    /// Where the time of every read and change comes from.
+    pub clock: Clock,
 }
 
 /// Which page of a list to read: rows after `after`, `size` of them (the

@@ -72,7 +72,7 @@ pub async fn record(
         body: command.text,
         give_time: command.give_time,
         recorded_by: subject(access),
-        create_time: Utc::now(),
+        create_time: duties.clock.now(),
     };
     let name = opinion_name(record.id);
     let mut transaction = store::begin(&duties.pool, "recording an opinion").await?;

@@ -1,6 +1,5 @@
 //! What agencies record in an operation.
 
-use chrono::Utc;
 use flatgov_auth::policy::Access;
 use uuid::Uuid;
 
@@ -61,7 +60,12 @@ impl Enforcement {
             attachments: command.attachments,
         };
         let operation = self
-            .change(access, locked, Command::RecordAction(action), Utc::now())
+            .change(
+                access,
+                locked,
+                Command::RecordAction(action),
+                self.clock.now(),
+            )
             .await?;
         operation
             .actions

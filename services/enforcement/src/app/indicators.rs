@@ -71,7 +71,7 @@ impl Enforcement {
                 "officers see only their own agency's figures, not {asked}'s"
             )));
         }
-        let now = Utc::now();
+        let now = self.clock.now();
         let mut connection = store::connection(&self.pool).await?;
         let (summonses, action_counts) = store::summons_facts(
             &mut connection,

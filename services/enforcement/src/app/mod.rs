@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use flatgov_auth::policy::Access;
+use flatgov_grpc::clock::Clock;
 use flatgov_grpc::idempotency::{self, Fingerprint};
 use flatgov_grpc::request_id::RequestId;
 use sqlx::PgPool;
@@ -40,6 +41,8 @@ pub struct Enforcement {
     pub settings: Arc<Settings>,
     /// Whom a matter belongs to, and which departments exist.
     pub duties: DutiesClient,
+    /// Where the time of every change comes from.
+    pub clock: Clock,
 }
 
 /// What makes a create safe to retry: the caller's request id and the

@@ -113,7 +113,7 @@ impl Enforcement {
         access: &Access,
         command: BlowWhistle,
     ) -> Result<OperationRecord, Error> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let place = command
             .block
             .as_ref()
@@ -312,7 +312,7 @@ impl Enforcement {
             agency: command.agency,
             limits: self.settings.report_in,
         };
-        self.change(access, locked, summon, Utc::now()).await
+        self.change(access, locked, summon, self.clock.now()).await
     }
 
     pub async fn report_in(
@@ -381,7 +381,7 @@ impl Enforcement {
             unit: command.unit.as_ref().map(UnitName::id),
             note: command.note.into_string(),
         };
-        self.change(access, locked, report, Utc::now()).await
+        self.change(access, locked, report, self.clock.now()).await
     }
 
     pub async fn conclude(
@@ -396,7 +396,8 @@ impl Enforcement {
             outcome: command.outcome,
             summary: command.summary.into_string(),
         };
-        self.change(access, locked, conclude, Utc::now()).await
+        self.change(access, locked, conclude, self.clock.now())
+            .await
     }
 
     pub async fn cancel(&self, access: &Access, command: Cancel) -> Result<OperationRecord, Error> {
@@ -404,7 +405,7 @@ impl Enforcement {
         let cancel = Command::Cancel {
             reason: command.reason.into_string(),
         };
-        self.change(access, locked, cancel, Utc::now()).await
+        self.change(access, locked, cancel, self.clock.now()).await
     }
 
     pub async fn rate(&self, access: &Access, command: Rate) -> Result<OperationRecord, Error> {
@@ -414,7 +415,7 @@ impl Enforcement {
             score: command.score,
             comment: command.comment.into_string(),
         };
-        self.change(access, locked, rate, Utc::now()).await
+        self.change(access, locked, rate, self.clock.now()).await
     }
 
     /// One operation, noted in the audit trail (it may carry officers'
@@ -448,7 +449,7 @@ impl Enforcement {
                 case_name: listing.case.as_ref().map(CaseName::as_str),
                 before: listing.before,
                 limit: listing.size.fetch_limit(),
-                now: Utc::now(),
+                now: self.clock.now(),
             },
         )
         .await?;

@@ -3,14 +3,13 @@
 //! officers and district administrators. Agencies and units form a public
 //! directory; officers are personal data.
 
-use chrono::Utc;
 use flatgov_auth::policy::Access;
 use flatgov_grpc::paging::{ListQuery, PageSize};
 use uuid::Uuid;
 
 use super::{Enforcement, Retry, lost_race, remember};
 use crate::access;
-use crate::domain::{AgencyCode, OfficerName, SubdistrictCode, Text, UnitName};
+use crate::domain::{AgencyCode, OfficerName, SubdistrictCode, Text, UnitName, name_of_agency};
 use crate::error::Error;
 use crate::store::{self, AgencyRow, OfficerRow, UnitRow};
 
@@ -121,7 +120,7 @@ fn require_manager(access: &Access, agency: &AgencyCode) -> Result<(), Error> {
     }
     Err(Error::PermissionDenied(format!(
         "{} is managed by its own officers and district administrators",
-        agency.resource_name()
+        name_of_agency(agency)
     )))
 }
 
@@ -156,7 +155,7 @@ impl Enforcement {
         command: CreateAgency,
     ) -> Result<AgencyRow, Error> {
         let code = command.code;
-        access.audit().resource(code.resource_name());
+        access.audit().resource(name_of_agency(&code));
         // Agencies are named by the duty lists' department codes. When the
         // duty lists can be asked, a code they do not know is refused; when
         // they are down, registration (an administrator's act) goes ahead.
@@ -180,7 +179,7 @@ impl Enforcement {
             code.as_str(),
             command.display_name.as_str(),
             command.display_name_en.as_str(),
-            Utc::now(),
+            self.clock.now(),
         )
         .await?
         .ok_or_else(|| Error::AlreadyExists(format!("agency {code} already exists")))?;
@@ -195,7 +194,7 @@ impl Enforcement {
         command: UpdateAgency,
     ) -> Result<AgencyRow, Error> {
         let code = command.code;
-        access.audit().resource(code.resource_name());
+        access.audit().resource(name_of_agency(&code));
         let mut transaction = store::begin(&self.pool).await?;
         let row = store::update_agency(
             &mut transaction,
@@ -205,10 +204,10 @@ impl Enforcement {
                 display_name_en: command.display_name_en.as_ref().map(Text::as_str),
                 active: command.active,
             },
-            Utc::now(),
+            self.clock.now(),
         )
         .await?
-        .ok_or_else(|| Error::not_found(code.resource_name()))?;
+        .ok_or_else(|| Error::not_found(name_of_agency(&code)))?;
         self.commit(transaction, access).await?;
         Ok(row)
     }
@@ -217,7 +216,7 @@ impl Enforcement {
         let mut connection = store::connection(&self.pool).await?;
         store::get_agency(&mut connection, code.as_str())
             .await?
-            .ok_or_else(|| Error::not_found(code.resource_name()))
+            .ok_or_else(|| Error::not_found(name_of_agency(code)))
     }
 
     pub async fn list_agencies(
@@ -245,12 +244,12 @@ impl Enforcement {
         command: CreateUnit,
     ) -> Result<UnitRow, Error> {
         let agency = command.agency;
-        access.audit().resource(agency.resource_name());
+        access.audit().resource(name_of_agency(&agency));
         let mut transaction = store::begin(&self.pool).await?;
         // Agencies are public: a missing one is NOT_FOUND whoever asks.
         store::get_agency(&mut transaction, agency.as_str())
             .await?
-            .ok_or_else(|| Error::not_found(agency.resource_name()))?;
+            .ok_or_else(|| Error::not_found(name_of_agency(&agency)))?;
         require_manager(access, &agency)?;
         let retry = command.retry.as_ref();
         if let Some(earlier) = self.recall(access, retry).await? {
@@ -274,7 +273,7 @@ impl Enforcement {
                     .as_ref()
                     .map(SubdistrictCode::as_str),
                 on_duty: command.on_duty,
-                now: Utc::now(),
+                now: self.clock.now(),
             },
         )
         .await?;
@@ -311,7 +310,7 @@ impl Enforcement {
                 on_duty: command.on_duty,
                 active: command.active,
             },
-            Utc::now(),
+            self.clock.now(),
         )
         .await?
         .ok_or_else(|| Error::not_found(&unit))?;
@@ -356,11 +355,11 @@ impl Enforcement {
         command: CreateOfficer,
     ) -> Result<OfficerRow, Error> {
         let agency = command.agency;
-        access.audit().resource(agency.resource_name());
+        access.audit().resource(name_of_agency(&agency));
         let mut transaction = store::begin(&self.pool).await?;
         store::get_agency(&mut transaction, agency.as_str())
             .await?
-            .ok_or_else(|| Error::not_found(agency.resource_name()))?;
+            .ok_or_else(|| Error::not_found(name_of_agency(&agency)))?;
         require_manager(access, &agency)?;
         let retry = command.retry.as_ref();
         if let Some(earlier) = self.recall(access, retry).await? {
@@ -385,7 +384,7 @@ impl Enforcement {
                 display_name: command.display_name.as_str(),
                 badge_number: &command.badge_number,
                 phone: &command.phone,
-                now: Utc::now(),
+                now: self.clock.now(),
             },
         )
         .await?
@@ -452,7 +451,7 @@ impl Enforcement {
                 phone: command.phone.as_deref(),
                 active: command.active,
             },
-            Utc::now(),
+            self.clock.now(),
         )
         .await?
         .ok_or_else(|| Error::not_found(&officer))?;
@@ -466,15 +465,15 @@ impl Enforcement {
         listing: OfficerListing,
     ) -> Result<(Vec<OfficerRow>, String), Error> {
         let agency = listing.agency;
-        access.audit().resource(agency.resource_name());
+        access.audit().resource(name_of_agency(&agency));
         let mut connection = store::connection(&self.pool).await?;
         store::get_agency(&mut connection, agency.as_str())
             .await?
-            .ok_or_else(|| Error::not_found(agency.resource_name()))?;
+            .ok_or_else(|| Error::not_found(name_of_agency(&agency)))?;
         if !access::reaches_agency_staff(access, &agency) {
             return Err(Error::PermissionDenied(format!(
                 "officers of {} are listed for its own officers, subdistrict dispatchers and district administrators",
-                agency.resource_name()
+                name_of_agency(&agency)
             )));
         }
         if let Some(unit) = &listing.unit

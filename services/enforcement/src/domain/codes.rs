@@ -1,11 +1,13 @@
-//! Codes and resource names: agencies, divisions, matters, cases, and the
-//! names of the resources this service creates.
+//! Codes and resource names: agencies, divisions and matters (the platform's
+//! vocabulary, `flatgov_vocabulary`), cases, and the names of the resources
+//! this service creates.
 //!
 //! Each type is built only through `parse`, so a value of the type is valid
 //! wherever it travels (parse, don't validate). Errors say what was expected.
 
 use std::fmt;
 
+use flatgov_vocabulary::{SnakeCodeError, id_in, name_of};
 use uuid::Uuid;
 
 /// Why a piece of input is not a valid value. Every variant names the kind of
@@ -47,16 +49,19 @@ fn non_empty_within(what: &'static str, value: &str, max: usize) -> Result<(), I
     Ok(())
 }
 
-const SNAKE_SHAPE: &str = "lower-case letters, digits and single underscores, starting with a letter (e.g. urban_management)";
+/// An enforcement agency, named by the duty lists' department code, e.g.
+/// `urban_management` (城管), `market_supervision` (市场监管), `public_security` (公安).
+pub use flatgov_vocabulary::DepartmentCode as AgencyCode;
+pub use flatgov_vocabulary::{BlockCode, MatterCode, SubdistrictCode};
 
-/// Snake case as the duty lists spell department and matter codes.
-fn is_snake(value: &str) -> bool {
-    value.starts_with(|c: char| c.is_ascii_lowercase())
-        && value
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !value.ends_with('_')
-        && !value.contains("__")
+/// An agency given as `urban_management` or `agencies/urban_management`.
+pub fn parse_agency(value: &str) -> Result<AgencyCode, SnakeCodeError> {
+    AgencyCode::parse(value.strip_prefix("agencies/").unwrap_or(value))
+}
+
+/// `agencies/{code}`.
+pub fn name_of_agency(code: &AgencyCode) -> String {
+    name_of("agencies", code)
 }
 
 macro_rules! string_value {
@@ -76,121 +81,7 @@ macro_rules! string_value {
                 formatter.write_str(&self.0)
             }
         }
-
-        impl AsRef<str> for $name {
-            fn as_ref(&self) -> &str {
-                &self.0
-            }
-        }
     };
-}
-
-string_value!(
-    /// An enforcement agency, named by the duty lists' department code, e.g.
-    /// `urban_management` (城管), `market_supervision` (市场监管),
-    /// `public_security` (公安). Snake case, at most 48 characters.
-    AgencyCode
-);
-
-impl AgencyCode {
-    pub const MAX: usize = 48;
-
-    pub fn parse(value: &str) -> Result<Self, InvalidValue> {
-        non_empty_within("agency code", value, Self::MAX)?;
-        if !is_snake(value) {
-            return Err(malformed("agency code", value, SNAKE_SHAPE));
-        }
-        Ok(Self(value.to_owned()))
-    }
-
-    /// Accepts `urban_management` or `agencies/urban_management`.
-    pub fn parse_code_or_name(value: &str) -> Result<Self, InvalidValue> {
-        Self::parse(value.strip_prefix("agencies/").unwrap_or(value))
-    }
-
-    /// `agencies/{code}`.
-    pub fn resource_name(&self) -> String {
-        format!("agencies/{}", self.0)
-    }
-}
-
-string_value!(
-    /// A matter from the duty lists' catalogue, e.g. `illegal_construction`.
-    /// Snake case, at most 64 characters.
-    MatterCode
-);
-
-impl MatterCode {
-    pub fn parse(value: &str) -> Result<Self, InvalidValue> {
-        non_empty_within("matter code", value, 64)?;
-        if !is_snake(value) {
-            return Err(malformed(
-                "matter code",
-                value,
-                "lower-case letters, digits and single underscores, starting with a letter (e.g. illegal_construction)",
-            ));
-        }
-        Ok(Self(value.to_owned()))
-    }
-}
-
-fn digits(
-    what: &'static str,
-    value: &str,
-    length: usize,
-    expected: &'static str,
-) -> Result<(), InvalidValue> {
-    if value.is_empty() {
-        return Err(InvalidValue::Empty { what });
-    }
-    if value.len() != length || !value.bytes().all(|byte| byte.is_ascii_digit()) {
-        return Err(malformed(what, value, expected));
-    }
-    Ok(())
-}
-
-string_value!(
-    /// A subdistrict (街道): the 9-digit division code, e.g. `430302001`.
-    SubdistrictCode
-);
-
-impl SubdistrictCode {
-    pub fn parse(value: &str) -> Result<Self, InvalidValue> {
-        digits(
-            "subdistrict code",
-            value,
-            9,
-            "9 digits (district + subdistrict), e.g. 430302001",
-        )?;
-        Ok(Self(value.to_owned()))
-    }
-}
-
-string_value!(
-    /// A block (区块): the 15-digit code, e.g. `430302001004017`.
-    BlockCode
-);
-
-impl BlockCode {
-    pub fn parse(value: &str) -> Result<Self, InvalidValue> {
-        digits(
-            "block code",
-            value,
-            15,
-            "15 digits (district, subdistrict, community, block), e.g. 430302001004017",
-        )?;
-        Ok(Self(value.to_owned()))
-    }
-
-    /// The block's subdistrict, from the hierarchical code.
-    pub fn subdistrict(&self) -> SubdistrictCode {
-        SubdistrictCode(self.0[..9].to_owned())
-    }
-
-    /// The block's community (12 digits), for the duty lists' place.
-    pub fn community_code(&self) -> &str {
-        &self.0[..12]
-    }
 }
 
 string_value!(
@@ -202,13 +93,10 @@ impl CaseName {
     pub fn parse(value: &str) -> Result<Self, InvalidValue> {
         non_empty_within("case", value, 80)?;
         let expected = "cases/{id} with an id of letters, digits, '-' or '_'";
-        let id = value
-            .strip_prefix("cases/")
-            .ok_or_else(|| malformed("case", value, expected))?;
-        if id.is_empty()
-            || !id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        let id = id_in(value, "cases").map_err(|_| malformed("case", value, expected))?;
+        if !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
             return Err(malformed("case", value, expected));
         }
@@ -240,9 +128,7 @@ impl OperationName {
         if value.is_empty() {
             return Err(InvalidValue::Empty { what: "operation" });
         }
-        let id = value
-            .strip_prefix("operations/")
-            .ok_or_else(|| malformed("operation", value, EXPECTED))?;
+        let id = id_in(value, "operations").map_err(|_| malformed("operation", value, EXPECTED))?;
         parse_uuid("operation", value, id, EXPECTED).map(Self)
     }
 }
@@ -382,78 +268,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_three_founding_agencies_are_valid_agency_codes() {
-        for code in ["urban_management", "market_supervision", "public_security"] {
-            assert_eq!(AgencyCode::parse(code).unwrap().as_str(), code);
-        }
-        assert_eq!(
-            AgencyCode::parse("agency9").unwrap().resource_name(),
-            "agencies/agency9"
-        );
-    }
-
-    #[test]
-    fn an_agency_code_in_another_shape_is_refused_with_the_expected_shape() {
-        for bad in [
-            "Urban_management",
-            "urban-management",
-            "_urban",
-            "urban_",
-            "urban__management",
-            "9urban",
-            "城管",
-            "urban management",
-        ] {
-            let error = AgencyCode::parse(bad).unwrap_err();
-            assert!(
-                matches!(error, InvalidValue::Malformed { .. }),
-                "{bad}: {error}"
-            );
-            assert!(error.to_string().contains("urban_management"), "{error}");
-        }
-        assert_eq!(
-            AgencyCode::parse("").unwrap_err(),
-            InvalidValue::Empty {
-                what: "agency code"
-            }
-        );
-        assert!(matches!(
-            AgencyCode::parse(&"a".repeat(49)).unwrap_err(),
-            InvalidValue::TooLong {
-                max: 48,
-                found: 49,
-                ..
-            }
-        ));
-    }
-
-    #[test]
     fn an_agency_may_be_named_by_code_or_by_resource_name() {
-        assert_eq!(
-            AgencyCode::parse_code_or_name("agencies/public_security").unwrap(),
-            AgencyCode::parse("public_security").unwrap()
-        );
-        assert!(AgencyCode::parse_code_or_name("agencies/").is_err());
-    }
-
-    #[test]
-    fn division_codes_have_fixed_numbers_of_digits() {
-        assert!(SubdistrictCode::parse("430302001").is_ok());
-        for bad in ["43030200", "4303020011", "43030200a", "yuhu-lu"] {
-            assert!(SubdistrictCode::parse(bad).is_err(), "{bad}");
-        }
-        let block = BlockCode::parse("430302001004017").unwrap();
-        assert_eq!(block.subdistrict().as_str(), "430302001");
-        assert_eq!(block.community_code(), "430302001004");
-        assert!(BlockCode::parse("43030200100401").is_err());
-        assert!(BlockCode::parse("43030200100401x").is_err());
-    }
-
-    #[test]
-    fn matter_codes_are_snake_case_like_the_duty_lists() {
-        assert!(MatterCode::parse("illegal_construction").is_ok());
-        assert!(MatterCode::parse("M-STREETLIGHT").is_err());
-        assert!(MatterCode::parse("").is_err());
+        let code = AgencyCode::parse("public_security").unwrap();
+        assert_eq!(parse_agency("agencies/public_security").unwrap(), code);
+        assert_eq!(parse_agency("public_security").unwrap(), code);
+        assert_eq!(name_of_agency(&code), "agencies/public_security");
+        assert!(parse_agency("agencies/").is_err());
+        assert!(parse_agency("agencies/Public").is_err());
     }
 
     #[test]

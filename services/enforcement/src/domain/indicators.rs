@@ -190,7 +190,7 @@ pub fn agencies(
     let per_subdistrict = by_pair
         .into_iter()
         .map(|((agency, subdistrict), group)| {
-            agency_figures(agency.clone(), Some(subdistrict.clone()), &group, now)
+            agency_figures(agency.clone(), Some(*subdistrict), &group, now)
         })
         .collect();
     (overall, per_subdistrict)
@@ -207,11 +207,11 @@ pub fn subdistricts(
 ) -> Vec<SubdistrictFigures> {
     let mut groups: BTreeMap<SubdistrictCode, Vec<&OperationRecord>> = also_compared
         .iter()
-        .map(|code| (code.clone(), Vec::new()))
+        .map(|code| (*code, Vec::new()))
         .collect();
     for operation in operations {
         groups
-            .entry(operation.subdistrict.clone())
+            .entry(operation.subdistrict)
             .or_default()
             .push(operation);
     }

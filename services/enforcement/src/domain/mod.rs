@@ -14,7 +14,7 @@ pub mod vocabulary;
 pub use action::{ActionDetails, ActionKind, Attachment, NewAction, RectificationStatus};
 pub use codes::{
     ActionName, AgencyCode, BlockCode, CaseName, InvalidValue, MatterCode, OfficerName,
-    OperationName, SubdistrictCode, UnitName,
+    OperationName, SubdistrictCode, UnitName, name_of_agency, parse_agency,
 };
 pub use limits::{LimitDuration, ReportInLimits};
 pub use operation::{Command, ConclusionKind, Facts, Operation, Record, Refusal};

@@ -14,7 +14,7 @@ use super::{EnforcementService, render};
 use crate::access;
 use crate::app::actions::RecordAction;
 use crate::domain::action::{self, ActionDetails, Attachment};
-use crate::domain::{ActionName, AgencyCode, OperationName, Text};
+use crate::domain::{ActionName, OperationName, Text, parse_agency};
 use crate::error::Error;
 
 impl TryFrom<api::RecordActionRequest> for RecordAction {
@@ -25,12 +25,7 @@ impl TryFrom<api::RecordActionRequest> for RecordAction {
         let mut violations = Violations::new();
         let operation = violations.check("operation", OperationName::parse(&request.operation));
         let retry = retry(&mut violations, &request.request_id, fingerprint);
-        let agency = optional(
-            &mut violations,
-            "agency",
-            &request.agency,
-            AgencyCode::parse_code_or_name,
-        );
+        let agency = optional(&mut violations, "agency", &request.agency, parse_agency);
         let summary =
             violations.check("summary", Text::required("summary", &request.summary, 2000));
         let notes = violations.check("notes", Text::optional("notes", &request.notes, 4000));

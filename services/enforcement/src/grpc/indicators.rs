@@ -11,7 +11,7 @@ use super::parse::{finish, optional};
 use super::{EnforcementService, render};
 use crate::app::indicators::IndicatorRequest;
 use crate::domain::indicators;
-use crate::domain::{AgencyCode, SubdistrictCode};
+use crate::domain::{SubdistrictCode, parse_agency};
 use crate::error::Error;
 
 /// The longest period figures are computed over.
@@ -50,12 +50,7 @@ impl TryFrom<api::GetIndicatorsRequest> for IndicatorRequest {
             &request.subdistrict_code,
             SubdistrictCode::parse,
         );
-        let agency = optional(
-            &mut violations,
-            "agency",
-            &request.agency,
-            AgencyCode::parse_code_or_name,
-        );
+        let agency = optional(&mut violations, "agency", &request.agency, parse_agency);
         finish(violations, || {
             Some(IndicatorRequest {
                 start: start?,

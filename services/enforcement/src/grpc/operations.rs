@@ -1,7 +1,6 @@
 //! Joint operations: the whistle, summonses, report-in, conclusion,
 //! cancellation, ratings, and reading them as the caller may see them.
 
-use chrono::Utc;
 use flatgov_auth::policy::Access;
 use flatgov_grpc::error::Violations;
 use flatgov_grpc::idempotency::Fingerprint;
@@ -17,7 +16,7 @@ use crate::app::operations::{
 };
 use crate::domain::{
     AgencyCode, BlockCode, CaseName, MatterCode, OfficerName, OperationName, OperationState,
-    Outcome, SubdistrictCode, Text, UnitName,
+    Outcome, SubdistrictCode, Text, UnitName, parse_agency,
 };
 use crate::error::Error;
 use crate::store::OperationRecord;
@@ -66,18 +65,13 @@ impl TryFrom<api::BlowWhistleRequest> for BlowWhistle {
             .agencies
             .iter()
             .enumerate()
-            .map(|(index, code)| {
-                violations.check(
-                    format!("agencies[{index}]"),
-                    AgencyCode::parse_code_or_name(code),
-                )
-            })
+            .map(|(index, code)| violations.check(format!("agencies[{index}]"), parse_agency(code)))
             .collect();
         let lead = optional(
             &mut violations,
             "lead_agency",
             &request.lead_agency,
-            AgencyCode::parse_code_or_name,
+            parse_agency,
         );
         finish(violations, || {
             Some(BlowWhistle {
@@ -102,7 +96,7 @@ impl TryFrom<api::SummonAgencyRequest> for SummonAgency {
     fn try_from(request: api::SummonAgencyRequest) -> Result<Self, Error> {
         let mut violations = Violations::new();
         let operation = violations.check("operation", OperationName::parse(&request.operation));
-        let agency = violations.check("agency", AgencyCode::parse_code_or_name(&request.agency));
+        let agency = violations.check("agency", parse_agency(&request.agency));
         finish(violations, || {
             Some(SummonAgency {
                 operation: operation?,
@@ -118,12 +112,7 @@ impl TryFrom<api::ReportInRequest> for ReportIn {
     fn try_from(request: api::ReportInRequest) -> Result<Self, Error> {
         let mut violations = Violations::new();
         let operation = violations.check("operation", OperationName::parse(&request.operation));
-        let agency = optional(
-            &mut violations,
-            "agency",
-            &request.agency,
-            AgencyCode::parse_code_or_name,
-        );
+        let agency = optional(&mut violations, "agency", &request.agency, parse_agency);
         if request.officers.is_empty() {
             violations.add("officers", "name at least one officer the agency sends");
         }
@@ -206,7 +195,7 @@ impl TryFrom<api::RateAgencyRequest> for Rate {
     fn try_from(request: api::RateAgencyRequest) -> Result<Self, Error> {
         let mut violations = Violations::new();
         let operation = violations.check("operation", OperationName::parse(&request.operation));
-        let agency = violations.check("agency", AgencyCode::parse_code_or_name(&request.agency));
+        let agency = violations.check("agency", parse_agency(&request.agency));
         let score = violations.check(
             "score",
             i16::try_from(request.score)
@@ -237,12 +226,7 @@ impl TryFrom<api::ListOperationsRequest> for OperationListing {
 
     fn try_from(request: api::ListOperationsRequest) -> Result<Self, Error> {
         let mut violations = Violations::new();
-        let agency = optional(
-            &mut violations,
-            "agency",
-            &request.agency,
-            AgencyCode::parse_code_or_name,
-        );
+        let agency = optional(&mut violations, "agency", &request.agency, parse_agency);
         let subdistrict = optional(
             &mut violations,
             "subdistrict_code",
@@ -326,8 +310,12 @@ fn outcome(outcome: api::OperationOutcome) -> Option<Outcome> {
 }
 
 /// The operation as the caller may see it.
-fn render(access: &Access, operation: &OperationRecord) -> api::Operation {
-    render::operation(operation, &access::viewer(access), Utc::now())
+fn render(
+    service: &EnforcementService,
+    access: &Access,
+    operation: &OperationRecord,
+) -> api::Operation {
+    render::operation(operation, &access::viewer(access), service.app.clock.now())
 }
 
 pub(super) async fn blow_whistle(
@@ -337,7 +325,7 @@ pub(super) async fn blow_whistle(
 ) -> Result<api::Operation, Error> {
     let command = BlowWhistle::try_from(request)?;
     let operation = service.app.blow_whistle(access, command).await?;
-    Ok(render(access, &operation))
+    Ok(render(service, access, &operation))
 }
 
 pub(super) async fn summon_agency(
@@ -347,7 +335,7 @@ pub(super) async fn summon_agency(
 ) -> Result<api::Operation, Error> {
     let command = SummonAgency::try_from(request)?;
     let operation = service.app.summon(access, command).await?;
-    Ok(render(access, &operation))
+    Ok(render(service, access, &operation))
 }
 
 pub(super) async fn report_in(
@@ -357,7 +345,7 @@ pub(super) async fn report_in(
 ) -> Result<api::Operation, Error> {
     let command = ReportIn::try_from(request)?;
     let operation = service.app.report_in(access, command).await?;
-    Ok(render(access, &operation))
+    Ok(render(service, access, &operation))
 }
 
 pub(super) async fn conclude_operation(
@@ -367,7 +355,7 @@ pub(super) async fn conclude_operation(
 ) -> Result<api::Operation, Error> {
     let command = Conclude::try_from(request)?;
     let operation = service.app.conclude(access, command).await?;
-    Ok(render(access, &operation))
+    Ok(render(service, access, &operation))
 }
 
 pub(super) async fn cancel_operation(
@@ -377,7 +365,7 @@ pub(super) async fn cancel_operation(
 ) -> Result<api::Operation, Error> {
     let command = Cancel::try_from(request)?;
     let operation = service.app.cancel(access, command).await?;
-    Ok(render(access, &operation))
+    Ok(render(service, access, &operation))
 }
 
 pub(super) async fn rate_agency(
@@ -387,7 +375,7 @@ pub(super) async fn rate_agency(
 ) -> Result<api::Operation, Error> {
     let command = Rate::try_from(request)?;
     let operation = service.app.rate(access, command).await?;
-    Ok(render(access, &operation))
+    Ok(render(service, access, &operation))
 }
 
 pub(super) async fn get_operation(
@@ -397,7 +385,7 @@ pub(super) async fn get_operation(
 ) -> Result<api::Operation, Error> {
     let name = operation_name(&request.name)?;
     let operation = service.app.get_operation(access, &name).await?;
-    Ok(render(access, &operation))
+    Ok(render(service, access, &operation))
 }
 
 pub(super) async fn list_operations(
@@ -408,7 +396,7 @@ pub(super) async fn list_operations(
     let listing = OperationListing::try_from(request)?;
     let page = service.app.list_operations(access, listing).await?;
     let viewer = access::viewer(access);
-    let now = Utc::now();
+    let now = service.app.clock.now();
     Ok(api::ListOperationsResponse {
         operations: page
             .operations

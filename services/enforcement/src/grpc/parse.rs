@@ -8,11 +8,12 @@ use flatgov_grpc::idempotency::Fingerprint;
 use flatgov_grpc::paging::{ListQuery, PageRequest};
 use flatgov_grpc::request_id::RequestId;
 use flatgov_proto::flatgov::r#type::v1::GeoPoint;
+use flatgov_vocabulary::{PhoneError, PhoneNumber};
 use uuid::Uuid;
 
 use crate::app::Retry;
 use crate::app::registry::Page;
-use crate::domain::{AgencyCode, InvalidValue};
+use crate::domain::AgencyCode;
 use crate::error::Error;
 
 /// The parsed request once every field was checked: `Ok` when nothing was
@@ -25,11 +26,11 @@ pub fn finish<T>(violations: Violations, build: impl FnOnce() -> Option<T>) -> R
 
 /// An optional field: `None` when empty, else the parsed value (or a
 /// violation).
-pub fn optional<T>(
+pub fn optional<T, E: std::fmt::Display>(
     violations: &mut Violations,
     field: &str,
     value: &str,
-    parse: impl FnOnce(&str) -> Result<T, InvalidValue>,
+    parse: impl FnOnce(&str) -> Result<T, E>,
 ) -> Option<Option<T>> {
     if value.is_empty() {
         return Some(None);
@@ -128,22 +129,13 @@ pub fn uuid_page(
     )
 }
 
-/// A phone number: 5 to 20 digits, optionally with `+ - ( )` and spaces;
-/// empty for none.
-pub fn phone(value: &str) -> Result<String, String> {
+/// A phone number (`flatgov_vocabulary`'s rule, which never repeats the
+/// number in a refusal); empty for none.
+pub fn phone(value: &str) -> Result<String, PhoneError> {
     if value.is_empty() {
         return Ok(String::new());
     }
-    let digits = value.chars().filter(char::is_ascii_digit).count();
-    let allowed = value
-        .chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')'));
-    if !allowed || !(5..=20).contains(&digits) || value.len() > 32 {
-        return Err(format!(
-            "phone {value:?} is not a phone number (5 to 20 digits, optionally with + - ( ) and spaces)"
-        ));
-    }
-    Ok(value.to_owned())
+    PhoneNumber::parse(value).map(|phone| phone.as_str().to_owned())
 }
 
 /// An enforcement badge number (执法证号): letters, digits and hyphens.

@@ -97,7 +97,7 @@ impl TryFrom<api::ListUnitsRequest> for UnitListing {
             SubdistrictCode::parse,
         );
         let agency_code = agency.clone().flatten();
-        let station_code = stationed_subdistrict.clone().flatten();
+        let station_code = stationed_subdistrict.flatten();
         let query = ListQuery::new(&format!(
             "units agency={} stationed_subdistrict_code={} on_duty_only={} include_inactive={}",
             agency_code

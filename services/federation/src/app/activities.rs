@@ -17,7 +17,9 @@ use uuid::Uuid;
 use super::{App, Checked, Page, Retry, claim, commit, recall};
 use crate::access::{self, Actor};
 use crate::domain::activity;
-use crate::domain::codes::{BlockCode, Code, Collection, DivisionCode, series_name};
+use crate::domain::codes::{
+    BlockCode, Collection, DivisionCode, OrganisationCode, SeriesCode, series_name,
+};
 use crate::domain::kinds::{ActivityState, Audience, require_state};
 use crate::error::{Error, Result};
 use crate::events;
@@ -40,8 +42,8 @@ pub struct ActivityFields {
 /// that name them) and its series, checked against the database.
 #[derive(Debug, Default)]
 pub struct ActivityReferences {
-    pub co_organisers: Vec<(String, Code)>,
-    pub series: Option<Code>,
+    pub co_organisers: Vec<(String, OrganisationCode)>,
+    pub series: Option<SeriesCode>,
 }
 
 /// A new activity, led by the caller's organisation.
@@ -62,8 +64,8 @@ pub enum Change {
 /// Filters of the activity list, and the page.
 #[derive(Debug)]
 pub struct ListActivities {
-    pub organisation: Option<Code>,
-    pub series: Option<Code>,
+    pub organisation: Option<OrganisationCode>,
+    pub series: Option<SeriesCode>,
     pub state: Option<ActivityState>,
     pub division: Option<DivisionCode>,
     pub start_after: Option<DateTime<Utc>>,
@@ -262,7 +264,7 @@ pub async fn create(app: &App, access: &Access, new: NewActivity) -> Result<Acti
             id,
             title: &fields.title,
             description: &fields.description,
-            series: series.as_ref().map(Code::as_str),
+            series: series.as_ref().map(SeriesCode::as_str),
             lead_organisation: actor.organisation.as_str(),
             block_code: fields.block_code.as_ref().map(BlockCode::as_str),
             venue: &fields.venue,
@@ -298,7 +300,7 @@ pub async fn change(app: &App, access: &Access, id: Uuid, change: Change) -> Res
     require_lead(&actor, &row)?;
     access.audit().resource(Collection::Activities.name(id));
     let state = ActivityState::from_stored(&row.state)?;
-    let now = Utc::now();
+    let now = app.clock.now();
     match &change {
         Change::Publish => {
             require_state("activity", state, &[ActivityState::Draft], "published")

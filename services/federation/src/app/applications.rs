@@ -8,7 +8,6 @@
 //! acting on its applications are refused before anything about them is
 //! told.
 
-use chrono::Utc;
 use flatgov_auth::policy::{Access, Resource, Scope};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -167,7 +166,7 @@ pub async fn submit(
         "applied to",
     )
     .map_err(Error::FailedPrecondition)?;
-    let now = Utc::now();
+    let now = app.clock.now();
     if now < row.applications_open || now >= row.applications_close {
         return Err(Error::FailedPrecondition(format!(
             "applications are taken from {} until {}",
@@ -279,7 +278,7 @@ pub async fn handle(
                 decided.as_str(),
                 &note,
                 &actor.subject,
-                Utc::now(),
+                app.clock.now(),
             )
             .await?;
         }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::App;
-use crate::domain::codes::{Code, organisation_name};
+use crate::domain::codes::{OrganisationCode, organisation_name};
 use crate::error::{Error, Result};
 use crate::store::indicators as store;
 
@@ -18,7 +18,7 @@ use crate::store::indicators as store;
 pub struct IndicatorQuery {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
-    pub only: Option<Code>,
+    pub only: Option<OrganisationCode>,
 }
 
 /// One organisation's indicators (or the federation's total).

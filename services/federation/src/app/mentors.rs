@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{App, Page, Retry, claim, commit, recall};
 use crate::access;
-use crate::domain::codes::{Code, Collection};
+use crate::domain::codes::{Collection, OrganisationCode};
 use crate::error::{Error, Result};
 use crate::store::innovation::{self as store, MentorRow};
 
@@ -24,7 +24,7 @@ pub struct NewMentor {
 /// A page of the pool, filtered.
 #[derive(Debug)]
 pub struct ListMentors {
-    pub organisation: Option<Code>,
+    pub organisation: Option<OrganisationCode>,
     pub expertise: Option<String>,
     pub page: Page<Uuid>,
 }
@@ -82,7 +82,7 @@ pub async fn list(app: &App, access: &Access, query: &ListMentors) -> Result<Vec
     let mut connection = app.connection("listing mentors").await?;
     let rows = store::list_mentors(
         &mut connection,
-        query.organisation.as_ref().map(Code::as_str),
+        query.organisation.as_ref().map(OrganisationCode::as_str),
         query.expertise.as_deref(),
         query.page.after,
         query.page.limit,

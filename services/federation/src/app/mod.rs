@@ -29,6 +29,7 @@ pub mod support_plans;
 use std::sync::Arc;
 
 use flatgov_auth::policy::Access;
+use flatgov_grpc::clock::Clock;
 use flatgov_grpc::error::Violations;
 use flatgov_grpc::idempotency::{self, Fingerprint};
 use flatgov_grpc::request_id::RequestId;
@@ -45,11 +46,17 @@ pub struct App {
     pool: PgPool,
     /// Turns ID numbers into identity keys for the register of people.
     identity: Arc<IdentityHasher>,
+    /// Where the time of every change comes from.
+    clock: Clock,
 }
 
 impl App {
-    pub fn new(pool: PgPool, identity: Arc<IdentityHasher>) -> Self {
-        Self { pool, identity }
+    pub fn new(pool: PgPool, identity: Arc<IdentityHasher>, clock: Clock) -> Self {
+        Self {
+            pool,
+            identity,
+            clock,
+        }
     }
 
     async fn begin(

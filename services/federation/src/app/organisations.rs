@@ -4,14 +4,14 @@
 use flatgov_auth::policy::Access;
 
 use super::{App, Page, commit};
-use crate::domain::codes::{Code, organisation_name};
+use crate::domain::codes::{OrganisationCode, organisation_name};
 use crate::error::{Error, Result};
 use crate::store::organisations::{self as store, OrganisationChanges, OrganisationRow};
 
 /// A new member organisation.
 #[derive(Debug)]
 pub struct NewOrganisation {
-    pub code: Code,
+    pub code: OrganisationCode,
     pub display_name: String,
     pub display_name_en: String,
     pub short_name: String,
@@ -21,7 +21,7 @@ pub struct NewOrganisation {
 /// Changes to a member organisation.
 #[derive(Debug)]
 pub struct UpdateOrganisation {
-    pub code: Code,
+    pub code: OrganisationCode,
     pub changes: OrganisationChanges,
 }
 
@@ -32,14 +32,14 @@ pub struct ListOrganisations {
     pub page: Page<String>,
 }
 
-fn not_a_member(code: &Code) -> Error {
+fn not_a_member(code: &OrganisationCode) -> Error {
     Error::NotFound(format!(
         "{} is not a member organisation",
         organisation_name(code.as_str())
     ))
 }
 
-pub async fn get(app: &App, code: &Code) -> Result<OrganisationRow> {
+pub async fn get(app: &App, code: &OrganisationCode) -> Result<OrganisationRow> {
     let mut connection = app.connection("reading an organisation").await?;
     store::get(&mut connection, code.as_str())
         .await?

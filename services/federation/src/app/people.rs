@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::{App, Page, Retry, claim, commit, recall};
 use crate::access::{self, RegisterAccess, person_not_found};
-use crate::domain::codes::{BlockCode, Code, Collection, DivisionCode};
+use crate::domain::codes::{BlockCode, Collection, DivisionCode, OrganisationCode};
 use crate::domain::identity::ResidentIdNumber;
 use crate::domain::kinds::{ConsentMethod, DifficultyCategory};
 use crate::error::{Error, Result};
@@ -58,7 +58,7 @@ pub struct UpdatePerson {
 /// A page of the people the caller's organisation works with.
 #[derive(Debug)]
 pub struct ListPeople {
-    pub registered_by: Option<Code>,
+    pub registered_by: Option<OrganisationCode>,
     pub category: Option<DifficultyCategory>,
     pub division: Option<DivisionCode>,
     pub page: Page<Uuid>,

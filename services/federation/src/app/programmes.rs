@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{App, Checked, Page, Retry, claim, commit, recall};
 use crate::access;
-use crate::domain::codes::{Code, Collection};
+use crate::domain::codes::{Collection, OrganisationCode};
 use crate::domain::kinds::{Audience, ProgrammeKind, ProgrammeState, require_state};
 use crate::error::{Error, Result};
 use crate::store::innovation::{self as store, ProgrammeFilter, ProgrammeRow};
@@ -30,14 +30,14 @@ pub struct ProgrammeFields {
 /// (with the fields naming them) are checked against the database.
 #[derive(Debug)]
 pub struct NewProgramme {
-    pub programme: Checked<ProgrammeFields, Vec<(String, Code)>>,
+    pub programme: Checked<ProgrammeFields, Vec<(String, OrganisationCode)>>,
     pub retry: Option<Retry>,
 }
 
 /// A page of programmes, filtered.
 #[derive(Debug)]
 pub struct ListProgrammes {
-    pub organisation: Option<Code>,
+    pub organisation: Option<OrganisationCode>,
     pub state: Option<ProgrammeState>,
     pub kind: Option<ProgrammeKind>,
     pub page: Page<Uuid>,

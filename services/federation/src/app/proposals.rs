@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::{App, Page, Retry, claim, commit, recall};
 use crate::access::{self, Actor};
-use crate::domain::codes::{Code, Collection};
+use crate::domain::codes::{Collection, OrganisationCode};
 use crate::domain::kinds::{Addressee, ProposalState, ResponseKind, require_state};
 use crate::error::{Error, Result};
 use crate::events;
@@ -44,7 +44,7 @@ pub struct Answer {
 /// A page of proposals, filtered.
 #[derive(Debug)]
 pub struct ListProposals {
-    pub organisation: Option<Code>,
+    pub organisation: Option<OrganisationCode>,
     pub state: Option<ProposalState>,
     pub addressee: Option<Addressee>,
     pub page: Page<Uuid>,
@@ -152,7 +152,7 @@ pub async fn co_sign(
     app: &App,
     access: &Access,
     id: Uuid,
-    organisation: Option<Code>,
+    organisation: Option<OrganisationCode>,
 ) -> Result<Proposals> {
     let mut transaction = app.begin("co-signing a proposal").await?;
     // Only member organisations co-sign: a named outsider is bad input
@@ -244,7 +244,7 @@ pub async fn submit(app: &App, access: &Access, id: Uuid) -> Result<Proposals> {
         "submitted",
     )
     .map_err(Error::FailedPrecondition)?;
-    let now = Utc::now();
+    let now = app.clock.now();
     store::submit(&mut transaction, id, now).await?;
     let co_signers: Vec<String> = store::signatures(&mut transaction, &[id])
         .await?

@@ -3,7 +3,6 @@
 //! accepted (optionally with a support plan) or declined, and the answer
 //! published back.
 
-use chrono::Utc;
 use flatgov_auth::policy::{Access, Resource};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -11,7 +10,7 @@ use uuid::Uuid;
 use super::support_plans::{PlanInput, create_plan};
 use super::{App, Page, commit};
 use crate::access;
-use crate::domain::codes::{CaseName, Code, Collection};
+use crate::domain::codes::{CaseName, Collection, OrganisationCode};
 use crate::domain::kinds::{ReferralState, require_state};
 use crate::error::{Error, Result};
 use crate::events;
@@ -21,7 +20,7 @@ use crate::store::referrals::{self as store, ReferralFilter, ReferralRow};
 #[derive(Debug)]
 pub struct ListReferrals {
     pub state: Option<ReferralState>,
-    pub organisation: Option<Code>,
+    pub organisation: Option<OrganisationCode>,
     pub subdistrict_code: Option<String>,
     pub case: Option<CaseName>,
     pub page: Page<Uuid>,
@@ -115,7 +114,7 @@ pub async fn decide(
         action,
     )
     .map_err(Error::FailedPrecondition)?;
-    let now = Utc::now();
+    let now = app.clock.now();
     match decision {
         Decision::Accept { note, plan } => {
             store::accept(
@@ -139,6 +138,7 @@ pub async fn decide(
                         plan_id,
                         &plan,
                         Some((id, referral.case_name.as_str())),
+                        now,
                     )
                     .await?;
                     Some(plan_id)

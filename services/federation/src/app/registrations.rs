@@ -8,7 +8,6 @@
 //! locked for every registration, cancellation and check-in, so capacity
 //! holds under concurrency.
 
-use chrono::Utc;
 use flatgov_auth::policy::{Access, Resource, Scope};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -138,7 +137,7 @@ pub async fn register(app: &App, access: &Access, register: Register) -> Result<
     if acting_as_staff {
         require_organiser(access, &activity)?;
     }
-    let now = Utc::now();
+    let now = app.clock.now();
     activity::check_registration_open(
         ActivityState::from_stored(&activity.state)?,
         activity.ends_at,
@@ -221,7 +220,7 @@ pub async fn cancel(
     let previous = RegistrationStatus::from_stored(&row.status)?;
     activity::check_cancellation(ActivityState::from_stored(&activity.state)?, previous)
         .map_err(Error::FailedPrecondition)?;
-    let now = Utc::now();
+    let now = app.clock.now();
     store::cancel_registration(&mut transaction, registration.id, now, reason).await?;
     let cancelled = load(&mut transaction, registration).await?;
     events::registration_changed(&mut transaction, &cancelled, Some(previous), now).await?;
@@ -271,7 +270,7 @@ pub async fn check_in(
         .as_ref()
         .map(|row| RegistrationStatus::from_stored(&row.status))
         .transpose()?;
-    let now = Utc::now();
+    let now = app.clock.now();
     let decision = activity::check_in(
         ActivityState::from_stored(&activity.state)?,
         activity.starts_at,

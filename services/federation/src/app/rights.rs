@@ -7,7 +7,6 @@
 //! answered as if it did not exist); only the handler works on it. Events
 //! carry only ids, codes and times.
 
-use chrono::Utc;
 use flatgov_auth::policy::Access;
 use flatgov_grpc::error::Violations;
 use sqlx::PgConnection;
@@ -15,7 +14,7 @@ use uuid::Uuid;
 
 use super::{App, Page, Retry, claim, commit, recall};
 use crate::access::{self, Actor};
-use crate::domain::codes::{BlockCode, CaseName, Code, Collection};
+use crate::domain::codes::{BlockCode, CaseName, Collection, OrganisationCode};
 use crate::domain::kinds::{
     RightsActionKind, RightsCategory, RightsChannel, RightsOutcome, RightsRequestState,
     require_state,
@@ -32,7 +31,7 @@ pub struct NewRightsRequest {
     pub category: RightsCategory,
     pub channel: RightsChannel,
     /// The handling organisation named; `None` routes by category.
-    pub organisation: Option<Code>,
+    pub organisation: Option<OrganisationCode>,
     pub description: String,
     pub requester_name: String,
     pub requester_phone: String,
@@ -50,7 +49,10 @@ pub enum Step {
         note: String,
     },
     /// Pass it to another member organisation.
-    Transfer { organisation: Code, reason: String },
+    Transfer {
+        organisation: OrganisationCode,
+        reason: String,
+    },
     /// Link a case of the cases service.
     LinkCase { case: CaseName },
     /// Record the outcome.
@@ -63,7 +65,7 @@ pub enum Step {
 /// A page of the requests the caller's organisation handles or recorded.
 #[derive(Debug)]
 pub struct ListRightsRequests {
-    pub organisation: Option<Code>,
+    pub organisation: Option<OrganisationCode>,
     pub category: Option<RightsCategory>,
     pub state: Option<RightsRequestState>,
     pub case: Option<CaseName>,
@@ -149,7 +151,7 @@ pub async fn submit(
         Some(code) => code.clone(),
         None => store::route(&mut transaction, request.category.as_str())
             .await?
-            .map(|code| Code::parse(&code))
+            .map(|code| OrganisationCode::parse(&code))
             .transpose()
             .map_err(|invalid| Error::Corrupt(format!("rights route: {invalid}")))?
             .ok_or_else(|| {
@@ -314,7 +316,7 @@ pub async fn work(app: &App, access: &Access, id: Uuid, step: Step) -> Result<Ri
         }
         Step::Resolve { outcome, note } => {
             require_open(&row, "resolved")?;
-            let now = Utc::now();
+            let now = app.clock.now();
             store::apply(
                 &mut transaction,
                 id,

@@ -5,14 +5,14 @@ use flatgov_auth::policy::Access;
 
 use super::{App, Page, commit};
 use crate::access;
-use crate::domain::codes::{Code, series_name};
+use crate::domain::codes::{OrganisationCode, SeriesCode, series_name};
 use crate::error::{Error, Result};
 use crate::store::activities::{self as store, SeriesRow};
 
 /// A new series, owned by the caller's organisation.
 #[derive(Debug)]
 pub struct NewSeries {
-    pub code: Code,
+    pub code: SeriesCode,
     pub display_name: String,
     pub display_name_en: String,
     pub description: String,
@@ -21,7 +21,7 @@ pub struct NewSeries {
 /// A page of series, optionally of one organisation.
 #[derive(Debug)]
 pub struct ListSeries {
-    pub organisation: Option<Code>,
+    pub organisation: Option<OrganisationCode>,
     pub page: Page<String>,
 }
 
@@ -47,7 +47,7 @@ pub async fn create(app: &App, access: &Access, series: NewSeries) -> Result<Ser
     Ok(row)
 }
 
-pub async fn get(app: &App, code: &Code) -> Result<SeriesRow> {
+pub async fn get(app: &App, code: &SeriesCode) -> Result<SeriesRow> {
     let mut connection = app.connection("reading a series").await?;
     store::get_series(&mut connection, code.as_str())
         .await?
@@ -58,7 +58,7 @@ pub async fn list(app: &App, query: &ListSeries) -> Result<Vec<SeriesRow>> {
     let mut connection = app.connection("listing series").await?;
     Ok(store::list_series(
         &mut connection,
-        query.organisation.as_ref().map(Code::as_str),
+        query.organisation.as_ref().map(OrganisationCode::as_str),
         query.page.after.as_deref(),
         query.page.limit,
     )

@@ -10,7 +10,6 @@
 //! that consent, and reaches the record from then on. Until then the
 //! requester learns nothing of the record, not even who holds it.
 
-use chrono::Utc;
 use flatgov_auth::policy::Access;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -269,7 +268,7 @@ pub async fn decide(app: &App, access: &Access, id: Uuid, decision: Decide) -> R
             state: state.as_str(),
             organisation: register.organisation(),
             decided_by: &register.actor().subject,
-            at: Utc::now(),
+            at: app.clock.now(),
             decline_reason,
         },
     )

@@ -6,14 +6,14 @@ use flatgov_auth::policy::{Access, Scope};
 
 use super::{App, Page, commit};
 use crate::access;
-use crate::domain::codes::{Code, organisation_name};
+use crate::domain::codes::{OrganisationCode, organisation_name};
 use crate::error::{Error, Result};
 use crate::store::organisations::{self as store, StaffChanges, StaffRow};
 
 /// A staff member put on a list.
 #[derive(Debug)]
 pub struct NewStaff {
-    pub organisation: Code,
+    pub organisation: OrganisationCode,
     pub staff_id: String,
     pub display_name: String,
     pub position: String,
@@ -23,7 +23,7 @@ pub struct NewStaff {
 /// A staff member, by organisation and token subject.
 #[derive(Debug, Clone)]
 pub struct StaffName {
-    pub organisation: Code,
+    pub organisation: OrganisationCode,
     pub staff_id: String,
 }
 
@@ -44,7 +44,7 @@ pub struct UpdateStaff {
 /// A page of one organisation's list.
 #[derive(Debug)]
 pub struct ListStaff {
-    pub organisation: Code,
+    pub organisation: OrganisationCode,
     pub include_inactive: bool,
     pub page: Page<String>,
 }
@@ -55,7 +55,7 @@ pub fn staff_name(organisation: &str, staff_id: &str) -> String {
 
 /// A staff list is seen by its own organisation's staff and by
 /// administrators (district-wide).
-fn sees_staff_list(access: &Access, organisation: &Code) -> bool {
+fn sees_staff_list(access: &Access, organisation: &OrganisationCode) -> bool {
     access.has_scope(Scope::DistrictWide)
         || access::reaches_organisations(access, &[organisation.as_str()])
 }

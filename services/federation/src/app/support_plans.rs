@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{App, Page, Retry, claim, commit, recall};
 use crate::access::{self, RegisterAccess};
-use crate::domain::codes::{Code, Collection};
+use crate::domain::codes::{Collection, OrganisationCode};
 use crate::domain::kinds::{MeasureKind, MeasureState, ReferralState, SupportPlanState, VisitKind};
 use crate::domain::support_plan::{self, Actor, Command, NewMeasure, Plan, Record, Refusal};
 use crate::error::{Error, Result};
@@ -27,7 +27,7 @@ use crate::store::{people, referrals};
 #[derive(Debug, Clone)]
 pub struct MeasureInput {
     pub field: String,
-    pub organisation: Code,
+    pub organisation: OrganisationCode,
     pub kind: MeasureKind,
     pub description: String,
     pub due_at: Option<DateTime<Utc>>,
@@ -96,7 +96,7 @@ pub struct ClosePlan {
 #[derive(Debug)]
 pub struct ListPlans {
     pub person: Option<Uuid>,
-    pub organisation: Option<Code>,
+    pub organisation: Option<OrganisationCode>,
     pub state: Option<SupportPlanState>,
     pub page: Page<Uuid>,
 }
@@ -329,6 +329,7 @@ pub(super) async fn create_plan(
     id: Uuid,
     plan: &PlanInput,
     referral: Option<(Uuid, &str)>,
+    now: DateTime<Utc>,
 ) -> Result<()> {
     let actor = register.actor();
     let prefix = &plan.prefix;
@@ -341,7 +342,7 @@ pub(super) async fn create_plan(
     {
         found.add(format!("{prefix}.assessment"), "does not exist");
     }
-    let organisations: Vec<(String, Code)> = plan
+    let organisations: Vec<(String, OrganisationCode)> = plan
         .measures
         .iter()
         .map(|measure| (measure.field.clone(), measure.organisation.clone()))
@@ -385,6 +386,7 @@ pub(super) async fn create_plan(
     events::support_plan_created(
         transaction,
         PlanCreated {
+            at: now,
             plan: id,
             person: plan.person,
             lead_organisation: actor.organisation.as_str(),
@@ -450,6 +452,7 @@ pub async fn create(app: &App, access: &Access, new: NewPlan) -> Result<Plans> {
         referral
             .as_ref()
             .map(|(referral, case)| (*referral, case.as_str())),
+        app.clock.now(),
     )
     .await?;
     let answer = load(&mut transaction, id).await?;
@@ -643,7 +646,7 @@ pub async fn close(app: &App, access: &Access, close: ClosePlan) -> Result<Plans
         organisation: actor.organisation.as_str(),
         subject: &actor.subject,
     };
-    let now = Utc::now();
+    let now = app.clock.now();
     let records = plan
         .apply(
             acting,

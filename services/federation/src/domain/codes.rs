@@ -1,157 +1,53 @@
-//! Codes and resource names: organisation and series codes, division codes,
-//! case names, and the `collection/{id}` names of what this service creates.
+//! Codes and resource names: organisation and division codes (the platform's
+//! vocabulary, `flatgov_vocabulary`), series codes, case names, and the
+//! `collection/{id}` names of what this service creates.
 
-use std::fmt;
-
+use flatgov_vocabulary::{id_in, name_of};
 use uuid::Uuid;
 
 use super::Invalid;
 
-/// A snake-case code of 2 to 48 characters starting with a letter, e.g.
-/// `womens_federation` or `youth_night_school`. Organisation codes are the
-/// `org` claim of staff tokens and appear in events, so they never change.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Code(String);
+pub use flatgov_vocabulary::{BlockCode, DivisionCode, DivisionLevel, OrganisationCode};
 
-impl Code {
-    pub const MAX_LENGTH: usize = 48;
+flatgov_vocabulary::snake_code!(
+    /// A series of joint activities, e.g. `youth_night_school`: the `series/{code}`
+    /// an activity belongs to.
+    SeriesCode, "series code", 48, "youth_night_school"
+);
 
-    pub fn parse(value: &str) -> Result<Self, Invalid> {
-        let value = value.trim();
-        if value.is_empty() {
-            return Err(Invalid::new("must not be empty"));
-        }
-        if value.len() < 2 || value.len() > Self::MAX_LENGTH {
-            return Err(Invalid::new(format!(
-                "`{value}` must be 2 to {} characters long",
-                Self::MAX_LENGTH
-            )));
-        }
-        let mut characters = value.chars();
-        let first_is_letter = characters
-            .next()
-            .is_some_and(|first| first.is_ascii_lowercase());
-        let rest_is_snake_case = characters.all(|character| {
-            character.is_ascii_lowercase() || character.is_ascii_digit() || character == '_'
-        });
-        if !first_is_letter || !rest_is_snake_case {
-            return Err(Invalid::new(format!(
-                "`{value}` must be snake case: lower-case letters, digits and underscores, starting with a letter"
-            )));
-        }
-        Ok(Self(value.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
+impl From<flatgov_vocabulary::SnakeCodeError> for Invalid {
+    fn from(error: flatgov_vocabulary::SnakeCodeError) -> Self {
+        Invalid::new(error.to_string())
     }
 }
 
-impl fmt::Display for Code {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&self.0)
+impl From<flatgov_vocabulary::CodeError> for Invalid {
+    fn from(error: flatgov_vocabulary::CodeError) -> Self {
+        Invalid::new(error.to_string())
     }
 }
-
-/// A member organisation's code.
-pub type OrganisationCode = Code;
 
 /// `organisations/{code}`, or the bare code: request fields that name an
 /// organisation accept both.
 pub fn parse_organisation_reference(value: &str) -> Result<OrganisationCode, Invalid> {
     let value = value.trim();
     let code = value.strip_prefix("organisations/").unwrap_or(value);
-    Code::parse(code)
+    Ok(OrganisationCode::parse(code)?)
 }
 
 pub fn organisation_name(code: &str) -> String {
-    format!("organisations/{code}")
+    name_of("organisations", code)
 }
 
 pub fn series_name(code: &str) -> String {
-    format!("series/{code}")
+    name_of("series", code)
 }
 
 /// `series/{code}`.
-pub fn parse_series_name(value: &str) -> Result<Code, Invalid> {
-    let code = value
-        .trim()
-        .strip_prefix("series/")
-        .ok_or_else(|| Invalid::new(format!("`{value}` must look like series/youth_home")))?;
-    Code::parse(code)
-}
-
-/// The level of an administrative division, known from its code's length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DivisionLevel {
-    District,
-    Subdistrict,
-    Community,
-    Block,
-}
-
-/// A division code: 6 (district), 9 (subdistrict), 12 (community) or 15
-/// (block) digits; each level extends its parent's code, so "inside" is a
-/// prefix test.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct DivisionCode {
-    code: String,
-    level: DivisionLevel,
-}
-
-impl DivisionCode {
-    pub fn parse(value: &str) -> Result<Self, Invalid> {
-        let value = value.trim();
-        if !value.bytes().all(|byte| byte.is_ascii_digit()) {
-            return Err(Invalid::new(format!(
-                "`{value}` must consist of digits only"
-            )));
-        }
-        let level = match value.len() {
-            6 => DivisionLevel::District,
-            9 => DivisionLevel::Subdistrict,
-            12 => DivisionLevel::Community,
-            15 => DivisionLevel::Block,
-            length => {
-                return Err(Invalid::new(format!(
-                    "`{value}` has {length} digits; a division code has 6 (district), 9 (subdistrict), 12 (community) or 15 (block)"
-                )));
-            }
-        };
-        Ok(Self {
-            code: value.to_owned(),
-            level,
-        })
-    }
-
-    pub fn level(&self) -> DivisionLevel {
-        self.level
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.code
-    }
-}
-
-/// A 15-digit block code.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct BlockCode(String);
-
-impl BlockCode {
-    pub fn parse(value: &str) -> Result<Self, Invalid> {
-        let division = DivisionCode::parse(value)?;
-        if division.level() != DivisionLevel::Block {
-            return Err(Invalid::new(format!(
-                "`{}` is not a block code: a block code has 15 digits",
-                value.trim()
-            )));
-        }
-        Ok(Self(division.code))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+pub fn parse_series_name(value: &str) -> Result<SeriesCode, Invalid> {
+    let code = id_in(value.trim(), "series")
+        .map_err(|_| Invalid::new(format!("`{value}` must look like series/youth_home")))?;
+    Ok(SeriesCode::parse(code)?)
 }
 
 /// `cases/{id}`: a case of the cases service, referred to by name only.
@@ -161,11 +57,9 @@ pub struct CaseName(String);
 impl CaseName {
     pub fn parse(value: &str) -> Result<Self, Invalid> {
         let value = value.trim();
-        let id = value
-            .strip_prefix("cases/")
-            .ok_or_else(|| Invalid::new(format!("`{value}` must look like cases/{{id}}")))?;
-        let well_formed = !id.is_empty()
-            && id.len() <= 64
+        let id = id_in(value, "cases")
+            .map_err(|_| Invalid::new(format!("`{value}` must look like cases/{{id}}")))?;
+        let well_formed = id.len() <= 64
             && id.chars().all(|character| {
                 character.is_ascii_alphanumeric() || character == '-' || character == '_'
             });
@@ -238,15 +132,12 @@ impl Collection {
     /// The id in `{collection}/{uuid}`.
     pub fn parse(self, value: &str) -> Result<Uuid, Invalid> {
         let value = value.trim();
-        let id = value
-            .strip_prefix(self.as_str())
-            .and_then(|rest| rest.strip_prefix('/'))
-            .ok_or_else(|| {
-                Invalid::new(format!(
-                    "`{value}` must look like {}/{{uuid}}",
-                    self.as_str()
-                ))
-            })?;
+        let id = id_in(value, self.as_str()).map_err(|_| {
+            Invalid::new(format!(
+                "`{value}` must look like {}/{{uuid}}",
+                self.as_str()
+            ))
+        })?;
         Uuid::parse_str(id).map_err(|_| Invalid::new(format!("`{value}`: `{id}` is not a UUID")))
     }
 
@@ -291,43 +182,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_snake_case_code_is_accepted_and_trimmed() {
-        assert_eq!(
-            Code::parse(" womens_federation ").unwrap().as_str(),
-            "womens_federation"
-        );
-        assert_eq!(Code::parse("a1").unwrap().as_str(), "a1");
-    }
-
-    #[test]
-    fn a_code_with_capitals_hyphens_or_a_leading_digit_is_refused_with_the_rule() {
-        for bad in [
-            "Womens",
-            "womens-federation",
-            "1st_union",
-            "_youth",
-            "妇联",
-            "a b",
-        ] {
-            let error = Code::parse(bad).unwrap_err();
-            assert!(error.0.contains("snake case"), "{bad}: {error}");
-        }
-    }
-
-    #[test]
-    fn a_code_of_the_wrong_length_is_refused() {
-        assert!(Code::parse("a").unwrap_err().0.contains("2 to 48"));
-        assert!(
-            Code::parse(&"a".repeat(49))
-                .unwrap_err()
-                .0
-                .contains("2 to 48")
-        );
-        assert!(Code::parse(&"a".repeat(48)).is_ok());
-        assert!(Code::parse("  ").unwrap_err().0.contains("empty"));
-    }
-
-    #[test]
     fn an_organisation_may_be_named_by_resource_name_or_code() {
         assert_eq!(
             parse_organisation_reference("organisations/red_cross")
@@ -337,6 +191,12 @@ mod tests {
         );
         assert_eq!(
             parse_organisation_reference("red_cross").unwrap().as_str(),
+            "red_cross"
+        );
+        assert_eq!(
+            parse_organisation_reference(" red_cross ")
+                .unwrap()
+                .as_str(),
             "red_cross"
         );
         assert!(parse_organisation_reference("organisations/Red Cross").is_err());
@@ -353,52 +213,6 @@ mod tests {
                 .unwrap_err()
                 .0
                 .contains("series/youth_home")
-        );
-    }
-
-    #[test]
-    fn division_codes_know_their_level_from_their_length() {
-        assert_eq!(
-            DivisionCode::parse("430302").unwrap().level(),
-            DivisionLevel::District
-        );
-        assert_eq!(
-            DivisionCode::parse("430302001").unwrap().level(),
-            DivisionLevel::Subdistrict
-        );
-        assert_eq!(
-            DivisionCode::parse("430302001004").unwrap().level(),
-            DivisionLevel::Community
-        );
-        assert_eq!(
-            DivisionCode::parse("430302001004017").unwrap().level(),
-            DivisionLevel::Block
-        );
-        assert!(
-            DivisionCode::parse("4303020")
-                .unwrap_err()
-                .0
-                .contains("7 digits")
-        );
-        assert!(
-            DivisionCode::parse("43030200a")
-                .unwrap_err()
-                .0
-                .contains("digits only")
-        );
-    }
-
-    #[test]
-    fn a_block_code_has_fifteen_digits() {
-        assert_eq!(
-            BlockCode::parse("430302001004017").unwrap().as_str(),
-            "430302001004017"
-        );
-        assert!(
-            BlockCode::parse("430302001004")
-                .unwrap_err()
-                .0
-                .contains("not a block code")
         );
     }
 

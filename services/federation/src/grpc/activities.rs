@@ -18,8 +18,8 @@ use crate::app::activities::{
 };
 use crate::domain::activity;
 use crate::domain::codes::{
-    Code, Collection, organisation_name, parse_organisation_reference, parse_series_name,
-    series_name,
+    Collection, OrganisationCode, organisation_name, parse_organisation_reference,
+    parse_series_name, series_name,
 };
 use crate::domain::kinds::{ActivityState, Audience};
 use crate::domain::text;
@@ -86,7 +86,7 @@ impl TryFrom<proto::CreateActivityRequest> for NewActivity {
                 parse::optional(&request.series, parse_series_name),
             )
             .flatten();
-        let mut co_organisers: Vec<(String, Code)> = Vec::new();
+        let mut co_organisers: Vec<(String, OrganisationCode)> = Vec::new();
         for (index, value) in request.co_organisers.iter().enumerate() {
             let field = format!("co_organisers[{index}]");
             if let Some(code) = violations.check(&field, parse_organisation_reference(value))

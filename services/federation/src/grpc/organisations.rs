@@ -11,7 +11,7 @@ use super::parse::{self, Listing, finish};
 use crate::app::organisations::{
     self as app, ListOrganisations, NewOrganisation, UpdateOrganisation,
 };
-use crate::domain::codes::{Code, organisation_name};
+use crate::domain::codes::{OrganisationCode, organisation_name};
 use crate::domain::{Invalid, text};
 use crate::error::Result;
 use crate::store::organisations::{OrganisationChanges, OrganisationRow};
@@ -31,16 +31,16 @@ pub fn render(row: OrganisationRow) -> proto::Organisation {
 }
 
 /// `organisations/{code}` (not the bare code: names are names).
-pub fn parse_name(value: &str) -> std::result::Result<Code, Invalid> {
+pub fn parse_name(value: &str) -> std::result::Result<OrganisationCode, Invalid> {
     let code = value.trim().strip_prefix("organisations/").ok_or_else(|| {
         Invalid::new(format!(
             "`{value}` must look like organisations/womens_federation"
         ))
     })?;
-    Code::parse(code)
+    Ok(OrganisationCode::parse(code)?)
 }
 
-fn named(name: &str) -> Result<Code> {
+fn named(name: &str) -> Result<OrganisationCode> {
     let mut violations = Violations::new();
     let code = violations.check("name", parse_name(name));
     finish(violations, || code)
@@ -77,7 +77,7 @@ impl TryFrom<proto::CreateOrganisationRequest> for NewOrganisation {
 
     fn try_from(request: proto::CreateOrganisationRequest) -> Result<Self> {
         let mut violations = Violations::new();
-        let code = violations.check("code", Code::parse(&request.code));
+        let code = violations.check("code", OrganisationCode::parse(request.code.trim()));
         let display_name =
             violations.check("display_name", text::required(&request.display_name, 100));
         let display_name_en = violations.check(

@@ -12,7 +12,7 @@ use prost_types::Timestamp;
 use crate::app::{Page, Retry};
 use crate::domain::Invalid;
 use crate::domain::codes::{
-    BlockCode, Code, DivisionCode, parse_organisation_reference, parse_request_id,
+    BlockCode, DivisionCode, OrganisationCode, parse_organisation_reference, parse_request_id,
 };
 use crate::error::{Error, Result};
 
@@ -56,18 +56,21 @@ pub fn retry(
 }
 
 /// An optional field: `None` when empty, else what `parse` makes of it.
-pub fn optional<T>(
+pub fn optional<T, E: Into<Invalid>>(
     value: &str,
-    parse: impl FnOnce(&str) -> std::result::Result<T, Invalid>,
+    parse: impl FnOnce(&str) -> std::result::Result<T, E>,
 ) -> std::result::Result<Option<T>, Invalid> {
-    if value.trim().is_empty() {
+    let value = value.trim();
+    if value.is_empty() {
         return Ok(None);
     }
-    parse(value).map(Some)
+    parse(value).map(Some).map_err(Into::into)
 }
 
 /// An organisation named by `organisations/{code}` or its code, if given.
-pub fn optional_organisation(value: &str) -> std::result::Result<Option<Code>, Invalid> {
+pub fn optional_organisation(
+    value: &str,
+) -> std::result::Result<Option<OrganisationCode>, Invalid> {
     optional(value, parse_organisation_reference)
 }
 

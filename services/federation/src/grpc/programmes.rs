@@ -14,7 +14,9 @@ use super::words::{self, ProtoWord};
 use crate::access;
 use crate::app::Checked;
 use crate::app::programmes::{self as app, ListProgrammes, NewProgramme, ProgrammeFields};
-use crate::domain::codes::{Code, Collection, organisation_name, parse_organisation_reference};
+use crate::domain::codes::{
+    Collection, OrganisationCode, organisation_name, parse_organisation_reference,
+};
 use crate::domain::kinds::{Audience, ProgrammeKind, ProgrammeState};
 use crate::domain::text;
 use crate::error::{Error, Result};
@@ -73,7 +75,7 @@ impl TryFrom<proto::CreateProgrammeRequest> for NewProgramme {
         let description =
             violations.check("description", text::optional(&request.description, 4000));
         let kind = violations.check("kind", words::required(request.kind));
-        let mut co_organisers: Vec<(String, Code)> = Vec::new();
+        let mut co_organisers: Vec<(String, OrganisationCode)> = Vec::new();
         for (index, value) in request.co_organisers.iter().enumerate() {
             let field = format!("co_organisers[{index}]");
             if let Some(code) = violations.check(&field, parse_organisation_reference(value))

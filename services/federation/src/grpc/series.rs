@@ -9,7 +9,7 @@ use flatgov_proto::federation::v1 as proto;
 use super::FederationService;
 use super::parse::{self, Listing, finish};
 use crate::app::series::{self as app, ListSeries, NewSeries};
-use crate::domain::codes::{Code, organisation_name, parse_series_name, series_name};
+use crate::domain::codes::{SeriesCode, organisation_name, parse_series_name, series_name};
 use crate::domain::text;
 use crate::error::{Error, Result};
 use crate::store::activities::SeriesRow;
@@ -31,7 +31,7 @@ impl TryFrom<proto::CreateSeriesRequest> for NewSeries {
 
     fn try_from(request: proto::CreateSeriesRequest) -> Result<Self> {
         let mut violations = Violations::new();
-        let code = violations.check("code", Code::parse(&request.code));
+        let code = violations.check("code", SeriesCode::parse(request.code.trim()));
         let display_name =
             violations.check("display_name", text::required(&request.display_name, 100));
         let display_name_en = violations.check(

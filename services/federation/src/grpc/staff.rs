@@ -11,7 +11,7 @@ use super::organisations::parse_name as parse_organisation_name;
 use super::parse::{self, Listing, finish};
 use super::words;
 use crate::app::staff::{self as app, ListStaff, NewStaff, StaffName, UpdateStaff, staff_name};
-use crate::domain::codes::{Code, organisation_name, parse_organisation_reference};
+use crate::domain::codes::{OrganisationCode, organisation_name, parse_organisation_reference};
 use crate::domain::kinds::StaffPermission;
 use crate::domain::{Invalid, text};
 use crate::error::{Error, Result};
@@ -44,7 +44,7 @@ fn parse_staff_name(value: &str) -> std::result::Result<StaffName, Invalid> {
         .ok_or_else(shape)?;
     let (code, staff_id) = rest.split_once("/staff/").ok_or_else(shape)?;
     Ok(StaffName {
-        organisation: Code::parse(code)?,
+        organisation: OrganisationCode::parse(code)?,
         staff_id: parse_staff_id(staff_id)?,
     })
 }

@@ -81,7 +81,7 @@ impl Story {
     fn triaged(self, tier: Tier, minutes: i64) -> Self {
         let command = Command::Triage {
             block: BlockName::parse(BLOCK).unwrap(),
-            matter: MatterCode::parse("ENV-03").unwrap(),
+            matter: MatterCode::parse("env_03").unwrap(),
             tier,
         };
         self.then(Actor::System, command, minutes)

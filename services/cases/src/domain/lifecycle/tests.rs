@@ -1,8 +1,8 @@
-use chrono::{NaiveDateTime, TimeDelta};
+use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 
 use super::*;
 use crate::domain::calendar::from_china_local;
-use crate::domain::values::{StaffId, UnitName};
+use crate::domain::values::{MatterCode, StaffId, UnitName};
 
 const BLOCK: &str = "subdistricts/yuhu-lu/blocks/017";
 const OTHER_BLOCK: &str = "subdistricts/yuhu-lu/blocks/018";
@@ -90,7 +90,7 @@ fn refuse(case: &mut Case, actor: Actor, command: Command, minutes: i64) -> Tran
 fn triage(tier: Tier) -> Command {
     Command::Triage {
         block: block(BLOCK),
-        matter: matter("ENV-03"),
+        matter: matter("env_03"),
         tier,
     }
 }
@@ -142,7 +142,7 @@ fn a_new_report_starts_reported_with_its_first_record() {
         id: CaseId::new_v7(),
         kind: CaseKind::SafetyHazard,
         channel: Channel::Patrol,
-        matter: Matter::Classified(matter("SAFE-01")),
+        matter: Matter::Classified(matter("safe_01")),
         place: Place::Block(block(BLOCK)),
     };
     let id = new_case.id;
@@ -160,7 +160,7 @@ fn a_new_report_starts_reported_with_its_first_record() {
         Action::Reported {
             kind: CaseKind::SafetyHazard,
             channel: Channel::Patrol,
-            matter: Matter::Classified(matter("SAFE-01")),
+            matter: Matter::Classified(matter("safe_01")),
             block: Some(block(BLOCK)),
         }
     );
@@ -250,7 +250,7 @@ fn triage_places_the_case_with_its_matter_and_tier() {
     );
     assert_eq!(case.state(), CaseState::Triaged);
     assert_eq!(case.block(), Some(&block(BLOCK)));
-    assert_eq!(case.matter(), &Matter::Classified(matter("ENV-03")));
+    assert_eq!(case.matter(), &Matter::Classified(matter("env_03")));
     assert_eq!(case.tier(), Some(Tier::CoordinationMeeting));
     assert!(matches!(
         records[0].action,
@@ -995,13 +995,13 @@ fn reclassifying_sends_the_case_back_to_dispatch_under_its_new_matter() {
     let mut case = in_progress();
     apply(&mut case, governor(), request_extension(100_000), 25);
     let reclassify = Command::Reclassify {
-        matter: matter("URB-12"),
+        matter: matter("urb_12"),
         tier: Tier::Whistle,
         reason: reason("an illegal structure, not a drain"),
     };
     apply(&mut case, dispatcher(), reclassify, 30);
     assert_eq!(case.state(), CaseState::Triaged);
-    assert_eq!(case.matter(), &Matter::Classified(matter("URB-12")));
+    assert_eq!(case.matter(), &Matter::Classified(matter("urb_12")));
     assert_eq!(case.tier(), Some(Tier::Whistle));
     assert_eq!(case.assignment(), None);
     assert_eq!(case.pending_extension(), None);
@@ -1251,7 +1251,7 @@ fn any_sequence_of_commands_keeps_the_case_consistent_and_its_records_numbered()
                     reason: reason("gate"),
                 },
                 Command::Reclassify {
-                    matter: matter("X-1"),
+                    matter: matter("x_1"),
                     tier: Tier::CoordinationMeeting,
                     reason: reason("r"),
                 },

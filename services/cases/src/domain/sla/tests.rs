@@ -56,7 +56,7 @@ fn dispatched_case(tier: Tier, dispatched_at: DateTime<Utc>) -> Case {
     let (mut case, _) = Case::report(new_case, Actor::System, reported_at);
     let triage = Command::Triage {
         block: BlockName::parse("subdistricts/yuhu-lu/blocks/017").unwrap(),
-        matter: MatterCode::parse("ENV-03").unwrap(),
+        matter: MatterCode::parse("env_03").unwrap(),
         tier,
     };
     case.apply(Actor::System, triage, reported_at).unwrap();
@@ -102,7 +102,7 @@ fn the_default_limits_are_valid_working_durations() {
 
 #[test]
 fn a_matter_override_replaces_the_tier_limits_and_a_tier_specific_one_wins() {
-    let trapped_in_lift = MatterCode::parse("SAFE-LIFT").unwrap();
+    let trapped_in_lift = MatterCode::parse("safe_lift").unwrap();
     let policy = SlaPolicy::default()
         .with_override(trapped_in_lift.clone(), None, limits("30m", "4h", "2h"))
         .with_override(
@@ -110,7 +110,7 @@ fn a_matter_override_replaces_the_tier_limits_and_a_tier_specific_one_wins() {
             Some(Tier::Whistle),
             limits("15m", "2h", "1h"),
         );
-    let lift = matter("SAFE-LIFT");
+    let lift = matter("safe_lift");
     assert_eq!(
         policy.limits(&lift, Tier::FrontLine).acceptance,
         duration("30m")
@@ -124,7 +124,7 @@ fn a_matter_override_replaces_the_tier_limits_and_a_tier_specific_one_wins() {
         duration("15m")
     );
     assert_eq!(
-        policy.limits(&matter("ENV-03"), Tier::FrontLine).acceptance,
+        policy.limits(&matter("env_03"), Tier::FrontLine).acceptance,
         duration("2h")
     );
     assert_eq!(
@@ -140,7 +140,7 @@ fn a_front_line_case_dispatched_friday_afternoon_must_be_accepted_the_same_day()
     let deadlines = SlaPolicy::default()
         .assignment_deadlines(
             &calendar(),
-            &matter("ENV-03"),
+            &matter("env_03"),
             Tier::FrontLine,
             local("2025-09-26 15:00"),
         )
@@ -156,7 +156,7 @@ fn a_meeting_case_dispatched_on_the_eve_of_national_day_is_due_after_the_holiday
     let deadlines = SlaPolicy::default()
         .assignment_deadlines(
             &calendar(),
-            &matter("ENV-03"),
+            &matter("env_03"),
             Tier::CoordinationMeeting,
             local("2025-09-30 16:00"),
         )
@@ -172,7 +172,7 @@ fn deadlines_running_into_a_year_without_a_schedule_are_provisional() {
     let deadlines = SlaPolicy::default()
         .assignment_deadlines(
             &calendar(),
-            &matter("ENV-03"),
+            &matter("env_03"),
             Tier::FrontLine,
             local("2026-12-30 10:00"),
         )
@@ -213,7 +213,7 @@ fn a_rework_gets_the_tiers_rework_limit() {
     let due = SlaPolicy::default()
         .rework_deadline(
             &calendar(),
-            &matter("ENV-03"),
+            &matter("env_03"),
             Tier::FrontLine,
             local("2025-03-07 11:00"),
         )

@@ -49,9 +49,14 @@ pub mod flatgov {
             tonic::include_proto!("flatgov.federation.v1");
         }
     }
+    pub mod mediation {
+        pub mod v1 {
+            tonic::include_proto!("flatgov.mediation.v1");
+        }
+    }
 }
 
-pub use flatgov::{audit, blocks, cases, duties, enforcement, federation, testing};
+pub use flatgov::{audit, blocks, cases, duties, enforcement, federation, mediation, testing};
 
 /// Every flatgov descriptor (and the well-known types they import), for
 /// server reflection and for decoding events without generated code.

@@ -12,7 +12,14 @@ use prost_reflect::{DescriptorPool, DynamicMessage};
 use crate::Output;
 
 /// The services whose streams exist.
-pub const SERVICES: [&str; 5] = ["blocks", "duties", "cases", "enforcement", "federation"];
+pub const SERVICES: [&str; 6] = [
+    "blocks",
+    "duties",
+    "cases",
+    "enforcement",
+    "federation",
+    "mediation",
+];
 
 #[derive(Debug, clap::Args)]
 pub struct EventsArgs {

@@ -33,7 +33,7 @@ state="${FLATGOV_STATE_DIR:-/var/lib/flatgov}"
 out="${FLATGOV_OUT_DIR:-/srv/flatgov}"
 flatgov="${FLATGOV_BIN:-flatgov}"
 # Every flatgov service, and those that call another (they sign their calls).
-read -r -a services <<< "${FLATGOV_SERVICES:-blocks duties cases enforcement federation}"
+read -r -a services <<< "${FLATGOV_SERVICES:-blocks duties cases enforcement federation mediation}"
 read -r -a callers <<< "${FLATGOV_CALLERS:-cases enforcement}"
 # Owners: the services run as 10001 (Dockerfile); PostgreSQL's group in the
 # postgres image is 999 and it accepts a root-owned key readable by its group.

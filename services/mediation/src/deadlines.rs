@@ -8,7 +8,8 @@
 //! mark, the escalation and their events commit together: people's
 //! mediation is handed to the subdistrict's justice office; administrative
 //! and judicial mediation stay, flagged. `StageOverdue` alerts the
-//! subdistrict either way.
+//! subdistrict either way. The same pass lapses agreements' 30-day
+//! windows for judicial confirmation that closed without a decision.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,7 +60,7 @@ pub async fn run_once(mediation: &Mediation) -> Result<usize, Error> {
             .context("finding passed time limits")?;
         store::due_stages(&mut connection, now, BATCH).await?
     };
-    let mut fired = 0;
+    let mut fired = lapse_windows(mediation, now).await?;
     for id in due {
         match fire(mediation, id, now).await {
             Ok(true) => fired += 1,
@@ -70,6 +71,22 @@ pub async fn run_once(mediation: &Mediation) -> Result<usize, Error> {
         }
     }
     Ok(fired)
+}
+
+/// Lapses the judicial-confirmation windows that closed undecided, with
+/// their events, in one transaction; returns how many.
+async fn lapse_windows(mediation: &Mediation, now: DateTime<Utc>) -> Result<usize, Error> {
+    const CONTEXT: &str = "lapsing confirmation windows";
+    let mut transaction = mediation.pool.begin().await.context(CONTEXT)?;
+    let lapsed = store::lapse_windows(&mut transaction, now, BATCH).await?;
+    for window in &lapsed {
+        events::confirmation_lapsed(&mut transaction, window).await?;
+    }
+    transaction.commit().await.context(CONTEXT)?;
+    if !lapsed.is_empty() {
+        tracing::info!(count = lapsed.len(), "judicial confirmation windows lapsed");
+    }
+    Ok(lapsed.len())
 }
 
 /// Marks the passed limit of one dispute's running stage, if no other

@@ -15,7 +15,7 @@ use sqlx::PgConnection;
 use crate::contract;
 use crate::domain::{DisputeType, Outcome, Resolution, Trigger, agreement_name, dispute_name};
 use crate::store::{
-    AgreementRow, DatabaseContext as _, DisputeRow, StageRow, StoreError, parse_level,
+    AgreementRow, DatabaseContext as _, DisputeRow, LapsedWindow, StageRow, StoreError, parse_level,
 };
 
 async fn enqueue<E: flatgov_messaging::Event>(
@@ -195,4 +195,45 @@ pub async fn dispute_closed(
         closed_at: Some(timestamp(at)),
     };
     enqueue(connection, dispute, &event, "publishing a closure").await
+}
+
+pub async fn agreement_confirmed(
+    connection: &mut PgConnection,
+    dispute: &DisputeRow,
+    stage_number: i32,
+    court: &str,
+    confirmed: bool,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let event = proto::AgreementConfirmed {
+        dispute: dispute_name(dispute.id),
+        case: case(dispute),
+        agreement: agreement_name(dispute.id, u32::try_from(stage_number).unwrap_or_default()),
+        court: court.to_owned(),
+        confirmed,
+        subdistrict_code: dispute.subdistrict_code.clone(),
+        decided_at: Some(timestamp(at)),
+    };
+    enqueue(connection, dispute, &event, "publishing a confirmation").await
+}
+
+pub async fn confirmation_lapsed(
+    connection: &mut PgConnection,
+    lapsed: &LapsedWindow,
+) -> Result<(), StoreError> {
+    let name = dispute_name(lapsed.dispute_id);
+    let event = proto::AgreementConfirmationLapsed {
+        dispute: name.clone(),
+        case: lapsed.case_name.clone().unwrap_or_default(),
+        agreement: agreement_name(
+            lapsed.dispute_id,
+            u32::try_from(lapsed.stage_number).unwrap_or_default(),
+        ),
+        subdistrict_code: lapsed.subdistrict_code.clone(),
+        window_closed_at: Some(timestamp(lapsed.confirmation_window_closes)),
+    };
+    flatgov_messaging::outbox::enqueue(connection, &name, &event)
+        .await
+        .context("publishing a lapsed window")?;
+    Ok(())
 }

@@ -80,15 +80,24 @@ fn malformed(
 
 /// Reads `peoples,administrative,judicial` limits such as `30d,30d,60d`.
 fn time_limits(env: &Env) -> Result<TimeLimits, ConfigError> {
-    const NAME: &str = "MEDIATION_TIME_LIMITS";
     const EXPECTED: &str = "three working durations `peoples,administrative,judicial`, each <n>m, <n>h or <n>d, e.g. `30d,30d,60d`";
-    let text = env.optional(NAME, TimeLimits::default().to_string(), EXPECTED)?;
+    let text = env.optional(
+        "MEDIATION_TIME_LIMITS",
+        TimeLimits::default().to_string(),
+        EXPECTED,
+    )?;
     let parts: Vec<&str> = text.split(',').map(str::trim).collect();
     let [peoples, administrative, judicial] = parts.as_slice() else {
-        return Err(malformed(NAME, &text, "expected three durations", EXPECTED));
+        return Err(malformed(
+            "MEDIATION_TIME_LIMITS",
+            &text,
+            "expected three durations",
+            EXPECTED,
+        ));
     };
     let parse = |part: &str| {
-        WorkingDuration::parse(part).map_err(|error| malformed(NAME, &text, error, EXPECTED))
+        WorkingDuration::parse(part)
+            .map_err(|error| malformed("MEDIATION_TIME_LIMITS", &text, error, EXPECTED))
     };
     Ok(TimeLimits {
         peoples: parse(peoples)?,

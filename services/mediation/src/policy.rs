@@ -54,6 +54,8 @@ pub static POLICY: Policy = Policy {
         rpc("HandOverDispute").grants(WORKERS).writes(),
         rpc("SignAgreement").grants(WORKERS).writes(),
         rpc("RecordFollowUp").grants(WORKERS).writes(),
+        // The court's decision reaches the subdistrict, which records it.
+        rpc("RecordConfirmation").grants(WORKERS).writes(),
         // Moves every replica's clock: test deployments only, and even
         // there only for district-wide administrators.
         rpc("AdvanceTestClock")

@@ -95,6 +95,10 @@ pub struct AgreementRow {
     pub state: String,
     pub follow_up_notes: Option<String>,
     pub follow_up_time: Option<DateTime<Utc>>,
+    /// `confirmed`, `refused` or `lapsed`; `None` while the window is open.
+    pub confirmation: Option<String>,
+    pub confirmation_court: Option<String>,
+    pub confirmation_time: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -216,7 +220,8 @@ pub async fn load(
     .context("reading a dispute's sessions")?;
     let agreements = sqlx::query_as(
         "select stage_number, terms, performance_deadline, confirmation_window_closes, sign_time,
-                state, follow_up_notes, follow_up_time
+                state, follow_up_notes, follow_up_time, confirmation, confirmation_court,
+                confirmation_time
            from agreements where dispute_id = $1 order by stage_number",
     )
     .bind(id)
@@ -534,4 +539,69 @@ pub async fn lock_due(
         Some(id) => load(connection, id, false).await,
         None => Ok(None),
     }
+}
+
+/// Records the court's decision on the agreement of `stage_number`, if its
+/// window is still open and undecided at `at`; false otherwise.
+pub async fn decide_confirmation(
+    connection: &mut PgConnection,
+    dispute_id: Uuid,
+    stage_number: i32,
+    decision: &str,
+    court: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let updated = sqlx::query(
+        "update agreements set confirmation = $3, confirmation_court = $4, confirmation_time = $5
+          where dispute_id = $1 and stage_number = $2 and confirmation is null
+            and confirmation_window_closes >= $5",
+    )
+    .bind(dispute_id)
+    .bind(stage_number)
+    .bind(decision)
+    .bind(court)
+    .bind(at)
+    .execute(connection)
+    .await
+    .context("recording a judicial confirmation")?;
+    Ok(updated.rows_affected() == 1)
+}
+
+/// An agreement whose confirmation window lapsed, with what its event needs.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LapsedWindow {
+    pub dispute_id: Uuid,
+    pub stage_number: i32,
+    pub case_name: Option<String>,
+    pub subdistrict_code: String,
+    pub confirmation_window_closes: DateTime<Utc>,
+}
+
+/// Marks every window closed before `now` without a decision as lapsed, up
+/// to `limit` of them. One statement: a window lapses once whichever replica
+/// runs it.
+pub async fn lapse_windows(
+    connection: &mut PgConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<LapsedWindow>, StoreError> {
+    sqlx::query_as(
+        "with lapsed as (
+             update agreements a set confirmation = 'lapsed', confirmation_time = $1
+              where (a.dispute_id, a.stage_number) in (
+                        select dispute_id, stage_number from agreements
+                         where confirmation is null and confirmation_window_closes < $1
+                         order by confirmation_window_closes
+                         limit $2
+                         for update skip locked)
+              returning a.dispute_id, a.stage_number, a.confirmation_window_closes)
+         select l.dispute_id, l.stage_number, d.case_name, d.subdistrict_code,
+                l.confirmation_window_closes
+           from lapsed l join disputes d on d.id = l.dispute_id",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(connection)
+    .await
+    .context("lapsing confirmation windows")
 }

@@ -470,3 +470,103 @@ async fn bad_input_is_refused_field_by_field_without_echoing_personal_data_and_c
     assert_eq!(before, after);
     service.application.shutdown().await.unwrap();
 }
+
+async fn signed(service: &Service) -> proto::Dispute {
+    let registered = service.register(neighbour_noise()).await;
+    let accept = |party| proto::Acceptance {
+        party,
+        accept_time: Some(timestamp(Utc::now())),
+    };
+    service
+        .client
+        .clone()
+        .sign_agreement(with_token(
+            proto::SignAgreementRequest {
+                dispute: registered.name.clone(),
+                terms: "互相谅解".into(),
+                acceptances: vec![accept(1), accept(2)],
+                performance_deadline: Some(timestamp(Utc::now() + TimeDelta::days(7))),
+            },
+            &service.dispatcher,
+        ))
+        .await
+        .expect("signed")
+        .into_inner()
+}
+
+fn confirm(dispute: &str) -> proto::RecordConfirmationRequest {
+    proto::RecordConfirmationRequest {
+        dispute: dispute.into(),
+        court: "yuhu_court".into(),
+        confirmed: true,
+    }
+}
+
+#[tokio::test]
+async fn a_court_confirms_an_agreement_within_thirty_days_and_an_undecided_window_lapses_once() {
+    let service = Service::start().await;
+    let mut client = service.client.clone();
+    let dispatcher = service.dispatcher.clone();
+    let confirmed_dispute = signed(&service).await;
+    let confirmed = client
+        .record_confirmation(with_token(confirm(&confirmed_dispute.name), &dispatcher))
+        .await
+        .expect("confirmation recorded")
+        .into_inner();
+    let agreement = current(&confirmed).agreement.clone().unwrap();
+    assert_eq!(
+        agreement.confirmation,
+        proto::ConfirmationState::Confirmed as i32
+    );
+    assert_eq!(agreement.confirmation_court, "yuhu_court");
+    let twice = client
+        .record_confirmation(with_token(confirm(&confirmed_dispute.name), &dispatcher))
+        .await
+        .unwrap_err();
+    assert_eq!(twice.code(), Code::FailedPrecondition);
+
+    let undecided = signed(&service).await;
+    service
+        .client
+        .clone()
+        .advance_test_clock(with_token(
+            proto::AdvanceTestClockRequest {
+                by: Some(prost_types::Duration {
+                    seconds: 31 * 86_400,
+                    nanos: 0,
+                }),
+            },
+            &service.test.auth.admin_token(),
+        ))
+        .await
+        .expect("clock moved");
+    let name = undecided.name.clone();
+    let lapsed = eventually("the window lapses", PATIENCE, || {
+        let mut client = client.clone();
+        let request = with_token(proto::GetDisputeRequest { name: name.clone() }, &dispatcher);
+        async move {
+            let dispute = client.get_dispute(request).await.ok()?.into_inner();
+            let agreement = current(&dispute).agreement.clone()?;
+            (agreement.confirmation == proto::ConfirmationState::Lapsed as i32).then_some(dispute)
+        }
+    })
+    .await;
+    assert_eq!(lapsed.name, undecided.name);
+    let late = client
+        .record_confirmation(with_token(confirm(&undecided.name), &dispatcher))
+        .await
+        .unwrap_err();
+    assert_eq!(late.code(), Code::FailedPrecondition);
+    let envelopes = envelopes(&service).await;
+    let decided: Vec<proto::AgreementConfirmed> = decoded(&envelopes);
+    assert_eq!(decided.len(), 1);
+    assert!(decided[0].confirmed);
+    let lapses: Vec<proto::AgreementConfirmationLapsed> = decoded(&envelopes);
+    assert_eq!(
+        lapses.len(),
+        1,
+        "the confirmed agreement's window does not lapse"
+    );
+    assert_eq!(lapses[0].dispute, undecided.name);
+    service.application.shutdown().await.unwrap();
+}

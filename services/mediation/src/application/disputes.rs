@@ -582,6 +582,9 @@ pub async fn sign(
         state: "awaiting_performance".to_owned(),
         follow_up_notes: None,
         follow_up_time: None,
+        confirmation: None,
+        confirmation_court: None,
+        confirmation_time: None,
     };
     let acceptances: Vec<AcceptanceRow> = command
         .acceptances
@@ -671,5 +674,66 @@ pub async fn follow_up(
         )
         .await?;
     }
+    finish(mediation, access, transaction, id, CONTEXT).await
+}
+
+#[derive(Debug, Clone)]
+pub struct RecordConfirmation {
+    /// The court's code.
+    pub court: String,
+    pub confirmed: bool,
+}
+
+/// Records the court's decision on the dispute's latest agreement.
+pub async fn record_confirmation(
+    mediation: &Mediation,
+    access: &Access,
+    id: Uuid,
+    command: RecordConfirmation,
+) -> Result<StoredDispute, Error> {
+    const CONTEXT: &str = "recording a judicial confirmation";
+    let (mut transaction, stored) = open(mediation, access, id, CONTEXT).await?;
+    let agreement = stored.agreements.last().cloned().ok_or_else(|| {
+        Error::FailedPrecondition("the dispute has no agreement to confirm".into())
+    })?;
+    let now = mediation.clock.now();
+    if agreement.confirmation.is_some() {
+        return Err(Error::FailedPrecondition(
+            "the agreement's judicial confirmation was already decided or lapsed".into(),
+        ));
+    }
+    if now > agreement.confirmation_window_closes {
+        return Err(Error::FailedPrecondition(
+            "the 30-day window for judicial confirmation has closed".into(),
+        ));
+    }
+    let decision = if command.confirmed {
+        "confirmed"
+    } else {
+        "refused"
+    };
+    let decided = store::decide_confirmation(
+        &mut transaction,
+        id,
+        agreement.stage_number,
+        decision,
+        &command.court,
+        now,
+    )
+    .await?;
+    if !decided {
+        return Err(Error::FailedPrecondition(
+            "the agreement's judicial confirmation was already decided or lapsed".into(),
+        ));
+    }
+    events::agreement_confirmed(
+        &mut transaction,
+        &stored.dispute,
+        agreement.stage_number,
+        &command.court,
+        command.confirmed,
+        now,
+    )
+    .await?;
     finish(mediation, access, transaction, id, CONTEXT).await
 }

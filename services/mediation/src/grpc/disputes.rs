@@ -19,8 +19,8 @@ use uuid::Uuid;
 use super::MediationService;
 use super::render;
 use crate::application::disputes::{
-    self, FollowUp, HandOver, ListDisputes, Mediator, NewParty, NewSession, RegisterDispute,
-    SignAgreement,
+    self, FollowUp, HandOver, ListDisputes, Mediator, NewParty, NewSession, RecordConfirmation,
+    RegisterDispute, SignAgreement,
 };
 use crate::contract;
 use crate::domain::{Level, Outcome};
@@ -458,6 +458,22 @@ pub(super) async fn record_follow_up(
         notes,
     };
     let stored = disputes::follow_up(&service.mediation, access, id, command).await?;
+    render::full(&stored)
+}
+
+pub(super) async fn record_confirmation(
+    service: &MediationService,
+    access: &Access,
+    request: proto::RecordConfirmationRequest,
+) -> Result<proto::Dispute, Error> {
+    let court = OrganisationCode::parse(request.court.trim())
+        .map_err(|error| Error::invalid("court", error))?;
+    let id = dispute_id(request.dispute.trim())?;
+    let command = RecordConfirmation {
+        court: court.to_string(),
+        confirmed: request.confirmed,
+    };
+    let stored = disputes::record_confirmation(&service.mediation, access, id, command).await?;
     render::full(&stored)
 }
 

@@ -38,6 +38,7 @@ flatgov_grpc::dispatch! {
         fn hand_over_dispute(proto::HandOverDisputeRequest) -> proto::Dispute => disputes::hand_over_dispute;
         fn sign_agreement(proto::SignAgreementRequest) -> proto::Dispute => disputes::sign_agreement;
         fn record_follow_up(proto::RecordFollowUpRequest) -> proto::Dispute => disputes::record_follow_up;
+        fn record_confirmation(proto::RecordConfirmationRequest) -> proto::Dispute => disputes::record_confirmation;
         fn advance_test_clock(proto::AdvanceTestClockRequest) -> proto::AdvanceTestClockResponse => test_clock::advance_test_clock;
     }
 }

@@ -98,6 +98,15 @@ fn stage(stored: &StoredDispute, row: &StageRow) -> Result<proto::Stage, Error> 
                 state: state as i32,
                 follow_up_notes: agreement.follow_up_notes.clone().unwrap_or_default(),
                 follow_up_time: optional_timestamp(agreement.follow_up_time),
+                confirmation: match agreement.confirmation.as_deref() {
+                    None => proto::ConfirmationState::Unspecified,
+                    Some("confirmed") => proto::ConfirmationState::Confirmed,
+                    Some("refused") => proto::ConfirmationState::Refused,
+                    Some("lapsed") => proto::ConfirmationState::Lapsed,
+                    Some(other) => return Err(corrupt("confirmation", other)),
+                } as i32,
+                confirmation_court: agreement.confirmation_court.clone().unwrap_or_default(),
+                confirmation_time: optional_timestamp(agreement.confirmation_time),
             })
         })
         .transpose()?;

@@ -2,7 +2,9 @@
 
 use flatgov_proto::mediation::v1 as proto;
 
-use crate::domain::{DisputeState, DisputeType, Level, Outcome, PartyRole, Resolution, Trigger};
+use crate::domain::{
+    DisputeState, DisputeType, Level, Outcome, PartyRole, Resolution, RiskKind, Trigger,
+};
 
 pub fn level(level: Level) -> proto::MediationLevel {
     match level {
@@ -111,5 +113,13 @@ pub fn party_role_from(value: i32) -> Option<PartyRole> {
         proto::PartyRole::Applicant => Some(PartyRole::Applicant),
         proto::PartyRole::Respondent => Some(PartyRole::Respondent),
         proto::PartyRole::Unspecified => None,
+    }
+}
+
+pub fn risk_kind(kind: RiskKind) -> proto::RiskKind {
+    match kind {
+        RiskKind::Threat => proto::RiskKind::Threat,
+        RiskKind::ManyParties => proto::RiskKind::ManyParties,
+        RiskKind::Repeat => proto::RiskKind::Repeat,
     }
 }

@@ -13,10 +13,13 @@ use flatgov_proto::mediation::v1 as proto;
 use sqlx::PgConnection;
 
 use crate::contract;
-use crate::domain::{DisputeType, Outcome, Resolution, Trigger, agreement_name, dispute_name};
+use crate::domain::{
+    DisputeType, Outcome, Resolution, RiskKind, Trigger, agreement_name, dispute_name,
+};
 use crate::store::{
     AgreementRow, DatabaseContext as _, DisputeRow, LapsedWindow, StageRow, StoreError, parse_level,
 };
+use uuid::Uuid;
 
 async fn enqueue<E: flatgov_messaging::Event>(
     connection: &mut PgConnection,
@@ -236,4 +239,24 @@ pub async fn confirmation_lapsed(
         .await
         .context("publishing a lapsed window")?;
     Ok(())
+}
+
+pub async fn risk_flagged(
+    connection: &mut PgConnection,
+    dispute: &DisputeRow,
+    kind: RiskKind,
+    linked: &[Uuid],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let event = proto::RiskFlagged {
+        dispute: dispute_name(dispute.id),
+        case: case(dispute),
+        kind: contract::risk_kind(kind) as i32,
+        subdistrict_code: dispute.subdistrict_code.clone(),
+        community_code: dispute.community_code.clone(),
+        linked_disputes: linked.iter().map(|id| dispute_name(*id)).collect(),
+        parties: u32::try_from(dispute.party_count).unwrap_or_default(),
+        flagged_at: Some(timestamp(at)),
+    };
+    enqueue(connection, dispute, &event, "publishing a risk").await
 }

@@ -56,6 +56,10 @@ pub static POLICY: Policy = Policy {
         rpc("RecordFollowUp").grants(WORKERS).writes(),
         // The court's decision reaches the subdistrict, which records it.
         rpc("RecordConfirmation").grants(WORKERS).writes(),
+        rpc("FlagThreat").grants(WORKERS).writes(),
+        // Counts and rates, no personal data: for those who answer for a
+        // place (a division the caller covers) and its integrators.
+        rpc("GetIndicators").grants(&[SUBDISTRICT_STAFF, INTEGRATORS]),
         // Moves every replica's clock: test deployments only, and even
         // there only for district-wide administrators.
         rpc("AdvanceTestClock")
@@ -117,7 +121,7 @@ mod tests {
         for rule in POLICY.rules {
             let expected = match rule.method {
                 "GetDispute" => Audit::PersonalRead,
-                "ListDisputes" => Audit::No,
+                "ListDisputes" | "GetIndicators" => Audit::No,
                 _ => Audit::Write,
             };
             assert_eq!(rule.audit, expected, "{}", rule.method);

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::domain::{DisputeState, Level, Track};
+use crate::domain::{DisputeState, Level, RiskKind, SAME_PARTIES, Track};
 use crate::policy::Reach;
 
 /// Why the store failed, with what it was doing. SQL is only logged by the
@@ -108,6 +108,12 @@ pub struct AcceptanceRow {
     pub accept_time: DateTime<Utc>,
 }
 
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RiskRow {
+    pub kind: String,
+    pub flag_time: DateTime<Utc>,
+}
+
 /// A dispute with everything recorded about it.
 #[derive(Debug, Clone)]
 pub struct StoredDispute {
@@ -118,6 +124,9 @@ pub struct StoredDispute {
     pub sessions: Vec<SessionRow>,
     pub agreements: Vec<AgreementRow>,
     pub acceptances: Vec<AcceptanceRow>,
+    pub risks: Vec<RiskRow>,
+    /// Earlier disputes between the same parties.
+    pub links: Vec<Uuid>,
 }
 
 impl StoredDispute {
@@ -236,6 +245,20 @@ pub async fn load(
     .fetch_all(&mut *connection)
     .await
     .context("reading a dispute's acceptances")?;
+    let risks = sqlx::query_as(
+        "select kind, flag_time from risks where dispute_id = $1 order by flag_time, kind",
+    )
+    .bind(id)
+    .fetch_all(&mut *connection)
+    .await
+    .context("reading a dispute's risks")?;
+    let links = sqlx::query_scalar(
+        "select earlier_id from dispute_links where dispute_id = $1 order by earlier_id",
+    )
+    .bind(id)
+    .fetch_all(&mut *connection)
+    .await
+    .context("reading a dispute's links")?;
     Ok(Some(StoredDispute {
         dispute,
         parties,
@@ -243,6 +266,8 @@ pub async fn load(
         sessions,
         agreements,
         acceptances,
+        risks,
+        links,
     }))
 }
 
@@ -604,4 +629,166 @@ pub async fn lapse_windows(
     .fetch_all(connection)
     .await
     .context("lapsing confirmation windows")
+}
+
+/// Flags `kind` on a dispute; false when it was flagged before.
+pub async fn insert_risk(
+    connection: &mut PgConnection,
+    dispute_id: Uuid,
+    kind: RiskKind,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "insert into risks (dispute_id, kind, flag_time) values ($1, $2, $3)
+         on conflict do nothing",
+    )
+    .bind(dispute_id)
+    .bind(kind.as_str())
+    .bind(at)
+    .execute(connection)
+    .await
+    .context("flagging a risk")?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// Earlier disputes of `subdistrict` sharing at least `SAME_PARTIES` of
+/// `phones` with dispute `id`.
+pub async fn earlier_between_same_parties(
+    connection: &mut PgConnection,
+    id: Uuid,
+    subdistrict: &str,
+    phones: &[String],
+) -> Result<Vec<Uuid>, StoreError> {
+    sqlx::query_scalar(
+        "select p.dispute_id from parties p join disputes d on d.id = p.dispute_id
+          where p.phone = any($1) and d.subdistrict_code = $2 and d.id <> $3
+          group by p.dispute_id having count(distinct p.phone) >= $4
+          order by p.dispute_id",
+    )
+    .bind(phones)
+    .bind(subdistrict)
+    .bind(id)
+    .bind(SAME_PARTIES)
+    .fetch_all(connection)
+    .await
+    .context("finding repeat disputes")
+}
+
+pub async fn insert_links(
+    connection: &mut PgConnection,
+    id: Uuid,
+    earlier: &[Uuid],
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "insert into dispute_links (dispute_id, earlier_id)
+         select $1, unnest($2::uuid[]) on conflict do nothing",
+    )
+    .bind(id)
+    .bind(earlier)
+    .execute(connection)
+    .await
+    .context("linking repeat disputes")?;
+    Ok(())
+}
+
+/// The indicators of disputes registered in `[start, end)` whose community
+/// starts with `prefix` (all when `None`).
+#[derive(Debug, Clone, Default)]
+pub struct IndicatorRows {
+    pub received: i64,
+    /// (level, concluded, agreements)
+    pub levels: Vec<(String, i64, i64)>,
+    pub agreements_signed: i64,
+    pub agreements_performed: i64,
+    pub agreements_breached: i64,
+    pub mean_hours_to_agreement: Option<f64>,
+    pub confirmed: i64,
+    pub confirmation_ended: i64,
+    /// (`YYYY-MM` in China time, disputes)
+    pub monthly: Vec<(String, i64)>,
+}
+
+pub async fn indicators(
+    connection: &mut PgConnection,
+    prefix: Option<&str>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<IndicatorRows, StoreError> {
+    let received: i64 = sqlx::query_scalar(
+        "select count(*) from disputes d
+          where ($1::text is null or d.community_code like $1 || '%')
+            and d.register_time >= $2 and d.register_time < $3",
+    )
+    .bind(prefix)
+    .bind(start)
+    .bind(end)
+    .fetch_one(&mut *connection)
+    .await
+    .context("counting disputes")?;
+    let levels: Vec<(String, i64, i64)> = sqlx::query_as(
+        "select s.level, count(*), count(*) filter (where s.outcome = 'agreement')
+           from stages s join disputes d on d.id = s.dispute_id
+          where ($1::text is null or d.community_code like $1 || '%')
+            and d.register_time >= $2 and d.register_time < $3 and s.outcome is not null
+          group by s.level",
+    )
+    .bind(prefix)
+    .bind(start)
+    .bind(end)
+    .fetch_all(&mut *connection)
+    .await
+    .context("measuring the levels")?;
+    let (signed, performed, breached, confirmed, ended, mean_seconds): (
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        Option<f64>,
+    ) = sqlx::query_as(
+        "select count(*),
+                count(*) filter (where a.state = 'performed'),
+                count(*) filter (where a.state = 'breached'),
+                count(*) filter (where a.confirmation = 'confirmed'),
+                count(*) filter (where a.confirmation is not null),
+                (select avg(extract(epoch from first_sign - register_time))::float8
+                   from (select d2.register_time, min(a2.sign_time) as first_sign
+                           from disputes d2 join agreements a2 on a2.dispute_id = d2.id
+                          where ($1::text is null or d2.community_code like $1 || '%')
+                            and d2.register_time >= $2 and d2.register_time < $3
+                          group by d2.id, d2.register_time) firsts)
+           from agreements a join disputes d on d.id = a.dispute_id
+          where ($1::text is null or d.community_code like $1 || '%')
+            and d.register_time >= $2 and d.register_time < $3",
+    )
+    .bind(prefix)
+    .bind(start)
+    .bind(end)
+    .fetch_one(&mut *connection)
+    .await
+    .context("measuring agreements")?;
+    let monthly: Vec<(String, i64)> = sqlx::query_as(
+        "select to_char(d.register_time at time zone 'Asia/Shanghai', 'YYYY-MM') as month, count(*)
+           from disputes d
+          where ($1::text is null or d.community_code like $1 || '%')
+            and d.register_time >= $2 and d.register_time < $3
+          group by month order by month",
+    )
+    .bind(prefix)
+    .bind(start)
+    .bind(end)
+    .fetch_all(&mut *connection)
+    .await
+    .context("counting disputes per month")?;
+    Ok(IndicatorRows {
+        received,
+        levels,
+        agreements_signed: signed,
+        agreements_performed: performed,
+        agreements_breached: breached,
+        mean_hours_to_agreement: mean_seconds.map(|seconds| seconds / 3600.0),
+        confirmed,
+        confirmation_ended: ended,
+        monthly,
+    })
 }

@@ -570,3 +570,126 @@ async fn a_court_confirms_an_agreement_within_thirty_days_and_an_undecided_windo
     assert_eq!(lapses[0].dispute, undecided.name);
     service.application.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn repeats_between_the_same_parties_are_linked_and_many_parties_and_threats_alert_the_subdistrict_once()
+ {
+    let service = Service::start().await;
+    let mut client = service.client.clone();
+    let first = service.register(neighbour_noise()).await;
+    assert!(first.risks.is_empty());
+    let repeat = service.register(neighbour_noise()).await;
+    assert_eq!(repeat.linked_disputes, std::slice::from_ref(&first.name));
+    assert_eq!(repeat.risks[0].kind, proto::RiskKind::Repeat as i32);
+
+    let mut crowd = neighbour_noise();
+    let dispute = crowd.dispute.as_mut().unwrap();
+    dispute.parties = (0..6)
+        .map(|n| {
+            party(
+                proto::PartyRole::Applicant,
+                &format!("业主{n}"),
+                &format!("1360013600{n}"),
+            )
+        })
+        .collect();
+    let many = service.register(crowd).await;
+    assert_eq!(many.risks[0].kind, proto::RiskKind::ManyParties as i32);
+
+    for _ in 0..2 {
+        client
+            .flag_threat(with_token(
+                proto::FlagThreatRequest {
+                    dispute: first.name.clone(),
+                },
+                &service.dispatcher,
+            ))
+            .await
+            .expect("threat flagged");
+    }
+    let flagged: Vec<proto::RiskFlagged> = decoded(&envelopes(&service).await);
+    let kinds: Vec<i32> = flagged.iter().map(|flag| flag.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            proto::RiskKind::Repeat as i32,
+            proto::RiskKind::ManyParties as i32,
+            proto::RiskKind::Threat as i32
+        ]
+    );
+    assert_eq!(
+        flagged[0].linked_disputes,
+        std::slice::from_ref(&first.name)
+    );
+    assert_eq!(flagged[1].parties, 6);
+    assert!(
+        flagged
+            .iter()
+            .all(|flag| flag.subdistrict_code == SUBDISTRICT)
+    );
+    service.application.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn indicators_count_received_disputes_success_per_level_and_the_monthly_trend_for_the_callers_place_only()
+ {
+    let service = Service::start().await;
+    let mut client = service.client.clone();
+    let dispatcher = service.dispatcher.clone();
+    let agreed = signed(&service).await;
+    let failed = service.register(neighbour_noise()).await;
+    client
+        .conclude_stage(with_token(
+            proto::ConcludeStageRequest {
+                dispute: failed.name.clone(),
+                outcome: proto::StageOutcome::Failed as i32,
+            },
+            &dispatcher,
+        ))
+        .await
+        .expect("failed");
+    client
+        .record_follow_up(with_token(
+            proto::RecordFollowUpRequest {
+                dispute: agreed.name.clone(),
+                performed: true,
+                notes: "已履行".into(),
+            },
+            &dispatcher,
+        ))
+        .await
+        .expect("performed");
+    let request = || proto::GetIndicatorsRequest {
+        division_code: SUBDISTRICT.into(),
+        period_start: Some(timestamp(Utc::now() - TimeDelta::days(1))),
+        period_end: Some(timestamp(Utc::now() + TimeDelta::days(1))),
+    };
+    let indicators = client
+        .get_indicators(with_token(request(), &dispatcher))
+        .await
+        .expect("indicators")
+        .into_inner();
+    assert_eq!(indicators.received, 2);
+    assert_eq!(indicators.levels.len(), 1);
+    let peoples = &indicators.levels[0];
+    assert_eq!(peoples.level, proto::MediationLevel::Peoples as i32);
+    assert_eq!((peoples.concluded, peoples.agreements), (2, 1));
+    assert!((peoples.success_rate - 0.5).abs() < 1e-9);
+    assert_eq!(indicators.agreements_signed, 1);
+    assert_eq!(indicators.agreements_performed, 1);
+    assert!(indicators.mean_hours_to_agreement >= 0.0);
+    assert_eq!(indicators.monthly.len(), 1);
+    assert_eq!(indicators.monthly[0].disputes, 2);
+
+    let stranger = service.token_in(
+        "dispatcher-2",
+        &[Role::SubdistrictDispatcher],
+        OTHER_SUBDISTRICT,
+    );
+    let status = client
+        .get_indicators(with_token(request(), &stranger))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    service.application.shutdown().await.unwrap();
+}

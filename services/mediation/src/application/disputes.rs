@@ -11,8 +11,8 @@ use uuid::Uuid;
 use super::{Mediation, record_audit, subject};
 use crate::domain::track::check_acceptances;
 use crate::domain::{
-    Conclusion, DisputeState, DisputeType, Level, Outcome, PartyRole, Resolution, Trigger,
-    dispute_name, justice_office, mediation_committee,
+    Conclusion, DisputeState, DisputeType, Level, MANY_PARTIES, Outcome, PartyRole, Resolution,
+    RiskKind, Trigger, dispute_name, justice_office, mediation_committee,
 };
 use crate::error::Error;
 use crate::events;
@@ -215,6 +215,7 @@ pub async fn register(
     store::insert_stage(&mut transaction, id, &stage).await?;
     events::dispute_registered(&mut transaction, &dispute).await?;
     events::stage_started(&mut transaction, &dispute, &stage, Trigger::Registered).await?;
+    flag_registration_risks(&mut transaction, &dispute, &parties, now).await?;
     access.audit().resource(name);
     record_audit(&mut transaction, access, "registering a dispute").await?;
     transaction
@@ -223,6 +224,60 @@ pub async fn register(
         .context("registering a dispute")?;
     tracing::info!(dispute = %id, level = %level, "dispute registered");
     reload(mediation, id).await
+}
+
+/// Flags what registration reveals: many parties, and repeats between the
+/// same parties within the subdistrict (linked to the earlier disputes).
+async fn flag_registration_risks(
+    transaction: &mut Transaction,
+    dispute: &DisputeRow,
+    parties: &[PartyRow],
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    if parties.len() >= MANY_PARTIES {
+        store::insert_risk(transaction, dispute.id, RiskKind::ManyParties, now).await?;
+        events::risk_flagged(transaction, dispute, RiskKind::ManyParties, &[], now).await?;
+    }
+    let phones: Vec<String> = parties.iter().map(|party| party.phone.clone()).collect();
+    let earlier = store::earlier_between_same_parties(
+        transaction,
+        dispute.id,
+        &dispute.subdistrict_code,
+        &phones,
+    )
+    .await?;
+    if !earlier.is_empty() {
+        store::insert_links(transaction, dispute.id, &earlier).await?;
+        store::insert_risk(transaction, dispute.id, RiskKind::Repeat, now).await?;
+        events::risk_flagged(transaction, dispute, RiskKind::Repeat, &earlier, now).await?;
+        tracing::info!(dispute = %dispute.id, earlier = earlier.len(), "repeat dispute linked");
+    }
+    Ok(())
+}
+
+/// Flags a threat (violence, self-harm, a mass petition); once.
+pub async fn flag_threat(
+    mediation: &Mediation,
+    access: &Access,
+    id: Uuid,
+) -> Result<StoredDispute, Error> {
+    const CONTEXT: &str = "flagging a threat";
+    let (mut transaction, stored) = open(mediation, access, id, CONTEXT).await?;
+    if stored.state()? == DisputeState::Closed {
+        return Err(Error::FailedPrecondition("the dispute is closed".into()));
+    }
+    let now = mediation.clock.now();
+    if store::insert_risk(&mut transaction, id, RiskKind::Threat, now).await? {
+        events::risk_flagged(
+            &mut transaction,
+            &stored.dispute,
+            RiskKind::Threat,
+            &[],
+            now,
+        )
+        .await?;
+    }
+    finish(mediation, access, transaction, id, CONTEXT).await
 }
 
 async fn reload(mediation: &Mediation, id: Uuid) -> Result<StoredDispute, Error> {

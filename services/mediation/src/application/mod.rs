@@ -6,6 +6,7 @@
 //! record in one transaction.
 
 pub mod disputes;
+pub mod indicators;
 
 use std::fmt;
 

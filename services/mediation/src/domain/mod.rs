@@ -6,6 +6,7 @@ pub mod values;
 
 pub use track::{Conclusion, Track, TransitionError};
 pub use values::{
-    DisputeState, DisputeType, Level, Outcome, PartyRole, Resolution, Trigger, agreement_name,
-    dispute_name, justice_office, mediation_committee, stage_name,
+    DisputeState, DisputeType, Level, MANY_PARTIES, Outcome, PartyRole, Resolution, RiskKind,
+    SAME_PARTIES, Trigger, agreement_name, dispute_name, justice_office, mediation_committee,
+    stage_name,
 };

@@ -100,6 +100,23 @@ words! {
     }
 }
 
+words! {
+    /// Why a dispute is at risk of escalating (激化).
+    RiskKind {
+        Threat => "threat",
+        ManyParties => "many_parties",
+        Repeat => "repeat",
+    }
+}
+
+/// A dispute with this many parties or more is 群体性 (many parties): at
+/// risk of escalating.
+pub const MANY_PARTIES: usize = 5;
+
+/// Two disputes between at least this many of the same parties (by phone
+/// number) are repeats of each other.
+pub const SAME_PARTIES: i64 = 2;
+
 /// `disputes/{uuid}`.
 pub fn dispute_name(id: Uuid) -> String {
     format!("disputes/{id}")

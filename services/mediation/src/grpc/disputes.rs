@@ -477,6 +477,16 @@ pub(super) async fn record_confirmation(
     render::full(&stored)
 }
 
+pub(super) async fn flag_threat(
+    service: &MediationService,
+    access: &Access,
+    request: proto::FlagThreatRequest,
+) -> Result<proto::Dispute, Error> {
+    let id = dispute_id(request.dispute.trim())?;
+    let stored = disputes::flag_threat(&service.mediation, access, id).await?;
+    render::full(&stored)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 //! case in [`crate::application`], and renders the answer.
 
 mod disputes;
+mod indicators;
 mod render;
 mod test_clock;
 
@@ -39,6 +40,8 @@ flatgov_grpc::dispatch! {
         fn sign_agreement(proto::SignAgreementRequest) -> proto::Dispute => disputes::sign_agreement;
         fn record_follow_up(proto::RecordFollowUpRequest) -> proto::Dispute => disputes::record_follow_up;
         fn record_confirmation(proto::RecordConfirmationRequest) -> proto::Dispute => disputes::record_confirmation;
+        fn flag_threat(proto::FlagThreatRequest) -> proto::Dispute => disputes::flag_threat;
+        fn get_indicators(proto::GetIndicatorsRequest) -> proto::Indicators => indicators::get_indicators;
         fn advance_test_clock(proto::AdvanceTestClockRequest) -> proto::AdvanceTestClockResponse => test_clock::advance_test_clock;
     }
 }

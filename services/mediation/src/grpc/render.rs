@@ -5,8 +5,8 @@ use flatgov_proto::mediation::v1 as proto;
 
 use crate::contract;
 use crate::domain::{
-    DisputeState, DisputeType, Level, Outcome, PartyRole, Resolution, Trigger, agreement_name,
-    dispute_name, stage_name,
+    DisputeState, DisputeType, Level, Outcome, PartyRole, Resolution, RiskKind, Trigger,
+    agreement_name, dispute_name, stage_name,
 };
 use crate::error::Error;
 use crate::store::{DisputeRow, StageRow, StoredDispute};
@@ -45,6 +45,8 @@ pub fn summary(row: &DisputeRow) -> Result<proto::Dispute, Error> {
         stages: Vec::new(),
         register_time: Some(timestamp(row.register_time)),
         close_time: optional_timestamp(row.close_time),
+        risks: Vec::new(),
+        linked_disputes: Vec::new(),
     })
 }
 
@@ -151,5 +153,17 @@ pub fn full(stored: &StoredDispute) -> Result<proto::Dispute, Error> {
         .iter()
         .map(|row| stage(stored, row))
         .collect::<Result<_, Error>>()?;
+    dispute.risks = stored
+        .risks
+        .iter()
+        .map(|risk| {
+            let kind = RiskKind::parse(&risk.kind).ok_or_else(|| corrupt("risk", &risk.kind))?;
+            Ok(proto::RiskFlag {
+                kind: contract::risk_kind(kind) as i32,
+                flag_time: Some(timestamp(risk.flag_time)),
+            })
+        })
+        .collect::<Result<_, Error>>()?;
+    dispute.linked_disputes = stored.links.iter().map(|id| dispute_name(*id)).collect();
     Ok(dispute)
 }

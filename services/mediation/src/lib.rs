@@ -42,9 +42,10 @@ pub static IDENTITY: ServiceIdentity = ServiceIdentity {
     default_max_message_bytes: 4 * 1024 * 1024,
     migrator: || sqlx::migrate!("./migrations"),
     policy: &policy::POLICY,
-    // What was said in a session and who accepted an agreement are records:
+    // What was said in a session or a consultation and who accepted an
+    // agreement are records:
     // never changed or deleted.
-    append_only_tables: &["sessions", "acceptances"],
+    append_only_tables: &["sessions", "acceptances", "consultations"],
 };
 
 /// Everything the service reads from its environment.

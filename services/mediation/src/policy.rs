@@ -27,6 +27,9 @@ const SUBDISTRICT_STAFF: Grant = allow(
     Scope::Jurisdiction,
 );
 
+/// District administrators whose jurisdiction is the whole district.
+const DISTRICT_ADMINS: Grant = allow(&[Role::DistrictAdmin], Scope::DistrictWide);
+
 /// Department officers, for disputes their department mediates now.
 const MEDIATING_DEPARTMENT: Grant = allow(&[Role::DepartmentOfficer], Scope::Organisation);
 
@@ -56,6 +59,16 @@ pub static POLICY: Policy = Policy {
         rpc("RecordFollowUp").grants(WORKERS).writes(),
         // The court's decision reaches the subdistrict, which records it.
         rpc("RecordConfirmation").grants(WORKERS).writes(),
+        // Community advisers by those who cover the community; units'
+        // advisers (which serve the whole district) by district-wide
+        // administrators.
+        rpc("CreateAdviser")
+            .grants(&[SUBDISTRICT_STAFF, DISTRICT_ADMINS])
+            .writes(),
+        rpc("ListAdvisers")
+            .grants(&[SUBDISTRICT_STAFF, DISTRICT_ADMINS])
+            .reads_personal_data(),
+        rpc("RecordConsultation").grants(WORKERS).writes(),
         rpc("FlagThreat").grants(WORKERS).writes(),
         // Counts and rates, no personal data: for those who answer for a
         // place (a division the caller covers) and its integrators.
@@ -120,7 +133,7 @@ mod tests {
         use flatgov_auth::policy::Audit;
         for rule in POLICY.rules {
             let expected = match rule.method {
-                "GetDispute" => Audit::PersonalRead,
+                "GetDispute" | "ListAdvisers" => Audit::PersonalRead,
                 "ListDisputes" | "GetIndicators" => Audit::No,
                 _ => Audit::Write,
             };

@@ -74,6 +74,26 @@ pub struct StageRow {
     pub outcome: Option<String>,
     pub conclude_time: Option<DateTime<Utc>>,
     pub overdue_time: Option<DateTime<Utc>>,
+    /// The legal adviser who mediates, when the mediator is one.
+    pub mediator_adviser: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ConsultationRow {
+    pub stage_number: i32,
+    pub adviser_id: Uuid,
+    pub consultation_time: DateTime<Utc>,
+    pub notes: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AdviserRow {
+    pub id: Uuid,
+    pub display_name: String,
+    pub phone: String,
+    pub community_code: Option<String>,
+    pub unit: Option<String>,
+    pub create_time: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -127,6 +147,7 @@ pub struct StoredDispute {
     pub risks: Vec<RiskRow>,
     /// Earlier disputes between the same parties.
     pub links: Vec<Uuid>,
+    pub consultations: Vec<ConsultationRow>,
 }
 
 impl StoredDispute {
@@ -212,7 +233,7 @@ pub async fn load(
     .context("reading a dispute's parties")?;
     let stages = sqlx::query_as(
         "select number, level, organisation, mediator, trigger, hand_over_reason, start_time,
-                due_time, outcome, conclude_time, overdue_time
+                due_time, outcome, conclude_time, overdue_time, mediator_adviser
            from stages where dispute_id = $1 order by number",
     )
     .bind(id)
@@ -259,7 +280,16 @@ pub async fn load(
     .fetch_all(&mut *connection)
     .await
     .context("reading a dispute's links")?;
+    let consultations = sqlx::query_as(
+        "select stage_number, adviser_id, consultation_time, notes
+           from consultations where dispute_id = $1 order by stage_number, consultation_time",
+    )
+    .bind(id)
+    .fetch_all(&mut *connection)
+    .await
+    .context("reading a dispute's consultations")?;
     Ok(Some(StoredDispute {
+        consultations,
         dispute,
         parties,
         stages,
@@ -343,8 +373,9 @@ pub async fn insert_stage(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "insert into stages (dispute_id, number, level, organisation, mediator, trigger,
-             hand_over_reason, start_time, due_time, outcome, conclude_time, overdue_time)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             hand_over_reason, start_time, due_time, outcome, conclude_time, overdue_time,
+             mediator_adviser)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(dispute_id)
     .bind(stage.number)
@@ -358,6 +389,7 @@ pub async fn insert_stage(
     .bind(&stage.outcome)
     .bind(stage.conclude_time)
     .bind(stage.overdue_time)
+    .bind(stage.mediator_adviser)
     .execute(connection)
     .await
     .context("starting a stage")?;
@@ -371,7 +403,8 @@ pub async fn update_stage(
     stage: &StageRow,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "update stages set mediator = $3, outcome = $4, conclude_time = $5, overdue_time = $6
+        "update stages set mediator = $3, outcome = $4, conclude_time = $5, overdue_time = $6,
+                mediator_adviser = $7
           where dispute_id = $1 and number = $2",
     )
     .bind(dispute_id)
@@ -380,6 +413,7 @@ pub async fn update_stage(
     .bind(&stage.outcome)
     .bind(stage.conclude_time)
     .bind(stage.overdue_time)
+    .bind(stage.mediator_adviser)
     .execute(connection)
     .await
     .context("updating a stage")?;
@@ -791,4 +825,93 @@ pub async fn indicators(
         confirmation_ended: ended,
         monthly,
     })
+}
+
+pub async fn insert_consultation(
+    connection: &mut PgConnection,
+    dispute_id: Uuid,
+    consultation: &ConsultationRow,
+    recorded_by: &str,
+    record_time: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "insert into consultations (dispute_id, stage_number, adviser_id, consultation_time,
+             notes, recorded_by, record_time)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(dispute_id)
+    .bind(consultation.stage_number)
+    .bind(consultation.adviser_id)
+    .bind(consultation.consultation_time)
+    .bind(&consultation.notes)
+    .bind(recorded_by)
+    .bind(record_time)
+    .execute(connection)
+    .await
+    .context("recording a consultation")?;
+    Ok(())
+}
+
+pub async fn insert_adviser(
+    connection: &mut PgConnection,
+    adviser: &AdviserRow,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "insert into advisers (id, display_name, phone, community_code, unit, create_time)
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(adviser.id)
+    .bind(&adviser.display_name)
+    .bind(&adviser.phone)
+    .bind(&adviser.community_code)
+    .bind(&adviser.unit)
+    .bind(adviser.create_time)
+    .execute(connection)
+    .await
+    .context("registering an adviser")?;
+    Ok(())
+}
+
+pub async fn get_adviser(
+    connection: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<AdviserRow>, StoreError> {
+    sqlx::query_as(
+        "select id, display_name, phone, community_code, unit, create_time
+           from advisers where id = $1",
+    )
+    .bind(id)
+    .fetch_optional(connection)
+    .await
+    .context("reading an adviser")
+}
+
+/// Advisers after `after` (by id, which is time-ordered): units' advisers
+/// and those of communities starting with `prefix` and, for a limited
+/// caller, with one of `reach`'s prefixes.
+pub async fn list_advisers(
+    connection: &mut PgConnection,
+    prefix: Option<&str>,
+    reach: Option<&[String]>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<AdviserRow>, StoreError> {
+    sqlx::query_as(
+        "select id, display_name, phone, community_code, unit, create_time from advisers a
+          where (a.community_code is null
+                 or (($1::text is null or a.community_code like $1 || '%')
+                     and ($2::text[] is null
+                          or exists (select 1 from unnest($2::text[]) p
+                                      where a.community_code like p || '%'))))
+            and ($1::text is null or a.community_code is not null)
+            and ($3::uuid is null or a.id > $3)
+          order by a.id limit $4",
+    )
+    .bind(prefix)
+    .bind(reach)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(connection)
+    .await
+    .context("listing advisers")
 }

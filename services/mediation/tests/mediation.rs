@@ -43,6 +43,7 @@ async fn a_neighbour_noise_dispute_fails_in_the_community_reaches_agreement_at_t
             proto::AssignMediatorRequest {
                 dispute: dispute.clone(),
                 mediator: "王调解员".into(),
+                adviser: String::new(),
             },
             &dispatcher,
         ))
@@ -691,5 +692,128 @@ async fn indicators_count_received_disputes_success_per_level_and_the_monthly_tr
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
+    service.application.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_legal_adviser_consulted_on_a_stage_never_mediates_it_and_advisers_are_listed_for_the_callers_communities()
+ {
+    let service = Service::start().await;
+    let mut client = service.client.clone();
+    let dispatcher = service.dispatcher.clone();
+    let adviser = client
+        .create_adviser(with_token(
+            proto::CreateAdviserRequest {
+                request_id: "adviser-1".into(),
+                adviser: Some(proto::Adviser {
+                    display_name: "周律师".into(),
+                    phone: "13500135000".into(),
+                    community_code: COMMUNITY.into(),
+                    ..Default::default()
+                }),
+            },
+            &dispatcher,
+        ))
+        .await
+        .expect("adviser registered")
+        .into_inner();
+    // A unit's adviser serves the whole district: a subdistrict's dispatcher
+    // registers none.
+    let unit = client
+        .create_adviser(with_token(
+            proto::CreateAdviserRequest {
+                request_id: String::new(),
+                adviser: Some(proto::Adviser {
+                    display_name: "吴律师".into(),
+                    phone: "13500135001".into(),
+                    unit: "human_resources".into(),
+                    ..Default::default()
+                }),
+            },
+            &dispatcher,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(unit.code(), Code::NotFound);
+
+    let registered = service.register(neighbour_noise()).await;
+    let consulted = client
+        .record_consultation(with_token(
+            proto::RecordConsultationRequest {
+                dispute: registered.name.clone(),
+                adviser: adviser.name.clone(),
+                time: Some(timestamp(Utc::now())),
+                notes: "解释相邻关系的法律规定".into(),
+            },
+            &dispatcher,
+        ))
+        .await
+        .expect("consultation recorded")
+        .into_inner();
+    assert_eq!(current(&consulted).consultations.len(), 1);
+    assert_eq!(current(&consulted).consultations[0].adviser, adviser.name);
+    let refused = client
+        .assign_mediator(with_token(
+            proto::AssignMediatorRequest {
+                dispute: registered.name.clone(),
+                mediator: "周律师".into(),
+                adviser: adviser.name.clone(),
+            },
+            &dispatcher,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+
+    // On another dispute the adviser may mediate, and then not advise.
+    let other = service.register(neighbour_noise()).await;
+    let mediated = client
+        .assign_mediator(with_token(
+            proto::AssignMediatorRequest {
+                dispute: other.name.clone(),
+                mediator: "周律师".into(),
+                adviser: adviser.name.clone(),
+            },
+            &dispatcher,
+        ))
+        .await
+        .expect("adviser mediates")
+        .into_inner();
+    assert_eq!(current(&mediated).mediator_adviser, adviser.name);
+    let advising = client
+        .record_consultation(with_token(
+            proto::RecordConsultationRequest {
+                dispute: other.name.clone(),
+                adviser: adviser.name.clone(),
+                time: Some(timestamp(Utc::now())),
+                notes: "咨询".into(),
+            },
+            &dispatcher,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(advising.code(), Code::FailedPrecondition);
+
+    let listed = client
+        .list_advisers(with_token(
+            proto::ListAdvisersRequest::default(),
+            &dispatcher,
+        ))
+        .await
+        .expect("advisers")
+        .into_inner();
+    assert_eq!(listed.advisers.len(), 1);
+    assert_eq!(listed.advisers[0].phone, "13500135000");
+    let stranger = service.token_in(
+        "dispatcher-2",
+        &[Role::SubdistrictDispatcher],
+        OTHER_SUBDISTRICT,
+    );
+    let theirs = client
+        .list_advisers(with_token(proto::ListAdvisersRequest::default(), &stranger))
+        .await
+        .expect("advisers")
+        .into_inner();
+    assert!(theirs.advisers.is_empty());
     service.application.shutdown().await.unwrap();
 }

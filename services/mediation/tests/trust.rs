@@ -27,7 +27,7 @@ async fn every_rpc_has_a_rule_and_a_probe_as_every_role_finds_the_table_enforced
     );
     let contradictions = &report.contradictions;
     assert!(contradictions.is_empty(), "{contradictions:#?}");
-    assert_eq!(POLICY.rules.len(), 13);
+    assert_eq!(POLICY.rules.len(), 16);
     service.application.shutdown().await.unwrap();
 }
 

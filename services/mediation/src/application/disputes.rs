@@ -176,6 +176,7 @@ pub async fn register(
         outcome: None,
         conclude_time: None,
         overdue_time: None,
+        mediator_adviser: None,
     };
     let name = dispute_name(id);
     let mut transaction = mediation
@@ -371,17 +372,41 @@ async fn finish(
     reload(mediation, id).await
 }
 
+/// The adviser `id`, or a violation of `field` naming no adviser.
+async fn adviser(
+    transaction: &mut Transaction,
+    field: &str,
+    id: Uuid,
+) -> Result<crate::store::AdviserRow, Error> {
+    store::get_adviser(transaction, id)
+        .await?
+        .ok_or_else(|| Error::invalid(field, "names no registered adviser"))
+}
+
 pub async fn assign_mediator(
     mediation: &Mediation,
     access: &Access,
     id: Uuid,
     mediator: String,
+    mediator_adviser: Option<Uuid>,
 ) -> Result<StoredDispute, Error> {
     const CONTEXT: &str = "assigning a mediator";
     let (mut transaction, stored) = open(mediation, access, id, CONTEXT).await?;
     stored.track()?.work_on_stage("naming a mediator")?;
     let mut stage = stored.current()?.clone();
+    if let Some(adviser_id) = mediator_adviser {
+        adviser(&mut transaction, "adviser", adviser_id).await?;
+        let advised = stored.consultations.iter().any(|consultation| {
+            consultation.stage_number == stage.number && consultation.adviser_id == adviser_id
+        });
+        if advised {
+            return Err(Error::FailedPrecondition(
+                "the adviser advised on this stage, and an adviser never mediates the stage they advise on".into(),
+            ));
+        }
+    }
     stage.mediator = Some(mediator);
+    stage.mediator_adviser = mediator_adviser;
     store::update_stage(&mut transaction, id, &stage).await?;
     finish(mediation, access, transaction, id, CONTEXT).await
 }
@@ -507,6 +532,7 @@ pub(crate) async fn start_stage(
         outcome: None,
         conclude_time: None,
         overdue_time: None,
+        mediator_adviser: None,
     };
     store::insert_stage(transaction, id, &stage).await?;
     stored.dispute.current_stage = stage.number;
@@ -788,6 +814,48 @@ pub async fn record_confirmation(
         &command.court,
         command.confirmed,
         now,
+    )
+    .await?;
+    finish(mediation, access, transaction, id, CONTEXT).await
+}
+
+#[derive(Debug, Clone)]
+pub struct NewConsultation {
+    pub adviser: Uuid,
+    pub time: DateTime<Utc>,
+    pub notes: String,
+}
+
+/// Records an adviser's consultation on the running stage, unless the
+/// adviser mediates it.
+pub async fn record_consultation(
+    mediation: &Mediation,
+    access: &Access,
+    id: Uuid,
+    command: NewConsultation,
+) -> Result<StoredDispute, Error> {
+    const CONTEXT: &str = "recording a consultation";
+    let (mut transaction, stored) = open(mediation, access, id, CONTEXT).await?;
+    stored.track()?.work_on_stage("recording a consultation")?;
+    let stage = stored.current()?;
+    adviser(&mut transaction, "adviser", command.adviser).await?;
+    if stage.mediator_adviser == Some(command.adviser) {
+        return Err(Error::FailedPrecondition(
+            "the adviser mediates this stage, and an adviser never advises on the stage they mediate".into(),
+        ));
+    }
+    let consultation = crate::store::ConsultationRow {
+        stage_number: stage.number,
+        adviser_id: command.adviser,
+        consultation_time: command.time,
+        notes: command.notes,
+    };
+    store::insert_consultation(
+        &mut transaction,
+        id,
+        &consultation,
+        &subject(access),
+        mediation.clock.now(),
     )
     .await?;
     finish(mediation, access, transaction, id, CONTEXT).await

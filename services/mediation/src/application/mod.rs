@@ -5,6 +5,7 @@
 //! the track's guards, and write the change, its events and its audit
 //! record in one transaction.
 
+pub mod advisers;
 pub mod disputes;
 pub mod indicators;
 

@@ -19,8 +19,8 @@ use uuid::Uuid;
 use super::MediationService;
 use super::render;
 use crate::application::disputes::{
-    self, FollowUp, HandOver, ListDisputes, Mediator, NewParty, NewSession, RecordConfirmation,
-    RegisterDispute, SignAgreement,
+    self, FollowUp, HandOver, ListDisputes, Mediator, NewConsultation, NewParty, NewSession,
+    RecordConfirmation, RegisterDispute, SignAgreement,
 };
 use crate::contract;
 use crate::domain::{Level, Outcome};
@@ -34,7 +34,7 @@ const MAX_ATTENDEES: usize = 100;
 
 /// A text that must be there and at most `max_chars` long, trimmed. The
 /// refusal describes the rule, never the text.
-fn required_text(value: &str, max_chars: usize) -> Result<String, String> {
+pub(super) fn required_text(value: &str, max_chars: usize) -> Result<String, String> {
     let text = value.trim();
     if text.is_empty() || text.chars().count() > max_chars {
         return Err(format!("must have 1-{max_chars} characters"));
@@ -87,6 +87,11 @@ fn required_time(
 /// does not exist.
 fn dispute_id(name: &str) -> Result<Uuid, Error> {
     flatgov_vocabulary::parse_id::<Uuid>(name, "disputes").map_err(|_| Error::no_dispute(name))
+}
+
+/// `advisers/{uuid}`.
+fn adviser_id(name: &str) -> Result<Uuid, &'static str> {
+    flatgov_vocabulary::parse_id::<Uuid>(name, "advisers").map_err(|_| "must be advisers/{id}")
 }
 
 /// Who mediates a new stage of `level`, as `organisation` names them.
@@ -305,10 +310,18 @@ pub(super) async fn assign_mediator(
     access: &Access,
     request: proto::AssignMediatorRequest,
 ) -> Result<proto::Dispute, Error> {
-    let mediator = required_text(&request.mediator, MAX_NAME_CHARS)
-        .map_err(|rule| Error::invalid("mediator", rule))?;
+    let mut violations = Violations::new();
+    let mediator = violations.check("mediator", required_text(&request.mediator, MAX_NAME_CHARS));
+    let adviser = match request.adviser.trim() {
+        "" => Some(None),
+        name => violations.check("adviser", adviser_id(name)).map(Some),
+    };
+    let (Some(mediator), Some(adviser)) = (mediator, adviser) else {
+        return Err(Error::from(violations));
+    };
     let id = dispute_id(request.dispute.trim())?;
-    let stored = disputes::assign_mediator(&service.mediation, access, id, mediator).await?;
+    let stored =
+        disputes::assign_mediator(&service.mediation, access, id, mediator, adviser).await?;
     render::full(&stored)
 }
 
@@ -474,6 +487,28 @@ pub(super) async fn record_confirmation(
         confirmed: request.confirmed,
     };
     let stored = disputes::record_confirmation(&service.mediation, access, id, command).await?;
+    render::full(&stored)
+}
+
+pub(super) async fn record_consultation(
+    service: &MediationService,
+    access: &Access,
+    request: proto::RecordConsultationRequest,
+) -> Result<proto::Dispute, Error> {
+    let mut violations = Violations::new();
+    let adviser = violations.check("adviser", adviser_id(request.adviser.trim()));
+    let time = required_time("time", request.time.as_ref(), &mut violations);
+    let notes = violations.check("notes", required_text(&request.notes, MAX_TEXT_CHARS));
+    let (Some(adviser), Some(time), Some(notes)) = (adviser, time, notes) else {
+        return Err(Error::from(violations));
+    };
+    let id = dispute_id(request.dispute.trim())?;
+    let command = NewConsultation {
+        adviser,
+        time,
+        notes,
+    };
+    let stored = disputes::record_consultation(&service.mediation, access, id, command).await?;
     render::full(&stored)
 }
 

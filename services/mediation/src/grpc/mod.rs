@@ -4,6 +4,7 @@
 //! command (every field violation collected before any I/O), calls the use
 //! case in [`crate::application`], and renders the answer.
 
+mod advisers;
 mod disputes;
 mod indicators;
 mod render;
@@ -40,6 +41,9 @@ flatgov_grpc::dispatch! {
         fn sign_agreement(proto::SignAgreementRequest) -> proto::Dispute => disputes::sign_agreement;
         fn record_follow_up(proto::RecordFollowUpRequest) -> proto::Dispute => disputes::record_follow_up;
         fn record_confirmation(proto::RecordConfirmationRequest) -> proto::Dispute => disputes::record_confirmation;
+        fn create_adviser(proto::CreateAdviserRequest) -> proto::Adviser => advisers::create_adviser;
+        fn list_advisers(proto::ListAdvisersRequest) -> proto::ListAdvisersResponse => advisers::list_advisers;
+        fn record_consultation(proto::RecordConsultationRequest) -> proto::Dispute => disputes::record_consultation;
         fn flag_threat(proto::FlagThreatRequest) -> proto::Dispute => disputes::flag_threat;
         fn get_indicators(proto::GetIndicatorsRequest) -> proto::Indicators => indicators::get_indicators;
         fn advance_test_clock(proto::AdvanceTestClockRequest) -> proto::AdvanceTestClockResponse => test_clock::advance_test_clock;

@@ -127,6 +127,20 @@ fn stage(stored: &StoredDispute, row: &StageRow) -> Result<proto::Stage, Error> 
         overdue_time: optional_timestamp(row.overdue_time),
         sessions,
         agreement,
+        mediator_adviser: row
+            .mediator_adviser
+            .map(crate::application::advisers::adviser_name)
+            .unwrap_or_default(),
+        consultations: stored
+            .consultations
+            .iter()
+            .filter(|consultation| consultation.stage_number == row.number)
+            .map(|consultation| proto::Consultation {
+                adviser: crate::application::advisers::adviser_name(consultation.adviser_id),
+                time: Some(timestamp(consultation.consultation_time)),
+                notes: consultation.notes.clone(),
+            })
+            .collect(),
     })
 }
 

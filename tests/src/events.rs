@@ -10,12 +10,13 @@ use crate::{PATIENCE, Platform, eventually};
 
 /// Every stream an integrator may read: one per service, and the dead
 /// letters.
-pub const STREAMS: [&str; 6] = [
+pub const STREAMS: [&str; 7] = [
     "blocks",
     "duties",
     "cases",
     "enforcement",
     "federation",
+    "mediation",
     "deadletter",
 ];
 

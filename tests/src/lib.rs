@@ -1,6 +1,6 @@
 //! The whole platform as processes, for end-to-end journeys.
 //!
-//! [`Platform::start`] launches the five service binaries (built by `cargo
+//! [`Platform::start`] launches the six service binaries (built by `cargo
 //! build --bins`, which `scripts/test` runs first) with their own fresh
 //! databases on the shared PostgreSQL, a unique NATS subject prefix, free
 //! ports and a fresh key pair, and waits until every one reports SERVING.
@@ -30,6 +30,7 @@ use flatgov_proto::cases::v1::case_dispatch_client::CaseDispatchClient;
 use flatgov_proto::duties::v1::duty_lists_client::DutyListsClient;
 use flatgov_proto::enforcement::v1::joint_enforcement_client::JointEnforcementClient;
 use flatgov_proto::federation::v1::federation_client::FederationClient;
+use flatgov_proto::mediation::v1::mediation_client::MediationClient;
 use flatgov_testkit::{TestAuth, TestDatabase, free_port, shared_nats_url, unique_prefix};
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -61,7 +62,14 @@ impl PlatformOptions {
 }
 
 /// The services in start order (callees before callers).
-pub const SERVICES: [&str; 5] = ["blocks", "duties", "enforcement", "federation", "cases"];
+pub const SERVICES: [&str; 6] = [
+    "blocks",
+    "duties",
+    "enforcement",
+    "federation",
+    "mediation",
+    "cases",
+];
 
 /// One service process and what it needs to be restarted.
 struct ServiceProcess {
@@ -72,7 +80,7 @@ struct ServiceProcess {
     child: Option<Child>,
 }
 
-/// Five services running as processes.
+/// Six services running as processes.
 pub struct Platform {
     pub auth: TestAuth,
     pub prefix: String,
@@ -88,12 +96,12 @@ pub struct Platform {
 }
 
 impl Platform {
-    /// Starts all five services and waits until each reports SERVING.
+    /// Starts all six services and waits until each reports SERVING.
     pub async fn start() -> Self {
         Self::start_with(PlatformOptions::default()).await
     }
 
-    /// Starts all five services with extra options and waits until each
+    /// Starts all six services with extra options and waits until each
     /// reports SERVING.
     pub async fn start_with(options: PlatformOptions) -> Self {
         let binaries = binary_directory();
@@ -336,6 +344,10 @@ impl Platform {
 
     pub fn federation(&self) -> FederationClient<Channel> {
         FederationClient::new(self.channel("federation"))
+    }
+
+    pub fn mediation(&self) -> MediationClient<Channel> {
+        MediationClient::new(self.channel("mediation"))
     }
 }
 

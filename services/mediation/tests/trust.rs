@@ -9,7 +9,7 @@ use flatgov_proto::audit::v1 as audit;
 use flatgov_proto::audit::v1::audit_trail_client::AuditTrailClient;
 use flatgov_proto::mediation::v1 as proto;
 use flatgov_testkit::authz::{probe, uncovered};
-use flatgov_testkit::with_token;
+use flatgov_testkit::{eventually, with_token};
 use support::*;
 
 #[tokio::test]
@@ -46,35 +46,35 @@ async fn registering_and_reading_a_dispute_are_in_the_audit_trail_without_the_pa
         ))
         .await
         .expect("read");
-    let mut trail = AuditTrailClient::connect(service.application.grpc_url())
+    let trail = AuditTrailClient::connect(service.application.grpc_url())
         .await
         .unwrap();
-    let records = trail
-        .list_audit_records(with_token(
+    let admin = service.test.auth.admin_token();
+    // The layer records a read after answering it: wait for the record.
+    let records = eventually("both calls in the audit trail", PATIENCE, || {
+        let mut trail = trail.clone();
+        let request = with_token(
             audit::ListAuditRecordsRequest {
+                resource: registered.name.clone(),
                 page_size: 100,
                 ..Default::default()
             },
-            &service.test.auth.admin_token(),
-        ))
-        .await
-        .expect("audit trail")
-        .into_inner()
-        .records;
-    let methods: Vec<&str> = records
-        .iter()
-        .map(|record| record.method.as_str())
-        .collect();
-    assert!(
-        methods
-            .iter()
-            .any(|method| method.ends_with("RegisterDispute")),
-        "{methods:?}"
-    );
-    assert!(
-        methods.iter().any(|method| method.ends_with("GetDispute")),
-        "{methods:?}"
-    );
+            &admin,
+        );
+        async move {
+            let records = trail
+                .list_audit_records(request)
+                .await
+                .ok()?
+                .into_inner()
+                .records;
+            let methods: Vec<String> = records.iter().map(|record| record.method.clone()).collect();
+            (methods.iter().any(|method| method == "RegisterDispute")
+                && methods.iter().any(|method| method == "GetDispute"))
+            .then_some(records)
+        }
+    })
+    .await;
     for record in &records {
         let text = format!("{record:?}");
         assert!(!text.contains("张伟") && !text.contains("13800138000"));

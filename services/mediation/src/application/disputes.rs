@@ -474,6 +474,10 @@ async fn end_stage(
             stored.dispute.state = DisputeState::AwaitingHandOver.as_str().to_owned();
             store::update_dispute(transaction, &stored.dispute).await?;
         }
+        Conclusion::AwaitPerformance => {
+            stored.dispute.state = DisputeState::Performing.as_str().to_owned();
+            store::update_dispute(transaction, &stored.dispute).await?;
+        }
         Conclusion::Close(resolution) => close(transaction, stored, resolution, now).await?,
     }
     Ok(())
@@ -620,7 +624,7 @@ pub async fn sign(
 ) -> Result<StoredDispute, Error> {
     const CONTEXT: &str = "signing an agreement";
     let (mut transaction, mut stored) = open(mediation, access, id, CONTEXT).await?;
-    stored.track()?.sign()?;
+    let conclusion = stored.track()?.sign()?;
     let party_count = u32::try_from(stored.dispute.party_count).unwrap_or_default();
     let accepted: Vec<u32> = command
         .acceptances
@@ -681,12 +685,10 @@ pub async fn sign(
         &mut transaction,
         &mut stored,
         Outcome::Agreement,
-        Conclusion::AwaitHandOver,
+        conclusion,
         now,
     )
     .await?;
-    stored.dispute.state = DisputeState::Performing.as_str().to_owned();
-    store::update_dispute(&mut transaction, &stored.dispute).await?;
     events::agreement_signed(
         &mut transaction,
         &stored.dispute,

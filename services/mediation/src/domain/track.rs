@@ -58,6 +58,8 @@ pub enum TransitionError {
 pub enum Conclusion {
     /// The stage failed below judicial mediation: wait for a hand-over.
     AwaitHandOver,
+    /// The parties signed an agreement: wait for its follow-up visit.
+    AwaitPerformance,
     /// The dispute closes.
     Close(Resolution),
 }
@@ -113,8 +115,9 @@ impl Track {
     }
 
     /// Signing an agreement at the running stage.
-    pub fn sign(&self) -> Result<(), TransitionError> {
-        self.running("signing an agreement")
+    pub fn sign(&self) -> Result<Conclusion, TransitionError> {
+        self.running("signing an agreement")?;
+        Ok(Conclusion::AwaitPerformance)
     }
 
     /// Recording the follow-up visit of the signed agreement.
@@ -221,6 +224,8 @@ mod tests {
     fn a_closed_dispute_changes_no_more() {
         let closed = track(DisputeState::Closed, Level::Administrative);
         assert_eq!(closed.sign(), Err(TransitionError::Closed));
+        let running = track(DisputeState::Mediating, Level::Peoples);
+        assert_eq!(running.sign(), Ok(Conclusion::AwaitPerformance));
         assert_eq!(
             closed.conclude(Outcome::Failed),
             Err(TransitionError::Closed)

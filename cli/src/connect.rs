@@ -123,7 +123,7 @@ impl tonic::service::Interceptor for Bearer {
 
 pub type Authed = InterceptedService<Channel, Bearer>;
 
-/// Connected clients of the six services.
+/// Connected clients of the services.
 pub struct Session {
     connection: Connection,
     token: String,

@@ -12,7 +12,15 @@ use prost_reflect::{DescriptorPool, DynamicMessage};
 use crate::Output;
 
 /// The services whose streams exist.
-pub const SERVICES: [&str; 5] = ["blocks", "duties", "cases", "enforcement", "federation"];
+pub const SERVICES: [&str; 7] = [
+    "blocks",
+    "duties",
+    "cases",
+    "enforcement",
+    "federation",
+    "notices",
+    "mediation",
+];
 
 #[derive(Debug, clap::Args)]
 pub struct EventsArgs {

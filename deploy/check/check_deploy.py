@@ -104,6 +104,11 @@ MAY_BE_LEFT_TO_DEFAULT: dict[str, str] = {
     "ENFORCEMENT_AGENCY_RESOLUTION_PATIENCE": "2m wait for unreachable duty lists before the default set is summoned",
     # federation.
     "FEDERATION_DEVELOPMENT_IDENTITY_KEY": "false, the only value a deployment may have (see MUST_NOT_BE_SET)",
+    # mediation (services/mediation/src/lib.rs, docs/mediation.md).
+    "MEDIATION_WORKING_HOURS": "08:30-12:00,14:30-17:30 China time (local policy: set explicitly)",
+    "MEDIATION_TIME_LIMITS": "30d,30d,60d people's/administrative/judicial (local policy: set explicitly)",
+    "MEDIATION_WORKER_POLL_MS": "1000: how late a passed time limit is found at most",
+    "MEDIATION_TEST_CONTROLS": "defaults to `disabled`, the only value a deployment may have (see MUST_NOT_BE_SET)",
 }
 
 # Variables the chassis reads only in services that call other services (to
@@ -121,6 +126,8 @@ MUST_NOT_BE_SET: dict[str, str] = {
     "DATABASE_OWNER_URL": "holds the database owner's credentials, which only the migration (the Job, "
     "compose's <svc>-migrate one-shot) may have: the service runs as the application role, which may only "
     "append to its audit and history tables",
+    "MEDIATION_TEST_CONTROLS": "is for test deployments only: `enabled` lets AdvanceTestClock move every time "
+    "limit forward (docs/mediation.md); the default `disabled` is the production value",
     "FEDERATION_DEVELOPMENT_IDENTITY_KEY": "is for development machines only: it keeps the identity key in the "
     "database it protects; deployments mount FEDERATION_IDENTITY_KEY_FILE",
 }

@@ -54,9 +54,16 @@ pub mod flatgov {
             tonic::include_proto!("flatgov.notices.v1");
         }
     }
+    pub mod mediation {
+        pub mod v1 {
+            tonic::include_proto!("flatgov.mediation.v1");
+        }
+    }
 }
 
-pub use flatgov::{audit, blocks, cases, duties, enforcement, federation, notices, testing};
+pub use flatgov::{
+    audit, blocks, cases, duties, enforcement, federation, mediation, notices, testing,
+};
 
 /// Every flatgov descriptor (and the well-known types they import), for
 /// server reflection and for decoding events without generated code.

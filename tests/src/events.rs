@@ -10,13 +10,14 @@ use crate::{PATIENCE, Platform, eventually};
 
 /// Every stream an integrator may read: one per service, and the dead
 /// letters.
-pub const STREAMS: [&str; 7] = [
+pub const STREAMS: [&str; 8] = [
     "blocks",
     "duties",
     "cases",
     "enforcement",
     "federation",
     "notices",
+    "mediation",
     "deadletter",
 ];
 

@@ -31,6 +31,7 @@ use flatgov_proto::cases::v1::case_dispatch_client::CaseDispatchClient;
 use flatgov_proto::duties::v1::duty_lists_client::DutyListsClient;
 use flatgov_proto::enforcement::v1::joint_enforcement_client::JointEnforcementClient;
 use flatgov_proto::federation::v1::federation_client::FederationClient;
+use flatgov_proto::mediation::v1::mediation_client::MediationClient;
 use flatgov_proto::notices::v1::notices_client::NoticesClient;
 use flatgov_testkit::{TestAuth, TestDatabase, free_port, shared_nats_url, unique_prefix};
 use tonic::transport::{Channel, Endpoint};
@@ -63,13 +64,14 @@ impl PlatformOptions {
 }
 
 /// The services in start order (callees before callers).
-pub const SERVICES: [&str; 6] = [
+pub const SERVICES: [&str; 7] = [
     "blocks",
     "duties",
     "enforcement",
     "federation",
     "cases",
     "notices",
+    "mediation",
 ];
 
 /// One service process and what it needs to be restarted.
@@ -97,12 +99,12 @@ pub struct Platform {
 }
 
 impl Platform {
-    /// Starts all six services and waits until each reports SERVING.
+    /// Starts all seven services and waits until each reports SERVING.
     pub async fn start() -> Self {
         Self::start_with(PlatformOptions::default()).await
     }
 
-    /// Starts all six services with extra options and waits until each
+    /// Starts all seven services with extra options and waits until each
     /// reports SERVING.
     pub async fn start_with(options: PlatformOptions) -> Self {
         let binaries = binary_directory();
@@ -374,6 +376,10 @@ impl Platform {
 
     pub fn notices(&self) -> NoticesClient<Channel> {
         NoticesClient::new(self.channel("notices"))
+    }
+
+    pub fn mediation(&self) -> MediationClient<Channel> {
+        MediationClient::new(self.channel("mediation"))
     }
 }
 

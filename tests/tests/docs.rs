@@ -12,6 +12,7 @@ fn policies() -> Vec<&'static Policy> {
         &flatgov_enforcement::policy::POLICY,
         &flatgov_federation::policy::POLICY,
         &flatgov_notices::policy::POLICY,
+        &flatgov_mediation::policy::POLICY,
     ];
     policies.extend(flatgov_grpc::authz::CHASSIS_POLICIES);
     policies

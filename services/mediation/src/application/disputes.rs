@@ -1,0 +1,864 @@
+//! Disputes and their track: registration, the stages' work, hand-overs,
+//! agreements and their follow-up visits.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use flatgov_auth::policy::Access;
+use flatgov_grpc::idempotency::{self, Fingerprint, IdempotencyError};
+use flatgov_grpc::request_id::RequestId;
+use flatgov_vocabulary::CommunityCode;
+use uuid::Uuid;
+
+use super::{Mediation, record_audit, subject};
+use crate::domain::track::check_acceptances;
+use crate::domain::{
+    Conclusion, DisputeState, DisputeType, Level, MANY_PARTIES, Outcome, PartyRole, Resolution,
+    RiskKind, Trigger, dispute_name, justice_office, mediation_committee,
+};
+use crate::error::Error;
+use crate::events;
+use crate::policy::{Reach, reaches_dispute};
+use crate::store::{
+    self, AcceptanceRow, AgreementRow, DatabaseContext as _, DisputeFilter, DisputeRow, PartyRow,
+    SessionRow, StageRow, StoredDispute,
+};
+
+/// The window for applying for judicial confirmation of an agreement
+/// (司法确认): 30 days from the agreement, calendar days as the law counts
+/// them (人民调解法 第三十三条), not working days.
+pub const CONFIRMATION_WINDOW: TimeDelta = TimeDelta::days(30);
+
+type Transaction = sqlx::Transaction<'static, sqlx::Postgres>;
+
+/// A party as registered.
+#[derive(Debug, Clone)]
+pub struct NewParty {
+    pub role: PartyRole,
+    pub name: String,
+    pub phone: String,
+    pub id_number: Option<String>,
+}
+
+/// Who mediates a new stage, as the caller named it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mediator {
+    /// People's mediation: the community's committee.
+    Committee,
+    /// Administrative mediation by a named department.
+    Department(String),
+    /// Administrative mediation by the subdistrict's justice office.
+    JusticeOffice,
+    /// Judicial mediation or referral: the court.
+    Court(String),
+}
+
+impl Mediator {
+    pub fn level(&self) -> Level {
+        match self {
+            Mediator::Committee => Level::Peoples,
+            Mediator::Department(_) | Mediator::JusticeOffice => Level::Administrative,
+            Mediator::Court(_) => Level::Judicial,
+        }
+    }
+
+    fn organisation(&self, community: &CommunityCode) -> String {
+        match self {
+            Mediator::Committee => mediation_committee(community),
+            Mediator::Department(code) | Mediator::Court(code) => code.clone(),
+            Mediator::JusticeOffice => justice_office(&community.subdistrict()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RegisterDispute {
+    pub case: Option<String>,
+    pub kind: DisputeType,
+    pub community: CommunityCode,
+    pub summary: String,
+    pub parties: Vec<NewParty>,
+    pub first: Mediator,
+    pub retry: Option<(RequestId, Fingerprint)>,
+}
+
+fn idempotency_error(error: IdempotencyError) -> Error {
+    match error.violation() {
+        Some(violation) => Error::from(violation),
+        None => match error {
+            IdempotencyError::Database(source) => Error::Database {
+                context: "remembering a request id",
+                source,
+            },
+            other => Error::Corrupt(other.to_string()),
+        },
+    }
+}
+
+fn id_of(stored: &StoredDispute) -> Uuid {
+    stored.dispute.id
+}
+
+fn reaches(access: &Access, stored: &StoredDispute) -> Result<bool, Error> {
+    let current = stored.current()?;
+    Ok(reaches_dispute(
+        access,
+        &stored.dispute.community_code,
+        &current.organisation,
+    ))
+}
+
+pub async fn register(
+    mediation: &Mediation,
+    access: &Access,
+    command: RegisterDispute,
+) -> Result<StoredDispute, Error> {
+    let first_organisation = command.first.organisation(&command.community);
+    let community_text = command.community.to_string();
+    if !reaches_dispute(access, &community_text, &first_organisation) {
+        // The caller may not register disputes there: the same answer as
+        // for a place that does not exist.
+        return Err(Error::NotFound(format!(
+            "community {community_text} is not one the caller registers disputes in"
+        )));
+    }
+    if let Some((request_id, fingerprint)) = &command.retry {
+        let mut connection = mediation
+            .pool
+            .acquire()
+            .await
+            .context("recalling a request id")?;
+        if let Some(first) = idempotency::recall(&mut connection, access, request_id, *fingerprint)
+            .await
+            .map_err(idempotency_error)?
+        {
+            drop(connection);
+            return get(mediation, access, &first).await;
+        }
+    }
+    let now = mediation.clock.now();
+    let id = Uuid::now_v7();
+    let level = command.first.level();
+    let dispute = DisputeRow {
+        id,
+        case_name: command.case,
+        dispute_type: command.kind.as_str().to_owned(),
+        community_code: community_text,
+        subdistrict_code: command.community.subdistrict().to_string(),
+        summary: command.summary,
+        party_count: i32::try_from(command.parties.len()).unwrap_or(i32::MAX),
+        state: DisputeState::Mediating.as_str().to_owned(),
+        resolution: None,
+        current_stage: 1,
+        register_time: now,
+        close_time: None,
+        registered_by: subject(access),
+    };
+    let parties: Vec<PartyRow> = command
+        .parties
+        .into_iter()
+        .zip(1..)
+        .map(|(party, number)| PartyRow {
+            number,
+            role: party.role.as_str().to_owned(),
+            name: party.name,
+            phone: party.phone,
+            id_number: party.id_number,
+        })
+        .collect();
+    let stage = StageRow {
+        number: 1,
+        level: level.as_str().to_owned(),
+        organisation: first_organisation,
+        mediator: None,
+        trigger: Trigger::Registered.as_str().to_owned(),
+        hand_over_reason: None,
+        start_time: now,
+        due_time: mediation.due(level, now)?,
+        outcome: None,
+        conclude_time: None,
+        overdue_time: None,
+        mediator_adviser: None,
+    };
+    let name = dispute_name(id);
+    let mut transaction = mediation
+        .pool
+        .begin()
+        .await
+        .context("registering a dispute")?;
+    if let Some((request_id, fingerprint)) = &command.retry
+        && let Err(error) =
+            idempotency::remember(&mut transaction, access, request_id, *fingerprint, &name).await
+    {
+        transaction
+            .rollback()
+            .await
+            .context("registering a dispute")?;
+        if flatgov_grpc::error::is_unique_violation(&error) {
+            // Another call with the same id won the race: answer with its
+            // dispute.
+            let mut connection = mediation
+                .pool
+                .acquire()
+                .await
+                .context("recalling a request id")?;
+            let first = idempotency::recall(&mut connection, access, request_id, *fingerprint)
+                .await
+                .map_err(idempotency_error)?
+                .ok_or_else(|| Error::Corrupt("a remembered request id vanished".into()))?;
+            drop(connection);
+            return get(mediation, access, &first).await;
+        }
+        return Err(Error::Database {
+            context: "remembering a request id",
+            source: error,
+        });
+    }
+    store::insert_dispute(&mut transaction, &dispute, &parties).await?;
+    store::insert_stage(&mut transaction, id, &stage).await?;
+    events::dispute_registered(&mut transaction, &dispute).await?;
+    events::stage_started(&mut transaction, &dispute, &stage, Trigger::Registered).await?;
+    flag_registration_risks(&mut transaction, &dispute, &parties, now).await?;
+    access.audit().resource(name);
+    record_audit(&mut transaction, access, "registering a dispute").await?;
+    transaction
+        .commit()
+        .await
+        .context("registering a dispute")?;
+    tracing::info!(dispute = %id, level = %level, "dispute registered");
+    reload(mediation, id).await
+}
+
+/// Flags what registration reveals: many parties, and repeats between the
+/// same parties within the subdistrict (linked to the earlier disputes).
+async fn flag_registration_risks(
+    transaction: &mut Transaction,
+    dispute: &DisputeRow,
+    parties: &[PartyRow],
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    if parties.len() >= MANY_PARTIES {
+        store::insert_risk(transaction, dispute.id, RiskKind::ManyParties, now).await?;
+        events::risk_flagged(transaction, dispute, RiskKind::ManyParties, &[], now).await?;
+    }
+    let phones: Vec<String> = parties.iter().map(|party| party.phone.clone()).collect();
+    let earlier = store::earlier_between_same_parties(
+        transaction,
+        dispute.id,
+        &dispute.subdistrict_code,
+        &phones,
+    )
+    .await?;
+    if !earlier.is_empty() {
+        store::insert_links(transaction, dispute.id, &earlier).await?;
+        store::insert_risk(transaction, dispute.id, RiskKind::Repeat, now).await?;
+        events::risk_flagged(transaction, dispute, RiskKind::Repeat, &earlier, now).await?;
+        tracing::info!(dispute = %dispute.id, earlier = earlier.len(), "repeat dispute linked");
+    }
+    Ok(())
+}
+
+/// Flags a threat (violence, self-harm, a mass petition); once.
+pub async fn flag_threat(
+    mediation: &Mediation,
+    access: &Access,
+    id: Uuid,
+) -> Result<StoredDispute, Error> {
+    const CONTEXT: &str = "flagging a threat";
+    let (mut transaction, stored) = open(mediation, access, id, CONTEXT).await?;
+    if stored.state()? == DisputeState::Closed {
+        return Err(Error::FailedPrecondition("the dispute is closed".into()));
+    }
+    let now = mediation.clock.now();
+    if store::insert_risk(&mut transaction, id, RiskKind::Threat, now).await? {
+        events::risk_flagged(
+            &mut transaction,
+            &stored.dispute,
+            RiskKind::Threat,
+            &[],
+            now,
+        )
+        .await?;
+    }
+    finish(mediation, access, transaction, id, CONTEXT).await
+}
+
+async fn reload(mediation: &Mediation, id: Uuid) -> Result<StoredDispute, Error> {
+    let mut connection = mediation
+        .pool
+        .acquire()
+        .await
+        .context("reading a dispute")?;
+    store::load(&mut connection, id, false)
+        .await?
+        .ok_or_else(|| Error::Corrupt(format!("dispute {id} vanished")))
+}
+
+/// The dispute named `name`, if the caller reaches it.
+pub async fn get(
+    mediation: &Mediation,
+    access: &Access,
+    name: &str,
+) -> Result<StoredDispute, Error> {
+    let id = flatgov_vocabulary::parse_id::<Uuid>(name, "disputes")
+        .map_err(|_| Error::no_dispute(name))?;
+    let mut connection = mediation
+        .pool
+        .acquire()
+        .await
+        .context("reading a dispute")?;
+    let stored = store::load(&mut connection, id, false)
+        .await?
+        .ok_or_else(|| Error::no_dispute(name))?;
+    if !reaches(access, &stored)? {
+        return Err(Error::no_dispute(name));
+    }
+    access.audit().resource(name.to_owned());
+    Ok(stored)
+}
+
+/// Disputes newest first, filtered, of those the caller reaches.
+#[derive(Debug, Clone)]
+pub struct ListDisputes {
+    pub filter: DisputeFilter,
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    pub fetch_limit: i64,
+}
+
+pub async fn list(
+    mediation: &Mediation,
+    access: &Access,
+    command: &ListDisputes,
+) -> Result<Vec<DisputeRow>, Error> {
+    let reach = Reach::of(access);
+    let mut connection = mediation.pool.acquire().await.context("listing disputes")?;
+    Ok(store::list(
+        &mut connection,
+        &command.filter,
+        reach.as_ref(),
+        command.after,
+        command.fetch_limit,
+    )
+    .await?)
+}
+
+/// Takes the dispute for a change: locked, within the caller's reach.
+async fn open(
+    mediation: &Mediation,
+    access: &Access,
+    id: Uuid,
+    context: &'static str,
+) -> Result<(Transaction, StoredDispute), Error> {
+    let mut transaction = mediation.pool.begin().await.context(context)?;
+    let name = dispute_name(id);
+    let stored = store::load(&mut transaction, id, true)
+        .await?
+        .ok_or_else(|| Error::no_dispute(&name))?;
+    if !reaches(access, &stored)? {
+        return Err(Error::no_dispute(&name));
+    }
+    access.audit().resource(name);
+    Ok((transaction, stored))
+}
+
+/// Records the audit, commits and reads the dispute back.
+async fn finish(
+    mediation: &Mediation,
+    access: &Access,
+    mut transaction: Transaction,
+    id: Uuid,
+    context: &'static str,
+) -> Result<StoredDispute, Error> {
+    record_audit(&mut transaction, access, context).await?;
+    transaction.commit().await.context(context)?;
+    reload(mediation, id).await
+}
+
+/// The adviser `id`, or a violation of `field` naming no adviser.
+async fn adviser(
+    transaction: &mut Transaction,
+    field: &str,
+    id: Uuid,
+) -> Result<crate::store::AdviserRow, Error> {
+    store::get_adviser(transaction, id)
+        .await?
+        .ok_or_else(|| Error::invalid(field, "names no registered adviser"))
+}
+
+pub async fn assign_mediator(
+    mediation: &Mediation,
+    access: &Access,
+    id: Uuid,
+    mediator: String,
+    mediator_adviser: Option<Uuid>,
+) -> Result<StoredDispute, Error> {
+    const CONTEXT: &str = "assigning a mediator";
+    let (mut transaction, stored) = open(mediation, access, id, CONTEXT).await?;
+    stored.track()?.work_on_stage("naming a mediator")?;
+    let mut stage = stored.current()?.clone();
+    if let Some(adviser_id) = mediator_adviser {
+        adviser(&mut transaction, "adviser", adviser_id).await?;
+        let advised = stored.consultations.iter().any(|consultation| {
+            consultation.stage_number == stage.number && consultation.adviser_id == adviser_id
+        });
+        if advised {
+            return Err(Error::FailedPrecondition(
+                "the adviser advised on this stage, and an adviser never mediates the stage they advise on".into(),
+            ));
+        }
+    }
+    stage.mediator = Some(mediator);
+    stage.mediator_adviser = mediator_adviser;
+    store::update_stage(&mut transaction, id, &stage).await?;
+    finish(mediation, access, transaction, id, CONTEXT).await
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub time: DateTime<Utc>,
+    pub attendees: Vec<String>,
+    pub notes: String,
+}
+
+pub async fn record_session(
+    mediation: &Mediation,
+    access: &Access,
+    id: Uuid,
+    session: NewSession,
+) -> Result<StoredDispute, Error> {
+    const CONTEXT: &str = "recording a session";
+    let (mut transaction, stored) = open(mediation, access, id, CONTEXT).await?;
+    stored.track()?.work_on_stage("recording a session")?;
+    let stage = stored.current()?;
+    let number = stored
+        .sessions
+        .iter()
+        .filter(|session| session.stage_number == stage.number)
+        .count();
+    let row = SessionRow {
+        stage_number: stage.number,
+        number: i32::try_from(number).unwrap_or(i32::MAX - 1) + 1,
+        session_time: session.time,
+        attendees: session.attendees,
+        notes: session.notes,
+    };
+    store::insert_session(
+        &mut transaction,
+        id,
+        &row,
+        &subject(access),
+        mediation.clock.now(),
+    )
+    .await?;
+    finish(mediation, access, transaction, id, CONTEXT).await
+}
+
+/// Ends the current stage with `outcome` at `now` and applies what it leads
+/// to, in the caller's transaction.
+async fn end_stage(
+    transaction: &mut Transaction,
+    stored: &mut StoredDispute,
+    outcome: Outcome,
+    conclusion: Conclusion,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let id = id_of(stored);
+    let mut stage = stored.current()?.clone();
+    stage.outcome = Some(outcome.as_str().to_owned());
+    stage.conclude_time = Some(now);
+    store::update_stage(transaction, id, &stage).await?;
+    events::stage_concluded(transaction, &stored.dispute, &stage, outcome, now).await?;
+    if let Some(last) = stored.stages.last_mut() {
+        *last = stage;
+    }
+    match conclusion {
+        Conclusion::AwaitHandOver => {
+            stored.dispute.state = DisputeState::AwaitingHandOver.as_str().to_owned();
+            store::update_dispute(transaction, &stored.dispute).await?;
+        }
+        Conclusion::AwaitPerformance => {
+            stored.dispute.state = DisputeState::Performing.as_str().to_owned();
+            store::update_dispute(transaction, &stored.dispute).await?;
+        }
+        Conclusion::Close(resolution) => close(transaction, stored, resolution, now).await?,
+    }
+    Ok(())
+}
+
+async fn close(
+    transaction: &mut Transaction,
+    stored: &mut StoredDispute,
+    resolution: Resolution,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    stored.dispute.state = DisputeState::Closed.as_str().to_owned();
+    stored.dispute.resolution = Some(resolution.as_str().to_owned());
+    stored.dispute.close_time = Some(now);
+    store::update_dispute(transaction, &stored.dispute).await?;
+    events::dispute_closed(transaction, &stored.dispute, resolution, now).await?;
+    tracing::info!(dispute = %stored.dispute.id, %resolution, "dispute closed");
+    Ok(())
+}
+
+/// The stage a dispute moves on to.
+#[derive(Debug, Clone)]
+pub(crate) struct NextStage {
+    pub level: Level,
+    pub organisation: String,
+    pub trigger: Trigger,
+    /// Why the stage before handed over (hand-overs only).
+    pub reason: Option<String>,
+}
+
+/// Starts the next stage (number one more than the current) in the
+/// caller's transaction.
+pub(crate) async fn start_stage(
+    mediation: &Mediation,
+    transaction: &mut Transaction,
+    stored: &mut StoredDispute,
+    next: NextStage,
+    now: DateTime<Utc>,
+) -> Result<StageRow, Error> {
+    let NextStage {
+        level,
+        organisation,
+        trigger,
+        reason,
+    } = next;
+    let id = id_of(stored);
+    let stage = StageRow {
+        number: stored.dispute.current_stage + 1,
+        level: level.as_str().to_owned(),
+        organisation,
+        mediator: None,
+        trigger: trigger.as_str().to_owned(),
+        hand_over_reason: reason,
+        start_time: now,
+        due_time: mediation.due(level, now)?,
+        outcome: None,
+        conclude_time: None,
+        overdue_time: None,
+        mediator_adviser: None,
+    };
+    store::insert_stage(transaction, id, &stage).await?;
+    stored.dispute.current_stage = stage.number;
+    stored.dispute.state = DisputeState::Mediating.as_str().to_owned();
+    store::update_dispute(transaction, &stored.dispute).await?;
+    events::stage_started(transaction, &stored.dispute, &stage, trigger).await?;
+    stored.stages.push(stage.clone());
+    tracing::info!(dispute = %id, stage = stage.number, %level, %trigger, "stage started");
+    Ok(stage)
+}
+
+pub async fn conclude(
+    mediation: &Mediation,
+    access: &Access,
+    id: Uuid,
+    outcome: Outcome,
+) -> Result<StoredDispute, Error> {
+    const CONTEXT: &str = "concluding a stage";
+    let (mut transaction, mut stored) = open(mediation, access, id, CONTEXT).await?;
+    let conclusion = stored.track()?.conclude(outcome)?;
+    let now = mediation.clock.now();
+    end_stage(&mut transaction, &mut stored, outcome, conclusion, now).await?;
+    finish(mediation, access, transaction, id, CONTEXT).await
+}
+
+#[derive(Debug, Clone)]
+pub struct HandOver {
+    pub to: Mediator,
+    pub reason: String,
+}
+
+pub async fn hand_over(
+    mediation: &Mediation,
+    access: &Access,
+    id: Uuid,
+    command: HandOver,
+) -> Result<StoredDispute, Error> {
+    const CONTEXT: &str = "handing a dispute over";
+    let (mut transaction, mut stored) = open(mediation, access, id, CONTEXT).await?;
+    let level = command.to.level();
+    let ends_running_stage = stored.track()?.hand_over(level)?;
+    let now = mediation.clock.now();
+    if ends_running_stage {
+        end_stage(
+            &mut transaction,
+            &mut stored,
+            Outcome::Failed,
+            Conclusion::AwaitHandOver,
+            now,
+        )
+        .await?;
+    }
+    let community = CommunityCode::parse(&stored.dispute.community_code)
+        .map_err(|error| Error::Corrupt(format!("community code: {error}")))?;
+    let organisation = command.to.organisation(&community);
+    start_stage(
+        mediation,
+        &mut transaction,
+        &mut stored,
+        NextStage {
+            level,
+            organisation,
+            trigger: Trigger::HandedOver,
+            reason: Some(command.reason),
+        },
+        now,
+    )
+    .await?;
+    finish(mediation, access, transaction, id, CONTEXT).await
+}
+
+#[derive(Debug, Clone)]
+pub struct SignAgreement {
+    pub terms: String,
+    /// Party numbers with their acceptance times.
+    pub acceptances: Vec<(u32, DateTime<Utc>)>,
+    pub performance_deadline: DateTime<Utc>,
+}
+
+pub async fn sign(
+    mediation: &Mediation,
+    access: &Access,
+    id: Uuid,
+    command: SignAgreement,
+) -> Result<StoredDispute, Error> {
+    const CONTEXT: &str = "signing an agreement";
+    let (mut transaction, mut stored) = open(mediation, access, id, CONTEXT).await?;
+    let conclusion = stored.track()?.sign()?;
+    let party_count = u32::try_from(stored.dispute.party_count).unwrap_or_default();
+    let accepted: Vec<u32> = command
+        .acceptances
+        .iter()
+        .map(|(party, _)| *party)
+        .collect();
+    if let Err(problem) = check_acceptances(party_count, &accepted) {
+        let mut violations = flatgov_grpc::error::Violations::new();
+        if !problem.missing.is_empty() {
+            violations.add(
+                "acceptances",
+                format!("every party accepts: parties {:?} did not", problem.missing),
+            );
+        }
+        if !problem.unknown_or_repeated.is_empty() {
+            violations.add(
+                "acceptances",
+                format!(
+                    "parties {:?} are not parties of the dispute or accept twice",
+                    problem.unknown_or_repeated
+                ),
+            );
+        }
+        return Err(Error::from(violations));
+    }
+    let now = mediation.clock.now();
+    if command.performance_deadline <= now {
+        return Err(Error::invalid(
+            "performance_deadline",
+            "must be after the signing",
+        ));
+    }
+    let stage = stored.current()?.clone();
+    let agreement = AgreementRow {
+        stage_number: stage.number,
+        terms: command.terms,
+        performance_deadline: command.performance_deadline,
+        confirmation_window_closes: now + CONFIRMATION_WINDOW,
+        sign_time: now,
+        state: "awaiting_performance".to_owned(),
+        follow_up_notes: None,
+        follow_up_time: None,
+        confirmation: None,
+        confirmation_court: None,
+        confirmation_time: None,
+    };
+    let acceptances: Vec<AcceptanceRow> = command
+        .acceptances
+        .iter()
+        .map(|(party, time)| AcceptanceRow {
+            stage_number: stage.number,
+            party_number: i32::try_from(*party).unwrap_or_default(),
+            accept_time: *time,
+        })
+        .collect();
+    store::insert_agreement(&mut transaction, id, &agreement, &acceptances).await?;
+    end_stage(
+        &mut transaction,
+        &mut stored,
+        Outcome::Agreement,
+        conclusion,
+        now,
+    )
+    .await?;
+    events::agreement_signed(
+        &mut transaction,
+        &stored.dispute,
+        &stage,
+        &agreement,
+        party_count,
+    )
+    .await?;
+    finish(mediation, access, transaction, id, CONTEXT).await
+}
+
+#[derive(Debug, Clone)]
+pub struct FollowUp {
+    pub performed: bool,
+    pub notes: String,
+}
+
+pub async fn follow_up(
+    mediation: &Mediation,
+    access: &Access,
+    id: Uuid,
+    command: FollowUp,
+) -> Result<StoredDispute, Error> {
+    const CONTEXT: &str = "recording a follow-up visit";
+    let (mut transaction, mut stored) = open(mediation, access, id, CONTEXT).await?;
+    stored.track()?.follow_up()?;
+    let now = mediation.clock.now();
+    let mut agreement = stored
+        .current_agreement()
+        .cloned()
+        .ok_or_else(|| Error::Corrupt(format!("performing dispute {id} has no agreement")))?;
+    agreement.state = if command.performed {
+        "performed"
+    } else {
+        "breached"
+    }
+    .to_owned();
+    agreement.follow_up_notes = Some(command.notes);
+    agreement.follow_up_time = Some(now);
+    store::update_agreement(&mut transaction, id, &agreement).await?;
+    events::agreement_followed_up(
+        &mut transaction,
+        &stored.dispute,
+        &agreement,
+        command.performed,
+        now,
+    )
+    .await?;
+    if command.performed {
+        close(&mut transaction, &mut stored, Resolution::Performed, now).await?;
+    } else {
+        // Not performed: the dispute reopens where it was agreed.
+        let stage = stored.current()?.clone();
+        let level = store::parse_level(&stage.level)?;
+        start_stage(
+            mediation,
+            &mut transaction,
+            &mut stored,
+            NextStage {
+                level,
+                organisation: stage.organisation,
+                trigger: Trigger::Reopened,
+                reason: None,
+            },
+            now,
+        )
+        .await?;
+    }
+    finish(mediation, access, transaction, id, CONTEXT).await
+}
+
+#[derive(Debug, Clone)]
+pub struct RecordConfirmation {
+    /// The court's code.
+    pub court: String,
+    pub confirmed: bool,
+}
+
+/// Records the court's decision on the dispute's latest agreement.
+pub async fn record_confirmation(
+    mediation: &Mediation,
+    access: &Access,
+    id: Uuid,
+    command: RecordConfirmation,
+) -> Result<StoredDispute, Error> {
+    const CONTEXT: &str = "recording a judicial confirmation";
+    let (mut transaction, stored) = open(mediation, access, id, CONTEXT).await?;
+    let agreement = stored.agreements.last().cloned().ok_or_else(|| {
+        Error::FailedPrecondition("the dispute has no agreement to confirm".into())
+    })?;
+    let now = mediation.clock.now();
+    if agreement.confirmation.is_some() {
+        return Err(Error::FailedPrecondition(
+            "the agreement's judicial confirmation was already decided or lapsed".into(),
+        ));
+    }
+    if now > agreement.confirmation_window_closes {
+        return Err(Error::FailedPrecondition(
+            "the 30-day window for judicial confirmation has closed".into(),
+        ));
+    }
+    let decision = if command.confirmed {
+        "confirmed"
+    } else {
+        "refused"
+    };
+    let decided = store::decide_confirmation(
+        &mut transaction,
+        id,
+        agreement.stage_number,
+        decision,
+        &command.court,
+        now,
+    )
+    .await?;
+    if !decided {
+        return Err(Error::FailedPrecondition(
+            "the agreement's judicial confirmation was already decided or lapsed".into(),
+        ));
+    }
+    events::agreement_confirmed(
+        &mut transaction,
+        &stored.dispute,
+        agreement.stage_number,
+        &command.court,
+        command.confirmed,
+        now,
+    )
+    .await?;
+    finish(mediation, access, transaction, id, CONTEXT).await
+}
+
+#[derive(Debug, Clone)]
+pub struct NewConsultation {
+    pub adviser: Uuid,
+    pub time: DateTime<Utc>,
+    pub notes: String,
+}
+
+/// Records an adviser's consultation on the running stage, unless the
+/// adviser mediates it.
+pub async fn record_consultation(
+    mediation: &Mediation,
+    access: &Access,
+    id: Uuid,
+    command: NewConsultation,
+) -> Result<StoredDispute, Error> {
+    const CONTEXT: &str = "recording a consultation";
+    let (mut transaction, stored) = open(mediation, access, id, CONTEXT).await?;
+    stored.track()?.work_on_stage("recording a consultation")?;
+    let stage = stored.current()?;
+    adviser(&mut transaction, "adviser", command.adviser).await?;
+    if stage.mediator_adviser == Some(command.adviser) {
+        return Err(Error::FailedPrecondition(
+            "the adviser mediates this stage, and an adviser never advises on the stage they mediate".into(),
+        ));
+    }
+    let consultation = crate::store::ConsultationRow {
+        stage_number: stage.number,
+        adviser_id: command.adviser,
+        consultation_time: command.time,
+        notes: command.notes,
+    };
+    store::insert_consultation(
+        &mut transaction,
+        id,
+        &consultation,
+        &subject(access),
+        mediation.clock.now(),
+    )
+    .await?;
+    finish(mediation, access, transaction, id, CONTEXT).await
+}

@@ -40,7 +40,10 @@ const TEXT = {
       HANDLING_TIER_FRONT_LINE: '区块处置', HANDLING_TIER_COORDINATION_MEETING: '协调会',
       HANDLING_TIER_WHISTLE: '吹哨',
     },
-    kinds: { dispatched: '新派遣', reported: '新上报', escalated: '已升级', overdue: '超期' },
+    kinds: {
+      reported: '新上报', triaged: '已分拨', dispatched: '新派遣', accepted: '已签收', escalated: '已升级',
+      reassigned: '已改派', resolved: '已处置', verified: '已核查', closed: '已办结', overdue: '超期',
+    },
   },
   en: {
     title: 'Command centre', skip: 'Skip to the case list', logout: 'Log out', loginTitle: 'Log in',
@@ -72,7 +75,10 @@ const TEXT = {
       HANDLING_TIER_FRONT_LINE: 'Front line', HANDLING_TIER_COORDINATION_MEETING: 'Coordination meeting',
       HANDLING_TIER_WHISTLE: 'Whistle',
     },
-    kinds: { dispatched: 'dispatched', reported: 'reported', escalated: 'escalated', overdue: 'overdue' },
+    kinds: {
+      reported: 'reported', triaged: 'triaged', dispatched: 'dispatched', accepted: 'accepted', escalated: 'escalated',
+      reassigned: 'reassigned', resolved: 'resolved', verified: 'verified', closed: 'closed', overdue: 'overdue',
+    },
   },
 };
 
@@ -80,7 +86,8 @@ const state = {
   lang: sessionStorage.getItem(LANG_KEY) || 'zh-CN',
   token: sessionStorage.getItem(TOKEN_KEY) || '',
   blocks: new Map(), // code → {name, households, path}
-  cases: [], // newest first
+  cases: [], // the list, newest first
+  mapCases: [], // every case the viewer sees, for the map's colours
   selectedBlock: '',
   selectedCase: '',
   live: null,
@@ -258,7 +265,7 @@ function isOpen(caseItem) {
 
 function paintMap() {
   const counts = new Map();
-  for (const item of state.cases) {
+  for (const item of state.mapCases) {
     if (!isOpen(item)) continue;
     const code = blockCodeOf(item);
     const count = counts.get(code) || { open: 0, overdue: 0 };
@@ -303,7 +310,7 @@ async function showBlock(code) {
   } catch (error) {
     team.replaceChildren(el('li', { class: 'error' }, error.message));
   }
-  const open = state.cases.filter((item) => blockCodeOf(item) === code && isOpen(item));
+  const open = state.mapCases.filter((item) => blockCodeOf(item) === code && isOpen(item));
   $('block-cases').replaceChildren(...(open.length
     ? open.map((item) => el('li', {}, caseLink(item)))
     : [el('li', {}, t('noCases'))]));
@@ -317,12 +324,7 @@ function caseLink(item) {
   return link;
 }
 
-async function loadCases() {
-  const filters = {
-    state: $('filter-state').value || undefined,
-    tier: $('filter-tier').value || undefined,
-    overdueOnly: $('filter-overdue').checked || undefined,
-  };
+async function listCases(filters) {
   const cases = [];
   let pageToken = '';
   for (let page = 0; page < CASE_PAGES; page += 1) {
@@ -331,7 +333,20 @@ async function loadCases() {
     pageToken = answer.nextPageToken || '';
     if (!pageToken) break;
   }
-  state.cases = cases;
+  return cases;
+}
+
+// The list follows the filters; the map always counts every case.
+async function loadCases() {
+  const filters = {
+    state: $('filter-state').value || undefined,
+    tier: $('filter-tier').value || undefined,
+    overdueOnly: $('filter-overdue').checked || undefined,
+  };
+  const filtered = Object.values(filters).some((value) => value !== undefined);
+  const [listed, all] = await Promise.all([listCases(filters), filtered ? listCases({}) : null]);
+  state.cases = listed;
+  state.mapCases = all || listed;
   renderCases();
 }
 

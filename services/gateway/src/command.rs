@@ -168,41 +168,52 @@ impl CommandCentre {
     }
 
     /// The staff member behind `headers`' bearer token, or the refusal to send.
-    fn staff(&self, headers: &HeaderMap) -> Result<Caller, Response> {
+    fn staff(&self, headers: &HeaderMap) -> Result<Caller, Refusal> {
         let header = headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok());
-        let caller = self.verifier.verify_header(header).map_err(|error| {
-            refusal(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                &error.to_string(),
-            )
-        })?;
+        let caller = self
+            .verifier
+            .verify_header(header)
+            .map_err(|error| Refusal {
+                status: StatusCode::UNAUTHORIZED,
+                reason: "unauthenticated",
+                message: error.to_string(),
+            })?;
         if caller.has_any_role(&STAFF_ROLES) {
             Ok(caller)
         } else {
-            Err(refusal(
-                StatusCode::FORBIDDEN,
-                "not_staff",
-                "the command centre is for staff: dispatchers, administrators, block teams, \
-                 department and federation staff",
-            ))
+            Err(Refusal {
+                status: StatusCode::FORBIDDEN,
+                reason: "not_staff",
+                message: "the command centre is for staff: dispatchers, administrators, block \
+                          teams, department and federation staff"
+                    .to_owned(),
+            })
         }
     }
 }
 
+/// Why a request is refused, answered as
 /// `{"error": {"code": 403, "reason": "not_staff", "message": …}}`.
-fn refusal(status: StatusCode, reason: &str, message: &str) -> Response {
-    (
-        status,
-        axum::Json(serde_json::json!({"error": {
-            "code": status.as_u16(),
-            "reason": reason,
-            "message": message,
-        }})),
-    )
-        .into_response()
+struct Refusal {
+    status: StatusCode,
+    reason: &'static str,
+    message: String,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            axum::Json(serde_json::json!({"error": {
+                "code": self.status.as_u16(),
+                "reason": self.reason,
+                "message": self.message,
+            }})),
+        )
+            .into_response()
+    }
 }
 
 /// Follows `flatgov.cases.case.>` for as long as the gateway runs.
@@ -247,7 +258,10 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
                 HeaderValue::from_static("nosniff"),
             ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+            (
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            ),
         ],
         body,
     )
@@ -293,7 +307,7 @@ pub async fn session(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) ->
             "live": gateway.command.live.is_some(),
         }))
         .into_response(),
-        Err(refused) => refused,
+        Err(refused) => refused.into_response(),
     }
 }
 
@@ -301,14 +315,16 @@ pub async fn session(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) ->
 pub async fn events(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     let caller = match gateway.command.staff(&headers) {
         Ok(caller) => caller,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let Some(live) = &gateway.command.live else {
-        return refusal(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no_live_updates",
-            "this gateway has no NATS connection (NATS_URL), so no live updates",
-        );
+        return Refusal {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            reason: "no_live_updates",
+            message: "this gateway has no NATS connection (NATS_URL), so no live updates"
+                .to_owned(),
+        }
+        .into_response();
     };
     Sse::new(stream_for(caller, live.subscribe()))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))

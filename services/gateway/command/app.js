@@ -155,7 +155,10 @@ async function login(token) {
   const response = await fetch('/command/session', { headers: { authorization: `Bearer ${state.token}` } });
   if (!response.ok) {
     sessionStorage.removeItem(TOKEN_KEY);
-    $('login-error').textContent = response.status === 403 ? t('notStaff') : t('badToken');
+    const answer = await response.json().catch(() => ({}));
+    $('login-error').textContent = response.status === 403 ? t('notStaff')
+      : response.status === 401 ? t('badToken')
+        : ((answer.error && answer.error.message) || response.statusText);
     return;
   }
   state.session = await response.json();

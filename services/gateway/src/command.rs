@@ -58,8 +58,9 @@ form-action 'none'; frame-ancestors 'none'";
 /// What the command centre reads from the environment.
 pub struct CommandConfig {
     /// Verifies the tokens people paste (the platform's JWKS, audience
-    /// `flatgov.gateway`).
-    pub auth: AuthConfig,
+    /// `flatgov.gateway`); without `AUTH_JWKS_FILE` the page opens for no one
+    /// (it says why) and the rest of the gateway is unaffected.
+    pub auth: Option<AuthConfig>,
     /// Where case events come from; without `NATS_URL` the page works without
     /// live updates (it says so).
     pub bus: Option<BusConfig>,
@@ -71,8 +72,14 @@ impl CommandConfig {
             "NATS_URL",
             "the NATS server the command centre's live updates read case events from",
         )?;
+        let jwks: Option<String> = env.maybe(
+            "AUTH_JWKS_FILE",
+            "path to the platform's key set (JWKS) that verifies the command centre's tokens",
+        )?;
         Ok(Self {
-            auth: AuthConfig::from_env(env, "gateway")?,
+            auth: jwks
+                .map(|_| AuthConfig::from_env(env, "gateway"))
+                .transpose()?,
             bus: nats.map(|_| BusConfig::from_env(env)).transpose()?,
         })
     }
@@ -143,7 +150,7 @@ impl LiveEvent {
 
 /// The command centre's shared state.
 pub struct CommandCentre {
-    verifier: Verifier,
+    verifier: Option<Verifier>,
     /// Case events as they arrive; `None` without NATS.
     live: Option<broadcast::Sender<LiveEvent>>,
 }
@@ -152,7 +159,10 @@ impl CommandCentre {
     /// Loads the key set and, with NATS configured, starts listening for case
     /// events (reconnecting in the background while NATS is away).
     pub async fn start(config: CommandConfig) -> Result<Self, String> {
-        let verifier = Verifier::new(config.auth).await?;
+        let verifier = match config.auth {
+            Some(auth) => Some(Verifier::new(auth).await?),
+            None => None,
+        };
         let live = match config.bus {
             None => None,
             Some(bus) => {
@@ -172,14 +182,20 @@ impl CommandCentre {
         let header = headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok());
-        let caller = self
-            .verifier
-            .verify_header(header)
-            .map_err(|error| Refusal {
-                status: StatusCode::UNAUTHORIZED,
-                reason: "unauthenticated",
-                message: error.to_string(),
-            })?;
+        let Some(verifier) = &self.verifier else {
+            return Err(Refusal {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                reason: "not_configured",
+                message: "this gateway cannot check people's tokens (no AUTH_JWKS_FILE), so \
+                          the command centre is closed"
+                    .to_owned(),
+            });
+        };
+        let caller = verifier.verify_header(header).map_err(|error| Refusal {
+            status: StatusCode::UNAUTHORIZED,
+            reason: "unauthenticated",
+            message: error.to_string(),
+        })?;
         if caller.has_any_role(&STAFF_ROLES) {
             Ok(caller)
         } else {

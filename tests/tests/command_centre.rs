@@ -342,3 +342,138 @@ async fn a_dispatcher_watches_a_case_arrive_on_the_map_and_blows_the_whistle_fro
     println!("screenshots in {}", browser.artefacts.display());
     browser.quit().await;
 }
+
+/// Front-line matters of the reference catalogue that dispatch without help.
+const MATTERS: [&str; 4] = [
+    "broken_street_light",
+    "damaged_manhole_cover",
+    "damaged_road_surface",
+    "blocked_drain",
+];
+const OPEN_CASES: usize = 1000;
+
+/// Dispatched cases `token` sees, counting up to `enough`.
+async fn dispatched(platform: &Platform, token: &str, enough: usize) -> usize {
+    let mut client = platform.cases();
+    let mut count = 0;
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_cases(flatgov_journeys::with_token(
+                cases::ListCasesRequest {
+                    page_size: 500,
+                    page_token: page_token.clone(),
+                    state: cases::CaseState::Dispatched as i32,
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .expect("listing cases")
+            .into_inner();
+        count += page.cases.len();
+        page_token = page.next_page_token;
+        if page_token.is_empty() || count >= enough {
+            return count;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_map_renders_with_a_thousand_open_cases() {
+    let platform = Platform::start().await;
+    platform.load_demo();
+    let gateway = platform.start_gateway(GatewayOptions::default()).await;
+    let admin = platform.admin();
+
+    // A thousand reports: four matters in each of 250 blocks (one matter per
+    // point, so none is linked to another as "me too").
+    let codes = platform
+        .block_codes(&format!("districts/{}", flatgov_journeys::DISTRICT))
+        .await;
+    let mut points = Vec::new();
+    for code in codes.iter().take(OPEN_CASES / MATTERS.len()) {
+        points.push(platform.demo_block(code).await.inside);
+    }
+    let reports: Vec<(usize, cases::ReportCaseRequest)> = points
+        .iter()
+        .flat_map(|point| MATTERS.iter().map(move |matter| (*point, *matter)))
+        .enumerate()
+        .map(|(number, (point, matter))| {
+            (
+                number,
+                cases::ReportCaseRequest {
+                    request_id: format!("command-centre-load-{number}"),
+                    kind: cases::CaseKind::Problem as i32,
+                    channel: cases::Channel::ResidentApp as i32,
+                    location: Some(point),
+                    matter_code: matter.to_owned(),
+                    description: "压力测试上报".to_owned(),
+                    ..Default::default()
+                },
+            )
+        })
+        .collect();
+    let reporting = Instant::now();
+    for chunk in reports.chunks(16) {
+        let mut batch = tokio::task::JoinSet::new();
+        for (number, request) in chunk.iter().cloned() {
+            let mut client = platform.cases();
+            let token = platform.resident(&format!("resident-load-{number}"));
+            batch.spawn(async move {
+                client
+                    .report_case(flatgov_journeys::with_token(request, &token))
+                    .await
+                    .expect("a report is received")
+            });
+        }
+        while let Some(done) = batch.join_next().await {
+            done.expect("a report task");
+        }
+    }
+    flatgov_journeys::eventually(
+        "a thousand cases dispatched",
+        Duration::from_secs(300),
+        || async { (dispatched(&platform, &admin, OPEN_CASES).await >= OPEN_CASES).then_some(()) },
+    )
+    .await;
+    println!(
+        "{OPEN_CASES} cases reported and dispatched in {} ms",
+        reporting.elapsed().as_millis()
+    );
+
+    // The district administrator's first screen.
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/command/", gateway.url)).await;
+    log_in(&browser, &admin).await;
+    let ready = browser
+        .until(
+            "the coloured map is on screen",
+            PATIENCE,
+            "return window.commandCentre.mapReadyMs ?? null;",
+        )
+        .await;
+    let polygons = browser
+        .script(
+            "return document.querySelectorAll('#map path.block').length;",
+            vec![],
+        )
+        .await;
+    assert_eq!(polygons, json!(DEMO_BLOCKS));
+    let coloured = browser
+        .script(
+            "return document.querySelectorAll('#map path.block.has-open').length;",
+            vec![],
+        )
+        .await;
+    assert_eq!(coloured, json!(OPEN_CASES / MATTERS.len()));
+    let polygons_only = browser
+        .script("return window.commandCentre.firstRenderMs;", vec![])
+        .await;
+    println!(
+        "first render with {DEMO_BLOCKS} blocks and {OPEN_CASES} open cases: {ready} ms from login \
+         to the coloured map ({polygons_only} ms for the polygons)"
+    );
+    browser.screenshot("07-thousand-open-cases").await;
+    browser.quit().await;
+}

@@ -150,6 +150,7 @@ function fillFilters() {
 // ------------------------------------------------------------------ login
 
 async function login(token) {
+  const started = performance.now();
   state.token = token.trim();
   $('login-error').textContent = '';
   const response = await fetch('/command/session', { headers: { authorization: `Bearer ${state.token}` } });
@@ -169,6 +170,9 @@ async function login(token) {
   showViewer();
   await Promise.all([loadMap(), loadCases(), loadIndicators()]);
   paintMap();
+  // From the login to the coloured map on screen, cases and indicators included.
+  await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+  state.mapReadyMs = Math.round(performance.now() - started);
   connectLive();
 }
 

@@ -197,6 +197,19 @@ async fn a_dispatcher_watches_a_case_arrive_on_the_map_and_blows_the_whistle_fro
             .contains(name.trim_start_matches("cases/")),
         "the block's open cases list the new one"
     );
+    let received = browser
+        .until(
+            "the block's indicators count the new case",
+            Duration::from_secs(10),
+            "const table = document.getElementById('block-indicators'); \
+             return table.hidden ? null : table.tBodies[0].rows[0].cells[0].textContent;",
+        )
+        .await;
+    assert_eq!(
+        received,
+        json!("1"),
+        "the block received one case this month"
+    );
     browser.screenshot("04-block-team").await;
 
     // Keyboard: a block focused and Enter pressed opens it too.
@@ -417,14 +430,35 @@ async fn the_map_renders_with_a_thousand_open_cases() {
     let reporting = Instant::now();
     for chunk in reports.chunks(16) {
         let mut batch = tokio::task::JoinSet::new();
-        for (number, request) in chunk.iter().cloned() {
+        for (number, request) in chunk {
+            let (number, request) = (*number, request.clone());
             let mut client = platform.cases();
             let token = platform.resident(&format!("resident-load-{number}"));
+            // A busy machine may shed a report; the request_id makes the retry
+            // the same report.
             batch.spawn(async move {
-                client
-                    .report_case(flatgov_journeys::with_token(request, &token))
-                    .await
-                    .expect("a report is received")
+                let mut attempts = 0;
+                loop {
+                    attempts += 1;
+                    match client
+                        .report_case(flatgov_journeys::with_token(request.clone(), &token))
+                        .await
+                    {
+                        Ok(_) => return,
+                        Err(status)
+                            if attempts < 5
+                                && matches!(
+                                    status.code(),
+                                    tonic::Code::Unavailable
+                                        | tonic::Code::ResourceExhausted
+                                        | tonic::Code::DeadlineExceeded
+                                ) =>
+                        {
+                            tokio::time::sleep(Duration::from_millis(200 * attempts)).await;
+                        }
+                        Err(status) => panic!("report {number} refused: {status:?}"),
+                    }
+                }
             });
         }
         while let Some(done) = batch.join_next().await {

@@ -20,7 +20,7 @@ const TEXT = {
     assignee: '改派给（staff/… 或 departments/…）', reassign: '改派', meetingTime: '协调会时间',
     meetingLocation: '地点', schedule: '安排协调会', history: '处置经过', liveTitle: '实时动态',
     casesTitle: '案件列表', state: '状态', tier: '层级', overdueOnly: '只看超期', case: '案件',
-    matter: '事项', block: '区块', indicatorsTitle: '指标（本月）', subdistrict: '街道', received: '受理',
+    matter: '事项', block: '区块', indicatorsTitle: '指标（本月）', blockIndicators: '本月指标', subdistrict: '街道', received: '受理',
     responseRate: '响应率', resolutionRate: '解决率', satisfactionRate: '满意率',
     onTimeRate: '按时办结率', reworkRate: '返工率', whistleRate: '吹哨率', all: '全部',
     notStaff: '此令牌不是工作人员的令牌（例如居民令牌），不能使用指挥中心。',
@@ -54,7 +54,7 @@ const TEXT = {
     assignee: 'Reassign to (staff/… or departments/…)', reassign: 'Reassign', meetingTime: 'Meeting time',
     meetingLocation: 'Place', schedule: 'Schedule a meeting', history: 'History', liveTitle: 'Live',
     casesTitle: 'Cases', state: 'State', tier: 'Tier', overdueOnly: 'Overdue only', case: 'Case',
-    matter: 'Matter', block: 'Block', indicatorsTitle: 'Indicators (this month)', subdistrict: 'Subdistrict',
+    matter: 'Matter', block: 'Block', indicatorsTitle: 'Indicators (this month)', blockIndicators: 'This month', subdistrict: 'Subdistrict',
     received: 'Received', responseRate: 'Response', resolutionRate: 'Resolution',
     satisfactionRate: 'Satisfaction', onTimeRate: 'Closed on time', reworkRate: 'Rework',
     whistleRate: 'Whistle', all: 'All',
@@ -317,6 +317,7 @@ async function showBlock(code) {
   } catch (error) {
     team.replaceChildren(el('li', { class: 'error' }, error.message));
   }
+  showBlockIndicators(code);
   const open = state.mapCases.filter((item) => blockCodeOf(item) === code && isOpen(item));
   $('block-cases').replaceChildren(...(open.length
     ? open.map((item) => el('li', {}, caseLink(item)))
@@ -438,28 +439,46 @@ function percent(rate) {
   return rate && typeof rate.percent === 'number' ? `${rate.percent.toFixed(1)}%` : '—';
 }
 
-async function loadIndicators() {
+function indicatorCells(group) {
+  return [
+    el('td', {}, String(group.received || 0)),
+    el('td', {}, percent(group.responseRate)),
+    el('td', {}, percent(group.resolutionRate)),
+    el('td', {}, percent(group.satisfactionRate)),
+    el('td', {}, percent(group.closedOnTimeRate)),
+    el('td', {}, percent(group.reworkRate)),
+    el('td', {}, percent(group.whistleRate)),
+  ];
+}
+
+// This month so far, in China Standard Time.
+function thisMonth(groupBy) {
   const now = new Date();
-  const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1) - 8 * 3600 * 1000);
+  const shanghai = new Date(now.getTime() + 8 * 3600 * 1000);
+  const monthStart = new Date(Date.UTC(shanghai.getUTCFullYear(), shanghai.getUTCMonth(), 1) - 8 * 3600 * 1000);
+  return { periodStart: monthStart.toISOString(), periodEnd: now.toISOString(), groupBy };
+}
+
+async function loadIndicators() {
   const body = $('indicators').tBodies[0];
   try {
-    const answer = await call(CASES, 'GetIndicators', {
-      periodStart: monthStart.toISOString(),
-      periodEnd: now.toISOString(),
-      groupBy: 'INDICATOR_GROUPING_SUBDISTRICT',
-    });
-    body.replaceChildren(...(answer.groups || []).map((group) => el('tr', {},
-      el('th', { scope: 'row' }, group.key || ''),
-      el('td', {}, String(group.received || 0)),
-      el('td', {}, percent(group.responseRate)),
-      el('td', {}, percent(group.resolutionRate)),
-      el('td', {}, percent(group.satisfactionRate)),
-      el('td', {}, percent(group.closedOnTimeRate)),
-      el('td', {}, percent(group.reworkRate)),
-      el('td', {}, percent(group.whistleRate)))));
+    const [subdistricts, blocks] = await Promise.all([
+      call(CASES, 'GetIndicators', thisMonth('INDICATOR_GROUPING_SUBDISTRICT')),
+      call(CASES, 'GetIndicators', thisMonth('INDICATOR_GROUPING_BLOCK')),
+    ]);
+    body.replaceChildren(...(subdistricts.groups || []).map((group) => el('tr', {},
+      el('th', { scope: 'row' }, group.key || ''), ...indicatorCells(group))));
+    state.blockIndicators = new Map((blocks.groups || []).map((group) => [(group.key || '').replace('blocks/', ''), group]));
   } catch (error) {
     body.replaceChildren(el('tr', {}, el('td', { colspan: '8', class: 'error' }, error.message)));
   }
+}
+
+function showBlockIndicators(code) {
+  const group = state.blockIndicators && state.blockIndicators.get(code);
+  const table = $('block-indicators');
+  table.hidden = !group;
+  if (group) table.tBodies[0].replaceChildren(el('tr', {}, ...indicatorCells(group)));
 }
 
 // ------------------------------------------------------------------ live
@@ -487,7 +506,7 @@ function refreshSoon() {
   refreshTimer = setTimeout(async () => {
     const fresh = new Set(freshCases);
     freshCases.clear();
-    await loadCases();
+    await Promise.all([loadCases(), loadIndicators()]);
     renderCases(fresh);
     paintMap();
     if (state.selectedBlock) showBlock(state.selectedBlock);

@@ -311,6 +311,17 @@ async fn a_dispatcher_watches_a_case_arrive_on_the_map_and_blows_the_whistle_fro
             ),
         )
         .await;
+    // Each summoned agency's report-in clock counts down.
+    let clocks = browser
+        .until(
+            "the summoned agencies' report-in clocks",
+            Duration::from_secs(20),
+            "const clocks = [...document.querySelectorAll('#summons .clock')]; \
+             return clocks.length > 0 && clocks.every((c) => /\\d\\d:\\d\\d:\\d\\d/.test(c.textContent)) \
+               ? clocks.map((c) => c.textContent) : null;",
+        )
+        .await;
+    println!("report-in clocks: {clocks}");
     let whistled = get_case(&platform, &name).await;
     assert_eq!(whistled.tier, HandlingTier::Whistle as i32);
     assert_ne!(whistled.state, cases::CaseState::Closed as i32);

@@ -5,6 +5,7 @@
 
 const BLOCKS = 'flatgov.blocks.v1.BlockRegistry';
 const CASES = 'flatgov.cases.v1.CaseDispatch';
+const ENFORCEMENT = 'flatgov.enforcement.v1.JointEnforcement';
 const TOKEN_KEY = 'flatgov.command.token';
 const LANG_KEY = 'flatgov.command.lang';
 // Enough for a district's open work; the list shows the newest first.
@@ -20,7 +21,9 @@ const TEXT = {
     assignee: '改派给（staff/… 或 departments/…）', reassign: '改派', meetingTime: '协调会时间',
     meetingLocation: '地点', schedule: '安排协调会', history: '处置经过', liveTitle: '实时动态',
     casesTitle: '案件列表', state: '状态', tier: '层级', overdueOnly: '只看超期', case: '案件',
-    matter: '事项', block: '区块', indicatorsTitle: '指标（本月）', blockIndicators: '本月指标', subdistrict: '街道', received: '受理',
+    matter: '事项', block: '区块', indicatorsTitle: '指标（本月）', blockIndicators: '本月指标', summons: '吹哨报到',
+    summonsStates: { SUMMONS_STATE_AWAITING_REPORT: '待报到', SUMMONS_STATE_LATE: '已超时', SUMMONS_STATE_REPORTED_IN: '已报到' },
+    left: (text) => `剩余 ${text}`, late: (text) => `已超时 ${text}`, operationPending: '联合执法正在启动…', subdistrict: '街道', received: '受理',
     responseRate: '响应率', resolutionRate: '解决率', satisfactionRate: '满意率',
     onTimeRate: '按时办结率', reworkRate: '返工率', whistleRate: '吹哨率', all: '全部',
     notStaff: '此令牌不是工作人员的令牌（例如居民令牌），不能使用指挥中心。',
@@ -54,7 +57,9 @@ const TEXT = {
     assignee: 'Reassign to (staff/… or departments/…)', reassign: 'Reassign', meetingTime: 'Meeting time',
     meetingLocation: 'Place', schedule: 'Schedule a meeting', history: 'History', liveTitle: 'Live',
     casesTitle: 'Cases', state: 'State', tier: 'Tier', overdueOnly: 'Overdue only', case: 'Case',
-    matter: 'Matter', block: 'Block', indicatorsTitle: 'Indicators (this month)', blockIndicators: 'This month', subdistrict: 'Subdistrict',
+    matter: 'Matter', block: 'Block', indicatorsTitle: 'Indicators (this month)', blockIndicators: 'This month', summons: 'Whistle: agencies reporting in',
+    summonsStates: { SUMMONS_STATE_AWAITING_REPORT: 'awaiting report', SUMMONS_STATE_LATE: 'late', SUMMONS_STATE_REPORTED_IN: 'reported in' },
+    left: (text) => `${text} left`, late: (text) => `${text} late`, operationPending: 'The joint operation is opening…', subdistrict: 'Subdistrict',
     received: 'Received', responseRate: 'Response', resolutionRate: 'Resolution',
     satisfactionRate: 'Satisfaction', onTimeRate: 'Closed on time', reworkRate: 'Rework',
     whistleRate: 'Whistle', all: 'All',
@@ -400,6 +405,60 @@ async function showCase(name) {
     el('time', { datetime: record.occurredAt }, timeText(record.occurredAt)),
     `${record.action || ''} → ${t('states')[record.toState] || record.toState || ''}`,
     record.reason ? ` · ${record.reason}` : '')));
+  await showSummons(item);
+}
+
+// ------------------------------------------------------------------ whistle
+
+function clockText(milliseconds) {
+  const seconds = Math.floor(Math.abs(milliseconds) / 1000);
+  const pad = (value) => String(value).padStart(2, '0');
+  return `${pad(Math.floor(seconds / 3600))}:${pad(Math.floor(seconds / 60) % 60)}:${pad(seconds % 60)}`;
+}
+
+// Each summoned agency's report-in clock, ticking every second.
+function tickSummons() {
+  for (const clock of document.querySelectorAll('#summons [data-deadline]')) {
+    const left = new Date(clock.dataset.deadline).getTime() - Date.now();
+    clock.textContent = left >= 0 ? t('left')(clockText(left)) : t('late')(clockText(left));
+    clock.classList.toggle('overdue', left < 0);
+  }
+}
+setInterval(tickSummons, 1000);
+
+let summonsRetry = 0;
+async function showSummons(item) {
+  clearTimeout(summonsRetry);
+  const section = $('summons-section');
+  const list = $('summons');
+  if (item.tier !== 'HANDLING_TIER_WHISTLE') {
+    section.hidden = true;
+    return;
+  }
+  section.hidden = false;
+  let operations = [];
+  try {
+    operations = (await call(ENFORCEMENT, 'ListOperations', { case: item.name })).operations || [];
+  } catch (error) {
+    list.replaceChildren(el('li', { class: 'error' }, error.message));
+    return;
+  }
+  const summons = operations.flatMap((operation) => operation.summons || []);
+  if (!summons.length) {
+    // The operation opens from the escalation's event, a moment later.
+    list.replaceChildren(el('li', {}, t('operationPending')));
+    summonsRetry = setTimeout(() => { if (state.selectedCase === item.name) showSummons(item); }, 1500);
+    return;
+  }
+  list.replaceChildren(...summons.map((entry) => {
+    const reported = entry.state === 'SUMMONS_STATE_REPORTED_IN';
+    return el('li', { class: 'summons', 'data-agency': entry.agency },
+      `${entry.agency}${entry.lead ? ' ★' : ''} · ${t('summonsStates')[entry.state] || entry.state || ''} · `,
+      reported
+        ? el('time', { datetime: entry.reportInTime }, timeText(entry.reportInTime))
+        : el('span', { class: 'clock', 'data-deadline': entry.reportInDeadline }, ''));
+  }));
+  tickSummons();
 }
 
 async function act(what) {

@@ -2595,7 +2595,8 @@ def check_gateway_kubernetes(
         f"{where} a cert-manager Certificate issues {tls_secret}",
         f"{where} no Certificate issues {tls_secret}",
     )
-    check_pod_secrets(report, f"k8s {overlay}: Deployment {GATEWAY.binary}", GATEWAY, pod_spec, {})
+    # The key set: the command centre verifies the tokens people paste.
+    check_pod_secrets(report, f"k8s {overlay}: Deployment {GATEWAY.binary}", GATEWAY, pod_spec, SHARED_SECRETS)
     for service in services.values():
         variable = f"{service.name.upper()}_URL"
         expected = f"https://{service.name}:{service.grpc_port}"

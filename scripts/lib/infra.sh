@@ -164,6 +164,15 @@ ensure_node() {
   command -v npx >/dev/null 2>&1 || install_packages nodejs npm
 }
 
+# Headless Chromium and its WebDriver for the command centre's browser journey,
+# with a CJK font so its screenshots show the zh-CN labels.
+ensure_chromium() {
+  if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 \
+     || ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+    install_packages chromium chromium-driver fonts-wqy-zenhei
+  fi
+}
+
 # Python with venv and pip: the gateway's journeys install third-party Open311
 # client libraries from PyPI into a virtual environment under target/.
 ensure_python_venv() {

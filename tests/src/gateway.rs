@@ -70,6 +70,9 @@ impl Platform {
                 "AUTH_SIGNING_KEY_FILE",
                 self.auth.service_key_file("gateway"),
             )
+            // The command centre's live updates read case events here.
+            .env("NATS_URL", &self.nats_url)
+            .env("NATS_SUBJECT_PREFIX", &self.prefix)
             .env("OPEN311_JURISDICTION_ID", DISTRICT)
             .env(
                 "OPEN311_PUBLIC_URL",

@@ -14,6 +14,7 @@
 //! requests and an OTLP collector the services can export spans to
 //! ([`traces`]).
 
+pub mod browser;
 pub mod district;
 pub mod events;
 pub mod gateway;

@@ -848,6 +848,9 @@ async fn the_gateway_guards_keys_places_and_rates_and_relays_http_json_and_grpc_
         "get /open311/v2/tokens/{token}.{format}",
         "post /api/{service}/{method}",
         "post /{service}/{method}",
+        "get /command/",
+        "get /command/session",
+        "get /command/events",
     ]
     .into_iter()
     .map(str::to_owned)

@@ -7,6 +7,8 @@
 //!   `/{service}/{method}` ([`grpc_web`]) for systems and browsers that cannot speak
 //!   gRPC: the caller's own bearer token goes to the service, whose policy table
 //!   decides. The gateway never grants more than the token.
+//! - **The command centre** at `/command/` ([`command`]): the staff's browser
+//!   view of blocks, live cases and indicators, on the same HTTP/JSON API.
 //!
 //! The gateway holds no domain state. Its only state is the registry of API
 //! clients ([`clients`]) in its own database `flatgov_gateway`. What it enforces
@@ -14,6 +16,7 @@
 
 pub mod api;
 pub mod clients;
+pub mod command;
 pub mod config;
 pub mod entry;
 pub mod grpc_web;
@@ -38,6 +41,7 @@ pub use config::Config;
 pub use server::{Application, PeerAddress};
 
 use crate::clients::Registry;
+use crate::command::{CommandCentre, CommandConfig};
 use crate::limits::RateLimiter;
 use crate::open311::catalogue::CatalogueCache;
 use crate::upstream::Upstreams;
@@ -55,6 +59,7 @@ pub struct Gateway {
     pub upstreams: Upstreams,
     pub catalogue: CatalogueCache,
     pub limiter: RateLimiter,
+    pub command: CommandCentre,
 }
 
 /// Why the gateway could not start.
@@ -68,6 +73,8 @@ pub enum StartError {
     Upstreams(String),
     #[error("the client registry: {0}")]
     Database(#[from] flatgov_db::DatabaseError),
+    #[error("the command centre: {0}")]
+    Command(String),
     #[error("the listener: {0}")]
     Listener(String),
 }
@@ -94,6 +101,7 @@ pub async fn migrate(database: &flatgov_db::DatabaseConfig) -> Result<(), StartE
 /// Starts the gateway from `env` (the process environment, or a test's).
 pub async fn build(env: Env) -> Result<Application, StartError> {
     let config = Config::from_env(&env)?;
+    let command_config = CommandConfig::from_env(&env)?;
     let credentials =
         ServiceCredentials::from_env(&env, "gateway").map_err(StartError::Credentials)?;
     if config.database.migrate_on_start {
@@ -102,11 +110,15 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
     let pool = flatgov_db::connect(&config.database).await?;
     let upstreams = Upstreams::new(&config.upstream_urls, &config.client_tls, credentials)
         .map_err(StartError::Upstreams)?;
+    let command = CommandCentre::start(command_config)
+        .await
+        .map_err(StartError::Command)?;
     let gateway = Arc::new(Gateway {
         registry: Registry::new(pool.clone()),
         catalogue: CatalogueCache::new(upstreams.clone()),
         upstreams,
         limiter: RateLimiter::new(),
+        command,
         config,
     });
     server::start(gateway, pool).await
@@ -136,6 +148,12 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(health))
         .route("/openapi.json", get(openapi_json))
+        .route("/command", get(command::redirect))
+        .route("/command/", get(command::index))
+        .route("/command/app.js", get(command::script))
+        .route("/command/app.css", get(command::styles))
+        .route("/command/session", get(command::session))
+        .route("/command/events", get(command::events))
         .merge(open311)
         .merge(api)
         .with_state(gateway.clone());

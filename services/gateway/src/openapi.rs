@@ -36,7 +36,7 @@ const fn route(
 }
 
 /// Every route the gateway serves.
-pub const ROUTES: [Route; 11] = [
+pub const ROUTES: [Route; 14] = [
     route(
         "get",
         "/healthz",
@@ -98,6 +98,27 @@ pub const ROUTES: [Route; 11] = [
         "post",
         "/api/{service}/{method}",
         "HTTP/JSON: a unary RPC of a flatgov service, protobuf JSON in and out, with the caller's bearer token",
+        None,
+        false,
+    ),
+    route(
+        "get",
+        "/command/",
+        "The command centre: the page for staff (its scripts and styles beside it)",
+        None,
+        false,
+    ),
+    route(
+        "get",
+        "/command/session",
+        "Who the bearer token is; 403 unless staff",
+        None,
+        false,
+    ),
+    route(
+        "get",
+        "/command/events",
+        "Server-sent events: case events in the bearer's jurisdiction (staff only)",
         None,
         false,
     ),

@@ -350,3 +350,62 @@ async fn a_governor_sends_only_to_their_block_and_bad_notices_are_refused_by_fie
     assert!(!format!("{leaky:?}").contains("s3cr3t-robot"));
     running.stop().await;
 }
+
+#[tokio::test]
+async fn one_robot_never_gets_more_than_twenty_messages_in_any_minute() {
+    let world = World::new().await;
+    let running = world.start().await;
+    let governor = governor_of(&world, BLOCK);
+    set_robot(&running, &governor, BLOCK, "valid-017", &world)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let notices = 23;
+    for index in 0..notices {
+        running
+            .notices()
+            .create_notice(with_token(
+                flood_notice(
+                    &format!("blocks/{BLOCK}"),
+                    &format!("第{index}号：河道水位上涨，请勿靠近。"),
+                    &format!("burst-{index}"),
+                ),
+                &governor,
+            ))
+            .await
+            .unwrap();
+    }
+    let received = eventually(
+        "all 23 notices to reach the robot",
+        std::time::Duration::from_secs(120),
+        || async {
+            let received: Vec<_> = world
+                .gateways
+                .received()
+                .into_iter()
+                .filter(|message| message.key == "valid-017")
+                .collect();
+            (received.iter().filter(|message| message.accepted).count() >= notices)
+                .then_some(received)
+        },
+    )
+    .await;
+    // Nothing was refused with 45009: the service kept within the limit itself.
+    assert!(received.iter().all(|message| message.accepted));
+    assert_eq!(received.len(), notices);
+    let minute = std::time::Duration::from_secs(60);
+    for first in &received {
+        let in_that_minute = received
+            .iter()
+            .filter(|message| message.at >= first.at && message.at - first.at < minute)
+            .count();
+        assert!(
+            in_that_minute <= 20,
+            "{in_that_minute} messages in one minute"
+        );
+    }
+    assert!(
+        started.elapsed() >= minute,
+        "the 21st message waited for the minute to pass"
+    );
+}

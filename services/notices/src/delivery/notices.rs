@@ -4,7 +4,9 @@
 //! row in `notice_attempts` and (after the last part) `NoticeDelivered`
 //! commit together. A process killed mid-notice resumes with the parts and
 //! blocks not yet recorded: a block already delivered is never sent again.
-//! WeCom's rate limit (errcode 45009) pauses the robot and retries; an
+//! Each robot is kept to 20 messages a minute by [`wecom::RobotThrottle`]
+//! (a worker waits for the robot's token holding the claimed delivery);
+//! WeCom's rate limit (errcode 45009) still pauses the robot and retries; an
 //! invalid key (93000) marks the robot broken and gives the block up.
 
 use std::sync::Arc;
@@ -27,6 +29,7 @@ use crate::store::{self, DatabaseContext as _, StoreError};
 pub struct NoticeDeliverer {
     pub pool: PgPool,
     pub http: reqwest::Client,
+    pub robots: Arc<wecom::RobotThrottle>,
     pub config: Arc<DeliveryConfig>,
 }
 
@@ -85,6 +88,7 @@ impl NoticeDeliverer {
             (Some(robot), Some(content)) => {
                 wecom::send_text(
                     &self.http,
+                    &self.robots,
                     &robot.url,
                     content,
                     &[],

@@ -79,7 +79,13 @@ impl NoticeDeliverer {
         let robot = store::notices::robot_of(&mut transaction, &claimed.block_code).await?;
         let parts = messages(notice.category, &notice.title, &notice.body);
         let part = usize::try_from(claimed.parts_sent).unwrap_or(usize::MAX);
+        let expired = notice
+            .expire_time
+            .is_some_and(|expiry| expiry <= Utc::now());
         let outcome = match (&robot, parts.get(part)) {
+            _ if expired => {
+                SendOutcome::Refused("the notice expired before it reached the block".into())
+            }
             (None, _) => SendOutcome::Refused("the block has no robot".into()),
             (Some(robot), _) if robot.broken => {
                 SendOutcome::Refused(format!("the robot is broken: {}", robot.broken_reason))

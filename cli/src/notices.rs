@@ -155,6 +155,7 @@ pub async fn run(arguments: &NoticeArgs, session: &Session, output: Output) -> a
                     category: category as i32,
                     title: title.clone(),
                     body: body.clone(),
+                    ..Default::default()
                 })
                 .await
                 .doing("sending the notice")?;

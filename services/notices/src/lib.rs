@@ -222,6 +222,7 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
         pool: runtime.pool.clone(),
         cases: config.cases,
         http,
+        robots: Arc::default(),
         config: Arc::new(config.delivery),
     };
     for _ in 0..deliverer.config.concurrency {
@@ -241,6 +242,7 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
     let notice_deliverer = NoticeDeliverer {
         pool: runtime.pool.clone(),
         http: deliverer.http.clone(),
+        robots: deliverer.robots.clone(),
         config: deliverer.config.clone(),
     };
     for _ in 0..deliverer.config.concurrency {

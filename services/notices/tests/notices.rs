@@ -46,6 +46,7 @@ fn flood_notice(audience: &str, body: &str, request_id: &str) -> api::CreateNoti
         category: api::NoticeCategory::Flood as i32,
         title: "暴雨红色预警".into(),
         body: body.into(),
+        ..Default::default()
     }
 }
 
@@ -312,6 +313,7 @@ async fn a_governor_sends_only_to_their_block_and_bad_notices_are_refused_by_fie
                 category: 0,
                 title: String::new(),
                 body: "长".repeat(2001),
+                ..Default::default()
             },
             &world.admin(),
         ))
@@ -349,4 +351,158 @@ async fn a_governor_sends_only_to_their_block_and_bad_notices_are_refused_by_fie
     assert_eq!(leaky.code(), Code::InvalidArgument);
     assert!(!format!("{leaky:?}").contains("s3cr3t-robot"));
     running.stop().await;
+}
+
+#[tokio::test]
+async fn one_robot_never_gets_more_than_twenty_messages_in_any_minute() {
+    let world = World::new().await;
+    let running = world.start().await;
+    let governor = governor_of(&world, BLOCK);
+    set_robot(&running, &governor, BLOCK, "valid-017", &world)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let notices = 23;
+    for index in 0..notices {
+        running
+            .notices()
+            .create_notice(with_token(
+                flood_notice(
+                    &format!("blocks/{BLOCK}"),
+                    &format!("第{index}号：河道水位上涨，请勿靠近。"),
+                    &format!("burst-{index}"),
+                ),
+                &governor,
+            ))
+            .await
+            .unwrap();
+    }
+    let received = eventually(
+        "all 23 notices to reach the robot",
+        std::time::Duration::from_secs(120),
+        || async {
+            let received: Vec<_> = world
+                .gateways
+                .received()
+                .into_iter()
+                .filter(|message| message.key == "valid-017")
+                .collect();
+            (received.iter().filter(|message| message.accepted).count() >= notices)
+                .then_some(received)
+        },
+    )
+    .await;
+    // Nothing was refused with 45009: the service kept within the limit itself.
+    assert!(received.iter().all(|message| message.accepted));
+    assert_eq!(received.len(), notices);
+    let minute = std::time::Duration::from_secs(60);
+    for first in &received {
+        let in_that_minute = received
+            .iter()
+            .filter(|message| message.at >= first.at && message.at - first.at < minute)
+            .count();
+        assert!(
+            in_that_minute <= 20,
+            "{in_that_minute} messages in one minute"
+        );
+    }
+    assert!(
+        started.elapsed() >= minute,
+        "the 21st message waited for the minute to pass"
+    );
+}
+
+fn in_seconds(seconds: i64) -> prost_types::Timestamp {
+    flatgov_grpc::time::timestamp(chrono::Utc::now() + chrono::TimeDelta::seconds(seconds))
+}
+
+#[tokio::test]
+async fn a_scheduled_notice_waits_for_its_time_and_an_expired_one_is_given_up() {
+    let world = World::new().await;
+    let running = world.start().await;
+    let governor = governor_of(&world, BLOCK);
+    set_robot(&running, &governor, BLOCK, "valid-017", &world)
+        .await
+        .unwrap();
+    let mut client = running.notices();
+    let get = |name: String| {
+        let mut client = running.notices();
+        let token = governor.clone();
+        async move {
+            client
+                .get_notice(with_token(api::GetNoticeRequest { name }, &token))
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+
+    let scheduled = client
+        .create_notice(with_token(
+            api::CreateNoticeRequest {
+                send_time: Some(in_seconds(4)),
+                ..flood_notice(&format!("blocks/{BLOCK}"), "明早八点起停水。", "later")
+            },
+            &governor,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(scheduled.send_time.unwrap().seconds >= in_seconds(3).seconds);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert!(
+        world.gateways.received().is_empty(),
+        "a notice not yet due is not sent"
+    );
+    assert_eq!(
+        get(scheduled.name.clone()).await.summary.unwrap().pending,
+        1
+    );
+    eventually("the scheduled notice to be delivered", PATIENCE, || async {
+        (get(scheduled.name.clone()).await.summary?.delivered == 1).then_some(())
+    })
+    .await;
+
+    // WeCom keeps refusing until the notice's expiry: it is given up, not sent late.
+    world.gateways.rate_limit_next(usize::MAX);
+    let expiring = client
+        .create_notice(with_token(
+            api::CreateNoticeRequest {
+                expire_time: Some(in_seconds(1)),
+                ..flood_notice(&format!("blocks/{BLOCK}"), "今晚河道清淤。", "soon-stale")
+            },
+            &governor,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(expiring.expire_time.is_some());
+    let given_up = eventually("the expired notice to be given up", PATIENCE, || async {
+        let notice = get(expiring.name.clone()).await;
+        (notice.summary.as_ref()?.given_up == 1).then_some(notice)
+    })
+    .await;
+    assert_eq!(
+        given_up.deliveries[0].note,
+        "the notice expired before it reached the block"
+    );
+    world.gateways.rate_limit_next(0);
+
+    let refused = client
+        .create_notice(with_token(
+            api::CreateNoticeRequest {
+                send_time: Some(in_seconds(60)),
+                expire_time: Some(in_seconds(30)),
+                ..flood_notice(&format!("blocks/{BLOCK}"), "过期在先。", "backwards")
+            },
+            &governor,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(
+        refused.message().contains("expire_time"),
+        "{}",
+        refused.message()
+    );
 }

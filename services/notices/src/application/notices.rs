@@ -1,6 +1,6 @@
 //! Block robots and block notices.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use flatgov_auth::policy::{Access, Resource};
 use flatgov_grpc::idempotency::{self, Fingerprint, IdempotencyError};
 use flatgov_grpc::request_id::RequestId;
@@ -25,6 +25,9 @@ pub struct CreateNotice {
     pub category: NoticeCategory,
     pub title: String,
     pub body: String,
+    /// Not sent before; `None`: at once.
+    pub send_time: Option<DateTime<Utc>>,
+    pub expire_time: Option<DateTime<Utc>>,
 }
 
 /// A notice with the deliveries the caller may see.
@@ -126,6 +129,7 @@ impl Notices {
                 command.audience.name()
             )));
         }
+        let now = Utc::now();
         let notice = NoticeRow {
             id: Uuid::now_v7(),
             audience: command.audience.as_str().to_owned(),
@@ -136,7 +140,9 @@ impl Notices {
                 .caller()
                 .map(|caller| caller.subject.clone())
                 .unwrap_or_default(),
-            create_time: Utc::now(),
+            create_time: now,
+            send_time: command.send_time.unwrap_or(now).max(now),
+            expire_time: command.expire_time,
         };
         let name = format!("notices/{}", notice.id);
         access.audit().resource(name.clone());

@@ -78,6 +78,8 @@ pub struct Deliverer {
     pub pool: PgPool,
     pub cases: CasesClient,
     pub http: reqwest::Client,
+    /// Shared with the notice worker: a robot serving both counts both.
+    pub robots: Arc<wecom::RobotThrottle>,
     pub config: Arc<DeliveryConfig>,
 }
 
@@ -233,6 +235,7 @@ impl Deliverer {
             (GatewayKind::WecomRobot, _) => {
                 wecom::send_text(
                     &self.http,
+                    &self.robots,
                     &gateway.url,
                     &text,
                     &[phone.as_str()],

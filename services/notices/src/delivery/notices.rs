@@ -4,7 +4,9 @@
 //! row in `notice_attempts` and (after the last part) `NoticeDelivered`
 //! commit together. A process killed mid-notice resumes with the parts and
 //! blocks not yet recorded: a block already delivered is never sent again.
-//! WeCom's rate limit (errcode 45009) pauses the robot and retries; an
+//! Each robot is kept to 20 messages a minute by [`wecom::RobotThrottle`]
+//! (a worker waits for the robot's token holding the claimed delivery);
+//! WeCom's rate limit (errcode 45009) still pauses the robot and retries; an
 //! invalid key (93000) marks the robot broken and gives the block up.
 
 use std::sync::Arc;
@@ -27,6 +29,7 @@ use crate::store::{self, DatabaseContext as _, StoreError};
 pub struct NoticeDeliverer {
     pub pool: PgPool,
     pub http: reqwest::Client,
+    pub robots: Arc<wecom::RobotThrottle>,
     pub config: Arc<DeliveryConfig>,
 }
 
@@ -76,7 +79,13 @@ impl NoticeDeliverer {
         let robot = store::notices::robot_of(&mut transaction, &claimed.block_code).await?;
         let parts = messages(notice.category, &notice.title, &notice.body);
         let part = usize::try_from(claimed.parts_sent).unwrap_or(usize::MAX);
+        let expired = notice
+            .expire_time
+            .is_some_and(|expiry| expiry <= Utc::now());
         let outcome = match (&robot, parts.get(part)) {
+            _ if expired => {
+                SendOutcome::Refused("the notice expired before it reached the block".into())
+            }
             (None, _) => SendOutcome::Refused("the block has no robot".into()),
             (Some(robot), _) if robot.broken => {
                 SendOutcome::Refused(format!("the robot is broken: {}", robot.broken_reason))
@@ -85,6 +94,7 @@ impl NoticeDeliverer {
             (Some(robot), Some(content)) => {
                 wecom::send_text(
                     &self.http,
+                    &self.robots,
                     &robot.url,
                     content,
                     &[],

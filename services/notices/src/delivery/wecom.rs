@@ -5,7 +5,9 @@
 //! 93000 an invalid webhook key (given up: the robot must be set anew);
 //! anything else is retried.
 
-use std::time::Duration;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use super::SendOutcome;
 use crate::domain::GatewayUrl;
@@ -40,9 +42,65 @@ pub fn fit_content(content: &str) -> &str {
     &content[..end]
 }
 
-/// Posts a text message mentioning `mobiles` (members of the group).
+/// WeCom's documented limit: messages a robot takes per minute.
+pub const ROBOT_MESSAGES_PER_MINUTE: usize = 20;
+
+/// A per-robot token bucket keeping each robot within
+/// [`ROBOT_MESSAGES_PER_MINUTE`], so WeCom's 45009 is the exception rather
+/// than the way the limit is found. Each of a robot's 20 tokens comes back
+/// a minute after it was spent (and a second more, so a message's journey
+/// cannot carry 21 into one of WeCom's minutes): no minute ever sees more
+/// than 20, which a bucket refilled at a steady 20 a minute would allow
+/// after a burst. It is per process: replicas each keep their own.
+#[derive(Default)]
+pub struct RobotThrottle {
+    spent: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl RobotThrottle {
+    const WINDOW: Duration = Duration::from_secs(61);
+
+    /// Waits until `url`'s robot has a token, and spends it.
+    pub async fn wait_turn(&self, url: &GatewayUrl) {
+        loop {
+            let wait = {
+                let mut spent = self
+                    .spent
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let now = Instant::now();
+                // Robots idle for a minute hold no tokens worth keeping.
+                spent.retain(|_, times| {
+                    times
+                        .back()
+                        .is_some_and(|last| now.duration_since(*last) < Self::WINDOW)
+                });
+                let times = spent.entry(url.expose().to_owned()).or_default();
+                while times
+                    .front()
+                    .is_some_and(|first| now.duration_since(*first) >= Self::WINDOW)
+                {
+                    times.pop_front();
+                }
+                if times.len() < ROBOT_MESSAGES_PER_MINUTE {
+                    times.push_back(now);
+                    return;
+                }
+                times
+                    .front()
+                    .map(|first| Self::WINDOW.saturating_sub(now.duration_since(*first)))
+                    .unwrap_or_default()
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// Posts a text message mentioning `mobiles` (members of the group), once
+/// the robot has a token.
 pub async fn send_text(
     http: &reqwest::Client,
+    throttle: &RobotThrottle,
     url: &GatewayUrl,
     content: &str,
     mobiles: &[&str],
@@ -55,6 +113,7 @@ pub async fn send_text(
             "mentioned_mobile_list": mobiles,
         }
     });
+    throttle.wait_turn(url).await;
     let request = http
         .post(url.expose())
         .header("content-type", "application/json")

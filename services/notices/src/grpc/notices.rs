@@ -1,11 +1,12 @@
 //! SetBlockRobot, ListBlockRobots, CreateNotice, GetNotice, ListNotices.
 
+use chrono::Utc;
 use flatgov_auth::policy::Access;
 use flatgov_grpc::error::Violations;
 use flatgov_grpc::idempotency::Fingerprint;
 use flatgov_grpc::paging::{ListQuery, PageRequest};
 use flatgov_grpc::request_id::RequestId;
-use flatgov_grpc::time::timestamp;
+use flatgov_grpc::time::{optional_instant, optional_timestamp, timestamp};
 use flatgov_proto::notices::v1 as proto;
 use flatgov_vocabulary::{BlockCode, DivisionCode, DivisionLevel};
 use uuid::Uuid;
@@ -92,6 +93,8 @@ fn render_notice(view: &NoticeView, with_deliveries: bool) -> proto::Notice {
             Vec::new()
         },
         create_time: Some(timestamp(view.notice.create_time)),
+        send_time: Some(timestamp(view.notice.send_time)),
+        expire_time: optional_timestamp(view.notice.expire_time),
     }
 }
 
@@ -160,6 +163,25 @@ impl TryFrom<proto::CreateNoticeRequest> for CreateNotice {
         if body.is_empty() || body.chars().count() > MAX_BODY_CHARS {
             violations.add("body", "must be 1 to 2,000 characters");
         }
+        let send_time = violations
+            .check(
+                "send_time",
+                optional_instant(request.send_time.as_ref()).map_err(|error| error.to_string()),
+            )
+            .flatten();
+        let expire_time = violations
+            .check(
+                "expire_time",
+                optional_instant(request.expire_time.as_ref())
+                    .map_err(|error| error.to_string())
+                    .and_then(|expiry| match expiry {
+                        Some(expiry) if expiry <= send_time.unwrap_or_else(Utc::now) => {
+                            Err("must be after the send time (or now)".to_owned())
+                        }
+                        expiry => Ok(expiry),
+                    }),
+            )
+            .flatten();
         violations.finish()?;
         let (Some(request_id), Some(audience), Some(category)) = (request_id, audience, category)
         else {
@@ -172,6 +194,8 @@ impl TryFrom<proto::CreateNoticeRequest> for CreateNotice {
             category,
             title,
             body,
+            send_time,
+            expire_time,
         })
     }
 }

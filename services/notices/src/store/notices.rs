@@ -96,6 +96,10 @@ pub struct NoticeRow {
     pub body: String,
     pub created_by: String,
     pub create_time: DateTime<Utc>,
+    /// When its deliveries first fall due.
+    pub send_time: DateTime<Utc>,
+    /// After which an undelivered block is given up.
+    pub expire_time: Option<DateTime<Utc>>,
 }
 
 fn notice(row: &sqlx::postgres::PgRow) -> Result<NoticeRow, StoreError> {
@@ -110,6 +114,8 @@ fn notice(row: &sqlx::postgres::PgRow) -> Result<NoticeRow, StoreError> {
         body: row.try_get("body").context(context)?,
         created_by: row.try_get("created_by").context(context)?,
         create_time: row.try_get("create_time").context(context)?,
+        send_time: row.try_get("send_time").context(context)?,
+        expire_time: row.try_get("expire_time").context(context)?,
     })
 }
 
@@ -121,8 +127,9 @@ pub async fn insert_notice(
     parts: i32,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "insert into notices (id, audience, category, title, body, created_by, create_time)
-         values ($1, $2, $3, $4, $5, $6, $7)",
+        "insert into notices (id, audience, category, title, body, created_by, create_time,
+             send_time, expire_time)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(notice.id)
     .bind(&notice.audience)
@@ -131,23 +138,27 @@ pub async fn insert_notice(
     .bind(&notice.body)
     .bind(&notice.created_by)
     .bind(notice.create_time)
+    .bind(notice.send_time)
+    .bind(notice.expire_time)
     .execute(&mut *connection)
     .await
     .context("recording a notice")?;
     sqlx::query(
-        "insert into notice_deliveries (notice_id, block_code, parts)
-         select $1, block_code, $3 from unnest($2::text[]) as block_code",
+        "insert into notice_deliveries (notice_id, block_code, parts, next_attempt_time)
+         select $1, block_code, $3, $4 from unnest($2::text[]) as block_code",
     )
     .bind(notice.id)
     .bind(blocks)
     .bind(parts)
+    .bind(notice.send_time)
     .execute(connection)
     .await
     .context("recording a notice's deliveries")?;
     Ok(())
 }
 
-const NOTICE_COLUMNS: &str = "id, audience, category, title, body, created_by, create_time";
+const NOTICE_COLUMNS: &str =
+    "id, audience, category, title, body, created_by, create_time, send_time, expire_time";
 
 pub async fn get_notice(
     connection: &mut PgConnection,
@@ -172,7 +183,8 @@ pub async fn notices_to_block(
     limit: i64,
 ) -> Result<Vec<NoticeRow>, StoreError> {
     let rows = sqlx::query(
-        "select n.id, n.audience, n.category, n.title, n.body, n.created_by, n.create_time
+        "select n.id, n.audience, n.category, n.title, n.body, n.created_by, n.create_time,
+             n.send_time, n.expire_time
          from notices n join notice_deliveries d on d.notice_id = n.id
          where d.block_code = $1 and ($2::uuid is null or n.id < $2)
          order by n.id desc limit $3",

@@ -36,6 +36,8 @@ pub struct Received {
     pub signature_valid: bool,
     /// Whether it answered success.
     pub accepted: bool,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -89,6 +91,7 @@ async fn wecom(
         webhook_id: String::new(),
         signature_valid: false,
         accepted: errcode == 0,
+        at: std::time::Instant::now(),
     });
     (
         StatusCode::OK,
@@ -128,6 +131,7 @@ async fn sms(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
         webhook_id: id,
         signature_valid,
         accepted: signature_valid && !fail,
+        at: std::time::Instant::now(),
     });
     if !signature_valid {
         StatusCode::UNAUTHORIZED

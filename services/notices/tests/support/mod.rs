@@ -33,7 +33,7 @@ pub const BLOCK: &str = "430302001004017";
 pub const SUBDISTRICT: &str = "430302001";
 pub const GOVERNOR: &str = "gov-017";
 pub const SUPERVISOR: &str = "sup-017";
-pub const STREET_LIGHT: &str = "M-STREETLIGHT";
+pub const STREET_LIGHT: &str = "broken_street_light";
 pub const RESIDENT: &str = "resident-42";
 pub const PHONE: &str = "13900001111";
 

@@ -15,6 +15,7 @@ use flatgov_proto::cases::v1::case_dispatch_client::CaseDispatchClient;
 use flatgov_proto::duties::v1::duty_lists_client::DutyListsClient;
 use flatgov_proto::enforcement::v1::joint_enforcement_client::JointEnforcementClient;
 use flatgov_proto::federation::v1::federation_client::FederationClient;
+use flatgov_proto::mediation::v1::mediation_client::MediationClient;
 use flatgov_proto::notices::v1::notices_client::NoticesClient;
 
 /// Where the services are and who the caller is.
@@ -62,6 +63,13 @@ pub struct Connection {
         default_value = "https://localhost:50056"
     )]
     pub notices_url: String,
+    #[arg(
+        long,
+        global = true,
+        env = "MEDIATION_URL",
+        default_value = "https://localhost:50057"
+    )]
+    pub mediation_url: String,
     /// The authority `https://` services' certificates chain to (scripts/up's local
     /// one by default; the system's roots when the file does not exist).
     #[arg(
@@ -236,8 +244,9 @@ impl Session {
             "enforcement" => &self.connection.enforcement_url,
             "federation" => &self.connection.federation_url,
             "notices" => &self.connection.notices_url,
+            "mediation" => &self.connection.mediation_url,
             other => anyhow::bail!(
-                "unknown service {other:?}; use blocks, duties, cases, enforcement, federation or notices"
+                "unknown service {other:?}; use blocks, duties, cases, enforcement, federation, notices or mediation"
             ),
         };
         Ok(AuditTrailClient::with_interceptor(
@@ -256,6 +265,13 @@ impl Session {
     pub fn notices(&self) -> anyhow::Result<NoticesClient<Authed>> {
         Ok(NoticesClient::with_interceptor(
             self.channel(&self.connection.notices_url)?,
+            self.bearer.clone(),
+        ))
+    }
+
+    pub fn mediation(&self) -> anyhow::Result<MediationClient<Authed>> {
+        Ok(MediationClient::with_interceptor(
+            self.channel(&self.connection.mediation_url)?,
             self.bearer.clone(),
         ))
     }

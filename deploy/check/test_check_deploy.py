@@ -535,6 +535,7 @@ class KubernetesMistakesAreCaught(unittest.TestCase):
             "enforcement": {"DUTIES_URL": "required"},
             "federation": {"FEDERATION_IDENTITY_KEY_FILE": "maybe"},
             "notices": {"CASES_URL": "required"},
+            "mediation": {"DUTIES_URL": "maybe"},
         }
         cls.facts = {
             name: checker.CodeFacts(True, {**common, **extra.get(name, {})}, {}, None, None, [])

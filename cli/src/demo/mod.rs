@@ -15,6 +15,7 @@
 mod duties;
 mod enforcement;
 mod federation;
+mod mediation;
 
 use std::time::Instant;
 
@@ -110,6 +111,13 @@ async fn load(connection: &Connection, seed: u64, output: Output) -> anyhow::Res
     duties::load(&session, &progress).await?;
     enforcement::load(&session, &subdistricts, &progress).await?;
     federation::load(&session, &progress).await?;
+    let communities: Vec<String> = data
+        .district
+        .communities
+        .iter()
+        .map(|community| community.code.to_string())
+        .collect();
+    mediation::load(&session, &communities, &progress).await?;
     progress.step("done");
     match output {
         Output::Json => println!(

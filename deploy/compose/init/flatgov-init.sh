@@ -36,7 +36,7 @@ out="${FLATGOV_OUT_DIR:-/srv/flatgov}"
 flatgov="${FLATGOV_BIN:-flatgov}"
 # Every flatgov service, and those that call another (they sign their calls).
 read -r -a services <<< "${FLATGOV_SERVICES:-blocks duties cases enforcement federation notices mediation}"
-read -r -a callers <<< "${FLATGOV_CALLERS:-cases enforcement notices}"
+read -r -a callers <<< "${FLATGOV_CALLERS:-cases enforcement notices mediation}"
 # The HTTP gateway in front of them (empty: none). It signs the Open311
 # requests it reports to cases, and serves HTTPS with its certificate.
 gateway="${FLATGOV_GATEWAY-gateway}"

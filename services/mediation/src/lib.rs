@@ -15,6 +15,7 @@ pub mod clock;
 pub mod contract;
 pub mod deadlines;
 pub mod domain;
+pub mod duties;
 pub mod error;
 pub mod events;
 pub mod grpc;
@@ -24,6 +25,7 @@ pub mod store;
 use std::sync::Arc;
 use std::time::Duration;
 
+use flatgov_auth::ServiceCredentials;
 use flatgov_calendar::{WorkingCalendar, WorkingDuration, WorkingHours};
 use flatgov_config::{ConfigError, Env};
 use flatgov_grpc::{Application, ChassisConfig, Runtime, ServiceIdentity, StartError};
@@ -32,6 +34,7 @@ use tonic::service::Routes;
 
 use crate::application::{Mediation, TimeLimits};
 use crate::clock::Clock;
+use crate::duties::Duties;
 use crate::grpc::MediationService;
 
 pub static IDENTITY: ServiceIdentity = ServiceIdentity {
@@ -63,6 +66,9 @@ pub struct Config {
     /// Whether `AdvanceTestClock` may move the clock
     /// (`MEDIATION_TEST_CONTROLS`, test deployments only).
     pub test_controls: bool,
+    /// The duty lists (`DUTIES_URL`, signed with `AUTH_SIGNING_KEY_FILE`);
+    /// unset, the justice office mediates whenever no department is named.
+    pub duties: Duties,
 }
 
 fn malformed(
@@ -152,8 +158,29 @@ impl Config {
                 .into());
             }
         };
+        let chassis = ChassisConfig::from_env(env, &IDENTITY)?;
+        let duties_url: Option<String> = env.maybe(
+            "DUTIES_URL",
+            "the duty lists service, e.g. https://duties:50052 (unset: the justice office mediates when no department is named)",
+        )?;
+        let duties = match duties_url {
+            None => Duties::default(),
+            Some(url) => {
+                let credentials =
+                    ServiceCredentials::from_env(env, IDENTITY.name).map_err(StartError::Other)?;
+                Duties::new(&url, credentials, &chassis.client_tls).map_err(|error| {
+                    malformed(
+                        "DUTIES_URL",
+                        &url,
+                        error,
+                        "a URL such as https://duties:50052",
+                    )
+                })?
+            }
+        };
         Ok(Self {
-            chassis: ChassisConfig::from_env(env, &IDENTITY)?,
+            chassis,
+            duties,
             calendar,
             time_limits: time_limits(env)?,
             worker_poll: Duration::from_millis(env.optional(
@@ -176,6 +203,7 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
         clock: Clock::new(config.test_controls),
         calendar: config.calendar,
         time_limits: config.time_limits,
+        duties: config.duties,
     });
     {
         let mediation = mediation.clone();

@@ -45,6 +45,44 @@ async fn journey_a_neighbour_noise_case_is_mediated_by_the_community_then_the_ju
     let community = block[..12].to_owned();
     let resident = Resident::new("resident-zhang", "张伟", "13800138000");
 
+    // The demo district hired legal advisers: one in each of 27 units and
+    // one in every community, the dispute's among them.
+    let admin = platform.admin();
+    let mut advisers = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = platform
+            .mediation()
+            .list_advisers(with_token(
+                mediation::ListAdvisersRequest {
+                    division_code: String::new(),
+                    page_size: 100,
+                    page_token,
+                },
+                &admin,
+            ))
+            .await
+            .expect("the district's advisers")
+            .into_inner();
+        advisers.extend(page.advisers);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    let units = advisers
+        .iter()
+        .filter(|adviser| !adviser.unit.is_empty())
+        .count();
+    assert_eq!(units, 27);
+    assert_eq!(
+        advisers
+            .iter()
+            .filter(|adviser| adviser.community_code == community)
+            .count(),
+        1
+    );
+
     // The dispute arrives as a case: cases stays the intake.
     let mut request = app_report(
         &resident,

@@ -45,6 +45,10 @@ pub enum Mediator {
     Committee,
     /// Administrative mediation by a named department.
     Department(String),
+    /// Administrative mediation by no department named: the competent
+    /// department from the duty lists, or the subdistrict's justice office
+    /// when the lists name none.
+    Competent,
     /// Administrative mediation by the subdistrict's justice office.
     JusticeOffice,
     /// Judicial mediation or referral: the court.
@@ -55,7 +59,9 @@ impl Mediator {
     pub fn level(&self) -> Level {
         match self {
             Mediator::Committee => Level::Peoples,
-            Mediator::Department(_) | Mediator::JusticeOffice => Level::Administrative,
+            Mediator::Department(_) | Mediator::Competent | Mediator::JusticeOffice => {
+                Level::Administrative
+            }
             Mediator::Court(_) => Level::Judicial,
         }
     }
@@ -64,7 +70,28 @@ impl Mediator {
         match self {
             Mediator::Committee => mediation_committee(community),
             Mediator::Department(code) | Mediator::Court(code) => code.clone(),
-            Mediator::JusticeOffice => justice_office(&community.subdistrict()),
+            Mediator::Competent | Mediator::JusticeOffice => {
+                justice_office(&community.subdistrict())
+            }
+        }
+    }
+
+    /// The mediator itself: a `Competent` one becomes the department the
+    /// duty lists name for the dispute's type, or the justice office.
+    async fn resolved(
+        self,
+        mediation: &Mediation,
+        kind: DisputeType,
+        community: &CommunityCode,
+    ) -> Mediator {
+        match self {
+            Mediator::Competent => {
+                match mediation.duties.competent_department(kind, community).await {
+                    Some(department) => Mediator::Department(department),
+                    None => Mediator::JusticeOffice,
+                }
+            }
+            other => other,
         }
     }
 }
@@ -111,7 +138,12 @@ pub async fn register(
     access: &Access,
     command: RegisterDispute,
 ) -> Result<StoredDispute, Error> {
-    let first_organisation = command.first.organisation(&command.community);
+    let first = command
+        .first
+        .clone()
+        .resolved(mediation, command.kind, &command.community)
+        .await;
+    let first_organisation = first.organisation(&command.community);
     let community_text = command.community.to_string();
     if !reaches_dispute(access, &community_text, &first_organisation) {
         // The caller may not register disputes there: the same answer as
@@ -591,7 +623,13 @@ pub async fn hand_over(
     }
     let community = CommunityCode::parse(&stored.dispute.community_code)
         .map_err(|error| Error::Corrupt(format!("community code: {error}")))?;
-    let organisation = command.to.organisation(&community);
+    let kind = DisputeType::parse(&stored.dispute.dispute_type)
+        .ok_or_else(|| Error::Corrupt(format!("dispute type {}", stored.dispute.dispute_type)))?;
+    let organisation = command
+        .to
+        .resolved(mediation, kind, &community)
+        .await
+        .organisation(&community);
     start_stage(
         mediation,
         &mut transaction,

@@ -9,6 +9,7 @@ pub mod advisers;
 pub mod disputes;
 pub mod indicators;
 
+use crate::duties::Duties;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -32,6 +33,9 @@ pub struct Mediation {
     pub calendar: WorkingCalendar,
     /// Each level's time limit.
     pub time_limits: TimeLimits,
+    /// The duty lists, which name the competent department for
+    /// administrative mediation.
+    pub duties: Duties,
 }
 
 /// How long each level of mediation may take, on the working calendar.

@@ -73,6 +73,22 @@ words! {
     }
 }
 
+impl DisputeType {
+    /// The matter in the duty lists' catalogue a dispute of this type is,
+    /// which names the competent department; `None` for types the
+    /// catalogue has no matter for (the justice office mediates them).
+    pub fn matter(self) -> Option<&'static str> {
+        match self {
+            DisputeType::Neighbour => Some("neighbour_dispute"),
+            DisputeType::Family => Some("family_conflict"),
+            DisputeType::PropertyManagement => Some("owner_property_dispute"),
+            DisputeType::Wages => Some("wage_arrears"),
+            DisputeType::Consumer => Some("consumer_dispute"),
+            DisputeType::LandAndHousing | DisputeType::Other => None,
+        }
+    }
+}
+
 words! {
     /// Where a dispute stands.
     DisputeState {

@@ -102,7 +102,7 @@ fn mediator(level: Level, organisation: &str) -> Result<Mediator, String> {
         Level::Peoples => {
             Err("must be empty for people's mediation: the community's committee mediates".into())
         }
-        Level::Administrative if organisation.is_empty() => Ok(Mediator::JusticeOffice),
+        Level::Administrative if organisation.is_empty() => Ok(Mediator::Competent),
         Level::Administrative => DepartmentCode::parse(organisation)
             .map(|code| Mediator::Department(code.to_string()))
             .map_err(|error| error.to_string()),
@@ -541,10 +541,7 @@ mod tests {
     fn only_judicial_mediation_names_a_court_and_only_administrative_a_department() {
         assert_eq!(mediator(Level::Peoples, ""), Ok(Mediator::Committee));
         assert!(mediator(Level::Peoples, "housing").is_err());
-        assert_eq!(
-            mediator(Level::Administrative, ""),
-            Ok(Mediator::JusticeOffice)
-        );
+        assert_eq!(mediator(Level::Administrative, ""), Ok(Mediator::Competent));
         assert_eq!(
             mediator(Level::Administrative, "human_resources"),
             Ok(Mediator::Department("human_resources".into()))

@@ -144,7 +144,8 @@ impl LiveEvent {
         } else {
             &self.block_code
         };
-        !division.is_empty() && caller.covers(division)
+        // An event whose code does not parse reaches no one.
+        flatgov_auth::DivisionCode::parse(division).is_ok_and(|code| caller.covers(&code))
     }
 }
 

@@ -24,6 +24,9 @@ use crate::domain::notice::messages;
 use crate::store::notices::{DeliveryRow, PartOutcome};
 use crate::store::{self, DatabaseContext as _, StoreError};
 
+/// Why a block was not sent a notice that stopped being current.
+const EXPIRED_NOTE: &str = "the notice expired before it reached the block";
+
 /// What the notice worker sends with.
 #[derive(Clone)]
 pub struct NoticeDeliverer {
@@ -83,9 +86,7 @@ impl NoticeDeliverer {
             .expire_time
             .is_some_and(|expiry| expiry <= Utc::now());
         let outcome = match (&robot, parts.get(part)) {
-            _ if expired => {
-                SendOutcome::Refused("the notice expired before it reached the block".into())
-            }
+            _ if expired => SendOutcome::Refused(EXPIRED_NOTE.into()),
             (None, _) => SendOutcome::Refused("the block has no robot".into()),
             (Some(robot), _) if robot.broken => {
                 SendOutcome::Refused(format!("the robot is broken: {}", robot.broken_reason))
@@ -108,14 +109,19 @@ impl NoticeDeliverer {
         let (recorded, note) = match &outcome {
             SendOutcome::Delivered => (PartOutcome::Sent, String::new()),
             SendOutcome::Refused(note) => (PartOutcome::GivenUp, note.clone()),
-            SendOutcome::Retry { note, .. } if failures >= self.config.max_attempts => {
-                (PartOutcome::GivenUp, note.clone())
-            }
             SendOutcome::Retry { note, after } => {
                 let wait = after.unwrap_or_else(|| self.config.backoff_after(failures));
                 let retry_at =
                     now + chrono::TimeDelta::from_std(wait).unwrap_or(chrono::TimeDelta::MAX);
-                (PartOutcome::Failed { retry_at }, note.clone())
+                // A retry the notice would no longer be current for is not
+                // made: the block is told nothing late, and the record says why.
+                if notice.expire_time.is_some_and(|expiry| retry_at >= expiry) {
+                    (PartOutcome::GivenUp, EXPIRED_NOTE.to_owned())
+                } else if failures >= self.config.max_attempts {
+                    (PartOutcome::GivenUp, note.clone())
+                } else {
+                    (PartOutcome::Failed { retry_at }, note.clone())
+                }
             }
         };
         if note.starts_with(wecom::INVALID_WEBHOOK_NOTE) {

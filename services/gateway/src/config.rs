@@ -15,52 +15,88 @@ pub const UPSTREAMS: [Upstream; 7] = [
         name: "blocks",
         grpc_service: "flatgov.blocks.v1.BlockRegistry",
         url_variable: "BLOCKS_URL",
-        expected: "the block registry's gRPC URL, e.g. https://blocks:50051",
         default_port: 50051,
     },
     Upstream {
         name: "duties",
         grpc_service: "flatgov.duties.v1.DutyLists",
         url_variable: "DUTIES_URL",
-        expected: "the duty lists' gRPC URL, e.g. https://duties:50052",
         default_port: 50052,
     },
     Upstream {
         name: "cases",
         grpc_service: "flatgov.cases.v1.CaseDispatch",
         url_variable: "CASES_URL",
-        expected: "the case dispatch service's gRPC URL, e.g. https://cases:50053",
         default_port: 50053,
     },
     Upstream {
         name: "enforcement",
         grpc_service: "flatgov.enforcement.v1.JointEnforcement",
         url_variable: "ENFORCEMENT_URL",
-        expected: "the joint enforcement service's gRPC URL, e.g. https://enforcement:50054",
         default_port: 50054,
     },
     Upstream {
         name: "federation",
         grpc_service: "flatgov.federation.v1.Federation",
         url_variable: "FEDERATION_URL",
-        expected: "the federation service's gRPC URL, e.g. https://federation:50055",
         default_port: 50055,
     },
     Upstream {
         name: "notices",
         grpc_service: "flatgov.notices.v1.Notices",
         url_variable: "NOTICES_URL",
-        expected: "the notices service's gRPC URL, e.g. https://notices:50056",
         default_port: 50056,
     },
     Upstream {
         name: "mediation",
         grpc_service: "flatgov.mediation.v1.Mediation",
         url_variable: "MEDIATION_URL",
-        expected: "the mediation service's gRPC URL, e.g. https://mediation:50057",
         default_port: 50057,
     },
 ];
+
+/// An upstream's URL, read under its variable's literal name (deploy/check finds
+/// the variables a binary reads by these calls).
+fn upstream_url(env: &Env, upstream: &Upstream) -> Result<String, ConfigError> {
+    let default = format!("http://127.0.0.1:{}", upstream.default_port);
+    match upstream.url_variable {
+        "BLOCKS_URL" => env.optional(
+            "BLOCKS_URL",
+            default,
+            "the block registry's gRPC URL, e.g. https://blocks:50051",
+        ),
+        "DUTIES_URL" => env.optional(
+            "DUTIES_URL",
+            default,
+            "the duty lists' gRPC URL, e.g. https://duties:50052",
+        ),
+        "CASES_URL" => env.optional(
+            "CASES_URL",
+            default,
+            "the case dispatch service's gRPC URL, e.g. https://cases:50053",
+        ),
+        "ENFORCEMENT_URL" => env.optional(
+            "ENFORCEMENT_URL",
+            default,
+            "the joint enforcement service's gRPC URL, e.g. https://enforcement:50054",
+        ),
+        "FEDERATION_URL" => env.optional(
+            "FEDERATION_URL",
+            default,
+            "the federation service's gRPC URL, e.g. https://federation:50055",
+        ),
+        "NOTICES_URL" => env.optional(
+            "NOTICES_URL",
+            default,
+            "the notices service's gRPC URL, e.g. https://notices:50056",
+        ),
+        _ => env.optional(
+            "MEDIATION_URL",
+            default,
+            "the mediation service's gRPC URL, e.g. https://mediation:50057",
+        ),
+    }
+}
 
 /// One service behind the gateway.
 #[derive(Debug, Clone, Copy)]
@@ -71,8 +107,6 @@ pub struct Upstream {
     pub grpc_service: &'static str,
     /// `CASES_URL`.
     pub url_variable: &'static str,
-    /// What the variable holds, for the error naming it.
-    pub expected: &'static str,
     /// The service's default port, for the default URL on a laptop.
     pub default_port: u16,
 }
@@ -164,12 +198,7 @@ impl Config {
         };
         let mut upstream_urls = Vec::new();
         for upstream in UPSTREAMS {
-            let url: String = env.optional(
-                upstream.url_variable,
-                format!("http://127.0.0.1:{}", upstream.default_port),
-                upstream.expected,
-            )?;
-            upstream_urls.push(url);
+            upstream_urls.push(upstream_url(env, &upstream)?);
         }
         let origins: String = env.optional(
             "GATEWAY_CORS_ALLOWED_ORIGINS",

@@ -40,48 +40,6 @@ async fn set_gateway(
         .into_inner()
 }
 
-/// Accepts, starts, resolves and verifies a dispatched case.
-async fn work_to_verified(running: &Running, world: &World, name: &str, first_time: bool) {
-    let mut client = running.cases();
-    if first_time {
-        client
-            .accept_case(with_token(
-                cases::AcceptCaseRequest { name: name.into() },
-                &world.governor(),
-            ))
-            .await
-            .unwrap();
-        client
-            .start_work(with_token(
-                cases::StartWorkRequest { name: name.into() },
-                &world.governor(),
-            ))
-            .await
-            .unwrap();
-    }
-    client
-        .resolve_case(with_token(
-            cases::ResolveCaseRequest {
-                name: name.into(),
-                resolution_note: "换了灯泡".into(),
-            },
-            &world.governor(),
-        ))
-        .await
-        .unwrap();
-    client
-        .verify_case(with_token(
-            cases::VerifyCaseRequest {
-                name: name.into(),
-                passed: true,
-                reason: String::new(),
-            },
-            &world.supervisor(),
-        ))
-        .await
-        .unwrap();
-}
-
 async fn rate(running: &Running, world: &World, name: &str, rating: cases::Rating) {
     running
         .cases()

@@ -12,45 +12,6 @@ use flatgov_testkit::{eventually, with_token};
 use support::gateways::ROBOT_KEY;
 use support::*;
 
-async fn verify(running: &Running, world: &World, name: &str) {
-    let mut client = running.cases();
-    client
-        .accept_case(with_token(
-            cases::AcceptCaseRequest { name: name.into() },
-            &world.governor(),
-        ))
-        .await
-        .unwrap();
-    client
-        .start_work(with_token(
-            cases::StartWorkRequest { name: name.into() },
-            &world.governor(),
-        ))
-        .await
-        .unwrap();
-    client
-        .resolve_case(with_token(
-            cases::ResolveCaseRequest {
-                name: name.into(),
-                resolution_note: "换了灯泡".into(),
-            },
-            &world.governor(),
-        ))
-        .await
-        .unwrap();
-    client
-        .verify_case(with_token(
-            cases::VerifyCaseRequest {
-                name: name.into(),
-                passed: true,
-                reason: String::new(),
-            },
-            &world.supervisor(),
-        ))
-        .await
-        .unwrap();
-}
-
 /// Moves the instants the service scheduled (`column` of rows in `state`) to now.
 async fn bring_forward(world: &World, column: &str, state: &str) -> u64 {
     let owner = sqlx::PgPool::connect(world.test.database.url())
@@ -113,8 +74,8 @@ async fn an_unrated_case_gets_a_return_visit_and_then_closes_unrated_while_a_rat
         street_light_report(cases::Channel::ResidentApp, false, 800.0),
     )
     .await;
-    verify(&running, &world, &unrated).await;
-    verify(&running, &world, &rated).await;
+    work_to_verified(&running, &world, &unrated, true).await;
+    work_to_verified(&running, &world, &rated, true).await;
     running
         .cases()
         .rate_case(with_token(

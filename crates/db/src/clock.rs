@@ -103,6 +103,30 @@ impl Clock {
     }
 }
 
+/// A request together with the instant the service received it, by its [`Clock`].
+///
+/// Request conversions (`TryFrom<Received<proto::XRequest>> for XCommand`) stay pure: a
+/// check that depends on "now" (a time a caller gives may not lie in the future; an
+/// omitted time means "when it arrived") reads `at`, never the system clock, so a test
+/// deployment whose clock was moved judges requests by the same time its workers use.
+#[derive(Debug, Clone)]
+pub struct Received<T> {
+    /// The request as it arrived.
+    pub request: T,
+    /// When it arrived, by the service's clock.
+    pub at: DateTime<Utc>,
+}
+
+impl<T> Received<T> {
+    /// `request`, received now by `clock`.
+    pub fn now(clock: &Clock, request: T) -> Self {
+        Self {
+            request,
+            at: clock.now(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

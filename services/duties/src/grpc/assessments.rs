@@ -3,8 +3,8 @@
 use flatgov_vocabulary::{DepartmentCode, MatterCode, SubdistrictCode};
 use std::collections::BTreeMap;
 
-use chrono::Utc;
 use flatgov_auth::policy::Access;
+use flatgov_grpc::clock::Received;
 use flatgov_grpc::error::Violations;
 use flatgov_grpc::paging::ListQuery;
 use flatgov_grpc::request_id::RequestId;
@@ -71,11 +71,11 @@ pub(super) fn filter(
     })
 }
 
-impl TryFrom<proto::RecordAssessmentRequest> for RecordAssessment {
+impl TryFrom<Received<proto::RecordAssessmentRequest>> for RecordAssessment {
     type Error = Error;
 
-    fn try_from(request: proto::RecordAssessmentRequest) -> Result<Self, Error> {
-        let now = Utc::now();
+    fn try_from(received: Received<proto::RecordAssessmentRequest>) -> Result<Self, Error> {
+        let Received { request, at: now } = received;
         let assessment = request
             .assessment
             .as_ref()
@@ -168,7 +168,7 @@ pub(super) async fn record_assessment(
     access: &Access,
     request: proto::RecordAssessmentRequest,
 ) -> Result<proto::Assessment, Error> {
-    let command = RecordAssessment::try_from(request)?;
+    let command = RecordAssessment::try_from(Received::now(&service.duties.clock, request))?;
     let assessment = assessments::record(&service.duties, access, command).await?;
     Ok(render(&assessment))
 }

@@ -1,7 +1,7 @@
 //! Opinions: parse, call the use case, render.
 
-use chrono::Utc;
 use flatgov_auth::policy::Access;
+use flatgov_grpc::clock::Received;
 use flatgov_grpc::error::Violations;
 use flatgov_grpc::paging::ListQuery;
 use flatgov_grpc::request_id::RequestId;
@@ -76,11 +76,11 @@ fn required_text(value: &str, max_chars: usize) -> Result<String, String> {
     Ok(text.to_owned())
 }
 
-impl TryFrom<proto::RecordOpinionRequest> for RecordOpinion {
+impl TryFrom<Received<proto::RecordOpinionRequest>> for RecordOpinion {
     type Error = Error;
 
-    fn try_from(request: proto::RecordOpinionRequest) -> Result<Self, Error> {
-        let now = Utc::now();
+    fn try_from(received: Received<proto::RecordOpinionRequest>) -> Result<Self, Error> {
+        let Received { request, at: now } = received;
         let opinion = request
             .opinion
             .as_ref()
@@ -161,7 +161,7 @@ pub(super) async fn record_opinion(
     access: &Access,
     request: proto::RecordOpinionRequest,
 ) -> Result<proto::Opinion, Error> {
-    let command = RecordOpinion::try_from(request)?;
+    let command = RecordOpinion::try_from(Received::now(&service.duties.clock, request))?;
     let opinion = opinions::record(&service.duties, access, command).await?;
     Ok(render(&opinion))
 }

@@ -327,6 +327,40 @@ impl<'a> Resource<'a> {
     }
 }
 
+/// What a limited caller reaches, for narrowing a list in SQL the way
+/// [`Access::reaches`] decides for one record: division codes (a record's
+/// division starts with one of them) and the caller's own organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reach {
+    /// Division code prefixes from the caller's jurisdiction claims; empty
+    /// when no place scope was earned.
+    pub division_prefixes: Vec<String>,
+    /// The caller's `org` claim, when the organisation scope was earned.
+    pub organisation: Option<String>,
+}
+
+impl Reach {
+    /// `None` when the caller's grant is not limited (public, district-wide,
+    /// a named service): the list is not narrowed.
+    pub fn of(access: &Access) -> Option<Self> {
+        if access.unlimited() {
+            return None;
+        }
+        let organisation = access
+            .has_scope(Scope::Organisation)
+            .then(|| {
+                access
+                    .caller()
+                    .and_then(|caller| caller.organisation.clone())
+            })
+            .flatten();
+        Some(Self {
+            division_prefixes: access.division_prefixes(),
+            organisation,
+        })
+    }
+}
+
 /// The verified caller of one RPC and what the policy granted them on it;
 /// put into the request's extensions by the authorization layer.
 #[derive(Debug, Clone)]

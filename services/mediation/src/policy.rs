@@ -88,37 +88,6 @@ pub fn reaches_dispute(access: &Access, community_code: &str, organisation: &str
     access.reaches(&Resource::in_division(community_code).held_by(&organisations))
 }
 
-/// What a limited caller reaches, for narrowing a list in SQL the way
-/// [`reaches_dispute`] decides for one dispute.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reach {
-    /// Division code prefixes from the caller's jurisdiction claims.
-    pub division_prefixes: Vec<String>,
-    /// The caller's `org` claim, when the organisation scope was earned.
-    pub organisation: Option<String>,
-}
-
-impl Reach {
-    /// `None` when the caller's grant is not limited.
-    pub fn of(access: &Access) -> Option<Self> {
-        if access.unlimited() {
-            return None;
-        }
-        let organisation = access
-            .has_scope(Scope::Organisation)
-            .then(|| {
-                access
-                    .caller()
-                    .and_then(|caller| caller.organisation.clone())
-            })
-            .flatten();
-        Some(Self {
-            division_prefixes: access.division_prefixes(),
-            organisation,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::{DisputeState, Level, RiskKind, SAME_PARTIES, Track};
-use crate::policy::Reach;
+use flatgov_auth::policy::Reach;
 
 /// Why the store failed, with what it was doing. SQL is only logged by the
 /// service error it becomes, never shown to a caller.

@@ -13,12 +13,13 @@ use super::{Duties, Page, TimeKey, record_audit, subject};
 use crate::domain::names::{assessment_name, uuid_in};
 use crate::error::Error;
 use crate::events;
-use crate::policy::{Reach, sees_staff};
+use crate::policy::sees_staff;
 use crate::store::assessments::{
     AssessmentFilter, AssessmentRow, AssessmentSource, AssessmentSummaryRow, NewAssessment,
     OpinionSummaryRow,
 };
 use crate::store::{self, DatabaseContext as _};
+use flatgov_auth::policy::Reach;
 
 /// The facts scope rules test of an assessment or opinion: the assessing
 /// subdistrict, and the department it is about.

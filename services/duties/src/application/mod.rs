@@ -3,7 +3,7 @@
 //! ([`crate::grpc`]) parses requests into commands and renders the results;
 //! the authorization layer has already decided the caller's role, and the
 //! use cases check the scope of what they load with `Access::reaches`,
-//! narrow lists with [`crate::policy::Reach`], note the resources they
+//! narrow lists with [`flatgov_auth::policy::Reach`], note the resources they
 //! touch for the audit trail and record it in their own transaction.
 
 pub mod assessments;

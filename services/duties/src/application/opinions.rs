@@ -11,10 +11,10 @@ use super::{Duties, Page, TimeKey, record_audit, subject};
 use crate::domain::names::{opinion_name, uuid_in};
 use crate::error::Error;
 use crate::events;
-use crate::policy::Reach;
 use crate::store::assessments::AssessmentFilter;
 use crate::store::opinions::OpinionRow;
 use crate::store::{self, DatabaseContext as _};
+use flatgov_auth::policy::Reach;
 
 /// An opinion as the caller may see it (`recorded_by` empty unless it
 /// sees people).

@@ -6,9 +6,10 @@ use flatgov_auth::policy::{Access, Resource, Scope};
 use super::{Duties, Page, TimeKey};
 use crate::domain::names::refusal_name;
 use crate::error::Error;
-use crate::policy::{Reach, sees_staff};
+use crate::policy::sees_staff;
 use crate::store::refusals::{RefusalCountRow, RefusalFilter, RefusalRow};
 use crate::store::{self, DatabaseContext as _};
+use flatgov_auth::policy::Reach;
 
 /// A refusal as the caller may see it: who attempted it and who asked are
 /// empty unless the caller sees people.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use super::{DatabaseContext as _, StoreError};
-use crate::policy::Reach;
+use flatgov_auth::policy::Reach;
 
 /// Where an assessment came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 
 use super::assessments::{AssessmentFilter, SUBDISTRICT_RECORD_REACH};
 use super::{DatabaseContext as _, StoreError};
-use crate::policy::Reach;
+use flatgov_auth::policy::Reach;
 
 /// An opinion to record, or as recorded.
 #[derive(sqlx::FromRow, Debug, Clone)]

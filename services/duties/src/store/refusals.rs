@@ -5,7 +5,7 @@ use sqlx::PgConnection;
 
 use super::{DatabaseContext as _, StoreError};
 use crate::domain::{Location, Responsible, Unit};
-use crate::policy::Reach;
+use flatgov_auth::policy::Reach;
 
 /// A unit as a refusal stores it: `department`, `subdistrict`,
 /// `community` or `block_team`, and its code.

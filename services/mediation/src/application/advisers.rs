@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::{Mediation, record_audit};
 use crate::error::Error;
-use crate::policy::Reach;
 use crate::store::{self, AdviserRow, DatabaseContext as _};
+use flatgov_auth::policy::Reach;
 
 /// Whose adviser they are.
 #[derive(Debug, Clone, PartialEq, Eq)]

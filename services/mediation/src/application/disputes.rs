@@ -16,11 +16,12 @@ use crate::domain::{
 };
 use crate::error::Error;
 use crate::events;
-use crate::policy::{Reach, reaches_dispute};
+use crate::policy::reaches_dispute;
 use crate::store::{
     self, AcceptanceRow, AgreementRow, DatabaseContext as _, DisputeFilter, DisputeRow, PartyRow,
     SessionRow, StageRow, StoredDispute,
 };
+use flatgov_auth::policy::Reach;
 
 /// The window for applying for judicial confirmation of an agreement
 /// (司法确认): 30 days from the agreement, calendar days as the law counts

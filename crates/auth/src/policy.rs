@@ -466,6 +466,14 @@ impl Access {
         self.caller.as_ref()
     }
 
+    /// The caller's token subject, as recorded beside what they did; empty
+    /// for an anonymous call.
+    pub fn subject(&self) -> &str {
+        self.caller
+            .as_ref()
+            .map_or("", |caller| caller.subject.as_str())
+    }
+
     /// The method called, e.g. `ReportCase`.
     pub fn method(&self) -> &'static str {
         self.method

@@ -216,10 +216,7 @@ pub async fn import(
         &NewGeneration {
             id,
             description: import.description.trim().to_owned(),
-            created_by: access
-                .caller()
-                .map(|caller| caller.subject.clone())
-                .unwrap_or_default(),
+            created_by: access.subject().to_owned(),
             base_generation,
             scope_subdistricts: scope_codes.clone(),
         },

@@ -9,7 +9,7 @@ use flatgov_grpc::error::Violations;
 use flatgov_vocabulary::{DepartmentCode, MatterCode, SubdistrictCode};
 
 use super::retries::{self, Remembered, Retry};
-use super::{Duties, Page, TimeKey, record_audit, subject};
+use super::{Duties, Page, TimeKey, record_audit};
 use crate::domain::names::{assessment_name, uuid_in};
 use crate::error::Error;
 use crate::events;
@@ -116,7 +116,7 @@ pub async fn record(
         score: command.score,
         comment: command.comment,
         assess_time: command.assess_time,
-        recorded_by: Some(subject(access)),
+        recorded_by: Some(access.subject().to_owned()),
     };
     let name = assessment_name(record.id);
     let mut transaction = store::begin(&duties.pool, "recording an assessment").await?;

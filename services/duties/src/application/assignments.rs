@@ -7,7 +7,7 @@ use flatgov_vocabulary::MatterCode;
 
 use super::refusals::{Refusal, visible_refusal};
 use super::retries::{self, Remembered, Retry};
-use super::{Duties, record_audit, subject};
+use super::{Duties, record_audit};
 use crate::domain::names::{matter_name, refusal_name, uuid_in, version_name};
 use crate::domain::{AssignmentDecision, GateError, ItemCode, ItemStatus, Location, Unit};
 use crate::error::Error;
@@ -147,7 +147,7 @@ pub async fn check(
         Unit::Department(_) => unit_location(&command.from),
         division => unit_location(division),
     });
-    let caller = subject(access);
+    let caller = access.subject().to_owned();
     let record = NewRefusal {
         id: uuid::Uuid::now_v7(),
         matter_code: command.matter.to_string(),

@@ -11,7 +11,7 @@ use sqlx::PgConnection;
 
 use super::lists::{VersionRef, VersionSummary, Viewer, summary_of};
 use super::retries::{self, Remembered, Retry};
-use super::{DataFormat, Duties, import_violations, record_audit, subject};
+use super::{DataFormat, Duties, import_violations, record_audit};
 use crate::domain::names::{draft_name, item_name, list_name, version_name};
 use crate::domain::{
     DraftList, ItemCode, ListContent, ListDiff, ListItem, ListKind, VersionNumber, diff, import,
@@ -271,7 +271,7 @@ async fn publish(
         number,
         effective_from,
         now,
-        &subject(access),
+        access.subject(),
     )
     .await?;
     let empty = ListContent::empty(kind);

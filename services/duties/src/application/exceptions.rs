@@ -9,7 +9,7 @@ use flatgov_grpc::error::Violations;
 use flatgov_vocabulary::MatterCode;
 use sqlx::PgConnection;
 
-use super::{Duties, Page, record_audit, subject};
+use super::{Duties, Page, record_audit};
 use crate::domain::names::exception_name;
 use crate::domain::{
     ExceptionId, ExceptionScope, ExceptionViolation, PlaceException, PlaceExceptions, PlaceRef,
@@ -189,7 +189,7 @@ pub async fn create(
             return Err(Error::from(violations));
         }
     }
-    store::exceptions::insert(&mut transaction, &exception, &subject(access)).await?;
+    store::exceptions::insert(&mut transaction, &exception, access.subject()).await?;
     bump_revision(&mut transaction).await?;
     let row = store::exceptions::get(&mut transaction, exception.id.as_str())
         .await?

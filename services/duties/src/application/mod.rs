@@ -127,14 +127,6 @@ pub(crate) async fn record_audit(
         .context(context)
 }
 
-/// The caller's token subject; empty for an anonymous call.
-pub(crate) fn subject(access: &Access) -> String {
-    access
-        .caller()
-        .map(|caller| caller.subject.clone())
-        .unwrap_or_default()
-}
-
 /// An import's problems as violations of the request's `content`, each
 /// naming the row and column (or JSON path) it was found at.
 pub(crate) fn import_violations(error: ImportError) -> Error {

@@ -7,7 +7,7 @@ use flatgov_vocabulary::{DepartmentCode, SubdistrictCode};
 
 use super::assessments::{authorise_recorder, reaches_record, recorded_by};
 use super::retries::{self, Remembered, Retry};
-use super::{Duties, Page, TimeKey, record_audit, subject};
+use super::{Duties, Page, TimeKey, record_audit};
 use crate::domain::names::{opinion_name, uuid_in};
 use crate::error::Error;
 use crate::events;
@@ -71,7 +71,7 @@ pub async fn record(
         stance: command.stance.to_owned(),
         body: command.text,
         give_time: command.give_time,
-        recorded_by: subject(access),
+        recorded_by: access.subject().to_owned(),
         create_time: duties.clock.now(),
     };
     let name = opinion_name(record.id);

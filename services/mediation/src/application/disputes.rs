@@ -8,7 +8,7 @@ use flatgov_grpc::request_id::RequestId;
 use flatgov_vocabulary::CommunityCode;
 use uuid::Uuid;
 
-use super::{Mediation, record_audit, subject};
+use super::{Mediation, record_audit};
 use crate::domain::track::check_acceptances;
 use crate::domain::{
     Conclusion, DisputeState, DisputeType, Level, MANY_PARTIES, Outcome, PartyRole, Resolution,
@@ -183,7 +183,7 @@ pub async fn register(
         current_stage: 1,
         register_time: now,
         close_time: None,
-        registered_by: subject(access),
+        registered_by: access.subject().to_owned(),
     };
     let parties: Vec<PartyRow> = command
         .parties
@@ -477,7 +477,7 @@ pub async fn record_session(
         &mut transaction,
         id,
         &row,
-        &subject(access),
+        access.subject(),
         mediation.clock.now(),
     )
     .await?;
@@ -895,7 +895,7 @@ pub async fn record_consultation(
         &mut transaction,
         id,
         &consultation,
-        &subject(access),
+        access.subject(),
         mediation.clock.now(),
     )
     .await?;

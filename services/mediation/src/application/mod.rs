@@ -104,11 +104,3 @@ pub(crate) async fn record_audit(
         .await
         .context(context)
 }
-
-/// The caller's token subject; empty for an anonymous call.
-pub(crate) fn subject(access: &Access) -> String {
-    access
-        .caller()
-        .map(|caller| caller.subject.clone())
-        .unwrap_or_default()
-}

@@ -6,6 +6,7 @@
 //! record in one transaction.
 
 pub mod advisers;
+pub mod agreements;
 pub mod disputes;
 pub mod indicators;
 

@@ -18,9 +18,9 @@ use uuid::Uuid;
 
 use super::MediationService;
 use super::render;
+use crate::application::agreements::{self, FollowUp, RecordConfirmation, SignAgreement};
 use crate::application::disputes::{
-    self, FollowUp, HandOver, ListDisputes, Mediator, NewConsultation, NewParty, NewSession,
-    RecordConfirmation, RegisterDispute, SignAgreement,
+    self, HandOver, ListDisputes, Mediator, NewConsultation, NewParty, NewSession, RegisterDispute,
 };
 use crate::contract;
 use crate::domain::{Level, Outcome};
@@ -454,7 +454,7 @@ pub(super) async fn sign_agreement(
         acceptances,
         performance_deadline,
     };
-    let stored = disputes::sign(&service.mediation, access, id, command).await?;
+    let stored = agreements::sign(&service.mediation, access, id, command).await?;
     render::full(&stored)
 }
 
@@ -470,7 +470,7 @@ pub(super) async fn record_follow_up(
         performed: request.performed,
         notes,
     };
-    let stored = disputes::follow_up(&service.mediation, access, id, command).await?;
+    let stored = agreements::follow_up(&service.mediation, access, id, command).await?;
     render::full(&stored)
 }
 
@@ -486,7 +486,7 @@ pub(super) async fn record_confirmation(
         court: court.to_string(),
         confirmed: request.confirmed,
     };
-    let stored = disputes::record_confirmation(&service.mediation, access, id, command).await?;
+    let stored = agreements::record_confirmation(&service.mediation, access, id, command).await?;
     render::full(&stored)
 }
 

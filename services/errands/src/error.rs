@@ -124,7 +124,9 @@ mod tests {
     fn a_database_error_shows_no_sql_to_the_caller() {
         let status = Status::from(Error::Database {
             context: "reading an errand",
-            source: sqlx::Error::Protocol("select resident_name, resident_phone from errands".into()),
+            source: sqlx::Error::Protocol(
+                "select resident_name, resident_phone from errands".into(),
+            ),
         });
         assert!(!status.message().contains("select"));
         assert!(!status.message().contains("resident_phone"));

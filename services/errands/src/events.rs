@@ -100,8 +100,14 @@ pub async fn errand_submitted(
         block_code: errand.block_code.clone(),
         subdistrict_code: errand.subdistrict_code.clone(),
         deciding_department: errand.deciding_department.clone(),
-        statutory_due: Some(timestamp(required_time(errand.statutory_due, "statutory due time")?)),
-        promised_due: Some(timestamp(required_time(errand.promised_due, "promised due time")?)),
+        statutory_due: Some(timestamp(required_time(
+            errand.statutory_due,
+            "statutory due time",
+        )?)),
+        promised_due: Some(timestamp(required_time(
+            errand.promised_due,
+            "promised due time",
+        )?)),
         submitted_at: Some(timestamp(required_time(errand.submit_time, "submit time")?)),
     };
     enqueue(connection, errand, &event, "publishing a submission").await
@@ -137,7 +143,9 @@ pub async fn errand_completed(
         .result
         .as_deref()
         .and_then(DecisionResult::parse)
-        .ok_or_else(|| StoreError::Corrupt(format!("errand {} told without a result", errand.id)))?;
+        .ok_or_else(|| {
+            StoreError::Corrupt(format!("errand {} told without a result", errand.id))
+        })?;
     let told_by = errand
         .told_by
         .as_deref()

@@ -150,7 +150,10 @@ mod tests {
     #[test]
     fn test_controls_are_off_unless_enabled_and_a_wrong_word_names_the_variable() {
         let base = [
-            ("DATABASE_URL", "postgres://localhost/flatgov_errands".to_owned()),
+            (
+                "DATABASE_URL",
+                "postgres://localhost/flatgov_errands".to_owned(),
+            ),
             ("NATS_URL", "nats://localhost:4222".to_owned()),
         ];
         let wrong = Env::from_pairs(

@@ -13,7 +13,12 @@ type Item = (&'static str, &'static str, &'static str, bool);
 const ID_CARD: Item = ("id_card", "居民身份证", "Resident identity card", true);
 const HOUSEHOLD_REGISTER: Item = ("household_register", "户口簿", "Household register", true);
 const PHOTO: Item = ("photo", "近期免冠照片", "Recent photograph", true);
-const BANK_CARD: Item = ("bank_card", "本人银行卡或存折", "Own bank card or passbook", true);
+const BANK_CARD: Item = (
+    "bank_card",
+    "本人银行卡或存折",
+    "Own bank card or passbook",
+    true,
+);
 
 #[allow(clippy::too_many_arguments)] // one row of the guide
 fn matter(
@@ -64,7 +69,12 @@ pub fn demo_catalogue() -> Vec<Matter> {
             "human_resources_social_security",
             &[
                 ID_CARD,
-                ("face_check", "人脸识别认证记录", "Face recognition check record", true),
+                (
+                    "face_check",
+                    "人脸识别认证记录",
+                    "Face recognition check record",
+                    true,
+                ),
             ],
             (true, true),
             (20, 3),
@@ -79,7 +89,10 @@ pub fn demo_catalogue() -> Vec<Matter> {
             &[ID_CARD, HOUSEHOLD_REGISTER],
             (true, false),
             (5, 1),
-            (38_000, "2026年度个人缴费标准每人380元，低保、特困人员由财政资助"),
+            (
+                38_000,
+                "2026年度个人缴费标准每人380元，低保、特困人员由财政资助",
+            ),
             1,
         ),
         matter(
@@ -90,10 +103,30 @@ pub fn demo_catalogue() -> Vec<Matter> {
             &[
                 ID_CARD,
                 HOUSEHOLD_REGISTER,
-                ("income_proof", "家庭收入证明", "Household income statement", true),
-                ("property_declaration", "家庭财产申报表", "Household property declaration", true),
-                ("authorisation", "家庭经济状况核对授权书", "Authorisation to check the household's finances", true),
-                ("disability_certificate", "残疾人证（如有）", "Disability certificate (if any)", false),
+                (
+                    "income_proof",
+                    "家庭收入证明",
+                    "Household income statement",
+                    true,
+                ),
+                (
+                    "property_declaration",
+                    "家庭财产申报表",
+                    "Household property declaration",
+                    true,
+                ),
+                (
+                    "authorisation",
+                    "家庭经济状况核对授权书",
+                    "Authorisation to check the household's finances",
+                    true,
+                ),
+                (
+                    "disability_certificate",
+                    "残疾人证（如有）",
+                    "Disability certificate (if any)",
+                    false,
+                ),
             ],
             (true, false),
             (30, 20),
@@ -109,7 +142,12 @@ pub fn demo_catalogue() -> Vec<Matter> {
                 ID_CARD,
                 HOUSEHOLD_REGISTER,
                 PHOTO,
-                ("assessment", "残疾评定表", "Disability assessment form", true),
+                (
+                    "assessment",
+                    "残疾评定表",
+                    "Disability assessment form",
+                    true,
+                ),
             ],
             (true, true),
             (20, 10),
@@ -135,7 +173,12 @@ pub fn demo_catalogue() -> Vec<Matter> {
             &[
                 ID_CARD,
                 PHOTO,
-                ("residence_proof", "居住证明（租赁合同或房产证）", "Proof of residence (lease or title deed)", true),
+                (
+                    "residence_proof",
+                    "居住证明（租赁合同或房产证）",
+                    "Proof of residence (lease or title deed)",
+                    true,
+                ),
             ],
             (true, true),
             (15, 7),
@@ -160,7 +203,12 @@ pub fn demo_catalogue() -> Vec<Matter> {
             "human_resources_social_security",
             &[
                 ID_CARD,
-                ("termination_proof", "解除或终止劳动合同证明", "Proof the employment ended", true),
+                (
+                    "termination_proof",
+                    "解除或终止劳动合同证明",
+                    "Proof the employment ended",
+                    true,
+                ),
             ],
             (true, false),
             (5, 1),
@@ -175,7 +223,12 @@ pub fn demo_catalogue() -> Vec<Matter> {
             &[
                 ID_CARD,
                 HOUSEHOLD_REGISTER,
-                ("hardship_statement", "困难情况说明及相关证明", "Statement of the hardship with proof", true),
+                (
+                    "hardship_statement",
+                    "困难情况说明及相关证明",
+                    "Statement of the hardship with proof",
+                    true,
+                ),
             ],
             (true, false),
             (15, 5),
@@ -189,7 +242,12 @@ pub fn demo_catalogue() -> Vec<Matter> {
             "veterans_affairs",
             &[
                 ID_CARD,
-                ("veteran_certificate", "退役证或优待证", "Discharge or preferential treatment certificate", true),
+                (
+                    "veteran_certificate",
+                    "退役证或优待证",
+                    "Discharge or preferential treatment certificate",
+                    true,
+                ),
                 BANK_CARD,
             ],
             (true, false),
@@ -205,7 +263,12 @@ pub fn demo_catalogue() -> Vec<Matter> {
             &[
                 ID_CARD,
                 HOUSEHOLD_REGISTER,
-                ("marriage_certificate", "结婚证", "Marriage certificate", true),
+                (
+                    "marriage_certificate",
+                    "结婚证",
+                    "Marriage certificate",
+                    true,
+                ),
             ],
             (true, false),
             (5, 1),
@@ -219,7 +282,12 @@ pub fn demo_catalogue() -> Vec<Matter> {
             "civil_affairs",
             &[
                 ID_CARD,
-                ("disability_certificate", "残疾人证", "Disability certificate", true),
+                (
+                    "disability_certificate",
+                    "残疾人证",
+                    "Disability certificate",
+                    true,
+                ),
                 BANK_CARD,
             ],
             (true, false),

@@ -392,7 +392,8 @@ pub async fn load_errand(
         "select {ERRAND_COLUMNS} from errands where id = $1{}",
         if lock { " for update" } else { "" }
     );
-    let Some(errand) = sqlx::query_as::<_, ErrandRow>(&sql)
+    // Built from constants only: no caller's text reaches the SQL.
+    let Some(errand) = sqlx::query_as::<_, ErrandRow>(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(&mut *connection)
         .await
@@ -616,13 +617,18 @@ pub async fn list(
          and ($9::timestamptz is null or (request_time, id) < ($9, $10))
          order by request_time desc, id desc limit $11"
     );
-    bind_filter(sqlx::query_as::<_, ErrandRow>(&sql), filter, reach)
-        .bind(after.map(|(time, _)| time))
-        .bind(after.map(|(_, id)| id))
-        .bind(limit)
-        .fetch_all(connection)
-        .await
-        .context("listing errands")
+    // Built from constants only: the filter's values are bound.
+    bind_filter(
+        sqlx::query_as::<_, ErrandRow>(sqlx::AssertSqlSafe(sql)),
+        filter,
+        reach,
+    )
+    .bind(after.map(|(time, _)| time))
+    .bind(after.map(|(_, id)| id))
+    .bind(limit)
+    .fetch_all(connection)
+    .await
+    .context("listing errands")
 }
 
 /// Every errand `reach` covers that the filter selects, for counting.
@@ -632,10 +638,15 @@ pub async fn all(
     reach: Option<&Reach>,
 ) -> Result<Vec<ErrandRow>, StoreError> {
     let sql = format!("select {ERRAND_COLUMNS} from errands where {FILTER_SQL}");
-    bind_filter(sqlx::query_as::<_, ErrandRow>(&sql), filter, reach)
-        .fetch_all(connection)
-        .await
-        .context("counting errands")
+    // Built from constants only: the filter's values are bound.
+    bind_filter(
+        sqlx::query_as::<_, ErrandRow>(sqlx::AssertSqlSafe(sql)),
+        filter,
+        reach,
+    )
+    .fetch_all(connection)
+    .await
+    .context("counting errands")
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -24,7 +24,10 @@ async fn the_catalogue_is_public_labelled_in_chinese_by_default_and_english_on_r
     assert!(chinese.matters.len() >= 10);
     let pension = &chinese.matters[0];
     assert_eq!(pension.label, "养老金领取资格年审");
-    assert_eq!(pension.deciding_department, "human_resources_social_security");
+    assert_eq!(
+        pension.deciding_department,
+        "human_resources_social_security"
+    );
     assert!(pension.proxy_allowed && pension.in_person_required);
     assert!(pension.promised_limit_days < pension.statutory_limit_days);
     let english = client
@@ -35,8 +38,14 @@ async fn the_catalogue_is_public_labelled_in_chinese_by_default_and_english_on_r
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(english.matters[0].label, "Pension qualification annual review");
-    assert_eq!(english.matters[0].materials[0].label, "Resident identity card");
+    assert_eq!(
+        english.matters[0].label,
+        "Pension qualification annual review"
+    );
+    assert_eq!(
+        english.matters[0].materials[0].label,
+        "Resident identity card"
+    );
     // A new version leaves the first as it was.
     let mut fewer = flatgov_errands::reference::demo_catalogue();
     fewer.truncate(3);
@@ -79,9 +88,9 @@ async fn a_pension_review_handled_at_home_runs_to_the_resident_told_with_every_s
     assert!(collected.missing_materials.is_empty());
     let submitted = service.submit(&requested.name).await;
     assert_eq!(submitted.state, proto::ErrandState::Submitted as i32);
-    let submit = submitted.submit_time.clone().unwrap();
-    let promised = submitted.promised_due.clone().unwrap();
-    let statutory = submitted.statutory_due.clone().unwrap();
+    let submit = submitted.submit_time.unwrap();
+    let promised = submitted.promised_due.unwrap();
+    let statutory = submitted.statutory_due.unwrap();
     assert!(submit.seconds < promised.seconds && promised.seconds < statutory.seconds);
     let decided = service
         .decide(
@@ -113,7 +122,11 @@ async fn a_pension_review_handled_at_home_runs_to_the_resident_told_with_every_s
             ("resident_told", "assistant"),
         ]
     );
-    assert!(told.transitions.iter().all(|transition| transition.time.is_some()));
+    assert!(
+        told.transitions
+            .iter()
+            .all(|transition| transition.time.is_some())
+    );
     service.application.shutdown().await.unwrap();
 }
 
@@ -201,7 +214,12 @@ async fn missing_materials_are_told_once_and_in_full_and_a_return_opens_a_new_ro
     // The limits run from the first submission: a return does not restart them.
     assert_eq!(resubmitted.statutory_due, returned.statutory_due);
     let approved = service
-        .decide(&requested.name, "civil_affairs", proto::Result::Approved, &[])
+        .decide(
+            &requested.name,
+            "civil_affairs",
+            proto::Result::Approved,
+            &[],
+        )
         .await;
     assert_eq!(approved.result, proto::Result::Approved as i32);
     service.application.shutdown().await.unwrap();
@@ -223,10 +241,15 @@ async fn an_errand_is_seen_only_by_its_handlers_its_department_and_its_resident(
     let neighbour = service.block_token("assistant-2", Role::Assistant, OTHER_BLOCK);
     assert_eq!(get(neighbour).await.unwrap_err().code(), Code::NotFound);
     let other_department = service.department_officer("public_security");
-    assert_eq!(get(other_department).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(
+        get(other_department).await.unwrap_err().code(),
+        Code::NotFound
+    );
     let stranger = service.resident("resident-someone-else");
     assert_eq!(get(stranger).await.unwrap_err().code(), Code::NotFound);
-    let deciding = get(service.department_officer("civil_affairs")).await.unwrap();
+    let deciding = get(service.department_officer("civil_affairs"))
+        .await
+        .unwrap();
     assert_eq!(deciding.into_inner().resident.unwrap().name, "刘秀英");
     let own = get(service.resident("resident-liu")).await.unwrap();
     assert_eq!(own.into_inner().name, requested.name);
@@ -355,7 +378,9 @@ async fn the_speed_up_rate_counts_the_errands_decided_before_their_statutory_lim
     let start = chrono::Utc::now() - TimeDelta::minutes(1);
     // Fast: the pension review decided at once, told by a call.
     let fast = service.request("pension_annual_review").await;
-    service.collect(&fast.name, &["id_card", "face_check"]).await;
+    service
+        .collect(&fast.name, &["id_card", "face_check"])
+        .await;
     service.submit(&fast.name).await;
     service
         .decide(
@@ -423,7 +448,9 @@ async fn the_speed_up_rate_counts_the_errands_decided_before_their_statutory_lim
     assert!(department.mean_working_hours_to_decide > 40.0);
     println!(
         "speed-up rate {:.2}, mean working days saved {:.2}, department mean working hours to decide {:.1}",
-        indicators.speed_up_rate, indicators.mean_working_days_saved, department.mean_working_hours_to_decide
+        indicators.speed_up_rate,
+        indicators.mean_working_days_saved,
+        department.mean_working_hours_to_decide
     );
     service.application.shutdown().await.unwrap();
 }

@@ -29,6 +29,7 @@ async fn every_rpc_has_a_rule_and_a_probe_as_every_role_finds_the_table_enforced
     assert!(contradictions.is_empty(), "{contradictions:#?}");
     assert_eq!(POLICY.rules.len(), 12);
     service.application.shutdown().await.unwrap();
+}
 
 #[tokio::test]
 async fn requesting_and_reading_an_errand_are_in_the_audit_trail_without_the_resident() {

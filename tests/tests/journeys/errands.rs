@@ -149,7 +149,10 @@ async fn journey_a_pension_annual_review_is_handled_at_home_by_the_blocks_assist
         .iter()
         .find(|matter| matter.code == "pension_annual_review")
         .expect("the review is in the catalogue");
-    assert_eq!(review.deciding_department, "human_resources_social_security");
+    assert_eq!(
+        review.deciding_department,
+        "human_resources_social_security"
+    );
     assert!(review.proxy_allowed && review.in_person_required);
 
     let (block, assistant) = block_and_assistant(&platform).await;
@@ -162,7 +165,13 @@ async fn journey_a_pension_annual_review_is_handled_at_home_by_the_blocks_assist
         .await
         .expect("requested at the resident's home")
         .into_inner();
-    collect(&platform, &assistant, &requested.name, &["id_card", "face_check"]).await;
+    collect(
+        &platform,
+        &assistant,
+        &requested.name,
+        &["id_card", "face_check"],
+    )
+    .await;
     let submitted = submit(&platform, &assistant, &requested.name).await;
     assert!(submitted.promised_due.is_some() && submitted.statutory_due.is_some());
     // The department sees what it decides, with the documents.
@@ -336,12 +345,21 @@ async fn journey_the_speed_up_rate_is_computed_for_the_month() {
     let mut names = Vec::new();
     for (matter, materials) in [
         ("pension_annual_review", &["id_card", "face_check"][..]),
-        ("elderly_allowance", &["id_card", "household_register", "bank_card"][..]),
-        ("unemployment_registration", &["id_card", "termination_proof"][..]),
+        (
+            "elderly_allowance",
+            &["id_card", "household_register", "bank_card"][..],
+        ),
+        (
+            "unemployment_registration",
+            &["id_card", "termination_proof"][..],
+        ),
     ] {
         let requested = platform
             .errands()
-            .request_errand(with_token(request(matter, &block, "resident-liu"), &assistant))
+            .request_errand(with_token(
+                request(matter, &block, "resident-liu"),
+                &assistant,
+            ))
             .await
             .unwrap()
             .into_inner();
@@ -393,7 +411,11 @@ async fn journey_the_speed_up_rate_is_computed_for_the_month() {
         .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
         .unwrap();
     let next_month = if now.month() == 12 {
-        month_start.with_year(now.year() + 1).unwrap().with_month(1).unwrap()
+        month_start
+            .with_year(now.year() + 1)
+            .unwrap()
+            .with_month(1)
+            .unwrap()
     } else {
         month_start.with_month(now.month() + 1).unwrap()
     };

@@ -77,7 +77,11 @@ pub async fn publish(
     access.audit().resource(name);
     record_audit(&mut transaction, access, CONTEXT).await?;
     transaction.commit().await.context(CONTEXT)?;
-    tracing::info!(version, matters = command.matters.len(), "catalogue published");
+    tracing::info!(
+        version,
+        matters = command.matters.len(),
+        "catalogue published"
+    );
     get(errands, Some(version)).await
 }
 
@@ -97,6 +101,11 @@ pub async fn get(errands: &Errands, version: Option<i32>) -> Result<StoredCatalo
     };
     let (catalogue, matters) = store::load_catalogue(&mut connection, version, None)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("{} does not exist", catalogue_name(version.max(0) as u32))))?;
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "{} does not exist",
+                catalogue_name(version.max(0) as u32)
+            ))
+        })?;
     Ok(StoredCatalogue { catalogue, matters })
 }

@@ -179,11 +179,7 @@ pub async fn request(
 }
 
 async fn reload(errands: &Errands, id: Uuid) -> Result<StoredErrand, Error> {
-    let mut connection = errands
-        .pool
-        .acquire()
-        .await
-        .context("reading an errand")?;
+    let mut connection = errands.pool.acquire().await.context("reading an errand")?;
     store::load_errand(&mut connection, id, false)
         .await?
         .ok_or_else(|| Error::Corrupt(format!("errand {id} vanished")))
@@ -196,11 +192,7 @@ fn errand_id(name: &str) -> Result<Uuid, Error> {
 /// The errand named `name`, if the caller reaches it.
 pub async fn get(errands: &Errands, access: &Access, name: &str) -> Result<StoredErrand, Error> {
     let id = errand_id(name)?;
-    let mut connection = errands
-        .pool
-        .acquire()
-        .await
-        .context("reading an errand")?;
+    let mut connection = errands.pool.acquire().await.context("reading an errand")?;
     let stored = store::load_errand(&mut connection, id, false)
         .await?
         .ok_or_else(|| Error::no_errand(name))?;
@@ -372,7 +364,10 @@ pub async fn notify_missing(
 ) -> Result<StoredErrand, Error> {
     const CONTEXT: &str = "telling the missing materials";
     let (mut transaction, stored) = open(errands, access, id, CONTEXT).await?;
-    let next = stored.errand.state()?.after(Action::MissingMaterialsNotified)?;
+    let next = stored
+        .errand
+        .state()?
+        .after(Action::MissingMaterialsNotified)?;
     if let Some(earlier) = stored
         .notices
         .iter()

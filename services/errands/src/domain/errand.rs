@@ -168,7 +168,10 @@ impl ErrandState {
     /// Where `action` takes an errand in this state, or why it may not.
     pub fn after(self, action: Action) -> Result<ErrandState, TransitionError> {
         match action {
-            Action::Requested => Err(TransitionError::NotAllowed(self, "it was requested already")),
+            Action::Requested => Err(TransitionError::NotAllowed(
+                self,
+                "it was requested already",
+            )),
             Action::MaterialsCollected if self.before_department() => Ok(self),
             Action::MissingMaterialsNotified if self.before_department() => {
                 Ok(ErrandState::AwaitingMaterials)
@@ -207,9 +210,9 @@ pub fn missing_materials(
     latest_return: Option<(&[String], DateTime<Utc>)>,
 ) -> Vec<String> {
     let has_document_after = |code: &str, after: Option<DateTime<Utc>>| {
-        documents.iter().any(|(material, time)| {
-            material == code && after.is_none_or(|after| *time > after)
-        })
+        documents
+            .iter()
+            .any(|(material, time)| material == code && after.is_none_or(|after| *time > after))
     };
     let mut missing: Vec<String> = Vec::new();
     let returned: &[String] = latest_return.map(|(codes, _)| codes).unwrap_or(&[]);
@@ -267,12 +270,26 @@ mod tests {
         ];
         let returned = codes(&["income_proof", "bank_statement"]);
         assert_eq!(
-            missing_materials(&required, &documents, Some((&returned, returned_at))),
+            missing_materials(
+                &required,
+                &documents,
+                Some((returned.as_slice(), returned_at))
+            ),
             codes(&["income_proof", "bank_statement"])
         );
         documents.push(("income_proof".to_owned(), returned_at + TimeDelta::hours(1)));
-        documents.push(("bank_statement".to_owned(), returned_at + TimeDelta::hours(1)));
-        assert!(missing_materials(&required, &documents, Some((&returned, returned_at))).is_empty());
+        documents.push((
+            "bank_statement".to_owned(),
+            returned_at + TimeDelta::hours(1),
+        ));
+        assert!(
+            missing_materials(
+                &required,
+                &documents,
+                Some((returned.as_slice(), returned_at))
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -283,7 +300,11 @@ mod tests {
             Ok(AwaitingMaterials)
         );
         assert_eq!(AwaitingMaterials.after(Action::Submitted), Ok(Submitted));
-        assert!(Collecting.after(Action::Decided(DecisionResult::Approved)).is_err());
+        assert!(
+            Collecting
+                .after(Action::Decided(DecisionResult::Approved))
+                .is_err()
+        );
         assert_eq!(
             Submitted.after(Action::Decided(DecisionResult::Returned)),
             Ok(Returned)

@@ -5,8 +5,8 @@ pub mod errand;
 
 pub use catalogue::{CatalogueMatter, ChecklistItem, MatterError};
 pub use errand::{
-    Action, Channel, DecisionResult, ErrandState, TellingChannel, TransitionError, missing_materials,
-    trips_saved,
+    Action, Channel, DecisionResult, ErrandState, TellingChannel, TransitionError,
+    missing_materials, trips_saved,
 };
 
 /// `errands/{id}`.

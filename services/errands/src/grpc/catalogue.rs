@@ -33,25 +33,47 @@ fn text(value: &str, max_chars: usize, required: bool) -> Result<String, String>
     Ok(trimmed.to_owned())
 }
 
-fn matter(index: usize, matter: &proto::Matter, violations: &mut Violations) -> Option<CatalogueMatter> {
+fn matter(
+    index: usize,
+    matter: &proto::Matter,
+    violations: &mut Violations,
+) -> Option<CatalogueMatter> {
     let field = |name: &str| format!("matters[{index}].{name}");
     let code = violations.check(field("code"), MatterCode::parse(matter.code.trim()));
-    let name_zh = violations.check(field("name_zh"), text(&matter.name_zh, MAX_NAME_CHARS, true));
-    let name_en = violations.check(field("name_en"), text(&matter.name_en, MAX_NAME_CHARS, false));
+    let name_zh = violations.check(
+        field("name_zh"),
+        text(&matter.name_zh, MAX_NAME_CHARS, true),
+    );
+    let name_en = violations.check(
+        field("name_en"),
+        text(&matter.name_en, MAX_NAME_CHARS, false),
+    );
     let department = violations.check(
         field("deciding_department"),
         DepartmentCode::parse(matter.deciding_department.trim()),
     );
-    let fee_note = violations.check(field("fee_note"), text(&matter.fee_note, MAX_NOTE_CHARS, false));
+    let fee_note = violations.check(
+        field("fee_note"),
+        text(&matter.fee_note, MAX_NOTE_CHARS, false),
+    );
     if matter.materials.len() > MAX_MATERIALS {
-        violations.add(field("materials"), format!("a matter has at most {MAX_MATERIALS} items"));
+        violations.add(
+            field("materials"),
+            format!("a matter has at most {MAX_MATERIALS} items"),
+        );
     }
     let mut materials = Vec::new();
     for (item_index, item) in matter.materials.iter().enumerate() {
         let item_field = |name: &str| format!("matters[{index}].materials[{item_index}].{name}");
         let code = violations.check(item_field("code"), MaterialCode::parse(item.code.trim()));
-        let name_zh = violations.check(item_field("name_zh"), text(&item.name_zh, MAX_NAME_CHARS, true));
-        let name_en = violations.check(item_field("name_en"), text(&item.name_en, MAX_NAME_CHARS, false));
+        let name_zh = violations.check(
+            item_field("name_zh"),
+            text(&item.name_zh, MAX_NAME_CHARS, true),
+        );
+        let name_en = violations.check(
+            item_field("name_en"),
+            text(&item.name_en, MAX_NAME_CHARS, false),
+        );
         if let (Some(code), Some(name_zh), Some(name_en)) = (code, name_zh, name_en) {
             materials.push(ChecklistItem {
                 code: code.to_string(),
@@ -92,13 +114,19 @@ impl TryFrom<proto::PublishCatalogueRequest> for PublishCatalogue {
     fn try_from(request: proto::PublishCatalogueRequest) -> Result<Self, Error> {
         let mut violations = Violations::new();
         if request.matters.is_empty() || request.matters.len() > MAX_MATTERS {
-            violations.add("matters", format!("a catalogue has 1-{MAX_MATTERS} matters"));
+            violations.add(
+                "matters",
+                format!("a catalogue has 1-{MAX_MATTERS} matters"),
+            );
         }
         let mut matters: Vec<CatalogueMatter> = Vec::new();
         for (index, proto_matter) in request.matters.iter().enumerate() {
             if let Some(parsed) = matter(index, proto_matter, &mut violations) {
                 if matters.iter().any(|earlier| earlier.code == parsed.code) {
-                    violations.add(format!("matters[{index}].code"), "appears twice in the catalogue");
+                    violations.add(
+                        format!("matters[{index}].code"),
+                        "appears twice in the catalogue",
+                    );
                 }
                 matters.push(parsed);
             }
@@ -141,10 +169,9 @@ pub(super) async fn get_catalogue(
     let english = english(&request.language)?;
     let version = match request.version {
         0 => None,
-        version => Some(
-            i32::try_from(version)
-                .map_err(|_| Error::NotFound(format!("catalogue/versions/{version} does not exist")))?,
-        ),
+        version => Some(i32::try_from(version).map_err(|_| {
+            Error::NotFound(format!("catalogue/versions/{version} does not exist"))
+        })?),
     };
     let stored = catalogue::get(&service.errands, version).await?;
     Ok(render::catalogue(&stored, english))

@@ -15,7 +15,9 @@ use uuid::Uuid;
 
 use super::ErrandsService;
 use super::render;
-use crate::application::errands::{self, ListErrands, NewDocument, NewResident, Outcome, RequestErrand};
+use crate::application::errands::{
+    self, ListErrands, NewDocument, NewResident, Outcome, RequestErrand,
+};
 use crate::contract;
 use crate::domain::DecisionResult;
 use crate::error::Error;
@@ -66,10 +68,15 @@ fn parse_request(
             None
         }
         Some(resident) => {
-            let name = violations.check("resident.name", required_text(&resident.name, MAX_NAME_CHARS));
+            let name = violations.check(
+                "resident.name",
+                required_text(&resident.name, MAX_NAME_CHARS),
+            );
             let phone = violations.check("resident.phone", PhoneNumber::parse(&resident.phone));
-            let id_number =
-                violations.check("resident.id_number", IdNumber::parse_optional(&resident.id_number));
+            let id_number = violations.check(
+                "resident.id_number",
+                IdNumber::parse_optional(&resident.id_number),
+            );
             // A resident asking in the app asks for themselves: the account
             // is theirs whatever the request says.
             let account = if is_resident(access) {
@@ -77,9 +84,14 @@ fn parse_request(
             } else {
                 match resident.account.trim() {
                     "" => None,
-                    account if account.chars().count() <= MAX_NAME_CHARS => Some(account.to_owned()),
+                    account if account.chars().count() <= MAX_NAME_CHARS => {
+                        Some(account.to_owned())
+                    }
                     _ => {
-                        violations.add("resident.account", format!("must have at most {MAX_NAME_CHARS} characters"));
+                        violations.add(
+                            "resident.account",
+                            format!("must have at most {MAX_NAME_CHARS} characters"),
+                        );
                         None
                     }
                 }
@@ -95,8 +107,7 @@ fn parse_request(
             }
         }
     };
-    let request_id =
-        violations.check("request_id", RequestId::parse_optional(&request.request_id));
+    let request_id = violations.check("request_id", RequestId::parse_optional(&request.request_id));
     let (Some(matter), Some(block), Some(channel), Some(resident), Some(request_id)) =
         (matter, block, channel, resident, request_id)
     else {
@@ -220,7 +231,10 @@ pub(super) async fn collect_materials(
 ) -> Result<proto::Errand, Error> {
     let mut violations = Violations::new();
     if request.documents.is_empty() || request.documents.len() > MAX_DOCUMENTS {
-        violations.add("documents", format!("1-{MAX_DOCUMENTS} documents are collected at a time"));
+        violations.add(
+            "documents",
+            format!("1-{MAX_DOCUMENTS} documents are collected at a time"),
+        );
     }
     let documents: Vec<NewDocument> = request
         .documents
@@ -243,8 +257,14 @@ pub(super) async fn collect_materials(
         .collect();
     violations.finish()?;
     let id = errand_id(request.errand.trim())?;
-    let stored =
-        errands::collect(&service.errands, access, id, documents, request.resident_trip).await?;
+    let stored = errands::collect(
+        &service.errands,
+        access,
+        id,
+        documents,
+        request.resident_trip,
+    )
+    .await?;
     render::full(&stored)
 }
 

@@ -71,8 +71,7 @@ pub fn catalogue(stored: &StoredCatalogue, english: bool) -> proto::Catalogue {
 
 /// The errand without personal data.
 pub fn summary(row: &ErrandRow) -> Result<proto::Errand, Error> {
-    let channel =
-        Channel::parse(&row.channel).ok_or_else(|| corrupt("channel", &row.channel))?;
+    let channel = Channel::parse(&row.channel).ok_or_else(|| corrupt("channel", &row.channel))?;
     let result = match row.result.as_deref() {
         None => proto::Result::Unspecified as i32,
         Some(word) => DecisionResult::parse(word)

@@ -19,8 +19,7 @@ pub async fn load(session: &Session, progress: &Progress) -> anyhow::Result<()> 
             request_id: demo_id("errands/catalogue/reference-1"),
         })
         .await
-        .doing("publishing the catalogue of convenience matters")?
-        .into_inner();
+        .doing("publishing the catalogue of convenience matters")?;
     progress.note(format!(
         "{count} matters, catalogue version {}",
         catalogue.version

@@ -32,13 +32,13 @@ RUN cargo chef prepare --recipe-path recipe.json
 FROM chef AS builder
 # The same package list for `cook` and `build`, so both resolve the same
 # feature set and the cooked dependencies are reused as they are.
-ARG FLATGOV_PACKAGES="-p flatgov-blocks -p flatgov-duties -p flatgov-cases -p flatgov-enforcement -p flatgov-federation -p flatgov-notices -p flatgov-mediation -p flatgov-gateway -p flatgov-cli"
+ARG FLATGOV_PACKAGES="-p flatgov-blocks -p flatgov-duties -p flatgov-cases -p flatgov-enforcement -p flatgov-federation -p flatgov-notices -p flatgov-mediation -p flatgov-errands -p flatgov-gateway -p flatgov-cli"
 COPY --from=planner /build/recipe.json recipe.json
 RUN cargo chef cook --release --locked --recipe-path recipe.json ${FLATGOV_PACKAGES}
 COPY . .
 RUN cargo build --release --locked ${FLATGOV_PACKAGES} \
  && mkdir -p /out \
- && for binary in flatgov flatgov-blocks flatgov-duties flatgov-cases flatgov-enforcement flatgov-federation flatgov-notices flatgov-mediation flatgov-gateway; do \
+ && for binary in flatgov flatgov-blocks flatgov-duties flatgov-cases flatgov-enforcement flatgov-federation flatgov-notices flatgov-mediation flatgov-errands flatgov-gateway; do \
         install -m 0755 "target/release/${binary}" "/out/${binary}"; \
     done
 
@@ -48,7 +48,7 @@ ARG REVISION=unknown
 ARG CREATED=unknown
 ARG SOURCE=""
 LABEL org.opencontainers.image.title="flatgov" \
-      org.opencontainers.image.description="flatgov services (blocks, duties, cases, enforcement, federation, notices, mediation), the HTTP gateway and the flatgov operators' CLI; the command selects the binary" \
+      org.opencontainers.image.description="flatgov services (blocks, duties, cases, enforcement, federation, notices, mediation, errands), the HTTP gateway and the flatgov operators' CLI; the command selects the binary" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}" \

@@ -14,6 +14,7 @@ use flatgov_proto::blocks::v1::block_registry_client::BlockRegistryClient;
 use flatgov_proto::cases::v1::case_dispatch_client::CaseDispatchClient;
 use flatgov_proto::duties::v1::duty_lists_client::DutyListsClient;
 use flatgov_proto::enforcement::v1::joint_enforcement_client::JointEnforcementClient;
+use flatgov_proto::errands::v1::errands_client::ErrandsClient;
 use flatgov_proto::federation::v1::federation_client::FederationClient;
 use flatgov_proto::mediation::v1::mediation_client::MediationClient;
 use flatgov_proto::notices::v1::notices_client::NoticesClient;
@@ -70,6 +71,13 @@ pub struct Connection {
         default_value = "https://localhost:50057"
     )]
     pub mediation_url: String,
+    #[arg(
+        long,
+        global = true,
+        env = "ERRANDS_URL",
+        default_value = "https://localhost:50058"
+    )]
+    pub errands_url: String,
     /// The authority `https://` services' certificates chain to (scripts/up's local
     /// one by default; the system's roots when the file does not exist).
     #[arg(
@@ -245,8 +253,9 @@ impl Session {
             "federation" => &self.connection.federation_url,
             "notices" => &self.connection.notices_url,
             "mediation" => &self.connection.mediation_url,
+            "errands" => &self.connection.errands_url,
             other => anyhow::bail!(
-                "unknown service {other:?}; use blocks, duties, cases, enforcement, federation, notices or mediation"
+                "unknown service {other:?}; use blocks, duties, cases, enforcement, federation, notices, mediation or errands"
             ),
         };
         Ok(AuditTrailClient::with_interceptor(
@@ -272,6 +281,13 @@ impl Session {
     pub fn mediation(&self) -> anyhow::Result<MediationClient<Authed>> {
         Ok(MediationClient::with_interceptor(
             self.channel(&self.connection.mediation_url)?,
+            self.bearer.clone(),
+        ))
+    }
+
+    pub fn errands(&self) -> anyhow::Result<ErrandsClient<Authed>> {
+        Ok(ErrandsClient::with_interceptor(
+            self.channel(&self.connection.errands_url)?,
             self.bearer.clone(),
         ))
     }

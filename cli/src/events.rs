@@ -12,7 +12,7 @@ use prost_reflect::{DescriptorPool, DynamicMessage};
 use crate::Output;
 
 /// The services whose streams exist.
-pub const SERVICES: [&str; 7] = [
+pub const SERVICES: [&str; 8] = [
     "blocks",
     "duties",
     "cases",
@@ -20,6 +20,7 @@ pub const SERVICES: [&str; 7] = [
     "federation",
     "notices",
     "mediation",
+    "errands",
 ];
 
 #[derive(Debug, clap::Args)]

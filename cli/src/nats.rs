@@ -13,7 +13,7 @@ use crate::Output;
 pub const DEFAULT_NATS_DIR: &str = ".flatgov/nats";
 
 /// The services that publish and consume events.
-const SERVICES: [&str; 8] = [
+const SERVICES: [&str; 9] = [
     "blocks",
     "duties",
     "cases",
@@ -21,6 +21,7 @@ const SERVICES: [&str; 8] = [
     "federation",
     "notices",
     "mediation",
+    "errands",
     "gateway",
 ];
 

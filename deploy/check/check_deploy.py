@@ -109,6 +109,9 @@ MAY_BE_LEFT_TO_DEFAULT: dict[str, str] = {
     "MEDIATION_TIME_LIMITS": "30d,30d,60d people's/administrative/judicial (local policy: set explicitly)",
     "MEDIATION_WORKER_POLL_MS": "1000: how late a passed time limit is found at most",
     "MEDIATION_TEST_CONTROLS": "defaults to `disabled`, the only value a deployment may have (see MUST_NOT_BE_SET)",
+    # errands (services/errands/src/lib.rs, docs/errands.md).
+    "ERRANDS_WORKING_HOURS": "08:30-12:00,14:30-17:30 China time (local policy: set explicitly)",
+    "ERRANDS_TEST_CONTROLS": "defaults to `disabled`, the only value a deployment may have (see MUST_NOT_BE_SET)",
 }
 
 # Variables the chassis reads only in services that call other services (to
@@ -128,6 +131,8 @@ MUST_NOT_BE_SET: dict[str, str] = {
     "append to its audit and history tables",
     "MEDIATION_TEST_CONTROLS": "is for test deployments only: `enabled` lets AdvanceTestClock move every time "
     "limit forward (docs/mediation.md); the default `disabled` is the production value",
+    "ERRANDS_TEST_CONTROLS": "is for test deployments only: `enabled` lets AdvanceTestClock move every time "
+    "limit forward (docs/errands.md); the default `disabled` is the production value",
     "FEDERATION_DEVELOPMENT_IDENTITY_KEY": "is for development machines only: it keeps the identity key in the "
     "database it protects; deployments mount FEDERATION_IDENTITY_KEY_FILE",
 }

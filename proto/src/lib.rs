@@ -59,10 +59,15 @@ pub mod flatgov {
             tonic::include_proto!("flatgov.mediation.v1");
         }
     }
+    pub mod errands {
+        pub mod v1 {
+            tonic::include_proto!("flatgov.errands.v1");
+        }
+    }
 }
 
 pub use flatgov::{
-    audit, blocks, cases, duties, enforcement, federation, mediation, notices, testing,
+    audit, blocks, cases, duties, enforcement, errands, federation, mediation, notices, testing,
 };
 
 /// Every flatgov descriptor (and the well-known types they import), for

@@ -10,7 +10,7 @@ use crate::{PATIENCE, Platform, eventually};
 
 /// Every stream an integrator may read: one per service, and the dead
 /// letters.
-pub const STREAMS: [&str; 8] = [
+pub const STREAMS: [&str; 9] = [
     "blocks",
     "duties",
     "cases",
@@ -18,6 +18,7 @@ pub const STREAMS: [&str; 8] = [
     "federation",
     "notices",
     "mediation",
+    "errands",
     "deadletter",
 ];
 

@@ -31,6 +31,7 @@ use flatgov_proto::blocks::v1::block_registry_client::BlockRegistryClient;
 use flatgov_proto::cases::v1::case_dispatch_client::CaseDispatchClient;
 use flatgov_proto::duties::v1::duty_lists_client::DutyListsClient;
 use flatgov_proto::enforcement::v1::joint_enforcement_client::JointEnforcementClient;
+use flatgov_proto::errands::v1::errands_client::ErrandsClient;
 use flatgov_proto::federation::v1::federation_client::FederationClient;
 use flatgov_proto::mediation::v1::mediation_client::MediationClient;
 use flatgov_proto::notices::v1::notices_client::NoticesClient;
@@ -65,7 +66,7 @@ impl PlatformOptions {
 }
 
 /// The services in start order (callees before callers).
-pub const SERVICES: [&str; 7] = [
+pub const SERVICES: [&str; 8] = [
     "blocks",
     "duties",
     "enforcement",
@@ -73,6 +74,7 @@ pub const SERVICES: [&str; 7] = [
     "cases",
     "notices",
     "mediation",
+    "errands",
 ];
 
 /// One service process and what it needs to be restarted.
@@ -100,12 +102,12 @@ pub struct Platform {
 }
 
 impl Platform {
-    /// Starts all seven services and waits until each reports SERVING.
+    /// Starts all eight services and waits until each reports SERVING.
     pub async fn start() -> Self {
         Self::start_with(PlatformOptions::default()).await
     }
 
-    /// Starts all seven services with extra options and waits until each
+    /// Starts all eight services with extra options and waits until each
     /// reports SERVING.
     pub async fn start_with(options: PlatformOptions) -> Self {
         let binaries = binary_directory();
@@ -298,6 +300,8 @@ impl Platform {
             .env("SHUTDOWN_GRACE_SECONDS", "5")
             // Journeys move the cases service's clock instead of waiting hours.
             .env("CASES_TEST_CONTROLS", "enabled")
+            // … and the errands service's, to decide an errand weeks later.
+            .env("ERRANDS_TEST_CONTROLS", "enabled")
             .env("LOG_FORMAT", "pretty")
             // The log files are read by people: no colour codes.
             .env("NO_COLOR", "1")
@@ -381,6 +385,10 @@ impl Platform {
 
     pub fn mediation(&self) -> MediationClient<Channel> {
         MediationClient::new(self.channel("mediation"))
+    }
+
+    pub fn errands(&self) -> ErrandsClient<Channel> {
+        ErrandsClient::new(self.channel("errands"))
     }
 }
 

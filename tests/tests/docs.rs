@@ -13,6 +13,7 @@ fn policies() -> Vec<&'static Policy> {
         &flatgov_federation::policy::POLICY,
         &flatgov_notices::policy::POLICY,
         &flatgov_mediation::policy::POLICY,
+        &flatgov_errands::policy::POLICY,
     ];
     policies.extend(flatgov_grpc::authz::CHASSIS_POLICIES);
     policies

@@ -1,4 +1,4 @@
-//! End-to-end journeys across all seven services, each a separate process,
+//! End-to-end journeys across all eight services, each a separate process,
 //! against real PostgreSQL and NATS, with a NATS reader acting as an
 //! integrator. Every journey starts its own platform and loads the demo
 //! district the way an operator does.
@@ -29,6 +29,8 @@ mod one_trace;
 
 #[path = "journeys/disputes.rs"]
 mod disputes;
+#[path = "journeys/errands.rs"]
+mod errands;
 #[path = "journeys/feedback.rs"]
 mod feedback;
 

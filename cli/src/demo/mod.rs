@@ -8,12 +8,14 @@
 //! assistants and 326 supervisors), duty lists of 13 categories / 35 items
 //! and 10 / 21 plus the residents' committee lists (20, 30, 8), the three
 //! enforcement agencies with squads stationed in every subdistrict, and the
-//! ten federation organisations with staff. The working-day calendar
+//! ten federation organisations with staff, the legal advisers, and the
+//! catalogue of twelve convenience matters (便民事项). The working-day calendar
 //! (2025 and 2026 holidays and swapped working days) ships with the cases
 //! service. No real person's data is involved.
 
 mod duties;
 mod enforcement;
+mod errands;
 mod federation;
 mod mediation;
 
@@ -118,6 +120,7 @@ async fn load(connection: &Connection, seed: u64, output: Output) -> anyhow::Res
         .map(|community| community.code.to_string())
         .collect();
     mediation::load(&session, &communities, &progress).await?;
+    errands::load(&session, &progress).await?;
     progress.step("done");
     match output {
         Output::Json => println!(

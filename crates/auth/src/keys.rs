@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 
 /// The services that call others and so sign tokens, plus those a deployment adds.
-pub const SIGNING_SERVICES: [&str; 8] = [
+pub const SIGNING_SERVICES: [&str; 9] = [
     "blocks",
     "duties",
     "cases",
@@ -35,6 +35,7 @@ pub const SIGNING_SERVICES: [&str; 8] = [
     "federation",
     "notices",
     "mediation",
+    "errands",
     "gateway",
 ];
 

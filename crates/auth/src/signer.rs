@@ -17,7 +17,7 @@ use crate::{Jurisdiction, Role};
 
 /// The audiences of every flatgov service: a person's token from the CLI is good at
 /// each of them.
-pub const PLATFORM_AUDIENCES: [&str; 8] = [
+pub const PLATFORM_AUDIENCES: [&str; 9] = [
     "flatgov.blocks",
     "flatgov.duties",
     "flatgov.cases",
@@ -25,6 +25,7 @@ pub const PLATFORM_AUDIENCES: [&str; 8] = [
     "flatgov.federation",
     "flatgov.notices",
     "flatgov.mediation",
+    "flatgov.errands",
     "flatgov.gateway",
 ];
 

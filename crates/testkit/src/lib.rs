@@ -243,7 +243,7 @@ pub struct TestAuth {
 }
 
 /// The audiences of tokens tests mint: every service, and the echo service.
-pub const TEST_AUDIENCES: [&str; 9] = [
+pub const TEST_AUDIENCES: [&str; 10] = [
     "flatgov.blocks",
     "flatgov.duties",
     "flatgov.cases",
@@ -251,6 +251,7 @@ pub const TEST_AUDIENCES: [&str; 9] = [
     "flatgov.federation",
     "flatgov.notices",
     "flatgov.mediation",
+    "flatgov.errands",
     "flatgov.gateway",
     "flatgov.testing",
 ];

@@ -21,7 +21,7 @@ use rcgen::{
 };
 
 /// Everything the local platform needs a certificate for.
-pub const NAMES: [&str; 12] = [
+pub const NAMES: [&str; 13] = [
     "blocks",
     "duties",
     "cases",
@@ -29,6 +29,7 @@ pub const NAMES: [&str; 12] = [
     "federation",
     "notices",
     "mediation",
+    "errands",
     "gateway",
     "nats",
     "postgres",

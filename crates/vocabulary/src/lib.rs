@@ -7,6 +7,7 @@
 
 pub mod code;
 pub mod division;
+pub mod id_number;
 pub mod name;
 pub mod phone;
 pub mod request_id;
@@ -18,6 +19,7 @@ pub use code::{DepartmentCode, MatterCode, OrganisationCode, SnakeCodeError};
 pub use division::{
     BlockCode, CodeError, CommunityCode, DistrictCode, DivisionCode, DivisionLevel, SubdistrictCode,
 };
+pub use id_number::{IdNumber, IdNumberError};
 pub use name::{NameError, id_in, name_of, parse_id};
 pub use phone::{PhoneError, PhoneNumber};
 pub use request_id::{InvalidRequestId, RequestId};

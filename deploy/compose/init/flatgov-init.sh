@@ -35,7 +35,7 @@ state="${FLATGOV_STATE_DIR:-/var/lib/flatgov}"
 out="${FLATGOV_OUT_DIR:-/srv/flatgov}"
 flatgov="${FLATGOV_BIN:-flatgov}"
 # Every flatgov service, and those that call another (they sign their calls).
-read -r -a services <<< "${FLATGOV_SERVICES:-blocks duties cases enforcement federation notices mediation}"
+read -r -a services <<< "${FLATGOV_SERVICES:-blocks duties cases enforcement federation notices mediation errands}"
 read -r -a callers <<< "${FLATGOV_CALLERS:-cases enforcement notices mediation}"
 # The HTTP gateway in front of them (empty: none). It signs the Open311
 # requests it reports to cases, and serves HTTPS with its certificate.

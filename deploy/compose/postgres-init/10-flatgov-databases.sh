@@ -16,7 +16,7 @@
 # FLATGOV_<SVC>_DB_PASSWORD, which docker-compose.yml also puts in the URLs.
 set -euo pipefail
 
-for service in blocks duties cases enforcement federation notices mediation gateway; do
+for service in blocks duties cases enforcement federation notices mediation errands gateway; do
     owner_variable="FLATGOV_${service^^}_DB_OWNER_PASSWORD"
     app_variable="FLATGOV_${service^^}_DB_PASSWORD"
     owner_password="${!owner_variable:-}"

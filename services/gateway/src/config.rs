@@ -10,7 +10,7 @@ use flatgov_grpc::ClientTls;
 
 /// The services the gateway fronts, by short name, with their gRPC service and
 /// the variable naming their URL.
-pub const UPSTREAMS: [Upstream; 7] = [
+pub const UPSTREAMS: [Upstream; 8] = [
     Upstream {
         name: "blocks",
         grpc_service: "flatgov.blocks.v1.BlockRegistry",
@@ -53,6 +53,12 @@ pub const UPSTREAMS: [Upstream; 7] = [
         url_variable: "MEDIATION_URL",
         default_port: 50057,
     },
+    Upstream {
+        name: "errands",
+        grpc_service: "flatgov.errands.v1.Errands",
+        url_variable: "ERRANDS_URL",
+        default_port: 50058,
+    },
 ];
 
 /// An upstream's URL, read under its variable's literal name (deploy/check finds
@@ -89,6 +95,11 @@ fn upstream_url(env: &Env, upstream: &Upstream) -> Result<String, ConfigError> {
             "NOTICES_URL",
             default,
             "the notices service's gRPC URL, e.g. https://notices:50056",
+        ),
+        "ERRANDS_URL" => env.optional(
+            "ERRANDS_URL",
+            default,
+            "the errands service's gRPC URL, e.g. https://errands:50058",
         ),
         _ => env.optional(
             "MEDIATION_URL",

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    flatgov_grpc::run_main(&flatgov_errands::IDENTITY, flatgov_errands::build)
+}

@@ -12,15 +12,16 @@ use flatgov_proto::enforcement::v1::record_action_request::Details;
 use super::parse::{finish, optional, retry};
 use super::{EnforcementService, render};
 use crate::access;
-use crate::app::actions::RecordAction;
+use crate::application::actions::RecordAction;
 use crate::domain::action::{self, ActionDetails, Attachment};
 use crate::domain::{ActionName, OperationName, Text, parse_agency};
 use crate::error::Error;
 
-impl TryFrom<api::RecordActionRequest> for RecordAction {
-    type Error = Error;
-
-    fn try_from(request: api::RecordActionRequest) -> Result<Self, Error> {
+/// The request as a command, every field checked. A rectification
+/// deadline must lie ahead of `now`, the time of the service's clock when
+/// the request arrived: the one time the parse depends on, so it is handed
+/// in rather than read from the system clock.
+fn command(request: api::RecordActionRequest, now: DateTime<Utc>) -> Result<RecordAction, Error> {
         let fingerprint = Fingerprint::of(&request);
         let mut violations = Violations::new();
         let operation = violations.check("operation", OperationName::parse(&request.operation));
@@ -59,7 +60,7 @@ impl TryFrom<api::RecordActionRequest> for RecordAction {
             &mut violations,
             request.details.as_ref(),
             operation.as_ref(),
-            Utc::now(),
+            now,
         );
         finish(violations, || {
             Some(RecordAction {
@@ -73,7 +74,6 @@ impl TryFrom<api::RecordActionRequest> for RecordAction {
                 attachments: attachments.into_iter().collect::<Option<_>>()?,
             })
         })
-    }
 }
 
 /// The kind-specific part of an action, each field checked. A check must
@@ -215,7 +215,7 @@ pub(super) async fn record_action(
     access: &Access,
     request: api::RecordActionRequest,
 ) -> Result<api::Action, Error> {
-    let command = RecordAction::try_from(request)?;
+    let command = command(request, service.app.clock.now())?;
     let recorded = service.app.record_action(access, command).await?;
     Ok(render::action(&recorded, &access::viewer(access)))
 }

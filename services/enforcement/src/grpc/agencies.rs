@@ -8,7 +8,7 @@ use flatgov_proto::enforcement::v1 as api;
 
 use super::parse::{agency_name, finish, page};
 use super::{EnforcementService, render};
-use crate::app::registry::{AgencyListing, CreateAgency, UpdateAgency};
+use crate::application::registry::{AgencyListing, CreateAgency, UpdateAgency};
 use crate::domain::{AgencyCode, Text};
 use crate::error::Error;
 

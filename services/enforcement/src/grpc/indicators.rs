@@ -9,7 +9,7 @@ use flatgov_proto::enforcement::v1 as api;
 
 use super::parse::{finish, optional};
 use super::{EnforcementService, render};
-use crate::app::indicators::IndicatorRequest;
+use crate::application::indicators::IndicatorRequest;
 use crate::domain::indicators;
 use crate::domain::{SubdistrictCode, parse_agency};
 use crate::error::Error;

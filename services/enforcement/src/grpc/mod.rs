@@ -1,7 +1,7 @@
 //! `flatgov.enforcement.v1.JointEnforcement` over gRPC: the dispatch table
 //! and the service. Each resource's handlers live in their own module and
 //! do three things: parse the request into a command (every field
-//! violation at once, before any I/O), call the use case (`crate::app`),
+//! violation at once, before any I/O), call the use case (`crate::application`),
 //! render what it returns as the caller may see it.
 
 mod actions;
@@ -16,7 +16,7 @@ mod units;
 use flatgov_proto::enforcement::v1 as api;
 use flatgov_proto::enforcement::v1::joint_enforcement_server::JointEnforcement;
 
-use crate::app::Enforcement;
+use crate::application::Enforcement;
 
 /// The service behind the generated server.
 pub struct EnforcementService {

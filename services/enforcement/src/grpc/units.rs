@@ -10,7 +10,7 @@ use flatgov_proto::enforcement::v1 as api;
 
 use super::parse::{agency_name, finish, optional, retry, uuid_page};
 use super::{EnforcementService, render};
-use crate::app::registry::{CreateUnit, UnitListing, UpdateUnit};
+use crate::application::registry::{CreateUnit, UnitListing, UpdateUnit};
 use crate::domain::{AgencyCode, SubdistrictCode, Text, UnitName};
 use crate::error::Error;
 

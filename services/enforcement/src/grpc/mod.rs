@@ -6,6 +6,7 @@
 
 mod actions;
 mod agencies;
+mod duty;
 mod indicators;
 mod officers;
 mod operations;
@@ -48,5 +49,8 @@ flatgov_grpc::dispatch! {
         fn get_operation(api::GetOperationRequest) -> api::Operation => operations::get_operation;
         fn list_operations(api::ListOperationsRequest) -> api::ListOperationsResponse => operations::list_operations;
         fn get_indicators(api::GetIndicatorsRequest) -> api::GetIndicatorsResponse => indicators::get_indicators;
+        fn create_duty_shift(api::CreateDutyShiftRequest) -> api::DutyShift => duty::create_duty_shift;
+        fn list_duty_shifts(api::ListDutyShiftsRequest) -> api::ListDutyShiftsResponse => duty::list_duty_shifts;
+        fn delete_duty_shift(api::DeleteDutyShiftRequest) -> () => duty::delete_duty_shift;
     }
 }

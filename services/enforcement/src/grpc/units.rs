@@ -39,6 +39,7 @@ impl TryFrom<api::CreateUnitRequest> for CreateUnit {
                 display_name: display_name?,
                 stationed_subdistrict: stationed_subdistrict?,
                 on_duty: request.on_duty,
+                duty_desk: request.duty_desk,
             })
         })
     }
@@ -71,6 +72,7 @@ impl TryFrom<api::UpdateUnitRequest> for UpdateUnit {
                 stationed_subdistrict: stationed_subdistrict?,
                 on_duty: request.on_duty,
                 active: request.active,
+                duty_desk: request.duty_desk,
             })
         })
     }

@@ -33,6 +33,8 @@ mod disputes;
 mod errands;
 #[path = "journeys/feedback.rs"]
 mod feedback;
+#[path = "journeys/on_duty.rs"]
+mod on_duty;
 
 use flatgov_journeys::{Platform, SERVICES};
 use tonic_health::pb::health_check_response::ServingStatus;

@@ -36,6 +36,7 @@ pub async fn load(
                     display_name: format!("{short_name}{squad}（示例）"),
                     stationed_subdistrict_code: subdistrict.code.clone(),
                     on_duty: true,
+                    duty_desk: false,
                 })
                 .await
                 .doing(&format!(

@@ -14,7 +14,7 @@ use flatgov_proto::cases::v1::CaseEscalated;
 use flatgov_proto::flatgov::r#type::v1::HandlingTier;
 use sqlx::PgConnection;
 
-use crate::app::whistle::{self, Agencies, Whistle};
+use crate::application::whistle::{self, Agencies, Whistle};
 use crate::config::Settings;
 use crate::domain::selection;
 use crate::domain::{AgencyCode, BlockCode, CaseName, MatterCode, SubdistrictCode, WhistleSource};
@@ -197,10 +197,16 @@ mod tests {
         }
     }
 
+    /// The instant the tests handle events at: the consumer takes the time
+    /// from its clock, so the tests hand it one.
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).expect("a valid instant")
+    }
+
     #[test]
     fn an_escalation_blows_a_whistle_for_its_case_and_place() {
-        let now = Utc::now();
-        let (whistle, named) = whistle_of(&escalation(), now).unwrap();
+        let handled_at = now();
+        let (whistle, named) = whistle_of(&escalation(), handled_at).unwrap();
         assert_eq!(
             whistle.case.unwrap().as_str(),
             "cases/0193a1b2-0000-7000-8000-000000000001"
@@ -208,7 +214,7 @@ mod tests {
         assert_eq!(whistle.subdistrict.as_str(), "430302001");
         assert_eq!(whistle.block.unwrap().as_str(), "430302001004017");
         assert!(whistle.urgent);
-        assert_eq!(whistle.blown_at, now);
+        assert_eq!(whistle.blown_at, handled_at);
         assert_eq!(named, vec!["urban_management".to_owned()]);
     }
 
@@ -217,14 +223,14 @@ mod tests {
         let mut no_case = escalation();
         no_case.case = String::new();
         assert!(matches!(
-            whistle_of(&no_case, Utc::now()),
+            whistle_of(&no_case, now()),
             Err(HandlerError::Reject(_))
         ));
         let mut nowhere = escalation();
         nowhere.subdistrict_code = String::new();
         nowhere.block_code = String::new();
         assert!(matches!(
-            whistle_of(&nowhere, Utc::now()),
+            whistle_of(&nowhere, now()),
             Err(HandlerError::Reject(_))
         ));
     }
@@ -233,12 +239,12 @@ mod tests {
     fn a_missing_subdistrict_is_taken_from_the_block_and_a_foreign_block_is_dropped() {
         let mut from_block = escalation();
         from_block.subdistrict_code = String::new();
-        let (whistle, _) = whistle_of(&from_block, Utc::now()).unwrap();
+        let (whistle, _) = whistle_of(&from_block, now()).unwrap();
         assert_eq!(whistle.subdistrict.as_str(), "430302001");
 
         let mut foreign = escalation();
         foreign.block_code = "430302002001001".into();
-        let (whistle, _) = whistle_of(&foreign, Utc::now()).unwrap();
+        let (whistle, _) = whistle_of(&foreign, now()).unwrap();
         assert!(whistle.block.is_none());
     }
 }

@@ -112,6 +112,10 @@ impl From<Error> for Status {
             Error::Refused(refusal @ Refusal::NotLead { .. }) => {
                 Status::permission_denied(refusal.to_string())
             }
+            // Who reports is the request's to fix: name the field.
+            Error::Refused(refusal @ Refusal::NotOfSummonedUnit { .. }) => {
+                Status::from(Error::invalid("officers", refusal))
+            }
             Error::Refused(refusal) => Status::failed_precondition(refusal.to_string()),
             Error::FailedPrecondition(message) => Status::failed_precondition(message),
             Error::PermissionDenied(message) => Status::permission_denied(message),

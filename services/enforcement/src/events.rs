@@ -18,6 +18,7 @@ use flatgov_messaging::outbox;
 use flatgov_proto::enforcement::v1 as api;
 use sqlx::PgConnection;
 
+use crate::domain::duty::DutyGap;
 use crate::domain::{ActionDetails, ConclusionKind, Facts, Outcome, Record};
 use crate::store::{Context as _, LateSummons, StoreError};
 
@@ -66,6 +67,7 @@ pub async fn publish(
                 agency,
                 lead,
                 report_in_due,
+                assignment,
                 ..
             } => {
                 outbox::enqueue(
@@ -80,6 +82,16 @@ pub async fn publish(
                         lead: *lead,
                         summoned_at: when,
                         report_in_deadline: Some(timestamp(*report_in_due)),
+                        // Ids only: a unit is a squad, never a person.
+                        summoned_unit: assignment
+                            .unit
+                            .map(|unit| format!("agencies/{agency}/units/{unit}"))
+                            .unwrap_or_default(),
+                        duty_gap: match assignment.gap {
+                            None => api::DutyGap::NoGap,
+                            Some(DutyGap::NoneOnDuty) => api::DutyGap::NoneOnDuty,
+                            Some(DutyGap::NotStationed) => api::DutyGap::NotStationed,
+                        } as i32,
                     },
                 )
                 .await

@@ -7,7 +7,7 @@
 //! lead agency concludes. See `docs/enforcement.md`.
 
 mod access;
-mod app;
+mod application;
 mod config;
 mod consumers;
 pub mod domain;
@@ -74,7 +74,7 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
     );
     runtime.spawn_worker(|shutdown| worker.run(shutdown));
     let service = grpc::EnforcementService {
-        app: app::Enforcement {
+        app: application::Enforcement {
             pool: runtime.pool.clone(),
             settings,
             duties: config.duties,

@@ -145,6 +145,29 @@ pub static POLICY: Policy = Policy {
             allow(READERS_OF_A_PLACE, Scope::Jurisdiction),
             allow(OFFICERS, Scope::Agency),
         ]),
+        // A unit's duty roster is kept like its unit: by the agency's own
+        // officers and district administrators.
+        rpc("CreateDutyShift")
+            .grants(&[
+                allow(ADMINISTRATORS, Scope::DistrictWide),
+                allow(OFFICERS, Scope::Organisation),
+            ])
+            .writes(),
+        // Rosters name the officers on duty: dispatchers read every
+        // agency's (whom a whistle will reach in their subdistrict),
+        // officers their own agency's; integrators none. Audited.
+        rpc("ListDutyShifts")
+            .grants(&[
+                allow(COORDINATORS, Scope::Everything),
+                allow(OFFICERS, Scope::Organisation),
+            ])
+            .reads_personal_data(),
+        rpc("DeleteDutyShift")
+            .grants(&[
+                allow(ADMINISTRATORS, Scope::DistrictWide),
+                allow(OFFICERS, Scope::Organisation),
+            ])
+            .writes(),
     ],
 };
 

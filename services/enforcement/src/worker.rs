@@ -16,7 +16,7 @@ use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::whistle::{self, Answer, Decision};
+use crate::application::whistle::{self, Answer, Decision};
 use crate::config::Settings;
 use crate::domain::{AgencyCode, BlockCode, Command, MatterCode, SubdistrictCode};
 use crate::duties::DutiesClient;

@@ -147,6 +147,7 @@ async fn a_whistle_naming_no_agency_summons_the_duty_lists_lead_and_cooperating_
         code: code.into(),
         display_name: "区应急管理局".into(),
         display_name_en: String::new(),
+        ..Default::default()
     };
     let not_a_department = client
         .create_agency(with_token(agency("emergency_office"), &tokens.admin))
@@ -270,6 +271,7 @@ async fn agencies_units_and_officers_are_managed_as_data_by_those_responsible() 
         code: "emergency_management".into(),
         display_name: "区应急管理局".into(),
         display_name_en: "Emergency Management Bureau".into(),
+        ..Default::default()
     };
     let refused = client
         .create_agency(with_token(create.clone(), &tokens.urban))
@@ -334,6 +336,7 @@ async fn agencies_units_and_officers_are_managed_as_data_by_those_responsible() 
         display_name: "雨湖路街道城管中队".into(),
         stationed_subdistrict_code: SUBDISTRICT.into(),
         on_duty: true,
+        ..Default::default()
     };
     let unit = client
         .create_unit(with_token(unit_request.clone(), &tokens.urban))

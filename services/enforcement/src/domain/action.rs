@@ -92,6 +92,43 @@ impl ActionDetails {
         }
     }
 
+    /// The details without what an agency may restrict to itself:
+    /// findings (of inspections and checks) and penalty details (of penalty
+    /// decisions and seizures). What others need to follow the operation
+    /// stays: the kind, a rectification order's requirement and deadline,
+    /// a referral, whether a check found the order complied with.
+    pub fn without_restricted_parts(&self) -> Self {
+        match self {
+            ActionDetails::Inspection { .. } => ActionDetails::Inspection {
+                findings: String::new(),
+                violation_found: false,
+            },
+            ActionDetails::PenaltyDecision { .. } => ActionDetails::PenaltyDecision {
+                legal_basis: String::new(),
+                penalty: String::new(),
+                fine_fen: 0,
+                decision_number: String::new(),
+            },
+            ActionDetails::Seizure { .. } => ActionDetails::Seizure {
+                items: String::new(),
+                legal_basis: String::new(),
+                document_number: String::new(),
+            },
+            ActionDetails::RectificationCheck {
+                rectification_order,
+                complied,
+                ..
+            } => ActionDetails::RectificationCheck {
+                rectification_order: *rectification_order,
+                complied: *complied,
+                findings: String::new(),
+            },
+            open @ (ActionDetails::RectificationOrder { .. } | ActionDetails::Referral { .. }) => {
+                open.clone()
+            }
+        }
+    }
+
     /// The deadline of a rectification order.
     pub fn rectification_deadline(&self) -> Option<DateTime<Utc>> {
         match self {
@@ -154,10 +191,34 @@ pub struct NewAction {
     pub notes: String,
     /// Notes visible only to the recording agency.
     pub notes_sensitive: bool,
+    /// Findings and penalty details visible only to the recording agency.
+    pub details_restricted: bool,
     /// The kind-specific part, which decides the kind.
     pub details: ActionDetails,
     /// Files kept elsewhere, by reference.
     pub attachments: Vec<Attachment>,
+}
+
+/// How an officer marks an action's notes, or its findings and penalty
+/// details: as the agency does by default, restricted to the agency, or
+/// open to everyone who sees the operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Marking {
+    #[default]
+    AgencyDefault,
+    Restricted,
+    Open,
+}
+
+impl Marking {
+    /// Whether the part is restricted, given the agency's default.
+    pub fn restricts(self, agency_default: bool) -> bool {
+        match self {
+            Marking::AgencyDefault => agency_default,
+            Marking::Restricted => true,
+            Marking::Open => false,
+        }
+    }
 }
 
 /// Where a rectification order stands.

@@ -263,6 +263,35 @@ impl fmt::Display for OfficerName {
     }
 }
 
+/// `agencies/{code}/units/{uuid}/shifts/{uuid}`: a shift of a unit's duty
+/// roster.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ShiftName {
+    pub unit: UnitName,
+    pub id: Uuid,
+}
+
+impl ShiftName {
+    pub fn parse(value: &str) -> Result<Self, InvalidValue> {
+        const EXPECTED: &str = "agencies/{code}/units/{uuid}/shifts/{uuid}";
+        if value.is_empty() {
+            return Err(InvalidValue::Empty { what: "shift" });
+        }
+        let (unit, id) = value
+            .split_once("/shifts/")
+            .ok_or_else(|| malformed("shift", value, EXPECTED))?;
+        let unit = UnitName::parse(unit).map_err(|_| malformed("shift", value, EXPECTED))?;
+        let id = parse_uuid("shift", value, id, EXPECTED)?;
+        Ok(Self { unit, id })
+    }
+}
+
+impl fmt::Display for ShiftName {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}/shifts/{}", self.unit, self.id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,6 +324,9 @@ mod tests {
         );
         let action = format!("{operation}/actions/{id}");
         assert_eq!(ActionName::parse(&action).unwrap().to_string(), action);
+        let shift = format!("agencies/public_security/units/{id}/shifts/{id}");
+        assert_eq!(ShiftName::parse(&shift).unwrap().to_string(), shift);
+        assert!(ShiftName::parse(&format!("agencies/public_security/units/{id}")).is_err());
         let unit = format!("agencies/urban_management/units/{id}");
         let parsed = UnitName::parse(&unit).unwrap();
         assert_eq!(parsed.agency().as_str(), "urban_management");

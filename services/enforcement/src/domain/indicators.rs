@@ -17,6 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
+use uuid::Uuid;
 
 use super::action::ActionKind;
 use super::codes::{AgencyCode, SubdistrictCode};
@@ -39,6 +40,10 @@ pub struct SummonsRecord {
     pub cancelled_at: Option<DateTime<Utc>>,
     pub actions: BTreeMap<ActionKind, u32>,
     pub rating: Option<u32>,
+    /// The unit the summons went to, if any.
+    pub unit: Option<Uuid>,
+    /// The summons found no unit of the agency on duty in the subdistrict.
+    pub duty_gap: bool,
 }
 
 impl SummonsRecord {
@@ -66,6 +71,10 @@ pub struct AgencyFigures {
     pub agency: AgencyCode,
     /// `None` for the row over all subdistricts.
     pub subdistrict: Option<SubdistrictCode>,
+    /// The unit summoned, in the rows per unit.
+    pub unit: Option<Uuid>,
+    /// Summonses that found no unit on duty in the subdistrict.
+    pub duty_gaps: u32,
     pub whistles_received: u32,
     pub reported_in: u32,
     pub reported_in_on_time: u32,
@@ -119,6 +128,7 @@ fn mean_delta(deltas: &[TimeDelta]) -> Option<TimeDelta> {
 fn agency_figures(
     agency: AgencyCode,
     subdistrict: Option<SubdistrictCode>,
+    unit: Option<Uuid>,
     records: &[&SummonsRecord],
     now: DateTime<Utc>,
 ) -> AgencyFigures {
@@ -150,6 +160,8 @@ fn agency_figures(
     AgencyFigures {
         agency,
         subdistrict,
+        unit,
+        duty_gaps: count(&|record| record.duty_gap),
         whistles_received,
         reported_in,
         reported_in_on_time,
@@ -185,15 +197,36 @@ pub fn agencies(
     }
     let overall = by_agency
         .into_iter()
-        .map(|(agency, group)| agency_figures(agency.clone(), None, &group, now))
+        .map(|(agency, group)| agency_figures(agency.clone(), None, None, &group, now))
         .collect();
     let per_subdistrict = by_pair
         .into_iter()
         .map(|((agency, subdistrict), group)| {
-            agency_figures(agency.clone(), Some(*subdistrict), &group, now)
+            agency_figures(agency.clone(), Some(*subdistrict), None, &group, now)
         })
         .collect();
     (overall, per_subdistrict)
+}
+
+/// Figures per unit summoned (its report-in times), all subdistricts
+/// together, sorted by agency then unit. Summonses that went to no unit
+/// are counted only in their agency's rows.
+pub fn units(records: &[SummonsRecord], now: DateTime<Utc>) -> Vec<AgencyFigures> {
+    let mut by_unit: BTreeMap<(&AgencyCode, Uuid), Vec<&SummonsRecord>> = BTreeMap::new();
+    for record in records {
+        if let Some(unit) = record.unit {
+            by_unit
+                .entry((&record.agency, unit))
+                .or_default()
+                .push(record);
+        }
+    }
+    by_unit
+        .into_iter()
+        .map(|((agency, unit), group)| {
+            agency_figures(agency.clone(), None, Some(unit), &group, now)
+        })
+        .collect()
 }
 
 /// Figures per subdistrict: every subdistrict with whistles in the period
@@ -306,7 +339,35 @@ mod tests {
             cancelled_at: None,
             actions: BTreeMap::new(),
             rating: None,
+            unit: None,
+            duty_gap: false,
         }
+    }
+
+    #[test]
+    fn each_summoned_unit_gets_its_own_report_in_figures_and_gaps_count_per_agency() {
+        let squad = Uuid::from_u128(1);
+        let desk = Uuid::from_u128(2);
+        let mut on_duty = summons("public_security", Some(10));
+        on_duty.unit = Some(squad);
+        let mut to_desk = summons("public_security", Some(40));
+        to_desk.unit = Some(desk);
+        to_desk.duty_gap = true;
+        let mut nowhere = summons("public_security", Some(20));
+        nowhere.duty_gap = true;
+        let records = vec![on_duty, to_desk, nowhere];
+        let rows = units(&records, at(120));
+        assert_eq!(rows.len(), 2, "a summons to no unit has no unit row");
+        let squad_row = rows.iter().find(|row| row.unit == Some(squad)).unwrap();
+        assert_eq!(
+            squad_row.mean_time_to_report_in,
+            Some(TimeDelta::minutes(10))
+        );
+        assert_eq!((squad_row.reported_in_on_time, squad_row.duty_gaps), (1, 0));
+        let desk_row = rows.iter().find(|row| row.unit == Some(desk)).unwrap();
+        assert_eq!((desk_row.late, desk_row.duty_gaps), (1, 1));
+        let (overall, _) = agencies(&records, at(120));
+        assert_eq!(overall[0].duty_gaps, 2);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod action;
 pub mod codes;
+pub mod duty;
 pub mod indicators;
 pub mod limits;
 pub mod operation;
@@ -11,10 +12,10 @@ pub mod text;
 pub mod visibility;
 pub mod vocabulary;
 
-pub use action::{ActionDetails, ActionKind, Attachment, NewAction, RectificationStatus};
+pub use action::{ActionDetails, ActionKind, Attachment, Marking, NewAction, RectificationStatus};
 pub use codes::{
     ActionName, AgencyCode, BlockCode, CaseName, InvalidValue, MatterCode, OfficerName,
-    OperationName, SubdistrictCode, UnitName, name_of_agency, parse_agency,
+    OperationName, ShiftName, SubdistrictCode, UnitName, name_of_agency, parse_agency,
 };
 pub use limits::{LimitDuration, ReportInLimits};
 pub use operation::{Command, ConclusionKind, Facts, Operation, Record, Refusal};

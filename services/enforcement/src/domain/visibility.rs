@@ -8,6 +8,8 @@
 //! - Notes an agency marks sensitive (police investigation details, …) are
 //!   shown only to officers of that agency — not to the other summoned
 //!   agencies, not to dispatchers, not to administrators.
+//! - Findings and penalty details an agency restricts (an agency's default,
+//!   or marked on the action) likewise: only that agency's officers.
 //! - Other notes (an agency's report-in note among them), officers' names
 //!   and badge numbers, and the staff ids of who blew, recorded, concluded,
 //!   cancelled or rated are shown to staff who work with the officers:
@@ -60,6 +62,12 @@ impl Viewer {
         self.works_with_officers
     }
 
+    /// Whether an action's findings and penalty details are shown: always,
+    /// unless the recording agency restricted them to itself.
+    pub fn may_see_details(&self, recorded_by_agency: &AgencyCode, restricted: bool) -> bool {
+        !restricted || self.agency.as_ref() == Some(recorded_by_agency)
+    }
+
     /// Whether officers' names and badge numbers, and staff ids, are shown.
     pub fn may_see_people(&self) -> bool {
         self.works_with_officers
@@ -100,6 +108,23 @@ mod tests {
         }
         assert!(viewer(&[Role::DistrictAdmin], None).may_see_notes(&police, false));
         assert!(!viewer(&[Role::Integrator], None).may_see_notes(&police, false));
+    }
+
+    #[test]
+    fn restricted_details_are_shown_only_to_the_agency_that_recorded_them() {
+        let urban = agency("urban_management");
+        assert!(
+            viewer(&[Role::DepartmentOfficer], Some("urban_management"))
+                .may_see_details(&urban, true)
+        );
+        for other in [
+            viewer(&[Role::DepartmentOfficer], Some("public_security")),
+            viewer(&[Role::DistrictAdmin], None),
+            viewer(&[Role::Integrator], Some("urban_management")),
+        ] {
+            assert!(!other.may_see_details(&urban, true), "{other:?}");
+            assert!(other.may_see_details(&urban, false), "{other:?}");
+        }
     }
 
     #[test]

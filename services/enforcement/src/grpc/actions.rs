@@ -12,67 +12,96 @@ use flatgov_proto::enforcement::v1::record_action_request::Details;
 use super::parse::{finish, optional, retry};
 use super::{EnforcementService, render};
 use crate::access;
-use crate::app::actions::RecordAction;
+use crate::application::actions::RecordAction;
 use crate::domain::action::{self, ActionDetails, Attachment};
-use crate::domain::{ActionName, OperationName, Text, parse_agency};
+use crate::domain::{ActionName, Marking, OperationName, Text, parse_agency};
 use crate::error::Error;
 
-impl TryFrom<api::RecordActionRequest> for RecordAction {
-    type Error = Error;
-
-    fn try_from(request: api::RecordActionRequest) -> Result<Self, Error> {
-        let fingerprint = Fingerprint::of(&request);
-        let mut violations = Violations::new();
-        let operation = violations.check("operation", OperationName::parse(&request.operation));
-        let retry = retry(&mut violations, &request.request_id, fingerprint);
-        let agency = optional(&mut violations, "agency", &request.agency, parse_agency);
-        let summary =
-            violations.check("summary", Text::required("summary", &request.summary, 2000));
-        let notes = violations.check("notes", Text::optional("notes", &request.notes, 4000));
-        if request.attachments.len() > Attachment::MAX_PER_ACTION {
+/// The request as a command, every field checked. A rectification
+/// deadline must lie ahead of `now`, the time of the service's clock when
+/// the request arrived: the one time the parse depends on, so it is handed
+/// in rather than read from the system clock.
+fn command(request: api::RecordActionRequest, now: DateTime<Utc>) -> Result<RecordAction, Error> {
+    let fingerprint = Fingerprint::of(&request);
+    let mut violations = Violations::new();
+    let operation = violations.check("operation", OperationName::parse(&request.operation));
+    let retry = retry(&mut violations, &request.request_id, fingerprint);
+    let agency = optional(&mut violations, "agency", &request.agency, parse_agency);
+    let summary = violations.check("summary", Text::required("summary", &request.summary, 2000));
+    let notes = violations.check("notes", Text::optional("notes", &request.notes, 4000));
+    let notes_marking = marking(&mut violations, "notes_marking", request.notes_marking);
+    let details_marking = marking(&mut violations, "details_marking", request.details_marking);
+    // The older flag says the same as RESTRICTED; with OPEN it
+    // contradicts itself.
+    let notes_marking = match notes_marking {
+        Some(Marking::Open) if request.notes_sensitive => {
             violations.add(
-                "attachments",
-                format!(
-                    "at most {} attachments per action",
-                    Attachment::MAX_PER_ACTION
-                ),
+                "notes_marking",
+                "notes marked open cannot also be notes_sensitive",
             );
+            None
         }
-        let attachments: Vec<Option<Attachment>> = request
-            .attachments
-            .iter()
-            .enumerate()
-            .map(|(index, attachment)| {
-                Attachment::parse(
-                    &attachment.uri,
-                    &attachment.media_type,
-                    &attachment.description,
-                    &attachment.sha256,
-                )
-                .map_err(|error| {
-                    violations.add(format!("attachments[{index}].{}", error.field()), &error)
-                })
-                .ok()
-            })
-            .collect();
-        let details = details(
-            &mut violations,
-            request.details.as_ref(),
-            operation.as_ref(),
-            Utc::now(),
+        Some(_) if request.notes_sensitive => Some(Marking::Restricted),
+        other => other,
+    };
+    if request.attachments.len() > Attachment::MAX_PER_ACTION {
+        violations.add(
+            "attachments",
+            format!(
+                "at most {} attachments per action",
+                Attachment::MAX_PER_ACTION
+            ),
         );
-        finish(violations, || {
-            Some(RecordAction {
-                operation: operation?,
-                retry: retry?,
-                agency: agency?,
-                summary: summary?,
-                notes: notes?,
-                notes_sensitive: request.notes_sensitive,
-                details: details?,
-                attachments: attachments.into_iter().collect::<Option<_>>()?,
+    }
+    let attachments: Vec<Option<Attachment>> = request
+        .attachments
+        .iter()
+        .enumerate()
+        .map(|(index, attachment)| {
+            Attachment::parse(
+                &attachment.uri,
+                &attachment.media_type,
+                &attachment.description,
+                &attachment.sha256,
+            )
+            .map_err(|error| {
+                violations.add(format!("attachments[{index}].{}", error.field()), &error)
             })
+            .ok()
         })
+        .collect();
+    let details = details(
+        &mut violations,
+        request.details.as_ref(),
+        operation.as_ref(),
+        now,
+    );
+    finish(violations, || {
+        Some(RecordAction {
+            operation: operation?,
+            retry: retry?,
+            agency: agency?,
+            summary: summary?,
+            notes: notes?,
+            notes_marking: notes_marking?,
+            details_marking: details_marking?,
+            details: details?,
+            attachments: attachments.into_iter().collect::<Option<_>>()?,
+        })
+    })
+}
+
+/// A marking as sent: unspecified (the agency's default), restricted or
+/// open.
+fn marking(violations: &mut Violations, field: &str, value: i32) -> Option<Marking> {
+    match api::Marking::try_from(value) {
+        Ok(api::Marking::Unspecified) => Some(Marking::AgencyDefault),
+        Ok(api::Marking::Restricted) => Some(Marking::Restricted),
+        Ok(api::Marking::Open) => Some(Marking::Open),
+        Err(_) => {
+            violations.add(field, format!("unknown marking {value}"));
+            None
+        }
     }
 }
 
@@ -215,7 +244,7 @@ pub(super) async fn record_action(
     access: &Access,
     request: api::RecordActionRequest,
 ) -> Result<api::Action, Error> {
-    let command = RecordAction::try_from(request)?;
+    let command = command(request, service.app.clock.now())?;
     let recorded = service.app.record_action(access, command).await?;
     Ok(render::action(&recorded, &access::viewer(access)))
 }

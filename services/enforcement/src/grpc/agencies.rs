@@ -8,7 +8,7 @@ use flatgov_proto::enforcement::v1 as api;
 
 use super::parse::{agency_name, finish, page};
 use super::{EnforcementService, render};
-use crate::app::registry::{AgencyListing, CreateAgency, UpdateAgency};
+use crate::application::registry::{AgencyListing, CreateAgency, UpdateAgency};
 use crate::domain::{AgencyCode, Text};
 use crate::error::Error;
 
@@ -31,6 +31,8 @@ impl TryFrom<api::CreateAgencyRequest> for CreateAgency {
                 code: code?,
                 display_name: display_name?,
                 display_name_en: display_name_en?,
+                notes_sensitive_by_default: request.notes_sensitive_by_default,
+                details_restricted_by_default: request.details_restricted_by_default,
             })
         })
     }
@@ -57,6 +59,8 @@ impl TryFrom<api::UpdateAgencyRequest> for UpdateAgency {
                 display_name,
                 display_name_en,
                 active: request.active,
+                notes_sensitive_by_default: request.notes_sensitive_by_default,
+                details_restricted_by_default: request.details_restricted_by_default,
             })
         })
     }

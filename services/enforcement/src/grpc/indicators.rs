@@ -9,7 +9,7 @@ use flatgov_proto::enforcement::v1 as api;
 
 use super::parse::{finish, optional};
 use super::{EnforcementService, render};
-use crate::app::indicators::IndicatorRequest;
+use crate::application::indicators::IndicatorRequest;
 use crate::domain::indicators;
 use crate::domain::{SubdistrictCode, parse_agency};
 use crate::error::Error;
@@ -84,6 +84,7 @@ pub(super) async fn get_indicators(
             .iter()
             .map(subdistrict_indicators)
             .collect(),
+        units: figures.units.iter().map(agency_indicators).collect(),
     })
 }
 
@@ -122,6 +123,11 @@ fn agency_indicators(figures: &indicators::AgencyFigures) -> api::AgencyIndicato
             .collect(),
         ratings: figures.ratings,
         mean_rating: figures.mean_rating,
+        unit: figures
+            .unit
+            .map(|unit| format!("agencies/{}/units/{unit}", figures.agency))
+            .unwrap_or_default(),
+        duty_gaps: figures.duty_gaps,
     }
 }
 

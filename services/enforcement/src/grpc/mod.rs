@@ -1,11 +1,12 @@
 //! `flatgov.enforcement.v1.JointEnforcement` over gRPC: the dispatch table
 //! and the service. Each resource's handlers live in their own module and
 //! do three things: parse the request into a command (every field
-//! violation at once, before any I/O), call the use case (`crate::app`),
+//! violation at once, before any I/O), call the use case (`crate::application`),
 //! render what it returns as the caller may see it.
 
 mod actions;
 mod agencies;
+mod duty;
 mod indicators;
 mod officers;
 mod operations;
@@ -16,7 +17,7 @@ mod units;
 use flatgov_proto::enforcement::v1 as api;
 use flatgov_proto::enforcement::v1::joint_enforcement_server::JointEnforcement;
 
-use crate::app::Enforcement;
+use crate::application::Enforcement;
 
 /// The service behind the generated server.
 pub struct EnforcementService {
@@ -48,5 +49,8 @@ flatgov_grpc::dispatch! {
         fn get_operation(api::GetOperationRequest) -> api::Operation => operations::get_operation;
         fn list_operations(api::ListOperationsRequest) -> api::ListOperationsResponse => operations::list_operations;
         fn get_indicators(api::GetIndicatorsRequest) -> api::GetIndicatorsResponse => indicators::get_indicators;
+        fn create_duty_shift(api::CreateDutyShiftRequest) -> api::DutyShift => duty::create_duty_shift;
+        fn list_duty_shifts(api::ListDutyShiftsRequest) -> api::ListDutyShiftsResponse => duty::list_duty_shifts;
+        fn delete_duty_shift(api::DeleteDutyShiftRequest) -> () => duty::delete_duty_shift;
     }
 }

@@ -11,7 +11,7 @@ use flatgov_proto::enforcement::v1 as api;
 use super::parse::{agency_name, badge_number, finish, optional, phone, retry, uuid_page};
 use super::{EnforcementService, render};
 use crate::access;
-use crate::app::registry::{CreateOfficer, OfficerListing, UpdateOfficer};
+use crate::application::registry::{CreateOfficer, OfficerListing, UpdateOfficer};
 use crate::domain::{OfficerName, Text, UnitName};
 use crate::error::Error;
 

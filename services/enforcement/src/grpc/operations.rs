@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::parse::{finish, location, optional, retry};
 use super::{EnforcementService, render};
 use crate::access;
-use crate::app::operations::{
+use crate::application::operations::{
     BlowWhistle, Cancel, Conclude, OperationListing, Rate, ReportIn, SummonAgency,
 };
 use crate::domain::{

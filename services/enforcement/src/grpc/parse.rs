@@ -11,8 +11,8 @@ use flatgov_proto::flatgov::r#type::v1::GeoPoint;
 use flatgov_vocabulary::{PhoneError, PhoneNumber};
 use uuid::Uuid;
 
-use crate::app::Retry;
-use crate::app::registry::Page;
+use crate::application::Retry;
+use crate::application::registry::Page;
 use crate::domain::AgencyCode;
 use crate::error::Error;
 

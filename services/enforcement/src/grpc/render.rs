@@ -7,12 +7,13 @@ use flatgov_proto::enforcement::v1 as api;
 use flatgov_proto::flatgov::r#type::v1::GeoPoint;
 
 use crate::domain::action::RectificationStatus;
+use crate::domain::duty::{self, DutyGap};
 use crate::domain::{
     ActionDetails, ActionKind, AgencyCode, AgencySelection, OperationState, Outcome, Viewer,
     WhistleSource,
 };
 use crate::events::api_outcome;
-use crate::store::{ActionRow, AgencyRow, OfficerRow, OperationRecord, UnitRow};
+use crate::store::{ActionRow, AgencyRow, OfficerRow, OperationRecord, ShiftRow, UnitRow};
 
 pub fn agency(row: &AgencyRow) -> api::Agency {
     api::Agency {
@@ -23,6 +24,8 @@ pub fn agency(row: &AgencyRow) -> api::Agency {
         active: row.active,
         create_time: Some(timestamp(row.created_at)),
         update_time: Some(timestamp(row.updated_at)),
+        notes_sensitive_by_default: row.notes_sensitive_by_default,
+        details_restricted_by_default: row.details_restricted_by_default,
     }
 }
 
@@ -36,6 +39,44 @@ pub fn unit(row: &UnitRow) -> api::EnforcementUnit {
         active: row.active,
         create_time: Some(timestamp(row.created_at)),
         update_time: Some(timestamp(row.updated_at)),
+        duty_desk: row.duty_desk,
+        on_duty_now: row.on_duty_now,
+    }
+}
+
+/// A shift of a unit's roster, with its span in China Standard Time for
+/// display (zh-CN, and English).
+pub fn shift(row: &ShiftRow) -> api::DutyShift {
+    let unit = format!("agencies/{}/units/{}", row.agency_code, row.unit_id);
+    let span = duty::ShiftSpan {
+        starts_at: row.starts_at,
+        ends_at: row.ends_at,
+    };
+    api::DutyShift {
+        name: format!("{unit}/shifts/{}", row.id),
+        officers: row
+            .officers
+            .iter()
+            .map(|officer| format!("agencies/{}/officers/{officer}", row.agency_code))
+            .collect(),
+        unit,
+        start_time: Some(timestamp(row.starts_at)),
+        end_time: Some(timestamp(row.ends_at)),
+        note: row.note.clone(),
+        display_span: span.label_zh(),
+        display_span_en: span.label_en(),
+        create_time: Some(timestamp(row.created_at)),
+    }
+}
+
+fn duty_gap(code: Option<&str>) -> api::DutyGap {
+    match code {
+        None => api::DutyGap::Unspecified,
+        Some(code) => match DutyGap::parse(code) {
+            Some(DutyGap::NoneOnDuty) => api::DutyGap::NoneOnDuty,
+            Some(DutyGap::NotStationed) => api::DutyGap::NotStationed,
+            None => api::DutyGap::NoGap,
+        },
     }
 }
 
@@ -102,7 +143,15 @@ pub fn action(row: &ActionRow, viewer: &Viewer) -> api::Action {
     let may_see_notes = recorded_by_agency
         .as_ref()
         .is_some_and(|agency| viewer.may_see_notes(agency, row.notes_sensitive));
-    let details = match &row.details.0 {
+    let may_see_details = recorded_by_agency
+        .as_ref()
+        .is_some_and(|agency| viewer.may_see_details(agency, row.details_restricted));
+    let shown = if may_see_details {
+        row.details.0.clone()
+    } else {
+        row.details.0.without_restricted_parts()
+    };
+    let details = match &shown {
         ActionDetails::Inspection {
             findings,
             violation_found,
@@ -185,6 +234,8 @@ pub fn action(row: &ActionRow, viewer: &Viewer) -> api::Action {
         },
         notes_sensitive: row.notes_sensitive,
         notes_redacted: !may_see_notes && !row.notes.is_empty(),
+        details_restricted: row.details_restricted,
+        details_redacted: !may_see_details && shown != row.details.0,
         attachments: row
             .attachments
             .0
@@ -273,6 +324,13 @@ pub fn operation(record: &OperationRecord, viewer: &Viewer, now: DateTime<Utc>) 
                     String::new()
                 },
                 actions_recorded: u32::try_from(summons.actions_recorded).unwrap_or(u32::MAX),
+                // Units are a public directory: shown to all who see the
+                // operation.
+                summoned_unit: summons
+                    .summoned_unit_id
+                    .map(|unit| format!("agencies/{}/units/{unit}", summons.agency_code))
+                    .unwrap_or_default(),
+                duty_gap: duty_gap(summons.duty_gap.as_deref()) as i32,
             }
         })
         .collect();

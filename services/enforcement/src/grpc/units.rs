@@ -10,7 +10,7 @@ use flatgov_proto::enforcement::v1 as api;
 
 use super::parse::{agency_name, finish, optional, retry, uuid_page};
 use super::{EnforcementService, render};
-use crate::app::registry::{CreateUnit, UnitListing, UpdateUnit};
+use crate::application::registry::{CreateUnit, UnitListing, UpdateUnit};
 use crate::domain::{AgencyCode, SubdistrictCode, Text, UnitName};
 use crate::error::Error;
 
@@ -39,6 +39,7 @@ impl TryFrom<api::CreateUnitRequest> for CreateUnit {
                 display_name: display_name?,
                 stationed_subdistrict: stationed_subdistrict?,
                 on_duty: request.on_duty,
+                duty_desk: request.duty_desk,
             })
         })
     }
@@ -71,6 +72,7 @@ impl TryFrom<api::UpdateUnitRequest> for UpdateUnit {
                 stationed_subdistrict: stationed_subdistrict?,
                 on_duty: request.on_duty,
                 active: request.active,
+                duty_desk: request.duty_desk,
             })
         })
     }

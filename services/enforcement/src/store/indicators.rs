@@ -20,6 +20,8 @@ pub struct SummonsFactRow {
     pub first_concluded_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub rating: Option<i16>,
+    pub summoned_unit_id: Option<Uuid>,
+    pub duty_gap: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -52,7 +54,8 @@ pub async fn summons_facts(
     const CONTEXT: &str = "reading the summonses of the period";
     let summonses: Vec<SummonsFactRow> = sqlx::query_as(
         "select s.operation_id, s.agency_code, o.subdistrict_code, o.block_code, o.blown_at, s.summoned_at, s.report_in_due,
-                s.reported_at, o.state, o.first_concluded_at, o.cancelled_at, r.score as rating
+                s.reported_at, o.state, o.first_concluded_at, o.cancelled_at, r.score as rating,
+                s.summoned_unit_id, s.duty_gap
          from summonses s
          join operations o on o.id = s.operation_id
          left join ratings r on r.operation_id = s.operation_id and r.agency_code = s.agency_code

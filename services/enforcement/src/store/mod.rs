@@ -4,6 +4,7 @@
 //! when the database failed ([`StoreError`]); callers never see SQL.
 
 mod deadlines;
+mod duty;
 mod indicators;
 mod operations;
 mod registry;
@@ -12,6 +13,7 @@ mod views;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 pub use deadlines::*;
+pub use duty::*;
 pub use indicators::*;
 pub use operations::*;
 pub use registry::*;

@@ -7,6 +7,7 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::{Context as _, StoreError};
+use crate::domain::duty::DutyGap;
 use crate::domain::operation::{Order, Snapshot, Summons};
 use crate::domain::{AgencyCode, Facts, NewAction, Operation, OperationState, Record};
 
@@ -185,6 +186,7 @@ struct RuleSummonsRow {
     position: i32,
     report_in_due: DateTime<Utc>,
     reported_at: Option<DateTime<Utc>>,
+    summoned_unit_id: Option<Uuid>,
     officers: Vec<Uuid>,
     actions_recorded: i64,
 }
@@ -219,7 +221,7 @@ pub async fn aggregate(
 ) -> Result<Operation, StoreError> {
     const CONTEXT: &str = "reading the operation";
     let summonses: Vec<RuleSummonsRow> = sqlx::query_as(
-        "select s.agency_code, s.position, s.report_in_due, s.reported_at,
+        "select s.agency_code, s.position, s.report_in_due, s.reported_at, s.summoned_unit_id,
                 coalesce((select array_agg(d.officer_id order by d.officer_id) from summons_officers d
                            where d.operation_id = s.operation_id and d.agency_code = s.agency_code),
                          '{}') as officers,
@@ -260,6 +262,7 @@ pub async fn aggregate(
                 Ok(Summons {
                     agency: stored_agency(&summons.agency_code, CONTEXT)?,
                     position: summons.position,
+                    unit: summons.summoned_unit_id,
                     report_in_due: summons.report_in_due,
                     reported_in: summons.reported_at.is_some(),
                     officers: summons.officers,
@@ -320,17 +323,21 @@ pub async fn save(
                 agency,
                 position,
                 report_in_due,
+                assignment,
                 ..
             } => {
                 sqlx::query(
-                    "insert into summonses (operation_id, agency_code, position, summoned_at, report_in_due)
-                     values ($1, $2, $3, $4, $5)",
+                    "insert into summonses (operation_id, agency_code, position, summoned_at, report_in_due,
+                         summoned_unit_id, duty_gap)
+                     values ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(facts.id)
                 .bind(agency.as_str())
                 .bind(position)
                 .bind(at)
                 .bind(report_in_due)
+                .bind(assignment.unit)
+                .bind(assignment.gap.map_or("none", DutyGap::as_str))
                 .execute(&mut *connection)
                 .await
                 .context("summoning an agency")?;
@@ -482,8 +489,8 @@ async fn insert_action(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "insert into actions (id, operation_id, agency_code, kind, recorded_by, recorded_at, summary,
-             notes, notes_sensitive, details, attachments)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             notes, notes_sensitive, details, attachments, details_restricted)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(action.id)
     .bind(operation)
@@ -496,6 +503,7 @@ async fn insert_action(
     .bind(action.notes_sensitive)
     .bind(Json(&action.details))
     .bind(Json(&action.attachments))
+    .bind(action.details_restricted)
     .execute(&mut *connection)
     .await
     .context("recording an action")?;

@@ -16,28 +16,44 @@ pub struct AgencyRow {
     pub active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Its actions' notes are sensitive unless marked otherwise.
+    pub notes_sensitive_by_default: bool,
+    /// Its actions' findings and penalty details are restricted to it
+    /// unless marked otherwise.
+    pub details_restricted_by_default: bool,
 }
 
-const AGENCY_COLUMNS: &str = "code, display_name, display_name_en, active, created_at, updated_at";
+const AGENCY_COLUMNS: &str = "code, display_name, display_name_en, active, created_at, updated_at,
+     notes_sensitive_by_default, details_restricted_by_default";
+
+/// An agency to register.
+pub struct NewAgency<'a> {
+    pub code: &'a str,
+    pub display_name: &'a str,
+    pub display_name_en: &'a str,
+    pub notes_sensitive_by_default: bool,
+    pub details_restricted_by_default: bool,
+    pub now: DateTime<Utc>,
+}
 
 /// Registers an agency; `None` when the code is taken.
 pub async fn insert_agency(
     connection: &mut PgConnection,
-    code: &str,
-    display_name: &str,
-    display_name_en: &str,
-    now: DateTime<Utc>,
+    agency: &NewAgency<'_>,
 ) -> Result<Option<AgencyRow>, StoreError> {
-    sqlx::query_as(
-        "insert into agencies (code, display_name, display_name_en, active, created_at, updated_at)
-         values ($1, $2, $3, true, $4, $4)
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "insert into agencies (code, display_name, display_name_en, active, created_at, updated_at,
+             notes_sensitive_by_default, details_restricted_by_default)
+         values ($1, $2, $3, true, $4, $4, $5, $6)
          on conflict (code) do nothing
-         returning code, display_name, display_name_en, active, created_at, updated_at",
-    )
-    .bind(code)
-    .bind(display_name)
-    .bind(display_name_en)
-    .bind(now)
+         returning {AGENCY_COLUMNS}"
+    )))
+    .bind(agency.code)
+    .bind(agency.display_name)
+    .bind(agency.display_name_en)
+    .bind(agency.now)
+    .bind(agency.notes_sensitive_by_default)
+    .bind(agency.details_restricted_by_default)
     .fetch_optional(connection)
     .await
     .context("registering an agency")
@@ -48,6 +64,8 @@ pub struct AgencyChanges<'a> {
     pub display_name: Option<&'a str>,
     pub display_name_en: Option<&'a str>,
     pub active: Option<bool>,
+    pub notes_sensitive_by_default: Option<bool>,
+    pub details_restricted_by_default: Option<bool>,
 }
 
 pub async fn update_agency(
@@ -56,20 +74,24 @@ pub async fn update_agency(
     changes: &AgencyChanges<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<AgencyRow>, StoreError> {
-    sqlx::query_as(
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update agencies set
              display_name = coalesce($2, display_name),
              display_name_en = coalesce($3, display_name_en),
              active = coalesce($4, active),
-             updated_at = $5
+             updated_at = $5,
+             notes_sensitive_by_default = coalesce($6, notes_sensitive_by_default),
+             details_restricted_by_default = coalesce($7, details_restricted_by_default)
          where code = $1
-         returning code, display_name, display_name_en, active, created_at, updated_at",
-    )
+         returning {AGENCY_COLUMNS}"
+    )))
     .bind(code)
     .bind(changes.display_name)
     .bind(changes.display_name_en)
     .bind(changes.active)
     .bind(now)
+    .bind(changes.notes_sensitive_by_default)
+    .bind(changes.details_restricted_by_default)
     .fetch_optional(connection)
     .await
     .context("updating an agency")
@@ -147,9 +169,35 @@ pub struct UnitRow {
     pub active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The agency's district duty desk.
+    pub duty_desk: bool,
+    /// On duty when read: marked on duty, or a shift of its roster runs.
+    pub on_duty_now: bool,
 }
 
-const UNIT_COLUMNS: &str = "id, agency_code, display_name, stationed_subdistrict_code, on_duty, active, created_at, updated_at";
+/// Selects a unit's columns (`u`) and whether it is on duty at `now`:
+/// marked so, or a shift of its roster runs then.
+fn push_unit_columns(query: &mut QueryBuilder<Postgres>, now: DateTime<Utc>) {
+    query.push(
+        "select u.id, u.agency_code, u.display_name, u.stationed_subdistrict_code, u.on_duty, u.active,
+             u.created_at, u.updated_at, u.duty_desk,
+             (u.on_duty or exists (select 1 from duty_shifts s where s.unit_id = u.id
+                                    and s.starts_at <= ",
+    );
+    query.push_bind(now);
+    query.push(" and s.ends_at > ");
+    query.push_bind(now);
+    query.push(")) as on_duty_now");
+}
+
+/// What changing a unit came to.
+pub enum UnitUpdate {
+    Updated(UnitRow),
+    /// No such unit.
+    Missing,
+    /// It would be a second active duty desk of its agency.
+    SecondDutyDesk,
+}
 
 pub struct NewUnit<'a> {
     pub id: Uuid,
@@ -157,17 +205,21 @@ pub struct NewUnit<'a> {
     pub display_name: &'a str,
     pub stationed_subdistrict_code: Option<&'a str>,
     pub on_duty: bool,
+    pub duty_desk: bool,
     pub now: DateTime<Utc>,
 }
 
+/// Creates a unit; `None` when it would be a second active duty desk of
+/// its agency.
 pub async fn insert_unit(
     connection: &mut PgConnection,
     unit: &NewUnit<'_>,
-) -> Result<UnitRow, StoreError> {
-    sqlx::query_as(
-        "insert into units (id, agency_code, display_name, stationed_subdistrict_code, on_duty, active, created_at, updated_at)
-         values ($1, $2, $3, $4, $5, true, $6, $6)
-         returning id, agency_code, display_name, stationed_subdistrict_code, on_duty, active, created_at, updated_at",
+) -> Result<Option<UnitRow>, StoreError> {
+    let inserted = sqlx::query(
+        "insert into units (id, agency_code, display_name, stationed_subdistrict_code, on_duty, active,
+             created_at, updated_at, duty_desk)
+         values ($1, $2, $3, $4, $5, true, $6, $6, $7)
+         on conflict do nothing",
     )
     .bind(unit.id)
     .bind(unit.agency)
@@ -175,9 +227,14 @@ pub async fn insert_unit(
     .bind(unit.stationed_subdistrict_code)
     .bind(unit.on_duty)
     .bind(unit.now)
-    .fetch_one(connection)
+    .bind(unit.duty_desk)
+    .execute(&mut *connection)
     .await
-    .context("creating a unit")
+    .context("creating a unit")?;
+    if inserted.rows_affected() == 0 {
+        return Ok(None);
+    }
+    get_unit(connection, unit.agency, unit.id, unit.now).await
 }
 
 pub struct UnitChanges<'a> {
@@ -186,24 +243,27 @@ pub struct UnitChanges<'a> {
     pub stationed_subdistrict_code: Option<Option<&'a str>>,
     pub on_duty: Option<bool>,
     pub active: Option<bool>,
+    pub duty_desk: Option<bool>,
 }
 
+/// Changes a unit. The unique index `units_one_duty_desk_per_agency`
+/// decides a race for the desk.
 pub async fn update_unit(
     connection: &mut PgConnection,
     agency: &str,
     id: Uuid,
     changes: &UnitChanges<'_>,
     now: DateTime<Utc>,
-) -> Result<Option<UnitRow>, StoreError> {
-    sqlx::query_as(
+) -> Result<UnitUpdate, StoreError> {
+    let updated = sqlx::query(
         "update units set
              display_name = coalesce($3, display_name),
              stationed_subdistrict_code = case when $4 then $5 else stationed_subdistrict_code end,
              on_duty = coalesce($6, on_duty),
              active = coalesce($7, active),
-             updated_at = $8
-         where agency_code = $1 and id = $2
-         returning id, agency_code, display_name, stationed_subdistrict_code, on_duty, active, created_at, updated_at",
+             updated_at = $8,
+             duty_desk = coalesce($9, duty_desk)
+         where agency_code = $1 and id = $2",
     )
     .bind(agency)
     .bind(id)
@@ -213,21 +273,36 @@ pub async fn update_unit(
     .bind(changes.on_duty)
     .bind(changes.active)
     .bind(now)
-    .fetch_optional(connection)
-    .await
-    .context("updating a unit")
+    .bind(changes.duty_desk)
+    .execute(&mut *connection)
+    .await;
+    let updated = match updated {
+        Err(error) if flatgov_grpc::error::is_unique_violation(&error) => {
+            return Ok(UnitUpdate::SecondDutyDesk);
+        }
+        other => other.context("updating a unit")?,
+    };
+    if updated.rows_affected() == 0 {
+        return Ok(UnitUpdate::Missing);
+    }
+    Ok(match get_unit(connection, agency, id, now).await? {
+        Some(row) => UnitUpdate::Updated(row),
+        None => UnitUpdate::Missing,
+    })
 }
 
+/// The unit, as it stands at `now`.
 pub async fn get_unit(
     connection: &mut PgConnection,
     agency: &str,
     id: Uuid,
+    now: DateTime<Utc>,
 ) -> Result<Option<UnitRow>, StoreError> {
-    let mut query = QueryBuilder::<Postgres>::new("select ");
-    query.push(UNIT_COLUMNS);
-    query.push(" from units where agency_code = ");
+    let mut query = QueryBuilder::<Postgres>::new("");
+    push_unit_columns(&mut query, now);
+    query.push(" from units u where u.agency_code = ");
     query.push_bind(agency);
-    query.push(" and id = ");
+    query.push(" and u.id = ");
     query.push_bind(id);
     query
         .build_query_as()
@@ -243,34 +318,44 @@ pub struct UnitFilter<'a> {
     pub include_inactive: bool,
     pub after: Option<Uuid>,
     pub limit: i64,
+    /// The moment "on duty" refers to.
+    pub now: DateTime<Utc>,
 }
 
 pub async fn list_units(
     connection: &mut PgConnection,
     filter: &UnitFilter<'_>,
 ) -> Result<Vec<UnitRow>, StoreError> {
-    let mut query = QueryBuilder::<Postgres>::new("select ");
-    query.push(UNIT_COLUMNS);
-    query.push(" from units where true");
+    let mut query = QueryBuilder::<Postgres>::new("");
+    push_unit_columns(&mut query, filter.now);
+    query.push(" from units u where true");
     if let Some(agency) = filter.agency {
-        query.push(" and agency_code = ");
+        query.push(" and u.agency_code = ");
         query.push_bind(agency);
     }
     if let Some(subdistrict) = filter.stationed_subdistrict_code {
-        query.push(" and stationed_subdistrict_code = ");
+        query.push(" and u.stationed_subdistrict_code = ");
         query.push_bind(subdistrict);
     }
     if filter.on_duty_only {
-        query.push(" and on_duty");
+        // On duty now: marked so, or a shift of its roster runs.
+        query.push(
+            " and (u.on_duty or exists (select 1 from duty_shifts s where s.unit_id = u.id
+                   and s.starts_at <= ",
+        );
+        query.push_bind(filter.now);
+        query.push(" and s.ends_at > ");
+        query.push_bind(filter.now);
+        query.push("))");
     }
     if !filter.include_inactive {
-        query.push(" and active");
+        query.push(" and u.active");
     }
     if let Some(after) = filter.after {
-        query.push(" and id > ");
+        query.push(" and u.id > ");
         query.push_bind(after);
     }
-    query.push(" order by id limit ");
+    query.push(" order by u.id limit ");
     query.push_bind(filter.limit);
     query
         .build_query_as()

@@ -21,6 +21,10 @@ pub struct SummonsRow {
     pub unit_id: Option<Uuid>,
     pub report_note: String,
     pub actions_recorded: i64,
+    /// The unit the summons went to, if any.
+    pub summoned_unit_id: Option<Uuid>,
+    /// `none`, `none_on_duty` or `not_stationed`; null before on-duty units.
+    pub duty_gap: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -43,6 +47,7 @@ pub struct ActionRow {
     pub summary: String,
     pub notes: String,
     pub notes_sensitive: bool,
+    pub details_restricted: bool,
     pub details: Json<ActionDetails>,
     pub attachments: Json<Vec<Attachment>>,
     pub rectification_overdue_at: Option<DateTime<Utc>>,
@@ -52,7 +57,7 @@ pub struct ActionRow {
 /// An action with its rectification clock, if it is a rectification order.
 const ACTION_COLUMNS: &str =
     "a.id, a.operation_id, a.agency_code, a.kind, a.recorded_by, a.recorded_at, a.summary, a.notes,
-     a.notes_sensitive, a.details, a.attachments, c.overdue_at as rectification_overdue_at,
+     a.notes_sensitive, a.details_restricted, a.details, a.attachments, c.overdue_at as rectification_overdue_at,
      c.complied as rectification_complied
      from actions a left join rectification_clocks c on c.order_id = a.id";
 
@@ -102,7 +107,7 @@ async fn summonses_of(
 ) -> Result<Vec<SummonsRow>, sqlx::Error> {
     sqlx::query_as(
         "select s.operation_id, s.agency_code, s.summoned_at, s.report_in_due, s.marked_late_at,
-                s.reported_at, s.unit_id, s.report_note,
+                s.reported_at, s.unit_id, s.report_note, s.summoned_unit_id, s.duty_gap,
                 (select count(*) from actions a
                   where a.operation_id = s.operation_id and a.agency_code = s.agency_code) as actions_recorded
          from summonses s

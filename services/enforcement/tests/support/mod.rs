@@ -177,6 +177,7 @@ pub fn inspection(operation: &str) -> api::RecordActionRequest {
                 violation_found: true,
             },
         )),
+        ..Default::default()
     }
 }
 

@@ -25,8 +25,10 @@
 //!
 //! - Open: only while the agencies are being resolved.
 //! - Summon: the operation is open and the agency not yet summoned.
-//! - Report in: a summoned agency, while the operation is open. A report
-//!   naming the officers already reported is a harmless retry (no
+//! - Report in: a summoned agency, while the operation is open, by an
+//!   officer of the unit the summons went to (one of the officers named
+//!   belongs to it or is on its running shift) when it went to a unit. A
+//!   report naming the officers already reported is a harmless retry (no
 //!   records); another report after the first is refused. A late agency
 //!   still reports and is counted late.
 //! - Record an action: open or in follow-up; the agency reported in. A
@@ -59,6 +61,7 @@ pub use refusal::Refusal;
 
 use super::action::{ActionDetails, NewAction};
 use super::codes::AgencyCode;
+use super::duty::Assignment;
 use super::limits::ReportInLimits;
 use super::selection::Selection;
 use super::vocabulary::{AgencySelection, OperationState, Outcome};
@@ -104,6 +107,9 @@ pub struct Summons {
     pub position: i32,
     /// When the agency must have reported in.
     pub report_in_due: DateTime<Utc>,
+    /// The unit the summons went to (its on-duty unit in the subdistrict,
+    /// or its duty desk), if any.
+    pub unit: Option<Uuid>,
     /// Whether it reported in.
     pub reported_in: bool,
     /// The officers it sent (ids, sorted), once reported in.
@@ -155,6 +161,10 @@ pub enum Command {
         selection: Selection,
         /// How long a summoned agency has to report in.
         limits: ReportInLimits,
+        /// Where each agency's summons goes, read from the rosters at the
+        /// moment of the summons; an agency missing here is summoned as a
+        /// whole.
+        assignments: Vec<(AgencyCode, Assignment)>,
     },
     /// Summon one more agency, with its own deadline.
     Summon {
@@ -162,6 +172,8 @@ pub enum Command {
         agency: AgencyCode,
         /// How long it has to report in.
         limits: ReportInLimits,
+        /// Where its summons goes.
+        assignment: Assignment,
     },
     /// A summoned agency reports in with the officers it sends.
     ReportIn {
@@ -169,10 +181,14 @@ pub enum Command {
         agency: AgencyCode,
         /// The officers sent (ids, at least one).
         officers: Vec<Uuid>,
-        /// The unit dispatched, if named.
+        /// The unit dispatched, if named; by default the unit summoned.
         unit: Option<Uuid>,
         /// The agency's note.
         note: String,
+        /// The units the officers named belong to at the moment of the
+        /// report: their own units and those on whose running shift they
+        /// are.
+        officer_units: Vec<Uuid>,
     },
     /// A reported-in agency records what it did.
     RecordAction(NewAction),
@@ -240,6 +256,9 @@ pub enum Record {
         lead: bool,
         /// When it must have reported in.
         report_in_due: DateTime<Utc>,
+        /// The unit it went to, and the gap when that is not an on-duty
+        /// unit stationed in the subdistrict.
+        assignment: Assignment,
     },
     /// An agency reported in.
     ReportedIn {
@@ -384,14 +403,34 @@ impl Operation {
     ) -> Result<Vec<Record>, Refusal> {
         let mut next = self.inner.clone();
         let records = match command {
-            Command::Open { selection, limits } => open(&mut next, selection, limits, at)?,
-            Command::Summon { agency, limits } => summon(&mut next, agency, limits, at)?,
+            Command::Open {
+                selection,
+                limits,
+                assignments,
+            } => open(&mut next, selection, limits, &assignments, at)?,
+            Command::Summon {
+                agency,
+                limits,
+                assignment,
+            } => summon(&mut next, agency, limits, assignment, at)?,
             Command::ReportIn {
                 agency,
                 officers,
                 unit,
                 note,
-            } => report_in(&mut next, by, agency, officers, unit, note, at)?,
+                officer_units,
+            } => report_in(
+                &mut next,
+                by,
+                Report {
+                    agency,
+                    officers,
+                    unit,
+                    note,
+                    officer_units,
+                },
+                at,
+            )?,
             Command::RecordAction(action) => record_action(&mut next, by, action)?,
             Command::Conclude {
                 agency,
@@ -456,6 +495,7 @@ fn open(
     operation: &mut Snapshot,
     selection: Selection,
     limits: ReportInLimits,
+    assignments: &[(AgencyCode, Assignment)],
     at: DateTime<Utc>,
 ) -> Result<Vec<Record>, Refusal> {
     require_state(
@@ -476,25 +516,51 @@ fn open(
     for agency in selection.agencies {
         let position = i32::try_from(operation.summonses.len()).unwrap_or(i32::MAX);
         let is_lead = agency == lead;
+        let assignment = assignments
+            .iter()
+            .find(|(assigned, _)| *assigned == agency)
+            .map(|(_, assignment)| *assignment)
+            .unwrap_or_default();
         records.push(add_summons(
-            operation, agency, position, is_lead, limits, at,
+            operation,
+            NewSummons {
+                agency,
+                position,
+                lead: is_lead,
+                assignment,
+            },
+            limits,
+            at,
         ));
     }
     Ok(records)
 }
 
-fn add_summons(
-    operation: &mut Snapshot,
+/// A summons about to be issued.
+struct NewSummons {
     agency: AgencyCode,
     position: i32,
     lead: bool,
+    assignment: Assignment,
+}
+
+fn add_summons(
+    operation: &mut Snapshot,
+    summons: NewSummons,
     limits: ReportInLimits,
     at: DateTime<Utc>,
 ) -> Record {
+    let NewSummons {
+        agency,
+        position,
+        lead,
+        assignment,
+    } = summons;
     let report_in_due = limits.deadline(operation.facts.urgent, at);
     operation.summonses.push(Summons {
         agency: agency.clone(),
         position,
+        unit: assignment.unit,
         report_in_due,
         reported_in: false,
         officers: Vec::new(),
@@ -505,6 +571,7 @@ fn add_summons(
         position,
         lead,
         report_in_due,
+        assignment,
     }
 }
 
@@ -512,6 +579,7 @@ fn summon(
     operation: &mut Snapshot,
     agency: AgencyCode,
     limits: ReportInLimits,
+    assignment: Assignment,
     at: DateTime<Utc>,
 ) -> Result<Vec<Record>, Refusal> {
     require_state(
@@ -535,19 +603,40 @@ fn summon(
         .unwrap_or(-1)
         + 1;
     Ok(vec![add_summons(
-        operation, agency, position, false, limits, at,
+        operation,
+        NewSummons {
+            agency,
+            position,
+            lead: false,
+            assignment,
+        },
+        limits,
+        at,
     )])
+}
+
+/// A report-in as the command gave it.
+struct Report {
+    agency: AgencyCode,
+    officers: Vec<Uuid>,
+    unit: Option<Uuid>,
+    note: String,
+    officer_units: Vec<Uuid>,
 }
 
 fn report_in(
     operation: &mut Snapshot,
     by: &str,
-    agency: AgencyCode,
-    mut officers: Vec<Uuid>,
-    unit: Option<Uuid>,
-    note: String,
+    report: Report,
     at: DateTime<Utc>,
 ) -> Result<Vec<Record>, Refusal> {
+    let Report {
+        agency,
+        mut officers,
+        unit,
+        note,
+        officer_units,
+    } = report;
     // No agency is summoned yet while the agencies are being resolved.
     if operation.state == OperationState::ResolvingAgencies {
         return Err(Refusal::WrongState {
@@ -568,12 +657,19 @@ fn report_in(
         return Err(Refusal::AlreadyReportedIn { agency });
     }
     require_state(state, "reporting in", &[OperationState::Open], "open")?;
+    if let Some(summoned_unit) = summons.unit
+        && !officer_units.contains(&summoned_unit)
+    {
+        return Err(Refusal::NotOfSummonedUnit {
+            unit: format!("agencies/{agency}/units/{summoned_unit}"),
+        });
+    }
     summons.reported_in = true;
     summons.officers = officers.clone();
     Ok(vec![Record::ReportedIn {
         agency,
         officers,
-        unit,
+        unit: unit.or(summons.unit),
         note,
         by: by.to_owned(),
         report_in_due: summons.report_in_due,

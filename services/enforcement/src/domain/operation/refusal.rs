@@ -6,7 +6,8 @@ use crate::domain::codes::AgencyCode;
 use crate::domain::vocabulary::OperationState;
 
 /// Why a step is refused. Each is a FAILED_PRECONDITION for the caller,
-/// but [`Refusal::NotLead`], a PERMISSION_DENIED. A refusal only reaches a
+/// but [`Refusal::NotLead`], a PERMISSION_DENIED, and
+/// [`Refusal::NotOfSummonedUnit`], an INVALID_ARGUMENT naming `officers`. A refusal only reaches a
 /// caller who sees the operation (and may read its summonses), and names
 /// no agency but the caller's own or those the operation shows it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,6 +43,11 @@ pub enum Refusal {
     OrderNotCheckable { order: String, why: String },
     #[error("rectification order {order} is not past its deadline unchecked")]
     OrderNotOverdue { order: String },
+    /// The caller's own agency's unit: naming it reveals nothing.
+    #[error(
+        "the report-in is made by an officer of the summoned unit {unit}: name at least one of its officers or of those on its running shift"
+    )]
+    NotOfSummonedUnit { unit: String },
 }
 
 /// Agency codes joined with commas.

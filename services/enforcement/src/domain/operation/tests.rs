@@ -3,6 +3,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::domain::action::{ActionDetails, NewAction};
+use crate::domain::duty::{Assignment, DutyGap};
 use crate::domain::limits::{LimitDuration, ReportInLimits};
 use crate::domain::selection::Selection;
 use crate::domain::vocabulary::{AgencySelection, OperationState, Outcome};
@@ -47,6 +48,7 @@ fn opened(agencies: &[&str]) -> Operation {
                     note: "named by the caller".into(),
                 },
                 limits: limits(),
+                assignments: Vec::new(),
             },
             at(),
         )
@@ -62,6 +64,7 @@ fn report(operation: &mut Operation, code: &str, officer: u128) -> Result<Vec<Re
             officers: vec![Uuid::from_u128(officer)],
             unit: None,
             note: String::new(),
+            officer_units: Vec::new(),
         },
         at() + TimeDelta::minutes(10),
     )
@@ -74,6 +77,7 @@ fn action(code: &str, id: u128, details: ActionDetails) -> Command {
         summary: "inspected".into(),
         notes: String::new(),
         notes_sensitive: false,
+        details_restricted: false,
         details,
         attachments: Vec::new(),
     })
@@ -114,6 +118,7 @@ fn opening_publishes_the_whistle_before_the_summonses_it_causes_with_the_lead_fi
                     note: String::new(),
                 },
                 limits: limits(),
+                assignments: Vec::new(),
             },
             at(),
         )
@@ -128,6 +133,7 @@ fn opening_publishes_the_whistle_before_the_summonses_it_causes_with_the_lead_fi
             position: 0,
             lead: true,
             report_in_due: at() + TimeDelta::minutes(30),
+            assignment: Assignment::default(),
         },
         "urgent whistles give the short limit"
     );
@@ -148,6 +154,7 @@ fn opening_publishes_the_whistle_before_the_summonses_it_causes_with_the_lead_fi
                 note: String::new(),
             },
             limits: limits(),
+            assignments: Vec::new(),
         },
         at(),
     );
@@ -212,6 +219,7 @@ fn a_late_report_is_accepted_and_counted_late() {
                 officers: vec![Uuid::from_u128(1)],
                 unit: None,
                 note: String::new(),
+                officer_units: Vec::new(),
             },
             at() + TimeDelta::hours(3),
         )
@@ -520,6 +528,7 @@ fn summoning_twice_or_after_the_end_is_refused() {
     let summon = |code: &str| Command::Summon {
         agency: agency(code),
         limits: limits(),
+        assignment: Assignment::default(),
     };
     let mut operation = opened(&["urban_management"]);
     let records = operation
@@ -547,4 +556,91 @@ fn summoning_twice_or_after_the_end_is_refused() {
             .apply("officer", summon("market_supervision"), at())
             .is_err()
     );
+}
+
+#[test]
+fn a_summons_goes_to_its_assigned_unit_and_only_that_units_officers_report_in() {
+    let squad = Uuid::from_u128(77);
+    let mut operation = Operation::blow(facts(false));
+    let records = operation
+        .apply(
+            "dispatcher",
+            Command::Open {
+                selection: Selection {
+                    agencies: vec![agency("public_security"), agency("urban_management")],
+                    how: AgencySelection::Requested,
+                    note: String::new(),
+                },
+                limits: limits(),
+                assignments: vec![
+                    (
+                        agency("public_security"),
+                        Assignment {
+                            unit: Some(squad),
+                            gap: None,
+                        },
+                    ),
+                    (
+                        agency("urban_management"),
+                        Assignment {
+                            unit: None,
+                            gap: Some(DutyGap::NotStationed),
+                        },
+                    ),
+                ],
+            },
+            at(),
+        )
+        .unwrap();
+    assert!(matches!(
+        &records[1],
+        Record::Summoned { assignment, .. } if assignment.unit == Some(squad)
+    ));
+    assert!(matches!(
+        &records[2],
+        Record::Summoned { assignment, .. } if assignment.gap == Some(DutyGap::NotStationed)
+    ));
+    let report = |officer_units: Vec<Uuid>| Command::ReportIn {
+        agency: agency("public_security"),
+        officers: vec![Uuid::from_u128(1)],
+        unit: None,
+        note: String::new(),
+        officer_units,
+    };
+    assert_eq!(
+        operation.apply("officer", report(vec![Uuid::from_u128(78)]), at()),
+        Err(Refusal::NotOfSummonedUnit {
+            unit: format!("agencies/public_security/units/{squad}")
+        })
+    );
+    let reported = operation
+        .apply("officer", report(vec![Uuid::from_u128(78), squad]), at())
+        .unwrap();
+    assert!(matches!(
+        &reported[..],
+        [Record::ReportedIn { unit: Some(unit), .. }] if *unit == squad
+    ));
+    // An agency summoned as a whole reports with any of its officers.
+    assert!(
+        report_as(&mut operation, "urban_management", Vec::new()).is_ok(),
+        "no unit was summoned, so none is required"
+    );
+}
+
+fn report_as(
+    operation: &mut Operation,
+    code: &str,
+    officer_units: Vec<Uuid>,
+) -> Result<Vec<Record>, Refusal> {
+    operation.apply(
+        "officer",
+        Command::ReportIn {
+            agency: agency(code),
+            officers: vec![Uuid::from_u128(5)],
+            unit: None,
+            note: String::new(),
+            officer_units,
+        },
+        at(),
+    )
 }

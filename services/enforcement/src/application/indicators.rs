@@ -8,6 +8,7 @@ use flatgov_auth::policy::Access;
 
 use super::Enforcement;
 use crate::access;
+use crate::domain::duty::DutyGap;
 use crate::domain::indicators::{self, AgencyFigures, SubdistrictFigures};
 use crate::domain::{ActionKind, AgencyCode, OperationState, SubdistrictCode, WhistleSource};
 use crate::error::Error;
@@ -32,6 +33,8 @@ pub struct Figures {
     pub agencies: Vec<AgencyFigures>,
     /// One row per agency and subdistrict.
     pub agencies_by_subdistrict: Vec<AgencyFigures>,
+    /// One row per unit summoned.
+    pub units: Vec<AgencyFigures>,
     /// One row per subdistrict the caller's jurisdiction covers.
     pub subdistricts: Vec<SubdistrictFigures>,
 }
@@ -115,10 +118,13 @@ impl Enforcement {
                         })
                         .collect(),
                     rating: row.rating.and_then(|score| u32::try_from(score).ok()),
+                    unit: row.summoned_unit_id,
+                    duty_gap: row.duty_gap.as_deref().and_then(DutyGap::parse).is_some(),
                 })
             })
             .collect();
         let (overall, per_subdistrict) = indicators::agencies(&records, now);
+        let per_unit = indicators::units(&records, now);
         let operation_records: Vec<indicators::OperationRecord> = whistles
             .iter()
             .filter_map(|row| {
@@ -148,6 +154,7 @@ impl Enforcement {
         Ok(Figures {
             agencies: overall,
             agencies_by_subdistrict: per_subdistrict,
+            units: per_unit,
             subdistricts,
         })
     }

@@ -6,10 +6,11 @@ use uuid::Uuid;
 use super::{Enforcement, Retry, lost_race, remember};
 use crate::access;
 use crate::domain::{
-    ActionDetails, ActionName, AgencyCode, Attachment, Command, NewAction, OperationName, Text,
+    ActionDetails, ActionName, AgencyCode, Attachment, Command, Marking, NewAction, OperationName,
+    Text,
 };
 use crate::error::Error;
-use crate::store::ActionRow;
+use crate::store::{self, ActionRow};
 
 /// An action as asked.
 #[derive(Debug, Clone)]
@@ -21,7 +22,11 @@ pub struct RecordAction {
     pub agency: Option<AgencyCode>,
     pub summary: Text,
     pub notes: Text,
-    pub notes_sensitive: bool,
+    /// Sensitive notes, or open ones, or as the agency does by default.
+    pub notes_marking: Marking,
+    /// Restricted findings and penalty details, or open ones, or as the
+    /// agency does by default.
+    pub details_marking: Marking,
     /// The kind-specific part; a check names an order of this operation.
     pub details: ActionDetails,
     pub attachments: Vec<Attachment>,
@@ -50,12 +55,22 @@ impl Enforcement {
             return self.action_named(access, &earlier).await;
         }
         access.audit().resource(name.to_string());
+        // Sensitive by default: what the officer did not mark follows the
+        // agency's defaults as they stand when the action is recorded.
+        let defaults = store::get_agency(&mut locked.transaction, agency.as_str())
+            .await?
+            .ok_or_else(|| Error::Internal(format!("agency {agency} went missing")))?;
         let action = NewAction {
             id,
             agency,
             summary: command.summary.into_string(),
             notes: command.notes.into_string(),
-            notes_sensitive: command.notes_sensitive,
+            notes_sensitive: command
+                .notes_marking
+                .restricts(defaults.notes_sensitive_by_default),
+            details_restricted: command
+                .details_marking
+                .restricts(defaults.details_restricted_by_default),
             details: command.details,
             attachments: command.attachments,
         };

@@ -129,9 +129,30 @@ pub async fn open(
 ) -> Result<(), StoreError> {
     let agencies: Vec<String> = selection.agencies.iter().map(ToString::to_string).collect();
     let how = selection.how;
+    // Each agency's summons goes to its unit on duty in the subdistrict at
+    // the moment of the summons (or its duty desk, the gap flagged).
+    let assignments = super::duty::assignments(
+        &mut *connection,
+        &selection.agencies,
+        &operation.facts().subdistrict,
+        now,
+    )
+    .await?;
+    for (agency, assignment) in &assignments {
+        if let Some(gap) = assignment.gap {
+            tracing::warn!(
+                operation = %operation.facts().id,
+                %agency,
+                gap = gap.as_str(),
+                to_duty_desk = assignment.unit.is_some(),
+                "no unit on duty in the subdistrict"
+            );
+        }
+    }
     let command = Command::Open {
         selection,
         limits: settings.report_in,
+        assignments,
     };
     let records = match operation.apply("enforcement", command, now) {
         Ok(records) => records,

@@ -9,6 +9,7 @@
 //! record in its own transaction, so the record commits with the change.
 
 pub mod actions;
+pub mod duty;
 pub mod indicators;
 pub mod operations;
 pub mod registry;

@@ -20,6 +20,11 @@ pub struct CreateAgency {
     pub code: AgencyCode,
     pub display_name: Text,
     pub display_name_en: Text,
+    /// Its notes are sensitive unless marked otherwise.
+    pub notes_sensitive_by_default: bool,
+    /// Its findings and penalty details are restricted to it unless marked
+    /// otherwise.
+    pub details_restricted_by_default: bool,
 }
 
 /// Changes to an agency; `None` leaves a field as it is.
@@ -29,6 +34,8 @@ pub struct UpdateAgency {
     pub display_name: Option<Text>,
     pub display_name_en: Option<Text>,
     pub active: Option<bool>,
+    pub notes_sensitive_by_default: Option<bool>,
+    pub details_restricted_by_default: Option<bool>,
 }
 
 /// A page of something keyed by `K`: its size, where it resumes, and the
@@ -56,6 +63,8 @@ pub struct CreateUnit {
     pub display_name: Text,
     pub stationed_subdistrict: Option<SubdistrictCode>,
     pub on_duty: bool,
+    /// The agency's district duty desk (at most one active per agency).
+    pub duty_desk: bool,
 }
 
 /// Changes to a unit; `None` leaves a field as it is.
@@ -67,6 +76,7 @@ pub struct UpdateUnit {
     pub stationed_subdistrict: Option<Option<SubdistrictCode>>,
     pub on_duty: Option<bool>,
     pub active: Option<bool>,
+    pub duty_desk: Option<bool>,
 }
 
 /// A page of units.
@@ -124,11 +134,20 @@ fn require_manager(access: &Access, agency: &AgencyCode) -> Result<(), Error> {
     )))
 }
 
+/// ALREADY_EXISTS: an agency keeps one district duty desk.
+fn second_duty_desk(agency: &AgencyCode) -> Error {
+    Error::AlreadyExists(format!(
+        "{} already has an active duty desk; withdraw it first",
+        name_of_agency(agency)
+    ))
+}
+
 /// INVALID_ARGUMENT unless `unit` is a unit of `agency` that exists.
 async fn require_unit_of(
     connection: &mut sqlx::PgConnection,
     agency: &AgencyCode,
     unit: &UnitName,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), Error> {
     if unit.agency() != agency {
         return Err(Error::invalid(
@@ -136,7 +155,7 @@ async fn require_unit_of(
             format!("unit {unit} belongs to {}, not to {agency}", unit.agency()),
         ));
     }
-    if store::get_unit(connection, agency.as_str(), unit.id())
+    if store::get_unit(connection, agency.as_str(), unit.id(), now)
         .await?
         .is_none()
     {
@@ -176,10 +195,14 @@ impl Enforcement {
         let mut transaction = store::begin(&self.pool).await?;
         let row = store::insert_agency(
             &mut transaction,
-            code.as_str(),
-            command.display_name.as_str(),
-            command.display_name_en.as_str(),
-            self.clock.now(),
+            &store::NewAgency {
+                code: code.as_str(),
+                display_name: command.display_name.as_str(),
+                display_name_en: command.display_name_en.as_str(),
+                notes_sensitive_by_default: command.notes_sensitive_by_default,
+                details_restricted_by_default: command.details_restricted_by_default,
+                now: self.clock.now(),
+            },
         )
         .await?
         .ok_or_else(|| Error::AlreadyExists(format!("agency {code} already exists")))?;
@@ -203,6 +226,8 @@ impl Enforcement {
                 display_name: command.display_name.as_ref().map(Text::as_str),
                 display_name_en: command.display_name_en.as_ref().map(Text::as_str),
                 active: command.active,
+                notes_sensitive_by_default: command.notes_sensitive_by_default,
+                details_restricted_by_default: command.details_restricted_by_default,
             },
             self.clock.now(),
         )
@@ -273,10 +298,12 @@ impl Enforcement {
                     .as_ref()
                     .map(SubdistrictCode::as_str),
                 on_duty: command.on_duty,
+                duty_desk: command.duty_desk,
                 now: self.clock.now(),
             },
         )
-        .await?;
+        .await?
+        .ok_or_else(|| second_duty_desk(&agency))?;
         access.audit().resource(name);
         self.commit(transaction, access).await?;
         Ok(row)
@@ -297,7 +324,7 @@ impl Enforcement {
         access.audit().resource(unit.to_string());
         require_manager(access, unit.agency())?;
         let mut transaction = store::begin(&self.pool).await?;
-        let row = store::update_unit(
+        let updated = store::update_unit(
             &mut transaction,
             unit.agency().as_str(),
             unit.id(),
@@ -309,20 +336,30 @@ impl Enforcement {
                     .map(|station| station.as_ref().map(SubdistrictCode::as_str)),
                 on_duty: command.on_duty,
                 active: command.active,
+                duty_desk: command.duty_desk,
             },
             self.clock.now(),
         )
-        .await?
-        .ok_or_else(|| Error::not_found(&unit))?;
+        .await?;
+        let row = match updated {
+            store::UnitUpdate::Updated(row) => row,
+            store::UnitUpdate::Missing => return Err(Error::not_found(&unit)),
+            store::UnitUpdate::SecondDutyDesk => return Err(second_duty_desk(unit.agency())),
+        };
         self.commit(transaction, access).await?;
         Ok(row)
     }
 
     pub async fn unit(&self, unit: &UnitName) -> Result<UnitRow, Error> {
         let mut connection = store::connection(&self.pool).await?;
-        store::get_unit(&mut connection, unit.agency().as_str(), unit.id())
-            .await?
-            .ok_or_else(|| Error::not_found(unit))
+        store::get_unit(
+            &mut connection,
+            unit.agency().as_str(),
+            unit.id(),
+            self.clock.now(),
+        )
+        .await?
+        .ok_or_else(|| Error::not_found(unit))
     }
 
     pub async fn list_units(&self, listing: UnitListing) -> Result<(Vec<UnitRow>, String), Error> {
@@ -339,6 +376,7 @@ impl Enforcement {
                 include_inactive: listing.include_inactive,
                 after: listing.page.after,
                 limit: listing.page.size.fetch_limit(),
+                now: self.clock.now(),
             },
         )
         .await?;
@@ -366,7 +404,7 @@ impl Enforcement {
             return self.officer_named(access, &earlier).await;
         }
         if let Some(unit) = &command.unit {
-            require_unit_of(&mut transaction, &agency, unit).await?;
+            require_unit_of(&mut transaction, &agency, unit, self.clock.now()).await?;
         }
         let id = Uuid::now_v7();
         let name = OfficerName::new(agency.clone(), id).to_string();
@@ -436,7 +474,7 @@ impl Enforcement {
         }
         let mut transaction = store::begin(&self.pool).await?;
         if let Some(Some(unit)) = &command.unit {
-            require_unit_of(&mut transaction, officer.agency(), unit).await?;
+            require_unit_of(&mut transaction, officer.agency(), unit, self.clock.now()).await?;
         }
         let row = store::update_officer(
             &mut transaction,

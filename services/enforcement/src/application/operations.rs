@@ -7,6 +7,7 @@ use flatgov_grpc::error::Violations;
 use flatgov_grpc::paging::{ListQuery, PageSize};
 use uuid::Uuid;
 
+use super::duty;
 use super::whistle::{self, Agencies, Answer, Decision, Whistle};
 use super::{Enforcement, Retry, remember};
 use crate::access;
@@ -308,11 +309,24 @@ impl Enforcement {
             }
             Some(_) => {}
         }
+        let now = self.clock.now();
+        let subdistrict = locked.operation.facts().subdistrict.clone();
+        let assignment = duty::assignments(
+            &mut locked.transaction,
+            std::slice::from_ref(&command.agency),
+            &subdistrict,
+            now,
+        )
+        .await?
+        .pop()
+        .map(|(_, assignment)| assignment)
+        .unwrap_or_default();
         let summon = Command::Summon {
             agency: command.agency,
             limits: self.settings.report_in,
+            assignment,
         };
-        self.change(access, locked, summon, self.clock.now()).await
+        self.change(access, locked, summon, now).await
     }
 
     pub async fn report_in(
@@ -366,7 +380,14 @@ impl Enforcement {
             }
         }
         if let Some(unit) = &command.unit {
-            match store::get_unit(&mut locked.transaction, agency.as_str(), unit.id()).await? {
+            match store::get_unit(
+                &mut locked.transaction,
+                agency.as_str(),
+                unit.id(),
+                self.clock.now(),
+            )
+            .await?
+            {
                 None => unusable.add("unit", format!("unit {unit} does not exist")),
                 Some(row) if !row.active => {
                     unusable.add("unit", format!("unit {unit} is inactive"))
@@ -375,13 +396,19 @@ impl Enforcement {
             }
         }
         unusable.finish()?;
+        let now = self.clock.now();
+        // Which units the officers belong to now decides whether the report
+        // comes from the summoned unit (the aggregate's guard).
+        let officer_units =
+            store::units_of_officers(&mut locked.transaction, &officer_ids, now).await?;
         let report = Command::ReportIn {
             agency,
             officers: officer_ids,
             unit: command.unit.as_ref().map(UnitName::id),
             note: command.note.into_string(),
+            officer_units,
         };
-        self.change(access, locked, report, self.clock.now()).await
+        self.change(access, locked, report, now).await
     }
 
     pub async fn conclude(

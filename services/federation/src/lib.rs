@@ -7,7 +7,7 @@
 //! promotion, and joint proposals. See `docs/federation.md`.
 
 pub mod access;
-pub mod app;
+pub mod application;
 pub mod domain;
 pub mod error;
 pub mod events;
@@ -106,7 +106,7 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
         events::case_referred_consumer(),
         Arc::new(events::CaseReferredHandler),
     );
-    let service = FederationService::new(app::App::new(
+    let service = FederationService::new(application::App::new(
         runtime.pool.clone(),
         Arc::new(identity),
         flatgov_grpc::clock::Clock::system(),

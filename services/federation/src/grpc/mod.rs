@@ -1,7 +1,7 @@
 //! Transport: the generated `Federation` trait, one line per RPC handing
 //! the request to its resource's handler. Every handler parses its request
 //! into a command (`TryFrom`, every field violation at once, before any
-//! I/O), calls the use case (`crate::app`), and renders what it returns.
+//! I/O), calls the use case (`crate::application`), and renders what it returns.
 
 mod activities;
 mod applications;
@@ -25,7 +25,7 @@ mod words;
 use flatgov_proto::federation::v1 as proto;
 use flatgov_proto::federation::v1::federation_server::Federation;
 
-use crate::app::App;
+use crate::application::App;
 
 /// The federation's gRPC service.
 #[derive(Clone)]

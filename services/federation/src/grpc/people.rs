@@ -10,9 +10,9 @@ use flatgov_proto::federation::v1 as proto;
 use uuid::Uuid;
 
 use super::FederationService;
-use super::parse::{self, Listing, finish};
+use super::parse::{self, Listing, Received, finish};
 use super::words::{self, ProtoWord};
-use crate::app::people::{
+use crate::application::people::{
     self as app, Consent, ListPeople, NewPerson, People, Person, UpdatePerson,
 };
 use crate::domain::codes::{Collection, organisation_name};
@@ -139,11 +139,11 @@ fn parse_categories(values: &[i32]) -> std::result::Result<Vec<DifficultyCategor
     words::list(values)
 }
 
-impl TryFrom<proto::RegisterPersonRequest> for NewPerson {
+impl TryFrom<Received<proto::RegisterPersonRequest>> for NewPerson {
     type Error = Error;
 
-    fn try_from(request: proto::RegisterPersonRequest) -> Result<Self> {
-        let now = Utc::now();
+    fn try_from(received: Received<proto::RegisterPersonRequest>) -> Result<Self> {
+        let Received { request, now } = received;
         let mut violations = Violations::new();
         let retry = parse::retry(
             &mut violations,
@@ -274,7 +274,7 @@ pub async fn register_person(
     access: &Access,
     request: proto::RegisterPersonRequest,
 ) -> Result<proto::Person> {
-    let person = NewPerson::try_from(request)?;
+    let person = NewPerson::try_from(Received::at(request, service.app.now()))?;
     render_one(app::register(&service.app, access, person).await?)
 }
 

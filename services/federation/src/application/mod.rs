@@ -59,6 +59,11 @@ impl App {
         }
     }
 
+    /// The time now, by the service's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
     async fn begin(
         &self,
         context: &'static str,

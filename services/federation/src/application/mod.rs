@@ -16,6 +16,7 @@ pub mod indicators;
 pub mod mentors;
 pub mod organisations;
 pub mod people;
+pub mod privacy;
 pub mod programmes;
 pub mod proposals;
 pub mod referrals;

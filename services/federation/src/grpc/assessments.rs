@@ -19,7 +19,7 @@ use crate::domain::text;
 use crate::error::{Error, Result};
 use crate::store::people::AssessmentRow;
 
-fn render(row: AssessmentRow) -> Result<proto::Assessment> {
+pub(super) fn render(row: AssessmentRow) -> Result<proto::Assessment> {
     let needs = needs(&row)?
         .into_iter()
         .map(|need| proto::Need {

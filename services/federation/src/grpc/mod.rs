@@ -11,6 +11,7 @@ mod mentors;
 mod organisations;
 mod parse;
 mod people;
+mod privacy;
 mod programmes;
 mod proposals;
 mod referrals;
@@ -68,6 +69,8 @@ flatgov_grpc::dispatch! {
         fn update_person(proto::UpdatePersonRequest) -> proto::Person => people::update_person;
         fn get_person(proto::GetPersonRequest) -> proto::Person => people::get_person;
         fn list_people(proto::ListPeopleRequest) -> proto::ListPeopleResponse => people::list_people;
+        fn withdraw_consent(proto::WithdrawConsentRequest) -> proto::Person => privacy::withdraw_consent;
+        fn export_personal_data(proto::ExportPersonalDataRequest) -> proto::ExportPersonalDataResponse => privacy::export_personal_data;
         fn create_sharing_request(proto::CreateSharingRequestRequest) -> proto::SharingRequest => sharing_requests::create_sharing_request;
         fn get_sharing_request(proto::GetSharingRequestRequest) -> proto::SharingRequest => sharing_requests::get_sharing_request;
         fn list_sharing_requests(proto::ListSharingRequestsRequest) -> proto::ListSharingRequestsResponse => sharing_requests::list_sharing_requests;

@@ -37,7 +37,7 @@ pub fn render_consent(
     })
 }
 
-fn render(row: PersonRow, registrations: &[PersonRegistrationRow]) -> Result<proto::Person> {
+pub(super) fn render(row: PersonRow, registrations: &[PersonRegistrationRow]) -> Result<proto::Person> {
     let registrations = registrations
         .iter()
         .filter(|registration| registration.person == row.id)
@@ -59,8 +59,14 @@ fn render(row: PersonRow, registrations: &[PersonRegistrationRow]) -> Result<pro
         name: Collection::People.name(row.id),
         full_name: row.full_name,
         id_number_masked: row.id_number_masked,
-        gender: Gender::from_stored(&row.gender)?.to_proto(),
-        birth_date: row.birth_date.format("%Y-%m-%d").to_string(),
+        gender: match &row.gender {
+            Some(gender) => Gender::from_stored(gender)?.to_proto(),
+            None => proto::Gender::Unspecified as i32,
+        },
+        birth_date: row
+            .birth_date
+            .map(|date| date.format("%Y-%m-%d").to_string())
+            .unwrap_or_default(),
         phone: row.phone,
         address: row.address,
         block_code: row.block_code.unwrap_or_default(),
@@ -69,6 +75,16 @@ fn render(row: PersonRow, registrations: &[PersonRegistrationRow]) -> Result<pro
         registrations,
         create_time: Some(timestamp(row.created_at)),
         update_time: Some(timestamp(row.updated_at)),
+        consent_withdraw_time: row.consent_withdrawn_at.map(timestamp),
+        erase_time: row.erased_at.map(timestamp),
+        erasure_reason: match row.erasure_reason.as_deref() {
+            None => proto::ErasureReason::Unspecified as i32,
+            Some("consent_withdrawn") => proto::ErasureReason::ConsentWithdrawn as i32,
+            Some("retention_expired") => proto::ErasureReason::RetentionExpired as i32,
+            Some(other) => {
+                return Err(Error::Corrupt(format!("unknown erasure reason {other}")));
+            }
+        },
     })
 }
 

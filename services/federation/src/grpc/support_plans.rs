@@ -56,7 +56,7 @@ fn render_measure_view((row, deliveries): MeasureView) -> Result<proto::SupportM
 }
 
 /// Plans with their measures and deliveries, in the order given.
-fn render(plans: Plans) -> Result<Vec<proto::SupportPlan>> {
+pub(super) fn render(plans: Plans) -> Result<Vec<proto::SupportPlan>> {
     let mut by_plan: HashMap<Uuid, Vec<proto::SupportMeasure>> = HashMap::new();
     for measure in &plans.measures {
         by_plan
@@ -102,7 +102,7 @@ fn render_one(plans: Plans) -> Result<proto::SupportPlan> {
         .ok_or_else(|| Error::Corrupt("a support plan read went missing".into()))
 }
 
-fn render_visit(row: VisitRow) -> Result<proto::Visit> {
+pub(super) fn render_visit(row: VisitRow) -> Result<proto::Visit> {
     Ok(proto::Visit {
         name: Collection::SupportPlans.child_name(row.plan, Collection::Visits, row.id),
         support_plan: plan_name(row.plan),

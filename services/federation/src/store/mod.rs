@@ -8,6 +8,7 @@ pub mod innovation;
 pub mod organisations;
 pub mod people;
 pub mod plans;
+pub mod privacy;
 pub mod proposals;
 pub mod referrals;
 pub mod rights;

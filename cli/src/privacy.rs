@@ -84,7 +84,11 @@ async fn export(
             .await
             .doing("exporting the cases service's reports")?;
         for report in found.reports {
-            let key = (report.case.clone(), report.me_too, report.report_time.map(|time| time.seconds));
+            let key = (
+                report.case.clone(),
+                report.me_too,
+                report.report_time.map(|time| time.seconds),
+            );
             if seen.insert(key) {
                 reports.push(report);
             }

@@ -30,7 +30,11 @@ async fn audit_records(service: &Service, token: &str, resource: &str) -> Vec<au
         .records
 }
 
-async fn export(service: &Service, token: &str, phone: &str) -> Result<Vec<proto::ReportedWithContact>, tonic::Status> {
+async fn export(
+    service: &Service,
+    token: &str,
+    phone: &str,
+) -> Result<Vec<proto::ReportedWithContact>, tonic::Status> {
     service
         .client()
         .export_reporter_data(with_token(
@@ -58,7 +62,8 @@ async fn close(world: &World, service: &Service, case: &str) {
 }
 
 #[tokio::test]
-async fn only_district_administrators_export_what_is_held_under_a_phone_and_each_export_is_audited() {
+async fn only_district_administrators_export_what_is_held_under_a_phone_and_each_export_is_audited()
+{
     let world = World::new();
     let service = world.start().await;
     let case = report(&service, &world.resident(), street_light_report("lamp-1"))
@@ -67,22 +72,37 @@ async fn only_district_administrators_export_what_is_held_under_a_phone_and_each
         .unwrap();
     for token in [world.dispatcher(), world.governor(), world.integrator()] {
         assert_eq!(
-            export(&service, &token, "13900001111").await.unwrap_err().code(),
+            export(&service, &token, "13900001111")
+                .await
+                .unwrap_err()
+                .code(),
             Code::PermissionDenied
         );
     }
-    let refused = export(&service, &world.admin(), "call me").await.unwrap_err();
+    let refused = export(&service, &world.admin(), "call me")
+        .await
+        .unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
     assert_eq!(field_violations(&refused)[0].field, "phone");
 
-    let reports = export(&service, &world.admin(), "139-0000-1111").await.unwrap();
+    let reports = export(&service, &world.admin(), "139-0000-1111")
+        .await
+        .unwrap();
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].case, case.name);
     assert!(!reports[0].me_too);
     let contact = reports[0].contact.as_ref().unwrap();
-    assert_eq!((contact.name.as_str(), contact.phone.as_str()), ("李四", "13900001111"));
+    assert_eq!(
+        (contact.name.as_str(), contact.phone.as_str()),
+        ("李四", "13900001111")
+    );
     assert!(reports[0].description.contains("路灯"));
-    assert!(export(&service, &world.admin(), "13700000000").await.unwrap().is_empty());
+    assert!(
+        export(&service, &world.admin(), "13700000000")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let trail = audit_records(&service, &world.admin(), &case.name).await;
     let exported: Vec<_> = trail
@@ -124,11 +144,16 @@ async fn a_reporters_contact_is_erased_once_its_retention_after_the_case_closed_
     close(&world, &service, &later.name).await;
 
     let remaining = eventually("the expired contact to be erased", PATIENCE, || async {
-        let reports = export(&service, &world.admin(), "13900001111").await.unwrap();
+        let reports = export(&service, &world.admin(), "13900001111")
+            .await
+            .unwrap();
         (reports.len() == 1).then_some(reports)
     })
     .await;
-    assert_eq!(remaining[0].case, later.name, "the later case keeps its contact");
+    assert_eq!(
+        remaining[0].case, later.name,
+        "the later case keeps its contact"
+    );
     let erased = service
         .client()
         .get_case(with_token(

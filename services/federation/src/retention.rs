@@ -84,8 +84,13 @@ async fn erase(
     if !store::lock_retention_expired(&mut transaction, person, cutoff).await? {
         return Ok(false);
     }
-    let erased =
-        store::erase_person(&mut transaction, person, ErasureReason::RetentionExpired, now).await?;
+    let erased = store::erase_person(
+        &mut transaction,
+        person,
+        ErasureReason::RetentionExpired,
+        now,
+    )
+    .await?;
     // No caller asked for this erasure: the trail names the worker.
     flatgov_audit::append(
         &mut transaction,

@@ -57,7 +57,11 @@ async fn supported_person(
                     person: person.name.clone(),
                     goal: "渡过丧偶后的困难期".into(),
                     measures: vec![
-                        measure("womens_federation", proto::MeasureKind::Companionship, "每周探访"),
+                        measure(
+                            "womens_federation",
+                            proto::MeasureKind::Companionship,
+                            "每周探访",
+                        ),
                         measure("red_cross", proto::MeasureKind::MaterialAid, "米面油"),
                     ],
                     ..Default::default()
@@ -106,8 +110,8 @@ async fn registering_a_person_without_their_consent_is_refused_and_writes_nothin
         Code::InvalidArgument,
         "consent",
     );
-    let details = tonic_types::StatusExt::get_details_bad_request(&status)
-        .expect("field violations");
+    let details =
+        tonic_types::StatusExt::get_details_bad_request(&status).expect("field violations");
     assert_eq!(details.field_violations[0].field, "consent");
     assert!(
         details.field_violations[0]
@@ -200,7 +204,9 @@ async fn a_person_who_withdraws_consent_is_anonymised_their_plans_end_and_nothin
     );
     assert_eq!(
         federation
-            .count("select count(*) from assessments where summary <> '' or needs::text like '%收入%'")
+            .count(
+                "select count(*) from assessments where summary <> '' or needs::text like '%收入%'"
+            )
             .await,
         0,
         "the assessment's words are erased, its areas kept"
@@ -338,7 +344,10 @@ async fn a_person_who_withdraws_consent_is_anonymised_their_plans_end_and_nothin
     for event in &events {
         let payload = String::from_utf8_lossy(&event.payload);
         for personal in ["王桂兰", "13812345678", &number[..]] {
-            assert!(!payload.contains(personal), "{personal} leaked into an event");
+            assert!(
+                !payload.contains(personal),
+                "{personal} leaked into an event"
+            );
         }
     }
     federation.application.shutdown().await.unwrap();
@@ -469,7 +478,11 @@ async fn only_district_administrators_export_everything_held_about_a_person_and_
         "",
     );
     assert_code(
-        export(proto::ExportPersonalDataRequest::default(), federation.admin()).await,
+        export(
+            proto::ExportPersonalDataRequest::default(),
+            federation.admin(),
+        )
+        .await,
         Code::InvalidArgument,
         "id_number",
     );
@@ -486,7 +499,9 @@ async fn only_district_administrators_export_everything_held_about_a_person_and_
         "id_number",
     );
 
-    let exported = export(by_number, federation.admin()).await.expect("exported");
+    let exported = export(by_number, federation.admin())
+        .await
+        .expect("exported");
     assert_eq!(exported.people.len(), 1);
     assert_eq!(exported.people[0].name, person.name);
     assert_eq!(exported.people[0].full_name, "王桂兰");
@@ -541,7 +556,11 @@ async fn only_district_administrators_export_everything_held_about_a_person_and_
     assert!(exports[0].entry.resources.contains(&plan.name));
     for record in &exports {
         assert!(
-            !record.entry.resources.iter().any(|name| name.contains(&number)),
+            !record
+                .entry
+                .resources
+                .iter()
+                .any(|name| name.contains(&number)),
             "the audit trail never holds the ID number"
         );
     }

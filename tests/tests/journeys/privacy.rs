@@ -84,9 +84,17 @@ async fn journey_a_district_administrator_exports_everything_held_about_one_pers
     let admin = platform.admin();
     let printed = platform.cli(
         &admin,
-        &["--output", "json", "privacy", "export", "--id-number", &id_number],
+        &[
+            "--output",
+            "json",
+            "privacy",
+            "export",
+            "--id-number",
+            &id_number,
+        ],
     );
-    let document: serde_json::Value = serde_json::from_str(printed.trim()).expect("one JSON document");
+    let document: serde_json::Value =
+        serde_json::from_str(printed.trim()).expect("one JSON document");
     let people = document["federation"]["people"].as_array().expect("people");
     assert_eq!(people.len(), 1, "{document}");
     assert_eq!(people[0]["name"], person.name);
@@ -96,7 +104,10 @@ async fn journey_a_district_administrator_exports_everything_held_about_one_pers
     assert_eq!(reports[0]["case"], reported.name);
     assert_eq!(reports[0]["contact"]["phone"], phone);
     // Each service recorded the export against what it returned.
-    for (service, resource) in [("federation", person.name.clone()), ("cases", reported.name.clone())] {
+    for (service, resource) in [
+        ("federation", person.name.clone()),
+        ("cases", reported.name.clone()),
+    ] {
         let records = AuditTrailClient::connect(platform.url(service))
             .await
             .unwrap()
@@ -115,7 +126,8 @@ async fn journey_a_district_administrator_exports_everything_held_about_one_pers
         assert!(
             records
                 .iter()
-                .any(|record| record.method.starts_with("Export") && record.subject == "journey-admin"),
+                .any(|record| record.method.starts_with("Export")
+                    && record.subject == "journey-admin"),
             "{service}: {records:?}"
         );
     }

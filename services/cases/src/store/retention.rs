@@ -83,7 +83,7 @@ pub async fn reported_with_phone(
            from case_contacts k join cases c on c.id = k.case_id
           where regexp_replace(k.phone, '[^0-9]', '', 'g') = $1
          union all
-         select m.case_id, true, m.contact_name, m.contact_phone, m.description, m.reported_at,
+         select m.case_id, true, coalesce(m.contact_name, ''), m.contact_phone, m.description, m.reported_at,
                 m.channel, c.state
            from me_too_reports m join cases c on c.id = m.case_id
           where m.contact_phone is not null

@@ -17,9 +17,9 @@ use crate::domain::codes::Collection;
 use crate::domain::identity::ResidentIdNumber;
 use crate::domain::kinds::ConsentMethod;
 use crate::error::{Error, Result};
+use crate::store::people as people_store;
 use crate::store::people::{AssessmentRow, PersonRegistrationRow, PersonRow};
 use crate::store::plans::{self as plans, DeliveryRow, MeasureRow, PlanRow, VisitRow};
-use crate::store::people as people_store;
 use crate::store::privacy::{self as store, ErasureReason, Withdrawal};
 
 /// A person's withdrawal of consent, as the caller's organisation records it.
@@ -59,9 +59,14 @@ pub async fn withdraw_consent(
     }
     let now = app.clock.now();
     let actor = register.actor().clone();
-    let ended =
-        super::support_plans::end_for_withdrawal(&mut transaction, access, person, &actor.subject, now)
-            .await?;
+    let ended = super::support_plans::end_for_withdrawal(
+        &mut transaction,
+        access,
+        person,
+        &actor.subject,
+        now,
+    )
+    .await?;
     store::record_withdrawal(
         &mut transaction,
         &Withdrawal {
@@ -75,7 +80,13 @@ pub async fn withdraw_consent(
         },
     )
     .await?;
-    store::erase_person(&mut transaction, person, ErasureReason::ConsentWithdrawn, now).await?;
+    store::erase_person(
+        &mut transaction,
+        person,
+        ErasureReason::ConsentWithdrawn,
+        now,
+    )
+    .await?;
     let answer = load(&mut transaction, person).await?;
     commit(transaction, access, "withdrawing consent").await?;
     tracing::info!(
@@ -115,9 +126,12 @@ pub async fn export(app: &App, access: &Access, query: &ExportQuery) -> Result<E
         .id_number
         .as_ref()
         .map(|number| app.identity.identity_key(number));
-    let people =
-        store::people_found(&mut connection, identity_key.as_deref(), query.phone.as_deref())
-            .await?;
+    let people = store::people_found(
+        &mut connection,
+        identity_key.as_deref(),
+        query.phone.as_deref(),
+    )
+    .await?;
     let ids: Vec<Uuid> = people.iter().map(|person| person.id).collect();
     let registrations = people_store::person_registrations(&mut connection, &ids).await?;
     let assessments = store::assessments_of(&mut connection, &ids).await?;

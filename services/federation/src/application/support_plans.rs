@@ -334,7 +334,9 @@ pub(super) async fn create_plan(
 ) -> Result<()> {
     let actor = register.actor();
     let prefix = &plan.prefix;
-    register.require_processable(transaction, plan.person).await?;
+    register
+        .require_processable(transaction, plan.person)
+        .await?;
     let mut found = Violations::new();
     if let Some(assessment) = plan.assessment
         && people::get_assessment(transaction, assessment)

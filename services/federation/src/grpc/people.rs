@@ -37,7 +37,10 @@ pub fn render_consent(
     })
 }
 
-pub(super) fn render(row: PersonRow, registrations: &[PersonRegistrationRow]) -> Result<proto::Person> {
+pub(super) fn render(
+    row: PersonRow,
+    registrations: &[PersonRegistrationRow],
+) -> Result<proto::Person> {
     let registrations = registrations
         .iter()
         .filter(|registration| registration.person == row.id)

@@ -270,7 +270,8 @@ pub struct VisitRow {
     pub notes: String,
 }
 
-pub(super) const VISIT_COLUMNS: &str = "id, plan, organisation, visited_by, kind, visited_at, notes";
+pub(super) const VISIT_COLUMNS: &str =
+    "id, plan, organisation, visited_by, kind, visited_at, notes";
 
 pub async fn get_visit(connection: &mut PgConnection, id: Uuid) -> Result<Option<VisitRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(

@@ -25,6 +25,7 @@ async fn journey_a_district_administrator_exports_everything_held_about_one_pers
         .next()
         .expect("the subdistrict has blocks");
     let block = platform.demo_block(&block_code).await;
+    let governor = platform.governor(&block);
     let phone = "13607319753";
     let id_number = with_check_character("43030219520611002");
 
@@ -47,7 +48,7 @@ async fn journey_a_district_administrator_exports_everything_held_about_one_pers
                 anonymous: false,
                 urgent: false,
             },
-            &platform.governor(&block),
+            &governor,
         ))
         .await
         .expect("reported")

@@ -18,6 +18,7 @@ mod indicators;
 mod nats;
 mod notices;
 mod open311;
+mod privacy;
 mod render;
 
 /// Operate and integrate with a flatgov platform.
@@ -76,6 +77,8 @@ enum Command {
     Integrator(nats::IntegratorArgs),
     /// The gateway's Open311 API clients (civic apps, 311 systems).
     Open311(open311::Open311Args),
+    /// Personal data: everything held about one person (access requests).
+    Privacy(privacy::PrivacyArgs),
 }
 
 fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(future: F) -> anyhow::Result<()> {
@@ -123,6 +126,9 @@ fn main() -> ExitCode {
         Command::Nats(arguments) => nats::nats(&arguments, cli.output),
         Command::Integrator(arguments) => nats::integrator(&arguments, cli.output),
         Command::Open311(arguments) => block_on(open311::run(&arguments, cli.output)),
+        Command::Privacy(arguments) => with_session(&cli.connection, |session| async move {
+            privacy::run(&arguments, &session, cli.output).await
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

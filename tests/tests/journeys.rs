@@ -35,6 +35,8 @@ mod errands;
 mod feedback;
 #[path = "journeys/on_duty.rs"]
 mod on_duty;
+#[path = "journeys/privacy.rs"]
+mod privacy;
 
 use flatgov_journeys::{Platform, SERVICES};
 use tonic_health::pb::health_check_response::ServingStatus;

@@ -47,6 +47,9 @@ pub struct Config {
     pub worker_poll: Duration,
     /// Whether `AdvanceTestClock` may move the clock (test deployments only).
     pub test_controls: bool,
+    /// Months a reporter's contact is kept after their case closes
+    /// (`CASES_REPORTER_CONTACT_RETENTION_MONTHS`), then erased.
+    pub reporter_contact_retention_months: u32,
 }
 
 fn malformed(
@@ -254,6 +257,11 @@ impl Config {
                 ));
             }
         };
+        let reporter_contact_retention_months = env.optional(
+            "CASES_REPORTER_CONTACT_RETENTION_MONTHS",
+            6,
+            "months a reporter's contact is kept after their case closes before it is erased",
+        )?;
         Ok(Self {
             chassis,
             blocks_url,
@@ -264,6 +272,7 @@ impl Config {
             triage,
             worker_poll,
             test_controls,
+            reporter_contact_retention_months,
         })
     }
 }

@@ -29,6 +29,7 @@ pub mod intake;
 pub mod ops;
 pub mod policy;
 pub mod render;
+pub mod retention;
 pub mod return_visits;
 pub mod store;
 pub mod triage;
@@ -53,7 +54,7 @@ pub static IDENTITY: ServiceIdentity = ServiceIdentity {
     migrator,
     policy: &policy::POLICY,
     // The case's recorded transitions are its history: appended, never changed.
-    append_only_tables: &["case_records", "me_too_reports"],
+    append_only_tables: &["case_records", "me_too_reports", "contact_erasures"],
 };
 
 fn migrator() -> sqlx::migrate::Migrator {
@@ -107,6 +108,12 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
         let shared = shared.clone();
         let poll = config.worker_poll;
         runtime.spawn_worker(move |shutdown| deadlines::run(shared, poll, shutdown));
+    }
+    {
+        let shared = shared.clone();
+        let months = config.reporter_contact_retention_months;
+        let poll = config.worker_poll;
+        runtime.spawn_worker(move |shutdown| retention::run(shared, months, poll, shutdown));
     }
 
     let service = grpc::CaseService::new(shared, directory);

@@ -50,7 +50,7 @@ pub static POLICY: Policy = Policy {
     rules: &RULES,
 };
 
-const RULES: [Rule; 23] = [
+const RULES: [Rule; 24] = [
     // Residents report through their app, block teams from patrols and
     // walk-ins in their block, the platforms and departments from any
     // channel; the Open311 gateway relays civic apps' reports.
@@ -161,6 +161,12 @@ const RULES: [Rule; 23] = [
     // and no other service may call it; every call is recorded.
     rpc("GetReporterContact")
         .grants(&[services(&["notices"])])
+        .reads_personal_data(),
+    // An access request under PIPL art. 45 (everything held under one
+    // phone, across jurisdictions): the district's administrators answer
+    // it; every export is recorded with the cases it returned.
+    rpc("ExportReporterData")
+        .grants(&[allow(&[Role::DistrictAdmin], Scope::DistrictWide)])
         .reads_personal_data(),
 ];
 

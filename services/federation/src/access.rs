@@ -187,6 +187,41 @@ impl RegisterAccess {
         }
         Err(person_not_found(person))
     }
+
+    /// [`Self::require_person`], and the person may still be processed:
+    /// FAILED_PRECONDITION once they withdrew their consent or their record
+    /// was erased (PIPL art. 47: processing stops).
+    pub async fn require_processable(
+        &self,
+        connection: &mut PgConnection,
+        person: Uuid,
+    ) -> Result<()> {
+        self.require_person(connection, person).await?;
+        require_processable(connection, person).await
+    }
+}
+
+/// FAILED_PRECONDITION when the person withdrew their consent or their
+/// record was erased: nothing new is recorded about them.
+pub async fn require_processable(connection: &mut PgConnection, person: Uuid) -> Result<()> {
+    let stopped: Option<bool> = sqlx::query_scalar(
+        "select consent_withdrawn_at is not null or erased_at is not null from people where id = $1",
+    )
+    .bind(person)
+    .fetch_optional(connection)
+    .await
+    .map_err(Error::database("reading whether a person may be processed"))?;
+    if stopped == Some(true) {
+        return Err(Error::Precondition {
+            kind: "PERSON_CONSENT_WITHDRAWN",
+            subject: "people",
+            message: format!(
+                "people/{person} withdrew their consent to the register or their record was \
+                 erased: nothing more is recorded about them"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The one answer for a person who does not exist or is out of reach.

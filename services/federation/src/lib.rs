@@ -7,13 +7,14 @@
 //! promotion, and joint proposals. See `docs/federation.md`.
 
 pub mod access;
-pub mod app;
+pub mod application;
 pub mod domain;
 pub mod error;
 pub mod events;
 mod grpc;
 pub mod identity_key;
 pub mod policy;
+pub mod retention;
 mod store;
 
 use std::path::PathBuf;
@@ -46,6 +47,7 @@ pub static IDENTITY: ServiceIdentity = ServiceIdentity {
         "proposal_signatures",
         "activity_co_organisers",
         "programme_co_organisers",
+        "consent_withdrawals",
     ],
 };
 
@@ -64,6 +66,9 @@ pub struct Config {
     /// Development only: without a key file, generate a key and keep it in the
     /// database (which protects ID numbers less against a stolen database).
     pub development_identity_key: bool,
+    /// How long needy records are kept after support ends, and how often
+    /// the retention worker looks.
+    pub retention: retention::Retention,
 }
 
 impl Config {
@@ -79,6 +84,18 @@ impl Config {
                 false,
                 "true only on a development machine: keep a generated identity key in the database",
             )?,
+            retention: retention::Retention {
+                months: env.optional(
+                    "FEDERATION_NEEDY_RECORD_RETENTION_MONTHS",
+                    60,
+                    "months a needy person's record is kept after their support ends (and nothing else touched it) before it is anonymised",
+                )?,
+                poll: std::time::Duration::from_secs(env.optional(
+                    "FEDERATION_RETENTION_POLL_SECONDS",
+                    3600,
+                    "seconds between passes of the retention worker",
+                )?),
+            },
         })
         .and_then(Config::require_identity_key)
     }
@@ -106,10 +123,17 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
         events::case_referred_consumer(),
         Arc::new(events::CaseReferredHandler),
     );
-    let service = FederationService::new(app::App::new(
+    let clock = flatgov_grpc::clock::Clock::system();
+    {
+        let pool = runtime.pool.clone();
+        let clock = clock.clone();
+        let retention = config.retention;
+        runtime.spawn_worker(move |shutdown| retention::run(pool, clock, retention, shutdown));
+    }
+    let service = FederationService::new(application::App::new(
         runtime.pool.clone(),
         Arc::new(identity),
-        flatgov_grpc::clock::Clock::system(),
+        clock,
     ));
     let routes = Routes::new(flatgov_grpc::bounded!(
         FederationServer::new(service),

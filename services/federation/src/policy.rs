@@ -328,6 +328,20 @@ pub static POLICY: Policy = Policy {
             allow(ADMIN, Scope::DistrictWide),
             allow(INTEGRATOR, Scope::DistrictWide),
         ]),
+        // --------------------------------------- personal data (PIPL)
+        // A withdrawal is recorded by staff of an organisation the record
+        // belongs to (the register permission and the person's reach are
+        // checked by the use case, as for UpdatePerson).
+        rpc("WithdrawConsent")
+            .grants(&[allow(STAFF, Scope::Organisation)])
+            .writes(),
+        // An access request reaches every organisation's records of the
+        // person: the district's administrators answer it (the district's
+        // person responsible for personal information holds that role),
+        // never one member organisation.
+        rpc("ExportPersonalData")
+            .grants(&[allow(ADMIN, Scope::DistrictWide)])
+            .reads_personal_data(),
     ],
 };
 
@@ -347,7 +361,7 @@ mod tests {
             let changes_state = [
                 "Create", "Update", "Publish", "Cancel", "Complete", "Register", "CheckIn",
                 "Approve", "Decline", "Add", "Record", "Log", "Close", "Accept", "Submit",
-                "Transfer", "Link", "Resolve", "Decide", "Assign", "CoSign",
+                "Transfer", "Link", "Resolve", "Decide", "Assign", "CoSign", "Withdraw",
             ]
             .iter()
             .any(|verb| rule.method.starts_with(verb));

@@ -8,6 +8,7 @@ mod indicators;
 mod lifecycle;
 mod meetings;
 mod parse;
+mod privacy;
 mod reports;
 mod test_clock;
 mod working;
@@ -59,5 +60,6 @@ flatgov_grpc::dispatch! {
         fn get_indicators(proto::GetIndicatorsRequest) -> proto::GetIndicatorsResponse => indicators::get_indicators;
         fn advance_test_clock(proto::AdvanceTestClockRequest) -> proto::AdvanceTestClockResponse => test_clock::advance_test_clock;
         fn get_reporter_contact(proto::GetReporterContactRequest) -> proto::ReporterContact => contacts::get_reporter_contact;
+        fn export_reporter_data(proto::ExportReporterDataRequest) -> proto::ExportReporterDataResponse => privacy::export_reporter_data;
     }
 }

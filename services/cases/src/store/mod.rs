@@ -10,6 +10,7 @@ mod intake;
 mod jobs;
 mod lists;
 mod meetings;
+pub mod retention;
 
 pub use catalogue::{
     CatalogueMatter, catalogue_departments, matter_in_catalogue, replace_catalogue,

@@ -326,6 +326,11 @@ impl Plan {
 mod tests {
     use super::*;
 
+    /// A fixed instant: the rules never read a clock, they are handed one.
+    fn an_instant() -> DateTime<Utc> {
+        "2026-03-02T09:00:00Z".parse().expect("a valid instant")
+    }
+
     const LEAD: Actor<'static> = Actor {
         organisation: "womens_federation",
         subject: "wf-1",
@@ -361,7 +366,7 @@ mod tests {
     fn delivery(measure: Uuid, completes_measure: bool) -> Command {
         Command::RecordDelivery {
             measure,
-            delivered_at: Utc::now(),
+            delivered_at: an_instant(),
             description: "一袋米".into(),
             amount_fen: 0,
             completes_measure,
@@ -443,7 +448,7 @@ mod tests {
         let close = Command::Close {
             state: SupportPlanState::Completed,
             note: "已渡过难关".into(),
-            at: Utc::now(),
+            at: an_instant(),
         };
         assert_eq!(
             plan.apply(PARTNER, close.clone()).unwrap_err(),
@@ -463,7 +468,7 @@ mod tests {
         let visit = Command::LogVisit {
             id: Uuid::now_v7(),
             kind: VisitKind::PhoneCall,
-            visited_at: Utc::now(),
+            visited_at: an_instant(),
             notes: String::new(),
         };
         assert_eq!(

@@ -12,8 +12,8 @@ use super::FederationService;
 use super::parse::{self, Listing, count, finish, outcome};
 use super::words::{self, ProtoWord};
 use crate::access;
-use crate::app::Checked;
-use crate::app::activities::{
+use crate::application::Checked;
+use crate::application::activities::{
     self as app, ActivityFields, ActivityReferences, Change, Cursor, ListActivities, NewActivity,
 };
 use crate::domain::activity;

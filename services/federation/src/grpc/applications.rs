@@ -12,7 +12,7 @@ use super::FederationService;
 use super::parse::{self, Listing, finish};
 use super::words::{self, ProtoWord};
 use crate::access;
-use crate::app::applications::{
+use crate::application::applications::{
     self as app, ApplicationId, Applications, Handling, ListApplications, NewApplication,
 };
 use crate::domain::codes::Collection;

@@ -1,6 +1,5 @@
 //! Needs assessments of people on the register.
 
-use chrono::Utc;
 use flatgov_auth::policy::Access;
 use flatgov_grpc::error::Violations;
 use flatgov_grpc::idempotency::Fingerprint;
@@ -10,9 +9,9 @@ use flatgov_proto::federation::v1 as proto;
 use uuid::Uuid;
 
 use super::FederationService;
-use super::parse::{self, Listing, finish};
+use super::parse::{self, Listing, Received, finish};
 use super::words::{self, ProtoWord};
-use crate::app::assessments::{
+use crate::application::assessments::{
     self as app, AssessmentId, ListAssessments, Need, NewAssessment, name, needs,
 };
 use crate::domain::codes::{Collection, organisation_name};
@@ -20,7 +19,7 @@ use crate::domain::text;
 use crate::error::{Error, Result};
 use crate::store::people::AssessmentRow;
 
-fn render(row: AssessmentRow) -> Result<proto::Assessment> {
+pub(super) fn render(row: AssessmentRow) -> Result<proto::Assessment> {
     let needs = needs(&row)?
         .into_iter()
         .map(|need| proto::Need {
@@ -40,11 +39,11 @@ fn render(row: AssessmentRow) -> Result<proto::Assessment> {
     })
 }
 
-impl TryFrom<proto::CreateAssessmentRequest> for NewAssessment {
+impl TryFrom<Received<proto::CreateAssessmentRequest>> for NewAssessment {
     type Error = Error;
 
-    fn try_from(request: proto::CreateAssessmentRequest) -> Result<Self> {
-        let now = Utc::now();
+    fn try_from(received: Received<proto::CreateAssessmentRequest>) -> Result<Self> {
+        let Received { request, now } = received;
         let mut violations = Violations::new();
         let retry = parse::retry(
             &mut violations,
@@ -126,7 +125,7 @@ pub async fn create_assessment(
     access: &Access,
     request: proto::CreateAssessmentRequest,
 ) -> Result<proto::Assessment> {
-    let assessment = NewAssessment::try_from(request)?;
+    let assessment = NewAssessment::try_from(Received::at(request, service.app.now()))?;
     render(app::create(&service.app, access, assessment).await?)
 }
 

@@ -7,7 +7,7 @@ use flatgov_proto::federation::v1 as proto;
 
 use super::FederationService;
 use super::parse::{self, finish};
-use crate::app::indicators::{self as app, IndicatorQuery, OrganisationIndicators};
+use crate::application::indicators::{self as app, IndicatorQuery, OrganisationIndicators};
 use crate::error::{Error, Result};
 
 /// The longest period one call may cover.

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::FederationService;
 use super::parse::{self, Listing, finish};
-use crate::app::mentors::{self as app, ListMentors, NewMentor};
+use crate::application::mentors::{self as app, ListMentors, NewMentor};
 use crate::domain::codes::{Collection, organisation_name};
 use crate::domain::{Invalid, text};
 use crate::error::{Error, Result};

@@ -1,7 +1,7 @@
 //! Transport: the generated `Federation` trait, one line per RPC handing
 //! the request to its resource's handler. Every handler parses its request
 //! into a command (`TryFrom`, every field violation at once, before any
-//! I/O), calls the use case (`crate::app`), and renders what it returns.
+//! I/O), calls the use case (`crate::application`), and renders what it returns.
 
 mod activities;
 mod applications;
@@ -11,6 +11,7 @@ mod mentors;
 mod organisations;
 mod parse;
 mod people;
+mod privacy;
 mod programmes;
 mod proposals;
 mod referrals;
@@ -25,7 +26,7 @@ mod words;
 use flatgov_proto::federation::v1 as proto;
 use flatgov_proto::federation::v1::federation_server::Federation;
 
-use crate::app::App;
+use crate::application::App;
 
 /// The federation's gRPC service.
 #[derive(Clone)]
@@ -68,6 +69,8 @@ flatgov_grpc::dispatch! {
         fn update_person(proto::UpdatePersonRequest) -> proto::Person => people::update_person;
         fn get_person(proto::GetPersonRequest) -> proto::Person => people::get_person;
         fn list_people(proto::ListPeopleRequest) -> proto::ListPeopleResponse => people::list_people;
+        fn withdraw_consent(proto::WithdrawConsentRequest) -> proto::Person => privacy::withdraw_consent;
+        fn export_personal_data(proto::ExportPersonalDataRequest) -> proto::ExportPersonalDataResponse => privacy::export_personal_data;
         fn create_sharing_request(proto::CreateSharingRequestRequest) -> proto::SharingRequest => sharing_requests::create_sharing_request;
         fn get_sharing_request(proto::GetSharingRequestRequest) -> proto::SharingRequest => sharing_requests::get_sharing_request;
         fn list_sharing_requests(proto::ListSharingRequestsRequest) -> proto::ListSharingRequestsResponse => sharing_requests::list_sharing_requests;

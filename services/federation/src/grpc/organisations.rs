@@ -8,7 +8,7 @@ use flatgov_proto::federation::v1 as proto;
 
 use super::FederationService;
 use super::parse::{self, Listing, finish};
-use crate::app::organisations::{
+use crate::application::organisations::{
     self as app, ListOrganisations, NewOrganisation, UpdateOrganisation,
 };
 use crate::domain::codes::{OrganisationCode, organisation_name};

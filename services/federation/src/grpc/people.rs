@@ -10,9 +10,9 @@ use flatgov_proto::federation::v1 as proto;
 use uuid::Uuid;
 
 use super::FederationService;
-use super::parse::{self, Listing, finish};
+use super::parse::{self, Listing, Received, finish};
 use super::words::{self, ProtoWord};
-use crate::app::people::{
+use crate::application::people::{
     self as app, Consent, ListPeople, NewPerson, People, Person, UpdatePerson,
 };
 use crate::domain::codes::{Collection, organisation_name};
@@ -37,7 +37,10 @@ pub fn render_consent(
     })
 }
 
-fn render(row: PersonRow, registrations: &[PersonRegistrationRow]) -> Result<proto::Person> {
+pub(super) fn render(
+    row: PersonRow,
+    registrations: &[PersonRegistrationRow],
+) -> Result<proto::Person> {
     let registrations = registrations
         .iter()
         .filter(|registration| registration.person == row.id)
@@ -59,8 +62,14 @@ fn render(row: PersonRow, registrations: &[PersonRegistrationRow]) -> Result<pro
         name: Collection::People.name(row.id),
         full_name: row.full_name,
         id_number_masked: row.id_number_masked,
-        gender: Gender::from_stored(&row.gender)?.to_proto(),
-        birth_date: row.birth_date.format("%Y-%m-%d").to_string(),
+        gender: match &row.gender {
+            Some(gender) => Gender::from_stored(gender)?.to_proto(),
+            None => proto::Gender::Unspecified as i32,
+        },
+        birth_date: row
+            .birth_date
+            .map(|date| date.format("%Y-%m-%d").to_string())
+            .unwrap_or_default(),
         phone: row.phone,
         address: row.address,
         block_code: row.block_code.unwrap_or_default(),
@@ -69,6 +78,16 @@ fn render(row: PersonRow, registrations: &[PersonRegistrationRow]) -> Result<pro
         registrations,
         create_time: Some(timestamp(row.created_at)),
         update_time: Some(timestamp(row.updated_at)),
+        consent_withdraw_time: row.consent_withdrawn_at.map(timestamp),
+        erase_time: row.erased_at.map(timestamp),
+        erasure_reason: match row.erasure_reason.as_deref() {
+            None => proto::ErasureReason::Unspecified as i32,
+            Some("consent_withdrawn") => proto::ErasureReason::ConsentWithdrawn as i32,
+            Some("retention_expired") => proto::ErasureReason::RetentionExpired as i32,
+            Some(other) => {
+                return Err(Error::Corrupt(format!("unknown erasure reason {other}")));
+            }
+        },
     })
 }
 
@@ -139,11 +158,11 @@ fn parse_categories(values: &[i32]) -> std::result::Result<Vec<DifficultyCategor
     words::list(values)
 }
 
-impl TryFrom<proto::RegisterPersonRequest> for NewPerson {
+impl TryFrom<Received<proto::RegisterPersonRequest>> for NewPerson {
     type Error = Error;
 
-    fn try_from(request: proto::RegisterPersonRequest) -> Result<Self> {
-        let now = Utc::now();
+    fn try_from(received: Received<proto::RegisterPersonRequest>) -> Result<Self> {
+        let Received { request, now } = received;
         let mut violations = Violations::new();
         let retry = parse::retry(
             &mut violations,
@@ -274,7 +293,7 @@ pub async fn register_person(
     access: &Access,
     request: proto::RegisterPersonRequest,
 ) -> Result<proto::Person> {
-    let person = NewPerson::try_from(request)?;
+    let person = NewPerson::try_from(Received::at(request, service.app.now()))?;
     render_one(app::register(&service.app, access, person).await?)
 }
 

@@ -12,8 +12,8 @@ use super::FederationService;
 use super::parse::{self, Listing, count, finish, outcome};
 use super::words::{self, ProtoWord};
 use crate::access;
-use crate::app::Checked;
-use crate::app::programmes::{self as app, ListProgrammes, NewProgramme, ProgrammeFields};
+use crate::application::Checked;
+use crate::application::programmes::{self as app, ListProgrammes, NewProgramme, ProgrammeFields};
 use crate::domain::codes::{
     Collection, OrganisationCode, organisation_name, parse_organisation_reference,
 };

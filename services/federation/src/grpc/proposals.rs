@@ -1,6 +1,5 @@
 //! Joint proposals.
 
-use chrono::Utc;
 use flatgov_auth::policy::Access;
 use flatgov_grpc::error::Violations;
 use flatgov_grpc::idempotency::Fingerprint;
@@ -10,10 +9,10 @@ use flatgov_proto::federation::v1 as proto;
 use uuid::Uuid;
 
 use super::FederationService;
-use super::parse::{self, Listing, finish};
+use super::parse::{self, Listing, Received, finish};
 use super::words::{self, ProtoWord};
 use crate::access;
-use crate::app::proposals::{self as app, Answer, ListProposals, NewProposal, Proposals};
+use crate::application::proposals::{self as app, Answer, ListProposals, NewProposal, Proposals};
 use crate::domain::codes::{Collection, organisation_name};
 use crate::domain::kinds::{Addressee, ProposalState, ResponseKind};
 use crate::domain::text;
@@ -109,11 +108,11 @@ struct AnswerReceived {
     answer: Answer,
 }
 
-impl TryFrom<proto::RecordProposalResponseRequest> for AnswerReceived {
+impl TryFrom<Received<proto::RecordProposalResponseRequest>> for AnswerReceived {
     type Error = Error;
 
-    fn try_from(request: proto::RecordProposalResponseRequest) -> Result<Self> {
-        let now = Utc::now();
+    fn try_from(received: Received<proto::RecordProposalResponseRequest>) -> Result<Self> {
+        let Received { request, now } = received;
         let mut violations = Violations::new();
         let id = violations.check("name", Collection::Proposals.parse(&request.name));
         let kind = violations.check("kind", words::required(request.kind));
@@ -212,7 +211,7 @@ pub async fn record_proposal_response(
     access: &Access,
     request: proto::RecordProposalResponseRequest,
 ) -> Result<proto::Proposal> {
-    let received = AnswerReceived::try_from(request)?;
+    let received = AnswerReceived::try_from(Received::at(request, service.app.now()))?;
     render_one(
         access,
         app::record_answer(&service.app, access, received.proposal, received.answer).await?,

@@ -12,7 +12,7 @@ use super::parse::{self, Listing, finish};
 use super::support_plans::parse_plan;
 use super::words::{self, ProtoWord};
 use crate::access;
-use crate::app::referrals::{self as app, Decision, ListReferrals};
+use crate::application::referrals::{self as app, Decision, ListReferrals};
 use crate::domain::codes::{CaseName, Collection, DivisionCode, DivisionLevel, organisation_name};
 use crate::domain::kinds::ReferralState;
 use crate::domain::{Invalid, text};

@@ -12,7 +12,7 @@ use super::FederationService;
 use super::parse::{self, Listing, count, finish};
 use super::words::{self, ProtoWord};
 use crate::access;
-use crate::app::registrations::{self as app, ListRegistrations, Register, RegistrationId};
+use crate::application::registrations::{self as app, ListRegistrations, Register, RegistrationId};
 use crate::domain::codes::Collection;
 use crate::domain::kinds::RegistrationStatus;
 use crate::domain::text;

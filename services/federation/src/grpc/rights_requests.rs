@@ -11,7 +11,9 @@ use uuid::Uuid;
 use super::FederationService;
 use super::parse::{self, Listing, finish};
 use super::words::{self, ProtoWord};
-use crate::app::rights::{self as app, ListRightsRequests, NewRightsRequest, RightsRequests, Step};
+use crate::application::rights::{
+    self as app, ListRightsRequests, NewRightsRequest, RightsRequests, Step,
+};
 use crate::domain::codes::{CaseName, Collection, organisation_name, parse_organisation_reference};
 use crate::domain::kinds::{
     RightsActionKind, RightsCategory, RightsChannel, RightsOutcome, RightsRequestState,

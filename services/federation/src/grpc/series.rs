@@ -8,7 +8,7 @@ use flatgov_proto::federation::v1 as proto;
 
 use super::FederationService;
 use super::parse::{self, Listing, finish};
-use crate::app::series::{self as app, ListSeries, NewSeries};
+use crate::application::series::{self as app, ListSeries, NewSeries};
 use crate::domain::codes::{SeriesCode, organisation_name, parse_series_name, series_name};
 use crate::domain::text;
 use crate::error::{Error, Result};

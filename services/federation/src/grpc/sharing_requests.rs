@@ -1,6 +1,5 @@
 //! Requests to share a person's record with another member organisation.
 
-use chrono::Utc;
 use flatgov_auth::policy::Access;
 use flatgov_grpc::error::Violations;
 use flatgov_grpc::idempotency::Fingerprint;
@@ -10,10 +9,10 @@ use flatgov_proto::federation::v1 as proto;
 use uuid::Uuid;
 
 use super::FederationService;
-use super::parse::{self, Listing, finish};
+use super::parse::{self, Listing, Received, finish};
 use super::people::{parse_consent, parse_id_number, render_consent};
 use super::words::{self, ProtoWord};
-use crate::app::sharing::{
+use crate::application::sharing::{
     self as app, Decide, ListSharingRequests, NewSharingRequest, Shared, name,
 };
 use crate::domain::codes::{Collection, organisation_name};
@@ -60,11 +59,11 @@ fn named(value: &str) -> Result<Uuid> {
     finish(violations, || id)
 }
 
-impl TryFrom<proto::CreateSharingRequestRequest> for NewSharingRequest {
+impl TryFrom<Received<proto::CreateSharingRequestRequest>> for NewSharingRequest {
     type Error = Error;
 
-    fn try_from(request: proto::CreateSharingRequestRequest) -> Result<Self> {
-        let now = Utc::now();
+    fn try_from(received: Received<proto::CreateSharingRequestRequest>) -> Result<Self> {
+        let Received { request, now } = received;
         let mut violations = Violations::new();
         let retry = parse::retry(
             &mut violations,
@@ -117,7 +116,7 @@ pub async fn create_sharing_request(
     access: &Access,
     request: proto::CreateSharingRequestRequest,
 ) -> Result<proto::SharingRequest> {
-    let request = NewSharingRequest::try_from(request)?;
+    let request = NewSharingRequest::try_from(Received::at(request, service.app.now()))?;
     render(app::create(&service.app, access, request).await?)
 }
 

@@ -10,7 +10,9 @@ use super::FederationService;
 use super::organisations::parse_name as parse_organisation_name;
 use super::parse::{self, Listing, finish};
 use super::words;
-use crate::app::staff::{self as app, ListStaff, NewStaff, StaffName, UpdateStaff, staff_name};
+use crate::application::staff::{
+    self as app, ListStaff, NewStaff, StaffName, UpdateStaff, staff_name,
+};
 use crate::domain::codes::{OrganisationCode, organisation_name, parse_organisation_reference};
 use crate::domain::kinds::StaffPermission;
 use crate::domain::{Invalid, text};

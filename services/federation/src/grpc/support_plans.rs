@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use chrono::Utc;
 use flatgov_auth::policy::Access;
 use flatgov_grpc::error::Violations;
 use flatgov_grpc::idempotency::Fingerprint;
@@ -12,9 +11,9 @@ use flatgov_proto::federation::v1 as proto;
 use uuid::Uuid;
 
 use super::FederationService;
-use super::parse::{self, Listing, finish};
+use super::parse::{self, Listing, Received, finish};
 use super::words::{self, ProtoWord};
-use crate::app::support_plans::{
+use crate::application::support_plans::{
     self as app, AddMeasure, ClosePlan, ListPlans, ListVisits, LogVisit, MeasureInput, MeasureView,
     NewPlan, PlanInput, Plans, RecordDelivery, measure_name, plan_name,
 };
@@ -57,7 +56,7 @@ fn render_measure_view((row, deliveries): MeasureView) -> Result<proto::SupportM
 }
 
 /// Plans with their measures and deliveries, in the order given.
-fn render(plans: Plans) -> Result<Vec<proto::SupportPlan>> {
+pub(super) fn render(plans: Plans) -> Result<Vec<proto::SupportPlan>> {
     let mut by_plan: HashMap<Uuid, Vec<proto::SupportMeasure>> = HashMap::new();
     for measure in &plans.measures {
         by_plan
@@ -103,7 +102,7 @@ fn render_one(plans: Plans) -> Result<proto::SupportPlan> {
         .ok_or_else(|| Error::Corrupt("a support plan read went missing".into()))
 }
 
-fn render_visit(row: VisitRow) -> Result<proto::Visit> {
+pub(super) fn render_visit(row: VisitRow) -> Result<proto::Visit> {
     Ok(proto::Visit {
         name: Collection::SupportPlans.child_name(row.plan, Collection::Visits, row.id),
         support_plan: plan_name(row.plan),
@@ -271,11 +270,11 @@ impl TryFrom<proto::AddSupportMeasureRequest> for AddMeasure {
     }
 }
 
-impl TryFrom<proto::RecordDeliveryRequest> for RecordDelivery {
+impl TryFrom<Received<proto::RecordDeliveryRequest>> for RecordDelivery {
     type Error = Error;
 
-    fn try_from(request: proto::RecordDeliveryRequest) -> Result<Self> {
-        let now = Utc::now();
+    fn try_from(received: Received<proto::RecordDeliveryRequest>) -> Result<Self> {
+        let Received { request, now } = received;
         let mut violations = Violations::new();
         let retry = parse::retry(
             &mut violations,
@@ -310,11 +309,11 @@ impl TryFrom<proto::RecordDeliveryRequest> for RecordDelivery {
     }
 }
 
-impl TryFrom<proto::LogVisitRequest> for LogVisit {
+impl TryFrom<Received<proto::LogVisitRequest>> for LogVisit {
     type Error = Error;
 
-    fn try_from(request: proto::LogVisitRequest) -> Result<Self> {
-        let now = Utc::now();
+    fn try_from(received: Received<proto::LogVisitRequest>) -> Result<Self> {
+        let Received { request, now } = received;
         let mut violations = Violations::new();
         let retry = parse::retry(
             &mut violations,
@@ -449,7 +448,7 @@ pub async fn record_delivery(
     access: &Access,
     request: proto::RecordDeliveryRequest,
 ) -> Result<proto::SupportMeasure> {
-    let delivery = RecordDelivery::try_from(request)?;
+    let delivery = RecordDelivery::try_from(Received::at(request, service.app.now()))?;
     render_measure_view(app::record_delivery(&service.app, access, delivery).await?)
 }
 
@@ -458,7 +457,7 @@ pub async fn log_visit(
     access: &Access,
     request: proto::LogVisitRequest,
 ) -> Result<proto::Visit> {
-    let visit = LogVisit::try_from(request)?;
+    let visit = LogVisit::try_from(Received::at(request, service.app.now()))?;
     render_visit(app::log_visit(&service.app, access, visit).await?)
 }
 

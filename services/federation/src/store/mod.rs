@@ -1,6 +1,6 @@
 //! SQL. Functions take a connection (or a transaction's connection) and
 //! return rows, or a [`StoreError`] saying what they were doing; the use
-//! cases (`crate::app`) decide what the rows mean.
+//! cases (`crate::application`) decide what the rows mean.
 
 pub mod activities;
 pub mod indicators;
@@ -8,6 +8,7 @@ pub mod innovation;
 pub mod organisations;
 pub mod people;
 pub mod plans;
+pub mod privacy;
 pub mod proposals;
 pub mod referrals;
 pub mod rights;

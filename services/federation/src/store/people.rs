@@ -27,8 +27,10 @@ pub struct PersonRow {
     pub id: Uuid,
     pub full_name: String,
     pub id_number_masked: String,
-    pub gender: String,
-    pub birth_date: NaiveDate,
+    /// `None` once the record is erased.
+    pub gender: Option<String>,
+    /// `None` once the record is erased.
+    pub birth_date: Option<NaiveDate>,
     pub phone: String,
     pub address: String,
     pub block_code: Option<String>,
@@ -36,11 +38,18 @@ pub struct PersonRow {
     pub circumstances: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the person withdrew their consent to the register.
+    pub consent_withdrawn_at: Option<DateTime<Utc>>,
+    /// When the record was anonymised, and why (`consent_withdrawn`,
+    /// `retention_expired`).
+    pub erased_at: Option<DateTime<Utc>>,
+    pub erasure_reason: Option<String>,
 }
 
-const PERSON_COLUMNS: &str =
+pub(super) const PERSON_COLUMNS: &str =
     "p.id, p.full_name, p.id_number_masked, p.gender, p.birth_date, p.phone, p.address,
-     p.block_code, p.categories, p.circumstances, p.created_at, p.updated_at";
+     p.block_code, p.categories, p.circumstances, p.created_at, p.updated_at,
+     p.consent_withdrawn_at, p.erased_at, p.erasure_reason";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PersonRegistrationRow {
@@ -336,7 +345,7 @@ pub struct AssessmentRow {
     pub summary: String,
 }
 
-const ASSESSMENT_COLUMNS: &str =
+pub(super) const ASSESSMENT_COLUMNS: &str =
     "id, person, organisation, assessed_by, assessed_at, needs, summary";
 
 pub async fn get_assessment(

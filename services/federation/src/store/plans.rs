@@ -29,7 +29,7 @@ pub struct PlanRow {
     pub close_note: String,
 }
 
-const PLAN_SELECT: &str = "
+pub(super) const PLAN_SELECT: &str = "
     select s.id, s.person, s.lead_organisation, s.referral, f.case_name, s.assessment, s.goal, s.state,
            s.review_at, s.created_by, s.created_at, s.closed_at, s.close_note
     from support_plans s left join referrals f on f.id = s.referral";
@@ -270,7 +270,8 @@ pub struct VisitRow {
     pub notes: String,
 }
 
-const VISIT_COLUMNS: &str = "id, plan, organisation, visited_by, kind, visited_at, notes";
+pub(super) const VISIT_COLUMNS: &str =
+    "id, plan, organisation, visited_by, kind, visited_at, notes";
 
 pub async fn get_visit(connection: &mut PgConnection, id: Uuid) -> Result<Option<VisitRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(

@@ -241,6 +241,7 @@ pub async fn decide(app: &App, access: &Access, id: Uuid, decision: Decide) -> R
     let row = shared.request;
     let (state, decline_reason) = match &decision {
         Decide::Approve => {
+            access::require_processable(&mut transaction, row.person).await?;
             // The requester holds the record from now on, with the consent
             // the person gave for it.
             insert_person_registration(

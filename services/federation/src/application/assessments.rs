@@ -135,7 +135,7 @@ pub async fn create(
         return replay(app, access, &register, &remembered).await;
     }
     register
-        .require_person(&mut transaction, assessment.person)
+        .require_processable(&mut transaction, assessment.person)
         .await?;
     let id = Uuid::now_v7();
     let assessment_name = name(assessment.person, id);

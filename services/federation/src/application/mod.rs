@@ -16,6 +16,7 @@ pub mod indicators;
 pub mod mentors;
 pub mod organisations;
 pub mod people;
+pub mod privacy;
 pub mod programmes;
 pub mod proposals;
 pub mod referrals;
@@ -57,6 +58,11 @@ impl App {
             identity,
             clock,
         }
+    }
+
+    /// The time now, by the service's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
     }
 
     async fn begin(

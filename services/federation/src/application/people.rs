@@ -218,7 +218,7 @@ pub async fn update(app: &App, access: &Access, update: UpdatePerson) -> Result<
         .audit()
         .resource(Collection::People.name(update.person));
     register
-        .require_person(&mut transaction, update.person)
+        .require_processable(&mut transaction, update.person)
         .await?;
     store::update_person(&mut transaction, update.person, &update.changes).await?;
     let answer = load(&mut transaction, update.person).await?;

@@ -196,6 +196,7 @@ async fn aggregate(
         return Err(not_found(id));
     }
     let row = reachable(connection, access, register, id).await?;
+    access::require_processable(connection, row.person).await?;
     let measures = store::measures(connection, &[id])
         .await?
         .into_iter()
@@ -333,7 +334,9 @@ pub(super) async fn create_plan(
 ) -> Result<()> {
     let actor = register.actor();
     let prefix = &plan.prefix;
-    register.require_person(transaction, plan.person).await?;
+    register
+        .require_processable(transaction, plan.person)
+        .await?;
     let mut found = Violations::new();
     if let Some(assessment) = plan.assessment
         && people::get_assessment(transaction, assessment)
@@ -646,18 +649,43 @@ pub async fn close(app: &App, access: &Access, close: ClosePlan) -> Result<Plans
         organisation: actor.organisation.as_str(),
         subject: &actor.subject,
     };
-    let now = app.clock.now();
+    close_aggregate(
+        &mut transaction,
+        &row,
+        &plan,
+        acting,
+        close.state,
+        &close.note,
+        app.clock.now(),
+    )
+    .await?;
+    let answer = load(&mut transaction, close.plan).await?;
+    commit(transaction, access, "closing a support plan").await?;
+    tracing::info!(support_plan = %close.plan, state = %close.state, "support plan closed");
+    Ok(answer)
+}
+
+/// Closes a loaded plan as `acting`, with its records and SupportPlanClosed.
+async fn close_aggregate(
+    transaction: &mut PgConnection,
+    row: &PlanRow,
+    plan: &Plan,
+    acting: Actor<'_>,
+    state: SupportPlanState,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let records = plan
         .apply(
             acting,
             Command::Close {
-                state: close.state,
-                note: close.note.clone(),
+                state,
+                note: note.to_owned(),
                 at: now,
             },
         )
-        .map_err(|refusal| refused(close.plan, refusal, "plan"))?;
-    store::save(&mut transaction, close.plan, &records).await?;
+        .map_err(|refusal| refused(row.id, refusal, "plan"))?;
+    store::save(transaction, row.id, &records).await?;
     for record in &records {
         if let Record::Closed {
             state,
@@ -668,9 +696,9 @@ pub async fn close(app: &App, access: &Access, close: ClosePlan) -> Result<Plans
         } = record
         {
             events::support_plan_closed(
-                &mut transaction,
+                transaction,
                 PlanClosed {
-                    plan: close.plan,
+                    plan: row.id,
                     lead_organisation: &row.lead_organisation,
                     case: row.case_name.as_deref(),
                     state: state.as_str(),
@@ -682,11 +710,67 @@ pub async fn close(app: &App, access: &Access, close: ClosePlan) -> Result<Plans
             .await?;
         }
     }
-    let answer = load(&mut transaction, close.plan).await?;
-    commit(transaction, access, "closing a support plan").await?;
-    tracing::info!(support_plan = %close.plan, state = %close.state, "support plan closed");
-    Ok(answer)
+    Ok(())
 }
+
+/// Ends every active plan for `person`, whose consent was withdrawn, as
+/// their lead organisation would (undelivered measures withdrawn,
+/// SupportPlanClosed published): support cannot go on without consent.
+/// `subject` is the staff member who recorded the withdrawal.
+pub(super) async fn end_for_withdrawal(
+    transaction: &mut PgConnection,
+    access: &Access,
+    person: Uuid,
+    subject: &str,
+    now: DateTime<Utc>,
+) -> Result<usize> {
+    let plans = crate::store::privacy::active_plans(transaction, person).await?;
+    for id in &plans {
+        if !store::lock_plan(transaction, *id).await? {
+            return Err(not_found(*id));
+        }
+        let row = store::get_plan(transaction, *id)
+            .await?
+            .ok_or_else(|| not_found(*id))?;
+        let measures = store::measures(transaction, &[*id])
+            .await?
+            .into_iter()
+            .map(|measure| {
+                Ok(support_plan::Measure {
+                    id: measure.id,
+                    kind: MeasureKind::from_stored(&measure.kind)?,
+                    state: MeasureState::from_stored(&measure.state)?,
+                    organisation: measure.organisation,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let plan = Plan {
+            id: *id,
+            lead: row.lead_organisation.clone(),
+            state: SupportPlanState::from_stored(&row.state)?,
+            measures,
+        };
+        let acting = Actor {
+            organisation: row.lead_organisation.as_str(),
+            subject,
+        };
+        close_aggregate(
+            transaction,
+            &row,
+            &plan,
+            acting,
+            SupportPlanState::Ended,
+            CONSENT_WITHDRAWN_NOTE,
+            now,
+        )
+        .await?;
+        access.audit().resource(plan_name(*id));
+    }
+    Ok(plans.len())
+}
+
+/// The closing note of a plan ended by a withdrawal of consent.
+const CONSENT_WITHDRAWN_NOTE: &str = "本人撤回同意，帮扶终止";
 
 pub async fn get(app: &App, access: &Access, id: Uuid) -> Result<Plans> {
     let mut connection = app.connection("reading a support plan").await?;

@@ -31,6 +31,8 @@ mod one_trace;
 mod disputes;
 #[path = "journeys/feedback.rs"]
 mod feedback;
+#[path = "journeys/follow_through.rs"]
+mod follow_through;
 
 use flatgov_journeys::{Platform, SERVICES};
 use tonic_health::pb::health_check_response::ServingStatus;

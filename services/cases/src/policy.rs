@@ -50,7 +50,7 @@ pub static POLICY: Policy = Policy {
     rules: &RULES,
 };
 
-const RULES: [Rule; 23] = [
+const RULES: [Rule; 24] = [
     // Residents report through their app, block teams from patrols and
     // walk-ins in their block, the platforms and departments from any
     // channel; the Open311 gateway relays civic apps' reports.
@@ -124,6 +124,11 @@ const RULES: [Rule; 23] = [
     rpc("UnparkCase").grants(PLATFORM_DECIDES).writes(),
     rpc("ScheduleMeeting").grants(PLATFORM_DECIDES).writes(),
     rpc("RecordMeetingDecision")
+        .grants(PLATFORM_DECIDES)
+        .writes(),
+    // The platform follows the meeting's actions through (督办) and records
+    // each one done.
+    rpc("CompleteMeetingAction")
         .grants(PLATFORM_DECIDES)
         .writes(),
     // Meetings are the staff's business: not the reporter's.

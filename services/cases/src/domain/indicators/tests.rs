@@ -364,7 +364,7 @@ fn parked_cases_age_from_when_they_entered_the_register_even_after_a_review_keep
         .then(
             dispatcher(),
             park(NaiveDate::from_ymd_opt(2025, 9, 1).unwrap()),
-            20 * DAY,
+            25 * DAY,
         );
     let indicators = total(&[&old, &recent], 50 * DAY);
     assert_eq!(indicators.parked, 2);

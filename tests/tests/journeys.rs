@@ -37,6 +37,8 @@ mod feedback;
 mod on_duty;
 #[path = "journeys/privacy.rs"]
 mod privacy;
+#[path = "journeys/follow_through.rs"]
+mod follow_through;
 
 use flatgov_journeys::{Platform, SERVICES};
 use tonic_health::pb::health_check_response::ServingStatus;

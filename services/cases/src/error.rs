@@ -48,6 +48,12 @@ impl From<Vec<FieldViolation>> for Error {
     }
 }
 
+impl From<grpc_error::Violations> for Error {
+    fn from(violations: grpc_error::Violations) -> Self {
+        Error::Invalid(violations.into_vec())
+    }
+}
+
 /// A lifecycle refusal about *who* acts (not the state) is PERMISSION_DENIED, said
 /// without naming the assignee or anyone else; one about the state is
 /// FAILED_PRECONDITION naming the state.

@@ -230,6 +230,46 @@ pub fn overdue(
     }
 }
 
+/// `CaseParkingReviewReminded`: the register's review date returned the case (`record`).
+pub fn parking_review_reminded(
+    stored: &StoredCase,
+    record: &TransitionRecord,
+    review_on: &str,
+) -> proto::CaseParkingReviewReminded {
+    proto::CaseParkingReviewReminded {
+        transition: Some(transition(stored, record)),
+        review_on: review_on.to_owned(),
+        platform: stored
+            .block()
+            .map(|block| format!("subdistricts/{}", block.subdistrict()))
+            .unwrap_or_default(),
+        assignee: stored
+            .case
+            .assignment()
+            .map(assignee_of)
+            .unwrap_or_default(),
+    }
+}
+
+/// `MeetingActionOverdue` for an action found open after its deadline.
+pub fn meeting_action_overdue(
+    due: &crate::store::DueAction,
+    meeting: &str,
+    at: DateTime<Utc>,
+    escalated: bool,
+) -> proto::MeetingActionOverdue {
+    proto::MeetingActionOverdue {
+        action: due.action.name(meeting),
+        meeting: meeting.to_owned(),
+        case: due.case_id.resource_name(),
+        subdistrict_code: due.subdistrict_code.clone(),
+        owner: due.action.owner.clone(),
+        due: Some(convert::timestamp(due.action.due)),
+        overdue_at: Some(convert::timestamp(at)),
+        escalated,
+    }
+}
+
 /// Writes the events of `records` (already applied to `stored`) to the outbox.
 pub async fn publish_records(
     connection: &mut PgConnection,
@@ -424,6 +464,9 @@ pub async fn publish_records(
                 let reason = match cause {
                     EscalationCause::Overdue { .. } => proto::EscalationReason::Overdue,
                     EscalationCause::Manual => proto::EscalationReason::Manual,
+                    EscalationCause::MeetingActionOverdue { .. } => {
+                        proto::EscalationReason::MeetingActionOverdue
+                    }
                 };
                 let event = escalated(
                     stored,

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use flatgov_auth::Role;
 use flatgov_auth::policy::{Access, Resource, Scope};
-use flatgov_grpc::error::FieldViolation;
+use flatgov_grpc::error::Violations;
 use flatgov_grpc::idempotency::{self, Fingerprint, IdempotencyError};
 use flatgov_grpc::request_id::RequestId;
 use flatgov_proto::cases::v1 as proto;
@@ -90,11 +90,19 @@ fn attachment(text: &str) -> Result<String, String> {
     Ok(trimmed.to_owned())
 }
 
-/// Validates everything a report carries, collecting every problem.
-pub fn validate(request: &proto::ReportCaseRequest) -> Result<Report, Vec<FieldViolation>> {
-    let mut violations = Vec::new();
-    let mut violation =
-        |field: &str, description: String| violations.push(FieldViolation::new(field, description));
+/// A report parsed from the request: every field checked, every problem named at once
+/// (the same shape as every other handler's request conversion).
+impl TryFrom<&proto::ReportCaseRequest> for Report {
+    type Error = Violations;
+
+    fn try_from(request: &proto::ReportCaseRequest) -> Result<Self, Violations> {
+        parse_report(request)
+    }
+}
+
+fn parse_report(request: &proto::ReportCaseRequest) -> Result<Report, Violations> {
+    let mut violations = Violations::new();
+    let mut violation = |field: &str, description: String| violations.add(field, description);
 
     let request_id = match RequestId::parse_optional(&request.request_id) {
         Ok(request_id) => request_id,
@@ -624,6 +632,7 @@ pub fn response(access: &Access, intake: &Intake, now: DateTime<Utc>) -> proto::
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flatgov_grpc::error::FieldViolation;
 
     fn request() -> proto::ReportCaseRequest {
         proto::ReportCaseRequest {
@@ -645,6 +654,11 @@ mod tests {
             anonymous: false,
             urgent: false,
         }
+    }
+
+    /// The parsed report, or every violation.
+    fn validate(request: &proto::ReportCaseRequest) -> Result<Report, Vec<FieldViolation>> {
+        Report::try_from(request).map_err(Violations::into_vec)
     }
 
     fn fields(violations: Vec<FieldViolation>) -> Vec<String> {

@@ -126,6 +126,11 @@ const RULES: [Rule; 24] = [
     rpc("RecordMeetingDecision")
         .grants(PLATFORM_DECIDES)
         .writes(),
+    // The platform follows the meeting's actions through (督办) and records
+    // each one done.
+    rpc("CompleteMeetingAction")
+        .grants(PLATFORM_DECIDES)
+        .writes(),
     // Meetings are the staff's business: not the reporter's.
     rpc("ListMeetings").grants(&[
         allow(BLOCK_TEAM, Scope::OwnBlock),

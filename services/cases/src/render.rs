@@ -319,6 +319,7 @@ pub fn record(record: &TransitionRecord) -> proto::CaseRecord {
             let cause = match cause {
                 EscalationCause::Overdue { deadline } => format!("overdue_{deadline}"),
                 EscalationCause::Manual => "manual".to_owned(),
+                EscalationCause::MeetingActionOverdue { .. } => "meeting_action_overdue".to_owned(),
             };
             details.insert("cause".into(), cause);
             assignment_details(&mut details, assignment);
@@ -385,10 +386,18 @@ pub fn meeting(meeting: &MeetingRow) -> proto::Meeting {
         actions: meeting
             .actions
             .iter()
-            .map(|(description, owner, due)| proto::MeetingAction {
-                description: description.clone(),
-                owner: owner.clone(),
-                due: Some(convert::timestamp(*due)),
+            .map(|action| proto::MeetingAction {
+                description: action.description.clone(),
+                owner: action.owner.clone(),
+                due: Some(convert::timestamp(action.due)),
+                name: action.name(&meeting.name()),
+                state: match action.state.as_str() {
+                    "done" => proto::MeetingActionState::Done,
+                    "overdue" => proto::MeetingActionState::Overdue,
+                    _ => proto::MeetingActionState::Open,
+                } as i32,
+                done_time: action.done_at.map(convert::timestamp),
+                overdue_time: action.overdue_at.map(convert::timestamp),
             })
             .collect(),
         attendees: meeting.attendees.clone(),
@@ -485,5 +494,13 @@ pub fn indicator_group(key: String, indicators: &Indicators) -> proto::Indicator
         disputes_resolved: indicators.disputes_resolved,
         hazards_resolved: indicators.hazards_resolved,
         monthly: indicators.monthly.iter().map(monthly_rates).collect(),
+        parked_aging: Some(proto::ParkedAging {
+            under_30_days: indicators.parked_aging.under_30_days,
+            from_30_to_90_days: indicators.parked_aging.from_30_to_90_days,
+            from_90_to_180_days: indicators.parked_aging.from_90_to_180_days,
+            over_180_days: indicators.parked_aging.over_180_days,
+            oldest: indicators.parked_aging.oldest.map(convert::duration),
+        }),
+        overdue_meeting_actions: indicators.overdue_meeting_actions,
     }
 }

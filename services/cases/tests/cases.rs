@@ -1475,14 +1475,17 @@ async fn the_platform_holds_a_meeting_grants_an_extension_and_parks_what_cannot_
                         description: "更换灯杆".into(),
                         owner: "departments/urban_management".into(),
                         due: Some(due),
+                        ..Default::default()
                     },
                     proto::MeetingAction {
                         description: "通知居民".into(),
                         owner: format!("staff/{GOVERNOR}"),
                         due: Some(due),
+                        ..Default::default()
                     },
                 ],
                 attendees: vec!["departments/urban_management".into()],
+                outcome: None,
             },
             &world.dispatcher(),
         ))

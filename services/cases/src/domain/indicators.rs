@@ -40,7 +40,11 @@
 //! - **whistle rate**: work cases that were at the whistle tier at any point (triage,
 //!   dispatch, escalation, reassignment, reclassification) ÷ work cases triaged.
 //! - `overdue`: work cases with at least one lapsed deadline (acceptance or resolution).
-//! - `parked`: work cases in the 挂账 register at `as_of`.
+//! - `parked`: work cases in the 挂账 register at `as_of`; **parked aging** sorts them by
+//!   the time since they entered the register (a review that keeps a case there does not
+//!   restart its age): under 30 days, 30–90, 90–180, over 180, and the oldest.
+//! - `overdue_meeting_actions`: not from the records but from the meetings (the API adds
+//!   it, [`Indicators::empty`] giving a group that has no case of its own).
 //! - `me_too_reports`: reports linked to cohort cases ("me too"), by `as_of`.
 //! - **time to accept**: from the report to the first acceptance, over work cases accepted.
 //! - **time to resolve**: from the report to the resolution that the first passed
@@ -379,6 +383,50 @@ pub struct Indicators {
     pub hazards_resolved: u32,
     /// Month by month, oldest first.
     pub monthly: Vec<MonthlyRates>,
+    /// How long the parked cases have been in the register.
+    pub parked_aging: ParkedAging,
+    /// Meeting actions not done by their deadline (filled in by the API).
+    pub overdue_meeting_actions: u32,
+}
+
+impl Indicators {
+    /// The indicators of a group without cases in the cohort (e.g. a department that
+    /// owns only overdue meeting actions).
+    pub fn empty(period: &Period) -> Self {
+        indicators_of(&[], &months_of(period))
+    }
+}
+
+/// Cases in the register by time since they entered it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParkedAging {
+    /// Less than 30 days.
+    pub under_30_days: u32,
+    /// 30 days to less than 90.
+    pub from_30_to_90_days: u32,
+    /// 90 days to less than 180.
+    pub from_90_to_180_days: u32,
+    /// 180 days or more.
+    pub over_180_days: u32,
+    /// The longest time any has been there.
+    pub oldest: Option<TimeDelta>,
+}
+
+impl ParkedAging {
+    fn of(ages: impl IntoIterator<Item = TimeDelta>) -> Self {
+        let mut aging = ParkedAging::default();
+        for age in ages {
+            let bucket = match age.num_days() {
+                ..30 => &mut aging.under_30_days,
+                30..90 => &mut aging.from_30_to_90_days,
+                90..180 => &mut aging.from_90_to_180_days,
+                _ => &mut aging.over_180_days,
+            };
+            *bucket += 1;
+            aging.oldest = Some(aging.oldest.map_or(age, |oldest| oldest.max(age)));
+        }
+        aging
+    }
 }
 
 /// What one case's records say, as of the query's `as_of`.
@@ -403,6 +451,10 @@ struct CaseOutcome {
     acceptance_lapsed: bool,
     resolution_lapsed: bool,
     parked: bool,
+    /// When it entered the register, while parked (a re-parking keeps the first).
+    parked_since: Option<DateTime<Utc>>,
+    /// Time in the register at `as_of`, if parked then.
+    parked_for: Option<TimeDelta>,
     me_too_reports: u32,
 }
 
@@ -529,6 +581,9 @@ fn outcome_of(records: &[&TransitionRecord], as_of: DateTime<Utc>) -> Option<Cas
                 outcome.extended = true;
                 resolution_due = Some(*due);
             }
+            Action::Parked { .. } => {
+                outcome.parked_since.get_or_insert(record.at);
+            }
             Action::Unparked {
                 resolution_due: Some(due),
             } => resolution_due = Some(*due),
@@ -543,7 +598,6 @@ fn outcome_of(records: &[&TransitionRecord], as_of: DateTime<Utc>) -> Option<Cas
             | Action::WorkStarted
             | Action::ExtensionRequested { .. }
             | Action::ExtensionDenied
-            | Action::Parked { .. }
             | Action::Unparked {
                 resolution_due: None,
             }
@@ -552,9 +606,16 @@ fn outcome_of(records: &[&TransitionRecord], as_of: DateTime<Utc>) -> Option<Cas
             } => {}
         }
         state = record.to;
+        if state != CaseState::Parked {
+            outcome.parked_since = None;
+        }
     }
     check_lapses(state, as_of, acceptance_due, resolution_due, &mut outcome);
     outcome.parked = state == CaseState::Parked;
+    outcome.parked_for = outcome
+        .parked_since
+        .filter(|_| outcome.parked)
+        .map(|since| as_of - since);
     Some(outcome)
 }
 
@@ -672,6 +733,8 @@ fn indicators_of(outcomes: &[CaseOutcome], months: &[YearMonth]) -> Indicators {
         disputes_resolved: resolved_of_kind(CaseKind::Dispute),
         hazards_resolved: resolved_of_kind(CaseKind::SafetyHazard),
         monthly,
+        parked_aging: ParkedAging::of(work.iter().filter_map(|case| case.parked_for)),
+        overdue_meeting_actions: 0,
     }
 }
 

@@ -279,6 +279,20 @@ pub fn assess(case: &Case, now: DateTime<Utc>) -> Option<OverdueFinding> {
     })
 }
 
+/// When the 挂账 register's review of a parked case falls due: the start of its review
+/// date, China time. `None` unless the case is parked. The deadline worker returns the
+/// case to where it was parked from at that instant (no clock runs while parked: this
+/// is the register's date, not a time limit, so it is not the case's `next_deadline`).
+pub fn review_due(case: &Case) -> Option<DateTime<Utc>> {
+    if case.state() != CaseState::Parked {
+        return None;
+    }
+    let review_on = case.parking()?.review_on;
+    Some(crate::domain::calendar::from_china_local(
+        review_on.and_time(chrono::NaiveTime::MIN),
+    ))
+}
+
 /// Whether any deadline that runs in the case's state has passed at `now`, fired or not
 /// (the "overdue" filter of a case list).
 pub fn is_overdue(case: &Case, now: DateTime<Utc>) -> bool {

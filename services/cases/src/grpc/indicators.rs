@@ -11,9 +11,9 @@ use super::CaseService;
 use super::parse;
 use crate::access;
 use crate::convert;
-use crate::domain::indicators::{IndicatorQuery, Period, compute_indicators};
+use crate::domain::indicators::{IndicatorQuery, Indicators, Period, compute_indicators};
 use crate::domain::lifecycle::{Action, Assignee, TransitionRecord};
-use crate::domain::units::{DutyUnit, SubdistrictCode};
+use crate::domain::units::{BlockCode, DutyUnit, SubdistrictCode, parse_assignee};
 use crate::domain::values::CaseId;
 use crate::error::Error;
 use crate::render;
@@ -100,12 +100,30 @@ pub(super) async fn get_indicators(
         as_of,
     )
     .await?;
+    let overdue_actions = store::overdue_actions_for_indicators(
+        &mut connection,
+        &scope,
+        asked.subdistrict.as_ref().map(SubdistrictCode::as_str),
+        asked.period.start(),
+        asked.period.end(),
+        as_of,
+    )
+    .await?;
     let keys = group_keys(&records, asked.grouping);
     let query = IndicatorQuery {
         period: asked.period,
         as_of,
     };
-    let groups = compute_indicators(&records, &query, |case| keys.get(&case).cloned());
+    let mut groups = compute_indicators(&records, &query, |case| keys.get(&case).cloned());
+    for (owner, block_code) in &overdue_actions {
+        let Some(key) = action_key(owner, block_code.as_deref(), asked.grouping) else {
+            continue;
+        };
+        groups
+            .entry(key)
+            .or_insert_with(|| Indicators::empty(&query.period))
+            .overdue_meeting_actions += 1;
+    }
     Ok(proto::GetIndicatorsResponse {
         groups: groups
             .into_iter()
@@ -113,6 +131,35 @@ pub(super) async fn get_indicators(
             .collect(),
         as_of: Some(convert::timestamp(as_of)),
     })
+}
+
+/// The group an overdue meeting action counts in: its owner's (a department, a staff
+/// member) when grouped by owner, its case's place otherwise.
+fn action_key(
+    owner: &str,
+    block_code: Option<&str>,
+    grouping: proto::IndicatorGrouping,
+) -> Option<String> {
+    let block = || block_code.and_then(|code| BlockCode::parse(code).ok());
+    match grouping {
+        proto::IndicatorGrouping::Unspecified | proto::IndicatorGrouping::Total => {
+            Some("total".to_owned())
+        }
+        proto::IndicatorGrouping::Block => block().map(|code| code.to_string()),
+        proto::IndicatorGrouping::Community => block().map(|code| code.community().to_string()),
+        proto::IndicatorGrouping::Subdistrict => block().map(|code| code.subdistrict().to_string()),
+        proto::IndicatorGrouping::Department => match parse_assignee(owner).ok()? {
+            Assignee::Unit(unit) => match DutyUnit::of_unit_name(&unit)? {
+                DutyUnit::Department(code) => Some(code.to_string()),
+                _ => None,
+            },
+            Assignee::Staff(_) => None,
+        },
+        proto::IndicatorGrouping::Staff => match parse_assignee(owner).ok()? {
+            Assignee::Staff(id) => Some(id.to_string()),
+            Assignee::Unit(_) => None,
+        },
+    }
 }
 
 /// Each case's group key, from its records (so a past period groups as it stood).

@@ -439,22 +439,22 @@ impl TryFrom<proto::ReassignCaseRequest> for Reassignment {
     }
 }
 
-pub(super) async fn reassign_case(
+/// What the duty-list gate says about handing `seen` to `assignee`: `None` when it
+/// allows it (or need not be asked: same unit, no matter yet). Asked outside any
+/// transaction, because it is a call to another service.
+pub(super) async fn gate_refusal(
     service: &CaseService,
     access: &Access,
-    request: proto::ReassignCaseRequest,
-) -> Result<proto::Case, Error> {
-    let reassignment = Reassignment::try_from(request)?;
-    let id = reassignment.id;
-    // Ask the gate first, outside any transaction.
-    let (seen, _) = service.read(access, id).await?;
-    let from = access::holder_unit(&seen).or_else(|| {
+    seen: &StoredCase,
+    assignee: &Assignee,
+) -> Result<Option<crate::store::RefusalDetails>, Error> {
+    let from = access::holder_unit(seen).or_else(|| {
         seen.extras
             .responsibility
             .as_ref()
             .map(|responsibility| responsibility.lead.clone())
     });
-    let to = receiving_unit(&seen, &reassignment.assignee);
+    let to = receiving_unit(seen, assignee);
     let refusal = match (seen.case.matter().code(), from, to) {
         (Some(matter), Some(from), Some(to)) if from != to => {
             let attempted_by = access
@@ -476,12 +476,40 @@ pub(super) async fn reassign_case(
                 .await
                 .map_err(|error| Error::from_call("the duty lists", error))?;
             answer.map(|mut refusal| {
-                refusal.attempted_assignee = assignee_name(&reassignment.assignee);
+                refusal.attempted_assignee = assignee_name(assignee);
                 refusal
             })
         }
         _ => None,
     };
+    Ok(refusal)
+}
+
+/// The caller's message for a refusal of the gate.
+pub(super) fn refusal_message(refusal: &crate::store::RefusalDetails) -> String {
+    format!(
+        "the duty lists refuse assigning this case to {}: {} ({}){}",
+        refusal.attempted_assignee,
+        refusal.reason,
+        refusal.reason_code,
+        refusal
+            .responsible_instead
+            .as_ref()
+            .map(|unit| format!("; responsible instead: {unit}"))
+            .unwrap_or_default()
+    )
+}
+
+pub(super) async fn reassign_case(
+    service: &CaseService,
+    access: &Access,
+    request: proto::ReassignCaseRequest,
+) -> Result<proto::Case, Error> {
+    let reassignment = Reassignment::try_from(request)?;
+    let id = reassignment.id;
+    // Ask the gate first, outside any transaction.
+    let (seen, _) = service.read(access, id).await?;
+    let refusal = gate_refusal(service, access, &seen, &reassignment.assignee).await?;
     let mut work = service.open(access, id).await?;
     if work.stored.case.version() != seen.case.version() {
         return Err(Error::Precondition(
@@ -490,17 +518,7 @@ pub(super) async fn reassign_case(
     }
     let actor = access::actor_on(access, Some(&work.stored))?;
     if let Some(refusal) = refusal {
-        let message = format!(
-            "the duty lists refuse assigning this case to {}: {} ({}){}",
-            refusal.attempted_assignee,
-            refusal.reason,
-            refusal.reason_code,
-            refusal
-                .responsible_instead
-                .as_ref()
-                .map(|unit| format!("; responsible instead: {unit}"))
-                .unwrap_or_default()
-        );
+        let message = refusal_message(&refusal);
         let gate_said =
             crate::triage::reason_text(&format!("{}: {}", refusal.reason_code, refusal.reason));
         work.stored.extras.refusal = Some(refusal);

@@ -57,6 +57,7 @@ flatgov_grpc::dispatch! {
         fn schedule_meeting(proto::ScheduleMeetingRequest) -> proto::Meeting => meetings::schedule_meeting;
         fn record_meeting_decision(proto::RecordMeetingDecisionRequest) -> proto::Meeting => meetings::record_meeting_decision;
         fn list_meetings(proto::ListMeetingsRequest) -> proto::ListMeetingsResponse => meetings::list_meetings;
+        fn complete_meeting_action(proto::CompleteMeetingActionRequest) -> proto::Meeting => meetings::complete_meeting_action;
         fn get_indicators(proto::GetIndicatorsRequest) -> proto::GetIndicatorsResponse => indicators::get_indicators;
         fn advance_test_clock(proto::AdvanceTestClockRequest) -> proto::AdvanceTestClockResponse => test_clock::advance_test_clock;
         fn get_reporter_contact(proto::GetReporterContactRequest) -> proto::ReporterContact => contacts::get_reporter_contact;

@@ -28,7 +28,7 @@ pub(super) async fn report_case(
     access: &Access,
     request: proto::ReportCaseRequest,
 ) -> Result<proto::ReportCaseResponse, Error> {
-    let report = intake::validate(&request).map_err(Error::Invalid)?;
+    let report = intake::Report::try_from(&request)?;
     intake::check_channel(access, report.channel)?;
     intake::check_block(access, &report)?;
     let received = intake::receive(&service.shared, access, report).await?;

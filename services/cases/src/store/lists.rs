@@ -41,7 +41,7 @@ pub struct ListFilter {
     pub before: Option<Uuid>,
 }
 
-fn push_scope(builder: &mut sqlx::QueryBuilder<sqlx::Postgres>, scope: &ListScope) {
+pub(super) fn push_scope(builder: &mut sqlx::QueryBuilder<sqlx::Postgres>, scope: &ListScope) {
     if scope.everything {
         builder.push("true");
         return;

@@ -22,7 +22,11 @@ pub use jobs::{
     enqueue_triage, finish_job, has_job, release_job, retry_job,
 };
 pub use lists::{ListFilter, ListScope, list_cases, records_for_indicators};
-pub use meetings::{MeetingRow, decide_meeting, insert_meeting, list_meetings, load_meeting};
+pub use meetings::{
+    DueAction, MeetingActionRow, MeetingRow, complete_action, decide_meeting, due_actions,
+    insert_meeting, list_meetings, load_meeting, lock_due_action, mark_action_overdue,
+    meeting_name, overdue_actions_for_indicators,
+};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -219,6 +223,10 @@ fn case_from_row(row: &PgRow) -> Result<StoredCase, sqlx::Error> {
 /// The deadline columns: the next one to fire, and the earliest running one.
 fn deadline_columns(case: &Case) -> (Option<DateTime<Utc>>, Option<String>, Option<DateTime<Utc>>) {
     let next = sla::next_deadline(case);
+    // A parked case has no running limit, but its review date wakes the same worker.
+    if let Some(review_due) = sla::review_due(case) {
+        return (Some(review_due), Some("parking_review".to_owned()), None);
+    }
     let earliest_running = case.assignment().and_then(|assignment| match case.state() {
         CaseState::Dispatched => Some(assignment.acceptance_due.min(assignment.resolution_due)),
         CaseState::Accepted | CaseState::InProgress => Some(assignment.resolution_due),

@@ -340,6 +340,47 @@ fn the_resolution_rate_keeps_parked_cases_in_the_denominator() {
 }
 
 #[test]
+fn parked_cases_age_from_when_they_entered_the_register_even_after_a_review_keeps_them() {
+    let park = |review_on: NaiveDate| Command::Park {
+        reason: reason("needs a new drain"),
+        review_on,
+    };
+    let old = Story::reported(CaseKind::Problem, 0)
+        .triaged(Tier::FrontLine, 1)
+        .dispatched(2)
+        .then(
+            dispatcher(),
+            park(NaiveDate::from_ymd_opt(2025, 3, 20).unwrap()),
+            20,
+        )
+        .then(
+            dispatcher(),
+            park(NaiveDate::from_ymd_opt(2025, 9, 1).unwrap()),
+            10 * DAY,
+        );
+    let recent = Story::reported(CaseKind::Problem, 0)
+        .triaged(Tier::FrontLine, 1)
+        .dispatched(2)
+        .then(
+            dispatcher(),
+            park(NaiveDate::from_ymd_opt(2025, 9, 1).unwrap()),
+            25 * DAY,
+        );
+    let indicators = total(&[&old, &recent], 50 * DAY);
+    assert_eq!(indicators.parked, 2);
+    assert_eq!(
+        indicators.parked_aging,
+        ParkedAging {
+            under_30_days: 1,
+            from_30_to_90_days: 1,
+            from_90_to_180_days: 0,
+            over_180_days: 0,
+            oldest: Some(TimeDelta::minutes(50 * DAY - 20)),
+        }
+    );
+}
+
+#[test]
 fn satisfaction_takes_each_cases_latest_rating_once() {
     let satisfied_after_rework = Story::reported(CaseKind::Problem, 0)
         .triaged(Tier::FrontLine, 1)

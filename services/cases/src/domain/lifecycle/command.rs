@@ -68,6 +68,12 @@ pub enum EscalationTrigger {
     Overdue(DeadlineKind),
     /// A dispatcher decided, for this reason.
     Manual(Reason),
+    /// An action a coordination meeting decided passed its due date undone; the case
+    /// checks that it did.
+    MeetingActionOverdue {
+        /// When the action was due.
+        due: DateTime<Utc>,
+    },
 }
 
 /// What someone asks a case to do. [`Case::apply`] checks and performs it.
@@ -155,14 +161,24 @@ pub enum Command {
         /// Why.
         reason: Reason,
     },
-    /// Put the case in the 挂账 register (from triaged or with a handler → parked).
+    /// A coordination meeting moves the resolution deadline: no request comes first,
+    /// because the meeting is the body that decides (with a handler).
+    ExtendByDecision {
+        /// The new resolution deadline, later than the current one.
+        until: DateTime<Utc>,
+        /// Why (which meeting decided).
+        reason: Reason,
+    },
+    /// Put the case in the 挂账 register (from triaged or with a handler → parked), or,
+    /// reviewing a parked case, keep it there with a new reason and review date.
     Park {
         /// Why it cannot be solved now.
         reason: Reason,
         /// When to review it (after today, China time).
         review_on: NaiveDate,
     },
-    /// Take the case out of the register, back to the state it was parked from.
+    /// Take the case out of the register, back to the state it was parked from: by a
+    /// staff member at any time, by the system once the review date has come.
     Unpark {
         /// Why now.
         reason: Reason,
@@ -225,6 +241,7 @@ impl Command {
             Command::RequestExtension { .. } => CommandKind::RequestExtension,
             Command::ApproveExtension => CommandKind::ApproveExtension,
             Command::DenyExtension { .. } => CommandKind::DenyExtension,
+            Command::ExtendByDecision { .. } => CommandKind::ExtendByDecision,
             Command::Park { .. } => CommandKind::Park,
             Command::Unpark { .. } => CommandKind::Unpark,
             Command::Escalate { .. } => CommandKind::Escalate,

@@ -26,8 +26,10 @@
 //! `reassign` (an override, with a reason) send it back to `dispatched` with a new
 //! assignment; `reclassify` sends it back to `triaged`; `request_extension`, then
 //! `approve_extension` or `deny_extension`, move the resolution deadline or not;
-//! `mark_overdue` flags a passed deadline once. `park` (from triaged or with a handler)
-//! puts it in the 挂账 register and `unpark` returns it to where it was. `rehome` follows a
+//! `mark_overdue` flags a passed deadline once; `extend_by_decision` moves the resolution
+//! deadline on a coordination meeting's word. `park` (from triaged or with a handler)
+//! puts it in the 挂账 register, `park` again while parked (a review) keeps it there with a
+//! new reason and review date, and `unpark` returns it to where it was. `rehome` follows a
 //! block boundary change in any open state. `record_me_too` counts a linked report.
 //!
 //! # Guards
@@ -45,7 +47,11 @@
 //!   that resolution is not due before acceptance. An overdue escalation or flag checks the
 //!   deadline really passed, and each deadline is flagged at most once.
 //! - Overrides (reclassify, manual escalation), parking, unparking, dismissal and placing a
-//!   case by hand need a staff member and a reason. A reassignment needs a reason and a
+//!   case by hand need a staff member and a reason. The system unparks too, but only once
+//!   the register's review date has come (China time).
+//! - An escalation because a meeting action is overdue checks the action's due date passed.
+//! - A meeting's extension needs a staff member and a later deadline; it replaces any
+//!   pending request. A reassignment needs a reason and a
 //!   staff member or the system (which hands a case over on another service's word: a
 //!   federation organisation accepted a referral, a joint operation was cancelled).
 //! - The duty-list gate's refusal is recorded while the case is triaged (a refused

@@ -128,6 +128,12 @@ pub enum EscalationCause {
     },
     /// A dispatcher decided; the record's reason says why.
     Manual,
+    /// An action a coordination meeting decided passed its due date undone (the
+    /// deadline worker escalates).
+    MeetingActionOverdue {
+        /// When the action was due.
+        due: DateTime<Utc>,
+    },
 }
 
 /// What a transition did, with the facts the indicators and events need. Free text a

@@ -100,6 +100,22 @@ pub enum Refusal {
         /// Today in China.
         today: NaiveDate,
     },
+    /// The system returns a parked case only once its review date has come.
+    #[error("the review date {review_on} has not come yet (today is {today})")]
+    ReviewDateNotReached {
+        /// The register's review date.
+        review_on: NaiveDate,
+        /// Today in China.
+        today: NaiveDate,
+    },
+    /// A meeting action escalates the case only once its due date has passed.
+    #[error("the meeting action due {due} has not passed at {at}")]
+    ActionNotOverdue {
+        /// When the action is due.
+        due: DateTime<Utc>,
+        /// The instant of the command.
+        at: DateTime<Utc>,
+    },
     /// The whistle is the highest tier.
     #[error("the case is already at the whistle, the highest tier")]
     AlreadyAtHighestTier,

@@ -830,6 +830,123 @@ fn unparking_with_a_new_deadline_needs_an_assignment() {
     assert_eq!(case.state(), CaseState::Triaged);
 }
 
+#[test]
+fn a_review_keeps_a_parked_case_parked_with_a_new_reason_and_date_and_the_same_way_back() {
+    let mut case = in_progress();
+    apply(&mut case, dispatcher(), park("2025-03-10"), 30);
+    let review = Command::Park {
+        reason: reason("the budget comes next quarter"),
+        review_on: NaiveDate::from_ymd_opt(2025, 6, 1).unwrap(),
+    };
+    let records = apply(&mut case, dispatcher(), review, 40);
+    assert_eq!(records[0].from, Some(CaseState::Parked));
+    assert_eq!(records[0].to, CaseState::Parked);
+    let parking = case.parking().unwrap();
+    assert_eq!(parking.review_on.to_string(), "2025-06-01");
+    assert_eq!(parking.reason, reason("the budget comes next quarter"));
+    assert_eq!(parking.resume_to, CaseState::InProgress);
+    assert!(matches!(
+        refuse(&mut case, Actor::System, park("2025-07-01"), 50).refusal,
+        Refusal::StaffOnly { .. }
+    ));
+}
+
+#[test]
+fn the_system_returns_a_parked_case_only_once_its_review_date_has_come_in_china() {
+    let mut case = in_progress();
+    apply(&mut case, dispatcher(), park("2025-03-05"), 30);
+    let back = || Command::Unpark {
+        reason: reason("review date"),
+        resolution_due: None,
+    };
+    // 23:59 on 4 March in China is still before the review date.
+    let eve = (from_china_local(
+        NaiveDateTime::parse_from_str("2025-03-04 23:59", "%Y-%m-%d %H:%M").unwrap(),
+    ) - at(0))
+    .num_minutes();
+    assert_eq!(
+        refuse(&mut case, Actor::System, back(), eve).refusal,
+        Refusal::ReviewDateNotReached {
+            review_on: NaiveDate::from_ymd_opt(2025, 3, 5).unwrap(),
+            today: NaiveDate::from_ymd_opt(2025, 3, 4).unwrap(),
+        }
+    );
+    assert!(matches!(
+        refuse(&mut case, Actor::Resident, back(), eve).refusal,
+        Refusal::StaffOnly { .. }
+    ));
+    let records = apply(&mut case, Actor::System, back(), eve + 1);
+    assert_eq!(case.state(), CaseState::InProgress);
+    assert_eq!(records[0].actor, Actor::System);
+}
+
+#[test]
+fn an_overdue_meeting_action_escalates_the_case_only_after_its_due_time() {
+    let mut case = in_progress();
+    let platform = Assignee::Unit(unit(SUBDISTRICT));
+    let action_due = at(100);
+    let trigger = EscalationTrigger::MeetingActionOverdue { due: action_due };
+    assert_eq!(
+        refuse(
+            &mut case,
+            Actor::System,
+            escalate(trigger.clone(), platform.clone(), 100),
+            100
+        )
+        .refusal,
+        Refusal::ActionNotOverdue {
+            due: action_due,
+            at: at(100)
+        }
+    );
+    let records = apply(
+        &mut case,
+        Actor::System,
+        escalate(trigger, platform, 101),
+        101,
+    );
+    assert_eq!(case.tier(), Some(Tier::CoordinationMeeting));
+    assert!(matches!(
+        records[0].action,
+        Action::Escalated {
+            cause: EscalationCause::MeetingActionOverdue { due },
+            ..
+        } if due == action_due
+    ));
+}
+
+#[test]
+fn a_meetings_extension_moves_the_deadline_at_once_and_replaces_a_pending_request() {
+    let mut case = in_progress();
+    let current_due = case.assignment().unwrap().resolution_due;
+    let minutes_due = (current_due - at(0)).num_minutes();
+    apply(
+        &mut case,
+        governor(),
+        request_extension(minutes_due + 60),
+        30,
+    );
+    let extend = |minutes: i64| Command::ExtendByDecision {
+        until: at(minutes),
+        reason: reason("coordination meeting decided"),
+    };
+    assert!(matches!(
+        refuse(&mut case, dispatcher(), extend(minutes_due), 40).refusal,
+        Refusal::ExtensionNotLater { .. }
+    ));
+    assert!(matches!(
+        refuse(&mut case, Actor::System, extend(minutes_due + 600), 40).refusal,
+        Refusal::StaffOnly { .. }
+    ));
+    apply(&mut case, dispatcher(), extend(minutes_due + 600), 40);
+    assert_eq!(
+        case.assignment().unwrap().resolution_due,
+        at(minutes_due + 600)
+    );
+    assert_eq!(case.extensions_granted(), 1);
+    assert_eq!(case.pending_extension(), None);
+}
+
 fn escalate(trigger: EscalationTrigger, assignee: Assignee, minutes: i64) -> Command {
     Command::Escalate {
         trigger,

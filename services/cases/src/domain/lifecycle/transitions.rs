@@ -301,13 +301,40 @@ impl CaseSnapshot {
                 };
                 self.step(state, action, &actor, None, at)
             }
+            Command::ExtendByDecision { until, reason } => {
+                require_state(state.is_with_handler())?;
+                require_staff(&actor)?;
+                let current_due = self.current_assignment()?.resolution_due;
+                if until <= current_due {
+                    return Err(Refusal::ExtensionNotLater { until, current_due });
+                }
+                require_future(DeadlineKind::Resolution, until, at)?;
+                let assignment = self.assignment.as_mut().ok_or(Refusal::NoAssignment)?;
+                assignment.resolution_due = until;
+                self.overdue_marked.remove(&DeadlineKind::Resolution);
+                self.extensions_granted += 1;
+                // The meeting's decision supersedes whatever the handler asked for.
+                self.pending_extension = None;
+                let action = Action::ExtensionApproved {
+                    resolution_due: until,
+                };
+                self.step(state, action, &actor, Some(reason), at)
+            }
             Command::DenyExtension { reason } => {
                 self.extension_to_decide(&actor)?;
                 self.pending_extension = None;
                 self.step(state, Action::ExtensionDenied, &actor, Some(reason), at)
             }
             Command::Park { reason, review_on } => {
-                require_state(is_parkable(state))?;
+                // A review of a parked case may keep it in the register: new reason and
+                // date, the same state to return to.
+                let resume_to = match &self.parking {
+                    Some(parking) if state == CaseState::Parked => parking.resume_to,
+                    _ => {
+                        require_state(is_parkable(state))?;
+                        state
+                    }
+                };
                 require_staff(&actor)?;
                 let today = to_china_local(at).date();
                 if review_on <= today {
@@ -316,7 +343,7 @@ impl CaseSnapshot {
                 self.parking = Some(Parking {
                     reason: reason.clone(),
                     review_on,
-                    resume_to: state,
+                    resume_to,
                 });
                 self.pending_extension = None;
                 let action = Action::Parked { review_on };
@@ -327,7 +354,23 @@ impl CaseSnapshot {
                 resolution_due,
             } => {
                 require_state(state == CaseState::Parked)?;
-                require_staff(&actor)?;
+                let review_on = self
+                    .parking
+                    .as_ref()
+                    .map(|parking| parking.review_on)
+                    .ok_or(Refusal::WrongState)?;
+                match actor {
+                    Actor::Staff { .. } => {}
+                    // The register's review date returns the case by itself; before it,
+                    // only a staff member takes a case out.
+                    Actor::System => {
+                        let today = to_china_local(at).date();
+                        if today < review_on {
+                            return Err(Refusal::ReviewDateNotReached { review_on, today });
+                        }
+                    }
+                    Actor::Resident => return Err(Refusal::StaffOnly { actor }),
+                }
                 let parking = self.parking.take().ok_or(Refusal::WrongState)?;
                 if let Some(due) = resolution_due {
                     require_future(DeadlineKind::Resolution, due, at)?;
@@ -353,6 +396,12 @@ impl CaseSnapshot {
                     EscalationTrigger::Manual(reason) => {
                         require_staff(&actor)?;
                         (EscalationCause::Manual, Some(reason))
+                    }
+                    EscalationTrigger::MeetingActionOverdue { due } => {
+                        if at <= due {
+                            return Err(Refusal::ActionNotOverdue { due, at });
+                        }
+                        (EscalationCause::MeetingActionOverdue { due }, None)
                     }
                 };
                 check_assignment(&assignment, at)?;

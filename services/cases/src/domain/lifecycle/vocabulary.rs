@@ -207,6 +207,8 @@ code_enum! {
         ApproveExtension = "approve_extension",
         /// [`super::Command::DenyExtension`].
         DenyExtension = "deny_extension",
+        /// [`super::Command::ExtendByDecision`].
+        ExtendByDecision = "extend_by_decision",
         /// [`super::Command::Park`].
         Park = "park",
         /// [`super::Command::Unpark`].

@@ -264,30 +264,10 @@ pub fn database(context: &str, error: sqlx::Error) -> Status {
     })
 }
 
-/// True when `error` says the database is (for now) out of reach rather
-/// than that the statement was wrong: retrying the same call later can
-/// succeed. Consumers use it too, to pause instead of counting a delivery.
+/// True when `error` says the database is (for now) out of reach, so a
+/// retry can succeed (see [`flatgov_db::is_connection_loss`]).
 pub fn is_connection_loss(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::BeginFailed => true,
-        sqlx::Error::Database(database) => database
-            .code()
-            .is_some_and(|code| is_connection_loss_sqlstate(&code)),
-        _ => false,
-    }
-}
-
-/// SQLSTATEs of a server going away or refusing connections for now:
-/// class 08 (connection exception), 57P01 admin_shutdown (a restart or
-/// failover), 57P02 crash_shutdown, 57P03 cannot_connect_now (starting or
-/// in recovery), 53300 too_many_connections.
-fn is_connection_loss_sqlstate(code: &str) -> bool {
-    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+    flatgov_db::is_connection_loss(error)
 }
 
 /// True when the database refused a row for breaking a unique constraint:

@@ -1982,13 +1982,22 @@ def check_kubernetes_overlay(
         # The kubelet's native gRPC probe speaks no TLS: the probes run the
         # binary's health check, which dials https://localhost:<port>.
         probes = {kind: container.get(kind) or {} for kind in ("startupProbe", "readinessProbe", "livenessProbe")}
-        health_check = [service.binary, "health-check"]
-        bad_probes = [kind for kind, probe in probes.items() if (probe.get("exec") or {}).get("command") != health_check]
+        # Liveness asks only whether the process answers (`--live`): a
+        # dependency being away must never restart the pod.
+        expected_probes = {
+            "startupProbe": [service.binary, "health-check"],
+            "readinessProbe": [service.binary, "health-check"],
+            "livenessProbe": [service.binary, "health-check", "--live"],
+        }
+        bad_probes = [
+            kind for kind, probe in probes.items() if (probe.get("exec") or {}).get("command") != expected_probes[kind]
+        ]
         report.check(
             not bad_probes,
-            f"{where}: {service.name} startup, readiness and liveness run `{service.binary} health-check` (over TLS)",
+            f"{where}: {service.name} startup and readiness run `{service.binary} health-check`, liveness "
+            f"`{service.binary} health-check --live` (over TLS)",
             f"{where}: {service.name} {', '.join(bad_probes)} not an exec probe running `{service.binary} health-check` "
-            "(a native gRPC probe cannot speak TLS)",
+            "(`--live` for liveness; a native gRPC probe cannot speak TLS)",
         )
         annotations = deployment["spec"]["template"]["metadata"].get("annotations") or {}
         report.check(

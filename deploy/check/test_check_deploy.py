@@ -570,6 +570,13 @@ class KubernetesMistakesAreCaught(unittest.TestCase):
         self.assertTrue(any("duties livenessProbe not an exec probe running `flatgov-duties health-check`" in f
                             for f in failures), failures)
 
+    def test_a_liveness_probe_that_fails_while_a_dependency_is_away_fails(self):
+        documents = copy.deepcopy(self.original)
+        container = self.find(documents, "Deployment", "flatgov-duties")["spec"]["template"]["spec"]["containers"][0]
+        container["livenessProbe"]["exec"]["command"] = ["flatgov-duties", "health-check"]
+        failures = self.failures_with(documents)
+        self.assertTrue(any("duties livenessProbe not an exec probe" in f and "--live" in f for f in failures), failures)
+
     def test_a_health_check_of_another_binary_fails(self):
         documents = copy.deepcopy(self.original)
         container = self.find(documents, "Deployment", "flatgov-duties")["spec"]["template"]["spec"]["containers"][0]

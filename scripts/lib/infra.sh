@@ -147,11 +147,27 @@ ensure_nats() {
 # (32768–60999 holds 50051–50057): otherwise an outgoing connection of one
 # service can take another's port while that one restarts, and it cannot bind.
 # Needs root; elsewhere says what to run.
+# The kernel rewrites the list it is given (sorted, merged), so whether the
+# ports are reserved already is decided range by range, not by matching the
+# text written last time (which appended the same ranges again on every run).
+ports_reserved() {
+  local current=$1 wanted=$2 range low high entry from to covered
+  for range in ${wanted//,/ }; do
+    low=${range%-*}; high=${range#*-}
+    covered=0
+    for entry in ${current//,/ }; do
+      from=${entry%-*}; to=${entry#*-}
+      if [ "$from" -le "$low" ] && [ "$high" -le "$to" ]; then covered=1; break; fi
+    done
+    [ "$covered" = 1 ] || return 1
+  done
+}
+
 reserve_platform_ports() {
   local file=/proc/sys/net/ipv4/ip_local_reserved_ports wanted="$1" current
   [ -r "$file" ] || return 0
   current=$(cat "$file")
-  case ",$current," in *",$wanted,"*) return 0 ;; esac
+  ports_reserved "$current" "$wanted" && return 0
   local merged=${current:+$current,}$wanted
   if [ -w "$file" ]; then
     echo "$merged" > "$file" 2>/dev/null || log "cannot reserve ports $wanted (read-only /proc/sys); restarts may collide with ephemeral ports"

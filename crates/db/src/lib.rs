@@ -25,9 +25,11 @@ use sqlx::{ConnectOptions as _, Connection as _, PgPool};
 
 pub use sqlx;
 
-/// How long start-up keeps retrying an unreachable PostgreSQL before giving
-/// up; long enough for a database container starting beside the service.
-const CONNECT_PATIENCE: Duration = Duration::from_secs(30);
+/// The longest pause between start-up's attempts to reach PostgreSQL. Start-up
+/// waits for as long as it takes (not ready meanwhile): a database that is
+/// away for minutes — a failover, a restore — must not turn every service into
+/// a crash loop. It used to give up after 30 s and exit.
+const CONNECT_MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Database settings shared by every service.
 #[derive(Debug, Clone)]
@@ -269,6 +271,7 @@ async fn ensure_database(options: &PgConnectOptions, name: &str) -> Result<(), D
     // Usually the database exists (always, under a managed PostgreSQL whose
     // role may not create databases): connecting to it directly is enough.
     let started = tokio::time::Instant::now();
+    let mut pause = Duration::from_millis(250);
     loop {
         match options.connect().await {
             Ok(connection) => {
@@ -276,9 +279,15 @@ async fn ensure_database(options: &PgConnectOptions, name: &str) -> Result<(), D
                 return Ok(());
             }
             Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("3D000") => break,
-            Err(source) if started.elapsed() < CONNECT_PATIENCE && is_transient(&source) => {
-                tracing::warn!(error = %source, "postgresql not reachable yet, retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+            Err(source) if is_transient(&source) => {
+                tracing::warn!(
+                    error = %source,
+                    waited = ?started.elapsed(),
+                    retry_in = ?pause,
+                    "postgresql not reachable yet, waiting"
+                );
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(CONNECT_MAX_BACKOFF);
             }
             Err(source) => {
                 return Err(DatabaseError::Unreachable {
@@ -321,13 +330,31 @@ async fn ensure_database(options: &PgConnectOptions, name: &str) -> Result<(), D
 
 /// Errors worth waiting out at start: the server is not up yet.
 fn is_transient(error: &sqlx::Error) -> bool {
+    is_connection_loss(error)
+}
+
+/// True when `error` says the database is (for now) out of reach rather
+/// than that the statement was wrong, so the same work can succeed later:
+/// a socket error, a pool timeout or closed pool, and the SQLSTATEs of a
+/// server going away or refusing connections — class 08 (connection
+/// exception), 57P01 admin_shutdown (a restart, a failover), 57P02
+/// crash_shutdown, 57P03 cannot_connect_now (starting, in recovery), 53300
+/// too_many_connections. RPCs answer these UNAVAILABLE; consumers pause on
+/// them instead of counting a delivery; start-up waits.
+pub fn is_connection_loss(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
-        // 57P03: the database system is starting up.
-        sqlx::Error::Database(error) => error.code().as_deref() == Some("57P03"),
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::BeginFailed => true,
+        sqlx::Error::Database(database) => database.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }),
         _ => false,
     }
 }
+
 /// Drops a database, disconnecting its sessions; for test clean-up.
 pub async fn drop_database(url: &str) -> Result<(), sqlx::Error> {
     let options = PgConnectOptions::from_str(url)?;

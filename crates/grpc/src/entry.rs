@@ -37,7 +37,12 @@ where
     match command {
         None | Some("serve") => runtime.block_on(serve(identity, build)),
         Some("migrate") => runtime.block_on(migrate_only(identity)),
-        Some("health-check") => runtime.block_on(health_check(identity)),
+        Some("health-check") => {
+            let live_only = arguments
+                .get(1)
+                .is_some_and(|argument| argument == "--live");
+            runtime.block_on(health_check(identity, live_only))
+        }
         Some("-h" | "--help" | "help") => {
             println!("{}", usage(identity));
             ExitCode::SUCCESS
@@ -55,7 +60,8 @@ fn usage(identity: &ServiceIdentity) -> String {
         "{name}: the flatgov {service} service ({grpc}).\n\n\
          usage:\n  {name}                serve gRPC on GRPC_LISTEN_ADDR (default 0.0.0.0:{port})\n  \
          {name} migrate        apply database migrations and exit\n  \
-         {name} health-check   exit 0 when the local server reports SERVING\n\n\
+         {name} health-check   exit 0 when the local server reports SERVING (readiness)\n  \
+         {name} health-check --live\n                       exit 0 when the local server answers at all (liveness:\n                       a dependency being away is no reason to restart)\n\n\
          Configuration comes from environment variables; see the README.",
         service = identity.name,
         grpc = identity.grpc_service,
@@ -130,7 +136,10 @@ async fn migrate_only(identity: &'static ServiceIdentity) -> ExitCode {
     }
 }
 
-async fn health_check(identity: &'static ServiceIdentity) -> ExitCode {
+/// Readiness (SERVING) or, with `live_only`, liveness: the process answers its
+/// health service at all, whatever it says. A restart cannot bring back a
+/// database or NATS, so liveness must not fail because one is away.
+async fn health_check(identity: &'static ServiceIdentity, live_only: bool) -> ExitCode {
     let env = Env::process();
     let (server, client_tls) = match ServerConfig::from_env(&env, identity).and_then(|server| {
         let client_tls = crate::config::ClientTls::from_env(&env, server.tls.as_ref())?;
@@ -151,6 +160,7 @@ async fn health_check(identity: &'static ServiceIdentity) -> ExitCode {
     };
     match check_health_with(&url, "", &client_tls).await {
         Ok(ServingStatus::Serving) => ExitCode::SUCCESS,
+        Ok(_) if live_only => ExitCode::SUCCESS,
         Ok(status) => {
             eprintln!(
                 "{} reports {}",

@@ -1,7 +1,17 @@
 //! The one place errors become gRPC statuses.
 //!
-//! Services map their own error enums onto these helpers (`impl From<Error>
-//! for Status`), so callers get consistent codes and never see SQL text.
+//! [`Error`] is the core error: every kind of failure a caller can see, mapped
+//! to a `tonic::Code` in one place ([`Error::code`]). A service's own error
+//! extends it — its variants for what only it knows (a lifecycle refusal with
+//! details), everything else through these helpers, which build a core error
+//! and convert it — so callers get the same code for the same failure from
+//! every service and never see SQL text.
+//!
+//! A database that is going away or cannot be reached is `UNAVAILABLE`, not
+//! `INTERNAL`: PostgreSQL shutting down (SQLSTATE 57P01/57P02/57P03), a lost
+//! connection (class 08), no free connection (53300, a pool timeout) or a
+//! socket error. A client following gRPC's rules retries those, with the same
+//! `request_id`, and the retry lands once the database is back.
 
 use std::fmt::Display;
 
@@ -101,9 +111,119 @@ impl<T, E: Display> ForField<T> for Result<T, E> {
     }
 }
 
+/// Every kind of failure a caller can be told about. The message of each
+/// variant is what the caller reads; details meant for operators (SQL, a
+/// dependency's own words) are logged when the status is made, never sent.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input, every violation named; nothing was changed.
+    #[error("invalid request: {} violation(s)", .0.len())]
+    InvalidArgument(Vec<FieldViolation>),
+    /// A resource that does not exist or that the caller does not reach (the
+    /// two answered alike).
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The state does not allow the call; the message names the state.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// A concurrent call won a race (the same `request_id` in flight): retry.
+    #[error("{0}")]
+    Aborted(String),
+    /// Another service or the message bus is down; retry later.
+    #[error("{dependency} is unavailable; retry later")]
+    DependencyUnavailable {
+        dependency: String,
+        /// The dependency's own words, for the logs.
+        detail: String,
+    },
+    /// The database failed; whether the caller may retry depends on how.
+    #[error("database error while {context}")]
+    Database {
+        context: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A bug or corrupt data; the detail is logged only.
+    #[error("internal error while {context}")]
+    Internal { context: String, detail: String },
+}
+
+impl Error {
+    /// The one mapping from a failure to a gRPC code.
+    pub fn code(&self) -> Code {
+        match self {
+            Error::InvalidArgument(_) => Code::InvalidArgument,
+            Error::NotFound(_) => Code::NotFound,
+            Error::AlreadyExists(_) => Code::AlreadyExists,
+            Error::FailedPrecondition(_) => Code::FailedPrecondition,
+            Error::PermissionDenied(_) => Code::PermissionDenied,
+            Error::Aborted(_) => Code::Aborted,
+            Error::DependencyUnavailable { .. } => Code::Unavailable,
+            Error::Database { source, .. } if is_connection_loss(source) => Code::Unavailable,
+            Error::Database { .. } | Error::Internal { .. } => Code::Internal,
+        }
+    }
+}
+
+impl From<FieldViolation> for Error {
+    fn from(violation: FieldViolation) -> Self {
+        Error::InvalidArgument(vec![violation])
+    }
+}
+
+impl From<Vec<FieldViolation>> for Error {
+    fn from(violations: Vec<FieldViolation>) -> Self {
+        Error::InvalidArgument(violations)
+    }
+}
+
+impl From<Violations> for Error {
+    fn from(violations: Violations) -> Self {
+        Error::InvalidArgument(violations.into_vec())
+    }
+}
+
+impl From<Error> for Status {
+    fn from(error: Error) -> Self {
+        let code = error.code();
+        match error {
+            Error::InvalidArgument(violations) => bad_request(&violations),
+            Error::NotFound(message)
+            | Error::AlreadyExists(message)
+            | Error::FailedPrecondition(message)
+            | Error::PermissionDenied(message)
+            | Error::Aborted(message) => Status::new(code, message),
+            Error::DependencyUnavailable { dependency, detail } => {
+                tracing::warn!(%dependency, %detail, "dependency unavailable");
+                Status::unavailable(format!("{dependency} is unavailable; retry later"))
+            }
+            Error::Database { context, source } if code == Code::Unavailable => {
+                tracing::warn!(%context, error = %source, "database unavailable");
+                Status::unavailable(format!("database unavailable while {context}; retry later"))
+            }
+            Error::Database { context, source } => {
+                tracing::error!(%context, error = %source, "internal error");
+                Status::internal(format!("internal error while {context}"))
+            }
+            Error::Internal { context, detail } => {
+                tracing::error!(%context, error = %detail, "internal error");
+                Status::internal(format!("internal error while {context}"))
+            }
+        }
+    }
+}
+
 /// `INVALID_ARGUMENT` carrying a `google.rpc.BadRequest` with every
 /// violation; the message lists them too, for clients that ignore details.
 pub fn invalid_argument(violations: &[FieldViolation]) -> Status {
+    Status::from(Error::InvalidArgument(violations.to_vec()))
+}
+
+fn bad_request(violations: &[FieldViolation]) -> Status {
     let mut details = ErrorDetails::new();
     for violation in violations {
         details.add_bad_request_violation(violation.field.clone(), violation.description.clone());
@@ -129,23 +249,25 @@ pub fn invalid_field(field: impl Into<String>, description: impl Into<String>) -
 /// Logs an unexpected failure with its detail and returns a generic
 /// `INTERNAL`: the detail stays in the logs, never reaches the caller.
 pub fn internal(context: &str, error: impl Display) -> Status {
-    tracing::error!(context, %error, "internal error");
-    Status::internal(format!("internal error while {context}"))
+    Status::from(Error::Internal {
+        context: context.to_owned(),
+        detail: error.to_string(),
+    })
 }
 
-/// Maps a database failure: an unreachable database is `UNAVAILABLE`
-/// (retryable), anything else `INTERNAL`. SQL text is only logged.
+/// Maps a database failure: a database going away or out of reach is
+/// `UNAVAILABLE` (retryable), anything else `INTERNAL`. SQL text is only logged.
 pub fn database(context: &str, error: sqlx::Error) -> Status {
-    match &error {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::Io(_)
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Tls(_) => {
-            tracing::warn!(context, %error, "database unavailable");
-            Status::unavailable(format!("database unavailable while {context}; retry later"))
-        }
-        _ => internal(context, error),
-    }
+    Status::from(Error::Database {
+        context: context.to_owned(),
+        source: error,
+    })
+}
+
+/// True when `error` says the database is (for now) out of reach, so a
+/// retry can succeed (see [`flatgov_db::is_connection_loss`]).
+pub fn is_connection_loss(error: &sqlx::Error) -> bool {
+    flatgov_db::is_connection_loss(error)
 }
 
 /// True when the database refused a row for breaking a unique constraint:
@@ -160,8 +282,10 @@ pub fn is_unique_violation(error: &sqlx::Error) -> bool {
 
 /// `UNAVAILABLE` naming the dependency that is down.
 pub fn dependency_unavailable(dependency: &str, error: impl Display) -> Status {
-    tracing::warn!(dependency, %error, "dependency unavailable");
-    Status::unavailable(format!("{dependency} is unavailable; retry later"))
+    Status::from(Error::DependencyUnavailable {
+        dependency: dependency.to_owned(),
+        detail: error.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -236,5 +360,132 @@ mod tests {
         assert!(!status.message().contains("select"));
         let status = database("saving the case", sqlx::Error::PoolTimedOut);
         assert_eq!(status.code(), Code::Unavailable);
+    }
+
+    /// A server-side error with a given SQLSTATE, as the driver reports it.
+    #[derive(Debug)]
+    struct ServerError {
+        code: &'static str,
+        message: &'static str,
+    }
+
+    impl std::fmt::Display for ServerError {
+        fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str(self.message)
+        }
+    }
+
+    impl std::error::Error for ServerError {}
+
+    impl sqlx::error::DatabaseError for ServerError {
+        fn message(&self) -> &str {
+            self.message
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(self.code.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn server_error(code: &'static str, message: &'static str) -> sqlx::Error {
+        sqlx::Error::Database(Box::new(ServerError { code, message }))
+    }
+
+    /// Seen in a chaos run: a report written while PostgreSQL restarted was
+    /// answered INTERNAL, and a client following gRPC's rules dropped it.
+    #[test]
+    fn a_database_shutting_down_or_out_of_reach_is_unavailable_so_clients_retry() {
+        for (code, message) in [
+            (
+                "57P01",
+                "terminating connection due to administrator command",
+            ),
+            (
+                "57P02",
+                "terminating connection due to crash of another server process",
+            ),
+            ("57P03", "the database system is starting up"),
+            ("08006", "connection failure"),
+            ("08003", "connection does not exist"),
+            ("53300", "sorry, too many clients already"),
+        ] {
+            let status = database("saving the case", server_error(code, message));
+            assert_eq!(status.code(), Code::Unavailable, "SQLSTATE {code}");
+            assert!(!status.message().contains(message), "SQLSTATE {code}");
+        }
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert_eq!(
+            database("saving the case", sqlx::Error::Io(reset)).code(),
+            Code::Unavailable
+        );
+        assert_eq!(
+            database("saving the case", sqlx::Error::PoolClosed).code(),
+            Code::Unavailable
+        );
+    }
+
+    #[test]
+    fn a_statement_the_database_refuses_stays_internal_without_its_sql() {
+        let status = database(
+            "saving the case",
+            server_error("42P01", "relation \"cases_secret\" does not exist"),
+        );
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("cases_secret"));
+        let status = database(
+            "saving the case",
+            server_error("23505", "duplicate key value violates unique constraint"),
+        );
+        assert_eq!(status.code(), Code::Internal);
+    }
+
+    #[test]
+    fn the_core_error_maps_each_kind_to_one_code() {
+        let cases = [
+            (Error::NotFound("cases/1 not found".into()), Code::NotFound),
+            (Error::AlreadyExists("exists".into()), Code::AlreadyExists),
+            (
+                Error::FailedPrecondition("the case is closed".into()),
+                Code::FailedPrecondition,
+            ),
+            (Error::PermissionDenied("no".into()), Code::PermissionDenied),
+            (Error::Aborted("retry".into()), Code::Aborted),
+            (
+                Error::DependencyUnavailable {
+                    dependency: "the block registry".into(),
+                    detail: "connection refused at 10.0.0.7".into(),
+                },
+                Code::Unavailable,
+            ),
+            (
+                Error::Internal {
+                    context: "reading a case".into(),
+                    detail: "bad json".into(),
+                },
+                Code::Internal,
+            ),
+            (
+                Error::from(FieldViolation::new("page_size", "must be positive")),
+                Code::InvalidArgument,
+            ),
+        ];
+        for (error, code) in cases {
+            assert_eq!(error.code(), code);
+            let status = Status::from(error);
+            assert_eq!(status.code(), code);
+            assert!(!status.message().contains("10.0.0.7"));
+            assert!(!status.message().contains("bad json"));
+        }
     }
 }

@@ -155,9 +155,16 @@ impl Runtime {
         self.background.spawn(relay.run(shutdown));
     }
 
-    /// Starts a durable consumer feeding `handler`.
+    /// Starts a durable consumer feeding `handler`, and the pruning of its
+    /// inbox.
     pub fn spawn_consumer<H: EventHandler>(&mut self, spec: ConsumerSpec, handler: Arc<H>) {
         self.consumers.push(spec.clone());
+        self.background
+            .spawn(flatgov_messaging::consumer::prune_inbox_worker(
+                self.pool.clone(),
+                spec.durable_name.clone(),
+                self.background_shutdown.clone(),
+            ));
         let task = flatgov_messaging::consumer::run(
             self.pool.clone(),
             self.bus.clone(),
@@ -196,18 +203,8 @@ impl Runtime {
             consumers,
         } = self;
 
-        let grpc_listener = TcpListener::bind(config.server.grpc_addr)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: config.server.grpc_addr,
-                source,
-            })?;
-        let metrics_listener = TcpListener::bind(config.server.metrics_addr)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: config.server.metrics_addr,
-                source,
-            })?;
+        let grpc_listener = bind_patiently(config.server.grpc_addr).await?;
+        let metrics_listener = bind_patiently(config.server.metrics_addr).await?;
         let grpc_addr = grpc_listener
             .local_addr()
             .map_err(|source| StartError::Bind {
@@ -302,8 +299,8 @@ impl Runtime {
             background_shutdown.clone(),
         ));
 
-        // Health starts NOT_SERVING and turns SERVING once both
-        // dependencies answer.
+        // Health starts NOT_SERVING and turns SERVING once the database
+        // answers.
         set_health(&health_reporter, identity, ServingStatus::NotServing).await;
         {
             let reporter = health_reporter.clone();
@@ -337,6 +334,35 @@ impl Runtime {
             background,
             pool,
         })
+    }
+}
+
+/// How long start-up keeps trying a port that is in use before giving up.
+const BIND_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Binds `addr`, retrying while the port is in use. A fixed port inside the
+/// kernel's ephemeral range (50051–50057 are) can be held for a moment by an
+/// outgoing connection, or by the previous process of a restart; exiting at
+/// once made a supervisor restart the service dozens of times in a chaos run.
+/// `scripts/up` also reserves the platform's ports
+/// (`net.ipv4.ip_local_reserved_ports`), which prevents the collision where
+/// it may.
+async fn bind_patiently(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    let started = tokio::time::Instant::now();
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => return Ok(listener),
+            Err(source)
+                if source.kind() == std::io::ErrorKind::AddrInUse
+                    && started.elapsed() < BIND_PATIENCE =>
+            {
+                tracing::warn!(%addr, retry_in = ?pause, "port in use, retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            Err(source) => return Err(StartError::Bind { addr, source }),
+        }
     }
 }
 
@@ -442,9 +468,13 @@ async fn set_health(reporter: &HealthReporter, identity: &ServiceIdentity, statu
         .await;
 }
 
-/// Tells the truth about dependencies: NOT_SERVING while PostgreSQL or NATS
-/// is unreachable, SERVING again when both answer. Also refreshes the
-/// consumer-lag gauges.
+/// Health follows what an RPC needs: every write and read needs the
+/// service's database, none needs NATS (events wait in the outbox). So the
+/// service is SERVING while PostgreSQL answers and NOT_SERVING while it does
+/// not; a NATS outage leaves it SERVING and is reported as a degradation
+/// instead — the `flatgov_nats_connected` gauge at 0 and a warning — so a
+/// NATS outage no longer takes every pod out of readiness. Also refreshes
+/// the consumer-lag gauges.
 async fn monitor_health(
     reporter: HealthReporter,
     identity: &'static ServiceIdentity,
@@ -454,33 +484,44 @@ async fn monitor_health(
     metrics: MessagingMetrics,
     shutdown: CancellationToken,
 ) {
-    let mut current: Option<bool> = None;
+    let mut serving: Option<bool> = None;
+    let mut nats_was_ok: Option<bool> = None;
     let mut ticks: u64 = 0;
     loop {
         let database_ok = flatgov_db::ping(&pool, Duration::from_millis(900)).await;
         let nats_ok = bus.is_connected();
-        let healthy = database_ok && nats_ok;
-        if current != Some(healthy) {
-            if healthy {
-                tracing::info!("dependencies reachable: serving");
+        if serving != Some(database_ok) {
+            if database_ok {
+                tracing::info!("database reachable: serving");
             } else {
-                tracing::warn!(
-                    database_ok,
-                    nats_ok,
-                    "a dependency is unreachable: not serving"
-                );
+                tracing::warn!("database unreachable: not serving");
             }
-            let status = if healthy {
+            let status = if database_ok {
                 ServingStatus::Serving
             } else {
                 ServingStatus::NotServing
             };
             set_health(&reporter, identity, status).await;
-            current = Some(healthy);
+            serving = Some(database_ok);
+        }
+        if nats_was_ok != Some(nats_ok) {
+            if nats_ok {
+                tracing::info!("nats reachable: publishing and consuming");
+            } else {
+                tracing::warn!(
+                    "nats unreachable: degraded, still serving; events wait in the outbox and consumers pause"
+                );
+            }
+            metrics.nats_connected.set(i64::from(nats_ok));
+            nats_was_ok = Some(nats_ok);
         }
         if ticks.is_multiple_of(5) && nats_ok {
             for spec in &consumers {
                 flatgov_messaging::consumer::measure_lag(&bus, spec, &metrics).await;
+            }
+            if !consumers.is_empty() {
+                flatgov_messaging::consumer::measure_dead_letters(&bus, identity.name, &metrics)
+                    .await;
             }
         }
         ticks += 1;
@@ -580,9 +621,14 @@ impl Application {
     }
 
     /// Graceful stop: report NOT_SERVING, stop accepting calls and drain the
-    /// in-flight ones (up to the grace period), then stop the background
-    /// work, letting the relay publish what those calls committed.
+    /// in-flight ones, then stop the background work, letting the relay
+    /// publish what those calls committed — all within one grace period
+    /// (`SHUTDOWN_GRACE_SECONDS`), so that the whole stop fits inside
+    /// Kubernetes' `terminationGracePeriodSeconds` (the grace plus the preStop
+    /// sleep plus a margin). Before, calls and background work had a grace
+    /// period each, and the two together could outlast it.
     pub async fn shutdown(mut self) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + self.shutdown_grace;
         set_health(
             &self.health_reporter,
             self.identity,
@@ -590,22 +636,21 @@ impl Application {
         )
         .await;
         self.server_shutdown.cancel();
-        let server_result =
-            match tokio::time::timeout(self.shutdown_grace, &mut self.server_task).await {
-                Ok(Ok(Ok(()))) => Ok(()),
-                Ok(Ok(Err(error))) => Err(format!("grpc server failed: {error}")),
-                Ok(Err(error)) => Err(format!("grpc server task failed: {error}")),
-                Err(_) => {
-                    self.server_task.abort();
-                    Err(format!(
-                        "in-flight calls did not finish within {:?}",
-                        self.shutdown_grace
-                    ))
-                }
-            };
+        let server_result = match tokio::time::timeout_at(deadline, &mut self.server_task).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(error))) => Err(format!("grpc server failed: {error}")),
+            Ok(Err(error)) => Err(format!("grpc server task failed: {error}")),
+            Err(_) => {
+                self.server_task.abort();
+                Err(format!(
+                    "in-flight calls did not finish within {:?}",
+                    self.shutdown_grace
+                ))
+            }
+        };
         self.background_shutdown.cancel();
         let background_done = async { while self.background.join_next().await.is_some() {} };
-        if tokio::time::timeout(self.shutdown_grace, background_done)
+        if tokio::time::timeout_at(deadline, background_done)
             .await
             .is_err()
         {

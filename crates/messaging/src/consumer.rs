@@ -76,19 +76,36 @@ impl ConsumerSpec {
 /// Why a handler did not apply an event.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
-    /// Worth trying again later (a dependency is down, a conflict).
+    /// Worth trying again later because of the message or a race (a
+    /// conflict, a state not reached yet): retried with backoff, and counted
+    /// toward `max_deliver`.
     #[error("{0}")]
     Retry(String),
+    /// Infrastructure is away (the database, a service the handler must
+    /// ask): nothing is wrong with the message. The consumer pauses on it and
+    /// tries again until it applies, without counting a delivery, so an
+    /// outage of any length never dead-letters an event.
+    #[error("{0}")]
+    Unavailable(String),
     /// Will never succeed (undecodable, violates an invariant): dead-letter now.
     #[error("{0}")]
     Reject(String),
 }
 
+/// A database out of reach pauses the consumer; any other database error is
+/// retried and counted.
 impl From<sqlx::Error> for HandlerError {
     fn from(error: sqlx::Error) -> Self {
-        HandlerError::Retry(format!("database: {error}"))
+        if flatgov_db::is_connection_loss(&error) {
+            HandlerError::Unavailable(format!("database: {error}"))
+        } else {
+            HandlerError::Retry(format!("database: {error}"))
+        }
     }
 }
+
+/// The longest pause of a consumer waiting for its database to return.
+const MAX_PAUSE: Duration = Duration::from_secs(5);
 
 impl From<crate::EnvelopeError> for HandlerError {
     fn from(error: crate::EnvelopeError) -> Self {
@@ -238,9 +255,28 @@ async fn consume<H: EventHandler>(
             delivered,
         );
         flatgov_telemetry::continue_trace(&span, |name| envelope.header(name));
-        let outcome = apply(pool, spec, handler, &envelope)
+        let mut outcome = apply(pool, spec, handler, &envelope)
             .instrument(span.clone())
             .await;
+        // Infrastructure away: hold this message (keeping it ours with
+        // progress acks, so the server neither redelivers it nor counts a
+        // delivery) and take no other until it applies.
+        let mut pause = Duration::from_millis(200);
+        while let Outcome::Failed(HandlerError::Unavailable(reason)) = &outcome {
+            tracing::warn!(parent: &span, %reason, retry_in = ?pause, "consumer paused: infrastructure unavailable, no delivery counted");
+            metrics.count(&spec.durable_name, "paused");
+            if let Err(error) = message.ack_with(AckKind::Progress).await {
+                tracing::debug!(parent: &span, %error, "cannot extend the message's ack wait");
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(Stop::Shutdown),
+                _ = tokio::time::sleep(pause) => {}
+            }
+            pause = (pause * 2).min(MAX_PAUSE).min(spec.ack_wait / 2);
+            outcome = apply(pool, spec, handler, &envelope)
+                .instrument(span.clone())
+                .await;
+        }
         let _entered = span.enter();
         match outcome {
             Outcome::Applied => {
@@ -358,6 +394,85 @@ fn truncate(text: &str, max_bytes: usize) -> String {
         end -= 1;
     }
     text[..end].to_owned()
+}
+
+/// How long a consumer remembers an event it applied. A duplicate can come
+/// back as long as the stream can deliver it — a relay republishing after a
+/// long stop, a consumer recreated and replaying from the start — so the
+/// window outlasts the stream's retention ([`crate::bus::STREAM_MAX_AGE`],
+/// far beyond JetStream's duplicate window) by a week; older rows can never
+/// match again and are pruned.
+pub const INBOX_RETENTION: Duration =
+    Duration::from_secs(crate::bus::STREAM_MAX_AGE.as_secs() + 7 * 24 * 3600);
+
+/// Deletes `consumer`'s inbox rows processed before `older_than` ago, in
+/// batches so no statement holds locks for long; returns how many.
+pub async fn prune_inbox(
+    pool: &PgPool,
+    consumer: &str,
+    older_than: Duration,
+) -> Result<u64, sqlx::Error> {
+    let cutoff = chrono::Utc::now()
+        - chrono::TimeDelta::from_std(older_than).unwrap_or(chrono::TimeDelta::MAX);
+    let mut pruned = 0;
+    loop {
+        let deleted = sqlx::query(
+            "delete from flatgov_inbox where consumer = $1 and event_id in (
+                 select event_id from flatgov_inbox
+                 where consumer = $1 and processed_at < $2
+                 limit 5000)",
+        )
+        .bind(consumer)
+        .bind(cutoff)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        pruned += deleted;
+        if deleted < 5000 {
+            return Ok(pruned);
+        }
+    }
+}
+
+/// Prunes `consumer`'s inbox hourly until `shutdown`.
+pub async fn prune_inbox_worker(pool: PgPool, consumer: String, shutdown: CancellationToken) {
+    loop {
+        match prune_inbox(&pool, &consumer, INBOX_RETENTION).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(%consumer, pruned, "inbox pruned"),
+            Err(error) => tracing::debug!(%consumer, %error, "cannot prune the inbox now"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+        }
+    }
+}
+
+/// Refreshes the gauge of dead letters the consuming service's consumers
+/// left in `FLATGOV_DEADLETTER` (alert when it is above 0).
+pub async fn measure_dead_letters(bus: &EventBus, service: &str, metrics: &MessagingMetrics) {
+    let Ok(stream) = bus
+        .jetstream()
+        .get_stream(bus.stream_name("deadletter"))
+        .await
+    else {
+        return;
+    };
+    let Ok(mut subjects) = stream
+        .info_with_subjects(bus.deadletter_subject(service))
+        .await
+    else {
+        return;
+    };
+    let mut present: i64 = 0;
+    while let Some(entry) = subjects.next().await {
+        match entry {
+            Ok((_, count)) => present += i64::try_from(count).unwrap_or(i64::MAX),
+            Err(_) => return,
+        }
+    }
+    metrics.dead_letters.set(present);
 }
 
 /// Refreshes the lag gauge of a consumer from the server (the per-message

@@ -16,7 +16,8 @@ pub struct ConsumerLabels {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     pub consumer: String,
-    /// `applied`, `duplicate`, `retried` or `dead_lettered`.
+    /// `applied`, `duplicate`, `retried`, `paused` (infrastructure away, not
+    /// counted as a delivery) or `dead_lettered`.
     pub outcome: &'static str,
 }
 
@@ -34,6 +35,14 @@ pub struct MessagingMetrics {
     pub consumer_lag: Family<ConsumerLabels, Gauge>,
     /// Messages handled by each consumer, by outcome.
     pub consumer_messages: Family<OutcomeLabels, Counter>,
+    /// 1 while the process is connected to NATS, 0 while it is not: the
+    /// service keeps serving then (degraded), so this, not readiness, is
+    /// what alerts on a NATS outage.
+    pub nats_connected: Gauge,
+    /// Messages this service's consumers dead-lettered that are still in
+    /// `FLATGOV_DEADLETTER`: any at all deserves an alert and a look
+    /// (`flatgov events` reads them).
+    pub dead_letters: Gauge,
 }
 
 impl MessagingMetrics {
@@ -64,6 +73,16 @@ impl MessagingMetrics {
             "flatgov_consumer_messages",
             "Messages handled by a consumer, by outcome",
             metrics.consumer_messages.clone(),
+        );
+        registry.register(
+            "flatgov_nats_connected",
+            "1 while connected to NATS; 0 means degraded (events wait in the outbox)",
+            metrics.nats_connected.clone(),
+        );
+        registry.register(
+            "flatgov_dead_letters",
+            "Messages this service's consumers dead-lettered, still in FLATGOV_DEADLETTER",
+            metrics.dead_letters.clone(),
         );
         metrics
     }

@@ -24,6 +24,9 @@ use uuid::Uuid;
 use crate::envelope::{EventMetadata, headers_for};
 use crate::{EventBus, MessagingMetrics};
 
+/// How often a relay whose listener was lost tries to listen again.
+const RELISTEN_INTERVAL: Duration = Duration::from_millis(200);
+
 /// Tuning of the relay.
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
@@ -135,9 +138,23 @@ impl Relay {
                 }
                 Err(error) => {
                     tracing::warn!(service = self.service, %error, retry_in = ?backoff, "outbox relay pass failed");
+                    if matches!(error, RelayError::Database(_)) {
+                        // The listener's connection went with the others:
+                        // listening again doubles as the probe that tells
+                        // when PostgreSQL is back.
+                        listener = None;
+                    }
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
                         _ = tokio::time::sleep(backoff) => {}
+                        relistened = self.relisten(&mut listener), if listener.is_none() => {
+                            // PostgreSQL answers again: publish what waited
+                            // at once instead of sleeping out the backoff.
+                            if relistened {
+                                backoff = Duration::from_millis(100);
+                                continue;
+                            }
+                        }
                     }
                     backoff = (backoff * 2).min(self.config.max_backoff);
                 }
@@ -147,42 +164,69 @@ impl Relay {
     }
 
     async fn listen(&self) -> Option<PgListener> {
-        match PgListener::connect_with(&self.pool).await {
-            Ok(mut listener) => match listener.listen("flatgov_outbox").await {
-                Ok(()) => Some(listener),
-                Err(error) => {
-                    tracing::warn!(%error, "cannot listen for outbox commits, polling instead");
-                    None
-                }
-            },
+        let attempt = async {
+            let mut listener = PgListener::connect_with(&self.pool).await?;
+            listener.listen("flatgov_outbox").await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        match attempt.await {
+            Ok(listener) => Some(listener),
             Err(error) => {
-                tracing::warn!(%error, "cannot listen for outbox commits, polling instead");
+                tracing::debug!(%error, "cannot listen for outbox commits yet");
                 None
             }
         }
     }
 
+    /// Tries to listen again every [`RELISTEN_INTERVAL`] until it succeeds
+    /// (true, `listener` set); never returns false, so it is meant to race
+    /// a timer.
+    async fn relisten(&self, listener: &mut Option<PgListener>) -> bool {
+        loop {
+            if let Some(active) = self.listen().await {
+                tracing::info!(service = self.service, "outbox listener connected again");
+                *listener = Some(active);
+                return true;
+            }
+            tokio::time::sleep(RELISTEN_INTERVAL).await;
+        }
+    }
+
+    /// Waits for a commit notification, the idle poll or shutdown. A lost
+    /// listener is replaced at once — not after the idle poll, which left
+    /// publication stalled for up to 5 s after a PostgreSQL restart — and a
+    /// pass follows, since commits made while nobody listened were not
+    /// announced.
     async fn wait_for_work(&self, listener: &mut Option<PgListener>, shutdown: &CancellationToken) {
         let poll = tokio::time::sleep(self.config.idle_poll);
-        match listener {
+        tokio::pin!(poll);
+        let lost = match listener {
             Some(active) => {
                 tokio::select! {
-                    _ = shutdown.cancelled() => {}
-                    _ = poll => {}
-                    notification = active.try_recv() => {
-                        if let Err(error) = notification {
-                            tracing::warn!(%error, "outbox listener failed, reconnecting");
-                            *listener = None;
+                    _ = shutdown.cancelled() => return,
+                    _ = &mut poll => return,
+                    notification = active.try_recv() => match notification {
+                        Ok(Some(_)) => return,
+                        // sqlx reconnects this listener on the next call.
+                        Ok(None) => {
+                            tracing::warn!(service = self.service, "outbox listener lost its connection, listening again");
+                            return;
+                        }
+                        Err(error) => {
+                            tracing::warn!(service = self.service, %error, "outbox listener failed, listening again");
+                            true
                         }
                     }
                 }
             }
-            None => {
-                tokio::select! {
-                    _ = shutdown.cancelled() => {}
-                    _ = poll => {}
-                }
-                *listener = self.listen().await;
+            None => true,
+        };
+        if lost {
+            *listener = None;
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = &mut poll => {}
+                _ = self.relisten(listener) => {}
             }
         }
     }

@@ -333,6 +333,18 @@ impl PrivatePostgres {
         }
     }
 
+    /// Stops the server as an operator's restart or a failover does (fast
+    /// shutdown, SIGINT): every session is ended with SQLSTATE 57P01 before
+    /// the server exits.
+    pub fn shut_down(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = Command::new("kill")
+                .args(["-INT", &process.id().to_string()])
+                .status();
+            let _ = process.wait();
+        }
+    }
+
     /// Starts the server again on the same port with the same data. After
     /// a crash the old backends need a moment to notice and release shared
     /// memory, so a start that exits at once is retried.

@@ -400,6 +400,16 @@ async fn a_message_that_always_fails_is_dead_lettered_and_the_next_one_is_still_
         dead[0].header("flatgov-deadletter-consumer").as_deref(),
         Some("echo-effects")
     );
+    // Operators are told: the gauge alerts while any dead letter is there.
+    let metrics_addr = application.metrics_addr();
+    eventually("the dead-letter gauge to count it", PATIENCE, || async {
+        reqwest_metrics(metrics_addr)
+            .await
+            .lines()
+            .any(|line| line == "flatgov_dead_letters 1")
+            .then_some(())
+    })
+    .await;
 
     let pool = application.pool().clone();
     let applied = eventually("the healthy message to be applied", PATIENCE, || async {
@@ -581,8 +591,11 @@ async fn reqwest_metrics(address: std::net::SocketAddr) -> String {
     body
 }
 
+/// Readiness follows what an RPC needs: the database. A NATS outage leaves
+/// the service SERVING and answering writes (their events wait in the
+/// outbox), reported as a degradation on `flatgov_nats_connected` instead.
 #[tokio::test]
-async fn health_follows_nats_and_postgres_going_away_and_coming_back() {
+async fn health_follows_postgres_while_a_nats_outage_only_degrades_the_service() {
     let mut nats = PrivateNats::start();
     let mut postgres = PrivatePostgres::start();
     let mut test = TestEnv::new();
@@ -607,9 +620,33 @@ async fn health_follows_nats_and_postgres_going_away_and_coming_back() {
     };
     wait_for(ServingStatus::Serving, "serving at start").await;
 
+    let mut echo_client = client(&application).await;
+    let token = test.auth.admin_token();
+    let metrics_addr = application.metrics_addr();
+    let nats_gauge = |wanted: &'static str| async move {
+        eventually("the nats gauge to change", PATIENCE, || async {
+            let metrics = reqwest_metrics(metrics_addr).await;
+            metrics
+                .lines()
+                .any(|line| line == format!("flatgov_nats_connected {wanted}"))
+                .then_some(())
+        })
+        .await
+    };
+    nats_gauge("1").await;
+
     nats.stop();
-    wait_for(ServingStatus::NotServing, "not serving without nats").await;
+    nats_gauge("0").await;
+    // Past the health monitor's next ticks: still serving, still writing.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        flatgov_grpc::check_health(&url, "").await.unwrap(),
+        ServingStatus::Serving,
+        "a nats outage does not take the service out of readiness"
+    );
+    record(&mut echo_client, &token, "during the nats outage").await;
     nats.resume();
+    nats_gauge("1").await;
     wait_for(ServingStatus::Serving, "serving once nats is back").await;
 
     postgres.stop();
@@ -618,8 +655,7 @@ async fn health_follows_nats_and_postgres_going_away_and_coming_back() {
     wait_for(ServingStatus::Serving, "serving once postgres is back").await;
 
     // And it still works, without a restart.
-    let mut client = client(&application).await;
-    record(&mut client, &test.auth.admin_token(), "after both outages").await;
+    record(&mut echo_client, &token, "after both outages").await;
     application.shutdown().await.unwrap();
     drop(database);
 }

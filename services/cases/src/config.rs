@@ -27,7 +27,8 @@ pub struct TriageSettings {
     /// How long one call to another service may take.
     pub call_timeout: Duration,
     /// How long a claimed job is reserved for its worker before another replica may
-    /// take it over (a worker that died).
+    /// take it over (a worker that died). Short, and renewed every quarter of it
+    /// while the worker lives, so a killed replica's jobs wait seconds, not minutes.
     pub lease: Duration,
 }
 
@@ -223,7 +224,11 @@ impl Config {
                 5000,
                 "milliseconds one call to the block registry or the duty lists may take",
             )?),
-            lease: Duration::from_secs(60),
+            lease: Duration::from_millis(env.optional(
+                "CASES_TRIAGE_LEASE_MS",
+                5000,
+                "milliseconds a claimed triage job stays reserved for a worker that stopped renewing it",
+            )?),
         };
         if triage.concurrency == 0 {
             return Err(malformed(

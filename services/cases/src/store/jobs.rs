@@ -189,6 +189,24 @@ pub async fn claim_jobs(
         .collect()
 }
 
+/// Extends the lease of jobs a live worker still holds (claimed and neither
+/// finished, retried nor released: those clear or delete the lease).
+pub async fn renew_leases(
+    connection: &mut PgConnection,
+    case_ids: &[uuid::Uuid],
+    lease_until: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update triage_jobs set lease_until = $2
+         where case_id = any($1) and lease_until is not null and lease_until < $2",
+    )
+    .bind(case_ids)
+    .bind(lease_until)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
 /// Removes a finished job, if the claim is still current; false when a newer request
 /// replaced it (the caller then discards its result).
 pub async fn finish_job(

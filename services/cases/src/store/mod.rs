@@ -19,7 +19,7 @@ pub use deadlines::{due_cases, lock_due_case, postpone_deadline};
 pub use intake::{MeTooReport, insert_me_too_report, lock_intake_cells, me_too_candidates};
 pub use jobs::{
     ClaimedJob, Instructions, JobPurpose, claim_jobs, direct_rehoming, enqueue_rehoming,
-    enqueue_triage, finish_job, has_job, release_job, retry_job,
+    enqueue_triage, finish_job, has_job, release_job, renew_leases, retry_job,
 };
 pub use lists::{ListFilter, ListScope, list_cases, records_for_indicators};
 pub use meetings::{

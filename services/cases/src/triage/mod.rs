@@ -128,21 +128,53 @@ impl TriageWorker {
     /// Claims one batch of due jobs and works them; returns how many were claimed.
     pub async fn run_once(&self) -> Result<usize, sqlx::Error> {
         let now = self.shared.clock.now();
-        let lease = TimeDelta::from_std(self.settings.lease).unwrap_or(TimeDelta::seconds(60));
+        let lease = TimeDelta::from_std(self.settings.lease).unwrap_or(TimeDelta::seconds(5));
         let mut connection = self.shared.pool.acquire().await?;
         let jobs =
             store::claim_jobs(&mut connection, now, now + lease, self.settings.batch_size).await?;
         drop(connection);
         let claimed = jobs.len();
-        if claimed > 0 {
-            tracing::debug!(claimed, "triage jobs claimed");
+        if claimed == 0 {
+            return Ok(0);
         }
-        futures::stream::iter(jobs)
-            .for_each_concurrent(self.settings.concurrency, |job| async move {
+        tracing::debug!(claimed, "triage jobs claimed");
+        let held: Vec<uuid::Uuid> = jobs.iter().map(|job| job.case_id.as_uuid()).collect();
+        let work = futures::stream::iter(jobs).for_each_concurrent(
+            self.settings.concurrency,
+            |job| async move {
                 self.work(job).await;
-            })
-            .await;
+            },
+        );
+        // The lease is short so that a replica killed mid-triage holds its jobs
+        // for seconds, not a minute; a live worker renews it while it works.
+        tokio::select! {
+            () = work => {}
+            () = self.renew_leases(&held, lease) => {}
+        }
         Ok(claimed)
+    }
+
+    /// Extends the lease of the jobs this pass holds every quarter lease, so
+    /// a slow call to another service does not let a second replica take a
+    /// job that is still being worked. Never returns.
+    async fn renew_leases(&self, held: &[uuid::Uuid], lease: TimeDelta) {
+        let mut ticker = tokio::time::interval(self.settings.lease / 4);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let until = self.shared.clock.now() + lease;
+            let renewed = async {
+                let mut connection = self.shared.pool.acquire().await?;
+                store::renew_leases(&mut connection, held, until).await
+            }
+            .await;
+            if let Err(error) = renewed {
+                // The lease may then run out and another replica take the
+                // job: the apply step's revision and version checks make that
+                // a wasted call, never a second dispatch.
+                tracing::warn!(%error, "cannot renew the triage leases");
+            }
+        }
     }
 
     /// Works one job inside a span that continues the trace of the request

@@ -754,7 +754,7 @@ async fn run(
     let admin = platform.token("bench-admin", &[Role::DistrictAdmin])?;
     let dispatcher = platform.token("bench-dispatcher", &[Role::SubdistrictDispatcher])?;
 
-    let loaded = flatgov_blocks::demo::load_demo(
+    let loaded = flatgov_demo::load_demo(
         &mut BlockRegistryClient::new(blocks_channel.clone()),
         &admin,
         DEMO_SEED,

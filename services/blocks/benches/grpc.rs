@@ -447,6 +447,7 @@ async fn main() -> anyhow::Result<()> {
                 GeoPoint {
                     longitude,
                     latitude,
+                    ..Default::default()
                 },
                 code.to_string(),
             ));

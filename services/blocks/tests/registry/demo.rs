@@ -52,6 +52,7 @@ async fn the_demo_district_loads_through_the_api_and_a_second_load_changes_nothi
             GeoPoint {
                 longitude: inside.x(),
                 latitude: inside.y(),
+                ..Default::default()
             }
         })
         .collect();

@@ -158,6 +158,7 @@ pub async fn run(arguments: &CaseArgs, session: &Session, output: Output) -> any
                         .map(|(longitude, latitude)| GeoPoint {
                             longitude,
                             latitude,
+                            ..Default::default()
                         }),
                     block: report.block.clone(),
                     matter_code: report.matter.clone(),

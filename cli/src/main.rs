@@ -15,6 +15,7 @@ mod enforcement;
 mod events;
 mod import;
 mod indicators;
+mod labels;
 mod nats;
 mod notices;
 mod open311;
@@ -32,6 +33,9 @@ struct Cli {
     /// How results are printed.
     #[arg(long, global = true, value_enum, default_value_t = Output::Table, env = "FLATGOV_OUTPUT")]
     output: Output,
+    /// Language of table labels: zh-CN by default, from the locale (LANG, LC_ALL).
+    #[arg(long, global = true, value_enum, env = "FLATGOV_LANG")]
+    lang: Option<labels::Language>,
     #[command(flatten)]
     connection: connect::Connection,
     #[command(subcommand)]
@@ -99,6 +103,7 @@ where
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    labels::choose(cli.lang);
     let result = match cli.command {
         Command::Keys(arguments) => block_on(auth::keys(&arguments, cli.output)),
         Command::Token(arguments) => auth::token(&arguments, cli.output),

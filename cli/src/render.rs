@@ -1,11 +1,13 @@
 //! Printing API results: JSON through the published descriptors (the
-//! canonical protobuf JSON mapping), tables with comfy-table.
+//! canonical protobuf JSON mapping), tables with comfy-table whose headers,
+//! enum values and times are made readable by [`crate::labels`].
 
 use prost_reflect::{DescriptorPool, DynamicMessage};
 
 use crate::Output;
+use crate::labels;
 
-fn pool() -> &'static DescriptorPool {
+pub fn pool() -> &'static DescriptorPool {
     static POOL: std::sync::OnceLock<DescriptorPool> = std::sync::OnceLock::new();
     POOL.get_or_init(|| {
         DescriptorPool::decode(flatgov_proto::FILE_DESCRIPTOR_SET)
@@ -37,11 +39,15 @@ pub fn print_message<M: prost::Message>(message: &M, full_name: &str, output: Ou
     match output {
         Output::Json => println!("{json}"),
         Output::Table => {
+            let language = labels::current();
             let mut table = comfy_table::Table::new();
             table.load_preset(comfy_table::presets::NOTHING);
             if let serde_json::Value::Object(fields) = &json {
                 for (name, value) in fields {
-                    table.add_row(vec![name.clone(), short(value)]);
+                    table.add_row(vec![
+                        labels::key(name, language),
+                        labels::value(value, language),
+                    ]);
                 }
             }
             println!("{table}");
@@ -70,14 +76,20 @@ pub fn print_rows(rows: &[serde_json::Value], columns: &[&str], output: Output) 
     match output {
         Output::Json => println!("{}", serde_json::Value::Array(rows.to_vec())),
         Output::Table => {
+            let language = labels::current();
             let mut table = comfy_table::Table::new();
             table.load_preset(comfy_table::presets::UTF8_HORIZONTAL_ONLY);
-            table.set_header(columns.to_vec());
+            table.set_header(
+                columns
+                    .iter()
+                    .map(|column| labels::key(column, language))
+                    .collect::<Vec<_>>(),
+            );
             for row in rows {
                 table.add_row(
                     columns
                         .iter()
-                        .map(|column| short(&row[*column]))
+                        .map(|column| labels::value(&row[*column], language))
                         .collect::<Vec<_>>(),
                 );
             }

@@ -51,6 +51,7 @@ impl Platform {
         let inside = GeoPoint {
             longitude,
             latitude,
+            ..Default::default()
         };
         self.assert_located(&inside, code).await;
         let team = block.team.unwrap_or_default();

@@ -37,7 +37,7 @@ enum DemoCommand {
     /// Load the synthetic demo district into a running platform (idempotent).
     Load {
         /// Generate a different synthetic district.
-        #[arg(long, default_value_t = flatgov_blocks::domain::synthetic::DEMO_SEED)]
+        #[arg(long, default_value_t = flatgov_demo::DEMO_SEED)]
         seed: u64,
     },
 }
@@ -83,7 +83,7 @@ async fn load(connection: &Connection, seed: u64, output: Output) -> anyhow::Res
     let session = Session::open(connection)?;
     let progress = Progress::new();
     progress.step("generating the synthetic district");
-    let data = flatgov_blocks::demo::demo_data(seed).context("generating the demo district")?;
+    let data = flatgov_demo::demo_data(seed).context("generating the demo district")?;
     let subdistricts: Vec<DemoSubdistrict> = data
         .district
         .subdistricts
@@ -96,7 +96,7 @@ async fn load(connection: &Connection, seed: u64, output: Output) -> anyhow::Res
 
     progress.step("blocks: district, subdistricts, communities, staff, blocks and teams");
     let mut blocks = session.blocks_plain()?;
-    let loaded = flatgov_blocks::demo::load_demo(&mut blocks, session.token(), seed)
+    let loaded = flatgov_demo::load_demo(&mut blocks, session.token(), seed)
         .await
         .context("loading the block registry")?;
     progress.note(format!(

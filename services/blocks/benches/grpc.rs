@@ -423,7 +423,7 @@ async fn main() -> anyhow::Result<()> {
     let token = test.auth.admin_token();
 
     let mut loader = BlockRegistryClient::connect(registry.grpc_url()).await?;
-    let loaded = flatgov_blocks::demo::load_demo(&mut loader, &token, DEMO_SEED).await?;
+    let loaded = flatgov_demo::load_demo(&mut loader, &token, DEMO_SEED).await?;
     println!(
         "demo district loaded: {} ({} blocks, {} staff)",
         loaded.generation.name, loaded.generation.block_count, loaded.staff.created
@@ -447,6 +447,7 @@ async fn main() -> anyhow::Result<()> {
                 GeoPoint {
                     longitude,
                     latitude,
+                    ..Default::default()
                 },
                 code.to_string(),
             ));

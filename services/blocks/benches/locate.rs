@@ -27,7 +27,10 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use flatgov_blocks::domain::index::BlockIndex;
-use flatgov_blocks::domain::synthetic::{Bounds, DEMO_SEED, SplitMix64, demo_district, tiling};
+use flatgov_blocks::domain::synthetic::{
+    Bounds, DEMO_SEED, SplitMix64, demo_district, demo_generation, single_subdistrict_generation,
+    tiling,
+};
 use flatgov_blocks::domain::validation::{ValidationSettings, validate_generation};
 use flatgov_vocabulary::BlockCode;
 use geo::MultiPolygon;
@@ -436,10 +439,11 @@ fn micros(nanoseconds: f64) -> String {
 fn measure_validation() -> anyhow::Result<Vec<String>> {
     let mut lines = Vec::new();
     let demo = demo_district(DEMO_SEED).context("demo district")?;
+    let (boundaries, drafts) = demo_generation(&demo).context("demo names")?;
     let started = Instant::now();
     let report = validate_generation(
-        &demo.boundaries(),
-        &demo.blocks,
+        &boundaries,
+        &drafts,
         &HashMap::new(),
         &ValidationSettings::default(),
     );
@@ -452,7 +456,7 @@ fn measure_validation() -> anyhow::Result<Vec<String>> {
     ));
     let size = 10_000;
     let made = tiling(SEED, size, Bounds::around_xiangtan(size)).context("tiling")?;
-    let Some((boundary, drafts)) = made.to_single_subdistrict_generation() else {
+    let Some((boundary, drafts)) = single_subdistrict_generation(&made) else {
         bail!("10,000 blocks fit one subdistrict");
     };
     let started = Instant::now();

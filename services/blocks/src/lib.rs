@@ -13,13 +13,11 @@
 //! - [`grpc`]: the API: each request parsed into a command, the use case
 //!   run, the answer rendered.
 //! - [`events`]: what the registry publishes.
-//! - [`demo`]: loading the synthetic demo district through the public API.
 //!
 //! See `docs/blocks.md` for the API walk-through and the design decisions.
 
 pub mod application;
 pub mod config;
-pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod events;

@@ -355,6 +355,7 @@ async fn points_in_blocks(
             .map(|_| GeoPoint {
                 longitude: 112.895 + next() * 0.08,
                 latitude: 27.815 + next() * 0.09,
+                ..Default::default()
             })
             .collect();
         let located = client
@@ -444,6 +445,7 @@ impl Load {
             location: Some(GeoPoint {
                 longitude: point.longitude + jitter,
                 latitude: point.latitude - jitter,
+                ..Default::default()
             }),
             block: String::new(),
             matter_code: self.matters[number as usize % self.matters.len()].clone(),
@@ -754,7 +756,7 @@ async fn run(
     let admin = platform.token("bench-admin", &[Role::DistrictAdmin])?;
     let dispatcher = platform.token("bench-dispatcher", &[Role::SubdistrictDispatcher])?;
 
-    let loaded = flatgov_blocks::demo::load_demo(
+    let loaded = flatgov_demo::load_demo(
         &mut BlockRegistryClient::new(blocks_channel.clone()),
         &admin,
         DEMO_SEED,

@@ -209,6 +209,7 @@ pub fn geo_point(point: &crate::domain::geo::GeoPoint) -> types::GeoPoint {
     types::GeoPoint {
         longitude: point.longitude(),
         latitude: point.latitude(),
+        ..Default::default()
     }
 }
 

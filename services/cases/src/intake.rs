@@ -127,14 +127,27 @@ fn parse_report(request: &proto::ReportCaseRequest) -> Result<Report, Violations
     if channel.is_none() {
         violation("channel", "must be one of the channels (resident app, 12345 hotline, patrol, video alert, walk-in, referral)".into());
     }
+    // A point from WeChat (GCJ-02) or Baidu (BD-09) is converted to WGS84
+    // here, so the case is stored, located and answered in the platform's system.
     let location = match &request.location {
-        Some(point) => match GeoPoint::new(point.latitude, point.longitude) {
-            Ok(point) => Some(point),
-            Err(error) => {
-                violation("location", error.to_string());
-                None
+        Some(point) => {
+            let mut point_violations = flatgov_grpc::error::Violations::new();
+            match flatgov_grpc::geo::point_in_wgs84(&mut point_violations, "location", point) {
+                Some((longitude, latitude)) => match GeoPoint::new(latitude, longitude) {
+                    Ok(point) => Some(point),
+                    Err(error) => {
+                        violation("location", error.to_string());
+                        None
+                    }
+                },
+                None => {
+                    for problem in point_violations.into_vec() {
+                        violation(&problem.field, problem.description);
+                    }
+                    None
+                }
             }
-        },
+        }
         None => None,
     };
     let block = if request.block.trim().is_empty() {
@@ -642,6 +655,7 @@ mod tests {
             location: Some(flatgov_proto::flatgov::r#type::v1::GeoPoint {
                 longitude: 112.94,
                 latitude: 27.83,
+                ..Default::default()
             }),
             block: String::new(),
             matter_code: "street_light".into(),

@@ -189,6 +189,7 @@ mod tests {
             location: Some(GeoPoint {
                 longitude: 112.9,
                 latitude: 27.8,
+                ..Default::default()
             }),
             agencies: vec!["urban_management".into()],
             urgent: true,

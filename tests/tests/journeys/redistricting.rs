@@ -37,6 +37,7 @@ fn point(ring: &Ring) -> GeoPoint {
     GeoPoint {
         longitude,
         latitude,
+        ..Default::default()
     }
 }
 

@@ -15,7 +15,7 @@
 //! - [`codec`]: the exact binary storage encoding of geometry.
 //! - [`validation`]: gaps, overlaps, blocks outside their subdistrict, households band, team rule.
 //! - [`index`]: the in-memory point → block lookup.
-//! - [`synthetic`]: deterministic tilings and the synthetic demo district.
+//! - [`synthetic`]: the `flatgov-demo` tilings and demo district as this crate's types.
 
 pub mod changes;
 pub mod codec;

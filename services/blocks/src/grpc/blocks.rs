@@ -17,30 +17,10 @@ use crate::application::teams::{self, SetBlockTeam};
 use crate::error::Error;
 use crate::resources::{self, GenerationRef, ParentLevels, generation_name};
 
-/// A point's coordinates (longitude, latitude), each checked under `field`.
+/// A point's WGS84 coordinates (longitude, latitude), each checked under
+/// `field` and converted from the system the point names (GCJ-02, BD-09).
 fn coordinates(violations: &mut Violations, field: &str, point: &GeoPoint) -> Option<(f64, f64)> {
-    let (longitude, latitude) = (point.longitude, point.latitude);
-    let longitude = violations.check(
-        format!("{field}.longitude"),
-        if longitude.is_finite() && (-180.0..=180.0).contains(&longitude) {
-            Ok(longitude)
-        } else {
-            Err(format!(
-                "must be a finite number in [-180, 180], found {longitude}"
-            ))
-        },
-    );
-    let latitude = violations.check(
-        format!("{field}.latitude"),
-        if latitude.is_finite() && (-90.0..=90.0).contains(&latitude) {
-            Ok(latitude)
-        } else {
-            Err(format!(
-                "must be a finite number in [-90, 90], found {latitude} (are longitude and latitude swapped?)"
-            ))
-        },
-    );
-    longitude.zip(latitude)
+    flatgov_grpc::geo::point_in_wgs84(violations, field, point)
 }
 
 /// What a lookup resolves against: `at` or `generation`, at most one.

@@ -217,10 +217,12 @@ async fn bad_points_names_tokens_and_hierarchy_requests_are_refused_with_their_f
                     GeoPoint {
                         longitude: 112.9,
                         latitude: 27.8,
+                        ..Default::default()
                     },
                     GeoPoint {
                         longitude: f64::NAN,
                         latitude: 27.8,
+                        ..Default::default()
                     },
                 ],
                 ..Default::default()
@@ -234,7 +236,8 @@ async fn bad_points_names_tokens_and_hierarchy_requests_are_refused_with_their_f
         points: vec![
             GeoPoint {
                 longitude: 112.9,
-                latitude: 27.8
+                latitude: 27.8,
+                ..Default::default()
             };
             10_001
         ],

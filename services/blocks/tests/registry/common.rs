@@ -244,6 +244,7 @@ impl Registry {
                     point: Some(GeoPoint {
                         longitude,
                         latitude,
+                        ..Default::default()
                     }),
                     at,
                     view: api::BlockView::Basic as i32,

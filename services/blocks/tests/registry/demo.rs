@@ -1,9 +1,8 @@
 //! The demo district through the public API, as the CLI will load it: twice.
 
-use flatgov_blocks::demo::{
-    DEMO_ASSISTANTS, DEMO_GOVERNORS, DEMO_SUPERVISORS, demo_data, load_demo,
+use flatgov_demo::{
+    DEMO_ASSISTANTS, DEMO_GOVERNORS, DEMO_SEED, DEMO_SUPERVISORS, demo_data, load_demo,
 };
-use flatgov_blocks::domain::synthetic::DEMO_SEED;
 use flatgov_proto::blocks::v1 as api;
 use flatgov_proto::flatgov::r#type::v1::GeoPoint;
 use flatgov_testkit::with_token;
@@ -53,6 +52,7 @@ async fn the_demo_district_loads_through_the_api_and_a_second_load_changes_nothi
             GeoPoint {
                 longitude: inside.x(),
                 latitude: inside.y(),
+                ..Default::default()
             }
         })
         .collect();

@@ -380,6 +380,7 @@ fn point(longitude: f64, latitude: f64) -> flatgov_proto::flatgov::r#type::v1::G
     flatgov_proto::flatgov::r#type::v1::GeoPoint {
         longitude,
         latitude,
+        ..Default::default()
     }
 }
 

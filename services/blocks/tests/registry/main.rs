@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod common;
+mod coordinates;
 mod demo;
 mod generations;
 mod hierarchy;

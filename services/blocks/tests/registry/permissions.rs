@@ -32,6 +32,7 @@ async fn contacts_as(registry: &mut Registry, token: &str) -> Vec<api::TeamMembe
                 point: Some(GeoPoint {
                     longitude: 112.905,
                     latitude: 27.802,
+                    ..Default::default()
                 }),
                 at: None,
                 view: api::BlockView::Contacts as i32,
@@ -280,6 +281,7 @@ async fn only_district_admins_within_their_jurisdiction_change_boundaries_and_te
             point: Some(GeoPoint {
                 longitude: 112.905,
                 latitude: 27.802,
+                ..Default::default()
             }),
             ..Default::default()
         })

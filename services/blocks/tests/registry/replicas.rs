@@ -19,6 +19,7 @@ async fn locate_on(
                 point: Some(GeoPoint {
                     longitude: 112.918,
                     latitude: 27.802,
+                    ..Default::default()
                 }),
                 ..Default::default()
             },

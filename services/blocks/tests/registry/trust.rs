@@ -16,6 +16,7 @@ fn point(longitude: f64, latitude: f64) -> GeoPoint {
     GeoPoint {
         longitude,
         latitude,
+        ..Default::default()
     }
 }
 

@@ -45,6 +45,7 @@ pub fn point_in_block(metres: f64) -> types::GeoPoint {
     types::GeoPoint {
         latitude: 27.8500 + metres / 111_195.0,
         longitude: 112.9050,
+        ..Default::default()
     }
 }
 
@@ -53,6 +54,7 @@ pub fn point_in_neighbour() -> types::GeoPoint {
     types::GeoPoint {
         latitude: 27.8500,
         longitude: 112.9150,
+        ..Default::default()
     }
 }
 
@@ -61,6 +63,7 @@ pub fn point_nowhere() -> types::GeoPoint {
     types::GeoPoint {
         latitude: 30.0,
         longitude: 100.0,
+        ..Default::default()
     }
 }
 

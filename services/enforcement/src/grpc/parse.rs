@@ -64,7 +64,8 @@ pub fn retry(
         })
 }
 
-/// A point, when given: longitude and latitude in range.
+/// A point, when given: longitude and latitude in range, converted to WGS84
+/// from the system it names (GCJ-02 from WeChat, BD-09 from Baidu).
 pub fn location(
     violations: &mut Violations,
     point: Option<&GeoPoint>,
@@ -72,16 +73,7 @@ pub fn location(
     let Some(point) = point else {
         return Some(None);
     };
-    let mut valid = true;
-    if !(point.longitude.is_finite() && (-180.0..=180.0).contains(&point.longitude)) {
-        violations.add("location.longitude", "must be between -180 and 180 degrees");
-        valid = false;
-    }
-    if !(point.latitude.is_finite() && (-90.0..=90.0).contains(&point.latitude)) {
-        violations.add("location.latitude", "must be between -90 and 90 degrees");
-        valid = false;
-    }
-    valid.then_some(Some((point.longitude, point.latitude)))
+    flatgov_grpc::geo::point_in_wgs84(violations, "location", point).map(Some)
 }
 
 /// A page of a list keyed by `K`, its token bound to `query`.

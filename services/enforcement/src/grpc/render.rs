@@ -367,6 +367,7 @@ pub fn operation(record: &OperationRecord, viewer: &Viewer, now: DateTime<Utc>) 
             .map(|(longitude, latitude)| GeoPoint {
                 longitude,
                 latitude,
+                ..Default::default()
             }),
         matter_code: row.matter_code.clone().unwrap_or_default(),
         description: row.description.clone(),

@@ -1,7 +1,9 @@
 //! POST requests: the form a civic app sends, read into the case service's
 //! `ReportCase`, every problem reported at once before anything is sent.
 //!
-//! - the location is `lat`/`long` (WGS84 degrees, as the spec says), a block in
+//! - the location is `lat`/`long` (WGS84 degrees, as the spec says, unless the
+//!   extension parameter `coordinate_system` says `gcj02` — WeChat mini-programs,
+//!   Amap, Tencent Maps — or `bd09` — Baidu; the case service converts), a block in
 //!   `address_id` (`blocks/430302001004017` or the 15-digit code), or both;
 //!   `address_string` alone cannot be placed on the map here (the case service
 //!   needs a point or a block, and there is no geocoder) and is refused, naming
@@ -16,7 +18,8 @@
 //!   attributes every service definition offers.
 
 use flatgov_proto::cases::v1 as cases;
-use flatgov_proto::flatgov::r#type::v1::GeoPoint;
+use flatgov_proto::flatgov::r#type::v1::{CoordinateSystem as ProtoCoordinateSystem, GeoPoint};
+use flatgov_vocabulary::CoordinateSystem;
 
 use super::catalogue::Matter;
 use crate::clients::Client;
@@ -89,9 +92,28 @@ fn coordinate(form: &Form, name: &str, limit: f64, problems: &mut Vec<String>) -
         Ok(value) if value.is_finite() && value.abs() <= limit => Some(value),
         _ => {
             problems.push(format!(
-                "{name}: {text:?} is not a WGS84 coordinate in degrees within ±{limit}"
+                "{name}: {text:?} is not a coordinate in degrees within ±{limit}"
             ));
             None
+        }
+    }
+}
+
+/// The `coordinate_system` extension parameter (Open311 has no field for it):
+/// `wgs84` (or absent, as the spec says), `cgcs2000`, `gcj02`, `bd09`.
+fn coordinate_system(form: &Form, problems: &mut Vec<String>) -> ProtoCoordinateSystem {
+    let Some(text) = form.get("coordinate_system") else {
+        return ProtoCoordinateSystem::Unspecified;
+    };
+    match CoordinateSystem::parse(text) {
+        Some(CoordinateSystem::Wgs84) => ProtoCoordinateSystem::Unspecified,
+        Some(CoordinateSystem::Gcj02) => ProtoCoordinateSystem::Gcj02,
+        Some(CoordinateSystem::Bd09) => ProtoCoordinateSystem::Bd09,
+        None => {
+            problems.push(format!(
+                "coordinate_system: {text:?} is not one of wgs84, cgcs2000, gcj02, bd09"
+            ));
+            ProtoCoordinateSystem::Unspecified
         }
     }
 }
@@ -120,10 +142,12 @@ pub fn read(form: &Form, matter: &Matter, client: &Client) -> Result<Report, Vec
 
     let latitude = coordinate(form, "lat", 90.0, &mut problems);
     let longitude = coordinate(form, "long", 180.0, &mut problems);
+    let system = coordinate_system(form, &mut problems);
     let point = match (latitude, longitude, form.get("lat"), form.get("long")) {
         (Some(latitude), Some(longitude), _, _) => Some(GeoPoint {
             longitude,
             latitude,
+            coordinate_system: system as i32,
         }),
         (_, _, Some(_), None) | (_, _, None, Some(_)) => {
             problems.push("lat and long: give both or neither".to_owned());
@@ -258,6 +282,7 @@ pub fn form_field(case_field: &str) -> &'static str {
         "matter_code" => "service_code",
         "location" | "location.latitude" => "lat",
         "location.longitude" => "long",
+        "location.coordinate_system" => "coordinate_system",
         "block" => "address_id",
         "attachments" => "media_url",
         "reporter.phone" | "reporter" => "phone",
@@ -329,7 +354,8 @@ mod tests {
             request.location,
             Some(GeoPoint {
                 longitude: 112.91,
-                latitude: 27.85
+                latitude: 27.85,
+                ..Default::default()
             })
         );
         assert_eq!(request.attachments, ["https://photos.example/1.jpg"]);
@@ -339,6 +365,38 @@ mod tests {
         );
         assert!(request.urgent);
         assert!(!request.anonymous);
+    }
+
+    #[test]
+    fn a_wechat_point_keeps_its_coordinate_system_for_the_case_service_to_convert() {
+        let report = read(
+            &form(&[
+                ("lat", "27.8476"),
+                ("long", "112.9153"),
+                ("coordinate_system", "GCJ-02"),
+            ]),
+            &matter(),
+            &client(),
+        )
+        .expect("a good report");
+        assert_eq!(
+            report.request.location.map(|point| point.coordinate_system),
+            Some(ProtoCoordinateSystem::Gcj02 as i32)
+        );
+        let problems = read(
+            &form(&[
+                ("lat", "27.85"),
+                ("long", "112.91"),
+                ("coordinate_system", "mars"),
+            ]),
+            &matter(),
+            &client(),
+        )
+        .expect_err("unknown system");
+        assert!(
+            problems[0].starts_with("coordinate_system:"),
+            "{problems:?}"
+        );
     }
 
     #[test]

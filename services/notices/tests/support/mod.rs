@@ -247,6 +247,7 @@ pub fn street_light_report(
         location: Some(types::GeoPoint {
             latitude: 27.85 + metres / 111_195.0,
             longitude: 112.905,
+            ..Default::default()
         }),
         block: String::new(),
         matter_code: STREET_LIGHT.into(),

@@ -426,12 +426,10 @@ fn a_duplicate_code_is_an_error_and_only_the_first_draft_is_checked() {
 /// A 2,000-block tiling with one shared vertex of one block moved by a quarter of
 /// its distance to the block's centroid, outward or inward.
 fn tiling_with_one_vertex_moved(factor: f64) -> (SubdistrictBoundary, Vec<BlockDraft>, BlockCode) {
-    use crate::domain::synthetic::{Bounds, tiling};
+    use crate::domain::synthetic::{Bounds, single_subdistrict_generation, tiling};
     use geo::Centroid;
     let made = tiling(21, 2_000, Bounds::around_xiangtan(2_000)).expect("tiling");
-    let (boundary, mut drafts) = made
-        .to_single_subdistrict_generation()
-        .expect("one subdistrict");
+    let (boundary, mut drafts) = single_subdistrict_generation(&made).expect("one subdistrict");
     let moved = &mut drafts[1_000];
     let centroid = moved.geometry.centroid().expect("non-empty");
     moved.geometry.0[0].exterior_mut(|ring| {

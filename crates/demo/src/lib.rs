@@ -2,7 +2,7 @@
 //! the same path an operator uses — idempotently.
 //!
 //! **All data is synthetic**: geometry, communities, households (see
-//! [`crate::domain::synthetic`]) and every person: names are drawn from common
+//! [`synthetic`]) and every person: names are drawn from common
 //! surnames and given-name characters, phone numbers from the 170 virtual
 //! operator range, all from a fixed seed.
 //!
@@ -21,6 +21,14 @@
 //!    activated since), the registry is left as it is and the report says so.
 //!
 //! Every step is idempotent, so the whole sequence may be rerun at any time.
+//!
+//! # Why a crate of its own
+//!
+//! The CLI (`flatgov demo load`), the block registry's tests and benchmarks
+//! and the cases benchmarks all load this district. It speaks only the public
+//! API (`flatgov-proto`), so none of them needs the registry's service code to
+//! make or load it; the registry's tests check that what it writes here is
+//! exactly what the registry's own import reads and writes.
 
 use std::collections::HashMap;
 
@@ -29,10 +37,14 @@ use flatgov_proto::blocks::v1 as api;
 use flatgov_proto::blocks::v1::block_registry_client::BlockRegistryClient;
 use tonic::transport::Channel;
 
-use crate::domain::import::{blocks_to_geojson, subdistricts_to_geojson};
-use crate::domain::synthetic::{DemoDistrict, SplitMix64, SyntheticError, demo_district};
-use crate::domain::team::AssistantRole;
 use flatgov_vocabulary::BlockCode;
+
+pub mod geojson;
+pub mod synthetic;
+
+use geojson::{blocks_to_geojson, subdistricts_to_geojson};
+pub use synthetic::DEMO_SEED;
+use synthetic::{DemoDistrict, SplitMix64, SyntheticError, demo_district};
 
 /// Governors, assistants and supervisors in the demo: the reference district's figures.
 pub const DEMO_GOVERNORS: usize = 326;
@@ -149,17 +161,17 @@ pub fn demo_data(seed: u64) -> Result<DemoData, SyntheticError> {
         for number in 0..assistant_count {
             let role = assistant_role(number);
             let unit = match role {
-                AssistantRole::LiaisonCadre => {
+                api::AssistantRole::LiaisonCadre => {
                     DEPARTMENTS[(code.number() as usize + number) % DEPARTMENTS.len()].to_owned()
                 }
-                AssistantRole::PartyGroupLeader => format!("{community}党委"),
-                AssistantRole::OwnersCommitteeMember => format!("{}业主委员会", block.name),
-                AssistantRole::ResidentRepresentative => format!("{}居民", block.name),
+                api::AssistantRole::PartyGroupLeader => format!("{community}党委"),
+                api::AssistantRole::OwnersCommitteeMember => format!("{}业主委员会", block.name),
+                _ => format!("{}居民", block.name),
             };
             let id = person(format!("demo-{code}-assistant-{}", number + 1), unit);
             assistants.push(api::TeamAssistant {
                 staff: id,
-                role: crate::grpc::assistant_role(role) as i32,
+                role: role as i32,
             });
         }
         let supervisor = person(
@@ -187,12 +199,12 @@ pub fn demo_data(seed: u64) -> Result<DemoData, SyntheticError> {
 /// Roles of a block's assistants in order: one liaison cadre, then two each of
 /// party group leaders, owners' committee members and resident representatives,
 /// then more resident representatives.
-fn assistant_role(number: usize) -> AssistantRole {
+fn assistant_role(number: usize) -> api::AssistantRole {
     match number {
-        0 => AssistantRole::LiaisonCadre,
-        1 | 2 => AssistantRole::PartyGroupLeader,
-        3 | 4 => AssistantRole::OwnersCommitteeMember,
-        _ => AssistantRole::ResidentRepresentative,
+        0 => api::AssistantRole::LiaisonCadre,
+        1 | 2 => api::AssistantRole::PartyGroupLeader,
+        3 | 4 => api::AssistantRole::OwnersCommitteeMember,
+        _ => api::AssistantRole::ResidentRepresentative,
     }
 }
 
@@ -222,7 +234,7 @@ impl DemoData {
             district: api::UpdateDistrictRequest {
                 district: Some(api::District {
                     name: format!("districts/{}", district.code),
-                    display_name: district.name.to_string(),
+                    display_name: district.name.clone(),
                     display_name_en: "Yuhu District (synthetic)".into(),
                     ..Default::default()
                 }),
@@ -238,8 +250,8 @@ impl DemoData {
                 .map(|community| api::UpdateCommunityRequest {
                     community: Some(api::Community {
                         name: format!("communities/{}", community.code),
-                        display_name: community.name.to_string(),
-                        display_name_en: community.name_en.to_string(),
+                        display_name: community.name.clone(),
+                        display_name_en: community.name_en.clone(),
                         ..Default::default()
                     }),
                     update_mask: None,
@@ -398,7 +410,6 @@ pub async fn load_demo(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::synthetic::DEMO_SEED;
 
     #[test]
     fn the_demo_has_the_reference_districts_team_figures() {
@@ -415,10 +426,6 @@ mod tests {
             data.staff.len(),
             DEMO_GOVERNORS + DEMO_ASSISTANTS + DEMO_SUPERVISORS
         );
-        for assignment in &data.teams {
-            let team = assignment.team.as_ref().expect("team");
-            crate::grpc::team_from_message("team", team).expect("every demo team keeps 1+N+1");
-        }
     }
 
     #[test]
@@ -430,4 +437,14 @@ mod tests {
         let other = demo_data(DEMO_SEED + 1).expect("demo").requests();
         assert_ne!(first.blocks.request_id, other.blocks.request_id);
     }
+
+    #[test]
+    fn the_default_demo_keeps_the_request_id_it_had_inside_the_registry() {
+        // Computed by the generator before it moved out of flatgov-blocks: a
+        // platform loaded by an older CLI sees the same generation again.
+        let requests = demo_data(DEMO_SEED).expect("demo").requests();
+        assert_eq!(requests.blocks.request_id, REQUEST_ID_BEFORE_THE_MOVE);
+    }
+
+    const REQUEST_ID_BEFORE_THE_MOVE: &str = "demo-430302-20170326-b9228da7cb92de0c";
 }

@@ -1,0 +1,393 @@
+//! Human labels for tables: zh-CN by default, English on request.
+//!
+//! Tables are for people at a district office, so they show 已派单 rather than
+//! `CASE_STATE_DISPATCHED`, 事项编码 rather than `matterCode`, and times in China
+//! Standard Time rather than UTC. `--output json` is for scripts and never
+//! passes through here: it stays the canonical protobuf JSON mapping.
+//!
+//! The language is, in order: `--lang` (or `FLATGOV_LANG`), then the locale
+//! (`LC_ALL`, `LC_MESSAGES`, `LANG`: one starting with `en` means English), and
+//! otherwise zh-CN — the platform's users are Chinese offices, so a server
+//! with no locale set (`C`, `POSIX`) still prints Chinese.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use chrono::{DateTime, FixedOffset};
+
+/// The language tables are printed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Language {
+    /// 简体中文.
+    #[value(name = "zh-CN", alias = "zh")]
+    ZhCn,
+    /// English.
+    #[value(name = "en")]
+    En,
+}
+
+static LANGUAGE: OnceLock<Language> = OnceLock::new();
+
+/// Fixes the language for this run: the flag when given, else the locale.
+pub fn choose(flag: Option<Language>) -> Language {
+    let language = flag.unwrap_or_else(|| {
+        from_locale(
+            ["LC_ALL", "LC_MESSAGES", "LANG"]
+                .iter()
+                .map(|variable| std::env::var(variable).ok()),
+        )
+    });
+    LANGUAGE.get_or_init(|| language);
+    current()
+}
+
+/// The language chosen for this run (zh-CN until [`choose`] is called).
+pub fn current() -> Language {
+    LANGUAGE.get().copied().unwrap_or(Language::ZhCn)
+}
+
+/// The first locale variable that is set and not empty decides, as POSIX has it.
+pub fn from_locale(values: impl IntoIterator<Item = Option<String>>) -> Language {
+    let locale = values
+        .into_iter()
+        .flatten()
+        .find(|value| !value.trim().is_empty())
+        .unwrap_or_default();
+    if locale.to_ascii_lowercase().starts_with("en") {
+        Language::En
+    } else {
+        Language::ZhCn
+    }
+}
+
+/// China Standard Time: UTC+8 all year (no daylight saving since 1991).
+fn china_standard_time() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero"))
+}
+
+/// A column or field label for a protobuf JSON key (`matterCode`).
+pub fn key(name: &str, language: Language) -> String {
+    if let Some((zh, en)) = KEYS
+        .iter()
+        .find(|(key, _, _)| *key == name)
+        .map(|(_, zh, en)| (zh, en))
+    {
+        return match language {
+            Language::ZhCn => (*zh).to_owned(),
+            Language::En => (*en).to_owned(),
+        };
+    }
+    words(name)
+}
+
+/// `matterCode` → `matter code`: the fallback for a key without a label.
+fn words(camel: &str) -> String {
+    let mut text = String::with_capacity(camel.len() + 4);
+    for character in camel.chars() {
+        if character.is_ascii_uppercase() {
+            text.push(' ');
+            text.push(character.to_ascii_lowercase());
+        } else {
+            text.push(character);
+        }
+    }
+    text
+}
+
+/// A cell's text for a JSON value: enum names and times made readable, the
+/// rest as [`crate::render::short`] writes it.
+pub fn value(value: &serde_json::Value, language: Language) -> String {
+    match value {
+        serde_json::Value::String(text) => text_value(text, language),
+        serde_json::Value::Array(items) if items.iter().all(serde_json::Value::is_string) => items
+            .iter()
+            .map(|item| value_of_string(item, language))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => crate::render::short(other),
+    }
+}
+
+fn value_of_string(item: &serde_json::Value, language: Language) -> String {
+    item.as_str()
+        .map(|text| text_value(text, language))
+        .unwrap_or_default()
+}
+
+fn text_value(text: &str, language: Language) -> String {
+    if let Some(label) = enum_label(text, language) {
+        return label;
+    }
+    if let Some(time) = time_label(text) {
+        return time;
+    }
+    text.to_owned()
+}
+
+/// An RFC 3339 time (as protobuf JSON writes timestamps) in China Standard Time.
+pub fn time_label(text: &str) -> Option<String> {
+    // Only full timestamps: a date or a code that happens to parse is left alone.
+    if text.len() < 20 || !text.contains('T') {
+        return None;
+    }
+    let time = DateTime::parse_from_rfc3339(text).ok()?;
+    Some(
+        time.with_timezone(&china_standard_time())
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string(),
+    )
+}
+
+/// Every enum value name in the published descriptors, with its enum's name.
+fn enum_values() -> &'static HashMap<String, String> {
+    static VALUES: OnceLock<HashMap<String, String>> = OnceLock::new();
+    VALUES.get_or_init(|| {
+        let mut values = HashMap::new();
+        for enumeration in crate::render::pool().all_enums() {
+            for value in enumeration.values() {
+                values.insert(value.name().to_owned(), enumeration.name().to_owned());
+            }
+        }
+        values
+    })
+}
+
+/// `CASE_STATE_DISPATCHED` → 已派单 / dispatched; `None` for text that is no
+/// enum value of the platform's API.
+pub fn enum_label(text: &str, language: Language) -> Option<String> {
+    let enumeration = enum_values().get(text)?;
+    if let Some((_, zh, en)) = ENUM_VALUES.iter().find(|(name, _, _)| *name == text) {
+        return Some(match language {
+            Language::ZhCn => (*zh).to_owned(),
+            Language::En => (*en).to_owned(),
+        });
+    }
+    let prefix = format!("{}_", screaming_snake(enumeration));
+    let rest = text.strip_prefix(&prefix).unwrap_or(text);
+    if rest == "UNSPECIFIED" {
+        return Some("—".to_owned());
+    }
+    Some(rest.to_ascii_lowercase().replace('_', " "))
+}
+
+/// `CaseState` → `CASE_STATE`: the prefix protobuf style puts on every value.
+fn screaming_snake(camel: &str) -> String {
+    let mut text = String::with_capacity(camel.len() + 4);
+    for (position, character) in camel.chars().enumerate() {
+        if character.is_ascii_uppercase() && position > 0 {
+            text.push('_');
+        }
+        text.push(character.to_ascii_uppercase());
+    }
+    text
+}
+
+/// Labels of the keys tables show most: (protobuf JSON key, zh-CN, English).
+const KEYS: &[(&str, &str, &str)] = &[
+    ("name", "名称", "name"),
+    ("displayName", "名称", "name"),
+    ("state", "状态", "state"),
+    ("kind", "类型", "kind"),
+    ("channel", "渠道", "channel"),
+    ("tier", "处置层级", "tier"),
+    ("matterCode", "事项编码", "matter"),
+    ("block", "区块", "block"),
+    ("code", "编码", "code"),
+    ("assignee", "承办人", "assignee"),
+    ("overdue", "超期", "overdue"),
+    ("sequence", "序号", "no."),
+    ("occurredAt", "发生时间", "occurred at"),
+    ("fromState", "原状态", "from"),
+    ("toState", "新状态", "to"),
+    ("action", "操作", "action"),
+    ("actor", "操作人", "actor"),
+    ("reason", "原因", "reason"),
+    ("key", "统计对象", "for"),
+    ("received", "受理数", "received"),
+    ("responseRate", "响应率", "response rate"),
+    ("resolutionRate", "办结率", "resolution rate"),
+    ("satisfactionRate", "满意率", "satisfaction rate"),
+    ("closedOnTimeRate", "按时办结率", "closed on time"),
+    ("reworkRate", "返工率", "rework rate"),
+    ("whistleRate", "吹哨率", "whistle rate"),
+    ("agency", "执法部门", "agency"),
+    ("whistlesReceived", "接哨数", "whistles received"),
+    ("reportInRate", "报到率", "report-in rate"),
+    ("onTimeReportInRate", "按时报到率", "on-time report-in rate"),
+    ("late", "迟到", "late"),
+    ("noShows", "未到", "no-shows"),
+    ("operationsConcluded", "已办结行动", "operations concluded"),
+    ("meanRating", "平均评分", "mean rating"),
+    ("time", "时间", "time"),
+    ("subject", "主体", "subject"),
+    ("roles", "角色", "roles"),
+    ("method", "接口", "method"),
+    ("resources", "资源", "resources"),
+    ("outcome", "结果", "outcome"),
+    ("traceId", "追踪号", "trace id"),
+    ("subdistrictCode", "街道编码", "subdistrict"),
+    ("communityCode", "社区编码", "community"),
+    ("location", "位置", "location"),
+    ("description", "描述", "description"),
+    ("category", "类别", "category"),
+    ("title", "标题", "title"),
+    ("audience", "对象", "audience"),
+    ("createTime", "创建时间", "created"),
+    ("updateTime", "更新时间", "updated"),
+    ("reportTime", "上报时间", "reported"),
+    ("dueTime", "办理时限", "due"),
+    ("households", "户数", "households"),
+    ("blockCount", "区块数", "blocks"),
+    ("totalHouseholds", "总户数", "households"),
+    ("activateTime", "启用时间", "activated"),
+    ("urlHint", "地址", "url"),
+    ("brokenReason", "故障原因", "broken because"),
+    ("kid", "密钥号", "kid"),
+    ("signs", "签发", "signs"),
+];
+
+/// Labels of the enum values people read most: (value, zh-CN, English).
+const ENUM_VALUES: &[(&str, &str, &str)] = &[
+    ("CASE_STATE_UNSPECIFIED", "—", "—"),
+    ("CASE_STATE_REPORTED", "已上报", "reported"),
+    (
+        "CASE_STATE_AWAITING_MANUAL_LOCATION",
+        "待人工定位",
+        "awaiting manual location",
+    ),
+    ("CASE_STATE_TRIAGED", "已分拨", "triaged"),
+    ("CASE_STATE_DISPATCHED", "已派单", "dispatched"),
+    ("CASE_STATE_ACCEPTED", "受理", "accepted"),
+    ("CASE_STATE_IN_PROGRESS", "处置中", "in progress"),
+    ("CASE_STATE_RESOLVED", "已办结", "resolved"),
+    ("CASE_STATE_VERIFIED", "已核查", "verified"),
+    ("CASE_STATE_RATED", "已评价", "rated"),
+    ("CASE_STATE_PARKED", "挂起", "parked"),
+    ("CASE_STATE_CLOSED", "已关闭", "closed"),
+    ("CASE_KIND_PROBLEM", "问题", "problem"),
+    ("CASE_KIND_HAZARD", "隐患", "hazard"),
+    ("CASE_KIND_DISPUTE", "纠纷", "dispute"),
+    ("CASE_KIND_ERRAND", "代办", "errand"),
+    ("CASE_KIND_NEEDY_SUPPORT", "困难帮扶", "needy support"),
+    ("CHANNEL_RESIDENT_APP", "居民端", "resident app"),
+    ("CHANNEL_HOTLINE_12345", "12345热线", "12345 hotline"),
+    ("CHANNEL_PATROL", "巡查", "patrol"),
+    ("CHANNEL_VIDEO_ALERT", "视频告警", "video alert"),
+    ("CHANNEL_WALK_IN", "来访", "walk-in"),
+    ("CHANNEL_REFERRAL", "转办", "referral"),
+    ("HANDLING_TIER_FRONT_LINE", "区块一线", "front line"),
+    (
+        "HANDLING_TIER_COORDINATION_MEETING",
+        "协调会",
+        "coordination meeting",
+    ),
+    ("HANDLING_TIER_WHISTLE", "吹哨", "whistle"),
+    ("RATING_SATISFIED", "满意", "satisfied"),
+    (
+        "RATING_BASICALLY_SATISFIED",
+        "基本满意",
+        "basically satisfied",
+    ),
+    ("RATING_UNSATISFIED", "不满意", "unsatisfied"),
+    ("CLOSURE_RATED", "已评价", "rated"),
+    ("CLOSURE_UNSATISFIED", "不满意", "unsatisfied"),
+    ("CLOSURE_UNRATED", "未评价", "unrated"),
+    ("CLOSURE_DISMISSED", "不予受理", "dismissed"),
+    ("TRIAGE_STATUS_PENDING", "待分拨", "pending"),
+    ("TRIAGE_STATUS_COMPLETE", "已分拨", "complete"),
+    (
+        "TRIAGE_STATUS_AWAITING_CLASSIFICATION",
+        "待分类",
+        "awaiting classification",
+    ),
+    (
+        "TRIAGE_STATUS_UNKNOWN_MATTER",
+        "事项不在清单",
+        "unknown matter",
+    ),
+    (
+        "TRIAGE_STATUS_OUTSIDE_BLOCKS",
+        "不在任何区块",
+        "outside every block",
+    ),
+    (
+        "TRIAGE_STATUS_DISPATCH_REFUSED",
+        "派单被拒",
+        "dispatch refused",
+    ),
+    (
+        "COORDINATE_SYSTEM_UNSPECIFIED",
+        "WGS84/CGCS2000",
+        "WGS84/CGCS2000",
+    ),
+    ("COORDINATE_SYSTEM_GCJ02", "GCJ-02", "GCJ-02"),
+    ("COORDINATE_SYSTEM_BD09", "BD-09", "BD-09"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_states_read_as_people_say_them_in_either_language() {
+        assert_eq!(
+            enum_label("CASE_STATE_DISPATCHED", Language::ZhCn).as_deref(),
+            Some("已派单")
+        );
+        assert_eq!(
+            enum_label("CASE_STATE_ACCEPTED", Language::ZhCn).as_deref(),
+            Some("受理")
+        );
+        assert_eq!(
+            enum_label("CASE_STATE_DISPATCHED", Language::En).as_deref(),
+            Some("dispatched")
+        );
+    }
+
+    #[test]
+    fn an_enum_value_without_a_label_loses_its_prefix_and_ordinary_text_is_left_alone() {
+        assert_eq!(
+            enum_label("MEETING_STATE_SCHEDULED", Language::En).as_deref(),
+            Some("scheduled")
+        );
+        assert_eq!(enum_label("HELLO_WORLD", Language::En), None);
+        assert_eq!(
+            value(&serde_json::json!("430302001001001"), Language::ZhCn),
+            "430302001001001"
+        );
+    }
+
+    #[test]
+    fn times_are_shown_in_china_standard_time() {
+        assert_eq!(
+            time_label("2026-12-07T16:30:00Z").as_deref(),
+            Some("2026-12-08 00:30:00")
+        );
+        assert_eq!(time_label("2026-12-07"), None);
+    }
+
+    #[test]
+    fn keys_get_labels_and_unknown_keys_become_words() {
+        assert_eq!(key("matterCode", Language::ZhCn), "事项编码");
+        assert_eq!(key("matterCode", Language::En), "matter");
+        assert_eq!(key("someNewField", Language::En), "some new field");
+    }
+
+    #[test]
+    fn the_locale_picks_english_only_when_it_says_english() {
+        let some = |value: &str| Some(value.to_owned());
+        assert_eq!(from_locale([some("en_GB.UTF-8")]), Language::En);
+        assert_eq!(
+            from_locale([None, some(""), some("en_US.UTF-8")]),
+            Language::En
+        );
+        assert_eq!(from_locale([some("zh_CN.UTF-8")]), Language::ZhCn);
+        assert_eq!(from_locale([some("C.UTF-8")]), Language::ZhCn);
+        assert_eq!(from_locale([None, None, None]), Language::ZhCn);
+        // LC_ALL wins over LANG.
+        assert_eq!(
+            from_locale([some("zh_CN.UTF-8"), None, some("en_US.UTF-8")]),
+            Language::ZhCn
+        );
+    }
+}

@@ -5,6 +5,7 @@
 //! exhaustive tests here, so a value of the type is valid wherever it travels and no
 //! service keeps its own copy of a rule.
 
+pub mod attachment;
 pub mod code;
 pub mod division;
 pub mod name;
@@ -14,6 +15,7 @@ pub mod request_id;
 #[doc(hidden)]
 pub use serde as __serde;
 
+pub use attachment::{MAX_ATTACHMENT_CHARS, attachment_reference};
 pub use code::{DepartmentCode, MatterCode, OrganisationCode, SnakeCodeError};
 pub use division::{
     BlockCode, CodeError, CommunityCode, DistrictCode, DivisionCode, DivisionLevel, SubdistrictCode,

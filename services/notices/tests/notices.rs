@@ -933,26 +933,36 @@ impl Drop for NoticesProcess {
     }
 }
 
-/// Registers a robot for every block, waiting for the process to serve.
+/// Registers a robot for every block, 16 at a time, once the process serves.
 async fn robots_for_every_block(process: &NoticesProcess, world: &World, blocks: &[(String, u32)]) {
     let client = process.client();
-    for (code, _) in blocks {
-        eventually("the robot to be registered", PATIENCE, || {
-            let mut client = client.clone();
-            async move {
-                client
-                    .set_block_robot(with_token(
-                        api::SetBlockRobotRequest {
-                            block: format!("blocks/{code}"),
-                            webhook_url: world.gateways.robot_url(&format!("valid-{code}")),
-                        },
-                        &world.dispatcher(),
-                    ))
-                    .await
-                    .ok()
-            }
-        })
-        .await;
+    let register = |code: String| {
+        let mut client = client.clone();
+        let request = with_token(
+            api::SetBlockRobotRequest {
+                block: format!("blocks/{code}"),
+                webhook_url: world.gateways.robot_url(&format!("valid-{code}")),
+            },
+            &world.dispatcher(),
+        );
+        async move { client.set_block_robot(request).await }
+    };
+    eventually("the process to serve", PATIENCE, || {
+        let registered = register(blocks[0].0.clone());
+        async move { registered.await.ok() }
+    })
+    .await;
+    let mut registering: tokio::task::JoinSet<
+        Result<tonic::Response<api::BlockRobot>, tonic::Status>,
+    > = tokio::task::JoinSet::new();
+    for (code, _) in &blocks[1..] {
+        while registering.len() >= 16 {
+            registering.join_next().await.unwrap().unwrap().unwrap();
+        }
+        registering.spawn(register(code.clone()));
+    }
+    while let Some(registered) = registering.join_next().await {
+        registered.unwrap().unwrap();
     }
 }
 

@@ -534,7 +534,7 @@ class KubernetesMistakesAreCaught(unittest.TestCase):
             "cases": {"BLOCKS_URL": "required", "DUTIES_URL": "required", "CASES_TEST_CONTROLS": "optional"},
             "enforcement": {"DUTIES_URL": "required"},
             "federation": {"FEDERATION_IDENTITY_KEY_FILE": "maybe"},
-            "notices": {"CASES_URL": "required"},
+            "notices": {"CASES_URL": "required", "BLOCKS_URL": "required"},
             "mediation": {"DUTIES_URL": "maybe"},
         }
         cls.facts = {

@@ -5,6 +5,7 @@
 //! Each is a newtype built only through `parse`, with its rule and exhaustive tests here, so a value of the type is valid wherever it travels and no
 //! service keeps its own copy of a rule.
 
+pub mod attachment;
 pub mod code;
 pub mod coordinates;
 pub mod division;
@@ -16,6 +17,7 @@ pub mod request_id;
 #[doc(hidden)]
 pub use serde as __serde;
 
+pub use attachment::{MAX_ATTACHMENT_CHARS, attachment_reference};
 pub use code::{DepartmentCode, MatterCode, OrganisationCode, SnakeCodeError};
 pub use coordinates::CoordinateSystem;
 pub use division::{

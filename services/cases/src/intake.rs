@@ -27,8 +27,6 @@ use flatgov_vocabulary::PhoneNumber;
 
 /// The most attachments a report may reference.
 pub const MAX_ATTACHMENTS: usize = 20;
-/// The longest attachment reference, in characters.
-pub const MAX_ATTACHMENT_CHARS: usize = 1024;
 /// Grid cell size of the intake locks, in degrees (about 5.5 km of latitude).
 const LOCK_CELL_DEGREES: f64 = 0.05;
 
@@ -64,28 +62,6 @@ fn contact_name(text: &str) -> Result<String, String> {
     }
     if trimmed.chars().any(char::is_control) {
         return Err("must not contain control characters".into());
-    }
-    Ok(trimmed.to_owned())
-}
-
-/// An attachment reference: an https:// URL or an object-store URI.
-fn attachment(text: &str) -> Result<String, String> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > MAX_ATTACHMENT_CHARS {
-        return Err(format!("must be 1-{MAX_ATTACHMENT_CHARS} characters"));
-    }
-    let schemes = [
-        "https://", "s3://", "oss://", "obs://", "cos://", "minio://",
-    ];
-    let has_scheme = schemes
-        .iter()
-        .any(|scheme| trimmed.starts_with(scheme) && trimmed.len() > scheme.len());
-    if !has_scheme
-        || trimmed
-            .chars()
-            .any(|character| character.is_whitespace() || character.is_control())
-    {
-        return Err("must be an https:// URL or an object-store URI (s3://, oss://, obs://, cos://, minio://) without spaces".into());
     }
     Ok(trimmed.to_owned())
 }
@@ -193,7 +169,7 @@ fn parse_report(request: &proto::ReportCaseRequest) -> Result<Report, Violations
     }
     let mut attachments = Vec::new();
     for (index, reference) in request.attachments.iter().enumerate().take(MAX_ATTACHMENTS) {
-        match attachment(reference) {
+        match flatgov_vocabulary::attachment_reference(reference) {
             Ok(reference) => attachments.push(reference),
             Err(problem) => violation(&format!("attachments[{index}]"), problem),
         }

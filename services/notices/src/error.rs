@@ -18,6 +18,12 @@ pub enum Error {
     /// the message names that state.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// The caller may see the resource but not do this to it.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// A service this call needs cannot be asked now; nothing changed.
+    #[error("{0}")]
+    Unavailable(String),
     /// The database failed (SQL is only logged, never shown).
     #[error("database error while {context}: {source}")]
     Database {
@@ -60,6 +66,8 @@ impl From<Error> for Status {
             }
             Error::NotFound(message) => Status::not_found(message),
             Error::FailedPrecondition(message) => Status::failed_precondition(message),
+            Error::PermissionDenied(message) => Status::permission_denied(message),
+            Error::Unavailable(message) => Status::unavailable(message),
             Error::Database { context, source } => flatgov_grpc::error::database(context, source),
             Error::Corrupt(detail) => {
                 flatgov_grpc::error::internal("reading stored feedback", detail)

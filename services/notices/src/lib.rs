@@ -21,6 +21,7 @@
 //! `flatgov.notices.v1.Notices` under [`policy`]; SQL lives in [`store`].
 
 pub mod application;
+pub mod blocks;
 pub mod cases;
 pub mod delivery;
 pub mod domain;
@@ -43,6 +44,7 @@ use tokio::sync::Notify;
 use tonic::service::Routes;
 
 use crate::application::Notices;
+use crate::blocks::BlocksClient;
 use crate::cases::CasesClient;
 use crate::delivery::notices::NoticeDeliverer;
 use crate::delivery::{Deliverer, DeliveryConfig};
@@ -67,7 +69,12 @@ pub struct Config {
     pub chassis: ChassisConfig,
     /// The cases service, asked for reporters' contacts (`CASES_URL`).
     pub cases: CasesClient,
+    /// The block registry, which counts notices' audiences (`BLOCKS_URL`).
+    pub blocks: BlocksClient,
     pub delivery: DeliveryConfig,
+    /// How soon after its case event a message counts as on time
+    /// (`NOTICES_FEEDBACK_ON_TIME_SECONDS`).
+    pub feedback_on_time: Duration,
     pub return_visits: ReturnVisitRules,
 }
 
@@ -103,8 +110,21 @@ impl Config {
             "CASES_URL",
             "the cases service, e.g. http://cases:50053 (reporters' contacts are fetched from it)",
         )?;
+        let blocks_url: String = env.required(
+            "BLOCKS_URL",
+            "the block registry, e.g. http://blocks:50051 (notices' audiences are counted from it)",
+        )?;
         let credentials =
             ServiceCredentials::from_env(env, IDENTITY.name).map_err(StartError::Other)?;
+        let blocks = BlocksClient::new(&blocks_url, credentials.clone(), &chassis.client_tls)
+            .map_err(|error| {
+                StartError::Config(ConfigError::Malformed {
+                    name: "BLOCKS_URL",
+                    value: blocks_url.clone(),
+                    reason: error,
+                    expected: "an http:// or https:// URL such as http://blocks:50051",
+                })
+            })?;
         let cases =
             CasesClient::new(&cases_url, credentials, &chassis.client_tls).map_err(|error| {
                 StartError::Config(ConfigError::Malformed {
@@ -187,10 +207,18 @@ impl Config {
                 "working time from the return visit to the unrated closure, e.g. 3d",
             )?,
         };
+        let feedback_on_time = seconds(
+            env,
+            "NOTICES_FEEDBACK_ON_TIME_SECONDS",
+            3600,
+            "whole seconds after a case event within which its message counts as on time, e.g. 3600",
+        )?;
         Ok(Self {
             chassis,
             cases,
+            blocks,
             delivery,
+            feedback_on_time,
             return_visits,
         })
     }
@@ -253,6 +281,8 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
     let service = NoticesService::new(Notices {
         pool: runtime.pool.clone(),
         notice_wake,
+        blocks: config.blocks,
+        feedback_on_time: config.feedback_on_time,
     });
     let routes = Routes::new(flatgov_grpc::bounded!(NoticesServer::new(service), runtime));
     runtime.serve(routes).await

@@ -16,6 +16,11 @@
 //!   use cases check the block or audience with [`Access::reaches`] and
 //!   answer NOT_FOUND for one out of reach.
 //!
+//! - A district-wide notice is approved by a second district administrator
+//!   of the whole district (`ApproveNotice`), never by its author.
+//! - The indicators (counts, no personal data) are read by administrators,
+//!   dispatchers and integrators for the divisions they reach.
+//!
 //! The reporter's contact is not this service's: it is fetched from the
 //! cases service (`GetReporterContact`, granted there to this service alone)
 //! when a message is sent, and never kept.
@@ -73,6 +78,19 @@ pub static POLICY: Policy = Policy {
         rpc("CreateNotice").grants(BLOCK_GROUPS).writes(),
         rpc("GetNotice").grants(NOTICE_READERS),
         rpc("ListNotices").grants(NOTICE_READERS),
+        // The second person: a district administrator of the whole district
+        // (the use case refuses the notice's author).
+        rpc("ApproveNotice").grants(&[DISTRICT_ADMINS]).writes(),
+        // Counts only, no personal data: the platforms and integrators
+        // over the division asked about.
+        rpc("GetIndicators").grants(&[allow(
+            &[
+                Role::DistrictAdmin,
+                Role::SubdistrictDispatcher,
+                Role::Integrator,
+            ],
+            Scope::Jurisdiction,
+        )]),
     ],
 };
 
@@ -97,8 +115,8 @@ mod tests {
     }
 
     #[test]
-    fn no_one_but_district_wide_administrators_touches_gateways() {
-        for method in ["SetGateway", "ListGateways"] {
+    fn no_one_but_district_wide_administrators_touches_gateways_or_approves_notices() {
+        for method in ["SetGateway", "ListGateways", "ApproveNotice"] {
             let rule = POLICY.rule(method).expect("a rule");
             assert_eq!(rule.grants, &[DISTRICT_ADMINS], "{method}");
         }

@@ -167,5 +167,32 @@ async fn an_unrated_case_gets_a_return_visit_and_then_closes_unrated_while_a_rat
         case(&running, &world, &rated).await.closure,
         cases::Closure::Rated as i32
     );
+
+    // The indicators: one of the two verified cases needed a return visit,
+    // and both reporters heard of receipt within the hour.
+    let indicators = running
+        .notices()
+        .get_indicators(with_token(
+            api::GetIndicatorsRequest {
+                parent: format!("subdistricts/{SUBDISTRICT}"),
+                ..Default::default()
+            },
+            &world.dispatcher(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (indicators.cases_verified, indicators.return_visits),
+        (2, 1)
+    );
+    assert!((indicators.return_visit_rate - 0.5).abs() < 1e-9);
+    let received = indicators
+        .feedback
+        .iter()
+        .find(|item| item.milestone == api::Milestone::Received as i32)
+        .unwrap();
+    assert_eq!((received.due, received.on_time, received.late), (2, 2, 0));
+    assert!((received.on_time_rate - 1.0).abs() < 1e-9);
     running.stop().await;
 }

@@ -6,6 +6,7 @@
 
 pub mod feedback;
 pub mod gateways;
+pub mod indicators;
 pub mod notices;
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use flatgov_auth::policy::Access;
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::Notify;
 
+use crate::blocks::BlocksClient;
 use crate::policy::POLICY;
 use crate::store::{DatabaseContext as _, StoreError};
 
@@ -24,6 +26,10 @@ pub struct Notices {
     pub pool: PgPool,
     /// Wakes the notice delivery workers after a notice was created.
     pub notice_wake: Arc<Notify>,
+    /// The block registry, which counts a notice's audience.
+    pub blocks: BlocksClient,
+    /// How soon after its case event a message counts as on time.
+    pub feedback_on_time: std::time::Duration,
 }
 
 /// Appends the call's audit record inside the transaction that makes its

@@ -80,7 +80,12 @@ impl NoticeDeliverer {
             .await?
             .ok_or_else(|| StoreError::Corrupt("a delivery of no notice".into()))?;
         let robot = store::notices::robot_of(&mut transaction, &claimed.block_code).await?;
-        let parts = messages(notice.category, &notice.title, &notice.body);
+        let parts = messages(
+            notice.category,
+            &notice.title,
+            &notice.body,
+            &notice.attachments,
+        );
         let part = usize::try_from(claimed.parts_sent).unwrap_or(usize::MAX);
         let expired = notice
             .expire_time

@@ -86,12 +86,28 @@ pub const MAX_BODY_CHARS: usize = 2000;
 /// Room kept in each part for its `（n/m）` marker.
 const MARKER_BYTES: usize = 32;
 
-/// The WeCom text messages a notice is sent as: `【防汛】title` and the body,
-/// split at character boundaries into parts of at most 2,048 bytes, each
-/// marked `（n/m）` when there are several. A 2,000-character Chinese body
-/// (6,000 bytes) becomes three or four parts.
-pub fn messages(category: NoticeCategory, title: &str, body: &str) -> Vec<String> {
-    let whole = format!("【{}】{title}\n{body}", category.label());
+/// The most attachments a notice may reference.
+pub const MAX_ATTACHMENTS: usize = 10;
+
+/// The WeCom text messages a notice is sent as: `【防汛】title`, the body
+/// and its attachments' references (`附件：`, one a line), split at
+/// character boundaries into parts of at most 2,048 bytes, each marked
+/// `（n/m）` when there are several. A 2,000-character Chinese body (6,000
+/// bytes) becomes three or four parts.
+pub fn messages(
+    category: NoticeCategory,
+    title: &str,
+    body: &str,
+    attachments: &[String],
+) -> Vec<String> {
+    let mut whole = format!("【{}】{title}\n{body}", category.label());
+    if !attachments.is_empty() {
+        whole.push_str("\n附件：");
+        for reference in attachments {
+            whole.push('\n');
+            whole.push_str(reference);
+        }
+    }
     if whole.len() <= MAX_CONTENT_BYTES {
         return vec![whole];
     }
@@ -124,14 +140,34 @@ mod tests {
             NoticeCategory::Flood,
             "暴雨预警",
             "今晚有大到暴雨，请勿靠近河道。",
+            &[],
         );
         assert_eq!(parts, ["【防汛】暴雨预警\n今晚有大到暴雨，请勿靠近河道。"]);
     }
 
     #[test]
+    fn attachments_are_listed_under_the_body_one_a_line() {
+        let parts = messages(
+            NoticeCategory::Outage,
+            "停水通知",
+            "明日8时至12时停水。",
+            &[
+                "https://files.example.cn/outage.pdf".to_owned(),
+                "oss://notices/map.png".to_owned(),
+            ],
+        );
+        assert_eq!(
+            parts,
+            [
+                "【停水停电】停水通知\n明日8时至12时停水。\n附件：\nhttps://files.example.cn/outage.pdf\noss://notices/map.png"
+            ]
+        );
+    }
+
+    #[test]
     fn a_long_notice_is_split_into_marked_parts_within_wecoms_limit() {
         let body = "请注意防溺水安全。".repeat(222);
-        let parts = messages(NoticeCategory::DrowningPrevention, "暑期防溺水", &body);
+        let parts = messages(NoticeCategory::DrowningPrevention, "暑期防溺水", &body, &[]);
         assert!(parts.len() >= 3, "{}", parts.len());
         for (index, part) in parts.iter().enumerate() {
             assert!(

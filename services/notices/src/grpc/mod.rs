@@ -7,6 +7,7 @@
 
 mod feedback;
 mod gateways;
+mod indicators;
 mod notices;
 
 use flatgov_proto::notices::v1 as proto;
@@ -36,5 +37,7 @@ flatgov_grpc::dispatch! {
         fn create_notice(proto::CreateNoticeRequest) -> proto::Notice => notices::create_notice;
         fn get_notice(proto::GetNoticeRequest) -> proto::Notice => notices::get_notice;
         fn list_notices(proto::ListNoticesRequest) -> proto::ListNoticesResponse => notices::list_notices;
+        fn approve_notice(proto::ApproveNoticeRequest) -> proto::Notice => notices::approve_notice;
+        fn get_indicators(proto::GetIndicatorsRequest) -> proto::Indicators => indicators::get_indicators;
     }
 }

@@ -8,16 +8,16 @@ use flatgov_grpc::paging::{ListQuery, PageRequest};
 use flatgov_grpc::request_id::RequestId;
 use flatgov_grpc::time::{optional_instant, optional_timestamp, timestamp};
 use flatgov_proto::notices::v1 as proto;
-use flatgov_vocabulary::{BlockCode, DivisionCode, DivisionLevel};
+use flatgov_vocabulary::{BlockCode, DivisionCode};
 use uuid::Uuid;
 
 use super::NoticesService;
 use crate::application::notices::{CreateNotice, NoticeView};
-use crate::domain::notice::{MAX_BODY_CHARS, MAX_TITLE_CHARS};
+use crate::domain::notice::{MAX_ATTACHMENTS, MAX_BODY_CHARS, MAX_TITLE_CHARS};
 use crate::domain::{GatewayUrl, NoticeCategory};
 use crate::error::Error;
 use crate::store::feedback::DeliveryState;
-use crate::store::notices::{DeliveryRow, RobotRow};
+use crate::store::notices::{DeliveryRow, NoticeState, RobotRow};
 
 fn missing() -> Error {
     Error::Corrupt("a checked field went missing".into())
@@ -58,6 +58,7 @@ fn render_delivery(row: &DeliveryRow) -> proto::BlockDelivery {
         delivered_time: row.delivered_time.map(timestamp),
         next_attempt_time: (row.state == DeliveryState::Pending)
             .then(|| timestamp(row.next_attempt_time)),
+        households: u32::try_from(row.households).unwrap_or(0),
     }
 }
 
@@ -86,6 +87,14 @@ fn render_notice(view: &NoticeView, with_deliveries: bool) -> proto::Notice {
             delivered: count(DeliveryState::Delivered),
             pending: count(DeliveryState::Pending),
             given_up: count(DeliveryState::GivenUp),
+            unreachable: count(DeliveryState::Skipped),
+            households_targeted: households(&mut view.deliveries.iter()),
+            households_reached: households(
+                &mut view
+                    .deliveries
+                    .iter()
+                    .filter(|row| row.state == DeliveryState::Delivered),
+            ),
         }),
         deliveries: if with_deliveries {
             view.deliveries.iter().map(render_delivery).collect()
@@ -95,7 +104,19 @@ fn render_notice(view: &NoticeView, with_deliveries: bool) -> proto::Notice {
         create_time: Some(timestamp(view.notice.create_time)),
         send_time: Some(timestamp(view.notice.send_time)),
         expire_time: optional_timestamp(view.notice.expire_time),
+        state: match view.notice.state {
+            NoticeState::PendingApproval => proto::NoticeState::PendingApproval,
+            NoticeState::Published => proto::NoticeState::Published,
+        } as i32,
+        approved_by: view.notice.approved_by.clone(),
+        approve_time: optional_timestamp(view.notice.approve_time),
+        attachments: view.notice.attachments.clone(),
     }
+}
+
+fn households(rows: &mut dyn Iterator<Item = &DeliveryRow>) -> u32 {
+    rows.map(|row| u32::try_from(row.households).unwrap_or(0))
+        .sum()
 }
 
 pub(super) async fn set_block_robot(
@@ -138,17 +159,7 @@ impl TryFrom<proto::CreateNoticeRequest> for CreateNotice {
         let mut violations = Violations::new();
         let request_id =
             violations.check("request_id", RequestId::parse_optional(&request.request_id));
-        let audience = violations.check(
-            "audience",
-            DivisionCode::parse_name(&request.audience)
-                .map_err(|error| error.to_string())
-                .and_then(|code| match code.level() {
-                    DivisionLevel::District => Err(
-                        "a district-wide notice needs a second person's approval, which this service does not offer yet: send to subdistricts".to_owned(),
-                    ),
-                    _ => Ok(code),
-                }),
-        );
+        let audience = violations.check("audience", DivisionCode::parse_name(&request.audience));
         let category = violations.check(
             "category",
             NoticeCategory::from_proto(request.category).ok_or(
@@ -182,6 +193,24 @@ impl TryFrom<proto::CreateNoticeRequest> for CreateNotice {
                     }),
             )
             .flatten();
+        if request.attachments.len() > MAX_ATTACHMENTS {
+            violations.add(
+                "attachments",
+                format!(
+                    "at most {MAX_ATTACHMENTS} are allowed; {} were given",
+                    request.attachments.len()
+                ),
+            );
+        }
+        let mut attachments = Vec::new();
+        for (index, reference) in request.attachments.iter().enumerate().take(MAX_ATTACHMENTS) {
+            if let Some(reference) = violations.check(
+                format!("attachments[{index}]"),
+                flatgov_vocabulary::attachment_reference(reference),
+            ) {
+                attachments.push(reference);
+            }
+        }
         violations.finish()?;
         let (Some(request_id), Some(audience), Some(category)) = (request_id, audience, category)
         else {
@@ -196,6 +225,7 @@ impl TryFrom<proto::CreateNoticeRequest> for CreateNotice {
             body,
             send_time,
             expire_time,
+            attachments,
         })
     }
 }
@@ -271,4 +301,22 @@ pub(super) async fn list_notices(
             .collect(),
         next_page_token,
     })
+}
+
+pub(super) async fn approve_notice(
+    service: &NoticesService,
+    access: &Access,
+    request: proto::ApproveNoticeRequest,
+) -> Result<proto::Notice, Error> {
+    let mut violations = Violations::new();
+    let id = violations.check(
+        "name",
+        flatgov_vocabulary::parse_id::<Uuid>(&request.name, "notices"),
+    );
+    violations.finish()?;
+    let view = service
+        .notices
+        .approve_notice(access, id.ok_or_else(missing)?)
+        .await?;
+    Ok(render_notice(&view, true))
 }

@@ -6,6 +6,7 @@ use sqlx::PgPool;
 
 pub mod feedback;
 pub mod gateways;
+pub mod indicators;
 pub mod notices;
 pub mod return_visits;
 

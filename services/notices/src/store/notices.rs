@@ -100,11 +100,53 @@ pub struct NoticeRow {
     pub send_time: DateTime<Utc>,
     /// After which an undelivered block is given up.
     pub expire_time: Option<DateTime<Utc>>,
+    pub state: NoticeState,
+    /// Who approved a district-wide notice; empty otherwise.
+    pub approved_by: String,
+    pub approve_time: Option<DateTime<Utc>>,
+    /// References, listed under the body.
+    pub attachments: Vec<String>,
 }
+
+/// Where a notice stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeState {
+    /// District-wide, waiting for a second person's approval: not sent.
+    PendingApproval,
+    Published,
+}
+
+impl NoticeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeState::PendingApproval => "pending_approval",
+            NoticeState::Published => "published",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [NoticeState::PendingApproval, NoticeState::Published]
+            .into_iter()
+            .find(|state| state.as_str() == text)
+    }
+}
+
+/// One block a notice targets, as the registry counted it.
+#[derive(Debug, Clone)]
+pub struct TargetRow {
+    pub block_code: String,
+    pub households: i32,
+    /// It had no robot: recorded as skipped, never sent.
+    pub unreachable: bool,
+}
+
+/// Why a block without a robot was not sent a notice.
+pub const UNREACHABLE_NOTE: &str = "the block has no WeCom robot registered: not reachable";
 
 fn notice(row: &sqlx::postgres::PgRow) -> Result<NoticeRow, StoreError> {
     let context = "reading a notice";
     let category: String = row.try_get("category").context(context)?;
+    let state: String = row.try_get("state").context(context)?;
     Ok(NoticeRow {
         id: row.try_get("id").context(context)?,
         audience: row.try_get("audience").context(context)?,
@@ -116,20 +158,26 @@ fn notice(row: &sqlx::postgres::PgRow) -> Result<NoticeRow, StoreError> {
         create_time: row.try_get("create_time").context(context)?,
         send_time: row.try_get("send_time").context(context)?,
         expire_time: row.try_get("expire_time").context(context)?,
+        state: NoticeState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("notice state {state:?}")))?,
+        approved_by: row.try_get("approved_by").context(context)?,
+        approve_time: row.try_get("approve_time").context(context)?,
+        attachments: row.try_get("attachments").context(context)?,
     })
 }
 
-/// Records a notice and one pending delivery of `parts` parts per block.
+/// Records a notice and one delivery of `parts` parts per block targeted:
+/// pending, or skipped with [`UNREACHABLE_NOTE`] for a block without a robot.
 pub async fn insert_notice(
     connection: &mut PgConnection,
     notice: &NoticeRow,
-    blocks: &[String],
+    targets: &[TargetRow],
     parts: i32,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "insert into notices (id, audience, category, title, body, created_by, create_time,
-             send_time, expire_time)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             send_time, expire_time, state, attachments)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(notice.id)
     .bind(&notice.audience)
@@ -140,25 +188,59 @@ pub async fn insert_notice(
     .bind(notice.create_time)
     .bind(notice.send_time)
     .bind(notice.expire_time)
+    .bind(notice.state.as_str())
+    .bind(&notice.attachments)
     .execute(&mut *connection)
     .await
     .context("recording a notice")?;
+    let codes: Vec<&str> = targets.iter().map(|t| t.block_code.as_str()).collect();
+    let households: Vec<i32> = targets.iter().map(|t| t.households).collect();
+    let unreachable: Vec<bool> = targets.iter().map(|t| t.unreachable).collect();
     sqlx::query(
-        "insert into notice_deliveries (notice_id, block_code, parts, next_attempt_time)
-         select $1, block_code, $3, $4 from unnest($2::text[]) as block_code",
+        "insert into notice_deliveries (notice_id, block_code, households, parts,
+             next_attempt_time, state, note)
+         select $1, block_code, households, $5, $6,
+             case when unreachable then 'skipped' else 'pending' end,
+             case when unreachable then $7 else '' end
+         from unnest($2::text[], $3::integer[], $4::boolean[])
+             as target (block_code, households, unreachable)",
     )
     .bind(notice.id)
-    .bind(blocks)
+    .bind(&codes)
+    .bind(&households)
+    .bind(&unreachable)
     .bind(parts)
     .bind(notice.send_time)
+    .bind(UNREACHABLE_NOTE)
     .execute(connection)
     .await
     .context("recording a notice's deliveries")?;
     Ok(())
 }
 
-const NOTICE_COLUMNS: &str =
-    "id, audience, category, title, body, created_by, create_time, send_time, expire_time";
+const NOTICE_COLUMNS: &str = "id, audience, category, title, body, created_by, create_time, \
+     send_time, expire_time, state, approved_by, approve_time, attachments";
+
+/// Approves a district-wide notice waiting for it. Answers whether it was
+/// waiting (a notice already published is left as it is).
+pub async fn approve_notice(
+    connection: &mut PgConnection,
+    id: Uuid,
+    approved_by: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let updated = sqlx::query(
+        "update notices set state = 'published', approved_by = $2, approve_time = $3
+         where id = $1 and state = 'pending_approval'",
+    )
+    .bind(id)
+    .bind(approved_by)
+    .bind(at)
+    .execute(connection)
+    .await
+    .context("approving a notice")?;
+    Ok(updated.rows_affected() == 1)
+}
 
 pub async fn get_notice(
     connection: &mut PgConnection,
@@ -184,7 +266,7 @@ pub async fn notices_to_block(
 ) -> Result<Vec<NoticeRow>, StoreError> {
     let rows = sqlx::query(
         "select n.id, n.audience, n.category, n.title, n.body, n.created_by, n.create_time,
-             n.send_time, n.expire_time
+             n.send_time, n.expire_time, n.state, n.approved_by, n.approve_time, n.attachments
          from notices n join notice_deliveries d on d.notice_id = n.id
          where d.block_code = $1 and ($2::uuid is null or n.id < $2)
          order by n.id desc limit $3",
@@ -210,6 +292,7 @@ pub struct DeliveryRow {
     pub note: String,
     pub next_attempt_time: DateTime<Utc>,
     pub delivered_time: Option<DateTime<Utc>>,
+    pub households: i32,
 }
 
 fn delivery(row: &sqlx::postgres::PgRow) -> Result<DeliveryRow, StoreError> {
@@ -226,11 +309,12 @@ fn delivery(row: &sqlx::postgres::PgRow) -> Result<DeliveryRow, StoreError> {
         note: row.try_get("note").context(context)?,
         next_attempt_time: row.try_get("next_attempt_time").context(context)?,
         delivered_time: row.try_get("delivered_time").context(context)?,
+        households: row.try_get("households").context(context)?,
     })
 }
 
 const DELIVERY_COLUMNS: &str = "notice_id, block_code, state, attempts, parts, parts_sent, note, \
-     next_attempt_time, delivered_time";
+     next_attempt_time, delivered_time, households";
 
 /// A notice's deliveries, by block code.
 pub async fn deliveries_of(
@@ -247,12 +331,16 @@ pub async fn deliveries_of(
     rows.iter().map(delivery).collect()
 }
 
+/// Only published notices are sent: a district-wide one waits for approval.
+const PUBLISHED: &str =
+    "exists (select 1 from notices n where n.id = notice_id and n.state = 'published')";
+
 /// The delivery due first, locked for the caller's transaction (`SKIP
 /// LOCKED`: other replicas take the next).
 pub async fn claim_due(connection: &mut PgConnection) -> Result<Option<DeliveryRow>, StoreError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "select {DELIVERY_COLUMNS} from notice_deliveries
-         where state = 'pending' and next_attempt_time <= now()
+         where state = 'pending' and next_attempt_time <= now() and {PUBLISHED}
          order by next_attempt_time limit 1 for update skip locked"
     )))
     .fetch_optional(connection)
@@ -263,9 +351,10 @@ pub async fn claim_due(connection: &mut PgConnection) -> Result<Option<DeliveryR
 
 /// When the next delivery falls due, if any is pending.
 pub async fn next_due(connection: &mut PgConnection) -> Result<Option<DateTime<Utc>>, StoreError> {
-    sqlx::query_scalar(
-        "select min(next_attempt_time) from notice_deliveries where state = 'pending'",
-    )
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select min(next_attempt_time) from notice_deliveries
+         where state = 'pending' and {PUBLISHED}"
+    )))
     .fetch_one(connection)
     .await
     .context("reading when notices fall due")

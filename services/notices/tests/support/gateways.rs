@@ -47,6 +47,8 @@ struct Shared {
     rate_limit_next: AtomicUsize,
     /// The SMS endpoint answers the next this many messages with HTTP 500.
     fail_next: AtomicUsize,
+    /// Milliseconds each robot call takes, as a distant server's would.
+    robot_delay_ms: std::sync::atomic::AtomicU64,
 }
 
 /// The running stand-in.
@@ -69,6 +71,10 @@ async fn wecom(
     body: Bytes,
 ) -> (StatusCode, [(&'static str, &'static str); 1], String) {
     let json = [("content-type", "application/json")];
+    let delay = shared.robot_delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let key = query
         .as_deref()
@@ -169,6 +175,24 @@ impl GatewayStandIn {
         self.shared
             .rate_limit_next
             .store(messages, Ordering::SeqCst);
+    }
+
+    /// Each robot call takes `milliseconds` from now on.
+    pub fn slow_robots(&self, milliseconds: u64) {
+        self.shared
+            .robot_delay_ms
+            .store(milliseconds, Ordering::SeqCst);
+    }
+
+    /// How many messages robots took (answered errcode 0) so far.
+    pub fn robot_messages_taken(&self) -> usize {
+        self.shared
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|message| message.gateway == "wecom" && message.accepted)
+            .count()
     }
 
     pub fn fail_next(&self, messages: usize) {

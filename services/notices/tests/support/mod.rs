@@ -9,6 +9,7 @@
 #[path = "../../../cases/tests/support/contracts.rs"]
 pub mod contracts;
 pub mod gateways;
+pub mod registry;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use tonic::transport::Channel;
 
 pub use contracts::{Directory, FakeBlock, FakeMatter};
 pub use gateways::GatewayStandIn;
+pub use registry::Registry;
 
 pub const PATIENCE: Duration = Duration::from_secs(30);
 pub const BLOCK: &str = "430302001004017";
@@ -36,6 +38,21 @@ pub const SUPERVISOR: &str = "sup-017";
 pub const STREET_LIGHT: &str = "broken_street_light";
 pub const RESIDENT: &str = "resident-42";
 pub const PHONE: &str = "13900001111";
+/// Blocks of the registry beside BLOCK: its neighbour, a block of another
+/// community, one that never gets a robot, and one in another subdistrict.
+pub const NEIGHBOUR: &str = "430302001004018";
+pub const OTHER_COMMUNITY_BLOCK: &str = "430302001005001";
+pub const ROBOTLESS_BLOCK: &str = "430302001004019";
+pub const OTHER_SUBDISTRICT_BLOCK: &str = "430302002001001";
+
+/// The registry's blocks and households.
+pub const REGISTRY: [(&str, u32); 5] = [
+    (BLOCK, 350),
+    (NEIGHBOUR, 340),
+    (ROBOTLESS_BLOCK, 320),
+    (OTHER_COMMUNITY_BLOCK, 300),
+    (OTHER_SUBDISTRICT_BLOCK, 310),
+];
 
 /// The world of one test.
 pub struct World {
@@ -45,6 +62,9 @@ pub struct World {
     pub cases_database: TestDatabase,
     pub directory: Arc<Directory>,
     pub directory_port: u16,
+    /// The block registry the notices service counts audiences from.
+    pub registry: Arc<Registry>,
+    pub registry_port: u16,
     pub gateways: GatewayStandIn,
 }
 
@@ -53,6 +73,7 @@ pub struct Running {
     pub cases: Application,
     pub notices: Application,
     _directory: flatgov_testkit::contract::RunningContract,
+    _registry: flatgov_testkit::contract::RunningContract,
 }
 
 impl Running {
@@ -110,13 +131,24 @@ impl World {
             cases_database: TestDatabase::new(),
             directory: directory(),
             directory_port: free_port(),
+            registry: Registry::with_blocks(&REGISTRY),
+            registry_port: free_port(),
             gateways: GatewayStandIn::start().await,
         }
     }
 
-    /// Starts the directory fakes, the cases service and the notices service.
-    pub async fn start(&self) -> Running {
-        let verifier = Verifier::new(flatgov_auth::AuthConfig {
+    /// Serves the block registry on its port.
+    pub async fn serve_registry(&self) -> flatgov_testkit::contract::RunningContract {
+        registry::serve(
+            self.registry_port,
+            self.registry.clone(),
+            self.verifier().await,
+        )
+        .await
+    }
+
+    async fn verifier(&self) -> Verifier {
+        Verifier::new(flatgov_auth::AuthConfig {
             jwks_file: self.test.auth.jwks_file(),
             issuer: "flatgov".into(),
             audiences: vec!["flatgov.blocks".into(), "flatgov.duties".into()],
@@ -125,9 +157,19 @@ impl World {
             oidc: None,
         })
         .await
-        .unwrap();
-        let directory =
-            contracts::serve(self.directory_port, self.directory.clone(), verifier).await;
+        .unwrap()
+    }
+
+    /// Starts the directory fakes, the cases service and the notices service.
+    pub async fn start(&self) -> Running {
+        let verifier = self.verifier().await;
+        let directory = contracts::serve(
+            self.directory_port,
+            self.directory.clone(),
+            verifier.clone(),
+        )
+        .await;
+        let registry = registry::serve(self.registry_port, self.registry.clone(), verifier).await;
         let directory_url = format!("http://127.0.0.1:{}", self.directory_port);
         let cases_env = self
             .test
@@ -153,6 +195,7 @@ impl World {
             cases,
             notices,
             _directory: directory,
+            _registry: registry,
         }
     }
 
@@ -161,6 +204,10 @@ impl World {
         self.test
             .service_env("notices")
             .with("CASES_URL", cases_url.to_owned())
+            .with(
+                "BLOCKS_URL",
+                format!("http://127.0.0.1:{}", self.registry_port),
+            )
             .with("NOTICES_DELIVERY_RETRY_INITIAL_MS", "100")
             .with("NOTICES_DELIVERY_RETRY_MAX_SECONDS", "1")
             .with("NOTICES_RATE_LIMIT_PAUSE_MS", "300")
@@ -183,6 +230,11 @@ impl World {
 
     pub fn admin(&self) -> String {
         self.test.auth.admin_token()
+    }
+
+    /// A second district administrator of the whole district.
+    pub fn second_admin(&self) -> String {
+        self.token("admin-2", &[Role::DistrictAdmin], "districts/430302")
     }
 
     pub fn governor(&self) -> String {

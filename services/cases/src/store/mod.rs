@@ -20,7 +20,7 @@ pub use jobs::{
     ClaimedJob, Instructions, JobPurpose, claim_jobs, direct_rehoming, enqueue_rehoming,
     enqueue_triage, finish_job, has_job, release_job, retry_job,
 };
-pub use lists::{ListFilter, ListScope, list_cases, records_for_indicators};
+pub use lists::{ListFilter, ListScope, count_open_by_block, list_cases, records_for_indicators};
 pub use meetings::{MeetingRow, decide_meeting, insert_meeting, list_meetings, load_meeting};
 
 use chrono::{DateTime, Utc};

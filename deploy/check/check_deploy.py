@@ -2377,8 +2377,9 @@ def index_common_config(index: dict[tuple[str, str], dict[str, Any]]) -> dict[st
 # ---------------------------------------------------------------------------
 # The HTTP gateway
 # ---------------------------------------------------------------------------
-# Not a gRPC service (no gRPC or metrics port, no NATS, no events), so
-# deploy/services.tsv does not list it; it has its own checks, in the spirit
+# Not a gRPC service (no gRPC or metrics port, no events of its own), so
+# deploy/services.tsv does not list it; NATS only as the read-only user of the
+# command centre's live updates; it has its own checks, in the spirit
 # of the services': its own database as the application role over
 # verify-full, a migration one-shot or Job that alone holds the owner's
 # password, its own certificate and signing key, HTTPS on GATEWAY_PORT, the
@@ -2389,8 +2390,18 @@ GATEWAY_PORT = 8080
 # Set in the gateway's container for the `flatgov open311 clients` CLI run
 # there (a clap `env`), not read by the gateway itself.
 GATEWAY_CLI_VARIABLES = {"GATEWAY_DATABASE_URL"}
-# What the gateway must never be given: it keeps no events.
-GATEWAY_FORBIDDEN_PREFIXES = ("NATS_",)
+# NATS settings the gateway must never be given: it keeps no events and
+# creates no stream (the command centre's live updates are a plain
+# subscription as its own read-only user), and test isolation is for tests.
+GATEWAY_FORBIDDEN_NATS = (
+    "NATS_SUBJECT_PREFIX",
+    "NATS_STREAM_REPLICAS",
+    "NATS_TLS_CLIENT_CERT_FILE",
+    "NATS_TLS_CLIENT_KEY_FILE",
+)
+# With live updates, all three: the cluster's NATS over TLS as its own user.
+GATEWAY_LIVE_NATS = ("NATS_URL", "NATS_TLS_CA_FILE", "NATS_CREDENTIALS_FILE")
+NATS_PORT = 4222
 # What it cannot start without. (The crates it shares with the services read
 # more, NATS_URL for one, on paths the gateway never takes, so the code's
 # `required` reads alone do not say.)
@@ -2413,12 +2424,20 @@ def _check_gateway_variables(
         f"{where} sets every variable its code requires",
         f"{where} does not set {required}, which flatgov-gateway requires",
     )
-    nats = sorted(name for name in configured if name.startswith(GATEWAY_FORBIDDEN_PREFIXES))
+    forbidden = sorted(name for name in configured if name in GATEWAY_FORBIDDEN_NATS)
     report.check(
-        not nats,
-        f"{where} has no NATS settings (it keeps no events)",
-        f"{where} sets {nats}: the gateway never connects to NATS",
+        not forbidden,
+        f"{where} has no NATS stream, client-certificate or test settings (it keeps no events)",
+        f"{where} sets {forbidden}: the gateway only reads case events as its own user",
     )
+    live = [name for name in GATEWAY_LIVE_NATS if configured.get(name)]
+    if live:
+        report.check(
+            len(live) == len(GATEWAY_LIVE_NATS) and configured.get("NATS_URL") == "tls://nats:4222",
+            f"{where} reads live case events from tls://nats:4222 as its own user",
+            f"{where} sets {live} (NATS_URL {configured.get('NATS_URL')!r}): live updates need "
+            f"{', '.join(GATEWAY_LIVE_NATS)} with NATS_URL tls://nats:4222",
+        )
 
 
 def check_gateway_compose(
@@ -2598,6 +2617,15 @@ def check_gateway_kubernetes(
             f"{where} {variable} comes from its cert-manager secret {tls_secret}",
             f"{where} {variable} comes from {resolved.get(variable)}, expected {tls_secret}",
         )
+    if values.get("NATS_URL"):
+        nats_user = f"{GATEWAY.binary}-nats-user"
+        report.check(
+            (resolved.get("NATS_CREDENTIALS_FILE") or ("", ""))[0] == nats_user
+            and (resolved.get("NATS_TLS_CA_FILE") or ("", ""))[0] == tls_secret,
+            f"{where} reaches NATS as its own user ({nats_user}), verifying it with {tls_secret}'s authority",
+            f"{where} NATS_CREDENTIALS_FILE comes from {resolved.get('NATS_CREDENTIALS_FILE')}, "
+            f"NATS_TLS_CA_FILE from {resolved.get('NATS_TLS_CA_FILE')}: expected {nats_user} and {tls_secret}",
+        )
     signing = f"{GATEWAY.binary}-signing-key"
     report.check(
         (resolved.get("AUTH_SIGNING_KEY_FILE") or ("", ""))[0] == signing,
@@ -2706,13 +2734,15 @@ def check_gateway_kubernetes(
         f"{where} NetworkPolicy ingress ports {sorted(ingress_ports)}",
     )
     reached: set[str] = set()
-    reaches_dns = reaches_database = False
+    reaches_dns = reaches_database = reaches_nats = False
     unexpected = []
     for peer, rule_ports in egress_targets(policies):
         peer_labels = ((peer or {}).get("podSelector") or {}).get("matchLabels") or {}
         name = peer_labels.get("app.kubernetes.io/name", "")
         if rule_ports == {53}:
             reaches_dns = True
+        elif name == "nats" and rule_ports == {NATS_PORT} and values.get("NATS_URL"):
+            reaches_nats = True
         elif rule_ports == {5432} and (peer is None or peer_labels.get("cnpg.io/cluster") == f"{GATEWAY.binary}-db"):
             reaches_database = True
         elif name.startswith("flatgov-") and name[len("flatgov-"):] in services and rule_ports == {
@@ -2723,10 +2753,16 @@ def check_gateway_kubernetes(
             unexpected.append(f"{peer or 'anywhere'} on {sorted(rule_ports) or 'every port'}")
     report.check(
         reaches_dns and reaches_database and reached == set(services) and not unexpected,
-        f"{where} may reach DNS, its database and the services' gRPC ports only",
+        f"{where} may reach DNS, its database, the services' gRPC ports and (with live updates) NATS only",
         f"{where} egress: DNS {reaches_dns}, database {reaches_database}, services {sorted(reached)}, "
         f"unexpected {unexpected}",
     )
+    if values.get("NATS_URL"):
+        report.check(
+            reaches_nats,
+            f"{where} may reach NATS on {NATS_PORT} for live updates",
+            f"{where} sets NATS_URL but its NetworkPolicy does not let it reach NATS on {NATS_PORT}",
+        )
     if production:
         cluster_name = f"{GATEWAY.binary}-db"
         cluster = index.get(("Cluster", cluster_name))

@@ -339,11 +339,18 @@ class ComposeMistakesAreCaught(unittest.TestCase):
         failures = self.failures_with(document)
         self.assertTrue(any("no service named gateway" in f for f in failures), failures)
 
-    def test_a_gateway_given_a_nats_user_fails(self):
+    def test_a_gateway_given_nats_without_its_own_user_fails(self):
         document = copy.deepcopy(self.original)
         document["services"]["gateway"]["environment"]["NATS_URL"] = "tls://nats:4222"
         failures = self.failures_with(document)
-        self.assertTrue(any("gateway never connects to NATS" in f for f in failures), failures)
+        self.assertTrue(any("live updates need NATS_URL, NATS_TLS_CA_FILE, NATS_CREDENTIALS_FILE" in f
+                            for f in failures), failures)
+
+    def test_a_gateway_creating_streams_fails(self):
+        document = copy.deepcopy(self.original)
+        document["services"]["gateway"]["environment"]["NATS_STREAM_REPLICAS"] = "3"
+        failures = self.failures_with(document)
+        self.assertTrue(any("the gateway only reads case events as its own user" in f for f in failures), failures)
 
     def test_a_gateway_signing_with_a_file_outside_its_volume_fails(self):
         document = copy.deepcopy(self.original)
@@ -756,6 +763,25 @@ class KubernetesMistakesAreCaught(unittest.TestCase):
         failures = self.failures_with(documents)
         self.assertTrue(any("Deployment flatgov-cases uses secrets ['flatgov-enforcement-signing-key']" in f
                             for f in failures), failures)
+
+    def test_a_gateway_reading_nats_with_another_users_seed_fails(self):
+        documents = copy.deepcopy(self.original)
+        gateway = self.pod(documents, "Deployment", "flatgov-gateway")
+        volume = next(v for v in gateway["volumes"] if v["name"] == "nats-user")
+        volume["secret"]["secretName"] = "flatgov-cases-nats-user"
+        failures = self.failures_with(documents)
+        self.assertTrue(any("gateway NATS_CREDENTIALS_FILE comes from" in f for f in failures), failures)
+
+    def test_a_gateway_whose_policy_keeps_it_from_nats_fails(self):
+        documents = copy.deepcopy(self.original)
+        policy = next(d for d in documents if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "flatgov-gateway")
+        policy["spec"]["egress"] = [
+            rule for rule in policy["spec"]["egress"]
+            if not any(((peer.get("podSelector") or {}).get("matchLabels") or {}).get("app.kubernetes.io/name") == "nats"
+                       for peer in rule.get("to") or [])
+        ]
+        failures = self.failures_with(documents)
+        self.assertTrue(any("does not let it reach NATS on 4222" in f for f in failures), failures)
 
     def test_another_services_nats_seed_fails(self):
         documents = copy.deepcopy(self.original)

@@ -9,6 +9,10 @@
 //! - clicking a block shows its 1+N+1 team;
 //! - the dispatcher escalates the case twice from the page and the whistle
 //!   appears; the case is at the whistle tier in the cases service too;
+//! - indicators by department, six monthly trend charts and the 三升三降
+//!   panel, which counts a safety hazard reported this month;
+//! - a configured tile layer is drawn under the polygons (and loaded from
+//!   the tile server the CSP allows), none without one;
 //! - on a phone-sized window nothing overflows sideways.
 //!
 //! Screenshots are kept under `target/command-centre/`.
@@ -16,6 +20,9 @@
 #[path = "journeys/support.rs"]
 mod support;
 
+use std::io::{Read as _, Write as _};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use flatgov_journeys::browser::Browser;
@@ -30,6 +37,50 @@ use crate::support::get_case;
 const SUBDISTRICT: &str = "430302001";
 const DEMO_BLOCKS: u64 = 326;
 
+/// A 1×1 grey PNG: every tile the test's tile server serves.
+const TILE_PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00, 0x00, 0x00, 0x00, 0x3a, 0x7e, 0x9b,
+    0x55, 0x00, 0x00, 0x00, 0x0a, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xb8, 0x0f, 0x00, 0x00,
+    0xf9, 0x00, 0xf8, 0x9d, 0x5c, 0x74, 0x0f, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
+    0x42, 0x60, 0x82,
+];
+
+/// A tile server on a free local port, as a city's own would be: answers
+/// `GET /tiles/{z}/{x}/{y}.png` with a PNG and counts the tiles asked for.
+fn start_tile_server() -> (String, Arc<AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let url = format!(
+        "http://127.0.0.1:{}/tiles/{{z}}/{{x}}/{{y}}.png",
+        listener.local_addr().expect("an address").port()
+    );
+    let served = Arc::new(AtomicUsize::new(0));
+    let counter = served.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0_u8; 2048];
+            let read = stream.read(&mut request).unwrap_or(0);
+            let line = String::from_utf8_lossy(&request[..read]);
+            let is_tile = line.starts_with("GET /tiles/") && line.contains(".png ");
+            let answer = if is_tile {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let mut answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: image/png\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    TILE_PNG.len()
+                )
+                .into_bytes();
+                answer.extend_from_slice(TILE_PNG);
+                answer
+            } else {
+                b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_vec()
+            };
+            let _ = stream.write_all(&answer);
+        }
+    });
+    (url, served)
+}
+
 /// Pastes `token` into the login form and submits it.
 async fn log_in(browser: &Browser, token: &str) {
     let field = browser.find("#token").await;
@@ -42,7 +93,14 @@ async fn log_in(browser: &Browser, token: &str) {
 async fn a_dispatcher_watches_a_case_arrive_on_the_map_and_blows_the_whistle_from_the_page() {
     let platform = Platform::start().await;
     platform.load_demo();
-    let gateway = platform.start_gateway(GatewayOptions::default()).await;
+    let (tile_url, tiles_served) = start_tile_server();
+    let gateway = platform
+        .start_gateway(
+            GatewayOptions::default()
+                .env("COMMAND_TILE_URL", &tile_url)
+                .env("COMMAND_TILE_ATTRIBUTION", "测试瓦片"),
+        )
+        .await;
     let browser = Browser::start().await;
     let page = format!("{}/command/", gateway.url);
 
@@ -95,6 +153,33 @@ async fn a_dispatcher_watches_a_case_arrive_on_the_map_and_blows_the_whistle_fro
         .script("return window.commandCentre.firstRenderMs;", vec![])
         .await;
     println!("first render of the map with {DEMO_BLOCKS} blocks: {first_render} ms");
+    // The configured tiles lie under the polygons, loaded from the tile
+    // server (the page's CSP allows that origin for images).
+    let tiles = browser
+        .script(
+            "const first = document.querySelector('#map > *'); \
+             return [document.querySelectorAll('#map image.tile').length, \
+                     first && first.getAttribute('class'), \
+                     document.getElementById('map-attribution').textContent];",
+            vec![],
+        )
+        .await;
+    assert!(tiles[0].as_u64().is_some_and(|count| count > 0), "{tiles}");
+    assert_eq!(
+        tiles[1],
+        json!("tiles"),
+        "the tiles are drawn first, under the blocks"
+    );
+    assert_eq!(tiles[2], json!("测试瓦片"));
+    flatgov_journeys::eventually(
+        "the browser loads the tiles",
+        Duration::from_secs(10),
+        || {
+            let served = tiles_served.load(Ordering::SeqCst);
+            async move { (served > 0).then_some(()) }
+        },
+    )
+    .await;
     browser
         .until(
             "the live stream is connected",
@@ -211,6 +296,87 @@ async fn a_dispatcher_watches_a_case_arrive_on_the_map_and_blows_the_whistle_fro
         "the block received one case this month"
     );
     browser.screenshot("04-block-team").await;
+
+    // Indicators: by department, the monthly trends and 三升三降. A safety
+    // hazard reported now counts in this month's hazards.
+    let hazard = json!({
+            "requestId": "command-centre-fire-escape",
+            "kind": "CASE_KIND_HAZARD",
+            "channel": "CHANNEL_RESIDENT_APP",
+            "location": {
+                "latitude": block.inside.latitude,
+                "longitude": block.inside.longitude,
+            },
+            "matterCode": "blocked_fire_escape",
+            "description": "楼道消防通道堆满杂物",
+            "reporter": {"name": "吴秀兰", "phone": "13600001111"},
+    });
+    let reported_hazard = http
+        .post(format!(
+            "{}/api/flatgov.cases.v1.CaseDispatch/ReportCase",
+            gateway.url
+        ))
+        .bearer_auth(platform.resident("resident-command"))
+        .header("content-type", "application/json")
+        .body(hazard.to_string())
+        .send()
+        .await
+        .expect("reporting a hazard through the gateway");
+    assert!(reported_hazard.status().is_success(), "{reported_hazard:?}");
+    let panel = browser
+        .until(
+            "三升三降 counts the hazard",
+            Duration::from_secs(20),
+            "const card = (key) => document.querySelector(`#ups-downs [data-indicator=\"${key}\"]`); \
+             const hazards = card('hazards'); \
+             return hazards && hazards.dataset.thisMonth === '1' \
+               ? ['satisfaction', 'disputes', 'hazards'].map((key) => card(key).textContent) : null;",
+        )
+        .await;
+    println!("三升三降: {panel}");
+    assert!(
+        panel[1].as_str().is_some_and(|text| text.contains("本月")),
+        "the dispatcher sees the disputes this month: {panel}"
+    );
+    let trends = browser
+        .script(
+            "return [...document.querySelectorAll('#trends figure.trend')].map((figure) => \
+               [figure.dataset.trend, figure.querySelectorAll('svg text:not(.value)').length, \
+                figure.querySelectorAll('circle.dot').length]);",
+            vec![],
+        )
+        .await;
+    let trends = trends.as_array().expect("a list").clone();
+    assert_eq!(trends.len(), 6, "{trends:?}");
+    for trend in &trends {
+        assert_eq!(trend[1], json!(6), "six months on each chart: {trend}");
+    }
+    let hazards_chart = trends
+        .iter()
+        .find(|trend| trend[0] == json!("hazards"))
+        .expect("a hazards chart");
+    assert_eq!(
+        hazards_chart[2],
+        json!(6),
+        "a count has a point every month (zero included)"
+    );
+    let departments = browser
+        .script(
+            "return document.querySelectorAll('#department-indicators tbody tr').length;",
+            vec![],
+        )
+        .await;
+    assert!(
+        departments.as_u64().is_some_and(|rows| rows >= 1),
+        "{departments}"
+    );
+    browser
+        .script(
+            "document.getElementById('indicators-section').scrollIntoView();",
+            vec![],
+        )
+        .await;
+    browser.screenshot("04b-indicators-trends").await;
 
     // Keyboard: a block focused and Enter pressed opens it too.
     let other = platform
@@ -512,6 +678,13 @@ async fn the_map_renders_with_a_thousand_open_cases() {
         )
         .await;
     assert_eq!(coloured, json!(OPEN_CASES / MATTERS.len()));
+    let tiles = browser
+        .script(
+            "return document.querySelectorAll('#map image').length;",
+            vec![],
+        )
+        .await;
+    assert_eq!(tiles, json!(0), "no tile layer unless one is configured");
     let polygons_only = browser
         .script("return window.commandCentre.firstRenderMs;", vec![])
         .await;

@@ -76,6 +76,28 @@ pub fn integrator_permissions(name: &str) -> Permissions {
     }
 }
 
+/// The HTTP gateway: hears the case events its command centre relays to
+/// browsers (a plain subscription: no consumer, no stream, nothing stored or
+/// acknowledged) and nothing else; publishes no event. Its publish list holds
+/// only `$JS.API.INFO`, a read of the account's limits, because nats-server
+/// reads an empty allow list as "allow everything".
+pub fn gateway_permissions() -> Permissions {
+    Permissions {
+        publish: vec!["$JS.API.INFO".into()],
+        subscribe: vec!["_INBOX.>".into(), "flatgov.cases.case.>".into()],
+    }
+}
+
+/// The permissions of the service user named `service` (`service-<name>.nk`):
+/// the gateway's own ([`gateway_permissions`]), a service's otherwise.
+fn permissions_of_service(service: &str) -> Permissions {
+    if service == "gateway" {
+        gateway_permissions()
+    } else {
+        service_permissions(service)
+    }
+}
+
 /// One NATS user: an nkey and its permissions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -222,7 +244,7 @@ impl AccountsDirectory {
                 continue;
             };
             let permissions = if let Some(service) = stem.strip_prefix("service-") {
-                service_permissions(service)
+                permissions_of_service(service)
             } else if let Some(integrator) = stem.strip_prefix("integrator-") {
                 integrator_permissions(integrator)
             } else {
@@ -387,6 +409,32 @@ mod tests {
                 .iter()
                 .any(|subject| subject.contains("STREAM.DELETE")
                     || subject.contains("STREAM.CREATE"))
+        );
+    }
+
+    #[test]
+    fn the_gateway_hears_case_events_only_and_publishes_nothing() {
+        let gateway = gateway_permissions();
+        assert!(
+            gateway
+                .publish
+                .iter()
+                .all(|subject| !subject.starts_with("flatgov.") && !subject.contains("CONSUMER")),
+            "{:?}",
+            gateway.publish
+        );
+        assert!(
+            !gateway.publish.is_empty(),
+            "an empty allow list allows all"
+        );
+        assert_eq!(
+            gateway.subscribe,
+            ["_INBOX.>".to_owned(), "flatgov.cases.case.>".to_owned()]
+        );
+        assert_eq!(permissions_of_service("gateway"), gateway);
+        assert_eq!(
+            permissions_of_service("cases"),
+            service_permissions("cases")
         );
     }
 

@@ -26,7 +26,7 @@ impl Secured {
         let directory = tempfile::tempdir().unwrap();
         let accounts = AccountsDirectory::new(directory.path());
         accounts
-            .ensure_services(&["testing", "cases", "enforcement"])
+            .ensure_services(&["testing", "cases", "enforcement", "gateway"])
             .unwrap();
         accounts.add_integrator("hotline-12345").unwrap();
         let tls = TestTls::new();
@@ -169,6 +169,73 @@ async fn another_service_cannot_publish_a_forged_event_and_no_consumer_ever_sees
     .await;
     assert_eq!(effects(&pool).await, ["genuine"]);
     application.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_gateway_hears_case_events_live_and_can_neither_publish_nor_read_other_streams() {
+    let secured = Secured::start();
+    let cases = secured.bus_as(secured.accounts.service_seed("cases")).await;
+    cases.ensure_stream("cases").await.unwrap();
+    let gateway = secured
+        .bus_as(secured.accounts.service_seed("gateway"))
+        .await;
+
+    let mut heard = gateway
+        .client()
+        .subscribe("flatgov.cases.case.>")
+        .await
+        .unwrap();
+    // Refused subscriptions are dropped by the server, which tells the
+    // client; nothing published there ever arrives.
+    let mut refused = gateway
+        .client()
+        .subscribe("flatgov.enforcement.>")
+        .await
+        .unwrap();
+    gateway.client().flush().await.unwrap();
+    jetstream_publish(&cases, "flatgov.cases.case.dispatched", vec![3])
+        .await
+        .unwrap();
+    let message =
+        tokio::time::timeout(Duration::from_secs(5), futures::StreamExt::next(&mut heard))
+            .await
+            .expect("the case event arrives")
+            .expect("a message");
+    assert_eq!(message.payload.as_ref(), [3]);
+
+    let enforcement = secured
+        .bus_as(secured.accounts.service_seed("enforcement"))
+        .await;
+    enforcement.ensure_stream("enforcement").await.unwrap();
+    jetstream_publish(
+        &enforcement,
+        "flatgov.enforcement.operation.opened",
+        vec![4],
+    )
+    .await
+    .unwrap();
+    let other = tokio::time::timeout(
+        Duration::from_secs(2),
+        futures::StreamExt::next(&mut refused),
+    )
+    .await;
+    assert!(
+        !matches!(other, Ok(Some(_))),
+        "the gateway hears no other service's events"
+    );
+
+    for subject in [
+        "flatgov.cases.case.escalated",
+        "flatgov.gateway.anything",
+        "flatgov.deadletter.gateway",
+    ] {
+        assert!(
+            jetstream_publish(&gateway, subject, vec![1]).await.is_err(),
+            "{subject}"
+        );
+    }
+    let stream = gateway.jetstream().get_stream("FLATGOV_CASES").await;
+    assert!(stream.is_err(), "the gateway reads no stream information");
 }
 
 #[tokio::test]

@@ -80,6 +80,8 @@ const RULES: [Rule; 24] = [
     rpc("ListCases")
         .grants(READ_A_CASE_OR_GATEWAY)
         .reads_personal_data(),
+    // Counts per block over what the caller may list: no personal data.
+    rpc("CountOpenCases").grants(READ_A_CASE_OR_GATEWAY),
     // The gateway's status_notes come from the recorded reasons.
     rpc("GetCaseHistory").grants(READ_A_CASE_OR_GATEWAY),
     rpc("ClassifyCase").grants(PLATFORM_DECIDES).writes(),

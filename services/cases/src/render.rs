@@ -448,6 +448,8 @@ fn monthly_rates(month: &crate::domain::indicators::MonthlyRates) -> proto::Mont
     proto::MonthlyRates {
         month: month.month.to_string(),
         received: month.received,
+        disputes_received: month.disputes_received,
+        hazards_received: month.hazards_received,
         response_rate: Some(rate(response)),
         resolution_rate: Some(rate(resolution)),
         satisfaction_rate: Some(rate(satisfaction)),

@@ -430,3 +430,58 @@ async fn the_service_cannot_rewrite_or_delete_a_cases_history() {
     assert!(records >= 3, "report, triage and dispatch are recorded");
     service.stop().await;
 }
+
+#[tokio::test]
+async fn open_cases_are_counted_per_block_for_those_who_see_them_and_for_no_one_else() {
+    let world = World::new();
+    let _directory = world.start_directory().await;
+    let service = world.start().await;
+    let case = dispatched(&world, &service, "counted-lamp").await;
+    let block_code = case.block.trim_start_matches("blocks/").to_owned();
+    let count = |token: String, subdistrict_code: &str| {
+        let mut client = service.client();
+        let request = proto::CountOpenCasesRequest {
+            subdistrict_code: subdistrict_code.to_owned(),
+        };
+        async move {
+            client
+                .count_open_cases(with_token(request, &token))
+                .await
+                .map(|answer| answer.into_inner().blocks)
+        }
+    };
+
+    for token in [world.admin(), world.dispatcher()] {
+        let blocks = count(token, "").await.expect("counts");
+        assert_eq!(
+            blocks,
+            [proto::BlockCaseCount {
+                block_code: block_code.clone(),
+                open: 1,
+                overdue: 0,
+            }]
+        );
+    }
+    let narrowed = count(world.admin(), SUBDISTRICT).await.expect("counts");
+    assert_eq!(narrowed.len(), 1);
+    let elsewhere = count(world.admin(), "430302002").await.expect("counts");
+    assert!(elsewhere.is_empty(), "{elsewhere:?}");
+    for token in [
+        world.other_dispatcher(),
+        world.neighbour_governor(),
+        world.department("market_supervision"),
+        world.other_resident(),
+    ] {
+        let blocks = count(token, "").await.expect("counts");
+        assert!(blocks.is_empty(), "a case they may not see: {blocks:?}");
+    }
+
+    let refused = count(world.admin(), "43030200x").await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    let fields: Vec<String> = field_violations(&refused)
+        .into_iter()
+        .map(|violation| violation.field)
+        .collect();
+    assert_eq!(fields, ["subdistrict_code"]);
+    service.stop().await;
+}

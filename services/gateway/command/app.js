@@ -6,9 +6,13 @@
 const BLOCKS = 'flatgov.blocks.v1.BlockRegistry';
 const CASES = 'flatgov.cases.v1.CaseDispatch';
 const ENFORCEMENT = 'flatgov.enforcement.v1.JointEnforcement';
+const MEDIATION = 'flatgov.mediation.v1.Mediation';
+// The trend charts cover this month and the five before it.
+const TREND_MONTHS = 6;
 const TOKEN_KEY = 'flatgov.command.token';
 const LANG_KEY = 'flatgov.command.lang';
-// Enough for a district's open work; the list shows the newest first.
+// The list shows the newest 1,000 matching its filters; the map counts every
+// open case (CountOpenCases), however many.
 const CASE_PAGES = 4;
 
 const TEXT = {
@@ -23,6 +27,11 @@ const TEXT = {
     casesTitle: '案件列表', state: '状态', tier: '层级', overdueOnly: '只看超期', case: '案件',
     matter: '事项', block: '区块', indicatorsTitle: '指标（本月）', blockIndicators: '本月指标', summons: '吹哨报到',
     summonsStates: { SUMMONS_STATE_AWAITING_REPORT: '待报到', SUMMONS_STATE_LATE: '已超时', SUMMONS_STATE_REPORTED_IN: '已报到' },
+    byDepartment: '按部门（本月）', department: '部门', noGroups: '本月暂无数据',
+    upsDowns: '三升三降', upsDownsHint: '本月（截至今天）与上月相比。满意率升为好；矛盾纠纷、风险隐患降为好。',
+    trendsTitle: '月度趋势（近六个月）', satisfactionUp: '满意率', disputesDown: '矛盾纠纷（调解受理）',
+    hazardsDown: '风险隐患（上报）', thisMonthValue: '本月', lastMonthValue: '上月', better: '向好', worse: '变差',
+    unchanged: '持平', points: (n) => `${n} 个百分点`, pieces: (n) => `${n} 件`, notVisible: '无权查看',
     left: (text) => `剩余 ${text}`, late: (text) => `已超时 ${text}`, operationPending: '联合执法正在启动…', subdistrict: '街道', received: '受理',
     responseRate: '响应率', resolutionRate: '解决率', satisfactionRate: '满意率',
     onTimeRate: '按时办结率', reworkRate: '返工率', whistleRate: '吹哨率', all: '全部',
@@ -59,6 +68,11 @@ const TEXT = {
     casesTitle: 'Cases', state: 'State', tier: 'Tier', overdueOnly: 'Overdue only', case: 'Case',
     matter: 'Matter', block: 'Block', indicatorsTitle: 'Indicators (this month)', blockIndicators: 'This month', summons: 'Whistle: agencies reporting in',
     summonsStates: { SUMMONS_STATE_AWAITING_REPORT: 'awaiting report', SUMMONS_STATE_LATE: 'late', SUMMONS_STATE_REPORTED_IN: 'reported in' },
+    byDepartment: 'By department (this month)', department: 'Department', noGroups: 'Nothing this month yet',
+    upsDowns: 'Three ups, three downs', upsDownsHint: 'This month (so far) against last month. Satisfaction up is better; disputes and hazards down are better.',
+    trendsTitle: 'Monthly trends (last six months)', satisfactionUp: 'Satisfaction', disputesDown: 'Disputes (mediation)',
+    hazardsDown: 'Safety hazards (reported)', thisMonthValue: 'This month', lastMonthValue: 'Last month', better: 'better', worse: 'worse',
+    unchanged: 'unchanged', points: (n) => `${n} points`, pieces: (n) => `${n}`, notVisible: 'not visible to you',
     left: (text) => `${text} left`, late: (text) => `${text} late`, operationPending: 'The joint operation is opening…', subdistrict: 'Subdistrict',
     received: 'Received', responseRate: 'Response', resolutionRate: 'Resolution',
     satisfactionRate: 'Satisfaction', onTimeRate: 'Closed on time', reworkRate: 'Rework',
@@ -92,7 +106,7 @@ const state = {
   token: sessionStorage.getItem(TOKEN_KEY) || '',
   blocks: new Map(), // code → {name, households, path}
   cases: [], // the list, newest first
-  mapCases: [], // every case the viewer sees, for the map's colours
+  counts: new Map(), // block code → {open, overdue}, for the map's colours
   selectedBlock: '',
   selectedCase: '',
   live: null,
@@ -139,6 +153,7 @@ function applyLanguage() {
   if (state.selectedBlock) showBlock(state.selectedBlock);
   if (state.selectedCase) showCase(state.selectedCase);
   if (state.session) showViewer();
+  if (state.trends) renderTrends();
 }
 
 function fillFilters() {
@@ -173,12 +188,19 @@ async function login(token) {
   $('app').hidden = false;
   $('logout').hidden = false;
   showViewer();
-  await Promise.all([loadMap(), loadCases(), loadIndicators()]);
+  // The list loads beside the map but the coloured map does not wait for it.
+  const listed = loadCases();
+  await Promise.all([loadMap(), loadCounts(), loadIndicators()]);
   paintMap();
-  // From the login to the coloured map on screen, cases and indicators included.
+  // From the login to the coloured map on screen, counts and indicators included.
   await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
   state.mapReadyMs = Math.round(performance.now() - started);
+  await listed;
+  // Block names in the list, now that the map knows them.
+  renderCases();
   connectLive();
+  // Departments, trends and 三升三降 are below the fold: after the map.
+  loadTrends();
 }
 
 function showViewer() {
@@ -238,6 +260,7 @@ async function loadMap() {
   svg.setAttribute('viewBox', `-20 -20 ${(width + 40).toFixed(0)} ${(height + 40).toFixed(0)}`);
   const ns = 'http://www.w3.org/2000/svg';
   const fragment = document.createDocumentFragment();
+  if (state.session.tiles) fragment.append(tileLayer(state.session.tiles, { minX, minY, maxX, maxY }, project));
   for (const feature of blocks) {
     const { code, name, households } = feature.properties;
     const path = document.createElementNS(ns, 'path');
@@ -267,6 +290,46 @@ async function loadMap() {
   $('map-status').textContent = t('loaded')(blocks.length, state.firstRenderMs);
 }
 
+// The configured XYZ tiles (Web Mercator) under the polygons. Each tile is
+// placed by projecting its corners with the map's own projection; across a
+// district the two agree to well under a pixel. The zoom is the largest at
+// which the district spans at most six tiles across.
+function tileLayer(tiles, bounds, project) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const group = document.createElementNS(ns, 'g');
+  group.setAttribute('class', 'tiles');
+  group.setAttribute('aria-hidden', 'true');
+  const tileX = (lon, zoom) => ((lon + 180) / 360) * 2 ** zoom;
+  const tileY = (lat, zoom) => {
+    const radians = (lat * Math.PI) / 180;
+    return ((1 - Math.log(Math.tan(radians) + 1 / Math.cos(radians)) / Math.PI) / 2) * 2 ** zoom;
+  };
+  const lonOf = (x, zoom) => (x / 2 ** zoom) * 360 - 180;
+  const latOf = (y, zoom) => (Math.atan(Math.sinh(Math.PI * (1 - (2 * y) / 2 ** zoom))) * 180) / Math.PI;
+  let zoom = 1;
+  while (zoom < 18 && tileX(bounds.maxX, zoom + 1) - tileX(bounds.minX, zoom + 1) <= 6) zoom += 1;
+  const [x0, x1] = [Math.floor(tileX(bounds.minX, zoom)), Math.floor(tileX(bounds.maxX, zoom))];
+  const [y0, y1] = [Math.floor(tileY(bounds.maxY, zoom)), Math.floor(tileY(bounds.minY, zoom))];
+  for (let x = x0; x <= x1; x += 1) {
+    for (let y = y0; y <= y1; y += 1) {
+      const [left, top] = project([lonOf(x, zoom), latOf(y, zoom)]).split(',').map(Number);
+      const [right, bottom] = project([lonOf(x + 1, zoom), latOf(y + 1, zoom)]).split(',').map(Number);
+      const image = document.createElementNS(ns, 'image');
+      image.setAttribute('class', 'tile');
+      image.setAttribute('href', tiles.url.replace('{z}', zoom).replace('{x}', x).replace('{y}', y));
+      image.setAttribute('x', left.toFixed(1));
+      image.setAttribute('y', top.toFixed(1));
+      image.setAttribute('width', (right - left).toFixed(1));
+      image.setAttribute('height', (bottom - top).toFixed(1));
+      image.setAttribute('preserveAspectRatio', 'none');
+      group.append(image);
+    }
+  }
+  $('map').classList.add('with-tiles');
+  $('map-attribution').textContent = tiles.attribution || '';
+  return group;
+}
+
 function blockCodeOf(caseItem) {
   return (caseItem.block || '').replace('blocks/', '');
 }
@@ -275,18 +338,21 @@ function isOpen(caseItem) {
   return caseItem.state !== 'CASE_STATE_CLOSED';
 }
 
-function paintMap() {
-  const counts = new Map();
-  for (const item of state.mapCases) {
-    if (!isOpen(item)) continue;
-    const code = blockCodeOf(item);
-    const count = counts.get(code) || { open: 0, overdue: 0 };
-    count.open += 1;
-    if (item.overdue) count.overdue += 1;
-    counts.set(code, count);
+// Every open case the viewer sees, counted per block by the cases service.
+async function loadCounts() {
+  let answer;
+  try {
+    answer = await call(CASES, 'CountOpenCases', {});
+  } catch (error) {
+    $('map-status').textContent = error.message;
+    return;
   }
+  state.counts = new Map((answer.blocks || []).map((block) => [block.blockCode, { open: block.open || 0, overdue: block.overdue || 0 }]));
+}
+
+function paintMap() {
   for (const [code, block] of state.blocks) {
-    const count = counts.get(code) || { open: 0, overdue: 0 };
+    const count = state.counts.get(code) || { open: 0, overdue: 0 };
     const classes = block.path.classList;
     classes.toggle('few', count.open > 0 && count.open < 3);
     classes.toggle('many', count.open >= 3);
@@ -307,8 +373,15 @@ async function showBlock(code) {
   const known = state.blocks.get(code);
   $('block-title').textContent = known ? `${known.name} · ${t('households')(known.households)}` : code;
   const team = $('team');
-  try {
-    const block = await call(BLOCKS, 'GetBlock', { name: `blocks/${code}`, view: 'BLOCK_VIEW_CONTACTS' });
+  // The team and the block's open cases in parallel, shown together.
+  const [block, listed] = await Promise.all([
+    call(BLOCKS, 'GetBlock', { name: `blocks/${code}`, view: 'BLOCK_VIEW_CONTACTS' }).catch((error) => error),
+    call(CASES, 'ListCases', { block: `blocks/${code}`, pageSize: 100 }).catch((error) => error),
+  ]);
+  if (state.selectedBlock !== code) return;
+  if (block instanceof Error) {
+    team.replaceChildren(el('li', { class: 'error' }, block.message));
+  } else {
     const members = (block.team && block.team.members) || [];
     team.replaceChildren(...members.map((member) => {
       const phone = member.phone
@@ -319,11 +392,13 @@ async function showBlock(code) {
         member.unit ? ` · ${member.unit} ` : ' ', phone);
     }));
     if (!members.length) team.replaceChildren(el('li', {}, t('noTeam')));
-  } catch (error) {
-    team.replaceChildren(el('li', { class: 'error' }, error.message));
   }
   showBlockIndicators(code);
-  const open = state.mapCases.filter((item) => blockCodeOf(item) === code && isOpen(item));
+  if (listed instanceof Error) {
+    $('block-cases').replaceChildren(el('li', { class: 'error' }, listed.message));
+    return;
+  }
+  const open = (listed.cases || []).filter(isOpen);
   $('block-cases').replaceChildren(...(open.length
     ? open.map((item) => el('li', {}, caseLink(item)))
     : [el('li', {}, t('noCases'))]));
@@ -349,17 +424,14 @@ async function listCases(filters) {
   return cases;
 }
 
-// The list follows the filters; the map always counts every case.
+// The list follows the filters; the map counts every open case regardless.
 async function loadCases() {
   const filters = {
     state: $('filter-state').value || undefined,
     tier: $('filter-tier').value || undefined,
     overdueOnly: $('filter-overdue').checked || undefined,
   };
-  const filtered = Object.values(filters).some((value) => value !== undefined);
-  const [listed, all] = await Promise.all([listCases(filters), filtered ? listCases({}) : null]);
-  state.cases = listed;
-  state.mapCases = all || listed;
+  state.cases = await listCases(filters);
   renderCases();
 }
 
@@ -488,7 +560,7 @@ async function act(what) {
     result.className = 'error';
     result.textContent = error.message;
   }
-  await Promise.all([showCase(name), loadCases()]);
+  await Promise.all([showCase(name), loadCases(), loadCounts()]);
   paintMap();
 }
 
@@ -510,12 +582,22 @@ function indicatorCells(group) {
   ];
 }
 
+// The first instant of the month `back` months before this one, in China
+// Standard Time (UTC+8, no daylight saving).
+function shanghaiMonthStart(back) {
+  const shanghai = new Date(Date.now() + 8 * 3600 * 1000);
+  return new Date(Date.UTC(shanghai.getUTCFullYear(), shanghai.getUTCMonth() - back, 1) - 8 * 3600 * 1000);
+}
+
+// `YYYY-MM` of the month `back` months before this one, China time.
+function shanghaiMonth(back) {
+  const start = new Date(shanghaiMonthStart(back).getTime() + 8 * 3600 * 1000);
+  return `${start.getUTCFullYear()}-${String(start.getUTCMonth() + 1).padStart(2, '0')}`;
+}
+
 // This month so far, in China Standard Time.
 function thisMonth(groupBy) {
-  const now = new Date();
-  const shanghai = new Date(now.getTime() + 8 * 3600 * 1000);
-  const monthStart = new Date(Date.UTC(shanghai.getUTCFullYear(), shanghai.getUTCMonth(), 1) - 8 * 3600 * 1000);
-  return { periodStart: monthStart.toISOString(), periodEnd: now.toISOString(), groupBy };
+  return { periodStart: shanghaiMonthStart(0).toISOString(), periodEnd: new Date().toISOString(), groupBy };
 }
 
 async function loadIndicators() {
@@ -531,6 +613,154 @@ async function loadIndicators() {
   } catch (error) {
     body.replaceChildren(el('tr', {}, el('td', { colspan: '8', class: 'error' }, error.message)));
   }
+}
+
+// ------------------------------------------------------------------ trends
+
+// Indicators by department this month, the monthly trends of everything the
+// viewer sees, and the 三升三降 panel. Disputes come from the mediation
+// service (disputes registered per month), hazards from the cases service
+// (safety-hazard cases reported per month), satisfaction from the cases'
+// monthly satisfaction rate. A service that refuses the viewer leaves its
+// part "not visible" and the rest shown.
+async function loadTrends() {
+  const period = { periodStart: shanghaiMonthStart(TREND_MONTHS - 1).toISOString(), periodEnd: new Date().toISOString() };
+  const divisions = (state.session.jurisdictions || []).map((name) => name.split('/').pop());
+  const [departments, total, disputes] = await Promise.all([
+    call(CASES, 'GetIndicators', thisMonth('INDICATOR_GROUPING_DEPARTMENT')).catch((error) => error),
+    call(CASES, 'GetIndicators', { ...period, groupBy: 'INDICATOR_GROUPING_TOTAL' }).catch((error) => error),
+    // One call per division the viewer answers for, summed month by month.
+    Promise.all(divisions.map((divisionCode) => call(MEDIATION, 'GetIndicators', { ...period, divisionCode })))
+      .catch((error) => error),
+  ]);
+  const body = $('department-indicators').tBodies[0];
+  if (departments instanceof Error) {
+    body.replaceChildren(el('tr', {}, el('td', { colspan: '8', class: 'error' }, departments.message)));
+  } else {
+    const groups = departments.groups || [];
+    body.replaceChildren(...(groups.length
+      ? groups.map((group) => el('tr', {}, el('th', { scope: 'row' }, group.key || ''), ...indicatorCells(group)))
+      : [el('tr', {}, el('td', { colspan: '8' }, t('noGroups')))]));
+  }
+  const months = Array.from({ length: TREND_MONTHS }, (_, index) => shanghaiMonth(TREND_MONTHS - 1 - index));
+  let cases = null;
+  if (!(total instanceof Error)) {
+    // No group at all when nothing was reported in the period.
+    const monthly = new Map((((total.groups || [])[0] || {}).monthly || []).map((month) => [month.month, month]));
+    cases = months.map((month) => monthly.get(month) || {});
+  }
+  let disputesByMonth = null;
+  if (!(disputes instanceof Error)) {
+    const counts = new Map();
+    for (const answer of disputes) {
+      for (const month of answer.monthly || []) counts.set(month.month, (counts.get(month.month) || 0) + (month.disputes || 0));
+    }
+    disputesByMonth = months.map((month) => counts.get(month) || 0);
+  }
+  state.trends = { months, cases, disputes: disputesByMonth };
+  renderTrends();
+}
+
+function percentOf(rate) {
+  return rate && typeof rate.percent === 'number' ? rate.percent : null;
+}
+
+function renderTrends() {
+  const { months, cases, disputes } = state.trends;
+  const rateSeries = (field) => (cases ? cases.map((month) => percentOf(month[field])) : null);
+  const countSeries = (field) => (cases ? cases.map((month) => month[field] || 0) : null);
+  const satisfaction = rateSeries('satisfactionRate');
+  const hazards = countSeries('hazardsReceived');
+  $('ups-downs').replaceChildren(
+    upDownCard('satisfaction', t('satisfactionUp'), satisfaction, true, true),
+    upDownCard('disputes', t('disputesDown'), disputes, false, false),
+    upDownCard('hazards', t('hazardsDown'), hazards, false, false),
+  );
+  $('trends').replaceChildren(
+    trendChart('on-time', t('onTimeRate'), months, rateSeries('closedOnTimeRate'), true),
+    trendChart('rework', t('reworkRate'), months, rateSeries('reworkRate'), true),
+    trendChart('whistle', t('whistleRate'), months, rateSeries('whistleRate'), true),
+    trendChart('satisfaction', t('satisfactionRate'), months, satisfaction, true),
+    trendChart('disputes', t('disputesDown'), months, disputes, false),
+    trendChart('hazards', t('hazardsDown'), months, hazards, false),
+  );
+}
+
+function figureText(value, isRate) {
+  if (value === null || value === undefined) return '—';
+  return isRate ? `${value.toFixed(1)}%` : String(value);
+}
+
+// One of 三升三降: this month against last month, and whether the move is
+// for the better (`upIsBetter`).
+function upDownCard(key, label, series, upIsBetter, isRate) {
+  const card = el('li', { 'data-indicator': key });
+  if (!series) {
+    card.append(el('span', {}, label), el('span', { class: 'figure' }, '—'), el('span', { class: 'hint' }, t('notVisible')));
+    return card;
+  }
+  const current = series[series.length - 1];
+  const previous = series[series.length - 2];
+  card.dataset.thisMonth = current === null ? '' : String(current);
+  card.append(el('span', {}, label),
+    el('span', { class: 'figure' }, `${t('thisMonthValue')} ${figureText(current, isRate)}`),
+    el('span', { class: 'hint' }, `${t('lastMonthValue')} ${figureText(previous, isRate)}`));
+  if (current !== null && previous !== null && previous !== undefined) {
+    const change = current - previous;
+    const size = isRate ? t('points')(Math.abs(change).toFixed(1)) : t('pieces')(Math.abs(change));
+    const verdict = change === 0 ? 'unchanged' : ((change > 0) === upIsBetter ? 'better' : 'worse');
+    card.dataset.verdict = verdict;
+    card.append(el('span', { class: `change ${verdict}` },
+      ` ${change > 0 ? '↑' : change < 0 ? '↓' : '→'} ${size} · ${t(verdict)}`));
+  }
+  return card;
+}
+
+// A small line chart in hand-written SVG: one point per month, gaps where a
+// rate is undefined (no case to measure), the values written beside the
+// points and in the accessible name, so the chart is not colour alone.
+function trendChart(key, label, months, series, isRate) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svgEl = (tag, attributes) => {
+    const node = document.createElementNS(ns, tag);
+    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+    return node;
+  };
+  const figure = el('figure', { class: 'trend', 'data-trend': key });
+  figure.append(el('figcaption', {}, label));
+  if (!series) {
+    figure.append(el('p', { class: 'hint' }, t('notVisible')));
+    return figure;
+  }
+  const width = 300, height = 120, left = 8, right = 8, top = 16, bottom = 20;
+  const defined = series.filter((value) => value !== null);
+  const ceiling = isRate ? 100 : Math.max(1, ...defined);
+  const x = (index) => left + (index * (width - left - right)) / Math.max(1, months.length - 1);
+  const y = (value) => top + (1 - value / ceiling) * (height - top - bottom);
+  const svg = svgEl('svg', {
+    viewBox: `0 0 ${width} ${height}`, role: 'img',
+    'aria-label': `${label}: ${months.map((month, index) => `${month} ${figureText(series[index], isRate)}`).join(', ')}`,
+  });
+  svg.append(svgEl('line', { class: 'axis', x1: left, x2: width - right, y1: y(0), y2: y(0) }));
+  let segment = [];
+  const flush = () => {
+    if (segment.length > 1) svg.append(svgEl('polyline', { class: 'line', points: segment.join(' ') }));
+    segment = [];
+  };
+  series.forEach((value, index) => {
+    const monthLabel = svgEl('text', { x: x(index), y: height - 5, 'text-anchor': 'middle' });
+    monthLabel.textContent = months[index].slice(5);
+    svg.append(monthLabel);
+    if (value === null) { flush(); return; }
+    segment.push(`${x(index).toFixed(1)},${y(value).toFixed(1)}`);
+    svg.append(svgEl('circle', { class: 'dot', cx: x(index), cy: y(value), r: 3 }));
+    const text = svgEl('text', { class: 'value', x: x(index), y: y(value) - 5, 'text-anchor': 'middle' });
+    text.textContent = isRate ? value.toFixed(0) : String(value);
+    svg.append(text);
+  });
+  flush();
+  figure.append(svg);
+  return figure;
 }
 
 function showBlockIndicators(code) {
@@ -565,7 +795,7 @@ function refreshSoon() {
   refreshTimer = setTimeout(async () => {
     const fresh = new Set(freshCases);
     freshCases.clear();
-    await Promise.all([loadCases(), loadIndicators()]);
+    await Promise.all([loadCases(), loadCounts(), loadIndicators(), loadTrends()]);
     renderCases(fresh);
     paintMap();
     if (state.selectedBlock) showBlock(state.selectedBlock);

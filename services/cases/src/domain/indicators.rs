@@ -56,6 +56,8 @@
 //! - **month-over-month**: the seven rates for the cases reported in each China-local
 //!   calendar month that overlaps the period (restricted to the period), with the change
 //!   from the previous month in percentage points where both months define the rate.
+//!   Each month also counts the disputes and the safety hazards reported in it
+//!   (dismissed ones included: a report is a report), for "disputes and hazards down".
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -352,6 +354,10 @@ pub struct MonthlyRates {
     pub month: YearMonth,
     /// Cases reported in it (within the period).
     pub received: u32,
+    /// Of them, disputes (dismissed ones included).
+    pub disputes_received: u32,
+    /// Of them, safety hazards (dismissed ones included).
+    pub hazards_received: u32,
     /// Their rates.
     pub rates: Rates,
     /// Changes from the previous month, for rates defined in both; empty for the first month.
@@ -704,9 +710,18 @@ fn indicators_of(outcomes: &[CaseOutcome], months: &[YearMonth]) -> Indicators {
         let changes = previous
             .map(|previous_rates| changes_between(&previous_rates, &rates))
             .unwrap_or_default();
+        let of_kind = |kind: CaseKind| {
+            let matching = in_month
+                .iter()
+                .filter(|case| case.kind == Some(kind))
+                .count();
+            u32::try_from(matching).unwrap_or(u32::MAX)
+        };
         monthly.push(MonthlyRates {
             month: *month,
             received: u32::try_from(in_month.len()).unwrap_or(u32::MAX),
+            disputes_received: of_kind(CaseKind::Dispute),
+            hazards_received: of_kind(CaseKind::SafetyHazard),
             rates,
             changes,
         });

@@ -40,6 +40,7 @@ flatgov_grpc::dispatch! {
         fn report_case(proto::ReportCaseRequest) -> proto::ReportCaseResponse => reports::report_case;
         fn get_case(proto::GetCaseRequest) -> proto::Case => reports::get_case;
         fn list_cases(proto::ListCasesRequest) -> proto::ListCasesResponse => reports::list_cases;
+        fn count_open_cases(proto::CountOpenCasesRequest) -> proto::CountOpenCasesResponse => reports::count_open_cases;
         fn get_case_history(proto::GetCaseHistoryRequest) -> proto::GetCaseHistoryResponse => reports::get_case_history;
         fn classify_case(proto::ClassifyCaseRequest) -> proto::Case => reports::classify_case;
         fn accept_case(proto::AcceptCaseRequest) -> proto::Case => lifecycle::accept_case;

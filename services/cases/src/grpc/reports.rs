@@ -213,6 +213,47 @@ pub(super) async fn list_cases(
     })
 }
 
+pub(super) async fn count_open_cases(
+    service: &CaseService,
+    access: &Access,
+    request: proto::CountOpenCasesRequest,
+) -> Result<proto::CountOpenCasesResponse, Error> {
+    let code = request.subdistrict_code.trim();
+    let subdistrict = if code.is_empty() {
+        None
+    } else {
+        let mut violations = Violations::new();
+        let parsed = violations.check(
+            "subdistrict_code",
+            SubdistrictCode::parse(code).map_err(|error| error.to_string()),
+        );
+        violations.finish()?;
+        parsed
+    };
+    let now = service.shared.clock.now();
+    let scope = access::list_scope(access);
+    let mut connection = service.shared.pool.acquire().await?;
+    let counts = store::count_open_by_block(
+        &mut connection,
+        &scope,
+        subdistrict.as_ref().map(SubdistrictCode::as_str),
+        now,
+    )
+    .await?;
+    let count = |value: i64| u32::try_from(value).unwrap_or(u32::MAX);
+    Ok(proto::CountOpenCasesResponse {
+        blocks: counts
+            .into_iter()
+            .map(|(block_code, open, overdue)| proto::BlockCaseCount {
+                block_code,
+                open: count(open),
+                overdue: count(overdue),
+            })
+            .collect(),
+        as_of: Some(convert::timestamp(now)),
+    })
+}
+
 /// A classification: a matter, a block, or both, with a tier and the reason a
 /// recategorisation needs.
 struct Classification {

@@ -112,6 +112,30 @@ pub async fn list_cases(
     rows.iter().map(case_from_row).collect()
 }
 
+/// Per block: the open cases `scope` lets the caller see, and how many of them have a
+/// running time limit passed at `now` (the same test as `overdue_only`), by block code.
+pub async fn count_open_by_block(
+    connection: &mut PgConnection,
+    scope: &ListScope,
+    subdistrict_code: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
+    let mut builder = sqlx::QueryBuilder::new(
+        "select block_code, count(*), count(*) filter (where earliest_running_due < ",
+    );
+    builder.push_bind(now);
+    builder.push(") from cases where ");
+    push_scope(&mut builder, scope);
+    // The partial index cases_open_block serves this.
+    builder.push(" and state <> 'closed' and block_code is not null and block_code <> ''");
+    if let Some(code) = subdistrict_code {
+        builder.push(" and subdistrict_code = ");
+        builder.push_bind(code.to_owned());
+    }
+    builder.push(" group by block_code order by block_code");
+    builder.build_query_as().fetch_all(connection).await
+}
+
 /// The records of the cases reported in `[start, end)` that `scope` lets the caller see,
 /// up to `as_of`.
 pub async fn records_for_indicators(

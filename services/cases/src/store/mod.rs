@@ -21,7 +21,7 @@ pub use jobs::{
     ClaimedJob, Instructions, JobPurpose, claim_jobs, direct_rehoming, enqueue_rehoming,
     enqueue_triage, finish_job, has_job, release_job, renew_leases, retry_job,
 };
-pub use lists::{ListFilter, ListScope, list_cases, records_for_indicators};
+pub use lists::{ListFilter, ListScope, count_open_by_block, list_cases, records_for_indicators};
 pub use meetings::{
     DueAction, MeetingActionRow, MeetingRow, complete_action, decide_meeting, due_actions,
     insert_meeting, list_meetings, load_meeting, lock_due_action, mark_action_overdue,

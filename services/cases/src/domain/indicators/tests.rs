@@ -679,6 +679,41 @@ fn month_over_month_trends_compare_each_rate_with_the_month_before() {
 }
 
 #[test]
+fn disputes_and_hazards_reported_are_counted_month_by_month() {
+    let march_dispute = Story::reported(CaseKind::Dispute, 0);
+    let march_hazard = Story::on_time(CaseKind::SafetyHazard, HOUR);
+    let march_other_hazard = Story::reported(CaseKind::SafetyHazard, DAY);
+    let march_problem = Story::reported(CaseKind::Problem, DAY);
+    let april_hazard = Story::reported(CaseKind::SafetyHazard, 35 * DAY);
+    let query = IndicatorQuery {
+        period: Period::new(march().start(), Period::china_month(2025, 4).unwrap().end()).unwrap(),
+        as_of: at(60 * DAY),
+    };
+    let records = all_records(&[
+        &march_dispute,
+        &march_hazard,
+        &march_other_hazard,
+        &march_problem,
+        &april_hazard,
+    ]);
+    let indicators = compute_indicators(&records, &query, |_| Some(()))
+        .remove(&())
+        .unwrap();
+    let counts: Vec<(u32, u32, u32)> = indicators
+        .monthly
+        .iter()
+        .map(|month| {
+            (
+                month.received,
+                month.disputes_received,
+                month.hazards_received,
+            )
+        })
+        .collect();
+    assert_eq!(counts, [(4, 1, 2), (1, 0, 1)]);
+}
+
+#[test]
 fn a_rate_defined_in_only_one_month_has_no_change() {
     let march_unrated = Story::reported(CaseKind::Problem, 0);
     let april_rated = Story::on_time(CaseKind::Problem, 35 * DAY);

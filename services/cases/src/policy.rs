@@ -50,7 +50,7 @@ pub static POLICY: Policy = Policy {
     rules: &RULES,
 };
 
-const RULES: [Rule; 24] = [
+const RULES: [Rule; 26] = [
     // Residents report through their app, block teams from patrols and
     // walk-ins in their block, the platforms and departments from any
     // channel; the Open311 gateway relays civic apps' reports.

@@ -161,8 +161,8 @@ pub async fn list_shifts(
     .context("listing shifts")
 }
 
-/// The units of `agency` that the named officers belong to at `at`: their
-/// own unit, and every unit on whose running shift they are.
+/// The units the named officers belong to at `at`: their own unit, and
+/// every unit on whose shift running at `at` they are.
 pub async fn units_of_officers(
     connection: &mut PgConnection,
     officers: &[Uuid],

@@ -34,12 +34,12 @@ async fn journey_a_district_administrator_exports_everything_held_about_one_pers
         .report_case(with_token(
             cases::ReportCaseRequest {
                 request_id: "journey-privacy-lamp".into(),
-                kind: cases::CaseKind::Problem as i32,
+                kind: cases::CaseKind::NeedySupport as i32,
                 channel: cases::Channel::Patrol as i32,
                 location: Some(block.inside),
                 block: String::new(),
-                matter_code: "street_light".into(),
-                description: "楼道灯不亮".into(),
+                matter_code: "lonely_elderly_visit".into(),
+                description: "独居老人, 冬季缺少生活物资".into(),
                 attachments: vec![],
                 reporter: Some(cases::Contact {
                     name: "周玉兰".into(),

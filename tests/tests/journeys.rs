@@ -33,12 +33,12 @@ mod disputes;
 mod errands;
 #[path = "journeys/feedback.rs"]
 mod feedback;
+#[path = "journeys/follow_through.rs"]
+mod follow_through;
 #[path = "journeys/on_duty.rs"]
 mod on_duty;
 #[path = "journeys/privacy.rs"]
 mod privacy;
-#[path = "journeys/follow_through.rs"]
-mod follow_through;
 
 use flatgov_journeys::{Platform, SERVICES};
 use tonic_health::pb::health_check_response::ServingStatus;

@@ -120,10 +120,12 @@ pub struct Received<T> {
 impl<T> Received<T> {
     /// `request`, received now by `clock`.
     pub fn now(clock: &Clock, request: T) -> Self {
-        Self {
-            request,
-            at: clock.now(),
-        }
+        Self::at(request, clock.now())
+    }
+
+    /// `request`, received at `at` (a time the handler already read from its clock).
+    pub fn at(request: T, at: DateTime<Utc>) -> Self {
+        Self { request, at }
     }
 }
 

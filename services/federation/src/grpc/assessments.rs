@@ -9,7 +9,7 @@ use flatgov_proto::federation::v1 as proto;
 use uuid::Uuid;
 
 use super::FederationService;
-use super::parse::{self, Listing, Received, finish};
+use super::parse::{self, Listing, finish};
 use super::words::{self, ProtoWord};
 use crate::application::assessments::{
     self as app, AssessmentId, ListAssessments, Need, NewAssessment, name, needs,
@@ -18,6 +18,7 @@ use crate::domain::codes::{Collection, organisation_name};
 use crate::domain::text;
 use crate::error::{Error, Result};
 use crate::store::people::AssessmentRow;
+use flatgov_grpc::clock::Received;
 
 pub(super) fn render(row: AssessmentRow) -> Result<proto::Assessment> {
     let needs = needs(&row)?
@@ -43,7 +44,7 @@ impl TryFrom<Received<proto::CreateAssessmentRequest>> for NewAssessment {
     type Error = Error;
 
     fn try_from(received: Received<proto::CreateAssessmentRequest>) -> Result<Self> {
-        let Received { request, now } = received;
+        let Received { request, at: now } = received;
         let mut violations = Violations::new();
         let retry = parse::retry(
             &mut violations,

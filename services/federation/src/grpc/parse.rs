@@ -25,24 +25,6 @@ pub fn finish<T>(violations: Violations, build: impl FnOnce() -> Option<T>) -> R
     build().ok_or_else(|| Error::Corrupt("a parsed request lost a field".into()))
 }
 
-/// A request with the time it arrived, from the service's injected clock:
-/// what a parse that judges times ("not in the future", "a valid birth
-/// date") compares them with, so it judges by the clock the use case acts
-/// on and a test deployment's clock moves both.
-#[derive(Debug, Clone)]
-pub struct Received<R> {
-    /// The request as the caller sent it.
-    pub request: R,
-    /// When the service received it.
-    pub now: DateTime<Utc>,
-}
-
-impl<R> Received<R> {
-    pub fn at(request: R, now: DateTime<Utc>) -> Self {
-        Self { request, now }
-    }
-}
-
 /// The parse's outcome, kept for a use case that checks references first
 /// (see [`crate::application::Checked`]).
 pub fn outcome<T>(

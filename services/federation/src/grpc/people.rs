@@ -10,7 +10,7 @@ use flatgov_proto::federation::v1 as proto;
 use uuid::Uuid;
 
 use super::FederationService;
-use super::parse::{self, Listing, Received, finish};
+use super::parse::{self, Listing, finish};
 use super::words::{self, ProtoWord};
 use crate::application::people::{
     self as app, Consent, ListPeople, NewPerson, People, Person, UpdatePerson,
@@ -21,6 +21,7 @@ use crate::domain::kinds::{ConsentMethod, DifficultyCategory, Gender};
 use crate::domain::{Invalid, text};
 use crate::error::{Error, Result};
 use crate::store::people::{PersonChanges, PersonRegistrationRow, PersonRow};
+use flatgov_grpc::clock::Received;
 
 /// A consent as the protos carry it.
 pub fn render_consent(
@@ -162,7 +163,7 @@ impl TryFrom<Received<proto::RegisterPersonRequest>> for NewPerson {
     type Error = Error;
 
     fn try_from(received: Received<proto::RegisterPersonRequest>) -> Result<Self> {
-        let Received { request, now } = received;
+        let Received { request, at: now } = received;
         let mut violations = Violations::new();
         let retry = parse::retry(
             &mut violations,

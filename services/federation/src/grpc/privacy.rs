@@ -6,7 +6,7 @@ use flatgov_grpc::error::Violations;
 use flatgov_proto::federation::v1 as proto;
 
 use super::FederationService;
-use super::parse::{self, Received, finish};
+use super::parse::{self, finish};
 use super::people::parse_id_number;
 use super::words;
 use crate::application::privacy::{self as app, Export, ExportQuery, WithdrawConsent};
@@ -14,12 +14,13 @@ use crate::application::support_plans::Plans;
 use crate::domain::codes::Collection;
 use crate::domain::text;
 use crate::error::Result;
+use flatgov_grpc::clock::Received;
 
 impl TryFrom<Received<proto::WithdrawConsentRequest>> for WithdrawConsent {
     type Error = crate::error::Error;
 
     fn try_from(received: Received<proto::WithdrawConsentRequest>) -> Result<Self> {
-        let Received { request, now } = received;
+        let Received { request, at: now } = received;
         let mut violations = Violations::new();
         let person = violations.check("name", Collection::People.parse(&request.name));
         let method = violations.check("method", words::required(request.method));
@@ -46,7 +47,7 @@ impl TryFrom<Received<proto::ExportPersonalDataRequest>> for ExportQuery {
     type Error = crate::error::Error;
 
     fn try_from(received: Received<proto::ExportPersonalDataRequest>) -> Result<Self> {
-        let Received { request, now } = received;
+        let Received { request, at: now } = received;
         let mut violations = Violations::new();
         let id_number = if request.id_number.trim().is_empty() {
             Some(None)

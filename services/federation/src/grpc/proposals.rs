@@ -9,7 +9,7 @@ use flatgov_proto::federation::v1 as proto;
 use uuid::Uuid;
 
 use super::FederationService;
-use super::parse::{self, Listing, Received, finish};
+use super::parse::{self, Listing, finish};
 use super::words::{self, ProtoWord};
 use crate::access;
 use crate::application::proposals::{self as app, Answer, ListProposals, NewProposal, Proposals};
@@ -17,6 +17,7 @@ use crate::domain::codes::{Collection, organisation_name};
 use crate::domain::kinds::{Addressee, ProposalState, ResponseKind};
 use crate::domain::text;
 use crate::error::{Error, Result};
+use flatgov_grpc::clock::Received;
 
 /// Proposals as the caller may see them: staff ids (who drafted, signed,
 /// recorded the answer) are named to staff and administrators only.
@@ -112,7 +113,7 @@ impl TryFrom<Received<proto::RecordProposalResponseRequest>> for AnswerReceived 
     type Error = Error;
 
     fn try_from(received: Received<proto::RecordProposalResponseRequest>) -> Result<Self> {
-        let Received { request, now } = received;
+        let Received { request, at: now } = received;
         let mut violations = Violations::new();
         let id = violations.check("name", Collection::Proposals.parse(&request.name));
         let kind = violations.check("kind", words::required(request.kind));

@@ -9,7 +9,7 @@ use flatgov_proto::federation::v1 as proto;
 use uuid::Uuid;
 
 use super::FederationService;
-use super::parse::{self, Listing, Received, finish};
+use super::parse::{self, Listing, finish};
 use super::people::{parse_consent, parse_id_number, render_consent};
 use super::words::{self, ProtoWord};
 use crate::application::sharing::{
@@ -19,6 +19,7 @@ use crate::domain::codes::{Collection, organisation_name};
 use crate::domain::kinds::SharingRequestState;
 use crate::domain::text;
 use crate::error::{Error, Result};
+use flatgov_grpc::clock::Received;
 
 /// The request as the caller's organisation may see it: the person it
 /// concerns is named only to organisations that hold the record.
@@ -63,7 +64,7 @@ impl TryFrom<Received<proto::CreateSharingRequestRequest>> for NewSharingRequest
     type Error = Error;
 
     fn try_from(received: Received<proto::CreateSharingRequestRequest>) -> Result<Self> {
-        let Received { request, now } = received;
+        let Received { request, at: now } = received;
         let mut violations = Violations::new();
         let retry = parse::retry(
             &mut violations,

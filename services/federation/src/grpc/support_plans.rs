@@ -11,7 +11,7 @@ use flatgov_proto::federation::v1 as proto;
 use uuid::Uuid;
 
 use super::FederationService;
-use super::parse::{self, Listing, Received, finish};
+use super::parse::{self, Listing, finish};
 use super::words::{self, ProtoWord};
 use crate::application::support_plans::{
     self as app, AddMeasure, ClosePlan, ListPlans, ListVisits, LogVisit, MeasureInput, MeasureView,
@@ -22,6 +22,7 @@ use crate::domain::kinds::{MeasureKind, MeasureState, SupportPlanState, VisitKin
 use crate::domain::text;
 use crate::error::{Error, Result};
 use crate::store::plans::{DeliveryRow, MeasureRow, VisitRow};
+use flatgov_grpc::clock::Received;
 
 /// The most measures one plan is created with.
 const MAX_MEASURES: usize = 50;
@@ -274,7 +275,7 @@ impl TryFrom<Received<proto::RecordDeliveryRequest>> for RecordDelivery {
     type Error = Error;
 
     fn try_from(received: Received<proto::RecordDeliveryRequest>) -> Result<Self> {
-        let Received { request, now } = received;
+        let Received { request, at: now } = received;
         let mut violations = Violations::new();
         let retry = parse::retry(
             &mut violations,
@@ -313,7 +314,7 @@ impl TryFrom<Received<proto::LogVisitRequest>> for LogVisit {
     type Error = Error;
 
     fn try_from(received: Received<proto::LogVisitRequest>) -> Result<Self> {
-        let Received { request, now } = received;
+        let Received { request, at: now } = received;
         let mut violations = Violations::new();
         let retry = parse::retry(
             &mut violations,

@@ -16,79 +16,86 @@ use crate::application::actions::RecordAction;
 use crate::domain::action::{self, ActionDetails, Attachment};
 use crate::domain::{ActionName, Marking, OperationName, Text, parse_agency};
 use crate::error::Error;
+use flatgov_grpc::clock::Received;
 
 /// The request as a command, every field checked. A rectification
 /// deadline must lie ahead of `now`, the time of the service's clock when
 /// the request arrived: the one time the parse depends on, so it is handed
 /// in rather than read from the system clock.
-fn command(request: api::RecordActionRequest, now: DateTime<Utc>) -> Result<RecordAction, Error> {
-    let fingerprint = Fingerprint::of(&request);
-    let mut violations = Violations::new();
-    let operation = violations.check("operation", OperationName::parse(&request.operation));
-    let retry = retry(&mut violations, &request.request_id, fingerprint);
-    let agency = optional(&mut violations, "agency", &request.agency, parse_agency);
-    let summary = violations.check("summary", Text::required("summary", &request.summary, 2000));
-    let notes = violations.check("notes", Text::optional("notes", &request.notes, 4000));
-    let notes_marking = marking(&mut violations, "notes_marking", request.notes_marking);
-    let details_marking = marking(&mut violations, "details_marking", request.details_marking);
-    // The older flag says the same as RESTRICTED; with OPEN it
-    // contradicts itself.
-    let notes_marking = match notes_marking {
-        Some(Marking::Open) if request.notes_sensitive => {
+impl TryFrom<Received<api::RecordActionRequest>> for RecordAction {
+    type Error = Error;
+
+    fn try_from(received: Received<api::RecordActionRequest>) -> Result<Self, Error> {
+        let Received { request, at: now } = received;
+        let fingerprint = Fingerprint::of(&request);
+        let mut violations = Violations::new();
+        let operation = violations.check("operation", OperationName::parse(&request.operation));
+        let retry = retry(&mut violations, &request.request_id, fingerprint);
+        let agency = optional(&mut violations, "agency", &request.agency, parse_agency);
+        let summary =
+            violations.check("summary", Text::required("summary", &request.summary, 2000));
+        let notes = violations.check("notes", Text::optional("notes", &request.notes, 4000));
+        let notes_marking = marking(&mut violations, "notes_marking", request.notes_marking);
+        let details_marking = marking(&mut violations, "details_marking", request.details_marking);
+        // The older flag says the same as RESTRICTED; with OPEN it
+        // contradicts itself.
+        let notes_marking = match notes_marking {
+            Some(Marking::Open) if request.notes_sensitive => {
+                violations.add(
+                    "notes_marking",
+                    "notes marked open cannot also be notes_sensitive",
+                );
+                None
+            }
+            Some(_) if request.notes_sensitive => Some(Marking::Restricted),
+            other => other,
+        };
+        if request.attachments.len() > Attachment::MAX_PER_ACTION {
             violations.add(
-                "notes_marking",
-                "notes marked open cannot also be notes_sensitive",
+                "attachments",
+                format!(
+                    "at most {} attachments per action",
+                    Attachment::MAX_PER_ACTION
+                ),
             );
-            None
         }
-        Some(_) if request.notes_sensitive => Some(Marking::Restricted),
-        other => other,
-    };
-    if request.attachments.len() > Attachment::MAX_PER_ACTION {
-        violations.add(
-            "attachments",
-            format!(
-                "at most {} attachments per action",
-                Attachment::MAX_PER_ACTION
-            ),
-        );
-    }
-    let attachments: Vec<Option<Attachment>> = request
-        .attachments
-        .iter()
-        .enumerate()
-        .map(|(index, attachment)| {
-            Attachment::parse(
-                &attachment.uri,
-                &attachment.media_type,
-                &attachment.description,
-                &attachment.sha256,
-            )
-            .map_err(|error| {
-                violations.add(format!("attachments[{index}].{}", error.field()), &error)
+        let attachments: Vec<Option<Attachment>> = request
+            .attachments
+            .iter()
+            .enumerate()
+            .map(|(index, attachment)| {
+                Attachment::parse(
+                    &attachment.uri,
+                    &attachment.media_type,
+                    &attachment.description,
+                    &attachment.sha256,
+                )
+                .map_err(|error| {
+                    violations.add(format!("attachments[{index}].{}", error.field()), &error)
+                })
+                .ok()
             })
-            .ok()
+            .collect();
+        let details = details(
+            &mut violations,
+            request.details.as_ref(),
+            operation.as_ref(),
+            now,
+        );
+        finish(violations, || {
+            Some(RecordAction {
+                operation: operation?,
+                retry: retry?,
+                agency: agency?,
+                summary: summary?,
+                notes: notes?,
+                notes_marking: notes_marking?,
+                details_marking: details_marking?,
+                details: details?,
+                attachments: attachments.into_iter().collect::<Option<_>>()?,
+            })
         })
-        .collect();
-    let details = details(
-        &mut violations,
-        request.details.as_ref(),
-        operation.as_ref(),
-        now,
-    );
-    finish(violations, || {
-        Some(RecordAction {
-            operation: operation?,
-            retry: retry?,
-            agency: agency?,
-            summary: summary?,
-            notes: notes?,
-            notes_marking: notes_marking?,
-            details_marking: details_marking?,
-            details: details?,
-            attachments: attachments.into_iter().collect::<Option<_>>()?,
-        })
-    })
+    }
 }
 
 /// A marking as sent: unspecified (the agency's default), restricted or
@@ -244,7 +251,7 @@ pub(super) async fn record_action(
     access: &Access,
     request: api::RecordActionRequest,
 ) -> Result<api::Action, Error> {
-    let command = command(request, service.app.clock.now())?;
+    let command = RecordAction::try_from(Received::now(&service.app.clock, request))?;
     let recorded = service.app.record_action(access, command).await?;
     Ok(render::action(&recorded, &access::viewer(access)))
 }

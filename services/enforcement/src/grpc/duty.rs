@@ -2,7 +2,6 @@
 //! and district administrators, read by them and by subdistrict
 //! dispatchers.
 
-use chrono::{DateTime, Utc};
 use flatgov_auth::policy::Access;
 use flatgov_grpc::error::Violations;
 use flatgov_grpc::idempotency::Fingerprint;
@@ -16,82 +15,85 @@ use crate::application::duty::{CreateShift, ShiftListing};
 use crate::domain::duty::{self, MAX_OFFICERS_PER_SHIFT};
 use crate::domain::{OfficerName, ShiftName, Text, UnitName};
 use crate::error::Error;
+use flatgov_grpc::clock::Received;
 
 /// The request as a command, every field checked. A shift must not have
 /// ended by `now`, the service clock's time when the request arrived.
-fn create_command(
-    request: api::CreateDutyShiftRequest,
-    now: DateTime<Utc>,
-) -> Result<CreateShift, Error> {
-    let fingerprint = Fingerprint::of(&request);
-    let mut violations = Violations::new();
-    let unit = violations.check("parent", UnitName::parse(&request.parent));
-    let retry = retry(&mut violations, &request.request_id, fingerprint);
-    let mut readable = true;
-    let mut instant = |field: &str, value: Option<&prost_types::Timestamp>| {
-        let parsed = value.map(time::instant).transpose();
-        match parsed {
-            Ok(instant) => instant,
-            Err(error) => {
-                violations.add(field, error);
-                readable = false;
-                None
+impl TryFrom<Received<api::CreateDutyShiftRequest>> for CreateShift {
+    type Error = Error;
+
+    fn try_from(received: Received<api::CreateDutyShiftRequest>) -> Result<Self, Error> {
+        let Received { request, at: now } = received;
+        let fingerprint = Fingerprint::of(&request);
+        let mut violations = Violations::new();
+        let unit = violations.check("parent", UnitName::parse(&request.parent));
+        let retry = retry(&mut violations, &request.request_id, fingerprint);
+        let mut readable = true;
+        let mut instant = |field: &str, value: Option<&prost_types::Timestamp>| {
+            let parsed = value.map(time::instant).transpose();
+            match parsed {
+                Ok(instant) => instant,
+                Err(error) => {
+                    violations.add(field, error);
+                    readable = false;
+                    None
+                }
             }
+        };
+        let starts_at = instant("start_time", request.start_time.as_ref());
+        let ends_at = instant("end_time", request.end_time.as_ref());
+        let span = if readable {
+            duty::shift_span(starts_at, ends_at, now)
+                .map_err(|error| violations.add(error.field(), &error))
+                .ok()
+        } else {
+            None
+        };
+        if request.officers.is_empty() {
+            violations.add("officers", "name at least one officer on duty");
         }
-    };
-    let starts_at = instant("start_time", request.start_time.as_ref());
-    let ends_at = instant("end_time", request.end_time.as_ref());
-    let span = if readable {
-        duty::shift_span(starts_at, ends_at, now)
-            .map_err(|error| violations.add(error.field(), &error))
-            .ok()
-    } else {
-        None
-    };
-    if request.officers.is_empty() {
-        violations.add("officers", "name at least one officer on duty");
-    }
-    if request.officers.len() > MAX_OFFICERS_PER_SHIFT {
-        violations.add(
-            "officers",
-            format!("at most {MAX_OFFICERS_PER_SHIFT} officers per shift"),
-        );
-    }
-    let officers: Vec<Option<OfficerName>> = request
-        .officers
-        .iter()
-        .enumerate()
-        .map(|(index, officer)| {
-            let field = format!("officers[{index}]");
-            let parsed = violations.check(&field, OfficerName::parse(officer))?;
-            if let Some(unit) = &unit
-                && parsed.agency() != unit.agency()
-            {
-                violations.add(
-                    field,
-                    format!(
-                        "officer {parsed} belongs to {}, not to {}",
-                        parsed.agency(),
-                        unit.agency()
-                    ),
-                );
-                return None;
-            }
-            Some(parsed)
+        if request.officers.len() > MAX_OFFICERS_PER_SHIFT {
+            violations.add(
+                "officers",
+                format!("at most {MAX_OFFICERS_PER_SHIFT} officers per shift"),
+            );
+        }
+        let officers: Vec<Option<OfficerName>> = request
+            .officers
+            .iter()
+            .enumerate()
+            .map(|(index, officer)| {
+                let field = format!("officers[{index}]");
+                let parsed = violations.check(&field, OfficerName::parse(officer))?;
+                if let Some(unit) = &unit
+                    && parsed.agency() != unit.agency()
+                {
+                    violations.add(
+                        field,
+                        format!(
+                            "officer {parsed} belongs to {}, not to {}",
+                            parsed.agency(),
+                            unit.agency()
+                        ),
+                    );
+                    return None;
+                }
+                Some(parsed)
+            })
+            .collect();
+        let note = violations.check("note", Text::optional("note", &request.note, 500));
+        finish(violations, || {
+            let (starts_at, ends_at) = span?;
+            Some(CreateShift {
+                unit: unit?,
+                retry: retry?,
+                starts_at,
+                ends_at,
+                officers: officers.into_iter().collect::<Option<_>>()?,
+                note: note?,
+            })
         })
-        .collect();
-    let note = violations.check("note", Text::optional("note", &request.note, 500));
-    finish(violations, || {
-        let (starts_at, ends_at) = span?;
-        Some(CreateShift {
-            unit: unit?,
-            retry: retry?,
-            starts_at,
-            ends_at,
-            officers: officers.into_iter().collect::<Option<_>>()?,
-            note: note?,
-        })
-    })
+    }
 }
 
 impl TryFrom<api::ListDutyShiftsRequest> for ShiftListing {
@@ -139,7 +141,7 @@ pub(super) async fn create_duty_shift(
     access: &Access,
     request: api::CreateDutyShiftRequest,
 ) -> Result<api::DutyShift, Error> {
-    let command = create_command(request, service.app.clock.now())?;
+    let command = CreateShift::try_from(Received::now(&service.app.clock, request))?;
     let created = service.app.create_shift(access, command).await?;
     Ok(render::shift(&created))
 }

@@ -11,7 +11,7 @@ use crate::demo::{Progress, demo_id};
 pub async fn load(session: &Session, progress: &Progress) -> anyhow::Result<()> {
     let mut errands = session.errands()?;
     progress.step("errands: the catalogue of convenience matters");
-    let matters = flatgov_errands::reference::demo_catalogue();
+    let matters = flatgov_demo::errands::demo_catalogue();
     let count = matters.len();
     let catalogue = errands
         .publish_catalogue(PublishCatalogueRequest {

@@ -39,6 +39,7 @@ use tonic::transport::Channel;
 
 use flatgov_vocabulary::BlockCode;
 
+pub mod errands;
 pub mod geojson;
 pub mod synthetic;
 

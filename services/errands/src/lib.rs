@@ -19,7 +19,6 @@ pub mod error;
 pub mod events;
 pub mod grpc;
 pub mod policy;
-pub mod reference;
 pub mod store;
 
 use std::sync::Arc;

@@ -47,7 +47,7 @@ async fn the_catalogue_is_public_labelled_in_chinese_by_default_and_english_on_r
         "Resident identity card"
     );
     // A new version leaves the first as it was.
-    let mut fewer = flatgov_errands::reference::demo_catalogue();
+    let mut fewer = flatgov_demo::errands::demo_catalogue();
     fewer.truncate(3);
     let second = client
         .publish_catalogue(with_token(

@@ -214,4 +214,15 @@ mod tests {
         assert!(english("en").unwrap());
         assert!(english("fr").is_err());
     }
+
+    #[test]
+    fn the_demo_catalogue_has_at_least_ten_matters_and_passes_every_rule() {
+        let matters = flatgov_demo::errands::demo_catalogue();
+        assert!(matters.len() >= 10);
+        let parsed = PublishCatalogue::try_from(proto::PublishCatalogueRequest {
+            matters,
+            request_id: String::new(),
+        });
+        assert!(parsed.is_ok(), "{:?}", parsed.err());
+    }
 }

@@ -48,7 +48,7 @@ impl Service {
             .clone()
             .publish_catalogue(with_token(
                 proto::PublishCatalogueRequest {
-                    matters: flatgov_errands::reference::demo_catalogue(),
+                    matters: flatgov_demo::errands::demo_catalogue(),
                     request_id: String::new(),
                 },
                 &service.test.auth.admin_token(),

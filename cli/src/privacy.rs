@@ -10,6 +10,12 @@
 //!   those on the federation records found, since the cases service keeps
 //!   no ID numbers.
 //!
+//! A phone on a needy record may be a relative's or a guardian's, and the
+//! reports found through it then are that person's words. The document
+//! lists those reports under `review.found_through_recorded_phones` (and
+//! says so on stderr), so the officer answering the request checks them
+//! before they are released.
+//!
 //! The mediation service is not asked yet (its parties are not exported).
 
 use std::collections::BTreeSet;
@@ -63,17 +69,16 @@ async fn export(
         })
         .await
         .doing("exporting the federation's records")?;
-    let phones: BTreeSet<String> = phone
-        .map(str::to_owned)
-        .into_iter()
-        .chain(
-            held.people
-                .iter()
-                .map(|person| person.phone.clone())
-                .filter(|phone| !phone.is_empty()),
-        )
+    let given: BTreeSet<String> = phone.map(str::to_owned).into_iter().collect();
+    let recorded: BTreeSet<String> = held
+        .people
+        .iter()
+        .map(|person| person.phone.clone())
+        .filter(|phone| !phone.is_empty() && !given.contains(phone))
         .collect();
+    let phones: BTreeSet<String> = given.union(&recorded).cloned().collect();
     let mut reports = Vec::new();
+    let mut to_review = BTreeSet::new();
     let mut seen = BTreeSet::new();
     let mut cases_client = session.cases()?;
     for phone in &phones {
@@ -89,15 +94,28 @@ async fn export(
                 report.me_too,
                 report.report_time.map(|time| time.seconds),
             );
+            if recorded.contains(phone) {
+                to_review.insert(report.case.clone());
+            }
             if seen.insert(key) {
                 reports.push(report);
             }
         }
     }
+    if !to_review.is_empty() {
+        eprintln!(
+            "{} report(s) were found through a phone on a needy record, not one the person gave: \
+             check it is their own before releasing them (review.found_through_recorded_phones)",
+            to_review.len()
+        );
+    }
     let document = serde_json::json!({
         "person": {
             "id_number": id_number.unwrap_or_default(),
             "phones": phones,
+        },
+        "review": {
+            "found_through_recorded_phones": to_review,
         },
         "federation": to_json(&held, "flatgov.federation.v1.ExportPersonalDataResponse"),
         "cases": to_json(

@@ -571,17 +571,20 @@ async fn police_notes_are_sensitive_unless_marked_otherwise_and_restricted_detai
     report_in(&mut client, &tokens.urban, &name, &[&urban_officer]).await;
     report_in(&mut client, &tokens.police, &name, &[&police_officer]).await;
 
-    let unmarked = record(
-        &mut client,
-        &tokens.police,
-        notes_and_details(
-            &name,
-            "suspect known to the station",
-            api::Marking::Unspecified,
-            api::Marking::Unspecified,
-        ),
-    )
-    .await;
+    let evidence = api::Attachment {
+        uri: "https://files.yuhu.gov.cn/evidence/ps-301.jpg".into(),
+        media_type: "image/jpeg".into(),
+        description: "到场人员照片".into(),
+        sha256: String::new(),
+    };
+    let mut police_request = notes_and_details(
+        &name,
+        "suspect known to the station",
+        api::Marking::Unspecified,
+        api::Marking::Unspecified,
+    );
+    police_request.attachments = vec![evidence.clone()];
+    let unmarked = record(&mut client, &tokens.police, police_request).await;
     assert!(
         unmarked.notes_sensitive,
         "police notes are sensitive by default"
@@ -598,17 +601,14 @@ async fn police_notes_are_sensitive_unless_marked_otherwise_and_restricted_detai
     )
     .await;
     assert!(!opened_up.notes_sensitive);
-    let restricted = record(
-        &mut client,
-        &tokens.urban,
-        notes_and_details(
-            &name,
-            "owner cooperative",
-            api::Marking::Unspecified,
-            api::Marking::Unspecified,
-        ),
-    )
-    .await;
+    let mut urban_request = notes_and_details(
+        &name,
+        "owner cooperative",
+        api::Marking::Unspecified,
+        api::Marking::Unspecified,
+    );
+    urban_request.attachments = vec![evidence.clone()];
+    let restricted = record(&mut client, &tokens.urban, urban_request).await;
     assert!(restricted.details_restricted);
     assert!(!restricted.notes_sensitive);
     let shared = record(
@@ -623,6 +623,10 @@ async fn police_notes_are_sensitive_unless_marked_otherwise_and_restricted_detai
     let as_urban = get(&mut client, &tokens.urban, &name).await;
     let seen = action_of(&as_urban, &unmarked.name);
     assert_eq!((seen.notes.as_str(), seen.notes_redacted), ("", true));
+    assert!(
+        seen.attachments.is_empty() && seen.attachments_redacted,
+        "evidence behind sensitive notes stays with the police"
+    );
     assert_eq!(
         seen.summary, "inspected the site",
         "the summary stays visible"
@@ -642,6 +646,12 @@ async fn police_notes_are_sensitive_unless_marked_otherwise_and_restricted_detai
     let hidden = action_of(&as_police, &restricted.name);
     assert_eq!(findings(hidden), "");
     assert!(hidden.details_redacted);
+    assert!(hidden.attachments.is_empty() && hidden.attachments_redacted);
+    assert_eq!(
+        action_of(&as_police, &unmarked.name).attachments,
+        vec![evidence.clone()],
+        "the police see their own evidence"
+    );
     assert_eq!(
         hidden.notes, "owner cooperative",
         "only the details were restricted"
@@ -661,6 +671,10 @@ async fn police_notes_are_sensitive_unless_marked_otherwise_and_restricted_detai
         assert_eq!(action_of(&seen, &unmarked.name).notes, "");
         assert_eq!(findings(action_of(&seen, &restricted.name)), "");
         assert!(action_of(&seen, &restricted.name).details_redacted);
+        for action in [&unmarked.name, &restricted.name] {
+            assert!(action_of(&seen, action).attachments.is_empty());
+            assert!(action_of(&seen, action).attachments_redacted);
+        }
     }
 
     // A restricted penalty decision keeps its legal record to the agency.

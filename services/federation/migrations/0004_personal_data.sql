@@ -17,7 +17,9 @@
 --
 -- Erased: name, masked ID number, gender, birth date, phone, address,
 -- block, circumstances, guardians' names, the words of assessments, visit
--- notes, plan goals and closing notes, sharing-request reasons. The
+-- notes, plan goals and closing notes, the descriptions of measures and
+-- deliveries (free text such as "rice and oil to Zhang's home"),
+-- sharing-request reasons. The
 -- identity key (the keyed hash of the ID number) is replaced by random
 -- bytes, so the ID number no longer finds the record and a new
 -- registration of the same person, with new consent, starts a new one.
@@ -93,6 +95,13 @@ begin
     update support_plans set goal = '', close_note = '' where person = target;
     update visits set notes = ''
      where plan in (select id from support_plans where person = target);
+    update support_measures set description = ''
+     where plan in (select id from support_plans where person = target);
+    update deliveries set description = ''
+     where measure in (select measures.id
+                         from support_measures as measures
+                         join support_plans as plans on plans.id = measures.plan
+                        where plans.person = target);
     return true;
 end
 $$;

@@ -204,6 +204,13 @@ async fn a_person_who_withdraws_consent_is_anonymised_their_plans_end_and_nothin
     );
     assert_eq!(
         federation
+            .count("select count(*) from support_measures where description <> ''")
+            .await,
+        0,
+        "what a measure promised, in words, is erased; its kind and state stay"
+    );
+    assert_eq!(
+        federation
             .count(
                 "select count(*) from assessments where summary <> '' or needs::text like '%收入%'"
             )

@@ -167,15 +167,14 @@ impl CommandConfig {
     }
 }
 
-/// Roles that see cases by where they lie (the cases service's jurisdiction
-/// and own-block scopes).
-const DIVISION_ROLES: [Role; 5] = [
-    Role::DistrictAdmin,
-    Role::SubdistrictDispatcher,
-    Role::Governor,
-    Role::Assistant,
-    Role::Supervisor,
-];
+/// Roles that see cases anywhere in their jurisdictions (the cases
+/// service's jurisdiction scope).
+const JURISDICTION_ROLES: [Role; 2] = [Role::DistrictAdmin, Role::SubdistrictDispatcher];
+
+/// Roles that see the cases of their own blocks only (the cases service's
+/// own-block scope): only their block-level claims count, whatever wider
+/// claim their token carries.
+const BLOCK_TEAM_ROLES: [Role; 3] = [Role::Governor, Role::Assistant, Role::Supervisor];
 
 /// Roles that see the cases their organisation holds (the cases service's
 /// organisation scope), whatever their district claim says.
@@ -250,16 +249,25 @@ impl LiveEvent {
     /// cases it holds; federation staff also for a referral, which is offered
     /// to every member organisation until one accepts it.
     pub fn reaches(&self, caller: &Caller) -> bool {
-        let in_divisions = || {
-            let division = if self.block_code.is_empty() {
-                &self.subdistrict_code
-            } else {
-                &self.block_code
-            };
-            // An event whose code does not parse reaches no one.
-            flatgov_auth::DivisionCode::parse(division).is_ok_and(|code| caller.covers(&code))
+        let division = if self.block_code.is_empty() {
+            &self.subdistrict_code
+        } else {
+            &self.block_code
         };
-        if caller.has_any_role(&DIVISION_ROLES) && in_divisions() {
+        // An event whose code does not parse reaches no one.
+        let code = flatgov_auth::DivisionCode::parse(division).ok();
+        let in_divisions = || code.is_some_and(|code| caller.covers(&code));
+        let in_own_blocks = || {
+            code.is_some_and(|code| {
+                caller.jurisdictions.iter().any(|claim| {
+                    claim.level() == flatgov_auth::DivisionLevel::Block && claim.covers(&code)
+                })
+            })
+        };
+        if caller.has_any_role(&JURISDICTION_ROLES) && in_divisions() {
+            return true;
+        }
+        if caller.has_any_role(&BLOCK_TEAM_ROLES) && in_own_blocks() {
             return true;
         }
         if !caller.has_any_role(&ORGANISATION_ROLES) {
@@ -611,6 +619,30 @@ mod tests {
         };
         holders.fill(&mut live, assignee);
         live
+    }
+
+    #[test]
+    fn a_block_team_member_hears_only_of_their_own_blocks_even_with_a_wider_claim() {
+        let team_member = |claims: &[&str]| Caller {
+            subject: "gov-017".into(),
+            roles: [Role::Governor].into_iter().collect(),
+            organisation: None,
+            jurisdictions: claims
+                .iter()
+                .map(|claim| claim.parse().expect("a jurisdiction"))
+                .collect(),
+        };
+        let own_block = event("430302001004017", "430302001");
+        let neighbour = event("430302001004018", "430302001");
+        let governor = team_member(&["blocks/430302001004017", "subdistricts/430302001"]);
+        assert!(own_block.reaches(&governor));
+        assert!(
+            !neighbour.reaches(&governor),
+            "the subdistrict claim does not widen a governor's own-block scope"
+        );
+        assert!(!own_block.reaches(&team_member(&["subdistricts/430302001"])));
+        // A dispatcher with the same subdistrict claim hears both.
+        assert!(neighbour.reaches(&caller("subdistricts/430302001")));
     }
 
     #[test]

@@ -104,6 +104,12 @@ async fn journey_a_district_administrator_exports_everything_held_about_one_pers
     assert_eq!(reports.len(), 1, "{document}");
     assert_eq!(reports[0]["case"], reported.name);
     assert_eq!(reports[0]["contact"]["phone"], phone);
+    // Found through the phone on the needy record, not one the person gave
+    // with the request: flagged for the officer to check before release.
+    assert_eq!(
+        document["review"]["found_through_recorded_phones"],
+        serde_json::json!([reported.name])
+    );
     // Each service recorded the export against what it returned.
     for (service, resource) in [
         ("federation", person.name.clone()),

@@ -146,6 +146,9 @@ pub fn action(row: &ActionRow, viewer: &Viewer) -> api::Action {
     let may_see_details = recorded_by_agency
         .as_ref()
         .is_some_and(|agency| viewer.may_see_details(agency, row.details_restricted));
+    // Evidence (photographs of findings, of people, of seized goods) says
+    // what the notes and the details say: shown only to whoever may see both.
+    let may_see_attachments = may_see_notes && may_see_details;
     let shown = if may_see_details {
         row.details.0.clone()
     } else {
@@ -236,17 +239,21 @@ pub fn action(row: &ActionRow, viewer: &Viewer) -> api::Action {
         notes_redacted: !may_see_notes && !row.notes.is_empty(),
         details_restricted: row.details_restricted,
         details_redacted: !may_see_details && shown != row.details.0,
-        attachments: row
-            .attachments
-            .0
-            .iter()
-            .map(|attachment| api::Attachment {
-                uri: attachment.uri.clone(),
-                media_type: attachment.media_type.clone(),
-                description: attachment.description.clone(),
-                sha256: attachment.sha256.clone(),
-            })
-            .collect(),
+        attachments: if may_see_attachments {
+            row.attachments
+                .0
+                .iter()
+                .map(|attachment| api::Attachment {
+                    uri: attachment.uri.clone(),
+                    media_type: attachment.media_type.clone(),
+                    description: attachment.description.clone(),
+                    sha256: attachment.sha256.clone(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+        attachments_redacted: !may_see_attachments && !row.attachments.0.is_empty(),
         details: Some(details),
     }
 }

@@ -53,6 +53,31 @@ wait_for_port() {
   done
 }
 
+# The test suite runs two journeys at once, each starting eight services with
+# their own pools, beside the in-process service tests: PostgreSQL's default
+# of 100 connections runs out ("remaining connection slots are reserved").
+# A local cluster this machine may restart is given 300; elsewhere (a managed
+# server, no rights) this says what to set and goes on.
+FLATGOV_PG_MIN_CONNECTIONS=${FLATGOV_PG_MIN_CONNECTIONS:-300}
+ensure_postgres_connections() {
+  local current
+  current=$(psql "$FLATGOV_PG_URL/postgres" -Atqc 'show max_connections' 2>/dev/null || echo 0)
+  if [ "${current:-0}" -ge "$FLATGOV_PG_MIN_CONNECTIONS" ]; then
+    return
+  fi
+  local version
+  version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+  if [ -z "$version" ] || ! command -v pg_ctlcluster >/dev/null 2>&1 \
+    || ! psql "$FLATGOV_PG_URL/postgres" -qc "alter system set max_connections = $FLATGOV_PG_MIN_CONNECTIONS" >/dev/null 2>&1; then
+    log "postgresql allows $current connections; set max_connections to $FLATGOV_PG_MIN_CONNECTIONS or more for the test suite"
+    return
+  fi
+  log "raising postgresql's max_connections from $current to $FLATGOV_PG_MIN_CONNECTIONS (restarting the local cluster)"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main restart \
+    || log "could not restart postgresql $version; max_connections stays $current until it restarts"
+  wait_for_port "$FLATGOV_PG_HOST" "$FLATGOV_PG_PORT" postgresql
+}
+
 ensure_postgres() {
   if ! port_open "$FLATGOV_PG_HOST" "$FLATGOV_PG_PORT"; then
     if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
@@ -81,6 +106,7 @@ ensure_postgres() {
     FLATGOV_PG_URL="postgres://flatgov:flatgov@$FLATGOV_PG_HOST:$FLATGOV_PG_PORT"
   fi
   export FLATGOV_PG_URL
+  ensure_postgres_connections
 
   # The services run as their own role, which the owner's migrations grant only
   # what it needs (audit and history tables append-only).

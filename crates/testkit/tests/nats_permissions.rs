@@ -185,13 +185,6 @@ async fn the_gateway_hears_case_events_live_and_can_neither_publish_nor_read_oth
         .subscribe("flatgov.cases.case.>")
         .await
         .unwrap();
-    // Refused subscriptions are dropped by the server, which tells the
-    // client; nothing published there ever arrives.
-    let mut refused = gateway
-        .client()
-        .subscribe("flatgov.enforcement.>")
-        .await
-        .unwrap();
     gateway.client().flush().await.unwrap();
     jetstream_publish(&cases, "flatgov.cases.case.dispatched", vec![3])
         .await
@@ -202,6 +195,17 @@ async fn the_gateway_hears_case_events_live_and_can_neither_publish_nor_read_oth
             .expect("the case event arrives")
             .expect("a message");
     assert_eq!(message.payload.as_ref(), [3]);
+
+    // Refused subscriptions are dropped by the server, which tells the
+    // client; nothing published there ever arrives. (Made only once the
+    // allowed one has been heard: the server's error for the refused one
+    // may reach the client while the case event is on its way.)
+    let mut refused = gateway
+        .client()
+        .subscribe("flatgov.enforcement.>")
+        .await
+        .unwrap();
+    gateway.client().flush().await.unwrap();
 
     let enforcement = secured
         .bus_as(secured.accounts.service_seed("enforcement"))

@@ -11,9 +11,13 @@
 //! audit trail and the history tables it declares, never change or delete
 //! them.
 //!
-//! [`clock::Clock`] is where every service takes the time from.
+//! [`clock::Clock`] is where every service takes the time from, and
+//! [`StoreError`] is what every service's store answers with.
 
 pub mod clock;
+pub mod store;
+
+pub use store::{DatabaseContext, StoreError};
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -169,6 +169,76 @@ impl Error {
     }
 }
 
+impl Error {
+    /// One invalid field (`INVALID_ARGUMENT` naming it).
+    pub fn invalid(field: impl Into<String>, description: impl Display) -> Self {
+        Error::InvalidArgument(vec![FieldViolation::new(field, description.to_string())])
+    }
+
+    /// The same answer for a resource that does not exist and one outside the
+    /// caller's reach, so a caller learns nothing of what it may not see.
+    pub fn not_found(name: &str) -> Self {
+        Error::NotFound(format!("{name} does not exist"))
+    }
+
+    /// A stored value that breaks a rule it was checked against when written
+    /// (a bug or a manual edit): `INTERNAL`, the detail logged only.
+    pub fn corrupt(detail: impl Display) -> Self {
+        Error::Internal {
+            context: "reading stored data".to_owned(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// A database failure while doing `context`.
+    pub fn database(context: &str, source: sqlx::Error) -> Self {
+        Error::Database {
+            context: context.to_owned(),
+            source,
+        }
+    }
+}
+
+/// A store's failure keeps what the store was doing.
+impl From<flatgov_db::StoreError> for Error {
+    fn from(error: flatgov_db::StoreError) -> Self {
+        match error {
+            flatgov_db::StoreError::Database { context, source } => {
+                Error::database(context, source)
+            }
+            flatgov_db::StoreError::Corrupt(detail) => Error::corrupt(detail),
+        }
+    }
+}
+
+/// A reused `request_id` names the field; a database failure says what was
+/// being done.
+impl From<crate::idempotency::IdempotencyError> for Error {
+    fn from(error: crate::idempotency::IdempotencyError) -> Self {
+        match error.violation() {
+            Some(violation) => Error::from(violation),
+            None => match error {
+                crate::idempotency::IdempotencyError::Database(source) => {
+                    Error::database("remembering a request id", source)
+                }
+                other => Error::corrupt(other),
+            },
+        }
+    }
+}
+
+/// `AdvanceTestClock` on a deployment whose clock cannot move names why.
+impl From<flatgov_db::clock::ClockError> for Error {
+    fn from(error: flatgov_db::clock::ClockError) -> Self {
+        match error {
+            flatgov_db::clock::ClockError::Disabled => Error::FailedPrecondition(error.to_string()),
+            flatgov_db::clock::ClockError::Database(source) => {
+                Error::database("moving the test clock", source)
+            }
+        }
+    }
+}
+
 impl From<FieldViolation> for Error {
     fn from(violation: FieldViolation) -> Self {
         Error::InvalidArgument(vec![violation])

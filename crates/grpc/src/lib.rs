@@ -38,6 +38,7 @@ pub mod layers;
 pub mod paging;
 /// Request ids are part of the shared vocabulary.
 pub use flatgov_db::clock;
+pub use flatgov_db::store;
 pub use flatgov_vocabulary::request_id;
 pub mod runtime;
 pub mod time;

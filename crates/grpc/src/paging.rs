@@ -27,6 +27,9 @@
 
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
 use crate::error::FieldViolation;
 
 /// The page size when a request gives none (`page_size` 0).
@@ -213,6 +216,46 @@ impl PageRequest {
 pub fn parse_key<K: FromStr>(key: Option<&str>) -> Result<Option<K>, PagingError> {
     key.map(|key| key.parse().map_err(|_| PagingError::ForeignToken))
         .transpose()
+}
+
+/// The sort key of newest-first lists (refusals, opinions, errands,
+/// disputes…): the row's time and id, written `{RFC 3339 to the nanosecond}|{uuid}`
+/// in page tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeKey {
+    pub time: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl TimeKey {
+    /// As the store compares it.
+    pub fn pair(self) -> (DateTime<Utc>, Uuid) {
+        (self.time, self.id)
+    }
+}
+
+impl std::fmt::Display for TimeKey {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let time = self
+            .time
+            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        write!(formatter, "{time}|{}", self.id)
+    }
+}
+
+impl std::str::FromStr for TimeKey {
+    type Err = ();
+
+    fn from_str(key: &str) -> Result<Self, ()> {
+        let (time, id) = key.split_once('|').ok_or(())?;
+        let time = DateTime::parse_from_rfc3339(time)
+            .map_err(|_| ())?
+            .with_timezone(&Utc);
+        Ok(Self {
+            time,
+            id: id.parse().map_err(|_| ())?,
+        })
+    }
 }
 
 /// 64-bit FNV-1a: a fingerprint that is the same on every replica and in

@@ -12,13 +12,13 @@ use flatgov_proto::federation::v1::{ReferralAccepted, ReferralDeclined};
 use flatgov_proto::notices::v1::ReturnVisitExpired;
 use sqlx::PgConnection;
 
+use crate::application::ops::{self, OpError, Shared};
 use crate::convert;
 use crate::domain::lifecycle::{Actor, Assignee, CaseKind, CaseState, Command, Tier};
 use crate::domain::units::OrganisationCode;
 use crate::domain::values::CaseId;
 use crate::domain::values::UnitName;
 use crate::events::EventContext;
-use crate::ops::{self, OpError, Shared};
 use crate::store::{self, CatalogueMatter, Referral, ReferralState, StoredCase};
 use crate::triage::reason_text;
 

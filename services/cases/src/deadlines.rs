@@ -27,12 +27,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use flatgov_messaging::outbox;
 use tokio_util::sync::CancellationToken;
 
+use crate::application::ops::{self, OpError, Shared};
 use crate::domain::lifecycle::{Actor, Command, EscalationTrigger};
 use crate::domain::sla::{self, OverdueConsequence};
 use crate::domain::units::assignee_name;
 use crate::domain::values::CaseId;
 use crate::events::{self, EventContext};
-use crate::ops::{self, OpError, Shared};
 use crate::store::{self, StoredCase};
 use crate::triage::reason_text;
 

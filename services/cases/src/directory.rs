@@ -14,12 +14,12 @@ use flatgov_proto::duties::v1 as duties;
 use flatgov_proto::duties::v1::duty_lists_client::DutyListsClient;
 use tonic::Code;
 
+use crate::application::ops::MatterLimits;
 use crate::convert;
 use crate::domain::geo::GeoPoint;
 use crate::domain::lifecycle::Tier;
 use crate::domain::units::{BlockCode, DepartmentCode, DutyUnit};
 use crate::domain::values::MatterCode;
-use crate::ops::MatterLimits;
 use crate::store::{RefusalDetails, Responsibility, Team};
 
 /// Why a call gave no answer the saga can use.

@@ -3,10 +3,10 @@
 use flatgov_grpc::error::{self as grpc_error, FieldViolation};
 use tonic::Status;
 
+use crate::application::ops::OpError;
 use crate::clock::ClockError;
 use crate::directory::CallError;
 use crate::domain::lifecycle::{Refusal, TransitionError};
-use crate::ops::OpError;
 
 /// Why an RPC failed.
 #[derive(Debug, thiserror::Error)]

@@ -3,9 +3,10 @@
 //! the indicators computed from the recorded transitions.
 //!
 //! - [`domain`]: the pure rules (lifecycle, calendar, time limits, "me too", indicators).
+//! - [`application`]: the use cases free of proto ([`application::intake`]: ReportCase;
+//!   [`application::ops`]: applying and saving a transition).
 //! - [`grpc`]: `flatgov.cases.v1.CaseDispatch`, under the policy table [`policy`], with
-//!   [`access`] (which cases a caller reaches and how much of them they see) and
-//!   [`intake`] (ReportCase).
+//!   [`access`] (which cases a caller reaches and how much of them they see).
 //! - [`triage`]: the saga that places and dispatches cases through the block registry and
 //!   the duty lists ([`directory`]), from a work queue in the database.
 //! - [`deadlines`]: the worker that fires passed time limits and escalates.
@@ -15,6 +16,7 @@
 //! - SQL lives in [`store`].
 
 pub mod access;
+pub mod application;
 pub mod clock;
 pub mod config;
 pub mod consumers;
@@ -25,8 +27,6 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod grpc;
-pub mod intake;
-pub mod ops;
 pub mod policy;
 pub mod render;
 pub mod retention;
@@ -76,7 +76,7 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
     )
     .map_err(StartError::Other)?;
     let mut runtime = Runtime::start(&IDENTITY, config.chassis.clone()).await?;
-    let shared = Arc::new(ops::Shared {
+    let shared = Arc::new(application::ops::Shared {
         pool: runtime.pool.clone(),
         clock: clock::Clock::new(config.test_controls),
         calendar: config.calendar.clone(),

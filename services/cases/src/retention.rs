@@ -18,7 +18,7 @@ use chrono::{DateTime, Months, Utc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::ops::Shared;
+use crate::application::ops::Shared;
 use crate::store::retention as store;
 
 /// Who the audit trail names for an erasure by retention.

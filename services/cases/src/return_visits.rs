@@ -14,11 +14,11 @@ use flatgov_messaging::HandlerError;
 use flatgov_proto::notices::v1::ReturnVisitExpired;
 use sqlx::PgConnection;
 
+use crate::application::ops;
 use crate::consumers::Handlers;
 use crate::domain::lifecycle::{Actor, CaseState, Command};
 use crate::domain::values::CaseId;
 use crate::events::EventContext;
-use crate::ops;
 use crate::store;
 use crate::triage::reason_text;
 

@@ -109,7 +109,7 @@ async fn fire(mediation: &Mediation, id: Uuid, now: DateTime<Utc>) -> Result<boo
     events::stage_overdue(&mut transaction, &stored.dispute, &stage, escalated_to, now).await?;
     if escalated_to.is_some() {
         let community = CommunityCode::parse(&stored.dispute.community_code)
-            .map_err(|error| Error::Corrupt(format!("community code: {error}")))?;
+            .map_err(|error| Error::corrupt(format!("community code: {error}")))?;
         stage.outcome = Some(Outcome::Failed.as_str().to_owned());
         stage.conclude_time = Some(now);
         store::update_stage(&mut transaction, id, &stage).await?;

@@ -18,8 +18,8 @@ use std::sync::Arc;
 use flatgov_proto::cases::v1 as proto;
 use flatgov_proto::cases::v1::case_dispatch_server::CaseDispatch;
 
+use crate::application::ops::Shared;
 use crate::directory::Directory;
-use crate::ops::Shared;
 
 /// The service behind the generated server.
 pub struct CaseService {

@@ -9,11 +9,11 @@ use sqlx::{Postgres, Transaction};
 
 use super::CaseService;
 use crate::access::{self, Visibility};
+use crate::application::ops;
 use crate::domain::lifecycle::{Actor, Case, Command, TransitionRecord};
 use crate::domain::values::CaseId;
 use crate::error::Error;
 use crate::events::EventContext;
-use crate::ops;
 use crate::policy::POLICY;
 use crate::render;
 use crate::store::{self, StoredCase};

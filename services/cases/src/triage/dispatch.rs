@@ -5,12 +5,12 @@ use chrono::{DateTime, Utc};
 use flatgov_messaging::outbox;
 use flatgov_proto::cases::v1 as proto;
 
+use crate::application::ops::{self, OpError};
 use crate::directory::{LocatedBlock, ResolvedResponsibility};
 use crate::domain::lifecycle::{Actor, Assignee, CaseKind, CaseState, Command, Tier};
 use crate::domain::units::{BlockCode, DepartmentCode, DutyUnit};
 use crate::domain::values::{BlockName, Reason, StaffId, UnitName};
 use crate::events::{self, EventContext};
-use crate::ops::{self, OpError};
 use crate::store::{self, ClaimedJob, Referral, ReferralState, StoredCase, TriageStatus};
 
 use super::{DispatchPlan, ExtraEvents, Plan, Target, TriageWorker, reason_text};

@@ -18,12 +18,12 @@ use futures::StreamExt as _;
 use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::application::ops::{OpError, Shared};
 use crate::config::TriageSettings;
 use crate::directory::{Directory, LocatedBlock, ResolvedResponsibility};
 use crate::domain::lifecycle::{Assignee, Tier};
 use crate::domain::units::DutyUnit;
 use crate::domain::values::{MatterCode, Reason};
-use crate::ops::{OpError, Shared};
 use crate::store::{self, ClaimedJob, RefusalDetails, TriageStatus};
 
 /// The notification channel intake and ClassifyCase wake the worker on.

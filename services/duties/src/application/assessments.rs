@@ -124,18 +124,18 @@ pub async fn record(
         store::roll_back(transaction, "recording an assessment").await?;
         let first = retries::recall(&duties.pool, access, retry)
             .await?
-            .ok_or_else(|| Error::Corrupt("a remembered request id vanished".into()))?;
+            .ok_or_else(|| Error::corrupt("a remembered request id vanished"))?;
         return replayed(duties, access, first).await;
     }
     if !store::assessments::insert(&mut transaction, &record).await? {
-        return Err(Error::Corrupt(format!(
+        return Err(Error::corrupt(format!(
             "{name} collided with a recorded assessment"
         )));
     }
     events::assessment_recorded(&mut transaction, &record).await?;
     let row = store::assessments::get(&mut transaction, record.id)
         .await?
-        .ok_or_else(|| Error::Corrupt("an assessment vanished".into()))?;
+        .ok_or_else(|| Error::corrupt("an assessment vanished"))?;
     access.audit().resource(name);
     record_audit(&mut transaction, access, "recording an assessment").await?;
     store::commit(transaction, "recording an assessment").await?;
@@ -146,7 +146,7 @@ pub async fn record(
 /// caller's current access: NOT_FOUND once it no longer reaches it.
 async fn replayed(duties: &Duties, access: &Access, first: String) -> Result<Assessment, Error> {
     let id = uuid_in(&first, "assessments")
-        .ok_or_else(|| Error::Corrupt(format!("remembered resource {first:?}")))?;
+        .ok_or_else(|| Error::corrupt(format!("remembered resource {first:?}")))?;
     let mut connection = duties
         .pool
         .acquire()

@@ -177,7 +177,7 @@ pub async fn check(
         store::roll_back(transaction, "recording a refusal").await?;
         let first = retries::recall(&duties.pool, access, command.retry.as_ref())
             .await?
-            .ok_or_else(|| Error::Corrupt("a remembered request id vanished".into()))?;
+            .ok_or_else(|| Error::corrupt("a remembered request id vanished"))?;
         return replayed(duties, access, first).await;
     }
     let row = store::refusals::insert(&mut transaction, &record).await?;
@@ -209,7 +209,7 @@ pub async fn check(
 /// with the caller's current access.
 async fn replayed(duties: &Duties, access: &Access, first: String) -> Result<Answer, Error> {
     let id = uuid_in(&first, "refusals")
-        .ok_or_else(|| Error::Corrupt(format!("remembered resource {first:?}")))?;
+        .ok_or_else(|| Error::corrupt(format!("remembered resource {first:?}")))?;
     let refusal = visible_refusal(duties, access, id).await?;
     access.audit().resource(first);
     Ok(Answer::Refused(Box::new(refusal)))

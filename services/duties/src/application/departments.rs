@@ -47,7 +47,7 @@ pub async fn create(
     bump_revision(&mut transaction).await?;
     let row = store::departments::get(&mut transaction, department.code())
         .await?
-        .ok_or_else(|| Error::Corrupt("a department vanished".into()))?;
+        .ok_or_else(|| Error::corrupt("a department vanished"))?;
     record_audit(&mut transaction, access, "creating a department").await?;
     store::commit(transaction, "creating a department").await?;
     Ok(row)
@@ -98,7 +98,7 @@ pub async fn update(
     }
     let row = store::departments::get(&mut transaction, department.code())
         .await?
-        .ok_or_else(|| Error::Corrupt("a department vanished".into()))?;
+        .ok_or_else(|| Error::corrupt("a department vanished"))?;
     record_audit(&mut transaction, access, "updating a department").await?;
     store::commit(transaction, "updating a department").await?;
     Ok(row)

@@ -352,7 +352,7 @@ pub async fn publish_list(
     })?;
     let name = version_name(kind, draft.number());
     if retries::remember(&mut transaction, access, retry, &name).await? == Remembered::LostRace {
-        return Err(Error::Corrupt(format!(
+        return Err(Error::corrupt(format!(
             "a request id was remembered for {name} while the rules were locked"
         )));
     }
@@ -389,7 +389,7 @@ async fn replayed_publication(
             Some((kind.parse::<ListKind>().ok()?, number.parse::<u32>().ok()?))
         })
         .and_then(|(kind, number)| Some((kind, VersionNumber::new(number)?)))
-        .ok_or_else(|| Error::Corrupt(format!("remembered resource {first:?}")))?;
+        .ok_or_else(|| Error::corrupt(format!("remembered resource {first:?}")))?;
     access.audit().resource(first);
     published_version(duties, access, number.0, number.1).await
 }

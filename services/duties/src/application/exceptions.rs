@@ -193,7 +193,7 @@ pub async fn create(
     bump_revision(&mut transaction).await?;
     let row = store::exceptions::get(&mut transaction, exception.id.as_str())
         .await?
-        .ok_or_else(|| Error::Corrupt("an exception vanished".into()))?;
+        .ok_or_else(|| Error::corrupt("an exception vanished"))?;
     record_audit(&mut transaction, access, "creating an exception").await?;
     store::commit(transaction, "creating an exception").await?;
     tracing::info!(exception = %exception.id, place = %exception.place, lead = %exception.lead, "exception created");
@@ -330,7 +330,7 @@ pub async fn end(
     bump_revision(&mut transaction).await?;
     let row = store::exceptions::get(&mut transaction, id.as_str())
         .await?
-        .ok_or_else(|| Error::Corrupt("an exception vanished".into()))?;
+        .ok_or_else(|| Error::corrupt("an exception vanished"))?;
     record_audit(&mut transaction, access, "ending an exception").await?;
     store::commit(transaction, "ending an exception").await?;
     ExceptionRecord::shaped(access, &row)

@@ -133,7 +133,7 @@ pub async fn put(duties: &Duties, access: &Access, matter: Matter) -> Result<Mat
     }
     let row = store::matters::get(&mut transaction, matter.code())
         .await?
-        .ok_or_else(|| Error::Corrupt("a matter vanished".into()))?;
+        .ok_or_else(|| Error::corrupt("a matter vanished"))?;
     record_audit(&mut transaction, access, "writing a matter").await?;
     store::commit(transaction, "writing a matter").await?;
     Ok(MatterRecord::try_from(row)?)
@@ -216,7 +216,7 @@ pub async fn import(
     }
     refuse_removing_matters_with_exceptions(&mut transaction, &imported.removed).await?;
     for code in &imported.removed {
-        let code = MatterCode::parse(code).map_err(|error| Error::Corrupt(error.to_string()))?;
+        let code = MatterCode::parse(code).map_err(|error| Error::corrupt(error.to_string()))?;
         store::matters::delete(&mut transaction, &code).await?;
     }
     for matter in catalogue.iter() {

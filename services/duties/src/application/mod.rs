@@ -20,7 +20,6 @@ pub mod retries;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use flatgov_auth::policy::Access;
 use flatgov_grpc::clock::Clock;
 use flatgov_grpc::paging::{ListQuery, PageSize};
@@ -67,45 +66,7 @@ impl<K> Page<K> {
     }
 }
 
-/// The sort key of newest-first lists (refusals, assessments, opinions):
-/// the row's time and id, written `{RFC 3339 to the nanosecond}|{uuid}`
-/// in page tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimeKey {
-    pub time: DateTime<Utc>,
-    pub id: uuid::Uuid,
-}
-
-impl TimeKey {
-    /// As the store compares it.
-    pub fn pair(self) -> (DateTime<Utc>, uuid::Uuid) {
-        (self.time, self.id)
-    }
-}
-
-impl std::fmt::Display for TimeKey {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let time = self
-            .time
-            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
-        write!(formatter, "{time}|{}", self.id)
-    }
-}
-
-impl std::str::FromStr for TimeKey {
-    type Err = ();
-
-    fn from_str(key: &str) -> Result<Self, ()> {
-        let (time, id) = key.split_once('|').ok_or(())?;
-        let time = DateTime::parse_from_rfc3339(time)
-            .map_err(|_| ())?
-            .with_timezone(&Utc);
-        Ok(Self {
-            time,
-            id: id.parse().map_err(|_| ())?,
-        })
-    }
-}
+pub use flatgov_grpc::paging::TimeKey;
 
 /// A file's format, for the imports and exports of lists, departments and
 /// the catalogue.

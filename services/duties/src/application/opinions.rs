@@ -80,7 +80,7 @@ pub async fn record(
         store::roll_back(transaction, "recording an opinion").await?;
         let first = retries::recall(&duties.pool, access, retry)
             .await?
-            .ok_or_else(|| Error::Corrupt("a remembered request id vanished".into()))?;
+            .ok_or_else(|| Error::corrupt("a remembered request id vanished"))?;
         return replayed(duties, access, first).await;
     }
     let row = store::opinions::insert(&mut transaction, &record).await?;
@@ -95,7 +95,7 @@ pub async fn record(
 /// current access.
 async fn replayed(duties: &Duties, access: &Access, first: String) -> Result<Opinion, Error> {
     let id = uuid_in(&first, "opinions")
-        .ok_or_else(|| Error::Corrupt(format!("remembered resource {first:?}")))?;
+        .ok_or_else(|| Error::corrupt(format!("remembered resource {first:?}")))?;
     let mut connection = duties.pool.acquire().await.context("reading an opinion")?;
     let row = store::opinions::get(&mut connection, id)
         .await?

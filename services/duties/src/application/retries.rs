@@ -5,7 +5,7 @@
 //! use case re-reads it through the same visibility checks as any read.
 
 use flatgov_auth::policy::Access;
-use flatgov_grpc::idempotency::{self, Fingerprint, IdempotencyError};
+use flatgov_grpc::idempotency::{self, Fingerprint};
 use flatgov_grpc::request_id::RequestId;
 use sqlx::{PgConnection, PgPool};
 
@@ -26,21 +26,6 @@ impl Retry {
             request_id,
             fingerprint: Fingerprint::of(request),
         })
-    }
-}
-
-fn idempotency_error(error: IdempotencyError) -> Error {
-    match error.violation() {
-        Some(violation) => Error::from(violation),
-        None => match error {
-            IdempotencyError::Database(source) => Error::Database {
-                context: "recalling a request id",
-                source,
-            },
-            IdempotencyError::Reused(id) => {
-                Error::Corrupt(format!("request id {id} reused without a violation"))
-            }
-        },
     }
 }
 
@@ -71,7 +56,7 @@ pub async fn recall_in(
     };
     idempotency::recall(connection, access, &retry.request_id, retry.fingerprint)
         .await
-        .map_err(idempotency_error)
+        .map_err(Error::from)
 }
 
 /// Whether this call is the first with its request id.
@@ -107,9 +92,6 @@ pub async fn remember(
     {
         Ok(()) => Ok(Remembered::First),
         Err(error) if flatgov_grpc::error::is_unique_violation(&error) => Ok(Remembered::LostRace),
-        Err(source) => Err(Error::Database {
-            context: "remembering a request id",
-            source,
-        }),
+        Err(source) => Err(Error::database("remembering a request id", source)),
     }
 }

@@ -2,7 +2,7 @@
 //! read by anyone.
 
 use flatgov_auth::policy::Access;
-use flatgov_grpc::idempotency::{self, Fingerprint, IdempotencyError};
+use flatgov_grpc::idempotency::{self, Fingerprint};
 use flatgov_grpc::request_id::RequestId;
 
 use super::{Errands, record_audit, subject};
@@ -23,23 +23,10 @@ pub struct PublishCatalogue {
     pub retry: Option<(RequestId, Fingerprint)>,
 }
 
-pub(crate) fn idempotency_error(error: IdempotencyError) -> Error {
-    match error.violation() {
-        Some(violation) => Error::from(violation),
-        None => match error {
-            IdempotencyError::Database(source) => Error::Database {
-                context: "remembering a request id",
-                source,
-            },
-            other => Error::Corrupt(other.to_string()),
-        },
-    }
-}
-
 fn version_of(name: &str) -> Result<i32, Error> {
     name.strip_prefix("catalogue/versions/")
         .and_then(|number| number.parse().ok())
-        .ok_or_else(|| Error::Corrupt(format!("a remembered catalogue name {name:?}")))
+        .ok_or_else(|| Error::corrupt(format!("a remembered catalogue name {name:?}")))
 }
 
 pub async fn publish(
@@ -50,9 +37,8 @@ pub async fn publish(
     const CONTEXT: &str = "publishing a catalogue";
     if let Some((request_id, fingerprint)) = &command.retry {
         let mut connection = errands.pool.acquire().await.context(CONTEXT)?;
-        if let Some(first) = idempotency::recall(&mut connection, access, request_id, *fingerprint)
-            .await
-            .map_err(idempotency_error)?
+        if let Some(first) =
+            idempotency::recall(&mut connection, access, request_id, *fingerprint).await?
         {
             drop(connection);
             return get(errands, Some(version_of(&first)?)).await;
@@ -68,10 +54,7 @@ pub async fn publish(
         // transaction (the version it would have published) rolls back.
         idempotency::remember(&mut transaction, access, request_id, *fingerprint, &name)
             .await
-            .map_err(|source| Error::Database {
-                context: "remembering a request id",
-                source,
-            })?;
+            .map_err(|source| Error::database("remembering a request id", source))?;
     }
     events::catalogue_published(&mut transaction, version, command.matters.len(), now).await?;
     access.audit().resource(name);

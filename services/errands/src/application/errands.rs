@@ -11,7 +11,6 @@ use flatgov_grpc::request_id::RequestId;
 use flatgov_vocabulary::BlockCode;
 use uuid::Uuid;
 
-use super::catalogue::idempotency_error;
 use super::{Errands, record_audit, subject};
 use crate::domain::{
     Action, Channel, DecisionResult, ErrandState, TellingChannel, TransitionError, errand_name,
@@ -76,9 +75,8 @@ pub async fn request(
     const CONTEXT: &str = "recording a request";
     if let Some((request_id, fingerprint)) = &command.retry {
         let mut connection = errands.pool.acquire().await.context(CONTEXT)?;
-        if let Some(first) = idempotency::recall(&mut connection, access, request_id, *fingerprint)
-            .await
-            .map_err(idempotency_error)?
+        if let Some(first) =
+            idempotency::recall(&mut connection, access, request_id, *fingerprint).await?
         {
             drop(connection);
             return get(errands, access, &first).await;
@@ -143,16 +141,12 @@ pub async fn request(
         if flatgov_grpc::error::is_unique_violation(&error) {
             let mut connection = errands.pool.acquire().await.context(CONTEXT)?;
             let first = idempotency::recall(&mut connection, access, request_id, *fingerprint)
-                .await
-                .map_err(idempotency_error)?
-                .ok_or_else(|| Error::Corrupt("a remembered request id vanished".into()))?;
+                .await?
+                .ok_or_else(|| Error::corrupt("a remembered request id vanished"))?;
             drop(connection);
             return get(errands, access, &first).await;
         }
-        return Err(Error::Database {
-            context: "remembering a request id",
-            source: error,
-        });
+        return Err(Error::database("remembering a request id", error));
     }
     store::insert_errand(&mut transaction, &errand).await?;
     let role = acting_role(access, &errand);
@@ -182,11 +176,11 @@ async fn reload(errands: &Errands, id: Uuid) -> Result<StoredErrand, Error> {
     let mut connection = errands.pool.acquire().await.context("reading an errand")?;
     store::load_errand(&mut connection, id, false)
         .await?
-        .ok_or_else(|| Error::Corrupt(format!("errand {id} vanished")))
+        .ok_or_else(|| Error::corrupt(format!("errand {id} vanished")))
 }
 
 fn errand_id(name: &str) -> Result<Uuid, Error> {
-    flatgov_vocabulary::parse_id::<Uuid>(name, "errands").map_err(|_| Error::no_errand(name))
+    flatgov_vocabulary::parse_id::<Uuid>(name, "errands").map_err(|_| Error::not_found(name))
 }
 
 /// The errand named `name`, if the caller reaches it.
@@ -195,9 +189,9 @@ pub async fn get(errands: &Errands, access: &Access, name: &str) -> Result<Store
     let mut connection = errands.pool.acquire().await.context("reading an errand")?;
     let stored = store::load_errand(&mut connection, id, false)
         .await?
-        .ok_or_else(|| Error::no_errand(name))?;
+        .ok_or_else(|| Error::not_found(name))?;
     if !reaches(access, &stored.errand) {
-        return Err(Error::no_errand(name));
+        return Err(Error::not_found(name));
     }
     access.audit().resource(name.to_owned());
     Ok(stored)
@@ -239,9 +233,9 @@ async fn open(
     let name = errand_name(id);
     let stored = store::load_errand(&mut transaction, id, true)
         .await?
-        .ok_or_else(|| Error::no_errand(&name))?;
+        .ok_or_else(|| Error::not_found(&name))?;
     if !reaches(access, &stored.errand) {
-        return Err(Error::no_errand(&name));
+        return Err(Error::not_found(&name));
     }
     access.audit().resource(name);
     Ok((transaction, stored))
@@ -474,7 +468,7 @@ pub async fn record_result(
     let submit_time = stored
         .errand
         .submit_time
-        .ok_or_else(|| Error::Corrupt(format!("submitted errand {id} without a submit time")))?;
+        .ok_or_else(|| Error::corrupt(format!("submitted errand {id} without a submit time")))?;
     let mut returned_items = 0;
     match outcome {
         Outcome::Approved => changed.decide_time = Some(now),

@@ -73,7 +73,7 @@ pub async fn indicators(
             .await?
             .and_then(|(_, mut matters)| matters.pop())
             .map(|matter| matter.usual_trips)
-            .ok_or_else(|| Error::Corrupt(format!("errand {} names no stored matter", row.id)))?;
+            .ok_or_else(|| Error::corrupt(format!("errand {} names no stored matter", row.id)))?;
         usual_trips.insert(key, trips);
     }
     drop(connection);

@@ -33,11 +33,11 @@ impl Errands {
     /// The close of business `days` working days after `start`.
     pub fn due(&self, start: DateTime<Utc>, days: u32) -> Result<DateTime<Utc>, Error> {
         let duration = WorkingDuration::days(days)
-            .map_err(|error| Error::Corrupt(format!("a matter's limit: {error}")))?;
+            .map_err(|error| Error::corrupt(format!("a matter's limit: {error}")))?;
         let reckoning = self
             .calendar
             .add(start, duration)
-            .map_err(|error| Error::Corrupt(format!("the working calendar: {error}")))?;
+            .map_err(|error| Error::corrupt(format!("the working calendar: {error}")))?;
         if reckoning.is_provisional() {
             tracing::warn!(years = ?reckoning.years_without_data, "time limit counted on the ordinary week: no holiday file for these years");
         }
@@ -59,7 +59,7 @@ impl Errands {
         let reckoning = self
             .calendar
             .working_time_between(from, to)
-            .map_err(|error| Error::Corrupt(format!("the working calendar: {error}")))?;
+            .map_err(|error| Error::corrupt(format!("the working calendar: {error}")))?;
         Ok(sign * reckoning.value.num_seconds() as f64 / 3600.0)
     }
 

@@ -2,12 +2,11 @@
 //! what is wrong with it, never the value: a resident's name, phone, ID
 //! number or a document's reference is not echoed back.
 
-use chrono::{DateTime, Utc};
 use flatgov_auth::Role;
 use flatgov_auth::policy::Access;
 use flatgov_grpc::error::Violations;
 use flatgov_grpc::idempotency::Fingerprint;
-use flatgov_grpc::paging::{ListQuery, PageRequest};
+use flatgov_grpc::paging::{ListQuery, PageRequest, TimeKey};
 use flatgov_grpc::request_id::RequestId;
 use flatgov_proto::errands::v1 as proto;
 use flatgov_vocabulary::{BlockCode, DivisionCode, IdNumber, MatterCode, PhoneNumber};
@@ -41,7 +40,7 @@ fn required_text(value: &str, max_chars: usize) -> Result<String, String> {
 /// `errands/{uuid}`; a name that cannot be one is answered as one that does
 /// not exist.
 fn errand_id(name: &str) -> Result<Uuid, Error> {
-    flatgov_vocabulary::parse_id::<Uuid>(name, "errands").map_err(|_| Error::no_errand(name))
+    flatgov_vocabulary::parse_id::<Uuid>(name, "errands").map_err(|_| Error::not_found(name))
 }
 
 fn is_resident(access: &Access) -> bool {
@@ -143,13 +142,6 @@ pub(super) async fn get_errand(
     render::full(&stored)
 }
 
-/// The page key of the newest-first list: `{RFC 3339}|{uuid}`.
-fn page_key(key: &str) -> Option<(DateTime<Utc>, Uuid)> {
-    let (time, id) = key.split_once('|')?;
-    let time = DateTime::parse_from_rfc3339(time).ok()?.with_timezone(&Utc);
-    Some((time, id.parse().ok()?))
-}
-
 pub(super) async fn list_errands(
     service: &ErrandsService,
     access: &Access,
@@ -183,15 +175,15 @@ pub(super) async fn list_errands(
             None
         }
     };
-    let after = page.as_ref().and_then(|page| match page.after.as_deref() {
-        None => Some(None),
-        Some(key) => violations
-            .check(
-                "page_token",
-                page_key(key).ok_or("is not a token of this list"),
-            )
-            .map(Some),
-    });
+    let after = page
+        .as_ref()
+        .and_then(|page| match page.after_as::<TimeKey>() {
+            Ok(after) => Some(after.map(TimeKey::pair)),
+            Err(violation) => {
+                violations.extend([violation]);
+                None
+            }
+        });
     let (Some(division_prefix), Some(state), Some(page), Some(after)) =
         (division_prefix, state, page, after)
     else {
@@ -208,12 +200,11 @@ pub(super) async fn list_errands(
     };
     let mut rows = errands::list(&service.errands, access, &command).await?;
     let next_page_token = page.size.next_page_token(&mut rows, &query, |row| {
-        format!(
-            "{}|{}",
-            row.request_time
-                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-            row.id
-        )
+        TimeKey {
+            time: row.request_time,
+            id: row.id,
+        }
+        .to_string()
     });
     Ok(proto::ListErrandsResponse {
         errands: rows

@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::store::{ErrandRow, StoredErrand};
 
 fn corrupt(what: &str, value: &str) -> Error {
-    Error::Corrupt(format!("{what} {value:?}"))
+    Error::corrupt(format!("{what} {value:?}"))
 }
 
 fn state_of(word: &str) -> Result<i32, Error> {

@@ -3,7 +3,7 @@
 //! (audited).
 
 use flatgov_auth::policy::{Access, Resource};
-use flatgov_grpc::idempotency::{self, Fingerprint, IdempotencyError};
+use flatgov_grpc::idempotency::{self, Fingerprint};
 use flatgov_grpc::request_id::RequestId;
 use uuid::Uuid;
 
@@ -33,22 +33,9 @@ pub fn adviser_name(id: Uuid) -> String {
     format!("advisers/{id}")
 }
 
-fn idempotency_error(error: IdempotencyError) -> Error {
-    match error.violation() {
-        Some(violation) => Error::from(violation),
-        None => match error {
-            IdempotencyError::Database(source) => Error::Database {
-                context: "remembering a request id",
-                source,
-            },
-            other => Error::Corrupt(other.to_string()),
-        },
-    }
-}
-
 async fn read(mediation: &Mediation, name: &str) -> Result<AdviserRow, Error> {
     let id = flatgov_vocabulary::parse_id::<Uuid>(name, "advisers")
-        .map_err(|_| Error::Corrupt(format!("remembered resource {name:?}")))?;
+        .map_err(|_| Error::corrupt(format!("remembered resource {name:?}")))?;
     let mut connection = mediation
         .pool
         .acquire()
@@ -56,7 +43,7 @@ async fn read(mediation: &Mediation, name: &str) -> Result<AdviserRow, Error> {
         .context("reading an adviser")?;
     store::get_adviser(&mut connection, id)
         .await?
-        .ok_or_else(|| Error::Corrupt(format!("adviser {id} vanished")))
+        .ok_or_else(|| Error::corrupt(format!("adviser {id} vanished")))
 }
 
 pub async fn create(
@@ -80,9 +67,8 @@ pub async fn create(
             .acquire()
             .await
             .context("recalling a request id")?;
-        if let Some(first) = idempotency::recall(&mut connection, access, request_id, *fingerprint)
-            .await
-            .map_err(idempotency_error)?
+        if let Some(first) =
+            idempotency::recall(&mut connection, access, request_id, *fingerprint).await?
         {
             drop(connection);
             return read(mediation, &first).await;
@@ -121,16 +107,12 @@ pub async fn create(
                 .await
                 .context("recalling a request id")?;
             let first = idempotency::recall(&mut connection, access, request_id, *fingerprint)
-                .await
-                .map_err(idempotency_error)?
-                .ok_or_else(|| Error::Corrupt("a remembered request id vanished".into()))?;
+                .await?
+                .ok_or_else(|| Error::corrupt("a remembered request id vanished"))?;
             drop(connection);
             return read(mediation, &first).await;
         }
-        return Err(Error::Database {
-            context: "remembering a request id",
-            source: error,
-        });
+        return Err(Error::database("remembering a request id", error));
     }
     store::insert_adviser(&mut transaction, &row).await?;
     access.audit().resource(name);

@@ -130,7 +130,7 @@ pub async fn follow_up(
     let mut agreement = stored
         .current_agreement()
         .cloned()
-        .ok_or_else(|| Error::Corrupt(format!("performing dispute {id} has no agreement")))?;
+        .ok_or_else(|| Error::corrupt(format!("performing dispute {id} has no agreement")))?;
     agreement.state = if command.performed {
         "performed"
     } else {

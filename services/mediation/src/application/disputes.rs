@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use flatgov_auth::policy::Access;
-use flatgov_grpc::idempotency::{self, Fingerprint, IdempotencyError};
+use flatgov_grpc::idempotency::{self, Fingerprint};
 use flatgov_grpc::request_id::RequestId;
 use flatgov_vocabulary::CommunityCode;
 use uuid::Uuid;
@@ -102,19 +102,6 @@ pub struct RegisterDispute {
     pub retry: Option<(RequestId, Fingerprint)>,
 }
 
-fn idempotency_error(error: IdempotencyError) -> Error {
-    match error.violation() {
-        Some(violation) => Error::from(violation),
-        None => match error {
-            IdempotencyError::Database(source) => Error::Database {
-                context: "remembering a request id",
-                source,
-            },
-            other => Error::Corrupt(other.to_string()),
-        },
-    }
-}
-
 fn id_of(stored: &StoredDispute) -> Uuid {
     stored.dispute.id
 }
@@ -153,9 +140,8 @@ pub async fn register(
             .acquire()
             .await
             .context("recalling a request id")?;
-        if let Some(first) = idempotency::recall(&mut connection, access, request_id, *fingerprint)
-            .await
-            .map_err(idempotency_error)?
+        if let Some(first) =
+            idempotency::recall(&mut connection, access, request_id, *fingerprint).await?
         {
             drop(connection);
             return get(mediation, access, &first).await;
@@ -228,16 +214,12 @@ pub async fn register(
                 .await
                 .context("recalling a request id")?;
             let first = idempotency::recall(&mut connection, access, request_id, *fingerprint)
-                .await
-                .map_err(idempotency_error)?
-                .ok_or_else(|| Error::Corrupt("a remembered request id vanished".into()))?;
+                .await?
+                .ok_or_else(|| Error::corrupt("a remembered request id vanished"))?;
             drop(connection);
             return get(mediation, access, &first).await;
         }
-        return Err(Error::Database {
-            context: "remembering a request id",
-            source: error,
-        });
+        return Err(Error::database("remembering a request id", error));
     }
     store::insert_dispute(&mut transaction, &dispute, &parties).await?;
     store::insert_stage(&mut transaction, id, &stage).await?;
@@ -316,7 +298,7 @@ async fn reload(mediation: &Mediation, id: Uuid) -> Result<StoredDispute, Error>
         .context("reading a dispute")?;
     store::load(&mut connection, id, false)
         .await?
-        .ok_or_else(|| Error::Corrupt(format!("dispute {id} vanished")))
+        .ok_or_else(|| Error::corrupt(format!("dispute {id} vanished")))
 }
 
 /// The dispute named `name`, if the caller reaches it.
@@ -326,7 +308,7 @@ pub async fn get(
     name: &str,
 ) -> Result<StoredDispute, Error> {
     let id = flatgov_vocabulary::parse_id::<Uuid>(name, "disputes")
-        .map_err(|_| Error::no_dispute(name))?;
+        .map_err(|_| Error::not_found(name))?;
     let mut connection = mediation
         .pool
         .acquire()
@@ -334,9 +316,9 @@ pub async fn get(
         .context("reading a dispute")?;
     let stored = store::load(&mut connection, id, false)
         .await?
-        .ok_or_else(|| Error::no_dispute(name))?;
+        .ok_or_else(|| Error::not_found(name))?;
     if !reaches(access, &stored)? {
-        return Err(Error::no_dispute(name));
+        return Err(Error::not_found(name));
     }
     access.audit().resource(name.to_owned());
     Ok(stored)
@@ -378,9 +360,9 @@ pub(super) async fn open(
     let name = dispute_name(id);
     let stored = store::load(&mut transaction, id, true)
         .await?
-        .ok_or_else(|| Error::no_dispute(&name))?;
+        .ok_or_else(|| Error::not_found(&name))?;
     if !reaches(access, &stored)? {
-        return Err(Error::no_dispute(&name));
+        return Err(Error::not_found(&name));
     }
     access.audit().resource(name);
     Ok((transaction, stored))
@@ -617,9 +599,9 @@ pub async fn hand_over(
         .await?;
     }
     let community = CommunityCode::parse(&stored.dispute.community_code)
-        .map_err(|error| Error::Corrupt(format!("community code: {error}")))?;
+        .map_err(|error| Error::corrupt(format!("community code: {error}")))?;
     let kind = DisputeType::parse(&stored.dispute.dispute_type)
-        .ok_or_else(|| Error::Corrupt(format!("dispute type {}", stored.dispute.dispute_type)))?;
+        .ok_or_else(|| Error::corrupt(format!("dispute type {}", stored.dispute.dispute_type)))?;
     let organisation = command
         .to
         .resolved(mediation, kind, &community)

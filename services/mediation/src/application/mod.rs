@@ -86,7 +86,7 @@ impl Mediation {
         let reckoning = self
             .calendar
             .add(start, self.time_limits.of(level))
-            .map_err(|error| Error::Corrupt(format!("the working calendar: {error}")))?;
+            .map_err(|error| Error::corrupt(format!("the working calendar: {error}")))?;
         if reckoning.is_provisional() {
             tracing::warn!(years = ?reckoning.years_without_data, "time limit counted on the ordinary week: no holiday file for these years");
         }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use flatgov_auth::policy::Access;
 use flatgov_grpc::error::Violations;
 use flatgov_grpc::idempotency::Fingerprint;
-use flatgov_grpc::paging::{ListQuery, PageRequest};
+use flatgov_grpc::paging::{ListQuery, PageRequest, TimeKey};
 use flatgov_grpc::request_id::RequestId;
 use flatgov_grpc::time::instant;
 use flatgov_proto::mediation::v1 as proto;
@@ -86,7 +86,7 @@ fn required_time(
 /// `disputes/{uuid}`; a name that cannot be one is answered as one that
 /// does not exist.
 fn dispute_id(name: &str) -> Result<Uuid, Error> {
-    flatgov_vocabulary::parse_id::<Uuid>(name, "disputes").map_err(|_| Error::no_dispute(name))
+    flatgov_vocabulary::parse_id::<Uuid>(name, "disputes").map_err(|_| Error::not_found(name))
 }
 
 /// `advisers/{uuid}`.
@@ -225,13 +225,6 @@ pub(super) async fn get_dispute(
     render::full(&stored)
 }
 
-/// The page key of the newest-first list: `{RFC 3339}|{uuid}`.
-fn page_key(key: &str) -> Option<(DateTime<Utc>, Uuid)> {
-    let (time, id) = key.split_once('|')?;
-    let time = DateTime::parse_from_rfc3339(time).ok()?.with_timezone(&Utc);
-    Some((time, id.parse().ok()?))
-}
-
 pub(super) async fn list_disputes(
     service: &MediationService,
     access: &Access,
@@ -265,15 +258,15 @@ pub(super) async fn list_disputes(
             None
         }
     };
-    let after = page.as_ref().and_then(|page| match page.after.as_deref() {
-        None => Some(None),
-        Some(key) => violations
-            .check(
-                "page_token",
-                page_key(key).ok_or("is not a token of this list"),
-            )
-            .map(Some),
-    });
+    let after = page
+        .as_ref()
+        .and_then(|page| match page.after_as::<TimeKey>() {
+            Ok(after) => Some(after.map(TimeKey::pair)),
+            Err(violation) => {
+                violations.extend([violation]);
+                None
+            }
+        });
     let (Some(division_prefix), Some(state), Some(page), Some(after)) =
         (division_prefix, state, page, after)
     else {
@@ -289,12 +282,11 @@ pub(super) async fn list_disputes(
     };
     let mut rows = disputes::list(&service.mediation, access, &command).await?;
     let next_page_token = page.size.next_page_token(&mut rows, &query, |row| {
-        format!(
-            "{}|{}",
-            row.register_time
-                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-            row.id
-        )
+        TimeKey {
+            time: row.register_time,
+            id: row.id,
+        }
+        .to_string()
     });
     Ok(proto::ListDisputesResponse {
         disputes: rows

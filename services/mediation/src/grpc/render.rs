@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::store::{DisputeRow, StageRow, StoredDispute};
 
 fn corrupt(what: &str, value: &str) -> Error {
-    Error::Corrupt(format!("{what} {value:?}"))
+    Error::corrupt(format!("{what} {value:?}"))
 }
 
 fn number(value: i32) -> u32 {

@@ -68,6 +68,18 @@ impl Violations {
         }
     }
 
+    /// The parsed value, or `None` after recording every violation a parser
+    /// found (a page request, a nested message).
+    pub fn absorb<T>(&mut self, result: Result<T, Vec<FieldViolation>>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(found) => {
+                self.0.extend(found);
+                None
+            }
+        }
+    }
+
     /// Records violations found elsewhere (a chassis parser, a nested message).
     pub fn extend(&mut self, violations: impl IntoIterator<Item = FieldViolation>) {
         self.0.extend(violations);

@@ -205,6 +205,18 @@ impl PageRequest {
         }
     }
 
+    /// [`PageRequest::parse`] with the token's key parsed as the list's key
+    /// type too, every wrong field named.
+    pub fn parse_keyed<K: FromStr>(
+        page_size: i32,
+        page_token: &str,
+        query: &ListQuery,
+    ) -> Result<(Self, Option<K>), Vec<FieldViolation>> {
+        let page = Self::parse(page_size, page_token, query)?;
+        let after = page.after_as::<K>().map_err(|violation| vec![violation])?;
+        Ok((page, after))
+    }
+
     /// The key parsed as the list's key type (a UUID, a number); a key
     /// that does not parse was forged, and is refused as a foreign token.
     pub fn after_as<K: FromStr>(&self) -> Result<Option<K>, FieldViolation> {

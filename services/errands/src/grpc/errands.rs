@@ -168,24 +168,12 @@ pub(super) async fn list_errands(
         request.division_code.trim(),
         request.state
     ));
-    let page = match PageRequest::parse(request.page_size, &request.page_token, &query) {
-        Ok(page) => Some(page),
-        Err(found) => {
-            violations.extend(found);
-            None
-        }
-    };
-    let after = page
-        .as_ref()
-        .and_then(|page| match page.after_as::<TimeKey>() {
-            Ok(after) => Some(after.map(TimeKey::pair)),
-            Err(violation) => {
-                violations.extend([violation]);
-                None
-            }
-        });
-    let (Some(division_prefix), Some(state), Some(page), Some(after)) =
-        (division_prefix, state, page, after)
+    let page = violations.absorb(PageRequest::parse_keyed::<TimeKey>(
+        request.page_size,
+        &request.page_token,
+        &query,
+    ));
+    let (Some(division_prefix), Some(state), Some((page, after))) = (division_prefix, state, page)
     else {
         return Err(Error::from(violations));
     };
@@ -195,7 +183,7 @@ pub(super) async fn list_errands(
             state,
             requested_between: None,
         },
-        after,
+        after: after.map(TimeKey::pair),
         fetch_limit: page.size.fetch_limit(),
     };
     let mut rows = errands::list(&service.errands, access, &command).await?;

@@ -251,24 +251,12 @@ pub(super) async fn list_disputes(
         request.division_code.trim(),
         request.state
     ));
-    let page = match PageRequest::parse(request.page_size, &request.page_token, &query) {
-        Ok(page) => Some(page),
-        Err(found) => {
-            violations.extend(found);
-            None
-        }
-    };
-    let after = page
-        .as_ref()
-        .and_then(|page| match page.after_as::<TimeKey>() {
-            Ok(after) => Some(after.map(TimeKey::pair)),
-            Err(violation) => {
-                violations.extend([violation]);
-                None
-            }
-        });
-    let (Some(division_prefix), Some(state), Some(page), Some(after)) =
-        (division_prefix, state, page, after)
+    let page = violations.absorb(PageRequest::parse_keyed::<TimeKey>(
+        request.page_size,
+        &request.page_token,
+        &query,
+    ));
+    let (Some(division_prefix), Some(state), Some((page, after))) = (division_prefix, state, page)
     else {
         return Err(Error::from(violations));
     };
@@ -277,7 +265,7 @@ pub(super) async fn list_disputes(
             division_prefix,
             state,
         },
-        after,
+        after: after.map(TimeKey::pair),
         fetch_limit: page.size.fetch_limit(),
     };
     let mut rows = disputes::list(&service.mediation, access, &command).await?;

@@ -2440,6 +2440,58 @@ def _check_gateway_variables(
         )
 
 
+# The provider settings the gateway must share with the services: a token
+# the services accept is one the command centre accepts, and the reverse.
+OIDC_SHARED = (
+    "AUTH_OIDC_ISSUER",
+    "AUTH_OIDC_AUDIENCE",
+    "AUTH_OIDC_SUBJECT_CLAIM",
+    "AUTH_OIDC_ROLES_CLAIM",
+    "AUTH_OIDC_ORG_CLAIM",
+    "AUTH_OIDC_JURISDICTION_CLAIM",
+    "AUTH_OIDC_ROLE_MAP",
+    "AUTH_OIDC_JWKS_URL",
+    "AUTH_OIDC_JWKS_FILE",
+)
+LOGIN_CALLBACK_PATH = "/command/oidc/callback"
+
+
+def _check_gateway_login(
+    report: Report, where: str, documents: list[dict[str, Any]], values: dict[str, str], production: bool
+) -> None:
+    """The command centre's login through the OpenID Connect provider."""
+    common = next(
+        (
+            document.get("data") or {}
+            for document in documents
+            if document.get("kind") == "ConfigMap"
+            and (document["metadata"]["name"] == "flatgov-common" or document["metadata"]["name"].startswith("flatgov-common-"))
+        ),
+        {},
+    )
+    if common.get("AUTH_OIDC_ISSUER") or values.get("AUTH_OIDC_ISSUER"):
+        differing = sorted(name for name in OIDC_SHARED if (common.get(name) or "") != (values.get(name) or ""))
+        report.check(
+            not differing,
+            f"{where} verifies people's tokens with the services' OpenID Connect settings",
+            f"{where} {', '.join(differing)} differ from flatgov-common's: the command centre and the services "
+            "would accept different people",
+        )
+    client_id = values.get("COMMAND_OIDC_CLIENT_ID", "")
+    redirect = values.get("COMMAND_OIDC_REDIRECT_URL", "")
+    if production or client_id:
+        report.check(
+            bool(client_id)
+            and bool(values.get("AUTH_OIDC_ISSUER"))
+            and redirect.startswith("https://")
+            and redirect.endswith(LOGIN_CALLBACK_PATH),
+            f"{where} offers the command centre's login through the provider (client {client_id}, callback {redirect})",
+            f"{where} COMMAND_OIDC_CLIENT_ID {client_id!r}, COMMAND_OIDC_REDIRECT_URL {redirect!r}, AUTH_OIDC_ISSUER "
+            f"{values.get('AUTH_OIDC_ISSUER')!r}: production logs people in through the provider, with an https:// "
+            f"callback ending in {LOGIN_CALLBACK_PATH}",
+        )
+
+
 def check_gateway_compose(
     report: Report,
     compose_services: dict[str, Any],
@@ -2511,11 +2563,23 @@ def check_gateway_compose(
     )
     own_target = next((target for source, target, _ro in mounts if source == own_volume), None)
     trust_target = next((target for source, target, _ro in mounts if source == COMPOSE_TRUST_VOLUME), None)
+    live_files = (
+        (("NATS_CREDENTIALS_FILE", own_target), ("NATS_TLS_CA_FILE", trust_target))
+        if configured.get("NATS_URL")
+        else ()
+    )
+    if configured.get("NATS_URL"):
+        report.check(
+            conditions.get("nats") == "service_healthy",
+            f"{where} waits for healthy nats (live updates)",
+            f"{where} sets NATS_URL but does not wait for healthy nats",
+        )
     for variable, target in (
         ("GATEWAY_TLS_CERT_FILE", own_target),
         ("GATEWAY_TLS_KEY_FILE", own_target),
         ("AUTH_SIGNING_KEY_FILE", own_target),
         ("GRPC_TLS_CA_FILE", trust_target),
+        *live_files,
     ):
         value = configured.get(variable, "")
         report.check(
@@ -2734,7 +2798,7 @@ def check_gateway_kubernetes(
         f"{where} NetworkPolicy ingress ports {sorted(ingress_ports)}",
     )
     reached: set[str] = set()
-    reaches_dns = reaches_database = reaches_nats = False
+    reaches_dns = reaches_database = reaches_nats = reaches_provider = False
     unexpected = []
     for peer, rule_ports in egress_targets(policies):
         peer_labels = ((peer or {}).get("podSelector") or {}).get("matchLabels") or {}
@@ -2743,6 +2807,9 @@ def check_gateway_kubernetes(
             reaches_dns = True
         elif name == "nats" and rule_ports == {NATS_PORT} and values.get("NATS_URL"):
             reaches_nats = True
+        elif rule_ports == {443} and values.get("AUTH_OIDC_ISSUER", "").startswith("https://"):
+            # The OpenID Connect provider: discovery, keys, the login's token endpoint.
+            reaches_provider = True
         elif rule_ports == {5432} and (peer is None or peer_labels.get("cnpg.io/cluster") == f"{GATEWAY.binary}-db"):
             reaches_database = True
         elif name.startswith("flatgov-") and name[len("flatgov-"):] in services and rule_ports == {
@@ -2753,10 +2820,18 @@ def check_gateway_kubernetes(
             unexpected.append(f"{peer or 'anywhere'} on {sorted(rule_ports) or 'every port'}")
     report.check(
         reaches_dns and reaches_database and reached == set(services) and not unexpected,
-        f"{where} may reach DNS, its database, the services' gRPC ports and (with live updates) NATS only",
+        f"{where} may reach DNS, its database, the services' gRPC ports, (with live updates) NATS and "
+        "(with AUTH_OIDC_ISSUER) the identity provider only",
         f"{where} egress: DNS {reaches_dns}, database {reaches_database}, services {sorted(reached)}, "
         f"unexpected {unexpected}",
     )
+    if values.get("AUTH_OIDC_ISSUER"):
+        report.check(
+            reaches_provider,
+            f"{where} may reach the OpenID Connect provider (HTTPS, 443)",
+            f"{where} sets AUTH_OIDC_ISSUER but no NetworkPolicy lets it reach TCP 443",
+        )
+    _check_gateway_login(report, where, documents, values, production)
     if values.get("NATS_URL"):
         report.check(
             reaches_nats,

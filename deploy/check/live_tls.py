@@ -168,6 +168,8 @@ class Live:
                 "tls.pem": self.state / f"tls/{self.gateway}.pem",
                 "tls-key.pem": self.state / f"tls/{self.gateway}-key.pem",
                 "signing-key.pem": self.state / f"keys/services/{self.gateway}.pem",
+                # Its read-only NATS user: the command centre's live updates.
+                "nats.nk": self.state / f"nats/users/service-{self.gateway}.nk",
             }
             found = {path.name for path in (self.out / self.gateway).iterdir()}
             if found != set(gateway_files):

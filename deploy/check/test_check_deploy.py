@@ -341,10 +341,23 @@ class ComposeMistakesAreCaught(unittest.TestCase):
 
     def test_a_gateway_given_nats_without_its_own_user_fails(self):
         document = copy.deepcopy(self.original)
-        document["services"]["gateway"]["environment"]["NATS_URL"] = "tls://nats:4222"
+        del document["services"]["gateway"]["environment"]["NATS_CREDENTIALS_FILE"]
         failures = self.failures_with(document)
         self.assertTrue(any("live updates need NATS_URL, NATS_TLS_CA_FILE, NATS_CREDENTIALS_FILE" in f
                             for f in failures), failures)
+
+    def test_a_gateway_reading_another_services_nats_seed_fails(self):
+        document = copy.deepcopy(self.original)
+        document["services"]["gateway"]["environment"]["NATS_CREDENTIALS_FILE"] = "/etc/flatgov/trust/nats.nk"
+        failures = self.failures_with(document)
+        self.assertTrue(any("gateway NATS_CREDENTIALS_FILE is '/etc/flatgov/trust/nats.nk'" in f
+                            for f in failures), failures)
+
+    def test_a_gateway_reading_live_updates_before_nats_is_up_fails(self):
+        document = copy.deepcopy(self.original)
+        del document["services"]["gateway"]["depends_on"]["nats"]
+        failures = self.failures_with(document)
+        self.assertTrue(any("sets NATS_URL but does not wait for healthy nats" in f for f in failures), failures)
 
     def test_a_gateway_creating_streams_fails(self):
         document = copy.deepcopy(self.original)
@@ -818,6 +831,29 @@ class KubernetesMistakesAreCaught(unittest.TestCase):
         del self.find(documents, "ConfigMap", "flatgov-common")["data"]["AUTH_OIDC_ISSUER"]
         failures = self.failures_with(documents)
         self.assertTrue(any("blocks AUTH_OIDC_ISSUER is ''" in f for f in failures), failures)
+
+    def test_a_gateway_with_other_provider_settings_than_the_services_fails(self):
+        documents = copy.deepcopy(self.original)
+        self.find(documents, "ConfigMap", "flatgov-gateway")["data"]["AUTH_OIDC_ROLES_CLAIM"] = "roles"
+        failures = self.failures_with(documents)
+        self.assertTrue(any("AUTH_OIDC_ROLES_CLAIM differ from flatgov-common's" in f for f in failures), failures)
+
+    def test_production_without_the_command_centres_login_fails(self):
+        documents = copy.deepcopy(self.original)
+        del self.find(documents, "ConfigMap", "flatgov-gateway")["data"]["COMMAND_OIDC_CLIENT_ID"]
+        failures = self.failures_with(documents)
+        self.assertTrue(any("production logs people in through the provider" in f for f in failures), failures)
+
+    def test_a_gateway_kept_from_the_provider_fails(self):
+        documents = copy.deepcopy(self.original)
+        policy = next(d for d in documents
+                      if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "flatgov-oidc-provider")
+        policy["spec"]["podSelector"]["matchExpressions"] = [
+            {"key": "app.kubernetes.io/name", "operator": "NotIn", "values": ["flatgov-gateway"]}
+        ]
+        failures = self.failures_with(documents)
+        self.assertTrue(any("gateway sets AUTH_OIDC_ISSUER but no NetworkPolicy lets it reach TCP 443" in f
+                            for f in failures), failures)
 
     def test_an_oidc_provider_out_of_network_reach_fails(self):
         documents = [d for d in copy.deepcopy(self.original)

@@ -215,6 +215,20 @@ ensure_chromium() {
   fi
 }
 
+# A real OpenID Connect provider for the command centre's login journey:
+# panva's oidc-provider from npm, pinned by tests/oidc-provider's lockfile and
+# installed beside it (node_modules is not committed).
+ensure_oidc_provider() {
+  ensure_node
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/tests/oidc-provider"
+  # Again whenever the lockfile is newer than the installation.
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] \
+     || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    (cd "$dir" && npm ci --no-audit --no-fund --silent)
+  fi
+}
+
 # Python with venv and pip: the gateway's journeys install third-party Open311
 # client libraries from PyPI into a virtual environment under target/.
 ensure_python_venv() {

@@ -30,6 +30,10 @@ pub struct Gateway {
 #[derive(Debug, Clone, Default)]
 pub struct GatewayOptions {
     env: Vec<(String, String)>,
+    /// The port to serve on, when a test must know it before the gateway
+    /// starts (an identity provider's registered callback URL); a free one
+    /// otherwise.
+    port: Option<u16>,
 }
 
 impl GatewayOptions {
@@ -38,13 +42,19 @@ impl GatewayOptions {
         self.env.push((name.to_owned(), value.to_owned()));
         self
     }
+
+    /// Serves on `port` (from [`flatgov_testkit::free_port`]).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
 }
 
 impl Platform {
     /// Starts the gateway in front of the services and waits until `/healthz`
     /// answers 200.
     pub async fn start_gateway(&self, options: GatewayOptions) -> Gateway {
-        let port = free_port();
+        let port = options.port.unwrap_or_else(free_port);
         let database = TestDatabase::new();
         let logs = tempfile::Builder::new()
             .prefix("flatgov-gateway-")

@@ -12,13 +12,15 @@
 //! blocks with a point inside each ([`district`]), the event streams read
 //! the way an integrator reads them ([`events`]), W3C trace context for
 //! requests and an OTLP collector the services can export spans to
-//! ([`traces`]).
+//! ([`traces`]), and a real OpenID Connect provider to log in at
+//! ([`oidc_provider`]).
 
 pub mod browser;
 pub mod district;
 pub mod events;
 pub mod gateway;
 pub mod identity;
+pub mod oidc_provider;
 pub mod traces;
 
 use std::collections::BTreeMap;

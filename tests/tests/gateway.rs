@@ -851,6 +851,10 @@ async fn the_gateway_guards_keys_places_and_rates_and_relays_http_json_and_grpc_
         "get /command/",
         "get /command/session",
         "get /command/events",
+        "get /command/oidc",
+        "get /command/oidc/start",
+        "get /command/oidc/callback",
+        "post /command/oidc/session",
     ]
     .into_iter()
     .map(str::to_owned)

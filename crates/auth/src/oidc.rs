@@ -212,8 +212,42 @@ impl OidcKeys {
         &self.config.issuer
     }
 
+    /// The claims of an ID token the provider issued to `client_id` for the login
+    /// that sent `nonce` (OpenID Connect Core 3.1.3.7): signed by one of the
+    /// provider's keys, its issuer, for that client, within its times, and
+    /// carrying that nonce — so a token from another login is refused.
+    pub fn verify_id_token(
+        &self,
+        token: &str,
+        client_id: &str,
+        nonce: &str,
+    ) -> Result<Value, AuthError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| AuthError::InvalidToken("the ID token cannot be decoded".into()))?;
+        let claims = self.decode(token, &header, client_id)?;
+        let carried = claims.get("nonce").and_then(Value::as_str);
+        if carried != Some(nonce) {
+            return Err(AuthError::InvalidToken(
+                "the ID token does not carry this login's nonce".into(),
+            ));
+        }
+        Ok(claims)
+    }
+
     /// The caller a provider's token proves.
     pub fn verify(&self, token: &str, header: &jsonwebtoken::Header) -> Result<Caller, AuthError> {
+        let claims = self.decode(token, header, &self.config.audience)?;
+        map_claims(&self.config.mapping, &claims)
+    }
+
+    /// A provider's token's claims, checked: a public-key signature by one of
+    /// the provider's keys, its issuer, `audience`, and its times.
+    fn decode(
+        &self,
+        token: &str,
+        header: &jsonwebtoken::Header,
+        audience: &str,
+    ) -> Result<Value, AuthError> {
         let allowed = [
             Algorithm::RS256,
             Algorithm::RS384,
@@ -244,7 +278,7 @@ impl OidcKeys {
         };
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&self.config.issuer]);
-        validation.set_audience(&[&self.config.audience]);
+        validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "iat"]);
         validation.validate_nbf = true;
         validation.leeway = 30;
@@ -254,7 +288,7 @@ impl OidcKeys {
         let iat = claims.get("iat").and_then(Value::as_u64).unwrap_or(0);
         let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
         check_times(iat, exp, self.config.max_token)?;
-        map_claims(&self.config.mapping, &claims)
+        Ok(claims)
     }
 }
 

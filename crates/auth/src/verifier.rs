@@ -274,6 +274,23 @@ impl Verifier {
         caller_from(claims.sub, &claims.roles, claims.org, &claims.jurisdiction)
     }
 
+    /// The claims of an ID token the OpenID Connect provider issued to
+    /// `client_id` for the login that sent `nonce` (see
+    /// [`OidcKeys::verify_id_token`]); refused when no provider is configured.
+    pub fn verify_id_token(
+        &self,
+        token: &str,
+        client_id: &str,
+        nonce: &str,
+    ) -> Result<serde_json::Value, AuthError> {
+        let Some(oidc) = &self.oidc else {
+            return Err(AuthError::InvalidToken(
+                "no identity provider is configured (AUTH_OIDC_ISSUER)".into(),
+            ));
+        };
+        oidc.verify_id_token(token, client_id, nonce)
+    }
+
     /// Verifies an `authorization` header value (`Bearer <jwt>`).
     pub fn verify_header(&self, header: Option<&str>) -> Result<Caller, AuthError> {
         let header = header.ok_or(AuthError::MissingToken)?;

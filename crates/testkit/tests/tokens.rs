@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use flatgov_auth::keys::{Binding, KeyDirectory, KeySet, SigningKey};
-use flatgov_auth::{Jurisdiction, Role, Signer, TokenRequest};
+use flatgov_auth::{AuthConfig, Jurisdiction, Role, Signer, TokenRequest, Verifier};
 use flatgov_proto::testing::v1::EchoRequest;
 use flatgov_proto::testing::v1::echo_client::EchoClient;
 use flatgov_testkit::echo::{self, EchoOptions};
@@ -364,6 +364,54 @@ async fn a_person_signed_in_at_the_governments_provider_is_mapped_onto_flatgov_r
         "hi"
     );
     application.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_id_token_is_accepted_only_for_its_client_and_the_nonce_of_its_login() {
+    let provider = Provider::start().await;
+    let test = TestEnv::new();
+    let env = test.env().with("AUTH_OIDC_ISSUER", provider.issuer.clone());
+    let verifier = Verifier::new(AuthConfig::from_env(&env, "gateway").unwrap())
+        .await
+        .unwrap();
+    let t = now();
+    let id_token = |aud: &str, nonce: &str| {
+        provider.token(json!({
+            "iss": provider.issuer, "aud": aud, "sub": "5f0c9a", "iat": t, "exp": t + 300,
+            "nonce": nonce,
+        }))
+    };
+    let claims = verifier
+        .verify_id_token(
+            &id_token("flatgov-command", "n-1"),
+            "flatgov-command",
+            "n-1",
+        )
+        .unwrap();
+    assert_eq!(claims["sub"], json!("5f0c9a"));
+    for (what, token, said) in [
+        (
+            "another login's nonce",
+            id_token("flatgov-command", "n-2"),
+            "nonce",
+        ),
+        (
+            "another client's token",
+            id_token("payroll", "n-1"),
+            "not meant",
+        ),
+        (
+            "a platform token",
+            test.auth.token("gov-1", &[Role::Governor]),
+            "identity provider",
+        ),
+    ] {
+        let refused = verifier
+            .verify_id_token(&token, "flatgov-command", "n-1")
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains(said), "{what}: {refused}");
+    }
 }
 
 #[test]

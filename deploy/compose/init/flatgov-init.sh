@@ -7,8 +7,9 @@
 #   <svc> volume (that service)    tls.pem, tls-key.pem, nats.nk,
 #                                  signing-key.pem (callers only),
 #                                  federation-identity-key (federation)
-#   gateway volume (the gateway)   tls.pem, tls-key.pem, signing-key.pem
-#                                  (no NATS seed: it keeps no events)
+#   gateway volume (the gateway)   tls.pem, tls-key.pem, signing-key.pem,
+#                                  nats.nk (a user that may only subscribe
+#                                  to case events: it keeps no events)
 #   nats volume (nats)             accounts.conf, nats.pem, nats-key.pem, ca.pem
 #   postgres volume (postgres)     postgres.pem, postgres-key.pem
 #
@@ -138,13 +139,16 @@ for service in "${services[@]}"; do
 done
 
 # 4b. The gateway: its certificate (HTTPS, and the client certificate it
-#     shows services requiring mTLS) and its own signing key.
+#     shows services requiring mTLS), its own signing key and its NATS seed
+#     (a user that may only subscribe to case events: the command centre's
+#     live updates).
 if [[ -n "${gateway}" ]]; then
     target="${out}/${gateway}"
     directory "${target}" 0500 "${service_uid}" "${service_uid}"
     publish "${state}/tls/${gateway}.pem" "${target}/tls.pem" 0444 "${service_uid}" "${service_uid}" || true
     publish "${state}/tls/${gateway}-key.pem" "${target}/tls-key.pem" 0400 "${service_uid}" "${service_uid}" || true
     publish "${state}/keys/services/${gateway}.pem" "${target}/signing-key.pem" 0400 "${service_uid}" "${service_uid}" || true
+    publish "${state}/nats/users/service-${gateway}.nk" "${target}/nats.nk" 0400 "${service_uid}" "${service_uid}" || true
 fi
 
 # 5. NATS: the users (public nkeys only) and its certificate.

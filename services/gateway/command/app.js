@@ -37,6 +37,18 @@ const TEXT = {
     onTimeRate: '按时办结率', reworkRate: '返工率', whistleRate: '吹哨率', all: '全部',
     notStaff: '此令牌不是工作人员的令牌（例如居民令牌），不能使用指挥中心。',
     badToken: '令牌无效或已过期，请重新获取。', loading: '正在加载区块…',
+    oidcOr: '或者', oidcLogin: '通过身份提供方登录',
+    loginErrors: {
+      state_mismatch: '登录被拒绝：回调中的 state 与本浏览器发起登录时的不一致（登录链接可能被伪造或篡改）。请重新登录。',
+      not_pending: '登录被拒绝：本浏览器没有待完成的登录——它已完成（授权码只能使用一次）、已超时，或不是在本浏览器发起的。请重新登录。',
+      code_refused: '登录被拒绝：身份提供方不接受此授权码——它已被使用、已过期，或与本次登录的 PKCE 校验码不符。请重新登录。',
+      wrong_issuer: '登录被拒绝：回调来自另一个身份提供方。',
+      token_invalid: '登录被拒绝：身份提供方返回的令牌未通过校验。',
+      not_staff: '此账号不是工作人员账号（例如居民），不能使用指挥中心。',
+      provider_unreachable: '暂时无法连接身份提供方，请稍后再试。',
+      provider: '身份提供方未完成登录',
+      collect: '登录已完成，但未能取回令牌（已超时或已取回）。请重新登录。',
+    },
     loaded: (n, ms) => `已显示 ${n} 个区块（${ms} 毫秒）`, noCases: '暂无在办案件',
     liveOn: '实时更新已连接', liveOff: '实时更新未连接', liveNone: '本网关未配置实时更新',
     done: '已完成', households: (n) => `${n} 户`, phoneWithheld: '电话不向您显示',
@@ -79,6 +91,18 @@ const TEXT = {
     whistleRate: 'Whistle', all: 'All',
     notStaff: 'This token is not a staff token (a resident\'s, for instance); the command centre is for staff.',
     badToken: 'The token is not valid or has expired; get a new one.', loading: 'Loading blocks…',
+    oidcOr: 'or', oidcLogin: 'Log in with the identity provider',
+    loginErrors: {
+      state_mismatch: 'Login refused: the callback\'s state is not the one this browser started the login with (the login link may be forged or tampered with). Please log in again.',
+      not_pending: 'Login refused: no login is pending in this browser — it was completed already (a code works once), timed out, or was started elsewhere. Please log in again.',
+      code_refused: 'Login refused: the identity provider did not accept the code — it was used already, has expired, or does not match this login\'s PKCE verifier. Please log in again.',
+      wrong_issuer: 'Login refused: the callback came from another identity provider.',
+      token_invalid: 'Login refused: the tokens the identity provider returned did not pass the checks.',
+      not_staff: 'This account is not a staff account (a resident\'s, for instance); the command centre is for staff.',
+      provider_unreachable: 'The identity provider cannot be reached right now; try again later.',
+      provider: 'The identity provider did not complete the login',
+      collect: 'The login completed but its token could not be collected (timed out or collected already). Please log in again.',
+    },
     loaded: (n, ms) => `${n} blocks shown (${ms} ms)`, noCases: 'No open cases',
     liveOn: 'Live updates connected', liveOff: 'Live updates disconnected', liveNone: 'This gateway has no live updates',
     done: 'Done', households: (n) => `${n} households`, phoneWithheld: 'phone not shown to you',
@@ -154,6 +178,9 @@ function applyLanguage() {
   if (state.selectedCase) showCase(state.selectedCase);
   if (state.session) showViewer();
   if (state.trends) renderTrends();
+  if (state.loginError && !state.session) {
+    $('login-error').textContent = state.loginError === 'collect' ? t('loginErrors').collect : loginErrorText(state.loginError);
+  }
 }
 
 function fillFilters() {
@@ -173,6 +200,7 @@ async function login(token) {
   const started = performance.now();
   state.token = token.trim();
   $('login-error').textContent = '';
+  state.loginError = '';
   const response = await fetch('/command/session', { headers: { authorization: `Bearer ${state.token}` } });
   if (!response.ok) {
     sessionStorage.removeItem(TOKEN_KEY);
@@ -206,6 +234,41 @@ async function login(token) {
 function showViewer() {
   const session = state.session;
   $('viewer').textContent = `${session.subject} · ${session.roles.join(', ')} · ${session.jurisdictions.join(', ')}`;
+}
+
+// ------------------------------------------------------------------ identity provider
+// The gateway runs the authorization code flow with PKCE (/command/oidc/start →
+// the provider → /command/oidc/callback) and hands the access token over once,
+// in the answer to POST /command/oidc/session; from there it is kept like a
+// pasted token (sessionStorage, this tab only). It never appears in a URL.
+
+function loginErrorText(reason) {
+  const [kind, code] = reason.split(':');
+  const text = t('loginErrors')[kind];
+  if (!text) return `${t('loginErrors').provider} (${reason})`;
+  return code ? `${text} (${code})` : text;
+}
+
+async function offerProviderLogin() {
+  const params = new URLSearchParams(location.search);
+  const failure = params.get('login_error');
+  const completed = params.get('login') === 'oidc';
+  if (failure || completed) history.replaceState(null, '', location.pathname);
+  if (failure) {
+    state.loginError = failure;
+    $('login-error').textContent = loginErrorText(failure);
+  }
+  const options = await fetch('/command/oidc').then((answer) => answer.json()).catch(() => ({}));
+  $('oidc').hidden = !options.enabled;
+  if (!completed) return;
+  const answer = await fetch('/command/oidc/session', { method: 'POST' });
+  const body = await answer.json().catch(() => ({}));
+  if (!answer.ok || !body.token) {
+    state.loginError = 'collect';
+    $('login-error').textContent = t('loginErrors').collect;
+    return;
+  }
+  await login(body.token);
 }
 
 function logout() {
@@ -885,5 +948,9 @@ document.addEventListener('DOMContentLoaded', () => {
   $('escalate').addEventListener('click', () => act('escalate'));
   $('reassign').addEventListener('click', () => act('reassign'));
   $('schedule').addEventListener('click', () => act('schedule'));
-  if (state.token) login(state.token);
+  // Back from the identity provider, the new login wins over a token this
+  // tab kept from before.
+  const back = new URLSearchParams(location.search).get('login') === 'oidc';
+  offerProviderLogin();
+  if (state.token && !back) login(state.token);
 });

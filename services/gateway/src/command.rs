@@ -21,6 +21,12 @@
 //! who see the cases their organisation holds, hear only of those — the
 //! gateway remembers which organisation holds each case from the events that
 //! name an assignee ([`Holders`]).
+//!
+//! People log in by pasting a token or, with `COMMAND_OIDC_CLIENT_ID` set,
+//! through the OpenID Connect provider ([`login`]: authorization code with
+//! PKCE); both end in the same token checked by the same [`Verifier`].
+
+pub mod login;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -40,6 +46,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::Gateway;
+use crate::command::login::{Login, LoginConfig};
 
 /// The roles the command centre opens for: the people who work cases.
 pub const STAFF_ROLES: [Role; 7] = [
@@ -134,6 +141,9 @@ pub struct CommandConfig {
     pub tiles: Option<TileLayer>,
     /// The tile provider's credit line, shown under the map.
     pub tile_attribution: String,
+    /// Login through the OpenID Connect provider; `None` (no
+    /// `COMMAND_OIDC_CLIENT_ID`) hides the page's login button.
+    pub login: Option<LoginConfig>,
 }
 
 impl CommandConfig {
@@ -156,9 +166,18 @@ impl CommandConfig {
             String::new(),
             "the tile provider's credit line, shown under the map",
         )?;
+        let login = LoginConfig::from_env(env)?;
+        if login.is_some() && jwks.is_none() {
+            return Err(ConfigError::Missing {
+                name: "AUTH_JWKS_FILE",
+                expected: "the platform's key set: the command centre's login \
+                           (COMMAND_OIDC_CLIENT_ID) checks tokens with it",
+            });
+        }
         Ok(Self {
             tiles,
             tile_attribution,
+            login,
             auth: jwks
                 .map(|_| AuthConfig::from_env(env, "gateway"))
                 .transpose()?,
@@ -334,6 +353,8 @@ fn organisation_of(assignee: &str) -> Option<&str> {
 /// The command centre's shared state.
 pub struct CommandCentre {
     verifier: Option<Verifier>,
+    /// Login through the OpenID Connect provider, if configured.
+    login: Option<Login>,
     /// The tile layer the page draws, if configured.
     tiles: Option<TileLayer>,
     tile_attribution: String,
@@ -362,6 +383,14 @@ impl CommandCentre {
                 Some(sender)
             }
         };
+        let login = match config.login {
+            Some(login) => Some(
+                Login::connect(login)
+                    .await
+                    .map_err(|error| format!("the identity provider's login: {error}"))?,
+            ),
+            None => None,
+        };
         let policy = match &config.tiles {
             Some(tiles) => HeaderValue::from_str(&tiles.policy())
                 .map_err(|_| "COMMAND_TILE_URL cannot go into a header".to_owned())?,
@@ -369,6 +398,7 @@ impl CommandCentre {
         };
         Ok(Self {
             verifier,
+            login,
             live,
             tiles: config.tiles,
             tile_attribution: config.tile_attribution,

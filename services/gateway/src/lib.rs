@@ -154,6 +154,10 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/command/app.css", get(command::styles))
         .route("/command/session", get(command::session))
         .route("/command/events", get(command::events))
+        .route("/command/oidc", get(command::login::options))
+        .route("/command/oidc/start", get(command::login::start))
+        .route("/command/oidc/callback", get(command::login::callback))
+        .route("/command/oidc/session", post(command::login::session))
         .merge(open311)
         .merge(api)
         .with_state(gateway.clone());

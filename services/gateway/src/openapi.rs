@@ -36,7 +36,7 @@ const fn route(
 }
 
 /// Every route the gateway serves.
-pub const ROUTES: [Route; 14] = [
+pub const ROUTES: [Route; 18] = [
     route(
         "get",
         "/healthz",
@@ -119,6 +119,34 @@ pub const ROUTES: [Route; 14] = [
         "get",
         "/command/events",
         "Server-sent events: case events in the bearer's jurisdiction (staff only)",
+        None,
+        false,
+    ),
+    route(
+        "get",
+        "/command/oidc",
+        "Whether the command centre offers login through the identity provider",
+        None,
+        false,
+    ),
+    route(
+        "get",
+        "/command/oidc/start",
+        "Starts a login through the identity provider (authorization code with PKCE): 303 to it",
+        None,
+        false,
+    ),
+    route(
+        "get",
+        "/command/oidc/callback",
+        "Where the identity provider sends the browser back: 303 to the command centre",
+        None,
+        false,
+    ),
+    route(
+        "post",
+        "/command/oidc/session",
+        "The token of the login just completed, collected once by the page",
         None,
         false,
     ),

@@ -77,6 +77,29 @@ pub fn feature_count(geojson: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// The `code` property of every feature, as text.
+pub fn codes(geojson: &str) -> Vec<String> {
+    let Ok(document) = serde_json::from_str::<Value>(geojson) else {
+        return Vec::new();
+    };
+    document
+        .get("features")
+        .and_then(Value::as_array)
+        .map(|features| {
+            features
+                .iter()
+                .filter_map(|feature| {
+                    feature
+                        .get("properties")
+                        .and_then(|properties| properties.get("code"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn refused(file: &Path, crs: &str) -> anyhow::Error {
     match labels::current() {
         Language::ZhCn => anyhow::anyhow!(
@@ -560,6 +583,81 @@ mod tests {
             json!("430302001001001")
         );
         assert_eq!(property_value("households", json!(352.0)), json!(352));
+    }
+
+    fn write_shapefile(directory: &Path, prj: Option<&str>) -> std::path::PathBuf {
+        use shapefile::dbase::{FieldValue, Record, TableWriterBuilder};
+        let file = directory.join("blocks.shp");
+        let table = TableWriterBuilder::new()
+            .add_character_field("CODE".try_into().expect("name"), 15)
+            .add_character_field("NAME".try_into().expect("name"), 50)
+            .add_numeric_field("HOUSEHOLDS".try_into().expect("name"), 10, 0);
+        let mut writer = shapefile::Writer::from_path(&file, table).expect("writer");
+        // A shapefile's outer ring runs clockwise.
+        let polygon = shapefile::Polygon::with_rings(vec![shapefile::PolygonRing::Outer(vec![
+            shapefile::Point::new(112.90, 27.85),
+            shapefile::Point::new(112.90, 27.86),
+            shapefile::Point::new(112.91, 27.86),
+            shapefile::Point::new(112.91, 27.85),
+            shapefile::Point::new(112.90, 27.85),
+        ])]);
+        let mut record = Record::default();
+        record.insert(
+            "CODE".into(),
+            FieldValue::Character(Some("430302001001001".into())),
+        );
+        record.insert(
+            "NAME".into(),
+            FieldValue::Character(Some("Heping 001".into())),
+        );
+        record.insert("HOUSEHOLDS".into(), FieldValue::Numeric(Some(352.0)));
+        writer
+            .write_shape_and_record(&polygon, &record)
+            .expect("a record");
+        drop(writer);
+        if let Some(prj) = prj {
+            std::fs::write(file.with_extension("prj"), prj).expect("prj");
+        }
+        file
+    }
+
+    #[test]
+    fn a_cgcs2000_shapefile_becomes_the_registrys_geojson() {
+        let directory = tempfile::tempdir().expect("directory");
+        let file = write_shapefile(
+            directory.path(),
+            Some(
+                r#"GEOGCS["GCS_China_Geodetic_Coordinate_System_2000",DATUM["D_China_2000",SPHEROID["CGCS2000",6378137.0,298.257222101]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]]"#,
+            ),
+        );
+        let geojson: Value =
+            serde_json::from_str(&read_layer(&file).expect("reads")).expect("json");
+        let feature = &geojson["features"][0];
+        assert_eq!(feature["properties"]["code"], json!("430302001001001"));
+        assert_eq!(feature["properties"]["households"], json!(352));
+        assert_eq!(feature["properties"]["name"], json!("Heping 001"));
+        let ring: Vec<[f64; 2]> =
+            serde_json::from_value(feature["geometry"]["coordinates"][0][0].clone()).expect("ring");
+        assert!(signed_area(&ring) > 0.0, "the shell is counter-clockwise");
+        assert_eq!(
+            geojson["crs"]["properties"]["name"],
+            json!("urn:ogc:def:crs:EPSG::4490")
+        );
+    }
+
+    #[test]
+    fn a_projected_shapefile_or_one_without_prj_is_refused() {
+        let directory = tempfile::tempdir().expect("directory");
+        let file = write_shapefile(
+            directory.path(),
+            Some(
+                r#"PROJCS["CGCS2000_3_Degree_GK_CM_114E",GEOGCS["GCS_China_Geodetic_Coordinate_System_2000"]]"#,
+            ),
+        );
+        let error = read_layer(&file).expect_err("refused").to_string();
+        assert!(error.contains("CGCS2000_3_Degree_GK_CM_114E"), "{error}");
+        std::fs::remove_file(file.with_extension("prj")).expect("remove");
+        assert!(read_layer(&file).is_err());
     }
 
     #[test]

@@ -41,6 +41,10 @@ enum ImportCommand {
         /// Only validate: leave the draft for later.
         #[arg(long, conflicts_with = "yes")]
         no_activate: bool,
+        /// The blocks' 1+N+1 teams as a teams table (CSV/XLSX, as for
+        /// `import teams`), checked first and imported with the blocks.
+        #[arg(long)]
+        teams: Option<PathBuf>,
     },
     /// Subdistricts: a table (CSV/XLSX: code, name, English name, the
     /// district's name) or their land (GeoJSON, Shapefile, GeoPackage).
@@ -120,7 +124,19 @@ pub async fn run(
             description,
             yes,
             no_activate,
-        } => import_blocks(&session, file, description, *yes, *no_activate, output).await,
+            teams,
+        } => {
+            import_blocks(
+                &session,
+                file,
+                teams.as_deref(),
+                description,
+                *yes,
+                *no_activate,
+                output,
+            )
+            .await
+        }
         ImportCommand::Subdistricts { file, options } => {
             if boundaries::is_boundary_file(file) {
                 import_subdistrict_boundaries(&session, file, options.dry_run, output).await
@@ -206,12 +222,20 @@ fn spinner(message: String) -> indicatif::ProgressBar {
 async fn import_blocks(
     session: &Session,
     file: &Path,
+    teams_file: Option<&Path>,
     description: &str,
     yes: bool,
     no_activate: bool,
     output: Output,
 ) -> anyhow::Result<()> {
     let geojson = boundaries::read_layer(file)?;
+    let teams = match teams_file {
+        Some(teams_file) => {
+            onboard::teams_for_blocks(session, teams_file, boundaries::codes(&geojson), output)
+                .await?
+        }
+        None => Vec::new(),
+    };
     let mut client = session.blocks()?;
     let bar = spinner(format!(
         "uploading {} ({} KiB)",
@@ -221,7 +245,7 @@ async fn import_blocks(
     let generation = client
         .import_blocks(blocks::ImportBlocksRequest {
             geojson,
-            teams: Vec::new(),
+            teams,
             description: description.to_owned(),
             request_id: String::new(),
             subdistricts: Vec::new(),

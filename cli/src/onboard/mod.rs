@@ -233,6 +233,50 @@ pub async fn import_table(
     apply(&mut client, kind, plan, output, language).await
 }
 
+/// The teams table given with `import blocks --teams`: checked like
+/// `import teams` (a dry run that refuses with every problem), against the
+/// roster and the blocks of the boundary file itself, and answered as the
+/// import's team assignments, so the new generation is validated and
+/// activated with its teams.
+pub async fn teams_for_blocks(
+    session: &Session,
+    file: &Path,
+    block_codes: Vec<String>,
+    output: Output,
+) -> anyhow::Result<Vec<blocks::BlockTeamAssignment>> {
+    let language = labels::current();
+    let table = match Table::new(Kind::Teams, sheet::read(file)?) {
+        Ok(table) => table,
+        Err(problems) => {
+            refuse(&problems, output, language)?;
+            return Ok(Vec::new());
+        }
+    };
+    let mut client = session.blocks()?;
+    let mut registry = Registry::default();
+    registry.load_staff(&mut client).await?;
+    registry.blocks = block_codes.into_iter().map(|code| (code, None)).collect();
+    let (problems, plan) = rows::check(&table, &registry, "");
+    if !problems.is_empty() {
+        refuse(&problems, output, language)?;
+    }
+    Ok(plan
+        .operations
+        .into_iter()
+        .filter_map(|operation| match operation {
+            Operation::Team(request) => Some(blocks::BlockTeamAssignment {
+                block_code: request
+                    .block
+                    .strip_prefix("blocks/")
+                    .unwrap_or(&request.block)
+                    .to_owned(),
+                team: request.team,
+            }),
+            _ => None,
+        })
+        .collect())
+}
+
 fn say(output: Output, language: Language, zh: &str, en: &str) {
     if output == Output::Table {
         println!(

@@ -149,7 +149,10 @@ impl Registry {
         }
     }
 
-    async fn load_staff(&mut self, client: &mut BlockRegistryClient<Authed>) -> anyhow::Result<()> {
+    pub async fn load_staff(
+        &mut self,
+        client: &mut BlockRegistryClient<Authed>,
+    ) -> anyhow::Result<()> {
         let mut page_token = String::new();
         loop {
             let page = client

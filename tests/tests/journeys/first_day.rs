@@ -449,3 +449,137 @@ async fn journey_a_district_loads_its_own_files_through_the_cli_dry_run_first_an
         Some("yhl-0004".to_owned())
     );
 }
+
+/// Yuhu district's size (326 blocks; 326 governors, 326 assistants here
+/// standing for the 2,373, 326 supervisors; a roster of 3,025): how long the
+/// imports take through the CLI. Measures and prints; run it with
+/// `cargo nextest run -p flatgov-journeys --test journeys yuhu_scale --run-ignored only --no-capture`.
+#[tokio::test]
+#[ignore = "a measurement: run on demand"]
+async fn journey_first_day_imports_at_yuhu_scale_measured() {
+    const BLOCKS: usize = 326;
+    const ROSTER: usize = 3_025;
+    let platform = Platform::start().await;
+    let directory = tempfile::tempdir().expect("a working directory");
+    let here = directory.path();
+    let (west, south, north) = (112.90, 27.85, 27.86);
+    let width = 0.0002;
+    let east = west + width * BLOCKS as f64;
+    write(
+        here,
+        "subdistricts.csv",
+        "街道编码,街道名称,所属区名称\n430302001,雨湖路街道,雨湖区\n",
+    );
+    ok(
+        &platform,
+        here,
+        &["import", "subdistricts", "subdistricts.csv", "--yes"],
+    );
+    write_geopackage(
+        &here.join("land.gpkg"),
+        &rectangle(west, south, east, north),
+    );
+    ok(&platform, here, &["import", "subdistricts", "land.gpkg"]);
+    write(
+        here,
+        "communities.csv",
+        "社区编码,社区名称\n430302001001,和平社区\n",
+    );
+    ok(
+        &platform,
+        here,
+        &["import", "communities", "communities.csv", "--yes"],
+    );
+
+    let people: Vec<(String, String, f64, &str)> = (0..ROSTER)
+        .map(|index| {
+            (
+                format!("yhl-{index:05}"),
+                format!("人员{index}"),
+                13_800_000_000.0 + index as f64,
+                "430302001001",
+            )
+        })
+        .collect();
+    let borrowed: Vec<(&str, &str, f64, &str)> = people
+        .iter()
+        .map(|(id, name, phone, division)| (id.as_str(), name.as_str(), *phone, *division))
+        .collect();
+    write_staff_xlsx(&here.join("staff.xlsx"), &borrowed);
+    let features: Vec<serde_json::Value> = (0..BLOCKS)
+        .map(|index| {
+            let left = west + width * index as f64;
+            block_feature(
+                &format!("430302001001{:03}", index + 1),
+                &format!("和平第{:03}区块", index + 1),
+                rectangle(left, south, left + width, north),
+            )
+        })
+        .collect();
+    write(
+        here,
+        "blocks.geojson",
+        &json!({"type": "FeatureCollection", "features": features}).to_string(),
+    );
+    let team_rows = |supervisor_offset: usize| {
+        let mut text = String::from("区块编码,岗位,工号,协理员类型\n");
+        for index in 0..BLOCKS {
+            let block = format!("430302001001{:03}", index + 1);
+            text.push_str(&format!("{block},治理员,yhl-{:05},\n", index * 3));
+            text.push_str(&format!(
+                "{block},协理员,yhl-{:05},居民代表\n",
+                index * 3 + 1
+            ));
+            text.push_str(&format!(
+                "{block},监督员,yhl-{:05},\n",
+                (index * 3 + 2 + supervisor_offset) % ROSTER
+            ));
+        }
+        text
+    };
+    write(here, "teams.csv", &team_rows(0));
+    write(here, "teams-moved.csv", &team_rows(BLOCKS * 3));
+
+    let mut figures = Vec::new();
+    let mut measure = |label: &str, arguments: &[&str]| {
+        let started = std::time::Instant::now();
+        let out = ok(&platform, here, arguments);
+        figures.push(format!(
+            "{label}: {:.2?} — {}",
+            started.elapsed(),
+            out.lines().last().unwrap_or_default()
+        ));
+    };
+    measure(
+        "staff, 3,025 rows XLSX, dry run",
+        &["import", "staff", "staff.xlsx", "--dry-run"],
+    );
+    measure(
+        "staff, 3,025 rows XLSX, applied",
+        &["import", "staff", "staff.xlsx", "--yes"],
+    );
+    measure(
+        "staff, re-imported unchanged",
+        &["import", "staff", "staff.xlsx", "--yes"],
+    );
+    measure(
+        "326 blocks + 978 team rows, drafted, validated, activated",
+        &[
+            "import",
+            "blocks",
+            "blocks.geojson",
+            "--teams",
+            "teams.csv",
+            "--yes",
+        ],
+    );
+    measure(
+        "teams, re-imported unchanged",
+        &["import", "teams", "teams.csv", "--yes"],
+    );
+    measure(
+        "teams, 326 supervisors changed",
+        &["import", "teams", "teams-moved.csv", "--yes"],
+    );
+    eprintln!("first day at Yuhu scale:\n  {}", figures.join("\n  "));
+}

@@ -427,6 +427,8 @@ async fn apply(
     output: Output,
     language: Language,
 ) -> anyhow::Result<()> {
+    // One call at a time: the registry serialises changes to what is in
+    // force under one lock, so calls in parallel would only queue there.
     let bar = progress(plan.operations.len());
     let operations = std::mem::take(&mut plan.operations);
     for (done, operation) in operations.into_iter().enumerate() {
@@ -465,10 +467,12 @@ async fn apply(
         if let Err(error) = result {
             bar.abandon();
             let applied = match language {
-                Language::ZhCn => format!("已完成 {done} 项调用后出错，之前的更改已保存"),
-                Language::En => {
-                    format!("failed after {done} call(s) had been applied (those changes stay)")
-                }
+                Language::ZhCn => format!(
+                    "已完成 {done} 项调用后出错，已做的更改保留；修正后重新导入同一张表即可完成其余部分"
+                ),
+                Language::En => format!(
+                    "failed after {done} call(s) had been applied (those changes stay; importing the table again completes the rest)"
+                ),
             };
             return Err(error.context(applied));
         }

@@ -7,8 +7,9 @@
 //! column, in Chinese by default and in English on request, changing
 //! nothing: wrong columns, duplicate codes, a governor who is also the
 //! supervisor, an unknown staff id, overlapping blocks, a projected CRS. A
-//! re-import reports its rows unchanged, and a point in a block finds the
-//! team the file gave it.
+//! re-import reports its rows unchanged. With the duty lists imported, the
+//! first case reported at a point in a block is dispatched to the governor
+//! the teams table gave that block.
 
 use std::path::Path;
 
@@ -423,6 +424,92 @@ async fn journey_a_district_loads_its_own_files_through_the_cli_dry_run_first_an
         &["import", "subdistricts", "subdistricts.csv", "--yes"],
     );
     assert!(again.contains("2 行不变"), "{again}");
+
+    // Duty lists and the matter catalogue (the reference files), then the
+    // first case: a street light at a point in the second block reaches the
+    // governor the teams table gave that block.
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../services/duties/data/reference");
+    let reference_file = |name: &str| reference.join(name).display().to_string();
+    ok(
+        &platform,
+        here,
+        &[
+            "import",
+            "duties",
+            &reference_file("departments.csv"),
+            "--kind",
+            "departments",
+        ],
+    );
+    for kind in [
+        "subdistrict_duty",
+        "subdistrict_cooperation",
+        "residents_self_government",
+        "residents_assisting",
+        "residents_negative",
+    ] {
+        ok(
+            &platform,
+            here,
+            &[
+                "import",
+                "duties",
+                &reference_file(&format!("{kind}.csv")),
+                "--kind",
+                kind,
+                "--publish",
+                "--effective-from",
+                "2025-01-01T00:00:00+08:00",
+            ],
+        );
+    }
+    ok(
+        &platform,
+        here,
+        &[
+            "import",
+            "duties",
+            &reference_file("matters.csv"),
+            "--kind",
+            "matters",
+        ],
+    );
+    ok(
+        &platform,
+        here,
+        &[
+            "case",
+            "report",
+            "--channel",
+            "hotline_12345",
+            "--lon",
+            "112.915",
+            "--lat",
+            "27.855",
+            "--matter",
+            "broken_street_light",
+            "--description",
+            "路灯不亮",
+            "--reporter-name",
+            "李先生",
+            "--reporter-phone",
+            "13900000000",
+        ],
+    );
+    let dispatched = flatgov_journeys::eventually(
+        "the first case dispatched to the block's governor",
+        flatgov_journeys::PATIENCE,
+        || async {
+            let listed = ok(
+                &platform,
+                here,
+                &["--output", "json", "case", "list", "--state", "dispatched"],
+            );
+            listed.contains("staff/yhl-0004").then_some(listed)
+        },
+    )
+    .await;
+    assert!(dispatched.contains("430302001001002"), "{dispatched}");
 
     // A point in the second block finds the team the file gave it.
     let located = platform

@@ -117,7 +117,8 @@ pub async fn run(
     connection: &Connection,
     output: Output,
 ) -> anyhow::Result<()> {
-    let session = Session::open(connection)?;
+    // Table imports open their session after checking the table's columns.
+    let session = || Session::open(connection);
     match &arguments.command {
         ImportCommand::Blocks {
             file,
@@ -127,7 +128,7 @@ pub async fn run(
             teams,
         } => {
             import_blocks(
-                &session,
+                &session()?,
                 file,
                 teams.as_deref(),
                 description,
@@ -139,10 +140,10 @@ pub async fn run(
         }
         ImportCommand::Subdistricts { file, options } => {
             if boundaries::is_boundary_file(file) {
-                import_subdistrict_boundaries(&session, file, options.dry_run, output).await
+                import_subdistrict_boundaries(&session()?, file, options.dry_run, output).await
             } else {
                 onboard::import_table(
-                    &session,
+                    connection,
                     onboard::Kind::Subdistricts,
                     file,
                     &options.with_generation(""),
@@ -153,7 +154,7 @@ pub async fn run(
         }
         ImportCommand::Communities { file, options } => {
             onboard::import_table(
-                &session,
+                connection,
                 onboard::Kind::Communities,
                 file,
                 &options.with_generation(""),
@@ -163,7 +164,7 @@ pub async fn run(
         }
         ImportCommand::Staff { file, options } => {
             onboard::import_table(
-                &session,
+                connection,
                 onboard::Kind::Staff,
                 file,
                 &options.with_generation(""),
@@ -177,7 +178,7 @@ pub async fn run(
             generation,
         } => {
             onboard::import_table(
-                &session,
+                connection,
                 onboard::Kind::Teams,
                 file,
                 &options.with_generation(generation),
@@ -192,7 +193,7 @@ pub async fn run(
             effective_from,
         } => {
             import_duties(
-                &session,
+                &session()?,
                 file,
                 kind,
                 *publish,

@@ -32,7 +32,7 @@ use std::path::Path;
 use flatgov_proto::blocks::v1 as blocks;
 
 use crate::Output;
-use crate::connect::{CallContext as _, Session};
+use crate::connect::{CallContext as _, Connection, Session};
 use crate::labels::{self, Language};
 use crate::sheet::{self, Sheet};
 pub use columns::Kind;
@@ -194,7 +194,7 @@ pub struct ImportOptions {
 
 /// Reads, checks and (on confirmation) applies a table.
 pub async fn import_table(
-    session: &Session,
+    connection: &Connection,
     kind: Kind,
     file: &Path,
     options: &ImportOptions,
@@ -207,6 +207,8 @@ pub async fn import_table(
         Ok(table) => table,
         Err(problems) => return refuse(&problems, output, language),
     };
+    // The table's own columns are checked before the platform is reached.
+    let session = Session::open(connection)?;
     let mut client = session.blocks()?;
     let registry = Registry::load(&mut client, kind, &table, &options.generation).await?;
     let (problems, plan) = rows::check(&table, &registry, &options.generation);

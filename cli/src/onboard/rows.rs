@@ -1,7 +1,7 @@
 //! Each row checked against its kind's rules and the registry, and the plan
 //! of calls that applies the table.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use flatgov_proto::blocks::v1 as blocks;
 use flatgov_vocabulary::{CommunityCode, DivisionCode, PhoneNumber, SubdistrictCode};
@@ -386,6 +386,9 @@ impl Checker<'_> {
         // Block code → its members: (row index, post, staff id, role).
         let mut teams: BTreeMap<String, Vec<(usize, Post, String, blocks::AssistantRole)>> =
             BTreeMap::new();
+        // Blocks with a row already reported: their team as a whole is not
+        // judged (a missing governor would only repeat the row's problem).
+        let mut incomplete: HashSet<String> = HashSet::new();
         for row in self.rows() {
             let block = self.required(row, "block_code").and_then(|code| {
                 if flatgov_vocabulary::BlockCode::parse(&code).is_err() {
@@ -473,13 +476,20 @@ impl Checker<'_> {
                 }
                 _ => Some(blocks::AssistantRole::Unspecified),
             };
-            if let (Some(block), Some(post), Some(staff), Some(role)) = (block, post, staff, role) {
-                teams
-                    .entry(block)
-                    .or_default()
-                    .push((row, post, staff, role));
+            match (block, post, staff, role) {
+                (Some(block), Some(post), Some(staff), Some(role)) => {
+                    teams
+                        .entry(block)
+                        .or_default()
+                        .push((row, post, staff, role));
+                }
+                (Some(block), _, _, _) => {
+                    incomplete.insert(block);
+                }
+                _ => {}
             }
         }
+        teams.retain(|block, _| !incomplete.contains(block));
         for (block, members) in teams {
             self.team(registry, generation, block, &members);
         }
@@ -691,6 +701,39 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn an_unknown_member_is_one_problem_not_also_a_missing_post() {
+        let table = table(
+            Kind::Teams,
+            "区块编码,岗位,工号\n430302001001001,治理员,nobody\n430302001001001,监督员,s1\n",
+        );
+        let (problems, plan) = check(&table, &registry_with_team_members(), "");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(matches!(
+            problems[0].issue,
+            Issue::Unknown {
+                what: Reference::Staff,
+                ..
+            }
+        ));
+        assert!(plan.operations.is_empty());
+    }
+
+    #[test]
+    fn a_block_without_a_supervisor_is_reported() {
+        let table = table(
+            Kind::Teams,
+            "区块编码,岗位,工号\n430302001001001,治理员,g1\n",
+        );
+        let (problems, _) = check(&table, &registry_with_team_members(), "");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0]
+                .message(crate::labels::Language::ZhCn)
+                .contains("有 0 名监督员，应为 1 名")
+        );
     }
 
     #[test]

@@ -331,6 +331,7 @@ async fn journey_a_district_loads_its_own_files_through_the_cli_dry_run_first_an
         "{bad}"
     );
     assert!(bad.contains("工号 yhl-9999 不在人员名册中"), "{bad}");
+    assert!(bad.contains("试运行发现 2 个问题"), "{bad}");
     assert!(bad.contains("未做任何更改"), "{bad}");
 
     // Overlapping polygons are refused by the registry's validation.

@@ -1,5 +1,10 @@
-//! `flatgov import blocks|duties`: load an operator's files through the
-//! public APIs, with a readable report of what was rejected and why.
+//! `flatgov import blocks|subdistricts|communities|staff|teams|duties`: load
+//! an operator's files through the public APIs, with a readable report of
+//! what was rejected and why.
+//!
+//! Boundaries (blocks, subdistricts' land) come as GeoJSON, Shapefile or
+//! GeoPackage ([`crate::boundaries`]); the district's tables as CSV or XLSX
+//! ([`crate::onboard`]).
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -10,7 +15,9 @@ use flatgov_proto::blocks::v1 as blocks;
 use flatgov_proto::duties::v1 as duties;
 
 use crate::Output;
+use crate::boundaries;
 use crate::connect::{CallContext as _, Connection, Session};
+use crate::onboard;
 use crate::render::{print_message, print_rows};
 
 #[derive(Debug, clap::Args)]
@@ -21,8 +28,9 @@ pub struct ImportArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum ImportCommand {
-    /// Draft a boundary generation from a GeoJSON FeatureCollection of
-    /// blocks, show its gap/overlap report, and activate it on confirmation.
+    /// Draft a boundary generation from a file of blocks (GeoJSON,
+    /// Shapefile or GeoPackage; WGS84 or CGCS2000), show its gap/overlap
+    /// report, and activate it on confirmation.
     Blocks {
         file: PathBuf,
         #[arg(long, default_value = "")]
@@ -33,6 +41,39 @@ enum ImportCommand {
         /// Only validate: leave the draft for later.
         #[arg(long, conflicts_with = "yes")]
         no_activate: bool,
+        /// The blocks' 1+N+1 teams as a teams table (CSV/XLSX, as for
+        /// `import teams`), checked first and imported with the blocks.
+        #[arg(long)]
+        teams: Option<PathBuf>,
+    },
+    /// Subdistricts: a table (CSV/XLSX: code, name, English name, the
+    /// district's name) or their land (GeoJSON, Shapefile, GeoPackage).
+    Subdistricts {
+        file: PathBuf,
+        #[command(flatten)]
+        options: TableOptions,
+    },
+    /// Communities from a table (CSV/XLSX).
+    Communities {
+        file: PathBuf,
+        #[command(flatten)]
+        options: TableOptions,
+    },
+    /// The staff roster from a table (CSV/XLSX).
+    Staff {
+        file: PathBuf,
+        #[command(flatten)]
+        options: TableOptions,
+    },
+    /// 1+N+1 teams from a table (CSV/XLSX), one row per member of a block's team.
+    Teams {
+        file: PathBuf,
+        #[command(flatten)]
+        options: TableOptions,
+        /// `generations/{id}` of a draft whose blocks are staffed; the active
+        /// generation when omitted.
+        #[arg(long, default_value = "")]
+        generation: String,
     },
     /// Import a duty list, the departments or the matter catalogue (CSV or JSON, by extension).
     Duties {
@@ -50,19 +91,101 @@ enum ImportCommand {
     },
 }
 
+/// What every table import takes: a dry run always comes first.
+#[derive(Debug, Clone, clap::Args)]
+struct TableOptions {
+    /// Only the dry run: report problems and what would change, change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Apply after a clean dry run without asking.
+    #[arg(long, conflicts_with = "dry_run")]
+    yes: bool,
+}
+
+impl TableOptions {
+    fn with_generation(&self, generation: &str) -> onboard::ImportOptions {
+        onboard::ImportOptions {
+            dry_run: self.dry_run,
+            yes: self.yes,
+            generation: generation.to_owned(),
+        }
+    }
+}
+
 pub async fn run(
     arguments: &ImportArgs,
     connection: &Connection,
     output: Output,
 ) -> anyhow::Result<()> {
-    let session = Session::open(connection)?;
+    // Table imports open their session after checking the table's columns.
+    let session = || Session::open(connection);
     match &arguments.command {
         ImportCommand::Blocks {
             file,
             description,
             yes,
             no_activate,
-        } => import_blocks(&session, file, description, *yes, *no_activate, output).await,
+            teams,
+        } => {
+            import_blocks(
+                &session()?,
+                file,
+                teams.as_deref(),
+                description,
+                *yes,
+                *no_activate,
+                output,
+            )
+            .await
+        }
+        ImportCommand::Subdistricts { file, options } => {
+            if boundaries::is_boundary_file(file) {
+                import_subdistrict_boundaries(&session()?, file, options.dry_run, output).await
+            } else {
+                onboard::import_table(
+                    connection,
+                    onboard::Kind::Subdistricts,
+                    file,
+                    &options.with_generation(""),
+                    output,
+                )
+                .await
+            }
+        }
+        ImportCommand::Communities { file, options } => {
+            onboard::import_table(
+                connection,
+                onboard::Kind::Communities,
+                file,
+                &options.with_generation(""),
+                output,
+            )
+            .await
+        }
+        ImportCommand::Staff { file, options } => {
+            onboard::import_table(
+                connection,
+                onboard::Kind::Staff,
+                file,
+                &options.with_generation(""),
+                output,
+            )
+            .await
+        }
+        ImportCommand::Teams {
+            file,
+            options,
+            generation,
+        } => {
+            onboard::import_table(
+                connection,
+                onboard::Kind::Teams,
+                file,
+                &options.with_generation(generation),
+                output,
+            )
+            .await
+        }
         ImportCommand::Duties {
             file,
             kind,
@@ -70,7 +193,7 @@ pub async fn run(
             effective_from,
         } => {
             import_duties(
-                &session,
+                &session()?,
                 file,
                 kind,
                 *publish,
@@ -100,12 +223,20 @@ fn spinner(message: String) -> indicatif::ProgressBar {
 async fn import_blocks(
     session: &Session,
     file: &Path,
+    teams_file: Option<&Path>,
     description: &str,
     yes: bool,
     no_activate: bool,
     output: Output,
 ) -> anyhow::Result<()> {
-    let geojson = read(file)?;
+    let geojson = boundaries::read_layer(file)?;
+    let teams = match teams_file {
+        Some(teams_file) => {
+            onboard::teams_for_blocks(session, teams_file, boundaries::codes(&geojson), output)
+                .await?
+        }
+        None => Vec::new(),
+    };
     let mut client = session.blocks()?;
     let bar = spinner(format!(
         "uploading {} ({} KiB)",
@@ -115,7 +246,7 @@ async fn import_blocks(
     let generation = client
         .import_blocks(blocks::ImportBlocksRequest {
             geojson,
-            teams: Vec::new(),
+            teams,
             description: description.to_owned(),
             request_id: String::new(),
             subdistricts: Vec::new(),
@@ -229,11 +360,71 @@ fn confirm(question: &str) -> anyhow::Result<bool> {
             "{question} — no terminal to ask on; pass --yes to activate or --no-activate to keep the draft"
         );
     }
+    ask(question)
+}
+
+/// Asks a yes/no question on the terminal (no means no).
+pub fn ask(question: &str) -> anyhow::Result<bool> {
     eprint!("{question} [y/N] ");
     std::io::stderr().flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+/// Subdistricts' land from a boundary file: all or nothing in the registry,
+/// which reports each bad feature; `--dry-run` only reads and checks the
+/// file here (format, CRS).
+async fn import_subdistrict_boundaries(
+    session: &Session,
+    file: &Path,
+    dry_run: bool,
+    output: Output,
+) -> anyhow::Result<()> {
+    let geojson = boundaries::read_layer(file)?;
+    let features = boundaries::feature_count(&geojson);
+    if dry_run {
+        match crate::labels::current() {
+            crate::labels::Language::ZhCn => println!(
+                "试运行：{} 含 {features} 个街道边界，格式与坐标系可用；导入时由区块登记服务逐一检查",
+                file.display()
+            ),
+            crate::labels::Language::En => println!(
+                "dry run: {} holds {features} subdistrict boundaries in an accepted format and CRS; the registry checks each on import",
+                file.display()
+            ),
+        }
+        return Ok(());
+    }
+    let mut client = session.blocks()?;
+    let bar = spinner(format!(
+        "uploading {} ({features} boundaries)",
+        file.display()
+    ));
+    let result = client
+        .import_subdistricts(blocks::ImportSubdistrictsRequest { geojson })
+        .await
+        .doing("importing the subdistricts' boundaries");
+    bar.finish_and_clear();
+    let result = result?;
+    match output {
+        Output::Json => print_message(
+            &result,
+            "flatgov.blocks.v1.ImportSubdistrictsResponse",
+            output,
+        ),
+        Output::Table => match crate::labels::current() {
+            crate::labels::Language::ZhCn => println!(
+                "已导入街道边界：新建 {}、更新 {}、不变 {}。",
+                result.created, result.updated, result.unchanged
+            ),
+            crate::labels::Language::En => println!(
+                "imported subdistrict boundaries: {} created, {} updated, {} unchanged.",
+                result.created, result.updated, result.unchanged
+            ),
+        },
+    }
+    Ok(())
 }
 
 async fn import_duties(

@@ -7,6 +7,7 @@ use clap::Parser as _;
 mod asyncapi;
 mod audit;
 mod auth;
+mod boundaries;
 mod cases;
 mod certs;
 mod connect;
@@ -18,9 +19,12 @@ mod indicators;
 mod labels;
 mod nats;
 mod notices;
+mod onboard;
 mod open311;
 mod privacy;
 mod render;
+mod sheet;
+mod template;
 
 /// Operate and integrate with a flatgov platform.
 ///
@@ -61,8 +65,11 @@ enum Command {
     Events(events::EventsArgs),
     /// The synthetic demo district.
     Demo(demo::DemoArgs),
-    /// Import boundaries or duty lists from files.
+    /// Import boundaries, the district's tables (subdistricts, communities,
+    /// staff, teams) or duty lists from files.
     Import(import::ImportArgs),
+    /// Write a ready-made XLSX (or CSV) template for a table import.
+    Template(template::TemplateArgs),
     /// Report, follow and move cases through the closed loop.
     Case(cases::CaseArgs),
     /// Blow the whistle and follow joint enforcement operations.
@@ -112,6 +119,7 @@ fn main() -> ExitCode {
         Command::Import(arguments) => {
             block_on(import::run(&arguments, &cli.connection, cli.output))
         }
+        Command::Template(arguments) => template::run(&arguments),
         Command::Case(arguments) => with_session(&cli.connection, |session| async move {
             cases::run(&arguments, &session, cli.output).await
         }),

@@ -220,6 +220,33 @@ impl Platform {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// Runs the `flatgov` CLI against the platform with `token`, its
+    /// labels in `language` (`zh-CN` or `en`, whatever the machine's
+    /// locale), in `directory`, with no terminal; answers the whole output,
+    /// success or not, for journeys that check what a refusal says.
+    pub fn cli_in(
+        &self,
+        language: &str,
+        token: &str,
+        directory: &Path,
+        arguments: &[&str],
+    ) -> std::process::Output {
+        Command::new(self.binaries.join("flatgov"))
+            .args(arguments)
+            .current_dir(directory)
+            .envs(
+                SERVICES
+                    .iter()
+                    .map(|service| (format!("{}_URL", service.to_uppercase()), self.url(service))),
+            )
+            .env("FLATGOV_TOKEN", token)
+            .env("FLATGOV_OUTPUT", "table")
+            .env("FLATGOV_LANG", language)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running flatgov")
+    }
+
     /// The last lines a service logged, for failure messages.
     pub fn log_tail(&self, service: &str, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.process(service).log_file).unwrap_or_default();

@@ -33,6 +33,8 @@ mod disputes;
 mod errands;
 #[path = "journeys/feedback.rs"]
 mod feedback;
+#[path = "journeys/first_day.rs"]
+mod first_day;
 #[path = "journeys/follow_through.rs"]
 mod follow_through;
 #[path = "journeys/on_duty.rs"]

@@ -84,7 +84,8 @@ pub struct ImportProblem {
     /// JSON path of the offending member, e.g. `features[3].properties.households`.
     pub field: String,
     /// A stable snake_case identifier for machines: `invalid_json`, `wrong_shape`,
-    /// `missing_field`, `malformed_field`, `duplicate_code`, or a geometry error code
+    /// `missing_field`, `malformed_field`, `duplicate_code`, `unsupported_crs` (the
+    /// file declares a `crs` other than WGS84 or CGCS2000), or a geometry error code
     /// such as `unclosed_ring` (see [`super::geometry::GeometryErrorKind::code`]).
     pub reason: &'static str,
     /// What is wrong, for people.
@@ -341,6 +342,7 @@ fn feature_array(document: &Value) -> Result<&Vec<Value>, ImportErrors> {
             ));
         }
     }
+    check_crs(object.get("crs"))?;
     match object.get("features") {
         Some(Value::Array(features)) => Ok(features),
         Some(other) => Err(document_problem(
@@ -354,6 +356,72 @@ fn feature_array(document: &Value) -> Result<&Vec<Value>, ImportErrors> {
             "features",
             "missing; expected an array of features".to_owned(),
         )),
+    }
+}
+
+/// The coordinate reference systems a file may declare: WGS84 (EPSG:4326,
+/// OGC CRS84) and CGCS2000 (EPSG:4490), which agree to within centimetres —
+/// far below a block's width — so both are read as they are.
+const ACCEPTED_CRS: [&str; 2] = ["4326", "4490"];
+
+/// Refuses a file whose (GeoJSON 2008) `crs` member names any other system:
+/// projected coordinates (a Gauss–Krüger zone, Web Mercator) or Xi'an 1980
+/// read as degrees would land the blocks somewhere else entirely. RFC 7946
+/// dropped `crs`, so its absence means WGS84.
+fn check_crs(crs: Option<&Value>) -> Result<(), ImportErrors> {
+    let Some(crs) = crs else {
+        return Ok(());
+    };
+    if crs.is_null() {
+        return Ok(());
+    }
+    let named = crs
+        .get("properties")
+        .and_then(|properties| properties.get("name"))
+        .and_then(Value::as_str);
+    let Some(named) = named else {
+        return Err(crs_problem(format!(
+            "a coordinate reference system other than a name ({crs}) cannot be checked; \
+             accepted: WGS84 (EPSG:4326, CRS84) or CGCS2000 (EPSG:4490)"
+        )));
+    };
+    if crs_is_accepted(named) {
+        return Ok(());
+    }
+    Err(crs_problem(format!(
+        "the file's coordinate reference system is {named}; accepted: WGS84 (EPSG:4326, \
+         CRS84) or CGCS2000 (EPSG:4490) in longitude/latitude degrees — reproject the file \
+         (e.g. ogr2ogr -t_srs EPSG:4490) and import it again"
+    )))
+}
+
+/// `EPSG:4490`, `urn:ogc:def:crs:EPSG::4326`, `urn:ogc:def:crs:OGC:1.3:CRS84`,
+/// `http://www.opengis.net/def/crs/EPSG/0/4490` and the like.
+fn crs_is_accepted(name: &str) -> bool {
+    let name = name.trim();
+    if name.to_ascii_uppercase().ends_with("CRS84") {
+        return true;
+    }
+    let upper = name.to_ascii_uppercase();
+    if !upper.contains("EPSG") {
+        return false;
+    }
+    let code = name
+        .rsplit(|character: char| !character.is_ascii_digit())
+        .next()
+        .unwrap_or_default();
+    ACCEPTED_CRS.contains(&code)
+}
+
+fn crs_problem(message: String) -> ImportErrors {
+    ImportErrors {
+        problems: vec![ImportProblem {
+            feature_index: None,
+            code: None,
+            field: "crs".to_owned(),
+            reason: "unsupported_crs",
+            message,
+        }],
     }
 }
 

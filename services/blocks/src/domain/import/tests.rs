@@ -415,3 +415,49 @@ fn subdistrict_problems_are_collected_too() {
     );
     assert!(parse_subdistrict_collection_str("[]").is_err());
 }
+
+fn with_crs(name: &str) -> Value {
+    let mut document = collection(vec![
+        json!({"type": "Feature", "properties": {"code": "430302002", "name": "y"}, "geometry": square(112.9, 27.8)}),
+    ]);
+    document["crs"] = json!({"type": "name", "properties": {"name": name}});
+    document
+}
+
+#[test]
+fn wgs84_and_cgcs2000_files_are_accepted_whichever_way_they_name_their_crs() {
+    for name in [
+        "urn:ogc:def:crs:OGC:1.3:CRS84",
+        "urn:ogc:def:crs:EPSG::4326",
+        "EPSG:4326",
+        "EPSG:4490",
+        "urn:ogc:def:crs:EPSG::4490",
+        "http://www.opengis.net/def/crs/EPSG/0/4490",
+    ] {
+        assert!(
+            parse_subdistrict_collection(&with_crs(name)).is_ok(),
+            "{name} should be accepted"
+        );
+    }
+}
+
+#[test]
+fn a_file_in_another_crs_is_refused_with_the_crs_it_declares() {
+    for name in [
+        "urn:ogc:def:crs:EPSG::4549",
+        "EPSG:3857",
+        "urn:ogc:def:crs:EPSG::4610",
+    ] {
+        let problems = parse_block_collection(&with_crs(name))
+            .expect_err("refused")
+            .problems;
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].reason, "unsupported_crs");
+        assert_eq!(problems[0].field, "crs");
+        assert!(
+            problems[0].message.contains(name),
+            "{}",
+            problems[0].message
+        );
+    }
+}

@@ -398,7 +398,7 @@ impl Relay {
                 "update flatgov_outbox
                     set attempts = attempts + $3::int,
                         last_error = $2,
-                        parked_at = case when attempts + $3::int >= $4 then now() end
+                        parked_at = case when $3::int = 1 and attempts + 1 >= $4 then now() end
                   where id = $1
                   returning parked_at is not null",
             )

@@ -17,6 +17,7 @@ use flatgov_proto::enforcement::v1::joint_enforcement_client::JointEnforcementCl
 use flatgov_proto::errands::v1::errands_client::ErrandsClient;
 use flatgov_proto::federation::v1::federation_client::FederationClient;
 use flatgov_proto::mediation::v1::mediation_client::MediationClient;
+use flatgov_proto::messaging::v1::event_delivery_client::EventDeliveryClient;
 use flatgov_proto::notices::v1::notices_client::NoticesClient;
 
 /// Where the services are and who the caller is.
@@ -245,6 +246,31 @@ impl Session {
 
     /// The audit trail of one service, on that service's own port.
     pub fn audit(&self, service: &str) -> anyhow::Result<AuditTrailClient<Authed>> {
+        Ok(AuditTrailClient::with_interceptor(
+            self.channel(self.service_url(service)?)?,
+            self.bearer.clone(),
+        ))
+    }
+
+    /// The undelivered events of one service (dead letters, parked outbox
+    /// rows), on that service's own port or at `url` when given (a replica
+    /// reached through a port-forward, a service not in this list).
+    pub fn event_delivery(
+        &self,
+        service: &str,
+        url: Option<&str>,
+    ) -> anyhow::Result<EventDeliveryClient<Authed>> {
+        let url = match url {
+            Some(url) => url,
+            None => self.service_url(service)?,
+        };
+        Ok(EventDeliveryClient::with_interceptor(
+            self.channel(url)?,
+            self.bearer.clone(),
+        ))
+    }
+
+    fn service_url(&self, service: &str) -> anyhow::Result<&str> {
         let url = match service {
             "blocks" => &self.connection.blocks_url,
             "duties" => &self.connection.duties_url,
@@ -258,10 +284,7 @@ impl Session {
                 "unknown service {other:?}; use blocks, duties, cases, enforcement, federation, notices, mediation or errands"
             ),
         };
-        Ok(AuditTrailClient::with_interceptor(
-            self.channel(url)?,
-            self.bearer.clone(),
-        ))
+        Ok(url)
     }
 
     pub fn federation(&self) -> anyhow::Result<FederationClient<Authed>> {

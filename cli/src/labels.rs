@@ -244,6 +244,22 @@ const KEYS: &[(&str, &str, &str)] = &[
     ("brokenReason", "故障原因", "broken because"),
     ("kid", "密钥号", "kid"),
     ("signs", "签发", "signs"),
+    ("consumer", "消费者", "consumer"),
+    ("natsSubject", "消息主题", "NATS subject"),
+    ("eventType", "事件类型", "event type"),
+    ("eventId", "事件编号", "event id"),
+    ("resource", "资源", "resource"),
+    ("attempts", "尝试次数", "attempts"),
+    ("deadLetteredTime", "转入死信时间", "dead-lettered"),
+    ("eventTime", "事件时间", "event time"),
+    ("parkedTime", "搁置时间", "parked"),
+    ("occurredTime", "发生时间", "occurred"),
+    ("heldEvents", "其后等待事件", "held behind"),
+    ("lastError", "最近错误", "last error"),
+    ("result", "结果", "result"),
+    ("error", "错误", "error"),
+    ("headers", "消息头", "headers"),
+    ("data", "事件内容", "event"),
 ];
 
 /// Labels of the enum values people read most: (value, zh-CN, English).
@@ -322,6 +338,17 @@ const ENUM_VALUES: &[(&str, &str, &str)] = &[
     ),
     ("COORDINATE_SYSTEM_GCJ02", "GCJ-02", "GCJ-02"),
     ("COORDINATE_SYSTEM_BD09", "BD-09", "BD-09"),
+    ("REDRIVE_RESULT_APPLIED", "已重新处理", "applied"),
+    (
+        "REDRIVE_RESULT_ALREADY_APPLIED",
+        "此前已处理",
+        "already applied",
+    ),
+    (
+        "REDRIVE_RESULT_FAILED",
+        "再次失败（保留）",
+        "failed again (kept)",
+    ),
 ];
 
 #[cfg(test)]

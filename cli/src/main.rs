@@ -11,6 +11,7 @@ mod boundaries;
 mod cases;
 mod certs;
 mod connect;
+mod delivery;
 mod demo;
 mod enforcement;
 mod events;
@@ -90,6 +91,10 @@ enum Command {
     Open311(open311::Open311Args),
     /// Personal data: everything held about one person (access requests).
     Privacy(privacy::PrivacyArgs),
+    /// Events a service's consumers gave up on: list, show, redrive.
+    Deadletters(delivery::DeadLettersArgs),
+    /// Outbox rows parked after repeated publish failures: show, retry.
+    Outbox(delivery::OutboxArgs),
 }
 
 fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(future: F) -> anyhow::Result<()> {
@@ -141,6 +146,12 @@ fn main() -> ExitCode {
         Command::Open311(arguments) => block_on(open311::run(&arguments, cli.output)),
         Command::Privacy(arguments) => with_session(&cli.connection, |session| async move {
             privacy::run(&arguments, &session, cli.output).await
+        }),
+        Command::Deadletters(arguments) => with_session(&cli.connection, |session| async move {
+            delivery::dead_letters(&arguments, &session, cli.output).await
+        }),
+        Command::Outbox(arguments) => with_session(&cli.connection, |session| async move {
+            delivery::outbox(&arguments, &session, cli.output).await
         }),
     };
     match result {

@@ -74,6 +74,8 @@ MAY_BE_LEFT_TO_DEFAULT: dict[str, str] = {
     "GRPC_TLS_CLIENT_KEY_FILE": "the key of the service's own server certificate",
     "NATS_TLS_CLIENT_CERT_FILE": "the NATS servers ask for no client certificate: each service's nkey authenticates it",
     "NATS_TLS_CLIENT_KEY_FILE": "the NATS servers ask for no client certificate: each service's nkey authenticates it",
+    "OUTBOX_MAX_PUBLISH_ATTEMPTS": "10: failed publishes of a row's own (never an outage's) before it is parked; "
+    "alert on flatgov_outbox_parked > 0 either way",
     # blocks (services/blocks/src/config.rs, docs/blocks.md).
     "BLOCKS_AREA_TOLERANCE_M2": "1 m²: slivers of gap or overlap at or below it are survey rounding, not findings",
     "BLOCKS_HOUSEHOLDS_TARGET": "350 households, the model's block size (local policy: set explicitly)",
@@ -1982,10 +1984,11 @@ def check_kubernetes_overlay(
         # The kubelet's native gRPC probe speaks no TLS: the probes run the
         # binary's health check, which dials https://localhost:<port>.
         probes = {kind: container.get(kind) or {} for kind in ("startupProbe", "readinessProbe", "livenessProbe")}
-        # Liveness asks only whether the process answers (`--live`): a
-        # dependency being away must never restart the pod.
+        # Startup and liveness ask only whether the process answers (`--live`):
+        # a dependency being away must never restart the pod (start-up waits
+        # for PostgreSQL answering NOT_SERVING; readiness keeps it out).
         expected_probes = {
-            "startupProbe": [service.binary, "health-check"],
+            "startupProbe": [service.binary, "health-check", "--live"],
             "readinessProbe": [service.binary, "health-check"],
             "livenessProbe": [service.binary, "health-check", "--live"],
         }
@@ -1994,10 +1997,10 @@ def check_kubernetes_overlay(
         ]
         report.check(
             not bad_probes,
-            f"{where}: {service.name} startup and readiness run `{service.binary} health-check`, liveness "
+            f"{where}: {service.name} readiness runs `{service.binary} health-check`, startup and liveness "
             f"`{service.binary} health-check --live` (over TLS)",
             f"{where}: {service.name} {', '.join(bad_probes)} not an exec probe running `{service.binary} health-check` "
-            "(`--live` for liveness; a native gRPC probe cannot speak TLS)",
+            "(`--live` for startup and liveness; a native gRPC probe cannot speak TLS)",
         )
         annotations = deployment["spec"]["template"]["metadata"].get("annotations") or {}
         report.check(

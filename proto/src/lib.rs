@@ -24,6 +24,11 @@ pub mod flatgov {
             tonic::include_proto!("flatgov.audit.v1");
         }
     }
+    pub mod messaging {
+        pub mod v1 {
+            tonic::include_proto!("flatgov.messaging.v1");
+        }
+    }
     pub mod blocks {
         pub mod v1 {
             tonic::include_proto!("flatgov.blocks.v1");
@@ -67,7 +72,8 @@ pub mod flatgov {
 }
 
 pub use flatgov::{
-    audit, blocks, cases, duties, enforcement, errands, federation, mediation, notices, testing,
+    audit, blocks, cases, duties, enforcement, errands, federation, mediation, messaging, notices,
+    testing,
 };
 
 /// Every flatgov descriptor (and the well-known types they import), for

@@ -34,7 +34,7 @@ use flatgov_auth::policy::{PUBLIC, rpc};
 
 /// The chassis' own RPCs: health and reflection are public (load
 /// balancers and `grpcurl` need them before they hold credentials); the
-/// audit trail is for district administrators.
+/// audit trail and the undelivered events are for district administrators.
 pub static HEALTH_POLICY: Policy = Policy {
     service: "grpc.health.v1.Health",
     rules: &[
@@ -67,12 +67,47 @@ pub static AUDIT_POLICY: Policy = Policy {
     ],
 };
 
+/// Undelivered events (dead letters, parked outbox rows): district
+/// administrators, the platform's operators, only. Redrives and retries
+/// change what a service has applied or published, so they are audited
+/// as writes, with the dead letters or parked events they touched.
+pub static EVENT_DELIVERY_POLICY: Policy = Policy {
+    service: "flatgov.messaging.v1.EventDelivery",
+    rules: &[
+        rpc("ListDeadLetters").grants(&[policy::allow(
+            &[Role::DistrictAdmin],
+            policy::Scope::Everything,
+        )]),
+        rpc("GetDeadLetter").grants(&[policy::allow(
+            &[Role::DistrictAdmin],
+            policy::Scope::Everything,
+        )]),
+        rpc("RedriveDeadLetters")
+            .grants(&[policy::allow(
+                &[Role::DistrictAdmin],
+                policy::Scope::Everything,
+            )])
+            .writes(),
+        rpc("ListParkedEvents").grants(&[policy::allow(
+            &[Role::DistrictAdmin],
+            policy::Scope::Everything,
+        )]),
+        rpc("RetryParkedEvents")
+            .grants(&[policy::allow(
+                &[Role::DistrictAdmin],
+                policy::Scope::Everything,
+            )])
+            .writes(),
+    ],
+};
+
 /// Every policy the chassis serves beside a service's own.
-pub const CHASSIS_POLICIES: [&Policy; 4] = [
+pub const CHASSIS_POLICIES: [&Policy; 5] = [
     &HEALTH_POLICY,
     &REFLECTION_POLICY,
     &REFLECTION_V1ALPHA_POLICY,
     &AUDIT_POLICY,
+    &EVENT_DELIVERY_POLICY,
 ];
 
 /// The handler's view of its call: the caller and what the policy granted.

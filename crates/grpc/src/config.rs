@@ -186,6 +186,9 @@ pub struct ChassisConfig {
     pub audit: AuditConfig,
     /// How calls to other services are secured.
     pub client_tls: ClientTls,
+    /// Counted failed publishes after which the relay parks an outbox row
+    /// (`OUTBOX_MAX_PUBLISH_ATTEMPTS`).
+    pub outbox_max_attempts: i32,
 }
 
 impl ChassisConfig {
@@ -202,6 +205,25 @@ impl ChassisConfig {
             limits: LimitsConfig::from_env(env)?,
             audit: AuditConfig::from_env(env)?,
             client_tls: ClientTls::from_env(env, server.tls.as_ref())?,
+            outbox_max_attempts: outbox_max_attempts(env)?,
         })
     }
+}
+
+fn outbox_max_attempts(env: &Env) -> Result<i32, ConfigError> {
+    const EXPECTED: &str = "failed publishes (1 to 1000) after which an outbox row is parked";
+    let attempts: i32 = env.optional(
+        "OUTBOX_MAX_PUBLISH_ATTEMPTS",
+        flatgov_messaging::relay::DEFAULT_MAX_ATTEMPTS,
+        EXPECTED,
+    )?;
+    if !(1..=1000).contains(&attempts) {
+        return Err(ConfigError::Malformed {
+            name: "OUTBOX_MAX_PUBLISH_ATTEMPTS",
+            value: attempts.to_string(),
+            reason: "must be between 1 and 1000".into(),
+            expected: EXPECTED,
+        });
+    }
+    Ok(attempts)
 }

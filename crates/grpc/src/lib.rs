@@ -32,6 +32,7 @@ pub mod client;
 pub mod config;
 mod entry;
 pub mod error;
+pub mod event_delivery;
 pub mod geo;
 pub mod idempotency;
 pub mod layers;

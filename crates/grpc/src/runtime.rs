@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use flatgov_auth::Verifier;
 use flatgov_config::ConfigError;
+use flatgov_messaging::deadletters::Redrivers;
 use flatgov_messaging::{
     ConsumerSpec, EventBus, EventHandler, MessagingMetrics, Relay, RelayConfig,
 };
@@ -22,6 +23,7 @@ use tonic_health::server::HealthReporter;
 use crate::audit_trail::{AuditTrailService, prune_worker};
 use crate::authz::{AuditSink, AuthzLayer, CHASSIS_POLICIES};
 use crate::config::{ChassisConfig, ServiceIdentity};
+use crate::event_delivery::EventDeliveryService;
 use crate::layers::{ObservabilityLayer, RpcMetrics};
 
 /// How often health re-checks PostgreSQL and NATS.
@@ -69,6 +71,11 @@ pub struct Runtime {
     background_shutdown: CancellationToken,
     background: JoinSet<()>,
     consumers: Vec<ConsumerSpec>,
+    /// The consumers' handlers, through which dead letters are redriven.
+    redrivers: Redrivers,
+    /// The gRPC port, bound at start (it answered NOT_SERVING while the
+    /// database was awaited).
+    grpc_listener: TcpListener,
 }
 
 impl Runtime {
@@ -90,10 +97,24 @@ impl Runtime {
         let verifier = Verifier::new(config.auth.clone())
             .await
             .map_err(StartError::Auth)?;
-        if config.database.migrate_on_start {
-            migrate_as_owner(identity, &config.database).await?;
-        }
-        let pool = flatgov_db::connect(&config.database).await?;
+        // The port is taken first, and answers health checks with
+        // NOT_SERVING for as long as PostgreSQL keeps start-up waiting: a
+        // probe sees a process that is alive but not ready, instead of no
+        // answer at all.
+        let grpc_listener = bind_patiently(config.server.grpc_addr).await?;
+        let database = async {
+            if config.database.migrate_on_start {
+                migrate_as_owner(identity, &config.database).await?;
+            }
+            flatgov_db::connect(&config.database).await
+        };
+        let pool = not_serving_until(
+            &grpc_listener,
+            identity,
+            config.server.tls.as_ref(),
+            database,
+        )
+        .await??;
         let bus = EventBus::connect(&config.bus, &identity.process_name()).await?;
         let mut registry = Registry::default();
         let messaging_metrics = MessagingMetrics::register(&mut registry);
@@ -121,6 +142,8 @@ impl Runtime {
             background_shutdown,
             background,
             consumers: Vec::new(),
+            redrivers: Redrivers::default(),
+            grpc_listener,
         })
     }
 
@@ -140,7 +163,10 @@ impl Runtime {
 
     /// Starts the outbox relay with default tuning.
     pub fn spawn_relay(&mut self) {
-        self.spawn_relay_with(RelayConfig::default());
+        self.spawn_relay_with(RelayConfig {
+            max_attempts: self.config.outbox_max_attempts,
+            ..RelayConfig::default()
+        });
     }
 
     pub fn spawn_relay_with(&mut self, relay_config: RelayConfig) {
@@ -159,6 +185,10 @@ impl Runtime {
     /// inbox.
     pub fn spawn_consumer<H: EventHandler>(&mut self, spec: ConsumerSpec, handler: Arc<H>) {
         self.consumers.push(spec.clone());
+        self.redrivers.insert(
+            spec.durable_name.clone(),
+            flatgov_messaging::consumer::redriver(&spec, handler.clone()),
+        );
         self.background
             .spawn(flatgov_messaging::consumer::prune_inbox_worker(
                 self.pool.clone(),
@@ -201,9 +231,10 @@ impl Runtime {
             background_shutdown,
             mut background,
             consumers,
+            redrivers,
+            grpc_listener,
         } = self;
 
-        let grpc_listener = bind_patiently(config.server.grpc_addr).await?;
         let metrics_listener = bind_patiently(config.server.metrics_addr).await?;
         let grpc_addr = grpc_listener
             .local_addr()
@@ -226,6 +257,7 @@ impl Runtime {
                 CHASSIS_POLICIES[1],
                 CHASSIS_POLICIES[2],
                 CHASSIS_POLICIES[3],
+                CHASSIS_POLICIES[4],
             ],
             config.limits,
             config.server.max_request_bytes,
@@ -239,6 +271,7 @@ impl Runtime {
             .with_service_name(identity.grpc_service)
             .with_service_name("grpc.health.v1.Health")
             .with_service_name("flatgov.audit.v1.AuditTrail")
+            .with_service_name("flatgov.messaging.v1.EventDelivery")
             .build_v1()
             .map_err(|error| StartError::Other(format!("reflection: {error}")))?;
         let reflection_v1alpha = tonic_reflection::server::Builder::configure()
@@ -247,13 +280,19 @@ impl Runtime {
             .with_service_name(identity.grpc_service)
             .with_service_name("grpc.health.v1.Health")
             .with_service_name("flatgov.audit.v1.AuditTrail")
+            .with_service_name("flatgov.messaging.v1.EventDelivery")
             .build_v1alpha()
             .map_err(|error| StartError::Other(format!("reflection: {error}")))?;
         let audit_trail = flatgov_proto::audit::v1::audit_trail_server::AuditTrailServer::new(
             AuditTrailService::new(pool.clone()),
         );
+        let event_delivery =
+            flatgov_proto::messaging::v1::event_delivery_server::EventDeliveryServer::new(
+                EventDeliveryService::new(pool.clone(), bus.clone(), identity.name, redrivers),
+            );
         let routes = routes
             .add_service(audit_trail)
+            .add_service(event_delivery)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha);
@@ -334,6 +373,42 @@ impl Runtime {
             background,
             pool,
         })
+    }
+}
+
+/// Serves `grpc.health.v1` on `listener`, always NOT_SERVING, until `work`
+/// is done, and returns its output. Start-up waits for PostgreSQL (for as
+/// long as it takes, with backoff) inside `work`.
+async fn not_serving_until<T>(
+    listener: &TcpListener,
+    identity: &'static ServiceIdentity,
+    tls: Option<&crate::config::ServerTls>,
+    work: impl Future<Output = T>,
+) -> Result<T, StartError> {
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    set_health(&reporter, identity, ServingStatus::NotServing).await;
+    let incoming = futures::stream::unfold(listener, |listener| async move {
+        let accepted = listener.accept().await.map(|(stream, _)| stream);
+        Some((accepted, listener))
+    });
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder
+            .tls_config(server_tls_config(tls)?)
+            .map_err(|error| StartError::Other(format!("gRPC TLS: {error}")))?;
+    }
+    let health_only = builder
+        .add_service(health_service)
+        .serve_with_incoming(incoming);
+    tokio::pin!(work);
+    tokio::select! {
+        output = &mut work => Ok(output),
+        served = health_only => {
+            if let Err(error) = served {
+                tracing::warn!(%error, "the start-up health server stopped; waiting without it");
+            }
+            Ok(work.await)
+        }
     }
 }
 

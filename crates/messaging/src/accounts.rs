@@ -40,6 +40,10 @@ pub fn service_permissions(service: &str) -> Permissions {
             format!("$JS.API.STREAM.UPDATE.{stream}"),
             "$JS.API.STREAM.CREATE.FLATGOV_DEADLETTER".into(),
             "$JS.API.STREAM.UPDATE.FLATGOV_DEADLETTER".into(),
+            // Removing a dead letter once `flatgov deadletters redrive` applied it.
+            // NATS cannot narrow a message delete to a subject, so this reaches
+            // every service's dead letters; the service deletes only its own.
+            "$JS.API.STREAM.MSG.DELETE.FLATGOV_DEADLETTER".into(),
             "$JS.API.STREAM.INFO.>".into(),
             "$JS.API.STREAM.NAMES".into(),
             "$JS.API.STREAM.LIST".into(),

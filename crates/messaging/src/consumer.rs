@@ -130,6 +130,55 @@ enum Outcome {
     Failed(HandlerError),
 }
 
+/// What a redrive of a dead letter did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redriven {
+    /// The handler applied the event (with the consumer's inbox row).
+    Applied,
+    /// The consumer's inbox already held it: nothing was applied twice.
+    AlreadyApplied,
+}
+
+/// A consumer's handler with its inbox, type-erased, so the chassis can
+/// hand it a dead letter again ([`crate::deadletters::Redrivers`]).
+pub trait Redrive: Send + Sync {
+    fn redrive<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        envelope: &'a Envelope,
+    ) -> futures::future::BoxFuture<'a, Result<Redriven, HandlerError>>;
+}
+
+struct HandlerRedrive<H> {
+    durable_name: String,
+    handler: Arc<H>,
+}
+
+impl<H: EventHandler> Redrive for HandlerRedrive<H> {
+    fn redrive<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        envelope: &'a Envelope,
+    ) -> futures::future::BoxFuture<'a, Result<Redriven, HandlerError>> {
+        Box::pin(async move {
+            match apply(pool, &self.durable_name, self.handler.as_ref(), envelope).await {
+                Outcome::Applied => Ok(Redriven::Applied),
+                Outcome::Duplicate => Ok(Redriven::AlreadyApplied),
+                Outcome::Failed(error) => Err(error),
+            }
+        })
+    }
+}
+
+/// The redrive path of the consumer `spec` feeding `handler`: the same
+/// handler and inbox a delivery goes through.
+pub fn redriver<H: EventHandler>(spec: &ConsumerSpec, handler: Arc<H>) -> Arc<dyn Redrive> {
+    Arc::new(HandlerRedrive {
+        durable_name: spec.durable_name.clone(),
+        handler,
+    })
+}
+
 /// Consumes until `shutdown`, recreating the subscription after NATS
 /// outages. Returns early only under `crash_after_commit`.
 pub async fn run<H: EventHandler>(
@@ -239,7 +288,7 @@ async fn consume<H: EventHandler>(
             match Envelope::parse(canonical, message.headers.as_ref(), message.payload.clone()) {
                 Ok(envelope) => envelope,
                 Err(error) => {
-                    dead_letter(bus, spec, &message, &error.to_string()).await?;
+                    dead_letter(bus, spec, &message, &error.to_string(), delivered).await?;
                     metrics.count(&spec.durable_name, "dead_lettered");
                     continue;
                 }
@@ -255,7 +304,7 @@ async fn consume<H: EventHandler>(
             delivered,
         );
         flatgov_telemetry::continue_trace(&span, |name| envelope.header(name));
-        let mut outcome = apply(pool, spec, handler, &envelope)
+        let mut outcome = apply(pool, &spec.durable_name, handler, &envelope)
             .instrument(span.clone())
             .await;
         // Infrastructure away: hold this message (keeping it ours with
@@ -273,7 +322,7 @@ async fn consume<H: EventHandler>(
                 _ = tokio::time::sleep(pause) => {}
             }
             pause = (pause * 2).min(MAX_PAUSE).min(spec.ack_wait / 2);
-            outcome = apply(pool, spec, handler, &envelope)
+            outcome = apply(pool, &spec.durable_name, handler, &envelope)
                 .instrument(span.clone())
                 .await;
         }
@@ -303,7 +352,7 @@ async fn consume<H: EventHandler>(
             }
             Outcome::Failed(error) => {
                 tracing::error!(%error, "event handling failed for good, dead-lettering");
-                dead_letter(bus, spec, &message, &error.to_string()).await?;
+                dead_letter(bus, spec, &message, &error.to_string(), delivered).await?;
                 metrics.count(&spec.durable_name, "dead_lettered");
             }
         }
@@ -312,7 +361,7 @@ async fn consume<H: EventHandler>(
 
 async fn apply<H: EventHandler>(
     pool: &PgPool,
-    spec: &ConsumerSpec,
+    durable_name: &str,
     handler: &H,
     envelope: &Envelope,
 ) -> Outcome {
@@ -322,7 +371,7 @@ async fn apply<H: EventHandler>(
             "insert into flatgov_inbox (consumer, event_id, event_type) values ($1, $2, $3)
              on conflict do nothing",
         )
-        .bind(&spec.durable_name)
+        .bind(durable_name)
         .bind(&envelope.id)
         .bind(&envelope.event_type)
         .execute(&mut *transaction)
@@ -352,6 +401,7 @@ async fn dead_letter(
     spec: &ConsumerSpec,
     message: &async_nats::jetstream::Message,
     reason: &str,
+    delivered: i64,
 ) -> Result<(), String> {
     let mut headers = message.headers.clone().unwrap_or_default();
     let original_id = headers
@@ -366,6 +416,7 @@ async fn dead_letter(
     headers.insert(header::DEADLETTER_REASON, truncate(reason, 1024).as_str());
     headers.insert(header::DEADLETTER_CONSUMER, spec.durable_name.as_str());
     headers.insert(header::DEADLETTER_SUBJECT, message.subject.as_str());
+    headers.insert(header::DEADLETTER_ATTEMPTS, delivered.to_string().as_str());
     headers.insert(
         header::NATS_MSG_ID,
         format!("deadletter:{}:{original_id}", spec.durable_name).as_str(),

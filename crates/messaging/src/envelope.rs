@@ -23,6 +23,8 @@ pub mod header {
     pub const DEADLETTER_CONSUMER: &str = "flatgov-deadletter-consumer";
     /// Added to dead letters: where the message was originally published.
     pub const DEADLETTER_SUBJECT: &str = "flatgov-deadletter-subject";
+    /// Added to dead letters: deliveries tried before giving up.
+    pub const DEADLETTER_ATTEMPTS: &str = "flatgov-deadletter-attempts";
 }
 
 pub const SPEC_VERSION: &str = "1.0";

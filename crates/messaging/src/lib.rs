@@ -15,10 +15,13 @@
 //!   then the message is acked; duplicates are acked and skipped; a message
 //!   that keeps failing is retried with backoff and, after `max_deliver`
 //!   tries, published to `flatgov.deadletter.<svc>` so the consumer moves on.
+//! * [`deadletters`] lists dead letters and redrives them through the
+//!   consumer's own handler and inbox (`flatgov deadletters`).
 
 pub mod accounts;
 pub mod bus;
 pub mod consumer;
+pub mod deadletters;
 pub mod envelope;
 pub mod metrics;
 pub mod outbox;

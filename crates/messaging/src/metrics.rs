@@ -31,6 +31,10 @@ pub struct MessagingMetrics {
     pub outbox_published: Counter,
     /// Failed publish attempts.
     pub outbox_publish_failures: Counter,
+    /// Outbox rows parked after repeated publish failures of their own
+    /// (poison rows): they and the later events of their resources wait for
+    /// `flatgov outbox retry`. Any at all deserves an alert.
+    pub outbox_parked: Gauge,
     /// Messages waiting for each consumer on the server (consumer lag).
     pub consumer_lag: Family<ConsumerLabels, Gauge>,
     /// Messages handled by each consumer, by outcome.
@@ -41,7 +45,7 @@ pub struct MessagingMetrics {
     pub nats_connected: Gauge,
     /// Messages this service's consumers dead-lettered that are still in
     /// `FLATGOV_DEADLETTER`: any at all deserves an alert and a look
-    /// (`flatgov events` reads them).
+    /// (`flatgov deadletters list|show|redrive` handles them).
     pub dead_letters: Gauge,
 }
 
@@ -63,6 +67,11 @@ impl MessagingMetrics {
             "flatgov_outbox_publish_failures",
             "Failed publish attempts of the outbox relay",
             metrics.outbox_publish_failures.clone(),
+        );
+        registry.register(
+            "flatgov_outbox_parked",
+            "Outbox rows parked after repeated publish failures; their resources' later events wait",
+            metrics.outbox_parked.clone(),
         );
         registry.register(
             "flatgov_consumer_lag",

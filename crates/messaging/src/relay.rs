@@ -11,6 +11,17 @@
 //! unpublished; the next pass publishes them again with the same
 //! `Nats-Msg-Id`, which JetStream (within its duplicate window) and the
 //! consumers' inbox (beyond it) recognise.
+//!
+//! A poison row — one that fails for a reason of its own (a subject no
+//! stream captures, a payload over the server's `max_payload`) — is parked
+//! after [`RelayConfig::max_attempts`] counted failures: the relay stops
+//! trying it and holds the later rows of its resource (so per-entity order
+//! survives) while every other resource keeps flowing. A failure counts
+//! against a row only when it is about the message itself, or when another
+//! row was published in the same pass (so NATS and JetStream were up): an
+//! outage of NATS, however long, parks nothing. `flatgov_outbox_parked`
+//! counts parked rows; `flatgov outbox retry` releases them once the cause
+//! is fixed ([`crate::outbox::retry_parked`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -41,10 +52,16 @@ pub struct RelayConfig {
     pub max_backoff: Duration,
     /// How long shutdown may spend publishing what is still pending.
     pub drain_timeout: Duration,
+    /// Counted failed publishes after which a row is parked
+    /// (`OUTBOX_MAX_PUBLISH_ATTEMPTS`, 10 by default).
+    pub max_attempts: i32,
     /// Fault injection for tests: abort each pass after publishing and
     /// before marking rows sent, as a relay killed at that moment would.
     pub crash_after_publish: bool,
 }
+
+/// Counted failed publishes before a row is parked, unless configured.
+pub const DEFAULT_MAX_ATTEMPTS: i32 = 10;
 
 impl Default for RelayConfig {
     fn default() -> Self {
@@ -54,6 +71,7 @@ impl Default for RelayConfig {
             publish_timeout: Duration::from_secs(5),
             max_backoff: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(10),
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
             crash_after_publish: false,
         }
     }
@@ -83,6 +101,16 @@ pub struct Relay {
     service: &'static str,
     config: RelayConfig,
     metrics: MessagingMetrics,
+}
+
+/// Why one row was not published.
+struct PublishFailure {
+    row_id: i64,
+    error: String,
+    /// The failure may be NATS or JetStream being away (a timeout, a lost
+    /// connection, no stream answering) rather than the row: it counts
+    /// against the row only if another row was published in the same pass.
+    maybe_infrastructure: bool,
 }
 
 struct ClaimedRow {
@@ -255,6 +283,12 @@ impl Relay {
             }
             Err(error) => tracing::debug!(%error, "cannot measure outbox backlog"),
         }
+        match crate::outbox::parked_count(&self.pool).await {
+            Ok(parked) => {
+                self.metrics.outbox_parked.set(parked);
+            }
+            Err(error) => tracing::debug!(%error, "cannot count parked outbox rows"),
+        }
         let deleted = sqlx::query(
             "delete from flatgov_outbox where id in (
                  select id from flatgov_outbox where published_at is not null limit 10000)",
@@ -271,11 +305,16 @@ impl Relay {
         let mut transaction = self.pool.begin().await?;
         let claimed: Vec<ClaimedRow> = sqlx::query(
             "select id, event_id, subject, event_type, resource, payload, trace_headers, occurred_at
-             from flatgov_outbox
-             where published_at is null
+             from flatgov_outbox o
+             where published_at is null and parked_at is null
+               -- held behind a parked row of the same resource: left alone,
+               -- so held rows never fill a batch and starve the others
+               and not exists (
+                   select 1 from flatgov_outbox p
+                   where p.parked_at is not null and p.resource = o.resource and p.id < o.id)
              order by id
              limit $1
-             for update skip locked",
+             for update of o skip locked",
         )
         .bind(self.config.batch_size)
         .fetch_all(&mut *transaction)
@@ -332,7 +371,7 @@ impl Relay {
         let outcomes = futures::future::join_all(publishing).await;
 
         let mut published_ids = Vec::new();
-        let mut failures = Vec::new();
+        let mut failures: Vec<PublishFailure> = Vec::new();
         for (published, failure) in outcomes {
             published_ids.extend(published);
             failures.extend(failure);
@@ -349,20 +388,50 @@ impl Relay {
             .bind(&published_ids)
             .execute(&mut *transaction)
             .await?;
-        for (id, error) in &failures {
-            sqlx::query(
-                "update flatgov_outbox set attempts = attempts + 1, last_error = $2 where id = $1",
+        // JetStream took other rows in this pass: it is up, so a failure
+        // that could have been an outage was about the row after all.
+        let jetstream_proved_up = !published_ids.is_empty();
+        let mut parked = Vec::new();
+        for failure in &failures {
+            let counted = !failure.maybe_infrastructure || jetstream_proved_up;
+            let parked_now: Option<bool> = sqlx::query_scalar(
+                "update flatgov_outbox
+                    set attempts = attempts + $3::int,
+                        last_error = $2,
+                        parked_at = case when $3::int = 1 and attempts + 1 >= $4 then now() end
+                  where id = $1
+                  returning parked_at is not null",
             )
-            .bind(id)
-            .bind(error)
-            .execute(&mut *transaction)
+            .bind(failure.row_id)
+            .bind(&failure.error)
+            .bind(i32::from(counted))
+            .bind(self.config.max_attempts.max(1))
+            .fetch_optional(&mut *transaction)
             .await?;
+            if parked_now == Some(true) {
+                parked.push(failure);
+            }
         }
         transaction.commit().await?;
+        for failure in &parked {
+            tracing::error!(
+                service = self.service,
+                outbox_row = failure.row_id,
+                error = %failure.error,
+                attempts = self.config.max_attempts,
+                "outbox row parked after repeated publish failures; later events of its resource wait (flatgov outbox parked)"
+            );
+        }
+        if !parked.is_empty() {
+            self.metrics.outbox_parked.inc_by(parked.len() as i64);
+        }
         self.metrics
             .outbox_published
             .inc_by(published_ids.len() as u64);
-        if let Some((_, first_error)) = failures.first() {
+        if let Some(PublishFailure {
+            error: first_error, ..
+        }) = failures.first()
+        {
             self.metrics
                 .outbox_publish_failures
                 .inc_by(failures.len() as u64);
@@ -377,18 +446,29 @@ impl Relay {
 
     /// Publishes one entity's rows strictly in order, stopping at the first
     /// failure so a later event never overtakes an earlier one.
-    async fn publish_in_order(&self, rows: Vec<ClaimedRow>) -> (Vec<i64>, Option<(i64, String)>) {
+    async fn publish_in_order(&self, rows: Vec<ClaimedRow>) -> (Vec<i64>, Option<PublishFailure>) {
         let mut published = Vec::with_capacity(rows.len());
         for row in rows {
             match self.publish(&row).await {
                 Ok(()) => published.push(row.id),
-                Err(error) => return (published, Some((row.id, error))),
+                Err((error, maybe_infrastructure)) => {
+                    return (
+                        published,
+                        Some(PublishFailure {
+                            row_id: row.id,
+                            error,
+                            maybe_infrastructure,
+                        }),
+                    );
+                }
             }
         }
         (published, None)
     }
 
-    async fn publish(&self, row: &ClaimedRow) -> Result<(), String> {
+    /// Publishes one row and waits for its PubAck; on failure, the error and
+    /// whether NATS or JetStream being away could explain it.
+    async fn publish(&self, row: &ClaimedRow) -> Result<(), (String, bool)> {
         let trace_headers: Vec<(String, String)> = row
             .trace_headers
             .as_object()
@@ -419,14 +499,31 @@ impl Relay {
             .jetstream()
             .send_publish(subject, publish)
             .await
-            .map_err(|error| error.to_string())?;
+            .map_err(|error| (error.to_string(), may_be_infrastructure(error.kind())))?;
         match tokio::time::timeout(self.config.publish_timeout, acknowledgement).await {
             Ok(Ok(_ack)) => Ok(()),
-            Ok(Err(error)) => Err(error.to_string()),
-            Err(_) => Err(format!(
-                "no puback within {:?}",
-                self.config.publish_timeout
+            Ok(Err(error)) => Err((error.to_string(), may_be_infrastructure(error.kind()))),
+            Err(_) => Err((
+                format!("no puback within {:?}", self.config.publish_timeout),
+                true,
             )),
         }
     }
+}
+
+/// Whether a publish error could come from NATS or JetStream being away
+/// rather than from the message. Only a payload over the server's
+/// `max_payload` (and the expectations we never set) is surely the row's
+/// own; a timeout, a lost connection, no stream answering (also what a
+/// server shutting down says, see issue 23) or a server error may be the
+/// infrastructure, and count against the row only when another row got
+/// through in the same pass.
+fn may_be_infrastructure(kind: async_nats::jetstream::context::PublishErrorKind) -> bool {
+    use async_nats::jetstream::context::PublishErrorKind;
+    !matches!(
+        kind,
+        PublishErrorKind::MaxPayloadExceeded
+            | PublishErrorKind::WrongLastMessageId
+            | PublishErrorKind::WrongLastSequence
+    )
 }

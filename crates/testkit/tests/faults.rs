@@ -11,6 +11,7 @@ use flatgov_testkit::echo::{self, EchoOptions};
 use flatgov_testkit::events::{publish_as, read_stream, stream_message_count};
 use flatgov_testkit::{PrivatePostgres, TestDatabase, TestEnv, eventually, free_port};
 use tokio_util::sync::CancellationToken;
+use tonic_health::pb::health_check_response::ServingStatus;
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -241,4 +242,52 @@ async fn the_inbox_forgets_only_events_older_than_the_streams_can_deliver() {
         ]
     );
     pool.close().await;
+}
+
+/// Issue 23: a service started while its PostgreSQL was away retried for
+/// 30 s and exited — and while it waited it had no port open, so a probe
+/// could not tell a process waiting for its database from a dead one. Now it
+/// waits for as long as it takes, answering NOT_SERVING meanwhile.
+#[tokio::test]
+async fn a_service_started_before_its_postgres_answers_not_serving_and_serves_once_it_is_up() {
+    let mut postgres = PrivatePostgres::start();
+    let test = TestEnv::new();
+    let database = TestDatabase::on(&postgres.url("postgres"));
+    let port = free_port();
+    // (The environment ensures the application role, so it is made first.)
+    let env = test
+        .env_for_database(database.url())
+        .with("GRPC_LISTEN_ADDR", format!("127.0.0.1:{port}"));
+    postgres.shut_down();
+    let starting = tokio::spawn(echo::build(env, EchoOptions::default()));
+    let url = format!("http://127.0.0.1:{port}");
+
+    let status = eventually("an answer while postgres is away", PATIENCE, || async {
+        flatgov_grpc::check_health(&url, "").await.ok()
+    })
+    .await;
+    assert_eq!(status, ServingStatus::NotServing);
+    // Still waiting (its backoff is capped at 5 s), still answering.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !starting.is_finished(),
+        "start-up gave up while postgres was away"
+    );
+    assert_eq!(
+        flatgov_grpc::check_health(&url, "").await,
+        Ok(ServingStatus::NotServing)
+    );
+
+    postgres.resume();
+    let application = starting
+        .await
+        .unwrap()
+        .expect("the service starts once postgres is up");
+    assert_eq!(application.grpc_addr().port(), port);
+    eventually("SERVING once postgres is up", PATIENCE, || async {
+        (flatgov_grpc::check_health(&url, "").await == Ok(ServingStatus::Serving)).then_some(())
+    })
+    .await;
+    application.shutdown().await.unwrap();
+    drop(database);
 }

@@ -406,3 +406,76 @@ async fn a_revoked_service_is_locked_out_and_plaintext_never_connects() {
     .await;
     assert!(plaintext.is_err(), "a plaintext client is refused");
 }
+
+/// `flatgov deadletters` works under accounts: the service reads its dead
+/// letters and, once one is applied, deletes it from `FLATGOV_DEADLETTER` with
+/// its own NATS user.
+#[tokio::test]
+async fn a_service_lists_and_redrives_its_dead_letters_with_its_own_nats_user() {
+    use flatgov_proto::messaging::v1 as delivery;
+    use flatgov_proto::messaging::v1::event_delivery_client::EventDeliveryClient;
+
+    let secured = Secured::start();
+    let test = TestEnv::new();
+    let application = secured.echo(&test).await;
+    let pool = sqlx::PgPool::connect(test.database.url()).await.unwrap();
+    let admin = test.auth.admin_token();
+    EchoClient::connect(application.grpc_url())
+        .await
+        .unwrap()
+        .record(with_token(
+            RecordRequest {
+                message: "poison-secured".into(),
+                fail_after_write: false,
+                request_id: String::new(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    let delivery_client = EventDeliveryClient::connect(application.grpc_url())
+        .await
+        .unwrap();
+    let list = || {
+        let mut client = delivery_client.clone();
+        let admin = admin.clone();
+        async move {
+            client
+                .list_dead_letters(with_token(
+                    delivery::ListDeadLettersRequest::default(),
+                    &admin,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .dead_letters
+        }
+    };
+    eventually("the dead letter", Duration::from_secs(20), || async {
+        (list().await.len() == 1).then_some(())
+    })
+    .await;
+    sqlx::query("insert into echo_cures (message) values ('poison-secured')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let redriven = delivery_client
+        .clone()
+        .redrive_dead_letters(with_token(
+            delivery::RedriveDeadLettersRequest {
+                names: vec![],
+                all: true,
+            },
+            &admin,
+        ))
+        .await
+        .expect("redriven and removed under the service's own permissions")
+        .into_inner();
+    assert_eq!(
+        redriven.outcomes[0].result(),
+        delivery::RedriveResult::Applied
+    );
+    assert!(list().await.is_empty());
+    assert_eq!(effects(&pool).await, ["poison-secured"]);
+    application.shutdown().await.unwrap();
+}

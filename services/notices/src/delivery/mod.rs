@@ -189,6 +189,22 @@ impl Deliverer {
         transaction: &mut store::Transaction,
         claimed: &FeedbackRow,
     ) -> Result<Decision, StoreError> {
+        // The district's template first: a message switched off is not
+        // sent, and nobody's contact is fetched for it.
+        let template = match district_of(claimed) {
+            Some(district) => {
+                store::templates::get(transaction, &district, claimed.milestone).await?
+            }
+            None => None,
+        };
+        if let Some(switched_off) = template.as_ref().filter(|template| !template.enabled) {
+            return Ok(Decision::Skipped {
+                note: format!(
+                    "the {} message is switched off in district {}",
+                    claimed.milestone, switched_off.district_code
+                ),
+            });
+        }
         let reporter = match self.cases.reporter(claimed.case_id).await {
             Ok(reporter) => reporter,
             Err(ContactError::UnknownCase) => {
@@ -230,7 +246,10 @@ impl Deliverer {
             handler: claimed.handler.clone(),
             closure: claimed.closure,
         };
-        let text = message.text();
+        let text = match template.filter(|template| !template.text.is_empty()) {
+            Some(custom) => message.text_from(&custom.text),
+            None => message.text(),
+        };
         let outcome = match (gateway.kind, &gateway.secret) {
             (GatewayKind::WecomRobot, _) => {
                 wecom::send_text(
@@ -270,6 +289,24 @@ impl Deliverer {
         };
         Ok(Decision::Sent { gateway, outcome })
     }
+}
+
+/// The district of a message's case (its block's, or before triage its
+/// subdistrict's), whose templates apply.
+fn district_of(claimed: &FeedbackRow) -> Option<String> {
+    let place = if claimed.block_code.is_empty() {
+        &claimed.subdistrict_code
+    } else {
+        &claimed.block_code
+    };
+    use flatgov_vocabulary::DivisionCode;
+    let district = match DivisionCode::parse(place).ok()? {
+        DivisionCode::District(district) => district,
+        DivisionCode::Subdistrict(subdistrict) => subdistrict.district(),
+        DivisionCode::Community(community) => community.district(),
+        DivisionCode::Block(block) => block.district(),
+    };
+    Some(district.as_str().to_owned())
 }
 
 /// What became of a claimed message.

@@ -156,6 +156,27 @@ pub async fn claim_due(connection: &mut PgConnection) -> Result<Option<FeedbackR
     row.as_ref().map(from_row).transpose()
 }
 
+/// Claims up to `limit` messages due, first due first, each locked for the
+/// caller's transaction (`SKIP LOCKED`: other workers and replicas take the
+/// others), so each is sent by one worker at a time.
+pub async fn claim_due_batch(
+    connection: &mut PgConnection,
+    limit: i64,
+) -> Result<Vec<FeedbackRow>, StoreError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from feedback
+         where state = 'pending' and next_attempt_time <= now()
+         order by next_attempt_time
+         limit $1
+         for update skip locked"
+    )))
+    .bind(limit)
+    .fetch_all(connection)
+    .await
+    .context("claiming feedback due")?;
+    rows.iter().map(from_row).collect()
+}
+
 /// When the next message falls due, if any is pending.
 pub async fn next_due(connection: &mut PgConnection) -> Result<Option<DateTime<Utc>>, StoreError> {
     sqlx::query_scalar("select min(next_attempt_time) from feedback where state = 'pending'")

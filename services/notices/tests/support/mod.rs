@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod contacts;
 #[path = "../../../cases/tests/support/contracts.rs"]
 pub mod contracts;
 pub mod gateways;
@@ -145,6 +146,24 @@ impl World {
             self.verifier().await,
         )
         .await
+    }
+
+    /// Serves the stand-in of the cases service's claim check on a free
+    /// port; answers its URL.
+    pub async fn serve_contacts(&self) -> (String, flatgov_testkit::contract::RunningContract) {
+        let verifier = Verifier::new(flatgov_auth::AuthConfig {
+            jwks_file: self.test.auth.jwks_file(),
+            issuer: "flatgov".into(),
+            audiences: vec!["flatgov.cases".into()],
+            max_service_token: Duration::from_secs(900),
+            max_person_token: Duration::from_secs(36_000),
+            oidc: None,
+        })
+        .await
+        .unwrap();
+        let port = free_port();
+        let running = contacts::serve(port, verifier).await;
+        (format!("http://127.0.0.1:{port}"), running)
     }
 
     async fn verifier(&self) -> Verifier {

@@ -2,7 +2,8 @@
 //! one NATS, a burst of case events — some of them published again, as a
 //! replay or a second dispatch would be — and every case's milestone
 //! message reaches the gateway exactly once, while the workers claim and
-//! record messages in batches.
+//! record messages in batches. Events of one subject are applied in
+//! parallel, so an earlier event applied later still decides the message.
 
 mod support;
 
@@ -161,4 +162,135 @@ async fn two_replicas_under_a_burst_send_each_case_milestone_message_exactly_onc
     assert!(sent.iter().all(|event| event.attempts == 1), "{sent:?}");
     first.shutdown().await.unwrap();
     second.shutdown().await.unwrap();
+}
+
+/// When a message's case event happened, to the second (the database
+/// keeps microseconds).
+fn seconds(feedback: &api::Feedback) -> i64 {
+    feedback
+        .occurred_time
+        .as_ref()
+        .map_or(0, |time| time.seconds)
+}
+
+#[tokio::test]
+async fn a_dispatch_applied_after_a_later_one_still_names_the_first_handler_while_nothing_was_sent()
+{
+    let world = World::new().await;
+    // The cases service is away at first: the message waits, unattempted.
+    let contacts_port = flatgov_testkit::free_port();
+    let notices = world
+        .start_notices(&format!("http://127.0.0.1:{contacts_port}"))
+        .await;
+    let mut client = api::notices_client::NoticesClient::new(
+        tonic::transport::Channel::from_shared(notices.grpc_url())
+            .unwrap()
+            .connect_lazy(),
+    );
+    client
+        .set_gateway(with_token(
+            api::SetGatewayRequest {
+                name: "gateways/default".into(),
+                kind: api::GatewayKind::SignedWebhook as i32,
+                url: world.gateways.sms_url(),
+                secret: SMS_SECRET.into(),
+                description: String::new(),
+            },
+            &world.admin(),
+        ))
+        .await
+        .unwrap();
+    let id = uuid::Uuid::now_v7();
+    let name = format!("cases/{id}");
+    let first_time = chrono::Utc::now() - chrono::TimeDelta::minutes(10);
+    let dispatch = |assignee: &str, at: chrono::DateTime<chrono::Utc>| cases::CaseDispatched {
+        transition: Some(cases::CaseTransition {
+            case: name.clone(),
+            sequence: 3,
+            block_code: BLOCK.into(),
+            subdistrict_code: SUBDISTRICT.into(),
+            occurred_at: Some(flatgov_grpc::time::timestamp(at)),
+            ..Default::default()
+        }),
+        assignee: format!("staff/{assignee}"),
+        ..Default::default()
+    };
+    let bus = world.test.bus().await;
+    let feedback = |client: &api::notices_client::NoticesClient<tonic::transport::Channel>| {
+        let mut client = client.clone();
+        let name = name.clone();
+        let token = world.dispatcher();
+        async move {
+            client
+                .list_feedback(with_token(api::ListFeedbackRequest { case: name }, &token))
+                .await
+                .ok()
+                .map(|answer| answer.into_inner().feedback)
+                .unwrap_or_default()
+        }
+    };
+    // The redispatch (later) is applied first…
+    flatgov_testkit::events::publish_as(
+        &bus,
+        "cases",
+        &uuid::Uuid::now_v7().to_string(),
+        &name,
+        &dispatch("gov-late", first_time + chrono::TimeDelta::minutes(5)),
+    )
+    .await;
+    eventually("the message recorded", Duration::from_secs(30), || async {
+        let rows = feedback(&client).await;
+        (rows.len() == 1 && rows[0].note.contains("unavailable")).then_some(())
+    })
+    .await;
+    // …then the first dispatch.
+    flatgov_testkit::events::publish_as(
+        &bus,
+        "cases",
+        &uuid::Uuid::now_v7().to_string(),
+        &name,
+        &dispatch("gov-first", first_time),
+    )
+    .await;
+    eventually(
+        "the first dispatch decides",
+        Duration::from_secs(30),
+        || async {
+            let rows = feedback(&client).await;
+            (rows.len() == 1 && seconds(&rows[0]) == first_time.timestamp()).then_some(())
+        },
+    )
+    .await;
+
+    let _contacts = world.serve_contacts_on(contacts_port).await;
+    eventually("the message taken", Duration::from_secs(30), || async {
+        (world.gateways.accepted_count("sms") == 1).then_some(())
+    })
+    .await;
+    let text = world.gateways.received()[0].body["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(text.contains("工号 gov-first"), "{text}");
+    let rows = eventually("the delivery recorded", Duration::from_secs(30), || async {
+        let rows = feedback(&client).await;
+        (rows.len() == 1 && rows[0].state == api::DeliveryState::Delivered as i32).then_some(rows)
+    })
+    .await;
+    assert_eq!(rows[0].attempts, 1, "{rows:?}");
+
+    // A dispatch older still, once the message went out, changes nothing.
+    flatgov_testkit::events::publish_as(
+        &bus,
+        "cases",
+        &uuid::Uuid::now_v7().to_string(),
+        &name,
+        &dispatch("gov-earliest", first_time - chrono::TimeDelta::minutes(5)),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rows = feedback(&client).await;
+    assert_eq!(seconds(&rows[0]), first_time.timestamp());
+    assert_eq!(world.gateways.accepted_count("sms"), 1);
+    notices.shutdown().await.unwrap();
 }

@@ -151,6 +151,13 @@ impl World {
     /// Serves the stand-in of the cases service's claim check on a free
     /// port; answers its URL.
     pub async fn serve_contacts(&self) -> (String, flatgov_testkit::contract::RunningContract) {
+        let port = free_port();
+        let running = self.serve_contacts_on(port).await;
+        (format!("http://127.0.0.1:{port}"), running)
+    }
+
+    /// Serves the claim-check stand-in on `port`.
+    pub async fn serve_contacts_on(&self, port: u16) -> flatgov_testkit::contract::RunningContract {
         let verifier = Verifier::new(flatgov_auth::AuthConfig {
             jwks_file: self.test.auth.jwks_file(),
             issuer: "flatgov".into(),
@@ -161,9 +168,7 @@ impl World {
         })
         .await
         .unwrap();
-        let port = free_port();
-        let running = contacts::serve(port, verifier).await;
-        (format!("http://127.0.0.1:{port}"), running)
+        contacts::serve(port, verifier).await
     }
 
     async fn verifier(&self) -> Verifier {

@@ -131,9 +131,11 @@ fn main() -> ExitCode {
         Command::Whistle(arguments) => with_session(&cli.connection, |session| async move {
             enforcement::run(&arguments, &session, cli.output).await
         }),
-        Command::Notice(arguments) => with_session(&cli.connection, |session| async move {
-            notices::run(&arguments, &session, cli.output).await
-        }),
+        Command::Notice(arguments) => block_on(notices::run_command(
+            &arguments,
+            &cli.connection,
+            cli.output,
+        )),
         Command::Indicators(arguments) => with_session(&cli.connection, |session| async move {
             indicators::run(&arguments, &session, cli.output).await
         }),

@@ -40,6 +40,15 @@ pub const CONSUMED: [(&str, &str); 6] = [
     ("flatgov.cases.case.reworked", "notices-on-case-reworked"),
 ];
 
+/// Pullers per consumed subject in each process, sharing its durable
+/// consumer: each applies one event per transaction (inbox row and message
+/// together), so several at once keep up with a burst of case events — one
+/// alone records a few dozen a second on a busy machine. Events of one
+/// subject may then be applied out of order, as across replicas: the
+/// handlers are written for that (the message's key, the earliest event's
+/// details while unsent, sequence-guarded follow-ups).
+pub const PULLERS_PER_SUBJECT: usize = 4;
+
 /// The consumers of [`CONSUMED`].
 pub fn consumers() -> Vec<ConsumerSpec> {
     CONSUMED

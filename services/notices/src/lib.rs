@@ -164,7 +164,7 @@ impl Config {
             concurrency: env.optional(
                 "NOTICES_DELIVERY_CONCURRENCY",
                 4usize,
-                "messages sent at once, e.g. 4",
+                "delivery workers per process, for feedback (each sending a batch at once) and for notices, e.g. 4",
             )?,
             request_timeout: seconds(
                 env,
@@ -236,7 +236,9 @@ pub async fn build(env: Env) -> Result<Application, StartError> {
         return_visits: return_visit_rules.clone(),
     });
     for spec in events::consumers() {
-        runtime.spawn_consumer(spec, handler.clone());
+        for _ in 0..events::PULLERS_PER_SUBJECT {
+            runtime.spawn_consumer(spec.clone(), handler.clone());
+        }
     }
     let http = reqwest::Client::builder()
         .timeout(config.delivery.request_timeout)

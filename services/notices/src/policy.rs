@@ -18,6 +18,9 @@
 //!
 //! - A district-wide notice is approved by a second district administrator
 //!   of the whole district (`ApproveNotice`), never by its author.
+//! - Feedback templates are the district's: its administrators, whose
+//!   jurisdiction covers the district, switch a milestone's message off or on and set its
+//!   text (`SetFeedbackTemplate`, audited) and list them.
 //! - The indicators (counts, no personal data) are read by administrators,
 //!   dispatchers and integrators for the divisions they reach.
 //!
@@ -30,6 +33,10 @@ use flatgov_auth::policy::{Access, Grant, Policy, Resource, Scope, allow, rpc};
 
 /// District administrators whose jurisdiction is the whole district.
 const DISTRICT_ADMINS: Grant = allow(&[Role::DistrictAdmin], Scope::DistrictWide);
+
+/// District administrators, for resources of a district their
+/// jurisdiction covers (a district's feedback templates).
+const TEMPLATE_ADMINS: Grant = allow(&[Role::DistrictAdmin], Scope::Jurisdiction);
 
 /// Who works with a block's group: its governor, and the platforms over it.
 const BLOCK_GROUPS: &[Grant] = &[
@@ -91,6 +98,14 @@ pub static POLICY: Policy = Policy {
             ],
             Scope::Jurisdiction,
         )]),
+        // Templates are the district's: its administrators, whose
+        // jurisdiction covers the whole district (the use case checks the
+        // district with `Access::reaches`; a subdistrict's administrator or
+        // another district's finds no such district).
+        rpc("ListFeedbackTemplates").grants(&[TEMPLATE_ADMINS]),
+        rpc("SetFeedbackTemplate")
+            .grants(&[TEMPLATE_ADMINS])
+            .writes(),
     ],
 };
 
@@ -119,6 +134,14 @@ mod tests {
         for method in ["SetGateway", "ListGateways", "ApproveNotice"] {
             let rule = POLICY.rule(method).expect("a rule");
             assert_eq!(rule.grants, &[DISTRICT_ADMINS], "{method}");
+        }
+    }
+
+    #[test]
+    fn feedback_templates_are_the_district_administrators_of_the_district_alone() {
+        for method in ["ListFeedbackTemplates", "SetFeedbackTemplate"] {
+            let rule = POLICY.rule(method).expect("a rule");
+            assert_eq!(rule.grants, &[TEMPLATE_ADMINS], "{method}");
         }
     }
 }

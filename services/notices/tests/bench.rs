@@ -18,13 +18,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use flatgov_auth::{Role, Verifier};
 use flatgov_proto::cases::v1 as cases;
 use flatgov_proto::notices::v1 as api;
-use flatgov_testkit::{eventually, free_port, with_token};
+use flatgov_testkit::{eventually, with_token};
 use support::gateways::SMS_SECRET;
 use support::*;
-use tonic::{Request, Status};
 
 fn setting(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -160,40 +158,6 @@ async fn bench_a_notice_reaching_326_blocks() {
     notices.shutdown().await.unwrap();
 }
 
-/// The cases service's claim check, answering every case with a hotline
-/// reporter's contact (what the benchmark delivers is not personal).
-async fn serve_contacts(
-    port: u16,
-    verifier: Verifier,
-) -> flatgov_testkit::contract::RunningContract {
-    flatgov_testkit::contract::Contract::new("flatgov.cases.v1.CaseDispatch")
-        .unary(
-            "GetReporterContact",
-            move |call: Request<cases::GetReporterContactRequest>| {
-                let header = call
-                    .metadata()
-                    .get("authorization")
-                    .and_then(|value| value.to_str().ok());
-                match verifier.verify_header(header) {
-                    Ok(caller) if caller.has_role(Role::Service) && caller.subject == "notices" => {
-                    }
-                    _ => return Err(Status::unauthenticated("the notices service only")),
-                }
-                Ok(cases::ReporterContact {
-                    name: call.into_inner().name,
-                    channel: cases::Channel::Hotline12345 as i32,
-                    anonymous: false,
-                    contact: Some(cases::Contact {
-                        name: "测试".into(),
-                        phone: PHONE.into(),
-                    }),
-                })
-            },
-        )
-        .serve(port)
-        .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "a benchmark: scripts/bench-notices"]
 async fn bench_milestone_messages_per_minute_and_their_delay() {
@@ -201,21 +165,10 @@ async fn bench_milestone_messages_per_minute_and_their_delay() {
     let per_minute = setting("BENCH_RATE_PER_MINUTE", 10_000);
     let concurrency = setting("NOTICES_DELIVERY_CONCURRENCY", 16);
     let world = World::new().await;
-    let verifier = Verifier::new(flatgov_auth::AuthConfig {
-        jwks_file: world.test.auth.jwks_file(),
-        issuer: "flatgov".into(),
-        audiences: vec!["flatgov.cases".into()],
-        max_service_token: Duration::from_secs(900),
-        max_person_token: Duration::from_secs(36_000),
-        oidc: None,
-    })
-    .await
-    .unwrap();
-    let contacts_port = free_port();
-    let _contacts = serve_contacts(contacts_port, verifier).await;
+    let (contacts_url, _contacts) = world.serve_contacts().await;
     let notices = flatgov_notices::build(
         world
-            .notices_env(&format!("http://127.0.0.1:{contacts_port}"))
+            .notices_env(&contacts_url)
             .with("NOTICES_DELIVERY_CONCURRENCY", concurrency.to_string())
             .with(
                 "DATABASE_MAX_CONNECTIONS",
@@ -291,15 +244,9 @@ async fn bench_milestone_messages_per_minute_and_their_delay() {
     eventually(
         "every message delivered",
         Duration::from_secs(1200),
-        || async {
-            let taken = world
-                .gateways
-                .received()
-                .iter()
-                .filter(|message| message.gateway == "sms" && message.accepted)
-                .count();
-            (taken >= total_usize).then_some(())
-        },
+        // Counted under the stand-in's lock, not cloned: a copy of every
+        // message each poll would slow the stand-in the service sends to.
+        || async { (world.gateways.accepted_count("sms") >= total_usize).then_some(()) },
     )
     .await;
     let received = world.gateways.received();

@@ -8,6 +8,7 @@ pub mod feedback;
 pub mod gateways;
 pub mod indicators;
 pub mod notices;
+pub mod templates;
 
 use std::sync::Arc;
 

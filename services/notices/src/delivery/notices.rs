@@ -10,7 +10,6 @@
 //! invalid key (93000) marks the robot broken and gives the block up.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use flatgov_grpc::time::timestamp;
@@ -51,10 +50,9 @@ impl NoticeDeliverer {
                             .ok()
                             .flatten()
                     };
-                    next.await
-                        .map(|due| (due - Utc::now()).to_std().unwrap_or(Duration::ZERO))
-                        .unwrap_or(self.config.poll)
-                        .min(self.config.poll)
+                    // A delivery due but not claimable is another
+                    // worker's (perhaps waiting for its robot's turn).
+                    super::wait_before_next(next.await, Utc::now(), self.config.poll)
                 }
                 Err(error) => {
                     tracing::warn!(%error, "cannot deliver notices now");

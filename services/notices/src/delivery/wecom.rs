@@ -62,37 +62,41 @@ impl RobotThrottle {
 
     /// Waits until `url`'s robot has a token, and spends it.
     pub async fn wait_turn(&self, url: &GatewayUrl) {
-        loop {
-            let wait = {
-                let mut spent = self
-                    .spent
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                let now = Instant::now();
-                // Robots idle for a minute hold no tokens worth keeping.
-                spent.retain(|_, times| {
-                    times
-                        .back()
-                        .is_some_and(|last| now.duration_since(*last) < Self::WINDOW)
-                });
-                let times = spent.entry(url.expose().to_owned()).or_default();
-                while times
-                    .front()
-                    .is_some_and(|first| now.duration_since(*first) >= Self::WINDOW)
-                {
-                    times.pop_front();
-                }
-                if times.len() < ROBOT_MESSAGES_PER_MINUTE {
-                    times.push_back(now);
-                    return;
-                }
-                times
-                    .front()
-                    .map(|first| Self::WINDOW.saturating_sub(now.duration_since(*first)))
-                    .unwrap_or_default()
-            };
+        while let Err(wait) = self.try_turn(url) {
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// Spends a token of `url`'s robot if it has one; else answers how
+    /// long until it has. For a worker that should not wait holding others'
+    /// messages (the feedback worker's batch).
+    pub fn try_turn(&self, url: &GatewayUrl) -> Result<(), Duration> {
+        let mut spent = self
+            .spent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        // Robots idle for a minute hold no tokens worth keeping.
+        spent.retain(|_, times| {
+            times
+                .back()
+                .is_some_and(|last| now.duration_since(*last) < Self::WINDOW)
+        });
+        let times = spent.entry(url.expose().to_owned()).or_default();
+        while times
+            .front()
+            .is_some_and(|first| now.duration_since(*first) >= Self::WINDOW)
+        {
+            times.pop_front();
+        }
+        if times.len() < ROBOT_MESSAGES_PER_MINUTE {
+            times.push_back(now);
+            return Ok(());
+        }
+        Err(times
+            .front()
+            .map(|first| Self::WINDOW.saturating_sub(now.duration_since(*first)))
+            .unwrap_or_default())
     }
 }
 
@@ -106,6 +110,19 @@ pub async fn send_text(
     mobiles: &[&str],
     rate_limit_pause: Duration,
 ) -> SendOutcome {
+    throttle.wait_turn(url).await;
+    post_text(http, url, content, mobiles, rate_limit_pause).await
+}
+
+/// Posts a text message mentioning `mobiles` now: the caller has spent the
+/// robot's token ([`RobotThrottle::try_turn`]).
+pub async fn post_text(
+    http: &reqwest::Client,
+    url: &GatewayUrl,
+    content: &str,
+    mobiles: &[&str],
+    rate_limit_pause: Duration,
+) -> SendOutcome {
     let body = serde_json::json!({
         "msgtype": "text",
         "text": {
@@ -113,7 +130,6 @@ pub async fn send_text(
             "mentioned_mobile_list": mobiles,
         }
     });
-    throttle.wait_turn(url).await;
     let request = http
         .post(url.expose())
         .header("content-type", "application/json")
@@ -172,6 +188,19 @@ fn short(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_robot_gets_twenty_turns_and_then_is_told_how_long_to_wait() {
+        let throttle = RobotThrottle::default();
+        let url = GatewayUrl::parse("http://127.0.0.1:9/cgi-bin/webhook/send?key=a").unwrap();
+        let other = GatewayUrl::parse("http://127.0.0.1:9/cgi-bin/webhook/send?key=b").unwrap();
+        for _ in 0..ROBOT_MESSAGES_PER_MINUTE {
+            assert_eq!(throttle.try_turn(&url), Ok(()));
+        }
+        let wait = throttle.try_turn(&url).unwrap_err();
+        assert!(wait > Duration::from_secs(59) && wait <= RobotThrottle::WINDOW);
+        assert_eq!(throttle.try_turn(&other), Ok(()), "each robot has its own");
+    }
 
     #[test]
     fn long_content_is_cut_at_a_character_boundary_within_the_limit() {

@@ -2,7 +2,7 @@
 //! and says only what the resident needs: who handles it, what to do next.
 //! The text is rendered at the moment of sending and never stored.
 
-use super::Milestone;
+use super::{Milestone, template};
 
 /// How a case closed, as the cases service's `CaseClosed` says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +35,7 @@ impl Closure {
     }
 
     /// What the resident reads.
-    fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Closure::Rated => "已评价",
             Closure::Unsatisfied => "经两次办理仍不满意，已转入督办",
@@ -57,34 +57,20 @@ pub struct FeedbackMessage {
 }
 
 impl FeedbackMessage {
-    /// The message in zh-CN.
+    /// The message in zh-CN, in the built-in text.
     pub fn text(&self) -> String {
-        let number = &self.case_number;
-        match self.milestone {
-            Milestone::Received => format!(
-                "您反映的问题已受理并派发，案件编号：{number}，承办：{}。办理进展将及时告知您。",
-                handler_label(&self.handler)
-            ),
-            Milestone::Accepted => {
-                format!("您反映的问题（案件编号：{number}）已由承办人员签收，正在办理。")
-            }
-            Milestone::Resolved => format!(
-                "您反映的问题（案件编号：{number}）已办结并经核实。请对办理结果作出评价：满意、基本满意或不满意。"
-            ),
-            Milestone::Closed => match self.closure {
-                Some(closure) => format!(
-                    "您反映的问题（案件编号：{number}）已结案（{}）。感谢您的参与！",
-                    closure.label()
-                ),
-                None => format!("您反映的问题（案件编号：{number}）已结案。感谢您的参与！"),
-            },
-            Milestone::Reopened => format!(
-                "您对案件编号 {number} 的办理结果不满意，该案件已重新交办，办理进展将再次告知您。"
-            ),
-            Milestone::ReturnVisit => format!(
-                "回访：您反映的问题（案件编号：{number}）已办结，尚未收到您的评价。请对办理结果作出评价：满意、基本满意或不满意；逾期未评价的，将按“未评价”结案。"
-            ),
-        }
+        self.text_from(template::built_in(self.milestone))
+    }
+
+    /// The message in `template` (the built-in text or a district's own,
+    /// checked by [`template::TemplateText::parse`]).
+    pub fn text_from(&self, template: &str) -> String {
+        template::render(
+            template,
+            &self.case_number,
+            &handler_label(&self.handler),
+            self.closure,
+        )
     }
 }
 

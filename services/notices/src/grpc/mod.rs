@@ -9,6 +9,7 @@ mod feedback;
 mod gateways;
 mod indicators;
 mod notices;
+mod templates;
 
 use flatgov_proto::notices::v1 as proto;
 use flatgov_proto::notices::v1::notices_server::Notices as NoticesApi;
@@ -39,5 +40,7 @@ flatgov_grpc::dispatch! {
         fn list_notices(proto::ListNoticesRequest) -> proto::ListNoticesResponse => notices::list_notices;
         fn approve_notice(proto::ApproveNoticeRequest) -> proto::Notice => notices::approve_notice;
         fn get_indicators(proto::GetIndicatorsRequest) -> proto::Indicators => indicators::get_indicators;
+        fn list_feedback_templates(proto::ListFeedbackTemplatesRequest) -> proto::ListFeedbackTemplatesResponse => templates::list_feedback_templates;
+        fn set_feedback_template(proto::SetFeedbackTemplateRequest) -> proto::FeedbackTemplate => templates::set_feedback_template;
     }
 }

@@ -98,17 +98,28 @@ fn from_row(row: &sqlx::postgres::PgRow) -> Result<FeedbackRow, StoreError> {
 }
 
 /// Records a message due, unless this case's milestone already has one:
-/// answers whether it was new. The first event of a milestone wins; a
-/// redelivered, replayed or later one (a second dispatch) changes nothing.
+/// answers whether it was new. The earliest event of a milestone wins: a
+/// redelivered, replayed or later one (a second dispatch) changes nothing,
+/// and one that happened earlier but was applied later (events of one
+/// subject are applied in parallel) takes its place while nothing was
+/// attempted yet — so the received message names the first handler.
 pub async fn insert_if_absent(
     connection: &mut PgConnection,
     feedback: &NewFeedback,
 ) -> Result<bool, StoreError> {
-    let inserted = sqlx::query(
+    // `xmax = 0` only for a row this statement inserted (an update by the
+    // conflict clause sets it).
+    let inserted: Option<bool> = sqlx::query_scalar(
         "insert into feedback (case_id, milestone, delivery_id, block_code, subdistrict_code,
              handler, closure, occurred_time)
          values ($1, $2, $3, $4, $5, $6, $7, $8)
-         on conflict (case_id, milestone) do nothing",
+         on conflict (case_id, milestone) do update set
+             block_code = excluded.block_code, subdistrict_code = excluded.subdistrict_code,
+             handler = excluded.handler, closure = excluded.closure,
+             occurred_time = excluded.occurred_time
+         where feedback.state = 'pending' and feedback.attempts = 0
+             and excluded.occurred_time < feedback.occurred_time
+         returning (xmax = 0)",
     )
     .bind(feedback.case_id)
     .bind(feedback.milestone.as_str())
@@ -118,11 +129,10 @@ pub async fn insert_if_absent(
     .bind(&feedback.handler)
     .bind(feedback.closure.map(Closure::as_str).unwrap_or_default())
     .bind(feedback.occurred_time)
-    .execute(connection)
+    .fetch_optional(connection)
     .await
-    .context("recording feedback due")?
-    .rows_affected();
-    Ok(inserted == 1)
+    .context("recording feedback due")?;
+    Ok(inserted == Some(true))
 }
 
 /// A case's messages in the order of their case events.
@@ -154,6 +164,27 @@ pub async fn claim_due(connection: &mut PgConnection) -> Result<Option<FeedbackR
     .await
     .context("claiming feedback due")?;
     row.as_ref().map(from_row).transpose()
+}
+
+/// Claims up to `limit` messages due, first due first, each locked for the
+/// caller's transaction (`SKIP LOCKED`: other workers and replicas take the
+/// others), so each is sent by one worker at a time.
+pub async fn claim_due_batch(
+    connection: &mut PgConnection,
+    limit: i64,
+) -> Result<Vec<FeedbackRow>, StoreError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from feedback
+         where state = 'pending' and next_attempt_time <= now()
+         order by next_attempt_time
+         limit $1
+         for update skip locked"
+    )))
+    .bind(limit)
+    .fetch_all(connection)
+    .await
+    .context("claiming feedback due")?;
+    rows.iter().map(from_row).collect()
 }
 
 /// When the next message falls due, if any is pending.

@@ -9,6 +9,7 @@ pub mod gateways;
 pub mod indicators;
 pub mod notices;
 pub mod return_visits;
+pub mod templates;
 
 /// Why the store failed, with what it was doing. SQL is only logged by the
 /// service error it becomes, never shown to a caller.

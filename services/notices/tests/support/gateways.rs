@@ -195,6 +195,17 @@ impl GatewayStandIn {
             .count()
     }
 
+    /// How many messages `gateway` (`wecom` or `sms`) took so far.
+    pub fn accepted_count(&self, gateway: &str) -> usize {
+        self.shared
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|message| message.gateway == gateway && message.accepted)
+            .count()
+    }
+
     pub fn fail_next(&self, messages: usize) {
         self.shared.fail_next.store(messages, Ordering::SeqCst);
     }

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod contacts;
 #[path = "../../../cases/tests/support/contracts.rs"]
 pub mod contracts;
 pub mod gateways;
@@ -145,6 +146,29 @@ impl World {
             self.verifier().await,
         )
         .await
+    }
+
+    /// Serves the stand-in of the cases service's claim check on a free
+    /// port; answers its URL.
+    pub async fn serve_contacts(&self) -> (String, flatgov_testkit::contract::RunningContract) {
+        let port = free_port();
+        let running = self.serve_contacts_on(port).await;
+        (format!("http://127.0.0.1:{port}"), running)
+    }
+
+    /// Serves the claim-check stand-in on `port`.
+    pub async fn serve_contacts_on(&self, port: u16) -> flatgov_testkit::contract::RunningContract {
+        let verifier = Verifier::new(flatgov_auth::AuthConfig {
+            jwks_file: self.test.auth.jwks_file(),
+            issuer: "flatgov".into(),
+            audiences: vec!["flatgov.cases".into()],
+            max_service_token: Duration::from_secs(900),
+            max_person_token: Duration::from_secs(36_000),
+            oidc: None,
+        })
+        .await
+        .unwrap();
+        contacts::serve(port, verifier).await
     }
 
     async fn verifier(&self) -> Verifier {

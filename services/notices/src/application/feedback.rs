@@ -22,10 +22,7 @@ impl Notices {
             .pool
             .acquire()
             .await
-            .map_err(|source| Error::Database {
-                context: "reading a case's feedback",
-                source,
-            })?;
+            .map_err(|source| Error::database("reading a case's feedback", source))?;
         let rows = store::feedback::for_case(&mut connection, case_id).await?;
         // Every row of a case carries the place its event gave; the latest
         // is where the case is now.

@@ -50,10 +50,7 @@ impl Notices {
             .pool
             .acquire()
             .await
-            .map_err(|source| Error::Database {
-                context: "listing gateways",
-                source,
-            })?;
+            .map_err(|source| Error::database("listing gateways", source))?;
         Ok(store::gateways::list(&mut connection).await?)
     }
 }

@@ -56,10 +56,7 @@ impl Notices {
             .pool
             .acquire()
             .await
-            .map_err(|source| Error::Database {
-                context: "reading indicators",
-                source,
-            })?;
+            .map_err(|source| Error::database("reading indicators", source))?;
         let division = query.division.as_str();
         let counted = store::indicators::feedback(
             &mut connection,

@@ -44,7 +44,7 @@ fn reaches(access: &Access, division: &str) -> bool {
 }
 
 fn database(context: &'static str) -> impl Fn(sqlx::Error) -> Error {
-    move |source| Error::Database { context, source }
+    move |source| Error::database(context, source)
 }
 
 /// Whether the caller may see `notice` at all: one waiting for approval
@@ -147,15 +147,12 @@ impl Notices {
                 Ok(Some(name)) => {
                     drop(transaction);
                     let id = flatgov_vocabulary::parse_id::<Uuid>(&name, "notices")
-                        .map_err(|error| Error::Corrupt(error.to_string()))?;
+                        .map_err(|error| Error::corrupt(error.to_string()))?;
                     return self.get_notice(access, id).await;
                 }
                 Ok(None) => {}
                 Err(IdempotencyError::Database(source)) => {
-                    return Err(Error::Database {
-                        context: "reading a request id",
-                        source,
-                    });
+                    return Err(Error::database("reading a request id", source));
                 }
                 Err(reused) => {
                     return Err(Error::from(
@@ -169,10 +166,10 @@ impl Notices {
             Err(RegistryError::Unknown(_)) => return Err(Error::NotFound(command.audience.name())),
             Err(RegistryError::Unavailable(reason)) => {
                 tracing::warn!(%reason, "cannot count a notice's audience");
-                return Err(Error::Unavailable(
-                    "the block registry cannot be asked for the notice's audience now; try again later"
-                        .into(),
-                ));
+                return Err(Error::DependencyUnavailable {
+                    dependency: "the block registry".into(),
+                    detail: reason,
+                });
             }
         };
         if audience.is_empty() {

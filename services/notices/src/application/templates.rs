@@ -135,10 +135,7 @@ impl Notices {
             .pool
             .acquire()
             .await
-            .map_err(|source| Error::Database {
-                context: "listing feedback templates",
-                source,
-            })?;
+            .map_err(|source| Error::database("listing feedback templates", source))?;
         let mut rows = store::templates::for_district(&mut connection, district.as_str()).await?;
         Ok(Milestone::ALL
             .into_iter()

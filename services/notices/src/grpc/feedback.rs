@@ -50,7 +50,7 @@ pub(super) async fn list_feedback(
         flatgov_vocabulary::parse_id::<Uuid>(&request.case, "cases"),
     );
     violations.finish()?;
-    let case_id = case_id.ok_or_else(|| Error::Corrupt("a checked field went missing".into()))?;
+    let case_id = case_id.ok_or_else(|| Error::corrupt("a checked field went missing"))?;
     let rows = service.notices.list_feedback(access, case_id).await?;
     Ok(proto::ListFeedbackResponse {
         feedback: rows.iter().map(render).collect(),

@@ -58,7 +58,7 @@ impl TryFrom<proto::SetGatewayRequest> for SetGateway {
                 secret,
                 description,
             }),
-            _ => Err(Error::Corrupt("a checked field went missing".into())),
+            _ => Err(Error::corrupt("a checked field went missing")),
         }
     }
 }

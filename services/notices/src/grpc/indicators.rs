@@ -42,8 +42,7 @@ impl TryFrom<proto::GetIndicatorsRequest> for IndicatorsQuery {
             violations.add("start_time", "must be before the end time (or now)");
         }
         violations.finish()?;
-        let division =
-            division.ok_or_else(|| Error::Corrupt("a checked field went missing".into()))?;
+        let division = division.ok_or_else(|| Error::corrupt("a checked field went missing"))?;
         Ok(Self {
             division,
             start,

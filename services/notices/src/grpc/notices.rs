@@ -20,7 +20,7 @@ use crate::store::feedback::DeliveryState;
 use crate::store::notices::{DeliveryRow, NoticeState, RobotRow};
 
 fn missing() -> Error {
-    Error::Corrupt("a checked field went missing".into())
+    Error::corrupt("a checked field went missing")
 }
 
 fn render_robot(row: &RobotRow) -> proto::BlockRobot {

@@ -59,7 +59,7 @@ impl TryFrom<proto::SetFeedbackTemplateRequest> for SetFeedbackTemplate {
                 enabled: !request.disabled,
                 text,
             }),
-            _ => Err(Error::Corrupt("a checked field went missing".into())),
+            _ => Err(Error::corrupt("a checked field went missing")),
         }
     }
 }
@@ -104,7 +104,7 @@ pub(super) async fn list_feedback_templates(
         DistrictCode::parse_name(&request.parent).map_err(|error| error.to_string()),
     );
     violations.finish()?;
-    let district = district.ok_or_else(|| Error::Corrupt("a checked field went missing".into()))?;
+    let district = district.ok_or_else(|| Error::corrupt("a checked field went missing"))?;
     let templates = service
         .notices
         .list_feedback_templates(access, district)

@@ -11,34 +11,7 @@ pub mod notices;
 pub mod return_visits;
 pub mod templates;
 
-/// Why the store failed, with what it was doing. SQL is only logged by the
-/// service error it becomes, never shown to a caller.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The database failed.
-    #[error("database error while {context}: {source}")]
-    Database {
-        /// What the store was doing, e.g. "reading a case's feedback".
-        context: &'static str,
-        #[source]
-        source: sqlx::Error,
-    },
-    /// A stored row breaks a rule it was checked against when written: a
-    /// bug or a manual edit.
-    #[error("stored data is inconsistent: {0}")]
-    Corrupt(String),
-}
-
-/// Attaches what the store was doing to a database error.
-pub(crate) trait DatabaseContext<T> {
-    fn context(self, context: &'static str) -> Result<T, StoreError>;
-}
-
-impl<T> DatabaseContext<T> for Result<T, sqlx::Error> {
-    fn context(self, context: &'static str) -> Result<T, StoreError> {
-        self.map_err(|source| StoreError::Database { context, source })
-    }
-}
+pub use flatgov_grpc::store::{DatabaseContext, StoreError};
 
 /// A transaction on the service's database.
 pub type Transaction = sqlx::Transaction<'static, sqlx::Postgres>;

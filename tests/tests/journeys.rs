@@ -60,3 +60,6 @@ async fn journey_every_service_runs_as_its_own_process_and_reports_serving() {
     platform.load_demo();
     eprintln!("demo loaded twice in {:?}", started.elapsed());
 }
+
+#[path = "journeys/operator_cli.rs"]
+mod operator_cli;

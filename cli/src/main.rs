@@ -15,6 +15,7 @@ mod delivery;
 mod demo;
 mod enforcement;
 mod events;
+mod export;
 mod import;
 mod indicators;
 mod labels;
@@ -71,6 +72,9 @@ enum Command {
     Import(import::ImportArgs),
     /// Write a ready-made XLSX (or CSV) template for a table import.
     Template(template::TemplateArgs),
+    /// Export blocks (GeoJSON), staff and teams (CSV/XLSX) or a duty list
+    /// in the format the import reads: exported and imported again, nothing changes.
+    Export(export::ExportArgs),
     /// Report, follow and move cases through the closed loop.
     Case(cases::CaseArgs),
     /// Blow the whistle and follow joint enforcement operations.
@@ -125,6 +129,9 @@ fn main() -> ExitCode {
             block_on(import::run(&arguments, &cli.connection, cli.output))
         }
         Command::Template(arguments) => template::run(&arguments),
+        Command::Export(arguments) => with_session(&cli.connection, |session| async move {
+            export::run(&arguments, &session, cli.output).await
+        }),
         Command::Case(arguments) => with_session(&cli.connection, |session| async move {
             cases::run(&arguments, &session, cli.output).await
         }),

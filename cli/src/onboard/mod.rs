@@ -23,7 +23,7 @@
 pub mod columns;
 pub mod problems;
 mod registry;
-mod rows;
+pub mod rows;
 
 use std::collections::HashMap;
 use std::io::IsTerminal as _;

@@ -178,7 +178,7 @@ impl Registry {
     /// The blocks of a generation (the active one when empty). With
     /// `required`, a platform with no boundaries in force is an error that
     /// says what to do; otherwise it just has no blocks.
-    async fn load_blocks(
+    pub async fn load_blocks(
         &mut self,
         client: &mut BlockRegistryClient<Authed>,
         generation: &str,

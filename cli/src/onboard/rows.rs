@@ -8,6 +8,7 @@ use flatgov_vocabulary::{CommunityCode, DivisionCode, PhoneNumber, SubdistrictCo
 
 use super::problems::{Issue, Post, Problem, Reference};
 use super::{Action, Kind, Operation, Plan, Registry, Table};
+use crate::labels::Language;
 
 /// Checks every row; the plan is meaningful only without problems.
 pub fn check(table: &Table, registry: &Registry, generation: &str) -> (Vec<Problem>, Plan) {
@@ -648,6 +649,23 @@ fn parse_post(text: &str) -> Option<Post> {
     }
 }
 
+/// An assistant's type as the teams table writes it: the inverse of
+/// [`parse_role`] (empty for an unspecified role).
+pub fn role_label(role: blocks::AssistantRole, language: Language) -> &'static str {
+    use blocks::AssistantRole;
+    match (role, language) {
+        (AssistantRole::Unspecified, _) => "",
+        (AssistantRole::LiaisonCadre, Language::ZhCn) => "联点干部",
+        (AssistantRole::PartyGroupLeader, Language::ZhCn) => "党小组长",
+        (AssistantRole::OwnersCommitteeMember, Language::ZhCn) => "业委会成员",
+        (AssistantRole::ResidentRepresentative, Language::ZhCn) => "居民代表",
+        (AssistantRole::LiaisonCadre, Language::En) => "liaison_cadre",
+        (AssistantRole::PartyGroupLeader, Language::En) => "party_group_leader",
+        (AssistantRole::OwnersCommitteeMember, Language::En) => "owners_committee_member",
+        (AssistantRole::ResidentRepresentative, Language::En) => "resident_representative",
+    }
+}
+
 fn parse_role(text: &str) -> Option<blocks::AssistantRole> {
     use blocks::AssistantRole;
     match text.trim().to_lowercase().replace([' ', '-'], "_").as_str() {
@@ -775,5 +793,20 @@ mod tests {
                 (4, "A (社区编码)".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn every_assistant_type_written_by_an_export_reads_back_as_itself() {
+        use blocks::AssistantRole;
+        for role in [
+            AssistantRole::LiaisonCadre,
+            AssistantRole::PartyGroupLeader,
+            AssistantRole::OwnersCommitteeMember,
+            AssistantRole::ResidentRepresentative,
+        ] {
+            for language in [Language::ZhCn, Language::En] {
+                assert_eq!(parse_role(role_label(role, language)), Some(role));
+            }
+        }
     }
 }

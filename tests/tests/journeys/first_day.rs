@@ -426,6 +426,98 @@ async fn journey_a_district_loads_its_own_files_through_the_cli_dry_run_first_an
     );
     assert!(again.contains("2 行不变"), "{again}");
 
+    // Round trips: what the platform holds, exported in the import's own
+    // format (zh-CN headers, CSV and XLSX), imports again unchanged.
+    for file in ["staff-export.xlsx", "staff-export.csv"] {
+        let exported = ok(&platform, here, &["export", "staff", file]);
+        assert!(exported.contains("6 行"), "{exported}");
+        let again = ok(&platform, here, &["import", "staff", file, "--yes"]);
+        assert!(again.contains("新建 0、更新 0、不变 6"), "{file}: {again}");
+    }
+    let headers = std::fs::read_to_string(here.join("staff-export.csv")).expect("the export");
+    assert!(
+        headers.starts_with("\u{feff}工号,姓名,手机号,工作单位,所属区划\n"),
+        "{headers}"
+    );
+    assert!(
+        refused(
+            &platform,
+            "zh-CN",
+            here,
+            &["export", "staff", "staff-export.csv"]
+        )
+        .contains("--force"),
+        "an export does not overwrite a file unasked"
+    );
+    for file in ["teams-export.csv", "teams-export.xlsx"] {
+        let exported = ok(&platform, here, &["export", "teams", file]);
+        assert!(exported.contains("6 行"), "{exported}");
+        let again = ok(&platform, here, &["import", "teams", file, "--yes"]);
+        assert!(
+            again.contains("将新建 0、更新 0、2 行不变"),
+            "{file}: {again}"
+        );
+        assert!(again.contains("没有需要更改的内容"), "{file}: {again}");
+    }
+    let exported_teams = std::fs::read_to_string(here.join("teams-export.csv")).expect("export");
+    assert!(
+        exported_teams.contains("430302001001002,协理员,yhl-0005,联点干部"),
+        "{exported_teams}"
+    );
+    // Blocks: the active generation as GeoJSON with its teams; imported
+    // again as a draft, the draft exports exactly as the active one does.
+    ok(
+        &platform,
+        here,
+        &["export", "blocks", "blocks-export.geojson"],
+    );
+    let active: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(here.join("blocks-export.geojson")).expect("the export"),
+    )
+    .expect("GeoJSON");
+    assert_eq!(
+        active["features"].as_array().map(Vec::len),
+        Some(2),
+        "{active}"
+    );
+    assert_eq!(
+        active["features"][1]["properties"]["team"]["supervisor"], "yhl-0003",
+        "{active}"
+    );
+    let (success, stdout, stderr) = run(
+        &platform,
+        "zh-CN",
+        here,
+        &["import", "blocks", "blocks-export.geojson", "--no-activate"],
+    );
+    assert!(success, "{stdout}\n{stderr}");
+    assert!(stdout.contains("0 error(s)"), "{stdout}");
+    let draft = stderr
+        .split_whitespace()
+        .find(|word| word.starts_with("generations/"))
+        .unwrap_or_else(|| panic!("the draft's name: {stderr}"))
+        .to_owned();
+    assert!(stderr.contains("with 2 blocks"), "{stderr}");
+    ok(
+        &platform,
+        here,
+        &[
+            "export",
+            "blocks",
+            "blocks-draft.geojson",
+            "--generation",
+            &draft,
+        ],
+    );
+    let drafted: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(here.join("blocks-draft.geojson")).expect("the export"),
+    )
+    .expect("GeoJSON");
+    assert_eq!(
+        drafted, active,
+        "the re-imported blocks are the blocks in force"
+    );
+
     // Duty lists and the matter catalogue (the reference files), then the
     // first case: a street light at a point in the second block reaches the
     // governor the teams table gave that block.
@@ -463,6 +555,32 @@ async fn journey_a_district_loads_its_own_files_through_the_cli_dry_run_first_an
                 "2025-01-01T00:00:00+08:00",
             ],
         );
+    }
+    // A published duty list, exported as CSV and JSON, imports unchanged.
+    for file in [
+        "subdistrict_duty-export.csv",
+        "subdistrict_duty-export.json",
+    ] {
+        ok(
+            &platform,
+            here,
+            &["export", "duties", file, "--kind", "subdistrict_duty"],
+        );
+        let again = ok(
+            &platform,
+            here,
+            &[
+                "--output",
+                "json",
+                "import",
+                "duties",
+                file,
+                "--kind",
+                "subdistrict_duty",
+            ],
+        );
+        let again: serde_json::Value = serde_json::from_str(&again).expect("JSON");
+        assert_eq!(again["unchanged"], true, "{file}: {again}");
     }
     ok(
         &platform,

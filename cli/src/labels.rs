@@ -156,18 +156,61 @@ fn enum_values() -> &'static HashMap<String, String> {
 /// enum value of the platform's API.
 pub fn enum_label(text: &str, language: Language) -> Option<String> {
     let enumeration = enum_values().get(text)?;
-    if let Some((_, zh, en)) = ENUM_VALUES.iter().find(|(name, _, _)| *name == text) {
+    if let Some(label) = enum_value_labels().get(text) {
         return Some(match language {
-            Language::ZhCn => (*zh).to_owned(),
-            Language::En => (*en).to_owned(),
+            Language::ZhCn => label.zh_cn.to_owned(),
+            Language::En => label.en.to_owned(),
         });
     }
+    Some(unlabelled(text, enumeration))
+}
+
+/// The text for a value the data file has no line for: `—` for
+/// `…_UNSPECIFIED`, otherwise the value without its enum's prefix in lower
+/// case (`MEETING_STATE_SCHEDULED` of `MeetingState` → `scheduled`).
+fn unlabelled(value: &str, enumeration: &str) -> String {
     let prefix = format!("{}_", screaming_snake(enumeration));
-    let rest = text.strip_prefix(&prefix).unwrap_or(text);
+    let rest = value.strip_prefix(&prefix).unwrap_or(value);
     if rest == "UNSPECIFIED" {
-        return Some("—".to_owned());
+        return "—".to_owned();
     }
-    Some(rest.to_ascii_lowercase().replace('_', " "))
+    rest.to_ascii_lowercase().replace('_', " ")
+}
+
+/// The labels of enum values: one line per value in `labels/enum_values.tsv`,
+/// `VALUE_NAME<TAB>zh-CN<TAB>English`; `#` starts a comment line.
+const ENUM_VALUES_TSV: &str = include_str!("labels/enum_values.tsv");
+
+/// The two labels of one enum value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct EnumValueLabel {
+    zh_cn: &'static str,
+    en: &'static str,
+}
+
+/// One line of [`ENUM_VALUES_TSV`] that is not a comment: the value's name and
+/// its labels, or the line (1-based) that has not exactly three fields.
+fn enum_value_lines() -> impl Iterator<Item = Result<(&'static str, EnumValueLabel), usize>> {
+    ENUM_VALUES_TSV
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|(index, line)| {
+            let mut fields = line.split('\t');
+            match (fields.next(), fields.next(), fields.next(), fields.next()) {
+                (Some(name), Some(zh_cn), Some(en), None) => {
+                    Ok((name, EnumValueLabel { zh_cn, en }))
+                }
+                _ => Err(index + 1),
+            }
+        })
+}
+
+/// The data file parsed once. A malformed line is skipped here (the value
+/// falls back to [`unlabelled`]); the tests refuse one.
+fn enum_value_labels() -> &'static HashMap<&'static str, EnumValueLabel> {
+    static LABELS: OnceLock<HashMap<&'static str, EnumValueLabel>> = OnceLock::new();
+    LABELS.get_or_init(|| enum_value_lines().filter_map(Result::ok).collect())
 }
 
 /// `CaseState` → `CASE_STATE`: the prefix protobuf style puts on every value.
@@ -262,95 +305,6 @@ const KEYS: &[(&str, &str, &str)] = &[
     ("data", "事件内容", "event"),
 ];
 
-/// Labels of the enum values people read most: (value, zh-CN, English).
-const ENUM_VALUES: &[(&str, &str, &str)] = &[
-    ("CASE_STATE_UNSPECIFIED", "—", "—"),
-    ("CASE_STATE_REPORTED", "已上报", "reported"),
-    (
-        "CASE_STATE_AWAITING_MANUAL_LOCATION",
-        "待人工定位",
-        "awaiting manual location",
-    ),
-    ("CASE_STATE_TRIAGED", "已分拨", "triaged"),
-    ("CASE_STATE_DISPATCHED", "已派单", "dispatched"),
-    ("CASE_STATE_ACCEPTED", "受理", "accepted"),
-    ("CASE_STATE_IN_PROGRESS", "处置中", "in progress"),
-    ("CASE_STATE_RESOLVED", "已办结", "resolved"),
-    ("CASE_STATE_VERIFIED", "已核查", "verified"),
-    ("CASE_STATE_RATED", "已评价", "rated"),
-    ("CASE_STATE_PARKED", "挂起", "parked"),
-    ("CASE_STATE_CLOSED", "已关闭", "closed"),
-    ("CASE_KIND_PROBLEM", "问题", "problem"),
-    ("CASE_KIND_HAZARD", "隐患", "hazard"),
-    ("CASE_KIND_DISPUTE", "纠纷", "dispute"),
-    ("CASE_KIND_ERRAND", "代办", "errand"),
-    ("CASE_KIND_NEEDY_SUPPORT", "困难帮扶", "needy support"),
-    ("CHANNEL_RESIDENT_APP", "居民端", "resident app"),
-    ("CHANNEL_HOTLINE_12345", "12345热线", "12345 hotline"),
-    ("CHANNEL_PATROL", "巡查", "patrol"),
-    ("CHANNEL_VIDEO_ALERT", "视频告警", "video alert"),
-    ("CHANNEL_WALK_IN", "来访", "walk-in"),
-    ("CHANNEL_REFERRAL", "转办", "referral"),
-    ("HANDLING_TIER_FRONT_LINE", "区块一线", "front line"),
-    (
-        "HANDLING_TIER_COORDINATION_MEETING",
-        "协调会",
-        "coordination meeting",
-    ),
-    ("HANDLING_TIER_WHISTLE", "吹哨", "whistle"),
-    ("RATING_SATISFIED", "满意", "satisfied"),
-    (
-        "RATING_BASICALLY_SATISFIED",
-        "基本满意",
-        "basically satisfied",
-    ),
-    ("RATING_UNSATISFIED", "不满意", "unsatisfied"),
-    ("CLOSURE_RATED", "已评价", "rated"),
-    ("CLOSURE_UNSATISFIED", "不满意", "unsatisfied"),
-    ("CLOSURE_UNRATED", "未评价", "unrated"),
-    ("CLOSURE_DISMISSED", "不予受理", "dismissed"),
-    ("TRIAGE_STATUS_PENDING", "待分拨", "pending"),
-    ("TRIAGE_STATUS_COMPLETE", "已分拨", "complete"),
-    (
-        "TRIAGE_STATUS_AWAITING_CLASSIFICATION",
-        "待分类",
-        "awaiting classification",
-    ),
-    (
-        "TRIAGE_STATUS_UNKNOWN_MATTER",
-        "事项不在清单",
-        "unknown matter",
-    ),
-    (
-        "TRIAGE_STATUS_OUTSIDE_BLOCKS",
-        "不在任何区块",
-        "outside every block",
-    ),
-    (
-        "TRIAGE_STATUS_DISPATCH_REFUSED",
-        "派单被拒",
-        "dispatch refused",
-    ),
-    (
-        "COORDINATE_SYSTEM_UNSPECIFIED",
-        "WGS84/CGCS2000",
-        "WGS84/CGCS2000",
-    ),
-    ("COORDINATE_SYSTEM_GCJ02", "GCJ-02", "GCJ-02"),
-    ("COORDINATE_SYSTEM_BD09", "BD-09", "BD-09"),
-    ("REDRIVE_RESULT_APPLIED", "已重新处理", "applied"),
-    (
-        "REDRIVE_RESULT_ALREADY_APPLIED",
-        "此前已处理",
-        "already applied",
-    ),
-    (
-        "REDRIVE_RESULT_FAILED",
-        "再次失败（保留）",
-        "failed again (kept)",
-    ),
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,7 +317,7 @@ mod tests {
         );
         assert_eq!(
             enum_label("CASE_STATE_ACCEPTED", Language::ZhCn).as_deref(),
-            Some("受理")
+            Some("已签收")
         );
         assert_eq!(
             enum_label("CASE_STATE_DISPATCHED", Language::En).as_deref(),
@@ -372,16 +326,156 @@ mod tests {
     }
 
     #[test]
+    fn every_service_reads_in_chinese_by_default_and_in_english_on_request() {
+        let label = |value: &str, language: Language| enum_label(value, language);
+        assert_eq!(
+            label("OPERATION_STATE_CONCLUDED", Language::ZhCn).as_deref(),
+            Some("已办结")
+        );
+        assert_eq!(
+            label("OPERATION_STATE_CONCLUDED", Language::En).as_deref(),
+            Some("concluded")
+        );
+        assert_eq!(
+            label("SUMMONS_STATE_LATE", Language::ZhCn).as_deref(),
+            Some("超时未报到")
+        );
+        assert_eq!(
+            label("SUMMONS_STATE_LATE", Language::En).as_deref(),
+            Some("report in overdue")
+        );
+        assert_eq!(
+            label("MEDIATION_LEVEL_PEOPLES", Language::ZhCn).as_deref(),
+            Some("人民调解")
+        );
+        assert_eq!(
+            label("NOTICE_CATEGORY_FLOOD", Language::ZhCn).as_deref(),
+            Some("防汛")
+        );
+        assert_eq!(
+            label("OPERATION_STATE_UNSPECIFIED", Language::ZhCn).as_deref(),
+            Some("—")
+        );
+        assert_eq!(
+            label("COORDINATE_SYSTEM_UNSPECIFIED", Language::ZhCn).as_deref(),
+            Some("WGS84/CGCS2000")
+        );
+    }
+
+    #[test]
     fn an_enum_value_without_a_label_loses_its_prefix_and_ordinary_text_is_left_alone() {
         assert_eq!(
-            enum_label("MEETING_STATE_SCHEDULED", Language::En).as_deref(),
-            Some("scheduled")
+            unlabelled("MEETING_STATE_SCHEDULED", "MeetingState"),
+            "scheduled"
         );
+        assert_eq!(unlabelled("MEETING_STATE_UNSPECIFIED", "MeetingState"), "—");
         assert_eq!(enum_label("HELLO_WORLD", Language::En), None);
         assert_eq!(
             value(&serde_json::json!("430302001001001"), Language::ZhCn),
             "430302001001001"
         );
+    }
+
+    /// Values whose zh-CN label rightly has no Chinese character: codes that
+    /// Chinese offices use as they are.
+    const CODE_LIKE_LABELS: &[&str] = &[
+        "COORDINATE_SYSTEM_GCJ02",
+        "COORDINATE_SYSTEM_BD09",
+        "DATA_FORMAT_CSV",
+        "DATA_FORMAT_JSON",
+    ];
+
+    fn has_chinese(text: &str) -> bool {
+        text.chars()
+            .any(|character| matches!(character, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}'))
+    }
+
+    /// Every value name of the platform's own enums (not google.protobuf's).
+    fn api_enum_values() -> std::collections::BTreeSet<String> {
+        crate::render::pool()
+            .all_enums()
+            .filter(|enumeration| enumeration.full_name().starts_with("flatgov."))
+            .flat_map(|enumeration| {
+                enumeration
+                    .values()
+                    .map(|value| value.name().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_enum_value_of_the_api_has_a_chinese_and_an_english_label() {
+        let values = api_enum_values();
+        assert!(values.len() > 300, "the descriptors have the API's enums");
+        let labels = enum_value_labels();
+        let wanting: Vec<String> = values
+            .iter()
+            .filter(|value| !value.ends_with("_UNSPECIFIED"))
+            .filter_map(|value| {
+                let Some(label) = labels.get(value.as_str()) else {
+                    return Some(format!("{value}: no line in labels/enum_values.tsv"));
+                };
+                let chinese_enough =
+                    has_chinese(label.zh_cn) || CODE_LIKE_LABELS.contains(&value.as_str());
+                if label.zh_cn.trim().is_empty() || !chinese_enough {
+                    return Some(format!(
+                        "{value}: zh-CN label {:?} is not Chinese",
+                        label.zh_cn
+                    ));
+                }
+                if label.en.trim().is_empty() || has_chinese(label.en) {
+                    return Some(format!("{value}: English label {:?}", label.en));
+                }
+                None
+            })
+            .collect();
+        assert!(
+            wanting.is_empty(),
+            "enum values without proper labels (add them to cli/src/labels/enum_values.tsv):\n{}",
+            wanting.join("\n")
+        );
+    }
+
+    #[test]
+    fn no_label_names_a_value_the_api_does_not_have() {
+        let values = api_enum_values();
+        let stale: Vec<&str> = enum_value_lines()
+            .filter_map(Result::ok)
+            .map(|(name, _)| name)
+            .filter(|name| !values.contains(*name))
+            .collect();
+        assert!(
+            stale.is_empty(),
+            "labels of values the API does not have: {stale:?}"
+        );
+        for name in CODE_LIKE_LABELS {
+            let label = enum_value_labels().get(name);
+            assert!(
+                label.is_some_and(|label| !has_chinese(label.zh_cn)),
+                "{name} is allowed a label without Chinese, so it needs one: {label:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_data_file_is_well_formed_and_names_each_value_once() {
+        let mut seen = std::collections::HashSet::new();
+        for line in enum_value_lines() {
+            let (name, label) = line.unwrap_or_else(|number| {
+                panic!("labels/enum_values.tsv line {number}: not NAME<TAB>zh-CN<TAB>English")
+            });
+            assert!(seen.insert(name), "{name} has two lines");
+            for field in [name, label.zh_cn, label.en] {
+                assert_eq!(field, field.trim(), "{name}: stray spaces in {field:?}");
+                assert!(!field.is_empty(), "{name}: an empty field");
+            }
+            assert!(
+                name.bytes()
+                    .all(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit() || byte == b'_'),
+                "{name:?} is not an enum value name"
+            );
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ const TEXT = {
     meetingLocation: '地点', schedule: '安排协调会', history: '处置经过', liveTitle: '实时动态',
     casesTitle: '案件列表', state: '状态', tier: '层级', overdueOnly: '只看超期', case: '案件',
     matter: '事项', block: '区块', indicatorsTitle: '指标（本月）', blockIndicators: '本月指标', summons: '吹哨报到',
-    summonsStates: { SUMMONS_STATE_AWAITING_REPORT: '待报到', SUMMONS_STATE_LATE: '已超时', SUMMONS_STATE_REPORTED_IN: '已报到' },
+    summonsStates: { SUMMONS_STATE_AWAITING_REPORT: '待报到', SUMMONS_STATE_LATE: '超时未报到', SUMMONS_STATE_REPORTED_IN: '已报到' },
     byDepartment: '按部门（本月）', department: '部门', noGroups: '本月暂无数据',
     upsDowns: '三升三降', upsDownsHint: '本月（截至今天）与上月相比。满意率升为好；矛盾纠纷、风险隐患降为好。',
     trendsTitle: '月度趋势（近六个月）', satisfactionUp: '满意率', disputesDown: '矛盾纠纷（调解受理）',
@@ -56,7 +56,7 @@ const TEXT = {
     posts: { TEAM_POST_GOVERNOR: '治理员', TEAM_POST_ASSISTANT: '协理员', TEAM_POST_SUPERVISOR: '监督员' },
     states: {
       CASE_STATE_REPORTED: '已受理', CASE_STATE_AWAITING_MANUAL_LOCATION: '待人工定位',
-      CASE_STATE_TRIAGED: '已分拨', CASE_STATE_DISPATCHED: '已派遣', CASE_STATE_ACCEPTED: '已签收',
+      CASE_STATE_TRIAGED: '已分拨', CASE_STATE_DISPATCHED: '已派单', CASE_STATE_ACCEPTED: '已签收',
       CASE_STATE_IN_PROGRESS: '处置中', CASE_STATE_RESOLVED: '已处置', CASE_STATE_VERIFIED: '已核查',
       CASE_STATE_RATED: '已评价', CASE_STATE_PARKED: '挂账', CASE_STATE_CLOSED: '已办结',
     },
@@ -65,7 +65,7 @@ const TEXT = {
       HANDLING_TIER_WHISTLE: '吹哨',
     },
     kinds: {
-      reported: '新上报', triaged: '已分拨', dispatched: '新派遣', accepted: '已签收', escalated: '已升级',
+      reported: '新上报', triaged: '已分拨', dispatched: '新派单', accepted: '已签收', escalated: '已升级',
       reassigned: '已改派', resolved: '已处置', verified: '已核查', closed: '已办结', overdue: '超期',
     },
   },

@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 use flatgov_journeys::Platform;
 use serde_json::Value;
 
+use super::support::stationed_officer;
+use super::whistle::record_actions;
+
 /// The subdistrict the journey happens in (雨湖路街道 in the demo).
 const SUBDISTRICT: &str = "430302001";
 
@@ -251,5 +254,176 @@ async fn journey_an_office_runs_the_closed_loop_and_reads_indicators_audit_and_e
         about_the_case.iter().any(|line| line.contains("eported"))
             && about_the_case.iter().any(|line| line.contains("ispatched")),
         "the tail shows the case reported and dispatched:\n{events}"
+    );
+    whistle_with_the_cli(&platform, &block_code, &dispatcher).await;
+}
+
+/// The dispatcher blows the whistle on street vending in the block with `flatgov whistle`;
+/// the duty lists decide who is summoned; each agency's stationed officer reports in with
+/// the CLI; only the lead may conclude; the list and the operation read in both languages.
+async fn whistle_with_the_cli(platform: &Platform, block_code: &str, dispatcher: &str) {
+    let blown = json(&platform.cli(
+        dispatcher,
+        &[
+            "--output",
+            "json",
+            "whistle",
+            "blow",
+            "--subdistrict",
+            SUBDISTRICT,
+            "--block",
+            block_code,
+            "--matter",
+            "illegal_street_vending",
+            "--description",
+            "路口流动摊贩占道经营",
+            "--request-id",
+            "operator-cli-whistle",
+        ],
+    ));
+    let operation = blown["name"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the whistle names its operation: {blown}"))
+        .to_owned();
+    let again = json(&platform.cli(
+        dispatcher,
+        &[
+            "--output",
+            "json",
+            "whistle",
+            "blow",
+            "--subdistrict",
+            SUBDISTRICT,
+            "--block",
+            block_code,
+            "--matter",
+            "illegal_street_vending",
+            "--description",
+            "路口流动摊贩占道经营",
+            "--request-id",
+            "operator-cli-whistle",
+        ],
+    ));
+    assert_eq!(
+        again["name"], blown["name"],
+        "a retried whistle is the same operation"
+    );
+
+    // The duty lists name urban management first (it leads) and market supervision.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let summoned = loop {
+        let shown = json(&platform.cli(
+            dispatcher,
+            &["--output", "json", "whistle", "show", &operation],
+        ));
+        let agencies: Vec<String> = shown["summons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|summons| summons["agency"].as_str().map(str::to_owned))
+            .collect();
+        if !agencies.is_empty() {
+            assert_eq!(shown["leadAgency"], "agencies/urban_management", "{shown}");
+            break agencies;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nobody was summoned: {shown}\n{}",
+            platform.log_tail("enforcement", 40)
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(
+        summoned,
+        ["agencies/urban_management", "agencies/market_supervision"]
+    );
+
+    for agency in ["urban_management", "market_supervision"] {
+        let (officer, _unit) = stationed_officer(platform, agency, SUBDISTRICT).await;
+        platform.cli(
+            &platform.officer(agency),
+            &[
+                "whistle",
+                "report-in",
+                &operation,
+                "--agency",
+                agency,
+                "--officer",
+                &officer.name,
+                "--note",
+                "已到现场",
+            ],
+        );
+    }
+    let reported = json(&platform.cli(
+        dispatcher,
+        &["--output", "json", "whistle", "show", &operation],
+    ));
+    let states: Vec<&str> = reported["summons"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|summons| summons["state"].as_str())
+        .collect();
+    assert_eq!(
+        states,
+        ["SUMMONS_STATE_REPORTED_IN", "SUMMONS_STATE_REPORTED_IN"],
+        "both agencies reported in: {reported}"
+    );
+
+    // What each agency did is recorded from its own systems (the CLI has no command for
+    // it); then only the lead concludes: the other agency's attempt fails and says so.
+    record_actions(platform, &operation).await;
+    let conclude = [
+        "whistle",
+        "conclude",
+        &operation,
+        "--outcome",
+        "resolved",
+        "--summary",
+        "摊贩已劝离",
+    ];
+    let refused = platform.cli_in(
+        "en",
+        &platform.officer("market_supervision"),
+        &std::env::temp_dir(),
+        &conclude,
+    );
+    assert!(!refused.status.success(), "only the lead agency concludes");
+    let refusal = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        refusal.contains("concluding"),
+        "the refusal says what was refused: {refusal}"
+    );
+    platform.cli(&platform.officer("urban_management"), &conclude);
+
+    let listed = table(
+        platform,
+        "en",
+        dispatcher,
+        &["whistle", "list", "--subdistrict", SUBDISTRICT],
+    );
+    let row = listed
+        .lines()
+        .find(|line| line.contains(&operation))
+        .unwrap_or_else(|| panic!("the list shows the operation:\n{listed}"));
+    assert!(row.contains("concluded"), "{listed}");
+    assert!(
+        !listed.contains("OPERATION_STATE_"),
+        "labels, not enum names:\n{listed}"
+    );
+    let chinese = table(
+        platform,
+        "zh-CN",
+        dispatcher,
+        &["whistle", "list", "--subdistrict", SUBDISTRICT],
+    );
+    let chinese_row = chinese
+        .lines()
+        .find(|line| line.contains(&operation))
+        .unwrap_or_else(|| panic!("the zh-CN list shows the operation:\n{chinese}"));
+    assert!(
+        chinese.contains("状态") && chinese_row.contains("已办结"),
+        "zh-CN headers and states:\n{chinese}"
     );
 }

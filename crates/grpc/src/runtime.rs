@@ -379,6 +379,13 @@ impl Runtime {
 /// Serves `grpc.health.v1` on `listener`, always NOT_SERVING, until `work`
 /// is done, and returns its output. Start-up waits for PostgreSQL (for as
 /// long as it takes, with backoff) inside `work`.
+///
+/// When `work` is done this server shuts down gracefully before the real one
+/// takes the listener: its connections are told to go away (HTTP/2 GOAWAY).
+/// Merely dropping it would leave the connections it accepted open, each
+/// served by the health-only router for good — a client that connected while
+/// the service started (a peer's channel, a test's lazy channel) would then get
+/// UNIMPLEMENTED for every call, however long it waited.
 async fn not_serving_until<T>(
     listener: &TcpListener,
     identity: &'static ServiceIdentity,
@@ -397,13 +404,27 @@ async fn not_serving_until<T>(
             .tls_config(server_tls_config(tls)?)
             .map_err(|error| StartError::Other(format!("gRPC TLS: {error}")))?;
     }
+    let done = CancellationToken::new();
     let health_only = builder
         .add_service(health_service)
-        .serve_with_incoming(incoming);
+        .serve_with_incoming_shutdown(incoming, done.clone().cancelled_owned());
     tokio::pin!(work);
+    tokio::pin!(health_only);
     tokio::select! {
-        output = &mut work => Ok(output),
-        served = health_only => {
+        output = &mut work => {
+            done.cancel();
+            // Health checks finish at once; a connection that does not close
+            // within the bound is cut when this future is dropped.
+            match tokio::time::timeout(STARTUP_SERVER_DRAIN, &mut health_only).await {
+                Ok(Err(error)) => tracing::debug!(%error, "the start-up health server stopped"),
+                Ok(Ok(())) => {}
+                Err(_) => tracing::warn!(
+                    "a connection to the start-up health server did not close in {STARTUP_SERVER_DRAIN:?}"
+                ),
+            }
+            Ok(output)
+        }
+        served = &mut health_only => {
             if let Err(error) = served {
                 tracing::warn!(%error, "the start-up health server stopped; waiting without it");
             }
@@ -411,6 +432,10 @@ async fn not_serving_until<T>(
         }
     }
 }
+
+/// How long the start-up health server's connections get to close once the
+/// service is ready.
+const STARTUP_SERVER_DRAIN: Duration = Duration::from_secs(5);
 
 /// How long start-up keeps trying a port that is in use before giving up.
 const BIND_PATIENCE: Duration = Duration::from_secs(30);

@@ -277,6 +277,22 @@ async fn a_service_started_before_its_postgres_answers_not_serving_and_serves_on
         flatgov_grpc::check_health(&url, "").await,
         Ok(ServingStatus::NotServing)
     );
+    // A peer whose channel connected while the service was starting keeps that
+    // connection: once the service is ready, its calls must reach the service (they
+    // got UNIMPLEMENTED from the start-up health server for good, found by a test
+    // whose lazy channel connected early).
+    let early = tonic::transport::Channel::from_shared(url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .expect("a channel to the starting service");
+    let mut early_health = tonic_health::pb::health_client::HealthClient::new(early.clone());
+    let answered = early_health
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .expect("health answers while starting")
+        .into_inner();
+    assert_eq!(answered.status, ServingStatus::NotServing as i32);
 
     postgres.resume();
     let application = starting
@@ -288,6 +304,29 @@ async fn a_service_started_before_its_postgres_answers_not_serving_and_serves_on
         (flatgov_grpc::check_health(&url, "").await == Ok(ServingStatus::Serving)).then_some(())
     })
     .await;
+    let governor = test
+        .auth
+        .token("governor-1", &[flatgov_auth::Role::Governor]);
+    let echoed = eventually("the early channel to reach the service", PATIENCE, || {
+        let mut client = flatgov_proto::testing::v1::echo_client::EchoClient::new(early.clone());
+        let request = flatgov_testkit::with_token(
+            flatgov_proto::testing::v1::EchoRequest {
+                message: "早".into(),
+                delay_millis: 0,
+            },
+            &governor,
+        );
+        async move {
+            match client.echo(request).await {
+                Ok(response) => Some(Ok(response.into_inner())),
+                Err(status) if status.code() == tonic::Code::Unavailable => None,
+                Err(status) => Some(Err(status)),
+            }
+        }
+    })
+    .await
+    .expect("a call on the channel opened during start-up is served");
+    assert_eq!(echoed.message, "早");
     application.shutdown().await.unwrap();
     drop(database);
 }

@@ -17,7 +17,10 @@ checks what no generic validator knows:
   Secret), and dedicated secrets reach only their service;
 * health checks, probes, migrations, NetworkPolicies, security settings and
   replica counts say what docs/deploy.md promises, and deploy/k8s/rollout
-  checks exactly the secrets the pods use.
+  checks exactly the secrets the pods use;
+* in production, every service's database cluster replicates synchronously,
+  archives its WAL to an object store with a retention policy and has a
+  ScheduledBackup (docs/deploy.md, "Backups and point-in-time recovery").
 
 It prints one line per check and exits 1 when any check failed.
 """
@@ -176,6 +179,7 @@ COMPOSE_INIT_SCRIPT = "deploy/compose/init/flatgov-init.sh"
 # (under deploy/k8s/schemas/) they are validated against instead.
 CUSTOM_RESOURCE_SCHEMAS: dict[tuple[str, str], str] = {
     ("postgresql.cnpg.io/v1", "Cluster"): "cnpg-cluster.schema.json",
+    ("postgresql.cnpg.io/v1", "ScheduledBackup"): "cnpg-scheduledbackup.schema.json",
     ("cert-manager.io/v1", "Certificate"): "cert-manager-certificate.schema.json",
     ("cert-manager.io/v1", "Issuer"): "cert-manager-issuer.schema.json",
 }
@@ -2279,9 +2283,108 @@ def check_kubernetes_overlay(
             )
 
     check_gateway_kubernetes(report, overlay, documents, index, services, facts.get(GATEWAY.name))
+    if production:
+        check_database_recovery(report, overlay, documents, services)
     check_dedicated_secrets(report, overlay, documents, file_variables)
     check_cert_manager(report, overlay, documents, index)
     check_kubernetes_nats(report, overlay, index, production, nats_version, nats_server, tls_fixtures)
+
+
+# Where CloudNativePG's barman-cloud can archive to (barman-cloud's
+# destinationPath: S3, Google Cloud Storage, Azure Blob Storage over HTTPS).
+OBJECT_STORE_URL = re.compile(r"^(s3|gs|https)://[^/]+")
+# CloudNativePG's retention policy: a recovery window in days, weeks or months.
+RETENTION_POLICY = re.compile(r"^[1-9][0-9]*[dwm]$")
+
+
+def check_database_recovery(
+    report: Report,
+    overlay: str,
+    documents: list[dict[str, Any]],
+    services: dict[str, ServiceSpec],
+) -> None:
+    """Every service's database cluster (the gateway's too) can lose neither a
+    committed transaction to a failover nor its history to a bad change:
+    synchronous replication, WAL archived to an object store under a retention
+    policy, and a ScheduledBackup for the base backups."""
+    where = f"k8s {overlay}"
+    cnpg = [document for document in documents if document.get("apiVersion", "").startswith("postgresql.cnpg.io/")]
+    clusters = {document["metadata"]["name"]: document for document in cnpg if document.get("kind") == "Cluster"}
+    schedules = [document for document in cnpg if document.get("kind") == "ScheduledBackup"]
+    archives: dict[str, list[str]] = {}
+    for name in [*services, GATEWAY.name]:
+        cluster_name = f"flatgov-{name}-db"
+        cluster = clusters.get(cluster_name)
+        if cluster is None:
+            # Its absence is reported with the service's own checks.
+            continue
+        spec = cluster.get("spec") or {}
+        instances = spec.get("instances") or 0
+
+        synchronous = (spec.get("postgresql") or {}).get("synchronous") or {}
+        number = synchronous.get("number")
+        durability = synchronous.get("dataDurability", "required")
+        report.check(
+            synchronous.get("method") in ("any", "first")
+            and isinstance(number, int)
+            and number >= 1
+            and instances >= number + 1
+            and durability == "required",
+            f"{where}: Cluster {cluster_name} commits only once {number} of its {instances - 1} standbys has the WAL "
+            f"(synchronous {synchronous.get('method')} {number}, dataDurability {durability})",
+            f"{where}: Cluster {cluster_name} does not replicate synchronously: postgresql.synchronous is "
+            f"{synchronous or 'unset'} with {instances} instances; expected method any or first, number >= 1 and "
+            "<= instances - 1, dataDurability required (`preferred` acknowledges commits no standby has)",
+        )
+
+        backup = spec.get("backup") or {}
+        store = backup.get("barmanObjectStore") or {}
+        destination = store.get("destinationPath", "")
+        retention = backup.get("retentionPolicy", "")
+        credentials = store.get("s3Credentials") or {}
+        s3_credentials = all(
+            (credentials.get(part) or {}).get("name") and (credentials.get(part) or {}).get("key")
+            for part in ("accessKeyId", "secretAccessKey")
+        ) or credentials.get("inheritFromIAMRole") is True
+        report.check(
+            bool(OBJECT_STORE_URL.match(destination))
+            and (not destination.startswith("s3://") or s3_credentials)
+            and bool(RETENTION_POLICY.match(retention)),
+            f"{where}: Cluster {cluster_name} archives its WAL to {destination} (retention {retention})",
+            f"{where}: Cluster {cluster_name} does not archive its WAL to an object store with a retention policy: "
+            f"backup.barmanObjectStore.destinationPath {destination or 'unset'}, s3Credentials "
+            f"{'complete' if s3_credentials else 'incomplete'}, backup.retentionPolicy {retention or 'unset'} "
+            "(expected e.g. 30d)",
+        )
+        if destination:
+            # barman-cloud keeps a server's WAL and base backups under
+            # <destinationPath>/<serverName, by default the cluster's name>.
+            folder = f"{destination.rstrip('/')}/{store.get('serverName') or cluster_name}"
+            archives.setdefault(folder, []).append(cluster_name)
+
+        scheduled = [
+            schedule
+            for schedule in schedules
+            if ((schedule.get("spec") or {}).get("cluster") or {}).get("name") == cluster_name
+            and not (schedule.get("spec") or {}).get("suspend")
+            and (schedule.get("spec") or {}).get("method", "barmanObjectStore") == "barmanObjectStore"
+        ]
+        report.check(
+            bool(scheduled),
+            f"{where}: ScheduledBackup {', '.join(s['metadata']['name'] for s in scheduled)} takes base backups of "
+            f"Cluster {cluster_name} ({', '.join(s['spec'].get('schedule', '?') for s in scheduled)})",
+            f"{where}: no ScheduledBackup takes base backups of Cluster {cluster_name} to its object store (one naming "
+            "it in spec.cluster.name, not suspended, method barmanObjectStore): without a base backup the archived "
+            "WAL restores nothing",
+        )
+
+    shared = {folder: names for folder, names in archives.items() if len(names) > 1}
+    report.check(
+        not shared,
+        f"{where}: every database cluster archives to a folder of its own",
+        f"{where}: database clusters share an archive folder (CloudNativePG refuses to archive into one that is "
+        f"not empty): {shared}",
+    )
 
 
 def check_kubernetes_nats(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -891,6 +892,135 @@ class KubernetesMistakesAreCaught(unittest.TestCase):
         config["data"]["nats.conf"] = config["data"]["nats.conf"].replace("sync_interval: always", "sync_interval: 2m")
         failures = self.failures_with(documents)
         self.assertTrue(any("nats.conf lacks `sync_interval: always`" in f for f in failures), failures)
+
+    # Disaster recovery: synchronous standbys, WAL archive, base backups.
+
+    def cluster(self, documents, name):
+        return next(d for d in documents if d["kind"] == "Cluster" and d["metadata"]["name"] == name)
+
+    def test_a_cluster_without_synchronous_replication_fails(self):
+        documents = copy.deepcopy(self.original)
+        del self.cluster(documents, "flatgov-cases-db")["spec"]["postgresql"]["synchronous"]
+        failures = self.failures_with(documents)
+        self.assertTrue(any("Cluster flatgov-cases-db does not replicate synchronously" in f for f in failures),
+                        failures)
+
+    def test_a_synchronous_quorum_as_large_as_the_cluster_fails(self):
+        documents = copy.deepcopy(self.original)
+        self.cluster(documents, "flatgov-duties-db")["spec"]["postgresql"]["synchronous"]["number"] = 3
+        failures = self.failures_with(documents)
+        self.assertTrue(any("Cluster flatgov-duties-db does not replicate synchronously" in f
+                            and "with 3 instances" in f for f in failures), failures)
+
+    def test_synchronous_replication_that_gives_way_when_standbys_are_down_fails(self):
+        documents = copy.deepcopy(self.original)
+        synchronous = self.cluster(documents, "flatgov-blocks-db")["spec"]["postgresql"]["synchronous"]
+        synchronous["dataDurability"] = "preferred"
+        failures = self.failures_with(documents)
+        self.assertTrue(any("Cluster flatgov-blocks-db does not replicate synchronously" in f for f in failures),
+                        failures)
+
+    def test_a_cluster_without_wal_archiving_fails(self):
+        documents = copy.deepcopy(self.original)
+        del self.cluster(documents, "flatgov-federation-db")["spec"]["backup"]["barmanObjectStore"]
+        failures = self.failures_with(documents)
+        self.assertTrue(any("Cluster flatgov-federation-db does not archive its WAL to an object store" in f
+                            for f in failures), failures)
+
+    def test_a_cluster_without_a_retention_policy_fails(self):
+        documents = copy.deepcopy(self.original)
+        del self.cluster(documents, "flatgov-errands-db")["spec"]["backup"]["retentionPolicy"]
+        failures = self.failures_with(documents)
+        self.assertTrue(any("Cluster flatgov-errands-db does not archive" in f and "retentionPolicy unset" in f
+                            for f in failures), failures)
+
+    def test_a_cluster_without_a_scheduled_backup_fails(self):
+        documents = [d for d in copy.deepcopy(self.original)
+                     if not (d["kind"] == "ScheduledBackup" and d["spec"]["cluster"]["name"] == "flatgov-gateway-db")]
+        failures = self.failures_with(documents)
+        self.assertTrue(any("no ScheduledBackup takes base backups of Cluster flatgov-gateway-db" in f
+                            for f in failures), failures)
+
+    def test_a_suspended_scheduled_backup_fails(self):
+        documents = copy.deepcopy(self.original)
+        schedule = next(d for d in documents
+                        if d["kind"] == "ScheduledBackup" and d["spec"]["cluster"]["name"] == "flatgov-notices-db")
+        schedule["spec"]["suspend"] = True
+        failures = self.failures_with(documents)
+        self.assertTrue(any("no ScheduledBackup takes base backups of Cluster flatgov-notices-db" in f
+                            for f in failures), failures)
+
+    def test_two_clusters_archiving_into_one_folder_fail(self):
+        documents = copy.deepcopy(self.original)
+        mediation = self.cluster(documents, "flatgov-mediation-db")["spec"]["backup"]["barmanObjectStore"]
+        errands = self.cluster(documents, "flatgov-errands-db")["spec"]["backup"]["barmanObjectStore"]
+        errands["destinationPath"] = mediation["destinationPath"]
+        errands["serverName"] = "flatgov-mediation-db"
+        failures = self.failures_with(documents)
+        self.assertTrue(any("database clusters share an archive folder" in f and "flatgov-errands-db" in f
+                            for f in failures), failures)
+
+
+class CloudNativePGSchemas(unittest.TestCase):
+    """The JSON schemas scripts/check-deploy validates the CloudNativePG
+    resources against (kubernetes-validate has none for them)."""
+
+    @classmethod
+    def setUpClass(cls):
+        try:
+            import jsonschema
+        except ModuleNotFoundError:
+            raise unittest.SkipTest("jsonschema is not installed (scripts/check-deploy's virtualenv has it)")
+        cls.documents = rendered_production()
+        cls.validators = {}
+        for (api_version, kind), file_name in checker.CUSTOM_RESOURCE_SCHEMAS.items():
+            if api_version.startswith("postgresql.cnpg.io/"):
+                schema = json.loads((REPO / "deploy/k8s/schemas" / file_name).read_text())
+                jsonschema.Draft202012Validator.check_schema(schema)
+                cls.validators[kind] = jsonschema.Draft202012Validator(schema)
+
+    def errors(self, document) -> list[str]:
+        return [error.message for error in self.validators[document["kind"]].iter_errors(document)]
+
+    def first(self, kind):
+        return copy.deepcopy(next(d for d in self.documents if d["kind"] == kind))
+
+    def test_every_cluster_and_scheduled_backup_of_the_overlay_matches(self):
+        checked = [d for d in self.documents if d["kind"] in ("Cluster", "ScheduledBackup")]
+        self.assertEqual(sorted({d["kind"] for d in checked}), ["Cluster", "ScheduledBackup"])
+        for document in checked:
+            self.assertEqual(self.errors(document), [], document["metadata"]["name"])
+
+    def test_a_misspelt_synchronous_field_fails(self):
+        cluster = self.first("Cluster")
+        synchronous = cluster["spec"]["postgresql"]["synchronous"]
+        synchronous["dataDurabilty"] = synchronous.pop("dataDurability")
+        self.assertTrue(any("dataDurabilty" in error for error in self.errors(cluster)))
+
+    def test_an_unknown_compression_fails(self):
+        cluster = self.first("Cluster")
+        cluster["spec"]["backup"]["barmanObjectStore"]["wal"]["compression"] = "gz"
+        self.assertTrue(self.errors(cluster))
+
+    def test_a_malformed_retention_policy_fails(self):
+        cluster = self.first("Cluster")
+        cluster["spec"]["backup"]["retentionPolicy"] = "30 days"
+        self.assertTrue(self.errors(cluster))
+
+    def test_the_folder_a_restored_cluster_archives_to_passes(self):
+        cluster = self.first("Cluster")
+        cluster["spec"]["backup"]["barmanObjectStore"]["serverName"] = "flatgov-blocks-db-2"
+        self.assertEqual(self.errors(cluster), [])
+
+    def test_a_five_field_kubernetes_schedule_fails(self):
+        schedule = self.first("ScheduledBackup")
+        schedule["spec"]["schedule"] = "0 2 * * *"
+        self.assertTrue(any("does not match" in error for error in self.errors(schedule)))
+
+    def test_an_unknown_owner_reference_fails(self):
+        schedule = self.first("ScheduledBackup")
+        schedule["spec"]["backupOwnerReference"] = "owner"
+        self.assertTrue(self.errors(schedule))
 
 
 class RolloutListsTheSecretsThePodsUse(unittest.TestCase):

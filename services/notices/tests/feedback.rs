@@ -90,6 +90,10 @@ async fn a_reporter_hears_each_milestone_once_through_the_wecom_robot_even_when_
     assert_eq!(received[0].attempts, 2, "{received:?}");
     assert_eq!(received[0].gateway, "gateways/resident_app");
 
+    // The robot is rate limited again as the case is verified: "resolved" waits for a
+    // later try, and the reporter's rating that reopens the case at once must not
+    // overtake it — the reporter reads the milestones in the order they happened.
+    world.gateways.rate_limit_next(1);
     work_to_verified(&running, &world, &name, true).await;
     rate(&running, &world, &name, cases::Rating::Unsatisfied).await;
     // Reworked once, verified a second time (no second "resolved"), then rated.

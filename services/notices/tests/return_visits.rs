@@ -169,19 +169,28 @@ async fn an_unrated_case_gets_a_return_visit_and_then_closes_unrated_while_a_rat
     );
 
     // The indicators: one of the two verified cases needed a return visit,
-    // and both reporters heard of receipt within the hour.
-    let indicators = running
-        .notices()
-        .get_indicators(with_token(
-            api::GetIndicatorsRequest {
-                parent: format!("subdistricts/{SUBDISTRICT}"),
-                ..Default::default()
-            },
-            &world.dispatcher(),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    // and both reporters heard of receipt within the hour. (They count from
+    // the case events the service consumed, which may still be arriving.)
+    let indicators = eventually(
+        "both verified cases in the indicators",
+        PATIENCE,
+        || async {
+            let indicators = running
+                .notices()
+                .get_indicators(with_token(
+                    api::GetIndicatorsRequest {
+                        parent: format!("subdistricts/{SUBDISTRICT}"),
+                        ..Default::default()
+                    },
+                    &world.dispatcher(),
+                ))
+                .await
+                .ok()?
+                .into_inner();
+            (indicators.cases_verified == 2).then_some(indicators)
+        },
+    )
+    .await;
     assert_eq!(
         (indicators.cases_verified, indicators.return_visits),
         (2, 1)

@@ -150,12 +150,24 @@ pub async fn for_case(
     rows.iter().map(from_row).collect()
 }
 
+/// A pending message is sendable only when no earlier message of its case is
+/// still pending: a reporter reads the milestones in the order they happened
+/// (never "reopened" before "received"), even when an earlier one waits for a
+/// rate-limited robot or is being sent by another worker at that moment.
+const FIRST_PENDING_OF_ITS_CASE: &str = "not exists (
+             select 1 from feedback earlier
+             where earlier.case_id = feedback.case_id
+               and earlier.state = 'pending'
+               and (earlier.occurred_time, earlier.create_time, earlier.milestone)
+                   < (feedback.occurred_time, feedback.create_time, feedback.milestone))";
+
 /// Claims the message due first, locked for the caller's transaction so no
 /// other replica sends it meanwhile (`SKIP LOCKED`: they take the next).
 pub async fn claim_due(connection: &mut PgConnection) -> Result<Option<FeedbackRow>, StoreError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from feedback
          where state = 'pending' and next_attempt_time <= now()
+           and {FIRST_PENDING_OF_ITS_CASE}
          order by next_attempt_time
          limit 1
          for update skip locked"
@@ -176,6 +188,7 @@ pub async fn claim_due_batch(
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from feedback
          where state = 'pending' and next_attempt_time <= now()
+           and {FIRST_PENDING_OF_ITS_CASE}
          order by next_attempt_time
          limit $1
          for update skip locked"

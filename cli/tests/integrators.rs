@@ -148,7 +148,7 @@ async fn an_operator_issues_an_integrator_read_only_credentials_and_revokes_them
     let _server = start_server(config_file, port);
 
     // Issued while the server runs: it reloads and the new user connects at once.
-    let issued = succeeds(&[
+    let issue = [
         "--output",
         "json",
         "integrator",
@@ -157,7 +157,8 @@ async fn an_operator_issues_an_integrator_read_only_credentials_and_revokes_them
         "hotline-12345",
         "--dir",
         text(&nats),
-    ]);
+    ];
+    let issued = succeeds(&issue);
     let url = issued["nats_url"].as_str().expect("nats_url").to_owned();
     let credentials = PathBuf::from(issued["credentials_file"].as_str().expect("credentials"));
     let ca_file = PathBuf::from(issued["ca_file"].as_str().expect("ca_file"));
@@ -167,16 +168,7 @@ async fn an_operator_issues_an_integrator_read_only_credentials_and_revokes_them
     // Asking again keeps the same credentials (an integrator's seed is not rotated by
     // accident).
     let seed = std::fs::read_to_string(&credentials).unwrap();
-    let again = succeeds(&[
-        "--output",
-        "json",
-        "integrator",
-        "credentials",
-        "--name",
-        "hotline-12345",
-        "--dir",
-        text(&nats),
-    ]);
+    let again = succeeds(&issue);
     assert_eq!(again["credentials_file"], issued["credentials_file"]);
     assert_eq!(std::fs::read_to_string(&credentials).unwrap(), seed);
 
@@ -239,14 +231,15 @@ async fn an_operator_issues_an_integrator_read_only_credentials_and_revokes_them
 
     // Revoked: the credentials no longer open a connection. An unknown name is an error
     // that names it.
-    let (ok, stdout, stderr) = flatgov(&[
+    let revoke = [
         "integrator",
         "revoke",
         "--name",
         "hotline-12345",
         "--dir",
         text(&nats),
-    ]);
+    ];
+    let (ok, stdout, stderr) = flatgov(&revoke);
     assert!(ok, "{stdout}\n{stderr}");
     assert!(stdout.contains("revoked hotline-12345"), "{stdout}");
     assert!(
@@ -257,14 +250,7 @@ async fn an_operator_issues_an_integrator_read_only_credentials_and_revokes_them
     let kept = directory.path().join("hotline-12345-copy.nk");
     std::fs::write(&kept, &seed).unwrap();
     until_connects(&url, &kept, &ca_file, false).await;
-    let (ok, _, stderr) = flatgov(&[
-        "integrator",
-        "revoke",
-        "--name",
-        "hotline-12345",
-        "--dir",
-        text(&nats),
-    ]);
+    let (ok, _, stderr) = flatgov(&revoke);
     assert!(!ok, "revoking twice is an error");
     assert!(stderr.contains("hotline-12345"), "{stderr}");
 }

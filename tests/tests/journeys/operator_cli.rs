@@ -262,48 +262,28 @@ async fn journey_an_office_runs_the_closed_loop_and_reads_indicators_audit_and_e
 /// the duty lists decide who is summoned; each agency's stationed officer reports in with
 /// the CLI; only the lead may conclude; the list and the operation read in both languages.
 async fn whistle_with_the_cli(platform: &Platform, block_code: &str, dispatcher: &str) {
-    let blown = json(&platform.cli(
-        dispatcher,
-        &[
-            "--output",
-            "json",
-            "whistle",
-            "blow",
-            "--subdistrict",
-            SUBDISTRICT,
-            "--block",
-            block_code,
-            "--matter",
-            "illegal_street_vending",
-            "--description",
-            "路口流动摊贩占道经营",
-            "--request-id",
-            "operator-cli-whistle",
-        ],
-    ));
+    let blow = [
+        "--output",
+        "json",
+        "whistle",
+        "blow",
+        "--subdistrict",
+        SUBDISTRICT,
+        "--block",
+        block_code,
+        "--matter",
+        "illegal_street_vending",
+        "--description",
+        "路口流动摊贩占道经营",
+        "--request-id",
+        "operator-cli-whistle",
+    ];
+    let blown = json(&platform.cli(dispatcher, &blow));
     let operation = blown["name"]
         .as_str()
         .unwrap_or_else(|| panic!("the whistle names its operation: {blown}"))
         .to_owned();
-    let again = json(&platform.cli(
-        dispatcher,
-        &[
-            "--output",
-            "json",
-            "whistle",
-            "blow",
-            "--subdistrict",
-            SUBDISTRICT,
-            "--block",
-            block_code,
-            "--matter",
-            "illegal_street_vending",
-            "--description",
-            "路口流动摊贩占道经营",
-            "--request-id",
-            "operator-cli-whistle",
-        ],
-    ));
+    let again = json(&platform.cli(dispatcher, &blow));
     assert_eq!(
         again["name"], blown["name"],
         "a retried whistle is the same operation"

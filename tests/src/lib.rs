@@ -16,6 +16,7 @@
 //! ([`oidc_provider`]).
 
 pub mod browser;
+pub mod chaos;
 pub mod district;
 pub mod events;
 pub mod gateway;
@@ -57,12 +58,22 @@ pub struct PlatformOptions {
     /// Variables given to every service process (after the defaults, so
     /// they override them).
     env: Vec<(String, String)>,
+    /// A PostgreSQL server of the run's own (`postgres://…/postgres`) instead
+    /// of the shared one, and a NATS server of its own: for runs that stop them.
+    infrastructure: Option<(String, String)>,
 }
 
 impl PlatformOptions {
     /// Sets `name=value` in every service's environment.
     pub fn env(mut self, name: &str, value: &str) -> Self {
         self.env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Runs the services' databases on the PostgreSQL server of
+    /// `postgres_url` and their events on the NATS server of `nats_url`.
+    pub fn infrastructure(mut self, postgres_url: &str, nats_url: &str) -> Self {
+        self.infrastructure = Some((postgres_url.to_owned(), nats_url.to_owned()));
         self
     }
 }
@@ -117,10 +128,14 @@ impl Platform {
             .prefix("flatgov-journey-")
             .tempdir()
             .expect("log directory");
+        let (postgres_url, nats_url) = options
+            .infrastructure
+            .clone()
+            .unwrap_or_else(|| (flatgov_testkit::shared_postgres_url(), shared_nats_url()));
         let mut platform = Self {
             auth: TestAuth::new(),
             prefix: unique_prefix(),
-            nats_url: shared_nats_url(),
+            nats_url,
             binaries,
             services: BTreeMap::new(),
             logs: Some(logs),
@@ -131,7 +146,7 @@ impl Platform {
             let process = ServiceProcess {
                 grpc_port: free_port(),
                 metrics_port: free_port(),
-                database: TestDatabase::new(),
+                database: TestDatabase::on(&postgres_url),
                 log_file: platform
                     .logs
                     .as_ref()
@@ -154,6 +169,11 @@ impl Platform {
     /// `http://127.0.0.1:<port>` of a service.
     pub fn url(&self, service: &str) -> String {
         format!("http://127.0.0.1:{}", self.process(service).grpc_port)
+    }
+
+    /// The owner's URL of a service's database.
+    pub fn database_url(&self, service: &str) -> &str {
+        self.process(service).database.url()
     }
 
     /// Kills a service with SIGKILL, as a crash would.

@@ -629,10 +629,7 @@ async fn inject(
 
 /// Waits until every answered case is dispatched on the stream and every
 /// outbox is empty; answers the cases stream.
-async fn settle(
-    platform: &Platform,
-    names: &HashSet<String>,
-) -> Vec<flatgov_messaging::Envelope> {
+async fn settle(platform: &Platform, names: &HashSet<String>) -> Vec<flatgov_messaging::Envelope> {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let events = platform.events("cases").await;

@@ -18,8 +18,14 @@ async fn chaos_short_form_loses_nothing_duplicates_nothing_and_recovers() {
         std::fs::write(&file, &markdown).expect("writing the chaos report");
     }
     assert!(report.reports > 0, "{markdown}");
-    assert_eq!(report.unresolved, 0, "every report resolved by retrying:\n{markdown}");
-    assert_eq!(report.cases, report.reports, "each report is one case:\n{markdown}");
+    assert_eq!(
+        report.unresolved, 0,
+        "every report resolved by retrying:\n{markdown}"
+    );
+    assert_eq!(
+        report.cases, report.reports,
+        "each report is one case:\n{markdown}"
+    );
     assert_eq!(report.duplicated_reported, 0, "{markdown}");
     assert_eq!(report.duplicated_dispatched, 0, "{markdown}");
     assert_eq!(report.never_dispatched, 0, "{markdown}");

@@ -304,6 +304,24 @@ impl Handlers {
             })
             .map(|change| change.block_code.clone())
             .collect();
+        // Only the newest map moves cases: a generation delivered after the one that
+        // replaced it (a retry overtaken, a redriven dead letter) changes nothing.
+        let activated_at = event
+            .activated_at
+            .as_ref()
+            .and_then(|time| flatgov_grpc::time::instant(time).ok());
+        let newest = match activated_at {
+            Some(activated_at) => {
+                store::record_generation_applied(connection, &event.generation, activated_at)
+                    .await?
+            }
+            // The block registry always sets it; without it there is no order to keep.
+            None => true,
+        };
+        if !newest {
+            tracing::info!(generation = %event.generation, "a newer boundary generation was applied already; nothing to do");
+            return Ok(());
+        }
         if changed.is_empty() {
             return Ok(());
         }

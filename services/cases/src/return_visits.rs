@@ -35,9 +35,13 @@ impl Handlers {
             tracing::warn!(case = %id, "return visit expired for a case this service does not hold; ignored");
             return Ok(());
         };
-        // Only about a verification this case recorded, and only while it waits for a rating.
+        // Only about the verification the case now waits on: an expiry of an earlier
+        // one (the case was reworked and verified again meanwhile, while the expiry
+        // waited out a NATS outage or a redrive) must not close the new one, whose
+        // return visit has not even started.
         if stored.case.state() != CaseState::Verified
-            || stored.case.version() < event.verified_sequence
+            || store::latest_verification(&mut *connection, id).await?
+                != Some(event.verified_sequence)
         {
             tracing::info!(case = %id, state = %stored.case.state(), "return visit expired for a case that moved on; nothing to do");
             return Ok(());

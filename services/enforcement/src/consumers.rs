@@ -54,6 +54,19 @@ impl EventHandler for CaseEscalatedHandler {
         event: &Envelope,
     ) -> Result<(), HandlerError> {
         let escalated: CaseEscalated = event.decode()?;
+        // Only the case's newest escalation counts: an older one delivered late (a
+        // retry overtaken, a redriven dead letter) describes a moment the case left.
+        let sequence = escalated
+            .transition
+            .as_ref()
+            .map_or(0, |transition| transition.sequence);
+        if sequence > 0
+            && !store::record_escalation_applied(&mut *connection, &escalated.case, sequence)
+                .await?
+        {
+            tracing::info!(case = %escalated.case, sequence, "an escalation older than one applied; nothing to do");
+            return Ok(());
+        }
         if escalated.to_tier != HandlingTier::Whistle as i32 {
             return Ok(());
         }

@@ -65,8 +65,34 @@ fn current_trace_headers() -> serde_json::Value {
     )
 }
 
-/// Queues re-homing for the open cases in `block_codes`; a case already queued keeps its
-/// job (which locates the case afresh anyway). Returns how many were queued.
+/// Records `generation` as the newest boundary generation applied, unless one
+/// activated later (or at the same moment) was applied already; answers whether
+/// it was recorded, i.e. whether its changes are to be applied.
+pub async fn record_generation_applied(
+    connection: &mut PgConnection,
+    generation: &str,
+    activated_at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let recorded: Option<bool> = sqlx::query_scalar(
+        "insert into boundary_generation_applied (singleton, generation, activated_at)
+         values (true, $1, $2)
+         on conflict (singleton) do update
+             set generation = excluded.generation, activated_at = excluded.activated_at
+             where boundary_generation_applied.activated_at < excluded.activated_at
+         returning true",
+    )
+    .bind(generation)
+    .bind(activated_at)
+    .fetch_optional(connection)
+    .await?;
+    Ok(recorded.unwrap_or(false))
+}
+
+/// Queues re-homing into `generation` for the open cases in `block_codes`. A case
+/// already waiting to be re-homed is re-aimed at this (newer) generation, and a
+/// worker holding the older claim drops it (the revision moves on); a case waiting
+/// for its first triage keeps that job, which locates it in the active map anyway.
+/// Returns how many jobs were queued or re-aimed.
 pub async fn enqueue_rehoming(
     connection: &mut PgConnection,
     block_codes: &[String],
@@ -78,7 +104,11 @@ pub async fn enqueue_rehoming(
         "insert into triage_jobs (case_id, purpose, requested_by, generation, run_after, trace_headers)
          select id, 'rehome', $2, $3, $4, $5 from cases
          where state <> 'closed' and block_code = any($1)
-         on conflict (case_id) do nothing",
+         on conflict (case_id) do update
+             set generation = excluded.generation, revision = triage_jobs.revision + 1,
+                 attempts = 0, run_after = excluded.run_after, lease_until = null,
+                 last_error = null, trace_headers = excluded.trace_headers
+             where triage_jobs.purpose = 'rehome'",
     )
     .bind(block_codes)
     .bind(requested_by)

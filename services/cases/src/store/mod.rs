@@ -19,7 +19,8 @@ pub use deadlines::{due_cases, lock_due_case, postpone_deadline};
 pub use intake::{MeTooReport, insert_me_too_report, lock_intake_cells, me_too_candidates};
 pub use jobs::{
     ClaimedJob, Instructions, JobPurpose, claim_jobs, direct_rehoming, enqueue_rehoming,
-    enqueue_triage, finish_job, has_job, release_job, renew_leases, retry_job,
+    enqueue_triage, finish_job, has_job, record_generation_applied, release_job, renew_leases,
+    retry_job,
 };
 pub use lists::{ListFilter, ListScope, count_open_by_block, list_cases, records_for_indicators};
 pub use meetings::{
@@ -358,6 +359,22 @@ pub async fn load_case(
     .fetch_optional(connection)
     .await?;
     row.as_ref().map(case_from_row).transpose()
+}
+
+/// The sequence of the case's latest verification (its `verified` record), if
+/// it has one: the verification a return visit or a rating is about.
+pub async fn latest_verification(
+    connection: &mut PgConnection,
+    id: CaseId,
+) -> Result<Option<u32>, sqlx::Error> {
+    let sequence: Option<i32> = sqlx::query_scalar(
+        "select max(sequence) from case_records
+         where case_id = $1 and record -> 'action' ->> 'type' = 'verified'",
+    )
+    .bind(id.as_uuid())
+    .fetch_one(connection)
+    .await?;
+    Ok(sequence.and_then(|sequence| u32::try_from(sequence).ok()))
 }
 
 /// The reporter's contact, if one was given.

@@ -142,6 +142,28 @@ pub async fn insert_operation(
 
 /// The case's live (not cancelled) operation, which a repeated whistle
 /// for the case finds instead of opening a second one.
+/// Records `sequence` as the newest escalation of `case_name` applied, unless a
+/// later one (or this one) was applied already; answers whether it was recorded,
+/// i.e. whether the escalation is to be acted on.
+pub async fn record_escalation_applied(
+    connection: &mut PgConnection,
+    case_name: &str,
+    sequence: u32,
+) -> Result<bool, StoreError> {
+    let recorded: Option<bool> = sqlx::query_scalar(
+        "insert into case_escalations_applied (case_name, sequence) values ($1, $2)
+         on conflict (case_name) do update set sequence = excluded.sequence
+             where case_escalations_applied.sequence < excluded.sequence
+         returning true",
+    )
+    .bind(case_name)
+    .bind(i32::try_from(sequence).unwrap_or(i32::MAX))
+    .fetch_optional(connection)
+    .await
+    .context("recording the case's newest escalation")?;
+    Ok(recorded.unwrap_or(false))
+}
+
 pub async fn live_operation_of_case(
     connection: &mut PgConnection,
     case_name: &str,

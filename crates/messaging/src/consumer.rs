@@ -104,6 +104,22 @@ impl From<sqlx::Error> for HandlerError {
     }
 }
 
+/// The services' store error: a database out of reach pauses the consumer, any
+/// other failure is retried and counted (a corrupt row will not mend itself,
+/// but its handler may be fixed and the message redriven).
+impl From<flatgov_db::store::StoreError> for HandlerError {
+    fn from(error: flatgov_db::store::StoreError) -> Self {
+        match &error {
+            flatgov_db::store::StoreError::Database { source, .. }
+                if flatgov_db::is_connection_loss(source) =>
+            {
+                HandlerError::Unavailable(error.to_string())
+            }
+            _ => HandlerError::Retry(error.to_string()),
+        }
+    }
+}
+
 /// The longest pause of a consumer waiting for its database to return.
 const MAX_PAUSE: Duration = Duration::from_secs(5);
 
@@ -567,6 +583,29 @@ mod tests {
         assert_eq!(spec.backoff_after(4), Duration::from_secs(8));
         assert_eq!(spec.backoff_after(5), Duration::from_secs(10));
         assert_eq!(spec.backoff_after(500), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_store_error_pauses_when_the_database_is_away_and_counts_otherwise() {
+        use flatgov_db::store::StoreError;
+        let away = StoreError::Database {
+            context: "recording feedback due",
+            source: sqlx::Error::PoolTimedOut,
+        };
+        assert!(matches!(
+            HandlerError::from(away),
+            HandlerError::Unavailable(reason) if reason.contains("recording feedback due")
+        ));
+        let wrong = StoreError::Database {
+            context: "recording feedback due",
+            source: sqlx::Error::RowNotFound,
+        };
+        assert!(matches!(HandlerError::from(wrong), HandlerError::Retry(_)));
+        let corrupt = StoreError::Corrupt("a milestone no one knows".into());
+        assert!(matches!(
+            HandlerError::from(corrupt),
+            HandlerError::Retry(_)
+        ));
     }
 
     #[test]

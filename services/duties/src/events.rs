@@ -317,13 +317,9 @@ impl EventHandler for AgencyRatedHandler {
             assess_time: assessed_at,
             recorded_by: None,
         };
-        let inserted = store::assessments::insert(&mut *connection, &assessment)
-            .await
-            .map_err(|error| HandlerError::Retry(error.to_string()))?;
+        let inserted = store::assessments::insert(&mut *connection, &assessment).await?;
         if inserted {
-            assessment_recorded(connection, &assessment)
-                .await
-                .map_err(|error| HandlerError::Retry(error.to_string()))?;
+            assessment_recorded(connection, &assessment).await?;
             tracing::info!(
                 operation = %rated.operation,
                 department = %department,

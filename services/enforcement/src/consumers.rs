@@ -20,13 +20,16 @@ use crate::domain::selection;
 use crate::domain::{AgencyCode, BlockCode, CaseName, MatterCode, SubdistrictCode, WhistleSource};
 use crate::store::{self, StoreError};
 
-/// A database failure is worth retrying.
+/// A database out of reach pauses the consumer (no delivery counted); any
+/// other database failure is worth retrying.
 impl From<StoreError> for HandlerError {
     fn from(error: StoreError) -> Self {
-        HandlerError::Retry(format!(
-            "database failure while {}: {}",
-            error.context, error.source
-        ))
+        let reason = format!("database failure while {}: {}", error.context, error.source);
+        if flatgov_grpc::error::is_connection_loss(&error.source) {
+            HandlerError::Unavailable(reason)
+        } else {
+            HandlerError::Retry(reason)
+        }
     }
 }
 

@@ -150,9 +150,7 @@ impl EventHandler for MilestoneHandler {
                 .transition
                 .ok_or_else(|| HandlerError::Reject("the event carries no transition".into()))?;
             let case_id = case_id(&transition)?;
-            return_visits::settle(connection, case_id, sequence(&transition))
-                .await
-                .map_err(|error| HandlerError::Retry(error.to_string()))?;
+            return_visits::settle(connection, case_id, sequence(&transition)).await?;
             return Ok(());
         }
         let Some(marked) = read(event)? else {
@@ -188,7 +186,7 @@ impl EventHandler for MilestoneHandler {
             }
             Milestone::Received | Milestone::Accepted | Milestone::ReturnVisit => Ok(()),
         };
-        follow_up.map_err(|error| HandlerError::Retry(error.to_string()))?;
+        follow_up?;
         let due = NewFeedback {
             case_id,
             milestone: marked.milestone,
@@ -198,9 +196,7 @@ impl EventHandler for MilestoneHandler {
             closure: marked.closure,
             occurred_time,
         };
-        let new = feedback::insert_if_absent(connection, &due)
-            .await
-            .map_err(|error| HandlerError::Retry(error.to_string()))?;
+        let new = feedback::insert_if_absent(connection, &due).await?;
         if new {
             tracing::info!(case = %case_id, milestone = %marked.milestone, "feedback due");
             self.wake.notify_one();

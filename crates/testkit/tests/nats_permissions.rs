@@ -186,14 +186,25 @@ async fn the_gateway_hears_case_events_live_and_can_neither_publish_nor_read_oth
         .await
         .unwrap();
     gateway.client().flush().await.unwrap();
-    jetstream_publish(&cases, "flatgov.cases.case.dispatched", vec![3])
-        .await
-        .unwrap();
-    let message =
-        tokio::time::timeout(Duration::from_secs(5), futures::StreamExt::next(&mut heard))
+    // The server may register the subscription's interest a moment after the
+    // flush on a loaded machine (CI saw a first event pass unheard): publish
+    // until one is heard, for up to 15 s.
+    let mut message = None;
+    for _ in 0..30 {
+        jetstream_publish(&cases, "flatgov.cases.case.dispatched", vec![3])
             .await
-            .expect("the case event arrives")
-            .expect("a message");
+            .unwrap();
+        if let Ok(Some(heard_one)) = tokio::time::timeout(
+            Duration::from_millis(500),
+            futures::StreamExt::next(&mut heard),
+        )
+        .await
+        {
+            message = Some(heard_one);
+            break;
+        }
+    }
+    let message = message.expect("the case event arrives");
     assert_eq!(message.payload.as_ref(), [3]);
 
     // Refused subscriptions are dropped by the server, which tells the

@@ -121,6 +121,19 @@ impl Browser {
     }
 
     async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        self.try_command(method, path, body)
+            .await
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// A WebDriver command; an error the driver answers (a script that threw, an
+    /// element gone) is returned as text, a driver that cannot be reached panics.
+    async fn try_command(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let mut request = self.http.request(method, &url);
         if let Some(body) = body {
@@ -135,12 +148,12 @@ impl Browser {
         .await
         .unwrap_or_else(|error| panic!("WebDriver {path}: {error}"));
         if let Some(error) = answer["value"]["error"].as_str() {
-            panic!(
+            return Err(format!(
                 "WebDriver {path}: {error}: {}",
                 answer["value"]["message"].as_str().unwrap_or_default()
-            );
+            ));
         }
-        answer["value"].clone()
+        Ok(answer["value"].clone())
     }
 
     pub async fn goto(&self, url: &str) {
@@ -228,16 +241,33 @@ impl Browser {
     /// and returns that; panics naming `what` after `patience`.
     pub async fn until(&self, what: &str, patience: Duration, script: &str) -> Value {
         let deadline = Instant::now() + patience;
+        let mut last_error = None;
         loop {
-            let value = self.script(script, Vec::new()).await;
+            // A script that throws (the page is navigating and the element it
+            // reads is not there yet) counts as "not yet", like null.
+            let value = match self
+                .try_command(
+                    reqwest::Method::POST,
+                    "/execute/sync",
+                    Some(json!({ "script": script, "args": Vec::<Value>::new() })),
+                )
+                .await
+            {
+                Ok(value) => value,
+                Err(error) => {
+                    last_error = Some(error);
+                    Value::Null
+                }
+            };
             if !value.is_null() && value != json!(false) {
                 return value;
             }
             if Instant::now() > deadline {
                 let path = self.screenshot("failure").await;
                 panic!(
-                    "{what}: not within {patience:?} (screenshot {})",
-                    path.display()
+                    "{what}: not within {patience:?} (screenshot {}; last script error: {})",
+                    path.display(),
+                    last_error.as_deref().unwrap_or("none")
                 );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

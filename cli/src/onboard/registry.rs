@@ -11,6 +11,23 @@ use crate::connect::{Authed, CallContext as _};
 
 const PAGE: i32 = 500;
 
+/// Every item of a paged list: `fetch` gets a page token (empty for the first
+/// page) and answers the page's items and the next token (empty after the last).
+async fn every_page<T>(
+    mut fetch: impl AsyncFnMut(String) -> anyhow::Result<(Vec<T>, String)>,
+) -> anyhow::Result<Vec<T>> {
+    let mut items = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let (page, next) = fetch(page_token).await?;
+        items.extend(page);
+        if next.is_empty() {
+            return Ok(items);
+        }
+        page_token = next;
+    }
+}
+
 /// The registry's divisions, staff and blocks, as far as a table needs them.
 #[derive(Debug, Default)]
 pub struct Registry {
@@ -74,105 +91,94 @@ impl Registry {
         &mut self,
         client: &mut BlockRegistryClient<Authed>,
     ) -> anyhow::Result<()> {
-        let mut page_token = String::new();
-        loop {
+        let districts = every_page(async |page_token| {
             let page = client
                 .list_districts(blocks::ListDistrictsRequest {
                     page_size: PAGE,
-                    page_token: page_token.clone(),
+                    page_token,
                 })
                 .await
                 .doing("listing the districts")?;
-            self.districts
-                .extend(page.districts.into_iter().map(|district| district.code));
-            if page.next_page_token.is_empty() {
-                return Ok(());
-            }
-            page_token = page.next_page_token;
-        }
+            Ok((page.districts, page.next_page_token))
+        })
+        .await?;
+        self.districts
+            .extend(districts.into_iter().map(|district| district.code));
+        Ok(())
     }
 
     async fn load_subdistricts(
         &mut self,
         client: &mut BlockRegistryClient<Authed>,
     ) -> anyhow::Result<()> {
-        let mut page_token = String::new();
-        loop {
+        let subdistricts = every_page(async |page_token| {
             let page = client
                 .list_subdistricts(blocks::ListSubdistrictsRequest {
                     parent: String::new(),
                     page_size: PAGE,
-                    page_token: page_token.clone(),
+                    page_token,
                     include_boundary: false,
                 })
                 .await
                 .doing("listing the subdistricts")?;
-            self.subdistricts
-                .extend(page.subdistricts.into_iter().map(|subdistrict| {
-                    (
-                        subdistrict.code,
-                        (subdistrict.display_name, subdistrict.display_name_en),
-                    )
-                }));
-            if page.next_page_token.is_empty() {
-                return Ok(());
-            }
-            page_token = page.next_page_token;
-        }
+            Ok((page.subdistricts, page.next_page_token))
+        })
+        .await?;
+        self.subdistricts
+            .extend(subdistricts.into_iter().map(|subdistrict| {
+                (
+                    subdistrict.code,
+                    (subdistrict.display_name, subdistrict.display_name_en),
+                )
+            }));
+        Ok(())
     }
 
     async fn load_communities(
         &mut self,
         client: &mut BlockRegistryClient<Authed>,
     ) -> anyhow::Result<()> {
-        let mut page_token = String::new();
-        loop {
+        let communities = every_page(async |page_token| {
             let page = client
                 .list_communities(blocks::ListCommunitiesRequest {
                     parent: String::new(),
                     page_size: PAGE,
-                    page_token: page_token.clone(),
+                    page_token,
                 })
                 .await
                 .doing("listing the communities")?;
-            self.communities
-                .extend(page.communities.into_iter().map(|community| {
-                    (
-                        community.code,
-                        (community.display_name, community.display_name_en),
-                    )
-                }));
-            if page.next_page_token.is_empty() {
-                return Ok(());
-            }
-            page_token = page.next_page_token;
-        }
+            Ok((page.communities, page.next_page_token))
+        })
+        .await?;
+        self.communities
+            .extend(communities.into_iter().map(|community| {
+                (
+                    community.code,
+                    (community.display_name, community.display_name_en),
+                )
+            }));
+        Ok(())
     }
 
     pub async fn load_staff(
         &mut self,
         client: &mut BlockRegistryClient<Authed>,
     ) -> anyhow::Result<()> {
-        let mut page_token = String::new();
-        loop {
+        let staff = every_page(async |page_token| {
             let page = client
                 .list_staff(blocks::ListStaffRequest {
                     division: String::new(),
                     page_size: PAGE,
-                    page_token: page_token.clone(),
+                    page_token,
                 })
                 .await
                 .doing("listing the staff roster")?;
-            self.staff.extend(
-                page.staff
-                    .into_iter()
-                    .map(|person| (person.id.clone(), person)),
-            );
-            if page.next_page_token.is_empty() {
-                return Ok(());
-            }
-            page_token = page.next_page_token;
-        }
+            Ok((page.staff, page.next_page_token))
+        })
+        .await?;
+        self.staff
+            .extend(staff.into_iter().map(|person| (person.id.clone(), person)));
+        Ok(())
     }
 
     /// The blocks of a generation (the active one when empty). With
